@@ -1,0 +1,36 @@
+# The README's two commands stay the truth: `go run ./cmd/kycflow run` and
+# `go test -race ./...`. These targets are shortcuts around them.
+GO ?= go
+PKGS := ./...
+
+.PHONY: run test test-race test-short bench fuzz lint golden build ci
+
+run:
+	$(GO) run ./cmd/kycflow run
+
+test:
+	$(GO) test -race -count=1 $(PKGS)
+
+test-race: test
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...
+
+bench:
+	$(GO) run ./cmd/kycflow bench
+
+fuzz:
+	./scripts/fuzz.sh 20s
+
+lint:
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
+	$(GO) vet $(PKGS)
+
+golden:
+	$(GO) test ./pkg/mapping -update
+
+ci:
+	./.ci/run

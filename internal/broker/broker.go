@@ -1,0 +1,168 @@
+// Package broker connects kycflow to NATS JetStream: the connection (URL,
+// TLS, credentials file, NKey, user/password, token), the four streams of
+// the design created or updated idempotently at start, an embedded
+// JetStream server for "kycflow run" and tests, and the Watermill
+// subscriber and publisher the enricher and notifier use.
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kycflow/kycflow/internal/config"
+)
+
+// Config configures the NATS connection.
+type Config struct {
+	// URL is a comma-separated list of NATS server URLs.
+	URL string
+	// Name is the client connection name shown by the server.
+	Name string
+	// CredsFile is a NATS credentials file (JWT + NKey seed).
+	CredsFile string
+	// NKeySeedFile is a file holding an NKey seed.
+	NKeySeedFile string
+	User         string
+	Password     config.Secret
+	Token        config.Secret
+	// TLSCAFile, TLSCertFile and TLSKeyFile configure TLS; a CA alone
+	// verifies the server, a certificate and key add client auth.
+	TLSCAFile   string
+	TLSCertFile string
+	TLSKeyFile  string
+	// TLSInsecureSkipVerify disables server verification (tests only).
+	TLSInsecureSkipVerify bool
+	// ConnectTimeout bounds the first connection attempt.
+	ConnectTimeout time.Duration
+	// PublishTimeout bounds a publish waiting for its JetStream ack.
+	PublishTimeout time.Duration
+
+	Streams StreamsConfig
+}
+
+// LoadConfig reads the NATS variables.
+func LoadConfig(e *config.Env) Config {
+	return Config{
+		URL:            e.String("KYCFLOW_NATS_URL", nats.DefaultURL, "NATS server URLs, comma-separated"),
+		CredsFile:      e.String("KYCFLOW_NATS_CREDS_FILE", "", "NATS credentials file (JWT and NKey seed)"),
+		NKeySeedFile:   e.String("KYCFLOW_NATS_NKEY_SEED_FILE", "", "file holding an NKey seed"),
+		User:           e.String("KYCFLOW_NATS_USER", "", "NATS user name"),
+		Password:       e.Secret("KYCFLOW_NATS_PASSWORD", "NATS password"),
+		Token:          e.Secret("KYCFLOW_NATS_TOKEN", "NATS token"),
+		TLSCAFile:      e.String("KYCFLOW_NATS_TLS_CA_FILE", "", "CA bundle that signs the NATS server certificate"),
+		TLSCertFile:    e.String("KYCFLOW_NATS_TLS_CERT_FILE", "", "client certificate for NATS TLS"),
+		TLSKeyFile:     e.String("KYCFLOW_NATS_TLS_KEY_FILE", "", "client key for NATS TLS"),
+		ConnectTimeout: e.Duration("KYCFLOW_NATS_CONNECT_TIMEOUT", 5*time.Second, "time allowed for the first NATS connection"),
+		PublishTimeout: e.Duration("KYCFLOW_NATS_PUBLISH_TIMEOUT", 5*time.Second, "time allowed for a JetStream publish ack"),
+		Streams:        LoadStreamsConfig(e),
+	}
+}
+
+// Options returns the nats.go options for cfg. The connection reconnects
+// forever; handlers log disconnects and reconnects.
+func (cfg Config) Options(logger *slog.Logger) ([]nats.Option, error) {
+	opts := []nats.Option{
+		nats.Name(cfg.Name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectJitter(100*time.Millisecond, time.Second),
+		nats.RetryOnFailedConnect(false),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				logger.Warn("nats disconnected", "error", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			logger.Info("nats reconnected", "server", c.ConnectedUrlRedacted())
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			logger.Warn("nats async error", "subject", subject, "error", err)
+		}),
+	}
+	if cfg.ConnectTimeout > 0 {
+		opts = append(opts, nats.Timeout(cfg.ConnectTimeout))
+	}
+	if cfg.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
+	}
+	if cfg.NKeySeedFile != "" {
+		o, err := nats.NkeyOptionFromSeed(cfg.NKeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("broker: nkey seed: %w", err)
+		}
+		opts = append(opts, o)
+	}
+	if cfg.User != "" {
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password.Value()))
+	}
+	if cfg.Token.IsSet() {
+		opts = append(opts, nats.Token(cfg.Token.Value()))
+	}
+	if cfg.TLSCAFile != "" {
+		opts = append(opts, nats.RootCAs(cfg.TLSCAFile))
+	}
+	if cfg.TLSCertFile != "" || cfg.TLSKeyFile != "" {
+		opts = append(opts, nats.ClientCert(cfg.TLSCertFile, cfg.TLSKeyFile))
+	}
+	if cfg.TLSInsecureSkipVerify {
+		opts = append(opts, nats.Secure(&tls.Config{InsecureSkipVerify: true})) //nolint:gosec // tests only
+	}
+	return opts, nil
+}
+
+// Connect opens a NATS connection. It fails if no server answers within
+// ConnectTimeout; after that the connection reconnects on its own.
+func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*nats.Conn, error) {
+	opts, err := cfg.Options(logger)
+	if err != nil {
+		return nil, err
+	}
+	type result struct {
+		nc  *nats.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		nc, err := nats.Connect(cfg.URL, opts...)
+		ch <- result{nc, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, fmt.Errorf("broker: connect: %w", r.err)
+		}
+		return r.nc, nil
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.nc != nil {
+				r.nc.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
+// Ready reports whether nc is connected and every stream exists; services
+// use it for /readyz.
+func Ready(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, streams ...string) error {
+	if nc == nil || !nc.IsConnected() {
+		return errors.New("nats not connected")
+	}
+	for _, name := range streams {
+		if _, err := js.Stream(ctx, name); err != nil {
+			return fmt.Errorf("stream %s: %w", name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+package broker_test
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/pkg/events"
+)
+
+func TestEnsureStreamsIsIdempotentAndApplyUpdates(t *testing.T) {
+	srv := brokertest.Start(t)
+	nc, err := broker.Connect(t.Context(), broker.Config{URL: srv.URL(), ConnectTimeout: 2 * time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := broker.DefaultStreamsConfig()
+	for range 2 {
+		if err := broker.EnsureStreams(t.Context(), js, cfg); err != nil {
+			t.Fatalf("EnsureStreams: %v", err)
+		}
+	}
+	if err := broker.Ready(t.Context(), nc, js, broker.StreamNames...); err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
+	cfg.DLQMaxAge = 7 * 24 * time.Hour
+	cfg.DuplicateWindow = 10 * time.Minute
+	if err := broker.EnsureStreams(t.Context(), js, cfg); err != nil {
+		t.Fatalf("EnsureStreams update: %v", err)
+	}
+	st, err := js.Stream(t.Context(), events.StreamDLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := info.Config.MaxAge, 7*24*time.Hour; got != want {
+		t.Errorf("MaxAge: got %v, want %v", got, want)
+	}
+	if got, want := info.Config.Duplicates, 10*time.Minute; got != want {
+		t.Errorf("Duplicates: got %v, want %v", got, want)
+	}
+	if got, want := info.Config.Subjects, []string{"jumio.dlq.>"}; len(got) != 1 || got[0] != want[0] {
+		t.Errorf("Subjects: got %v, want %v", got, want)
+	}
+}
+
+func TestConnectFailsWhenNoServer(t *testing.T) {
+	srv := brokertest.Start(t)
+	url := srv.URL()
+	srv.Stop()
+	_, err := broker.Connect(t.Context(), broker.Config{URL: url, ConnectTimeout: 500 * time.Millisecond}, slog.New(slog.DiscardHandler))
+	if err == nil {
+		t.Fatal("Connect: got nil error with no server")
+	}
+}
+
+func TestReadyFailsWithoutStreams(t *testing.T) {
+	srv := brokertest.Start(t)
+	nc := srv.Conn(t)
+	js, _ := jetstream.New(nc)
+	if err := broker.Ready(t.Context(), nc, js, events.StreamCallbacks); err == nil {
+		t.Fatal("Ready: got nil error without streams")
+	}
+}
+
+func TestRestartKeepsMessages(t *testing.T) {
+	srv := brokertest.Start(t)
+	_, js := srv.JetStream(t)
+	if _, err := js.Publish(t.Context(), events.CallbackSubject(events.APIPlatform, "a", "e"), []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	srv.Restart()
+	_, js2 := srv.JetStream(t)
+	if got := len(brokertest.Messages(t, js2, events.StreamCallbacks)); got != 1 {
+		t.Fatalf("messages after restart: got %d, want 1", got)
+	}
+}

@@ -1,0 +1,153 @@
+// Package brokertest runs a real in-process JetStream server for tests, on
+// a random loopback port with a temporary store, and can stop and restart
+// it on the same port and store to test broker outages.
+package brokertest
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kycflow/kycflow/internal/broker"
+)
+
+// Server is an embedded JetStream server owned by one test.
+type Server struct {
+	t   testing.TB
+	mu  sync.Mutex
+	cfg broker.EmbeddedConfig
+	emb *broker.Embedded
+	url string
+}
+
+// Option changes the server configuration.
+type Option func(*broker.EmbeddedConfig)
+
+// WithSyncAlways fsyncs every write (sync_interval: always).
+func WithSyncAlways() Option { return func(c *broker.EmbeddedConfig) { c.SyncAlways = true } }
+
+// WithStoreDir uses dir instead of a fresh temporary directory.
+func WithStoreDir(dir string) Option { return func(c *broker.EmbeddedConfig) { c.StoreDir = dir } }
+
+// Start runs a server and stops it when the test ends.
+func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	cfg := broker.EmbeddedConfig{StoreDir: t.TempDir(), Host: "127.0.0.1", Port: -1}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s := &Server{t: t, cfg: cfg}
+	s.start()
+	_, port, _ := net.SplitHostPort(s.emb.Addr().String())
+	s.cfg.Port, _ = strconv.Atoi(port)
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func (s *Server) start() {
+	s.t.Helper()
+	var emb *broker.Embedded
+	var err error
+	// The port of a stopped server can take a moment to free up.
+	for range 50 {
+		emb, err = broker.RunEmbedded(s.cfg)
+		if err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		s.t.Fatalf("brokertest: start: %v", err)
+	}
+	s.mu.Lock()
+	s.emb = emb
+	s.url = emb.URL()
+	s.mu.Unlock()
+}
+
+// URL is the server's client URL; it stays the same across restarts.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.url
+}
+
+// StoreDir is the server's JetStream store directory.
+func (s *Server) StoreDir() string { return s.cfg.StoreDir }
+
+// Stop shuts the server down (idempotent).
+func (s *Server) Stop() {
+	s.mu.Lock()
+	emb := s.emb
+	s.emb = nil
+	s.mu.Unlock()
+	if emb != nil {
+		emb.Stop()
+	}
+}
+
+// Restart starts a stopped server again on the same port and store.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Stop()
+	s.start()
+}
+
+// Conn connects to the server; the connection reconnects forever and is
+// closed when the test ends.
+func (s *Server) Conn(t testing.TB) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(s.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatalf("brokertest: connect: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// JetStream returns a JetStream context over a new connection, with the
+// four kycflow streams created with their default configuration.
+func (s *Server) JetStream(t testing.TB) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc := s.Conn(t)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("brokertest: jetstream: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := broker.EnsureStreams(ctx, js, broker.DefaultStreamsConfig()); err != nil {
+		t.Fatalf("brokertest: %v", err)
+	}
+	return nc, js
+}
+
+// Messages returns every message stored in stream, oldest first.
+func Messages(t testing.TB, js jetstream.JetStream, stream string) []*jetstream.RawStreamMsg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatalf("brokertest: stream %s: %v", stream, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatalf("brokertest: stream info %s: %v", stream, err)
+	}
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			continue // deleted or purged
+		}
+		out = append(out, m)
+	}
+	return out
+}

@@ -1,0 +1,80 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// EmbeddedConfig configures an in-process JetStream server.
+type EmbeddedConfig struct {
+	// StoreDir holds JetStream data; it survives restarts.
+	StoreDir string
+	// Host and Port to listen on; Port -1 picks a free port.
+	Host string
+	Port int
+	// SyncAlways fsyncs every write before acking (JetStream
+	// sync_interval: always). A single node has no replica to cover a
+	// crash, so "kycflow run" turns it on.
+	SyncAlways bool
+	// MaxStore caps JetStream file storage (0: server default).
+	MaxStore int64
+	// ServerName names the server.
+	ServerName string
+}
+
+// Embedded is an in-process JetStream server.
+type Embedded struct {
+	*server.Server
+}
+
+// RunEmbedded starts an in-process NATS server with JetStream and waits
+// until it accepts connections.
+func RunEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
+	if cfg.StoreDir == "" {
+		return nil, errors.New("broker: embedded server needs a store directory")
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = "kycflow-embedded"
+	}
+	opts := &server.Options{
+		ServerName:            cfg.ServerName,
+		Host:                  cfg.Host,
+		Port:                  cfg.Port,
+		JetStream:             true,
+		StoreDir:              cfg.StoreDir,
+		JetStreamMaxStore:     cfg.MaxStore,
+		SyncAlways:            cfg.SyncAlways,
+		NoSigs:                true,
+		NoLog:                 true,
+		MaxPayload:            8 << 20,
+		DisableShortFirstPing: true,
+	}
+	if cfg.SyncAlways {
+		opts.SyncInterval = 2 * time.Minute
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("broker: embedded server: %w", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		return nil, errors.New("broker: embedded server did not start")
+	}
+	return &Embedded{Server: s}, nil
+}
+
+// URL is the client URL of the server.
+func (e *Embedded) URL() string { return e.ClientURL() }
+
+// Stop shuts the server down and waits for it.
+func (e *Embedded) Stop() {
+	e.Shutdown()
+	e.WaitForShutdown()
+}

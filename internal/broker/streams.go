@@ -1,0 +1,100 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kycflow/kycflow/internal/config"
+	"github.com/kycflow/kycflow/pkg/events"
+)
+
+// StreamsConfig sets storage, replicas, retention and duplicate window of
+// the four streams.
+type StreamsConfig struct {
+	// Storage is "file" or "memory".
+	Storage string
+	// Replicas is 1 for a single server, 3 for a production cluster.
+	Replicas int
+	// MaxAge of each stream's messages.
+	CallbacksMaxAge time.Duration
+	EnrichedMaxAge  time.Duration
+	ResultsMaxAge   time.Duration
+	DLQMaxAge       time.Duration
+	// DuplicateWindow is how long JetStream remembers a Nats-Msg-Id; a
+	// repeated Jumio callback inside it is stored once.
+	DuplicateWindow time.Duration
+	// MaxBytes caps each stream's size (-1 unlimited).
+	MaxBytes int64
+}
+
+// LoadStreamsConfig reads the stream variables.
+func LoadStreamsConfig(e *config.Env) StreamsConfig {
+	return StreamsConfig{
+		Storage:         e.Enum("KYCFLOW_STREAM_STORAGE", "file", "JetStream storage of the streams", "file", "memory"),
+		Replicas:        e.Int("KYCFLOW_STREAM_REPLICAS", 1, "stream replicas (3 on a production cluster)"),
+		CallbacksMaxAge: e.Duration("KYCFLOW_STREAM_CALLBACKS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_CALLBACKS"),
+		EnrichedMaxAge:  e.Duration("KYCFLOW_STREAM_ENRICHED_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_ENRICHED"),
+		ResultsMaxAge:   e.Duration("KYCFLOW_STREAM_RESULTS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_RESULTS"),
+		DLQMaxAge:       e.Duration("KYCFLOW_STREAM_DLQ_MAX_AGE", 90*24*time.Hour, "retention of JUMIO_DLQ"),
+		DuplicateWindow: e.Duration("KYCFLOW_STREAM_DUPLICATE_WINDOW", 24*time.Hour, "JetStream duplicate window (repeated callbacks inside it are stored once)"),
+		MaxBytes:        e.Int64("KYCFLOW_STREAM_MAX_BYTES", -1, "size cap of each stream in bytes, -1 for none"),
+	}
+}
+
+// DefaultStreamsConfig is the configuration LoadStreamsConfig gives with no
+// variables set.
+func DefaultStreamsConfig() StreamsConfig {
+	return LoadStreamsConfig(config.FromMap(nil))
+}
+
+// StreamConfigs returns the JetStream configuration of the four streams.
+func (c StreamsConfig) StreamConfigs() []jetstream.StreamConfig {
+	storage := jetstream.FileStorage
+	if c.Storage == "memory" {
+		storage = jetstream.MemoryStorage
+	}
+	replicas := max(c.Replicas, 1)
+	maxBytes := c.MaxBytes
+	if maxBytes == 0 {
+		maxBytes = -1
+	}
+	mk := func(name, root, desc string, age time.Duration) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name:        name,
+			Description: desc,
+			Subjects:    []string{root + ".>"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     storage,
+			Replicas:    replicas,
+			MaxAge:      age,
+			MaxBytes:    maxBytes,
+			Duplicates:  c.DuplicateWindow,
+			Discard:     jetstream.DiscardOld,
+			// Erasure purges by subject; nothing else deletes.
+			AllowDirect: true,
+		}
+	}
+	return []jetstream.StreamConfig{
+		mk(events.StreamCallbacks, events.SubjectCallbacks, "Jumio callbacks as received", c.CallbacksMaxAge),
+		mk(events.StreamEnriched, events.SubjectEnriched, "normalized results and raw Jumio documents", c.EnrichedMaxAge),
+		mk(events.StreamResults, events.SubjectResults, "results for downstream services", c.ResultsMaxAge),
+		mk(events.StreamDLQ, events.SubjectDLQ, "dead letters: payload and error headers", c.DLQMaxAge),
+	}
+}
+
+// EnsureStreams creates the four streams, or updates them to cfg when they
+// exist. It is idempotent and safe to run from every service at start.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfig) error {
+	for _, sc := range cfg.StreamConfigs() {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("broker: ensure stream %s: %w", sc.Name, err)
+		}
+	}
+	return nil
+}
+
+// StreamNames are the four streams.
+var StreamNames = []string{events.StreamCallbacks, events.StreamEnriched, events.StreamResults, events.StreamDLQ}

@@ -1,0 +1,286 @@
+// Package config reads kycflow's configuration from environment variables
+// through a getenv function, so that tests pass their own. Every lookup
+// records the variable, its default and its description, so the README's
+// table can be checked against the code.
+//
+// Secrets are read from KEY or, when KEY_FILE is set, from the file it
+// names (a mounted Kubernetes Secret); a Secret never prints its value.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Var describes one configuration variable.
+type Var struct {
+	Key     string
+	Default string
+	Help    string
+	Secret  bool
+}
+
+// Env reads typed values from a getenv function and collects parse errors;
+// check Err once after reading everything.
+type Env struct {
+	getenv   func(string) string
+	readFile func(string) ([]byte, error)
+
+	mu   sync.Mutex
+	vars []Var
+	errs []error
+}
+
+// New returns an Env over getenv (os.Getenv in main, a map in tests).
+func New(getenv func(string) string) *Env {
+	return &Env{getenv: getenv, readFile: os.ReadFile}
+}
+
+// FromMap returns an Env over a map, for tests.
+func FromMap(m map[string]string) *Env {
+	return New(func(k string) string { return m[k] })
+}
+
+func (e *Env) record(key, def, help string, secret bool) string {
+	e.mu.Lock()
+	if !slices.ContainsFunc(e.vars, func(v Var) bool { return v.Key == key }) {
+		e.vars = append(e.vars, Var{Key: key, Default: def, Help: help, Secret: secret})
+	}
+	e.mu.Unlock()
+	return strings.TrimSpace(e.getenv(key))
+}
+
+func (e *Env) fail(key string, err error) {
+	e.mu.Lock()
+	e.errs = append(e.errs, fmt.Errorf("%s: %w", key, err))
+	e.mu.Unlock()
+}
+
+// Vars returns every variable read so far, in the order first read.
+func (e *Env) Vars() []Var {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.vars)
+}
+
+// Err returns every parse error, joined, or nil.
+func (e *Env) Err() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return errors.Join(e.errs...)
+}
+
+// String returns the variable or def when unset.
+func (e *Env) String(key, def, help string) string {
+	if v := e.record(key, def, help, false); v != "" {
+		return v
+	}
+	return def
+}
+
+// Enum returns the variable, which must be one of allowed, or def.
+func (e *Env) Enum(key, def, help string, allowed ...string) string {
+	v := e.String(key, def, help+" ("+strings.Join(allowed, ", ")+")")
+	if !slices.Contains(allowed, v) {
+		e.fail(key, fmt.Errorf("want one of %s, got %q", strings.Join(allowed, ", "), v))
+		return def
+	}
+	return v
+}
+
+// Int returns the variable as an integer, or def.
+func (e *Env) Int(key string, def int, help string) int {
+	v := e.record(key, strconv.Itoa(def), help, false)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		e.fail(key, fmt.Errorf("not an integer: %q", v))
+		return def
+	}
+	return n
+}
+
+// Int64 returns the variable as a 64-bit integer, or def. Suffixes KiB, MiB
+// and GiB are accepted for sizes.
+func (e *Env) Int64(key string, def int64, help string) int64 {
+	v := e.record(key, strconv.FormatInt(def, 10), help, false)
+	if v == "" {
+		return def
+	}
+	n, err := ParseSize(v)
+	if err != nil {
+		e.fail(key, err)
+		return def
+	}
+	return n
+}
+
+// ParseSize reads an integer with an optional KiB, MiB or GiB suffix.
+func ParseSize(v string) (int64, error) {
+	mult := int64(1)
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if strings.HasSuffix(v, suffix) {
+			mult = m
+			v = strings.TrimSpace(strings.TrimSuffix(v, suffix))
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("not a size: %q", v)
+	}
+	return n * mult, nil
+}
+
+// Float returns the variable as a float, or def.
+func (e *Env) Float(key string, def float64, help string) float64 {
+	v := e.record(key, strconv.FormatFloat(def, 'g', -1, 64), help, false)
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		e.fail(key, fmt.Errorf("not a number: %q", v))
+		return def
+	}
+	return f
+}
+
+// Bool returns the variable as a boolean (true/false/1/0), or def.
+func (e *Env) Bool(key string, def bool, help string) bool {
+	v := e.record(key, strconv.FormatBool(def), help, false)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.fail(key, fmt.Errorf("not a boolean: %q", v))
+		return def
+	}
+	return b
+}
+
+// Duration returns the variable as a Go duration ("30s", "24h"), or def.
+// A "d" suffix counts days ("30d").
+func (e *Env) Duration(key string, def time.Duration, help string) time.Duration {
+	v := e.record(key, FormatDuration(def), help, false)
+	if v == "" {
+		return def
+	}
+	d, err := ParseDuration(v)
+	if err != nil {
+		e.fail(key, err)
+		return def
+	}
+	return d
+}
+
+// ParseDuration is time.ParseDuration plus whole days ("30d").
+func ParseDuration(v string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil {
+			return 0, fmt.Errorf("not a duration: %q", v)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("not a duration: %q", v)
+	}
+	return d, nil
+}
+
+// FormatDuration writes whole days as "30d" and anything else as Go does.
+func FormatDuration(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return d.String()
+}
+
+// List returns the variable split on commas, trimmed, empty items dropped,
+// or def when unset.
+func (e *Env) List(key string, def []string, help string) []string {
+	v := e.record(key, strings.Join(def, ","), help, false)
+	if v == "" {
+		return slices.Clone(def)
+	}
+	var out []string
+	for item := range strings.SplitSeq(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// Secret returns the secret in KEY, or the contents of the file named by
+// KEY_FILE (trailing newlines trimmed). Setting both is an error.
+func (e *Env) Secret(key, help string) Secret {
+	v := e.record(key, "", help+" (or "+key+"_FILE)", true)
+	file := strings.TrimSpace(e.getenv(key + "_FILE"))
+	switch {
+	case v != "" && file != "":
+		e.fail(key, errors.New("set either the variable or its _FILE, not both"))
+		return Secret{}
+	case file != "":
+		b, err := e.readFile(file)
+		if err != nil {
+			e.fail(key+"_FILE", fmt.Errorf("read secret file: %w", err))
+			return Secret{}
+		}
+		return NewSecret(strings.TrimRight(string(b), "\r\n"))
+	}
+	return NewSecret(v)
+}
+
+// Secret holds a secret value. It never prints, logs or marshals its value;
+// call Value where the secret is used.
+type Secret struct{ v *string }
+
+// NewSecret wraps v; an empty v is an unset secret.
+func NewSecret(v string) Secret {
+	if v == "" {
+		return Secret{}
+	}
+	return Secret{v: &v}
+}
+
+// Value returns the secret.
+func (s Secret) Value() string {
+	if s.v == nil {
+		return ""
+	}
+	return *s.v
+}
+
+// IsSet reports whether the secret has a value.
+func (s Secret) IsSet() bool { return s.v != nil }
+
+const redacted = "[REDACTED]"
+
+// String never shows the value.
+func (s Secret) String() string {
+	if !s.IsSet() {
+		return ""
+	}
+	return redacted
+}
+
+// GoString never shows the value.
+func (s Secret) GoString() string { return s.String() }
+
+// LogValue never shows the value.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText never shows the value.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }

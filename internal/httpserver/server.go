@@ -1,0 +1,175 @@
+// Package httpserver runs kycflow's HTTP servers: an http.Server with
+// header, read, write and idle timeouts, /healthz (the process is alive),
+// /readyz (its dependencies are usable), /metrics, and a graceful shutdown
+// that stops accepting, then waits for in-flight requests.
+//
+// It also writes RFC 9457 problem details (Problem), the error format of
+// every kycflow HTTP endpoint.
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/kycflow/kycflow/internal/config"
+)
+
+// Config configures a server.
+type Config struct {
+	// Addr is the listen address, for example ":8080".
+	Addr string
+	// ReadHeaderTimeout bounds the time to read request headers.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds the time to read a whole request.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds the time from the end of the headers to the end
+	// of the response.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds keep-alive idle time.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds the request header size.
+	MaxHeaderBytes int
+	// ShutdownTimeout bounds the wait for in-flight requests on shutdown.
+	ShutdownTimeout time.Duration
+}
+
+// LoadConfig reads a server's variables under prefix (for example
+// "KYCFLOW_INGEST_") with the given default address.
+func LoadConfig(e *config.Env, prefix, addr string) Config {
+	return Config{
+		Addr:              e.String(prefix+"ADDR", addr, "listen address"),
+		ReadHeaderTimeout: e.Duration(prefix+"READ_HEADER_TIMEOUT", 5*time.Second, "time allowed to read request headers"),
+		ReadTimeout:       e.Duration(prefix+"READ_TIMEOUT", 10*time.Second, "time allowed to read a whole request"),
+		WriteTimeout:      e.Duration(prefix+"WRITE_TIMEOUT", 15*time.Second, "time allowed to write a response"),
+		IdleTimeout:       e.Duration(prefix+"IDLE_TIMEOUT", 60*time.Second, "keep-alive idle timeout"),
+		MaxHeaderBytes:    e.Int(prefix+"MAX_HEADER_BYTES", 16<<10, "largest request header accepted, in bytes"),
+		ShutdownTimeout:   e.Duration(prefix+"SHUTDOWN_TIMEOUT", 20*time.Second, "time allowed for in-flight requests at shutdown"),
+	}
+}
+
+func (c *Config) setDefaults() {
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = 5 * time.Second
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 10 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 15 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = 16 << 10
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 20 * time.Second
+	}
+}
+
+// ReadyFunc reports whether the service can do its work; a non-nil error
+// makes /readyz answer 503.
+type ReadyFunc func(ctx context.Context) error
+
+// Server is an HTTP server with health endpoints and graceful shutdown.
+type Server struct {
+	cfg      Config
+	srv      *http.Server
+	logger   *slog.Logger
+	draining atomic.Bool
+}
+
+// New returns a server for handler. The mux it builds serves /healthz,
+// /readyz (through ready, nil meaning always ready) and, when metrics is
+// not nil, /metrics; every other path goes to handler.
+func New(cfg Config, handler http.Handler, ready ReadyFunc, metrics http.Handler, logger *slog.Logger) *Server {
+	cfg.setDefaults()
+	s := &Server{cfg: cfg, logger: logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			Problem(w, r, http.StatusServiceUnavailable, "shutting-down", "Shutting down", "the server is draining")
+			return
+		}
+		if ready != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := ready(ctx); err != nil {
+				Problem(w, r, http.StatusServiceUnavailable, "not-ready", "Not ready", err.Error())
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
+	if handler != nil {
+		mux.Handle("/", handler)
+	}
+	s.srv = &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           mux,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	return s
+}
+
+// Listen opens the configured address.
+func (s *Server) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("httpserver: listen %s: %w", s.cfg.Addr, err)
+	}
+	return ln, nil
+}
+
+// Serve serves on ln until ctx is done, then shuts down gracefully: /readyz
+// turns 503, the listener closes, and in-flight requests get up to
+// ShutdownTimeout to finish. It returns nil after a clean shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("httpserver: %w", err)
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := s.srv.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("httpserver: shutdown: %w", err)
+	}
+	return nil
+}
+
+// ListenAndServe is Listen followed by Serve.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := s.Listen()
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln)
+}

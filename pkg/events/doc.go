@@ -1,0 +1,13 @@
+// Package events is kycflow's wire contract: stream names, subjects, header
+// names, event ids, the callback event stored by ingest, the enriched event
+// stored by the enricher and the normalized verification result that
+// downstream services consume.
+//
+// Downstream services import this package, so it depends on the standard
+// library only. Everything named here is API: renaming a stream, a subject
+// token or a header breaks consumers that were built against it.
+//
+// The flow and the contracts are described in the project's DESIGN document;
+// the JSON Schema files next to this package (schema/*.json) describe the
+// same shapes for consumers written in other languages.
+package events
