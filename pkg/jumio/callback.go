@@ -1,0 +1,501 @@
+package jumio
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/kycflow/kycflow/pkg/events"
+)
+
+// ErrInvalidCallback is matched (errors.Is) by every *CallbackError.
+var ErrInvalidCallback = errors.New("jumio: invalid callback")
+
+// CallbackError says which field of a callback is missing or malformed. It
+// never holds the field's value, which may be personal data.
+type CallbackError struct {
+	// Field is the field's name as Jumio spells it
+	// ("workflowExecution.id", "jumioIdScanReference", …), or "body".
+	Field string
+	// Reason is "missing" or "malformed".
+	Reason string
+}
+
+func (e *CallbackError) Error() string {
+	return "jumio: callback field " + e.Field + " " + e.Reason
+}
+
+// Is makes errors.Is(err, ErrInvalidCallback) true.
+func (e *CallbackError) Is(target error) bool { return target == ErrInvalidCallback }
+
+func missing(field string) error   { return &CallbackError{Field: field, Reason: "missing"} }
+func malformed(field string) error { return &CallbackError{Field: field, Reason: "malformed"} }
+
+var (
+	uuidRE   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	statusRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+)
+
+// ValidID reports whether s is a well-formed Jumio id (a UUID).
+func ValidID(s string) bool { return uuidRE.MatchString(s) }
+
+// ParsePlatformCallback decodes a Jumio Platform callback body. Unknown
+// fields are ignored and unknown status values accepted; the workflow
+// execution id and account id must be UUIDs, the status a word, and
+// callbackSentAt, when present, a timestamp. Errors are *CallbackError.
+func ParsePlatformCallback(body []byte) (*Callback, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' {
+		return nil, malformed("body")
+	}
+	var cb Callback
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&cb); err != nil {
+		if errors.Is(err, ErrBadTime) {
+			return nil, malformed("callbackSentAt")
+		}
+		return nil, malformed("body")
+	}
+	if dec.More() {
+		return nil, malformed("body")
+	}
+	switch {
+	case cb.WorkflowExecution.ID == "":
+		return nil, missing("workflowExecution.id")
+	case !ValidID(cb.WorkflowExecution.ID):
+		return nil, malformed("workflowExecution.id")
+	case cb.Account.ID == "":
+		return nil, missing("account.id")
+	case !ValidID(cb.Account.ID):
+		return nil, malformed("account.id")
+	case cb.WorkflowExecution.Status == "":
+		return nil, missing("workflowExecution.status")
+	case !statusRE.MatchString(cb.WorkflowExecution.Status):
+		return nil, malformed("workflowExecution.status")
+	}
+	return &cb, nil
+}
+
+// EventID is the callback's deterministic event id.
+func (cb *Callback) EventID() string {
+	return events.PlatformEventID(cb.WorkflowExecution.ID, cb.WorkflowExecution.Status, cb.CallbackSentAt.Time)
+}
+
+// Region returns the region named by the callback's hrefs, if any. The
+// hrefs are only parsed, never followed.
+func (cb *Callback) Region() (Region, bool) {
+	for _, h := range []string{cb.WorkflowExecution.Href, cb.Account.Href} {
+		if r, ok := RegionFromHref(h); ok {
+			return r, true
+		}
+	}
+	return "", false
+}
+
+// LogValue logs ids and status only.
+func (cb *Callback) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("account_id", cb.Account.ID),
+		slog.String("workflow_execution_id", cb.WorkflowExecution.ID),
+		slog.String("status", cb.WorkflowExecution.Status),
+	)
+}
+
+// Event returns the callback event ingest stores, with the raw body.
+func (cb *Callback) Event(region Region, receivedAt time.Time, raw []byte) events.CallbackEvent {
+	e := events.CallbackEvent{
+		SchemaVersion:         1,
+		EventID:               cb.EventID(),
+		API:                   events.APIPlatform,
+		Kind:                  events.KindWorkflow,
+		Region:                string(region),
+		AccountID:             cb.Account.ID,
+		WorkflowExecutionID:   cb.WorkflowExecution.ID,
+		WorkflowDefinitionKey: string(cb.WorkflowExecution.DefinitionKey),
+		Status:                cb.WorkflowExecution.Status,
+		ReceivedAt:            receivedAt.UTC(),
+		JSON:                  json.RawMessage(bytes.TrimSpace(raw)),
+	}
+	if !cb.CallbackSentAt.IsZero() {
+		t := cb.CallbackSentAt.UTC()
+		e.CallbackSentAt = &t
+	}
+	return e
+}
+
+// NetverifyMessage is a parsed Netverify callback of one of three kinds;
+// exactly one of ID, Auth and Document is set.
+type NetverifyMessage struct {
+	Kind     events.CallbackKind
+	ID       *NetverifyCallback
+	Auth     *NetverifyAuthCallback
+	Document *NetverifyDocumentCallback
+	// Warnings name optional fields that could not be decoded and were
+	// left out (names only, never values).
+	Warnings []string
+}
+
+// Reference is the scan (or transaction) reference.
+func (m *NetverifyMessage) Reference() string {
+	switch {
+	case m.ID != nil:
+		return m.ID.ScanReference
+	case m.Auth != nil:
+		return m.Auth.TransactionReference
+	case m.Document != nil:
+		return m.Document.ScanReference
+	}
+	return ""
+}
+
+// Status is the verificationStatus, the authentication transactionResult,
+// or the document verification document status (transaction status when
+// the document has none).
+func (m *NetverifyMessage) Status() string {
+	switch {
+	case m.ID != nil:
+		return m.ID.VerificationStatus
+	case m.Auth != nil:
+		return m.Auth.TransactionResult
+	case m.Document != nil:
+		if s := string(m.Document.Document.Status); s != "" {
+			return s
+		}
+		return string(m.Document.Transaction.Status)
+	}
+	return ""
+}
+
+// CallbackDate is the callbackDate (timestamp for document verification).
+func (m *NetverifyMessage) CallbackDate() time.Time {
+	switch {
+	case m.ID != nil:
+		return m.ID.CallbackDate.Time
+	case m.Auth != nil:
+		return m.Auth.CallbackDate.Time
+	case m.Document != nil:
+		return m.Document.Timestamp.Time
+	}
+	return time.Time{}
+}
+
+// EventID is the callback's deterministic event id.
+func (m *NetverifyMessage) EventID() string {
+	return events.NetverifyEventID(m.Reference(), m.Status(), m.CallbackDate())
+}
+
+// LogValue logs the kind, reference and status only.
+func (m *NetverifyMessage) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("kind", string(m.Kind)),
+		slog.String("workflow_execution_id", m.Reference()),
+		slog.String("status", m.Status()),
+	)
+}
+
+// Event returns the callback event ingest stores; form is the callback as
+// received (body, and query string when both were sent).
+func (m *NetverifyMessage) Event(region Region, receivedAt time.Time, form string) events.CallbackEvent {
+	e := events.CallbackEvent{
+		SchemaVersion:       1,
+		EventID:             m.EventID(),
+		API:                 events.APINetverify,
+		Kind:                m.Kind,
+		Region:              string(region),
+		WorkflowExecutionID: m.Reference(),
+		Status:              m.Status(),
+		ReceivedAt:          receivedAt.UTC(),
+		Form:                form,
+	}
+	if t := m.CallbackDate(); !t.IsZero() {
+		t = t.UTC()
+		e.CallbackSentAt = &t
+	}
+	return e
+}
+
+// Netverify callBackType values.
+const (
+	CallbackTypeID             = "NETVERIFYID"
+	CallbackTypeAuthentication = "NETVERIFY_AUTHENTICATION"
+)
+
+// form gives case-insensitive access to form fields ("callBackType" and
+// "callbackType", "idCheckMRZcode" and "idCheckMRZCode" are the same field).
+// "N/A" reads as empty.
+type form map[string]string
+
+func newForm(values url.Values) form {
+	f := make(form, len(values))
+	for k, vs := range values {
+		if len(vs) == 0 {
+			continue
+		}
+		lk := strings.ToLower(strings.TrimSpace(k))
+		if _, seen := f[lk]; !seen {
+			f[lk] = vs[0]
+		}
+	}
+	return f
+}
+
+func (f form) get(name string) string { return strings.TrimSpace(NA(f[strings.ToLower(name)])) }
+
+func (f form) has(name string) bool { return f.get(name) != "" }
+
+// ParseNetverifyCallback decodes a Netverify callback from its form fields
+// (body and query string merged, as http.Request.ParseForm gives them).
+// Field names match case-insensitively. The kind is chosen by callBackType,
+// or for document verification (which has none) by scanReference. The
+// reference must be a UUID, the status a word, and the callback date, when
+// present, a timestamp; malformed optional JSON fields are dropped and
+// named in Warnings. Errors are *CallbackError.
+func ParseNetverifyCallback(values url.Values) (*NetverifyMessage, error) {
+	f := newForm(values)
+	ct := strings.ToUpper(f.get("callBackType"))
+	switch {
+	case ct == CallbackTypeAuthentication || (ct == "" && f.has("transactionReference") && f.has("transactionResult")):
+		return parseNetverifyAuth(f)
+	case ct == CallbackTypeID || f.has("jumioIdScanReference"):
+		return parseNetverifyID(f)
+	case f.has("scanReference"):
+		return parseNetverifyDocument(f)
+	case ct != "":
+		return nil, malformed("callBackType")
+	}
+	return nil, missing("jumioIdScanReference")
+}
+
+func reference(f form, field string) (string, error) {
+	v := f.get(field)
+	switch {
+	case v == "":
+		return "", missing(field)
+	case !ValidID(v):
+		return "", malformed(field)
+	}
+	return v, nil
+}
+
+func status(f form, field string) (string, error) {
+	v := f.get(field)
+	switch {
+	case v == "":
+		return "", missing(field)
+	case !statusRE.MatchString(v):
+		return "", malformed(field)
+	}
+	return v, nil
+}
+
+// strictTime parses a timestamp that identifies the callback.
+func strictTime(f form, field string) (Time, error) {
+	t, err := ParseTime(f.get(field))
+	if err != nil {
+		return Time{}, malformed(field)
+	}
+	return Time{t}, nil
+}
+
+// looseTime parses an informational timestamp; a malformed one is dropped.
+func (m *NetverifyMessage) looseTime(f form, field string) Time {
+	t, err := ParseTime(f.get(field))
+	if err != nil {
+		m.Warnings = append(m.Warnings, field)
+		return Time{}
+	}
+	return Time{t}
+}
+
+// jsonField decodes an optional JSON-valued field into v; a malformed value
+// is dropped and named in Warnings. It reports whether v was filled.
+func (m *NetverifyMessage) jsonField(f form, field string, v any) bool {
+	s := f.get(field)
+	if s == "" {
+		return false
+	}
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		m.Warnings = append(m.Warnings, field)
+		return false
+	}
+	return true
+}
+
+func (m *NetverifyMessage) stringList(f form, field string) []string {
+	var out []string
+	if !m.jsonField(f, field, &out) {
+		return nil
+	}
+	return out
+}
+
+// idChecks are the seven idCheck* fields, by their documented spelling.
+var idChecks = []string{
+	"idCheckDataPositions", "idCheckDocumentValidation", "idCheckHologram", "idCheckMRZcode",
+	"idCheckMicroprint", "idCheckSecurityFeatures", "idCheckSignature",
+}
+
+// idKnown are the ID-verification fields decoded into named struct fields;
+// every other non-empty field goes to Extra.
+var idKnown = map[string]bool{}
+
+func init() {
+	for _, k := range append([]string{
+		"callBackType", "jumioIdScanReference", "verificationStatus", "idScanStatus", "idScanSource",
+		"transactionDate", "callbackDate", "firstAttemptDate", "firstAttempt", "idType", "idSubtype", "idCountry",
+		"idNumber", "idFirstName", "idLastName", "idDob", "idExpiry", "idUsState", "personalNumber",
+		"issuingDate", "gender", "nationality", "idAddress", "merchantIdScanReference",
+		"merchantReportingCriteria", "customerId", "clientIp", "idScanImage", "idScanImageFace",
+		"idScanImageBackside", "livenessImages", "rejectReason", "identityVerification",
+	}, idChecks...) {
+		idKnown[strings.ToLower(k)] = true
+	}
+}
+
+func parseNetverifyID(f form) (*NetverifyMessage, error) {
+	ref, err := reference(f, "jumioIdScanReference")
+	if err != nil {
+		return nil, err
+	}
+	st, err := status(f, "verificationStatus")
+	if err != nil {
+		return nil, err
+	}
+	cbDate, err := strictTime(f, "callbackDate")
+	if err != nil {
+		return nil, err
+	}
+	m := &NetverifyMessage{Kind: events.KindIDVerification}
+	cb := &NetverifyCallback{
+		CallbackType:        f.get("callBackType"),
+		ScanReference:       ref,
+		VerificationStatus:  st,
+		IDScanStatus:        f.get("idScanStatus"),
+		IDScanSource:        f.get("idScanSource"),
+		CallbackDate:        cbDate,
+		TransactionDate:     m.looseTime(f, "transactionDate"),
+		IDType:              f.get("idType"),
+		IDSubtype:           f.get("idSubtype"),
+		IDCountry:           f.get("idCountry"),
+		IDNumber:            f.get("idNumber"),
+		IDFirstName:         f.get("idFirstName"),
+		IDLastName:          f.get("idLastName"),
+		IDDob:               f.get("idDob"),
+		IDExpiry:            f.get("idExpiry"),
+		IDUSState:           f.get("idUsState"),
+		PersonalNumber:      f.get("personalNumber"),
+		IssuingDate:         f.get("issuingDate"),
+		Gender:              f.get("gender"),
+		Nationality:         f.get("nationality"),
+		MerchantIDScanRef:   f.get("merchantIdScanReference"),
+		MerchantReporting:   f.get("merchantReportingCriteria"),
+		CustomerID:          f.get("customerId"),
+		ClientIP:            f.get("clientIp"),
+		IDScanImage:         f.get("idScanImage"),
+		IDScanImageFace:     f.get("idScanImageFace"),
+		IDScanImageBackside: f.get("idScanImageBackside"),
+	}
+	if f.has("firstAttemptDate") {
+		cb.FirstAttemptDate = m.looseTime(f, "firstAttemptDate")
+	} else if f.has("firstAttempt") {
+		cb.FirstAttemptDate = m.looseTime(f, "firstAttempt")
+	}
+	for _, name := range idChecks {
+		if v := f.get(name); v != "" {
+			if cb.IDChecks == nil {
+				cb.IDChecks = map[string]string{}
+			}
+			cb.IDChecks[name] = v
+		}
+	}
+	var addr NetverifyAddress
+	if m.jsonField(f, "idAddress", &addr) {
+		cb.Address = &addr
+	}
+	var rr RejectReason
+	if m.jsonField(f, "rejectReason", &rr) {
+		cb.RejectReason = &rr
+	}
+	var iv IdentityVerification
+	if m.jsonField(f, "identityVerification", &iv) {
+		cb.IdentityVerification = &iv
+	}
+	cb.LivenessImages = m.stringList(f, "livenessImages")
+	for k, v := range f {
+		if v = strings.TrimSpace(NA(v)); v != "" && !idKnown[k] {
+			if cb.Extra == nil {
+				cb.Extra = map[string]string{}
+			}
+			cb.Extra[k] = v
+		}
+	}
+	m.ID = cb
+	return m, nil
+}
+
+func parseNetverifyAuth(f form) (*NetverifyMessage, error) {
+	ref, err := reference(f, "transactionReference")
+	if err != nil {
+		return nil, err
+	}
+	st, err := status(f, "transactionResult")
+	if err != nil {
+		return nil, err
+	}
+	cbDate, err := strictTime(f, "callbackDate")
+	if err != nil {
+		return nil, err
+	}
+	m := &NetverifyMessage{Kind: events.KindAuthentication}
+	m.Auth = &NetverifyAuthCallback{
+		CallbackType:                   f.get("callBackType"),
+		TransactionReference:           ref,
+		EnrollmentTransactionReference: f.get("enrollmentTransactionReference"),
+		TransactionResult:              st,
+		CallbackDate:                   cbDate,
+		TransactionDate:                m.looseTime(f, "transactionDate"),
+		ScanSource:                     f.get("scanSource"),
+		IDScanImageFace:                f.get("idScanImageFace"),
+		LivenessImages:                 m.stringList(f, "livenessImages"),
+		UserReference:                  f.get("userReference"),
+	}
+	return m, nil
+}
+
+func parseNetverifyDocument(f form) (*NetverifyMessage, error) {
+	ref, err := reference(f, "scanReference")
+	if err != nil {
+		return nil, err
+	}
+	ts, err := strictTime(f, "timestamp")
+	if err != nil {
+		return nil, err
+	}
+	m := &NetverifyMessage{Kind: events.KindDocumentVerification}
+	dv := &NetverifyDocumentCallback{ScanReference: ref, Timestamp: ts}
+	if !f.has("transaction") && !f.has("document") {
+		return nil, missing("document")
+	}
+	m.jsonField(f, "transaction", &dv.Transaction)
+	m.jsonField(f, "document", &dv.Document)
+	m.Document = dv
+	st := m.Status()
+	switch {
+	case st == "":
+		return nil, missing("document.status")
+	case !statusRE.MatchString(st):
+		return nil, malformed("document.status")
+	}
+	return m, nil
+}
+
+// String never prints personal data: only the kind and the reference.
+func (m *NetverifyMessage) String() string {
+	return fmt.Sprintf("netverify %s callback %s", m.Kind, m.Reference())
+}
