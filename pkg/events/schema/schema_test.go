@@ -1,0 +1,102 @@
+package schema_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/events/schema"
+	"github.com/kycflow/kycflow/pkg/jumio"
+)
+
+// Compile compiles one schema file of schema.FS with format assertions on.
+func compile(t *testing.T, name string) *jsonschema.Schema {
+	t.Helper()
+	b, err := schema.FS.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource(name, doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile(name)
+	if err != nil {
+		t.Fatalf("compile %s: %v", name, err)
+	}
+	return s
+}
+
+func validate(t *testing.T, s *jsonschema.Schema, v any) error {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Validate(doc)
+}
+
+// TestCallbackEventsMatchSchema builds the events ingest stores from every
+// callback fixture and validates them against callback-event.v1.json.
+func TestCallbackEventsMatchSchema(t *testing.T) {
+	s := compile(t, schema.CallbackEventV1)
+	now := time.Date(2024, 3, 14, 10, 15, 31, 0, time.UTC)
+	dir := filepath.Join("..", "..", "jumio", "testdata")
+	platform, _ := filepath.Glob(filepath.Join(dir, "platform", "callback-*.json"))
+	netverify, _ := filepath.Glob(filepath.Join(dir, "netverify", "callback-*.form"))
+	if len(platform) == 0 || len(netverify) == 0 {
+		t.Fatal("no callback fixtures found")
+	}
+	var evs []events.CallbackEvent
+	for _, p := range platform {
+		raw, _ := os.ReadFile(p)
+		cb, err := jumio.ParsePlatformCallback(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		evs = append(evs, cb.Event(jumio.RegionAMER, now, raw))
+	}
+	for _, p := range netverify {
+		raw, _ := os.ReadFile(p)
+		body := strings.TrimSpace(string(raw))
+		values, _ := url.ParseQuery(body)
+		m, err := jumio.ParseNetverifyCallback(values)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		evs = append(evs, m.Event(jumio.RegionEMEA, now, body))
+	}
+	for _, ev := range evs {
+		if err := validate(t, s, ev); err != nil {
+			t.Errorf("event %s: %v", ev.WorkflowExecutionID, err)
+		}
+	}
+	// The schema rejects what ingest must never store.
+	bad := evs[0]
+	bad.EventID = "not-a-hash"
+	if err := validate(t, s, bad); err == nil {
+		t.Error("schema accepted a malformed event id")
+	}
+	bad = evs[0]
+	bad.AccountID = ""
+	if err := validate(t, s, bad); err == nil {
+		t.Error("schema accepted a Platform event without an account")
+	}
+}
