@@ -143,7 +143,7 @@ func setDefault[T int | int64 | float64 | time.Duration](v *T, def T) {
 var ErrInvalidConfig = errors.New("jumio: invalid config")
 
 // Validate checks the configuration after defaults are applied: a known
-// region (unless every host is overridden), absolute http(s) base URLs,
+// region, absolute http(s) base URLs without credentials,
 // credentials given in pairs and at least one pair, a printable
 // User-Agent, and positive limits.
 func (c Config) Validate() error {

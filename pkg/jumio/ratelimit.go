@@ -64,13 +64,15 @@ func (l *limiter) Wait(ctx context.Context) error {
 		l.mu.Lock()
 		pause := l.paused.Sub(now)
 		if pause <= 0 && l.factor < 1 && !now.Before(l.slowUntil) {
-			l.factor = min(1, l.factor*2)
-			l.lim.SetLimitAt(now, l.base*rate.Limit(l.factor))
-			if l.factor < 1 {
-				l.slowUntil = now.Add(l.cooldown)
-			} else {
+			// One doubling per cooldown elapsed since the last change.
+			for l.factor < 1 && !now.Before(l.slowUntil) {
+				l.factor = min(1, l.factor*2)
+				l.slowUntil = l.slowUntil.Add(l.cooldown)
+			}
+			if l.factor >= 1 {
 				l.slowUntil = time.Time{}
 			}
+			l.lim.SetLimitAt(now, l.base*rate.Limit(l.factor))
 		}
 		l.mu.Unlock()
 		if pause <= 0 {

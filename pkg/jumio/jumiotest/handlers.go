@@ -57,25 +57,32 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
-// statusRecorder remembers the status written.
+// statusRecorder counts the answer when its status is written, before
+// the client can see it, so counters are exact once a call returns.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status  int
+	counted func(int)
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
+		r.counted(code)
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *statusRecorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
-		r.status = http.StatusOK
+		r.WriteHeader(http.StatusOK)
 	}
 	return r.ResponseWriter.Write(b)
 }
+
+// StatusClientGone counts a request whose client went away (a timeout)
+// before it was answered.
+const StatusClientGone = 499
 
 // endpoint wraps a handler with what every Jumio endpoint does, in this
 // order: latency, injected faults that drop the connection, the User-Agent
@@ -89,6 +96,10 @@ func (s *Server) endpoint(ep jumio.Endpoint, auth authKind, f func(http.Response
 		latency := s.latency
 		s.mu.Unlock()
 		sleepCtx(r.Context(), latency+fault.Latency)
+		if r.Context().Err() != nil {
+			s.count(ep, StatusClientGone)
+			return
+		}
 		if fault.Drop {
 			s.count(ep, 0)
 			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
@@ -97,9 +108,7 @@ func (s *Server) endpoint(ep jumio.Endpoint, auth authKind, f func(http.Response
 			}
 			panic(http.ErrAbortHandler)
 		}
-		rec := &statusRecorder{ResponseWriter: w}
-		defer func() { s.count(ep, rec.status) }()
-		w = rec
+		w = &statusRecorder{ResponseWriter: w, counted: func(code int) { s.count(ep, code) }}
 		w.Header().Set("X-Request-Id", newRequestID())
 
 		if ua := r.UserAgent(); !s.cfg.AllowMissingUserAgent && (ua == "" || strings.HasPrefix(ua, "Go-http-client")) {
