@@ -2,7 +2,6 @@ package jumiotest_test
 
 import (
 	"encoding/json"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -158,5 +157,4 @@ func TestFixturesServe(t *testing.T) {
 	if !slices.ContainsFunc(srv.Executions(), func(e jumiotest.Execution) bool { return len(e.Parts) == 4 }) {
 		t.Error("details-passed.json: want its 4 parts with hrefs registered")
 	}
-	_ = url.Values{}
 }

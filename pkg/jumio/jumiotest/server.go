@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,6 +80,9 @@ type Config struct {
 	// CallbackClient sends those callbacks; default a client with a 10s
 	// timeout.
 	CallbackClient *http.Client
+	// PublicURL is the base URL put into hrefs and printed (for a server
+	// behind a proxy or in a container); default the listener's address.
+	PublicURL string
 }
 
 // Key counts requests by endpoint and answered status (0 for a dropped
@@ -219,7 +223,7 @@ func (s *Server) Start(addr string) error {
 	if err != nil {
 		return fmt.Errorf("jumiotest: listen: %w", err)
 	}
-	s.serve(ln, "http://"+ln.Addr().String())
+	s.serve(ln, cmpOr(strings.TrimRight(s.cfg.PublicURL, "/"), "http://"+ln.Addr().String()))
 	return nil
 }
 
@@ -235,7 +239,9 @@ func (s *Server) StartInMemory() {
 func (s *Server) serve(ln net.Listener, base string) {
 	s.ln = ln
 	s.url = base
-	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	// WriteTimeout leaves room for injected latency.
+	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute}
 	go s.srv.Serve(ln) //nolint:errcheck // ends with ErrServerClosed
 }
 

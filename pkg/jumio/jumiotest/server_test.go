@@ -43,7 +43,9 @@ func do(t *testing.T, method, u, ua string, body io.Reader, auth func(*http.Requ
 	return resp, string(b)
 }
 
-func basic(req *http.Request) { req.SetBasicAuth(jumiotest.DefaultAPIToken, jumiotest.DefaultAPISecret) }
+func basic(req *http.Request) {
+	req.SetBasicAuth(jumiotest.DefaultAPIToken, jumiotest.DefaultAPISecret)
+}
 
 func getJSON(t *testing.T, srv *jumiotest.Server, u string) string {
 	t.Helper()
