@@ -247,6 +247,9 @@ func Classify(err error) Retry {
 	return Retry{Kind: RetryNow}
 }
 
+// maxRetryAfter bounds a Retry-After: a longer one is taken as a day.
+const maxRetryAfter = 24 * time.Hour
+
 // parseRetryAfter reads a Retry-After header: delay seconds or an HTTP
 // date. 0 when absent or unreadable.
 func parseRetryAfter(v string, now time.Time) time.Duration {
@@ -255,13 +258,13 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return 0
 	}
 	if n, err := strconv.ParseFloat(v, 64); err == nil {
-		if n <= 0 {
+		if !(n > 0) { // also NaN
 			return 0
 		}
-		return time.Duration(n * float64(time.Second))
+		return time.Duration(min(n, maxRetryAfter.Seconds()) * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
+		return min(max(t.Sub(now), 0), maxRetryAfter)
 	}
 	return 0
 }

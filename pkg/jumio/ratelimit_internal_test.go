@@ -2,6 +2,9 @@ package jumio
 
 import (
 	"context"
+	"errors"
+	"io"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -50,6 +53,36 @@ func TestLimiterHonoursDeadline(t *testing.T) {
 		defer cancel()
 		if err := l.Wait(ctx); err == nil || Classify(err).Kind != RetryNow {
 			t.Errorf("Wait during a 1-minute pause with a 1s deadline: %v, want a deadline error", err)
+		}
+	})
+}
+
+func TestCappedBody(t *testing.T) {
+	done := 0
+	b := &cappedBody{ep: EndpointCredentialPart, body: io.NopCloser(strings.NewReader(strings.Repeat("x", 11))), left: 10, done: func() { done++ }}
+	n, err := io.Copy(io.Discard, b)
+	if n != 10 || !errors.Is(err, ErrTooLarge) {
+		t.Errorf("read %d, %v; want 10 bytes then ErrTooLarge", n, err)
+	}
+	if _, err := b.Read(make([]byte, 4)); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("read after the cap: %v, want ErrTooLarge", err)
+	}
+	b.Close()
+	if done != 1 {
+		t.Errorf("Close called done %d times, want 1", done)
+	}
+}
+
+func FuzzErrorBody(f *testing.F) {
+	f.Add([]byte(`{"title":"Too Many Requests","status":429,"detail":"Request limit exceeded"}`), "1")
+	f.Add([]byte(`{"error":"invalid_client"}`), "Wed, 21 Oct 2015 07:28:00 GMT")
+	f.Add([]byte(`{"errorCode":1234,"message":"x"}`), "-1")
+	f.Fuzz(func(t *testing.T, body []byte, retryAfter string) {
+		ae := &APIError{Status: 400}
+		fillErrorBody(ae, body)
+		_ = ae.Error()
+		if d := parseRetryAfter(retryAfter, time.Now()); d < 0 {
+			t.Errorf("parseRetryAfter(%q) = %v, want ≥ 0", retryAfter, d)
 		}
 	})
 }

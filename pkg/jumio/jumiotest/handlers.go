@@ -258,24 +258,28 @@ func (s *Server) notReady(id string) bool {
 	return false
 }
 
-func (s *Server) execution(w http.ResponseWriter, r *http.Request) (*Execution, bool) {
-	id := r.PathValue("id")
+// find returns a copy of m[id], unless id is still not ready; s.mu guards m.
+func find[T any](s *Server, m map[string]*T, id string) (T, bool) {
+	var zero T
 	if s.notReady(id) {
-		problem(w, http.StatusNotFound, "Workflow execution not found")
-		return nil, false
+		return zero, false
 	}
 	s.mu.Lock()
-	e, ok := s.executions[id]
-	if ok {
-		c := *e
-		e = &c
+	defer s.mu.Unlock()
+	v, ok := m[id]
+	if !ok {
+		return zero, false
 	}
-	s.mu.Unlock()
+	return *v, true
+}
+
+func (s *Server) execution(w http.ResponseWriter, r *http.Request) (*Execution, bool) {
+	e, ok := find(s, s.executions, r.PathValue("id"))
 	if !ok || e.AccountID != r.PathValue("accountId") {
 		problem(w, http.StatusNotFound, "Workflow execution not found")
 		return nil, false
 	}
-	return e, true
+	return &e, true
 }
 
 func (s *Server) handleDetails(w http.ResponseWriter, r *http.Request, _ *tenantState) {
@@ -347,23 +351,12 @@ func (s *Server) handlePart(w http.ResponseWriter, r *http.Request, _ *tenantSta
 // ---- Netverify -------------------------------------------------------------
 
 func (s *Server) scan(w http.ResponseWriter, r *http.Request) (*NetverifyScan, bool) {
-	ref := r.PathValue("ref")
-	if s.notReady(ref) {
-		problem(w, http.StatusNotFound, "Scan not found")
-		return nil, false
-	}
-	s.mu.Lock()
-	sc, ok := s.scans[ref]
-	if ok {
-		c := *sc
-		sc = &c
-	}
-	s.mu.Unlock()
+	sc, ok := find(s, s.scans, r.PathValue("ref"))
 	if !ok || sc.Data == nil {
 		problem(w, http.StatusNotFound, "Scan not found")
 		return nil, false
 	}
-	return sc, true
+	return &sc, true
 }
 
 func (s *Server) handleScan(w http.ResponseWriter, r *http.Request, _ *tenantState) {
