@@ -122,7 +122,10 @@ func (s *Server) endpoint(ep jumio.Endpoint, auth authKind, f func(http.Response
 				problem(w, http.StatusUnauthorized, "Missing, invalid or expired credentials")
 				return
 			}
-			if d, ok := s.spend(t.budget); !ok {
+			s.mu.Lock()
+			budget := t.budget // SetBudget may replace it
+			s.mu.Unlock()
+			if d, ok := s.spend(budget); !ok {
 				tooManyRequests(w, d)
 				return
 			}
