@@ -114,13 +114,16 @@ var verificationRows = []verificationRow{
 	{nvNoIDUploaded, events.DecisionNotExecuted, []target{{capUsability, events.DecisionNotExecuted, labelNotUploaded}}, medium},
 }
 
-var verificationIndex = func() map[string]verificationRow {
-	m := map[string]verificationRow{}
-	for _, r := range verificationRows {
-		m[r.status] = r
+// index maps each row by its key; a later row replaces an earlier one.
+func index[K comparable, R any](rows []R, key func(R) K) map[K]R {
+	m := make(map[K]R, len(rows))
+	for _, r := range rows {
+		m[key(r)] = r
 	}
 	return m
-}()
+}
+
+var verificationIndex = index(verificationRows, func(r verificationRow) string { return r.status })
 
 // rejectRow maps a Netverify rejectReasonCode (and detailsCode) to a
 // Platform capability label (JUMIO.md 2.4, 6.5).
@@ -180,13 +183,7 @@ var rejectRows = []rejectRow{
 
 type codeKey struct{ code, detail string }
 
-var rejectIndex = func() map[codeKey]rejectRow {
-	m := map[codeKey]rejectRow{}
-	for _, r := range rejectRows {
-		m[codeKey{r.code, r.detail}] = r
-	}
-	return m
-}()
+var rejectIndex = index(rejectRows, func(r rejectRow) codeKey { return codeKey{r.code, r.detail} })
 
 // codeStatus is the verificationStatus a reject code belongs to.
 var codeStatus = func() map[string]string {
@@ -244,13 +241,7 @@ var legacyRows = func() []legacyRow {
 	return rows
 }()
 
-var legacyIndex = func() map[[2]string]legacyRow {
-	m := map[[2]string]legacyRow{}
-	for _, r := range legacyRows {
-		m[[2]string{r.capability, r.label}] = r
-	}
-	return m
-}()
+var legacyIndex = index(legacyRows, func(r legacyRow) [2]string { return [2]string{r.capability, r.label} })
 
 // valueRow maps a Netverify value (similarity, liveness reason,
 // authentication result, additional-check searchResults) to a capability
@@ -304,8 +295,9 @@ var searchRows = []valueRow{
 	{"CHECK_NOT_DONE", events.DecisionNotExecuted, "", medium},
 }
 
-// watchlistRows: additionalChecks.watchlistScreening searchStatus (with the
-// number of searchResults) → watchlistScreening, as the Platform reports a
+// watchlistRows: the searchStatus of an additional check without a
+// searchResults word (watchlistScreening), with the number of searchResults
+// when DONE (or SUCCESS), → the capability, as the Platform reports a
 // screening (JUMIO.md 4.6).
 var watchlistRows = []valueRow{
 	{"DONE, no results", events.DecisionPassed, labelOK, low},
@@ -323,11 +315,7 @@ var documentRows = []valueRow{
 }
 
 func valueIndex(rows []valueRow) map[string]valueRow {
-	m := make(map[string]valueRow, len(rows))
-	for _, r := range rows {
-		m[r.value] = r
-	}
-	return m
+	return index(rows, func(r valueRow) string { return r.value })
 }
 
 var (
@@ -336,6 +324,7 @@ var (
 	authIndex       = valueIndex(authRows)
 	searchIndex     = valueIndex(searchRows)
 	documentIndex   = valueIndex(documentRows)
+	watchlistIndex  = valueIndex(watchlistRows)
 )
 
 // additionalChecks maps Netverify retrieval additionalChecks names to

@@ -252,7 +252,7 @@ func TestTables(t *testing.T) {
 	if p, err := ParseProducts(`{"10011": "ID, Identity"}`); err != nil || p["10011"] != "ID, Identity" {
 		t.Errorf("JSON products: got %v, %v", p, err)
 	}
-	for _, bad := range []string{"10011", "=name", `{"a": 1}`, "{"} {
+	for _, bad := range []string{"10011", "=name", `{"a": {}}`, `{"": "x"}`, "{"} {
 		if _, err := ParseProducts(bad); !errors.Is(err, ErrInvalidTable) {
 			t.Errorf("ParseProducts(%q): got %v, want ErrInvalidTable", bad, err)
 		}

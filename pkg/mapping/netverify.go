@@ -86,7 +86,18 @@ func FromNetverifyData(ev events.CallbackEvent, d *jumio.NetverifyData, t *Table
 	b.setData(capDataChecks, "mrzCheck", word(v.MRZCheck))
 	b.lowerDecision()
 
-	doc := d.Document
+	setIdentity(r, d.Document)
+	if d.Facemap != nil {
+		b.image("FACEMAP", "", "FACEMAP", d.Facemap.Href)
+	}
+	r.Timestamps.Created = utc(d.Transaction.Date.Time)
+	return b.finish()
+}
+
+// setIdentity fills Document and Person from a Netverify document object
+// (the ID callback and Platform extraction data have the same fields under
+// other names); each is absent when it would be empty.
+func setIdentity(r *events.Result, doc jumio.NetverifyDataDocument) {
 	r.Document = nonEmptyDocument(events.Document{
 		Type: word(doc.Type), SubType: word(doc.IDSubtype), IssuingCountry: word(doc.IssuingCountry),
 		Number: word(doc.Number), ExpiryDate: word(doc.Expiry), IssuingDate: word(doc.IssuingDate), State: word(doc.USState),
@@ -95,11 +106,6 @@ func FromNetverifyData(ev events.CallbackEvent, d *jumio.NetverifyData, t *Table
 		FirstName: word(doc.FirstName), LastName: word(doc.LastName), DateOfBirth: word(doc.Dob),
 		Gender: word(doc.Gender), Nationality: word(doc.Nationality), Address: address(doc.Address),
 	})
-	if d.Facemap != nil {
-		b.image("FACEMAP", "", "FACEMAP", d.Facemap.Href)
-	}
-	r.Timestamps.Created = utc(d.Transaction.Date.Time)
-	return b.finish()
 }
 
 // reference sets the ids and source of a Netverify result: the event's
@@ -144,13 +150,12 @@ func (b *builder) netverifyID(ev events.CallbackEvent, cb *jumio.NetverifyCallba
 	b.identity(cb.IdentityVerification)
 	b.lowerDecision()
 
-	r.Document = nonEmptyDocument(events.Document{
-		Type: word(cb.IDType), SubType: word(cb.IDSubtype), IssuingCountry: word(cb.IDCountry),
-		Number: word(cb.IDNumber), ExpiryDate: word(cb.IDExpiry), IssuingDate: word(cb.IssuingDate), State: word(cb.IDUSState),
-	})
-	r.Person = nonEmptyPerson(events.Person{
-		FirstName: word(cb.IDFirstName), LastName: word(cb.IDLastName), DateOfBirth: word(cb.IDDob),
-		Gender: word(cb.Gender), Nationality: word(cb.Nationality), Address: address(cb.Address),
+	// The callback's fields are those of the retrieval document object.
+	setIdentity(r, jumio.NetverifyDataDocument{
+		Type: jumio.String(cb.IDType), IDSubtype: jumio.String(cb.IDSubtype), IssuingCountry: jumio.String(cb.IDCountry),
+		Number: jumio.String(cb.IDNumber), Expiry: jumio.String(cb.IDExpiry), IssuingDate: jumio.String(cb.IssuingDate),
+		USState: jumio.String(cb.IDUSState), FirstName: jumio.String(cb.IDFirstName), LastName: jumio.String(cb.IDLastName),
+		Dob: jumio.String(cb.IDDob), Gender: jumio.String(cb.Gender), Nationality: jumio.String(cb.Nationality), Address: cb.Address,
 	})
 	b.image("ID", "", "FRONT", cb.IDScanImage)
 	b.image("ID", "", "BACK", cb.IDScanImageBackside)
@@ -306,21 +311,24 @@ func (b *builder) additionalChecks(checks map[string]json.RawMessage) {
 			b.add(capName, row.decision, label, data)
 			continue
 		}
-		switch strings.ToUpper(data["searchStatus"]) {
-		case "DONE", "SUCCESS":
+		status := strings.ToUpper(data["searchStatus"])
+		if status == "SUCCESS" {
+			status = "DONE" // what Jumio's sample and real data show
+		}
+		if status == "DONE" {
 			n, err := strconv.Atoi(data["searchResults"])
 			switch {
 			case err != nil && data["searchResults"] != "":
 				b.add(capName, events.DecisionWarning, data["searchResults"], data)
+				continue
 			case n > 0:
-				b.add(capName, events.DecisionWarning, "ALERT", data)
+				status = "DONE, results"
 			default:
-				b.add(capName, events.DecisionPassed, labelOK, data)
+				status = "DONE, no results"
 			}
-		case "NOT_DONE":
-			b.add(capName, events.DecisionNotExecuted, "NOT_ENOUGH_DATA", data)
-		case "ERROR":
-			b.add(capName, events.DecisionNotExecuted, labelTechnical, data)
+		}
+		if row, ok := watchlistIndex[status]; ok {
+			b.add(capName, row.decision, row.label, data)
 		}
 	}
 }

@@ -176,22 +176,13 @@ func extract(r *events.Result, entries []jumio.CapabilityEntry) {
 				addr = &a
 			}
 		}
-		r.Document = nonEmptyDocument(events.Document{
-			Type:           str(m["type"]),
-			SubType:        str(m["subType"]),
-			IssuingCountry: str(m["issuingCountry"]),
-			Number:         str(m["documentNumber"]),
-			ExpiryDate:     str(m["expiryDate"]),
-			IssuingDate:    str(m["issuingDate"]),
-			State:          str(m["state"]),
-		})
-		r.Person = nonEmptyPerson(events.Person{
-			FirstName:   str(m["firstName"]),
-			LastName:    str(m["lastName"]),
-			DateOfBirth: str(m["dateOfBirth"]),
-			Gender:      str(m["gender"]),
-			Nationality: str(m["nationality"]),
-			Address:     address(addr),
+		// Extraction data has the fields of a Netverify document object,
+		// named as in Platform: data.<name>.
+		f := func(name string) jumio.String { return jumio.String(str(m[name])) }
+		setIdentity(r, jumio.NetverifyDataDocument{
+			Type: f("type"), IDSubtype: f("subType"), IssuingCountry: f("issuingCountry"), Number: f("documentNumber"),
+			Expiry: f("expiryDate"), IssuingDate: f("issuingDate"), USState: f("state"), FirstName: f("firstName"),
+			LastName: f("lastName"), Dob: f("dateOfBirth"), Gender: f("gender"), Nationality: f("nationality"), Address: addr,
 		})
 		if r.Document != nil || r.Person != nil {
 			return

@@ -63,6 +63,9 @@ type requestField struct {
 	platform string
 	// note says how it is carried, or what to do instead.
 	note string
+	// set carries the field over; nil for a field that cannot be, which
+	// gives a WarnNotCarried warning with the note.
+	set func(q *request, field string)
 }
 
 const (
@@ -77,46 +80,81 @@ const (
 	notePresets  = "one ID credential with DEFINED country and type values; several presets are merged into it"
 	noteLifetime = "minutes, written with a unit (30 → \"30m\"); 5 to 86400 minutes"
 	noteRequired = "required by the Platform (1–100 characters, none of <>\"/;`%{}|, no personal data)"
+	noteUserRef  = "1–100 characters, no personal data"
+	noteCallback = "up to 255 characters; overrides the Portal setting"
 )
 
+// Setters shared by both requests.
+func setReference(q *request, k string)     { q.out.CustomerInternalReference = q.reference(k) }
+func setUserReference(q *request, k string) { q.out.UserReference = q.reference(k) }
+func setReporting(q *request, k string)     { q.out.ReportingCriteria = q.limit(k, q.str(k), 255) }
+func setCallback(q *request, k string)      { q.out.CallbackURL = q.url(k, 255) }
+func setCountry(q *request, k string)       { q.addValue(&q.id.Country, strings.ToUpper(q.str(k))) }
+func setIDType(q *request, k string)        { q.addValue(&q.id.Type, strings.ToUpper(q.str(k))) }
+
 var initiateFields = []requestField{
-	{"customerInternalReference", "customerInternalReference", noteRequired},
-	{"userReference", "userReference", "1–100 characters, no personal data"},
-	{"reportingCriteria", "reportingCriteria", "up to 255 characters"},
-	{"callbackUrl", "callbackUrl", "up to 255 characters; overrides the Portal setting"},
-	{"successUrl", "web.successUrl", "up to 255 characters"},
-	{"errorUrl", "web.errorUrl", "up to 255 characters"},
-	{"locale", "web.locale", "up to 5 characters (en, en-GB, de, es-MX, …)"},
-	{"tokenLifetimeInMinutes", "tokenLifetime", noteLifetime},
-	{"workflowId", "workflowDefinition.key", noteWorkflow},
-	{"presets", "workflowDefinition.credentials[ID].country / type", notePresets},
-	{"userConsent", "userConsent", "same shape"},
+	{"customerInternalReference", "customerInternalReference", noteRequired, setReference},
+	{"userReference", "userReference", noteUserRef, setUserReference},
+	{"reportingCriteria", "reportingCriteria", "up to 255 characters", setReporting},
+	{"callbackUrl", "callbackUrl", noteCallback, setCallback},
+	{"successUrl", "web.successUrl", "up to 255 characters", func(q *request, k string) {
+		if s := q.url(k, 255); s != "" {
+			q.web().SuccessURL = s
+		}
+	}},
+	{"errorUrl", "web.errorUrl", "up to 255 characters", func(q *request, k string) {
+		if s := q.url(k, 255); s != "" {
+			q.web().ErrorURL = s
+		}
+	}},
+	{"locale", "web.locale", "up to 5 characters (en, en-GB, de, es-MX, …)", func(q *request, k string) {
+		if s := q.limit(k, q.str(k), 5); s != "" {
+			q.web().Locale = s
+		}
+	}},
+	{"tokenLifetimeInMinutes", "tokenLifetime", noteLifetime, func(q *request, k string) {
+		n, ok := q.number(k)
+		switch {
+		case !ok:
+		case n < 5 || n > 86400:
+			q.warn(k, WarnInvalid, "outside 5 to 86400 minutes; not carried over, the Platform default (30m) applies")
+		default:
+			q.out.TokenLifetime = strconv.Itoa(n) + "m"
+		}
+	}},
+	{"workflowId", "workflowDefinition.key", noteWorkflow, func(q *request, k string) {
+		if n, ok := q.number(k); ok {
+			q.workflow(k, n)
+		}
+	}},
+	{"presets", "workflowDefinition.credentials[ID].country / type", notePresets, (*request).presets},
+	{"userConsent", "userConsent", "same shape", (*request).consent},
 }
 
 var performFields = []requestField{
-	{"merchantIdScanReference", "customerInternalReference", noteRequired},
-	{"customerId", "userReference", "1–100 characters, no personal data"},
-	{"merchantReportingCriteria", "reportingCriteria", "up to 255 characters"},
-	{"callbackUrl", "callbackUrl", "up to 255 characters; overrides the Portal setting"},
-	{"country", "workflowDefinition.credentials[ID].country.values (DEFINED)", "one value"},
-	{"idType", "workflowDefinition.credentials[ID].type.values (DEFINED)", "one value"},
-	{"faceImage", "workflowDefinition.key", "its presence chooses the key of workflowId 200 (ID and Identity), its absence that of 100 (ID only); " + noteUpload},
-	{"frontsideImage", "", noteUpload},
-	{"backsideImage", "", noteUpload},
-	{"frontsideImageMimeType", "", noteMime},
-	{"backsideImageMimeType", "", noteMime},
-	{"faceImageMimeType", "", noteMime},
-	{"userConsent", "userConsent", "same shape"},
-	{"enabledFields", "", noteEnabled},
-	{"firstName", "", noteCompare},
-	{"lastName", "", noteCompare},
-	{"dob", "", noteCompare},
-	{"expiry", "", noteCompare},
-	{"number", "", noteCompare},
-	{"personalNumber", "", noteCompare},
-	{"usState", "", noteUSState},
-	{"callbackGranularity", "", noteGranular},
-	{"mrzCheck", "", noteMRZ},
+	{"merchantIdScanReference", "customerInternalReference", noteRequired, setReference},
+	{"customerId", "userReference", noteUserRef, setUserReference},
+	{"merchantReportingCriteria", "reportingCriteria", "up to 255 characters", setReporting},
+	{"callbackUrl", "callbackUrl", noteCallback, setCallback},
+	{"country", "workflowDefinition.credentials[ID].country.values (DEFINED)", "one value", setCountry},
+	{"idType", "workflowDefinition.credentials[ID].type.values (DEFINED)", "one value", setIDType},
+	{"faceImage", "workflowDefinition.key", "its presence chooses the key of workflowId 200 (ID and Identity), its absence that of 100 (ID only); the image itself is not carried: " + strings.TrimPrefix(noteUpload, "not carried: "), nil},
+	{"frontsideImage", "", noteUpload, nil},
+	{"backsideImage", "", noteUpload, nil},
+	{"frontsideImageMimeType", "", noteMime, nil},
+	{"backsideImageMimeType", "", noteMime, nil},
+	{"faceImageMimeType", "", noteMime, nil},
+	{"userConsent", "userConsent", "same shape", (*request).consent},
+	{"enabledFields", "", noteEnabled, nil},
+	{"firstName", "", noteCompare, nil},
+	{"lastName", "", noteCompare, nil},
+	{"dob", "", noteCompare, nil},
+	{"expiry", "", noteCompare, nil},
+	{"number", "", noteCompare, nil},
+	{"personalNumber", "", noteCompare, nil},
+	{"usState", "", noteUSState, nil},
+	{"callbackGranularity", "", noteGranular, nil},
+	{"mrzCheck", "", noteMRZ, nil},
 }
 
 // request is a Netverify request body being mapped.
@@ -283,6 +321,22 @@ func (q *request) notCarried(f requestField) {
 	q.warn(f.netverify, WarnNotCarried, strings.TrimPrefix(f.note, "not carried: "))
 }
 
+// apply carries every field of the body over with its setter; a field
+// that cannot be carried, or is not one of fields, is a warning.
+func (q *request) apply(fields map[string]requestField, call string) {
+	for _, k := range slices.Sorted(maps.Keys(q.fields)) {
+		f, ok := fields[k]
+		switch {
+		case !ok:
+			q.warn(k, WarnUnknownField, "not a Netverify "+call+" field kycflow knows; not carried over")
+		case f.set == nil:
+			q.notCarried(f)
+		default:
+			f.set(q, k)
+		}
+	}
+}
+
 // finish adds the ID credential and the warnings for what the Platform
 // requires and the body lacked, and returns the results.
 func (q *request) finish() (jumio.AccountRequest, []Warning, error) {
@@ -303,17 +357,9 @@ func (q *request) finish() (jumio.AccountRequest, []Warning, error) {
 	return q.out, q.warns, nil
 }
 
-func fieldIndex(fields []requestField) map[string]requestField {
-	m := make(map[string]requestField, len(fields))
-	for _, f := range fields {
-		m[f.netverify] = f
-	}
-	return m
-}
-
 var (
-	initiateIndex = fieldIndex(initiateFields)
-	performIndex  = fieldIndex(performFields)
+	initiateIndex = index(initiateFields, func(f requestField) string { return f.netverify })
+	performIndex  = index(performFields, func(f requestField) string { return f.netverify })
 )
 
 // FromNetverifyInitiate maps a Netverify /initiate body (Netverify Web v4)
@@ -337,50 +383,7 @@ func (t *Tables) FromNetverifyInitiate(body []byte) (jumio.AccountRequest, []War
 	if err != nil {
 		return jumio.AccountRequest{}, nil, err
 	}
-	for _, k := range slices.Sorted(maps.Keys(q.fields)) {
-		if _, ok := initiateIndex[k]; !ok {
-			q.warn(k, WarnUnknownField, "not a Netverify initiate field kycflow knows; not carried over")
-			continue
-		}
-		switch k {
-		case "customerInternalReference":
-			q.out.CustomerInternalReference = q.reference(k)
-		case "userReference":
-			q.out.UserReference = q.reference(k)
-		case "reportingCriteria":
-			q.out.ReportingCriteria = q.limit(k, q.str(k), 255)
-		case "callbackUrl":
-			q.out.CallbackURL = q.url(k, 255)
-		case "successUrl":
-			if s := q.url(k, 255); s != "" {
-				q.web().SuccessURL = s
-			}
-		case "errorUrl":
-			if s := q.url(k, 255); s != "" {
-				q.web().ErrorURL = s
-			}
-		case "locale":
-			if s := q.limit(k, q.str(k), 5); s != "" {
-				q.web().Locale = s
-			}
-		case "tokenLifetimeInMinutes":
-			if n, ok := q.number(k); ok {
-				if n < 5 || n > 86400 {
-					q.warn(k, WarnInvalid, "outside 5 to 86400 minutes; not carried over, the Platform default (30m) applies")
-				} else {
-					q.out.TokenLifetime = strconv.Itoa(n) + "m"
-				}
-			}
-		case "workflowId":
-			if n, ok := q.number(k); ok {
-				q.workflow(k, n)
-			}
-		case "presets":
-			q.presets(k)
-		case "userConsent":
-			q.consent(k)
-		}
-	}
+	q.apply(initiateIndex, "initiate")
 	return q.finish()
 }
 
@@ -409,31 +412,7 @@ func (t *Tables) FromPerformNetverify(body []byte) (jumio.AccountRequest, []Warn
 	if err != nil {
 		return jumio.AccountRequest{}, nil, err
 	}
-	for _, k := range slices.Sorted(maps.Keys(q.fields)) {
-		f, ok := performIndex[k]
-		if !ok {
-			q.warn(k, WarnUnknownField, "not a Netverify performNetverify field kycflow knows; not carried over")
-			continue
-		}
-		switch k {
-		case "merchantIdScanReference":
-			q.out.CustomerInternalReference = q.reference(k)
-		case "customerId":
-			q.out.UserReference = q.reference(k)
-		case "merchantReportingCriteria":
-			q.out.ReportingCriteria = q.limit(k, q.str(k), 255)
-		case "callbackUrl":
-			q.out.CallbackURL = q.url(k, 255)
-		case "country":
-			q.addValue(&q.id.Country, strings.ToUpper(q.str(k)))
-		case "idType":
-			q.addValue(&q.id.Type, strings.ToUpper(q.str(k)))
-		case "userConsent":
-			q.consent(k)
-		default:
-			q.notCarried(f)
-		}
-	}
+	q.apply(performIndex, "performNetverify")
 	id := 100
 	if s := bytes.TrimSpace(q.fields["faceImage"]); len(s) > 0 && !bytes.Equal(s, []byte("null")) && !bytes.Equal(s, []byte(`""`)) {
 		id = 200

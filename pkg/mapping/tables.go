@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
 )
 
 // ErrInvalidTable is returned (wrapped) by ParseProducts and ParseWorkflows
@@ -159,31 +160,7 @@ func (t *Tables) WorkflowKey(workflowID int) (int, bool) {
 // names that hold commas. An empty name removes a built-in product (see
 // WithProducts). Empty text is an empty table. Errors wrap ErrInvalidTable.
 func ParseProducts(s string) (map[string]string, error) {
-	s = strings.TrimSpace(s)
-	out := map[string]string{}
-	if s == "" {
-		return out, nil
-	}
-	if strings.HasPrefix(s, "{") {
-		if err := json.Unmarshal([]byte(s), &out); err != nil {
-			return nil, fmt.Errorf("%w: products: not a JSON object of strings", ErrInvalidTable)
-		}
-		for k := range out {
-			if strings.TrimSpace(k) == "" {
-				return nil, fmt.Errorf("%w: products: empty key", ErrInvalidTable)
-			}
-		}
-		return out, nil
-	}
-	for i, pair := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(pair, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			return nil, fmt.Errorf("%w: products: entry %d is not key=name", ErrInvalidTable, i+1)
-		}
-		out[k] = strings.TrimSpace(v)
-	}
-	return out, nil
+	return pairs(s, "products", "key=name")
 }
 
 // ParseWorkflows reads Netverify workflowId → Platform workflow key
@@ -191,38 +168,49 @@ func ParseProducts(s string) (map[string]string, error) {
 // ({"200": 10011}). A key of 0 removes a built-in entry. Errors wrap
 // ErrInvalidTable.
 func ParseWorkflows(s string) (map[int]int, error) {
+	raw, err := pairs(s, "workflows", "workflowId=key")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]int, len(raw))
+	for k, v := range raw {
+		id, err1 := strconv.Atoi(k)
+		key, err2 := strconv.Atoi(v)
+		if err1 != nil || err2 != nil || id < 0 || key < 0 {
+			return nil, fmt.Errorf("%w: workflows: entry %q is not workflowId=key", ErrInvalidTable, k)
+		}
+		out[id] = key
+	}
+	return out, nil
+}
+
+// pairs reads "k=v,k=v" or a JSON object of strings or numbers; keys and
+// values are trimmed and keys must not be empty.
+func pairs(s, what, form string) (map[string]string, error) {
 	s = strings.TrimSpace(s)
-	out := map[int]int{}
+	out := map[string]string{}
 	if s == "" {
 		return out, nil
 	}
-	var raw map[string]string
 	if strings.HasPrefix(s, "{") {
-		var m map[string]json.Number
+		var m map[string]jumio.String
 		if err := json.Unmarshal([]byte(s), &m); err != nil {
-			return nil, fmt.Errorf("%w: workflows: not a JSON object of numbers", ErrInvalidTable)
+			return nil, fmt.Errorf("%w: %s: not a JSON object of %s pairs", ErrInvalidTable, what, form)
 		}
-		raw = map[string]string{}
 		for k, v := range m {
-			raw[k] = v.String()
+			out[strings.TrimSpace(k)] = strings.TrimSpace(string(v))
 		}
 	} else {
-		raw = map[string]string{}
 		for i, pair := range strings.Split(s, ",") {
 			k, v, ok := strings.Cut(pair, "=")
 			if !ok {
-				return nil, fmt.Errorf("%w: workflows: entry %d is not workflowId=key", ErrInvalidTable, i+1)
+				return nil, fmt.Errorf("%w: %s: entry %d is not %s", ErrInvalidTable, what, i+1, form)
 			}
-			raw[k] = v
+			out[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}
 	}
-	for k, v := range raw {
-		id, err1 := strconv.Atoi(strings.TrimSpace(k))
-		key, err2 := strconv.Atoi(strings.TrimSpace(v))
-		if err1 != nil || err2 != nil || id < 0 || key < 0 {
-			return nil, fmt.Errorf("%w: workflows: entry %q is not workflowId=key", ErrInvalidTable, strings.TrimSpace(k))
-		}
-		out[id] = key
+	if _, ok := out[""]; ok {
+		return nil, fmt.Errorf("%w: %s: empty key", ErrInvalidTable, what)
 	}
 	return out, nil
 }
