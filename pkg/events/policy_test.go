@@ -121,13 +121,17 @@ func TestNothingPersonalIsLogged(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
 	log.Info("result", "result", r, "person", r.Person, "document", r.Document, "address", r.Person.Address, "image", r.Images[0])
 	log.Info("values", "person", *r.Person, "document", *r.Document)
+	raw, _ := json.Marshal(r)
+	enriched := EnrichedEvent{SchemaVersion: ResultSchemaVersion, Result: r, RawType: RawPlatformDetails, Raw: raw}
+	log.Info("enriched", "event", enriched)
+	fmt.Fprintf(&buf, "%v %+v\n", enriched, &enriched)
 	fmt.Fprintf(&buf, "%v %+v %v %v %v %s", r, r, r.Person, r.Document, r.Images, r.Person.Address)
 	for _, v := range personal {
 		if strings.Contains(buf.String(), v) {
 			t.Errorf("%q was logged or printed:\n%s", v, buf.String())
 		}
 	}
-	for _, v := range []string{"workflow_execution_id", "exe", "PASSED", "PASSPORT", Redacted} {
+	for _, v := range []string{"workflow_execution_id", "exe", "PASSED", "PASSPORT", Redacted, "raw_bytes"} {
 		if !strings.Contains(buf.String(), v) {
 			t.Errorf("%q missing from the log:\n%s", v, buf.String())
 		}

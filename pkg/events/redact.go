@@ -72,6 +72,19 @@ func (i ImageRef) LogValue() slog.Value {
 // String prints the category and classifier only.
 func (i ImageRef) String() string { return "image " + i.Category + "/" + i.Classifier }
 
+// LogValue logs the result's ids and decision and the raw document's type
+// and size, never its content (which holds personal data).
+func (e EnrichedEvent) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Any("result", e.Result),
+		slog.String("raw_type", e.RawType),
+		slog.Int("raw_bytes", len(e.Raw)),
+	)
+}
+
+// String prints what Result.String prints.
+func (e EnrichedEvent) String() string { return "enriched " + e.Result.String() }
+
 // redact returns Redacted for a non-empty value, so a log still says
 // whether the value was there.
 func redact(s string) string {

@@ -371,7 +371,9 @@ type Timestamps struct {
 }
 
 // EnrichedEvent is what the enricher stores in JUMIO_ENRICHED: the
-// normalized result and the raw Jumio document it was made from.
+// normalized result and the raw Jumio document it was made from. Both hold
+// personal data; EnrichedEvent implements slog.LogValuer and fmt.Stringer
+// and prints ids and the decision only.
 type EnrichedEvent struct {
 	// SchemaVersion is ResultSchemaVersion.
 	SchemaVersion int    `json:"schemaVersion"`
