@@ -168,11 +168,7 @@ type request struct {
 
 func newRequest(t *Tables, what string, body []byte) (*request, error) {
 	q := &request{t: t.orDefault(), id: jumio.CredentialDefinition{Category: "ID"}}
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 || body[0] != '{' {
-		return nil, fmt.Errorf("%w: %s body is not a JSON object", ErrInvalidRequest, what)
-	}
-	if err := json.Unmarshal(body, &q.fields); err != nil {
+	if err := json.Unmarshal(body, &q.fields); err != nil || q.fields == nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			return nil, fmt.Errorf("%w: %s body is not JSON (offset %d)", ErrInvalidRequest, what, se.Offset)
