@@ -82,7 +82,8 @@ type Result struct {
 	// Platform: derived from status, decision and capabilities (JUMIO.md
 	// 6.5, reverse direction; mapping.LegacyStatus).
 	// Netverify: verificationStatus (callback) or document.status
-	// (retrieval).
+	// (retrieval; for a /data/verification response alone, the status its
+	// reject code belongs to).
 	VerificationStatus string `json:"verificationStatus,omitempty"`
 	// Reasons are the capabilities that did not pass, most severe first;
 	// empty (never null) when every capability passed.

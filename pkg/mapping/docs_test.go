@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"cmp"
 	"fmt"
 	"go/ast"
 	"go/doc/comment"
@@ -193,7 +194,7 @@ Rules for every result:
 	b.WriteString("\nNetverify `workflowId` → Platform workflow definition key (account requests; overrides with `ParseWorkflows`, e.g. `200=10011`):\n")
 	tab = newTable(b, "workflowId", "key", "product", "capture method")
 	for _, w := range defaultWorkflows {
-		tab.row(strconv.Itoa(w.id), strconv.Itoa(w.key), w.product, cmpOr(w.capture, "camera and upload"))
+		tab.row(strconv.Itoa(w.id), strconv.Itoa(w.key), w.product, cmp.Or(w.capture, "camera and upload"))
 	}
 
 	b.WriteString("\n## Netverify → result\n\n### verificationStatus\n\nThe overall decision, and the capabilities when no `rejectReason` says more. A similarity, liveness or additional check that did not pass lowers a PASSED decision (to WARNING or REJECTED).\n")
@@ -258,7 +259,7 @@ Rules for every result:
 	b.WriteString("\nUnknown checks keep their name as the capability name.\n")
 	tab = newTable(b, "searchResults", "decision / label", "confidence")
 	for _, r := range searchRows {
-		tab.row("`"+r.value+"`", string(r.decision)+" / "+cmpOr(r.label, "searchResponse (or searchReason)"), r.confidence)
+		tab.row("`"+r.value+"`", string(r.decision)+" / "+cmp.Or(r.label, "searchResponse (or searchReason)"), r.confidence)
 	}
 	tab = newTable(b, "watchlistScreening searchStatus", "decision / label", "confidence")
 	for _, r := range watchlistRows {
@@ -284,12 +285,12 @@ Rules for every result:
 	b.WriteString("\n## Netverify requests → Platform account request\n\nWhat cannot be carried over comes back as a warning naming the field (never its value) and saying what to do instead; unknown fields are warnings too. Only a body that is not a JSON object is an error.\n\n### `/initiate` (`FromNetverifyInitiate`)\n")
 	tab = newTable(b, "Netverify", "account request", "how")
 	for _, f := range initiateFields {
-		tab.row("`"+f.netverify+"`", cmpOr(f.platform, "not carried"), strings.TrimPrefix(f.note, "not carried: "))
+		tab.row("`"+f.netverify+"`", cmp.Or(f.platform, "not carried"), strings.TrimPrefix(f.note, "not carried: "))
 	}
 	b.WriteString("\n### `/performNetverify` (`FromPerformNetverify`)\n")
 	tab = newTable(b, "Netverify", "account request", "how")
 	for _, f := range performFields {
-		tab.row("`"+f.netverify+"`", cmpOr(f.platform, "not carried"), strings.TrimPrefix(f.note, "not carried: "))
+		tab.row("`"+f.netverify+"`", cmp.Or(f.platform, "not carried"), strings.TrimPrefix(f.note, "not carried: "))
 	}
 	return b.String()
 }

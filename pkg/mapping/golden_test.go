@@ -138,12 +138,18 @@ func dataEvent(t testing.TB, name string, d *jumio.NetverifyData) events.Callbac
 		ev, _ := netverifyEvent(t, string(readFile(t, p)))
 		return ev
 	}
-	ref := cmpOr(d.ScanReference, d.Verification.ScanReference)
+	ref := d.ScanReference
+	if ref == "" {
+		ref = d.Verification.ScanReference
+	}
 	status := string(d.Document.Status)
 	if status == "" && d.Verification.RejectReason != nil {
 		status = codeStatus[string(d.Verification.RejectReason.Code)]
 	}
-	ts := cmpOr(d.Timestamp.Time, d.Verification.Timestamp.Time)
+	ts := d.Timestamp.Time
+	if ts.IsZero() {
+		ts = d.Verification.Timestamp.Time
+	}
 	ev, _ := netverifyEvent(t, url.Values{
 		"callBackType":         {"NETVERIFYID"},
 		"jumioIdScanReference": {ref},
@@ -151,16 +157,6 @@ func dataEvent(t testing.TB, name string, d *jumio.NetverifyData) events.Callbac
 		"callbackDate":         {ts.Format(time.RFC3339Nano)},
 	}.Encode())
 	return ev
-}
-
-func cmpOr[T comparable](vs ...T) T {
-	var zero T
-	for _, v := range vs {
-		if v != zero {
-			return v
-		}
-	}
-	return zero
 }
 
 // run maps one case.

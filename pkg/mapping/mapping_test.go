@@ -41,7 +41,7 @@ func TestInvariantsCatchMistakes(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		break_ func(r *events.Result)
+		mutate func(r *events.Result)
 	}{
 		{"capabilities out of order", func(r *events.Result) { slices.Reverse(r.Capabilities) }},
 		{"expired but rejected", func(r *events.Result) { r.Status = events.StatusSessionExpired }},
@@ -59,7 +59,7 @@ func TestInvariantsCatchMistakes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := good.Clone()
-			tc.break_(&r)
+			tc.mutate(&r)
 			if len(invariants(r)) == 0 {
 				t.Error("invariants passed a broken result")
 			}

@@ -89,7 +89,7 @@ func TestResultSchemaRejectsMistakes(t *testing.T) {
 	local := good.Timestamps.Created.In(time.FixedZone("CET", 3600))
 	for _, tc := range []struct {
 		name   string
-		break_ func(r *events.Result)
+		mutate func(r *events.Result)
 	}{
 		{"unknown api", func(r *events.Result) { r.Source.API = "v4" }},
 		{"unknown region", func(r *events.Result) { r.Source.Region = "us-east-1" }},
@@ -108,7 +108,7 @@ func TestResultSchemaRejectsMistakes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := good.Clone()
-			tc.break_(&r)
+			tc.mutate(&r)
 			if err := validate(t, s, r); err == nil {
 				t.Error("schema accepted a broken result")
 			}
