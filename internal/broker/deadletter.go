@@ -124,7 +124,7 @@ func PublishDeadLetter(ctx context.Context, js jetstream.JetStream, dl DeadLette
 	}
 	nm.Header.Set(nats.MsgIdHdr, dl.ID())
 
-	if _, err := js.PublishMsg(ctx, nm, jetstream.WithExpectStream(events.StreamDLQ)); err != nil {
+	if _, err := js.PublishMsg(ctx, nm); err != nil {
 		return fmt.Errorf("broker: dead letter %s: %w", nm.Subject, err)
 	}
 	return nil

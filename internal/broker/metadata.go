@@ -39,6 +39,10 @@ const (
 	// MetadataTerminate asks the server never to redeliver the message
 	// when it is nacked. See Terminate.
 	MetadataTerminate = MetadataPrefix + "terminate"
+
+	// MetadataPublishSubject overrides, for one message, the subject the
+	// Publisher is given. See SetPublishSubject.
+	MetadataPublishSubject = MetadataPrefix + "publish_subject"
 )
 
 // Reserved reports whether key is a reserved metadata key that never
@@ -117,6 +121,24 @@ func Terminate(msg *message.Message) bool {
 }
 
 func terminated(msg *message.Message) bool { return msg.Metadata.Get(MetadataTerminate) == "true" }
+
+// SetPublishSubject makes the Publisher store msg under subject whatever
+// topic it is given. A Watermill router handler has one publish topic,
+// while kycflow subjects carry ids (jumio.enriched.<account>.<execution>):
+// the handler sets each output's subject with this and gives the router
+// the stream's subject root as the topic.
+func SetPublishSubject(msg *message.Message, subject string) {
+	msg.Metadata.Set(MetadataPublishSubject, subject)
+}
+
+// publishSubject is the subject msg is published under when Publish is
+// given topic.
+func publishSubject(msg *message.Message, topic string) string {
+	if s := msg.Metadata.Get(MetadataPublishSubject); s != "" {
+		return s
+	}
+	return topic
+}
 
 // Headers returns the NATS headers of msg: every metadata key except the
 // reserved ones. PublishDeadLetter keeps them as the original headers.

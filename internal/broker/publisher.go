@@ -60,7 +60,8 @@ func (c PublisherConfig) Validate() error {
 }
 
 // Publisher is a Watermill message.Publisher that stores messages in
-// JetStream. The topic is the subject. Each message is published with its
+// JetStream. The topic is the subject, unless a message names its own
+// with SetPublishSubject. Each message is published with its
 // metadata as headers (reserved keys excepted) and Nats-Msg-Id = msg.UUID,
 // so a message published twice within the stream's duplicate window is
 // stored once; Publish returns only when every message is stored, which is
@@ -91,14 +92,16 @@ func NewPublisher(cfg PublisherConfig, js jetstream.JetStream) (*Publisher, erro
 	return &Publisher{cfg: cfg, js: js, published: c}, nil
 }
 
-// Publish stores msgs on subject topic, one after the other, each waiting
+// Publish stores msgs on subject topic (or each message's own subject, see
+// SetPublishSubject), one after the other, each waiting
 // for its PubAck (bounded by PublishTimeout and the message's context). It
 // stops at the first failure and returns it; the messages before it are
 // stored, and publishing them again is harmless (same Nats-Msg-Id). A
 // duplicate PubAck counts as success.
 func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 	for _, msg := range msgs {
-		nm, err := natsMsg(topic, msg)
+		subject := publishSubject(msg, topic)
+		nm, err := natsMsg(subject, msg)
 		if err != nil {
 			p.count("", "failed")
 			return err
@@ -108,13 +111,13 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 		cancel()
 		if err != nil {
 			p.count("", "failed")
-			return fmt.Errorf("broker: publish %s: %w", topic, err)
+			return fmt.Errorf("broker: publish %s: %w", subject, err)
 		}
 		if ack.Duplicate {
 			p.count(ack.Stream, "duplicate")
-			p.cfg.Logger.Debug("duplicate publish", "subject", topic, "stream", ack.Stream, "stream_seq", ack.Sequence)
+			p.cfg.Logger.Debug("duplicate publish", "subject", subject, "stream", ack.Stream, "stream_seq", ack.Sequence)
 			if p.cfg.OnDuplicate != nil {
-				p.cfg.OnDuplicate(topic, msg.UUID)
+				p.cfg.OnDuplicate(subject, msg.UUID)
 			}
 			continue
 		}

@@ -451,6 +451,7 @@ func (sb *subscription) run(ctx context.Context) {
 // stops.
 func (sb *subscription) fetchLoop(ctx context.Context) {
 	var backoff time.Duration
+	var lastWarn time.Time
 	needEnsure := false
 	for {
 		select {
@@ -489,9 +490,9 @@ func (sb *subscription) fetchLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if !sb.failing {
+		if !sb.failing || time.Since(lastWarn) >= time.Minute {
 			sb.s.log.Warn("jetstream fetch failed", "stream", sb.stream, "error", err)
-			sb.failing = true
+			sb.failing, lastWarn = true, time.Now()
 		} else {
 			sb.s.log.Debug("jetstream fetch failed", "stream", sb.stream, "error", err)
 		}

@@ -57,12 +57,13 @@ type tracingPublisher struct {
 func (p *tracingPublisher) Publish(topic string, msgs ...*message.Message) error {
 	spans := make([]trace.Span, 0, len(msgs))
 	for _, msg := range msgs {
-		ctx, span := p.tracer.Start(msg.Context(), "send "+subjectRoot(topic),
+		subject := publishSubject(msg, topic)
+		ctx, span := p.tracer.Start(msg.Context(), "send "+subjectRoot(subject),
 			trace.WithSpanKind(trace.SpanKindProducer),
 			trace.WithAttributes(
 				attrMessagingSystem.String("nats"),
 				attrOperation.String("send"),
-				attrDestination.String(topic),
+				attrDestination.String(subject),
 				attrMessageID.String(msg.UUID),
 			))
 		if msg.Metadata == nil {
