@@ -59,6 +59,16 @@ func newSubscriber(t *testing.T, js jetstream.JetStream, cfg broker.SubscriberCo
 	return sub
 }
 
+// subscribe reads the whole stream through sub until the test ends.
+func subscribe(t *testing.T, sub *broker.Subscriber) <-chan *message.Message {
+	t.Helper()
+	ch, err := sub.Subscribe(t.Context(), "")
+	if err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	return ch
+}
+
 func newPublisher(t *testing.T, js jetstream.JetStream, cfg broker.PublisherConfig) *broker.Publisher {
 	t.Helper()
 	pub, err := broker.NewPublisher(cfg, js)
@@ -115,6 +125,17 @@ func lag(t *testing.T, js jetstream.JetStream, durable string) (uint64, uint64) 
 		t.Fatalf("ConsumerLag: %v", err)
 	}
 	return p, a
+}
+
+// waitSettled waits until the durable has delivered every message and
+// every delivery is acked (or terminated). Look-up errors, as while the
+// broker restarts, count as not yet.
+func waitSettled(t *testing.T, js jetstream.JetStream, durable string) {
+	t.Helper()
+	eventually(t, durable+" settled", func() bool {
+		p, a, err := broker.ConsumerLag(t.Context(), js, events.StreamCallbacks, durable)
+		return err == nil && p == 0 && a == 0
+	})
 }
 
 // metrics is a meter provider whose sums tests can read.

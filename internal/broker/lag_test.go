@@ -24,10 +24,7 @@ func TestConsumerLagAndGauges(t *testing.T) {
 	if p, a := lag(t, js, "lag"); p != 3 || a != 0 {
 		t.Errorf("before reading: got pending %d, ack pending %d, want 3, 0", p, a)
 	}
-	ch, err := sub.Subscribe(t.Context(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := subscribe(t, sub)
 	_ = receive(t, ch) // held: one slot, so nothing else is fetched
 	if p, a := lag(t, js, "lag"); p != 2 || a != 1 {
 		t.Errorf("one held: got pending %d, ack pending %d, want 2, 1", p, a)

@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/noop"
 )
 
 // ErrInvalidHeader is returned by Publish for a metadata key or value that
@@ -42,12 +41,7 @@ func (c *PublisherConfig) setDefaults() {
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = 5 * time.Second
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.MeterProvider == nil {
-		c.MeterProvider = noop.NewMeterProvider()
-	}
+	c.Logger, c.MeterProvider = observability(c.Logger, c.MeterProvider)
 }
 
 // Validate reports the first configuration error, wrapping

@@ -60,6 +60,10 @@ func TestWatermillPubSub(t *testing.T) {
 			// Broker restarts are tested by TestSubscriberSurvivesBrokerRestart
 			// with brokertest; the suite can only restart through a command.
 			RestartServiceCommand: nil,
+			// Under the race detector the suite's full sizes (10,000
+			// messages, 50 subscribers) take most of its own timeouts on a
+			// shared 2-CPU machine; the small sizes cover the same paths.
+			ForceShort: raceEnabled,
 		},
 		func(t *testing.T) (message.Publisher, message.Subscriber) { return build(t, "watermill") },
 		build,

@@ -134,12 +134,7 @@ func (c *SubscriberConfig) setDefaults() {
 	if c.PullExpiry == 0 {
 		c.PullExpiry = 2 * time.Second
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.MeterProvider == nil {
-		c.MeterProvider = noop.NewMeterProvider()
-	}
+	c.Logger, c.MeterProvider = observability(c.Logger, c.MeterProvider)
 }
 
 // Validate reports the first configuration error, wrapping
@@ -737,6 +732,18 @@ func newSubscriberMetrics(mp metric.MeterProvider) (subscriberMetrics, error) {
 		return subscriberMetrics{}, fmt.Errorf("broker: metrics: %w", err)
 	}
 	return subscriberMetrics{settled: settled, inFlight: inFlight}, nil
+}
+
+// observability returns logger and mp, or a discarding logger and a no-op
+// meter provider in their place.
+func observability(logger *slog.Logger, mp metric.MeterProvider) (*slog.Logger, metric.MeterProvider) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if mp == nil {
+		mp = noop.NewMeterProvider()
+	}
+	return logger, mp
 }
 
 // instrumentationName names the tracer and meter of this package.
