@@ -2,14 +2,19 @@ package broker_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/pkg/events"
 )
 
 func TestWatermillLoggerKeepsContentsOut(t *testing.T) {
@@ -38,4 +43,42 @@ func TestRouterConfigValidate(t *testing.T) {
 	if _, err := broker.NewRouter(broker.RouterConfig{}, nil); err != nil {
 		t.Errorf("defaults: %v", err)
 	}
+}
+
+// TestRouterShutdownFinishesInFlight: cancelling the router's context (as
+// SIGTERM does) lets a handler in the middle of its work finish: its
+// output is stored, its input acked, and Run returns.
+func TestRouterShutdownFinishesInFlight(t *testing.T) {
+	_, js := setup(t)
+	router, err := broker.NewRouter(broker.RouterConfig{CloseTimeout: 20 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := newSubscriber(t, js, broker.SubscriberConfig{Durable: "shutdown", DrainTimeout: 10 * time.Second})
+	pub := newPublisher(t, js, broker.PublisherConfig{})
+	started, release := make(chan struct{}), make(chan struct{})
+	router.AddHandler("enrich", "", sub, events.SubjectEnriched, pub, func(msg *message.Message) ([]*message.Message, error) {
+		close(started)
+		<-release
+		if err := msg.Context().Err(); err != nil {
+			return nil, err
+		}
+		out := message.NewMessage(events.DerivedID(msg.UUID, "enriched"), []byte("{}"))
+		broker.SetPublishSubject(out, events.EnrichedSubject("acct", "exec"))
+		return []*message.Message{out}, nil
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	runErr := make(chan error, 1)
+	go func() { runErr <- router.Run(ctx) }()
+	publish(t, pub, "in-flight")
+	<-started
+	cancel()
+	close(release)
+	if err := <-runErr; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := len(brokertest.Messages(t, js, events.StreamEnriched)); got != 1 {
+		t.Errorf("outputs stored: got %d, want 1", got)
+	}
+	waitSettled(t, js, "shutdown")
 }
