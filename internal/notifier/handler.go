@@ -28,12 +28,13 @@ const (
 const (
 	// maxRetryAfter caps how long a Retry-After can defer a retry.
 	maxRetryAfter = time.Hour
-	// disabledDelay is when a message of a disabled route comes back,
-	// once a restarted notifier reads the route again.
-	disabledDelay = time.Minute
 	// opTimeout bounds one delivery record or dead-letter operation.
 	opTimeout = 10 * time.Second
 )
+
+// disabledDelay is when a message of a disabled route comes back, once a
+// restarted notifier reads the route again. (A variable for tests.)
+var disabledDelay = 5 * time.Second
 
 // ErrMalformed is the cause of a dead letter whose message is not an
 // enriched event this notifier can read.
@@ -115,6 +116,9 @@ func (rt *route) handle(msg *message.Message) error {
 	hash := ContentHash(projected)
 	d := Delivery{ID: DeliveryID(in.eventID, rt.Name, hash), Route: rt.Name, EventID: in.eventID, Result: projected, Replay: marker}
 	w := want{id: d.ID, hash: hash, eventID: in.eventID, hold: rt.hold}
+	if t := in.result.Timestamps.CallbackSent; t != nil {
+		w.sent = *t
+	}
 	dlqEvent := in.eventID
 	if marker != nil {
 		d.ID = marker.MessageID(d.ID)
@@ -135,6 +139,10 @@ func (rt *route) handle(msg *message.Message) error {
 		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "identical")))
 		log.Debug("result suppressed: delivered already")
 		return nil
+	case v == inFlight:
+		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "in_flight")))
+		log.Debug("result suppressed: the same result is being delivered")
+		return nil
 	case v == busy:
 		return rt.retry(ctx, msg, wait+rand.N(time.Second), "busy")
 	}
@@ -144,7 +152,7 @@ func (rt *route) handle(msg *message.Message) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
 	defer cancel()
 	if err == nil {
-		if err := rt.n.ledger.done(rctx, claimed, delivered{Hash: hash, ID: d.ID, EventID: in.eventID, Replay: w.replay, At: rt.n.cfg.Now().UTC()}); err != nil {
+		if err := rt.n.ledger.done(rctx, claimed, delivered{Hash: hash, ID: d.ID, EventID: in.eventID, Replay: w.replay, Sent: w.sent, At: rt.n.cfg.Now().UTC()}); err != nil {
 			// Delivered, not recorded: an identical repeat would be
 			// delivered again, with the same id.
 			log.Warn("result delivered but not recorded", "error", err)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,8 +63,9 @@ func kvToken(s string) string {
 
 // record is the value of a delivery record.
 type record struct {
-	// Delivered is the last result delivered for the key.
-	Delivered *delivered `json:"delivered,omitempty"`
+	// Delivered are the results delivered for the key, oldest first (at
+	// most maxDelivered).
+	Delivered []delivered `json:"delivered,omitempty"`
 	// Claim is held while a delivery is being attempted, so that two
 	// messages carrying the same result (a duplicate event, two replicas)
 	// are not delivered side by side.
@@ -71,17 +73,58 @@ type record struct {
 }
 
 type delivered struct {
-	Hash    string    `json:"hash"`
-	ID      string    `json:"id"`
-	EventID string    `json:"eventId"`
-	Replay  string    `json:"replay,omitempty"`
-	At      time.Time `json:"at"`
+	Hash    string `json:"hash"`
+	ID      string `json:"id"`
+	EventID string `json:"eventId"`
+	Replay  string `json:"replay,omitempty"`
+	// Sent is when Jumio sent the callback of the delivered result.
+	Sent time.Time `json:"sent,omitzero"`
+	At   time.Time `json:"at"`
+}
+
+// maxDelivered bounds the history of one record.
+const maxDelivered = 32
+
+// seen reports whether w repeats a delivered result: the last one
+// delivered, or an older one that a newer fact superseded (a stale
+// repeat, as when a stream is read again from its start). A result equal
+// to an older one but sent after the newest (a decision that changed and
+// changed back) is a new fact. A replay asking for redelivery repeats
+// only what that replay delivered itself.
+func (rec record) seen(w want) bool {
+	if len(rec.Delivered) == 0 {
+		return false
+	}
+	if w.redeliver {
+		return slices.ContainsFunc(rec.Delivered, func(d delivered) bool { return d.Hash == w.hash && d.Replay == w.replay })
+	}
+	if rec.Delivered[len(rec.Delivered)-1].Hash == w.hash {
+		return true
+	}
+	var newest time.Time
+	for _, d := range rec.Delivered {
+		if d.Sent.After(newest) {
+			newest = d.Sent
+		}
+	}
+	return !w.sent.After(newest) && slices.ContainsFunc(rec.Delivered, func(d delivered) bool { return d.Hash == w.hash })
+}
+
+// with returns the history with d appended, the oldest dropped past
+// maxDelivered.
+func with(history []delivered, d delivered) []delivered {
+	out := append(slices.Clone(history), d)
+	if len(out) > maxDelivered {
+		out = out[len(out)-maxDelivered:]
+	}
+	return out
 }
 
 type claim struct {
-	ID    string    `json:"id"`
-	Hash  string    `json:"hash"`
-	Until time.Time `json:"until"`
+	ID     string    `json:"id"`
+	Hash   string    `json:"hash"`
+	Replay string    `json:"replay,omitempty"`
+	Until  time.Time `json:"until"`
 }
 
 // ledger keeps the delivery records.
@@ -98,15 +141,23 @@ const (
 	deliver verdict = iota
 	// suppress: the same result was delivered already.
 	suppress
-	// busy: another delivery holds the key; try again after the wait.
+	// inFlight: another message with the same result is being delivered
+	// (a duplicate event racing the first). Its message stays until it is
+	// delivered or dead-lettered, so this one adds nothing.
+	inFlight
+	// busy: a different result for the key is being delivered; try again
+	// after the wait.
 	busy
 )
+
+// busyPoll is the longest wait before a busy key is looked at again.
+const busyPoll = time.Second
 
 // attempt is a claim on a key for one delivery.
 type attempt struct {
 	key  string
 	rev  uint64
-	prev *delivered
+	prev []delivered
 }
 
 // want describes the delivery begin is asked about.
@@ -114,6 +165,7 @@ type want struct {
 	id, hash, eventID string
 	replay            string // replay id, "" when not replayed
 	redeliver         bool   // a replay that asks for redelivery
+	sent              time.Time // the callback's time, zero when unknown
 	hold              time.Duration
 }
 
@@ -129,13 +181,16 @@ func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attemp
 			return 0, attempt{}, 0, err
 		}
 		now := l.now()
-		if d := rec.Delivered; d != nil && d.Hash == w.hash && (!w.redeliver || d.Replay == w.replay) {
+		if rec.seen(w) {
 			return suppress, attempt{}, 0, nil
 		}
 		if c := rec.Claim; c != nil && c.ID != w.id && now.Before(c.Until) {
-			return busy, attempt{}, c.Until.Sub(now), nil
+			if c.Hash == w.hash && c.Replay == w.replay {
+				return inFlight, attempt{}, 0, nil
+			}
+			return busy, attempt{}, min(c.Until.Sub(now), busyPoll), nil
 		}
-		next := record{Delivered: rec.Delivered, Claim: &claim{ID: w.id, Hash: w.hash, Until: now.Add(w.hold)}}
+		next := record{Delivered: rec.Delivered, Claim: &claim{ID: w.id, Hash: w.hash, Replay: w.replay, Until: now.Add(w.hold)}}
 		b, err := json.Marshal(next)
 		if err != nil {
 			return 0, attempt{}, 0, err
@@ -154,14 +209,14 @@ func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attemp
 		}
 		return deliver, attempt{key: key, rev: newRev, prev: rec.Delivered}, 0, nil
 	}
-	return busy, attempt{}, time.Second, nil
+	return busy, attempt{}, busyPoll, nil
 }
 
 // done records a delivery made under a.
 func (l *ledger) done(ctx context.Context, a attempt, d delivered) error {
 	rev := a.rev
 	for range ledgerTries {
-		b, err := json.Marshal(record{Delivered: &d})
+		b, err := json.Marshal(record{Delivered: with(a.prev, d)})
 		if err != nil {
 			return err
 		}
@@ -178,9 +233,9 @@ func (l *ledger) done(ctx context.Context, a attempt, d delivered) error {
 		if err != nil {
 			return err
 		}
-		rev = r
+		rev, a.prev = r, rec.Delivered
 		if rec.Claim != nil {
-			b, err = json.Marshal(record{Delivered: &d, Claim: rec.Claim})
+			b, err = json.Marshal(record{Delivered: with(rec.Delivered, d), Claim: rec.Claim})
 			if err != nil {
 				return err
 			}

@@ -55,7 +55,7 @@ func newMetrics(mp metric.MeterProvider, routes []string) (*metrics, error) {
 	m.delivered = counter(MetricDelivered, "Results delivered, by route and sink.")
 	m.retried = counter(MetricRetried, "Delivery attempts that failed and will be retried, by route and reason (status, timeout, connection, busy, ledger, …).")
 	m.deadLettered = counter(MetricDeadLettered, "Results put in JUMIO_DLQ, by route and class (permanent, retry_budget, malformed).")
-	m.suppressed = counter(MetricSuppressed, "Results not delivered because the route delivered the same already, by route and reason (identical, replay_other_route).")
+	m.suppressed = counter(MetricSuppressed, "Results not delivered because the route delivered the same already, by route and reason (identical, in_flight, replay_other_route).")
 	m.filtered = counter(MetricFiltered, "Results the route's filter did not select, by route.")
 	if err != nil {
 		return nil, fmt.Errorf("notifier: metrics: %w", err)
