@@ -129,7 +129,7 @@ func TestRetryAfter(t *testing.T) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	for v, want := range map[string]time.Duration{
 		"": 0, "30": 30 * time.Second, "-1": 0, "soon": 0,
-		now.Add(time.Minute).Format(http.TimeFormat): time.Minute,
+		now.Add(time.Minute).Format(http.TimeFormat):  time.Minute,
 		now.Add(-time.Minute).Format(http.TimeFormat): 0,
 	} {
 		if got := retryAfter(v, now); got != want {

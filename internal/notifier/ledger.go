@@ -163,8 +163,8 @@ type attempt struct {
 // want describes the delivery begin is asked about.
 type want struct {
 	id, hash, eventID string
-	replay            string // replay id, "" when not replayed
-	redeliver         bool   // a replay that asks for redelivery
+	replay            string    // replay id, "" when not replayed
+	redeliver         bool      // a replay that asks for redelivery
 	sent              time.Time // the callback's time, zero when unknown
 	hold              time.Duration
 }
