@@ -218,3 +218,56 @@ func repeated(n int) func(*events.Result) {
 		r.Timestamps.Received, r.Timestamps.Enriched = &now, &now
 	}
 }
+
+// benchHarness is the part of harness a benchmark needs.
+type benchHarness struct {
+	b  *testing.B
+	js jetstream.JetStream
+}
+
+func newBenchHarness(b *testing.B) *benchHarness {
+	_, js := brokertest.Start(b).JetStream(b)
+	return &benchHarness{b: b, js: js}
+}
+
+func (h *benchHarness) start(routes ...notifier.Route) {
+	cfg := testConfig()
+	cfg.MaxAckPending = 4096
+	n, err := notifier.New(cfg, routes, h.js, telemetry.Discard())
+	if err != nil {
+		h.b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	for n.Ready(ctx) != nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.b.Cleanup(func() { cancel(); <-done })
+}
+
+func (h *benchHarness) publish(r events.Result) {
+	b, err := json.Marshal(events.EnrichedEvent{SchemaVersion: 1, Result: r, RawType: events.RawPlatformDetails})
+	if err != nil {
+		h.b.Fatal(err)
+	}
+	m := nats.NewMsg(events.EnrichedSubject(r.IDs.AccountID, r.IDs.WorkflowExecutionID))
+	m.Data = b
+	m.Header.Set(events.HeaderMsgID, events.DerivedID(r.IDs.EventID, "enriched"))
+	if _, err := h.js.PublishMsg(context.Background(), m); err != nil {
+		h.b.Fatal(err)
+	}
+}
+
+func (h *benchHarness) waitResults(n int) {
+	for {
+		st, err := h.js.Stream(context.Background(), events.StreamResults)
+		if err != nil {
+			h.b.Fatal(err)
+		}
+		if int(st.CachedInfo().State.Msgs) >= n {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -454,23 +454,9 @@ func (p *parser) filter(n *yaml.Node) Filter {
 		path := "filter." + key
 		switch key {
 		case "decision":
-			for _, s := range p.list(v, path, upper) {
-				d := events.DecisionType(s)
-				if !slices.Contains(knownDecisions, d) {
-					p.fail(v, path, fmt.Errorf("%w: %q (want %s)", ErrInvalidValue, s, joinAny(knownDecisions)))
-					continue
-				}
-				f.Decision = append(f.Decision, d)
-			}
+			f.Decision = enum(p, v, path, upper, knownDecisions)
 		case "status":
-			for _, s := range p.list(v, path, upper) {
-				st := events.Status(s)
-				if !slices.Contains(knownStatuses, st) {
-					p.fail(v, path, fmt.Errorf("%w: %q (want %s)", ErrInvalidValue, s, joinAny(knownStatuses)))
-					continue
-				}
-				f.Status = append(f.Status, st)
-			}
+			f.Status = enum(p, v, path, upper, knownStatuses)
 		case "workflowKey":
 			f.WorkflowKey = p.list(v, path, strings.TrimSpace)
 		case "product":
@@ -484,14 +470,7 @@ func (p *parser) filter(n *yaml.Node) Filter {
 				f.IssuingCountry = append(f.IssuingCountry, s)
 			}
 		case "api":
-			for _, s := range p.list(v, path, strings.ToLower) {
-				a := events.API(s)
-				if a != events.APIPlatform && a != events.APINetverify {
-					p.fail(v, path, fmt.Errorf("%w: %q (want platform or netverify)", ErrInvalidValue, s))
-					continue
-				}
-				f.API = append(f.API, a)
-			}
+			f.API = enum(p, v, path, strings.ToLower, []events.API{events.APIPlatform, events.APINetverify})
 		default:
 			p.fail(k, path, ErrUnknownKey)
 		}
@@ -503,6 +482,19 @@ var (
 	knownDecisions = []events.DecisionType{events.DecisionPassed, events.DecisionWarning, events.DecisionRejected, events.DecisionNotExecuted}
 	knownStatuses  = []events.Status{events.StatusInitiated, events.StatusAcquired, events.StatusProcessed, events.StatusSessionExpired, events.StatusTokenExpired, "UNKNOWN"}
 )
+
+// enum reads a list of values that must each be one of known.
+func enum[T ~string](p *parser, v *yaml.Node, path string, norm func(string) string, known []T) []T {
+	var out []T
+	for _, s := range p.list(v, path, norm) {
+		if !slices.Contains(known, T(s)) {
+			p.fail(v, path, fmt.Errorf("%w: %q (want %s)", ErrInvalidValue, s, joinAny(known)))
+			continue
+		}
+		out = append(out, T(s))
+	}
+	return out
+}
 
 func joinAny[T ~string](list []T) string {
 	s := make([]string, len(list))
