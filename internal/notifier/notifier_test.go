@@ -364,7 +364,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 
 func TestRunTwiceFails(t *testing.T) {
 	h := newHarness(t)
-	n, err := notifier.New(testConfig(), []notifier.Route{natsRoute("bus", events.PolicyFull, "")}, h.js, h.tel)
+	n, err := notifier.New(testConfig(), notifier.DefaultRoutes(), h.js, h.tel)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -811,3 +811,16 @@ func (p *parser) duration(n *yaml.Node, path string) (time.Duration, bool) {
 func (k SigningKeys) Equal(o SigningKeys) bool {
 	return slices.EqualFunc(k.keys, o.keys, func(a, b []byte) bool { return string(a) == string(b) })
 }
+
+// DefaultRoutes is one route, "all-results": every result with every
+// field to JUMIO_RESULTS under jumio.results. It suits a notifier started
+// without a routes file for a trial ("kycflow run"), where every consumer
+// is the operator's own.
+func DefaultRoutes() []Route {
+	return []Route{{
+		Name:   "all-results",
+		Policy: events.PolicyFull,
+		NATS:   &NATSRoute{Prefix: events.SubjectResults},
+		Retry:  Retry{MaxAttempts: DefaultMaxAttempts, InitialInterval: DefaultInitialInterval, MaxInterval: DefaultMaxInterval},
+	}}
+}
