@@ -183,15 +183,18 @@ func TestDeadLetters(t *testing.T) {
 	h.start(cfg, permanent.Route("permanent", events.PolicyFull), budgetRoute, privateRoute)
 	r := result(7)
 	h.publish(r, nil)
-	h.publishRaw(events.EnrichedSubject("acc-8", "exec-8"), "event-8", []byte("{not json"), nil)
+	h.publishRaw(events.EnrichedSubject(notifiertest.AccountID(8), notifiertest.ExecutionID(8)), "event-8", []byte("{not json"), nil)
 
+	dlq := func(route string, i int) string {
+		return events.DLQSubject(events.StageNotify, route, notifiertest.AccountID(i), notifiertest.ExecutionID(i))
+	}
 	want := map[string]string{ // subject → class
-		"jumio.dlq.notify-permanent.acc-7.exec-7": notifier.ClassPermanent,
-		"jumio.dlq.notify-budget.acc-7.exec-7":    notifier.ClassRetryBudget,
-		"jumio.dlq.notify-private.acc-7.exec-7":   notifier.ClassPermanent,
-		"jumio.dlq.notify-permanent.acc-8.exec-8": notifier.ClassMalformed,
-		"jumio.dlq.notify-budget.acc-8.exec-8":    notifier.ClassMalformed,
-		"jumio.dlq.notify-private.acc-8.exec-8":   notifier.ClassMalformed,
+		dlq("permanent", 7): notifier.ClassPermanent,
+		dlq("budget", 7):    notifier.ClassRetryBudget,
+		dlq("private", 7):   notifier.ClassPermanent,
+		dlq("permanent", 8): notifier.ClassMalformed,
+		dlq("budget", 8):    notifier.ClassMalformed,
+		dlq("private", 8):   notifier.ClassMalformed,
 	}
 	waitFor(t, "dead letters", func() bool { return len(h.messages(events.StreamDLQ)) == len(want) })
 	enriched := h.messages(events.StreamEnriched)
@@ -216,7 +219,7 @@ func TestDeadLetters(t *testing.T) {
 			}
 		}
 	}
-	if got, _ := strconv.Atoi(headerOf(h.messages(events.StreamDLQ), "jumio.dlq.notify-budget.acc-7.exec-7", events.HeaderAttempts)); got != 3 {
+	if got, _ := strconv.Atoi(headerOf(h.messages(events.StreamDLQ), dlq("budget", 7), events.HeaderAttempts)); got != 3 {
 		t.Errorf("budget dead letter attempts: got %d, want 3", got)
 	}
 	if n := private.Attempts(); n != 0 {
@@ -254,7 +257,7 @@ func TestOneDeliveryPerRoutePerStatus(t *testing.T) {
 	h.publish(base, nil)
 	resent := base
 	resent.IDs.EventID = base.IDs.EventID // same event, a new message id
-	h.publishRaw(events.EnrichedSubject("acc-1", "exec-1"), "event-1-again", mustEnriched(t, resent), nil)
+	h.publishRaw(events.EnrichedSubject(notifiertest.AccountID(1), notifiertest.ExecutionID(1)), "event-1-again", mustEnriched(t, resent), nil)
 	waitFor(t, "suppressions", func() bool {
 		return h.metric("kycflow_notifier_suppressed_total", "hook") == 4 && h.metric("kycflow_notifier_suppressed_total", "bus") == 4
 	})
@@ -316,7 +319,7 @@ func TestReplays(t *testing.T) {
 	// suppressed by the record).
 	redeliver := &events.ReplayMarker{ID: "again", Redeliver: true, Routes: []string{"hook", "bus"}}
 	h.publish(r, redeliver)
-	h.publishRaw(events.EnrichedSubject("acc-1", "exec-1"), r.IDs.EventID+"-copy", mustEnriched(t, r), redeliver)
+	h.publishRaw(events.EnrichedSubject(notifiertest.AccountID(1), notifiertest.ExecutionID(1)), r.IDs.EventID+"-copy", mustEnriched(t, r), redeliver)
 	waitFor(t, "the replayed deliveries", func() bool {
 		return len(rcv.Accepted()) == 2 && len(h.messages(events.StreamResults)) == 2 &&
 			h.metric("kycflow_notifier_suppressed_total", "other") == 3

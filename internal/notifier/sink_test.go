@@ -138,13 +138,13 @@ func TestNATSSinkSubjectAndHeaders(t *testing.T) {
 		t.Fatalf("stored %d messages, want 1", len(msgs))
 	}
 	m := msgs[0]
-	if want := "jumio.results.crm.passed.10011.acc-1.exec-1"; m.Subject != want {
+	if want := "jumio.results.crm.passed.10011." + notifiertest.AccountID(1) + "." + notifiertest.ExecutionID(1); m.Subject != want {
 		t.Errorf("subject: got %s, want %s", m.Subject, want)
 	}
 	for k, want := range map[string]string{
 		events.HeaderCEType: events.TypeResult, events.HeaderCESource: events.SourceNotifier,
 		events.HeaderCEID: "delivery-1", events.HeaderMsgID: "delivery-1", events.HeaderEventID: "event-1",
-		events.HeaderCESpecVersion: events.CESpecVersion, events.HeaderCESubject: "exec-1",
+		events.HeaderCESpecVersion: events.CESpecVersion, events.HeaderCESubject: notifiertest.ExecutionID(1),
 		events.HeaderContentType: events.ContentTypeJSON, events.HeaderRoute: "conformance",
 	} {
 		if got := m.Header.Get(k); got != want {

@@ -2,6 +2,7 @@ package notifiertest
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/kycflow/kycflow/pkg/events"
@@ -10,6 +11,10 @@ import (
 // Personal data in Result, for tests that look for it in what a route
 // delivered.
 var PersonalData = []string{"JANE", "DOE", "1990-02-03", "P1234567", "1 MAIN ST", "SPRINGFIELD", "https://retrieval.amer-1.jumio.ai/api/v1/images/secret-front"}
+
+// AccountID and ExecutionID are the ids of Result(i).
+func AccountID(i int) string   { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
+func ExecutionID(i int) string { return fmt.Sprintf("10000000-0000-4000-8000-%012d", i) }
 
 // Result returns a full PROCESSED/PASSED Platform result for execution
 // number i, with every personal field set (see PersonalData).
@@ -20,9 +25,9 @@ func Result(i int) events.Result {
 	return events.Result{
 		SchemaVersion: events.ResultSchemaVersion,
 		IDs: events.IDs{
-			EventID:             fmt.Sprintf("event-%d", i),
-			AccountID:           fmt.Sprintf("acc-%d", i),
-			WorkflowExecutionID: fmt.Sprintf("exec-%d", i),
+			EventID:             events.EventID("notifiertest", strconv.Itoa(i)),
+			AccountID:           AccountID(i),
+			WorkflowExecutionID: ExecutionID(i),
 			UserReference:       "user-ref",
 		},
 		Source:   events.Source{API: events.APIPlatform, Kind: events.KindWorkflow, Region: "amer-1", WorkflowDefinitionKey: "10011", Product: "ID + Identity"},
