@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -231,9 +233,14 @@ const (
 // "N/A" reads as empty.
 type form map[string]string
 
+// newForm keeps, for each field name in any case, the first value of the
+// first spelling in sorted order, so that a field sent twice ("callBackType"
+// and "callbackType", or in both body and query string) always reads the
+// same and a callback always gets the same event id.
 func newForm(values url.Values) form {
 	f := make(form, len(values))
-	for k, vs := range values {
+	for _, k := range slices.Sorted(maps.Keys(values)) {
+		vs := values[k]
 		if len(vs) == 0 {
 			continue
 		}
