@@ -1,0 +1,288 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kycflow/kycflow/internal/httpserver"
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
+)
+
+// readFunc reads and validates one API's callback from a request whose
+// sender passed the checks. It returns the event to store and the
+// userReference to verify.
+type readFunc func(r *http.Request, received time.Time) (ev events.CallbackEvent, userRef string, rj *rejection)
+
+func attrReason(reason string) attribute.KeyValue { return attribute.String("kycflow.reason", reason) }
+
+// callback is the handler of one endpoint: sender checks, read, verify,
+// store, answer.
+func (s *Service) callback(api events.API, read readFunc) http.Handler {
+	apiName := string(api)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		s.metrics.inFlight.Add(ctx, 1)
+		defer s.metrics.inFlight.Add(ctx, -1)
+		received := time.Now()
+
+		client := clientAddr(r, s.trusted)
+		if ok, wait := s.limiters.allow(client, received); !ok {
+			httpserver.RetryAfter(w, wait)
+			s.fail(w, r, apiName, reject(http.StatusTooManyRequests, ReasonRateLimited, "Too many requests", "rate limit per client address exceeded"))
+			return
+		}
+		if s.cfg.CheckSourceIP && !s.allowed.contains(client) {
+			s.fail(w, r, apiName, reject(http.StatusForbidden, ReasonSourceNotAllowed, "Source not allowed", "the client address is not an allowed callback source"))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		ev, ref, rj := read(r, received)
+		if rj != nil {
+			s.fail(w, r, apiName, rj)
+			return
+		}
+		if s.cfg.checksUserReference(api) {
+			if rj := s.verifyUserReference(ref, received); rj != nil {
+				s.fail(w, r, apiName, rj)
+				return
+			}
+		}
+		span := trace.SpanFromContext(ctx)
+		span.SetAttributes(
+			attribute.String("kycflow.event_id", ev.EventID),
+			attribute.String("jumio.api", apiName),
+			attribute.String("jumio.account_id", ev.AccountID),
+			attribute.String("jumio.workflow_execution_id", ev.WorkflowExecutionID),
+		)
+		if s.nc.Status() != nats.CONNECTED {
+			s.unavailable(w, r, ev, errors.New("nats not connected"))
+			return
+		}
+		dup, err := s.store(ctx, ev)
+		if err != nil {
+			s.unavailable(w, r, ev, err)
+			return
+		}
+		outcome := OutcomeAccepted
+		msg := "callback stored"
+		if dup {
+			outcome, msg = OutcomeDuplicate, "callback already stored"
+		}
+		s.metrics.answered(ctx, apiName, outcome)
+		s.logger.LogAttrs(ctx, slog.LevelInfo, msg, eventAttrs(ev)...)
+		w.Header().Set(events.HeaderEventID, ev.EventID)
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+func eventAttrs(ev events.CallbackEvent) []slog.Attr {
+	return []slog.Attr{
+		slog.String("event_id", ev.EventID),
+		slog.String("api", string(ev.API)),
+		slog.String("account_id", ev.AccountID),
+		slog.String("workflow_execution_id", ev.WorkflowExecutionID),
+		slog.String("status", ev.Status),
+	}
+}
+
+// unavailable answers 503 with Retry-After: the callback was not stored
+// (or its ack did not arrive in time, in which case Jumio's next attempt
+// is de-duplicated).
+func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, ev events.CallbackEvent, err error) {
+	ctx := r.Context()
+	api := string(ev.API)
+	s.metrics.answered(ctx, api, OutcomeUnavailable)
+	s.metrics.rejected.Add(ctx, 1, metricAttrs(api, ReasonBrokerUnavailable))
+	s.logger.LogAttrs(ctx, slog.LevelWarn, "callback not stored", append(eventAttrs(ev), slog.String("error", err.Error()))...)
+	span := trace.SpanFromContext(ctx)
+	span.SetStatus(codes.Error, "not stored")
+	span.SetAttributes(attrReason(ReasonBrokerUnavailable))
+	httpserver.RetryAfter(w, s.cfg.RetryAfter)
+	httpserver.Problem(w, r, http.StatusServiceUnavailable, ReasonBrokerUnavailable, "Broker unavailable", "the callback was not stored; send it again")
+}
+
+// readBody reads the (size-limited) body.
+func readBody(r *http.Request) ([]byte, *rejection) {
+	n := r.ContentLength
+	if n < 0 || n > 64<<10 {
+		n = 512
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, n+1))
+	if _, err := buf.ReadFrom(r.Body); err != nil {
+		var mbe *http.MaxBytesError
+		var ne net.Error
+		switch {
+		case errors.As(err, &mbe):
+			return nil, reject(http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, "Body too large", "the body exceeds the configured limit")
+		case errors.As(err, &ne) && ne.Timeout():
+			return nil, reject(http.StatusRequestTimeout, ReasonBodyUnreadable, "Body not read in time", "")
+		}
+		return nil, reject(http.StatusBadRequest, ReasonBodyUnreadable, "Body unreadable", "")
+	}
+	return buf.Bytes(), nil
+}
+
+func mediaType(r *http.Request) string {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return ""
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "invalid"
+	}
+	return mt
+}
+
+func invalid(err error) *rejection {
+	var ce *jumio.CallbackError
+	if errors.As(err, &ce) && ce.Field != "body" {
+		return reject(http.StatusUnprocessableEntity, ReasonInvalidCallback, "Invalid callback", "field "+ce.Field+" "+ce.Reason)
+	}
+	return reject(http.StatusBadRequest, ReasonMalformedBody, "Malformed body", "")
+}
+
+// readPlatform reads a Platform callback: application/json, ids present,
+// region matching the hrefs.
+func (s *Service) readPlatform(r *http.Request, received time.Time) (events.CallbackEvent, string, *rejection) {
+	if mediaType(r) != "application/json" {
+		return events.CallbackEvent{}, "", reject(http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType, "Unsupported media type", "Platform callbacks are application/json")
+	}
+	body, rj := readBody(r)
+	if rj != nil {
+		return events.CallbackEvent{}, "", rj
+	}
+	cb, err := jumio.ParsePlatformCallback(body)
+	if err != nil {
+		return events.CallbackEvent{}, "", invalid(err)
+	}
+	if err := cb.CheckRegion(s.region); err != nil {
+		r, _ := cb.Region()
+		return events.CallbackEvent{}, "", reject(http.StatusUnprocessableEntity, ReasonRegionMismatch, "Region mismatch",
+			"the callback's href names region "+string(r)+", this endpoint is configured for "+string(s.region))
+	}
+	return cb.Event(s.region, received, body), cb.UserReference, nil
+}
+
+// readNetverify reads a Netverify callback: a form body, or a query string
+// with an empty body.
+func (s *Service) readNetverify(r *http.Request, received time.Time) (events.CallbackEvent, string, *rejection) {
+	body, rj := readBody(r)
+	if rj != nil {
+		return events.CallbackEvent{}, "", rj
+	}
+	if len(bytes.TrimSpace(body)) > 0 && mediaType(r) != "application/x-www-form-urlencoded" {
+		return events.CallbackEvent{}, "", reject(http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType, "Unsupported media type",
+			"Netverify callbacks are application/x-www-form-urlencoded, or a query string with an empty body")
+	}
+	m, raw, err := jumio.ParseNetverifyRequest(body, r.URL.RawQuery)
+	if err != nil {
+		return events.CallbackEvent{}, "", invalid(err)
+	}
+	return m.Event(s.region, received, raw), m.UserReference(), nil
+}
+
+func (s *Service) verifyUserReference(token string, now time.Time) *rejection {
+	_, err := jumio.VerifyUserReference(token, s.refSecrets, s.cfg.UserReferenceMaxAge, now)
+	if err == nil {
+		return nil
+	}
+	title := "User reference not accepted"
+	switch {
+	case errors.Is(err, jumio.ErrUserReferenceMissing):
+		return reject(http.StatusForbidden, ReasonUserReferenceMissing, title, "the callback carries no signed userReference")
+	case errors.Is(err, jumio.ErrUserReferenceExpired):
+		return reject(http.StatusForbidden, ReasonUserReferenceExpired, title, "the signed userReference is outside its validity")
+	case errors.Is(err, jumio.ErrUserReferenceSignature):
+		return reject(http.StatusForbidden, ReasonUserReferenceInvalid, title, "the userReference signature does not verify")
+	}
+	return reject(http.StatusForbidden, ReasonUserReferenceMalformed, title, "the userReference is not a signed token")
+}
+
+// store publishes ev to JUMIO_CALLBACKS and waits for the ack. It reports
+// whether JetStream had the event already (duplicate window). The wait is
+// bounded by NATS.PublishTimeout and not cut short by the client leaving,
+// so the outcome logged is the outcome stored.
+func (s *Service) store(ctx context.Context, ev events.CallbackEvent) (duplicate bool, err error) {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return false, err
+	}
+	subject := ev.Subject()
+	msg := &nats.Msg{Subject: subject, Data: data, Header: make(nats.Header, 12)}
+	h := msg.Header
+	// Direct assignment keeps the header names exactly as pkg/events
+	// spells them (nats.Header is case-sensitive).
+	h[events.HeaderCESpecVersion] = []string{events.CESpecVersion}
+	h[events.HeaderCEID] = []string{ev.EventID}
+	h[events.HeaderCEType] = []string{events.TypeCallback}
+	h[events.HeaderCESource] = []string{events.SourceIngest}
+	h[events.HeaderCETime] = []string{ev.ReceivedAt.Format(time.RFC3339Nano)}
+	h[events.HeaderCESubject] = []string{ev.WorkflowExecutionID}
+	h[events.HeaderContentType] = []string{events.ContentTypeJSON}
+	h[events.HeaderMsgID] = []string{ev.EventID}
+	h[events.HeaderEventID] = []string{ev.EventID}
+
+	ctx, span := s.tracer.Start(ctx, "publish "+events.StreamCallbacks, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.destination.name", subject),
+			attribute.String("messaging.message.id", ev.EventID),
+		))
+	defer span.End()
+	s.propagator.Inject(ctx, headerCarrier(h))
+
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.NATS.PublishTimeout)
+	defer cancel()
+	start := time.Now()
+	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(events.StreamCallbacks))
+	d := time.Since(start)
+	if err != nil {
+		s.metrics.published(ctx, string(ev.API), OutcomeUnavailable, d)
+		span.SetStatus(codes.Error, "publish failed")
+		return false, err
+	}
+	outcome := OutcomeAccepted
+	if ack.Duplicate {
+		outcome = OutcomeDuplicate
+	}
+	s.metrics.published(ctx, string(ev.API), outcome, d)
+	span.SetAttributes(attribute.Int64("messaging.nats.sequence", int64(ack.Sequence)), attribute.Bool("messaging.nats.duplicate", ack.Duplicate))
+	return ack.Duplicate, nil
+}
+
+// headerCarrier lets the OpenTelemetry propagator write NATS headers with
+// their exact names ("traceparent", not "Traceparent").
+type headerCarrier nats.Header
+
+func (c headerCarrier) Get(key string) string {
+	if v := c[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (c headerCarrier) Set(key, value string) { c[key] = []string{value} }
+
+func (c headerCarrier) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return keys
+}
+

@@ -1,0 +1,77 @@
+package ingest
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// Outcomes of a callback request, the outcome label of
+// kycflow_ingest_callbacks_total.
+const (
+	OutcomeAccepted    = "accepted"    // stored; 200
+	OutcomeDuplicate   = "duplicate"   // already stored (duplicate window); 200
+	OutcomeRejected    = "rejected"    // 4xx; see kycflow_ingest_rejected_total
+	OutcomeUnavailable = "unavailable" // broker down or slow; 503
+)
+
+// metrics are ingest's OpenTelemetry instruments. On /metrics they are
+// kycflow_ingest_callbacks_total{api,outcome},
+// kycflow_ingest_rejected_total{api,reason},
+// kycflow_ingest_publish_duration_seconds{api,outcome} and
+// kycflow_ingest_in_flight.
+type metrics struct {
+	callbacks metric.Int64Counter
+	rejected  metric.Int64Counter
+	publish   metric.Float64Histogram
+	inFlight  metric.Int64UpDownCounter
+}
+
+func newMetrics(mp metric.MeterProvider) (*metrics, error) {
+	m := mp.Meter("github.com/kycflow/kycflow/internal/ingest")
+	var ms metrics
+	var err error
+	if ms.callbacks, err = m.Int64Counter("kycflow_ingest_callbacks",
+		metric.WithDescription("Callback requests answered, by API and outcome (accepted, duplicate, rejected, unavailable)."),
+		metric.WithUnit("{callback}")); err != nil {
+		return nil, err
+	}
+	if ms.rejected, err = m.Int64Counter("kycflow_ingest_rejected",
+		metric.WithDescription("Callback requests rejected, by API and reason (the problem type's last segment)."),
+		metric.WithUnit("{callback}")); err != nil {
+		return nil, err
+	}
+	if ms.publish, err = m.Float64Histogram("kycflow_ingest_publish_duration",
+		metric.WithDescription("Time from publishing a callback to JetStream's ack (or the failure), by API and outcome."),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)); err != nil {
+		return nil, err
+	}
+	if ms.inFlight, err = m.Int64UpDownCounter("kycflow_ingest_in_flight",
+		metric.WithDescription("Callback requests being handled."),
+		metric.WithUnit("{request}")); err != nil {
+		return nil, err
+	}
+	return &ms, nil
+}
+
+func apiAttr(api string) attribute.KeyValue { return attribute.String("api", api) }
+
+func metricAttrs(api, reason string) metric.MeasurementOption {
+	return metric.WithAttributes(apiAttr(api), attribute.String("reason", reason))
+}
+
+func (m *metrics) answered(ctx context.Context, api, outcome string) {
+	m.callbacks.Add(ctx, 1, metric.WithAttributes(apiAttr(api), attribute.String("outcome", outcome)))
+}
+
+func (m *metrics) reject(ctx context.Context, api, reason string) {
+	m.rejected.Add(ctx, 1, metricAttrs(api, reason))
+	m.answered(ctx, api, OutcomeRejected)
+}
+
+func (m *metrics) published(ctx context.Context, api, outcome string, d time.Duration) {
+	m.publish.Record(ctx, d.Seconds(), metric.WithAttributes(apiAttr(api), attribute.String("outcome", outcome)))
+}
