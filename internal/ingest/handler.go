@@ -285,4 +285,3 @@ func (c headerCarrier) Keys() []string {
 	}
 	return keys
 }
-

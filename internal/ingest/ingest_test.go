@@ -364,7 +364,10 @@ func TestAccepted(t *testing.T) {
 		body        []byte
 		header      http.Header
 	}{
-		{"Jumio address through a trusted proxy", func(c *ingest.Config) { c.AllowedSources = nil; c.TrustedProxies = []string{"127.0.0.1/32", "10.0.0.0/8"} },
+		{"Jumio address through a trusted proxy", func(c *ingest.Config) {
+			c.AllowedSources = nil
+			c.TrustedProxies = []string{"127.0.0.1/32", "10.0.0.0/8"}
+		},
 			"/callbacks/platform", "application/json", processed, http.Header{"X-Forwarded-For": {"198.51.100.7, 52.8.136.236, 10.1.2.3"}}},
 		{"Jumio address in a second X-Forwarded-For header", func(c *ingest.Config) { c.AllowedSources = nil; c.TrustedProxies = []string{"127.0.0.1"} },
 			"/callbacks/netverify", "application/x-www-form-urlencoded", approved, http.Header{"X-Forwarded-For": {"198.51.100.7", "34.202.241.227"}}},
