@@ -165,14 +165,15 @@ func (h *harness) storedIDs(t *testing.T) map[string]bool {
 	return ids
 }
 
-// metric returns the value of the Prometheus series whose name and label
-// pairs match, 0 when there is none.
+// metric returns the sum of the Prometheus series whose name matches and
+// whose labels include labels (sample counts for histograms).
 func (h *harness) metric(t *testing.T, name string, labels map[string]string) float64 {
 	t.Helper()
 	mfs, err := h.tel.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var sum float64
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
@@ -190,15 +191,15 @@ func (h *harness) metric(t *testing.T, name string, labels map[string]string) fl
 			}
 			switch {
 			case m.GetCounter() != nil:
-				return m.GetCounter().GetValue()
+				sum += m.GetCounter().GetValue()
 			case m.GetGauge() != nil:
-				return m.GetGauge().GetValue()
+				sum += m.GetGauge().GetValue()
 			case m.GetHistogram() != nil:
-				return float64(m.GetHistogram().GetSampleCount())
+				sum += float64(m.GetHistogram().GetSampleCount())
 			}
 		}
 	}
-	return 0
+	return sum
 }
 
 // waitReady polls /readyz until it answers 200.

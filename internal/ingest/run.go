@@ -18,7 +18,19 @@ import (
 // streams, serves on ln (cfg.Server.Addr when ln is nil) until ctx is done,
 // lets in-flight requests finish, and only then closes the NATS
 // connection, so that every request answered 200 was stored.
+//
+// A ctx that ends while Run is still starting is a clean stop, not an
+// error.
 func Run(ctx context.Context, cfg Config, tel *telemetry.Telemetry, ln net.Listener) error {
+	err := run(ctx, cfg, tel, ln)
+	if err != nil && ctx.Err() != nil {
+		tel.Logger.Info("ingest stopped while starting", "error", err)
+		return nil
+	}
+	return err
+}
+
+func run(ctx context.Context, cfg Config, tel *telemetry.Telemetry, ln net.Listener) error {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("ingest: config: %w", err)
