@@ -176,4 +176,3 @@ func runAll(ctx context.Context, fns ...func(context.Context) error) error {
 	wg.Wait()
 	return errors.Join(errs...)
 }
-
