@@ -101,13 +101,29 @@ func dispatch(ctx context.Context, env Env, args []string) error {
 	if c.Flags != nil {
 		c.Flags(fs)
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return c.help(env.Stdout)
+	// Flags may come before, between or after the arguments
+	// ("kycflow bench ingest --duration 10s"); "--" ends the flags.
+	var positional []string
+	rest := args[1:]
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return c.help(env.Stdout)
+			}
+			return usageError("%s: %v (see kycflow %s --help)", c.Name, err, c.Name)
 		}
-		return usageError("%s: %v (see kycflow %s --help)", c.Name, err, c.Name)
+		rest = fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if n := len(args) - len(rest); n > 0 && args[n] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		rest = rest[1:]
 	}
-	return c.Run(ctx, env, fs, fs.Args())
+	return c.Run(ctx, env, fs, positional)
 }
 
 func find(name string) *Command {

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,9 +24,23 @@ import (
 )
 
 // readFunc reads and validates one API's callback from a request whose
-// sender passed the checks. It returns the event to store and the
-// userReference to verify.
-type readFunc func(r *http.Request, received time.Time) (ev events.CallbackEvent, userRef string, rj *rejection)
+// sender passed the checks, reading the body into buf. It returns the
+// event to store (which may refer to buf) and the userReference to verify.
+type readFunc func(r *http.Request, buf *bytes.Buffer, received time.Time) (ev events.CallbackEvent, userRef string, rj *rejection)
+
+// buffers recycles request bodies and encoded events: a callback is about
+// 1 KiB, and every request needs two such buffers.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() > 256<<10 {
+		return // do not keep what an unusually large limit let in
+	}
+	b.Reset()
+	buffers.Put(b)
+}
 
 func attrReason(reason string) attribute.KeyValue { return attribute.String("kycflow.reason", reason) }
 
@@ -50,7 +65,9 @@ func (s *Service) callback(api events.API, read readFunc) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-		ev, ref, rj := read(r, received)
+		buf := getBuffer()
+		defer putBuffer(buf)
+		ev, ref, rj := read(r, buf, received)
 		if rj != nil {
 			s.fail(w, r, apiName, rj)
 			return
@@ -115,13 +132,11 @@ func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, ev events.
 	httpserver.Problem(w, r, http.StatusServiceUnavailable, ReasonBrokerUnavailable, "Broker unavailable", "the callback was not stored; send it again")
 }
 
-// readBody reads the (size-limited) body.
-func readBody(r *http.Request) ([]byte, *rejection) {
-	n := r.ContentLength
-	if n < 0 || n > 64<<10 {
-		n = 512
+// readBody reads the (size-limited) body into buf.
+func readBody(r *http.Request, buf *bytes.Buffer) ([]byte, *rejection) {
+	if n := r.ContentLength; n > 0 && n <= 1<<20 {
+		buf.Grow(int(n) + bytes.MinRead)
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, n+1))
 	if _, err := buf.ReadFrom(r.Body); err != nil {
 		var mbe *http.MaxBytesError
 		var ne net.Error
@@ -158,11 +173,11 @@ func invalid(err error) *rejection {
 
 // readPlatform reads a Platform callback: application/json, ids present,
 // region matching the hrefs.
-func (s *Service) readPlatform(r *http.Request, received time.Time) (events.CallbackEvent, string, *rejection) {
+func (s *Service) readPlatform(r *http.Request, buf *bytes.Buffer, received time.Time) (events.CallbackEvent, string, *rejection) {
 	if mediaType(r) != "application/json" {
 		return events.CallbackEvent{}, "", reject(http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType, "Unsupported media type", "Platform callbacks are application/json")
 	}
-	body, rj := readBody(r)
+	body, rj := readBody(r, buf)
 	if rj != nil {
 		return events.CallbackEvent{}, "", rj
 	}
@@ -180,8 +195,8 @@ func (s *Service) readPlatform(r *http.Request, received time.Time) (events.Call
 
 // readNetverify reads a Netverify callback: a form body, or a query string
 // with an empty body.
-func (s *Service) readNetverify(r *http.Request, received time.Time) (events.CallbackEvent, string, *rejection) {
-	body, rj := readBody(r)
+func (s *Service) readNetverify(r *http.Request, buf *bytes.Buffer, received time.Time) (events.CallbackEvent, string, *rejection) {
+	body, rj := readBody(r, buf)
 	if rj != nil {
 		return events.CallbackEvent{}, "", rj
 	}
@@ -216,14 +231,19 @@ func (s *Service) verifyUserReference(token string, now time.Time) *rejection {
 // store publishes ev to JUMIO_CALLBACKS and waits for the ack. It reports
 // whether JetStream had the event already (duplicate window). The wait is
 // bounded by NATS.PublishTimeout and not cut short by the client leaving,
-// so the outcome logged is the outcome stored.
+// so the outcome logged is the outcome stored. The message carries the
+// trace context of the request's span.
 func (s *Service) store(ctx context.Context, ev events.CallbackEvent) (duplicate bool, err error) {
-	data, err := json.Marshal(ev)
-	if err != nil {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	enc := json.NewEncoder(buf)
+	// Netverify forms are full of '&': HTML escaping would make each one
+	// six bytes, for consumers that are not browsers.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(ev); err != nil {
 		return false, err
 	}
-	subject := ev.Subject()
-	msg := &nats.Msg{Subject: subject, Data: data, Header: make(nats.Header, 12)}
+	msg := &nats.Msg{Subject: ev.Subject(), Data: bytes.TrimSuffix(buf.Bytes(), []byte("\n")), Header: make(nats.Header, 12)}
 	h := msg.Header
 	// Direct assignment keeps the header names exactly as pkg/events
 	// spells them (nats.Header is case-sensitive).
@@ -236,24 +256,17 @@ func (s *Service) store(ctx context.Context, ev events.CallbackEvent) (duplicate
 	h[events.HeaderContentType] = []string{events.ContentTypeJSON}
 	h[events.HeaderMsgID] = []string{ev.EventID}
 	h[events.HeaderEventID] = []string{ev.EventID}
-
-	ctx, span := s.tracer.Start(ctx, "publish "+events.StreamCallbacks, trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(
-			attribute.String("messaging.system", "nats"),
-			attribute.String("messaging.destination.name", subject),
-			attribute.String("messaging.message.id", ev.EventID),
-		))
-	defer span.End()
 	s.propagator.Inject(ctx, headerCarrier(h))
 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.NATS.PublishTimeout)
 	defer cancel()
 	start := time.Now()
+	// nats.go copies the data into its write buffer before PublishMsg
+	// returns, so buf can be recycled afterwards.
 	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(events.StreamCallbacks))
 	d := time.Since(start)
 	if err != nil {
 		s.metrics.published(ctx, string(ev.API), OutcomeUnavailable, d)
-		span.SetStatus(codes.Error, "publish failed")
 		return false, err
 	}
 	outcome := OutcomeAccepted
@@ -261,7 +274,6 @@ func (s *Service) store(ctx context.Context, ev events.CallbackEvent) (duplicate
 		outcome = OutcomeDuplicate
 	}
 	s.metrics.published(ctx, string(ev.API), outcome, d)
-	span.SetAttributes(attribute.Int64("messaging.nats.sequence", int64(ack.Sequence)), attribute.Bool("messaging.nats.duplicate", ack.Duplicate))
 	return ack.Duplicate, nil
 }
 

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -57,14 +58,28 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	return &ms, nil
 }
 
-func apiAttr(api string) attribute.KeyValue { return attribute.String("api", api) }
+// attrSets caches the measurement options of each (api, key, value):
+// building an attribute set sorts and allocates, and this runs on every
+// request. The label values are a small closed set (APIs, outcomes,
+// reasons), so the cache stays small.
+var attrSets sync.Map // attrKey -> metric.MeasurementOption
 
-func metricAttrs(api, reason string) metric.MeasurementOption {
-	return metric.WithAttributes(apiAttr(api), attribute.String("reason", reason))
+type attrKey struct{ api, key, value string }
+
+func attrs(api, key, value string) metric.MeasurementOption {
+	k := attrKey{api, key, value}
+	if o, ok := attrSets.Load(k); ok {
+		return o.(metric.MeasurementOption)
+	}
+	o := metric.WithAttributeSet(attribute.NewSet(attribute.String("api", api), attribute.String(key, value)))
+	attrSets.Store(k, o)
+	return o
 }
 
+func metricAttrs(api, reason string) metric.MeasurementOption { return attrs(api, "reason", reason) }
+
 func (m *metrics) answered(ctx context.Context, api, outcome string) {
-	m.callbacks.Add(ctx, 1, metric.WithAttributes(apiAttr(api), attribute.String("outcome", outcome)))
+	m.callbacks.Add(ctx, 1, attrs(api, "outcome", outcome))
 }
 
 func (m *metrics) reject(ctx context.Context, api, reason string) {
@@ -73,5 +88,5 @@ func (m *metrics) reject(ctx context.Context, api, reason string) {
 }
 
 func (m *metrics) published(ctx context.Context, api, outcome string, d time.Duration) {
-	m.publish.Record(ctx, d.Seconds(), metric.WithAttributes(apiAttr(api), attribute.String("outcome", outcome)))
+	m.publish.Record(ctx, d.Seconds(), attrs(api, "outcome", outcome))
 }

@@ -239,12 +239,24 @@ type form map[string]string
 // same and a callback always gets the same event id.
 func newForm(values url.Values) form {
 	f := make(form, len(values))
+	n := 0
+	for k, vs := range values {
+		if len(vs) == 0 {
+			continue
+		}
+		n++
+		f[lower(strings.TrimSpace(k))] = vs[0]
+	}
+	if len(f) == n {
+		return f // no name sent in two spellings: nothing to choose
+	}
+	clear(f)
 	for _, k := range slices.Sorted(maps.Keys(values)) {
 		vs := values[k]
 		if len(vs) == 0 {
 			continue
 		}
-		lk := strings.ToLower(strings.TrimSpace(k))
+		lk := lower(strings.TrimSpace(k))
 		if _, seen := f[lk]; !seen {
 			f[lk] = vs[0]
 		}
@@ -252,7 +264,18 @@ func newForm(values url.Values) form {
 	return f
 }
 
-func (f form) get(name string) string { return strings.TrimSpace(NA(f[strings.ToLower(name)])) }
+// lowerNames caches the lower-case form of the field names Jumio
+// documents, so that reading a callback does not allocate one per field.
+var lowerNames = map[string]string{}
+
+func lower(name string) string {
+	if l, ok := lowerNames[name]; ok {
+		return l
+	}
+	return strings.ToLower(name)
+}
+
+func (f form) get(name string) string { return strings.TrimSpace(NA(f[lower(name)])) }
 
 func (f form) has(name string) bool { return f.get(name) != "" }
 
@@ -362,6 +385,17 @@ func init() {
 		"idScanImageBackside", "livenessImages", "rejectReason", "identityVerification",
 	}, idChecks...) {
 		idKnown[strings.ToLower(k)] = true
+	}
+	for _, k := range append([]string{
+		"callBackType", "callbackType", "jumioIdScanReference", "verificationStatus", "idScanStatus", "idScanSource",
+		"transactionDate", "callbackDate", "firstAttemptDate", "firstAttempt", "idType", "idSubtype", "idCountry",
+		"idNumber", "idFirstName", "idLastName", "idDob", "idExpiry", "idUsState", "personalNumber", "issuingDate",
+		"gender", "nationality", "idAddress", "merchantIdScanReference", "merchantReportingCriteria", "customerId",
+		"clientIp", "idScanImage", "idScanImageFace", "idScanImageBackside", "livenessImages", "rejectReason",
+		"identityVerification", "idCheckMRZCode", "transactionReference", "enrollmentTransactionReference",
+		"transactionResult", "scanSource", "userReference", "scanReference", "timestamp", "transaction", "document",
+	}, idChecks...) {
+		lowerNames[k] = strings.ToLower(k)
 	}
 }
 
