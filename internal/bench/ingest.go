@@ -31,14 +31,18 @@ const (
 
 // IngestOptions configures RunIngest.
 type IngestOptions struct {
-	// Duration of each measurement (after Warmup).
+	// Duration of each measurement, split into Rounds in which the
+	// reference and ingest take turns.
 	Duration time.Duration
-	// Warmup before each measurement.
+	// Rounds the measurement is split into.
+	Rounds int
+	// Warmup before each round.
 	Warmup time.Duration
 	// Concurrency is the number of closed-loop clients at saturation.
 	Concurrency int
-	// Rate is the fixed request rate per second; 0 means half of the
-	// reference's saturation throughput in the same run.
+	// Rate is the fixed request rate per second; 0 means a quarter of the
+	// reference's saturation throughput in the same run (moderate load:
+	// on a shared 2-core machine half of it already queues).
 	Rate float64
 	// MaxInFlight bounds the open-loop clients at the fixed rate.
 	MaxInFlight int
@@ -53,10 +57,13 @@ type IngestOptions struct {
 
 func (o *IngestOptions) setDefaults() {
 	if o.Duration <= 0 {
-		o.Duration = 5 * time.Second
+		o.Duration = 10 * time.Second
 	}
 	if o.Warmup <= 0 {
-		o.Warmup = time.Second
+		o.Warmup = 500 * time.Millisecond
+	}
+	if o.Rounds <= 0 {
+		o.Rounds = 5
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 32
@@ -176,20 +183,35 @@ func runIngestSync(ctx context.Context, opts IngestOptions, dir, sync string) (I
 	}
 	res := IngestResult{Sync: sync}
 	progress := func(what string, m Measurement) {
-		fmt.Fprintf(opts.Progress, "  sync %-7s %-26s %8.0f req/s  p50 %7s  p99 %7s  errors %d\n",
+		fmt.Fprintf(opts.Progress, "  sync %-7s %-26s %8.0f req/s  p50 %8s  p99 %8s  errors %d\n",
 			sync, what, m.Throughput(), round(m.Quantile(0.5)), round(m.Quantile(0.99)), m.Errors)
 	}
-	res.Reference = Saturate(ctx, ref.target, opts.Concurrency, opts.Warmup, opts.Duration, series("ref-sat"))
+	// The machine's load drifts (other processes, disk flushes), so the
+	// two servers take turns in short rounds and each round's figures are
+	// added up: drift then weighs on both alike.
+	rounds := opts.Rounds
+	slice := opts.Duration / time.Duration(rounds)
+	for i := range rounds {
+		res.Reference = res.Reference.Merge(Saturate(ctx, ref.target, opts.Concurrency, opts.Warmup, slice, series("ref-sat")))
+		res.Ingest = res.Ingest.Merge(Saturate(ctx, ing.target, opts.Concurrency, opts.Warmup, slice, series("ingest-sat")))
+		if ctx.Err() != nil || i == rounds-1 {
+			break
+		}
+	}
 	progress("reference, saturation", res.Reference)
-	res.Ingest = Saturate(ctx, ing.target, opts.Concurrency, opts.Warmup, opts.Duration, series("ingest-sat"))
 	progress("ingest, saturation", res.Ingest)
 	res.Rate = opts.Rate
 	if res.Rate <= 0 {
-		res.Rate = max(1, res.Reference.Throughput()/2)
+		res.Rate = max(1, res.Reference.Throughput()/4)
 	}
-	res.ReferenceAt = FixedRate(ctx, ref.target, res.Rate, opts.MaxInFlight, opts.Warmup, opts.Duration, series("ref-rate"))
+	for i := range rounds {
+		res.ReferenceAt = res.ReferenceAt.Merge(FixedRate(ctx, ref.target, res.Rate, opts.MaxInFlight, opts.Warmup, slice, series("ref-rate")))
+		res.IngestAt = res.IngestAt.Merge(FixedRate(ctx, ing.target, res.Rate, opts.MaxInFlight, opts.Warmup, slice, series("ingest-rate")))
+		if ctx.Err() != nil || i == rounds-1 {
+			break
+		}
+	}
 	progress(fmt.Sprintf("reference, %.0f/s", res.Rate), res.ReferenceAt)
-	res.IngestAt = FixedRate(ctx, ing.target, res.Rate, opts.MaxInFlight, opts.Warmup, opts.Duration, series("ingest-rate"))
 	progress(fmt.Sprintf("ingest, %.0f/s", res.Rate), res.IngestAt)
 	return res, ctx.Err()
 }
@@ -315,8 +337,8 @@ func Report(w io.Writer, opts IngestOptions, results []IngestResult) error {
 	opts.setDefaults()
 	fmt.Fprintf(w, "\ningest vs reference (HTTP body -> JetStream publish -> ack -> 200), %d CPUs (GOMAXPROCS %d), %s\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
-	fmt.Fprintf(w, "bodies: alternating Platform JSON (~0.6 KiB) and Netverify forms (~1 KiB); %s per measurement after %s warm-up; %d clients at saturation\n\n",
-		opts.Duration, opts.Warmup, opts.Concurrency)
+	fmt.Fprintf(w, "bodies: alternating Platform JSON (~0.6 KiB) and Netverify forms (~1 KiB); %s per measurement in %d alternating rounds, each after %s warm-up; %d clients at saturation\n\n",
+		opts.Duration, opts.Rounds, opts.Warmup, opts.Concurrency)
 	fmt.Fprintf(w, "%-8s %-10s %12s %7s %10s %9s %9s %8s %7s\n", "sync", "server", "saturation", "ratio", "fixed", "p50", "p99", "p99 x", "errors")
 	var failed []string
 	for _, r := range results {

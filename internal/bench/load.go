@@ -46,6 +46,13 @@ func (m Measurement) Quantile(q float64) time.Duration {
 	return m.Latencies[i]
 }
 
+// Merge adds the requests, errors, time and latencies of o to m.
+func (m Measurement) Merge(o Measurement) Measurement {
+	lats := append(slices.Clone(m.Latencies), o.Latencies...)
+	slices.Sort(lats)
+	return Measurement{Requests: m.Requests + o.Requests, Errors: m.Errors + o.Errors, Elapsed: m.Elapsed + o.Elapsed, Latencies: lats}
+}
+
 // newClient returns an HTTP client that keeps up to conns connections.
 func newClient(conns int) *http.Client {
 	tr := &http.Transport{

@@ -26,10 +26,11 @@ process: close other work for stable figures.`,
 		Example: `  kycflow bench ingest
   kycflow bench ingest --duration 10s --sync always --rate 1000`,
 		Flags: func(fs *flag.FlagSet) {
-			fs.Duration("duration", 5*time.Second, "length of each measurement")
-			fs.Duration("warmup", time.Second, "warm-up before each measurement")
+			fs.Duration("duration", 10*time.Second, "length of each measurement, split into alternating rounds")
+			fs.Int("rounds", 5, "rounds in which the reference and ingest take turns")
+			fs.Duration("warmup", 500*time.Millisecond, "warm-up before each round")
 			fs.Int("concurrency", 32, "closed-loop clients at saturation")
-			fs.Float64("rate", 0, "fixed request rate per second (0: half the reference's saturation throughput)")
+			fs.Float64("rate", 0, "fixed request rate per second (0: a quarter of the reference's saturation throughput)")
 			fs.String("sync", "default,always", "JetStream sync settings to measure: default, always")
 		},
 		Run: runBench,
@@ -48,6 +49,7 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 	opts := bench.IngestOptions{
 		Duration:    get("duration").Get().(time.Duration),
 		Warmup:      get("warmup").Get().(time.Duration),
+		Rounds:      get("rounds").Get().(int),
 		Concurrency: get("concurrency").Get().(int),
 		Rate:        get("rate").Get().(float64),
 		Progress:    env.Stdout,

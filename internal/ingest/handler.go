@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"mime"
 	"net"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -51,8 +51,12 @@ func (s *Service) callback(api events.API, read readFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		s.metrics.inFlight.Add(ctx, 1)
-		defer s.metrics.inFlight.Add(ctx, -1)
 		received := time.Now()
+		outcome := OutcomeRejected
+		defer func() {
+			s.metrics.inFlight.Add(ctx, -1)
+			s.metrics.request.Record(ctx, time.Since(received).Seconds(), attrs(apiName, "outcome", outcome))
+		}()
 
 		client := clientAddr(r, s.trusted)
 		if ok, wait := s.limiters.allow(client, received); !ok {
@@ -86,15 +90,17 @@ func (s *Service) callback(api events.API, read readFunc) http.Handler {
 			attribute.String("jumio.workflow_execution_id", ev.WorkflowExecutionID),
 		)
 		if s.nc.Status() != nats.CONNECTED {
+			outcome = OutcomeUnavailable
 			s.unavailable(w, r, ev, errors.New("nats not connected"))
 			return
 		}
 		dup, err := s.store(ctx, ev)
 		if err != nil {
+			outcome = OutcomeUnavailable
 			s.unavailable(w, r, ev, err)
 			return
 		}
-		outcome := OutcomeAccepted
+		outcome = OutcomeAccepted
 		msg := "callback stored"
 		if dup {
 			outcome, msg = OutcomeDuplicate, "callback already stored"
@@ -204,7 +210,7 @@ func (s *Service) readNetverify(r *http.Request, buf *bytes.Buffer, received tim
 		return events.CallbackEvent{}, "", reject(http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType, "Unsupported media type",
 			"Netverify callbacks are application/x-www-form-urlencoded, or a query string with an empty body")
 	}
-	m, raw, err := jumio.ParseNetverifyRequest(body, r.URL.RawQuery)
+	m, raw, err := jumio.ParseNetverifyRequestIDs(body, r.URL.RawQuery)
 	if err != nil {
 		return events.CallbackEvent{}, "", invalid(err)
 	}
@@ -262,8 +268,13 @@ func (s *Service) store(ctx context.Context, ev events.CallbackEvent) (duplicate
 	defer cancel()
 	start := time.Now()
 	// nats.go copies the data into its write buffer before PublishMsg
-	// returns, so buf can be recycled afterwards.
-	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(events.StreamCallbacks))
+	// returns, so buf can be recycled afterwards. The ack names the
+	// stream: anything but JUMIO_CALLBACKS means the subject is bound to
+	// a stream it should not be, and the callback is not counted stored.
+	ack, err := s.js.PublishMsg(ctx, msg)
+	if err == nil && ack.Stream != events.StreamCallbacks {
+		err = fmt.Errorf("ingest: stored in stream %s, not %s", ack.Stream, events.StreamCallbacks)
+	}
 	d := time.Since(start)
 	if err != nil {
 		s.metrics.published(ctx, string(ev.API), OutcomeUnavailable, d)

@@ -58,6 +58,7 @@ func testConfig() ingest.Config {
 	cfg := ingest.LoadConfig(config.FromMap(nil))
 	cfg.Server.Addr = "127.0.0.1:0"
 	cfg.AllowedSources = []string{"127.0.0.1"}
+	cfg.RateLimit = 0 // all test traffic comes from one address
 	cfg.NATS.PublishTimeout = time.Second
 	cfg.RetryAfter = 2 * time.Second
 	cfg.Server.ShutdownTimeout = 5 * time.Second

@@ -450,7 +450,7 @@ func TestMetricNames(t *testing.T) {
 		`kycflow_ingest_rejected_total{api="none",reason="unknown-path"} 1`,
 		`kycflow_ingest_publish_duration_seconds_bucket{api="platform",outcome="accepted",le="`,
 		`kycflow_ingest_in_flight`,
-		`http_server_request_duration_seconds_bucket{`,
+		`kycflow_ingest_request_duration_seconds_bucket{api="platform",outcome="accepted",le="`,
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("/metrics lacks %s", want)

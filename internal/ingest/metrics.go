@@ -21,9 +21,11 @@ const (
 // metrics are ingest's OpenTelemetry instruments. On /metrics they are
 // kycflow_ingest_callbacks_total{api,outcome},
 // kycflow_ingest_rejected_total{api,reason},
-// kycflow_ingest_publish_duration_seconds{api,outcome} and
+// kycflow_ingest_publish_duration_seconds{api,outcome},
+// kycflow_ingest_request_duration_seconds{api,outcome} and
 // kycflow_ingest_in_flight.
 type metrics struct {
+	request   metric.Float64Histogram
 	callbacks metric.Int64Counter
 	rejected  metric.Int64Counter
 	publish   metric.Float64Histogram
@@ -46,6 +48,12 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	}
 	if ms.publish, err = m.Float64Histogram("kycflow_ingest_publish_duration",
 		metric.WithDescription("Time from publishing a callback to JetStream's ack (or the failure), by API and outcome."),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)); err != nil {
+		return nil, err
+	}
+	if ms.request, err = m.Float64Histogram("kycflow_ingest_request_duration",
+		metric.WithDescription("Time from receiving a callback request to its answer, by API and outcome."),
 		metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)); err != nil {
 		return nil, err

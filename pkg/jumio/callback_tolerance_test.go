@@ -400,7 +400,8 @@ func FuzzParsePlatformCallback(f *testing.F) {
 // FuzzParseNetverifyCallback: no form body or query string panics, and an
 // accepted callback always has a UUID reference, a status, a 64-hex event
 // id, a subject of four tokens under jumio.callbacks.netverify, and parses
-// the same way twice.
+// the same way twice; ParseNetverifyRequestIDs accepts and rejects the
+// same inputs with the same event ids and errors.
 func FuzzParseNetverifyCallback(f *testing.F) {
 	for _, b := range callbackFixtures(f, "netverify", ".form") {
 		f.Add(b, "")
@@ -412,6 +413,11 @@ func FuzzParseNetverifyCallback(f *testing.F) {
 		if err != nil {
 			if !errors.Is(err, ErrInvalidCallback) {
 				t.Fatalf("error is not a *CallbackError: %v", err)
+			}
+			var full, light *CallbackError
+			_, _, lerr := ParseNetverifyRequestIDs(body, query)
+			if !errors.As(err, &full) || !errors.As(lerr, &light) || *full != *light {
+				t.Fatalf("ParseNetverifyRequestIDs: got %v, want %v", lerr, err)
 			}
 			return
 		}
@@ -431,6 +437,10 @@ func FuzzParseNetverifyCallback(f *testing.F) {
 		again, _, err := ParseNetverifyRequest(body, query)
 		if err != nil || again.EventID() != id {
 			t.Fatalf("second parse differs: %v", err)
+		}
+		light, lightRaw, err := ParseNetverifyRequestIDs(body, query)
+		if err != nil || light.EventID() != id || lightRaw != raw || light.Kind != m.Kind || light.UserReference() != m.UserReference() {
+			t.Fatalf("ParseNetverifyRequestIDs differs: %v", err)
 		}
 	})
 }

@@ -51,6 +51,19 @@ func ParseNetverifyRequest(body []byte, rawQuery string) (m *NetverifyMessage, r
 	return m, raw, nil
 }
 
+// ParseNetverifyRequestIDs is NetverifyForm followed by ParseNetverifyIDs.
+func ParseNetverifyRequestIDs(body []byte, rawQuery string) (m *NetverifyMessage, raw string, err error) {
+	values, raw, err := NetverifyForm(body, rawQuery)
+	if err != nil {
+		return nil, "", err
+	}
+	m, err = ParseNetverifyIDs(values)
+	if err != nil {
+		return nil, "", err
+	}
+	return m, raw, nil
+}
+
 // UserReference is the reference kycflow may have signed when initiating
 // the transaction: userReference (authentication callbacks), else
 // customerId (ID verification, where Jumio echoes the initiate request's
