@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/kycflow/kycflow/internal/bench"
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/internal/ingest/ingesttest"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -48,7 +48,7 @@ func TestRunRejectsBadConfiguration(t *testing.T) {
 func TestRunServesUntilCancelled(t *testing.T) {
 	broker := brokertest.Start(t)
 	_, js := broker.JetStream(t)
-	addr := freeAddr(t)
+	addr := ingesttest.FreeAddr(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	var logs bytes.Buffer
@@ -60,7 +60,7 @@ func TestRunServesUntilCancelled(t *testing.T) {
 			"KYCFLOW_LOG_FORMAT":             "json",
 		}), io.Discard, &logs)
 	}()
-	waitReady(t, "http://"+addr)
+	ingesttest.WaitReady(t, "http://"+addr)
 	cb := bench.PlatformCallback(t.Name(), 0)
 	if status, _ := post(t, "http://"+addr, cb); status != http.StatusOK {
 		t.Fatalf("status: got %d, want 200", status)
@@ -74,31 +74,7 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 var client = &http.Client{Timeout: 10 * time.Second}
-
-func waitReady(t *testing.T, base string) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		resp, err := client.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-	}
-	t.Fatal("ingest did not become ready")
-}
 
 // post sends cb and returns the status and the event id answered; status
 // 0 means the request failed (connection refused or closed).
@@ -126,7 +102,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	}
 	broker := brokertest.Start(t)
 	_, js := broker.JetStream(t)
-	addr := freeAddr(t)
+	addr := ingesttest.FreeAddr(t)
 	base := "http://" + addr
 
 	cmd := exec.Command(bin)
@@ -154,7 +130,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		}
 	}()
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	waitReady(t, base)
+	ingesttest.WaitReady(t, base)
 
 	var (
 		mu       sync.Mutex

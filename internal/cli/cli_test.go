@@ -4,16 +4,15 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kycflow/kycflow/internal/bench"
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/internal/ingest/ingesttest"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -75,41 +74,14 @@ func TestErrorsAreOneLine(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestRunStoresAndKeepsData: "kycflow run" prints the callback URLs and the
 // checks that are off, stores a callback from loopback, stops cleanly when
 // its context ends, and leaves the callback in --data-dir.
 func TestRunStoresAndKeepsData(t *testing.T) {
 	dataDir := t.TempDir()
-	addr := freeAddr(t)
+	addr := ingesttest.FreeAddr(t)
 	ctx, cancel := context.WithCancel(t.Context())
-	var out, errOut syncBuffer
+	var out, errOut ingesttest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(ctx, []string{"run", "--data-dir", dataDir, "--addr", addr, "--nats-listen", "127.0.0.1:0"},
@@ -158,9 +130,9 @@ func TestRunStoresAndKeepsData(t *testing.T) {
 // TestRunKeepsExplicitChecks: an explicit KYCFLOW_INGEST_CHECK_SOURCE_IP
 // wins over run's relaxed default, and the secret is never printed.
 func TestRunKeepsExplicitChecks(t *testing.T) {
-	addr := freeAddr(t)
+	addr := ingesttest.FreeAddr(t)
 	ctx, cancel := context.WithCancel(t.Context())
-	var out, errOut syncBuffer
+	var out, errOut ingesttest.SyncBuffer
 	done := make(chan int, 1)
 	secret := "s3cr3t-segment-0123456789"
 	go func() {

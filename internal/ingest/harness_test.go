@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,34 +18,17 @@ import (
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/internal/httpserver"
 	"github.com/kycflow/kycflow/internal/ingest"
+	"github.com/kycflow/kycflow/internal/ingest/ingesttest"
 	"github.com/kycflow/kycflow/internal/telemetry"
 	"github.com/kycflow/kycflow/pkg/events"
 )
-
-// syncBuffer is a log sink tests can read while the service writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // harness is a real ingest on a loopback port over a real JetStream.
 type harness struct {
 	broker *brokertest.Server
 	js     jetstream.JetStream
 	tel    *telemetry.Telemetry
-	logs   *syncBuffer
+	logs   *ingesttest.SyncBuffer
 	url    string
 	client *http.Client
 }
@@ -73,7 +54,7 @@ func startIngest(t *testing.T, broker *brokertest.Server, mutate func(*ingest.Co
 		broker = brokertest.Start(t)
 	}
 	nc, js := broker.JetStream(t)
-	logs := &syncBuffer{}
+	logs := &ingesttest.SyncBuffer{}
 	tel, err := telemetry.Setup(t.Context(), telemetry.Config{ServiceName: "ingest", LogFormat: "json", LogLevel: "debug"}, logs)
 	if err != nil {
 		t.Fatal(err)
@@ -201,23 +182,4 @@ func (h *harness) metric(t *testing.T, name string, labels map[string]string) fl
 		}
 	}
 	return sum
-}
-
-// waitReady polls /readyz until it answers 200.
-func (h *harness) waitReady(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := h.client.Get(h.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		} else if !errors.Is(err, context.DeadlineExceeded) {
-			t.Logf("readyz: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("ingest did not become ready")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/internal/httpserver"
 	"github.com/kycflow/kycflow/internal/ingest"
+	"github.com/kycflow/kycflow/internal/ingest/ingesttest"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -90,7 +91,7 @@ func TestBrokerOutage(t *testing.T) {
 	waitFor("20 callbacks stored after the restart", func() bool { return okCount.Load() >= okBefore+20 })
 	close(stop)
 	wg.Wait()
-	h.waitReady(t)
+	ingesttest.WaitReady(t, h.url)
 
 	if len(other) > 0 {
 		t.Errorf("%d unexpected answers, the first: %v", len(other), other[:min(len(other), 3)])

@@ -40,24 +40,20 @@ func NetverifyForm(body []byte, rawQuery string) (values url.Values, raw string,
 
 // ParseNetverifyRequest is NetverifyForm followed by ParseNetverifyCallback.
 func ParseNetverifyRequest(body []byte, rawQuery string) (m *NetverifyMessage, raw string, err error) {
-	values, raw, err := NetverifyForm(body, rawQuery)
-	if err != nil {
-		return nil, "", err
-	}
-	m, err = ParseNetverifyCallback(values)
-	if err != nil {
-		return nil, "", err
-	}
-	return m, raw, nil
+	return parseNetverifyRequest(body, rawQuery, ParseNetverifyCallback)
 }
 
 // ParseNetverifyRequestIDs is NetverifyForm followed by ParseNetverifyIDs.
 func ParseNetverifyRequestIDs(body []byte, rawQuery string) (m *NetverifyMessage, raw string, err error) {
+	return parseNetverifyRequest(body, rawQuery, ParseNetverifyIDs)
+}
+
+func parseNetverifyRequest(body []byte, rawQuery string, parse func(url.Values) (*NetverifyMessage, error)) (*NetverifyMessage, string, error) {
 	values, raw, err := NetverifyForm(body, rawQuery)
 	if err != nil {
 		return nil, "", err
 	}
-	m, err = ParseNetverifyIDs(values)
+	m, err := parse(values)
 	if err != nil {
 		return nil, "", err
 	}
