@@ -107,7 +107,7 @@ func (s *Service) callback(api events.API, read readFunc) http.Handler {
 		}
 		s.metrics.answered(ctx, apiName, outcome)
 		s.logger.LogAttrs(ctx, slog.LevelInfo, msg, eventAttrs(ev)...)
-		w.Header().Set(events.HeaderEventID, ev.EventID)
+		w.Header()[eventIDHeader] = []string{ev.EventID}
 		w.WriteHeader(http.StatusOK)
 	})
 }
@@ -157,10 +157,17 @@ func readBody(r *http.Request, buf *bytes.Buffer) ([]byte, *rejection) {
 	return buf.Bytes(), nil
 }
 
+// eventIDHeader is the canonical form of events.HeaderEventID, for the
+// response header map.
+var eventIDHeader = http.CanonicalHeaderKey(events.HeaderEventID)
+
 func mediaType(r *http.Request) string {
 	ct := r.Header.Get("Content-Type")
-	if ct == "" {
+	switch ct {
+	case "":
 		return ""
+	case "application/json", "application/x-www-form-urlencoded":
+		return ct // the usual case, without parsing
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
@@ -252,16 +259,21 @@ func (s *Service) store(ctx context.Context, ev events.CallbackEvent) (duplicate
 	msg := &nats.Msg{Subject: ev.Subject(), Data: bytes.TrimSuffix(buf.Bytes(), []byte("\n")), Header: make(nats.Header, 12)}
 	h := msg.Header
 	// Direct assignment keeps the header names exactly as pkg/events
-	// spells them (nats.Header is case-sensitive).
-	h[events.HeaderCESpecVersion] = []string{events.CESpecVersion}
-	h[events.HeaderCEID] = []string{ev.EventID}
-	h[events.HeaderCEType] = []string{events.TypeCallback}
-	h[events.HeaderCESource] = []string{events.SourceIngest}
-	h[events.HeaderCETime] = []string{ev.ReceivedAt.Format(time.RFC3339Nano)}
-	h[events.HeaderCESubject] = []string{ev.WorkflowExecutionID}
-	h[events.HeaderContentType] = []string{events.ContentTypeJSON}
-	h[events.HeaderMsgID] = []string{ev.EventID}
-	h[events.HeaderEventID] = []string{ev.EventID}
+	// spells them (nats.Header is case-sensitive); the values share one
+	// backing array.
+	v := []string{
+		events.CESpecVersion, ev.EventID, events.TypeCallback, events.SourceIngest,
+		ev.ReceivedAt.Format(time.RFC3339Nano), ev.WorkflowExecutionID, events.ContentTypeJSON,
+	}
+	h[events.HeaderCESpecVersion] = v[0:1:1]
+	h[events.HeaderCEID] = v[1:2:2]
+	h[events.HeaderCEType] = v[2:3:3]
+	h[events.HeaderCESource] = v[3:4:4]
+	h[events.HeaderCETime] = v[4:5:5]
+	h[events.HeaderCESubject] = v[5:6:6]
+	h[events.HeaderContentType] = v[6:7:7]
+	h[events.HeaderMsgID] = v[1:2:2]
+	h[events.HeaderEventID] = v[1:2:2]
 	s.propagator.Inject(ctx, headerCarrier(h))
 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.NATS.PublishTimeout)

@@ -298,7 +298,10 @@ func ParseNetverifyIDs(values url.Values) (*NetverifyMessage, error) {
 }
 
 func parseNetverify(values url.Values, full bool) (*NetverifyMessage, error) {
-	f := newForm(values)
+	return parseForm(newForm(values), full)
+}
+
+func parseForm(f form, full bool) (*NetverifyMessage, error) {
 	ct := strings.ToUpper(f.get("callBackType"))
 	switch {
 	case ct == CallbackTypeAuthentication || (ct == "" && f.has("transactionReference") && f.has("transactionResult")):

@@ -444,3 +444,43 @@ func FuzzParseNetverifyCallback(f *testing.F) {
 		}
 	})
 }
+
+// TestParseNetverifyRequestIDsAgrees: the ids-only reader gives the same
+// answer as the full parse on inputs that exercise its shortcuts.
+func TestParseNetverifyRequestIDsAgrees(t *testing.T) {
+	for _, tc := range []struct{ name, body, query string }{
+		{"two spellings, different values", idForm("callbackType=NETVERIFY_AUTHENTICATION"), ""},
+		{"two spellings of the status", idForm("VerificationStatus=DENIED_FRAUD&verificationstatus=NO_ID_UPLOADED"), ""},
+		{"field in body and query", idForm(""), "verificationStatus=DENIED_FRAUD&jumioIdScanReference=" + tolExec},
+		{"query only", "", idForm("")},
+		{"escaped field name with spaces", idForm("%20customerId%20=usr_1"), ""},
+		{"plus in a value", idForm("customerId=a+b"), ""},
+		{"bad escape in an ignored field", idForm("idFirstName=%zz"), ""},
+		{"bad escape in an ignored field name", idForm("id%zzName=x"), ""},
+		{"semicolon", idForm("a=1;b=2"), ""},
+		{"bad escape in the query", idForm(""), "x=%4"},
+		{"empty segments", "&&" + idForm("") + "&&", ""},
+		{"key without value", idForm("customerId"), ""},
+		{"document verification", "scanReference=" + tolScan + "&timestamp=2021-05-10T08%3A05%3A10Z&document=" + url.QueryEscape(`{"status":"UPLOADED"}`), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			full, fullRaw, fullErr := ParseNetverifyRequest([]byte(tc.body), tc.query)
+			ids, idsRaw, idsErr := ParseNetverifyRequestIDs([]byte(tc.body), tc.query)
+			if (fullErr == nil) != (idsErr == nil) {
+				t.Fatalf("full: %v; ids: %v", fullErr, idsErr)
+			}
+			if fullErr != nil {
+				var a, b *CallbackError
+				if !errors.As(fullErr, &a) || !errors.As(idsErr, &b) || *a != *b {
+					t.Errorf("full: %v; ids: %v", fullErr, idsErr)
+				}
+				return
+			}
+			got := []string{ids.EventID(), string(ids.Kind), ids.UserReference(), idsRaw}
+			want := []string{full.EventID(), string(full.Kind), full.UserReference(), fullRaw}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-full +ids):\n%s", diff)
+			}
+		})
+	}
+}

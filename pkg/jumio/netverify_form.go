@@ -43,9 +43,19 @@ func ParseNetverifyRequest(body []byte, rawQuery string) (m *NetverifyMessage, r
 	return parseNetverifyRequest(body, rawQuery, ParseNetverifyCallback)
 }
 
-// ParseNetverifyRequestIDs is NetverifyForm followed by ParseNetverifyIDs.
+// ParseNetverifyRequestIDs is NetverifyForm followed by ParseNetverifyIDs,
+// with the same results, but it decodes only the fields it keeps (the
+// rest are checked for valid escapes and skipped).
 func ParseNetverifyRequestIDs(body []byte, rawQuery string) (m *NetverifyMessage, raw string, err error) {
-	return parseNetverifyRequest(body, rawQuery, ParseNetverifyIDs)
+	f, raw, err := scanIDForm(body, rawQuery)
+	if err != nil {
+		return nil, "", err
+	}
+	m, err = parseForm(f, false)
+	if err != nil {
+		return nil, "", err
+	}
+	return m, raw, nil
 }
 
 func parseNetverifyRequest(body []byte, rawQuery string, parse func(url.Values) (*NetverifyMessage, error)) (*NetverifyMessage, string, error) {
