@@ -3,6 +3,15 @@
 // the design created or updated idempotently at start, an embedded
 // JetStream server for "kycflow run" and tests, and the Watermill
 // subscriber and publisher the enricher and notifier use.
+//
+// Stages run a Watermill router (NewRouter) whose handlers read a durable
+// pull consumer through a Subscriber and write through a Publisher. A
+// handler acks by returning nil, asks for a delayed redelivery with
+// Redeliver or SetRetryDelay, reads the delivery attempt with Attempt,
+// and gives up with PublishDeadLetter followed by an ack. The trace
+// context travels in the traceparent and tracestate headers (TracePublisher,
+// TraceHandler). Delivery facts and settlement requests live in reserved
+// metadata keys (MetadataPrefix) that never become headers.
 package broker
 
 import (

@@ -7,6 +7,13 @@
 // library only. Everything named here is API: renaming a stream, a subject
 // token or a header breaks consumers that were built against it.
 //
+// Results hold personal data. Project gives a consumer only what its field
+// policy allows (full, no_pii, decision_only), and the types that hold
+// personal data (Result, Document, Person, Address, ImageRef,
+// EnrichedEvent) implement slog.LogValuer and fmt.Stringer so that logs
+// and error strings carry ids and decisions, never names, numbers or image
+// links.
+//
 // The flow and the contracts are described in the project's DESIGN document;
 // the JSON Schema files next to this package (schema/*.json) describe the
 // same shapes for consumers written in other languages.

@@ -34,157 +34,347 @@ const (
 	StatusTokenExpired   Status = "TOKEN_EXPIRED"
 )
 
-// Result is the normalized verification result: one shape whichever Jumio
-// API produced it. schema/result.v1.json describes it.
-//
-// A Result holds personal data (Person, Document, Images). It implements
-// slog.LogValuer and logs ids and the decision only; use Project to give a
-// consumer no more than its policy allows.
-type Result struct {
-	// SchemaVersion is ResultSchemaVersion.
-	SchemaVersion int      `json:"schemaVersion"`
-	IDs           IDs      `json:"ids"`
-	Source        Source   `json:"source"`
-	Status        Status   `json:"status"`
-	Decision      Decision `json:"decision"`
-	// VerificationStatus is the Netverify verificationStatus, or for
-	// Platform results the Netverify-equivalent one, for consumers written
-	// against Netverify. Empty when there is no equivalent.
-	VerificationStatus string       `json:"verificationStatus,omitempty"`
-	Reasons            []Reason     `json:"reasons"`
-	Capabilities       []Capability `json:"capabilities"`
-	Document           *Document    `json:"document,omitempty"`
-	Person             *Person      `json:"person,omitempty"`
-	Images             []ImageRef   `json:"images,omitempty"`
-	Timestamps         Timestamps   `json:"timestamps"`
+// Expired reports whether s is SESSION_EXPIRED or TOKEN_EXPIRED: the end
+// user did not finish, whatever decision Jumio reported.
+func (s Status) Expired() bool {
+	return s == StatusSessionExpired || s == StatusTokenExpired
 }
 
-// IDs are the identifiers of one verification.
+// Result is the normalized verification result: one shape whichever Jumio
+// API produced it. schema/result.v1.json describes it; docs/mapping.md in
+// the repository lists where every field comes from. Each field's comment
+// names its sources as "Platform: …" (workflow details of the Retrieval
+// API, or the callback) and "Netverify: …" (ID-verification callback,
+// retrieval /data, authentication callback, document-verification
+// callback).
+//
+// A Result holds personal data (Person, Document, Images). It implements
+// slog.LogValuer and fmt.Stringer and prints ids and the decision only; use
+// Project to give a consumer no more than its policy allows.
+type Result struct {
+	// SchemaVersion is ResultSchemaVersion (1).
+	SchemaVersion int `json:"schemaVersion"`
+	// IDs identify the verification.
+	IDs IDs `json:"ids"`
+	// Source says which API, callback kind, region and workflow produced
+	// the result.
+	Source Source `json:"source"`
+	// Status is the workflow status.
+	// Platform: workflow.status of the details (the callback's
+	// workflowExecution.status when the details have none).
+	// Netverify: derived — ID verification: NO_ID_UPLOADED is expired
+	// (TOKEN_EXPIRED when nothing shows the user started: no
+	// firstAttemptDate and idScanSource WEB; SESSION_EXPIRED otherwise),
+	// anything else PROCESSED; retrieval: transaction.status (PENDING →
+	// ACQUIRED, DONE → PROCESSED, FAILED → expired); authentication:
+	// EXPIRED → TOKEN_EXPIRED, else PROCESSED; document verification:
+	// transaction.status (FAILED without a document → SESSION_EXPIRED).
+	// "UNKNOWN" when the source gave none.
+	Status Status `json:"status"`
+	// Decision is the overall decision. An expired status always comes
+	// with decision NOT_EXECUTED, whatever Jumio reported.
+	Decision Decision `json:"decision"`
+	// VerificationStatus is the Netverify verificationStatus, or for
+	// Platform results the Netverify-equivalent one, for consumers written
+	// against Netverify. Empty when there is no equivalent (decision
+	// WARNING, a workflow still running, authentication and document
+	// verification results).
+	// Platform: derived from status, decision and capabilities (JUMIO.md
+	// 6.5, reverse direction; mapping.LegacyStatus).
+	// Netverify: verificationStatus (callback) or document.status
+	// (retrieval; for a /data/verification response alone, the status its
+	// reject code belongs to).
+	VerificationStatus string `json:"verificationStatus,omitempty"`
+	// Reasons are the capabilities that did not pass, most severe first;
+	// empty (never null) when every capability passed.
+	Reasons []Reason `json:"reasons"`
+	// Capabilities are every capability result in a fixed order: by
+	// capability (usability, imageChecks, extraction, dataChecks, liveness,
+	// similarity, authentication, …, unknown names alphabetically), then
+	// id, then label. Empty (never null) when there are none.
+	Capabilities []Capability `json:"capabilities"`
+	// Document is the identity document; absent when nothing was
+	// extracted.
+	Document *Document `json:"document,omitempty"`
+	// Person is the document holder; absent when nothing was extracted.
+	Person *Person `json:"person,omitempty"`
+	// Images are references to the images Jumio holds, never the images.
+	Images []ImageRef `json:"images,omitempty"`
+	// Timestamps of the verification, all UTC.
+	Timestamps Timestamps `json:"timestamps"`
+	// Policy is the field policy Project applied; absent on a result that
+	// was not projected (which holds every field).
+	Policy Policy `json:"policy,omitempty"`
+}
+
+// IDs are the identifiers of one verification. They are not personal data:
+// Jumio requires references to hold none.
 type IDs struct {
-	// EventID is the id of the callback event the result was made from.
+	// EventID is the id of the callback event the result was made from
+	// (CallbackEvent.EventID).
 	EventID string `json:"eventId"`
-	// AccountID is the Jumio account id; empty for Netverify.
+	// AccountID is the Jumio account id.
+	// Platform: account.id. Netverify: none (empty).
 	AccountID string `json:"accountId,omitempty"`
 	// WorkflowExecutionID is the workflow execution id; for Netverify the
 	// scan reference, which Jumio keeps as the id when it migrates data.
+	// Platform: workflow.id (callback workflowExecution.id).
+	// Netverify: jumioIdScanReference (ID callback), scanReference
+	// (retrieval, document verification), transactionReference
+	// (authentication).
 	WorkflowExecutionID string `json:"workflowExecutionId"`
 	// ScanReference is the Netverify scan (or transaction) reference.
+	// Platform: none (empty). Netverify: as WorkflowExecutionID.
 	ScanReference string `json:"scanReference,omitempty"`
-	// UserReference is the caller's user reference (Netverify customerId).
+	// UserReference is the caller's user reference.
+	// Platform: workflow.userReference (callback userReference).
+	// Netverify: customerId (ID callback), transaction.customerId
+	// (retrieval, document verification), userReference (authentication).
 	UserReference string `json:"userReference,omitempty"`
-	// CustomerInternalReference is the caller's transaction reference
-	// (Netverify merchantIdScanReference).
+	// CustomerInternalReference is the caller's transaction reference.
+	// Platform: workflow.customerInternalReference.
+	// Netverify: merchantIdScanReference (ID callback),
+	// transaction.merchantScanReference (retrieval, document verification).
 	CustomerInternalReference string `json:"customerInternalReference,omitempty"`
 }
 
 // Source says where a result came from.
 type Source struct {
+	// API is the Jumio API that produced the result.
 	API API `json:"api"`
-	// Kind is the kind of callback that produced the result.
+	// Kind is the kind of callback that produced the result: "workflow"
+	// for every Platform result; id_verification, authentication or
+	// document_verification for Netverify.
 	Kind CallbackKind `json:"kind,omitempty"`
-	// Region is the Jumio region (amer-1, emea-1, apac-1).
+	// Region is the Jumio region (amer-1, emea-1, apac-1): the region of
+	// the ingest endpoint that received the callback (CallbackEvent.Region).
+	// Platform: when the event has none, the region named by the
+	// credential part hrefs (parsed, never followed).
 	Region string `json:"region,omitempty"`
 	// WorkflowDefinitionKey is the Platform workflow definition key.
+	// Platform: workflow.definitionKey (callback
+	// workflowExecution.definitionKey), a string even when Jumio sent a
+	// number. Netverify: none (empty).
 	WorkflowDefinitionKey string `json:"workflowDefinitionKey,omitempty"`
-	// Product is the product name configured for the workflow key.
+	// Product is the product name configured for the workflow: the
+	// mapping's product table (built in, overridable by configuration)
+	// looked up by the definition key, or for Netverify by
+	// "netverify.<kind>". Empty when the table has no entry.
 	Product string `json:"product,omitempty"`
 }
 
 // Decision is the overall decision.
 type Decision struct {
-	Type  DecisionType `json:"type"`
-	Label string       `json:"label,omitempty"`
-	// RiskScore is Jumio's risk score, -1 … 100; absent when Jumio gave none.
+	// Type is PASSED, WARNING, REJECTED, NOT_EXECUTED or a value Jumio adds
+	// later. Platform: decision.type (NOT_EXECUTED when the status is
+	// expired or Jumio sent none). Netverify: derived from
+	// verificationStatus, transactionResult or the document status, then
+	// lowered by identity verification and additional checks (a
+	// NO_MATCH similarity rejects an APPROVED_VERIFIED ID).
+	Type DecisionType `json:"type"`
+	// Label is Jumio's decision label. Platform: decision.details.label
+	// (the status when expired). Netverify: the type, or for expiry the
+	// status.
+	Label string `json:"label,omitempty"`
+	// RiskScore is Jumio's risk score, -1 … 100; absent when Jumio gave
+	// none. Platform: decision.risk.score (-1 when expired; a score outside
+	// -1 … 100 is dropped). Netverify: none.
 	RiskScore *float64 `json:"riskScore,omitempty"`
 }
 
 // Reason is one cause of a non-passing decision: a capability that did not
 // pass, with its label and, where one maps, the Netverify reject code.
 type Reason struct {
-	Capability string       `json:"capability"`
-	Decision   DecisionType `json:"decision"`
-	Label      string       `json:"label"`
+	// Capability is the capability's name (Capability.Name).
+	Capability string `json:"capability"`
+	// Decision is the capability's decision.
+	Decision DecisionType `json:"decision"`
+	// Label is the capability's label.
+	Label string `json:"label"`
 	// LegacyRejectCode is the Netverify rejectReasonCode (e.g. "100").
+	// Platform: from the capability label by the reverse table of JUMIO.md
+	// 6.5. Netverify: rejectReason.rejectReasonCode.
 	LegacyRejectCode string `json:"legacyRejectCode,omitempty"`
 	// LegacyDetailCode is the Netverify rejectReasonDetails detailsCode
-	// (e.g. "1001").
+	// (e.g. "1001"). Platform: from the label, as LegacyRejectCode.
+	// Netverify: rejectReason.rejectReasonDetails[].detailsCode.
 	LegacyDetailCode string `json:"legacyDetailCode,omitempty"`
 }
 
 // Capability is one capability result (one entry per evaluated credential).
 type Capability struct {
 	// Name is the Platform capability name (usability, imageChecks, …).
-	Name     string       `json:"name"`
-	ID       string       `json:"id,omitempty"`
+	// Platform: the key of the capabilities object, unknown names kept.
+	// Netverify: derived (JUMIO.md 6.4–6.7): rejectReason → usability,
+	// imageChecks or dataChecks; identityVerification → similarity and
+	// liveness; transactionResult → authentication; additionalChecks →
+	// watchlistScreening, addressValidation, proofOfResidency,
+	// braCpfValidation; mrzCheck → dataChecks.
+	Name string `json:"name"`
+	// ID is the capability entry id. Platform: capabilities.<name>[].id.
+	// Netverify: none.
+	ID string `json:"id,omitempty"`
+	// Decision is the entry's decision. Platform: decision.type
+	// (NOT_EXECUTED when absent). Netverify: derived.
 	Decision DecisionType `json:"decision"`
-	Label    string       `json:"label,omitempty"`
+	// Label is the entry's label. Platform: decision.details.label.
+	// Netverify: derived; an unknown Netverify value is kept as the label.
+	Label string `json:"label,omitempty"`
 	// CredentialIDs are the credentials the capability evaluated.
+	// Platform: credentials[].id. Netverify: none.
 	CredentialIDs []string `json:"credentialIds,omitempty"`
 	// Data is the capability's data where it is not personal data (for
 	// example a similarity value or a liveness type); extraction data goes
-	// to Document and Person instead.
+	// to Document and Person instead. Platform: a fixed list of keys of
+	// capabilities.<name>[].data per capability. Netverify: the value the
+	// capability was derived from (similarity, validity, reason,
+	// searchResults, mrzCheck, …).
 	Data map[string]string `json:"data,omitempty"`
 }
 
-// Document describes the identity document.
+// Document describes the identity document. Number, ExpiryDate,
+// IssuingDate and State are personal data; Document implements
+// slog.LogValuer and fmt.Stringer and prints only its type and country.
 type Document struct {
-	Type           string `json:"type,omitempty"`
-	SubType        string `json:"subType,omitempty"`
+	// Type is PASSPORT, DRIVING_LICENSE, ID_CARD, VISA, … or for document
+	// verification a Netverify document code (BS, CC, UB, …).
+	// Platform: extraction data.type. Netverify: idType (ID callback),
+	// document.type (retrieval, document verification).
+	Type string `json:"type,omitempty"`
+	// SubType. Platform: extraction data.subType. Netverify: idSubtype,
+	// document.idSubtype; customDocumentCode for document verification.
+	SubType string `json:"subType,omitempty"`
+	// IssuingCountry is an ISO 3166-1 alpha-3 code (or XKX).
+	// Platform: extraction data.issuingCountry. Netverify: idCountry,
+	// document.issuingCountry; document.country for document verification.
 	IssuingCountry string `json:"issuingCountry,omitempty"`
-	Number         string `json:"number,omitempty"`
-	ExpiryDate     string `json:"expiryDate,omitempty"`
-	IssuingDate    string `json:"issuingDate,omitempty"`
-	State          string `json:"state,omitempty"`
+	// Number is the document number.
+	// Platform: extraction data.documentNumber. Netverify: idNumber,
+	// document.number.
+	Number string `json:"number,omitempty"`
+	// ExpiryDate is YYYY-MM-DD as Jumio sent it.
+	// Platform: extraction data.expiryDate. Netverify: idExpiry,
+	// document.expiry.
+	ExpiryDate string `json:"expiryDate,omitempty"`
+	// IssuingDate is YYYY-MM-DD as Jumio sent it.
+	// Platform: extraction data.issuingDate. Netverify: issuingDate,
+	// document.issuingDate.
+	IssuingDate string `json:"issuingDate,omitempty"`
+	// State is the issuing state or subdivision.
+	// Platform: extraction data.state. Netverify: idUsState,
+	// document.usState.
+	State string `json:"state,omitempty"`
 }
 
-// Person describes the document holder.
+// Person describes the document holder. Every field is personal data;
+// Person implements slog.LogValuer and fmt.Stringer and prints none.
 type Person struct {
-	FirstName   string   `json:"firstName,omitempty"`
-	LastName    string   `json:"lastName,omitempty"`
-	DateOfBirth string   `json:"dateOfBirth,omitempty"`
-	Gender      string   `json:"gender,omitempty"`
-	Nationality string   `json:"nationality,omitempty"`
-	Address     *Address `json:"address,omitempty"`
+	// FirstName. Platform: extraction data.firstName. Netverify:
+	// idFirstName, document.firstName.
+	FirstName string `json:"firstName,omitempty"`
+	// LastName. Platform: extraction data.lastName. Netverify: idLastName,
+	// document.lastName.
+	LastName string `json:"lastName,omitempty"`
+	// DateOfBirth is YYYY-MM-DD as Jumio sent it (possibly partial).
+	// Platform: extraction data.dateOfBirth. Netverify: idDob,
+	// document.dob.
+	DateOfBirth string `json:"dateOfBirth,omitempty"`
+	// Gender. Platform: extraction data.gender. Netverify: gender,
+	// document.gender.
+	Gender string `json:"gender,omitempty"`
+	// Nationality. Platform: extraction data.nationality. Netverify:
+	// nationality, document.nationality.
+	Nationality string `json:"nationality,omitempty"`
+	// Address. Platform: extraction data.address. Netverify: idAddress,
+	// document.address.
+	Address *Address `json:"address,omitempty"`
 }
 
-// Address is a postal address as Jumio extracts it.
+// Address is a postal address as Jumio extracts it (the same sub-fields in
+// Platform extraction data.address and Netverify idAddress /
+// document.address). Every field is personal data; Address implements
+// slog.LogValuer and fmt.Stringer and prints none.
 type Address struct {
-	Line1       string `json:"line1,omitempty"`
-	Line2       string `json:"line2,omitempty"`
-	Line3       string `json:"line3,omitempty"`
-	Line4       string `json:"line4,omitempty"`
-	Line5       string `json:"line5,omitempty"`
-	City        string `json:"city,omitempty"`
-	PostalCode  string `json:"postalCode,omitempty"`
+	// Line1 … Line5 are address.line1 … line5 (Platform) and
+	// idAddress.line1 … line5 / document.address.line1 … line5
+	// (Netverify).
+	Line1 string `json:"line1,omitempty"`
+	// Line2: see Line1.
+	Line2 string `json:"line2,omitempty"`
+	// Line3: see Line1.
+	Line3 string `json:"line3,omitempty"`
+	// Line4: see Line1.
+	Line4 string `json:"line4,omitempty"`
+	// Line5: see Line1.
+	Line5 string `json:"line5,omitempty"`
+	// City is address.city (both APIs).
+	City string `json:"city,omitempty"`
+	// PostalCode is address.postalCode (both APIs).
+	PostalCode string `json:"postalCode,omitempty"`
+	// Subdivision is address.subdivision (both APIs), or Netverify's
+	// stateCode when subdivision is absent.
 	Subdivision string `json:"subdivision,omitempty"`
-	Country     string `json:"country,omitempty"`
-	Formatted   string `json:"formattedAddress,omitempty"`
+	// Country is address.country (both APIs), ISO 3166-1 alpha-3.
+	Country string `json:"country,omitempty"`
+	// Formatted is address.formattedAddress (both APIs).
+	Formatted string `json:"formattedAddress,omitempty"`
 }
 
-// ImageRef points at an image held by Jumio; kycflow never copies images.
+// ImageRef points at an image held by Jumio; kycflow never copies or
+// follows it. The Href is personal data; ImageRef implements
+// slog.LogValuer and fmt.Stringer and prints it redacted. A []ImageRef
+// given to slog's JSON handler as one value is encoded as JSON, unredacted:
+// log the Result, or each ImageRef.
+//
+// Platform: credentials[].parts[] that have an href. Netverify:
+// idScanImage (ID/FRONT), idScanImageBackside (ID/BACK), idScanImageFace
+// (SELFIE/FACE), livenessImages (FACEMAP/LIVENESS_n), retrieval facemap
+// (FACEMAP/FACEMAP), document verification document.images
+// (DOCUMENT/PAGE_n) and originalDocument (DOCUMENT/ORIGINAL).
 type ImageRef struct {
-	// Category is the credential category (ID, SELFIE, FACEMAP, …).
+	// Category is the credential category (ID, SELFIE, FACEMAP, DOCUMENT,
+	// …). Platform: credentials[].category. Netverify: by the field the
+	// image came from (see the type's comment).
 	Category string `json:"category,omitempty"`
-	// CredentialID is the Platform credential id.
+	// CredentialID is the credential id. Platform: credentials[].id.
+	// Netverify: none.
 	CredentialID string `json:"credentialId,omitempty"`
 	// Classifier is the part classifier (FRONT, BACK, FACE, LIVENESS_1, …).
+	// Platform: parts[].classifier. Netverify: by the field the image came
+	// from (see the type's comment).
 	Classifier string `json:"classifier"`
-	// Href is Jumio's retrieval URL of the image.
+	// Href is Jumio's URL of the image, which needs Jumio credentials to
+	// fetch. Platform: parts[].href. Netverify: the image field's URL.
 	Href string `json:"href,omitempty"`
 }
 
 // Timestamps of one verification, all UTC.
 type Timestamps struct {
-	Created      *time.Time `json:"created,omitempty"`
-	Started      *time.Time `json:"started,omitempty"`
-	Completed    *time.Time `json:"completed,omitempty"`
+	// Created. Platform: createdAt. Netverify: transactionDate (ID and
+	// authentication callbacks), transaction.date (retrieval, document
+	// verification).
+	Created *time.Time `json:"created,omitempty"`
+	// Started. Platform: startedAt (absent for flows never started).
+	// Netverify: firstAttemptDate (ID callback).
+	Started *time.Time `json:"started,omitempty"`
+	// Completed. Platform: completedAt. Netverify: none.
+	Completed *time.Time `json:"completed,omitempty"`
+	// CallbackSent is CallbackEvent.CallbackSentAt. Platform:
+	// callbackSentAt. Netverify: callbackDate (timestamp for document
+	// verification).
 	CallbackSent *time.Time `json:"callbackSent,omitempty"`
-	Received     *time.Time `json:"received,omitempty"`
-	Enriched     *time.Time `json:"enriched,omitempty"`
+	// Received is when ingest received the callback
+	// (CallbackEvent.ReceivedAt).
+	Received *time.Time `json:"received,omitempty"`
+	// Enriched is when the enricher made the result; mapping leaves it
+	// for the enricher to set.
+	Enriched *time.Time `json:"enriched,omitempty"`
 }
 
 // EnrichedEvent is what the enricher stores in JUMIO_ENRICHED: the
-// normalized result and the raw Jumio document it was made from.
+// normalized result and the raw Jumio document it was made from. Both hold
+// personal data; EnrichedEvent implements slog.LogValuer and fmt.Stringer
+// and prints ids and the decision only.
 type EnrichedEvent struct {
 	// SchemaVersion is ResultSchemaVersion.
 	SchemaVersion int    `json:"schemaVersion"`

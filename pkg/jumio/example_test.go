@@ -1,32 +1,51 @@
 package jumio_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
 )
 
-// Sign a user reference when initiating a transaction, and verify it when
-// Jumio echoes it in the callback.
-func ExampleSignUserReference() {
-	secret := []byte("a secret from KYCFLOW_INGEST_USER_REFERENCE_SECRETS")
-	initiated := time.Date(2024, 3, 14, 10, 0, 0, 0, time.UTC)
+// Retrieve a workflow execution's details after its callback, against the
+// simulator: the same code talks to Jumio with the region's hosts and real
+// credentials.
+func ExampleClient_WorkflowDetails() {
+	srv := jumiotest.NewServer(jumiotest.Config{})
+	defer srv.Close()
+	fixture, _ := os.ReadFile("testdata/platform/details-passed.json")
+	exec, _ := srv.AddDetails(fixture)
 
-	token, err := jumio.SignUserReference(secret, "usr_7f3a9c", initiated)
+	c, err := jumio.NewClient(jumio.Config{
+		Hosts:        srv.Hosts(), // omit for Jumio: Region picks the hosts
+		ClientID:     jumiotest.DefaultClientID,
+		ClientSecret: jumiotest.DefaultClientSecret,
+		UserAgent:    "ExampleCorp Onboarding/1.0",
+	})
 	if err != nil {
-		panic(err)
+		fmt.Println(err)
+		return
 	}
-	fmt.Println(token)
+	ctx := context.Background()
+	details, raw, err := c.WorkflowDetails(ctx, exec.AccountID, exec.ID)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(details.Workflow.Status, details.Decision.Type, *details.Decision.RiskScore(), len(raw) > 0)
 
-	ref, err := jumio.VerifyUserReference(token, [][]byte{secret}, 24*time.Hour, initiated.Add(time.Hour))
-	fmt.Println(ref, err)
-
-	_, err = jumio.VerifyUserReference(token, [][]byte{secret}, 24*time.Hour, initiated.Add(48*time.Hour))
-	fmt.Println(errors.Is(err, jumio.ErrUserReferenceExpired))
+	// A 404 right after the callback means "not ready yet": retry later.
+	srv.NotReady(exec.ID, 1, time.Time{})
+	_, _, err = c.WorkflowDetails(ctx, exec.AccountID, exec.ID)
+	now := time.Now()
+	callbackSentAt := now.Add(-5 * time.Second)
+	err = jumio.NotReadyIfRecent(err, callbackSentAt, now, jumio.DefaultNotReadyWindow)
+	fmt.Println(errors.Is(err, jumio.ErrNotReady), jumio.Classify(err))
 	// Output:
-	// u=usr_7f3a9c,t=1710410400,v1=827a54455cc2704a9f2113dfbcc786f444422af3f49bec978d53475ca962af0b
-	// usr_7f3a9c <nil>
-	// true
+	// PROCESSED PASSED 12.5 true
+	// true retry_after(35s)
 }

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kycflow/kycflow/internal/config"
+	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+)
+
+// errUsage marks bad flags (exit code 2).
+var errUsage = errors.New("usage")
+
+func exitCode(err error) int {
+	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	return 1
+}
+
+type options struct {
+	listen, publicURL                 string
+	seed                              uint64
+	executions, accounts, netverify   int
+	mix, keys, countries              string
+	budget, tokenBudget               float64
+	budgetBurst                       int
+	tokenLifetime, latency            time.Duration
+	completeAfter                     time.Duration
+	failNext, failStatus, dropNext    int
+	failEndpoint                      string
+	notReady                          int
+	allowNoUserAgent                  bool
+	callbackURL, callbackNetverifyURL string
+	callbackRate                      float64
+	callbackDelay                     time.Duration
+	callbackDuplicates                int
+	callbackOutOfOrder                bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("jumiosim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8090", "listen address (\":8090\" for every interface, as in a container)")
+	fs.StringVar(&o.publicURL, "public-url", "", "base URL put into hrefs and printed, when clients reach the simulator by another name")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the generated executions (the same seed gives the same executions)")
+	fs.IntVar(&o.executions, "executions", 100, "number of generated Platform workflow executions")
+	fs.IntVar(&o.accounts, "accounts", 0, "number of distinct accounts (0: one per execution)")
+	fs.IntVar(&o.netverify, "netverify", 20, "number of generated Netverify transactions")
+	fs.StringVar(&o.mix, "mix", "passed=70,warning=10,rejected=10,session_expired=5,token_expired=5", "outcome weights of Platform executions")
+	fs.StringVar(&o.keys, "workflow-keys", strings.Join(jumiotest.DefaultWorkflowKeys, ","), "workflow definition keys to spread executions over")
+	fs.StringVar(&o.countries, "countries", strings.Join(jumiotest.DefaultCountries, ","), "ISO alpha-3 issuing countries to spread executions over")
+	fs.Float64Var(&o.budget, "budget", 15, "request budget per tenant in requests/s (Jumio: 15); 0 for none")
+	fs.IntVar(&o.budgetBurst, "budget-burst", 0, "requests the budget lets through at once (0: the budget rounded up)")
+	fs.Float64Var(&o.tokenBudget, "token-budget", 10, "token requests/s per tenant (Jumio: 10); 0 for none")
+	fs.DurationVar(&o.tokenLifetime, "token-lifetime", time.Hour, "lifetime of issued OAuth2 tokens")
+	fs.DurationVar(&o.latency, "latency", 0, "latency added to every response")
+	fs.DurationVar(&o.completeAfter, "complete-after", 5*time.Second, "time until a transaction initiated through the Account API completes and its callback is sent (0: never)")
+	fs.IntVar(&o.failNext, "fail-next", 0, "answer the next N requests with -fail-status")
+	fs.IntVar(&o.failStatus, "fail-status", http.StatusServiceUnavailable, "status of -fail-next answers")
+	fs.StringVar(&o.failEndpoint, "fail-endpoint", "", "endpoint -fail-next and -drop-next apply to (for example platform.details); default every endpoint but token")
+	fs.IntVar(&o.dropNext, "drop-next", 0, "close the connection of the next N requests without an answer")
+	fs.IntVar(&o.notReady, "not-ready", 0, "answer 404 to the first N retrieval requests of every execution, as while Jumio is still processing")
+	fs.BoolVar(&o.allowNoUserAgent, "allow-missing-user-agent", false, "serve requests without a User-Agent (Jumio answers 403)")
+	fs.StringVar(&o.callbackURL, "callback-url", "", "post the executions' callbacks to this URL (also the callback target of initiated transactions)")
+	fs.StringVar(&o.callbackNetverifyURL, "callback-netverify-url", "", "post Netverify callbacks here instead of -callback-url")
+	fs.Float64Var(&o.callbackRate, "callback-rate", 10, "callbacks per second (0: as fast as possible)")
+	fs.DurationVar(&o.callbackDelay, "callback-delay", 2*time.Second, "wait before posting callbacks (let the receiver start)")
+	fs.IntVar(&o.callbackDuplicates, "callback-duplicates", 0, "send every callback N more times, unchanged")
+	fs.BoolVar(&o.callbackOutOfOrder, "callback-out-of-order", false, "follow every callback with a repeat carrying an older callbackSentAt")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if o.failEndpoint != "" && !isEndpoint(o.failEndpoint) {
+		return o, fmt.Errorf("%w: unknown endpoint %q", errUsage, o.failEndpoint)
+	}
+	return o, nil
+}
+
+func isEndpoint(s string) bool {
+	for _, ep := range jumio.Endpoints {
+		if string(ep) == s {
+			return true
+		}
+	}
+	return false
+}
+
+func split(s string) []string {
+	var out []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// run serves the simulator until ctx ends. Credentials come from the
+// environment (the same variables the kycflow services read), never
+// from flags.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	mix, err := jumiotest.ParseMix(o.mix)
+	if err != nil {
+		return fmt.Errorf("%w: -mix: %w", errUsage, err)
+	}
+	env := config.New(getenv)
+	tenant := jumiotest.Tenant{
+		ClientID:     env.String("KYCFLOW_JUMIO_CLIENT_ID", jumiotest.DefaultClientID, "OAuth2 client id the simulator accepts"),
+		ClientSecret: env.Secret("KYCFLOW_JUMIO_CLIENT_SECRET", "OAuth2 client secret the simulator accepts").Value(),
+		APIToken:     env.Secret("KYCFLOW_JUMIO_NETVERIFY_API_TOKEN", "API token the simulator accepts (Netverify, Basic)").Value(),
+		APISecret:    env.Secret("KYCFLOW_JUMIO_NETVERIFY_API_SECRET", "API secret the simulator accepts").Value(),
+	}
+	if err := env.Err(); err != nil {
+		return err
+	}
+	srv, err := jumiotest.NewUnstartedServer(jumiotest.Config{
+		Tenants:               []jumiotest.Tenant{tenant},
+		TokenLifetime:         o.tokenLifetime,
+		Budget:                o.budget,
+		BudgetBurst:           o.budgetBurst,
+		TokenBudget:           o.tokenBudget,
+		Latency:               o.latency,
+		AllowMissingUserAgent: o.allowNoUserAgent,
+		CompleteAfter:         o.completeAfter,
+		CallbackURL:           o.callbackURL,
+		PublicURL:             o.publicURL,
+		Scenario: jumiotest.Scenario{
+			Seed: o.seed, Executions: o.executions, Accounts: o.accounts, Mix: mix,
+			WorkflowKeys: split(o.keys), Countries: split(o.countries), NetverifyScans: o.netverify,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	var eps []jumio.Endpoint
+	if o.failEndpoint != "" {
+		eps = []jumio.Endpoint{jumio.Endpoint(o.failEndpoint)}
+	}
+	if o.failNext > 0 {
+		srv.Inject(jumiotest.Fault{Endpoints: eps, Count: o.failNext, Status: o.failStatus})
+	}
+	if o.dropNext > 0 {
+		srv.Inject(jumiotest.Fault{Endpoints: eps, Count: o.dropNext, Drop: true})
+	}
+	if o.notReady > 0 {
+		for _, e := range srv.Executions() {
+			srv.NotReady(e.ID, o.notReady, time.Time{})
+		}
+		for _, sc := range srv.NetverifyScans() {
+			srv.NotReady(sc.Reference, o.notReady, time.Time{})
+		}
+	}
+	if err := srv.Start(o.listen); err != nil {
+		return err
+	}
+	defer srv.Close()
+	printServing(stdout, srv, o, tenant, getenv)
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if o.callbackURL != "" {
+			sendCallbacks(ctx, stdout, srv, o)
+		}
+	}()
+	<-ctx.Done()
+	<-done
+	fmt.Fprintln(stdout, "jumiosim: stopping")
+	return nil
+}
+
+func printServing(w io.Writer, srv *jumiotest.Server, o options, t jumiotest.Tenant, getenv func(string) string) {
+	u := srv.URL()
+	secretHint := func(key string) string {
+		if getenv(key) != "" || getenv(key+"_FILE") != "" {
+			return "from " + key
+		}
+		return "the development default (set " + key + ")"
+	}
+	budget := "none"
+	if o.budget > 0 {
+		budget = fmt.Sprintf("%g requests/s per tenant, tokens %g/s", o.budget, o.tokenBudget)
+	}
+	fmt.Fprintf(w, "jumiosim: serving a Jumio simulator on %s\n", u)
+	fmt.Fprintf(w, "  auth       %s%s\n", u, jumio.PathToken)
+	fmt.Fprintf(w, "  account    %s%s\n", u, jumio.PathAccounts)
+	fmt.Fprintf(w, "  retrieval  %s%s/{accountId}/workflow-executions/{workflowExecutionId}\n", u, jumio.PathAccounts)
+	fmt.Fprintf(w, "  netverify  %s%s/{scanReference}\n", u, jumio.PathNetverifyScans)
+	fmt.Fprintf(w, "  control    %s%s/counts, /executions, /faults, /revoke\n", u, jumiotest.AdminPrefix)
+	fmt.Fprintf(w, "  OAuth2 client %q, secret %s\n", t.ClientID, secretHint("KYCFLOW_JUMIO_CLIENT_SECRET"))
+	fmt.Fprintf(w, "  Netverify API token and secret %s\n", secretHint("KYCFLOW_JUMIO_NETVERIFY_API_SECRET"))
+	fmt.Fprintf(w, "  executions: %d Platform (seed %d, mix %s), %d Netverify\n", len(srv.Executions()), o.seed, o.mix, len(srv.NetverifyScans()))
+	fmt.Fprintf(w, "  budget: %s; token lifetime %s; latency %s\n", budget, o.tokenLifetime, o.latency)
+	fmt.Fprintf(w, "  clients: KYCFLOW_JUMIO_AUTH_URL=%[1]s KYCFLOW_JUMIO_ACCOUNT_URL=%[1]s KYCFLOW_JUMIO_RETRIEVAL_URL=%[1]s KYCFLOW_JUMIO_NETVERIFY_URL=%[1]s\n", u)
+}
+
+func sendCallbacks(ctx context.Context, w io.Writer, srv *jumiotest.Server, o options) {
+	t := time.NewTimer(o.callbackDelay)
+	select {
+	case <-ctx.Done():
+		t.Stop()
+		return
+	case <-t.C:
+	}
+	sent, err := srv.SendCallbacks(ctx, jumiotest.CallbackOptions{
+		URL: o.callbackURL, NetverifyURL: o.callbackNetverifyURL, Rate: o.callbackRate,
+		Duplicates: o.callbackDuplicates, OutOfOrder: o.callbackOutOfOrder, Concurrency: 4,
+	})
+	statuses := map[string]int{}
+	for _, s := range sent {
+		if s.Err != nil {
+			statuses["error"]++
+		} else {
+			statuses[fmt.Sprint(s.Status)]++
+		}
+	}
+	fmt.Fprintf(w, "jumiosim: sent %d callbacks to %s: %v\n", len(sent), o.callbackURL, statuses)
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintln(w, "jumiosim: callbacks:", err)
+	}
+}

@@ -1,0 +1,146 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kycflow/kycflow/pkg/events"
+)
+
+// ErrInvalidDeadLetter is returned by PublishDeadLetter for a dead letter without
+// a stage or without anything to derive its id from.
+var ErrInvalidDeadLetter = errors.New("invalid dead letter")
+
+// MaxErrorHeaderLen caps the Kycflow-Error header; longer error texts are
+// cut.
+const MaxErrorHeaderLen = 1024
+
+// DeadLetter is a message a stage gives up on.
+type DeadLetter struct {
+	// Stage that gives up (events.StageEnrich, events.StageNotify).
+	// Required.
+	Stage events.Stage
+	// Route names the notifier route; "" for the enricher.
+	Route string
+	// AccountID and ExecutionID place the dead letter under
+	// jumio.dlq.<stage>.<account>.<execution>.
+	AccountID   string
+	ExecutionID string
+	// EventID is the id of the event the message carries; the dead
+	// letter's Nats-Msg-Id is derived from it, stage and route, so that
+	// dead-lettering the same message twice stores one dead letter. When
+	// empty, the id is derived from OriginalStream and OriginalSeq.
+	EventID string
+	// Payload is the original message body, unchanged.
+	Payload []byte
+	// Headers are the original message headers (Headers(msg) for a
+	// Watermill message); kept except Nats-* and reserved keys.
+	Headers nats.Header
+	// Err is why the stage gave up. Its text goes into Kycflow-Error: the
+	// caller guarantees it holds no personal data. Line breaks become
+	// spaces and it is cut at MaxErrorHeaderLen bytes.
+	Err error
+	// Class is the error class ("permanent", "retry_budget", …).
+	Class string
+	// Attempts is how many times the stage tried.
+	Attempts int
+	// OriginalSubject, OriginalStream and OriginalSeq say where the
+	// message came from.
+	OriginalSubject string
+	OriginalStream  string
+	OriginalSeq     uint64
+	// At is when it was dead-lettered (zero: now).
+	At time.Time
+}
+
+// ID returns the dead letter's Nats-Msg-Id.
+func (dl DeadLetter) ID() string {
+	if dl.EventID != "" {
+		return events.DerivedID(dl.EventID, "dlq", string(dl.Stage), dl.Route)
+	}
+	return events.EventID("dlq", dl.OriginalStream, strconv.FormatUint(dl.OriginalSeq, 10), string(dl.Stage), dl.Route)
+}
+
+// Subject returns the subject PublishDeadLetter publishes dl to.
+func (dl DeadLetter) Subject() string {
+	return events.DLQSubject(dl.Stage, dl.Route, dl.AccountID, dl.ExecutionID)
+}
+
+// PublishDeadLetter stores dl in the JUMIO_DLQ stream: the original payload and
+// headers plus the Kycflow-Error, -Stage, -Attempts, -Original-Subject,
+// -Route, -Error-Class, -Dead-Lettered-At and -Original-Stream/-Sequence
+// headers. It waits for the PubAck (bounded by ctx, else by js's default
+// timeout) and fails unless the dead letter is stored, so the caller acks
+// the original only after it. Dead-lettering the same message again is
+// stored once within the stream's duplicate window (same Nats-Msg-Id).
+func PublishDeadLetter(ctx context.Context, js jetstream.JetStream, dl DeadLetter) error {
+	if dl.Stage == "" {
+		return fmt.Errorf("broker: dead letter: %w: no stage", ErrInvalidDeadLetter)
+	}
+	if dl.EventID == "" && (dl.OriginalStream == "" || dl.OriginalSeq == 0) {
+		return fmt.Errorf("broker: dead letter: %w: no event id and no original stream sequence", ErrInvalidDeadLetter)
+	}
+	nm := nats.NewMsg(dl.Subject())
+	nm.Data = dl.Payload
+	for k, v := range dl.Headers {
+		if Reserved(k) || strings.HasPrefix(k, "Nats-") || len(v) == 0 {
+			continue
+		}
+		nm.Header[k] = append([]string(nil), v...)
+	}
+	at := dl.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	set := func(k, v string) {
+		if v != "" {
+			nm.Header.Set(k, v)
+		}
+	}
+	errText := ""
+	if dl.Err != nil {
+		errText = headerText(dl.Err.Error(), MaxErrorHeaderLen)
+	}
+	set(events.HeaderError, errText)
+	set(events.HeaderErrorClass, dl.Class)
+	set(events.HeaderStage, string(dl.Stage))
+	set(events.HeaderRoute, dl.Route)
+	set(events.HeaderAttempts, strconv.Itoa(dl.Attempts))
+	set(events.HeaderOriginalSubject, dl.OriginalSubject)
+	set(events.HeaderOriginalStream, dl.OriginalStream)
+	if dl.OriginalSeq > 0 {
+		set(events.HeaderOriginalSequence, strconv.FormatUint(dl.OriginalSeq, 10))
+	}
+	set(events.HeaderDeadLetteredAt, at.UTC().Format(time.RFC3339Nano))
+	if nm.Header.Get(events.HeaderEventID) == "" {
+		set(events.HeaderEventID, dl.EventID)
+	}
+	nm.Header.Set(nats.MsgIdHdr, dl.ID())
+
+	if _, err := js.PublishMsg(ctx, nm); err != nil {
+		return fmt.Errorf("broker: dead letter %s: %w", nm.Subject, err)
+	}
+	return nil
+}
+
+// headerText makes s one header line of at most n bytes.
+func headerText(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) <= n {
+		return s
+	}
+	// A UTF-8 sequence cut in half is dropped.
+	return strings.ToValidUTF8(s[:n], "")
+}

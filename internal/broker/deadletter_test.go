@@ -1,0 +1,116 @@
+package broker_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go"
+
+	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/pkg/events"
+)
+
+func TestPublishDeadLetter(t *testing.T) {
+	_, js := setup(t)
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	dl := broker.DeadLetter{
+		Stage:       events.StageNotify,
+		Route:       "crm",
+		AccountID:   "acct-1",
+		ExecutionID: "exec-1",
+		EventID:     "evt-1",
+		Payload:     []byte(`{"original":true}`),
+		Headers: nats.Header{
+			"ce-id":                  {"evt-1"},
+			"traceparent":            {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+			"Nats-Msg-Id":            {"evt-1"},
+			"Nats-Expected-Stream":   {"JUMIO_ENRICHED"},
+			broker.MetadataAttempt:   {"7"},
+			broker.MetadataStreamSeq: {"42"},
+		},
+		Err:             errors.New("webhook: 400 bad request\r\nfrom receiver"),
+		Class:           "permanent",
+		Attempts:        7,
+		OriginalSubject: events.EnrichedSubject("acct-1", "exec-1"),
+		OriginalStream:  events.StreamEnriched,
+		OriginalSeq:     42,
+		At:              at,
+	}
+	if err := broker.PublishDeadLetter(t.Context(), js, dl); err != nil {
+		t.Fatalf("PublishDeadLetter: %v", err)
+	}
+	again := dl
+	again.At = at.Add(time.Hour)
+	again.Attempts = 8
+	if err := broker.PublishDeadLetter(t.Context(), js, again); err != nil {
+		t.Fatalf("PublishDeadLetter again: %v", err)
+	}
+
+	stored := brokertest.Messages(t, js, events.StreamDLQ)
+	if len(stored) != 1 {
+		t.Fatalf("dead letters stored: got %d, want 1", len(stored))
+	}
+	got := stored[0]
+	if want := events.DLQSubject(events.StageNotify, "crm", "acct-1", "exec-1"); got.Subject != want {
+		t.Errorf("subject: got %s, want %s", got.Subject, want)
+	}
+	if want := `{"original":true}`; string(got.Data) != want {
+		t.Errorf("payload: got %s, want %s", got.Data, want)
+	}
+	want := nats.Header{
+		"ce-id":                       {"evt-1"},
+		"traceparent":                 {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+		events.HeaderEventID:          {"evt-1"},
+		events.HeaderError:            {"webhook: 400 bad request  from receiver"},
+		events.HeaderErrorClass:       {"permanent"},
+		events.HeaderStage:            {"notify"},
+		events.HeaderRoute:            {"crm"},
+		events.HeaderAttempts:         {"7"},
+		events.HeaderOriginalSubject:  {"jumio.enriched.acct-1.exec-1"},
+		events.HeaderOriginalStream:   {events.StreamEnriched},
+		events.HeaderOriginalSequence: {"42"},
+		events.HeaderDeadLetteredAt:   {"2026-03-04T05:06:07Z"},
+		events.HeaderMsgID:            {events.DerivedID("evt-1", "dlq", "notify", "crm")},
+	}
+	if diff := cmp.Diff(want, storedHeaders(got)); diff != "" {
+		t.Errorf("headers (-want +got):\n%s", diff)
+	}
+}
+
+func TestPublishDeadLetterIDAndLimits(t *testing.T) {
+	_, js := setup(t)
+	bySeq := broker.DeadLetter{Stage: events.StageEnrich, OriginalStream: events.StreamCallbacks, OriginalSeq: 9, Err: errors.New(strings.Repeat("é", broker.MaxErrorHeaderLen))}
+	if err := broker.PublishDeadLetter(t.Context(), js, bySeq); err != nil {
+		t.Fatalf("PublishDeadLetter: %v", err)
+	}
+	if err := broker.PublishDeadLetter(t.Context(), js, bySeq); err != nil {
+		t.Fatalf("PublishDeadLetter again: %v", err)
+	}
+	stored := brokertest.Messages(t, js, events.StreamDLQ)
+	if len(stored) != 1 {
+		t.Fatalf("dead letters stored: got %d, want 1", len(stored))
+	}
+	if got, want := stored[0].Subject, "jumio.dlq.enrich.legacy._"; got != want {
+		t.Errorf("subject: got %s, want %s", got, want)
+	}
+	if got := stored[0].Header.Get(events.HeaderError); len(got) > broker.MaxErrorHeaderLen || !strings.HasPrefix(got, "éé") || strings.ContainsRune(got, '\uFFFD') {
+		t.Errorf("error header not cut cleanly: %d bytes", len(got))
+	}
+	if got, want := stored[0].Header.Get(events.HeaderMsgID), bySeq.ID(); got != want {
+		t.Errorf("Nats-Msg-Id: got %s, want %s", got, want)
+	}
+
+	for name, dl := range map[string]broker.DeadLetter{
+		"no stage":               {EventID: "e"},
+		"no id and no sequence":  {Stage: events.StageEnrich},
+		"stream without its seq": {Stage: events.StageEnrich, OriginalStream: events.StreamCallbacks},
+	} {
+		if err := broker.PublishDeadLetter(t.Context(), js, dl); !errors.Is(err, broker.ErrInvalidDeadLetter) {
+			t.Errorf("%s: got %v, want ErrInvalidDeadLetter", name, err)
+		}
+	}
+}

@@ -1,0 +1,750 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+)
+
+// Errors of the Subscriber and Publisher.
+var (
+	// ErrInvalidConfig wraps every configuration error.
+	ErrInvalidConfig = errors.New("invalid configuration")
+	// ErrClosed is returned by Subscribe after Close.
+	ErrClosed = errors.New("subscriber closed")
+	// ErrTopicConflict is returned by Subscribe when the topic asks for
+	// other subject filters than the durable already has: one durable
+	// consumer has one set of filters.
+	ErrTopicConflict = errors.New("topic conflicts with the durable's subject filters")
+)
+
+// SubscriberConfig configures a Subscriber: one durable pull consumer on
+// one stream.
+type SubscriberConfig struct {
+	// Stream is the stream to read (events.StreamCallbacks, …). Required.
+	Stream string
+	// Durable names the durable consumer. Required. Names are API: the
+	// server keeps each durable's position, replicas of a service that
+	// share a durable split its messages, and renaming a durable creates a
+	// new consumer that starts from DeliverPolicy (by default processing
+	// the whole stream again).
+	Durable string
+	// Description is shown by "nats consumer info".
+	Description string
+	// FilterSubjects restricts the consumer to these subjects. When empty,
+	// the topic given to Subscribe is the filter (an empty topic: the whole
+	// stream).
+	FilterSubjects []string
+	// AckWait is how long the server waits for an ack before it redelivers
+	// a message (default 30s). A message being handled is kept alive with
+	// InProgress every InProgressInterval, so AckWait only bounds how long
+	// a message is lost to a crashed process.
+	AckWait time.Duration
+	// InProgressInterval is how often a message that is being handled is
+	// reported in progress (default AckWait/3; must be below AckWait).
+	InProgressInterval time.Duration
+	// MaxAckPending caps the messages the server has delivered and not yet
+	// seen acked, over all replicas sharing the durable (default 1000).
+	// Messages waiting for a delayed redelivery count too: when many wait,
+	// raise it, or the consumer stalls until some are due.
+	MaxAckPending int
+	// MaxDeliver caps the deliveries of one message. Default -1
+	// (unlimited): kycflow services count Attempt and dead-letter
+	// themselves, whereas a message past MaxDeliver would stay in the
+	// stream, neither handled nor dead-lettered.
+	MaxDeliver int
+	// Concurrency is how many messages one Subscribe holds at once, from
+	// fetch to ack (default 16). A message that waits for a slow endpoint
+	// holds one slot; the others keep flowing. Order is not guaranteed.
+	Concurrency int
+	// DeliverPolicy, OptStartSeq and OptStartTime choose where a new
+	// durable starts (default: the first message of the stream). They
+	// apply when the durable is created only; an existing durable keeps
+	// its position. Replay tools use them with a fresh durable.
+	DeliverPolicy jetstream.DeliverPolicy
+	OptStartSeq   uint64
+	OptStartTime  *time.Time
+	// AckTimeout bounds an ack waiting for the server's confirmation,
+	// retries included (default 5s). A failed ack is logged and counted;
+	// the server redelivers the message after AckWait.
+	AckTimeout time.Duration
+	// DrainTimeout bounds how long stopping waits for handlers to settle
+	// the messages they hold (default 15s). Messages still unsettled then
+	// are released (nacked for immediate redelivery, never acked) and
+	// their contexts cancelled. Keep it below the router's CloseTimeout.
+	DrainTimeout time.Duration
+	// PullExpiry is how long one pull request waits for messages (default
+	// 2s); a lost server is noticed within about that time (longer pulls,
+	// from 10s, get idle heartbeats). Stopping lets the last pull request
+	// run out rather than cut it, since messages on their way would come
+	// back only after AckWait, so an idle subscription takes up to
+	// PullExpiry to stop.
+	PullExpiry time.Duration
+	// ConsumerConfig, when set, adjusts the consumer configuration last,
+	// before it is created or updated.
+	ConsumerConfig func(*jetstream.ConsumerConfig)
+	// Logger receives failures and state changes, never a line per
+	// message above debug (default: discard).
+	Logger *slog.Logger
+	// MeterProvider receives kycflow_broker_settled_messages_total and
+	// kycflow_broker_in_flight_messages (default: none).
+	MeterProvider metric.MeterProvider
+
+	// topicStreams makes every topic its own stream (tests only, see
+	// export_test.go).
+	topicStreams bool
+}
+
+func (c *SubscriberConfig) setDefaults() {
+	if c.AckWait == 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.InProgressInterval == 0 {
+		c.InProgressInterval = c.AckWait / 3
+	}
+	if c.MaxAckPending == 0 {
+		c.MaxAckPending = 1000
+	}
+	if c.MaxDeliver == 0 {
+		c.MaxDeliver = -1
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 16
+	}
+	if c.AckTimeout == 0 {
+		c.AckTimeout = 5 * time.Second
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 15 * time.Second
+	}
+	if c.PullExpiry == 0 {
+		c.PullExpiry = 2 * time.Second
+	}
+	c.Logger, c.MeterProvider = observability(c.Logger, c.MeterProvider)
+}
+
+// Validate reports the first configuration error, wrapping
+// ErrInvalidConfig.
+func (c SubscriberConfig) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("broker: subscriber: %w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.Stream == "" && !c.topicStreams:
+		return bad("stream is required")
+	case !validName(c.Durable):
+		return bad("durable %q is not a valid consumer name", c.Durable)
+	case c.AckWait <= 0:
+		return bad("ack wait must be positive")
+	case c.InProgressInterval <= 0 || c.InProgressInterval >= c.AckWait:
+		return bad("in-progress interval must be positive and below the ack wait")
+	case c.Concurrency < 1:
+		return bad("concurrency must be at least 1")
+	case c.MaxAckPending != -1 && c.MaxAckPending < c.Concurrency:
+		return bad("max ack pending %d is below the concurrency %d", c.MaxAckPending, c.Concurrency)
+	case c.MaxDeliver != -1 && c.MaxDeliver < 1:
+		return bad("max deliver must be -1 (unlimited) or at least 1")
+	case c.AckTimeout <= 0 || c.DrainTimeout <= 0:
+		return bad("ack and drain timeouts must be positive")
+	case c.PullExpiry < 100*time.Millisecond:
+		return bad("pull expiry must be at least 100ms")
+	case c.DeliverPolicy == jetstream.DeliverByStartSequencePolicy && c.OptStartSeq == 0:
+		return bad("deliver by start sequence needs a start sequence")
+	case c.DeliverPolicy == jetstream.DeliverByStartTimePolicy && c.OptStartTime == nil:
+		return bad("deliver by start time needs a start time")
+	}
+	for _, f := range c.FilterSubjects {
+		if f == "" {
+			return bad("empty filter subject")
+		}
+	}
+	return nil
+}
+
+// validName reports whether s can name a stream or consumer.
+func validName(s string) bool {
+	return s != "" && !strings.ContainsAny(s, ".*>/\\ \t\r\n")
+}
+
+// Subscriber is a Watermill message.Subscriber over a durable JetStream
+// pull consumer, with explicit acks confirmed by the server, per-message
+// delayed redelivery (SetRetryDelay), delivery attempt and stream sequence
+// exposed to handlers (Attempt, StreamSeq), many messages in flight, and
+// a bounded drain on Close. It is safe for concurrent use.
+//
+// The topic given to Subscribe is the consumer's subject filter: "" means
+// FilterSubjects (or the whole stream), any other topic must equal the
+// filters already in use. Several Subscribe calls on one Subscriber, or
+// Subscribers in several processes, with the same durable share its
+// messages.
+//
+// Message flow: a message is fetched only when one of Concurrency slots is
+// free, handed to the output channel, and kept alive with InProgress until
+// the handler acks or nacks it. Ack waits for the server's confirmation
+// (DoubleAck). Nack redelivers it at once, after RetryDelay when set, or
+// never (Term) when Terminate was used. msg.UUID is the Nats-Msg-Id header
+// (kycflow's deterministic event ids), or "<stream>:<sequence>" when the
+// message has none; every NATS header is a metadata key (first value).
+type Subscriber struct {
+	cfg     SubscriberConfig
+	js      jetstream.JetStream
+	log     *slog.Logger
+	metrics subscriberMetrics
+
+	mu      sync.Mutex
+	closed  bool
+	closing chan struct{}
+	filters map[string][]string // stream → filters of the first Subscribe
+	wg      sync.WaitGroup
+}
+
+var _ message.Subscriber = (*Subscriber)(nil)
+
+// NewSubscriber returns a Subscriber reading through js. It creates
+// nothing until Subscribe or SubscribeInitialize.
+func NewSubscriber(cfg SubscriberConfig, js jetstream.JetStream) (*Subscriber, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if js == nil {
+		return nil, fmt.Errorf("broker: subscriber: %w: no JetStream context", ErrInvalidConfig)
+	}
+	m, err := newSubscriberMetrics(cfg.MeterProvider)
+	if err != nil {
+		return nil, err
+	}
+	return &Subscriber{
+		cfg:     cfg,
+		js:      js,
+		log:     cfg.Logger.With("consumer", cfg.Durable),
+		metrics: m,
+		closing: make(chan struct{}),
+		filters: map[string][]string{},
+	}, nil
+}
+
+// Subscribe creates or updates the durable consumer and starts reading.
+// Messages arrive on the returned channel until ctx is cancelled or the
+// Subscriber is closed; then fetching stops, messages not yet handed out
+// are released, handlers get DrainTimeout to settle the ones they hold,
+// and the channel is closed once every message is settled or released.
+func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	stream, filters, err := s.target(topic)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("broker: subscribe %s: %w", topic, ErrClosed)
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+
+	cons, err := s.ensureConsumer(ctx, stream, filters)
+	if err != nil {
+		s.wg.Done()
+		return nil, err
+	}
+	sub := &subscription{
+		s:        s,
+		stream:   stream,
+		filters:  filters,
+		cons:     cons,
+		out:      make(chan *message.Message),
+		stopping: make(chan struct{}),
+		released: make(chan struct{}),
+		slots:    make(chan struct{}, s.cfg.Concurrency),
+		msgBase:  context.WithoutCancel(ctx),
+		attrs: []attribute.KeyValue{
+			attribute.String("stream", stream),
+			attribute.String("consumer", s.cfg.Durable),
+		},
+	}
+	go sub.run(ctx)
+	return sub.out, nil
+}
+
+// SubscribeInitialize creates or updates the durable consumer for topic
+// without reading from it, so that messages published from now on are
+// kept for it. Watermill calls it in tests; services may call it at start.
+func (s *Subscriber) SubscribeInitialize(topic string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if s.cfg.topicStreams {
+		_, err := s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:     topic,
+			Subjects: []string{topic},
+			Storage:  jetstream.MemoryStorage,
+		})
+		if err != nil {
+			return fmt.Errorf("broker: create stream %s: %w", topic, err)
+		}
+	}
+	stream, filters, err := s.target(topic)
+	if err != nil {
+		return err
+	}
+	_, err = s.ensureConsumer(ctx, stream, filters)
+	return err
+}
+
+// Close stops every subscription as a cancelled context does and waits
+// until all are drained: at most DrainTimeout plus AckTimeout. It is
+// idempotent; every call waits.
+func (s *Subscriber) Close() error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.closing)
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// target returns the stream and subject filters for topic.
+func (s *Subscriber) target(topic string) (string, []string, error) {
+	if s.cfg.topicStreams {
+		return topic, nil, nil
+	}
+	filters := s.cfg.FilterSubjects
+	if topic != "" {
+		filters = []string{topic}
+	}
+	if len(s.cfg.FilterSubjects) > 0 && !slices.Equal(filters, s.cfg.FilterSubjects) {
+		return "", nil, fmt.Errorf("broker: subscribe %q: %w %v", topic, ErrTopicConflict, s.cfg.FilterSubjects)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prev, ok := s.filters[s.cfg.Stream]; ok && !slices.Equal(prev, filters) {
+		return "", nil, fmt.Errorf("broker: subscribe %q: %w %v", topic, ErrTopicConflict, prev)
+	}
+	s.filters[s.cfg.Stream] = filters
+	return s.cfg.Stream, filters, nil
+}
+
+// consumerConfig is the configuration the durable is created or updated
+// with.
+func (s *Subscriber) consumerConfig(filters []string) jetstream.ConsumerConfig {
+	cc := jetstream.ConsumerConfig{
+		Durable:       s.cfg.Durable,
+		Description:   s.cfg.Description,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       s.cfg.AckWait,
+		MaxDeliver:    s.cfg.MaxDeliver,
+		MaxAckPending: s.cfg.MaxAckPending,
+		DeliverPolicy: s.cfg.DeliverPolicy,
+		OptStartSeq:   s.cfg.OptStartSeq,
+		OptStartTime:  s.cfg.OptStartTime,
+		ReplayPolicy:  jetstream.ReplayInstantPolicy,
+	}
+	switch len(filters) {
+	case 0:
+	case 1:
+		cc.FilterSubject = filters[0]
+	default:
+		cc.FilterSubjects = slices.Clone(filters)
+	}
+	return cc
+}
+
+// ensureConsumer creates the durable or updates it to the configuration.
+// An existing durable keeps its start position: the server refuses to
+// change it, and moving it would skip or repeat messages.
+func (s *Subscriber) ensureConsumer(ctx context.Context, stream string, filters []string) (jetstream.Consumer, error) {
+	cc := s.consumerConfig(filters)
+	if existing, err := s.js.Consumer(ctx, stream, s.cfg.Durable); err == nil {
+		old := existing.CachedInfo().Config
+		cc.DeliverPolicy, cc.OptStartSeq, cc.OptStartTime = old.DeliverPolicy, old.OptStartSeq, old.OptStartTime
+	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("broker: consumer %s/%s: %w", stream, s.cfg.Durable, err)
+	}
+	if s.cfg.ConsumerConfig != nil {
+		s.cfg.ConsumerConfig(&cc)
+	}
+	c, err := s.js.CreateOrUpdateConsumer(ctx, stream, cc)
+	if err != nil {
+		return nil, fmt.Errorf("broker: ensure consumer %s/%s: %w", stream, s.cfg.Durable, err)
+	}
+	return c, nil
+}
+
+// subscription is one Subscribe call: a fetch loop and one goroutine per
+// message in flight.
+type subscription struct {
+	s       *Subscriber
+	stream  string
+	filters []string
+	cons    jetstream.Consumer
+	out     chan *message.Message
+	// stopping is closed when the subscription is asked to stop; released
+	// DrainTimeout later.
+	stopping chan struct{}
+	released chan struct{}
+	// slots holds one token per message in flight.
+	slots   chan struct{}
+	workers sync.WaitGroup
+	msgBase context.Context
+	attrs   []attribute.KeyValue
+
+	failing bool // the last fetch failed
+}
+
+func (sb *subscription) run(ctx context.Context) {
+	defer sb.s.wg.Done()
+	// hardCtx ends pull requests at the release deadline; until then a
+	// stopping subscription lets its last pull request run out, releasing
+	// what it brings, since a cancelled pull request drops messages already
+	// on their way, and those would only come back after AckWait.
+	hardCtx, cancelHard := context.WithCancel(context.Background())
+	defer cancelHard()
+	done := make(chan struct{})
+	watcherDone := make(chan struct{})
+	go func() {
+		defer close(watcherDone)
+		select {
+		case <-ctx.Done():
+		case <-sb.s.closing:
+		case <-done:
+			return
+		}
+		close(sb.stopping)
+		t := time.NewTimer(sb.s.cfg.DrainTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			close(sb.released)
+			cancelHard()
+		case <-done:
+		}
+	}()
+
+	sb.fetchLoop(hardCtx)
+	sb.workers.Wait()
+	close(sb.out)
+	close(done)
+	<-watcherDone
+}
+
+// fetchLoop pulls messages while slots are free, until the subscription
+// stops.
+func (sb *subscription) fetchLoop(ctx context.Context) {
+	var backoff time.Duration
+	var lastWarn time.Time
+	needEnsure := false
+	for {
+		select {
+		case sb.slots <- struct{}{}:
+		case <-sb.stopping:
+			return
+		}
+		select {
+		case <-sb.stopping:
+			<-sb.slots
+			return
+		default:
+		}
+		n := 1
+	fill:
+		for n < cap(sb.slots) {
+			select {
+			case sb.slots <- struct{}{}:
+				n++
+			default:
+				break fill
+			}
+		}
+		used, err := sb.fetch(ctx, n, needEnsure)
+		for range n - used {
+			<-sb.slots
+		}
+		if err == nil {
+			if sb.failing {
+				sb.s.log.Info("jetstream fetch recovered", "stream", sb.stream)
+				sb.failing = false
+			}
+			backoff, needEnsure = 0, false
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if !sb.failing || time.Since(lastWarn) >= time.Minute {
+			sb.s.log.Warn("jetstream fetch failed", "stream", sb.stream, "error", err)
+			sb.failing, lastWarn = true, time.Now()
+		} else {
+			sb.s.log.Debug("jetstream fetch failed", "stream", sb.stream, "error", err)
+		}
+		// The consumer may be gone (deleted, or a memory store lost in a
+		// restart): create it again before the next fetch.
+		needEnsure = true
+		backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
+		wait := backoff/2 + rand.N(backoff/2+1)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-sb.stopping:
+			t.Stop()
+			return
+		}
+	}
+}
+
+// fetch runs one pull request for up to n messages and starts a worker for
+// each message it gets. It returns how many workers it started.
+func (sb *subscription) fetch(ctx context.Context, n int, ensure bool) (int, error) {
+	if ensure {
+		c, err := sb.s.ensureConsumer(ctx, sb.stream, sb.filters)
+		if err != nil {
+			return 0, err
+		}
+		sb.cons = c
+	}
+	pctx, cancel := context.WithTimeout(ctx, sb.s.cfg.PullExpiry)
+	defer cancel()
+	batch, err := sb.cons.Fetch(n, jetstream.FetchContext(pctx))
+	if err != nil {
+		return 0, fmt.Errorf("broker: fetch %s/%s: %w", sb.stream, sb.s.cfg.Durable, err)
+	}
+	used := 0
+	for m := range batch.Messages() {
+		select {
+		case <-sb.stopping:
+			sb.settle(m, outcomeRelease)
+			continue
+		default:
+		}
+		used++
+		sb.workers.Add(1)
+		go sb.handle(m)
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		return used, fmt.Errorf("broker: fetch %s/%s: %w", sb.stream, sb.s.cfg.Durable, err)
+	}
+	return used, nil
+}
+
+// handle carries one message from fetch to settlement.
+func (sb *subscription) handle(m jetstream.Msg) {
+	defer sb.workers.Done()
+	defer func() { <-sb.slots }()
+	ctx := context.Background()
+	sb.s.metrics.inFlight.Add(ctx, 1, metric.WithAttributes(sb.attrs...))
+	defer sb.s.metrics.inFlight.Add(ctx, -1, metric.WithAttributes(sb.attrs...))
+
+	msg, err := sb.toMessage(m)
+	if err != nil {
+		sb.s.log.Warn("jetstream message without metadata", "stream", sb.stream, "subject", m.Subject(), "error", err)
+		sb.settle(m, outcomeRelease)
+		return
+	}
+	mctx, cancel := context.WithCancel(sb.msgBase)
+	defer cancel()
+	msg.SetContext(mctx)
+
+	tick := time.NewTicker(sb.s.cfg.InProgressInterval)
+	defer tick.Stop()
+	for handed := false; !handed; {
+		select {
+		case sb.out <- msg:
+			handed = true
+		case <-tick.C:
+			sb.inProgress(m)
+		case <-sb.stopping:
+			sb.settle(m, outcomeRelease)
+			return
+		}
+	}
+	for {
+		select {
+		case <-msg.Acked():
+			sb.ack(m, msg)
+			return
+		case <-msg.Nacked():
+			sb.nack(m, msg)
+			return
+		case <-tick.C:
+			sb.inProgress(m)
+		case <-sb.released:
+			// A settlement that raced with the deadline wins.
+			select {
+			case <-msg.Acked():
+				sb.ack(m, msg)
+			case <-msg.Nacked():
+				sb.nack(m, msg)
+			default:
+				sb.s.log.Warn("message released unsettled at shutdown", "stream", sb.stream, "stream_seq", StreamSeq(msg), "attempt", Attempt(msg))
+				sb.settle(m, outcomeRelease)
+			}
+			return
+		}
+	}
+}
+
+// toMessage converts a JetStream message: UUID from Nats-Msg-Id, headers
+// as metadata, delivery facts under the reserved keys.
+func (sb *subscription) toMessage(m jetstream.Msg) (*message.Message, error) {
+	meta, err := m.Metadata()
+	if err != nil {
+		return nil, err
+	}
+	h := m.Headers()
+	id := h.Get(nats.MsgIdHdr)
+	if id == "" {
+		id = meta.Stream + ":" + strconv.FormatUint(meta.Sequence.Stream, 10)
+	}
+	msg := message.NewMessage(id, m.Data())
+	for k, v := range h {
+		if len(v) > 0 && !Reserved(k) {
+			msg.Metadata[k] = v[0]
+		}
+	}
+	msg.Metadata[MetadataStream] = meta.Stream
+	msg.Metadata[MetadataConsumer] = meta.Consumer
+	msg.Metadata[MetadataSubject] = m.Subject()
+	msg.Metadata[MetadataStreamSeq] = strconv.FormatUint(meta.Sequence.Stream, 10)
+	msg.Metadata[MetadataAttempt] = strconv.FormatUint(meta.NumDelivered, 10)
+	msg.Metadata[MetadataTimestamp] = meta.Timestamp.UTC().Format(time.RFC3339Nano)
+	return msg, nil
+}
+
+func (sb *subscription) inProgress(m jetstream.Msg) {
+	if err := m.InProgress(); err != nil {
+		sb.s.log.Debug("jetstream in-progress failed", "stream", sb.stream, "error", err)
+	}
+}
+
+// ack acknowledges m and waits for the server's confirmation, retrying
+// within AckTimeout. When it fails the server redelivers m after AckWait;
+// handlers are idempotent, so that costs a repeat, never a loss.
+func (sb *subscription) ack(m jetstream.Msg, msg *message.Message) {
+	ctx, cancel := context.WithTimeout(context.Background(), sb.s.cfg.AckTimeout)
+	defer cancel()
+	wait := 50 * time.Millisecond
+	var err error
+	for {
+		err = m.DoubleAck(ctx)
+		if err == nil || errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+			sb.count(outcomeAck)
+			return
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+			wait = min(2*wait, time.Second)
+			continue
+		case <-ctx.Done():
+			t.Stop()
+		}
+		break
+	}
+	sb.count(outcomeAckFailed)
+	sb.s.log.Warn("jetstream ack failed; the message will be redelivered",
+		"stream", sb.stream, "subject", m.Subject(), "stream_seq", StreamSeq(msg), "attempt", Attempt(msg), "error", err)
+}
+
+// nack settles a nacked message as the handler asked: Term, redelivery
+// after a delay, or redelivery at once.
+func (sb *subscription) nack(m jetstream.Msg, msg *message.Message) {
+	switch {
+	case terminated(msg):
+		sb.settle(m, outcomeTerm)
+	case RetryDelay(msg) > 0:
+		d := RetryDelay(msg)
+		if err := m.NakWithDelay(d); err != nil {
+			sb.settleFailed(m, err)
+			return
+		}
+		sb.s.log.Debug("message redelivery delayed", "stream", sb.stream, "stream_seq", StreamSeq(msg), "attempt", Attempt(msg), "delay", d)
+		sb.count(outcomeNakDelay)
+	default:
+		sb.settle(m, outcomeNak)
+	}
+}
+
+// settle sends a Nak (outcomeNak, outcomeRelease) or a Term.
+func (sb *subscription) settle(m jetstream.Msg, outcome string) {
+	var err error
+	if outcome == outcomeTerm {
+		err = m.Term()
+	} else {
+		err = m.Nak()
+	}
+	if err != nil {
+		sb.settleFailed(m, err)
+		return
+	}
+	sb.count(outcome)
+}
+
+func (sb *subscription) settleFailed(m jetstream.Msg, err error) {
+	sb.count(outcomeNakFailed)
+	sb.s.log.Warn("jetstream nak failed; the message will be redelivered after the ack wait",
+		"stream", sb.stream, "subject", m.Subject(), "error", err)
+}
+
+func (sb *subscription) count(outcome string) {
+	sb.s.metrics.settled.Add(context.Background(), 1, metric.WithAttributes(append(sb.attrs, attribute.String("outcome", outcome))...))
+}
+
+// Outcomes of kycflow_broker_settled_messages_total.
+const (
+	outcomeAck       = "ack"
+	outcomeAckFailed = "ack_failed"
+	outcomeNak       = "nak"
+	outcomeNakDelay  = "nak_delay"
+	outcomeTerm      = "term"
+	outcomeRelease   = "release"
+	outcomeNakFailed = "nak_failed"
+)
+
+type subscriberMetrics struct {
+	settled  metric.Int64Counter
+	inFlight metric.Int64UpDownCounter
+}
+
+func newSubscriberMetrics(mp metric.MeterProvider) (subscriberMetrics, error) {
+	meter := mp.Meter(instrumentationName)
+	settled, err := meter.Int64Counter("kycflow_broker_settled_messages",
+		metric.WithDescription("Messages a subscriber settled, by stream, consumer and outcome (ack, ack_failed, nak, nak_delay, term, release, nak_failed)."))
+	if err != nil {
+		return subscriberMetrics{}, fmt.Errorf("broker: metrics: %w", err)
+	}
+	inFlight, err := meter.Int64UpDownCounter("kycflow_broker_in_flight_messages",
+		metric.WithDescription("Messages fetched and not yet settled, by stream and consumer."))
+	if err != nil {
+		return subscriberMetrics{}, fmt.Errorf("broker: metrics: %w", err)
+	}
+	return subscriberMetrics{settled: settled, inFlight: inFlight}, nil
+}
+
+// observability returns logger and mp, or a discarding logger and a no-op
+// meter provider in their place.
+func observability(logger *slog.Logger, mp metric.MeterProvider) (*slog.Logger, metric.MeterProvider) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if mp == nil {
+		mp = noop.NewMeterProvider()
+	}
+	return logger, mp
+}
+
+// instrumentationName names the tracer and meter of this package.
+const instrumentationName = "github.com/kycflow/kycflow/internal/broker"

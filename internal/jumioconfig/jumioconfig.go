@@ -1,0 +1,47 @@
+// Package jumioconfig reads the Jumio client's configuration from
+// KYCFLOW_JUMIO_* variables, so that every kycflow service that talks to
+// Jumio is configured the same way. pkg/jumio stays free of internal/
+// imports; its Config is plain.
+package jumioconfig
+
+import (
+	"github.com/kycflow/kycflow/internal/config"
+	"github.com/kycflow/kycflow/pkg/jumio"
+)
+
+// LoadConfig reads the Jumio client variables. An unknown region is kept
+// as given, so that jumio.NewClient reports it.
+func LoadConfig(e *config.Env) jumio.Config {
+	regionName := e.String("KYCFLOW_JUMIO_REGION", string(jumio.RegionAMER), "Jumio region: amer-1, emea-1 or apac-1 (US, EU, SGP accepted)")
+	region, err := jumio.ParseRegion(regionName)
+	if err != nil {
+		region = jumio.Region(regionName)
+	}
+	return jumio.Config{
+		Region: region,
+		Hosts: jumio.Hosts{
+			Auth:      e.String("KYCFLOW_JUMIO_AUTH_URL", "", "OAuth2 token service base URL; default the region's"),
+			Account:   e.String("KYCFLOW_JUMIO_ACCOUNT_URL", "", "Account API base URL; default the region's"),
+			API:       e.String("KYCFLOW_JUMIO_API_URL", "", "upload API base URL; default the region's"),
+			Retrieval: e.String("KYCFLOW_JUMIO_RETRIEVAL_URL", "", "Retrieval API base URL; default the region's"),
+			Netverify: e.String("KYCFLOW_JUMIO_NETVERIFY_URL", "", "Netverify API base URL; default the region's"),
+		},
+		ClientID:           e.String("KYCFLOW_JUMIO_CLIENT_ID", "", "OAuth2 client id"),
+		ClientSecret:       e.Secret("KYCFLOW_JUMIO_CLIENT_SECRET", "OAuth2 client secret").Value(),
+		PlatformAPIToken:   e.Secret("KYCFLOW_JUMIO_PLATFORM_API_TOKEN", "API token for deprecated Basic auth on the Platform APIs, used without an OAuth2 client").Value(),
+		PlatformAPISecret:  e.Secret("KYCFLOW_JUMIO_PLATFORM_API_SECRET", "API secret for deprecated Basic auth on the Platform APIs").Value(),
+		NetverifyAPIToken:  e.Secret("KYCFLOW_JUMIO_NETVERIFY_API_TOKEN", "Netverify API token (Basic auth)").Value(),
+		NetverifyAPISecret: e.Secret("KYCFLOW_JUMIO_NETVERIFY_API_SECRET", "Netverify API secret (Basic auth)").Value(),
+		UserAgent:          e.String("KYCFLOW_JUMIO_USER_AGENT", jumio.DefaultUserAgent, "User-Agent sent to Jumio, naming your company and application"),
+		Timeout:            e.Duration("KYCFLOW_JUMIO_TIMEOUT", jumio.DefaultTimeout, "time allowed for one attempt of one Jumio request"),
+		MaxAttempts:        e.Int("KYCFLOW_JUMIO_MAX_ATTEMPTS", jumio.DefaultMaxAttempts, "attempts of one call on transient failures"),
+		RateLimit:          e.Float("KYCFLOW_JUMIO_RATE_LIMIT", jumio.DefaultRateLimit, "Retrieval API requests per second per process"),
+		RateBurst:          e.Int("KYCFLOW_JUMIO_RATE_BURST", jumio.DefaultRateBurst, "Retrieval API requests that may start at once"),
+		RateLimitCooldown:  e.Duration("KYCFLOW_JUMIO_RATE_LIMIT_COOLDOWN", jumio.DefaultRateLimitCooldown, "how long the rate stays halved after a 429"),
+		TokenRateLimit:     e.Float("KYCFLOW_JUMIO_TOKEN_RATE_LIMIT", jumio.DefaultTokenRateLimit, "OAuth2 token requests per second"),
+		AccountRateLimit:   e.Float("KYCFLOW_JUMIO_ACCOUNT_RATE_LIMIT", jumio.DefaultAccountRateLimit, "Account API requests per second"),
+		TokenRefreshAhead:  e.Duration("KYCFLOW_JUMIO_TOKEN_REFRESH_AHEAD", jumio.DefaultTokenRefreshAhead, "how long before expiry the OAuth2 token is replaced"),
+		MaxImageBytes:      e.Int64("KYCFLOW_JUMIO_MAX_IMAGE_SIZE", jumio.DefaultMaxImageBytes, "largest image accepted from Jumio (KiB, MiB suffixes)"),
+		MaxResponseBytes:   e.Int64("KYCFLOW_JUMIO_MAX_RESPONSE_SIZE", jumio.DefaultMaxResponseBytes, "largest JSON response accepted from Jumio"),
+	}
+}

@@ -1,0 +1,82 @@
+package jumioconfig
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kycflow/kycflow/internal/config"
+	"github.com/kycflow/kycflow/pkg/jumio"
+)
+
+func TestLoadConfig(t *testing.T) {
+	e := config.FromMap(map[string]string{
+		"KYCFLOW_JUMIO_REGION":              "EU",
+		"KYCFLOW_JUMIO_CLIENT_ID":           "client",
+		"KYCFLOW_JUMIO_CLIENT_SECRET":       "secret",
+		"KYCFLOW_JUMIO_RETRIEVAL_URL":       "http://127.0.0.1:8090",
+		"KYCFLOW_JUMIO_USER_AGENT":          "ExampleCorp Onboarding/2.1",
+		"KYCFLOW_JUMIO_RATE_LIMIT":          "7.5",
+		"KYCFLOW_JUMIO_TOKEN_REFRESH_AHEAD": "2m",
+		"KYCFLOW_JUMIO_MAX_IMAGE_SIZE":      "4MiB",
+	})
+	got := LoadConfig(e)
+	if err := e.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := jumio.Config{
+		Region: jumio.RegionEMEA, Hosts: jumio.Hosts{Retrieval: "http://127.0.0.1:8090"},
+		ClientID: "client", ClientSecret: "secret", UserAgent: "ExampleCorp Onboarding/2.1",
+		Timeout: jumio.DefaultTimeout, MaxAttempts: jumio.DefaultMaxAttempts,
+		RateLimit: 7.5, RateBurst: jumio.DefaultRateBurst, RateLimitCooldown: jumio.DefaultRateLimitCooldown,
+		TokenRateLimit: jumio.DefaultTokenRateLimit, AccountRateLimit: jumio.DefaultAccountRateLimit,
+		TokenRefreshAhead: 2 * time.Minute, MaxImageBytes: 4 << 20, MaxResponseBytes: jumio.DefaultMaxResponseBytes,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("LoadConfig (-want +got):\n%s", diff)
+	}
+	c, err := jumio.NewClient(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := c.Config().Hosts; h.Auth != "https://auth.emea-1.jumio.ai" || h.Retrieval != "http://127.0.0.1:8090" {
+		t.Errorf("hosts %+v: want emea-1 with the retrieval override", h)
+	}
+}
+
+func TestLoadConfigBadValues(t *testing.T) {
+	e := config.FromMap(map[string]string{"KYCFLOW_JUMIO_REGION": "mars-1", "KYCFLOW_JUMIO_CLIENT_ID": "c",
+		"KYCFLOW_JUMIO_CLIENT_SECRET": "s", "KYCFLOW_JUMIO_RATE_LIMIT": "fast"})
+	cfg := LoadConfig(e)
+	if e.Err() == nil {
+		t.Error("a rate limit of \"fast\" was accepted")
+	}
+	if _, err := jumio.NewClient(cfg); !errors.Is(err, jumio.ErrInvalidConfig) {
+		t.Errorf("region mars-1: NewClient = %v, want ErrInvalidConfig", err)
+	}
+}
+
+// TestREADMEListsEveryVariable keeps the README's Jumio table in step with
+// the code: every variable with its default.
+func TestREADMEListsEveryVariable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	e := config.FromMap(nil)
+	LoadConfig(e)
+	for _, v := range e.Vars() {
+		row := "| `" + v.Key + "` | "
+		if v.Default != "" {
+			row += "`" + v.Default + "` |"
+		}
+		if !strings.Contains(readme, row) {
+			t.Errorf("README lacks the row %q", row)
+		}
+	}
+}

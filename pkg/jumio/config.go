@@ -1,0 +1,263 @@
+package jumio
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// DefaultUserAgent is sent when Config.UserAgent is empty. Jumio requires a
+// User-Agent naming the company and the application ("YourCompany
+// YourApp/v1.0"); operators should set their own.
+const DefaultUserAgent = "kycflow/1.0"
+
+// Config configures a Client. It holds credentials: it prints, and logs,
+// without them.
+type Config struct {
+	// Region is the Jumio data center; default amer-1.
+	Region Region
+	// Hosts overrides the region's base URLs field by field (for jumiotest,
+	// a proxy, or a pre-production tenant); empty fields take the region's.
+	Hosts Hosts
+
+	// ClientID and ClientSecret are the OAuth2 client credentials for the
+	// Platform APIs (Portal: Settings > API credentials > OAuth2 Clients).
+	ClientID     string
+	ClientSecret string
+	// PlatformAPIToken and PlatformAPISecret are HTTP Basic credentials for
+	// the Platform APIs, deprecated by Jumio; used only when ClientID is
+	// empty.
+	PlatformAPIToken  string
+	PlatformAPISecret string
+	// NetverifyAPIToken and NetverifyAPISecret are HTTP Basic credentials
+	// for the Netverify v2 Retrieval API.
+	NetverifyAPIToken  string
+	NetverifyAPISecret string
+
+	// UserAgent is sent with every request; Jumio answers 403 without one.
+	// Name the company and the application; default DefaultUserAgent.
+	UserAgent string
+	// Timeout bounds one attempt of one request, including reading the
+	// body (the whole download for CredentialPart and NetverifyImage);
+	// default 30s.
+	Timeout time.Duration
+	// MaxAttempts is how many times one call tries a transient failure
+	// (5xx, timeout, connection error, malformed 2xx body) before
+	// returning it; default 3. Account calls, which are not idempotent,
+	// are tried once. A 401 retry with a fresh token is not counted.
+	MaxAttempts int
+	// RetryInitialInterval and RetryMaxInterval shape the exponential
+	// back-off with jitter between those attempts; defaults 200ms and 2s.
+	RetryInitialInterval time.Duration
+	RetryMaxInterval     time.Duration
+
+	// RateLimit is the request rate, in requests per second, shared by every
+	// goroutine of the Client for the Retrieval APIs (Platform and
+	// Netverify); default 15, Jumio's default tenant budget.
+	RateLimit float64
+	// RateBurst is the number of requests that may start at once; default 5.
+	// Keep it below the tenant's burst allowance.
+	RateBurst int
+	// RateLimitCooldown is how long the rate stays halved after a 429
+	// before it doubles back, step by step, to RateLimit; default 30s.
+	RateLimitCooldown time.Duration
+	// TokenRateLimit is the OAuth2 token request rate; default 10, Jumio's
+	// limit.
+	TokenRateLimit float64
+	// AccountRateLimit is the Account API request rate; default 1, Jumio's
+	// default tenant limit for initiating transactions.
+	AccountRateLimit float64
+	// TokenRefreshAhead is how long before its expiry a token is replaced;
+	// default 5m (at most half the token's lifetime is used).
+	TokenRefreshAhead time.Duration
+
+	// MaxImageBytes caps a credential part or Netverify image; default 10
+	// MiB (Jumio documents images of at most 5 MB).
+	MaxImageBytes int64
+	// MaxResponseBytes caps a JSON response body; default 16 MiB.
+	MaxResponseBytes int64
+}
+
+// Defaults.
+const (
+	DefaultTimeout           = 30 * time.Second
+	DefaultMaxAttempts       = 3
+	DefaultRateLimit         = 15.0
+	DefaultRateBurst         = 5
+	DefaultRateLimitCooldown = 30 * time.Second
+	DefaultTokenRateLimit    = 10.0
+	DefaultAccountRateLimit  = 1.0
+	DefaultTokenRefreshAhead = 5 * time.Minute
+	DefaultMaxImageBytes     = 10 << 20
+	DefaultMaxResponseBytes  = 16 << 20
+)
+
+func (c *Config) setDefaults() {
+	if c.Region == "" {
+		c.Region = RegionAMER
+	}
+	def := RegionHosts(c.Region)
+	for _, f := range []struct {
+		v *string
+		d string
+	}{
+		{&c.Hosts.Auth, def.Auth}, {&c.Hosts.Account, def.Account}, {&c.Hosts.API, def.API},
+		{&c.Hosts.Retrieval, def.Retrieval}, {&c.Hosts.Netverify, def.Netverify},
+	} {
+		*f.v = strings.TrimRight(strings.TrimSpace(*f.v), "/")
+		if *f.v == "" {
+			*f.v = f.d
+		}
+	}
+	if strings.TrimSpace(c.UserAgent) == "" {
+		c.UserAgent = DefaultUserAgent
+	}
+	setDefault(&c.Timeout, DefaultTimeout)
+	setDefault(&c.MaxAttempts, DefaultMaxAttempts)
+	setDefault(&c.RetryInitialInterval, 200*time.Millisecond)
+	setDefault(&c.RetryMaxInterval, 2*time.Second)
+	setDefault(&c.RateLimit, DefaultRateLimit)
+	setDefault(&c.RateBurst, DefaultRateBurst)
+	setDefault(&c.RateLimitCooldown, DefaultRateLimitCooldown)
+	setDefault(&c.TokenRateLimit, DefaultTokenRateLimit)
+	setDefault(&c.AccountRateLimit, DefaultAccountRateLimit)
+	setDefault(&c.TokenRefreshAhead, DefaultTokenRefreshAhead)
+	setDefault(&c.MaxImageBytes, DefaultMaxImageBytes)
+	setDefault(&c.MaxResponseBytes, DefaultMaxResponseBytes)
+}
+
+func setDefault[T int | int64 | float64 | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+// ErrInvalidConfig is matched by every error Validate returns.
+var ErrInvalidConfig = errors.New("jumio: invalid config")
+
+// Validate checks the configuration after defaults are applied: a known
+// region, absolute http(s) base URLs without credentials,
+// credentials given in pairs and at least one pair, a printable
+// User-Agent, and positive limits.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if _, err := ParseRegion(string(c.Region)); err != nil {
+		bad("region %q is not amer-1, emea-1 or apac-1", c.Region)
+	}
+	for name, h := range map[string]string{"auth": c.Hosts.Auth, "account": c.Hosts.Account, "api": c.Hosts.API,
+		"retrieval": c.Hosts.Retrieval, "netverify": c.Hosts.Netverify} {
+		u, err := url.Parse(h)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+			bad("%s host is not an http(s) base URL without credentials or query", name)
+		}
+	}
+	pair := func(name, a, b string) bool {
+		if (a == "") != (b == "") {
+			bad("%s: set both or neither", name)
+		}
+		return a != "" && b != ""
+	}
+	oauth := pair("ClientID and ClientSecret", c.ClientID, c.ClientSecret)
+	basic := pair("PlatformAPIToken and PlatformAPISecret", c.PlatformAPIToken, c.PlatformAPISecret)
+	nv := pair("NetverifyAPIToken and NetverifyAPISecret", c.NetverifyAPIToken, c.NetverifyAPISecret)
+	if !oauth && !basic && !nv {
+		bad("no credentials: set ClientID/ClientSecret, NetverifyAPIToken/NetverifyAPISecret, or PlatformAPIToken/PlatformAPISecret")
+	}
+	if strings.ContainsFunc(c.UserAgent, func(r rune) bool { return r < 0x20 || r == 0x7f }) || strings.HasPrefix(c.UserAgent, "Go-http-client") {
+		bad("UserAgent must name the company and application, in printable characters")
+	}
+	if c.Timeout <= 0 || c.MaxAttempts < 1 || c.RetryInitialInterval <= 0 || c.RetryMaxInterval < c.RetryInitialInterval {
+		bad("Timeout, MaxAttempts and retry intervals must be positive (RetryMaxInterval ≥ RetryInitialInterval)")
+	}
+	if c.RateLimit <= 0 || c.RateBurst < 1 || c.TokenRateLimit <= 0 || c.AccountRateLimit <= 0 || c.RateLimitCooldown <= 0 {
+		bad("rate limits, burst and cooldown must be positive")
+	}
+	if c.TokenRefreshAhead < 0 || c.MaxImageBytes <= 0 || c.MaxResponseBytes <= 0 {
+		bad("TokenRefreshAhead must not be negative and size caps must be positive")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
+	}
+	return nil
+}
+
+// String describes the configuration without credentials.
+func (c Config) String() string {
+	set := func(s string) string {
+		if s == "" {
+			return "unset"
+		}
+		return "set"
+	}
+	return fmt.Sprintf("jumio.Config{Region:%s Retrieval:%s OAuth2:%s PlatformBasic:%s Netverify:%s UserAgent:%q RateLimit:%g}",
+		c.Region, c.Hosts.Retrieval, set(c.ClientID), set(c.PlatformAPIToken), set(c.NetverifyAPIToken), c.UserAgent, c.RateLimit)
+}
+
+// GoString is String, so %#v shows no credentials either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue logs the configuration without credentials.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("region", string(c.Region)),
+		slog.String("retrieval", c.Hosts.Retrieval),
+		slog.Bool("oauth2", c.ClientID != ""),
+		slog.Bool("platform_basic", c.PlatformAPIToken != ""),
+		slog.Bool("netverify", c.NetverifyAPIToken != ""),
+		slog.String("user_agent", c.UserAgent),
+		slog.Float64("rate_limit", c.RateLimit),
+	)
+}
+
+// Option configures a Client beyond its Config.
+type Option func(*options) error
+
+type options struct {
+	transport      http.RoundTripper
+	tracerProvider trace.TracerProvider
+	meterProvider  metric.MeterProvider
+}
+
+// WithTransport sets the HTTP transport (default: a clone of
+// http.DefaultTransport). jumiotest's in-memory server provides one.
+func WithTransport(rt http.RoundTripper) Option {
+	return func(o *options) error {
+		if rt == nil {
+			return errors.New("jumio: WithTransport: nil transport")
+		}
+		o.transport = rt
+		return nil
+	}
+}
+
+// WithTracerProvider sets the tracer provider for HTTP client spans
+// (default: the global one).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) error {
+		if tp == nil {
+			return errors.New("jumio: WithTracerProvider: nil provider")
+		}
+		o.tracerProvider = tp
+		return nil
+	}
+}
+
+// WithMeterProvider sets the meter provider for the client's metrics
+// (default: the global one).
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(o *options) error {
+		if mp == nil {
+			return errors.New("jumio: WithMeterProvider: nil provider")
+		}
+		o.meterProvider = mp
+		return nil
+	}
+}

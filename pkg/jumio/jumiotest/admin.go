@@ -1,0 +1,70 @@
+package jumiotest
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+)
+
+// AdminPrefix is where the server's own control endpoints live (no
+// authentication: the simulator is for tests and demos):
+//
+//	GET    /_jumiotest/counts       request counters
+//	GET    /_jumiotest/executions   ids, statuses and outcomes
+//	POST   /_jumiotest/faults       queue a Fault (JSON)
+//	DELETE /_jumiotest/faults       clear faults
+//	POST   /_jumiotest/revoke       revoke every token
+const AdminPrefix = "/_jumiotest"
+
+func (s *Server) adminRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+AdminPrefix+"/counts", func(w http.ResponseWriter, r *http.Request) {
+		type row struct {
+			Endpoint string `json:"endpoint"`
+			Status   int    `json:"status"`
+			Count    int    `json:"count"`
+		}
+		var rows []row
+		for k, v := range s.Counts() {
+			rows = append(rows, row{string(k.Endpoint), k.Status, v})
+		}
+		sort.Slice(rows, func(i, j int) bool {
+			if rows[i].Endpoint != rows[j].Endpoint {
+				return rows[i].Endpoint < rows[j].Endpoint
+			}
+			return rows[i].Status < rows[j].Status
+		})
+		b, _ := json.Marshal(rows)
+		writeJSON(w, b)
+	})
+	mux.HandleFunc("GET "+AdminPrefix+"/executions", func(w http.ResponseWriter, r *http.Request) {
+		type row struct {
+			API, AccountID, ID, Status, Outcome string
+		}
+		var rows []row
+		for _, e := range s.Executions() {
+			rows = append(rows, row{"platform", e.AccountID, e.ID, e.Status, e.Outcome})
+		}
+		for _, sc := range s.NetverifyScans() {
+			rows = append(rows, row{"netverify", "", sc.Reference, sc.Result, sc.Outcome})
+		}
+		b, _ := json.Marshal(rows)
+		writeJSON(w, b)
+	})
+	mux.HandleFunc("POST "+AdminPrefix+"/faults", func(w http.ResponseWriter, r *http.Request) {
+		var f Fault
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&f); err != nil {
+			problem(w, http.StatusBadRequest, "Body is not a fault")
+			return
+		}
+		s.Inject(f)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE "+AdminPrefix+"/faults", func(w http.ResponseWriter, r *http.Request) {
+		s.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST "+AdminPrefix+"/revoke", func(w http.ResponseWriter, r *http.Request) {
+		s.RevokeTokens()
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

@@ -1,0 +1,82 @@
+package jumio
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// Metric names. Attributes carry the endpoint name and HTTP status only,
+// never ids or personal data.
+const (
+	// MetricRequests counts requests by endpoint and status (the HTTP
+	// status code, or "error" when no response came).
+	MetricRequests = "jumio.client.requests"
+	// MetricRequestDuration is the time to the response headers, by
+	// endpoint.
+	MetricRequestDuration = "jumio.client.request.duration"
+	// MetricRetries counts in-call retries of transient failures.
+	MetricRetries = "jumio.client.retries"
+	// MetricRateLimit is the current request rate limit (requests per
+	// second) of each limiter (retrieval, account, token).
+	MetricRateLimit = "jumio.client.rate_limit"
+	// MetricThrottled counts 429 answers by limiter.
+	MetricThrottled = "jumio.client.throttled"
+)
+
+type clientMetrics struct {
+	requests metric.Int64Counter
+	duration metric.Float64Histogram
+	retries  metric.Int64Counter
+}
+
+func newClientMetrics(mp metric.MeterProvider, c *Client) (*clientMetrics, error) {
+	m := mp.Meter("github.com/kycflow/kycflow/pkg/jumio")
+	var (
+		cm  clientMetrics
+		err error
+		e   []error
+	)
+	cm.requests, err = m.Int64Counter(MetricRequests, metric.WithDescription("Requests to Jumio by endpoint and status."))
+	e = append(e, err)
+	cm.duration, err = m.Float64Histogram(MetricRequestDuration, metric.WithUnit("s"),
+		metric.WithDescription("Time to Jumio's response headers."),
+		metric.WithExplicitBucketBoundaries(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+	e = append(e, err)
+	cm.retries, err = m.Int64Counter(MetricRetries, metric.WithDescription("In-call retries of transient Jumio failures."))
+	e = append(e, err)
+	limit, err := m.Float64ObservableGauge(MetricRateLimit, metric.WithUnit("{request}/s"),
+		metric.WithDescription("Current request rate limit toward Jumio (lower for a while after a 429)."))
+	e = append(e, err)
+	throttled, err := m.Int64ObservableCounter(MetricThrottled, metric.WithDescription("429 answers from Jumio."))
+	e = append(e, err)
+	for _, err := range e {
+		if err != nil {
+			return nil, err
+		}
+	}
+	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for name, l := range map[string]*limiter{"retrieval": c.retrieval, "account": c.account, "token": c.token} {
+			s := l.State()
+			attrs := metric.WithAttributes(attribute.String("limiter", name))
+			o.ObserveFloat64(limit, s.Limit, attrs)
+			o.ObserveInt64(throttled, int64(s.Throttled), attrs)
+		}
+		return nil
+	}, limit, throttled)
+	if err != nil {
+		return nil, err
+	}
+	return &cm, nil
+}
+
+func (m *clientMetrics) request(ctx context.Context, ep Endpoint, status string, d time.Duration) {
+	m.requests.Add(ctx, 1, metric.WithAttributes(attribute.String("endpoint", string(ep)), attribute.String("status", status)))
+	m.duration.Record(ctx, d.Seconds(), metric.WithAttributes(attribute.String("endpoint", string(ep))))
+}
+
+func (m *clientMetrics) retry(ctx context.Context, ep Endpoint) {
+	m.retries.Add(ctx, 1, metric.WithAttributes(attribute.String("endpoint", string(ep))))
+}

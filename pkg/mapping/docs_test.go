@@ -1,0 +1,296 @@
+package mapping
+
+import (
+	"cmp"
+	"fmt"
+	"go/ast"
+	"go/doc/comment"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const docPath = "../../docs/mapping.md"
+
+// TestMappingDoc keeps docs/mapping.md equal to what the tables in code
+// say. go test ./pkg/mapping -run TestMappingDoc -update rewrites it.
+func TestMappingDoc(t *testing.T) {
+	got := renderDoc(t)
+	if *update {
+		if err := os.WriteFile(docPath, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(docPath)
+	if err != nil || string(want) != got {
+		t.Fatalf("docs/mapping.md is stale; regenerate it with: go test ./pkg/mapping -run TestMappingDoc -update")
+	}
+}
+
+// md escapes a table cell.
+func md(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+type table struct {
+	b    *strings.Builder
+	cols int
+}
+
+func newTable(b *strings.Builder, head ...string) table {
+	fmt.Fprintf(b, "\n| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(head)))
+	return table{b, len(head)}
+}
+
+func (t table) row(cells ...string) {
+	for i := range cells {
+		cells[i] = md(cells[i])
+	}
+	fmt.Fprintf(t.b, "| %s |\n", strings.Join(cells, " | "))
+}
+
+// goSource reads the Go files of a directory (not tests).
+func goSource(t *testing.T, dir string) []*ast.File {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	var files []*ast.File
+	for _, p := range paths {
+		if strings.HasSuffix(p, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	return files
+}
+
+// oneLine joins a comment into one line.
+func oneLine(g *ast.CommentGroup) string {
+	if g == nil {
+		return ""
+	}
+	return strings.Join(strings.Fields(g.Text()), " ")
+}
+
+// resultFields renders the fields of the Result types with the doc comment
+// that names their sources.
+func resultFields(t *testing.T, b *strings.Builder) {
+	types := map[string]*ast.StructType{}
+	for _, f := range goSource(t, "../events") {
+		ast.Inspect(f, func(n ast.Node) bool {
+			if ts, ok := n.(*ast.TypeSpec); ok {
+				if st, ok := ts.Type.(*ast.StructType); ok {
+					types[ts.Name.Name] = st
+				}
+			}
+			return true
+		})
+	}
+	var walk func(typ, prefix string)
+	tab := newTable(b, "field", "where it comes from")
+	walk = func(typ, prefix string) {
+		for _, f := range types[typ].Fields.List {
+			if f.Tag == nil || len(f.Names) == 0 {
+				continue
+			}
+			tag, _ := strconv.Unquote(f.Tag.Value)
+			name, _, _ := strings.Cut(reflect.StructTag(tag).Get("json"), ",")
+			path := prefix + name
+			// The type's own comment stands in for fields that are a
+			// struct of their own.
+			inner := strings.TrimLeft(types2(f.Type), "[]*")
+			if _, ok := types[inner]; ok && inner != "Time" {
+				tab.row("`"+path+"`", oneLine(f.Doc))
+				walk(inner, path+".")
+				continue
+			}
+			tab.row("`"+path+"`", oneLine(f.Doc))
+		}
+	}
+	walk("Result", "")
+}
+
+func types2(e ast.Expr) string {
+	switch e := e.(type) {
+	case *ast.Ident:
+		return e.Name
+	case *ast.StarExpr:
+		return "*" + types2(e.X)
+	case *ast.ArrayType:
+		return "[]" + types2(e.Elt)
+	case *ast.SelectorExpr:
+		return e.Sel.Name
+	}
+	return ""
+}
+
+// funcDoc renders the doc comment of a function of this package as
+// Markdown.
+func funcDoc(t *testing.T, name string) string {
+	for _, f := range goSource(t, ".") {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Name.Name == name && fd.Recv == nil {
+				var p comment.Parser
+				var pr comment.Printer
+				pr.HeadingLevel = 4
+				return string(pr.Markdown(p.Parse(fd.Doc.Text())))
+			}
+		}
+	}
+	t.Fatalf("no func %s", name)
+	return ""
+}
+
+func renderDoc(t *testing.T) string {
+	t.Helper()
+	b := &strings.Builder{}
+	b.WriteString(`# Mapping reference
+
+<!-- Generated from the tables in pkg/mapping and the doc comments of pkg/events.
+     Do not edit: run go test ./pkg/mapping -run TestMappingDoc -update -->
+
+How kycflow turns Jumio payloads into the normalized result (` + "`events.Result`" + `,
+JSON Schema ` + "`pkg/events/schema/result.v1.json`" + `), and Netverify requests into
+Platform account requests. Jumio publishes only part of its own Netverify → Platform
+mapping, so most rows are inferred from the field and label names; the confidence
+column says how sure each one is (confirmed: Jumio says so; high: same name and
+meaning; medium, low: closest equivalent).
+
+Rules for every result:
+
+- Unknown statuses, decisions, labels, capability names and codes pass through as
+  strings; nothing unknown makes mapping fail.
+- ` + "`\"N/A\"`" + ` values are absent. Timestamps are UTC.
+- SESSION_EXPIRED and TOKEN_EXPIRED give decision NOT_EXECUTED (label: the status,
+  risk score -1 when Jumio gave one), whatever decision Jumio reported: it has been
+  seen to report an expired session as REJECTED/100.
+- Capabilities are listed in a fixed order: ` + "`" + strings.Join(capabilityOrder, "`, `") + "`" + `,
+  then unknown names alphabetically; within a capability by id, then label.
+- Reasons are the capabilities that did not pass: REJECTED first, then WARNING, then
+  NOT_EXECUTED; within those by capability order, Netverify code and label.
+- Image references are copied, never followed; an href that is not an absolute
+  http(s) URL is dropped.
+
+## Result fields
+`)
+	resultFields(t, b)
+
+	b.WriteString("\n## Products and workflow keys\n\nBuilt-in product names by workflow definition key (`Source.Product`). Tenants have their own keys: the services read overrides from configuration (`ParseProducts`: `key=name` pairs separated by commas, or a JSON object); an empty name removes a built-in entry. Netverify results, which have no key, are looked up as `netverify.<kind>`.\n")
+	tab := newTable(b, "key", "product", "source")
+	for _, p := range defaultProducts {
+		tab.row("`"+p.key+"`", p.name, p.source)
+	}
+	b.WriteString("\nNetverify `workflowId` → Platform workflow definition key (account requests; overrides with `ParseWorkflows`, e.g. `200=10011`):\n")
+	tab = newTable(b, "workflowId", "key", "product", "capture method")
+	for _, w := range defaultWorkflows {
+		tab.row(strconv.Itoa(w.id), strconv.Itoa(w.key), w.product, cmp.Or(w.capture, "camera and upload"))
+	}
+
+	b.WriteString("\n## Netverify → result\n\n### verificationStatus\n\nThe overall decision, and the capabilities when no `rejectReason` says more. A similarity, liveness or additional check that did not pass lowers a PASSED decision (to WARNING or REJECTED).\n")
+	tab = newTable(b, "verificationStatus", "decision", "capabilities", "confidence")
+	for _, r := range verificationRows {
+		var caps []string
+		for _, tg := range r.targets {
+			caps = append(caps, tg.capability+" "+string(tg.decision)+" / "+tg.label)
+		}
+		tab.row("`"+r.status+"`", string(r.decision), strings.Join(caps, "; "), r.confidence)
+	}
+	b.WriteString("\nStatus: `NO_ID_UPLOADED` (or retrieval `transaction.status` FAILED) is TOKEN_EXPIRED when nothing shows the user started (no `firstAttemptDate`, `idScanSource` WEB), SESSION_EXPIRED otherwise; retrieval PENDING is ACQUIRED; everything else PROCESSED.\n")
+
+	b.WriteString("\n### rejectReason\n\nOne capability result per `rejectReasonDetails` entry (object or array), or one for the code when there are none; the reason keeps Netverify's code and detail code. The ID capabilities a rejected one depends on (usability → imageChecks → extraction → dataChecks) are PASSED / OK. An unknown detail falls back to its code's row; an unknown code gives imageChecks (DENIED_FRAUD) or usability (ERROR_NOT_READABLE_ID) REJECTED with Netverify's description as the label.\n")
+	tab = newTable(b, "code", "detail", "Netverify name", "verificationStatus", "capability", "decision / label", "confidence")
+	for _, r := range rejectRows {
+		tab.row(r.code, r.detail, r.description, r.status, r.to.capability, string(r.to.decision)+" / "+r.to.label, r.confidence)
+	}
+
+	b.WriteString("\n### identityVerification\n")
+	tab = newTable(b, "similarity", "similarity decision / label", "confidence")
+	for _, r := range similarityRows {
+		tab.row("`"+r.value+"`", string(r.decision)+" / "+r.label, r.confidence)
+	}
+	b.WriteString("\nAn unknown similarity is WARNING with the value as its label.\n")
+	tab = newTable(b, "validity / reason", "liveness decision / label", "confidence")
+	for _, r := range livenessRows {
+		v := "FALSE, reason `" + r.value + "`"
+		switch r.value {
+		case "TRUE":
+			v = "TRUE"
+		case "":
+			v = "FALSE, no reason"
+		}
+		tab.row(v, string(r.decision)+" / "+r.label, r.confidence)
+	}
+	b.WriteString("\nValidity arrives as a boolean or a string in any case; a value that is neither (`\"N/A\"`) with no reason gives no liveness result. An unknown reason is REJECTED with the reason as its label.\n")
+
+	b.WriteString("\n### Authentication (`transactionResult`)\n")
+	tab = newTable(b, "transactionResult", "authentication decision / label", "confidence")
+	for _, r := range authRows {
+		tab.row("`"+r.value+"`", string(r.decision)+" / "+r.label, r.confidence)
+	}
+	b.WriteString("\nEXPIRED is status TOKEN_EXPIRED; the others PROCESSED. An unknown result is WARNING with the value as its label.\n")
+
+	b.WriteString("\n### Document verification (`document.status`)\n")
+	tab = newTable(b, "document.status", "usability decision / label", "confidence")
+	for _, r := range documentRows {
+		tab.row("`"+r.value+"`", string(r.decision)+" / "+r.label, r.confidence)
+	}
+	b.WriteString("\nEXTRACTED adds extraction PASSED / OK. No document status with `transaction.status` FAILED is SESSION_EXPIRED with usability NOT_EXECUTED / NOT_UPLOADED. `extractedData` is not mapped (its shape is not documented); it stays in the raw document of the enriched event.\n")
+
+	b.WriteString("\n### Retrieval `additionalChecks` and `mrzCheck`\n")
+	tab = newTable(b, "additionalChecks", "capability")
+	for _, a := range additionalChecks {
+		c := a.capability
+		if c == capImageChecks {
+			c = "imageChecks data (faceSearchFindings.status, faceSearchFindings.count)"
+		}
+		tab.row("`"+a.netverify+"`", c)
+	}
+	b.WriteString("\nUnknown checks keep their name as the capability name.\n")
+	tab = newTable(b, "searchResults", "decision / label", "confidence")
+	for _, r := range searchRows {
+		tab.row("`"+r.value+"`", string(r.decision)+" / "+cmp.Or(r.label, "searchResponse (or searchReason)"), r.confidence)
+	}
+	tab = newTable(b, "watchlistScreening searchStatus", "decision / label", "confidence")
+	for _, r := range watchlistRows {
+		tab.row(r.value, string(r.decision)+" / "+r.label, r.confidence)
+	}
+	b.WriteString("\n`mrzCheck` is kept as dataChecks data.\n")
+
+	b.WriteString("\n## Platform → result\n\nEvery capability entry is kept. Capability data is copied only for these keys (the rest may be personal data and stays in the raw document):\n")
+	tab = newTable(b, "capability", "data keys")
+	for _, c := range capabilityData {
+		tab.row(c.capability, "`"+strings.Join(c.keys, "`, `")+"`")
+	}
+	b.WriteString("\nDocument and person come from the first extraction entry (by id) that passed and holds data.\n")
+
+	b.WriteString("\n## Result → Netverify (legacy consumers)\n\n`mapping.LegacyStatus`, also in `verificationStatus` of Platform results:\n\n")
+	b.WriteString(funcDoc(t, "LegacyStatus"))
+	b.WriteString("\nPlatform labels with a Netverify reject code (the reverse of the table above, with the preferred code where several share a label):\n")
+	tab = newTable(b, "capability", "label", "code", "detail")
+	for _, l := range legacyRows {
+		tab.row(l.capability, l.label, l.code, l.detail)
+	}
+
+	b.WriteString("\n## Netverify requests → Platform account request\n\nWhat cannot be carried over comes back as a warning naming the field (never its value) and saying what to do instead; unknown fields are warnings too. Only a body that is not a JSON object is an error.\n\n### `/initiate` (`FromNetverifyInitiate`)\n")
+	tab = newTable(b, "Netverify", "account request", "how")
+	for _, f := range initiateFields {
+		tab.row("`"+f.netverify+"`", cmp.Or(f.platform, "not carried"), strings.TrimPrefix(f.note, "not carried: "))
+	}
+	b.WriteString("\n### `/performNetverify` (`FromPerformNetverify`)\n")
+	tab = newTable(b, "Netverify", "account request", "how")
+	for _, f := range performFields {
+		tab.row("`"+f.netverify+"`", cmp.Or(f.platform, "not carried"), strings.TrimPrefix(f.note, "not carried: "))
+	}
+	return b.String()
+}

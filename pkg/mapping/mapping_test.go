@@ -1,0 +1,321 @@
+package mapping
+
+import (
+	"encoding/json"
+	"errors"
+	"go/parser"
+	"go/token"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
+)
+
+// goldenResult maps the named golden case.
+func goldenResult(t *testing.T, name string) (events.Result, []byte) {
+	t.Helper()
+	for _, c := range goldenCases(t) {
+		if c.name == name {
+			out := run(t, c)
+			return *out.result, out.input
+		}
+	}
+	t.Fatalf("no case %s", name)
+	return events.Result{}, nil
+}
+
+// TestInvariantsCatchMistakes makes sure the invariants suite fails for
+// the mistakes it exists to catch.
+func TestInvariantsCatchMistakes(t *testing.T) {
+	good, input := goldenResult(t, "platform-passed")
+	if p := invariants(good); len(p) > 0 {
+		t.Fatalf("golden result breaks invariants: %v", p)
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(r *events.Result)
+	}{
+		{"capabilities out of order", func(r *events.Result) { slices.Reverse(r.Capabilities) }},
+		{"expired but rejected", func(r *events.Result) { r.Status = events.StatusSessionExpired }},
+		{"failing capability without reason", func(r *events.Result) { r.Capabilities[0].Decision = events.DecisionRejected }},
+		{"local time", func(r *events.Result) {
+			t := r.Timestamps.Created.In(time.FixedZone("CET", 3600))
+			r.Timestamps.Created = &t
+		}},
+		{"missing execution id", func(r *events.Result) { r.IDs.WorkflowExecutionID = "" }},
+		{"unknown api", func(r *events.Result) { r.Source.API = "v4" }},
+		{"unknown region", func(r *events.Result) { r.Source.Region = "mars-1" }},
+		{"null reasons", func(r *events.Result) { r.Reasons = nil }},
+		{"wrong legacy status", func(r *events.Result) { r.VerificationStatus = nvDeniedFraud }},
+		{"risk score out of range", func(r *events.Result) { r.Decision.RiskScore = ptr(250.0) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := good.Clone()
+			tc.mutate(&r)
+			if len(invariants(r)) == 0 {
+				t.Error("invariants passed a broken result")
+			}
+		})
+	}
+	if len(leaks(good, personalValues(input))) == 0 {
+		t.Error("leaks found no personal value in a full result")
+	}
+}
+
+// TestOrderIsDeterministic maps each Platform case with every list in its
+// input reversed, and each Netverify callback with its fields reordered:
+// the result is the same.
+func TestOrderIsDeterministic(t *testing.T) {
+	for _, c := range goldenCases(t) {
+		switch c.kind {
+		case "details":
+			t.Run(c.name, func(t *testing.T) {
+				in := readFile(t, c.path)
+				var d jumio.WorkflowDetails
+				if err := json.Unmarshal(in, &d); err != nil {
+					t.Fatal(err)
+				}
+				ev := platformEvent(t, c.name, &d)
+				want := FromPlatform(ev, &d, nil)
+				slices.Reverse(d.Credentials)
+				for i := range d.Credentials {
+					slices.Reverse(d.Credentials[i].Parts)
+				}
+				for _, entries := range d.Capabilities {
+					slices.Reverse(entries)
+				}
+				if diff := cmp.Diff(want, FromPlatform(ev, &d, nil)); diff != "" {
+					t.Errorf("reordered input gives another result (-want +got):\n%s", diff)
+				}
+			})
+		case "form":
+			t.Run(c.name, func(t *testing.T) {
+				body := strings.TrimSpace(string(readFile(t, c.path)))
+				ev, m := netverifyEvent(t, body)
+				want := FromNetverify(ev, m, nil)
+				parts := strings.Split(body, "&")
+				slices.Reverse(parts)
+				values, _ := url.ParseQuery(strings.Join(parts, "&"))
+				m2, err := jumio.ParseNetverifyCallback(values)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, FromNetverify(ev, m2, nil)); diff != "" {
+					t.Errorf("reordered input gives another result (-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+// TestNothingUnknownFails maps empty and nil inputs: the result holds the
+// event's ids and passes the invariants.
+func TestNothingUnknownFails(t *testing.T) {
+	pev := platformEvent(t, "platform-passed", nil)
+	nev, _ := netverifyEvent(t, string(readFile(t, filepath.Join("testdata", "netverify-no-id-uploaded.input.form"))))
+	for name, r := range map[string]events.Result{
+		"platform nil":           FromPlatform(pev, nil, nil),
+		"platform empty":         FromPlatform(pev, &jumio.WorkflowDetails{}, nil),
+		"netverify nil":          FromNetverify(nev, nil, nil),
+		"netverify empty":        FromNetverify(nev, &jumio.NetverifyMessage{}, nil),
+		"netverify data nil":     FromNetverifyData(nev, nil, nil),
+		"netverify empty id":     FromNetverify(nev, &jumio.NetverifyMessage{ID: &jumio.NetverifyCallback{}}, nil),
+		"netverify empty auth":   FromNetverify(nev, &jumio.NetverifyMessage{Auth: &jumio.NetverifyAuthCallback{}}, nil),
+		"netverify empty dv":     FromNetverify(nev, &jumio.NetverifyMessage{Document: &jumio.NetverifyDocumentCallback{}}, nil),
+		"netverify data empty":   FromNetverifyData(nev, &jumio.NetverifyData{}, nil),
+		"platform custom tables": FromPlatform(pev, nil, DefaultTables().WithProducts(map[string]string{"10011": "KYC"})),
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, p := range invariants(r) {
+				t.Error(p)
+			}
+			if r.Status != statusUnknown && r.Status != events.StatusProcessed && !r.Status.Expired() {
+				t.Errorf("status %q", r.Status)
+			}
+		})
+	}
+	if r := FromPlatform(pev, nil, DefaultTables().WithProducts(map[string]string{"10011": "KYC"})); r.Source.Product != "KYC" {
+		t.Errorf("product: got %q, want KYC", r.Source.Product)
+	}
+}
+
+func TestLegacyStatus(t *testing.T) {
+	reason := func(c string, d events.DecisionType, l string) events.Reason {
+		r := events.Reason{Capability: c, Decision: d, Label: l}
+		lr := legacyIndex[[2]string{c, l}]
+		r.LegacyRejectCode, r.LegacyDetailCode = lr.code, lr.detail
+		return r
+	}
+	platform := func(s events.Status, d events.DecisionType, rs ...events.Reason) events.Result {
+		return events.Result{Source: events.Source{API: events.APIPlatform}, Status: s, Decision: events.Decision{Type: d}, Reasons: rs}
+	}
+	type want struct{ status, code, detail string }
+	for _, tc := range []struct {
+		name string
+		r    events.Result
+		want want
+	}{
+		{"passed", platform(events.StatusProcessed, events.DecisionPassed), want{nvApproved, "", ""}},
+		{"session expired reported rejected", platform(events.StatusSessionExpired, events.DecisionRejected), want{nvNoIDUploaded, "", ""}},
+		{"running", platform(events.StatusAcquired, events.DecisionNotExecuted), want{"", "", ""}},
+		{"not uploaded", platform(events.StatusProcessed, events.DecisionNotExecuted, reason(capUsability, events.DecisionNotExecuted, labelNotUploaded)), want{nvNoIDUploaded, "", ""}},
+		{"fraud before not readable", platform(events.StatusProcessed, events.DecisionRejected,
+			reason(capUsability, events.DecisionRejected, "GLARE"), reason(capDataChecks, events.DecisionRejected, "MRZ_CHECKSUM")), want{nvDeniedFraud, "108", ""}},
+		{"sample is not readable", platform(events.StatusProcessed, events.DecisionRejected, reason(capImageChecks, events.DecisionRejected, "SAMPLE")), want{nvNotReadable, "202", ""}},
+		{"unsupported type", platform(events.StatusProcessed, events.DecisionRejected, reason(capUsability, events.DecisionWarning, "UNSUPPORTED_DOCUMENT_TYPE")), want{nvUnsupportedType, "", ""}},
+		{"usability unknown label", platform(events.StatusProcessed, events.DecisionRejected, reason(capUsability, events.DecisionRejected, "SMUDGED")), want{nvNotReadable, "", ""}},
+		{"similarity no match", platform(events.StatusProcessed, events.DecisionRejected, reason(capSimilarity, events.DecisionRejected, "NO_MATCH")), want{nvDeniedFraud, "", ""}},
+		{"warning", platform(events.StatusProcessed, events.DecisionWarning, reason(capWatchlist, events.DecisionWarning, "ALERT")), want{"", "", ""}},
+		{"unknown status rejected", platform("ARCHIVED", events.DecisionRejected), want{nvDeniedFraud, "", ""}},
+		{"netverify keeps its own", events.Result{Source: events.Source{API: events.APINetverify}, VerificationStatus: nvDeniedFraud,
+			Reasons: []events.Reason{{Capability: capImageChecks, Decision: events.DecisionRejected, Label: "X", LegacyRejectCode: "199"}}}, want{nvDeniedFraud, "199", ""}},
+		{"netverify authentication", events.Result{Source: events.Source{API: events.APINetverify}, Decision: events.Decision{Type: events.DecisionPassed}}, want{"", "", ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got want
+			got.status, got.code, got.detail = LegacyStatus(tc.r)
+			if got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+			// Projection keeps the answer.
+			var proj want
+			proj.status, proj.code, proj.detail = LegacyStatus(events.Project(tc.r, events.PolicyDecisionOnly))
+			if proj != tc.want {
+				t.Errorf("decision_only projection: got %+v, want %+v", proj, tc.want)
+			}
+		})
+	}
+}
+
+// TestRejectTablesAgree checks that each high-confidence Netverify code
+// maps to a label that maps back to the same code.
+func TestRejectTablesAgree(t *testing.T) {
+	for _, r := range rejectRows {
+		if r.confidence != high {
+			continue
+		}
+		back, ok := legacyIndex[[2]string{r.to.capability, r.to.label}]
+		if !ok || back.code != r.code || back.detail != r.detail {
+			t.Errorf("%s/%s → %s/%s → %+v", r.code, r.detail, r.to.capability, r.to.label, back)
+		}
+		if codeStatus[r.code] != r.status {
+			t.Errorf("code %s belongs to %s and %s", r.code, r.status, codeStatus[r.code])
+		}
+	}
+	for _, l := range legacyRows {
+		if _, ok := codeStatus[l.code]; !ok {
+			t.Errorf("label %s/%s maps to unknown code %s", l.capability, l.label, l.code)
+		}
+	}
+}
+
+func TestTables(t *testing.T) {
+	products, err := ParseProducts("10011 = ID and Identity, 99999=Custom KYC,3=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	workflows, err := ParseWorkflows(`{"200": 10163, "101": 0}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := DefaultTables().WithProducts(products).WithWorkflows(workflows)
+	for _, tc := range []struct{ got, want string }{
+		{tb.Product("10011"), "ID and Identity"},
+		{tb.Product("99999"), "Custom KYC"},
+		{tb.Product("3"), ""},
+		{tb.Product("2"), "ID Verification"},
+		{DefaultTables().Product("10011"), "Standalone ID and Identity Verification"},
+		{(*Tables)(nil).Product("10011"), "Standalone ID and Identity Verification"},
+		{tb.Product(netverifyProductKey(events.KindAuthentication)), "Netverify Authentication"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+	if k, ok := tb.WorkflowKey(200); !ok || k != 10163 {
+		t.Errorf("WorkflowKey(200): got %d %v, want 10163", k, ok)
+	}
+	if _, ok := tb.WorkflowKey(101); ok {
+		t.Error("WorkflowKey(101): removed entry still there")
+	}
+	if k, _ := DefaultTables().WorkflowKey(200); k != 3 {
+		t.Errorf("default tables changed by WithWorkflows: got %d", k)
+	}
+	if p, err := ParseProducts(`{"10011": "ID, Identity"}`); err != nil || p["10011"] != "ID, Identity" {
+		t.Errorf("JSON products: got %v, %v", p, err)
+	}
+	for _, bad := range []string{"10011", "=name", `{"a": {}}`, `{"": "x"}`, "{"} {
+		if _, err := ParseProducts(bad); !errors.Is(err, ErrInvalidTable) {
+			t.Errorf("ParseProducts(%q): got %v, want ErrInvalidTable", bad, err)
+		}
+	}
+	for _, bad := range []string{"200", "x=1", "200=x", `{"200": "x"}`, "-1=3"} {
+		if _, err := ParseWorkflows(bad); !errors.Is(err, ErrInvalidTable) {
+			t.Errorf("ParseWorkflows(%q): got %v, want ErrInvalidTable", bad, err)
+		}
+	}
+	if p, err := ParseProducts("  "); err != nil || len(p) != 0 {
+		t.Errorf("empty products: got %v, %v", p, err)
+	}
+}
+
+func TestRequestErrors(t *testing.T) {
+	for _, body := range []string{"", "null", "[]", `"x"`, "{", `{"a":1} {}`, "not json"} {
+		for name, f := range map[string]func([]byte) (jumio.AccountRequest, []Warning, error){
+			"initiate": FromNetverifyInitiate, "perform": FromPerformNetverify,
+		} {
+			if _, _, err := f([]byte(body)); !errors.Is(err, ErrInvalidRequest) {
+				t.Errorf("%s(%q): got %v, want ErrInvalidRequest", name, body, err)
+			}
+		}
+	}
+	// Tenant tables choose the key.
+	tb := DefaultTables().WithWorkflows(map[int]int{200: 10011})
+	req, _, err := tb.FromNetverifyInitiate([]byte(`{"customerInternalReference":"t1","workflowId":200}`))
+	if err != nil || req.WorkflowDefinition.Key != 10011 {
+		t.Errorf("got key %d, %v; want 10011", req.WorkflowDefinition.Key, err)
+	}
+	req, warns, err := tb.FromPerformNetverify([]byte(`{"merchantIdScanReference":"t1","faceImage":"/9j/"}`))
+	if err != nil || req.WorkflowDefinition.Key != 10011 || len(warns) == 0 {
+		t.Errorf("got key %d, %d warnings, %v; want 10011", req.WorkflowDefinition.Key, len(warns), err)
+	}
+	for _, lifetime := range []int{5, 86400} {
+		req, _, _ := FromNetverifyInitiate([]byte(`{"tokenLifetimeInMinutes":` + strconv.Itoa(lifetime) + `}`))
+		if want := strconv.Itoa(lifetime) + "m"; req.TokenLifetime != want {
+			t.Errorf("tokenLifetime: got %q, want %q", req.TokenLifetime, want)
+		}
+	}
+}
+
+// TestPure keeps the package free of I/O and logging: only the imports
+// below are allowed in its non-test files.
+func TestPure(t *testing.T) {
+	allowed := []string{
+		"cmp", "encoding/json", "errors", "fmt", "maps", "math", "net/url", "slices", "strconv", "strings", "time",
+		"bytes", "unicode/utf8", "github.com/kycflow/kycflow/pkg/events", "github.com/kycflow/kycflow/pkg/jumio",
+	}
+	files, _ := filepath.Glob("*.go")
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		ast, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range ast.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			if !slices.Contains(allowed, path) {
+				t.Errorf("%s imports %s; mapping must stay pure (no I/O, logging or network)", f, path)
+			}
+		}
+	}
+}
