@@ -60,10 +60,10 @@ func (o *IngestOptions) setDefaults() {
 		o.Duration = 10 * time.Second
 	}
 	if o.Warmup <= 0 {
-		o.Warmup = 500 * time.Millisecond
+		o.Warmup = 300 * time.Millisecond
 	}
 	if o.Rounds <= 0 {
-		o.Rounds = 5
+		o.Rounds = 10
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 32

@@ -27,8 +27,8 @@ process: close other work for stable figures.`,
   kycflow bench ingest --duration 10s --sync always --rate 1000`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.Duration("duration", 10*time.Second, "length of each measurement, split into alternating rounds")
-			fs.Int("rounds", 5, "rounds in which the reference and ingest take turns")
-			fs.Duration("warmup", 500*time.Millisecond, "warm-up before each round")
+			fs.Int("rounds", 10, "rounds in which the reference and ingest take turns")
+			fs.Duration("warmup", 300*time.Millisecond, "warm-up before each round")
 			fs.Int("concurrency", 32, "closed-loop clients at saturation")
 			fs.Float64("rate", 0, "fixed request rate per second (0: a quarter of the reference's saturation throughput)")
 			fs.String("sync", "default,always", "JetStream sync settings to measure: default, always")
