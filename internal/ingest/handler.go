@@ -31,6 +31,10 @@ type readFunc func(r *http.Request, buf *bytes.Buffer, received time.Time) (ev e
 // 1 KiB, and every request needs two such buffers.
 var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// headers recycles message header maps; nats.go has written the headers
+// out before PublishMsg returns.
+var headers = sync.Pool{New: func() any { return make(nats.Header, 12) }}
+
 func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
 
 func putBuffer(b *bytes.Buffer) {
@@ -49,12 +53,12 @@ func (s *Service) callback(api events.API, read readFunc) http.Handler {
 	apiName := string(api)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		s.metrics.inFlight.Add(ctx, 1)
+		s.metrics.inFlightAdd(1)
 		received := time.Now()
 		outcome := OutcomeRejected
 		defer func() {
-			s.metrics.inFlight.Add(ctx, -1)
-			s.metrics.request.Record(ctx, time.Since(received).Seconds(), attrs(apiName, "outcome", outcome))
+			s.metrics.inFlightAdd(-1)
+			s.metrics.handled(apiName, outcome, time.Since(received))
 		}()
 
 		client := clientAddr(r, s.trusted)
@@ -104,7 +108,7 @@ func (s *Service) callback(api events.API, read readFunc) http.Handler {
 		if dup {
 			outcome, msg = OutcomeDuplicate, "callback already stored"
 		}
-		s.metrics.answered(ctx, apiName, outcome)
+		s.metrics.answered(apiName, outcome)
 		s.logger.LogAttrs(ctx, slog.LevelInfo, msg, eventAttrs(ev)...)
 		w.Header()[eventIDHeader] = []string{ev.EventID}
 		w.WriteHeader(http.StatusOK)
@@ -127,8 +131,8 @@ func eventAttrs(ev events.CallbackEvent) []slog.Attr {
 func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, ev events.CallbackEvent, err error) {
 	ctx := r.Context()
 	api := string(ev.API)
-	s.metrics.answered(ctx, api, OutcomeUnavailable)
-	s.metrics.rejected.Add(ctx, 1, metricAttrs(api, ReasonBrokerUnavailable))
+	s.metrics.answered(api, OutcomeUnavailable)
+	s.metrics.rejected.Add(measured, 1, metricAttrs(api, ReasonBrokerUnavailable))
 	s.logger.LogAttrs(ctx, slog.LevelWarn, "callback not stored", append(eventAttrs(ev), slog.String("error", err.Error()))...)
 	span := trace.SpanFromContext(ctx)
 	span.SetStatus(codes.Error, "not stored")
@@ -256,8 +260,12 @@ func (s *Service) store(ctx context.Context, ev events.CallbackEvent) (duplicate
 		return false, err
 	}
 	buf.Write(data) // keep the grown slice for the next callback
-	msg := &nats.Msg{Subject: ev.Subject(), Data: buf.Bytes(), Header: make(nats.Header, 12)}
-	h := msg.Header
+	h := headers.Get().(nats.Header)
+	defer func() {
+		clear(h)
+		headers.Put(h)
+	}()
+	msg := &nats.Msg{Subject: ev.Subject(), Data: buf.Bytes(), Header: h}
 	// Direct assignment keeps the header names exactly as pkg/events
 	// spells them (nats.Header is case-sensitive); the values share one
 	// backing array.
@@ -289,14 +297,14 @@ func (s *Service) store(ctx context.Context, ev events.CallbackEvent) (duplicate
 	}
 	d := time.Since(start)
 	if err != nil {
-		s.metrics.published(ctx, string(ev.API), OutcomeUnavailable, d)
+		s.metrics.published(string(ev.API), OutcomeUnavailable, d)
 		return false, err
 	}
 	outcome := OutcomeAccepted
 	if ack.Duplicate {
 		outcome = OutcomeDuplicate
 	}
-	s.metrics.published(ctx, string(ev.API), outcome, d)
+	s.metrics.published(string(ev.API), outcome, d)
 	return ack.Duplicate, nil
 }
 

@@ -86,15 +86,27 @@ func attrs(api, key, value string) metric.MeasurementOption {
 
 func metricAttrs(api, reason string) metric.MeasurementOption { return attrs(api, "reason", reason) }
 
-func (m *metrics) answered(ctx context.Context, api, outcome string) {
-	m.callbacks.Add(ctx, 1, attrs(api, "outcome", outcome))
+// measured is the context measurements are recorded with: one without
+// the request's span. Exemplars are not exported (/metrics is Prometheus
+// text), and with a sampled span in the context the SDK would sample an
+// exemplar on every measurement of every request.
+var measured = context.Background()
+
+func (m *metrics) answered(api, outcome string) {
+	m.callbacks.Add(measured, 1, attrs(api, "outcome", outcome))
 }
 
-func (m *metrics) reject(ctx context.Context, api, reason string) {
-	m.rejected.Add(ctx, 1, metricAttrs(api, reason))
-	m.answered(ctx, api, OutcomeRejected)
+func (m *metrics) reject(api, reason string) {
+	m.rejected.Add(measured, 1, metricAttrs(api, reason))
+	m.answered(api, OutcomeRejected)
 }
 
-func (m *metrics) published(ctx context.Context, api, outcome string, d time.Duration) {
-	m.publish.Record(ctx, d.Seconds(), attrs(api, "outcome", outcome))
+func (m *metrics) published(api, outcome string, d time.Duration) {
+	m.publish.Record(measured, d.Seconds(), attrs(api, "outcome", outcome))
 }
+
+func (m *metrics) handled(api, outcome string, d time.Duration) {
+	m.request.Record(measured, d.Seconds(), attrs(api, "outcome", outcome))
+}
+
+func (m *metrics) inFlightAdd(n int64) { m.inFlight.Add(measured, n) }

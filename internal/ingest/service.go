@@ -206,7 +206,7 @@ func (s *Service) secretOK(segment string) bool {
 // client address only).
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, api string, rj *rejection) {
 	ctx := r.Context()
-	s.metrics.reject(ctx, api, rj.counted())
+	s.metrics.reject(api, rj.counted())
 	level := slog.LevelInfo
 	if rj.status == http.StatusTooManyRequests || rj.status == http.StatusNotFound {
 		level = slog.LevelDebug
