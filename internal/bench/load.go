@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -25,6 +26,11 @@ type Measurement struct {
 	Requests int
 	Errors   int
 	Elapsed  time.Duration
+	// CPU is the processor time the whole process (load generator,
+	// server under test and JetStream alike) used during the run; per
+	// request it is steadier than throughput on a machine that others
+	// share.
+	CPU time.Duration
 	// Latencies are sorted.
 	Latencies []time.Duration
 }
@@ -35,6 +41,14 @@ func (m Measurement) Throughput() float64 {
 		return 0
 	}
 	return float64(m.Requests-m.Errors) / m.Elapsed.Seconds()
+}
+
+// CPUPerRequest is CPU over successful requests.
+func (m Measurement) CPUPerRequest() time.Duration {
+	if n := m.Requests - m.Errors; n > 0 {
+		return m.CPU / time.Duration(n)
+	}
+	return 0
 }
 
 // Quantile returns the q-quantile (0..1) of the latencies.
@@ -50,7 +64,7 @@ func (m Measurement) Quantile(q float64) time.Duration {
 func (m Measurement) Merge(o Measurement) Measurement {
 	lats := append(slices.Clone(m.Latencies), o.Latencies...)
 	slices.Sort(lats)
-	return Measurement{Requests: m.Requests + o.Requests, Errors: m.Errors + o.Errors, Elapsed: m.Elapsed + o.Elapsed, Latencies: lats}
+	return Measurement{Requests: m.Requests + o.Requests, Errors: m.Errors + o.Errors, Elapsed: m.Elapsed + o.Elapsed, CPU: m.CPU + o.CPU, Latencies: lats}
 }
 
 // newClient returns an HTTP client that keeps up to conns connections.
@@ -135,13 +149,15 @@ func Saturate(ctx context.Context, t Target, conc int, warmup, d time.Duration, 
 	}
 	sleep(ctx, warmup)
 	measuring.Store(true)
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	sleep(ctx, d)
 	measuring.Store(false)
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU()-cpu0
 	cancel()
 	wg.Wait()
-	return rec.result(elapsed)
+	m := rec.result(elapsed)
+	m.CPU = cpu
+	return m
 }
 
 // FixedRate sends callbacks at rate per second (open loop: a request is
@@ -189,6 +205,15 @@ func FixedRate(ctx context.Context, t Target, rate float64, maxInFlight int, war
 	close(jobs)
 	wg.Wait()
 	return rec.result(d)
+}
+
+// processCPU is the user and system time the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func sleep(ctx context.Context, d time.Duration) {
