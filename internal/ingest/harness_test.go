@@ -42,7 +42,9 @@ func testConfig() ingest.Config {
 	cfg.RateLimit = 0 // all test traffic comes from one address
 	cfg.NATS.PublishTimeout = time.Second
 	cfg.RetryAfter = 2 * time.Second
-	cfg.Server.ShutdownTimeout = 5 * time.Second
+	// Above net/http's five seconds of grace for connections that never
+	// sent a request.
+	cfg.Server.ShutdownTimeout = 15 * time.Second
 	return cfg
 }
 
@@ -71,10 +73,12 @@ func startIngest(t *testing.T, broker *brokertest.Server, mutate func(*ingest.Co
 	if err != nil {
 		t.Fatal(err)
 	}
+	client := &http.Client{Timeout: 10 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.Serve(ctx, ln) }()
 	t.Cleanup(func() {
+		client.CloseIdleConnections()
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
@@ -83,7 +87,7 @@ func startIngest(t *testing.T, broker *brokertest.Server, mutate func(*ingest.Co
 	return &harness{
 		broker: broker, js: js, tel: tel, logs: logs,
 		url:    "http://" + ln.Addr().String(),
-		client: &http.Client{Timeout: 10 * time.Second},
+		client: client,
 	}
 }
 

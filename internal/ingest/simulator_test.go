@@ -23,7 +23,13 @@ func TestSimulatorCallbacks(t *testing.T) {
 		c.PathSecret = pathSecret
 		c.UserReferenceSecrets = secret(refSecret)
 	})
+	// Our own client, so that its spare connections can be closed: a
+	// connection that never sent a request holds up a graceful shutdown
+	// for five seconds.
+	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
 	sent, err := sim.SendCallbacks(t.Context(), jumiotest.CallbackOptions{
+		Client:       client,
 		URL:          h.url + "/callbacks/platform/" + pathSecret.Value(),
 		NetverifyURL: h.url + "/callbacks/netverify/" + pathSecret.Value(),
 		Concurrency:  4,
