@@ -27,15 +27,19 @@ func NetverifyForm(body []byte, rawQuery string) (values url.Values, raw string,
 			values[k] = append(values[k], vs...)
 		}
 	}
+	return values, rawForm(body, rawQuery), nil
+}
+
+// rawForm is a Netverify callback as stored: the (trimmed) body, then the
+// query string, joined by '&' when both are present.
+func rawForm(body []byte, rawQuery string) string {
 	switch {
 	case len(body) == 0:
-		raw = rawQuery
+		return rawQuery
 	case rawQuery == "":
-		raw = string(body)
-	default:
-		raw = string(body) + "&" + rawQuery
+		return string(body)
 	}
-	return values, raw, nil
+	return string(body) + "&" + rawQuery
 }
 
 // ParseNetverifyRequest is NetverifyForm followed by ParseNetverifyCallback.

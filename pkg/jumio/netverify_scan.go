@@ -44,16 +44,7 @@ func scanIDForm(body []byte, rawQuery string) (form, string, error) {
 	for name, s := range kept {
 		f[name] = s.value
 	}
-	var raw string
-	switch {
-	case len(body) == 0:
-		raw = rawQuery
-	case rawQuery == "":
-		raw = string(body)
-	default:
-		raw = string(body) + "&" + rawQuery
-	}
-	return f, raw, nil
+	return f, rawForm(body, rawQuery), nil
 }
 
 // scanQuery walks one query string as url.ParseQuery does.
