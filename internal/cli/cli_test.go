@@ -37,7 +37,7 @@ func TestMainUsage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			code := Main(t.Context(), tc.args, noEnv, &out, &errOut)
+			code := Main(t.Context(), tc.args, noEnv, nil, &out, &errOut)
 			if code != tc.code {
 				t.Errorf("exit: got %d, want %d (stderr %q)", code, tc.code, errOut.String())
 			}
@@ -65,7 +65,7 @@ func TestErrorsAreOneLine(t *testing.T) {
 		}
 		return ""
 	}
-	code := Main(t.Context(), []string{"run", "--data-dir", t.TempDir()}, env, &out, &errOut)
+	code := Main(t.Context(), []string{"run", "--data-dir", t.TempDir()}, env, nil, &out, &errOut)
 	if code != 1 {
 		t.Fatalf("exit: got %d, want 1", code)
 	}
@@ -90,7 +90,7 @@ func TestRunStoresAndKeepsData(t *testing.T) {
 					return "json"
 				}
 				return ""
-			}, &out, &errOut)
+			}, nil, &out, &errOut)
 	}()
 	client := &http.Client{Timeout: 10 * time.Second}
 	cb := bench.PlatformCallback(t.Name(), 1)
@@ -143,7 +143,7 @@ func TestRunKeepsExplicitChecks(t *testing.T) {
 					"KYCFLOW_INGEST_PATH_SECRET":     secret,
 					"KYCFLOW_LOG_FORMAT":             "json",
 				}[k]
-			}, &out, &errOut)
+			}, nil, &out, &errOut)
 	}()
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "Ctrl-C") && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
