@@ -166,10 +166,10 @@ func getFlag(fs *flag.FlagSet, name string) any {
 	return fs.Lookup(name).Value.(flag.Getter).Get()
 }
 
-func intFlag(fs *flag.FlagSet, name string) int     { return getFlag(fs, name).(int) }
-func boolFlag(fs *flag.FlagSet, name string) bool   { return getFlag(fs, name).(bool) }
+func intFlag(fs *flag.FlagSet, name string) int       { return getFlag(fs, name).(int) }
+func boolFlag(fs *flag.FlagSet, name string) bool     { return getFlag(fs, name).(bool) }
 func floatFlag(fs *flag.FlagSet, name string) float64 { return getFlag(fs, name).(float64) }
-func uintFlag(fs *flag.FlagSet, name string) uint64 { return getFlag(fs, name).(uint64) }
+func uintFlag(fs *flag.FlagSet, name string) uint64   { return getFlag(fs, name).(uint64) }
 func durFlag(fs *flag.FlagSet, name string) time.Duration {
 	return getFlag(fs, name).(time.Duration)
 }

@@ -212,9 +212,6 @@ func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
 	if err := rc.ingest.Validate(); err != nil {
 		return rc, fmt.Errorf("configuration: %w", err)
 	}
-	if err := rc.notifier.Validate(); err != nil {
-		return rc, fmt.Errorf("configuration: %w", err)
-	}
 	if rc.notifier.RoutesFile != "" {
 		routes, err := notifier.LoadRoutes(rc.notifier.RoutesFile, env.Getenv)
 		if err != nil {
