@@ -1,0 +1,143 @@
+package enricher
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/mapping"
+)
+
+// retrieve makes the enriched event of a callback: from the workflow
+// details for Platform callbacks, from the callback itself (or, with
+// NetverifyConfirm, the Netverify retrieval data) for Netverify ones.
+// now is when the message was taken up: 404s are judged against it.
+func (e *Enricher) retrieve(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
+	if c.ev.API == events.APIPlatform {
+		return e.platform(ctx, c, now)
+	}
+	return e.netverify(ctx, c, now)
+}
+
+// platform fetches the workflow details, built from the callback's ids and
+// the client's region (never the callback's href), and maps them.
+func (e *Enricher) platform(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
+	if err := e.checkRegion(c.ev); err != nil {
+		return events.EnrichedEvent{}, err
+	}
+	start := time.Now()
+	d, raw, err := e.jumio.WorkflowDetails(ctx, c.ev.AccountID, c.ev.WorkflowExecutionID)
+	err = jumio.NotReadyIfRecent(err, c.sentAt, now, e.policy.notReadyWindow())
+	if err == nil {
+		err = final(c.ev.Status, d.Workflow.Status)
+	}
+	e.metrics.fetch(ctx, jumio.EndpointWorkflowDetails, err, time.Since(start))
+	if err != nil {
+		return events.EnrichedEvent{}, fmt.Errorf("enricher: %w", err)
+	}
+	return events.EnrichedEvent{
+		SchemaVersion: events.ResultSchemaVersion,
+		Result:        mapping.FromPlatform(c.ev, d, e.tables),
+		RawType:       events.RawPlatformDetails,
+		Raw:           raw,
+	}, nil
+}
+
+// netverify maps a Netverify callback, or with NetverifyConfirm an
+// ID-verification callback's retrieval data.
+func (e *Enricher) netverify(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
+	m, values, err := parseForm(c.ev.Form)
+	if err != nil {
+		return events.EnrichedEvent{}, err
+	}
+	if e.cfg.NetverifyConfirm && m.ID != nil {
+		return e.confirm(ctx, c, now)
+	}
+	raw, err := formJSON(values)
+	if err != nil {
+		return events.EnrichedEvent{}, permanent(fmt.Errorf("enricher: encode the callback fields: %w", err))
+	}
+	return events.EnrichedEvent{
+		SchemaVersion: events.ResultSchemaVersion,
+		Result:        mapping.FromNetverify(c.ev, m, e.tables),
+		RawType:       events.RawNetverifyCallback,
+		Raw:           raw,
+	}, nil
+}
+
+// confirm polls the Netverify scan status until it is no longer PENDING
+// (as redeliveries on the not-ready schedule), then fetches and maps the
+// scan's data, as Jumio's Netverify retrieval guide recommends.
+func (e *Enricher) confirm(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
+	if err := e.checkRegion(c.ev); err != nil {
+		return events.EnrichedEvent{}, err
+	}
+	ref := c.ev.WorkflowExecutionID
+	window := e.policy.notReadyWindow()
+	start := time.Now()
+	scan, err := e.jumio.NetverifyScan(ctx, ref)
+	err = jumio.NotReadyIfRecent(err, c.sentAt, now, window)
+	if err == nil && strings.EqualFold(scan.Status, "PENDING") {
+		err = fmt.Errorf("%w: Netverify scan PENDING", ErrNotFinal)
+	}
+	e.metrics.fetch(ctx, jumio.EndpointNetverifyScan, err, time.Since(start))
+	if err != nil {
+		return events.EnrichedEvent{}, fmt.Errorf("enricher: %w", err)
+	}
+	start = time.Now()
+	data, raw, err := e.jumio.NetverifyData(ctx, ref)
+	err = jumio.NotReadyIfRecent(err, c.sentAt, now, window)
+	e.metrics.fetch(ctx, jumio.EndpointNetverifyData, err, time.Since(start))
+	if err != nil {
+		return events.EnrichedEvent{}, fmt.Errorf("enricher: %w", err)
+	}
+	return events.EnrichedEvent{
+		SchemaVersion: events.ResultSchemaVersion,
+		Result:        mapping.FromNetverifyData(c.ev, data, e.tables),
+		RawType:       events.RawNetverifyData,
+		Raw:           raw,
+	}, nil
+}
+
+// checkRegion refuses a callback that names another region than the
+// client's: its data lives in another data center, which this client has
+// neither the URLs nor the credentials for.
+func (e *Enricher) checkRegion(ev events.CallbackEvent) error {
+	if ev.Region == "" || ev.Region == string(e.region) {
+		return nil
+	}
+	r, err := jumio.ParseRegion(ev.Region)
+	if err == nil && r == e.region {
+		return nil
+	}
+	name := "an unknown region"
+	if err == nil {
+		name = string(r)
+	}
+	return permanent(fmt.Errorf("%w: callback from %s, the Jumio client serves %s", ErrRegionMismatch, name, e.region))
+}
+
+var wordRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+
+// final checks that workflow details are final for a callback of status
+// callbackStatus: a callback reports a workflow that has ended, so details
+// still INITIATED or ACQUIRED are Jumio's processing lagging behind its
+// callback, and they are fetched again later (ErrNotFinal).
+func final(callbackStatus, detailsStatus string) error {
+	pending := func(s string) bool {
+		s = strings.ToUpper(s)
+		return s == string(events.StatusInitiated) || s == string(events.StatusAcquired)
+	}
+	if !pending(detailsStatus) || pending(callbackStatus) {
+		return nil
+	}
+	cs := callbackStatus
+	if !wordRE.MatchString(cs) {
+		cs = "final"
+	}
+	return fmt.Errorf("%w: workflow details %s after a %s callback", ErrNotFinal, strings.ToUpper(detailsStatus), cs)
+}
