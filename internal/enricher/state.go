@@ -11,8 +11,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // recentEvents bounds the event ids remembered per execution. An
