@@ -11,8 +11,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kycflow/kycflow/pkg/events"
 )
 
 // recentEvents bounds the event ids remembered per execution. An
