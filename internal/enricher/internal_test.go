@@ -234,5 +234,3 @@ func TestFinal(t *testing.T) {
 		}
 	}
 }
-
-
