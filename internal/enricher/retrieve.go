@@ -29,15 +29,18 @@ func (e *Enricher) platform(ctx context.Context, c *callback, now time.Time) (ev
 	if err := e.checkRegion(c.ev); err != nil {
 		return events.EnrichedEvent{}, err
 	}
-	start := time.Now()
-	d, raw, err := e.jumio.WorkflowDetails(ctx, c.ev.AccountID, c.ev.WorkflowExecutionID)
-	err = jumio.NotReadyIfRecent(err, c.sentAt, now, e.policy.notReadyWindow())
-	if err == nil {
-		err = final(c.ev.Status, d.Workflow.Status)
-	}
-	e.metrics.fetch(ctx, jumio.EndpointWorkflowDetails, err, time.Since(start))
+	var (
+		d   *jumio.WorkflowDetails
+		raw []byte
+	)
+	err := e.fetch(ctx, jumio.EndpointWorkflowDetails, c, now, func() (err error) {
+		if d, raw, err = e.jumio.WorkflowDetails(ctx, c.ev.AccountID, c.ev.WorkflowExecutionID); err != nil {
+			return err
+		}
+		return final(c.ev.Status, d.Workflow.Status)
+	})
 	if err != nil {
-		return events.EnrichedEvent{}, fmt.Errorf("enricher: %w", err)
+		return events.EnrichedEvent{}, err
 	}
 	return events.EnrichedEvent{
 		SchemaVersion: events.ResultSchemaVersion,
@@ -77,23 +80,26 @@ func (e *Enricher) confirm(ctx context.Context, c *callback, now time.Time) (eve
 		return events.EnrichedEvent{}, err
 	}
 	ref := c.ev.WorkflowExecutionID
-	window := e.policy.notReadyWindow()
-	start := time.Now()
-	scan, err := e.jumio.NetverifyScan(ctx, ref)
-	err = jumio.NotReadyIfRecent(err, c.sentAt, now, window)
-	if err == nil && strings.EqualFold(scan.Status, "PENDING") {
-		err = fmt.Errorf("%w: Netverify scan PENDING", ErrNotFinal)
-	}
-	e.metrics.fetch(ctx, jumio.EndpointNetverifyScan, err, time.Since(start))
+	err := e.fetch(ctx, jumio.EndpointNetverifyScan, c, now, func() error {
+		scan, err := e.jumio.NetverifyScan(ctx, ref)
+		if err == nil && strings.EqualFold(scan.Status, "PENDING") {
+			err = fmt.Errorf("%w: Netverify scan PENDING", ErrNotFinal)
+		}
+		return err
+	})
 	if err != nil {
-		return events.EnrichedEvent{}, fmt.Errorf("enricher: %w", err)
+		return events.EnrichedEvent{}, err
 	}
-	start = time.Now()
-	data, raw, err := e.jumio.NetverifyData(ctx, ref)
-	err = jumio.NotReadyIfRecent(err, c.sentAt, now, window)
-	e.metrics.fetch(ctx, jumio.EndpointNetverifyData, err, time.Since(start))
+	var (
+		data *jumio.NetverifyData
+		raw  []byte
+	)
+	err = e.fetch(ctx, jumio.EndpointNetverifyData, c, now, func() (err error) {
+		data, raw, err = e.jumio.NetverifyData(ctx, ref)
+		return err
+	})
 	if err != nil {
-		return events.EnrichedEvent{}, fmt.Errorf("enricher: %w", err)
+		return events.EnrichedEvent{}, err
 	}
 	return events.EnrichedEvent{
 		SchemaVersion: events.ResultSchemaVersion,
@@ -101,6 +107,19 @@ func (e *Enricher) confirm(ctx context.Context, c *callback, now time.Time) (eve
 		RawType:       events.RawNetverifyData,
 		Raw:           raw,
 	}, nil
+}
+
+// fetch makes one retrieval call: a 404 that comes soon enough after the
+// callback is not ready yet (jumio.NotReadyIfRecent, judged at now), and
+// the outcome and time are counted.
+func (e *Enricher) fetch(ctx context.Context, ep jumio.Endpoint, c *callback, now time.Time, call func() error) error {
+	start := time.Now()
+	err := jumio.NotReadyIfRecent(call(), c.sentAt, now, e.policy.notReadyWindow())
+	e.metrics.fetch(ctx, ep, err, time.Since(start))
+	if err != nil {
+		return fmt.Errorf("enricher: %w", err)
+	}
+	return nil
 }
 
 // checkRegion refuses a callback that names another region than the
