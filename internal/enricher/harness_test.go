@@ -3,12 +3,9 @@ package enricher_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"os"
-	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +17,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/internal/telemetry"
@@ -306,7 +302,8 @@ func (h *harness) consumer() *jetstream.ConsumerInfo {
 
 // settle waits until callbacks messages are settled and checks the
 // ledger: callbacks = results + duplicates + stale + dead letters, with
-// nothing in flight, and the streams agree with the counters.
+// nothing in flight; the streams agree with the counters, and no event
+// has two results (a replay's result is its own).
 func (h *harness) settle(callbacks int) ledger {
 	h.t.Helper()
 	h.eventually("every callback settled", func() bool { return h.ledger().settled() >= int64(callbacks) })
@@ -318,11 +315,13 @@ func (h *harness) settle(callbacks int) ledger {
 		info := h.consumer()
 		return info.NumPending == 0 && info.NumAckPending == 0
 	})
-	ids := map[string]bool{}
+	seen := map[string]bool{}
 	for _, m := range h.enriched() {
-		if m.Header.Get(events.HeaderReplay) == "" {
-			ids[m.Header.Get(events.HeaderCEID)] = true
+		key := m.Header.Get(events.HeaderCEID) + " " + m.Header.Get(events.HeaderReplay)
+		if seen[key] {
+			h.t.Errorf("event %s enriched twice", m.Header.Get(events.HeaderCEID))
 		}
+		seen[key] = true
 	}
 	if got := h.streamCount(events.StreamEnriched); int64(got) != l.Results {
 		h.t.Errorf("JUMIO_ENRICHED holds %d messages, the enricher published %d", got, l.Results)
@@ -357,20 +356,3 @@ func (h *harness) publishAll(execs []jumiotest.Execution) []events.CallbackEvent
 	}
 	return evs
 }
-
-// deadLetterReasons returns the class and error of each dead letter, by
-// the id of the event.
-func deadLetterReasons(msgs []*jetstream.RawStreamMsg) map[string][2]string {
-	out := map[string][2]string{}
-	for _, m := range msgs {
-		out[m.Header.Get(events.HeaderEventID)] = [2]string{m.Header.Get(events.HeaderErrorClass), m.Header.Get(events.HeaderError)}
-	}
-	return out
-}
-
-// errorsIs is errors.Is for table tests that name the target.
-var errorsIs = errors.Is
-
-var _ = slices.Contains[[]string]
-var _ = strings.Contains
-var _ = broker.Attempt
