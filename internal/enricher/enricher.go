@@ -25,9 +25,10 @@ import (
 // Handlers are what the enricher does.
 type Handlers struct {
 	// Enrich handles one message of JUMIO_CALLBACKS: it enriches the
-	// callback, or drops it as a duplicate or stale, or asks for its
-	// redelivery, or dead-letters it. It settles the message itself and
-	// returns nil, except when it cannot settle it (never so far).
+	// callback, drops it as a duplicate or stale, asks for its delayed
+	// redelivery, or dead-letters it. It settles the message itself
+	// (broker.Redeliver) and always returns nil, so the router acks only
+	// what it did not nack and logs no error per retry.
 	Enrich message.NoPublishHandlerFunc
 }
 

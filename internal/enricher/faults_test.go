@@ -10,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
@@ -321,4 +322,32 @@ func TestRetryHoldsNoWorker(t *testing.T) {
 		info := h.consumer()
 		return info.NumAckPending == 1 && info.NumPending == 0
 	})
+}
+
+// TestBrokerHiccups: when JUMIO_ENRICHED or JUMIO_DLQ cannot store a
+// message, nothing is acked: the callbacks are redelivered until the
+// streams are back, then enriched and dead-lettered.
+func TestBrokerHiccups(t *testing.T) {
+	h := newHarness(t, jumiotest.Config{})
+	x := h.executions(1, 47)[0]
+	h.start(h.config(), nil)
+	for _, s := range []string{events.StreamEnriched, events.StreamDLQ} {
+		if err := h.js.DeleteStream(t.Context(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.publish(h.platformEvent(x, time.Now()), nil)
+	h.publishRaw(events.CallbackSubject(events.APIPlatform, "acct", "exec"), []byte("garbage"), "garbage", nil)
+	h.eventually("both redelivered for the broker", func() bool {
+		return h.counter(enricher.MetricRetries, attribute.String("reason", "broker")) >= 2
+	})
+	if l := h.ledger(); l.settled() != 0 {
+		t.Fatalf("ledger %+v: something was settled while the streams were gone", l)
+	}
+	if err := broker.EnsureStreams(t.Context(), h.js, broker.DefaultStreamsConfig()); err != nil {
+		t.Fatal(err)
+	}
+	if l := h.settle(2); l.Results != 1 || l.DeadLetters != 1 {
+		t.Errorf("ledger %+v: want a result and a dead letter", l)
+	}
 }
