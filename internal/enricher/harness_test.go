@@ -1,6 +1,7 @@
 package enricher_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -21,6 +23,7 @@ import (
 	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/internal/telemetry"
 	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/events/schema"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
 )
@@ -195,6 +198,38 @@ func (h *harness) publishRaw(subject string, body []byte, id string, extra nats.
 	}
 }
 
+var compiled struct {
+	once   sync.Once
+	schema *jsonschema.Schema
+	err    error
+}
+
+// resultSchema is result.v1.json, compiled once, with format assertions.
+func resultSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	compiled.once.Do(func() {
+		b, err := schema.FS.ReadFile(schema.ResultV1)
+		if err != nil {
+			compiled.err = err
+			return
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			compiled.err = err
+			return
+		}
+		c := jsonschema.NewCompiler()
+		c.AssertFormat()
+		if compiled.err = c.AddResource(schema.ResultV1, doc); compiled.err == nil {
+			compiled.schema, compiled.err = c.Compile(schema.ResultV1)
+		}
+	})
+	if compiled.err != nil {
+		t.Fatalf("result schema: %v", compiled.err)
+	}
+	return compiled.schema
+}
+
 // enrichedMsg is one message of JUMIO_ENRICHED.
 type enrichedMsg struct {
 	Subject string
@@ -202,6 +237,8 @@ type enrichedMsg struct {
 	Event   events.EnrichedEvent
 }
 
+// enriched returns every message of JUMIO_ENRICHED, each result checked
+// against the result schema (pkg/events/schema).
 func (h *harness) enriched() []enrichedMsg {
 	h.t.Helper()
 	var out []enrichedMsg
@@ -209,6 +246,17 @@ func (h *harness) enriched() []enrichedMsg {
 		var ev events.EnrichedEvent
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
 			h.t.Fatalf("enriched message %d: %v", m.Sequence, err)
+		}
+		var body struct {
+			Result json.RawMessage `json:"result"`
+		}
+		_ = json.Unmarshal(m.Data, &body)
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body.Result))
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if err := resultSchema(h.t).Validate(doc); err != nil {
+			h.t.Errorf("enriched message %d: the result does not match %s: %v", m.Sequence, schema.ResultV1, err)
 		}
 		out = append(out, enrichedMsg{Subject: m.Subject, Header: m.Header, Event: ev})
 	}
