@@ -93,14 +93,14 @@ func (e *Enricher) enrich(ctx context.Context, c *callback, started time.Time) e
 	if err != nil {
 		return err
 	}
-	enriched := e.now().UTC()
-	ee.Result.Timestamps.Enriched = &enriched
+	at := e.now().UTC()
+	ee.Result.Timestamps.Enriched = &at
 	if c.replay == nil {
 		if err := e.state.check(ctx, key, c.ev.EventID, c.sentAt); err != nil {
 			return err
 		}
 	}
-	if err := e.publish(ctx, c, ee, enriched); err != nil {
+	if err := e.publish(ctx, c, ee, at); err != nil {
 		return err
 	}
 	// A crash here leaves the event unrecorded: its redelivery is fetched

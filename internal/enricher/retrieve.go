@@ -42,12 +42,7 @@ func (e *Enricher) platform(ctx context.Context, c *callback, now time.Time) (ev
 	if err != nil {
 		return events.EnrichedEvent{}, err
 	}
-	return events.EnrichedEvent{
-		SchemaVersion: events.ResultSchemaVersion,
-		Result:        mapping.FromPlatform(c.ev, d, e.tables),
-		RawType:       events.RawPlatformDetails,
-		Raw:           raw,
-	}, nil
+	return enriched(mapping.FromPlatform(c.ev, d, e.tables), events.RawPlatformDetails, raw), nil
 }
 
 // netverify maps a Netverify callback, or with NetverifyConfirm an
@@ -64,12 +59,7 @@ func (e *Enricher) netverify(ctx context.Context, c *callback, now time.Time) (e
 	if err != nil {
 		return events.EnrichedEvent{}, permanent(fmt.Errorf("enricher: encode the callback fields: %w", err))
 	}
-	return events.EnrichedEvent{
-		SchemaVersion: events.ResultSchemaVersion,
-		Result:        mapping.FromNetverify(c.ev, m, e.tables),
-		RawType:       events.RawNetverifyCallback,
-		Raw:           raw,
-	}, nil
+	return enriched(mapping.FromNetverify(c.ev, m, e.tables), events.RawNetverifyCallback, raw), nil
 }
 
 // confirm polls the Netverify scan status until it is no longer PENDING
@@ -101,12 +91,13 @@ func (e *Enricher) confirm(ctx context.Context, c *callback, now time.Time) (eve
 	if err != nil {
 		return events.EnrichedEvent{}, err
 	}
-	return events.EnrichedEvent{
-		SchemaVersion: events.ResultSchemaVersion,
-		Result:        mapping.FromNetverifyData(c.ev, data, e.tables),
-		RawType:       events.RawNetverifyData,
-		Raw:           raw,
-	}, nil
+	return enriched(mapping.FromNetverifyData(c.ev, data, e.tables), events.RawNetverifyData, raw), nil
+}
+
+// enriched is the enriched event of result r made from the raw document
+// raw of type rawType.
+func enriched(r events.Result, rawType string, raw []byte) events.EnrichedEvent {
+	return events.EnrichedEvent{SchemaVersion: events.ResultSchemaVersion, Result: r, RawType: rawType, Raw: raw}
 }
 
 // fetch makes one retrieval call: a 404 that comes soon enough after the
