@@ -14,6 +14,11 @@
 // and error strings carry ids and decisions, never names, numbers or image
 // links.
 //
+// Webhooks from the notifier follow the Standard Webhooks specification:
+// VerifyWebhook checks one in a downstream Go service (see its example),
+// and SignWebhook is the signing side the notifier uses, so both share one
+// implementation.
+//
 // The flow and the contracts are described in the project's DESIGN document;
 // the JSON Schema files next to this package (schema/*.json) describe the
 // same shapes for consumers written in other languages.

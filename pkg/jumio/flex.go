@@ -22,8 +22,8 @@ func (s *String) UnmarshalJSON(b []byte) error {
 		*s = ""
 		return nil
 	case b[0] == '"':
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
+		v, err := jsonString(b)
+		if err != nil {
 			return err
 		}
 		*s = String(NA(v))
@@ -106,8 +106,11 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		t.Time = time.Time{}
 		return nil
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	if len(b) == 0 || b[0] != '"' {
+		return fmt.Errorf("jumio: timestamp is not a string")
+	}
+	s, err := jsonString(b)
+	if err != nil {
 		return fmt.Errorf("jumio: timestamp is not a string")
 	}
 	v, err := ParseTime(s)
@@ -147,6 +150,27 @@ func ParseTime(s string) (time.Time, error) {
 		v = v2
 	}
 	return v.UTC(), nil
+}
+
+// jsonString decodes a JSON string literal; the common case, without
+// escapes, takes no detour through reflection.
+func jsonString(b []byte) (string, error) {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexAny(b[1:len(b)-1], "\\\"") < 0 {
+		inner := b[1 : len(b)-1]
+		plain := true
+		for _, c := range inner {
+			if c < 0x20 || c >= 0x80 {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return string(inner), nil
+		}
+	}
+	var v string
+	err := json.Unmarshal(b, &v)
+	return v, err
 }
 
 // RejectReason is Netverify's rejectReason JSON. RejectReasonDetails arrive

@@ -1,0 +1,228 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Target is an HTTP server under test: its base URL and the path for
+// each API.
+type Target struct {
+	Name string
+	Base string
+	// Path returns the path a callback is posted to.
+	Path func(cb Callback) string
+}
+
+// Measurement is the outcome of one load run.
+type Measurement struct {
+	Requests int
+	Errors   int
+	Elapsed  time.Duration
+	// CPU is the processor time the whole process (load generator,
+	// server under test and JetStream alike) used during the run; per
+	// request it is steadier than throughput on a machine that others
+	// share.
+	CPU time.Duration
+	// Latencies are sorted.
+	Latencies []time.Duration
+}
+
+// Throughput is successful requests per second.
+func (m Measurement) Throughput() float64 {
+	if m.Elapsed <= 0 {
+		return 0
+	}
+	return float64(m.Requests-m.Errors) / m.Elapsed.Seconds()
+}
+
+// CPUPerRequest is CPU over successful requests.
+func (m Measurement) CPUPerRequest() time.Duration {
+	if n := m.Requests - m.Errors; n > 0 {
+		return m.CPU / time.Duration(n)
+	}
+	return 0
+}
+
+// Quantile returns the q-quantile (0..1) of the latencies.
+func (m Measurement) Quantile(q float64) time.Duration {
+	if len(m.Latencies) == 0 {
+		return 0
+	}
+	i := int(q * float64(len(m.Latencies)-1))
+	return m.Latencies[i]
+}
+
+// Merge adds the requests, errors, time and latencies of o to m.
+func (m Measurement) Merge(o Measurement) Measurement {
+	lats := append(slices.Clone(m.Latencies), o.Latencies...)
+	slices.Sort(lats)
+	return Measurement{Requests: m.Requests + o.Requests, Errors: m.Errors + o.Errors, Elapsed: m.Elapsed + o.Elapsed, CPU: m.CPU + o.CPU, Latencies: lats}
+}
+
+// newClient returns an HTTP client that keeps up to conns connections.
+func newClient(conns int) *http.Client {
+	tr := &http.Transport{
+		MaxIdleConns:        conns,
+		MaxIdleConnsPerHost: conns,
+		MaxConnsPerHost:     conns,
+		IdleConnTimeout:     time.Minute,
+		DisableCompression:  true,
+	}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// send posts one callback and reports whether it was answered 200.
+func send(ctx context.Context, client *http.Client, t Target, cb Callback) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.Base+t.Path(cb), bytes.NewReader(cb.Body))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Content-Type", cb.ContentType)
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// recorder collects latencies from many goroutines.
+type recorder struct {
+	mu   sync.Mutex
+	lats []time.Duration
+	errs int
+	n    int
+}
+
+func (r *recorder) add(d time.Duration, ok bool) {
+	r.mu.Lock()
+	r.n++
+	if ok {
+		r.lats = append(r.lats, d)
+	} else {
+		r.errs++
+	}
+	r.mu.Unlock()
+}
+
+func (r *recorder) result(elapsed time.Duration) Measurement {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	lats := slices.Clone(r.lats)
+	slices.Sort(lats)
+	return Measurement{Requests: r.n, Errors: r.errs, Elapsed: elapsed, Latencies: lats}
+}
+
+// Saturate sends callbacks from conc closed-loop clients for warmup plus
+// d and measures the last d. next gives the n-th callback.
+func Saturate(ctx context.Context, t Target, conc int, warmup, d time.Duration, next func(n int) Callback) Measurement {
+	client := newClient(conc)
+	defer client.CloseIdleConnections()
+	var (
+		counter   atomic.Int64
+		measuring atomic.Bool
+		rec       recorder
+		wg        sync.WaitGroup
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range conc {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				cb := next(int(counter.Add(1)))
+				start := time.Now()
+				ok := send(ctx, client, t, cb)
+				if measuring.Load() && ctx.Err() == nil {
+					rec.add(time.Since(start), ok)
+				}
+			}
+		})
+	}
+	sleep(ctx, warmup)
+	measuring.Store(true)
+	start, cpu0 := time.Now(), processCPU()
+	sleep(ctx, d)
+	measuring.Store(false)
+	elapsed, cpu := time.Since(start), processCPU()-cpu0
+	cancel()
+	wg.Wait()
+	m := rec.result(elapsed)
+	m.CPU = cpu
+	return m
+}
+
+// FixedRate sends callbacks at rate per second (open loop: a request is
+// sent at its scheduled time whether or not earlier ones have been
+// answered, up to maxInFlight) for warmup plus d, and measures the last d.
+// Latency is measured from each request's scheduled send time, so a
+// server that falls behind is charged for the queueing it causes.
+func FixedRate(ctx context.Context, t Target, rate float64, maxInFlight int, warmup, d time.Duration, next func(n int) Callback) Measurement {
+	client := newClient(maxInFlight)
+	defer client.CloseIdleConnections()
+	type job struct {
+		n       int
+		at      time.Time
+		measure bool
+	}
+	jobs := make(chan job, maxInFlight)
+	var (
+		rec recorder
+		wg  sync.WaitGroup
+	)
+	for range maxInFlight {
+		wg.Go(func() {
+			for j := range jobs {
+				ok := send(context.WithoutCancel(ctx), client, t, next(j.n))
+				if j.measure {
+					rec.add(time.Since(j.at), ok)
+				}
+			}
+		})
+	}
+	interval := time.Duration(float64(time.Second) / rate)
+	begin := time.Now()
+	measureFrom := begin.Add(warmup)
+	end := measureFrom.Add(d)
+	for n := 0; ctx.Err() == nil; n++ {
+		at := begin.Add(time.Duration(n) * interval)
+		if !at.Before(end) {
+			break
+		}
+		if wait := time.Until(at); wait > 0 {
+			time.Sleep(wait)
+		}
+		jobs <- job{n: n, at: at, measure: !at.Before(measureFrom)}
+	}
+	close(jobs)
+	wg.Wait()
+	return rec.result(d)
+}
+
+// processCPU is the user and system time the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+type atomicCounter struct{ n atomic.Int64 }
+
+func (c *atomicCounter) next() int { return int(c.n.Add(1)) }

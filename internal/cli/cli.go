@@ -1,0 +1,178 @@
+// Package cli is the kycflow command: "kycflow run" and the operator
+// commands. Each subcommand lives in its own file and registers itself
+// with register in an init function, so adding one touches no other file.
+//
+// Errors print as one line ("kycflow: …") with a non-zero exit status:
+// 2 for usage errors, 1 for everything else.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// Env is what a command gets from the process: the environment (through
+// getenv, so tests pass their own) and the output streams.
+type Env struct {
+	Getenv func(string) string
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// Command is one kycflow subcommand.
+type Command struct {
+	// Name is the word after "kycflow".
+	Name string
+	// Summary is one line for the command list.
+	Summary string
+	// Usage is the synopsis after "kycflow <name>", for example
+	// "[flags]" or "<stage> [flags]".
+	Usage string
+	// Description says more, in a few lines.
+	Description string
+	// Example is shown under --help.
+	Example string
+	// Flags registers the command's flags on fs; the values are read in Run.
+	Flags func(fs *flag.FlagSet)
+	// Run runs the command with the arguments left after the flags.
+	Run func(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
+}
+
+var commands []*Command
+
+// register adds a command; each command file calls it from init.
+func register(c *Command) {
+	commands = append(commands, c)
+	slices.SortFunc(commands, func(a, b *Command) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// errUsage marks an error in how the command was called (exit status 2).
+var errUsage = errors.New("usage")
+
+// usageError is an error in how a command was called.
+func usageError(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errUsage}, args...)...)
+}
+
+// Main runs kycflow with args (without the program name) and returns the
+// exit status.
+func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	env := Env{Getenv: getenv, Stdout: stdout, Stderr: stderr}
+	err := dispatch(ctx, env, args)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(stderr, "kycflow:", strings.TrimPrefix(err.Error(), "usage: "))
+		return 2
+	}
+	fmt.Fprintln(stderr, "kycflow:", oneLine(err))
+	return 1
+}
+
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+func dispatch(ctx context.Context, env Env, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
+		if len(args) > 1 {
+			if c := find(args[1]); c != nil {
+				return c.help(env.Stdout)
+			}
+		}
+		printUsage(env.Stdout)
+		if len(args) == 0 {
+			return usageError("no command given (see kycflow --help)")
+		}
+		return nil
+	}
+	c := find(args[0])
+	if c == nil {
+		return usageError("unknown command %q (see kycflow --help)", args[0])
+	}
+	fs := flag.NewFlagSet("kycflow "+c.Name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if c.Flags != nil {
+		c.Flags(fs)
+	}
+	// Flags may come before, between or after the arguments
+	// ("kycflow bench ingest --duration 10s"); "--" ends the flags.
+	var positional []string
+	rest := args[1:]
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return c.help(env.Stdout)
+			}
+			return usageError("%s: %v (see kycflow %s --help)", c.Name, err, c.Name)
+		}
+		rest = fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if n := len(args) - len(rest); n > 0 && args[n] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		rest = rest[1:]
+	}
+	return c.Run(ctx, env, fs, positional)
+}
+
+func find(name string) *Command {
+	for _, c := range commands {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, `kycflow turns Jumio verification callbacks into durable, normalized results.
+
+Usage:
+  kycflow <command> [flags]
+
+Commands:
+`)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.Name, c.Summary)
+	}
+	fmt.Fprint(w, `
+Example:
+  kycflow run                 # everything in one process, on :8080
+  kycflow run --help          # a command's flags and an example
+
+Configuration is read from KYCFLOW_* environment variables (see the README);
+secrets only from the environment or files, never from flags.
+`)
+}
+
+func (c *Command) help(w io.Writer) error {
+	fmt.Fprintf(w, "%s\n\nUsage:\n  kycflow %s %s\n", c.Summary, c.Name, c.Usage)
+	if c.Description != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.Description))
+	}
+	fs := flag.NewFlagSet(c.Name, flag.ContinueOnError)
+	if c.Flags != nil {
+		c.Flags(fs)
+	}
+	var flags strings.Builder
+	fs.SetOutput(&flags)
+	fs.PrintDefaults()
+	if flags.Len() > 0 {
+		fmt.Fprintf(w, "\nFlags:\n%s", flags.String())
+	}
+	if c.Example != "" {
+		fmt.Fprintf(w, "\nExample:\n%s\n", strings.TrimRight(c.Example, "\n"))
+	}
+	return flag.ErrHelp
+}

@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kycflow/kycflow/internal/bench"
+	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/internal/ingest/ingesttest"
+	"github.com/kycflow/kycflow/pkg/events"
+)
+
+func noEnv(string) string { return "" }
+
+func TestMainUsage(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		code     int
+		stdout   string // substring
+		stderrRE string // substring of stderr
+	}{
+		{"no command", nil, 2, "Commands:", "no command given"},
+		{"help", []string{"--help"}, 0, "kycflow run", ""},
+		{"help word", []string{"help", "run"}, 0, "Example:", ""},
+		{"command help", []string{"run", "--help"}, 0, "--data-dir", ""},
+		{"command -h", []string{"run", "-h"}, 0, "Example:", ""},
+		{"unknown command", []string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{"unknown flag", []string{"run", "--nope"}, 2, "", "flag provided but not defined"},
+		{"extra argument", []string{"run", "extra"}, 2, "", "unexpected argument"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := Main(t.Context(), tc.args, noEnv, &out, &errOut)
+			if code != tc.code {
+				t.Errorf("exit: got %d, want %d (stderr %q)", code, tc.code, errOut.String())
+			}
+			if !strings.Contains(out.String(), tc.stdout) {
+				t.Errorf("stdout: got %q, want it to contain %q", out.String(), tc.stdout)
+			}
+			if !strings.Contains(errOut.String(), tc.stderrRE) {
+				t.Errorf("stderr: got %q, want it to contain %q", errOut.String(), tc.stderrRE)
+			}
+			if n := strings.Count(errOut.String(), "kycflow:"); n > 1 {
+				t.Errorf("stderr: %d error lines, want at most 1", n)
+			}
+		})
+	}
+}
+
+func TestErrorsAreOneLine(t *testing.T) {
+	var out, errOut bytes.Buffer
+	env := func(k string) string {
+		if k == "KYCFLOW_JUMIO_REGION" {
+			return "mars-1"
+		}
+		if k == "KYCFLOW_INGEST_RATE_LIMIT" {
+			return "fast"
+		}
+		return ""
+	}
+	code := Main(t.Context(), []string{"run", "--data-dir", t.TempDir()}, env, &out, &errOut)
+	if code != 1 {
+		t.Fatalf("exit: got %d, want 1", code)
+	}
+	if lines := strings.Count(strings.TrimRight(errOut.String(), "\n"), "\n"); lines != 0 {
+		t.Errorf("stderr has %d lines, want 1: %q", lines+1, errOut.String())
+	}
+}
+
+// TestRunStoresAndKeepsData: "kycflow run" prints the callback URLs and the
+// checks that are off, stores a callback from loopback, stops cleanly when
+// its context ends, and leaves the callback in --data-dir.
+func TestRunStoresAndKeepsData(t *testing.T) {
+	dataDir := t.TempDir()
+	addr := ingesttest.FreeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var out, errOut ingesttest.SyncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, []string{"run", "--data-dir", dataDir, "--addr", addr, "--nats-listen", "127.0.0.1:0"},
+			func(k string) string {
+				if k == "KYCFLOW_LOG_FORMAT" {
+					return "json"
+				}
+				return ""
+			}, &out, &errOut)
+	}()
+	client := &http.Client{Timeout: 10 * time.Second}
+	cb := bench.PlatformCallback(t.Name(), 1)
+	var status int
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := client.Post("http://"+addr+"/callbacks/platform", cb.ContentType, bytes.NewReader(cb.Body))
+		if err != nil {
+			continue
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		status = resp.StatusCode
+		break
+	}
+	if status != http.StatusOK {
+		t.Fatalf("callback: got %d, want 200; stderr:\n%s", status, errOut.String())
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit: got %d, want 0; stderr:\n%s", code, errOut.String())
+	}
+	for _, want := range []string{"http://" + addr + "/callbacks/platform", "http://" + addr + "/callbacks/netverify", "SENDER CHECKS OFF", "KYCFLOW_INGEST_CHECK_SOURCE_IP=false"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	// The data outlives the process.
+	srv := brokertest.Start(t, brokertest.WithStoreDir(filepath.Join(dataDir, "jetstream")))
+	_, js := srv.JetStream(t)
+	msgs := brokertest.Messages(t, js, events.StreamCallbacks)
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Subject, cb.ExecutionID) {
+		t.Errorf("stored after exit: got %d messages, want the one callback", len(msgs))
+	}
+}
+
+// TestRunKeepsExplicitChecks: an explicit KYCFLOW_INGEST_CHECK_SOURCE_IP
+// wins over run's relaxed default, and the secret is never printed.
+func TestRunKeepsExplicitChecks(t *testing.T) {
+	addr := ingesttest.FreeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var out, errOut ingesttest.SyncBuffer
+	done := make(chan int, 1)
+	secret := "s3cr3t-segment-0123456789"
+	go func() {
+		done <- Main(ctx, []string{"run", "--data-dir", t.TempDir(), "--addr", addr, "--nats-listen", "127.0.0.1:0"},
+			func(k string) string {
+				return map[string]string{
+					"KYCFLOW_INGEST_CHECK_SOURCE_IP": "true",
+					"KYCFLOW_INGEST_PATH_SECRET":     secret,
+					"KYCFLOW_LOG_FORMAT":             "json",
+				}[k]
+			}, &out, &errOut)
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "Ctrl-C") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit: got %d; stderr:\n%s", code, errOut.String())
+	}
+	if strings.Contains(out.String()+errOut.String(), secret) {
+		t.Errorf("the path secret was printed")
+	}
+	if strings.Contains(out.String(), "source address") {
+		t.Errorf("banner says the source check is off:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "/callbacks/platform/<KYCFLOW_INGEST_PATH_SECRET>") {
+		t.Errorf("banner lacks the secret placeholder:\n%s", out.String())
+	}
+}

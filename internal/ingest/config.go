@@ -1,0 +1,267 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/config"
+	"github.com/kycflow/kycflow/internal/httpserver"
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
+)
+
+// Default values of Config.
+const (
+	DefaultAddr                = ":8080"
+	DefaultMaxBodyBytes        = 64 << 10
+	DefaultRateLimit           = 100
+	DefaultRateBurst           = 200
+	DefaultRateLimitSources    = 10000
+	DefaultRetryAfter          = 5 * time.Second
+	DefaultUserReferenceMaxAge = 61 * 24 * time.Hour
+	// MinPathSecretLen is the shortest secret path segment accepted: 16
+	// random URL-safe characters are about 96 bits.
+	MinPathSecretLen = 16
+)
+
+// Config configures ingest.
+type Config struct {
+	// Server holds the listen address and the HTTP timeouts
+	// (KYCFLOW_INGEST_ADDR, _READ_HEADER_TIMEOUT, _READ_TIMEOUT, …).
+	Server httpserver.Config
+	// NATS is the broker connection and the stream settings.
+	NATS broker.Config
+
+	// Region is the Jumio data center of the tenant (amer-1, emea-1,
+	// apac-1). It picks the default source addresses and is cross-checked
+	// against the hrefs of Platform callbacks.
+	Region string
+
+	// PathSecret, when set, is a path segment every callback URL must end
+	// with (/callbacks/platform/<secret>); the bare paths then answer 404.
+	// Compared in constant time.
+	PathSecret config.Secret
+
+	// CheckSourceIP turns the source-address check on.
+	CheckSourceIP bool
+	// AllowedSources are the addresses and CIDR prefixes callbacks may
+	// come from; empty means Jumio's published callback addresses for
+	// Region (the union of its Platform and Netverify lists).
+	AllowedSources []string
+	// TrustedProxies are the CIDR prefixes (or addresses) of the load
+	// balancers in front of ingest. X-Forwarded-For is read only when the
+	// peer is one of them; the client is the right-most address in it
+	// that is not a trusted proxy.
+	TrustedProxies []string
+
+	// UserReferenceSecrets, when set, holds comma-separated HMAC secrets
+	// (the current one first, then those being rotated out); callbacks of
+	// the APIs in UserReferenceAPIs must then carry a token signed with one
+	// of them (jumio.SignUserReference) in userReference.
+	UserReferenceSecrets config.Secret
+	// UserReferenceAPIs are the APIs whose callbacks are checked:
+	// "platform", "netverify" or both. Netverify ID callbacks echo the
+	// reference as customerId.
+	UserReferenceAPIs []string
+	// UserReferenceMaxAge is the oldest token accepted; set it above the
+	// longest tokenLifetime used when initiating (Jumio allows 60 days).
+	UserReferenceMaxAge time.Duration
+
+	// MaxBodyBytes bounds a callback body.
+	MaxBodyBytes int64
+	// RateLimit is the steady request rate allowed per client address,
+	// per second; 0 turns rate limiting off.
+	RateLimit float64
+	// RateBurst is the burst allowed per client address.
+	RateBurst int
+	// RateLimitSources bounds how many client addresses are tracked; the
+	// least recently seen are forgotten first.
+	RateLimitSources int
+	// RetryAfter is the Retry-After sent with 503 when the broker cannot
+	// store a callback.
+	RetryAfter time.Duration
+}
+
+// LoadConfig reads the ingest variables, the NATS variables and
+// KYCFLOW_JUMIO_REGION.
+func LoadConfig(e *config.Env) Config {
+	return Config{
+		Server:               httpserver.LoadConfig(e, "KYCFLOW_INGEST_", DefaultAddr),
+		NATS:                 broker.LoadConfig(e),
+		Region:               e.String("KYCFLOW_JUMIO_REGION", string(jumio.RegionAMER), "Jumio data center of the tenant (amer-1, emea-1, apac-1)"),
+		PathSecret:           e.Secret("KYCFLOW_INGEST_PATH_SECRET", "secret last path segment of the callback URLs; unset: no segment"),
+		CheckSourceIP:        e.Bool("KYCFLOW_INGEST_CHECK_SOURCE_IP", true, "accept callbacks only from KYCFLOW_INGEST_ALLOWED_SOURCES"),
+		AllowedSources:       e.List("KYCFLOW_INGEST_ALLOWED_SOURCES", nil, "addresses and CIDR prefixes callbacks may come from; empty: Jumio's callback addresses for the region"),
+		TrustedProxies:       e.List("KYCFLOW_INGEST_TRUSTED_PROXIES", nil, "CIDR prefixes of load balancers whose X-Forwarded-For is honoured"),
+		UserReferenceSecrets: e.Secret("KYCFLOW_INGEST_USER_REFERENCE_SECRETS", "comma-separated HMAC secrets for signed userReference tokens; unset: no check"),
+		UserReferenceAPIs:    e.List("KYCFLOW_INGEST_USER_REFERENCE_APIS", []string{string(events.APIPlatform)}, "APIs whose callbacks must carry a signed userReference (platform, netverify)"),
+		UserReferenceMaxAge:  e.Duration("KYCFLOW_INGEST_USER_REFERENCE_MAX_AGE", DefaultUserReferenceMaxAge, "oldest signed userReference accepted"),
+		MaxBodyBytes:         e.Int64("KYCFLOW_INGEST_MAX_BODY_BYTES", DefaultMaxBodyBytes, "largest callback body accepted, in bytes"),
+		RateLimit:            e.Float("KYCFLOW_INGEST_RATE_LIMIT", DefaultRateLimit, "requests per second allowed per client address; 0: no limit"),
+		RateBurst:            e.Int("KYCFLOW_INGEST_RATE_BURST", DefaultRateBurst, "burst of requests allowed per client address"),
+		RateLimitSources:     e.Int("KYCFLOW_INGEST_RATE_LIMIT_SOURCES", DefaultRateLimitSources, "client addresses tracked by the rate limiter"),
+		RetryAfter:           e.Duration("KYCFLOW_INGEST_RETRY_AFTER", DefaultRetryAfter, "Retry-After sent with 503 when the broker cannot store a callback"),
+	}
+}
+
+func (c *Config) setDefaults() {
+	if c.Server.Addr == "" {
+		c.Server.Addr = DefaultAddr
+	}
+	if c.Region == "" {
+		c.Region = string(jumio.RegionAMER)
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.RateLimit > 0 && c.RateBurst <= 0 {
+		c.RateBurst = max(1, int(c.RateLimit))
+	}
+	if c.RateLimitSources <= 0 {
+		c.RateLimitSources = DefaultRateLimitSources
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = DefaultRetryAfter
+	}
+	if c.UserReferenceAPIs == nil {
+		c.UserReferenceAPIs = []string{string(events.APIPlatform)}
+	}
+	if c.NATS.PublishTimeout <= 0 {
+		c.NATS.PublishTimeout = 5 * time.Second
+	}
+	if c.NATS.Name == "" {
+		c.NATS.Name = "kycflow-ingest"
+	}
+}
+
+// Validate reports every configuration error at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, err := jumio.ParseRegion(c.Region); err != nil {
+		errs = append(errs, fmt.Errorf("KYCFLOW_JUMIO_REGION: %w", err))
+	}
+	if s := c.PathSecret.Value(); c.PathSecret.IsSet() {
+		if len(s) < MinPathSecretLen {
+			errs = append(errs, fmt.Errorf("KYCFLOW_INGEST_PATH_SECRET: want at least %d characters", MinPathSecretLen))
+		}
+		if strings.IndexFunc(s, func(r rune) bool { return !unreserved(r) }) >= 0 {
+			errs = append(errs, errors.New("KYCFLOW_INGEST_PATH_SECRET: want only letters, digits, '-', '.', '_' and '~'"))
+		}
+	}
+	if _, err := parsePrefixes(c.AllowedSources); err != nil {
+		errs = append(errs, fmt.Errorf("KYCFLOW_INGEST_ALLOWED_SOURCES: %w", err))
+	}
+	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("KYCFLOW_INGEST_TRUSTED_PROXIES: %w", err))
+	}
+	for _, api := range c.UserReferenceAPIs {
+		if api != string(events.APIPlatform) && api != string(events.APINetverify) {
+			errs = append(errs, fmt.Errorf("KYCFLOW_INGEST_USER_REFERENCE_APIS: unknown API %q (want platform, netverify)", api))
+		}
+	}
+	if c.UserReferenceSecrets.IsSet() && len(c.userReferenceSecrets()) == 0 {
+		errs = append(errs, errors.New("KYCFLOW_INGEST_USER_REFERENCE_SECRETS: no secret in the list"))
+	}
+	if c.UserReferenceMaxAge < 0 {
+		errs = append(errs, errors.New("KYCFLOW_INGEST_USER_REFERENCE_MAX_AGE: must not be negative"))
+	}
+	if c.RateLimit < 0 {
+		errs = append(errs, errors.New("KYCFLOW_INGEST_RATE_LIMIT: must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// region is the validated region.
+func (c *Config) region() jumio.Region {
+	r, _ := jumio.ParseRegion(c.Region)
+	return r
+}
+
+// allowedSources are the configured prefixes, or Jumio's addresses for the
+// region when none are configured.
+func (c *Config) allowedSources() []netip.Prefix {
+	if len(c.AllowedSources) > 0 {
+		p, _ := parsePrefixes(c.AllowedSources)
+		return p
+	}
+	var out []netip.Prefix
+	for _, a := range jumio.CallbackIPs(c.region()) {
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out
+}
+
+func (c *Config) userReferenceSecrets() [][]byte {
+	var out [][]byte
+	for s := range strings.SplitSeq(c.UserReferenceSecrets.Value(), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, []byte(s))
+		}
+	}
+	return out
+}
+
+// checksUserReference reports whether callbacks of api must carry a signed
+// userReference.
+func (c *Config) checksUserReference(api events.API) bool {
+	return c.UserReferenceSecrets.IsSet() && slices.Contains(c.UserReferenceAPIs, string(api))
+}
+
+// CallbackPath is the path Jumio must call for api, including the secret
+// segment when one is configured. It holds the secret: never log it.
+func (c *Config) CallbackPath(api events.API) string {
+	p := "/callbacks/" + string(api)
+	if c.PathSecret.IsSet() {
+		p += "/" + c.PathSecret.Value()
+	}
+	return p
+}
+
+// ChecksOff names the sender checks that are off, for a loud warning at
+// start ("kycflow run" relaxes them for local use).
+func (c *Config) ChecksOff() []string {
+	var off []string
+	if !c.CheckSourceIP {
+		off = append(off, "source address (KYCFLOW_INGEST_CHECK_SOURCE_IP=false): callbacks are accepted from anywhere")
+	}
+	if !c.PathSecret.IsSet() {
+		off = append(off, "secret path segment (KYCFLOW_INGEST_PATH_SECRET unset): the callback URLs are guessable")
+	}
+	if !c.UserReferenceSecrets.IsSet() {
+		off = append(off, "signed userReference (KYCFLOW_INGEST_USER_REFERENCE_SECRETS unset)")
+	}
+	return off
+}
+
+// parsePrefixes reads addresses ("52.8.136.236") and CIDR prefixes
+// ("10.0.0.0/8").
+func parsePrefixes(items []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range items {
+		if strings.Contains(s, "/") {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, fmt.Errorf("not a CIDR prefix: %q", s)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("not an address: %q", s)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// unreserved reports whether r is an RFC 3986 unreserved character.
+func unreserved(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' || r == '~'
+}

@@ -1,0 +1,82 @@
+package ingest
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/kycflow/kycflow/internal/config"
+)
+
+func TestConfigDefaultsAreValid(t *testing.T) {
+	e := config.FromMap(nil)
+	cfg := LoadConfig(e)
+	if err := e.Err(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if !cfg.CheckSourceIP || len(cfg.allowedSources()) != 9 {
+		t.Errorf("default: source check %v with %d addresses, want on with Jumio's 9 amer-1 addresses", cfg.CheckSourceIP, len(cfg.allowedSources()))
+	}
+	if cfg.checksUserReference("platform") {
+		t.Errorf("userReference checked without secrets")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		key  string
+	}{
+		{"region", map[string]string{"KYCFLOW_JUMIO_REGION": "mars-1"}, "KYCFLOW_JUMIO_REGION"},
+		{"short secret", map[string]string{"KYCFLOW_INGEST_PATH_SECRET": "short"}, "KYCFLOW_INGEST_PATH_SECRET"},
+		{"secret with a slash", map[string]string{"KYCFLOW_INGEST_PATH_SECRET": "abcdefghijklmnop/q"}, "KYCFLOW_INGEST_PATH_SECRET"},
+		{"allowed sources", map[string]string{"KYCFLOW_INGEST_ALLOWED_SOURCES": "10.0.0.0/33"}, "KYCFLOW_INGEST_ALLOWED_SOURCES"},
+		{"trusted proxies", map[string]string{"KYCFLOW_INGEST_TRUSTED_PROXIES": "lb.internal"}, "KYCFLOW_INGEST_TRUSTED_PROXIES"},
+		{"user reference APIs", map[string]string{"KYCFLOW_INGEST_USER_REFERENCE_APIS": "platform,soap"}, "KYCFLOW_INGEST_USER_REFERENCE_APIS"},
+		{"user reference secrets", map[string]string{"KYCFLOW_INGEST_USER_REFERENCE_SECRETS": " , "}, "KYCFLOW_INGEST_USER_REFERENCE_SECRETS"},
+		{"rate", map[string]string{"KYCFLOW_INGEST_RATE_LIMIT": "-1"}, "KYCFLOW_INGEST_RATE_LIMIT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := LoadConfig(config.FromMap(tc.env))
+			cfg.setDefaults()
+			err := cfg.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.key) {
+				t.Errorf("got %v, want an error naming %s", err, tc.key)
+			}
+		})
+	}
+}
+
+// TestEveryVariableIsDocumented: every variable ingest reads has a row in
+// the README's configuration tables with its default.
+func TestEveryVariableIsDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	e := config.FromMap(nil)
+	LoadConfig(e)
+	for _, v := range e.Vars() {
+		row := regexp.MustCompile("(?m)^\\| `" + regexp.QuoteMeta(v.Key) + "` \\|([^|]*)\\|")
+		m := row.FindStringSubmatch(readme)
+		if m == nil {
+			t.Errorf("README.md has no row for %s", v.Key)
+			continue
+		}
+		got := strings.TrimSpace(m[1])
+		want := ""
+		if v.Default != "" {
+			want = "`" + v.Default + "`"
+		}
+		if got != want {
+			t.Errorf("README.md default of %s: got %s, want %s", v.Key, got, want)
+		}
+	}
+}

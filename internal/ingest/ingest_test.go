@@ -1,0 +1,478 @@
+package ingest_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kycflow/kycflow/internal/bench"
+	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/internal/httpserver"
+	"github.com/kycflow/kycflow/internal/ingest"
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
+)
+
+const testdata = "../../pkg/jumio/testdata"
+
+// fixture is a callback from pkg/jumio/testdata with what ingest must
+// store for it.
+type fixture struct {
+	name        string
+	api         events.API
+	contentType string
+	body        []byte
+	region      jumio.Region
+	want        events.CallbackEvent // ids, status, subject parts
+}
+
+func loadFixtures(t *testing.T) []fixture {
+	t.Helper()
+	var out []fixture
+	platform, _ := filepath.Glob(filepath.Join(testdata, "platform", "callback-*.json"))
+	for _, p := range platform {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cb, err := jumio.ParsePlatformCallback(b)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		region, ok := cb.Region()
+		if !ok {
+			region = jumio.RegionAMER
+		}
+		// The stored JSON is the body as received, compacted.
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, b); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fixture{name: filepath.Base(p), api: events.APIPlatform, contentType: "application/json", body: b, region: region,
+			want: cb.Event(region, time.Time{}, compact.Bytes())})
+	}
+	netverify, _ := filepath.Glob(filepath.Join(testdata, "netverify", "callback-*.form"))
+	for _, p := range netverify {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, raw, err := jumio.ParseNetverifyRequest(b, "")
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		out = append(out, fixture{name: filepath.Base(p), api: events.APINetverify, contentType: "application/x-www-form-urlencoded", body: b, region: jumio.RegionAMER,
+			want: m.Event(jumio.RegionAMER, time.Time{}, raw)})
+	}
+	if len(platform) < 3 || len(netverify) < 4 {
+		t.Fatalf("found %d platform and %d netverify fixtures", len(platform), len(netverify))
+	}
+	return out
+}
+
+var traceparentRE = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$`)
+
+// TestEveryFixtureStoredOnce: every callback fixture is answered 200 and
+// stored once, under its subject, with the CloudEvents headers, the event
+// id as Nats-Msg-Id and a traceparent; sent again (for Netverify also as a
+// query string) it is answered 200 and nothing new is stored.
+func TestEveryFixtureStoredOnce(t *testing.T) {
+	broker := brokertest.Start(t)
+	fixtures := loadFixtures(t)
+	byRegion := map[jumio.Region]*harness{}
+	for _, fx := range fixtures {
+		if byRegion[fx.region] == nil {
+			byRegion[fx.region] = startIngest(t, broker, func(c *ingest.Config) { c.Region = string(fx.region) })
+		}
+	}
+	for _, fx := range fixtures {
+		t.Run(fx.name, func(t *testing.T) {
+			h := byRegion[fx.region]
+			before := len(h.stored(t))
+			resp := h.post(t, "/callbacks/"+string(fx.api), fx.contentType, fx.body, nil)
+			if resp.status != http.StatusOK {
+				t.Fatalf("status: got %d (%s), want 200", resp.status, resp.problem.Type)
+			}
+			if got := resp.header.Get(events.HeaderEventID); got != fx.want.EventID {
+				t.Errorf("response %s: got %q, want %q", events.HeaderEventID, got, fx.want.EventID)
+			}
+			msgs := h.stored(t)
+			if len(msgs) != before+1 {
+				t.Fatalf("stored: got %d new messages, want 1", len(msgs)-before)
+			}
+			m := msgs[len(msgs)-1]
+			if m.Subject != fx.want.Subject() {
+				t.Errorf("subject: got %q, want %q", m.Subject, fx.want.Subject())
+			}
+			for name, want := range map[string]string{
+				events.HeaderCESpecVersion: events.CESpecVersion,
+				events.HeaderCEID:          fx.want.EventID,
+				events.HeaderCEType:        events.TypeCallback,
+				events.HeaderCESource:      events.SourceIngest,
+				events.HeaderCESubject:     fx.want.WorkflowExecutionID,
+				events.HeaderContentType:   events.ContentTypeJSON,
+				events.HeaderMsgID:         fx.want.EventID,
+				events.HeaderEventID:       fx.want.EventID,
+			} {
+				if got := m.Header.Get(name); got != want {
+					t.Errorf("header %s: got %q, want %q", name, got, want)
+				}
+			}
+			if _, err := time.Parse(time.RFC3339Nano, m.Header.Get(events.HeaderCETime)); err != nil {
+				t.Errorf("header %s: %v", events.HeaderCETime, err)
+			}
+			if tp := m.Header.Get(events.HeaderTraceparent); !traceparentRE.MatchString(tp) {
+				t.Errorf("header %s: got %q", events.HeaderTraceparent, tp)
+			}
+			var ev events.CallbackEvent
+			if err := json.Unmarshal(m.Data, &ev); err != nil {
+				t.Fatalf("body: %v", err)
+			}
+			if ev.ReceivedAt.IsZero() {
+				t.Errorf("receivedAt is zero")
+			}
+			ev.ReceivedAt = time.Time{}
+			if diff := cmp.Diff(fx.want, ev); diff != "" {
+				t.Errorf("stored event (-want +got):\n%s", diff)
+			}
+
+			resends := []func() response{func() response { return h.post(t, "/callbacks/"+string(fx.api), fx.contentType, fx.body, nil) }}
+			if fx.api == events.APINetverify {
+				resends = append(resends, func() response {
+					return h.post(t, "/callbacks/netverify?"+strings.TrimSpace(string(fx.body)), "", nil, nil)
+				})
+			}
+			for i, resend := range resends {
+				if resp := resend(); resp.status != http.StatusOK {
+					t.Fatalf("resend %d: got %d (%s), want 200", i, resp.status, resp.problem.Type)
+				}
+			}
+			if got := len(h.stored(t)); got != before+1 {
+				t.Errorf("after resending: got %d new messages, want 1", got-before)
+			}
+			if got := h.metric(t, "kycflow_ingest_callbacks_total", map[string]string{"api": string(fx.api), "outcome": ingest.OutcomeDuplicate}); got < float64(len(resends)) {
+				t.Errorf("duplicates counted: got %v, want >= %d", got, len(resends))
+			}
+		})
+	}
+	// No personal data, body or image link in the logs.
+	for _, h := range byRegion {
+		logs := h.logs.String()
+		for _, pii := range []string{"JANE", "DOE", "P1234567", "1990-01-01", "WIEN", "idscan", "netverify.com", "usr_", "idFirstName"} {
+			if strings.Contains(logs, pii) {
+				t.Errorf("logs contain %q", pii)
+			}
+		}
+		if !strings.Contains(logs, `"event_id"`) {
+			t.Errorf("logs carry no event_id")
+		}
+	}
+}
+
+func fixtureBody(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testdata, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// platformWithUserRef is the PROCESSED fixture with its userReference
+// replaced.
+func platformWithUserRef(t *testing.T, ref string) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(fixtureBody(t, "platform/callback-processed.json"), &m); err != nil {
+		t.Fatal(err)
+	}
+	if ref == "" {
+		delete(m, "userReference")
+	} else {
+		m["userReference"] = ref
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func signed(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	tok, err := jumio.SignUserReference([]byte(secret), "usr_7f3a9c", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+const pathSecret = "Zk3q9sLx-4mB7vQ2_pR8"
+
+// TestRejections: every rejection answers its status and problem type,
+// is counted by reason, and stores nothing.
+func TestRejections(t *testing.T) {
+	processed := fixtureBody(t, "platform/callback-processed.json")
+	approved := fixtureBody(t, "netverify/callback-approved-verified.form")
+	jumioUS := "52.8.136.236"
+	for _, tc := range []struct {
+		name        string
+		mutate      func(*ingest.Config)
+		method      string
+		path        string
+		contentType string
+		body        []byte
+		header      http.Header
+		status      int
+		reason      string // problem type suffix
+		counted     string // metric reason, when it differs
+	}{
+		{name: "source not allowed", mutate: func(c *ingest.Config) { c.AllowedSources = []string{"203.0.113.0/24"} },
+			path: "/callbacks/platform", contentType: "application/json", body: processed, status: 403, reason: ingest.ReasonSourceNotAllowed},
+		{name: "default Jumio sources exclude loopback", mutate: func(c *ingest.Config) { c.AllowedSources = nil },
+			path: "/callbacks/platform", contentType: "application/json", body: processed, status: 403, reason: ingest.ReasonSourceNotAllowed},
+		{name: "spoofed X-Forwarded-For from an untrusted peer", mutate: func(c *ingest.Config) { c.AllowedSources = nil },
+			path: "/callbacks/platform", contentType: "application/json", body: processed,
+			header: http.Header{"X-Forwarded-For": {jumioUS}}, status: 403, reason: ingest.ReasonSourceNotAllowed},
+		{name: "X-Forwarded-For through a trusted proxy, client not allowed",
+			mutate: func(c *ingest.Config) { c.AllowedSources = nil; c.TrustedProxies = []string{"127.0.0.0/8"} },
+			path:   "/callbacks/platform", contentType: "application/json", body: processed,
+			header: http.Header{"X-Forwarded-For": {jumioUS + ", 198.51.100.7"}}, status: 403, reason: ingest.ReasonSourceNotAllowed},
+		{name: "X-Forwarded-For garbage through a trusted proxy",
+			mutate: func(c *ingest.Config) { c.AllowedSources = nil; c.TrustedProxies = []string{"127.0.0.0/8"} },
+			path:   "/callbacks/platform", contentType: "application/json", body: processed,
+			header: http.Header{"X-Forwarded-For": {jumioUS + ", not-an-ip"}}, status: 403, reason: ingest.ReasonSourceNotAllowed},
+		{name: "wrong secret segment", mutate: func(c *ingest.Config) { c.PathSecret = secret(pathSecret) },
+			path: "/callbacks/platform/Zk3q9sLx-4mB7vQ2_pR9", contentType: "application/json", body: processed,
+			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonWrongPathSecret},
+		{name: "bare path when a secret is set", mutate: func(c *ingest.Config) { c.PathSecret = secret(pathSecret) },
+			path: "/callbacks/netverify", contentType: "application/x-www-form-urlencoded", body: approved,
+			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonWrongPathSecret},
+		{name: "secret segment when none is set",
+			path: "/callbacks/platform/" + pathSecret, contentType: "application/json", body: processed,
+			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonWrongPathSecret},
+		{name: "wrong method on a secret path", mutate: func(c *ingest.Config) { c.PathSecret = secret(pathSecret) },
+			method: http.MethodGet, path: "/callbacks/platform/wrong-secret-segment", status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonWrongPathSecret},
+		{name: "user reference signed with another secret", mutate: func(c *ingest.Config) { c.UserReferenceSecrets = secret("current,previous") },
+			path: "/callbacks/platform", contentType: "application/json", body: platformWithUserRef(t, signed(t, "stranger", time.Now())),
+			status: 403, reason: ingest.ReasonUserReferenceInvalid},
+		{name: "user reference expired", mutate: func(c *ingest.Config) { c.UserReferenceSecrets = secret("current") },
+			path: "/callbacks/platform", contentType: "application/json", body: platformWithUserRef(t, signed(t, "current", time.Now().Add(-62*24*time.Hour))),
+			status: 403, reason: ingest.ReasonUserReferenceExpired},
+		{name: "user reference from the future", mutate: func(c *ingest.Config) { c.UserReferenceSecrets = secret("current") },
+			path: "/callbacks/platform", contentType: "application/json", body: platformWithUserRef(t, signed(t, "current", time.Now().Add(time.Hour))),
+			status: 403, reason: ingest.ReasonUserReferenceExpired},
+		{name: "user reference unsigned", mutate: func(c *ingest.Config) { c.UserReferenceSecrets = secret("current") },
+			path: "/callbacks/platform", contentType: "application/json", body: platformWithUserRef(t, "usr_7f3a9c"),
+			status: 403, reason: ingest.ReasonUserReferenceMalformed},
+		{name: "user reference missing", mutate: func(c *ingest.Config) { c.UserReferenceSecrets = secret("current") },
+			path: "/callbacks/platform", contentType: "application/json", body: platformWithUserRef(t, ""),
+			status: 403, reason: ingest.ReasonUserReferenceMissing},
+		{name: "user reference checked on Netverify", mutate: func(c *ingest.Config) {
+			c.UserReferenceSecrets = secret("current")
+			c.UserReferenceAPIs = []string{"platform", "netverify"}
+		},
+			path: "/callbacks/netverify", contentType: "application/x-www-form-urlencoded", body: approved,
+			status: 403, reason: ingest.ReasonUserReferenceMalformed},
+		{name: "oversize body", mutate: func(c *ingest.Config) { c.MaxBodyBytes = 512 },
+			path: "/callbacks/platform", contentType: "application/json", body: processed, status: 413, reason: ingest.ReasonBodyTooLarge},
+		{name: "oversize form", mutate: func(c *ingest.Config) { c.MaxBodyBytes = 512 },
+			path: "/callbacks/netverify", contentType: "application/x-www-form-urlencoded", body: approved, status: 413, reason: ingest.ReasonBodyTooLarge},
+		{name: "malformed JSON", path: "/callbacks/platform", contentType: "application/json", body: processed[:len(processed)/2],
+			status: 400, reason: ingest.ReasonMalformedBody},
+		{name: "malformed form", path: "/callbacks/netverify", contentType: "application/x-www-form-urlencoded", body: []byte("callBackType=NETVERIFYID&x=%zz"),
+			status: 400, reason: ingest.ReasonMalformedBody},
+		{name: "malformed query string", path: "/callbacks/netverify?x=%zz", status: 400, reason: ingest.ReasonMalformedBody},
+		{name: "Platform as form", path: "/callbacks/platform", contentType: "application/x-www-form-urlencoded", body: processed,
+			status: 415, reason: ingest.ReasonUnsupportedMediaType},
+		{name: "Platform without content type", path: "/callbacks/platform", body: processed,
+			status: 415, reason: ingest.ReasonUnsupportedMediaType},
+		{name: "Netverify as JSON", path: "/callbacks/netverify", contentType: "application/json", body: approved,
+			status: 415, reason: ingest.ReasonUnsupportedMediaType},
+		{name: "missing execution id", path: "/callbacks/platform", contentType: "application/json",
+			body:   []byte(`{"account":{"id":"4a1b2c3d-5e6f-4711-8899-aabbccddeeff"},"workflowExecution":{"status":"PROCESSED"}}`),
+			status: 422, reason: ingest.ReasonInvalidCallback},
+		{name: "execution id not a UUID", path: "/callbacks/platform", contentType: "application/json",
+			body:   []byte(`{"account":{"id":"4a1b2c3d-5e6f-4711-8899-aabbccddeeff"},"workflowExecution":{"id":"x.>","status":"PROCESSED"}}`),
+			status: 422, reason: ingest.ReasonInvalidCallback},
+		{name: "missing scan reference", path: "/callbacks/netverify", contentType: "application/x-www-form-urlencoded",
+			body: []byte("callBackType=NETVERIFYID&verificationStatus=APPROVED_VERIFIED"), status: 422, reason: ingest.ReasonInvalidCallback},
+		{name: "empty Netverify request", path: "/callbacks/netverify", status: 422, reason: ingest.ReasonInvalidCallback},
+		{name: "region mismatch", path: "/callbacks/platform", contentType: "application/json",
+			body: fixtureBody(t, "platform/callback-session-expired.json"), status: 422, reason: ingest.ReasonRegionMismatch},
+		{name: "unknown path", path: "/callbacks/netverify2", contentType: "application/json", body: processed,
+			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
+		{name: "trailing slash", path: "/callbacks/platform/", contentType: "application/json", body: processed,
+			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
+		{name: "root", path: "/", status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
+		{name: "wrong method", method: http.MethodGet, path: "/callbacks/platform", status: 405, reason: ingest.ReasonMethodNotAllowed},
+		{name: "wrong method PUT", method: http.MethodPut, path: "/callbacks/netverify", contentType: "application/x-www-form-urlencoded", body: approved,
+			status: 405, reason: ingest.ReasonMethodNotAllowed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := startIngest(t, nil, tc.mutate)
+			method := tc.method
+			if method == "" {
+				method = http.MethodPost
+			}
+			resp := h.do(t, method, tc.path, tc.contentType, tc.body, tc.header)
+			if resp.status != tc.status {
+				t.Errorf("status: got %d (%s), want %d", resp.status, resp.problem.Type, tc.status)
+			}
+			if want := httpserver.ProblemTypeBase + tc.reason; resp.problem.Type != want {
+				t.Errorf("problem type: got %q, want %q", resp.problem.Type, want)
+			}
+			if resp.problem.Status != tc.status {
+				t.Errorf("problem status: got %d, want %d", resp.problem.Status, tc.status)
+			}
+			if tc.status == http.StatusMethodNotAllowed && resp.header.Get("Allow") != http.MethodPost {
+				t.Errorf("Allow: got %q, want POST", resp.header.Get("Allow"))
+			}
+			if strings.Contains(resp.problem.Instance+resp.problem.Detail, pathSecret) {
+				t.Errorf("problem echoes the path secret: %+v", resp.problem)
+			}
+			if n := len(h.stored(t)); n != 0 {
+				t.Errorf("stored: got %d messages, want 0", n)
+			}
+			counted := tc.counted
+			if counted == "" {
+				counted = tc.reason
+			}
+			if got := h.metric(t, "kycflow_ingest_rejected_total", map[string]string{"reason": counted}); got != 1 {
+				t.Errorf("kycflow_ingest_rejected_total{reason=%q}: got %v, want 1", counted, got)
+			}
+		})
+	}
+}
+
+// TestAccepted covers the accepting side of each sender check.
+func TestAccepted(t *testing.T) {
+	processed := fixtureBody(t, "platform/callback-processed.json")
+	approved := fixtureBody(t, "netverify/callback-approved-verified.form")
+	for _, tc := range []struct {
+		name        string
+		mutate      func(*ingest.Config)
+		path        string
+		contentType string
+		body        []byte
+		header      http.Header
+	}{
+		{"Jumio address through a trusted proxy", func(c *ingest.Config) {
+			c.AllowedSources = nil
+			c.TrustedProxies = []string{"127.0.0.1/32", "10.0.0.0/8"}
+		},
+			"/callbacks/platform", "application/json", processed, http.Header{"X-Forwarded-For": {"198.51.100.7, 52.8.136.236, 10.1.2.3"}}},
+		{"Jumio address in a second X-Forwarded-For header", func(c *ingest.Config) { c.AllowedSources = nil; c.TrustedProxies = []string{"127.0.0.1"} },
+			"/callbacks/netverify", "application/x-www-form-urlencoded", approved, http.Header{"X-Forwarded-For": {"198.51.100.7", "34.202.241.227"}}},
+		{"source check off", func(c *ingest.Config) { c.AllowedSources = nil; c.CheckSourceIP = false },
+			"/callbacks/platform", "application/json", processed, nil},
+		{"secret segment", func(c *ingest.Config) { c.PathSecret = secret(pathSecret) },
+			"/callbacks/platform/" + pathSecret, "application/json", processed, nil},
+		{"secret segment on Netverify query string", func(c *ingest.Config) { c.PathSecret = secret(pathSecret) },
+			"/callbacks/netverify/" + pathSecret + "?" + strings.TrimSpace(string(approved)), "", nil, nil},
+		{"user reference signed with the previous secret", func(c *ingest.Config) { c.UserReferenceSecrets = secret("current, previous") },
+			"/callbacks/platform", "application/json", platformWithUserRef(t, signed(t, "previous", time.Now().Add(-time.Hour))), nil},
+		{"user reference not checked on Netverify by default", func(c *ingest.Config) { c.UserReferenceSecrets = secret("current") },
+			"/callbacks/netverify", "application/x-www-form-urlencoded", approved, nil},
+		{"JSON with charset", nil, "/callbacks/platform", "application/json; charset=utf-8", processed, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := startIngest(t, nil, tc.mutate)
+			if resp := h.post(t, tc.path, tc.contentType, tc.body, tc.header); resp.status != http.StatusOK {
+				t.Fatalf("status: got %d (%s: %s), want 200", resp.status, resp.problem.Type, resp.problem.Detail)
+			}
+			if n := len(h.stored(t)); n != 1 {
+				t.Errorf("stored: got %d messages, want 1", n)
+			}
+		})
+	}
+}
+
+// TestRateLimit: past the burst a client gets 429 with Retry-After; the
+// limit is per client address.
+func TestRateLimit(t *testing.T) {
+	h := startIngest(t, nil, func(c *ingest.Config) {
+		c.RateLimit = 0.001
+		c.RateBurst = 2
+		c.TrustedProxies = []string{"127.0.0.1"}
+		c.AllowedSources = []string{"127.0.0.1", "192.0.2.0/24"}
+	})
+	from := func(addr string) http.Header { return http.Header{"X-Forwarded-For": {addr}} }
+	for i := range 2 {
+		if r := h.send2(t, bench.PlatformCallback(t.Name(), i), from("192.0.2.1")); r.status != http.StatusOK {
+			t.Fatalf("request %d: got %d, want 200", i, r.status)
+		}
+	}
+	r := h.send2(t, bench.PlatformCallback(t.Name(), 2), from("192.0.2.1"))
+	if r.status != http.StatusTooManyRequests || r.problem.Type != httpserver.ProblemTypeBase+ingest.ReasonRateLimited {
+		t.Fatalf("third request: got %d %q, want 429 rate-limited", r.status, r.problem.Type)
+	}
+	if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("Retry-After: got %q", ra)
+	}
+	if r := h.send2(t, bench.PlatformCallback(t.Name(), 3), from("192.0.2.2")); r.status != http.StatusOK {
+		t.Errorf("other client: got %d, want 200", r.status)
+	}
+	if n := len(h.stored(t)); n != 3 {
+		t.Errorf("stored: got %d, want 3", n)
+	}
+}
+
+func (h *harness) send2(t *testing.T, cb bench.Callback, header http.Header) response {
+	t.Helper()
+	return h.post(t, "/callbacks/"+string(cb.API), cb.ContentType, cb.Body, header)
+}
+
+// TestMetricNames: the metrics are exposed under their documented names
+// with units.
+func TestMetricNames(t *testing.T) {
+	h := startIngest(t, nil, nil)
+	h.send(t, bench.PlatformCallback(t.Name(), 0))
+	h.post(t, "/nope", "", nil, nil)
+	resp, err := h.client.Get(h.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	if _, err := fmt.Fprint(&b, readAll(t, resp)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`kycflow_ingest_callbacks_total{api="platform",outcome="accepted"} 1`,
+		`kycflow_ingest_rejected_total{api="none",reason="unknown-path"} 1`,
+		`kycflow_ingest_publish_duration_seconds_bucket{api="platform",outcome="accepted",le="`,
+		`kycflow_ingest_in_flight`,
+		`kycflow_ingest_request_duration_seconds_bucket{api="platform",outcome="accepted",le="`,
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(b.String(), "/callbacks/platform/") {
+		t.Errorf("/metrics holds a callback path with a segment")
+	}
+}
+
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	var b strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return b.String()
+}
+
+var _ = url.Values{}

@@ -1,0 +1,83 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/telemetry"
+)
+
+// Run is the ingest process: it connects to NATS, creates or updates the
+// streams, serves on ln (cfg.Server.Addr when ln is nil) until ctx is done,
+// lets in-flight requests finish, and only then closes the NATS
+// connection, so that every request answered 200 was stored.
+//
+// A ctx that ends while Run is still starting is a clean stop, not an
+// error.
+func Run(ctx context.Context, cfg Config, tel *telemetry.Telemetry, ln net.Listener) error {
+	err := run(ctx, cfg, tel, ln)
+	if err != nil && ctx.Err() != nil {
+		tel.Logger.Info("ingest stopped while starting", "error", err)
+		return nil
+	}
+	return err
+}
+
+func run(ctx context.Context, cfg Config, tel *telemetry.Telemetry, ln net.Listener) error {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("ingest: config: %w", err)
+	}
+	logger := tel.Logger
+	nc, err := broker.Connect(ctx, cfg.NATS, logger)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	defer closeConn(nc)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("ingest: jetstream: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = broker.EnsureStreams(sctx, js, cfg.NATS.Streams)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	svc, err := New(cfg, nc, tel)
+	if err != nil {
+		return err
+	}
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Server.Addr); err != nil {
+			return fmt.Errorf("ingest: listen %s: %w", cfg.Server.Addr, err)
+		}
+	}
+	if off := cfg.ChecksOff(); len(off) > 0 {
+		logger.Warn("sender checks off", "checks", strings.Join(off, "; "))
+	}
+	logger.Info("ingest listening", "addr", ln.Addr().String(), "region", cfg.Region)
+	err = svc.Serve(ctx, ln)
+	logger.Info("ingest stopped")
+	return err
+}
+
+// closeConn drains the connection (pending publishes are flushed) and
+// waits a moment for it to close.
+func closeConn(nc *nats.Conn) {
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return
+	}
+	for deadline := time.Now().Add(5 * time.Second); !nc.IsClosed() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	nc.Close()
+}

@@ -1,0 +1,231 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/httpserver"
+	"github.com/kycflow/kycflow/internal/telemetry"
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
+)
+
+// Handlers are what ingest does: one handler per callback endpoint. Each
+// runs the sender checks, reads and validates the callback, stores it and
+// answers; routing, the secret segment and the method are checked before
+// (Service.ServeHTTP).
+type Handlers struct {
+	// Platform handles POST /callbacks/platform: Jumio Platform JSON.
+	Platform http.Handler
+	// Netverify handles POST /callbacks/netverify: Netverify form bodies
+	// and query strings.
+	Netverify http.Handler
+}
+
+// Service is the ingest HTTP service. It is safe for concurrent use.
+type Service struct {
+	Handlers Handlers
+
+	cfg        Config
+	region     jumio.Region
+	nc         *nats.Conn
+	js         jetstream.JetStream
+	logger     *slog.Logger
+	tracer     trace.Tracer
+	propagator propagation.TextMapPropagator
+	metrics    *metrics
+	metricsH   http.Handler
+
+	allowed    prefixSet
+	trusted    prefixSet
+	limiters   *limiters
+	secretHash [sha256.Size]byte
+	refSecrets [][]byte
+
+	traced http.Handler
+}
+
+// New returns the service for cfg, storing callbacks through nc. It does
+// not create the streams (see Run) and does not close nc.
+func New(cfg Config, nc *nats.Conn, tel *telemetry.Telemetry) (*Service, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("ingest: config: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: jetstream: %w", err)
+	}
+	m, err := newMetrics(tel.MeterProvider)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: metrics: %w", err)
+	}
+	trusted, _ := parsePrefixes(cfg.TrustedProxies)
+	s := &Service{
+		cfg:        cfg,
+		region:     cfg.region(),
+		nc:         nc,
+		js:         js,
+		logger:     tel.Logger.With("stage", "ingest"),
+		tracer:     tel.TracerProvider.Tracer("github.com/kycflow/kycflow/internal/ingest"),
+		propagator: tel.Propagator,
+		metrics:    m,
+		metricsH:   tel.MetricsHandler(),
+		allowed:    cfg.allowedSources(),
+		trusted:    trusted,
+		limiters:   newLimiters(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitSources),
+		refSecrets: cfg.userReferenceSecrets(),
+	}
+	if cfg.PathSecret.IsSet() {
+		s.secretHash = sha256.Sum256([]byte(cfg.PathSecret.Value()))
+	}
+	s.Handlers = Handlers{
+		Platform:  s.callback(events.APIPlatform, s.readPlatform),
+		Netverify: s.callback(events.APINetverify, s.readNetverify),
+	}
+	s.traced = otelhttp.NewHandler(http.HandlerFunc(s.route), "ingest",
+		otelhttp.WithTracerProvider(tel.TracerProvider),
+		// otelhttp's own HTTP metrics cost more per request than the rest
+		// of the instrumentation together; kycflow_ingest_request_duration
+		// covers them for the endpoints that matter.
+		otelhttp.WithMeterProvider(noop.NewMeterProvider()),
+		otelhttp.WithPropagators(tel.Propagator),
+		// Jumio is outside our trace: its requests start new traces.
+		otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			if r.Pattern != "" {
+				return r.Pattern
+			}
+			return r.Method + " (unknown path)"
+		}),
+	)
+	return s, nil
+}
+
+type routeKey struct{}
+
+// route is what ServeHTTP found in the path before redacting it.
+type route struct {
+	api     events.API
+	segment string // the secret segment as sent, "" when none
+	matched bool
+}
+
+// ServeHTTP routes a request. The path is redacted before it reaches the
+// tracing middleware (the secret segment becomes "{secret}"), so that no
+// span or metric holds the secret.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt := splitPath(r.URL.Path)
+	r2 := r.WithContext(context.WithValue(r.Context(), routeKey{}, rt))
+	if rt.matched {
+		u := *r.URL
+		u.Path = "/callbacks/" + string(rt.api)
+		if rt.segment != "" {
+			u.Path += "/{secret}"
+		}
+		u.RawPath = ""
+		r2.URL = &u
+		r2.Pattern = "POST " + u.Path
+	}
+	s.traced.ServeHTTP(w, r2)
+}
+
+// splitPath matches /callbacks/<api> and /callbacks/<api>/<segment>.
+func splitPath(p string) route {
+	rest, ok := strings.CutPrefix(p, "/callbacks/")
+	if !ok {
+		return route{}
+	}
+	name, seg, _ := strings.Cut(rest, "/")
+	var api events.API
+	switch name {
+	case string(events.APIPlatform):
+		api = events.APIPlatform
+	case string(events.APINetverify):
+		api = events.APINetverify
+	default:
+		return route{}
+	}
+	if strings.Contains(seg, "/") {
+		return route{}
+	}
+	if seg == "" && strings.HasSuffix(rest, "/") {
+		return route{}
+	}
+	return route{api: api, segment: seg, matched: true}
+}
+
+func (s *Service) route(w http.ResponseWriter, r *http.Request) {
+	rt, _ := r.Context().Value(routeKey{}).(route)
+	if !rt.matched {
+		s.fail(w, r, "none", errUnknownPath)
+		return
+	}
+	if !s.secretOK(rt.segment) {
+		s.fail(w, r, string(rt.api), errWrongSecret)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		s.fail(w, r, string(rt.api), reject(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "Method not allowed", "callbacks are POSTed"))
+		return
+	}
+	switch rt.api {
+	case events.APIPlatform:
+		s.Handlers.Platform.ServeHTTP(w, r)
+	case events.APINetverify:
+		s.Handlers.Netverify.ServeHTTP(w, r)
+	}
+}
+
+// secretOK compares the segment with the configured secret in constant
+// time (hashes of both are compared, so not even the length leaks).
+func (s *Service) secretOK(segment string) bool {
+	if !s.cfg.PathSecret.IsSet() {
+		return segment == ""
+	}
+	h := sha256.Sum256([]byte(segment))
+	return subtle.ConstantTimeCompare(h[:], s.secretHash[:]) == 1
+}
+
+// fail answers with a problem document, counts it and logs it (reason and
+// client address only).
+func (s *Service) fail(w http.ResponseWriter, r *http.Request, api string, rj *rejection) {
+	ctx := r.Context()
+	s.metrics.reject(api, rj.counted())
+	level := slog.LevelInfo
+	if rj.status == http.StatusTooManyRequests || rj.status == http.StatusNotFound {
+		level = slog.LevelDebug
+	}
+	s.logger.Log(ctx, level, "callback rejected", "api", api, "reason", rj.counted(), "status", rj.status, "peer", r.RemoteAddr)
+	trace.SpanFromContext(ctx).SetAttributes(attrReason(rj.counted()))
+	httpserver.Problem(w, r, rj.status, rj.reason, rj.title, rj.detail)
+}
+
+// Ready reports whether callbacks can be stored: NATS connected and the
+// JUMIO_CALLBACKS stream present.
+func (s *Service) Ready(ctx context.Context) error {
+	return broker.Ready(ctx, s.nc, s.js, events.StreamCallbacks)
+}
+
+// Serve serves the callback endpoints, /healthz, /readyz and /metrics on
+// ln until ctx is done; then it stops accepting and waits for in-flight
+// requests (up to Server.ShutdownTimeout). Every 200 it gave was stored.
+func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	srv := httpserver.New(s.cfg.Server, s, s.Ready, s.metricsH, s.logger)
+	return srv.Serve(ctx, ln)
+}

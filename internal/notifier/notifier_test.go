@@ -1,0 +1,388 @@
+package notifier_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kycflow/kycflow/internal/notifier"
+	"github.com/kycflow/kycflow/internal/notifier/notifiertest"
+	"github.com/kycflow/kycflow/pkg/events"
+)
+
+// TestRoutesFilterProjectAndDeliver sends three results through three
+// routes: a full webhook, a decision_only webhook for PASSED only, and a
+// no_pii NATS route.
+func TestRoutesFilterProjectAndDeliver(t *testing.T) {
+	h := newHarness(t)
+	full := notifiertest.NewReceiver(t, notifiertest.Secret)
+	passed := notifiertest.NewReceiver(t, notifiertest.Secret)
+	passedRoute := passed.Route("passed-only", events.PolicyDecisionOnly)
+	passedRoute.Filter = notifier.Filter{Decision: []events.DecisionType{events.DecisionPassed}}
+	h.start(testConfig(),
+		full.Route("everything", events.PolicyFull),
+		passedRoute,
+		natsRoute("bus", events.PolicyNoPII, ""),
+	)
+	results := []events.Result{result(1), result(2, decided(events.DecisionRejected)), result(3, decided(events.DecisionPassed))}
+	for _, r := range results {
+		h.publish(r, nil)
+	}
+	waitFor(t, "deliveries", func() bool {
+		return len(full.Accepted()) == 3 && len(passed.Accepted()) == 2 && len(h.messages(events.StreamResults)) == 3
+	})
+
+	for _, req := range full.Accepted() {
+		if req.Envelope.Data.Person == nil || req.Envelope.Data.Policy != events.PolicyFull {
+			t.Errorf("full route: %s lacks the person or the policy", req.ID())
+		}
+	}
+	for _, req := range passed.Accepted() {
+		if req.Envelope.Data.Decision.Type != events.DecisionPassed {
+			t.Errorf("passed-only route delivered %s", req.Envelope.Data.Decision.Type)
+		}
+		noPersonalData(t, "decision_only webhook", req.Body)
+	}
+	for _, m := range h.messages(events.StreamResults) {
+		noPersonalData(t, "no_pii subject "+m.Subject, m.Data)
+		var r events.Result
+		if err := json.Unmarshal(m.Data, &r); err != nil || r.Policy != events.PolicyNoPII || len(r.Capabilities) == 0 {
+			t.Errorf("no_pii result: policy %q, %d capabilities, error %v", r.Policy, len(r.Capabilities), err)
+		}
+	}
+	if got := h.metric("kycflow_notifier_filtered_total", "passed-only"); got != 1 {
+		t.Errorf("filtered: got %v, want 1", got)
+	}
+	if got := h.metric("kycflow_notifier_delivered_total", "bus"); got != 3 {
+		t.Errorf("delivered: got %v, want 3", got)
+	}
+	if got := h.metric("kycflow_notifier_delivery_latency_seconds", "everything"); got != 3 {
+		t.Errorf("latency observations: got %v, want 3", got)
+	}
+}
+
+// noPersonalData fails when body holds a name, date of birth, document
+// number, address or image reference.
+func noPersonalData(t *testing.T, where string, body []byte) {
+	t.Helper()
+	for _, pd := range notifiertest.PersonalData {
+		if strings.Contains(string(body), pd) {
+			t.Errorf("%s carries personal data %q", where, pd)
+		}
+	}
+	for _, field := range []string{`"person"`, `"images"`, `"number"`} {
+		if strings.Contains(string(body), field) && !strings.Contains(where, "no_pii") {
+			t.Errorf("%s carries %s", where, field)
+		}
+	}
+}
+
+func TestFailingReceiverGetsExactlyOneDelivery(t *testing.T) {
+	h := newHarness(t)
+	rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
+	rcv.Fail(2, http.StatusServiceUnavailable, nil)
+	rcv.Fail(1, http.StatusTooManyRequests, http.Header{"Retry-After": {"0"}})
+	rcv.Fail(1, http.StatusRequestTimeout, nil)
+	h.start(testConfig(), rcv.Route("crm", events.PolicyNoPII))
+	h.publish(result(1), nil)
+	waitFor(t, "the delivery", func() bool { return len(rcv.Accepted()) == 1 })
+	if got := rcv.Attempts(); got != 5 {
+		t.Errorf("attempts: got %d, want 5", got)
+	}
+	ids := map[string]bool{}
+	// Every attempt carried the same webhook-id: the accepted one.
+	for range 5 {
+		ids[<-rcv.Arrived()] = true
+	}
+	if len(ids) != 1 || !ids[rcv.Accepted()[0].ID()] {
+		t.Errorf("webhook-ids of the attempts: %v, want only %s", ids, rcv.Accepted()[0].ID())
+	}
+	waitFor(t, "metrics", func() bool { return h.metric("kycflow_notifier_delivered_total", "crm") == 1 })
+	if got := h.metric("kycflow_notifier_retried_total", "crm"); got != 4 {
+		t.Errorf("retried: got %v, want 4", got)
+	}
+}
+
+func TestHangingEndpointDoesNotDelayAnotherRoute(t *testing.T) {
+	h := newHarness(t)
+	slow := notifiertest.NewReceiver(t, notifiertest.Secret)
+	fast := notifiertest.NewReceiver(t, notifiertest.Secret)
+	slow.Hang(1000)
+	slowRoute := slow.Route("slow", events.PolicyFull)
+	slowRoute.Concurrency = 1
+	h.start(testConfig(), slowRoute, fast.Route("fast", events.PolicyFull))
+	for i := range 3 {
+		h.publish(result(i), nil)
+	}
+	<-slow.Arrived() // the slow route is stuck on its first result
+	waitFor(t, "the fast route's deliveries", func() bool { return len(fast.Accepted()) == 3 })
+	if n := len(slow.Accepted()); n != 0 {
+		t.Errorf("slow route delivered %d", n)
+	}
+}
+
+func TestGoneDisablesTheRouteUntilRestart(t *testing.T) {
+	defer notifier.SetDisabledDelay(100 * time.Millisecond)()
+	h := newHarness(t)
+	gone := notifiertest.NewReceiver(t, notifiertest.Secret)
+	other := notifiertest.NewReceiver(t, notifiertest.Secret)
+	gone.Fail(1, http.StatusGone, nil)
+	goneRoute := gone.Route("gone", events.PolicyFull)
+	goneRoute.Concurrency = 1
+	stop := h.start(testConfig(), goneRoute, other.Route("other", events.PolicyFull))
+	h.publish(result(1), nil)
+	waitFor(t, "the route disabled", func() bool { return h.metric("kycflow_notifier_route_disabled", "gone") == 1 })
+	for i := 2; i <= 4; i++ {
+		h.publish(result(i), nil)
+	}
+	waitFor(t, "the other route's deliveries", func() bool { return len(other.Accepted()) == 4 })
+	if n := gone.Attempts(); n != 1 {
+		t.Errorf("disabled route: %d attempts, want 1", n)
+	}
+	if !strings.Contains(h.log.String(), "route disabled") {
+		t.Error("no log line says the route is disabled")
+	}
+	if got := h.metric("kycflow_notifier_dead_lettered_total", "gone"); got != 0 {
+		t.Errorf("dead-lettered: got %v, want 0", got)
+	}
+	stop()
+
+	// The endpoint is back: a restart delivers everything it missed.
+	h.start(testConfig(), goneRoute, other.Route("other", events.PolicyFull))
+	waitFor(t, "the missed deliveries", func() bool { return len(gone.Accepted()) == 4 })
+	if n := len(other.Accepted()); n != 4 {
+		t.Errorf("other route after restart: %d deliveries, want 4", n)
+	}
+}
+
+func TestDeadLetters(t *testing.T) {
+	h := newHarness(t)
+	permanent := notifiertest.NewReceiver(t, notifiertest.Secret)
+	permanent.Fail(1, http.StatusUnprocessableEntity, nil)
+	budget := notifiertest.NewReceiver(t, notifiertest.Secret)
+	budget.Fail(100, http.StatusInternalServerError, nil)
+	budgetRoute := budget.Route("budget", events.PolicyFull)
+	budgetRoute.Retry.MaxAttempts = 3
+	private := notifiertest.NewTLSReceiver(t, notifiertest.Secret)
+	u, err := notifier.ParseWebhookURL(strings.Replace(private.URL(), "127.0.0.1", "localhost", 1), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	privateRoute := private.Route("private", events.PolicyFull)
+	privateRoute.Webhook.URL, privateRoute.Webhook.AllowPrivate = u, false
+	cfg := testConfig()
+	cfg.RootCAs = private.CertPool()
+	h.start(cfg, permanent.Route("permanent", events.PolicyFull), budgetRoute, privateRoute)
+	r := result(7)
+	h.publish(r, nil)
+	h.publishRaw(events.EnrichedSubject(notifiertest.AccountID(8), notifiertest.ExecutionID(8)), "event-8", []byte("{not json"), nil)
+
+	dlq := func(route string, i int) string {
+		return events.DLQSubject(events.StageNotify, route, notifiertest.AccountID(i), notifiertest.ExecutionID(i))
+	}
+	want := map[string]string{ // subject → class
+		dlq("permanent", 7): notifier.ClassPermanent,
+		dlq("budget", 7):    notifier.ClassRetryBudget,
+		dlq("private", 7):   notifier.ClassPermanent,
+		dlq("permanent", 8): notifier.ClassMalformed,
+		dlq("budget", 8):    notifier.ClassMalformed,
+		dlq("private", 8):   notifier.ClassMalformed,
+	}
+	waitFor(t, "dead letters", func() bool { return len(h.messages(events.StreamDLQ)) == len(want) })
+	enriched := h.messages(events.StreamEnriched)
+	for _, m := range h.messages(events.StreamDLQ) {
+		class, ok := want[m.Subject]
+		if !ok {
+			t.Errorf("unexpected dead letter %s", m.Subject)
+			continue
+		}
+		if got := m.Header.Get(events.HeaderErrorClass); got != class {
+			t.Errorf("%s: class %q, want %q", m.Subject, got, class)
+		}
+		if got := m.Header.Get(events.HeaderStage); got != string(events.StageNotify) {
+			t.Errorf("%s: stage %q", m.Subject, got)
+		}
+		if !slices.ContainsFunc(enriched, func(e *jetstream.RawStreamMsg) bool { return string(e.Data) == string(m.Data) }) {
+			t.Errorf("%s: payload is not the enriched message", m.Subject)
+		}
+		for _, pd := range notifiertest.PersonalData {
+			if strings.Contains(m.Header.Get(events.HeaderError), pd) {
+				t.Errorf("%s: error header holds personal data", m.Subject)
+			}
+		}
+	}
+	if got, _ := strconv.Atoi(headerOf(h.messages(events.StreamDLQ), dlq("budget", 7), events.HeaderAttempts)); got != 3 {
+		t.Errorf("budget dead letter attempts: got %d, want 3", got)
+	}
+	if n := private.Attempts(); n != 0 {
+		t.Errorf("private target got %d requests, want 0", n)
+	}
+	if got := h.metric("kycflow_notifier_dead_lettered_total", "budget"); got != 2 {
+		t.Errorf("dead-lettered: got %v, want 2", got)
+	}
+}
+
+func headerOf(msgs []*jetstream.RawStreamMsg, subject, key string) string {
+	for _, m := range msgs {
+		if m.Subject == subject {
+			return m.Header.Get(key)
+		}
+	}
+	return ""
+}
+
+// TestOneDeliveryPerRoutePerStatus: duplicate enriched events for the same
+// state (published together, so they race), a redelivered copy, and a
+// restart that reads the whole stream again are all suppressed; a changed
+// result for the same status and a new status are delivered.
+func TestOneDeliveryPerRoutePerStatus(t *testing.T) {
+	h := newHarness(t)
+	rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
+	routes := []notifier.Route{rcv.Route("hook", events.PolicyNoPII), natsRoute("bus", events.PolicyFull, "")}
+	stop := h.start(testConfig(), routes...)
+
+	// Three callbacks for one state, and two copies of the first.
+	base := result(1)
+	for i := range 3 {
+		h.publish(result(1, repeated(i)), nil)
+	}
+	h.publish(base, nil)
+	resent := base
+	resent.IDs.EventID = base.IDs.EventID // same event, a new message id
+	h.publishRaw(events.EnrichedSubject(notifiertest.AccountID(1), notifiertest.ExecutionID(1)), "event-1-again", mustEnriched(t, resent), nil)
+	waitFor(t, "suppressions", func() bool {
+		return h.metric("kycflow_notifier_suppressed_total", "hook") == 4 && h.metric("kycflow_notifier_suppressed_total", "bus") == 4
+	})
+	if n := len(rcv.Accepted()); n != 1 {
+		t.Fatalf("webhook deliveries: got %d, want 1", n)
+	}
+	if n := len(h.messages(events.StreamResults)); n != 1 {
+		t.Fatalf("NATS deliveries: got %d, want 1", n)
+	}
+
+	// A new fact for the same status, and a new status.
+	h.publish(result(1, repeated(7), func(r *events.Result) { r.Decision.Label = "PASSED_AFTER_REVIEW" }), nil)
+	h.publish(result(1, func(r *events.Result) { r.IDs.EventID = "event-1-expired"; r.Status = events.StatusSessionExpired }), nil)
+	waitFor(t, "new deliveries", func() bool { return len(rcv.Accepted()) == 3 && len(h.messages(events.StreamResults)) == 3 })
+	stop()
+
+	// A restart that reads the stream from the start delivers nothing.
+	for _, r := range routes {
+		if err := h.js.DeleteConsumer(t.Context(), events.StreamEnriched, r.Durable()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := h.metric("kycflow_notifier_suppressed_total", "hook")
+	h.start(testConfig(), routes...)
+	waitFor(t, "the stream read again", func() bool {
+		return h.metric("kycflow_notifier_suppressed_total", "hook") == before+7
+	})
+	if n := len(rcv.Accepted()); n != 3 {
+		t.Errorf("webhook deliveries after the restart: got %d, want 3", n)
+	}
+	if n := len(h.messages(events.StreamResults)); n != 3 {
+		t.Errorf("NATS deliveries after the restart: got %d, want 3", n)
+	}
+}
+
+func mustEnriched(t *testing.T, r events.Result) []byte {
+	t.Helper()
+	b, err := json.Marshal(events.EnrichedEvent{SchemaVersion: 1, Result: r, RawType: events.RawPlatformDetails})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestReplays(t *testing.T) {
+	h := newHarness(t)
+	rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
+	other := notifiertest.NewReceiver(t, notifiertest.Secret)
+	h.start(testConfig(), rcv.Route("hook", events.PolicyFull), other.Route("other", events.PolicyFull), natsRoute("bus", events.PolicyFull, "jumio.results.replays"))
+	r := result(1)
+	h.publish(r, nil)
+	waitFor(t, "first deliveries", func() bool { return len(rcv.Accepted()) == 1 && len(other.Accepted()) == 1 })
+	first := rcv.Accepted()[0]
+
+	// A replay that reproduces results: suppressed everywhere.
+	h.publish(r, &events.ReplayMarker{ID: "reproduce"})
+	// A replay asking for redelivery to two routes, run twice (the second
+	// run's messages are duplicates JetStream drops; a redelivered one is
+	// suppressed by the record).
+	redeliver := &events.ReplayMarker{ID: "again", Redeliver: true, Routes: []string{"hook", "bus"}}
+	h.publish(r, redeliver)
+	h.publishRaw(events.EnrichedSubject(notifiertest.AccountID(1), notifiertest.ExecutionID(1)), r.IDs.EventID+"-copy", mustEnriched(t, r), redeliver)
+	waitFor(t, "the replayed deliveries", func() bool {
+		return len(rcv.Accepted()) == 2 && len(h.messages(events.StreamResults)) == 2 &&
+			h.metric("kycflow_notifier_suppressed_total", "other") == 3
+	})
+	waitFor(t, "the copy suppressed", func() bool { return h.metric("kycflow_notifier_suppressed_total", "hook") == 2 })
+	replayed := rcv.Accepted()[1]
+	if replayed.ID() == first.ID() {
+		t.Error("the replayed webhook has the first delivery's webhook-id")
+	}
+	if !replayed.Envelope.Replay || replayed.Header.Get(events.HeaderReplay) != redeliver.String() {
+		t.Errorf("replayed webhook: replay %v, header %q", replayed.Envelope.Replay, replayed.Header.Get(events.HeaderReplay))
+	}
+	if n := len(other.Accepted()); n != 1 {
+		t.Errorf("route outside the replay: %d deliveries, want 1", n)
+	}
+	msgs := h.messages(events.StreamResults)
+	if got := msgs[1].Header.Get(events.HeaderReplay); got != redeliver.String() {
+		t.Errorf("replayed NATS result: Kycflow-Replay %q", got)
+	}
+	if got := h.metric("kycflow_notifier_delivery_latency_seconds", "hook"); got != 1 {
+		t.Errorf("latency observations: got %v, want 1 (replays excluded)", got)
+	}
+}
+
+func TestNewRejectsBadInput(t *testing.T) {
+	h := newHarness(t)
+	good := natsRoute("bus", events.PolicyFull, "")
+	for _, tc := range []struct {
+		name   string
+		cfg    notifier.Config
+		routes []notifier.Route
+		want   error
+	}{
+		{"no routes", notifier.Config{}, nil, notifier.ErrNoRoutes},
+		{"duplicate", notifier.Config{}, []notifier.Route{good, good}, notifier.ErrInvalidConfig},
+		{"no sink", notifier.Config{}, []notifier.Route{{Name: "x", Policy: events.PolicyFull, Retry: good.Retry}}, notifier.ErrInvalidConfig},
+		{"bad policy", notifier.Config{}, []notifier.Route{{Name: "x", Policy: "all", NATS: good.NATS, Retry: good.Retry}}, notifier.ErrInvalidConfig},
+		{"bad concurrency", notifier.Config{Concurrency: -1}, []notifier.Route{good}, notifier.ErrInvalidConfig},
+	} {
+		if _, err := notifier.New(tc.cfg, tc.routes, h.js, h.tel); !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestRunTwiceFails(t *testing.T) {
+	h := newHarness(t)
+	n, err := notifier.New(testConfig(), notifier.DefaultRoutes(), h.js, h.tel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	waitFor(t, "ready", func() bool { return n.Ready(ctx) == nil })
+	if err := n.Run(ctx); !errors.Is(err, notifier.ErrRunning) {
+		t.Errorf("second Run: got %v, want ErrRunning", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if err := n.Ready(t.Context()); !errors.Is(err, notifier.ErrNotReady) {
+		t.Errorf("Ready after Run: got %v, want ErrNotReady", err)
+	}
+}

@@ -1,0 +1,109 @@
+package jumio
+
+import (
+	"bytes"
+	"net/url"
+	"strings"
+)
+
+// idFields are the form fields ParseNetverifyRequestIDs reads: those that
+// pick the kind of callback, identify it, and carry the user reference.
+var idFields = []string{
+	"callbacktype", "jumioidscanreference", "verificationstatus", "callbackdate", "customerid",
+	"transactionreference", "transactionresult", "userreference", "scanreference", "timestamp",
+	"transaction", "document",
+}
+
+// maxFormParams is net/url's default limit on the number of parameters.
+const maxFormParams = 10000
+
+// scanned is one kept field: the spelling it came under and its value.
+type scanned struct{ key, value string }
+
+// scanIDForm reads the fields of idFields from a form body and a query
+// string with the same result as NetverifyForm followed by newForm, but
+// without decoding the fields it does not keep: every escape is still
+// checked, so malformed input is rejected alike. A field sent under
+// several spellings reads, as in newForm, the first value of the spelling
+// that sorts first.
+func scanIDForm(body []byte, rawQuery string) (form, string, error) {
+	body = bytes.TrimSpace(body)
+	kept := make(map[string]scanned, 8)
+	for _, part := range []string{string(body), rawQuery} {
+		if part == "" {
+			continue
+		}
+		if strings.Count(part, "&")+1 > maxFormParams {
+			return nil, "", malformed("body")
+		}
+		if err := scanQuery(part, kept); err != nil {
+			return nil, "", err
+		}
+	}
+	f := make(form, len(kept))
+	for name, s := range kept {
+		f[name] = s.value
+	}
+	return f, rawForm(body, rawQuery), nil
+}
+
+// scanQuery walks one query string as url.ParseQuery does.
+func scanQuery(q string, kept map[string]scanned) error {
+	for q != "" {
+		var seg string
+		seg, q, _ = strings.Cut(q, "&")
+		if strings.Contains(seg, ";") {
+			return malformed("body")
+		}
+		if seg == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(seg, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			return malformed("body")
+		}
+		name := idField(strings.TrimSpace(key))
+		if name == "" {
+			if !validEscapes(v) {
+				return malformed("body")
+			}
+			continue
+		}
+		value, err := url.QueryUnescape(v)
+		if err != nil {
+			return malformed("body")
+		}
+		if prev, ok := kept[name]; !ok || key < prev.key {
+			kept[name] = scanned{key: key, value: value}
+		}
+	}
+	return nil
+}
+
+// idField returns the lower-case name of key when it is one of idFields.
+func idField(key string) string {
+	for _, name := range idFields {
+		if len(name) == len(key) && strings.EqualFold(name, key) {
+			return name
+		}
+	}
+	return ""
+}
+
+// validEscapes reports whether every '%' in s starts a valid escape.
+func validEscapes(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' {
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return false
+			}
+			i += 2
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
