@@ -113,9 +113,11 @@ func (e *Enricher) fetch(ctx context.Context, ep jumio.Endpoint, c *callback, no
 	return nil
 }
 
-// checkRegion refuses a callback that names another region than the
-// client's: its data lives in another data center, which this client has
-// neither the URLs nor the credentials for.
+// checkRegion refuses (jumio.ErrRegionMismatch, permanent) a callback that
+// names another region than the client's: its data lives in another data
+// center, which this client has neither the URLs nor the credentials for.
+// Ingest and enricher read the same KYCFLOW_JUMIO_REGION, so this is a
+// configuration error; redrive the dead letters once it is fixed.
 func (e *Enricher) checkRegion(ev events.CallbackEvent) error {
 	if ev.Region == "" || ev.Region == string(e.region) {
 		return nil
@@ -128,7 +130,7 @@ func (e *Enricher) checkRegion(ev events.CallbackEvent) error {
 	if err == nil {
 		name = string(r)
 	}
-	return permanent(fmt.Errorf("%w: callback from %s, the Jumio client serves %s", ErrRegionMismatch, name, e.region))
+	return permanent(fmt.Errorf("enricher: %w: callback from %s, the Jumio client serves %s", jumio.ErrRegionMismatch, name, e.region))
 }
 
 var wordRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)

@@ -19,10 +19,6 @@ var (
 	// enricher can enrich (not JSON, wrong schema version, ids missing or
 	// malformed, an unparseable Netverify form). Permanent.
 	ErrInvalidCallback = errors.New("enricher: invalid callback event")
-	// ErrRegionMismatch: the callback came from another Jumio region than
-	// the one the enricher's Jumio client serves (a configuration error:
-	// ingest and enricher must name the same region). Permanent.
-	ErrRegionMismatch = errors.New("enricher: callback from another Jumio region")
 	// ErrNotFinal: Jumio answered, but with data that is not final yet
 	// (workflow details still INITIATED or ACQUIRED after a final callback,
 	// a Netverify scan still PENDING). Retried on the not-ready schedule
