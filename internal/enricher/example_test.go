@@ -16,6 +16,8 @@ import (
 // The enricher inside another process (as "kycflow run" does): the
 // process owns the NATS connection, the streams and the HTTP server; the
 // enricher shares the process's Jumio client and adds its readiness.
+// (Open does the connecting and the streams for a process that has no
+// connection of its own to share.)
 func ExampleNew() {
 	var (
 		ctx    context.Context      // the process context (signal.NotifyContext)

@@ -33,31 +33,12 @@ func Serve(ctx context.Context, cfg Config, tel *telemetry.Telemetry, ln net.Lis
 }
 
 func serve(ctx context.Context, cfg Config, tel *telemetry.Telemetry, ln net.Listener) error {
-	cfg.setDefaults()
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	nc, err := broker.Connect(ctx, cfg.NATS, tel.Logger)
-	if err != nil {
-		return fmt.Errorf("enricher: %w", err)
-	}
-	defer closeConn(nc)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("enricher: jetstream: %w", err)
-	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = broker.EnsureStreams(sctx, js, cfg.NATS.Streams)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("enricher: %w", err)
-	}
-	e, err := New(cfg, nc, nil, tel)
+	e, closeConn, err := Open(ctx, cfg, tel)
 	if err != nil {
 		return err
 	}
-	defer e.Client().CloseIdleConnections()
-	srv := httpserver.New(cfg.Server, nil, e.Ready, tel.MetricsHandler(), tel.Logger)
+	defer closeConn()
+	srv := httpserver.New(e.cfg.Server, nil, e.Ready, tel.MetricsHandler(), tel.Logger)
 	if ln == nil {
 		if ln, err = srv.Listen(); err != nil {
 			return err
@@ -78,6 +59,45 @@ func serve(ctx context.Context, cfg Config, tel *telemetry.Telemetry, ln net.Lis
 	runErr := e.Run(rctx)
 	stop()
 	return errors.Join(runErr, <-httpErr)
+}
+
+// Open connects to NATS (cfg.NATS), creates or updates the streams, and
+// returns an enricher over that connection, with a Jumio client built from
+// cfg.Jumio, and a function that flushes and closes the connection: call
+// it once Run has returned. For processes that run the enricher next to
+// other stages and serve their own HTTP endpoints ("kycflow run"); Serve
+// is Open plus the probe server.
+func Open(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (*Enricher, func(), error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	nc, err := broker.Connect(ctx, cfg.NATS, tel.Logger)
+	if err != nil {
+		return nil, nil, fmt.Errorf("enricher: %w", err)
+	}
+	fail := func(err error) (*Enricher, func(), error) {
+		closeConn(nc)
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fail(fmt.Errorf("enricher: jetstream: %w", err))
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = broker.EnsureStreams(sctx, js, cfg.NATS.Streams)
+	cancel()
+	if err != nil {
+		return fail(fmt.Errorf("enricher: %w", err))
+	}
+	e, err := New(cfg, nc, nil, tel)
+	if err != nil {
+		return fail(err)
+	}
+	return e, func() {
+		e.Client().CloseIdleConnections()
+		closeConn(nc)
+	}, nil
 }
 
 // closeConn flushes what the connection still buffers (acks, naks) and
