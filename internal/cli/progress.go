@@ -44,12 +44,11 @@ func (p *progress) update(done int) {
 		fmt.Fprintf(p.w, "\r%s [%s%s] %d/%d %s", p.what, strings.Repeat("=", filled), strings.Repeat(" ", width-filled), done, p.total, p.eta(done, now))
 		return
 	}
-	if now.Sub(p.last) < plainEvery && done < p.total {
-		return
+	if p.last.IsZero() {
+		p.last = p.started // the first line after plainEvery, not at once
 	}
-	if p.last.IsZero() && done < p.total {
-		p.last = now // the first line after plainEvery, not at once
-		return
+	if now.Sub(p.last) < plainEvery {
+		return // short operations print no progress at all
 	}
 	p.last = now
 	fmt.Fprintf(p.w, "%s: %d of %d %s\n", p.what, done, p.total, p.eta(done, now))

@@ -9,16 +9,18 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/config"
+	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/internal/ingest"
+	"github.com/kycflow/kycflow/internal/jumioconfig"
 	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/internal/telemetry"
 	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
 )
 
 func init() {
@@ -63,7 +65,7 @@ type runConfig struct {
 	notifier  notifier.Config
 	routes    []notifier.Route
 	routesSrc string
-	stages    stageConfig
+	enricher  enricher.Config
 	tel       telemetry.Config
 }
 
@@ -134,7 +136,7 @@ func runRun(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 
 	var stages []func(context.Context) error
 	var sim *localSimulator
-	if rc.stages.needsSimulator() {
+	if !jumioconfig.HasCredentials(rc.enricher.Jumio) {
 		// The simulator calls back ingest on loopback.
 		cb := "http://" + loopbackAddr(ingestLn.Addr()) + rc.ingest.CallbackPath(events.APIPlatform)
 		sim, err = startSimulator(rc.dataDir, strFlag(fs, "simulator-addr"), cb)
@@ -144,17 +146,15 @@ func runRun(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 		defer sim.Close()
 		stages = append(stages, sim.keepSaved)
 	}
-	enricherStage, enricherLn, err := rc.stages.enricher(natsURL, sim, tel, listen)
+	ecfg := rc.enricherConfig(natsURL, sim)
+	enricherLn, err := listen("enricher", ecfg.Server.Addr)
 	if err != nil {
 		return err
 	}
 
 	info := runInfo{
 		PID: os.Getpid(), StartedAt: time.Now().UTC(), NATSURL: natsURL, IngestURL: ingestBase,
-		NotifierURL: "http://" + displayAddr(notifierLn.Addr()),
-	}
-	if enricherLn != nil {
-		info.EnricherURL = "http://" + displayAddr(enricherLn.Addr())
+		EnricherURL: "http://" + displayAddr(enricherLn.Addr()), NotifierURL: "http://" + displayAddr(notifierLn.Addr()),
 	}
 	if sim != nil {
 		info.SimulatorURL = sim.URL()
@@ -171,11 +171,9 @@ func runRun(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 	// the embedded server stops after every one has returned.
 	stages = append(stages,
 		func(ctx context.Context) error { return ingest.Run(ctx, rc.ingest, tel, ingestLn) },
+		func(ctx context.Context) error { return enricher.Serve(ctx, ecfg, tel, enricherLn) },
 		func(ctx context.Context) error { return notifier.Run(ctx, rc.notifier, rc.routes, tel, notifierLn) },
 	)
-	if enricherStage != nil {
-		stages = append(stages, enricherStage)
-	}
 	err = runAll(ctx, stages...)
 	if err == nil {
 		fmt.Fprintln(env.Stdout, "kycflow run stopped")
@@ -193,7 +191,7 @@ func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
 	e := config.New(env.Getenv)
 	rc.ingest = ingest.LoadConfig(e)
 	rc.notifier = notifier.LoadConfig(e)
-	rc.stages = loadStages(e)
+	rc.enricher = enricher.LoadConfig(e)
 	rc.tel = telemetry.LoadConfig(e, "kycflow")
 	if err := e.Err(); err != nil {
 		return rc, fmt.Errorf("configuration: %w", err)
@@ -203,7 +201,7 @@ func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
 	}
 	// The enricher's and notifier's probes stay on loopback unless asked.
 	rc.notifier.Server.Addr = cmpOr(strFlag(fs, "notifier-addr"), env.Getenv("KYCFLOW_NOTIFIER_ADDR"), "127.0.0.1:8082")
-	rc.stages.setAddr(cmpOr(strFlag(fs, "enricher-addr"), env.Getenv("KYCFLOW_ENRICHER_ADDR"), "127.0.0.1:8081"))
+	rc.enricher.Server.Addr = cmpOr(strFlag(fs, "enricher-addr"), env.Getenv("KYCFLOW_ENRICHER_ADDR"), "127.0.0.1:8081")
 	// Local use: callbacks come from curl, the simulator or a tunnel, not
 	// from Jumio's addresses. An explicit setting still wins.
 	if env.Getenv("KYCFLOW_INGEST_CHECK_SOURCE_IP") == "" {
@@ -222,6 +220,26 @@ func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
 		rc.routes, rc.routesSrc = notifier.DefaultRoutes(), ""
 	}
 	return rc, nil
+}
+
+// enricherConfig is the enricher's configuration on natsURL, pointed at
+// the simulator when sim is set.
+func (rc runConfig) enricherConfig(natsURL string, sim *localSimulator) enricher.Config {
+	cfg := rc.enricher
+	cfg.NATS.URL = natsURL
+	if sim != nil {
+		sc := sim.ClientConfig(0)
+		cfg.Jumio.Hosts = sc.Hosts
+		cfg.Jumio.ClientID, cfg.Jumio.ClientSecret = sc.ClientID, sc.ClientSecret
+		cfg.Jumio.NetverifyAPIToken, cfg.Jumio.NetverifyAPISecret = sc.NetverifyAPIToken, sc.NetverifyAPISecret
+	}
+	return cfg
+}
+
+// jumioTarget says which Jumio the enricher talks to.
+func (rc runConfig) jumioTarget() string {
+	h := cmpOr(rc.enricher.Jumio.Hosts.Retrieval, jumio.RegionHosts(rc.enricher.Jumio.Region).Retrieval)
+	return h + " (region " + string(rc.enricher.Jumio.Region) + ")"
 }
 
 func cmpOr(vals ...string) string {
@@ -268,16 +286,12 @@ func printBanner(w io.Writer, rc runConfig, info runInfo, embedded bool) {
 	fmt.Fprintf(w, "  Callback URLs for Jumio:\n")
 	fmt.Fprintf(w, "    Platform   POST %s/callbacks/%s%s\n", base, events.APIPlatform, suffix)
 	fmt.Fprintf(w, "    Netverify  POST %s/callbacks/%s%s\n", base, events.APINetverify, suffix)
-	fmt.Fprintf(w, "  Health     ingest %s/readyz", base)
-	if info.EnricherURL != "" {
-		fmt.Fprintf(w, "  enricher %s/readyz", info.EnricherURL)
-	}
-	fmt.Fprintf(w, "  notifier %s/readyz\n", info.NotifierURL)
+	fmt.Fprintf(w, "  Health     ingest %s/readyz  enricher %s/readyz  notifier %s/readyz\n", base, info.EnricherURL, info.NotifierURL)
 	fmt.Fprintf(w, "  Metrics    %s/metrics (each stage serves its own)\n", base)
 	if info.SimulatorURL != "" {
 		fmt.Fprintf(w, "  Jumio      simulator at %s (no Jumio credentials set; it calls back the Platform URL)\n", info.SimulatorURL)
 	} else {
-		fmt.Fprintf(w, "  Jumio      %s\n", rc.stages.jumioTarget())
+		fmt.Fprintf(w, "  Jumio      %s\n", rc.jumioTarget())
 	}
 	if rc.routesSrc != "" {
 		fmt.Fprintf(w, "  Routes     %d from %s\n", len(rc.routes), rc.routesSrc)
@@ -347,15 +361,4 @@ func runAll(ctx context.Context, fns ...func(context.Context) error) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// trimmed joins non-empty lines.
-func trimmed(lines ...string) string {
-	var out []string
-	for _, l := range lines {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }

@@ -21,7 +21,9 @@ type scan struct {
 }
 
 func (sc scan) consumerConfig() jetstream.OrderedConsumerConfig {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: sc.filters, DeliverPolicy: jetstream.DeliverAllPolicy}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: sc.filters, DeliverPolicy: jetstream.DeliverAllPolicy,
+		// The server removes the consumer soon after the command ends.
+		InactiveThreshold: 10 * time.Second}
 	switch {
 	case sc.fromSeq > 0:
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, sc.fromSeq

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/config"
 )
 
 func init() {
@@ -165,6 +166,9 @@ func reportStream(ctx context.Context, js jetstream.JetStream, name string) (str
 func drift(got, want jetstream.StreamConfig) []string {
 	var out []string
 	diff := func(what string, g, w any) {
+		if d, ok := g.(time.Duration); ok {
+			g, w = config.FormatDuration(d), config.FormatDuration(w.(time.Duration))
+		}
 		if fmt.Sprint(g) != fmt.Sprint(w) {
 			out = append(out, fmt.Sprintf("%s %v (want %v)", what, g, w))
 		}
