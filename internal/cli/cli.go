@@ -70,7 +70,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdin 
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintln(stderr, "kycflow:", strings.TrimPrefix(err.Error(), "usage: "))
+		fmt.Fprintln(stderr, "kycflow:", strings.Replace(oneLine(err), "usage: ", "", 1))
 		return 2
 	}
 	fmt.Fprintln(stderr, "kycflow:", oneLine(err))

@@ -119,6 +119,13 @@ func maskForm(s string) (string, bool) {
 	if err != nil || len(v) == 0 {
 		return "", false
 	}
+	known := false
+	for k := range v {
+		known = known || formKeepKeys[strings.ToLower(k)]
+	}
+	if !known {
+		return "", false // not a Netverify callback
+	}
 	keys := make([]string, 0, len(v))
 	for k := range v {
 		keys = append(keys, k)
