@@ -316,25 +316,19 @@ func printBanner(w io.Writer, rc runConfig, info runInfo, embedded bool) {
 }
 
 // displayAddr is a listen address as a client on this machine writes it.
-func displayAddr(a net.Addr) string {
-	host, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "localhost"
-	}
-	return net.JoinHostPort(host, port)
-}
+func displayAddr(a net.Addr) string { return clientAddr(a, "localhost") }
 
 // loopbackAddr is a listen address reached over loopback.
-func loopbackAddr(a net.Addr) string {
-	host, port, err := net.SplitHostPort(a.String())
+func loopbackAddr(a net.Addr) string { return clientAddr(a, "127.0.0.1") }
+
+// clientAddr replaces an unspecified listen host with host.
+func clientAddr(a net.Addr, host string) string {
+	h, port, err := net.SplitHostPort(a.String())
 	if err != nil {
 		return a.String()
 	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "127.0.0.1"
+	if ip := net.ParseIP(h); ip != nil && !ip.IsUnspecified() {
+		host = h
 	}
 	return net.JoinHostPort(host, port)
 }

@@ -198,10 +198,7 @@ func TestDLQRedrive(t *testing.T) {
 	}
 	// The NATS route is not asked to deliver again; once settled it has
 	// delivered each result once.
-	eventually(t, "the notifier to settle", func() bool {
-		out := r.kycflow("streams", "--json")
-		return strings.Count(out, `"ackPending": 0`) == strings.Count(out, `"ackPending":`) && strings.Count(out, `"pending": 0`) == strings.Count(out, `"pending":`)
-	})
+	r.settled()
 	if n := len(messages(t, js, events.StreamResults)); n != 2 {
 		t.Errorf("results on the NATS route: got %d, want 2", n)
 	}

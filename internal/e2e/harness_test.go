@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/internal/ingest/ingesttest"
 	"github.com/kycflow/kycflow/pkg/events"
 )
@@ -244,25 +245,18 @@ func (r *run) js() jetstream.JetStream {
 // messages returns every message of stream.
 func messages(t *testing.T, js jetstream.JetStream, stream string) []*jetstream.RawStreamMsg {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatalf("stream %s: %v", stream, err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*jetstream.RawStreamMsg
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if err != nil {
-			continue
-		}
-		out = append(out, m)
-	}
-	return out
+	return brokertest.Messages(t, js, stream)
+}
+
+// settled waits until no consumer of any stream has messages pending or
+// unacknowledged ("kycflow streams --json").
+func (r *run) settled() {
+	r.t.Helper()
+	eventually(r.t, "every consumer to settle", func() bool {
+		out := r.kycflow("streams", "--json")
+		return strings.Count(out, `"pending": 0`) == strings.Count(out, `"pending":`) &&
+			strings.Count(out, `"ackPending": 0`) == strings.Count(out, `"ackPending":`)
+	})
 }
 
 // eventually polls cond until it holds, for up to two minutes.

@@ -189,10 +189,7 @@ func TestRestartKeepsData(t *testing.T) {
 		t.Errorf("callbacks stored: got %d, want 10", n)
 	}
 	// Once nothing is pending, there are still exactly ten results.
-	eventually(t, "the stages to settle", func() bool {
-		out := r2.kycflow("streams", "--json")
-		return strings.Count(out, `"pending": 0`) == strings.Count(out, `"pending":`) && strings.Count(out, `"ackPending": 0`) == strings.Count(out, `"ackPending":`)
-	})
+	r2.settled()
 	if n := len(messages(t, js, events.StreamResults)); n != 10 {
 		t.Errorf("results after the restart: got %d, want 10", n)
 	}
