@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -160,5 +161,42 @@ func TestRunKeepsExplicitChecks(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "/callbacks/platform/<KYCFLOW_INGEST_PATH_SECRET>") {
 		t.Errorf("banner lacks the secret placeholder:\n%s", out.String())
+	}
+}
+
+// TestRunExternalNATS: with --nats-url "kycflow run" starts no server of
+// its own and stores callbacks in the one it is given.
+func TestRunExternalNATS(t *testing.T) {
+	srv := brokertest.Start(t)
+	addr := ingesttest.FreeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var out, errOut ingesttest.SyncBuffer
+	done := make(chan int, 1)
+	dir := t.TempDir()
+	go func() {
+		done <- Main(ctx, []string{"run", "--data-dir", dir, "--addr", addr, "--nats-url", srv.URL(),
+			"--enricher-addr", "127.0.0.1:0", "--notifier-addr", "127.0.0.1:0"},
+			func(k string) string { return map[string]string{"KYCFLOW_LOG_FORMAT": "json"}[k] }, nil, &out, &errOut)
+	}()
+	ingesttest.WaitReady(t, "http://"+addr)
+	cb := bench.PlatformCallback(t.Name(), 1)
+	resp, err := http.Post("http://"+addr+"/callbacks/platform", cb.ContentType, bytes.NewReader(cb.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cancel()
+	if code := <-done; code != 0 || resp.StatusCode != http.StatusOK {
+		t.Fatalf("callback %d, exit %d; stderr:\n%s", resp.StatusCode, code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "(external)") {
+		t.Errorf("banner does not say the server is external:\n%s", out.String())
+	}
+	_, js := srv.JetStream(t)
+	if n := len(brokertest.Messages(t, js, events.StreamCallbacks)); n != 1 {
+		t.Errorf("callbacks in the external server: got %d, want 1", n)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "jetstream")); err == nil {
+		t.Errorf("an embedded store was created")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
 )
 
 // TestEveryCommandHasHelp: --help of every command shows its usage, its
@@ -241,5 +242,36 @@ func TestParseWhen(t *testing.T) {
 	}
 	if _, err := parseWhen("soon", now); err == nil {
 		t.Errorf("parseWhen(soon): no error")
+	}
+}
+
+// TestInitiate: the account request carries a userReference that ingest
+// accepts, and the ids and web link are printed.
+func TestInitiate(t *testing.T) {
+	sim := jumiotest.NewServer(jumiotest.Config{})
+	defer sim.Close()
+	secret := "s3cret-for-user-references"
+	env := func(k string) string {
+		return map[string]string{"KYCFLOW_INGEST_USER_REFERENCE_SECRETS": secret + ",older", "KYCFLOW_DATA_DIR": t.TempDir()}[k]
+	}
+	var out, errOut bytes.Buffer
+	code := Main(t.Context(), []string{"initiate", "--workflow-key", "10011", "--user-id", "cust-4711", "--simulator", sim.URL()}, env, nil, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	reqs := sim.Accounts()
+	if len(reqs) != 1 {
+		t.Fatalf("account requests: got %d, want 1", len(reqs))
+	}
+	ref, err := jumio.VerifyUserReference(reqs[0].UserReference, [][]byte{[]byte(secret)}, time.Hour, time.Now())
+	if err != nil || ref != "cust-4711" {
+		t.Errorf("userReference: got %q (%v), want a token for cust-4711", ref, err)
+	}
+	execs := sim.Executions()
+	if len(execs) != 1 || !strings.Contains(out.String(), execs[0].ID) || !strings.Contains(out.String(), "web link") {
+		t.Errorf("output lacks the execution id or the web link:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), secret) {
+		t.Errorf("the secret was printed")
 	}
 }

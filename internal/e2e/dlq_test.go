@@ -109,7 +109,8 @@ func (r *run) deadLetters(args ...string) []map[string]any {
 // while the endpoint still refuses makes new dead letters (not dropped as
 // duplicates of the deleted ones); once the endpoint is fixed, a re-drive
 // delivers each result to that route once, marked as a replay, and the
-// NATS route next to it delivers nothing again.
+// NATS route next to it delivers nothing again. Purge asks before it
+// deletes.
 func TestDLQRedrive(t *testing.T) {
 	slow(t)
 	var broken atomic.Bool
@@ -204,5 +205,19 @@ func TestDLQRedrive(t *testing.T) {
 	}
 	if out := r.kycflow("dlq", "redrive", "--route", "hook"); !strings.Contains(out, "no dead letters") {
 		t.Errorf("second redrive: %s", out)
+	}
+
+	// purge asks first.
+	broken.Store(true)
+	r.send("--count", "1", "--api", "platform", "--mix", "passed=1")
+	eventually(t, "a new dead letter", func() bool { return len(r.deadLetters()) == 1 })
+	if _, _, err := r.try(t.Context(), "n\n", "dlq", "purge", "--route", "hook"); err == nil {
+		t.Errorf("purge went ahead without a yes")
+	}
+	if out, errOut, err := r.try(t.Context(), "y\n", "dlq", "purge", "--route", "hook"); err != nil || !strings.Contains(out, "1 dead letters deleted") {
+		t.Errorf("purge: %v\n%s%s", err, out, errOut)
+	}
+	if left := r.deadLetters(); len(left) != 0 {
+		t.Errorf("dead letters left after purge: %v", left)
 	}
 }
