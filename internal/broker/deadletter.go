@@ -60,12 +60,21 @@ type DeadLetter struct {
 	At time.Time
 }
 
-// ID returns the dead letter's Nats-Msg-Id.
+// ID returns the dead letter's Nats-Msg-Id. It is derived from the event
+// id (else the original stream and sequence), the stage and the route, and
+// from the replay id when the message carries a Kycflow-Replay marker: a
+// message that "kycflow dlq redrive" or "kycflow replay" re-fed and that
+// fails again is a new dead letter, not a repeat of the one the redrive
+// deleted, which JetStream's duplicate window would drop.
 func (dl DeadLetter) ID() string {
-	if dl.EventID != "" {
-		return events.DerivedID(dl.EventID, "dlq", string(dl.Stage), dl.Route)
+	var replay []string
+	if m, err := events.ParseReplayMarker(dl.Headers.Get(events.HeaderReplay)); err == nil {
+		replay = []string{"replay", m.ID}
 	}
-	return events.EventID("dlq", dl.OriginalStream, strconv.FormatUint(dl.OriginalSeq, 10), string(dl.Stage), dl.Route)
+	if dl.EventID != "" {
+		return events.DerivedID(dl.EventID, append([]string{"dlq", string(dl.Stage), dl.Route}, replay...)...)
+	}
+	return events.EventID(append([]string{"dlq", dl.OriginalStream, strconv.FormatUint(dl.OriginalSeq, 10), string(dl.Stage), dl.Route}, replay...)...)
 }
 
 // Subject returns the subject PublishDeadLetter publishes dl to.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
@@ -112,5 +113,62 @@ func TestPublishDeadLetterIDAndLimits(t *testing.T) {
 		if err := broker.PublishDeadLetter(t.Context(), js, dl); !errors.Is(err, broker.ErrInvalidDeadLetter) {
 			t.Errorf("%s: got %v, want ErrInvalidDeadLetter", name, err)
 		}
+	}
+}
+
+// TestDeadLetterAfterRedrive: a message re-fed with a replay marker (by
+// "kycflow dlq redrive") that fails again is stored as a new dead letter,
+// although the redrive deleted the first one within the duplicate window;
+// the same re-fed message failing twice is still stored once.
+func TestDeadLetterAfterRedrive(t *testing.T) {
+	_, js := setup(t)
+	for _, tc := range []struct {
+		name string
+		dl   broker.DeadLetter
+	}{
+		{"by event id", broker.DeadLetter{Stage: events.StageNotify, Route: "crm", AccountID: "a", ExecutionID: "e", EventID: "evt-1"}},
+		{"by stream sequence", broker.DeadLetter{Stage: events.StageEnrich, AccountID: "a", ExecutionID: "e2", OriginalStream: events.StreamCallbacks, OriginalSeq: 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			first := tc.dl
+			first.Headers = nats.Header{"ce-id": {"evt-1"}}
+			if err := broker.PublishDeadLetter(t.Context(), js, first); err != nil {
+				t.Fatal(err)
+			}
+			st, err := js.Stream(t.Context(), events.StreamDLQ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := st.GetLastMsgForSubject(t.Context(), first.Subject())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.DeleteMsg(t.Context(), m.Sequence); err != nil {
+				t.Fatal(err)
+			}
+
+			again := tc.dl
+			again.Headers = nats.Header{"ce-id": {"evt-1"}, events.HeaderReplay: {events.ReplayMarker{ID: "r1", Redeliver: true}.String()}}
+			if again.ID() == first.ID() {
+				t.Fatalf("a redriven dead letter has the id of the original")
+			}
+			for range 2 {
+				if err := broker.PublishDeadLetter(t.Context(), js, again); err != nil {
+					t.Fatal(err)
+				}
+			}
+			info, err := st.Info(t.Context(), jetstream.WithSubjectFilter(first.Subject()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := info.State.Subjects[first.Subject()]; got != 1 {
+				t.Errorf("dead letters after the redrive failed again: got %d, want 1", got)
+			}
+			other := tc.dl
+			other.Headers = nats.Header{events.HeaderReplay: {"id=r2"}}
+			if other.ID() == again.ID() {
+				t.Errorf("two replays give one dead letter id")
+			}
+		})
 	}
 }

@@ -17,9 +17,11 @@ import (
 )
 
 // Env is what a command gets from the process: the environment (through
-// getenv, so tests pass their own) and the output streams.
+// getenv, so tests pass their own), standard input (confirmations, request
+// files) and the output streams.
 type Env struct {
 	Getenv func(string) string
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 }
@@ -61,14 +63,14 @@ func usageError(format string, args ...any) error {
 
 // Main runs kycflow with args (without the program name) and returns the
 // exit status.
-func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	env := Env{Getenv: getenv, Stdout: stdout, Stderr: stderr}
+func Main(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	env := Env{Getenv: getenv, Stdin: stdin, Stdout: stdout, Stderr: stderr}
 	err := dispatch(ctx, env, args)
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintln(stderr, "kycflow:", strings.TrimPrefix(err.Error(), "usage: "))
+		fmt.Fprintln(stderr, "kycflow:", strings.Replace(oneLine(err), "usage: ", "", 1))
 		return 2
 	}
 	fmt.Fprintln(stderr, "kycflow:", oneLine(err))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,7 +38,7 @@ func TestMainUsage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			code := Main(t.Context(), tc.args, noEnv, &out, &errOut)
+			code := Main(t.Context(), tc.args, noEnv, nil, &out, &errOut)
 			if code != tc.code {
 				t.Errorf("exit: got %d, want %d (stderr %q)", code, tc.code, errOut.String())
 			}
@@ -65,7 +66,7 @@ func TestErrorsAreOneLine(t *testing.T) {
 		}
 		return ""
 	}
-	code := Main(t.Context(), []string{"run", "--data-dir", t.TempDir()}, env, &out, &errOut)
+	code := Main(t.Context(), []string{"run", "--data-dir", t.TempDir()}, env, nil, &out, &errOut)
 	if code != 1 {
 		t.Fatalf("exit: got %d, want 1", code)
 	}
@@ -84,13 +85,13 @@ func TestRunStoresAndKeepsData(t *testing.T) {
 	var out, errOut ingesttest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- Main(ctx, []string{"run", "--data-dir", dataDir, "--addr", addr, "--nats-listen", "127.0.0.1:0"},
+		done <- Main(ctx, []string{"run", "--data-dir", dataDir, "--addr", addr, "--nats-listen", "127.0.0.1:0", "--enricher-addr", "127.0.0.1:0", "--notifier-addr", "127.0.0.1:0"},
 			func(k string) string {
 				if k == "KYCFLOW_LOG_FORMAT" {
 					return "json"
 				}
 				return ""
-			}, &out, &errOut)
+			}, nil, &out, &errOut)
 	}()
 	client := &http.Client{Timeout: 10 * time.Second}
 	cb := bench.PlatformCallback(t.Name(), 1)
@@ -136,14 +137,14 @@ func TestRunKeepsExplicitChecks(t *testing.T) {
 	done := make(chan int, 1)
 	secret := "s3cr3t-segment-0123456789"
 	go func() {
-		done <- Main(ctx, []string{"run", "--data-dir", t.TempDir(), "--addr", addr, "--nats-listen", "127.0.0.1:0"},
+		done <- Main(ctx, []string{"run", "--data-dir", t.TempDir(), "--addr", addr, "--nats-listen", "127.0.0.1:0", "--enricher-addr", "127.0.0.1:0", "--notifier-addr", "127.0.0.1:0"},
 			func(k string) string {
 				return map[string]string{
 					"KYCFLOW_INGEST_CHECK_SOURCE_IP": "true",
 					"KYCFLOW_INGEST_PATH_SECRET":     secret,
 					"KYCFLOW_LOG_FORMAT":             "json",
 				}[k]
-			}, &out, &errOut)
+			}, nil, &out, &errOut)
 	}()
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "Ctrl-C") && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
@@ -160,5 +161,42 @@ func TestRunKeepsExplicitChecks(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "/callbacks/platform/<KYCFLOW_INGEST_PATH_SECRET>") {
 		t.Errorf("banner lacks the secret placeholder:\n%s", out.String())
+	}
+}
+
+// TestRunExternalNATS: with --nats-url "kycflow run" starts no server of
+// its own and stores callbacks in the one it is given.
+func TestRunExternalNATS(t *testing.T) {
+	srv := brokertest.Start(t)
+	addr := ingesttest.FreeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var out, errOut ingesttest.SyncBuffer
+	done := make(chan int, 1)
+	dir := t.TempDir()
+	go func() {
+		done <- Main(ctx, []string{"run", "--data-dir", dir, "--addr", addr, "--nats-url", srv.URL(),
+			"--enricher-addr", "127.0.0.1:0", "--notifier-addr", "127.0.0.1:0"},
+			func(k string) string { return map[string]string{"KYCFLOW_LOG_FORMAT": "json"}[k] }, nil, &out, &errOut)
+	}()
+	ingesttest.WaitReady(t, "http://"+addr)
+	cb := bench.PlatformCallback(t.Name(), 1)
+	resp, err := http.Post("http://"+addr+"/callbacks/platform", cb.ContentType, bytes.NewReader(cb.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cancel()
+	if code := <-done; code != 0 || resp.StatusCode != http.StatusOK {
+		t.Fatalf("callback %d, exit %d; stderr:\n%s", resp.StatusCode, code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "(external)") {
+		t.Errorf("banner does not say the server is external:\n%s", out.String())
+	}
+	_, js := srv.JetStream(t)
+	if n := len(brokertest.Messages(t, js, events.StreamCallbacks)); n != 1 {
+		t.Errorf("callbacks in the external server: got %d, want 1", n)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "jetstream")); err == nil {
+		t.Errorf("an embedded store was created")
 	}
 }

@@ -10,12 +10,17 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/config"
+	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/internal/ingest"
+	"github.com/kycflow/kycflow/internal/jumioconfig"
+	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/internal/telemetry"
 	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
 )
 
 func init() {
@@ -24,82 +29,226 @@ func init() {
 		Summary: "run kycflow in one process with an embedded JetStream server",
 		Usage:   "[flags]",
 		Description: `Starts an embedded NATS JetStream server (data kept in --data-dir across
-restarts, every write synced to disk) and the kycflow stages on it, and
-prints the callback URLs to give Jumio. For trying kycflow and for small
-installations. Sender checks are relaxed for local use and the ones that are
-off are listed at start; set the KYCFLOW_INGEST_* variables to turn them on.
-Ctrl-C stops it cleanly: in-flight callbacks are finished and stored first.`,
+restarts, every write synced to disk) and the three stages on it: ingest,
+the enricher and the notifier, with the same code as the separate services.
+Without Jumio credentials (KYCFLOW_JUMIO_CLIENT_ID, ...) it also starts a
+Jumio simulator on loopback and points the enricher at it, so that
+"kycflow send" yields real results. Without a routes file
+(KYCFLOW_NOTIFIER_ROUTES_FILE) every result goes to JUMIO_RESULTS, which
+"kycflow tail" shows.
+
+It prints the callback URLs to give Jumio and, loudly, the sender checks
+that are off for local use (set the KYCFLOW_INGEST_* variables to turn them
+on). --nats-url uses an external NATS server instead of the embedded one.
+Ctrl-C (or SIGTERM) stops it cleanly: ingest stops accepting and finishes
+the callbacks in flight, the stages drain, then the server stops.`,
 		Example: `  kycflow run
   kycflow run --data-dir /var/lib/kycflow --addr :9000
-  curl -i -H 'Content-Type: application/json' \
-    --data @pkg/jumio/testdata/platform/callback-processed.json \
-    http://localhost:8080/callbacks/platform`,
+  kycflow run --nats-url nats://nats.internal:4222`,
 		Flags: func(fs *flag.FlagSet) {
-			fs.String("data-dir", "kycflow-data", "directory for JetStream data, kept across restarts")
+			fs.String("data-dir", DefaultDataDir, "directory for JetStream data and the simulator's transactions, kept across restarts (default KYCFLOW_DATA_DIR or "+DefaultDataDir+")")
 			fs.String("addr", "", "listen address of the callback endpoints (default KYCFLOW_INGEST_ADDR or :8080)")
+			fs.String("enricher-addr", "", "listen address of the enricher's /healthz, /readyz and /metrics (default KYCFLOW_ENRICHER_ADDR or 127.0.0.1:8081)")
+			fs.String("notifier-addr", "", "listen address of the notifier's /healthz, /readyz and /metrics (default KYCFLOW_NOTIFIER_ADDR or 127.0.0.1:8082)")
+			fs.String("simulator-addr", "127.0.0.1:0", "listen address of the Jumio simulator, started without Jumio credentials (port 0: any free port)")
 			fs.String("nats-listen", "127.0.0.1:4222", "listen address of the embedded NATS server (port 0: any free port)")
+			fs.String("nats-url", "", "use this NATS server instead of the embedded one (credentials from the KYCFLOW_NATS_* variables)")
 		},
 		Run: runRun,
 	})
+}
+
+// runConfig is everything "kycflow run" starts.
+type runConfig struct {
+	dataDir   string
+	ingest    ingest.Config
+	notifier  notifier.Config
+	routes    []notifier.Route
+	routesSrc string
+	enricher  enricher.Config
+	tel       telemetry.Config
 }
 
 func runRun(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
 	if len(args) > 0 {
 		return usageError("run: unexpected argument %q", args[0])
 	}
-	dataDir := fs.Lookup("data-dir").Value.String()
-	natsListen := fs.Lookup("nats-listen").Value.String()
-
-	e := config.New(env.Getenv)
-	cfg := ingest.LoadConfig(e)
-	tcfg := telemetry.LoadConfig(e, "kycflow")
-	if err := e.Err(); err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	if addr := fs.Lookup("addr").Value.String(); addr != "" {
-		cfg.Server.Addr = addr
-	}
-	// Local use: callbacks come from curl, the simulator or a tunnel, not
-	// from Jumio's addresses. An explicit setting still wins.
-	if env.Getenv("KYCFLOW_INGEST_CHECK_SOURCE_IP") == "" {
-		cfg.CheckSourceIP = false
-	}
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-
-	host, port, err := splitListen(natsListen)
+	rc, err := loadRunConfig(env, fs)
 	if err != nil {
-		return usageError("run: --nats-listen: %v", err)
+		return err
 	}
-	storeDir := filepath.Join(dataDir, "jetstream")
-	if err := os.MkdirAll(storeDir, 0o750); err != nil {
+	if err := os.MkdirAll(rc.dataDir, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	emb, err := broker.RunEmbedded(broker.EmbeddedConfig{StoreDir: storeDir, Host: host, Port: port, SyncAlways: true})
-	if err != nil {
-		return fmt.Errorf("embedded JetStream on %s: %w", natsListen, err)
-	}
-	defer emb.Stop()
-	cfg.NATS.URL = emb.URL()
 
-	tel, err := telemetry.Setup(ctx, tcfg, env.Stderr)
+	// NATS: embedded unless --nats-url names a server.
+	natsURL := strFlag(fs, "nats-url")
+	embedded := natsURL == ""
+	if embedded {
+		natsListen := strFlag(fs, "nats-listen")
+		host, port, err := splitListen(natsListen)
+		if err != nil {
+			return usageError("run: --nats-listen: %v", err)
+		}
+		storeDir := filepath.Join(rc.dataDir, "jetstream")
+		if err := os.MkdirAll(storeDir, 0o750); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		emb, err := broker.RunEmbedded(broker.EmbeddedConfig{StoreDir: storeDir, Host: host, Port: port, SyncAlways: true})
+		if err != nil {
+			return fmt.Errorf("embedded JetStream on %s: %w", natsListen, err)
+		}
+		defer emb.Stop()
+		natsURL = emb.URL()
+	}
+	rc.ingest.NATS.URL = natsURL
+	rc.notifier.NATS.URL = natsURL
+
+	tel, err := telemetry.Setup(ctx, rc.tel, env.Stderr)
 	if err != nil {
 		return err
 	}
 	defer tel.Shutdown(context.WithoutCancel(ctx)) //nolint:errcheck // best effort at exit
 
-	ln, err := net.Listen("tcp", cfg.Server.Addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Server.Addr, err)
+	listeners := map[string]net.Listener{}
+	defer func() {
+		for _, ln := range listeners {
+			ln.Close()
+		}
+	}()
+	listen := func(name, addr string) (net.Listener, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: listen %s: %w", name, addr, err)
+		}
+		listeners[name] = ln
+		return ln, nil
 	}
-	printBanner(env.Stdout, cfg, ln.Addr(), emb.URL(), dataDir)
+	ingestLn, err := listen("ingest", rc.ingest.Server.Addr)
+	if err != nil {
+		return err
+	}
+	notifierLn, err := listen("notifier", rc.notifier.Server.Addr)
+	if err != nil {
+		return err
+	}
+	ingestBase := "http://" + displayAddr(ingestLn.Addr())
+
+	var stages []func(context.Context) error
+	var sim *localSimulator
+	if !jumioconfig.HasCredentials(rc.enricher.Jumio) {
+		// The simulator calls back ingest on loopback.
+		cb := "http://" + loopbackAddr(ingestLn.Addr()) + rc.ingest.CallbackPath(events.APIPlatform)
+		sim, err = startSimulator(rc.dataDir, strFlag(fs, "simulator-addr"), cb)
+		if err != nil {
+			return fmt.Errorf("simulator: %w", err)
+		}
+		defer sim.Close()
+		stages = append(stages, sim.keepSaved)
+	}
+	ecfg := rc.enricherConfig(natsURL, sim)
+	enricherLn, err := listen("enricher", ecfg.Server.Addr)
+	if err != nil {
+		return err
+	}
+
+	info := runInfo{
+		PID: os.Getpid(), StartedAt: time.Now().UTC(), NATSURL: natsURL, IngestURL: ingestBase,
+		EnricherURL: "http://" + displayAddr(enricherLn.Addr()), NotifierURL: "http://" + displayAddr(notifierLn.Addr()),
+	}
+	if sim != nil {
+		info.SimulatorURL = sim.URL()
+	}
+	if err := writeRunInfo(rc.dataDir, info); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	defer os.Remove(filepath.Join(rc.dataDir, runInfoFile))
+	printBanner(env.Stdout, rc, info, embedded)
 
 	// Each stage runs until ctx ends; the first to fail stops the others.
-	// The enricher, the notifier and the simulator join this list.
-	return runAll(ctx,
-		func(ctx context.Context) error { return ingest.Run(ctx, cfg, tel, ln) },
+	// On Ctrl-C all of them see ctx end together: ingest stops accepting
+	// and finishes what is in flight, the enricher and the notifier drain;
+	// the embedded server stops after every one has returned.
+	stages = append(stages,
+		func(ctx context.Context) error { return ingest.Run(ctx, rc.ingest, tel, ingestLn) },
+		func(ctx context.Context) error { return enricher.Serve(ctx, ecfg, tel, enricherLn) },
+		func(ctx context.Context) error { return notifier.Run(ctx, rc.notifier, rc.routes, tel, notifierLn) },
 	)
+	err = runAll(ctx, stages...)
+	if err == nil {
+		fmt.Fprintln(env.Stdout, "kycflow run stopped")
+	}
+	return err
+}
+
+// loadRunConfig reads the configuration of every stage and applies run's
+// flags and local defaults.
+func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
+	rc := runConfig{dataDir: strFlag(fs, "data-dir")}
+	if !flagSet(fs, "data-dir") {
+		rc.dataDir = dataDir(env)
+	}
+	e := config.New(env.Getenv)
+	rc.ingest = ingest.LoadConfig(e)
+	rc.notifier = notifier.LoadConfig(e)
+	rc.enricher = enricher.LoadConfig(e)
+	rc.tel = telemetry.LoadConfig(e, "kycflow")
+	if err := e.Err(); err != nil {
+		return rc, fmt.Errorf("configuration: %w", err)
+	}
+	if addr := strFlag(fs, "addr"); addr != "" {
+		rc.ingest.Server.Addr = addr
+	}
+	// The enricher's and notifier's probes stay on loopback unless asked.
+	rc.notifier.Server.Addr = cmpOr(strFlag(fs, "notifier-addr"), env.Getenv("KYCFLOW_NOTIFIER_ADDR"), "127.0.0.1:8082")
+	rc.enricher.Server.Addr = cmpOr(strFlag(fs, "enricher-addr"), env.Getenv("KYCFLOW_ENRICHER_ADDR"), "127.0.0.1:8081")
+	// Local use: callbacks come from curl, the simulator or a tunnel, not
+	// from Jumio's addresses. An explicit setting still wins.
+	if env.Getenv("KYCFLOW_INGEST_CHECK_SOURCE_IP") == "" {
+		rc.ingest.CheckSourceIP = false
+	}
+	if err := rc.ingest.Validate(); err != nil {
+		return rc, fmt.Errorf("configuration: %w", err)
+	}
+	if rc.notifier.RoutesFile != "" {
+		routes, err := notifier.LoadRoutes(rc.notifier.RoutesFile, env.Getenv)
+		if err != nil {
+			return rc, err
+		}
+		rc.routes, rc.routesSrc = routes, rc.notifier.RoutesFile
+	} else {
+		rc.routes, rc.routesSrc = notifier.DefaultRoutes(), ""
+	}
+	return rc, nil
+}
+
+// enricherConfig is the enricher's configuration on natsURL, pointed at
+// the simulator when sim is set.
+func (rc runConfig) enricherConfig(natsURL string, sim *localSimulator) enricher.Config {
+	cfg := rc.enricher
+	cfg.NATS.URL = natsURL
+	if sim != nil {
+		sc := sim.ClientConfig(0)
+		cfg.Jumio.Hosts = sc.Hosts
+		cfg.Jumio.ClientID, cfg.Jumio.ClientSecret = sc.ClientID, sc.ClientSecret
+		cfg.Jumio.NetverifyAPIToken, cfg.Jumio.NetverifyAPISecret = sc.NetverifyAPIToken, sc.NetverifyAPISecret
+	}
+	return cfg
+}
+
+// jumioTarget says which Jumio the enricher talks to.
+func (rc runConfig) jumioTarget() string {
+	h := cmpOr(rc.enricher.Jumio.Hosts.Retrieval, jumio.RegionHosts(rc.enricher.Jumio.Region).Retrieval)
+	return h + " (region " + string(rc.enricher.Jumio.Region) + ")"
+}
+
+func cmpOr(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func splitListen(s string) (string, int, error) {
@@ -120,35 +269,66 @@ func splitListen(s string) (string, int, error) {
 	return host, port, nil
 }
 
-// printBanner says where things are, and loudly which checks are off.
-func printBanner(w io.Writer, cfg ingest.Config, addr net.Addr, natsURL, dataDir string) {
-	base := "http://" + displayAddr(addr)
+// printBanner says where things are, what to try, and loudly which checks
+// are off.
+func printBanner(w io.Writer, rc runConfig, info runInfo, embedded bool) {
+	base := info.IngestURL
 	suffix := ""
-	if cfg.PathSecret.IsSet() {
+	if rc.ingest.PathSecret.IsSet() {
 		suffix = "/<KYCFLOW_INGEST_PATH_SECRET>"
 	}
 	fmt.Fprintf(w, "kycflow run\n")
-	fmt.Fprintf(w, "  JetStream  %s (embedded; data in %s, every write synced to disk)\n", natsURL, dataDir)
+	if embedded {
+		fmt.Fprintf(w, "  JetStream  %s (embedded; data in %s, every write synced to disk)\n", info.NATSURL, rc.dataDir)
+	} else {
+		fmt.Fprintf(w, "  JetStream  %s (external)\n", redactURL(info.NATSURL))
+	}
 	fmt.Fprintf(w, "  Callback URLs for Jumio:\n")
 	fmt.Fprintf(w, "    Platform   POST %s/callbacks/%s%s\n", base, events.APIPlatform, suffix)
 	fmt.Fprintf(w, "    Netverify  POST %s/callbacks/%s%s\n", base, events.APINetverify, suffix)
-	fmt.Fprintf(w, "  Health     %s/healthz  %s/readyz  metrics %s/metrics\n", base, base, base)
-	if off := cfg.ChecksOff(); len(off) > 0 {
+	fmt.Fprintf(w, "  Health     ingest %s/readyz  enricher %s/readyz  notifier %s/readyz\n", base, info.EnricherURL, info.NotifierURL)
+	fmt.Fprintf(w, "  Metrics    %s/metrics (each stage serves its own)\n", base)
+	if info.SimulatorURL != "" {
+		fmt.Fprintf(w, "  Jumio      simulator at %s (no Jumio credentials set; it calls back the Platform URL)\n", info.SimulatorURL)
+	} else {
+		fmt.Fprintf(w, "  Jumio      %s\n", rc.jumioTarget())
+	}
+	if rc.routesSrc != "" {
+		fmt.Fprintf(w, "  Routes     %d from %s\n", len(rc.routes), rc.routesSrc)
+	} else {
+		fmt.Fprintf(w, "  Routes     every result to %s (%s.>); set KYCFLOW_NOTIFIER_ROUTES_FILE for others\n", events.StreamResults, events.SubjectResults)
+	}
+	if off := rc.ingest.ChecksOff(); len(off) > 0 {
 		fmt.Fprintf(w, "\n  !! SENDER CHECKS OFF (fine on a laptop, not on the internet):\n")
 		for _, o := range off {
 			fmt.Fprintf(w, "  !!   - %s\n", o)
 		}
 	}
+	fmt.Fprintf(w, "\nTry it, in another terminal:\n")
+	if info.SimulatorURL != "" {
+		fmt.Fprintf(w, "  kycflow send --count 10      # the simulator sends callbacks of new transactions\n")
+	} else {
+		fmt.Fprintf(w, "  kycflow send --samples       # post sample callbacks\n")
+	}
+	fmt.Fprintf(w, "  kycflow tail                 # follow the results\n")
+	fmt.Fprintf(w, "  kycflow streams              # streams, consumers and lag\n")
 	fmt.Fprintf(w, "\nCtrl-C to stop.\n")
 }
 
-func displayAddr(a net.Addr) string {
-	host, port, err := net.SplitHostPort(a.String())
+// displayAddr is a listen address as a client on this machine writes it.
+func displayAddr(a net.Addr) string { return clientAddr(a, "localhost") }
+
+// loopbackAddr is a listen address reached over loopback.
+func loopbackAddr(a net.Addr) string { return clientAddr(a, "127.0.0.1") }
+
+// clientAddr replaces an unspecified listen host with host.
+func clientAddr(a net.Addr, host string) string {
+	h, port, err := net.SplitHostPort(a.String())
 	if err != nil {
 		return a.String()
 	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "localhost"
+	if ip := net.ParseIP(h); ip != nil && !ip.IsUnspecified() {
+		host = h
 	}
 	return net.JoinHostPort(host, port)
 }

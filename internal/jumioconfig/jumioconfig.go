@@ -45,3 +45,12 @@ func LoadConfig(e *config.Env) jumio.Config {
 		MaxResponseBytes:   e.Int64("KYCFLOW_JUMIO_MAX_RESPONSE_SIZE", jumio.DefaultMaxResponseBytes, "largest JSON response accepted from Jumio"),
 	}
 }
+
+// HasCredentials reports whether c holds credentials for some Jumio API:
+// an OAuth2 client, Basic credentials for the Platform APIs, or Netverify
+// API credentials. Without any, "kycflow run" uses its Jumio simulator.
+func HasCredentials(c jumio.Config) bool {
+	return c.ClientID != "" && c.ClientSecret != "" ||
+		c.PlatformAPIToken != "" && c.PlatformAPISecret != "" ||
+		c.NetverifyAPIToken != "" && c.NetverifyAPISecret != ""
+}

@@ -80,3 +80,24 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+func TestHasCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want bool
+	}{
+		{"none", nil, false},
+		{"OAuth2", map[string]string{"KYCFLOW_JUMIO_CLIENT_ID": "c", "KYCFLOW_JUMIO_CLIENT_SECRET": "s"}, true},
+		{"client id alone", map[string]string{"KYCFLOW_JUMIO_CLIENT_ID": "c"}, false},
+		{"Platform Basic", map[string]string{"KYCFLOW_JUMIO_PLATFORM_API_TOKEN": "t", "KYCFLOW_JUMIO_PLATFORM_API_SECRET": "s"}, true},
+		{"Netverify", map[string]string{"KYCFLOW_JUMIO_NETVERIFY_API_TOKEN": "t", "KYCFLOW_JUMIO_NETVERIFY_API_SECRET": "s"}, true},
+		{"URLs only", map[string]string{"KYCFLOW_JUMIO_RETRIEVAL_URL": "http://127.0.0.1:1"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := HasCredentials(LoadConfig(config.FromMap(tc.env))); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -14,6 +14,8 @@ import (
 //	POST   /_jumiotest/faults       queue a Fault (JSON)
 //	DELETE /_jumiotest/faults       clear faults
 //	POST   /_jumiotest/revoke       revoke every token
+//	POST   /_jumiotest/generate     generate new executions (GenerateOptions)
+//	POST   /_jumiotest/callbacks    post their callbacks to a URL (SendRequest)
 const AdminPrefix = "/_jumiotest"
 
 func (s *Server) adminRoutes(mux *http.ServeMux) {
@@ -37,17 +39,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 		writeJSON(w, b)
 	})
 	mux.HandleFunc("GET "+AdminPrefix+"/executions", func(w http.ResponseWriter, r *http.Request) {
-		type row struct {
-			API, AccountID, ID, Status, Outcome string
-		}
-		var rows []row
-		for _, e := range s.Executions() {
-			rows = append(rows, row{"platform", e.AccountID, e.ID, e.Status, e.Outcome})
-		}
-		for _, sc := range s.NetverifyScans() {
-			rows = append(rows, row{"netverify", "", sc.Reference, sc.Result, sc.Outcome})
-		}
-		b, _ := json.Marshal(rows)
+		b, _ := json.Marshal(rowsOf(s.Executions(), s.NetverifyScans()))
 		writeJSON(w, b)
 	})
 	mux.HandleFunc("POST "+AdminPrefix+"/faults", func(w http.ResponseWriter, r *http.Request) {
@@ -67,4 +59,5 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 		s.RevokeTokens()
 		w.WriteHeader(http.StatusNoContent)
 	})
+	s.moreRoutes(mux)
 }

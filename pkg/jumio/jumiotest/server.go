@@ -120,6 +120,7 @@ type Server struct {
 	timers     []*time.Timer
 	closed     bool
 	sends      sync.WaitGroup
+	changes    uint64
 }
 
 type tenantState struct {
@@ -347,6 +348,7 @@ func (s *Server) addExecution(e Execution) {
 	if _, ok := s.executions[e.ID]; !ok {
 		s.execOrder = append(s.execOrder, e.ID)
 	}
+	s.changes++
 	s.executions[e.ID] = &e
 }
 
@@ -458,6 +460,7 @@ func (s *Server) addScan(sc NetverifyScan) {
 	if _, ok := s.scans[sc.Reference]; !ok {
 		s.scanOrder = append(s.scanOrder, sc.Reference)
 	}
+	s.changes++
 	sc.Callback = cloneValues(sc.Callback)
 	s.scans[sc.Reference] = &sc
 }

@@ -1,0 +1,372 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kycflow/kycflow/pkg/events"
+)
+
+func init() {
+	register(&Command{
+		Name:    "dlq",
+		Summary: "list, show, re-drive and purge dead letters",
+		Usage:   "list|show|redrive|purge [flags]",
+		Description: `Works on JUMIO_DLQ, where a stage puts what it gave up on: the original
+message with the error, its class, the attempts and where it came from.
+Select by --stage (enrich, notify), --route (a notifier route), time,
+account, execution or --seq.
+
+  list     one line per dead letter: sequence, when, stage, route, class,
+           attempts, ids and the error (error texts hold no personal data).
+  show     the error headers and the payload, personal data masked
+           (names, dates of birth, document numbers, addresses, image
+           links, Netverify form values other than ids and statuses)
+           unless --reveal.
+  redrive  re-publishes each dead letter to the subject it came from, with
+           a Kycflow-Replay marker (for a notifier route: redeliver, to that
+           route only), and deletes it once the re-published message is
+           stored. If it fails again it becomes a new dead letter.
+  purge    deletes the dead letters, after a confirmation (--yes skips it).`,
+		Example: `  kycflow dlq list
+  kycflow dlq list --route crm-webhook --since 24h
+  kycflow dlq show --seq 42
+  kycflow dlq redrive --route crm-webhook          # after fixing the endpoint
+  kycflow dlq purge --stage enrich --until 30d --yes`,
+		Flags: func(fs *flag.FlagSet) {
+			natsFlag(fs)
+			selectionFlags(fs)
+			fs.String("stage", "", "only dead letters of this stage: enrich or notify")
+			fs.String("route", "", "only dead letters of this notifier route")
+			fs.Var(&listFlag{}, "seq", "only these JUMIO_DLQ sequences (repeat or comma-separate)")
+			fs.Bool("reveal", false, "show: print the payload with its personal data")
+			fs.Bool("json", false, "list: print JSON, one dead letter per line")
+			fs.Bool("dry-run", false, "redrive, purge: only say what would be done")
+			fs.Bool("yes", false, "purge: do not ask for confirmation")
+		},
+		Run: runDLQ,
+	})
+}
+
+// deadLetter is a stored dead letter.
+type deadLetter struct {
+	Seq             uint64    `json:"seq"`
+	Subject         string    `json:"subject"`
+	At              time.Time `json:"deadLetteredAt"`
+	Stage           string    `json:"stage"`
+	Route           string    `json:"route,omitempty"`
+	Class           string    `json:"class,omitempty"`
+	Attempts        int       `json:"attempts,omitempty"`
+	AccountID       string    `json:"accountId,omitempty"`
+	ExecutionID     string    `json:"workflowExecutionId,omitempty"`
+	Error           string    `json:"error,omitempty"`
+	OriginalSubject string    `json:"originalSubject,omitempty"`
+
+	header nats.Header
+	data   []byte
+}
+
+func newDeadLetter(m jetstream.Msg, md *jetstream.MsgMetadata) deadLetter {
+	h := m.Headers()
+	d := deadLetter{Seq: md.Sequence.Stream, Subject: m.Subject(), At: md.Timestamp, Stage: h.Get(events.HeaderStage),
+		Route: h.Get(events.HeaderRoute), Class: h.Get(events.HeaderErrorClass), Error: h.Get(events.HeaderError),
+		OriginalSubject: h.Get(events.HeaderOriginalSubject), header: h, data: m.Data()}
+	d.Attempts, _ = strconv.Atoi(h.Get(events.HeaderAttempts))
+	if t, err := time.Parse(time.RFC3339Nano, h.Get(events.HeaderDeadLetteredAt)); err == nil {
+		d.At = t
+	}
+	// jumio.dlq.<stage>.<account>.<execution>
+	if p := strings.Split(d.Subject, "."); len(p) == 5 {
+		if p[3] != events.LegacyAccount {
+			d.AccountID = p[3]
+		}
+		d.ExecutionID = p[4]
+	}
+	return d
+}
+
+// dlqSelection reads the selection flags.
+type dlqSelection struct {
+	scan  scan
+	win   window
+	stage string
+	seqs  []uint64
+}
+
+func readDLQSelection(fs *flag.FlagSet) (dlqSelection, error) {
+	var sel dlqSelection
+	win, err := readWindow(fs, time.Now())
+	if err != nil {
+		return sel, err
+	}
+	sel.win = win
+	stage, route := strFlag(fs, "stage"), strFlag(fs, "route")
+	token := "*"
+	switch {
+	case route != "":
+		if stage != "" && stage != string(events.StageNotify) {
+			return sel, usageError("--route is a notifier route: it needs --stage notify or none")
+		}
+		stage = string(events.StageNotify)
+		token = events.DLQStageToken(events.StageNotify, route)
+	case stage == string(events.StageEnrich):
+		token = events.DLQStageToken(events.StageEnrich, "")
+	case stage == string(events.StageNotify), stage == "":
+	default:
+		return sel, usageError("--stage %q: want enrich or notify", stage)
+	}
+	sel.stage = stage
+	a, e := "*", "*"
+	if v := strFlag(fs, "account"); v != "" {
+		a = events.AccountToken(v)
+	}
+	if v := strFlag(fs, "execution"); v != "" {
+		e = events.Token(v)
+	}
+	sel.scan = scan{stream: events.StreamDLQ, since: win.since}
+	if f := events.SubjectDLQ + "." + token + "." + a + "." + e; f != events.SubjectDLQ+".*.*.*" {
+		sel.scan.filters = []string{f}
+	}
+	for _, s := range listOf(fs, "seq") {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil || n == 0 {
+			return sel, usageError("--seq %q is not a stream sequence", s)
+		}
+		sel.seqs = append(sel.seqs, n)
+	}
+	return sel, nil
+}
+
+// find returns the selected dead letters, oldest first.
+func (sel dlqSelection) find(ctx context.Context, js jetstream.JetStream) ([]deadLetter, error) {
+	var out []deadLetter
+	err := each(ctx, js, sel.scan, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
+		if !sel.win.until.IsZero() && !md.Timestamp.Before(sel.win.until) {
+			return errStop
+		}
+		if len(sel.seqs) > 0 && !slices.Contains(sel.seqs, md.Sequence.Stream) {
+			return nil
+		}
+		d := newDeadLetter(m, md)
+		if sel.stage != "" && d.Stage != sel.stage {
+			return nil
+		}
+		out = append(out, d)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, err
+	}
+	return out, nil
+}
+
+func runDLQ(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
+	if len(args) != 1 || !slices.Contains([]string{"list", "show", "redrive", "purge"}, args[0]) {
+		return usageError("dlq: name one action: list, show, redrive or purge")
+	}
+	action := args[0]
+	sel, err := readDLQSelection(fs)
+	if err != nil {
+		return fmt.Errorf("dlq: %w", err)
+	}
+	s, err := connect(ctx, env, fs)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	dls, err := sel.find(ctx, s.js)
+	if err != nil {
+		return fmt.Errorf("dlq: %w", err)
+	}
+	switch action {
+	case "list":
+		return listDeadLetters(env.Stdout, dls, boolFlag(fs, "json"))
+	case "show":
+		return showDeadLetters(env.Stdout, dls, boolFlag(fs, "reveal"))
+	case "redrive":
+		return redrive(ctx, env, s.js, dls, boolFlag(fs, "dry-run"))
+	}
+	return purgeDeadLetters(ctx, env, s.js, dls, boolFlag(fs, "dry-run"), boolFlag(fs, "yes"))
+}
+
+func listDeadLetters(w io.Writer, dls []deadLetter, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		for _, d := range dls {
+			if err := enc.Encode(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(dls) == 0 {
+		fmt.Fprintln(w, "no dead letters")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tDEAD-LETTERED\tSTAGE\tROUTE\tCLASS\tATTEMPTS\tACCOUNT\tEXECUTION\tERROR")
+	for _, d := range dls {
+		errText := d.Error
+		if len(errText) > 100 {
+			errText = errText[:100] + "…"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.Seq, d.At.UTC().Format(time.RFC3339), d.Stage, cmpOr(d.Route, "-"),
+			cmpOr(d.Class, "-"), d.Attempts, cmpOr(d.AccountID, events.LegacyAccount), d.ExecutionID, errText)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d dead letters\n", len(dls))
+	return nil
+}
+
+func showDeadLetters(w io.Writer, dls []deadLetter, reveal bool) error {
+	if len(dls) == 0 {
+		fmt.Fprintln(w, "no dead letters")
+		return nil
+	}
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	for i, d := range dls {
+		if i > 0 {
+			fmt.Fprintln(bw)
+		}
+		fmt.Fprintf(bw, "dead letter %d on %s\n", d.Seq, d.Subject)
+		keys := make([]string, 0, len(d.header))
+		for k := range d.header {
+			if !strings.HasPrefix(k, "Nats-") {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			fmt.Fprintf(bw, "  %s: %s\n", k, strings.Join(d.header[k], ", "))
+		}
+		if reveal {
+			fmt.Fprintf(bw, "payload (%d bytes, personal data included):\n%s\n", len(d.data), d.data)
+			continue
+		}
+		fmt.Fprintf(bw, "payload (%d bytes, personal data masked; --reveal shows it):\n%s\n", len(d.data), maskPayload(d.data))
+	}
+	return nil
+}
+
+// dlqHeaders are the headers a stage adds when it dead-letters a message;
+// a redrive leaves them out.
+var dlqHeaders = []string{events.HeaderError, events.HeaderErrorClass, events.HeaderStage, events.HeaderRoute,
+	events.HeaderAttempts, events.HeaderOriginalSubject, events.HeaderOriginalStream, events.HeaderOriginalSequence,
+	events.HeaderDeadLetteredAt}
+
+// redrive re-publishes each dead letter where it came from, then deletes
+// it; a dead letter is deleted only once its copy is stored.
+func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLetter, dryRun bool) error {
+	if len(dls) == 0 {
+		fmt.Fprintln(env.Stdout, "no dead letters to re-drive")
+		return nil
+	}
+	st, err := js.Stream(ctx, events.StreamDLQ)
+	if err != nil {
+		return fmt.Errorf("dlq: %w", err)
+	}
+	done := 0
+	for _, d := range dls {
+		if d.OriginalSubject == "" {
+			return fmt.Errorf("dlq: dead letter %d has no %s header; %d of %d re-driven", d.Seq, events.HeaderOriginalSubject, done, len(dls))
+		}
+		marker := events.ReplayMarker{ID: events.EventID("redrive", d.header.Get(events.HeaderMsgID), strconv.FormatUint(d.Seq, 10))[:32]}
+		if d.Stage == string(events.StageNotify) {
+			marker.Redeliver = true
+			if d.Route != "" {
+				marker.Routes = []string{d.Route}
+			}
+		}
+		if dryRun {
+			fmt.Fprintf(env.Stdout, "would re-drive dead letter %d to %s (%s)\n", d.Seq, d.OriginalSubject, marker)
+			continue
+		}
+		origID := cmpOr(d.header.Get(events.HeaderCEID), d.header.Get(events.HeaderEventID), events.EventID("dlq", strconv.FormatUint(d.Seq, 10)))
+		cctx, cancel := ctxCall(ctx)
+		_, err := republish(cctx, js, d.OriginalSubject, d.data, d.header, marker, origID, func(k string) bool { return slices.Contains(dlqHeaders, k) })
+		if err == nil {
+			err = st.DeleteMsg(cctx, d.Seq)
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				err = nil // deleted by a redrive running beside this one
+			}
+		}
+		cancel()
+		if err != nil {
+			return fmt.Errorf("dlq: re-drive dead letter %d: %w; %d of %d re-driven", d.Seq, err, done, len(dls))
+		}
+		done++
+		fmt.Fprintf(env.Stdout, "re-drove dead letter %d to %s\n", d.Seq, d.OriginalSubject)
+	}
+	if !dryRun {
+		fmt.Fprintf(env.Stdout, "%d dead letters re-driven\n", done)
+	}
+	return nil
+}
+
+func purgeDeadLetters(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLetter, dryRun, yes bool) error {
+	if len(dls) == 0 {
+		fmt.Fprintln(env.Stdout, "no dead letters to purge")
+		return nil
+	}
+	if dryRun {
+		fmt.Fprintf(env.Stdout, "would delete %d dead letters\n", len(dls))
+		return nil
+	}
+	ok, err := confirm(env, yes, fmt.Sprintf("Delete %d dead letters? They cannot be re-driven afterwards.", len(dls)))
+	if err != nil || !ok {
+		return err
+	}
+	st, err := js.Stream(ctx, events.StreamDLQ)
+	if err != nil {
+		return fmt.Errorf("dlq: %w", err)
+	}
+	for i, d := range dls {
+		cctx, cancel := ctxCall(ctx)
+		err := st.DeleteMsg(cctx, d.Seq)
+		cancel()
+		if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("dlq: delete dead letter %d: %w; %d of %d deleted", d.Seq, err, i, len(dls))
+		}
+	}
+	fmt.Fprintf(env.Stdout, "%d dead letters deleted\n", len(dls))
+	return nil
+}
+
+// errNotConfirmed is returned when a destructive command was not
+// confirmed.
+var errNotConfirmed = errors.New("not confirmed (answer y, or pass --yes)")
+
+// confirm asks a yes/no question on standard input unless yes is set.
+func confirm(env Env, yes bool, question string) (bool, error) {
+	if yes {
+		return true, nil
+	}
+	if env.Stdin == nil {
+		return false, errNotConfirmed
+	}
+	fmt.Fprintf(env.Stdout, "%s [y/N] ", question)
+	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(env.Stdout)
+		return false, errNotConfirmed
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, errNotConfirmed
+}

@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/mapping"
+)
+
+func init() {
+	register(&Command{
+		Name:    "migrate-request",
+		Summary: "translate a Netverify /initiate or /performNetverify request into a Platform account request",
+		Usage:   "[file|-] [flags]",
+		Description: `Reads a Netverify request body (a file, or standard input with "-" or no
+argument), detects whether it is for /initiate (Netverify Web v4) or
+/performNetverify (or takes --kind), and prints the equivalent Jumio
+Platform account request (POST /api/v1/accounts) as JSON on standard
+output, and on standard error one warning per field that does not carry
+over, with what to do instead (images are uploaded through the API channel
+after the account exists, data to compare is checked against the result).
+
+Netverify workflowId values map to Platform workflow keys through the
+built-in table; override entries with --workflows or KYCFLOW_WORKFLOWS
+("200=10011,201=10011"). The input is never printed: a performNetverify body
+holds images and personal data.`,
+		Example: `  kycflow migrate-request initiate.json
+  cat perform.json | kycflow migrate-request --kind perform --workflows 200=10013
+  kycflow migrate-request initiate.json --json | jq .warnings`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.String("kind", "auto", "kind of request: initiate, perform or auto")
+			fs.String("workflows", "", "Netverify workflowId → Platform workflow key overrides, \"200=10011,...\" (default KYCFLOW_WORKFLOWS)")
+			fs.Bool("json", false, "print {kind, request, warnings} as one JSON document")
+		},
+		Run: runMigrate,
+	})
+}
+
+// maxRequestBytes bounds the input (performNetverify bodies carry images).
+const maxRequestBytes = 32 << 20
+
+func runMigrate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
+	if len(args) > 1 {
+		return usageError("migrate-request: one file at most")
+	}
+	var in io.Reader = env.Stdin
+	name := "standard input"
+	if len(args) == 1 && args[0] != "-" {
+		f, err := os.Open(args[0])
+		if err != nil {
+			return fmt.Errorf("migrate-request: %w", err)
+		}
+		defer f.Close()
+		in, name = f, args[0]
+	}
+	if in == nil {
+		return usageError("migrate-request: give a file or pipe the request in")
+	}
+	body, err := io.ReadAll(io.LimitReader(in, maxRequestBytes+1))
+	if err != nil {
+		return fmt.Errorf("migrate-request: read %s: %w", name, err)
+	}
+	if len(body) > maxRequestBytes {
+		return fmt.Errorf("migrate-request: %s is larger than %d MiB", name, maxRequestBytes>>20)
+	}
+	tables := mapping.DefaultTables()
+	workflows := cmpOr(strFlag(fs, "workflows"), env.Getenv("KYCFLOW_WORKFLOWS"))
+	if workflows != "" {
+		m, err := mapping.ParseWorkflows(workflows)
+		if err != nil {
+			return usageError("migrate-request: workflows: %v", err)
+		}
+		tables = tables.WithWorkflows(m)
+	}
+	kind := strFlag(fs, "kind")
+	if kind == "auto" {
+		kind = detectKind(body)
+	}
+	var (
+		req      jumio.AccountRequest
+		warnings []mapping.Warning
+	)
+	switch kind {
+	case "initiate":
+		req, warnings, err = tables.FromNetverifyInitiate(body)
+	case "perform":
+		req, warnings, err = tables.FromPerformNetverify(body)
+	default:
+		return usageError("migrate-request: --kind %q: want initiate, perform or auto", kind)
+	}
+	if err != nil {
+		if errors.Is(err, mapping.ErrInvalidRequest) {
+			return fmt.Errorf("migrate-request: %s is not a JSON object", name)
+		}
+		return fmt.Errorf("migrate-request: %w", err)
+	}
+	if boolFlag(fs, "json") {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Kind     string               `json:"kind"`
+			Request  jumio.AccountRequest `json:"request"`
+			Warnings []mapping.Warning    `json:"warnings"`
+		}{kind, req, append([]mapping.Warning{}, warnings...)})
+	}
+	enc := json.NewEncoder(env.Stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(req); err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(env.Stderr, "warning: %s (%s): %s\n", w.Field, w.Kind, w.Message)
+	}
+	if len(warnings) > 0 {
+		fmt.Fprintf(env.Stderr, "%d fields of the %s request did not carry over as they were\n", len(warnings), kind)
+	}
+	return nil
+}
+
+// detectKind tells a performNetverify body (it carries the document:
+// images, country and type) from an /initiate one.
+func detectKind(body []byte) string {
+	var fields map[string]json.RawMessage
+	if json.NewDecoder(bytes.NewReader(body)).Decode(&fields) != nil {
+		return "initiate" // the mapping reports the body
+	}
+	for _, k := range []string{"frontsideImage", "faceImage", "backsideImage", "idType", "merchantIdScanReference", "enabledFields"} {
+		if _, ok := fields[k]; ok {
+			return "perform"
+		}
+	}
+	return "initiate"
+}

@@ -1,0 +1,244 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/config"
+)
+
+func init() {
+	register(&Command{
+		Name:    "streams",
+		Summary: "show the streams, their consumers and lag, and configuration drift",
+		Usage:   "[flags]",
+		Description: `Shows each kycflow stream (and the key-value buckets of the enricher and
+the notifier): messages, bytes, the age of its first and last message, and
+each consumer's lag: messages not yet delivered (pending), delivered and not
+yet acked (ack pending, including retries waiting for their delay), and
+redelivered. It compares each stream's configuration with what the services
+would create from the KYCFLOW_STREAM_* variables in this environment, and
+exits 1 when a stream is missing or differs.`,
+		Example: `  kycflow streams
+  KYCFLOW_STREAM_REPLICAS=3 kycflow streams --nats-url nats://nats.internal:4222
+  kycflow streams --json | jq '.[] | {name, messages}'`,
+		Flags: func(fs *flag.FlagSet) {
+			natsFlag(fs)
+			fs.Bool("json", false, "print JSON")
+		},
+		Run: runStreams,
+	})
+}
+
+// Key-value buckets of the stages, by their stream name. They are written
+// here rather than imported so that this command reads them without
+// starting a stage; a test checks them against the stages' constants.
+var kvBuckets = []string{"kycflow_enricher_executions", "kycflow_notifier_deliveries"}
+
+// streamReport is one stream in "kycflow streams".
+type streamReport struct {
+	Name      string           `json:"name"`
+	Missing   bool             `json:"missing,omitempty"`
+	Messages  uint64           `json:"messages"`
+	Bytes     uint64           `json:"bytes"`
+	First     time.Time        `json:"first,omitzero"`
+	Last      time.Time        `json:"last,omitzero"`
+	Drift     []string         `json:"drift,omitempty"`
+	Consumers []consumerReport `json:"consumers,omitempty"`
+}
+
+type consumerReport struct {
+	Name        string    `json:"name"`
+	Durable     bool      `json:"durable"`
+	Pending     uint64    `json:"pending"`
+	AckPending  int       `json:"ackPending"`
+	Redelivered int       `json:"redelivered"`
+	LastActive  time.Time `json:"lastActive,omitzero"`
+}
+
+func runStreams(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
+	if len(args) > 0 {
+		return usageError("streams: unexpected argument %q", args[0])
+	}
+	s, err := connect(ctx, env, fs)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	want := map[string]jetstream.StreamConfig{}
+	for _, sc := range s.streams.StreamConfigs() {
+		want[sc.Name] = sc
+	}
+	var reports []streamReport
+	for _, name := range append(slices.Clone(broker.StreamNames), kvStreams()...) {
+		r, err := reportStream(ctx, s.js, name)
+		if err != nil {
+			return err
+		}
+		if w, ok := want[name]; ok && !r.Missing {
+			r.Drift = drift(r.config, w)
+		}
+		reports = append(reports, r.streamReport)
+	}
+	if boolFlag(fs, "json") {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(reports); err != nil {
+			return err
+		}
+	} else {
+		printStreams(env.Stdout, reports, time.Now())
+	}
+	var bad []string
+	for _, r := range reports {
+		if _, core := want[r.Name]; core && (r.Missing || len(r.Drift) > 0) {
+			bad = append(bad, r.Name)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("streams: %s missing or configured otherwise than this environment says (services create and update them at start)", strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+func kvStreams() []string {
+	out := make([]string, len(kvBuckets))
+	for i, b := range kvBuckets {
+		out[i] = "KV_" + b
+	}
+	return out
+}
+
+type streamState struct {
+	streamReport
+	config jetstream.StreamConfig
+}
+
+func reportStream(ctx context.Context, js jetstream.JetStream, name string) (streamState, error) {
+	r := streamState{streamReport: streamReport{Name: name}}
+	cctx, cancel := ctxCall(ctx)
+	defer cancel()
+	st, err := js.Stream(cctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		r.Missing = true
+		return r, nil
+	}
+	if err != nil {
+		return r, fmt.Errorf("stream %s: %w", name, err)
+	}
+	info, err := st.Info(cctx)
+	if err != nil {
+		return r, fmt.Errorf("stream %s: %w", name, err)
+	}
+	r.config = info.Config
+	r.Messages, r.Bytes = info.State.Msgs, info.State.Bytes
+	if info.State.Msgs > 0 {
+		r.First, r.Last = info.State.FirstTime, info.State.LastTime
+	}
+	lister := st.ListConsumers(cctx)
+	for ci := range lister.Info() {
+		c := consumerReport{Name: ci.Name, Durable: ci.Config.Durable != "", Pending: ci.NumPending,
+			AckPending: ci.NumAckPending, Redelivered: ci.NumRedelivered}
+		if ci.Delivered.Last != nil {
+			c.LastActive = *ci.Delivered.Last
+		}
+		r.Consumers = append(r.Consumers, c)
+	}
+	if err := lister.Err(); err != nil {
+		return r, fmt.Errorf("stream %s: consumers: %w", name, err)
+	}
+	slices.SortFunc(r.Consumers, func(a, b consumerReport) int { return strings.Compare(a.Name, b.Name) })
+	return r, nil
+}
+
+// drift lists the settings of got that differ from want.
+func drift(got, want jetstream.StreamConfig) []string {
+	var out []string
+	diff := func(what string, g, w any) {
+		if d, ok := g.(time.Duration); ok {
+			g, w = config.FormatDuration(d), config.FormatDuration(w.(time.Duration))
+		}
+		if fmt.Sprint(g) != fmt.Sprint(w) {
+			out = append(out, fmt.Sprintf("%s %v (want %v)", what, g, w))
+		}
+	}
+	diff("subjects", got.Subjects, want.Subjects)
+	diff("storage", got.Storage, want.Storage)
+	diff("replicas", max(got.Replicas, 1), max(want.Replicas, 1))
+	diff("max age", got.MaxAge, want.MaxAge)
+	diff("max bytes", got.MaxBytes, want.MaxBytes)
+	diff("duplicate window", got.Duplicates, want.Duplicates)
+	diff("retention", got.Retention, want.Retention)
+	diff("discard", got.Discard, want.Discard)
+	return out
+}
+
+func printStreams(w io.Writer, reports []streamReport, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STREAM\tMESSAGES\tBYTES\tFIRST\tLAST\tCONFIGURATION")
+	for _, r := range reports {
+		if r.Missing {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\tmissing\n", r.Name)
+			continue
+		}
+		conf := "as configured"
+		if strings.HasPrefix(r.Name, "KV_") {
+			conf = "bucket"
+		}
+		if len(r.Drift) > 0 {
+			conf = "DIFFERS: " + strings.Join(r.Drift, "; ")
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.Name, r.Messages, bytesText(r.Bytes), ago(r.First, now), ago(r.Last, now), conf)
+		for _, c := range r.Consumers {
+			kind := "consumer"
+			if !c.Durable {
+				kind = "ephemeral"
+			}
+			fmt.Fprintf(tw, "  %s %s\tpending %d\tack pending %d\tredelivered %d\tactive %s\t\n", kind, c.Name, c.Pending, c.AckPending, c.Redelivered, ago(c.LastActive, now))
+		}
+	}
+	tw.Flush()
+}
+
+// ago is a short age: "3s ago", "2h ago", "-" for none.
+func ago(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return "now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%dd ago", int(d/(24*time.Hour)))
+}
+
+func bytesText(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,189 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kycflow/kycflow/pkg/events"
+)
+
+func init() {
+	register(&Command{
+		Name:    "tail",
+		Summary: "follow the results delivered to " + events.StreamResults,
+		Usage:   "[flags]",
+		Description: `Follows JUMIO_RESULTS through an ephemeral ordered consumer (nothing is
+acked or changed) and prints one line per result: when it was delivered,
+decision, status, workflow key, account and execution, and "replay" for a
+replayed one; never names or other personal data. --json prints each result
+as stored instead (with the personal data its route's policy lets through),
+one per line, for scripts.
+
+By default it shows results delivered from now on; --since and --all show
+earlier ones first. --count exits after that many results; without it tail
+runs until Ctrl-C.`,
+		Example: `  kycflow tail
+  kycflow tail --all --decision REJECTED --workflow-key 10011
+  kycflow tail --since 2h --account 4a1b2c3d-5e6f-4711-8899-aabbccddeeff
+  kycflow tail --all --json --count 10 | jq .decision`,
+		Flags: func(fs *flag.FlagSet) {
+			natsFlag(fs)
+			fs.Var(&listFlag{}, "decision", "only these decisions (PASSED, WARNING, REJECTED, NOT_EXECUTED; repeat or comma-separate)")
+			fs.String("workflow-key", "", "only this workflow definition key")
+			fs.String("account", "", "only this Jumio account id")
+			fs.String("execution", "", "only this workflow execution id (Netverify: scan reference)")
+			fs.String("api", "", "only results of this API: platform or netverify")
+			fs.String("prefix", "", "only results under this route subject prefix (default every prefix under "+events.SubjectResults+")")
+			fs.String("since", "", "start with results delivered since this time or duration ago (2026-03-04T05:00:00Z, 2h)")
+			fs.Bool("all", false, "start with the first result stored")
+			fs.Int("count", 0, "exit after this many results (0: follow until Ctrl-C)")
+			fs.Bool("json", false, "print each result as stored, one JSON document per line")
+		},
+		Run: runTail,
+	})
+}
+
+// resultFilter is what tail selects.
+type resultFilter struct {
+	decisions   []events.DecisionType
+	workflowKey string
+	account     string
+	execution   string
+	api         events.API
+	prefix      string
+}
+
+// subjects returns the subject filters of f; nil selects every result.
+func (f resultFilter) subjects() []string {
+	tok := func(s string, t func(string) string) string {
+		if s == "" {
+			return "*"
+		}
+		return t(s)
+	}
+	decision := "*"
+	if len(f.decisions) == 1 {
+		decision = events.Token(strings.ToLower(string(f.decisions[0])))
+	}
+	tail := "." + decision + "." + tok(f.workflowKey, events.Token) + "." + tok(f.account, events.AccountToken) + "." + tok(f.execution, events.Token)
+	if f.prefix != "" {
+		return []string{f.prefix + tail}
+	}
+	if tail == ".*.*.*.*" {
+		return nil
+	}
+	var out []string
+	p := events.SubjectResults
+	for range events.MaxResultPrefixTokens + 1 {
+		out = append(out, p+tail)
+		p += ".*"
+	}
+	return out
+}
+
+// match checks what the subject cannot.
+func (f resultFilter) match(r events.Result) bool {
+	if len(f.decisions) > 1 && !slices.Contains(f.decisions, r.Decision.Type) {
+		return false
+	}
+	return f.api == "" || r.Source.API == f.api
+}
+
+func runTail(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
+	if len(args) > 0 {
+		return usageError("tail: unexpected argument %q", args[0])
+	}
+	f := resultFilter{workflowKey: strFlag(fs, "workflow-key"), account: strFlag(fs, "account"),
+		execution: strFlag(fs, "execution"), api: events.API(strFlag(fs, "api")), prefix: strFlag(fs, "prefix")}
+	for _, d := range listOf(fs, "decision") {
+		dt := events.DecisionType(strings.ToUpper(d))
+		if !slices.Contains([]events.DecisionType{events.DecisionPassed, events.DecisionWarning, events.DecisionRejected, events.DecisionNotExecuted}, dt) {
+			return usageError("tail: --decision %q: want PASSED, WARNING, REJECTED or NOT_EXECUTED", d)
+		}
+		f.decisions = append(f.decisions, dt)
+	}
+	if f.api != "" && f.api != events.APIPlatform && f.api != events.APINetverify {
+		return usageError("tail: --api %q: want platform or netverify", f.api)
+	}
+	if f.prefix != "" {
+		if err := events.ValidateResultPrefix(f.prefix); err != nil {
+			return usageError("tail: --prefix: %v", err)
+		}
+	}
+	count := intFlag(fs, "count")
+	if count < 0 {
+		return usageError("tail: --count must not be negative")
+	}
+	sc := scan{stream: events.StreamResults, filters: f.subjects()}
+	switch since := strFlag(fs, "since"); {
+	case boolFlag(fs, "all") && since != "":
+		return usageError("tail: --all and --since exclude each other")
+	case since != "":
+		t, err := parseWhen(since, time.Now())
+		if err != nil {
+			return usageError("tail: --since: %v", err)
+		}
+		sc.since = t
+	case !boolFlag(fs, "all"):
+		sc.since = time.Now()
+	}
+
+	s, err := connect(ctx, env, fs)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	out := bufio.NewWriter(env.Stdout)
+	defer out.Flush()
+	asJSON := boolFlag(fs, "json")
+	seen := 0
+	err = follow(ctx, s.js, sc, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
+		var r events.Result
+		if err := json.Unmarshal(m.Data(), &r); err != nil {
+			fmt.Fprintf(env.Stderr, "kycflow: tail: result %d on %s is not a result JSON; skipped\n", md.Sequence.Stream, m.Subject())
+			return nil
+		}
+		if !f.match(r) {
+			return nil
+		}
+		if asJSON {
+			out.Write(m.Data())
+			out.WriteByte('\n')
+		} else {
+			fmt.Fprintln(out, resultLine(r, md.Timestamp, m.Headers().Get(events.HeaderReplay) != ""))
+		}
+		seen++
+		if count > 0 && seen >= count {
+			return errStop
+		}
+		// Lines appear as results arrive.
+		return out.Flush()
+	})
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	if err == nil && ctx.Err() != nil && count > 0 {
+		return fmt.Errorf("tail: interrupted after %d of %d results", seen, count)
+	}
+	return err
+}
+
+// resultLine is the one-line, personal-data-free view of a result.
+func resultLine(r events.Result, at time.Time, replay bool) string {
+	line := fmt.Sprintf("%s  %-12s %-16s %-6s %-36s %s",
+		at.UTC().Format(time.RFC3339), cmpOr(string(r.Decision.Type), "-"), cmpOr(string(r.Status), "-"),
+		cmpOr(r.Source.WorkflowDefinitionKey, "-"), cmpOr(r.IDs.AccountID, events.LegacyAccount), r.IDs.WorkflowExecutionID)
+	if replay {
+		line += "  replay"
+	}
+	return line
+}
