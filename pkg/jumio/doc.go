@@ -26,4 +26,8 @@
 // Types that decode Jumio payloads are tolerant: unknown enum values pass
 // through as strings, "N/A" is empty, timestamps take 0–3 fractional digits,
 // and fields Jumio sends in more than one shape decode from each.
+// Workflow details go further: a field that still cannot be read (a risk
+// score as a string, a malformed timestamp, a capability of another shape)
+// is left out rather than failing the document (WorkflowDetails.UnmarshalJSON);
+// callbacks stay strict.
 package jumio

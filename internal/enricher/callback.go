@@ -1,0 +1,115 @@
+package enricher
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
+)
+
+// callback is a stored callback the enricher works on.
+type callback struct {
+	ev events.CallbackEvent
+	// sentAt orders the callbacks of one execution: callbackSentAt, else
+	// when ingest received it, else when it was stored.
+	sentAt time.Time
+	// replay is set when the message was re-fed by a replay (header
+	// Kycflow-Replay); replayHeader is the header as received.
+	replay       *events.ReplayMarker
+	replayHeader string
+}
+
+// key is the state key of the callback's execution.
+func (c *callback) key() string { return stateKey(c.ev.AccountID, c.ev.WorkflowExecutionID) }
+
+var eventIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// invalid returns a permanent ErrInvalidCallback saying what is wrong in
+// words of its own, never with a value from the payload.
+func invalid(format string, args ...any) error {
+	return permanent(fmt.Errorf("%w: %s", ErrInvalidCallback, fmt.Sprintf(format, args...)))
+}
+
+// decodeCallback reads and checks the callback event of msg; stored is
+// when the stream stored it. Errors are permanent ErrInvalidCallback.
+func decodeCallback(msg *message.Message, stored time.Time) (*callback, error) {
+	var ev events.CallbackEvent
+	// The decoder's own errors can quote the payload; they are replaced.
+	if err := json.Unmarshal(msg.Payload, &ev); err != nil {
+		return nil, invalid("body is not a callback event JSON object")
+	}
+	switch {
+	case ev.SchemaVersion != 1:
+		return nil, invalid("schema version %d is not supported", ev.SchemaVersion)
+	case !eventIDRE.MatchString(ev.EventID):
+		return nil, invalid("eventId missing or malformed")
+	case ev.WorkflowExecutionID == "":
+		return nil, invalid("workflowExecutionId missing")
+	}
+	switch ev.API {
+	case events.APIPlatform:
+		switch {
+		case !jumio.ValidID(ev.AccountID):
+			return nil, invalid("accountId missing or not a UUID")
+		case !jumio.ValidID(ev.WorkflowExecutionID):
+			return nil, invalid("workflowExecutionId is not a UUID")
+		}
+	case events.APINetverify:
+		if ev.Form == "" {
+			return nil, invalid("form missing")
+		}
+	default:
+		return nil, invalid("api is neither platform nor netverify")
+	}
+	c := &callback{ev: ev, sentAt: stored}
+	switch {
+	case ev.CallbackSentAt != nil && !ev.CallbackSentAt.IsZero():
+		c.sentAt = *ev.CallbackSentAt
+	case !ev.ReceivedAt.IsZero():
+		c.sentAt = ev.ReceivedAt
+	}
+	if h := msg.Metadata.Get(events.HeaderReplay); h != "" {
+		m, err := events.ParseReplayMarker(h)
+		if err != nil {
+			return nil, invalid("malformed %s header", events.HeaderReplay)
+		}
+		c.replay, c.replayHeader = &m, h
+	}
+	return c, nil
+}
+
+// parseForm parses a Netverify callback as ingest stored it.
+func parseForm(form string) (*jumio.NetverifyMessage, url.Values, error) {
+	values, err := url.ParseQuery(form)
+	if err != nil {
+		return nil, nil, invalid("form is not URL-encoded")
+	}
+	m, err := jumio.ParseNetverifyCallback(values)
+	if err != nil {
+		// *jumio.CallbackError names the field, never its value.
+		return nil, nil, permanent(fmt.Errorf("%w: %w", ErrInvalidCallback, err))
+	}
+	return m, values, nil
+}
+
+// formJSON is a Netverify callback's fields as a JSON object: each field
+// once, a string, or an array of strings when it was sent more than once.
+func formJSON(values url.Values) (json.RawMessage, error) {
+	out := make(map[string]any, len(values))
+	for k, vs := range values {
+		switch len(vs) {
+		case 0:
+		case 1:
+			out[k] = vs[0]
+		default:
+			out[k] = vs
+		}
+	}
+	return json.Marshal(out)
+}

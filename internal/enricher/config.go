@@ -1,0 +1,230 @@
+package enricher
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/config"
+	"github.com/kycflow/kycflow/internal/httpserver"
+	"github.com/kycflow/kycflow/internal/jumioconfig"
+	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/mapping"
+)
+
+// Wire names. They are API: see each comment for what renaming does.
+const (
+	// Durable is the durable consumer the enricher reads JUMIO_CALLBACKS
+	// with; every replica shares it. Renaming it creates a new consumer
+	// that starts from the first message: the whole stream is enriched
+	// again (the state bucket then drops most of it as duplicates, but
+	// every callback is fetched from Jumio once more).
+	Durable = "enricher"
+	// StateBucket is the JetStream key-value bucket that holds, per
+	// workflow execution, the newest callback enriched or being enriched
+	// and the event ids recently enriched. Renaming it forgets that state:
+	// stale and repeated callbacks are enriched again until the new bucket
+	// has seen them.
+	StateBucket = "kycflow_enricher_executions"
+)
+
+// Defaults of Config.
+const (
+	DefaultAddr                 = ":8081"
+	DefaultConcurrency          = 16
+	DefaultMaxAckPending        = 10000
+	DefaultAckWait              = 30 * time.Second
+	DefaultDrainTimeout         = 15 * time.Second
+	DefaultRetryMaxAttempts     = 30
+	DefaultRetryMaxAge          = 6 * time.Hour
+	DefaultRetryInitialInterval = time.Second
+	DefaultRetryMaxInterval     = 5 * time.Minute
+	DefaultStateTTL             = 30 * 24 * time.Hour
+)
+
+// ErrInvalidConfig is matched by every error Validate returns.
+var ErrInvalidConfig = errors.New("enricher: invalid configuration")
+
+// Config configures the enricher.
+type Config struct {
+	// Server holds the listen address and HTTP timeouts of /healthz,
+	// /readyz and /metrics (KYCFLOW_ENRICHER_ADDR, …); used by Serve.
+	Server httpserver.Config
+	// NATS is the broker connection and the stream settings; the state
+	// bucket takes its storage and replicas from NATS.Streams.
+	NATS broker.Config
+	// Jumio configures the Jumio client (KYCFLOW_JUMIO_*), used when New
+	// is given no client.
+	Jumio jumio.Config
+	// Products names products by workflow definition key
+	// (KYCFLOW_PRODUCTS, mapping.ParseProducts: "10011=ID and
+	// Identity,…" or a JSON object).
+	Products string
+
+	// Concurrency is how many callbacks one process enriches at once. The
+	// Jumio client's rate limit, shared by all of them, keeps the process
+	// within its request budget; concurrency only has to cover Jumio's
+	// latency (rate × latency, with room to spare).
+	Concurrency int
+	// MaxAckPending caps the callbacks delivered and not yet acked, over
+	// all replicas. Callbacks waiting for a delayed redelivery (data not
+	// ready yet, up to 15 minutes apart) count too: when it is reached,
+	// new callbacks wait until some of those are due.
+	MaxAckPending int
+	// AckWait is how long JetStream waits before redelivering a callback
+	// whose process died; a live process keeps its callbacks in progress.
+	AckWait time.Duration
+	// DrainTimeout bounds how long shutdown waits for callbacks being
+	// enriched; the rest are released, unacked, for another replica.
+	DrainTimeout time.Duration
+	// PullExpiry is how long one pull request waits for callbacks
+	// (default 2s; tests use less so that shutdown is quick).
+	PullExpiry time.Duration
+
+	// RetryMaxAttempts and RetryMaxAge are the retry budget of a callback
+	// that fails for a transient reason (Jumio 5xx, 429, timeouts, 401,
+	// broker hiccups): past either one it is dead-lettered. Attempts count
+	// deliveries; the age is counted from when the callback was stored.
+	// "Not ready yet" has its own budget: NotReadySchedule.
+	RetryMaxAttempts int
+	RetryMaxAge      time.Duration
+	// RetryInitialInterval and RetryMaxInterval shape the exponential
+	// back-off (factor 2, ±50% jitter) between redeliveries after
+	// transient failures; a Retry-After from Jumio is a lower bound.
+	RetryInitialInterval time.Duration
+	RetryMaxInterval     time.Duration
+	// NotReadySchedule is the redelivery schedule for data Jumio does not
+	// have yet (a 404 soon after the callback, a Netverify scan still
+	// PENDING, workflow details not final yet): redeliveries fall on its
+	// running sums counted from the callback (40 s, 100 s, 200 s, … by
+	// default, jumio.NotReadySchedule). Past its total the 404 is
+	// permanent and the callback is dead-lettered.
+	NotReadySchedule jumio.Schedule
+
+	// NetverifyConfirm makes Netverify ID-verification callbacks be
+	// confirmed against the Netverify Retrieval API (scan status until it
+	// is not PENDING, then /data) instead of being mapped from the
+	// callback's own fields. It needs the Netverify API credentials in
+	// the Jumio client.
+	NetverifyConfirm bool
+
+	// StateTTL is how long the state of an execution is kept after its
+	// last update; keep it at least as long as JUMIO_CALLBACKS keeps
+	// callbacks.
+	StateTTL time.Duration
+}
+
+// LoadConfig reads the enricher variables (KYCFLOW_ENRICHER_*,
+// KYCFLOW_PRODUCTS), the NATS and stream variables and the Jumio client
+// variables.
+func LoadConfig(e *config.Env) Config {
+	schedule := make([]string, len(jumio.NotReadySchedule))
+	for i, d := range jumio.NotReadySchedule {
+		schedule[i] = strconv.Itoa(int(d/time.Second)) + "s"
+	}
+	c := Config{
+		Server:               httpserver.LoadConfig(e, "KYCFLOW_ENRICHER_", DefaultAddr),
+		NATS:                 broker.LoadConfig(e),
+		Jumio:                jumioconfig.LoadConfig(e),
+		Products:             e.String("KYCFLOW_PRODUCTS", "", "product names by workflow definition key"),
+		Concurrency:          e.Int("KYCFLOW_ENRICHER_CONCURRENCY", DefaultConcurrency, "callbacks enriched at once per process"),
+		MaxAckPending:        e.Int("KYCFLOW_ENRICHER_MAX_ACK_PENDING", DefaultMaxAckPending, "callbacks delivered and not yet acked, over all replicas"),
+		AckWait:              e.Duration("KYCFLOW_ENRICHER_ACK_WAIT", DefaultAckWait, "time before a callback of a dead process is redelivered"),
+		DrainTimeout:         e.Duration("KYCFLOW_ENRICHER_DRAIN_TIMEOUT", DefaultDrainTimeout, "time allowed at shutdown for callbacks being enriched"),
+		RetryMaxAttempts:     e.Int("KYCFLOW_ENRICHER_RETRY_MAX_ATTEMPTS", DefaultRetryMaxAttempts, "deliveries of a callback failing for transient reasons before it is dead-lettered"),
+		RetryMaxAge:          e.Duration("KYCFLOW_ENRICHER_RETRY_MAX_AGE", DefaultRetryMaxAge, "age of a callback failing for transient reasons past which it is dead-lettered"),
+		RetryInitialInterval: e.Duration("KYCFLOW_ENRICHER_RETRY_INITIAL_INTERVAL", DefaultRetryInitialInterval, "first redelivery delay after a transient failure"),
+		RetryMaxInterval:     e.Duration("KYCFLOW_ENRICHER_RETRY_MAX_INTERVAL", DefaultRetryMaxInterval, "longest redelivery delay after transient failures"),
+		NetverifyConfirm:     e.Bool("KYCFLOW_ENRICHER_NETVERIFY_CONFIRM", false, "confirm Netverify ID-verification callbacks against the Netverify Retrieval API"),
+		StateTTL:             e.Duration("KYCFLOW_ENRICHER_STATE_TTL", DefaultStateTTL, "how long per-execution state is kept after its last update"),
+	}
+	for _, s := range e.List("KYCFLOW_ENRICHER_NOT_READY_SCHEDULE", schedule, "redelivery delays for data Jumio does not have yet") {
+		d, err := config.ParseDuration(s)
+		if err != nil || d <= 0 {
+			// Validate reports it: a schedule with a non-positive step.
+			d = 0
+		}
+		c.NotReadySchedule = append(c.NotReadySchedule, d)
+	}
+	return c
+}
+
+func (c *Config) setDefaults() {
+	if c.Server.Addr == "" {
+		c.Server.Addr = DefaultAddr
+	}
+	if c.NATS.Name == "" {
+		c.NATS.Name = "kycflow-enricher"
+	}
+	if c.NATS.PublishTimeout <= 0 {
+		c.NATS.PublishTimeout = 5 * time.Second
+	}
+	setDefault(&c.Concurrency, DefaultConcurrency)
+	setDefault(&c.MaxAckPending, DefaultMaxAckPending)
+	setDefault(&c.AckWait, DefaultAckWait)
+	setDefault(&c.DrainTimeout, DefaultDrainTimeout)
+	setDefault(&c.RetryMaxAttempts, DefaultRetryMaxAttempts)
+	setDefault(&c.RetryMaxAge, DefaultRetryMaxAge)
+	setDefault(&c.RetryInitialInterval, DefaultRetryInitialInterval)
+	setDefault(&c.RetryMaxInterval, DefaultRetryMaxInterval)
+	setDefault(&c.StateTTL, DefaultStateTTL)
+	if c.NotReadySchedule == nil {
+		c.NotReadySchedule = jumio.NotReadySchedule
+	}
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+// Validate reports every configuration error, wrapping ErrInvalidConfig.
+// It does not check the Jumio settings: jumio.NewClient does.
+func (c Config) Validate() error {
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if c.Concurrency < 1 {
+		bad("concurrency must be at least 1")
+	}
+	if c.MaxAckPending != -1 && c.MaxAckPending < c.Concurrency {
+		bad("max ack pending %d is below the concurrency %d", c.MaxAckPending, c.Concurrency)
+	}
+	if c.AckWait < time.Second {
+		bad("ack wait must be at least 1s")
+	}
+	if c.DrainTimeout <= 0 {
+		bad("drain timeout must be positive")
+	}
+	if c.PullExpiry != 0 && c.PullExpiry < 100*time.Millisecond {
+		bad("pull expiry must be at least 100ms")
+	}
+	if c.RetryMaxAttempts < 1 || c.RetryMaxAge <= 0 {
+		bad("retry max attempts and max age must be positive")
+	}
+	if c.RetryInitialInterval <= 0 || c.RetryMaxInterval < c.RetryInitialInterval {
+		bad("retry intervals must be positive, the maximum not below the initial one")
+	}
+	if len(c.NotReadySchedule) == 0 {
+		bad("the not-ready schedule needs at least one delay")
+	}
+	for _, d := range c.NotReadySchedule {
+		if d <= 0 {
+			bad("the not-ready schedule holds a delay that is not a positive duration")
+			break
+		}
+	}
+	if c.StateTTL < time.Minute {
+		bad("state TTL must be at least 1m")
+	}
+	if _, err := mapping.ParseProducts(c.Products); err != nil {
+		bad("products: %v", err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, strings.Join(errs, "; "))
+	}
+	return nil
+}

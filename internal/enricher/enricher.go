@@ -1,0 +1,232 @@
+package enricher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/telemetry"
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/mapping"
+)
+
+// Handlers are what the enricher does.
+type Handlers struct {
+	// Enrich handles one message of JUMIO_CALLBACKS: it enriches the
+	// callback, drops it as a duplicate or stale, asks for its delayed
+	// redelivery, or dead-letters it. It settles the message itself
+	// (broker.Redeliver) and always returns nil, so the router acks only
+	// what it did not nack and logs no error per retry.
+	Enrich message.NoPublishHandlerFunc
+}
+
+// Enricher turns stored callbacks into enriched results: one durable
+// consumer of JUMIO_CALLBACKS in, JUMIO_ENRICHED and JUMIO_DLQ out, one
+// Jumio client shared by every worker. Build it with New, run it with
+// Run; Ready reports readiness for /readyz. Its methods are safe for
+// concurrent use.
+type Enricher struct {
+	Handlers Handlers
+
+	cfg     Config
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	jumio   *jumio.Client
+	region  jumio.Region
+	tables  *mapping.Tables
+	policy  retryPolicy
+	metrics *metrics
+	pub     message.Publisher
+
+	logger *slog.Logger
+	mp     metric.MeterProvider
+	tp     trace.TracerProvider
+	prop   propagation.TextMapPropagator
+	now    func() time.Time
+
+	// state is set by Run before any message is handled.
+	state   *stateStore
+	started atomic.Bool
+	running chan struct{} // closed once the router runs
+	stopped atomic.Bool
+}
+
+// New returns an enricher for cfg (defaults applied, then validated) that
+// reads and writes through nc, fetches through client, and reports through
+// tel. A nil client is built from cfg.Jumio with tel's providers; pass one
+// to share it with other parts of the process (one client, one token, one
+// rate limit per process). New creates nothing on the server: Run does.
+func New(cfg Config, nc *nats.Conn, client *jumio.Client, tel *telemetry.Telemetry) (*Enricher, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if nc == nil || tel == nil {
+		return nil, fmt.Errorf("%w: a NATS connection and telemetry are required", ErrInvalidConfig)
+	}
+	if client == nil {
+		c, err := jumio.NewClient(cfg.Jumio, jumio.WithTracerProvider(tel.TracerProvider), jumio.WithMeterProvider(tel.MeterProvider))
+		if err != nil {
+			return nil, fmt.Errorf("enricher: jumio client: %w", err)
+		}
+		client = c
+	}
+	jc := client.Config()
+	if cfg.NetverifyConfirm && jc.NetverifyAPIToken == "" {
+		return nil, fmt.Errorf("%w: Netverify confirmation needs the Netverify API credentials (KYCFLOW_JUMIO_NETVERIFY_API_TOKEN, _SECRET)", ErrInvalidConfig)
+	}
+	products, err := mapping.ParseProducts(cfg.Products)
+	if err != nil {
+		return nil, fmt.Errorf("%w: products: %w", ErrInvalidConfig, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("enricher: jetstream: %w", err)
+	}
+	m, err := newMetrics(tel.MeterProvider)
+	if err != nil {
+		return nil, fmt.Errorf("enricher: metrics: %w", err)
+	}
+	logger := tel.Logger.With("stage", string(events.StageEnrich))
+	raw, err := broker.NewPublisher(broker.PublisherConfig{
+		PublishTimeout: cfg.NATS.PublishTimeout,
+		Logger:         logger,
+		MeterProvider:  tel.MeterProvider,
+	}, js)
+	if err != nil {
+		return nil, fmt.Errorf("enricher: %w", err)
+	}
+	// The router decorates the publishers of handlers that return
+	// messages; this handler publishes itself (it must record the event
+	// after the publish and before the ack), so it decorates its own.
+	pub, err := broker.TracePublisher(tel.TracerProvider, tel.Propagator)(raw)
+	if err != nil {
+		return nil, fmt.Errorf("enricher: %w", err)
+	}
+	e := &Enricher{
+		cfg:     cfg,
+		nc:      nc,
+		js:      js,
+		jumio:   client,
+		region:  jc.Region,
+		tables:  mapping.DefaultTables().WithProducts(products),
+		policy:  newRetryPolicy(cfg),
+		metrics: m,
+		pub:     pub,
+		logger:  logger,
+		mp:      tel.MeterProvider,
+		tp:      tel.TracerProvider,
+		prop:    tel.Propagator,
+		now:     time.Now,
+		running: make(chan struct{}),
+	}
+	e.Handlers = Handlers{Enrich: e.handle}
+	if jc.ClientID == "" && jc.PlatformAPIToken == "" {
+		logger.Warn("no Jumio Platform credentials: Platform callbacks will be dead-lettered")
+	}
+	return e, nil
+}
+
+// Run creates the state bucket (or updates it to the configuration),
+// creates or updates the durable consumer, and enriches callbacks until
+// ctx ends. Then it stops fetching, lets the callbacks being enriched
+// finish within DrainTimeout, releases the others unacked for another
+// replica, and returns nil. Nothing is acked that is not published (or
+// dead-lettered, or dropped as a duplicate or stale). Run may be called
+// once; the streams must exist (broker.EnsureStreams).
+func (e *Enricher) Run(ctx context.Context) error {
+	if !e.started.CompareAndSwap(false, true) {
+		return errors.New("enricher: Run called twice")
+	}
+	defer e.stopped.Store(true)
+	st, err := ensureState(ctx, e.js, e.cfg)
+	if err != nil {
+		return err
+	}
+	e.state = st
+	sub, err := broker.NewSubscriber(broker.SubscriberConfig{
+		Stream:        events.StreamCallbacks,
+		Durable:       Durable,
+		Description:   "kycflow enricher: callbacks to enrich",
+		AckWait:       e.cfg.AckWait,
+		MaxAckPending: e.cfg.MaxAckPending,
+		Concurrency:   e.cfg.Concurrency,
+		DrainTimeout:  e.cfg.DrainTimeout,
+		PullExpiry:    e.cfg.PullExpiry,
+		Logger:        e.logger,
+		MeterProvider: e.mp,
+	}, e.js)
+	if err != nil {
+		return fmt.Errorf("enricher: %w", err)
+	}
+	defer sub.Close()
+	router, err := broker.NewRouter(broker.RouterConfig{
+		// Above the subscriber's drain plus its ack timeout, so that it
+		// releases what is left before the router gives up.
+		CloseTimeout:   e.cfg.DrainTimeout + 10*time.Second,
+		TracerProvider: e.tp,
+		Propagator:     e.prop,
+	}, e.logger)
+	if err != nil {
+		return fmt.Errorf("enricher: %w", err)
+	}
+	router.AddConsumerHandler("enrich", events.SubjectCallbacks+".>", sub, e.Handlers.Enrich)
+	reg, err := broker.RegisterConsumerLag(e.mp, e.js, broker.ConsumerRef{Stream: events.StreamCallbacks, Durable: Durable})
+	if err != nil {
+		return fmt.Errorf("enricher: %w", err)
+	}
+	defer reg.Unregister() //nolint:errcheck // nothing to do about it at exit
+
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-router.Running():
+			close(e.running)
+			e.logger.Info("enricher running", "concurrency", e.cfg.Concurrency, "region", string(e.region))
+		case <-done:
+		}
+	}()
+	err = router.Run(ctx)
+	e.logger.Info("enricher stopped")
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("enricher: %w", err)
+	}
+	return nil
+}
+
+// Ready reports whether the enricher can work: it runs, NATS is
+// connected, the streams it reads and writes and the state bucket exist.
+// The Jumio client is configured by construction.
+func (e *Enricher) Ready(ctx context.Context) error {
+	select {
+	case <-e.running:
+	default:
+		return errors.New("enricher not running yet")
+	}
+	if e.stopped.Load() {
+		return errors.New("enricher stopped")
+	}
+	if err := broker.Ready(ctx, e.nc, e.js, events.StreamCallbacks, events.StreamEnriched, events.StreamDLQ); err != nil {
+		return err
+	}
+	if _, err := e.js.KeyValue(ctx, StateBucket); err != nil {
+		return fmt.Errorf("state bucket %s: %w", StateBucket, err)
+	}
+	return nil
+}
+
+// Client returns the Jumio client the enricher fetches with.
+func (e *Enricher) Client() *jumio.Client { return e.jumio }

@@ -1,0 +1,196 @@
+package enricher
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+
+	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/pkg/events"
+)
+
+// handle enriches one stored callback and settles its message. What
+// becomes of the message is decided here, in one place:
+//
+//   - enriched (published, then recorded), a duplicate or stale: ack;
+//   - a failure: retryPolicy.decide says redeliver later (the message
+//     waits on the server, holding no worker) or dead-letter; a dead
+//     letter is acked only once JUMIO_DLQ stored it, else the message is
+//     redelivered.
+func (e *Enricher) handle(msg *message.Message) error {
+	ctx := msg.Context()
+	started := e.now()
+	c, err := decodeCallback(msg, broker.Timestamp(msg))
+	if err == nil {
+		err = e.enrich(ctx, c, started)
+	}
+	api := events.API("unknown")
+	if c != nil {
+		api = c.ev.API
+	}
+	mctx := context.WithoutCancel(ctx)
+	switch {
+	case err == nil:
+		e.metrics.results.Add(mctx, 1, apiAttr(api))
+		e.logger.DebugContext(ctx, "callback enriched", e.attrs(msg, c)...)
+		return nil
+	case errors.Is(err, errDuplicate):
+		e.metrics.duplicates.Add(mctx, 1, apiAttr(api))
+		e.logger.DebugContext(ctx, "callback dropped: event already enriched", e.attrs(msg, c)...)
+		return nil
+	case errors.Is(err, errStale):
+		e.metrics.stale.Add(mctx, 1, apiAttr(api))
+		e.logger.InfoContext(ctx, "callback dropped: a newer callback of the execution came first", e.attrs(msg, c)...)
+		return nil
+	}
+
+	now := e.now()
+	d := delivery{attempt: broker.Attempt(msg), age: now.Sub(broker.Timestamp(msg)), stopping: ctx.Err() != nil}
+	if c != nil {
+		d.sinceCallback = max(now.Sub(c.sentAt), 0)
+	}
+	v := e.policy.decide(err, d)
+	if v.kind == verdictDeadLetter {
+		derr := e.deadLetter(ctx, msg, c, v)
+		if derr == nil {
+			e.metrics.deadLetters.Add(mctx, 1, apiAttr(api), metricClass(v.class))
+			e.logger.WarnContext(ctx, "callback dead-lettered", append(e.attrs(msg, c), "class", v.class, "error", v.err)...)
+			return nil
+		}
+		// Not stored in the DLQ: never ack, try again later.
+		v = verdict{kind: verdictRedeliver, reason: reasonBroker, delay: e.policy.backoff(d.attempt), err: derr}
+		e.logger.WarnContext(ctx, "dead letter not stored; the callback will be redelivered", append(e.attrs(msg, c), "error", derr)...)
+	}
+	broker.Redeliver(msg, v.delay)
+	e.metrics.retries.Add(mctx, 1, metricReason(v.reason))
+	level := slog.LevelDebug
+	if v.reason == reasonAuth {
+		level = slog.LevelError // credentials refused: every callback waits
+	}
+	e.logger.Log(ctx, level, "callback redelivered later", append(e.attrs(msg, c), "reason", v.reason, "delay", v.delay, "error", v.err)...)
+	return nil
+}
+
+// enrich claims the callback's execution, fetches and maps, checks the
+// claim again, publishes the enriched event and records it. A replay
+// skips the duplicate and stale checks (it must reproduce its results) but
+// still records, never moving the newest callback back.
+func (e *Enricher) enrich(ctx context.Context, c *callback, started time.Time) error {
+	key := c.key()
+	if c.replay == nil {
+		if err := e.state.claim(ctx, key, c.ev.EventID, c.sentAt); err != nil {
+			return err
+		}
+	}
+	ee, err := e.retrieve(ctx, c, started)
+	if err != nil {
+		return err
+	}
+	at := e.now().UTC()
+	ee.Result.Timestamps.Enriched = &at
+	if c.replay == nil {
+		if err := e.state.check(ctx, key, c.ev.EventID, c.sentAt); err != nil {
+			return err
+		}
+	}
+	if err := e.publish(ctx, c, ee, at); err != nil {
+		return err
+	}
+	// A crash here leaves the event unrecorded: its redelivery is fetched
+	// again and its publish dropped by JetStream's duplicate window
+	// (Nats-Msg-Id), then recorded.
+	return e.state.record(ctx, key, c.ev.EventID, c.sentAt)
+}
+
+// publish stores the enriched event in JUMIO_ENRICHED and returns once it
+// is stored. ce-id is the callback's event id (same lineage); so is
+// Nats-Msg-Id, except for replays, whose outputs get the replay's message
+// id so that they are stored next to the original.
+func (e *Enricher) publish(ctx context.Context, c *callback, ee events.EnrichedEvent, at time.Time) error {
+	payload, err := json.Marshal(ee)
+	if err != nil {
+		return permanent(fmt.Errorf("enricher: encode the enriched event: %w", err))
+	}
+	id := c.ev.EventID
+	msgID := id
+	if c.replay != nil {
+		msgID = c.replay.MessageID(id)
+	}
+	out := message.NewMessage(msgID, payload)
+	out.SetContext(ctx)
+	md := out.Metadata
+	md.Set(events.HeaderCESpecVersion, events.CESpecVersion)
+	md.Set(events.HeaderCEID, id)
+	md.Set(events.HeaderCEType, events.TypeEnriched)
+	md.Set(events.HeaderCESource, events.SourceEnricher)
+	md.Set(events.HeaderCETime, at.Format(time.RFC3339Nano))
+	md.Set(events.HeaderCESubject, c.ev.WorkflowExecutionID)
+	md.Set(events.HeaderContentType, events.ContentTypeJSON)
+	md.Set(events.HeaderEventID, id)
+	if c.replay != nil {
+		md.Set(events.HeaderReplay, c.replayHeader)
+	}
+	broker.SetPublishSubject(out, events.EnrichedSubject(c.ev.AccountID, c.ev.WorkflowExecutionID))
+	if err := e.pub.Publish(events.SubjectEnriched, out); err != nil {
+		if errors.Is(err, nats.ErrMaxPayload) {
+			return permanent(fmt.Errorf("%w: %d bytes", ErrTooLarge, len(payload)))
+		}
+		return fmt.Errorf("%w: publish: %w", ErrBroker, err)
+	}
+	return nil
+}
+
+// deadLetter stores msg in JUMIO_DLQ with the verdict's error and class.
+// The error texts are the enricher's and pkg/jumio's, which hold no
+// personal data.
+func (e *Enricher) deadLetter(ctx context.Context, msg *message.Message, c *callback, v verdict) error {
+	dl := broker.DeadLetter{
+		Stage:           events.StageEnrich,
+		Payload:         msg.Payload,
+		Headers:         broker.Headers(msg),
+		Err:             v.err,
+		Class:           v.class,
+		Attempts:        broker.Attempt(msg),
+		OriginalSubject: broker.Subject(msg),
+		OriginalStream:  broker.Stream(msg),
+		OriginalSeq:     broker.StreamSeq(msg),
+	}
+	if c != nil {
+		dl.AccountID, dl.ExecutionID, dl.EventID = c.ev.AccountID, c.ev.WorkflowExecutionID, c.ev.EventID
+		if c.replay != nil {
+			// A replay's dead letter is another one than the original's.
+			dl.EventID = c.replay.MessageID(c.ev.EventID)
+		}
+	} else {
+		// Undecodable: place it by its subject,
+		// jumio.callbacks.<api>.<account>.<execution>.
+		if parts := strings.Split(broker.Subject(msg), "."); len(parts) == 5 {
+			dl.AccountID, dl.ExecutionID = parts[3], parts[4]
+			if dl.AccountID == events.LegacyAccount {
+				dl.AccountID = ""
+			}
+		}
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.NATS.PublishTimeout)
+	defer cancel()
+	return broker.PublishDeadLetter(dctx, e.js, dl)
+}
+
+// attrs are the log attributes of a message: ids only.
+func (e *Enricher) attrs(msg *message.Message, c *callback) []any {
+	a := []any{"subject", broker.Subject(msg), "attempt", broker.Attempt(msg)}
+	if c != nil {
+		a = append(a, "event_id", c.ev.EventID, "account_id", c.ev.AccountID, "workflow_execution_id", c.ev.WorkflowExecutionID)
+		if c.replay != nil {
+			a = append(a, "replay_id", c.replay.ID)
+		}
+	}
+	return a
+}

@@ -1,0 +1,129 @@
+package enricher
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
+)
+
+// Metric names (OpenTelemetry; on /metrics counters gain "_total" and the
+// duration "_seconds"). Attributes carry APIs, endpoints, outcomes,
+// reasons and classes, never ids.
+const (
+	// MetricFetches counts Jumio retrieval calls by endpoint and outcome
+	// (ok, not_ready, rate_limited, unauthorized, transient, permanent,
+	// cancelled).
+	MetricFetches = "kycflow_enricher_fetches"
+	// MetricFetchDuration is the time of one retrieval call (rate-limiter
+	// wait and in-call retries included), by endpoint.
+	MetricFetchDuration = "kycflow_enricher_fetch_duration"
+	// MetricResults counts enriched results published, by API.
+	MetricResults = "kycflow_enricher_results"
+	// MetricRetries counts callbacks redelivered later, by reason
+	// (not_ready, rate_limited, unauthorized, jumio, broker, shutdown).
+	MetricRetries = "kycflow_enricher_retries"
+	// MetricStaleDrops counts callbacks dropped because a newer one of the
+	// same execution was enriched or claimed, by API.
+	MetricStaleDrops = "kycflow_enricher_stale_drops"
+	// MetricDuplicates counts callbacks dropped because their event id
+	// was already enriched, by API.
+	MetricDuplicates = "kycflow_enricher_duplicates"
+	// MetricDeadLetters counts callbacks dead-lettered, by API and class
+	// (permanent, retry_budget).
+	MetricDeadLetters = "kycflow_enricher_dead_letters"
+)
+
+// Outcomes of MetricFetches.
+const (
+	fetchOK           = "ok"
+	fetchNotReady     = "not_ready"
+	fetchRateLimited  = "rate_limited"
+	fetchUnauthorized = "unauthorized"
+	fetchTransient    = "transient"
+	fetchPermanent    = "permanent"
+	fetchCancelled    = "cancelled"
+)
+
+type metrics struct {
+	fetches     metric.Int64Counter
+	fetchTime   metric.Float64Histogram
+	results     metric.Int64Counter
+	retries     metric.Int64Counter
+	stale       metric.Int64Counter
+	duplicates  metric.Int64Counter
+	deadLetters metric.Int64Counter
+}
+
+func newMetrics(mp metric.MeterProvider) (*metrics, error) {
+	m := mp.Meter(instrumentationName)
+	var (
+		ms   metrics
+		errs []error
+	)
+	counter := func(name, unit, desc string) metric.Int64Counter {
+		c, err := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return c
+	}
+	ms.fetches = counter(MetricFetches, "{request}", "Jumio retrieval calls by endpoint and outcome.")
+	ms.results = counter(MetricResults, "{result}", "Enriched results published to JUMIO_ENRICHED, by API.")
+	ms.retries = counter(MetricRetries, "{callback}", "Callbacks redelivered later, by reason.")
+	ms.stale = counter(MetricStaleDrops, "{callback}", "Callbacks dropped because a newer callback of the execution was enriched or claimed, by API.")
+	ms.duplicates = counter(MetricDuplicates, "{callback}", "Callbacks dropped because their event id was already enriched, by API.")
+	ms.deadLetters = counter(MetricDeadLetters, "{callback}", "Callbacks dead-lettered to JUMIO_DLQ, by API and class.")
+	var err error
+	ms.fetchTime, err = m.Float64Histogram(MetricFetchDuration, metric.WithUnit("s"),
+		metric.WithDescription("Time of one Jumio retrieval call, rate-limiter wait and in-call retries included, by endpoint."),
+		metric.WithExplicitBucketBoundaries(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &ms, nil
+}
+
+func apiAttr(api events.API) metric.MeasurementOption {
+	return metric.WithAttributes(attribute.String("api", string(api)))
+}
+
+func metricClass(class string) metric.MeasurementOption {
+	return metric.WithAttributes(attribute.String("class", class))
+}
+
+func metricReason(reason string) metric.MeasurementOption {
+	return metric.WithAttributes(attribute.String("reason", reason))
+}
+
+func (m *metrics) fetch(ctx context.Context, ep jumio.Endpoint, err error, d time.Duration) {
+	ctx = context.WithoutCancel(ctx)
+	m.fetches.Add(ctx, 1, metric.WithAttributes(attribute.String("endpoint", string(ep)), attribute.String("outcome", fetchOutcome(err))))
+	m.fetchTime.Record(ctx, d.Seconds(), metric.WithAttributes(attribute.String("endpoint", string(ep))))
+}
+
+// fetchOutcome names the outcome of a retrieval call.
+func fetchOutcome(err error) string {
+	switch {
+	case err == nil:
+		return fetchOK
+	case errors.Is(err, jumio.ErrNotReady), errors.Is(err, ErrNotFinal):
+		return fetchNotReady
+	case errors.Is(err, jumio.ErrRateLimited):
+		return fetchRateLimited
+	case errors.Is(err, jumio.ErrUnauthorized):
+		return fetchUnauthorized
+	case errors.Is(err, context.Canceled):
+		return fetchCancelled
+	case jumio.Classify(err).Kind == jumio.Permanent:
+		return fetchPermanent
+	}
+	return fetchTransient
+}
+
+// instrumentationName names the meter of this package.
+const instrumentationName = "github.com/kycflow/kycflow/internal/enricher"

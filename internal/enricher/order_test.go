@@ -1,0 +1,141 @@
+package enricher_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/kycflow/kycflow/internal/enricher"
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+)
+
+// withStatus returns ev as Jumio would send it for another status at
+// another time: a new event of the same execution.
+func withStatus(ev events.CallbackEvent, status string, sent time.Time) events.CallbackEvent {
+	ev.Status = status
+	ev.CallbackSentAt = &sent
+	ev.ReceivedAt = sent.Add(time.Second)
+	ev.EventID = events.PlatformEventID(ev.WorkflowExecutionID, status, sent)
+	return ev
+}
+
+// redelivered is a header set that stores a callback again under another
+// message id: a repeat that JetStream's duplicate window does not catch
+// (it came later than the window, or through a replay of ingest).
+func redelivered(id string) nats.Header { return nats.Header{nats.MsgIdHdr: {id}} }
+
+// TestOutOfOrderAndRepeats: a callback older than one already enriched
+// for its execution is dropped as stale; a repeated event id never yields
+// a second enriched result, also after a restart; a replayed callback is
+// reproduced with the replay header and its own message id, and does not
+// move the execution's newest callback back.
+func TestOutOfOrderAndRepeats(t *testing.T) {
+	h := newHarness(t, jumiotest.Config{})
+	x := h.executions(1, 17)[0]
+	t0 := time.Now().Add(-10 * time.Minute).UTC()
+	older := withStatus(h.platformEvent(x, t0), "ACQUIRED", t0)
+	newer := h.platformEvent(x, t0.Add(2*time.Minute))
+	between := withStatus(newer, "SESSION_EXPIRED", t0.Add(time.Minute))
+
+	run := h.start(h.config(), nil)
+	h.publish(newer, nil)
+	h.settle(1)
+
+	h.publish(older, nil)
+	if l := h.settle(2); l.Stale != 1 {
+		t.Errorf("ledger %+v: the older callback was not dropped as stale", l)
+	}
+	h.publish(newer, redelivered("again-1"))
+	if l := h.settle(3); l.Duplicates != 1 {
+		t.Errorf("ledger %+v: the repeated event was not dropped as a duplicate", l)
+	}
+
+	// A new process remembers: the state is in the bucket.
+	if err := run.stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	h.start(h.config(), nil)
+	h.publish(newer, redelivered("again-2"))
+	h.publish(older, redelivered("again-3"))
+	if l := h.settle(5); l.Duplicates != 2 || l.Stale != 2 || l.Results != 1 {
+		t.Errorf("ledger %+v after a restart: want 1 result, 2 duplicates, 2 stale", l)
+	}
+
+	// A replay of the older callback is reproduced.
+	marker := events.ReplayMarker{ID: "r1"}
+	h.publish(older, nats.Header{events.HeaderReplay: {marker.String()}, nats.MsgIdHdr: {marker.MessageID(older.EventID)}})
+	if l := h.settle(6); l.Results != 2 {
+		t.Fatalf("ledger %+v: the replay was not enriched", l)
+	}
+	var replayed *enrichedMsg
+	for _, m := range h.enriched() {
+		if m.Header.Get(events.HeaderReplay) != "" {
+			replayed = &m
+		}
+	}
+	switch {
+	case replayed == nil:
+		t.Fatal("no enriched message with the replay header")
+	case replayed.Header.Get(events.HeaderReplay) != marker.String():
+		t.Errorf("replay header %q, want %q", replayed.Header.Get(events.HeaderReplay), marker.String())
+	case replayed.Header.Get(nats.MsgIdHdr) != marker.MessageID(older.EventID):
+		t.Errorf("Nats-Msg-Id %q, want the replay's message id", replayed.Header.Get(nats.MsgIdHdr))
+	case replayed.Header.Get(events.HeaderCEID) != older.EventID || replayed.Event.Result.IDs.EventID != older.EventID:
+		t.Errorf("ce-id %q, result event id %q: want the replayed event's", replayed.Header.Get(events.HeaderCEID), replayed.Event.Result.IDs.EventID)
+	}
+	// The replay did not move the newest callback back: one sent between
+	// the two is still stale.
+	h.publish(between, nil)
+	if l := h.settle(7); l.Stale != 3 {
+		t.Errorf("ledger %+v: the callback older than the newest was not stale after the replay", l)
+	}
+}
+
+// TestSameTimeIsNotStale: two callbacks of one execution sent at the same
+// instant with different statuses are both enriched (neither is older).
+func TestSameTimeIsNotStale(t *testing.T) {
+	h := newHarness(t, jumiotest.Config{})
+	x := h.executions(1, 19)[0]
+	a := h.platformEvent(x, time.Now())
+	b := withStatus(a, "SESSION_EXPIRED", *a.CallbackSentAt)
+	h.start(h.config(), nil)
+	h.publish(a, nil)
+	h.publish(b, nil)
+	if l := h.settle(2); l.Results != 2 {
+		t.Errorf("ledger %+v: want both enriched", l)
+	}
+}
+
+// TestStateValue: what the bucket holds per execution, readable by an
+// operator (nats kv get kycflow_enricher_executions <account>.<execution>).
+func TestStateValue(t *testing.T) {
+	h := newHarness(t, jumiotest.Config{})
+	x := h.executions(1, 23)[0]
+	sent := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	ev := h.platformEvent(x, sent)
+	h.start(h.config(), nil)
+	h.publish(ev, nil)
+	h.settle(1)
+	kv, err := h.js.KeyValue(context.Background(), enricher.StateBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(context.Background(), x.AccountID+"."+x.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Newest   time.Time `json:"newest"`
+		Enriched []string  `json:"enriched"`
+	}
+	if err := json.Unmarshal(e.Value(), &v); err != nil {
+		t.Fatal(err)
+	}
+	if !v.Newest.Equal(sent) || len(v.Enriched) != 1 || v.Enriched[0] != ev.EventID {
+		t.Errorf("state %+v: want newest %v and the event id", v, sent)
+	}
+}

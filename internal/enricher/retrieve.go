@@ -1,0 +1,155 @@
+package enricher
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/mapping"
+)
+
+// retrieve makes the enriched event of a callback: from the workflow
+// details for Platform callbacks, from the callback itself (or, with
+// NetverifyConfirm, the Netverify retrieval data) for Netverify ones.
+// now is when the message was taken up: 404s are judged against it.
+func (e *Enricher) retrieve(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
+	if c.ev.API == events.APIPlatform {
+		return e.platform(ctx, c, now)
+	}
+	return e.netverify(ctx, c, now)
+}
+
+// platform fetches the workflow details, built from the callback's ids and
+// the client's region (never the callback's href), and maps them.
+func (e *Enricher) platform(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
+	if err := e.checkRegion(c.ev); err != nil {
+		return events.EnrichedEvent{}, err
+	}
+	var (
+		d   *jumio.WorkflowDetails
+		raw []byte
+	)
+	err := e.fetch(ctx, jumio.EndpointWorkflowDetails, c, now, func() (err error) {
+		if d, raw, err = e.jumio.WorkflowDetails(ctx, c.ev.AccountID, c.ev.WorkflowExecutionID); err != nil {
+			return err
+		}
+		return final(c.ev.Status, d.Workflow.Status)
+	})
+	if err != nil {
+		return events.EnrichedEvent{}, err
+	}
+	return enriched(mapping.FromPlatform(c.ev, d, e.tables), events.RawPlatformDetails, raw), nil
+}
+
+// netverify maps a Netverify callback, or with NetverifyConfirm an
+// ID-verification callback's retrieval data.
+func (e *Enricher) netverify(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
+	m, values, err := parseForm(c.ev.Form)
+	if err != nil {
+		return events.EnrichedEvent{}, err
+	}
+	if e.cfg.NetverifyConfirm && m.ID != nil {
+		return e.confirm(ctx, c, now)
+	}
+	raw, err := formJSON(values)
+	if err != nil {
+		return events.EnrichedEvent{}, permanent(fmt.Errorf("enricher: encode the callback fields: %w", err))
+	}
+	return enriched(mapping.FromNetverify(c.ev, m, e.tables), events.RawNetverifyCallback, raw), nil
+}
+
+// confirm polls the Netverify scan status until it is no longer PENDING
+// (as redeliveries on the not-ready schedule), then fetches and maps the
+// scan's data, as Jumio's Netverify retrieval guide recommends.
+func (e *Enricher) confirm(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
+	if err := e.checkRegion(c.ev); err != nil {
+		return events.EnrichedEvent{}, err
+	}
+	ref := c.ev.WorkflowExecutionID
+	err := e.fetch(ctx, jumio.EndpointNetverifyScan, c, now, func() error {
+		scan, err := e.jumio.NetverifyScan(ctx, ref)
+		if err == nil && strings.EqualFold(scan.Status, "PENDING") {
+			err = fmt.Errorf("%w: Netverify scan PENDING", ErrNotFinal)
+		}
+		return err
+	})
+	if err != nil {
+		return events.EnrichedEvent{}, err
+	}
+	var (
+		data *jumio.NetverifyData
+		raw  []byte
+	)
+	err = e.fetch(ctx, jumio.EndpointNetverifyData, c, now, func() (err error) {
+		data, raw, err = e.jumio.NetverifyData(ctx, ref)
+		return err
+	})
+	if err != nil {
+		return events.EnrichedEvent{}, err
+	}
+	return enriched(mapping.FromNetverifyData(c.ev, data, e.tables), events.RawNetverifyData, raw), nil
+}
+
+// enriched is the enriched event of result r made from the raw document
+// raw of type rawType.
+func enriched(r events.Result, rawType string, raw []byte) events.EnrichedEvent {
+	return events.EnrichedEvent{SchemaVersion: events.ResultSchemaVersion, Result: r, RawType: rawType, Raw: raw}
+}
+
+// fetch makes one retrieval call: a 404 that comes soon enough after the
+// callback is not ready yet (jumio.NotReadyIfRecent, judged at now), and
+// the outcome and time are counted.
+func (e *Enricher) fetch(ctx context.Context, ep jumio.Endpoint, c *callback, now time.Time, call func() error) error {
+	start := time.Now()
+	err := jumio.NotReadyIfRecent(call(), c.sentAt, now, e.policy.notReadyWindow())
+	e.metrics.fetch(ctx, ep, err, time.Since(start))
+	if err != nil {
+		return fmt.Errorf("enricher: %w", err)
+	}
+	return nil
+}
+
+// checkRegion refuses (jumio.ErrRegionMismatch, permanent) a callback that
+// names another region than the client's: its data lives in another data
+// center, which this client has neither the URLs nor the credentials for.
+// Ingest and enricher read the same KYCFLOW_JUMIO_REGION, so this is a
+// configuration error; redrive the dead letters once it is fixed.
+func (e *Enricher) checkRegion(ev events.CallbackEvent) error {
+	if ev.Region == "" || ev.Region == string(e.region) {
+		return nil
+	}
+	r, err := jumio.ParseRegion(ev.Region)
+	if err == nil && r == e.region {
+		return nil
+	}
+	name := "an unknown region"
+	if err == nil {
+		name = string(r)
+	}
+	return permanent(fmt.Errorf("enricher: %w: callback from %s, the Jumio client serves %s", jumio.ErrRegionMismatch, name, e.region))
+}
+
+var wordRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+
+// final checks that workflow details are final for a callback of status
+// callbackStatus: a callback reports a workflow that has ended, so details
+// still INITIATED or ACQUIRED are Jumio's processing lagging behind its
+// callback, and they are fetched again later (ErrNotFinal).
+func final(callbackStatus, detailsStatus string) error {
+	pending := func(s string) bool {
+		s = strings.ToUpper(s)
+		return s == string(events.StatusInitiated) || s == string(events.StatusAcquired)
+	}
+	if !pending(detailsStatus) || pending(callbackStatus) {
+		return nil
+	}
+	cs := callbackStatus
+	if !wordRE.MatchString(cs) {
+		cs = "final"
+	}
+	return fmt.Errorf("%w: workflow details %s after a %s callback", ErrNotFinal, strings.ToUpper(detailsStatus), cs)
+}

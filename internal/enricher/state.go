@@ -1,0 +1,200 @@
+package enricher
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kycflow/kycflow/pkg/events"
+)
+
+// recentEvents bounds the event ids remembered per execution. An
+// execution gets a callback per status change, a handful at most; an
+// event older than the ones remembered is older than the newest too, so
+// it is dropped as stale instead of as a duplicate.
+const recentEvents = 16
+
+// casAttempts bounds the compare-and-set rounds of one state update; each
+// lost round means another worker updated the same execution meanwhile.
+const casAttempts = 8
+
+// execState is the value of one execution in StateBucket (JSON).
+type execState struct {
+	// Newest is the newest callbackSentAt enriched or being enriched
+	// (claimed) for the execution.
+	Newest time.Time `json:"newest"`
+	// Enriched are the event ids recently enriched, oldest first.
+	Enriched []string `json:"enriched,omitempty"`
+}
+
+func (s execState) enriched(eventID string) bool { return slices.Contains(s.Enriched, eventID) }
+
+// stale reports whether a callback sent at t is older than the newest
+// one enriched or claimed. One sent at the same time is not stale: it is
+// the claim itself, redelivered.
+func (s execState) stale(t time.Time) bool { return t.Before(s.Newest) }
+
+// record notes eventID as enriched and moves Newest forward (never back).
+func (s *execState) record(eventID string, t time.Time) {
+	if t.After(s.Newest) {
+		s.Newest = t
+	}
+	if !s.enriched(eventID) {
+		s.Enriched = append(s.Enriched, eventID)
+		if n := len(s.Enriched) - recentEvents; n > 0 {
+			s.Enriched = slices.Delete(s.Enriched, 0, n)
+		}
+	}
+}
+
+// errDuplicate and errStale end processing without output: the message
+// is acked and counted.
+var (
+	errDuplicate = errors.New("event already enriched")
+	errStale     = errors.New("a newer callback of the execution was enriched or claimed")
+)
+
+// stateStore is the per-execution state in a JetStream key-value bucket.
+type stateStore struct {
+	kv jetstream.KeyValue
+}
+
+// ensureState creates the state bucket, or updates it to the
+// configuration; idempotent.
+func ensureState(ctx context.Context, js jetstream.JetStream, c Config) (*stateStore, error) {
+	storage := jetstream.FileStorage
+	if c.NATS.Streams.Storage == "memory" {
+		storage = jetstream.MemoryStorage
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      StateBucket,
+		Description: "kycflow enricher: newest callback and recent event ids per workflow execution",
+		History:     1,
+		TTL:         c.StateTTL,
+		Storage:     storage,
+		Replicas:    max(1, c.NATS.Streams.Replicas),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("enricher: state bucket %s: %w", StateBucket, err)
+	}
+	return &stateStore{kv: kv}, nil
+}
+
+var kvKeyRE = regexp.MustCompile(`^[-/_=a-zA-Z0-9]+$`)
+
+// stateKey is the key of an execution: "<account>.<execution>" ("legacy"
+// for Netverify's missing account), readable for operators
+// ("nats kv get kycflow_enricher_executions <account>.<execution>"). Ids
+// that cannot be key tokens are hashed ("h.<sha256>").
+func stateKey(accountID, executionID string) string {
+	a, e := events.AccountToken(accountID), events.Token(executionID)
+	if kvKeyRE.MatchString(a) && kvKeyRE.MatchString(e) {
+		return a + "." + e
+	}
+	h := sha256.Sum256([]byte(accountID + "\x00" + executionID))
+	return "h." + hex.EncodeToString(h[:])
+}
+
+// get returns the state of key and its revision (0: none).
+func (s *stateStore) get(ctx context.Context, key string) (execState, uint64, error) {
+	var st execState
+	e, err := s.kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return st, 0, nil
+	case err != nil:
+		return st, 0, fmt.Errorf("%w: state get: %w", ErrBroker, err)
+	}
+	if err := json.Unmarshal(e.Value(), &st); err != nil {
+		// A value this version cannot read is replaced: losing the state
+		// of one execution is better than never enriching it.
+		return execState{}, e.Revision(), nil
+	}
+	return st, e.Revision(), nil
+}
+
+// update applies change to the state of key with compare-and-set,
+// re-reading and re-applying it when another writer got there first.
+// change returns whether to write; an error from change ends the update
+// and is returned as is.
+func (s *stateStore) update(ctx context.Context, key string, change func(*execState) (bool, error)) error {
+	for range casAttempts {
+		st, rev, err := s.get(ctx, key)
+		if err != nil {
+			return err
+		}
+		write, err := change(&st)
+		if err != nil || !write {
+			return err
+		}
+		b, err := json.Marshal(st)
+		if err != nil {
+			return fmt.Errorf("enricher: state encode: %w", err)
+		}
+		if rev == 0 {
+			_, err = s.kv.Create(ctx, key, b)
+		} else {
+			_, err = s.kv.Update(ctx, key, b, rev)
+		}
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
+			continue
+		default:
+			return fmt.Errorf("%w: state write: %w", ErrBroker, err)
+		}
+	}
+	return fmt.Errorf("%w: state of %s contended", ErrBroker, key)
+}
+
+// claim checks a callback against the state of its execution before it is
+// fetched: errDuplicate when its event id was enriched, errStale when a
+// newer callback was enriched or claimed; otherwise it claims the
+// execution for callbacks sent at t (later ones stay welcome).
+func (s *stateStore) claim(ctx context.Context, key, eventID string, t time.Time) error {
+	return s.update(ctx, key, func(st *execState) (bool, error) {
+		switch {
+		case st.enriched(eventID):
+			return false, errDuplicate
+		case st.stale(t):
+			return false, errStale
+		case t.After(st.Newest):
+			st.Newest = t
+			return true, nil
+		}
+		return false, nil
+	})
+}
+
+// check is claim's second look, after fetching and before publishing: a
+// newer callback may have claimed the execution meanwhile, or the same
+// event been enriched by another worker.
+func (s *stateStore) check(ctx context.Context, key, eventID string, t time.Time) error {
+	st, _, err := s.get(ctx, key)
+	switch {
+	case err != nil:
+		return err
+	case st.enriched(eventID):
+		return errDuplicate
+	case st.stale(t):
+		return errStale
+	}
+	return nil
+}
+
+// record notes eventID, sent at t, as enriched.
+func (s *stateStore) record(ctx context.Context, key, eventID string, t time.Time) error {
+	return s.update(ctx, key, func(st *execState) (bool, error) {
+		st.record(eventID, t)
+		return true, nil
+	})
+}
