@@ -175,3 +175,38 @@ func Ready(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, streams .
 	}
 	return nil
 }
+
+// Open connects to NATS and creates or updates the four streams: what every
+// service does at start. On error nothing stays open.
+func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := Connect(ctx, cfg, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("broker: jetstream: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = EnsureStreams(sctx, js, cfg.Streams)
+	cancel()
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+// Close drains nc — pending publishes, acks and naks are flushed and
+// subscriptions end — waiting at most five seconds, then closes it.
+func Close(nc *nats.Conn) {
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return
+	}
+	for deadline := time.Now().Add(5 * time.Second); !nc.IsClosed() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	nc.Close()
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go"
 )
 
@@ -108,6 +109,25 @@ func RetryDelay(msg *message.Message) time.Duration {
 func Redeliver(msg *message.Message, d time.Duration) bool {
 	SetRetryDelay(msg, d)
 	return msg.Nack()
+}
+
+// Backoff is the redelivery delay after the attempt-th failed delivery
+// (attempt counts from 1): initial doubled per attempt up to maxInterval,
+// each step randomized by ±50% (cenkalti/backoff's exponential back-off).
+// Both stages use it, so their retry schedules read the same.
+func Backoff(attempt int, initial, maxInterval time.Duration) time.Duration {
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(initial),
+		backoff.WithMaxInterval(maxInterval),
+		backoff.WithMultiplier(2),
+		backoff.WithRandomizationFactor(0.5),
+		backoff.WithMaxElapsedTime(0),
+	)
+	d := b.NextBackOff()
+	for i := 1; i < min(attempt, 64); i++ {
+		d = b.NextBackOff()
+	}
+	return d
 }
 
 // Terminate nacks msg and tells the server never to deliver it again

@@ -6,8 +6,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
-
+	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/pkg/jumio"
 )
 
@@ -167,16 +166,5 @@ func (p retryPolicy) decide(err error, d delivery) verdict {
 // RetryInitialInterval doubled per attempt up to RetryMaxInterval, each
 // randomized by ±50% (cenkalti/backoff's exponential back-off).
 func (p retryPolicy) backoff(attempt int) time.Duration {
-	b := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(p.initial),
-		backoff.WithMaxInterval(p.maxInterval),
-		backoff.WithMultiplier(2),
-		backoff.WithRandomizationFactor(0.5),
-		backoff.WithMaxElapsedTime(0),
-	)
-	d := b.NextBackOff()
-	for i := 1; i < min(attempt, 64); i++ {
-		d = b.NextBackOff()
-	}
-	return d
+	return broker.Backoff(attempt, p.initial, p.maxInterval)
 }

@@ -5,10 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/httpserver"
@@ -72,37 +68,17 @@ func Open(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (*Enricher,
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
-	nc, err := broker.Connect(ctx, cfg.NATS, tel.Logger)
+	nc, _, err := broker.Open(ctx, cfg.NATS, tel.Logger)
 	if err != nil {
 		return nil, nil, fmt.Errorf("enricher: %w", err)
 	}
-	fail := func(err error) (*Enricher, func(), error) {
-		closeConn(nc)
-		return nil, nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fail(fmt.Errorf("enricher: jetstream: %w", err))
-	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = broker.EnsureStreams(sctx, js, cfg.NATS.Streams)
-	cancel()
-	if err != nil {
-		return fail(fmt.Errorf("enricher: %w", err))
-	}
 	e, err := New(cfg, nc, nil, tel)
 	if err != nil {
-		return fail(err)
+		broker.Close(nc)
+		return nil, nil, err
 	}
 	return e, func() {
 		e.Client().CloseIdleConnections()
-		closeConn(nc)
+		broker.Close(nc)
 	}, nil
-}
-
-// closeConn flushes what the connection still buffers (acks, naks) and
-// closes it.
-func closeConn(nc *nats.Conn) {
-	_ = nc.FlushTimeout(2 * time.Second)
-	nc.Close()
 }

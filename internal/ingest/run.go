@@ -5,10 +5,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/telemetry"
@@ -36,21 +32,11 @@ func run(ctx context.Context, cfg Config, tel *telemetry.Telemetry, ln net.Liste
 		return fmt.Errorf("ingest: config: %w", err)
 	}
 	logger := tel.Logger
-	nc, err := broker.Connect(ctx, cfg.NATS, logger)
+	nc, _, err := broker.Open(ctx, cfg.NATS, logger)
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
-	defer closeConn(nc)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("ingest: jetstream: %w", err)
-	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = broker.EnsureStreams(sctx, js, cfg.NATS.Streams)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
-	}
+	defer broker.Close(nc)
 	svc, err := New(cfg, nc, tel)
 	if err != nil {
 		return err
@@ -67,17 +53,4 @@ func run(ctx context.Context, cfg Config, tel *telemetry.Telemetry, ln net.Liste
 	err = svc.Serve(ctx, ln)
 	logger.Info("ingest stopped")
 	return err
-}
-
-// closeConn drains the connection (pending publishes are flushed) and
-// waits a moment for it to close.
-func closeConn(nc *nats.Conn) {
-	if err := nc.Drain(); err != nil {
-		nc.Close()
-		return
-	}
-	for deadline := time.Now().Add(5 * time.Second); !nc.IsClosed() && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
-	nc.Close()
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/cenkalti/backoff/v4"
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/kycflow/kycflow/internal/broker"
@@ -230,17 +229,7 @@ func (rt *route) deadLetter(ctx context.Context, msg *message.Message, in input,
 // jitter (±50%) from InitialInterval, doubling to MaxInterval, or the
 // Retry-After the endpoint asked for when that is longer (up to an hour).
 func (r Retry) delay(attempt int, retryAfter time.Duration) time.Duration {
-	b := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(r.InitialInterval),
-		backoff.WithMaxInterval(r.MaxInterval),
-		backoff.WithMultiplier(2),
-		backoff.WithRandomizationFactor(0.5),
-		backoff.WithMaxElapsedTime(0),
-	)
-	d := r.InitialInterval
-	for range min(max(attempt, 1), 64) {
-		d = b.NextBackOff()
-	}
+	d := broker.Backoff(max(attempt, 1), r.InitialInterval, r.MaxInterval)
 	if retryAfter > d {
 		d = min(retryAfter, max(d, maxRetryAfter))
 	}

@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"net"
 	"sync"
-	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/httpserver"
@@ -38,21 +34,11 @@ func run(ctx context.Context, cfg Config, routes []Route, tel *telemetry.Telemet
 	if cfg.NATS.Name == "" {
 		cfg.NATS.Name = "kycflow-notifier"
 	}
-	nc, err := broker.Connect(ctx, cfg.NATS, tel.Logger)
+	nc, js, err := broker.Open(ctx, cfg.NATS, tel.Logger)
 	if err != nil {
 		return fmt.Errorf("notifier: %w", err)
 	}
-	defer closeConn(nc)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("notifier: jetstream: %w", err)
-	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = broker.EnsureStreams(sctx, js, cfg.NATS.Streams)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("notifier: %w", err)
-	}
+	defer broker.Close(nc)
 	n, err := New(cfg, routes, js, tel)
 	if err != nil {
 		return err
@@ -75,17 +61,4 @@ func run(ctx context.Context, cfg Config, routes []Route, tel *telemetry.Telemet
 	stopServer()
 	wg.Wait()
 	return errors.Join(runErr, serveErr)
-}
-
-// closeConn drains the connection (pending publishes and acks are
-// flushed) and waits a moment for it to close.
-func closeConn(nc *nats.Conn) {
-	if err := nc.Drain(); err != nil {
-		nc.Close()
-		return
-	}
-	for deadline := time.Now().Add(5 * time.Second); !nc.IsClosed() && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
-	nc.Close()
 }
