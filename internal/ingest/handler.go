@@ -282,6 +282,20 @@ func (s *Service) store(ctx context.Context, ev events.CallbackEvent) (duplicate
 	h[events.HeaderContentType] = v[6:7:7]
 	h[events.HeaderMsgID] = v[1:2:2]
 	h[events.HeaderEventID] = v[1:2:2]
+	// A producer span for the publish, child of the request's span; the
+	// message carries its context, so the enricher's consumer span is its
+	// child. Attributes are set only on a recorded span: without an OTLP
+	// endpoint nothing is recorded and the hot path pays for no attributes.
+	ctx, span := s.tracer.Start(ctx, "send "+events.SubjectCallbacks, trace.WithSpanKind(trace.SpanKindProducer))
+	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.operation.type", "send"),
+			attribute.String("messaging.destination.name", msg.Subject),
+			attribute.String("messaging.message.id", ev.EventID),
+		)
+	}
 	s.propagator.Inject(ctx, headerCarrier(h))
 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.NATS.PublishTimeout)
@@ -297,6 +311,7 @@ func (s *Service) store(ctx context.Context, ev events.CallbackEvent) (duplicate
 	}
 	d := time.Since(start)
 	if err != nil {
+		span.SetStatus(codes.Error, "publish failed")
 		s.metrics.published(string(ev.API), OutcomeUnavailable, d)
 		return false, err
 	}

@@ -449,7 +449,7 @@ func TestMetricNames(t *testing.T) {
 		`kycflow_ingest_callbacks_total{api="platform",outcome="accepted"} 1`,
 		`kycflow_ingest_rejected_total{api="none",reason="unknown-path"} 1`,
 		`kycflow_ingest_publish_duration_seconds_bucket{api="platform",outcome="accepted",le="`,
-		`kycflow_ingest_in_flight`,
+		`kycflow_ingest_in_flight_requests`,
 		`kycflow_ingest_request_duration_seconds_bucket{api="platform",outcome="accepted",le="`,
 	} {
 		if !strings.Contains(b.String(), want) {

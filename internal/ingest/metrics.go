@@ -23,7 +23,7 @@ const (
 // kycflow_ingest_rejected_total{api,reason},
 // kycflow_ingest_publish_duration_seconds{api,outcome},
 // kycflow_ingest_request_duration_seconds{api,outcome} and
-// kycflow_ingest_in_flight.
+// kycflow_ingest_in_flight_requests.
 type metrics struct {
 	request   metric.Float64Histogram
 	callbacks metric.Int64Counter
@@ -58,7 +58,7 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)); err != nil {
 		return nil, err
 	}
-	if ms.inFlight, err = m.Int64UpDownCounter("kycflow_ingest_in_flight",
+	if ms.inFlight, err = m.Int64UpDownCounter("kycflow_ingest_in_flight_requests",
 		metric.WithDescription("Callback requests being handled."),
 		metric.WithUnit("{request}")); err != nil {
 		return nil, err

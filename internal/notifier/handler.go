@@ -101,7 +101,7 @@ func (rt *route) handle(msg *message.Message) error {
 	if h := msg.Metadata.Get(events.HeaderReplay); h != "" {
 		m, err := events.ParseReplayMarker(h)
 		if err != nil {
-			log.Warn("malformed replay marker; handled as a first delivery", "error", err)
+			log.WarnContext(ctx, "malformed replay marker; handled as a first delivery", "error", err)
 		} else {
 			marker = &m
 		}
@@ -132,15 +132,15 @@ func (rt *route) handle(msg *message.Message) error {
 	cancel()
 	switch {
 	case err != nil:
-		log.Warn("delivery record unavailable; retrying", "error", err)
+		log.WarnContext(ctx, "delivery record unavailable; retrying", "error", err)
 		return rt.retry(ctx, msg, rt.Retry.delay(attempt, 0), "ledger")
 	case v == suppress:
 		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "identical")))
-		log.Debug("result suppressed: delivered already")
+		log.DebugContext(ctx, "result suppressed: delivered already")
 		return nil
 	case v == inFlight:
 		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "in_flight")))
-		log.Debug("result suppressed: the same result is being delivered")
+		log.DebugContext(ctx, "result suppressed: the same result is being delivered")
 		return nil
 	case v == busy:
 		return rt.retry(ctx, msg, wait+rand.N(time.Second), "busy")
@@ -154,17 +154,17 @@ func (rt *route) handle(msg *message.Message) error {
 		if err := rt.n.ledger.done(rctx, claimed, delivered{Hash: hash, ID: d.ID, EventID: in.eventID, Replay: w.replay, Sent: w.sent, At: rt.n.cfg.Now().UTC()}); err != nil {
 			// Delivered, not recorded: an identical repeat would be
 			// delivered again, with the same id.
-			log.Warn("result delivered but not recorded", "error", err)
+			log.WarnContext(ctx, "result delivered but not recorded", "error", err)
 		}
 		rt.n.metrics.delivered.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("sink", rt.SinkKind())))
 		if marker == nil && in.result.Timestamps.Received != nil {
 			rt.n.metrics.observeLatency(ctx, rt.Name, rt.n.cfg.Now().Sub(*in.result.Timestamps.Received))
 		}
-		log.Info("result delivered", "sink", rt.SinkKind(), "replay", marker != nil)
+		log.InfoContext(ctx, "result delivered", "sink", rt.SinkKind(), "replay", marker != nil)
 		return nil
 	}
 	if rerr := rt.n.ledger.release(rctx, claimed); rerr != nil {
-		log.Debug("delivery claim not released; it runs out by itself", "error", rerr)
+		log.DebugContext(ctx, "delivery claim not released; it runs out by itself", "error", rerr)
 	}
 	if ctx.Err() != nil {
 		// Shutting down: the subscriber has released the message.
@@ -183,7 +183,7 @@ func (rt *route) handle(msg *message.Message) error {
 		return rt.deadLetter(ctx, msg, in, dlqEvent, err, ClassRetryBudget, attempt, log)
 	}
 	delay := rt.Retry.delay(attempt, after)
-	log.Warn("delivery failed; retrying", "reason", reason, "error", err, "delay", delay)
+	log.WarnContext(ctx, "delivery failed; retrying", "reason", reason, "error", err, "delay", delay)
 	return rt.retry(ctx, msg, delay, reason)
 }
 
@@ -217,11 +217,11 @@ func (rt *route) deadLetter(ctx context.Context, msg *message.Message, in input,
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
 	defer cancel()
 	if err := broker.PublishDeadLetter(dctx, rt.n.js, dl); err != nil {
-		log.Warn("dead letter not stored; retrying", "error", err)
+		log.WarnContext(ctx, "dead letter not stored; retrying", "error", err)
 		return rt.retry(ctx, msg, rt.Retry.delay(attempt, 0), "dead_letter")
 	}
 	rt.n.metrics.deadLettered.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("class", class)))
-	log.Error("result dead-lettered", "class", class, "error", cause, "subject", dl.Subject())
+	log.ErrorContext(ctx, "result dead-lettered", "class", class, "error", cause, "subject", dl.Subject())
 	return nil
 }
 

@@ -17,8 +17,8 @@ const instrumentationName = "github.com/kycflow/kycflow/internal/notifier"
 // histogram). Every one has the attribute route.
 const (
 	MetricDelivered    = "kycflow_notifier_delivered"
-	MetricRetried      = "kycflow_notifier_retried"
-	MetricDeadLettered = "kycflow_notifier_dead_lettered"
+	MetricRetried      = "kycflow_notifier_retries"
+	MetricDeadLettered = "kycflow_notifier_dead_letters"
 	MetricSuppressed   = "kycflow_notifier_suppressed"
 	MetricFiltered     = "kycflow_notifier_filtered"
 	MetricDisabled     = "kycflow_notifier_route_disabled"

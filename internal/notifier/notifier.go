@@ -178,6 +178,17 @@ func (n *Notifier) Run(ctx context.Context) error {
 		}
 		rt.handler = router.AddNoPublisherHandler("notify-"+rt.Name, "", sub, rt.handle)
 	}
+	// kycflow_consumer_lag_messages and _ack_pending_messages per route, as
+	// the enricher reports its own: a route falling behind shows here.
+	refs := make([]broker.ConsumerRef, len(n.routes))
+	for i, rt := range n.routes {
+		refs[i] = broker.ConsumerRef{Stream: events.StreamEnriched, Durable: rt.Durable()}
+	}
+	reg, err := broker.RegisterConsumerLag(n.tel.MeterProvider, n.js, refs...)
+	if err != nil {
+		return fmt.Errorf("notifier: %w", err)
+	}
+	defer reg.Unregister() //nolint:errcheck // nothing to do at shutdown
 	errc := make(chan error, 1)
 	go func() { errc <- router.Run(ctx) }()
 	select {

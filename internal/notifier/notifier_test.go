@@ -106,7 +106,7 @@ func TestFailingReceiverGetsExactlyOneDelivery(t *testing.T) {
 		t.Errorf("webhook-ids of the attempts: %v, want only %s", ids, rcv.Accepted()[0].ID())
 	}
 	waitFor(t, "metrics", func() bool { return h.metric("kycflow_notifier_delivered_total", "crm") == 1 })
-	if got := h.metric("kycflow_notifier_retried_total", "crm"); got != 4 {
+	if got := h.metric("kycflow_notifier_retries_total", "crm"); got != 4 {
 		t.Errorf("retried: got %v, want 4", got)
 	}
 }
@@ -150,7 +150,7 @@ func TestGoneDisablesTheRouteUntilRestart(t *testing.T) {
 	if !strings.Contains(h.log.String(), "route disabled") {
 		t.Error("no log line says the route is disabled")
 	}
-	if got := h.metric("kycflow_notifier_dead_lettered_total", "gone"); got != 0 {
+	if got := h.metric("kycflow_notifier_dead_letters_total", "gone"); got != 0 {
 		t.Errorf("dead-lettered: got %v, want 0", got)
 	}
 	stop()
@@ -225,7 +225,7 @@ func TestDeadLetters(t *testing.T) {
 	if n := private.Attempts(); n != 0 {
 		t.Errorf("private target got %d requests, want 0", n)
 	}
-	if got := h.metric("kycflow_notifier_dead_lettered_total", "budget"); got != 2 {
+	if got := h.metric("kycflow_notifier_dead_letters_total", "budget"); got != 2 {
 		t.Errorf("dead-lettered: got %v, want 2", got)
 	}
 }

@@ -13,17 +13,17 @@ import (
 const (
 	// MetricRequests counts requests by endpoint and status (the HTTP
 	// status code, or "error" when no response came).
-	MetricRequests = "jumio.client.requests"
+	MetricRequests = "kycflow_jumio_requests"
 	// MetricRequestDuration is the time to the response headers, by
 	// endpoint.
-	MetricRequestDuration = "jumio.client.request.duration"
+	MetricRequestDuration = "kycflow_jumio_request_duration"
 	// MetricRetries counts in-call retries of transient failures.
-	MetricRetries = "jumio.client.retries"
+	MetricRetries = "kycflow_jumio_retries"
 	// MetricRateLimit is the current request rate limit (requests per
 	// second) of each limiter (retrieval, account, token).
-	MetricRateLimit = "jumio.client.rate_limit"
+	MetricRateLimit = "kycflow_jumio_rate_limit"
 	// MetricThrottled counts 429 answers by limiter.
-	MetricThrottled = "jumio.client.throttled"
+	MetricThrottled = "kycflow_jumio_throttled"
 )
 
 type clientMetrics struct {

@@ -1,0 +1,681 @@
+// Package deploy holds no code: its tests check what is deployed. The
+// Kubernetes manifests of deploy/k8s are decoded with the Kubernetes API
+// types in strict mode, as written and as kustomize renders each overlay,
+// and checked for what every kycflow pod must have (probes, limits,
+// non-root, read-only root, no capabilities, a PodDisruptionBudget and an
+// autoscaler, documented variables); docker-compose.yml is checked the
+// same way; and every metric the Grafana dashboard and the alert rules
+// use must be one the code exports.
+package deploy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+)
+
+// object is one decoded manifest and where it came from.
+type object struct {
+	source string // file, or "overlay <name>"
+	kind   string
+	name   string
+	obj    any
+}
+
+// newObject returns a pointer to the API type of apiVersion and kind, or
+// nil for a kind kycflow's manifests do not use.
+func newObject(apiVersion, kind string) any {
+	switch apiVersion + "/" + kind {
+	case "apps/v1/Deployment":
+		return &appsv1.Deployment{}
+	case "apps/v1/StatefulSet":
+		return &appsv1.StatefulSet{}
+	case "v1/Service":
+		return &corev1.Service{}
+	case "v1/ConfigMap":
+		return &corev1.ConfigMap{}
+	case "v1/Secret":
+		return &corev1.Secret{}
+	case "v1/ServiceAccount":
+		return &corev1.ServiceAccount{}
+	case "v1/Namespace":
+		return &corev1.Namespace{}
+	case "policy/v1/PodDisruptionBudget":
+		return &policyv1.PodDisruptionBudget{}
+	case "autoscaling/v2/HorizontalPodAutoscaler":
+		return &autoscalingv2.HorizontalPodAutoscaler{}
+	case "networking.k8s.io/v1/NetworkPolicy":
+		return &networkingv1.NetworkPolicy{}
+	case "networking.k8s.io/v1/Ingress":
+		return &networkingv1.Ingress{}
+	}
+	return nil
+}
+
+// decodeAll splits a YAML stream into documents and decodes each with its
+// API type, rejecting unknown and duplicate fields. Documents without a
+// kind (kustomization.yaml, routes files) are skipped.
+func decodeAll(t *testing.T, source string, data []byte) []object {
+	t.Helper()
+	var out []object
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", source, err)
+		}
+		var tm metav1.TypeMeta
+		if err := yaml.Unmarshal(doc, &tm); err != nil {
+			t.Fatalf("%s: %v", source, err)
+		}
+		if tm.Kind == "" || tm.APIVersion == "kustomize.config.k8s.io/v1beta1" {
+			continue
+		}
+		obj := newObject(tm.APIVersion, tm.Kind)
+		if obj == nil {
+			t.Errorf("%s: %s %s: no API type in this test; add it", source, tm.APIVersion, tm.Kind)
+			continue
+		}
+		if err := yaml.UnmarshalStrict(doc, obj); err != nil {
+			t.Errorf("%s: %s: %v", source, tm.Kind, err)
+			continue
+		}
+		name := ""
+		if m, ok := obj.(metav1.Object); ok {
+			name = m.GetName()
+		}
+		out = append(out, object{source: source, kind: tm.Kind, name: name, obj: obj})
+	}
+}
+
+// manifestFiles returns every YAML file under deploy/k8s.
+func manifestFiles(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir("k8s", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
+			files = append(files, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no manifests under deploy/k8s")
+	}
+	return files
+}
+
+// TestManifestsDecodeStrictly decodes every manifest as written, patches
+// and Secret templates included.
+func TestManifestsDecodeStrictly(t *testing.T) {
+	kinds := map[string]int{}
+	for _, f := range manifestFiles(t) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range decodeAll(t, f, data) {
+			kinds[o.kind]++
+		}
+	}
+	for _, k := range []string{"Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy", "Ingress", "Secret", "StatefulSet"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s in deploy/k8s", k)
+		}
+	}
+}
+
+// TestSecretTemplatesHoldPlaceholders: the committed Secrets of the prod
+// templates hold placeholders only.
+func TestSecretTemplatesHoldPlaceholders(t *testing.T) {
+	files, err := filepath.Glob("k8s/overlays/prod/secrets/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Secret templates: %v", err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range decodeAll(t, f, data) {
+			s, ok := o.obj.(*corev1.Secret)
+			if !ok {
+				t.Errorf("%s: %s in the Secret templates", f, o.kind)
+				continue
+			}
+			if len(s.Data) > 0 {
+				t.Errorf("%s: Secret %s has data; templates use stringData placeholders", f, s.Name)
+			}
+			for k, v := range s.StringData {
+				if !strings.HasPrefix(v, "REPLACE_") {
+					t.Errorf("%s: Secret %s key %s is not a REPLACE_… placeholder", f, s.Name, k)
+				}
+			}
+		}
+	}
+}
+
+// renderer returns the command that renders a kustomization: kubectl
+// kustomize, or kustomize build; "" when neither is installed (CI
+// installs one; .ci/run renders the overlays itself too).
+func renderer() []string {
+	if p, err := exec.LookPath("kubectl"); err == nil {
+		return []string{p, "kustomize"}
+	}
+	if p, err := exec.LookPath("kustomize"); err == nil {
+		return []string{p, "build"}
+	}
+	return nil
+}
+
+// render runs kustomize on an overlay and decodes the result.
+func render(t *testing.T, overlay string) []object {
+	t.Helper()
+	cmd := renderer()
+	if cmd == nil {
+		t.Skip("neither kubectl nor kustomize on PATH")
+	}
+	dir := filepath.Join("k8s", "overlays", overlay)
+	out, err := exec.Command(cmd[0], append(cmd[1:], dir)...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("%s %s: %v\n%s", strings.Join(cmd, " "), dir, err, ee.Stderr)
+		}
+		t.Fatalf("%s %s: %v", strings.Join(cmd, " "), dir, err)
+	}
+	return decodeAll(t, "overlay "+overlay, out)
+}
+
+func TestOverlayDev(t *testing.T) {
+	objs := render(t, "dev")
+	checkOverlay(t, objs)
+	if got := configValue(t, objs, "KYCFLOW_STREAM_REPLICAS"); got != "1" {
+		t.Errorf("dev KYCFLOW_STREAM_REPLICAS = %q, want 1 (one NATS node)", got)
+	}
+	sts := byKind[*appsv1.StatefulSet](objs)
+	if len(sts) != 1 || sts[0].Name != "nats" || sts[0].Spec.Replicas == nil || *sts[0].Spec.Replicas != 1 {
+		t.Errorf("dev: want one NATS StatefulSet with one replica, got %d StatefulSets", len(sts))
+	}
+	if findDeployment(objs, "jumiosim") == nil {
+		t.Error("dev: no jumiosim Deployment")
+	}
+}
+
+func TestOverlayProd(t *testing.T) {
+	objs := render(t, "prod")
+	checkOverlay(t, objs)
+	if got := configValue(t, objs, "KYCFLOW_STREAM_REPLICAS"); got != "3" {
+		t.Errorf("prod KYCFLOW_STREAM_REPLICAS = %q, want 3 (R3 streams)", got)
+	}
+	if got := configValue(t, objs, "KYCFLOW_NATS_URL"); strings.Contains(got, "nats://nats:4222") {
+		t.Errorf("prod KYCFLOW_NATS_URL = %q, want the external cluster", got)
+	}
+	if n := len(byKind[*appsv1.StatefulSet](objs)); n != 0 {
+		t.Errorf("prod runs %d StatefulSets; NATS is the Helm release of deploy/nats", n)
+	}
+	if findDeployment(objs, "jumiosim") != nil {
+		t.Error("prod runs the Jumio simulator")
+	}
+	// Secrets are created out of band from the templates; the overlay
+	// ships none, and every Secret it names has a template.
+	if s := byKind[*corev1.Secret](objs); len(s) != 0 {
+		t.Errorf("prod renders %d Secrets; want none (templates only)", len(s))
+	}
+	templates := map[string]bool{}
+	files, _ := filepath.Glob("k8s/overlays/prod/secrets/*.yaml")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range decodeAll(t, f, data) {
+			templates[o.name] = true
+		}
+	}
+	for _, name := range secretRefs(objs) {
+		if !templates[name] {
+			t.Errorf("prod names Secret %s, which has no template in secrets/", name)
+		}
+	}
+	for _, d := range byKind[*appsv1.Deployment](objs) {
+		for _, c := range d.Spec.Template.Spec.Containers {
+			checkReleaseImage(t, d.Name, c.Image)
+		}
+	}
+	// The callback endpoint, and only it, behind TLS.
+	ings := byKind[*networkingv1.Ingress](objs)
+	if len(ings) == 0 {
+		t.Fatal("prod: no Ingress")
+	}
+	for _, ing := range ings {
+		if len(ing.Spec.TLS) == 0 {
+			t.Errorf("Ingress %s has no TLS", ing.Name)
+		}
+		for _, r := range ing.Spec.Rules {
+			if r.HTTP == nil {
+				continue
+			}
+			for _, p := range r.HTTP.Paths {
+				if !strings.HasPrefix(p.Path, "/callbacks/") {
+					t.Errorf("Ingress %s exposes %s; only /callbacks/ belongs on the internet", ing.Name, p.Path)
+				}
+			}
+		}
+	}
+}
+
+func checkReleaseImage(t *testing.T, deployment, image string) {
+	t.Helper()
+	if strings.Contains(image, "@sha256:") {
+		return
+	}
+	i := strings.LastIndex(image, ":")
+	if i < 0 || strings.Contains(image[i:], "/") {
+		t.Errorf("prod %s: image %q has no tag", deployment, image)
+		return
+	}
+	if tag := image[i+1:]; tag == "latest" || tag == "dev" || tag == "" {
+		t.Errorf("prod %s: image %q: want a release tag or digest", deployment, image)
+	}
+}
+
+// byKind returns the objects of type T.
+func byKind[T any](objs []object) []T {
+	var out []T
+	for _, o := range objs {
+		if v, ok := o.obj.(T); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func findDeployment(objs []object, name string) *appsv1.Deployment {
+	for _, d := range byKind[*appsv1.Deployment](objs) {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// configValue returns a key of the rendered kycflow-env ConfigMap.
+func configValue(t *testing.T, objs []object, key string) string {
+	t.Helper()
+	for _, cm := range byKind[*corev1.ConfigMap](objs) {
+		if strings.HasPrefix(cm.Name, "kycflow-env") {
+			return cm.Data[key]
+		}
+	}
+	t.Fatal("no kycflow-env ConfigMap")
+	return ""
+}
+
+// kycflowServices are the Deployments every overlay must run, with the
+// port of /healthz, /readyz and /metrics.
+var kycflowServices = map[string]int32{"ingest": 8080, "enricher": 8081, "notifier": 8082}
+
+// checkOverlay checks the invariants of a rendered overlay.
+func checkOverlay(t *testing.T, objs []object) {
+	t.Helper()
+	documented := readmeVars(t)
+	deployments := byKind[*appsv1.Deployment](objs)
+	for name := range kycflowServices {
+		if findDeployment(objs, name) == nil {
+			t.Errorf("no %s Deployment", name)
+		}
+	}
+	for _, d := range deployments {
+		checkPod(t, "Deployment "+d.Name, &d.Spec.Template.Spec)
+		if port, ok := kycflowServices[d.Name]; ok {
+			checkKycflowContainer(t, d, port, documented)
+			checkPDB(t, objs, d)
+			checkHPA(t, objs, d)
+		}
+	}
+	for _, s := range byKind[*appsv1.StatefulSet](objs) {
+		checkPod(t, "StatefulSet "+s.Name, &s.Spec.Template.Spec)
+	}
+	for _, cm := range byKind[*corev1.ConfigMap](objs) {
+		if !strings.HasPrefix(cm.Name, "kycflow-env") {
+			continue
+		}
+		for k := range cm.Data {
+			checkDocumented(t, "ConfigMap kycflow-env", k, documented)
+		}
+	}
+	checkServices(t, objs)
+	checkReferences(t, objs)
+	checkNetworkPolicies(t, objs)
+}
+
+// checkPod: what every pod of the namespace must have, kycflow's or not.
+func checkPod(t *testing.T, what string, spec *corev1.PodSpec) {
+	t.Helper()
+	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+		t.Errorf("%s: automountServiceAccountToken is not false", what)
+	}
+	psc := spec.SecurityContext
+	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
+		t.Errorf("%s: pod securityContext.runAsNonRoot is not true", what)
+	}
+	if psc == nil || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
+		t.Errorf("%s: pod securityContext.runAsUser is unset or root", what)
+	}
+	if psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("%s: seccompProfile is not RuntimeDefault", what)
+	}
+	if spec.HostNetwork || spec.HostPID || spec.HostIPC {
+		t.Errorf("%s: shares a host namespace", what)
+	}
+	if len(spec.InitContainers) > 0 {
+		t.Errorf("%s: has init containers; check them here too", what)
+	}
+	for _, c := range spec.Containers {
+		cw := what + " container " + c.Name
+		if c.ReadinessProbe == nil || c.LivenessProbe == nil {
+			t.Errorf("%s: readiness and liveness probes required", cw)
+		}
+		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			if _, ok := c.Resources.Requests[r]; !ok {
+				t.Errorf("%s: no %s request", cw, r)
+			}
+			if _, ok := c.Resources.Limits[r]; !ok {
+				t.Errorf("%s: no %s limit", cw, r)
+			}
+		}
+		sc := c.SecurityContext
+		switch {
+		case sc == nil:
+			t.Errorf("%s: no securityContext", cw)
+			continue
+		case sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot:
+			t.Errorf("%s: runAsNonRoot is not true", cw)
+		case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
+			t.Errorf("%s: readOnlyRootFilesystem is not true", cw)
+		case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+			t.Errorf("%s: allowPrivilegeEscalation is not false", cw)
+		case sc.Privileged != nil && *sc.Privileged:
+			t.Errorf("%s: privileged", cw)
+		case sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") || len(sc.Capabilities.Add) > 0:
+			t.Errorf("%s: capabilities: want drop ALL and nothing added", cw)
+		}
+		if strings.HasSuffix(c.Image, ":latest") {
+			t.Errorf("%s: image %s", cw, c.Image)
+		}
+	}
+}
+
+// checkKycflowContainer: the probes of a kycflow service are its /readyz
+// and /healthz, it listens where the README says, and every variable it
+// is given is documented.
+func checkKycflowContainer(t *testing.T, d *appsv1.Deployment, port int32, documented map[string]bool) {
+	t.Helper()
+	cs := d.Spec.Template.Spec.Containers
+	if len(cs) != 1 {
+		t.Errorf("Deployment %s: %d containers, want 1", d.Name, len(cs))
+		return
+	}
+	c := cs[0]
+	if !slices.Equal(c.Command, []string{d.Name}) {
+		t.Errorf("Deployment %s: command %q, want [%s]", d.Name, c.Command, d.Name)
+	}
+	if len(c.Ports) != 1 || c.Ports[0].ContainerPort != port || c.Ports[0].Name != "http" {
+		t.Errorf("Deployment %s: ports %+v, want http %d", d.Name, c.Ports, port)
+	}
+	probePath := func(p *corev1.Probe) string {
+		if p == nil || p.HTTPGet == nil {
+			return ""
+		}
+		return p.HTTPGet.Path
+	}
+	if got := probePath(c.ReadinessProbe); got != "/readyz" {
+		t.Errorf("Deployment %s: readiness probe %q, want /readyz", d.Name, got)
+	}
+	if got := probePath(c.LivenessProbe); got != "/healthz" {
+		t.Errorf("Deployment %s: liveness probe %q, want /healthz", d.Name, got)
+	}
+	for _, e := range c.Env {
+		checkDocumented(t, "Deployment "+d.Name, e.Name, documented)
+	}
+}
+
+// checkDocumented: a KYCFLOW_* or OTEL_* variable is in a README table
+// (NAME_FILE counts for NAME).
+func checkDocumented(t *testing.T, what, name string, documented map[string]bool) {
+	t.Helper()
+	if !strings.HasPrefix(name, "KYCFLOW_") && !strings.HasPrefix(name, "OTEL_") {
+		return
+	}
+	if documented[name] || documented[strings.TrimSuffix(name, "_FILE")] {
+		return
+	}
+	t.Errorf("%s: variable %s is not in a README table", what, name)
+}
+
+func matches(sel *metav1.LabelSelector, podLabels map[string]string) bool {
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil || s.Empty() {
+		return false
+	}
+	return s.Matches(labels.Set(podLabels))
+}
+
+func checkPDB(t *testing.T, objs []object, d *appsv1.Deployment) {
+	t.Helper()
+	for _, p := range byKind[*policyv1.PodDisruptionBudget](objs) {
+		if matches(p.Spec.Selector, d.Spec.Template.Labels) {
+			return
+		}
+	}
+	t.Errorf("Deployment %s: no PodDisruptionBudget selects its pods", d.Name)
+}
+
+func checkHPA(t *testing.T, objs []object, d *appsv1.Deployment) {
+	t.Helper()
+	for _, h := range byKind[*autoscalingv2.HorizontalPodAutoscaler](objs) {
+		ref := h.Spec.ScaleTargetRef
+		if ref.Kind != "Deployment" || ref.Name != d.Name {
+			continue
+		}
+		if h.Spec.MinReplicas == nil || *h.Spec.MinReplicas < 1 || h.Spec.MaxReplicas < *h.Spec.MinReplicas {
+			t.Errorf("HorizontalPodAutoscaler %s: replicas %v..%d", h.Name, h.Spec.MinReplicas, h.Spec.MaxReplicas)
+		}
+		if d.Spec.Replicas != nil {
+			t.Errorf("Deployment %s sets replicas; its autoscaler owns them", d.Name)
+		}
+		return
+	}
+	t.Errorf("Deployment %s: no HorizontalPodAutoscaler targets it", d.Name)
+}
+
+// checkServices: every Service selects some pod and names a port the pod
+// has.
+func checkServices(t *testing.T, objs []object) {
+	t.Helper()
+	type pod struct {
+		labels map[string]string
+		ports  []corev1.ContainerPort
+	}
+	var pods []pod
+	for _, d := range byKind[*appsv1.Deployment](objs) {
+		pods = append(pods, pod{d.Spec.Template.Labels, d.Spec.Template.Spec.Containers[0].Ports})
+	}
+	for _, s := range byKind[*appsv1.StatefulSet](objs) {
+		pods = append(pods, pod{s.Spec.Template.Labels, s.Spec.Template.Spec.Containers[0].Ports})
+	}
+	for _, svc := range byKind[*corev1.Service](objs) {
+		var found *pod
+		for i, p := range pods {
+			if labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(p.labels)) {
+				found = &pods[i]
+			}
+		}
+		if found == nil {
+			t.Errorf("Service %s selects no pod", svc.Name)
+			continue
+		}
+		for _, sp := range svc.Spec.Ports {
+			if !slices.ContainsFunc(found.ports, func(cp corev1.ContainerPort) bool { return cp.Name == sp.TargetPort.StrVal }) {
+				t.Errorf("Service %s: target port %q is not a named port of its pods", svc.Name, sp.TargetPort.String())
+			}
+		}
+	}
+}
+
+// secretRefs returns the names of the Secrets the pods use.
+func secretRefs(objs []object) []string {
+	var names []string
+	add := func(spec *corev1.PodSpec) {
+		for _, v := range spec.Volumes {
+			if v.Secret != nil {
+				names = append(names, v.Secret.SecretName)
+			}
+		}
+		for _, c := range spec.Containers {
+			for _, e := range c.Env {
+				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+					names = append(names, e.ValueFrom.SecretKeyRef.Name)
+				}
+			}
+		}
+	}
+	for _, d := range byKind[*appsv1.Deployment](objs) {
+		add(&d.Spec.Template.Spec)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// checkReferences: every ConfigMap a pod uses is rendered, and in an
+// overlay that renders Secrets, so is every Secret it uses.
+func checkReferences(t *testing.T, objs []object) {
+	t.Helper()
+	have := map[string]bool{}
+	for _, o := range objs {
+		have[o.kind+"/"+o.name] = true
+	}
+	pods := map[string]*corev1.PodSpec{}
+	for _, d := range byKind[*appsv1.Deployment](objs) {
+		pods["Deployment "+d.Name] = &d.Spec.Template.Spec
+	}
+	for _, s := range byKind[*appsv1.StatefulSet](objs) {
+		pods["StatefulSet "+s.Name] = &s.Spec.Template.Spec
+	}
+	rendersSecrets := len(byKind[*corev1.Secret](objs)) > 0
+	for what, spec := range pods {
+		for _, v := range spec.Volumes {
+			if v.ConfigMap != nil && !have["ConfigMap/"+v.ConfigMap.Name] {
+				t.Errorf("%s: ConfigMap %s is not rendered", what, v.ConfigMap.Name)
+			}
+			optional := v.Secret != nil && v.Secret.Optional != nil && *v.Secret.Optional
+			if v.Secret != nil && rendersSecrets && !optional && !have["Secret/"+v.Secret.SecretName] {
+				t.Errorf("%s: Secret %s is not rendered", what, v.Secret.SecretName)
+			}
+		}
+		for _, c := range spec.Containers {
+			for _, e := range c.EnvFrom {
+				if e.ConfigMapRef != nil && !have["ConfigMap/"+e.ConfigMapRef.Name] {
+					t.Errorf("%s: ConfigMap %s is not rendered", what, e.ConfigMapRef.Name)
+				}
+			}
+			for _, e := range c.Env {
+				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && rendersSecrets && !have["Secret/"+e.ValueFrom.SecretKeyRef.Name] {
+					t.Errorf("%s: Secret %s is not rendered", what, e.ValueFrom.SecretKeyRef.Name)
+				}
+			}
+		}
+	}
+}
+
+// checkNetworkPolicies: the namespace denies by default, and ingest takes
+// traffic from the ingress controller (and, for /metrics, the monitoring
+// namespace) and from no other namespace.
+func checkNetworkPolicies(t *testing.T, objs []object) {
+	t.Helper()
+	ingest := findDeployment(objs, "ingest")
+	if ingest == nil {
+		return
+	}
+	denyAll := false
+	for _, np := range byKind[*networkingv1.NetworkPolicy](objs) {
+		if len(np.Spec.PodSelector.MatchLabels) == 0 && len(np.Spec.PodSelector.MatchExpressions) == 0 &&
+			len(np.Spec.Ingress) == 0 && len(np.Spec.Egress) == 0 && len(np.Spec.PolicyTypes) == 2 {
+			denyAll = true
+			continue
+		}
+		if !matches(&np.Spec.PodSelector, ingest.Spec.Template.Labels) {
+			continue
+		}
+		for _, rule := range np.Spec.Ingress {
+			if len(rule.From) == 0 {
+				t.Errorf("NetworkPolicy %s: ingest open to every source", np.Name)
+			}
+			for _, from := range rule.From {
+				if from.IPBlock != nil {
+					t.Errorf("NetworkPolicy %s: ingest open to %s; callbacks come through the ingress controller", np.Name, from.IPBlock.CIDR)
+				}
+				if from.NamespaceSelector == nil {
+					continue // a pod of this namespace
+				}
+				ns := from.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]
+				if ns != "ingress-nginx" && ns != "monitoring" {
+					t.Errorf("NetworkPolicy %s: ingest open to namespaces %v", np.Name, from.NamespaceSelector)
+				}
+			}
+		}
+	}
+	if !denyAll {
+		t.Error("no default-deny NetworkPolicy")
+	}
+}
+
+// readmeVars returns the variables of the README's tables.
+func readmeVars(t *testing.T) map[string]bool {
+	t.Helper()
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]bool{}
+	for _, m := range readmeVarRE.FindAllSubmatch(data, -1) {
+		vars[string(m[1])] = true
+	}
+	if len(vars) < 20 {
+		t.Fatalf("found %d variables in the README tables", len(vars))
+	}
+	return vars
+}
+
+var readmeVarRE = regexp.MustCompile("(?m)^\\| `([A-Z][A-Z0-9_]+)` \\|")
+
+// TestRoutesFiles: the routes files deployed (compose, base, prod) are
+// valid for the notifier; secret files are taken as present.
+func TestRoutesFiles(t *testing.T) {
+	checkRoutesFiles(t, "compose/routes.yaml", "k8s/base/routes.yaml", "k8s/overlays/prod/routes.yaml")
+}

@@ -1,0 +1,283 @@
+package telemetry_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kycflow/kycflow/internal/config"
+	"github.com/kycflow/kycflow/internal/telemetry"
+)
+
+func setup(t *testing.T, cfg telemetry.Config, logOut io.Writer) *telemetry.Telemetry {
+	t.Helper()
+	if cfg.ServiceName == "" {
+		cfg.ServiceName = "test"
+	}
+	if cfg.LogFormat == "" {
+		cfg.LogFormat = "json"
+	}
+	tel, err := telemetry.Setup(t.Context(), cfg, logOut)
+	if err != nil {
+		t.Fatalf("Setup: %v", err)
+	}
+	t.Cleanup(func() { _ = tel.Shutdown(context.WithoutCancel(t.Context())) })
+	return tel
+}
+
+// decodeLines decodes one JSON object per line.
+func decodeLines(t *testing.T, b []byte) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for line := range bytes.Lines(b) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestLoggerTraceIDs: records logged with a span in the context carry its
+// trace and span ids, also when nothing is exported (the span is not
+// recorded, its ids exist all the same); records without one carry none.
+func TestLoggerTraceIDs(t *testing.T) {
+	var logs bytes.Buffer
+	tel := setup(t, telemetry.Config{LogLevel: "info"}, &logs)
+	ctx, span := tel.TracerProvider.Tracer("test").Start(t.Context(), "work")
+	if span.IsRecording() {
+		t.Error("span is recorded without an OTLP endpoint")
+	}
+	tel.Logger.InfoContext(ctx, "with span", "event_id", "e1")
+	span.End()
+	tel.Logger.InfoContext(t.Context(), "without span")
+
+	recs := decodeLines(t, logs.Bytes())
+	if len(recs) != 2 {
+		t.Fatalf("got %d records, want 2", len(recs))
+	}
+	sc := span.SpanContext()
+	want := map[string]any{
+		"level": "INFO", "msg": "with span", "service": "test", "event_id": "e1",
+		"trace_id": sc.TraceID().String(), "span_id": sc.SpanID().String(),
+	}
+	delete(recs[0], "time")
+	if diff := cmp.Diff(want, recs[0]); diff != "" {
+		t.Errorf("record with span (-want +got):\n%s", diff)
+	}
+	for _, k := range []string{"trace_id", "span_id"} {
+		if _, ok := recs[1][k]; ok {
+			t.Errorf("record without span has %s", k)
+		}
+	}
+}
+
+// TestLoggerTraceIDsInGroups: a logger with attributes and groups still
+// adds the ids (at the top level of the record's current group).
+func TestLoggerTraceIDsInGroups(t *testing.T) {
+	var logs bytes.Buffer
+	tel := setup(t, telemetry.Config{LogLevel: "info"}, &logs)
+	ctx, span := tel.TracerProvider.Tracer("test").Start(t.Context(), "work")
+	defer span.End()
+	tel.Logger.With("stage", "enrich").InfoContext(ctx, "step")
+	rec := decodeLines(t, logs.Bytes())[0]
+	if got, want := rec["trace_id"], span.SpanContext().TraceID().String(); got != want {
+		t.Errorf("trace_id = %v, want %v", got, want)
+	}
+	if rec["stage"] != "enrich" {
+		t.Errorf("stage = %v, want enrich", rec["stage"])
+	}
+}
+
+func TestLoggerFormatAndLevel(t *testing.T) {
+	tests := []struct {
+		format, level string
+		wantJSON      bool
+		wantDebug     bool
+	}{
+		{format: "json", level: "info", wantJSON: true},
+		{format: "text", level: "info"},
+		// auto is JSON on anything that is not a terminal
+		{format: "auto", level: "debug", wantJSON: true, wantDebug: true},
+		// an unknown level is info
+		{format: "json", level: "loud", wantJSON: true},
+		{format: "text", level: "warn"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format+"/"+tt.level, func(t *testing.T) {
+			var buf bytes.Buffer
+			l := telemetry.NewLogger(&buf, tt.format, tt.level)
+			l.Debug("debug line")
+			l.Warn("warn line", "account_id", "a1")
+			out := buf.String()
+			if got := strings.Contains(out, "debug line"); got != tt.wantDebug {
+				t.Errorf("debug logged = %v, want %v", got, tt.wantDebug)
+			}
+			isJSON := json.Valid([]byte(strings.TrimSpace(strings.Split(strings.TrimSpace(out), "\n")[0])))
+			if isJSON != tt.wantJSON {
+				t.Errorf("JSON = %v, want %v: %q", isJSON, tt.wantJSON, out)
+			}
+			if !strings.Contains(out, "a1") {
+				t.Errorf("attribute missing: %q", out)
+			}
+		})
+	}
+}
+
+// TestSampler: without an endpoint nothing is recorded (ids still made);
+// with one the sampler follows OTEL_TRACES_SAMPLER, parent-based on by
+// default.
+func TestSampler(t *testing.T) {
+	sampledParent := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}, TraceFlags: trace.FlagsSampled, Remote: true,
+	})
+	unsampledParent := sampledParent.WithTraceFlags(0)
+	tests := []struct {
+		name     string
+		cfg      telemetry.Config
+		parent   trace.SpanContext
+		wantRec  bool
+		wantSame bool // the span continues the parent's trace
+	}{
+		{name: "no endpoint", wantRec: false},
+		{name: "no endpoint, sampled parent", parent: sampledParent, wantRec: false, wantSame: true},
+		{name: "endpoint, default", cfg: telemetry.Config{OTLPEndpoint: "http://127.0.0.1:1"}, wantRec: true},
+		{name: "endpoint, sampled parent", cfg: telemetry.Config{OTLPEndpoint: "http://127.0.0.1:1"}, parent: sampledParent, wantRec: true, wantSame: true},
+		{name: "endpoint, unsampled parent", cfg: telemetry.Config{OTLPEndpoint: "http://127.0.0.1:1"}, parent: unsampledParent, wantRec: false, wantSame: true},
+		{name: "always_on ignores the parent", cfg: telemetry.Config{OTLPEndpoint: "http://127.0.0.1:1", Sampler: "always_on"}, parent: unsampledParent, wantRec: true, wantSame: true},
+		{name: "always_off", cfg: telemetry.Config{OTLPEndpoint: "http://127.0.0.1:1", Sampler: "always_off"}, wantRec: false},
+		{name: "ratio 0", cfg: telemetry.Config{OTLPEndpoint: "http://127.0.0.1:1", Sampler: "parentbased_traceidratio", SamplerRatio: 0}, wantRec: false},
+		{name: "ratio 1", cfg: telemetry.Config{OTLPEndpoint: "http://127.0.0.1:1", Sampler: "traceidratio", SamplerRatio: 1}, wantRec: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tel := setup(t, tt.cfg, io.Discard)
+			ctx := t.Context()
+			if tt.parent.IsValid() {
+				ctx = trace.ContextWithRemoteSpanContext(ctx, tt.parent)
+			}
+			_, span := tel.TracerProvider.Tracer("test").Start(ctx, "work")
+			defer span.End()
+			if got := span.IsRecording(); got != tt.wantRec {
+				t.Errorf("recording = %v, want %v", got, tt.wantRec)
+			}
+			sc := span.SpanContext()
+			if !sc.IsValid() {
+				t.Fatal("span context is not valid")
+			}
+			if got := sc.TraceID() == tt.parent.TraceID(); got != tt.wantSame {
+				t.Errorf("same trace as parent = %v, want %v", got, tt.wantSame)
+			}
+		})
+	}
+}
+
+func TestSetupRejectsBadSampler(t *testing.T) {
+	for _, cfg := range []telemetry.Config{
+		{OTLPEndpoint: "http://127.0.0.1:1", Sampler: "sometimes"},
+		{OTLPEndpoint: "http://127.0.0.1:1", Sampler: "traceidratio", SamplerRatio: 2},
+	} {
+		_, err := telemetry.Setup(t.Context(), cfg, io.Discard)
+		if !errors.Is(err, telemetry.ErrInvalidConfig) {
+			t.Errorf("Setup(%+v) = %v, want ErrInvalidConfig", cfg, err)
+		}
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	e := config.FromMap(map[string]string{
+		"KYCFLOW_LOG_FORMAT":          "json",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+		"OTEL_TRACES_SAMPLER":         "parentbased_traceidratio",
+		"OTEL_TRACES_SAMPLER_ARG":     "0.25",
+	})
+	got := telemetry.LoadConfig(e, "ingest")
+	if err := e.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := telemetry.Config{
+		ServiceName: "ingest", LogFormat: "json", LogLevel: "info",
+		OTLPEndpoint: "http://collector:4318", Sampler: "parentbased_traceidratio", SamplerRatio: 0.25,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("LoadConfig (-want +got):\n%s", diff)
+	}
+
+	e = config.FromMap(map[string]string{"OTEL_TRACES_SAMPLER": "jaeger_remote"})
+	telemetry.LoadConfig(e, "ingest")
+	if e.Err() == nil {
+		t.Error("unknown sampler accepted")
+	}
+}
+
+// TestOTLPExport: with an endpoint, ended spans reach the collector's
+// /v1/traces over OTLP/HTTP, flushed by Shutdown.
+func TestOTLPExport(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		paths = append(paths, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer srv.Close()
+
+	tel, err := telemetry.Setup(t.Context(), telemetry.Config{ServiceName: "test", LogFormat: "json", OTLPEndpoint: srv.URL + "/"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := tel.TracerProvider.Tracer("test").Start(t.Context(), "work")
+	span.End()
+	if err := tel.Shutdown(t.Context()); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff([]string{"POST /v1/traces"}, paths); diff != "" {
+		t.Errorf("collector requests (-want +got):\n%s", diff)
+	}
+}
+
+// TestMetricsHandler: instruments appear on /metrics under their
+// Prometheus names (counters get _total, seconds get _seconds), without
+// scope labels.
+func TestMetricsHandler(t *testing.T) {
+	tel := setup(t, telemetry.Config{}, io.Discard)
+	m := tel.MeterProvider.Meter("test")
+	c, err := m.Int64Counter("kycflow_test_things", metric.WithUnit("{thing}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := m.Float64Histogram("kycflow_test_duration", metric.WithUnit("s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Add(t.Context(), 2)
+	h.Record(t.Context(), 0.5)
+
+	rec := httptest.NewRecorder()
+	tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{"kycflow_test_things_total 2", "kycflow_test_duration_seconds_count 1", "go_goroutines"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "otel_scope_name") {
+		t.Error("/metrics carries scope labels")
+	}
+}
