@@ -91,7 +91,8 @@ func (rt *route) handle(msg *message.Message) error {
 	in, err := decode(msg)
 	log := rt.log.With("event_id", in.eventID, "account_id", in.account, "workflow_execution_id", in.execution, "attempt", attempt)
 	if err != nil {
-		return rt.deadLetter(ctx, msg, in, in.eventID, err, ClassMalformed, attempt, log)
+		rt.deadLetter(ctx, msg, in, in.eventID, err, ClassMalformed, attempt, log)
+		return nil
 	}
 	if !rt.Filter.Match(in.result) {
 		rt.n.metrics.filtered.Add(ctx, 1, routeAttrs(rt.Name))
@@ -163,25 +164,40 @@ func (rt *route) handle(msg *message.Message) error {
 		log.InfoContext(ctx, "result delivered", "sink", rt.SinkKind(), "replay", marker != nil)
 		return nil
 	}
-	if rerr := rt.n.ledger.release(rctx, claimed); rerr != nil {
-		log.DebugContext(ctx, "delivery claim not released; it runs out by itself", "error", rerr)
-	}
 	if ctx.Err() != nil {
 		// Shutting down: the subscriber has released the message.
+		rt.releaseClaim(rctx, claimed, log)
 		msg.Nack()
 		return nil
 	}
 	class, reason, after := classify(err)
+	dlClass := ""
 	switch {
 	case errors.Is(class, ErrGone):
+		rt.releaseClaim(rctx, claimed, log)
 		rt.disable(err)
 		broker.Redeliver(msg, disabledDelay)
 		return nil
 	case errors.Is(class, ErrPermanent):
-		return rt.deadLetter(ctx, msg, in, dlqEvent, err, ClassPermanent, attempt, log)
+		dlClass = ClassPermanent
 	case attempt >= rt.Retry.MaxAttempts:
-		return rt.deadLetter(ctx, msg, in, dlqEvent, err, ClassRetryBudget, attempt, log)
+		dlClass = ClassRetryBudget
 	}
+	if dlClass != "" {
+		if !rt.deadLetter(ctx, msg, in, dlqEvent, err, dlClass, attempt, log) {
+			rt.releaseClaim(rctx, claimed, log)
+			return nil
+		}
+		// Recorded like a delivery: an identical repeat of a dead-lettered
+		// result is suppressed, so each execution status ends as one
+		// delivery or one dead letter per route. A redrive (a replay that
+		// asks for redelivery) still goes through.
+		if err := rt.n.ledger.done(rctx, claimed, delivered{Hash: hash, ID: d.ID, EventID: in.eventID, Replay: w.replay, Sent: w.sent, At: rt.n.cfg.Now().UTC(), DeadLettered: true}); err != nil {
+			log.WarnContext(ctx, "result dead-lettered but not recorded", "error", err)
+		}
+		return nil
+	}
+	rt.releaseClaim(rctx, claimed, log)
 	delay := rt.Retry.delay(attempt, after)
 	log.WarnContext(ctx, "delivery failed; retrying", "reason", reason, "error", err, "delay", delay)
 	return rt.retry(ctx, msg, delay, reason)
@@ -194,10 +210,18 @@ func (rt *route) retry(ctx context.Context, msg *message.Message, delay time.Dur
 	return nil
 }
 
+// releaseClaim gives up the delivery claim of a failed attempt.
+func (rt *route) releaseClaim(ctx context.Context, claimed attempt, log *slog.Logger) {
+	if err := rt.n.ledger.release(ctx, claimed); err != nil {
+		log.DebugContext(ctx, "delivery claim not released; it runs out by itself", "error", err)
+	}
+}
+
 // deadLetter stores msg, unchanged, in JUMIO_DLQ under
-// jumio.dlq.notify-<route>.<account>.<execution>, then acks it; when the
-// dead letter cannot be stored the message is retried instead.
-func (rt *route) deadLetter(ctx context.Context, msg *message.Message, in input, eventID string, cause error, class string, attempt int, log *slog.Logger) error {
+// jumio.dlq.notify-<route>.<account>.<execution> and reports true; the
+// handler then acks it. When the dead letter cannot be stored the message
+// is retried instead and it reports false.
+func (rt *route) deadLetter(ctx context.Context, msg *message.Message, in input, eventID string, cause error, class string, attempt int, log *slog.Logger) bool {
 	dl := broker.DeadLetter{
 		Stage:           events.StageNotify,
 		Route:           rt.Name,
@@ -218,11 +242,12 @@ func (rt *route) deadLetter(ctx context.Context, msg *message.Message, in input,
 	defer cancel()
 	if err := broker.PublishDeadLetter(dctx, rt.n.js, dl); err != nil {
 		log.WarnContext(ctx, "dead letter not stored; retrying", "error", err)
-		return rt.retry(ctx, msg, rt.Retry.delay(attempt, 0), "dead_letter")
+		_ = rt.retry(ctx, msg, rt.Retry.delay(attempt, 0), "dead_letter")
+		return false
 	}
 	rt.n.metrics.deadLettered.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("class", class)))
 	log.ErrorContext(ctx, "result dead-lettered", "class", class, "error", cause, "subject", dl.Subject())
-	return nil
+	return true
 }
 
 // delay is the wait before retry attempt+1: exponential back-off with

@@ -80,6 +80,9 @@ type delivered struct {
 	// Sent is when Jumio sent the callback of the delivered result.
 	Sent time.Time `json:"sent,omitzero"`
 	At   time.Time `json:"at"`
+	// DeadLettered marks a result that went to the DLQ instead of the
+	// sink; for suppression it counts like a delivery.
+	DeadLettered bool `json:"deadLettered,omitempty"`
 }
 
 // maxDelivered bounds the history of one record.

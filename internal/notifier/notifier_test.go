@@ -230,6 +230,29 @@ func TestDeadLetters(t *testing.T) {
 	}
 }
 
+// TestOneDeadLetterPerRoutePerStatus: a repeat of a dead-lettered result
+// (a second callback for the same state) is suppressed rather than
+// dead-lettered again, and a redrive (a replay asking for redelivery)
+// still goes through once the endpoint is fixed.
+func TestOneDeadLetterPerRoutePerStatus(t *testing.T) {
+	h := newHarness(t)
+	rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
+	rcv.Fail(1, http.StatusUnprocessableEntity, nil)
+	h.start(testConfig(), rcv.Route("hook", events.PolicyFull))
+	h.publish(result(3), nil)
+	waitFor(t, "the dead letter", func() bool { return len(h.messages(events.StreamDLQ)) == 1 })
+	h.publish(result(3, repeated(1)), nil)
+	waitFor(t, "the repeat suppressed", func() bool { return h.metric("kycflow_notifier_suppressed_total", "hook") == 1 })
+	if n := len(h.messages(events.StreamDLQ)); n != 1 {
+		t.Fatalf("dead letters: got %d, want 1", n)
+	}
+	h.publish(result(3), &events.ReplayMarker{ID: "redrive", Redeliver: true, Routes: []string{"hook"}})
+	waitFor(t, "the redriven delivery", func() bool { return len(rcv.Accepted()) == 1 })
+	if n := len(h.messages(events.StreamDLQ)); n != 1 {
+		t.Errorf("dead letters after the redrive: got %d, want 1", n)
+	}
+}
+
 func headerOf(msgs []*jetstream.RawStreamMsg, subject, key string) string {
 	for _, m := range msgs {
 		if m.Subject == subject {
