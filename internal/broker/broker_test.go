@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -85,5 +86,39 @@ func TestRestartKeepsMessages(t *testing.T) {
 	_, js2 := srv.JetStream(t)
 	if got := len(brokertest.Messages(t, js2, events.StreamCallbacks)); got != 1 {
 		t.Fatalf("messages after restart: got %d, want 1", got)
+	}
+}
+
+// TestFullStreamRefusesNewMessages: at its size cap a stream refuses new
+// messages instead of dropping old ones a stage may not have processed.
+func TestFullStreamRefusesNewMessages(t *testing.T) {
+	srv := brokertest.Start(t)
+	nc := srv.Conn(t)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := broker.DefaultStreamsConfig()
+	cfg.MaxBytes = 4 << 10
+	if err := broker.EnsureStreams(t.Context(), js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, 1<<10)
+	var refused error
+	stored := 0
+	for i := range 10 {
+		_, err := js.Publish(t.Context(), events.CallbackSubject(events.APIPlatform, "a", fmt.Sprint(i)), body)
+		if err != nil {
+			refused = err
+			break
+		}
+		stored++
+	}
+	if refused == nil {
+		t.Fatal("a full stream accepted every message")
+	}
+	msgs := brokertest.Messages(t, js, events.StreamCallbacks)
+	if len(msgs) != stored || msgs[0].Subject != events.CallbackSubject(events.APIPlatform, "a", "0") {
+		t.Errorf("stored %d messages, stream holds %d starting at %s; want the first ones kept", stored, len(msgs), msgs[0].Subject)
 	}
 }

@@ -40,7 +40,7 @@ func LoadStreamsConfig(e *config.Env) StreamsConfig {
 		ResultsMaxAge:   e.Duration("KYCFLOW_STREAM_RESULTS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_RESULTS"),
 		DLQMaxAge:       e.Duration("KYCFLOW_STREAM_DLQ_MAX_AGE", 90*24*time.Hour, "retention of JUMIO_DLQ"),
 		DuplicateWindow: e.Duration("KYCFLOW_STREAM_DUPLICATE_WINDOW", 24*time.Hour, "JetStream duplicate window (repeated callbacks inside it are stored once)"),
-		MaxBytes:        e.Int64("KYCFLOW_STREAM_MAX_BYTES", -1, "size cap of each stream in bytes, -1 for none"),
+		MaxBytes:        e.Int64("KYCFLOW_STREAM_MAX_BYTES", -1, "size cap of each stream in bytes, -1 for none; a full stream refuses new messages (ingest answers 503, stages retry) and never drops unprocessed ones"),
 	}
 }
 
@@ -72,8 +72,13 @@ func (c StreamsConfig) StreamConfigs() []jetstream.StreamConfig {
 			MaxAge:      age,
 			MaxBytes:    maxBytes,
 			Duplicates:  c.DuplicateWindow,
-			Discard:     jetstream.DiscardOld,
-			// Erasure purges by subject; nothing else deletes.
+			// A stream at its size cap refuses new messages rather than
+			// dropping old ones that a stage may not have processed yet:
+			// ingest answers 503 and the stages redeliver until there is
+			// room. Only MaxAge and erasure remove messages.
+			Discard: jetstream.DiscardNew,
+			// Direct gets let the operator commands read single
+			// messages from any replica.
 			AllowDirect: true,
 		}
 	}
