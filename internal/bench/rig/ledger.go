@@ -341,10 +341,12 @@ func routeLedger(r notifier.Route, enriched map[string]events.Result, dlq map[st
 			rl.Delivered++
 			rl.DeadLetters += s.deadLetters
 			rl.Suppressed += s.results - 1 - s.deadLetters
-		case s.deadLetters == s.results:
+		case s.deadLetters > 0:
+			// A dead letter settles the execution status for the route:
+			// identical results after it are suppressed.
 			rl.DeadLetters += s.deadLetters
+			rl.Suppressed += s.results - s.deadLetters
 		default:
-			rl.DeadLetters += s.deadLetters
 			rl.Lost = append(rl.Lost, k)
 		}
 	}

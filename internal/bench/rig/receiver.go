@@ -43,6 +43,7 @@ type Receiver struct {
 
 	mu       sync.Mutex
 	fail     map[string]int
+	delay    map[string]time.Duration
 	log      []Delivery
 	attempts map[string]int
 	failed   map[string]int
@@ -63,6 +64,7 @@ func NewReceiver() (*Receiver, error) {
 		addr:     ln.Addr().String(),
 		done:     make(chan struct{}),
 		fail:     map[string]int{},
+		delay:    map[string]time.Duration{},
 		attempts: map[string]int{},
 		failed:   map[string]int{},
 		notify:   make(chan struct{}, 1),
@@ -91,6 +93,15 @@ func (r *Receiver) Fail(route string, status int) {
 	r.fail[route] = status
 }
 
+// Delay makes the receiver take d to answer each request of route, as a
+// slow endpoint does; a request the sender gives up on meanwhile still
+// counts as received.
+func (r *Receiver) Delay(route string, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delay[route] = d
+}
+
 // maxWebhookBody bounds a webhook body.
 const maxWebhookBody = 1 << 20
 
@@ -104,11 +115,14 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Lock()
 	r.attempts[route]++
-	status := r.fail[route]
+	status, delay := r.fail[route], r.delay[route]
 	if status != 0 {
 		r.failed[route]++
 	}
 	r.mu.Unlock()
+	if delay > 0 {
+		time.Sleep(delay)
+	}
 	if status != 0 {
 		w.WriteHeader(status)
 		return
