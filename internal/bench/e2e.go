@@ -241,6 +241,7 @@ func runMode(ctx context.Context, opts E2EOptions, bins rig.Binaries, dir string
 	}
 
 	d := newDriver(sim, p)
+	defer d.client.CloseIdleConnections()
 	sampler := startSampling(p.Processes())
 	defer sampler.stop()
 

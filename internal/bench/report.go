@@ -41,18 +41,18 @@ type Results struct {
 
 // E2EReport is the end-to-end benchmark with its options.
 type E2EReport struct {
-	Rate             float64     `json:"fixedRatePerSecond"`
-	Duration         string      `json:"fixedDuration"`
-	Saturation       int         `json:"saturationCallbacks"`
-	Concurrency      int         `json:"saturationClients"`
-	JumioLatencyMs   float64     `json:"jumioLatencyMs"`
-	JumioBudget      float64     `json:"jumioBudgetPerSecond"`
-	EnricherWorkers  int         `json:"enricherConcurrency"`
-	TargetP99Ms      float64     `json:"targetP99Ms"`
-	TargetRSSMiB     float64     `json:"targetRssMiB"`
-	Results          []E2EResult `json:"results"`
-	TargetsMissed    []string    `json:"targetsMissed,omitempty"`
-	LedgersUnbalance []string    `json:"ledgersUnbalanced,omitempty"`
+	Rate            float64     `json:"fixedRatePerSecond"`
+	Duration        string      `json:"fixedDuration"`
+	Saturation      int         `json:"saturationCallbacks"`
+	Concurrency     int         `json:"saturationClients"`
+	JumioLatencyMs  float64     `json:"jumioLatencyMs"`
+	JumioBudget     float64     `json:"jumioBudgetPerSecond"`
+	EnricherWorkers int         `json:"enricherConcurrency"`
+	TargetP99Ms     float64     `json:"targetP99Ms"`
+	TargetRSSMiB    float64     `json:"targetRssMiB"`
+	Results         []E2EResult `json:"results"`
+	TargetsMissed   []string    `json:"targetsMissed,omitempty"`
+	Unbalanced      []string    `json:"ledgersUnbalanced,omitempty"`
 }
 
 // Targets of the design for the whole pipeline (DESIGN.md section 9).
@@ -81,7 +81,7 @@ func NewE2EReport(opts E2EOptions, results []E2EResult) *E2EReport {
 			continue
 		}
 		if res.LedgerError != "" || res.Ledger == nil {
-			r.LedgersUnbalance = append(r.LedgersUnbalance, res.Mode)
+			r.Unbalanced = append(r.Unbalanced, res.Mode)
 		}
 		for _, ph := range res.Phases {
 			if ph.Name == "fixed" && ph.Latency.P99 > r.TargetP99Ms {
@@ -155,8 +155,8 @@ func (r *E2EReport) Write(w io.Writer, m Machine) {
 	fmt.Fprintf(w, "\ntargets: p99 at the fixed rate <= %.0f ms (50 ms + the simulator's %.0f ms); ingest, enricher and notifier each < %.0f MiB resident\n",
 		r.TargetP99Ms, r.JumioLatencyMs, r.TargetRSSMiB)
 	switch {
-	case len(r.LedgersUnbalance) > 0:
-		fmt.Fprintf(w, "result: LEDGER DOES NOT BALANCE for %v\n", r.LedgersUnbalance)
+	case len(r.Unbalanced) > 0:
+		fmt.Fprintf(w, "result: LEDGER DOES NOT BALANCE for %v\n", r.Unbalanced)
 	case len(r.TargetsMissed) > 0:
 		fmt.Fprintf(w, "result: MISSED: %s\n", strings.Join(r.TargetsMissed, "; "))
 	default:

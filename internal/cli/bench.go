@@ -131,8 +131,8 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 		}
 		res.E2E = bench.NewE2EReport(e2eOpts, results)
 		res.E2E.Write(env.Stdout, res.Machine)
-		if len(res.E2E.LedgersUnbalance) > 0 {
-			errs = append(errs, fmt.Errorf("bench: the ledger does not balance (%s)", strings.Join(res.E2E.LedgersUnbalance, ", ")))
+		if len(res.E2E.Unbalanced) > 0 {
+			errs = append(errs, fmt.Errorf("bench: the ledger does not balance (%s)", strings.Join(res.E2E.Unbalanced, ", ")))
 		}
 		if len(res.E2E.TargetsMissed) > 0 {
 			errs = append(errs, bench.ErrTargetMissed)

@@ -135,6 +135,7 @@ func newWorld(t *testing.T, cfg worldConfig) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		callbackClient.CloseIdleConnections()
 		if err := w.p.Close(); err != nil {
 			t.Errorf("stopping the pipeline: %v", err)
 		}
