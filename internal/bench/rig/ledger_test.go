@@ -112,6 +112,17 @@ func (b *book) deliverAll(n int, r events.Result) {
 	}
 }
 
+// sameIDRepeat delivers a webhook twice with one webhook-id.
+func sameIDRepeat(b *book) {
+	b.post(1, 0, 200)
+	b.enrich(b.store(1, 0), result(1, events.DecisionPassed))
+	b.deliverAll(1, result(1, events.DecisionPassed))
+	b.deliver("hook", "hook-"+execID(1), result(1, events.DecisionPassed))
+}
+
+var sameIDRepeatLedger = summary{Accepted: 1, Callbacks: 1, Stored: 1, Enriched: 1, SameID: 1,
+	Routes: map[string][6]int{"results": {1, 0, 0, 0, 0, 0}, "hook": {1, 0, 0, 0, 0, 0}, "rejected": {0, 0, 1, 0, 0, 0}}}
+
 func TestLedger(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -198,27 +209,15 @@ func TestLedger(t *testing.T) {
 		},
 		{
 			name: "a repeat with the same webhook-id fails unless allowed",
-			run: func(b *book) {
-				b.post(1, 0, 200)
-				b.enrich(b.store(1, 0), result(1, events.DecisionPassed))
-				b.deliverAll(1, result(1, events.DecisionPassed))
-				b.deliver("hook", "hook-"+execID(1), result(1, events.DecisionPassed))
-			},
-			want: summary{Accepted: 1, Callbacks: 1, Stored: 1, Enriched: 1, SameID: 1,
-				Routes: map[string][6]int{"results": {1, 0, 0, 0, 0, 0}, "hook": {1, 0, 0, 0, 0, 0}, "rejected": {0, 0, 1, 0, 0, 0}}},
-			bad: true,
+			run:  sameIDRepeat,
+			want: sameIDRepeatLedger,
+			bad:  true,
 		},
 		{
-			name: "the same repeat, allowed",
-			run: func(b *book) {
-				b.post(1, 0, 200)
-				b.enrich(b.store(1, 0), result(1, events.DecisionPassed))
-				b.deliverAll(1, result(1, events.DecisionPassed))
-				b.deliver("hook", "hook-"+execID(1), result(1, events.DecisionPassed))
-			},
+			name:      "the same repeat, allowed",
+			run:       sameIDRepeat,
 			allowSame: true,
-			want: summary{Accepted: 1, Callbacks: 1, Stored: 1, Enriched: 1, SameID: 1,
-				Routes: map[string][6]int{"results": {1, 0, 0, 0, 0, 0}, "hook": {1, 0, 0, 0, 0, 0}, "rejected": {0, 0, 1, 0, 0, 0}}},
+			want:      sameIDRepeatLedger,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
