@@ -347,10 +347,12 @@ type driver struct {
 	posts []post
 }
 
-// post is one callback posted: when it was due, and its answer.
+// post is one callback posted: when it was due, its answer and when that
+// came.
 type post struct {
-	cb  jumiotest.SentCallback
-	due time.Time
+	cb       jumiotest.SentCallback
+	due      time.Time
+	answered time.Time
 }
 
 func newDriver(sim *jumiotest.Server, p *rig.Pipeline) *driver {
@@ -427,7 +429,7 @@ func (d *driver) post(ctx context.Context, s shot, due time.Time) post {
 	}
 	cb.Err = err
 	cb.Body = nil // kept small: the ledger needs ids and times only
-	return post{cb: cb, due: due}
+	return post{cb: cb, due: due, answered: time.Now()}
 }
 
 // sent returns every callback posted.
@@ -462,7 +464,7 @@ func (d *driver) measure(name string, rate float64, posts []post) Phase {
 			continue
 		}
 		ph.Accepted++
-		lastAnswer = maxTime(lastAnswer, p.due)
+		lastAnswer = maxTime(lastAnswer, p.answered)
 		at, ok := first[p.cb.Reference]
 		if !ok {
 			continue
