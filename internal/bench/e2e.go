@@ -16,6 +16,7 @@ import (
 
 	"github.com/kycflow/kycflow/internal/bench/rig"
 	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
 )
 
@@ -283,7 +284,7 @@ func runMode(ctx context.Context, opts E2EOptions, bins rig.Binaries, dir string
 	sampler.stop()
 	res.Processes = sampler.figures(p.Processes())
 	for k, n := range sim.Counts() {
-		if k.Endpoint == "token" {
+		if k.Endpoint == jumio.EndpointToken {
 			continue
 		}
 		res.JumioRequests += n

@@ -122,7 +122,10 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 	}
 
 	res := bench.Results{Machine: bench.ThisMachine()}
-	var errs []error
+	var (
+		errs   []error
+		missed []string
+	)
 	if target == "all" || target == "e2e" {
 		fmt.Fprintln(env.Stdout, "kycflow bench e2e")
 		results, err := bench.RunE2E(ctx, e2eOpts)
@@ -135,7 +138,7 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 			errs = append(errs, fmt.Errorf("bench: the ledger does not balance (%s)", strings.Join(res.E2E.Unbalanced, ", ")))
 		}
 		if len(res.E2E.TargetsMissed) > 0 {
-			errs = append(errs, bench.ErrTargetMissed)
+			missed = append(missed, "e2e")
 		}
 	}
 	if target == "all" || target == "ingest" {
@@ -145,7 +148,10 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 			return benchInterrupted(err)
 		}
 		res.Ingest = bench.NewIngestSummary(ingestOpts, results)
-		if err := bench.Report(env.Stdout, ingestOpts, results); err != nil {
+		switch err := bench.Report(env.Stdout, ingestOpts, results); {
+		case errors.Is(err, bench.ErrTargetMissed):
+			missed = append(missed, "ingest")
+		case err != nil:
 			errs = append(errs, err)
 		}
 	}
@@ -154,6 +160,9 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 			return fmt.Errorf("bench: --json-out: %w", err)
 		}
 		fmt.Fprintf(env.Stdout, "\nresults written to %s\n", path)
+	}
+	if len(missed) > 0 {
+		errs = append(errs, fmt.Errorf("%w (%s)", bench.ErrTargetMissed, strings.Join(missed, ", ")))
 	}
 	return errors.Join(errs...)
 }
