@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -79,15 +78,6 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 	get := func(name string) any { return fs.Lookup(name).Value.(flag.Getter).Get() }
 	str := func(name string) string { return fs.Lookup(name).Value.String() }
 
-	var logw io.Writer
-	if path := str("log"); path != "" {
-		f, err := os.Create(path)
-		if err != nil {
-			return fmt.Errorf("bench: --log: %w", err)
-		}
-		defer f.Close()
-		logw = f
-	}
 	e2eOpts := bench.E2EOptions{
 		Rate:         get("e2e-rate").(float64),
 		Duration:     get("e2e-duration").(time.Duration),
@@ -96,7 +86,6 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 		JumioLatency: get("jumio-latency").(time.Duration),
 		JumioBudget:  get("jumio-budget").(float64),
 		Progress:     env.Stdout,
-		Log:          logw,
 	}
 	for _, m := range benchList(str("modes")) {
 		if m != string(rig.ModeProcesses) && m != string(rig.ModeRun) {
@@ -119,6 +108,15 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 		Rate:        get("rate").(float64),
 		Syncs:       benchList(str("sync")),
 		Progress:    env.Stdout,
+	}
+
+	if path := str("log"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("bench: --log: %w", err)
+		}
+		defer f.Close()
+		e2eOpts.Log = f
 	}
 
 	res := bench.Results{Machine: bench.ThisMachine()}
