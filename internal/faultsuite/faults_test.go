@@ -14,36 +14,56 @@ import (
 )
 
 // TestNATSKilled: the NATS server is killed (SIGKILL) while callbacks
-// flow and restarted after a pause. Ingest answers 503 meanwhile, never
+// flow and restarted 6 s later. Ingest answers 503 meanwhile, never
 // 200 for a callback it did not store; the sender posts those again; every
 // stage reconnects on its own and the ledger balances. A delivery made
 // while the broker was down may be repeated with the same id (it could not
 // be recorded), so same-id webhook repeats are allowed and counted.
 func TestNATSKilled(t *testing.T) {
-	w := newWorld(t, worldConfig{scenario: jumiotest.Scenario{Seed: 11, Executions: 180, NetverifyScans: 60}})
+	// Jumio's latency and a slow webhook endpoint keep work in the
+	// enricher's and the notifier's hands when the server dies.
+	w := newWorld(t, worldConfig{scenario: jumiotest.Scenario{Seed: 11, Executions: 180, NetverifyScans: 60}, latency: 150 * time.Millisecond})
+	w.p.Receiver().Delay("hook-a", 100*time.Millisecond)
 	ctx := t.Context()
 	wait := background(func() []jumiotest.SentCallback {
 		return w.send(ctx, jumiotest.CallbackOptions{Rate: 40, Concurrency: 8})
 	})
 	sleep(ctx, 1500*time.Millisecond)
+	heldE := w.unacked(events.StreamCallbacks, enricher.Durable)
+	heldN := 0
+	for _, r := range w.p.Routes() {
+		heldN += max(0, w.unacked(events.StreamEnriched, r.Durable()))
+	}
 	nats := w.p.NATS()
 	killed := time.Now()
 	if err := nats.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	sleep(ctx, 3*time.Second)
+	// Longer than the publish timeout (5 s): publishes and key-value
+	// writes in flight fail, not just wait for the reconnection.
+	sleep(ctx, 6*time.Second)
 	restarted := time.Now()
 	if err := nats.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
 	ready := time.Since(restarted)
 	sent := wait()
+	// The sender posts again what was refused once ingest is ready again
+	// (connected, the stream there).
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := w.p.Ingest().WaitReady(rctx); err != nil {
+		t.Fatal(err)
+	}
+	ingestBack := time.Since(restarted)
 	again := w.resend(ctx, sent)
 	settled := w.settle()
 	all := append(sent, again...)
 
-	w.figure("NATS down for %s (killed, restarted: ready in %s)", restarted.Sub(killed).Round(time.Millisecond), ready.Round(time.Millisecond))
-	w.figure("ingest answers: %v; posted again after the outage: %d, answers %v", statuses(sent), len(again), statuses(again))
+	w.figure("NATS killed with %d callbacks unacknowledged by the enricher and %d results by the routes; down for %s, ready %s after the restart",
+		heldE, heldN, restarted.Sub(killed).Round(time.Millisecond), ready.Round(time.Millisecond))
+	w.figure("ingest answers: %v; ingest ready %s after the restart; posted again then: %d, answers %v",
+		statuses(sent), ingestBack.Round(time.Millisecond), len(again), statuses(again))
 	w.figure("pipeline settled %s after the resends (restart to settled: %s)", settled.Round(time.Millisecond), time.Since(restarted).Round(time.Millisecond))
 	w.figure("enricher retries %.0f, notifier retries %.0f",
 		w.metric(w.p.Enricher(), enricher.MetricRetries+"_total", nil), w.metric(w.p.Notifier(), notifier.MetricRetried+"_total", nil))

@@ -239,6 +239,24 @@ func readyz(ctx context.Context, addr string) error {
 	return nil
 }
 
+// WaitReady waits until the process is ready again (after an outage of
+// a dependency), or ctx ends.
+func (p *Process) WaitReady(ctx context.Context) error {
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := p.cfg.Ready(rctx, p.Addr())
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rig: %s not ready: %w", p.cfg.Name, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // Name is the process's name.
 func (p *Process) Name() string { return p.cfg.Name }
 
