@@ -30,10 +30,7 @@ func TestNATSKilled(t *testing.T) {
 	})
 	sleep(ctx, 1500*time.Millisecond)
 	heldE := w.unacked(events.StreamCallbacks, enricher.Durable)
-	heldN := 0
-	for _, r := range w.p.Routes() {
-		heldN += max(0, w.unacked(events.StreamEnriched, r.Durable()))
-	}
+	heldN := w.unackedResults()
 	nats := w.p.NATS()
 	killed := time.Now()
 	if err := nats.Kill(); err != nil {
@@ -91,10 +88,7 @@ func TestStagesKilled(t *testing.T) {
 	})
 	enr, ntf := w.p.Enricher(), w.p.Notifier()
 	sleep(ctx, time.Second)
-	heldN := 0
-	for _, r := range w.p.Routes() {
-		heldN += max(0, w.unacked(events.StreamEnriched, r.Durable()))
-	}
+	heldN := w.unackedResults()
 	if err := ntf.Kill(); err != nil {
 		t.Fatal(err)
 	}

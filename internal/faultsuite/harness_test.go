@@ -254,6 +254,15 @@ func (w *world) unacked(stream, durable string) int {
 	return info.NumAckPending
 }
 
+// unackedResults sums unacked over every route's consumer.
+func (w *world) unackedResults() int {
+	n := 0
+	for _, r := range w.p.Routes() {
+		n += max(0, w.unacked(events.StreamEnriched, r.Durable()))
+	}
+	return n
+}
+
 // statuses counts the answers of sent callbacks ("error" when none came).
 func statuses(sent []jumiotest.SentCallback) map[string]int {
 	out := map[string]int{}

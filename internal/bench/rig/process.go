@@ -122,12 +122,27 @@ func (p *Process) start(ctx context.Context) error {
 			p.addr = a
 			p.mu.Unlock()
 		case <-done:
-			return p.failed("exited at start")
+			return p.failed(errExited.Error())
 		case <-ctx.Done():
 			_ = p.Kill()
 			return p.failed("did not listen: " + ctx.Err().Error())
 		}
 	}
+	if err := p.ready(ctx, done); err != nil {
+		if !errors.Is(err, errExited) {
+			_ = p.Kill()
+		}
+		return p.failed(err.Error())
+	}
+	return nil
+}
+
+// errExited: the process ended while the rig waited for it.
+var errExited = errors.New("exited")
+
+// ready polls the readiness check until it passes, the run ends (done:
+// errExited) or ctx ends.
+func (p *Process) ready(ctx context.Context, done <-chan struct{}) error {
 	for {
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := p.cfg.Ready(rctx, p.Addr())
@@ -137,10 +152,9 @@ func (p *Process) start(ctx context.Context) error {
 		}
 		select {
 		case <-done:
-			return p.failed("exited at start")
+			return errExited
 		case <-ctx.Done():
-			_ = p.Kill()
-			return p.failed("not ready: " + err.Error())
+			return fmt.Errorf("not ready: %w", err)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -242,19 +256,13 @@ func readyz(ctx context.Context, addr string) error {
 // WaitReady waits until the process is ready again (after an outage of
 // a dependency), or ctx ends.
 func (p *Process) WaitReady(ctx context.Context) error {
-	for {
-		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := p.cfg.Ready(rctx, p.Addr())
-		cancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("rig: %s not ready: %w", p.cfg.Name, err)
-		case <-time.After(50 * time.Millisecond):
-		}
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	if err := p.ready(ctx, done); err != nil {
+		return fmt.Errorf("rig: %s %w", p.cfg.Name, err)
 	}
+	return nil
 }
 
 // Name is the process's name.
