@@ -3,7 +3,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run test test-race test-short bench fuzz lint golden build ci
+.PHONY: run test test-race test-short bench faults fuzz lint golden build ci
 
 run:
 	$(GO) run ./cmd/kycflow run
@@ -19,8 +19,14 @@ test-short:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...
 
+# The end-to-end benchmark and the ingest comparison; pass flags with
+# BENCHFLAGS, for example BENCHFLAGS="--json-out bench.json".
 bench:
-	$(GO) run ./cmd/kycflow bench
+	$(GO) run ./cmd/kycflow bench $(BENCHFLAGS)
+
+# The fault suite alone, with its figures (go test ./... runs it too).
+faults:
+	$(GO) test -race -count=1 -v ./internal/faultsuite
 
 fuzz:
 	./scripts/fuzz.sh 20s

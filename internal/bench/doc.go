@@ -1,10 +1,20 @@
-// Package bench measures kycflow's services against minimal reference
-// implementations on the same machine, in the same run, with the same
-// JetStream configuration, and reports throughput and latency ratios (the
-// targets of the design are ratios, since absolute figures drift between
-// runs and machines).
+// Package bench measures kycflow on one machine, in one run, and reports
+// figures that can be compared between runs (Results, as a table and as
+// JSON):
 //
-// It is a library: "kycflow bench ingest" and the end-to-end benchmark
-// drive it. It also generates realistic, distinct Jumio callbacks, which
-// tests use as load.
+//   - RunE2E measures the whole pipeline (internal/bench/rig): the Jumio
+//     simulator's callbacks posted to ingest at a fixed rate and at
+//     saturation, results delivered to a webhook on loopback and to
+//     JUMIO_RESULTS, once as separate processes against an external
+//     nats-server and once as "kycflow run"; accepted and delivered per
+//     second, latency from each callback's scheduled send time to the
+//     webhook's arrival, resident memory and CPU per process, and the
+//     ledger of every callback.
+//   - RunIngest measures ingest against a minimal reference server on the
+//     same JetStream configuration, and reports throughput and latency
+//     ratios (the design's targets are ratios, since absolute figures
+//     drift between runs and machines).
+//
+// "kycflow bench" drives both. The package also generates realistic,
+// distinct Jumio callbacks, which tests use as load.
 package bench

@@ -128,25 +128,23 @@ func Saturate(ctx context.Context, t Target, conc int, warmup, d time.Duration, 
 	client := newClient(conc)
 	defer client.CloseIdleConnections()
 	var (
-		counter   atomic.Int64
 		measuring atomic.Bool
 		rec       recorder
-		wg        sync.WaitGroup
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for range conc {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				cb := next(int(counter.Add(1)))
-				start := time.Now()
-				ok := send(ctx, client, t, cb)
-				if measuring.Load() && ctx.Err() == nil {
-					rec.add(time.Since(start), ok)
-				}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		closedLoop(ctx, conc, -1, func(n int) {
+			cb := next(n + 1)
+			start := time.Now()
+			ok := send(ctx, client, t, cb)
+			if measuring.Load() && ctx.Err() == nil {
+				rec.add(time.Since(start), ok)
 			}
 		})
-	}
+	}()
 	sleep(ctx, warmup)
 	measuring.Store(true)
 	start, cpu0 := time.Now(), processCPU()
@@ -154,7 +152,7 @@ func Saturate(ctx context.Context, t Target, conc int, warmup, d time.Duration, 
 	measuring.Store(false)
 	elapsed, cpu := time.Since(start), processCPU()-cpu0
 	cancel()
-	wg.Wait()
+	<-done
 	m := rec.result(elapsed)
 	m.CPU = cpu
 	return m
@@ -168,30 +166,60 @@ func Saturate(ctx context.Context, t Target, conc int, warmup, d time.Duration, 
 func FixedRate(ctx context.Context, t Target, rate float64, maxInFlight int, warmup, d time.Duration, next func(n int) Callback) Measurement {
 	client := newClient(maxInFlight)
 	defer client.CloseIdleConnections()
-	type job struct {
-		n       int
-		at      time.Time
-		measure bool
-	}
-	jobs := make(chan job, maxInFlight)
+	var rec recorder
+	begin := time.Now()
+	measureFrom := begin.Add(warmup)
+	openLoop(ctx, rate, maxInFlight, begin, measureFrom.Add(d), func(n int, at time.Time) {
+		ok := send(context.WithoutCancel(ctx), client, t, next(n))
+		if !at.Before(measureFrom) {
+			rec.add(time.Since(at), ok)
+		}
+	})
+	return rec.result(d)
+}
+
+// closedLoop runs fire(n) for n = 0, 1, … from conc goroutines, each
+// calling it again as soon as its call returns, until limit calls were
+// made (limit < 0: no limit) or ctx ends; it returns when every call has.
+func closedLoop(ctx context.Context, conc, limit int, fire func(n int)) {
 	var (
-		rec recorder
-		wg  sync.WaitGroup
+		counter atomic.Int64
+		wg      sync.WaitGroup
 	)
-	for range maxInFlight {
+	for range conc {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				n := int(counter.Add(1)) - 1
+				if limit >= 0 && n >= limit {
+					return
+				}
+				fire(n)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// openLoop calls fire(n, at) for n = 0, 1, … with at = begin + n/rate,
+// each at its scheduled time whether or not earlier calls have returned,
+// until at reaches end or ctx ends; up to workers calls run at once (a
+// call that waits for a worker is late, and at says by how much). It
+// returns when every call has.
+func openLoop(ctx context.Context, rate float64, workers int, begin, end time.Time, fire func(n int, at time.Time)) {
+	type job struct {
+		n  int
+		at time.Time
+	}
+	jobs := make(chan job, workers)
+	var wg sync.WaitGroup
+	for range workers {
 		wg.Go(func() {
 			for j := range jobs {
-				ok := send(context.WithoutCancel(ctx), client, t, next(j.n))
-				if j.measure {
-					rec.add(time.Since(j.at), ok)
-				}
+				fire(j.n, j.at)
 			}
 		})
 	}
 	interval := time.Duration(float64(time.Second) / rate)
-	begin := time.Now()
-	measureFrom := begin.Add(warmup)
-	end := measureFrom.Add(d)
 	for n := 0; ctx.Err() == nil; n++ {
 		at := begin.Add(time.Duration(n) * interval)
 		if !at.Before(end) {
@@ -200,11 +228,10 @@ func FixedRate(ctx context.Context, t Target, rate float64, maxInFlight int, war
 		if wait := time.Until(at); wait > 0 {
 			time.Sleep(wait)
 		}
-		jobs <- job{n: n, at: at, measure: !at.Before(measureFrom)}
+		jobs <- job{n: n, at: at}
 	}
 	close(jobs)
 	wg.Wait()
-	return rec.result(d)
 }
 
 // processCPU is the user and system time the process has used.

@@ -5,67 +5,179 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/kycflow/kycflow/internal/bench"
+	"github.com/kycflow/kycflow/internal/bench/rig"
 )
 
 func init() {
 	register(&Command{
 		Name:    "bench",
-		Summary: "measure a service against a minimal reference on this machine",
-		Usage:   "ingest [flags]",
-		Description: `bench ingest drives the real ingest over loopback, at saturation and at a
+		Summary: "measure kycflow end to end and against a minimal reference on this machine",
+		Usage:   "[all|e2e|ingest] [flags]",
+		Description: `bench e2e builds ingest, the enricher, the notifier, kycflow and nats-server
+from this source tree and measures the whole pipeline: the Jumio simulator's
+callbacks are posted to ingest at a fixed rate, then at saturation; results
+go to a webhook receiver on loopback and to JUMIO_RESULTS. It runs once as
+separate processes against an external nats-server (sync_interval: always
+unless --nats-sync default) and once as "kycflow run" with its embedded
+server, and prints accepted callbacks/s, results delivered/s, latency from
+each callback's scheduled send time to the webhook's arrival (p50, p90,
+p99, max), resident memory and CPU per process, and the ledger of every
+callback. The simulator answers after --jumio-latency within a budget
+generous enough that Jumio is not the bottleneck.
+
+bench ingest drives the real ingest over loopback, at saturation and at a
 fixed rate, and in the same run a minimal reference server (HTTP body ->
 JetStream publish -> ack -> 200) on the same stream configuration, once per
-JetStream sync setting. It prints both throughputs, their ratio and p50/p99
-latency (measured from each request's scheduled send time at the fixed rate),
-and exits 1 when a target of the design is missed. Everything runs in this
-process: close other work for stable figures.`,
-		Example: `  kycflow bench ingest
+JetStream sync setting, and prints both throughputs, their ratio and p50/p99
+latency (from each request's scheduled send time at the fixed rate).
+
+bench all (the default) runs both. Results are printed as tables and, with
+--json-out, written as JSON to compare runs. It exits 1 when a ledger does
+not balance or a target of the design is missed. Everything runs on this
+machine: close other work for stable figures.`,
+		Example: `  kycflow bench
+  kycflow bench e2e --e2e-rate 200 --e2e-duration 30s --json-out e2e.json
   kycflow bench ingest --duration 10s --sync always --rate 1000`,
 		Flags: func(fs *flag.FlagSet) {
-			fs.Duration("duration", 10*time.Second, "length of each measurement, split into alternating rounds")
-			fs.Int("rounds", 10, "rounds in which the reference and ingest take turns")
-			fs.Duration("warmup", 300*time.Millisecond, "warm-up before each round")
-			fs.Int("concurrency", 32, "closed-loop clients at saturation")
-			fs.Float64("rate", 0, "fixed request rate per second (0: a quarter of the reference's saturation throughput)")
-			fs.String("sync", "default,always", "JetStream sync settings to measure: default, always")
+			fs.String("json-out", "", "also write the results as JSON to this file")
+			fs.String("log", "", "write the pipeline processes' output to this file")
+			// End to end.
+			fs.Float64("e2e-rate", 100, "end to end: fixed callback rate per second")
+			fs.Duration("e2e-duration", 20*time.Second, "end to end: how long the fixed rate is offered")
+			fs.Int("e2e-saturation", 3000, "end to end: callbacks posted at saturation")
+			fs.Int("e2e-concurrency", 32, "end to end: closed-loop clients at saturation")
+			fs.String("modes", "processes,run", "end to end: processes (separate services and nats-server), run (kycflow run)")
+			fs.String("nats-sync", bench.SyncAlways, "end to end: sync setting of the external nats-server: always or default")
+			fs.Duration("jumio-latency", 20*time.Millisecond, "end to end: the Jumio simulator's latency per request")
+			fs.Float64("jumio-budget", 10000, "end to end: the Jumio simulator's request budget per second")
+			// Ingest against the reference.
+			fs.Duration("duration", 10*time.Second, "ingest: length of each measurement, split into alternating rounds")
+			fs.Int("rounds", 10, "ingest: rounds in which the reference and ingest take turns")
+			fs.Duration("warmup", 300*time.Millisecond, "ingest: warm-up before each round")
+			fs.Int("concurrency", 32, "ingest: closed-loop clients at saturation")
+			fs.Float64("rate", 0, "ingest: fixed request rate per second (0: a quarter of the reference's saturation throughput)")
+			fs.String("sync", "default,always", "ingest: JetStream sync settings to measure: default, always")
 		},
 		Run: runBench,
 	})
 }
 
 func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
-	target := "ingest"
+	target := "all"
 	if len(args) > 0 {
 		target = args[0]
 	}
-	if target != "ingest" || len(args) > 1 {
-		return usageError("bench: unknown target %q (want ingest)", strings.Join(args, " "))
+	if len(args) > 1 || (target != "all" && target != "e2e" && target != "ingest") {
+		return usageError("bench: unknown target %q (want all, e2e or ingest)", strings.Join(args, " "))
 	}
-	get := func(name string) flag.Getter { return fs.Lookup(name).Value.(flag.Getter) }
-	opts := bench.IngestOptions{
-		Duration:    get("duration").Get().(time.Duration),
-		Warmup:      get("warmup").Get().(time.Duration),
-		Rounds:      get("rounds").Get().(int),
-		Concurrency: get("concurrency").Get().(int),
-		Rate:        get("rate").Get().(float64),
+	get := func(name string) any { return fs.Lookup(name).Value.(flag.Getter).Get() }
+	str := func(name string) string { return fs.Lookup(name).Value.String() }
+
+	e2eOpts := bench.E2EOptions{
+		Rate:         get("e2e-rate").(float64),
+		Duration:     get("e2e-duration").(time.Duration),
+		Saturation:   get("e2e-saturation").(int),
+		Concurrency:  get("e2e-concurrency").(int),
+		JumioLatency: get("jumio-latency").(time.Duration),
+		JumioBudget:  get("jumio-budget").(float64),
+		Progress:     env.Stdout,
+	}
+	for _, m := range benchList(str("modes")) {
+		if m != string(rig.ModeProcesses) && m != string(rig.ModeRun) {
+			return usageError("bench: --modes: unknown mode %q (want processes, run)", m)
+		}
+		e2eOpts.Modes = append(e2eOpts.Modes, rig.Mode(m))
+	}
+	switch str("nats-sync") {
+	case bench.SyncAlways:
+	case bench.SyncDefault:
+		e2eOpts.SyncDefault = true
+	default:
+		return usageError("bench: --nats-sync: want always or default")
+	}
+	ingestOpts := bench.IngestOptions{
+		Duration:    get("duration").(time.Duration),
+		Warmup:      get("warmup").(time.Duration),
+		Rounds:      get("rounds").(int),
+		Concurrency: get("concurrency").(int),
+		Rate:        get("rate").(float64),
+		Syncs:       benchList(str("sync")),
 		Progress:    env.Stdout,
 	}
-	for s := range strings.SplitSeq(get("sync").String(), ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			opts.Syncs = append(opts.Syncs, s)
+
+	if path := str("log"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("bench: --log: %w", err)
+		}
+		defer f.Close()
+		e2eOpts.Log = f
+	}
+
+	res := bench.Results{Machine: bench.ThisMachine()}
+	var (
+		errs   []error
+		missed []string
+	)
+	if target == "all" || target == "e2e" {
+		fmt.Fprintln(env.Stdout, "kycflow bench e2e")
+		results, err := bench.RunE2E(ctx, e2eOpts)
+		if err != nil {
+			return benchInterrupted(err)
+		}
+		res.E2E = bench.NewE2EReport(e2eOpts, results)
+		res.E2E.Write(env.Stdout, res.Machine)
+		if len(res.E2E.Unbalanced) > 0 {
+			errs = append(errs, fmt.Errorf("bench: the ledger does not balance (%s)", strings.Join(res.E2E.Unbalanced, ", ")))
+		}
+		if len(res.E2E.TargetsMissed) > 0 {
+			missed = append(missed, "e2e")
 		}
 	}
-	fmt.Fprintln(env.Stdout, "kycflow bench ingest")
-	results, err := bench.RunIngest(ctx, opts)
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return errors.New("bench: interrupted")
+	if target == "all" || target == "ingest" {
+		fmt.Fprintln(env.Stdout, "\nkycflow bench ingest")
+		results, err := bench.RunIngest(ctx, ingestOpts)
+		if err != nil {
+			return benchInterrupted(err)
 		}
-		return err
+		res.Ingest = bench.NewIngestSummary(ingestOpts, results)
+		switch err := bench.Report(env.Stdout, ingestOpts, results); {
+		case errors.Is(err, bench.ErrTargetMissed):
+			missed = append(missed, "ingest")
+		case err != nil:
+			errs = append(errs, err)
+		}
 	}
-	return bench.Report(env.Stdout, opts, results)
+	if path := str("json-out"); path != "" {
+		if err := res.WriteJSON(path); err != nil {
+			return fmt.Errorf("bench: --json-out: %w", err)
+		}
+		fmt.Fprintf(env.Stdout, "\nresults written to %s\n", path)
+	}
+	if len(missed) > 0 {
+		errs = append(errs, fmt.Errorf("%w (%s)", bench.ErrTargetMissed, strings.Join(missed, ", ")))
+	}
+	return errors.Join(errs...)
+}
+
+func benchInterrupted(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return errors.New("bench: interrupted")
+	}
+	return err
+}
+
+func benchList(s string) []string {
+	var out []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

@@ -1,0 +1,221 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Machine says where a run happened.
+type Machine struct {
+	CPUs       int    `json:"cpus"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	Go         string `json:"go"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	// Kernel is the Linux kernel release, when known.
+	Kernel string    `json:"kernel,omitempty"`
+	Time   time.Time `json:"time"`
+}
+
+// ThisMachine describes the machine the process runs on.
+func ThisMachine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, Time: time.Now().UTC().Truncate(time.Second)}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+// Results is everything one "kycflow bench" run measured: the JSON it
+// writes with --json-out, so that runs can be compared.
+type Results struct {
+	Machine Machine        `json:"machine"`
+	E2E     *E2EReport     `json:"e2e,omitempty"`
+	Ingest  *IngestSummary `json:"ingest,omitempty"`
+}
+
+// E2EReport is the end-to-end benchmark with its options.
+type E2EReport struct {
+	Rate            float64     `json:"fixedRatePerSecond"`
+	Duration        string      `json:"fixedDuration"`
+	Saturation      int         `json:"saturationCallbacks"`
+	Concurrency     int         `json:"saturationClients"`
+	JumioLatencyMs  float64     `json:"jumioLatencyMs"`
+	JumioBudget     float64     `json:"jumioBudgetPerSecond"`
+	EnricherWorkers int         `json:"enricherConcurrency"`
+	TargetP99Ms     float64     `json:"targetP99Ms"`
+	TargetRSSMiB    float64     `json:"targetRssMiB"`
+	Results         []E2EResult `json:"results"`
+	TargetsMissed   []string    `json:"targetsMissed,omitempty"`
+	Unbalanced      []string    `json:"ledgersUnbalanced,omitempty"`
+}
+
+// Targets of the design for the whole pipeline (DESIGN.md section 9).
+const (
+	// TargetE2EP99 is the p99 from callback to delivery at moderate load,
+	// on top of the simulator's latency.
+	TargetE2EP99 = 50 * time.Millisecond
+	// TargetRSS is the resident memory of each service at steady load.
+	TargetRSS = 64 << 20
+)
+
+// NewE2EReport judges the results against the targets: the fixed-rate
+// p99 of every mode, and the resident memory of each service (ingest, the
+// enricher and the notifier as processes; not nats-server, not "kycflow
+// run", which holds them all) at the fixed rate.
+func NewE2EReport(opts E2EOptions, results []E2EResult) *E2EReport {
+	opts.setDefaults()
+	r := &E2EReport{
+		Rate: opts.Rate, Duration: opts.Duration.String(), Saturation: opts.Saturation, Concurrency: opts.Concurrency,
+		JumioLatencyMs: ms(opts.JumioLatency), JumioBudget: opts.JumioBudget, EnricherWorkers: enricherWorkers,
+		TargetP99Ms: ms(TargetE2EP99 + opts.JumioLatency), TargetRSSMiB: float64(TargetRSS) / (1 << 20),
+		Results: results,
+	}
+	for _, res := range results {
+		if res.Skipped != "" {
+			continue
+		}
+		if res.LedgerError != "" || res.Ledger == nil {
+			r.Unbalanced = append(r.Unbalanced, res.Mode)
+		}
+		for _, ph := range res.Phases {
+			if ph.Name == "fixed" && ph.Latency.P99 > r.TargetP99Ms {
+				r.TargetsMissed = append(r.TargetsMissed, fmt.Sprintf("%s: p99 %.1f ms > %.0f ms", res.Mode, ph.Latency.P99, r.TargetP99Ms))
+			}
+		}
+		for _, p := range res.Processes {
+			if service(p.Name) && p.RSSFixed > r.TargetRSSMiB {
+				r.TargetsMissed = append(r.TargetsMissed, fmt.Sprintf("%s: %s resident %.1f MiB > %.0f MiB", res.Mode, p.Name, p.RSSFixed, r.TargetRSSMiB))
+			}
+		}
+	}
+	return r
+}
+
+func service(name string) bool { return name == "ingest" || name == "enricher" || name == "notifier" }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Write prints the report as tables.
+func (r *E2EReport) Write(w io.Writer, m Machine) {
+	fmt.Fprintf(w, "\nend to end: Jumio simulator -> ingest -> enricher -> notifier -> webhook on loopback (and every result to JUMIO_RESULTS)\n")
+	fmt.Fprintf(w, "%d CPUs (GOMAXPROCS %d), %s %s/%s; load generator, simulator and webhook receiver run in this process, on the same CPUs\n",
+		m.CPUs, m.GOMAXPROCS, m.Go, m.OS, m.Arch)
+	fmt.Fprintf(w, "Jumio simulator: %.0f ms per request, budget %.0f requests/s, enricher concurrency %d: Jumio is not the bottleneck\n",
+		r.JumioLatencyMs, r.JumioBudget, r.EnricherWorkers)
+	fmt.Fprintf(w, "callbacks: 3 Platform (details fetched) : 1 Netverify (mapped from the form); fixed rate %.0f/s for %s, then %d at saturation from %d clients\n",
+		r.Rate, r.Duration, r.Saturation, r.Concurrency)
+	fmt.Fprintf(w, "latency: callback POST (its scheduled time at the fixed rate) to the webhook's arrival; at saturation it includes the backlog's queueing\n\n")
+	fmt.Fprintf(w, "%-10s %-7s %-11s %9s %11s %12s %8s %8s %8s %8s  %s\n", "mode", "sync", "phase", "offered", "accepted/s", "delivered/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "ledger")
+	for _, res := range r.Results {
+		if res.Skipped != "" {
+			fmt.Fprintf(w, "%-10s %-7s skipped: %s\n", res.Mode, res.Sync, res.Skipped)
+			continue
+		}
+		ledger := "balanced"
+		if res.LedgerError != "" {
+			ledger = "DOES NOT BALANCE"
+		}
+		for _, ph := range res.Phases {
+			offered := "-"
+			if ph.Offered > 0 {
+				offered = fmt.Sprintf("%.0f/s", ph.Offered)
+			}
+			fmt.Fprintf(w, "%-10s %-7s %-11s %9s %11.0f %12.0f %8.1f %8.1f %8.1f %8.1f  %s\n", res.Mode, res.Sync, ph.Name, offered,
+				ph.AcceptedPerSecond, ph.DeliveredPerSecond, ph.Latency.P50, ph.Latency.P90, ph.Latency.P99, ph.Latency.Max, ledger)
+		}
+	}
+	fmt.Fprintf(w, "\nresident memory in MiB (median at the fixed rate, peak sampled, kernel's VmHWM) and CPU seconds per 1000 results\n")
+	fmt.Fprintf(w, "%-10s %-12s %9s %7s %7s %12s %12s\n", "mode", "process", "rss fixed", "peak", "hwm", "cpu fixed", "cpu satur.")
+	for _, res := range r.Results {
+		for _, p := range res.Processes {
+			var cpu [2]float64
+			for i, ph := range res.Phases {
+				if i < 2 {
+					cpu[i] = ph.CPUPerThousand[p.Name]
+				}
+			}
+			fmt.Fprintf(w, "%-10s %-12s %9.1f %7.1f %7.1f %12.2f %12.2f\n", res.Mode, p.Name, p.RSSFixed, p.RSSPeak, p.HWM, cpu[0], cpu[1])
+		}
+		if res.Skipped == "" {
+			fmt.Fprintf(w, "%-10s Jumio: %d requests, %d answered 429\n", res.Mode, res.JumioRequests, res.Jumio429s)
+		}
+	}
+	for _, res := range r.Results {
+		if res.Ledger != nil {
+			fmt.Fprintf(w, "\n%s:\n", res.Mode)
+			res.Ledger.Write(w)
+		}
+	}
+	fmt.Fprintf(w, "\ntargets: p99 at the fixed rate <= %.0f ms (50 ms + the simulator's %.0f ms); ingest, enricher and notifier each < %.0f MiB resident\n",
+		r.TargetP99Ms, r.JumioLatencyMs, r.TargetRSSMiB)
+	switch {
+	case len(r.Unbalanced) > 0:
+		fmt.Fprintf(w, "result: LEDGER DOES NOT BALANCE for %v\n", r.Unbalanced)
+	case len(r.TargetsMissed) > 0:
+		fmt.Fprintf(w, "result: MISSED: %s\n", strings.Join(r.TargetsMissed, "; "))
+	default:
+		fmt.Fprintf(w, "result: met\n")
+	}
+}
+
+// IngestSummary is the ingest comparison without its raw latencies.
+type IngestSummary struct {
+	Duration    string             `json:"duration"`
+	Rounds      int                `json:"rounds"`
+	Concurrency int                `json:"concurrency"`
+	Results     []IngestFigures    `json:"results"`
+	Targets     map[string]float64 `json:"targets"`
+}
+
+// IngestFigures are one sync setting's figures (throughput per second,
+// latencies in milliseconds, CPU per request in microseconds).
+type IngestFigures struct {
+	Sync                string  `json:"sync"`
+	ReferenceThroughput float64 `json:"referenceThroughput"`
+	IngestThroughput    float64 `json:"ingestThroughput"`
+	ThroughputRatio     float64 `json:"throughputRatio"`
+	ReferenceCPUus      float64 `json:"referenceCpuPerRequestUs"`
+	IngestCPUus         float64 `json:"ingestCpuPerRequestUs"`
+	CPURatio            float64 `json:"cpuRatio"`
+	Rate                float64 `json:"fixedRate"`
+	ReferenceP50        float64 `json:"referenceP50Ms"`
+	ReferenceP99        float64 `json:"referenceP99Ms"`
+	IngestP50           float64 `json:"ingestP50Ms"`
+	IngestP99           float64 `json:"ingestP99Ms"`
+	P99Ratio            float64 `json:"p99Ratio"`
+	Errors              int     `json:"errors"`
+	Met                 bool    `json:"met"`
+}
+
+// NewIngestSummary summarizes RunIngest's results.
+func NewIngestSummary(opts IngestOptions, results []IngestResult) *IngestSummary {
+	opts.setDefaults()
+	s := &IngestSummary{Duration: opts.Duration.String(), Rounds: opts.Rounds, Concurrency: opts.Concurrency,
+		Targets: map[string]float64{"throughputRatio": TargetThroughputRatio, "p99Ratio": TargetP99Ratio}}
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	for _, r := range results {
+		s.Results = append(s.Results, IngestFigures{
+			Sync: r.Sync, ReferenceThroughput: r.Reference.Throughput(), IngestThroughput: r.Ingest.Throughput(), ThroughputRatio: r.ThroughputRatio(),
+			ReferenceCPUus: us(r.Reference.CPUPerRequest()), IngestCPUus: us(r.Ingest.CPUPerRequest()), CPURatio: r.CPURatio(),
+			Rate: r.Rate, ReferenceP50: ms(r.ReferenceAt.Quantile(0.5)), ReferenceP99: ms(r.ReferenceAt.Quantile(0.99)),
+			IngestP50: ms(r.IngestAt.Quantile(0.5)), IngestP99: ms(r.IngestAt.Quantile(0.99)), P99Ratio: r.P99Ratio(),
+			Errors: r.Errors(), Met: r.Met(),
+		})
+	}
+	return s
+}
+
+// WriteJSON writes the results, indented, to path.
+func (r *Results) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

@@ -1,0 +1,351 @@
+package faultsuite
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kycflow/kycflow/internal/bench/rig"
+	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+)
+
+// TestHostileInput: while the simulator's callbacks flow, ingest gets a
+// burst of malformed and hostile requests: oversize bodies (declared and
+// chunked), deeply nested JSON, invalid UTF-8 and binary garbage, header
+// floods, slow headers and slow bodies (slowloris), wrong content types,
+// methods and paths. Every hostile request is answered 4xx or has its
+// connection closed by the server's limits, never 2xx or 5xx; the valid
+// callbacks are all accepted and delivered (the ledger); ingest's memory
+// stays under a generous bound.
+func TestHostileInput(t *testing.T) {
+	w := newWorld(t, worldConfig{scenario: jumiotest.Scenario{Seed: 16, Executions: 120, NetverifyScans: 30}})
+	ctx := t.Context()
+	ing := w.p.Ingest()
+	before, err := ing.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := background(func() []jumiotest.SentCallback {
+		return w.send(ctx, jumiotest.CallbackOptions{Rate: 30, Concurrency: 4})
+	})
+	peak := sampleRSS(ing)
+	h := &hostile{base: "http://" + ing.Addr()}
+	h.run(ctx)
+	sent := wait()
+	maxRSS := peak()
+	after, err := ing.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+
+	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
+	for _, k := range h.kinds() {
+		w.figure("%-28s %s", k, h.summary(k))
+	}
+	w.figure("valid callbacks: %v", statuses(sent))
+	w.figure("ingest resident memory: %.1f MiB before, %.1f MiB peak sampled, %.1f MiB after (VmHWM %.1f MiB)",
+		mib(before.RSS), mib(maxRSS), mib(after.RSS), mib(after.HWM))
+	for _, bad := range h.bad() {
+		t.Error(bad)
+	}
+	for _, s := range sent {
+		if s.Err != nil || s.Status != http.StatusOK {
+			t.Errorf("valid %s callback %s: answered %d %v", s.API, s.Reference, s.Status, s.Err)
+		}
+	}
+	// Generous: the bodies are bounded at 64 KiB and the headers at
+	// 16 KiB per request; hundreds of MiB would mean they are not. The
+	// race detector multiplies memory.
+	bound := int64(256 << 20)
+	if raceEnabled {
+		bound = 1 << 30
+	}
+	if after.HWM > bound {
+		t.Errorf("ingest's resident memory peaked at %.0f MiB, over %.0f MiB", mib(after.HWM), mib(bound))
+	}
+	w.ledger(sent, false)
+}
+
+// sampleRSS samples a process's resident memory every 50 ms until the
+// returned function is called, which returns the highest sample.
+func sampleRSS(p *rig.Process) func() int64 {
+	done := make(chan struct{})
+	res := make(chan int64, 1)
+	go func() {
+		var peak int64
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if s, err := p.Stats(); err == nil {
+				peak = max(peak, s.RSS)
+			}
+			select {
+			case <-done:
+				res <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		return <-res
+	}
+}
+
+// outcome is how the server handled one hostile request: its status, or
+// that it closed the connection (closed) without an answer.
+type outcome struct {
+	status int
+	closed bool
+	err    error
+	took   time.Duration
+}
+
+// hostile sends the hostile requests and collects their outcomes by kind.
+type hostile struct {
+	base string
+
+	mu  sync.Mutex
+	out map[string][]outcome
+}
+
+func (h *hostile) add(kind string, o outcome) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.out == nil {
+		h.out = map[string][]outcome{}
+	}
+	h.out[kind] = append(h.out[kind], o)
+}
+
+func (h *hostile) kinds() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Sorted(maps.Keys(h.out))
+}
+
+// summary counts a kind's outcomes.
+func (h *hostile) summary(kind string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	counts := map[string]int{}
+	var longest time.Duration
+	for _, o := range h.out[kind] {
+		longest = max(longest, o.took)
+		switch {
+		case o.closed:
+			counts["closed by server"]++
+		case o.err != nil:
+			counts["client error"]++
+		default:
+			counts[fmt.Sprint(o.status)]++
+		}
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, fmt.Sprintf("%s ×%d", k, counts[k]))
+	}
+	return fmt.Sprintf("%s (longest %s)", strings.Join(parts, ", "), longest.Round(time.Millisecond))
+}
+
+// bad lists the outcomes that are neither a 4xx nor a connection the
+// server closed.
+func (h *hostile) bad() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for kind, os := range h.out {
+		for _, o := range os {
+			switch {
+			case o.closed, o.err == nil && o.status >= 400 && o.status < 500:
+			case o.err != nil:
+				out = append(out, fmt.Sprintf("%s: %v", kind, o.err))
+			default:
+				out = append(out, fmt.Sprintf("%s: answered %d, want a 4xx", kind, o.status))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// run sends every kind of hostile request, each kind from its own
+// goroutines, all at once.
+func (h *hostile) run(ctx context.Context) {
+	platform, netverify := h.base+"/callbacks/platform", h.base+"/callbacks/netverify"
+	deep := strings.Repeat("[", 60<<10/2) + strings.Repeat("]", 60<<10/2)
+	deepObj := strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000)
+	garbage := make([]byte, 4096)
+	_, _ = rand.Read(garbage)
+	validish := `{"callbackSentAt":"2024-03-14T10:00:00.000Z","workflowExecution":{"id":"%s","status":"PROCESSED","definitionKey":"10011"},"account":{"id":"%s"}}`
+	tasks := []struct {
+		kind string
+		n    int
+		fn   func() outcome
+	}{
+		{"oversize body (1 MiB)", 20, func() outcome {
+			return h.request(ctx, http.MethodPost, platform, "application/json", bytes.NewReader(bytes.Repeat([]byte(" "), 1<<20)), nil)
+		}},
+		{"oversize body (chunked 8 MiB)", 5, func() outcome {
+			return h.request(ctx, http.MethodPost, platform, "application/json", io.LimitReader(zeros{}, 8<<20), nil)
+		}},
+		{"deeply nested JSON array", 20, func() outcome {
+			return h.request(ctx, http.MethodPost, platform, "application/json", strings.NewReader(deep), nil)
+		}},
+		{"deeply nested JSON object", 20, func() outcome {
+			return h.request(ctx, http.MethodPost, platform, "application/json", strings.NewReader(deepObj), nil)
+		}},
+		{"invalid UTF-8 in ids", 20, func() outcome {
+			body := fmt.Sprintf(validish, "\xff\xfe-not-utf8", "\xc3\x28")
+			return h.request(ctx, http.MethodPost, platform, "application/json", strings.NewReader(body), nil)
+		}},
+		{"invalid UTF-8 form", 20, func() outcome {
+			body := "callBackType=NETVERIFYID&jumioIdScanReference=%FF%FE%FD&verificationStatus=APPROVED_VERIFIED&callbackDate=\xff\xfe"
+			return h.request(ctx, http.MethodPost, netverify, "application/x-www-form-urlencoded", strings.NewReader(body), nil)
+		}},
+		{"binary garbage", 20, func() outcome {
+			return h.request(ctx, http.MethodPost, platform, "application/json", bytes.NewReader(garbage), nil)
+		}},
+		{"header flood (3000 headers)", 20, func() outcome {
+			hdr := http.Header{}
+			for i := range 3000 {
+				hdr.Set(fmt.Sprintf("X-Flood-%d", i), "xxxxxxxxxxxxxxxxxxxxxxxx")
+			}
+			return h.request(ctx, http.MethodPost, platform, "application/json", strings.NewReader("{}"), hdr)
+		}},
+		{"one 1 MiB header", 5, func() outcome {
+			hdr := http.Header{"X-Huge": {strings.Repeat("a", 1<<20)}}
+			return h.request(ctx, http.MethodPost, platform, "application/json", strings.NewReader("{}"), hdr)
+		}},
+		{"wrong content type", 10, func() outcome {
+			return h.request(ctx, http.MethodPost, platform, "text/plain", strings.NewReader("hello"), nil)
+		}},
+		{"wrong method", 10, func() outcome {
+			return h.request(ctx, http.MethodGet, platform, "", nil, nil)
+		}},
+		{"unknown path", 10, func() outcome {
+			return h.request(ctx, http.MethodPost, h.base+"/callbacks/../../etc/passwd", "application/json", strings.NewReader("{}"), nil)
+		}},
+		{"slow headers (slowloris)", 100, func() outcome {
+			return h.slow(ctx, "POST /callbacks/platform HTTP/1.1\r\nHost: ingest\r\nContent-Type: application/json\r\n", "X-Slow: a\r\n")
+		}},
+		{"slow body", 20, func() outcome {
+			return h.slow(ctx, "POST /callbacks/platform HTTP/1.1\r\nHost: ingest\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n", " ")
+		}},
+	}
+	var wg sync.WaitGroup
+	for _, task := range tasks {
+		for range task.n {
+			wg.Go(func() { h.add(task.kind, task.fn()) })
+		}
+	}
+	wg.Wait()
+}
+
+// zeros reads zero bytes forever.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// request sends one request on a fresh connection and reports how it
+// ended.
+func (h *hostile) request(ctx context.Context, method, url, contentType string, body io.Reader, hdr http.Header) outcome {
+	start := time.Now()
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return outcome{err: err}
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: time.Minute}).Do(req)
+	if err != nil {
+		return outcome{closed: closedByServer(err), err: err, took: time.Since(start)}
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	return outcome{status: resp.StatusCode, took: time.Since(start)}
+}
+
+// slow opens a connection, writes head, then trickle every 200 ms until
+// the server answers or closes the connection (or a minute passes).
+func (h *hostile) slow(ctx context.Context, head, trickle string) outcome {
+	start := time.Now()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", strings.TrimPrefix(h.base, "http://"))
+	if err != nil {
+		return outcome{err: err}
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, head); err != nil {
+		return outcome{closed: true, took: time.Since(start)}
+	}
+	answered := make(chan outcome, 1)
+	go func() {
+		_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			answered <- outcome{closed: closedByServer(err), err: err, took: time.Since(start)}
+			return
+		}
+		resp.Body.Close()
+		answered <- outcome{status: resp.StatusCode, took: time.Since(start)}
+	}()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case o := <-answered:
+			return o
+		case <-tick.C:
+			if _, err := io.WriteString(conn, trickle); err != nil {
+				return <-answered
+			}
+		}
+	}
+}
+
+// closedByServer reports whether err means the server closed the
+// connection (EOF, reset, broken pipe) rather than a client-side failure.
+func closedByServer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// post sends one callback body and returns the status.
+func post(ctx context.Context, url, contentType string, body []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := callbackClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
