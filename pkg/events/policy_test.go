@@ -26,7 +26,8 @@ func sample() Result {
 		Reasons:       []Reason{{Capability: "similarity", Decision: DecisionWarning, Label: "NOT_POSSIBLE"}},
 		Capabilities: []Capability{{Name: "similarity", Decision: DecisionWarning, Label: "NOT_POSSIBLE",
 			CredentialIDs: []string{"c1"}, Data: map[string]string{"similarity": "NOT_POSSIBLE"}}},
-		Document: &Document{Type: "PASSPORT", IssuingCountry: "AUT", Number: "P1234567", ExpiryDate: "2030-12-31"},
+		Document: &Document{Type: "PASSPORT", SubType: "E_PASSPORT", IssuingCountry: "AUT", Number: "P1234567",
+			ExpiryDate: "2030-12-31", IssuingDate: "2020-12-30", State: "TIROL"},
 		Person: &Person{FirstName: "JANE", LastName: "DOE", DateOfBirth: "1990-01-01",
 			Address: &Address{Line1: "1 MAIN ST", City: "SAN JOSE"}},
 		Images:     []ImageRef{{Category: "ID", Classifier: "FRONT", Href: "https://retrieval.amer-1.jumio.ai/x/FRONT"}},
@@ -34,7 +35,7 @@ func sample() Result {
 	}
 }
 
-var personal = []string{"P1234567", "JANE", "DOE", "1990-01-01", "1 MAIN ST", "SAN JOSE", "https://retrieval"}
+var personal = []string{"P1234567", "2030-12-31", "2020-12-30", "TIROL", "JANE", "DOE", "1990-01-01", "1 MAIN ST", "SAN JOSE", "https://retrieval"}
 
 func TestParsePolicy(t *testing.T) {
 	for _, tc := range []struct {
@@ -64,7 +65,7 @@ func TestProject(t *testing.T) {
 		leak            bool
 	}{
 		{PolicyFull, PolicyFull, 1, r.Document, true},
-		{PolicyNoPII, PolicyNoPII, 1, &Document{Type: "PASSPORT", IssuingCountry: "AUT", ExpiryDate: "2030-12-31"}, false},
+		{PolicyNoPII, PolicyNoPII, 1, &Document{Type: "PASSPORT", SubType: "E_PASSPORT", IssuingCountry: "AUT"}, false},
 		{PolicyDecisionOnly, PolicyDecisionOnly, 0, nil, false},
 		{"everything", PolicyDecisionOnly, 0, nil, false},
 	} {

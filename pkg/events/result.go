@@ -233,8 +233,9 @@ type Capability struct {
 }
 
 // Document describes the identity document. Number, ExpiryDate,
-// IssuingDate and State are personal data; Document implements
-// slog.LogValuer and fmt.Stringer and prints only its type and country.
+// IssuingDate and State are personal data: PolicyNoPII keeps only Type,
+// SubType and IssuingCountry. Document implements slog.LogValuer and
+// fmt.Stringer and prints only its type and country.
 type Document struct {
 	// Type is PASSPORT, DRIVING_LICENSE, ID_CARD, VISA, … or for document
 	// verification a Netverify document code (BS, CC, UB, …).
