@@ -127,6 +127,7 @@ func TestNothingPersonalIsLogged(t *testing.T) {
 	log.Info("enriched", "event", enriched)
 	fmt.Fprintf(&buf, "%v %+v\n", enriched, &enriched)
 	fmt.Fprintf(&buf, "%v %+v %v %v %v %s", r, r, r.Person, r.Document, r.Images, r.Person.Address)
+	fmt.Fprintf(&buf, "%#v %#v %#v %#v %#v %#v", r, enriched, *r.Person, *r.Document, r.Images, *r.Person.Address)
 	for _, v := range personal {
 		if strings.Contains(buf.String(), v) {
 			t.Errorf("%q was logged or printed:\n%s", v, buf.String())
@@ -135,6 +136,28 @@ func TestNothingPersonalIsLogged(t *testing.T) {
 	for _, v := range []string{"workflow_execution_id", "exe", "PASSED", "PASSPORT", Redacted, "raw_bytes"} {
 		if !strings.Contains(buf.String(), v) {
 			t.Errorf("%q missing from the log:\n%s", v, buf.String())
+		}
+	}
+}
+
+// TestCallbackEventPrintsNoBody logs and prints a Netverify callback event
+// whose form holds personal data: only ids and the status come out.
+func TestCallbackEventPrintsNoBody(t *testing.T) {
+	ev := CallbackEvent{SchemaVersion: 1, EventID: strings.Repeat("b", 64), API: APINetverify, Kind: KindIDVerification,
+		WorkflowExecutionID: "scan-ref", Status: "APPROVED_VERIFIED",
+		Form: "idFirstName=JANE&idLastName=DOE&idDob=1990-01-01&idScanImage=https%3A%2F%2Fretrieval%2Fx",
+		JSON: []byte(`{"userReference":"P1234567"}`)}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("event", "event", ev, "pointer", &ev)
+	fmt.Fprintf(&buf, "%v %+v %#v %s %v %+v %#v", ev, ev, ev, ev, &ev, []CallbackEvent{ev}, &ev)
+	for _, v := range append(personal, "https%3A", "idFirstName") {
+		if strings.Contains(buf.String(), v) {
+			t.Errorf("%q was logged or printed:\n%s", v, buf.String())
+		}
+	}
+	for _, v := range []string{"scan-ref", "APPROVED_VERIFIED", "workflow_execution_id"} {
+		if !strings.Contains(buf.String(), v) {
+			t.Errorf("%q missing:\n%s", v, buf.String())
 		}
 	}
 }
