@@ -2,6 +2,7 @@ package jumio_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -158,34 +159,13 @@ func personalValues(t *testing.T, d *jumio.WorkflowDetails) []string {
 	return out
 }
 
-// attributeSets returns the attribute sets of a metric's data points.
+// attributeSets returns the attribute sets of a metric's data points,
+// whatever the aggregation (each has DataPoints with Attributes).
 func attributeSets(data metricdata.Aggregation) []attribute.Set {
 	var out []attribute.Set
-	switch d := data.(type) {
-	case metricdata.Sum[int64]:
-		for _, dp := range d.DataPoints {
-			out = append(out, dp.Attributes)
-		}
-	case metricdata.Sum[float64]:
-		for _, dp := range d.DataPoints {
-			out = append(out, dp.Attributes)
-		}
-	case metricdata.Gauge[int64]:
-		for _, dp := range d.DataPoints {
-			out = append(out, dp.Attributes)
-		}
-	case metricdata.Gauge[float64]:
-		for _, dp := range d.DataPoints {
-			out = append(out, dp.Attributes)
-		}
-	case metricdata.Histogram[float64]:
-		for _, dp := range d.DataPoints {
-			out = append(out, dp.Attributes)
-		}
-	case metricdata.Histogram[int64]:
-		for _, dp := range d.DataPoints {
-			out = append(out, dp.Attributes)
-		}
+	dps := reflect.ValueOf(data).FieldByName("DataPoints")
+	for i := range dps.Len() {
+		out = append(out, dps.Index(i).FieldByName("Attributes").Interface().(attribute.Set))
 	}
 	return out
 }
