@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -70,8 +71,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.dropNext, "drop-next", 0, "close the connection of the next N requests without an answer")
 	fs.IntVar(&o.notReady, "not-ready", 0, "answer 404 to the first N retrieval requests of every execution, as while Jumio is still processing")
 	fs.BoolVar(&o.allowNoUserAgent, "allow-missing-user-agent", false, "serve requests without a User-Agent (Jumio answers 403)")
-	fs.StringVar(&o.callbackURL, "callback-url", "", "post the executions' callbacks to this URL (also the callback target of initiated transactions)")
-	fs.StringVar(&o.callbackNetverifyURL, "callback-netverify-url", "", "post Netverify callbacks here instead of -callback-url")
+	fs.StringVar(&o.callbackURL, "callback-url", "", "post the Platform callbacks to this URL, kycflow ingest's http://HOST:PORT/callbacks/platform (also the callback target of initiated transactions); KYCFLOW_INGEST_PATH_SECRET, when set, is appended as the last path segment")
+	fs.StringVar(&o.callbackNetverifyURL, "callback-netverify-url", "", "post the Netverify callbacks to this URL; default: derived from a kycflow -callback-url (…/callbacks/netverify), else none are sent")
 	fs.Float64Var(&o.callbackRate, "callback-rate", 10, "callbacks per second (0: as fast as possible)")
 	fs.DurationVar(&o.callbackDelay, "callback-delay", 2*time.Second, "wait before posting callbacks (let the receiver start)")
 	fs.IntVar(&o.callbackDuplicates, "callback-duplicates", 0, "send every callback N more times, unchanged")
@@ -129,7 +130,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		APIToken:     env.Secret("KYCFLOW_JUMIO_NETVERIFY_API_TOKEN", "API token the simulator accepts (Netverify, Basic)").Value(),
 		APISecret:    env.Secret("KYCFLOW_JUMIO_NETVERIFY_API_SECRET", "API secret the simulator accepts").Value(),
 	}
+	pathSecret := env.Secret("KYCFLOW_INGEST_PATH_SECRET", "secret last path segment appended to the callback URLs, as ingest expects it")
 	if err := env.Err(); err != nil {
+		return err
+	}
+	cb, err := resolveCallbacks(o, pathSecret.Value())
+	if err != nil {
 		return err
 	}
 	srv, err := jumiotest.NewUnstartedServer(jumiotest.Config{
@@ -141,7 +147,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Latency:               o.latency,
 		AllowMissingUserAgent: o.allowNoUserAgent,
 		CompleteAfter:         o.completeAfter,
-		CallbackURL:           o.callbackURL,
+		CallbackURL:           cb.platform,
 		PublicURL:             o.publicURL,
 		Scenario: jumiotest.Scenario{
 			Seed: o.seed, Executions: o.executions, Accounts: o.accounts, Mix: mix,
@@ -174,12 +180,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer srv.Close()
 	printServing(stdout, srv, o, tenant, getenv)
+	cb.print(stdout, len(srv.Executions()), len(srv.NetverifyScans()))
 
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if o.callbackURL != "" {
-			sendCallbacks(ctx, stdout, srv, o)
+		if cb.platform != "" || cb.netverify != "" {
+			sendCallbacks(ctx, stdout, srv, o, cb)
 		}
 	}()
 	<-ctx.Done()
@@ -213,7 +220,7 @@ func printServing(w io.Writer, srv *jumiotest.Server, o options, t jumiotest.Ten
 	fmt.Fprintf(w, "  clients: KYCFLOW_JUMIO_AUTH_URL=%[1]s KYCFLOW_JUMIO_ACCOUNT_URL=%[1]s KYCFLOW_JUMIO_RETRIEVAL_URL=%[1]s KYCFLOW_JUMIO_NETVERIFY_URL=%[1]s\n", u)
 }
 
-func sendCallbacks(ctx context.Context, w io.Writer, srv *jumiotest.Server, o options) {
+func sendCallbacks(ctx context.Context, w io.Writer, srv *jumiotest.Server, o options, cb callbackTargets) {
 	t := time.NewTimer(o.callbackDelay)
 	select {
 	case <-ctx.Done():
@@ -222,18 +229,19 @@ func sendCallbacks(ctx context.Context, w io.Writer, srv *jumiotest.Server, o op
 	case <-t.C:
 	}
 	sent, err := srv.SendCallbacks(ctx, jumiotest.CallbackOptions{
-		URL: o.callbackURL, NetverifyURL: o.callbackNetverifyURL, Rate: o.callbackRate,
-		Duplicates: o.callbackDuplicates, OutOfOrder: o.callbackOutOfOrder, Concurrency: 4,
+		URL: cmp.Or(cb.platform, cb.netverify), NetverifyURL: cmp.Or(cb.netverify, cb.platform),
+		SkipPlatform: cb.platform == "", SkipNetverify: cb.netverify == "",
+		Rate: o.callbackRate, Duplicates: o.callbackDuplicates, OutOfOrder: o.callbackOutOfOrder, Concurrency: 4,
 	})
 	statuses := map[string]int{}
 	for _, s := range sent {
 		if s.Err != nil {
-			statuses["error"]++
+			statuses[string(s.API)+" error"]++
 		} else {
-			statuses[fmt.Sprint(s.Status)]++
+			statuses[string(s.API)+" "+fmt.Sprint(s.Status)]++
 		}
 	}
-	fmt.Fprintf(w, "jumiosim: sent %d callbacks to %s: %v\n", len(sent), o.callbackURL, statuses)
+	fmt.Fprintf(w, "jumiosim: sent %d callbacks: %v\n", len(sent), statuses)
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintln(w, "jumiosim: callbacks:", err)
 	}

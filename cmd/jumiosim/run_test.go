@@ -92,7 +92,7 @@ func TestRunSendsCallbacks(t *testing.T) {
 	rs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.Add(1) }))
 	defer rs.Close()
 	_, stop := startRun(t, []string{"-listen", "127.0.0.1:0", "-executions", "3", "-netverify", "1", "-callback-url", rs.URL,
-		"-callback-delay", "0s", "-callback-rate", "0", "-callback-duplicates", "1"}, nil)
+		"-callback-netverify-url", rs.URL, "-callback-delay", "0s", "-callback-rate", "0", "-callback-duplicates", "1"}, nil)
 	deadline := time.Now().Add(10 * time.Second)
 	for got.Load() < 8 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)

@@ -23,7 +23,8 @@ const (
 // the message; schema/callback-event.v1.json describes it.
 //
 // Netverify callbacks carry personal data in Form. CallbackEvent implements
-// slog.LogValuer and logs ids only.
+// slog.LogValuer, fmt.Stringer and fmt.GoStringer and logs and prints ids
+// and the status only.
 type CallbackEvent struct {
 	// SchemaVersion is 1.
 	SchemaVersion int `json:"schemaVersion"`

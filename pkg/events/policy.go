@@ -16,9 +16,10 @@ type Policy string
 const (
 	// PolicyFull keeps every field.
 	PolicyFull Policy = "full"
-	// PolicyNoPII drops the person, the document number and the image
-	// references. The document's type, sub type, country, dates and state,
-	// every capability, the reasons and the ids stay.
+	// PolicyNoPII drops the person, the image references and every
+	// document field but its type, sub type and issuing country (number,
+	// expiry date, issuing date and state are dropped). Every capability,
+	// the reasons and the ids stay.
 	PolicyNoPII Policy = "no_pii"
 	// PolicyDecisionOnly keeps the ids, source, status, decision,
 	// verificationStatus, reasons and timestamps: no capabilities, no
@@ -56,8 +57,8 @@ func Project(r Result, p Policy) Result {
 	case PolicyNoPII:
 		out.Person = nil
 		out.Images = nil
-		if out.Document != nil {
-			out.Document.Number = ""
+		if d := out.Document; d != nil {
+			out.Document = &Document{Type: d.Type, SubType: d.SubType, IssuingCountry: d.IssuingCountry}
 			if *out.Document == (Document{}) {
 				out.Document = nil
 			}

@@ -26,7 +26,8 @@ func sample() Result {
 		Reasons:       []Reason{{Capability: "similarity", Decision: DecisionWarning, Label: "NOT_POSSIBLE"}},
 		Capabilities: []Capability{{Name: "similarity", Decision: DecisionWarning, Label: "NOT_POSSIBLE",
 			CredentialIDs: []string{"c1"}, Data: map[string]string{"similarity": "NOT_POSSIBLE"}}},
-		Document: &Document{Type: "PASSPORT", IssuingCountry: "AUT", Number: "P1234567", ExpiryDate: "2030-12-31"},
+		Document: &Document{Type: "PASSPORT", SubType: "E_PASSPORT", IssuingCountry: "AUT", Number: "P1234567",
+			ExpiryDate: "2030-12-31", IssuingDate: "2020-12-30", State: "TIROL"},
 		Person: &Person{FirstName: "JANE", LastName: "DOE", DateOfBirth: "1990-01-01",
 			Address: &Address{Line1: "1 MAIN ST", City: "SAN JOSE"}},
 		Images:     []ImageRef{{Category: "ID", Classifier: "FRONT", Href: "https://retrieval.amer-1.jumio.ai/x/FRONT"}},
@@ -34,7 +35,7 @@ func sample() Result {
 	}
 }
 
-var personal = []string{"P1234567", "JANE", "DOE", "1990-01-01", "1 MAIN ST", "SAN JOSE", "https://retrieval"}
+var personal = []string{"P1234567", "2030-12-31", "2020-12-30", "TIROL", "JANE", "DOE", "1990-01-01", "1 MAIN ST", "SAN JOSE", "https://retrieval"}
 
 func TestParsePolicy(t *testing.T) {
 	for _, tc := range []struct {
@@ -64,7 +65,7 @@ func TestProject(t *testing.T) {
 		leak            bool
 	}{
 		{PolicyFull, PolicyFull, 1, r.Document, true},
-		{PolicyNoPII, PolicyNoPII, 1, &Document{Type: "PASSPORT", IssuingCountry: "AUT", ExpiryDate: "2030-12-31"}, false},
+		{PolicyNoPII, PolicyNoPII, 1, &Document{Type: "PASSPORT", SubType: "E_PASSPORT", IssuingCountry: "AUT"}, false},
 		{PolicyDecisionOnly, PolicyDecisionOnly, 0, nil, false},
 		{"everything", PolicyDecisionOnly, 0, nil, false},
 	} {
@@ -126,6 +127,7 @@ func TestNothingPersonalIsLogged(t *testing.T) {
 	log.Info("enriched", "event", enriched)
 	fmt.Fprintf(&buf, "%v %+v\n", enriched, &enriched)
 	fmt.Fprintf(&buf, "%v %+v %v %v %v %s", r, r, r.Person, r.Document, r.Images, r.Person.Address)
+	fmt.Fprintf(&buf, "%#v %#v %#v %#v %#v %#v", r, enriched, *r.Person, *r.Document, r.Images, *r.Person.Address)
 	for _, v := range personal {
 		if strings.Contains(buf.String(), v) {
 			t.Errorf("%q was logged or printed:\n%s", v, buf.String())
@@ -134,6 +136,28 @@ func TestNothingPersonalIsLogged(t *testing.T) {
 	for _, v := range []string{"workflow_execution_id", "exe", "PASSED", "PASSPORT", Redacted, "raw_bytes"} {
 		if !strings.Contains(buf.String(), v) {
 			t.Errorf("%q missing from the log:\n%s", v, buf.String())
+		}
+	}
+}
+
+// TestCallbackEventPrintsNoBody logs and prints a Netverify callback event
+// whose form holds personal data: only ids and the status come out.
+func TestCallbackEventPrintsNoBody(t *testing.T) {
+	ev := CallbackEvent{SchemaVersion: 1, EventID: strings.Repeat("b", 64), API: APINetverify, Kind: KindIDVerification,
+		WorkflowExecutionID: "scan-ref", Status: "APPROVED_VERIFIED",
+		Form: "idFirstName=JANE&idLastName=DOE&idDob=1990-01-01&idScanImage=https%3A%2F%2Fretrieval%2Fx",
+		JSON: []byte(`{"userReference":"P1234567"}`)}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("event", "event", ev, "pointer", &ev)
+	fmt.Fprintf(&buf, "%v %+v %#v %s %v %+v %#v", ev, ev, ev, ev, &ev, []CallbackEvent{ev}, &ev)
+	for _, v := range append(personal, "https%3A", "idFirstName") {
+		if strings.Contains(buf.String(), v) {
+			t.Errorf("%q was logged or printed:\n%s", v, buf.String())
+		}
+	}
+	for _, v := range []string{"scan-ref", "APPROVED_VERIFIED", "workflow_execution_id"} {
+		if !strings.Contains(buf.String(), v) {
+			t.Errorf("%q missing:\n%s", v, buf.String())
 		}
 	}
 }

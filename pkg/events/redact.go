@@ -85,6 +85,33 @@ func (e EnrichedEvent) LogValue() slog.Value {
 // String prints what Result.String prints.
 func (e EnrichedEvent) String() string { return "enriched " + e.Result.String() }
 
+// String prints the API, kind, execution id and status only: never the
+// callback body, which for Netverify holds personal data.
+func (e CallbackEvent) String() string {
+	return "callback " + string(e.API) + " " + string(e.Kind) + " " + e.WorkflowExecutionID + " " + e.Status
+}
+
+// GoString prints what String prints, so that %#v shows no body either.
+func (e CallbackEvent) GoString() string { return e.String() }
+
+// GoString prints what String prints, so that %#v shows no personal data.
+func (r Result) GoString() string { return r.String() }
+
+// GoString prints what String prints.
+func (d Document) GoString() string { return d.String() }
+
+// GoString prints nothing of the person.
+func (p Person) GoString() string { return Redacted }
+
+// GoString prints nothing of the address.
+func (a Address) GoString() string { return Redacted }
+
+// GoString prints what String prints.
+func (i ImageRef) GoString() string { return i.String() }
+
+// GoString prints what String prints.
+func (e EnrichedEvent) GoString() string { return e.String() }
+
 // redact returns Redacted for a non-empty value, so a log still says
 // whether the value was there.
 func redact(s string) string {

@@ -127,7 +127,7 @@ type IDs struct {
 	// Platform: none (empty). Netverify: as WorkflowExecutionID.
 	ScanReference string `json:"scanReference,omitempty"`
 	// UserReference is the caller's user reference.
-	// Platform: workflow.userReference (callback userReference).
+	// Platform: workflow.userReference, else the callback's userReference.
 	// Netverify: customerId (ID callback), transaction.customerId
 	// (retrieval, document verification), userReference (authentication).
 	UserReference string `json:"userReference,omitempty"`
@@ -174,7 +174,8 @@ type Decision struct {
 	Type DecisionType `json:"type"`
 	// Label is Jumio's decision label. Platform: decision.details.label
 	// (the status when expired). Netverify: the type, or for expiry the
-	// status.
+	// status; an authentication transactionResult INVALID gives
+	// PRECONDITION_NOT_FULFILLED (with type NOT_EXECUTED).
 	Label string `json:"label,omitempty"`
 	// RiskScore is Jumio's risk score, -1 … 100; absent when Jumio gave
 	// none. Platform: decision.risk.score (-1 when expired; a score outside
@@ -186,10 +187,18 @@ type Decision struct {
 // pass, with its label and, where one maps, the Netverify reject code.
 type Reason struct {
 	// Capability is the capability's name (Capability.Name).
+	// Platform: the key of the capabilities object. Netverify: derived, as
+	// Capability.Name (rejectReason → usability, imageChecks or
+	// dataChecks; identityVerification → similarity or liveness; …).
 	Capability string `json:"capability"`
-	// Decision is the capability's decision.
+	// Decision is the capability's decision (Capability.Decision), never
+	// PASSED. Platform: capabilities.<name>[].decision.type. Netverify:
+	// derived from the field the capability came from.
 	Decision DecisionType `json:"decision"`
-	// Label is the capability's label.
+	// Label is the capability's label (Capability.Label).
+	// Platform: capabilities.<name>[].decision.details.label. Netverify:
+	// derived (JUMIO.md 6.4–6.7), e.g. rejectReasonCode 100 →
+	// MANIPULATED_DOCUMENT; an unknown value is kept as the label.
 	Label string `json:"label"`
 	// LegacyRejectCode is the Netverify rejectReasonCode (e.g. "100").
 	// Platform: from the capability label by the reverse table of JUMIO.md
@@ -233,8 +242,9 @@ type Capability struct {
 }
 
 // Document describes the identity document. Number, ExpiryDate,
-// IssuingDate and State are personal data; Document implements
-// slog.LogValuer and fmt.Stringer and prints only its type and country.
+// IssuingDate and State are personal data: PolicyNoPII keeps only Type,
+// SubType and IssuingCountry. Document implements slog.LogValuer and
+// fmt.Stringer and prints only its type and country.
 type Document struct {
 	// Type is PASSPORT, DRIVING_LICENSE, ID_CARD, VISA, … or for document
 	// verification a Netverify document code (BS, CC, UB, …).

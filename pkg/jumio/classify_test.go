@@ -33,6 +33,9 @@ func TestClassify(t *testing.T) {
 		{"404 at the callback", jumio.NotReadyIfRecent(api(404, 0), now, now, time.Hour), jumio.Retry{Kind: jumio.RetryAfter, After: 40 * time.Second}},
 		{"404 45s after", jumio.NotReadyIfRecent(api(404, 0), now.Add(-45*time.Second), now, time.Hour), jumio.Retry{Kind: jumio.RetryAfter, After: 55 * time.Second}},
 		{"404 out of the window", jumio.NotReadyIfRecent(api(404, 0), now.Add(-2*time.Hour), now, time.Hour), jumio.Retry{Kind: jumio.Permanent}},
+		// Without a callback time there is nothing to count from: a 404
+		// stays permanent rather than "not ready" on every retry.
+		{"404 without a callback time", jumio.NotReadyIfRecent(api(404, 0), time.Time{}, now, time.Hour), jumio.Retry{Kind: jumio.Permanent}},
 		{"408", api(408, 0), jumio.Retry{Kind: jumio.RetryNow}},
 		{"409", api(409, 0), jumio.Retry{Kind: jumio.Permanent}},
 		{"429", api(429, 0), jumio.Retry{Kind: jumio.RetryAfter, After: time.Second}},

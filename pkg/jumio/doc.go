@@ -21,7 +21,11 @@
 // callback means "not ready yet": NotReadyIfRecent marks it, and Classify
 // then follows NotReadySchedule, Jumio's 40 s … 940 s retrieval back-off.
 // Spans (otelhttp) are named after the Endpoint, and no error string, span
-// or metric carries personal data or credentials.
+// or metric carries personal data or credentials. Types that hold personal
+// data (Netverify callbacks and retrieval data, workflow details,
+// credentials, the Account API request and response, …) implement
+// slog.LogValuer, fmt.Stringer and fmt.GoStringer and give ids, statuses
+// and document types only.
 //
 // Types that decode Jumio payloads are tolerant: unknown enum values pass
 // through as strings, "N/A" is empty, timestamps take 0–3 fractional digits,

@@ -139,23 +139,24 @@ var DefaultNotReadyWindow = NotReadySchedule.Total()
 // NotReadyIfRecent turns a 404 (ErrNotFound) that came less than window
 // after callbackSentAt into an error that matches both ErrNotReady and
 // ErrNotFound (and still unwraps to the *APIError); any other error, and a
-// 404 outside the window, is returned unchanged. A zero callbackSentAt
-// means the callback time is unknown: the 404 is taken as not ready only
-// when window is positive, counted from now. Use DefaultNotReadyWindow
+// 404 outside the window, is returned unchanged. Use DefaultNotReadyWindow
 // unless the tenant's workflows are known to take longer.
+//
+// callbackSentAt must not be zero: when Jumio gave no callback time, pass
+// the time the callback was first seen (received or stored), which stays
+// the same across redeliveries. A zero callbackSentAt returns err
+// unchanged, so a 404 is permanent: counting from now instead would call
+// it "not ready" on every retry, forever.
 //
 // Classify maps the result to RetryAfter(d), d being the time until the
 // next step of NotReadySchedule counted from callbackSentAt: the attempt
 // number is implied by the time since the callback, so callers pass
 // nothing more and redeliveries for other reasons do not skew it.
 func NotReadyIfRecent(err error, callbackSentAt, now time.Time, window time.Duration) error {
-	if err == nil || !errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotReady) {
+	if err == nil || callbackSentAt.IsZero() || !errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotReady) {
 		return err
 	}
-	since := time.Duration(0)
-	if !callbackSentAt.IsZero() {
-		since = max(now.Sub(callbackSentAt), 0)
-	}
+	since := max(now.Sub(callbackSentAt), 0)
 	if since >= window {
 		return err
 	}

@@ -18,9 +18,13 @@ import (
 //
 // The "u=<ref>," part is left out when there is no reference. Jumio does
 // not sign callbacks (it documents only its source addresses), so this is
-// the one check that ties a callback to a transaction we initiated; it
-// follows a pattern seen in a production integration, whose tokens carry t
-// in milliseconds, which VerifyUserReference accepts too.
+// the one check that ties a callback to a transaction we initiated. The
+// scheme follows a pattern seen in a production integration, and
+// VerifyUserReference accepts t in milliseconds as that integration sends
+// it; but its tokens sign "<t>.<userId>" without carrying the user id, so
+// they do not verify here and cannot be accepted as they are: callbacks of
+// transactions initiated by such an integration need tokens made by
+// SignUserReference, or the check left off for them.
 //
 // Jumio limits userReference to 100 characters and forbids personal data in
 // it, so the reference must be an opaque id (SignUserReference enforces the

@@ -41,13 +41,24 @@ func TestUserReferenceRoundTrip(t *testing.T) {
 	}
 }
 
-// msToken builds a token the way a production integration does: t in Unix
-// milliseconds, no reference.
-func msToken(secret []byte, at time.Time) string {
+// msToken builds a token in a production integration's format: t in Unix
+// milliseconds, no u= part, the HMAC over "<t>.<userID>" (userID empty:
+// the form kycflow can verify).
+func msToken(secret []byte, at time.Time, userID ...string) string {
 	ts := strconv.FormatInt(at.UnixMilli(), 10)
 	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(ts + "."))
+	m.Write([]byte(ts + "." + strings.Join(userID, "")))
 	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// TestVerifyUserReferenceCapturedTokens: a captured integration's token
+// that signs a user id it does not carry cannot be verified.
+func TestVerifyUserReferenceCapturedTokens(t *testing.T) {
+	at := time.UnixMilli(1678904069066)
+	tok := msToken(refSecret, at, "usr_7f3a9c")
+	if _, err := VerifyUserReference(tok, [][]byte{refSecret}, time.Hour, at.Add(time.Minute)); !errors.Is(err, ErrUserReferenceSignature) {
+		t.Errorf("got %v, want ErrUserReferenceSignature", err)
+	}
 }
 
 func TestVerifyUserReferenceMilliseconds(t *testing.T) {

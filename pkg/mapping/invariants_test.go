@@ -170,7 +170,8 @@ func invariants(r events.Result) []string {
 		bad("full projection differs:\n%s", diff)
 	}
 	noPII := events.Project(r, events.PolicyNoPII)
-	if noPII.Person != nil || noPII.Images != nil || (noPII.Document != nil && noPII.Document.Number != "") {
+	if d := noPII.Document; noPII.Person != nil || noPII.Images != nil ||
+		(d != nil && *d != (events.Document{Type: d.Type, SubType: d.SubType, IssuingCountry: d.IssuingCountry})) {
 		bad("no_pii projection holds personal data")
 	}
 	only := events.Project(r, events.PolicyDecisionOnly)
@@ -215,6 +216,8 @@ var personalKeys = map[string]bool{
 	"firstName": true, "lastName": true, "idFirstName": true, "idLastName": true, "name": true,
 	"dob": true, "idDob": true, "dateOfBirth": true, "placeOfBirth": true, "mothersName": true, "fathersName": true,
 	"number": true, "idNumber": true, "documentNumber": true, "personalNumber": true,
+	"expiryDate": true, "expiry": true, "idExpiry": true, "issuingDate": true,
+	"state": true, "usState": true, "idUsState": true,
 	"address": true, "idAddress": true, "clientIp": true, "ipAddress": true, "userIp": true,
 	"href": true, "idScanImage": true, "idScanImageFace": true, "idScanImageBackside": true, "livenessImages": true,
 	"images": true, "originalDocument": true, "extractedData": true, "validFaceMapForAuthentication": true,

@@ -319,3 +319,31 @@ func TestPure(t *testing.T) {
 		}
 	}
 }
+
+// TestUserReferenceFallsBackToTheCallback: the details' userReference wins;
+// without one the callback's fills it; a body that does not decode gives
+// none.
+func TestUserReferenceFallsBackToTheCallback(t *testing.T) {
+	ev := platformEvent(t, "platform-passed", nil) // callback userReference usr_7f3a9c
+	for _, tc := range []struct {
+		name    string
+		details string
+		body    json.RawMessage
+		want    string
+	}{
+		{"details win", "from-details", ev.JSON, "from-details"},
+		{"from the callback", "", ev.JSON, "usr_7f3a9c"},
+		{"N/A in the details", "N/A", ev.JSON, "usr_7f3a9c"},
+		{"callback does not decode", "", json.RawMessage(`{"userReference":{}}`), ""},
+		{"no callback body", "", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := ev
+			e.JSON = tc.body
+			d := &jumio.WorkflowDetails{Workflow: jumio.WorkflowInfo{UserReference: jumio.String(tc.details)}}
+			if got := FromPlatform(e, d, nil).IDs.UserReference; got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

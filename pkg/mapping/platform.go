@@ -18,7 +18,8 @@ import (
 // says. t may be nil for DefaultTables.
 //
 // Ids come from the event (the ids ingest verified and retrieval used),
-// falling back to the details. The status is workflow.status, falling back
+// falling back to the details; the user reference comes from the details,
+// falling back to the callback's. The status is workflow.status, falling back
 // to the callback's status; SESSION_EXPIRED and TOKEN_EXPIRED give decision
 // NOT_EXECUTED whatever decision.type says. Every capability entry is kept,
 // in a fixed order; reasons are the entries that did not pass, with the
@@ -37,7 +38,7 @@ func FromPlatform(ev events.CallbackEvent, d *jumio.WorkflowDetails, t *Tables) 
 
 	r.IDs.AccountID = firstID(ev.AccountID, d.Account.ID)
 	r.IDs.WorkflowExecutionID = firstID(ev.WorkflowExecutionID, d.Workflow.ID)
-	r.IDs.UserReference = word(d.Workflow.UserReference)
+	r.IDs.UserReference = firstWord(string(d.Workflow.UserReference), callbackUserReference(ev.JSON))
 	r.IDs.CustomerInternalReference = word(d.Workflow.CustomerInternalReference)
 
 	r.Source.WorkflowDefinitionKey = firstWord(string(d.Workflow.DefinitionKey), ev.WorkflowDefinitionKey)
@@ -82,6 +83,21 @@ func FromPlatform(ev events.CallbackEvent, d *jumio.WorkflowDetails, t *Tables) 
 	out := b.finish()
 	out.VerificationStatus, _, _ = LegacyStatus(out)
 	return out
+}
+
+// callbackUserReference returns the userReference of the Platform callback
+// body an event holds; "" when it has none or does not decode.
+func callbackUserReference(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var cb struct {
+		UserReference jumio.String `json:"userReference"`
+	}
+	if json.Unmarshal(raw, &cb) != nil {
+		return ""
+	}
+	return string(cb.UserReference)
 }
 
 // firstID returns the first well-formed Jumio id (a UUID).

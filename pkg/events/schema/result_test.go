@@ -99,6 +99,14 @@ func TestResultSchemaRejectsMistakes(t *testing.T) {
 		{"offset timestamp", func(r *events.Result) { r.Timestamps.Created = &local }},
 		{"expired but passed", func(r *events.Result) { r.Status = events.StatusTokenExpired }},
 		{"no_pii with a person", func(r *events.Result) { r.Policy = events.PolicyNoPII }},
+		{"no_pii with a document date", func(r *events.Result) {
+			*r = events.Project(*r, events.PolicyNoPII)
+			r.Document.ExpiryDate = "2030-01-01"
+		}},
+		{"no_pii with a document state", func(r *events.Result) {
+			*r = events.Project(*r, events.PolicyNoPII)
+			r.Document.State = "CA"
+		}},
 		{"null reasons", func(r *events.Result) { r.Reasons = nil }},
 		{"passing reason", func(r *events.Result) {
 			r.Reasons = []events.Reason{{Capability: "usability", Decision: events.DecisionPassed, Label: "OK"}}

@@ -83,10 +83,31 @@ func TestCallbackEventsMatchSchema(t *testing.T) {
 		}
 		evs = append(evs, m.Event(jumio.RegionEMEA, now, body))
 	}
+	raw, _ := schema.FS.ReadFile(schema.CallbackEventV1)
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
 	for _, ev := range evs {
 		if err := validate(t, s, ev); err != nil {
 			t.Errorf("event %s: %v", ev.WorkflowExecutionID, err)
 		}
+		// The schema accepts additions; kycflow emits declared keys only.
+		b, _ := json.Marshal(ev)
+		var got any
+		_ = json.Unmarshal(b, &got)
+		got.(map[string]any)["json"] = nil // the callback as received: Jumio's keys
+		for _, path := range undeclared(doc, doc, got, "") {
+			t.Errorf("event %s: %s is not declared in %s", ev.WorkflowExecutionID, path, schema.CallbackEventV1)
+		}
+	}
+	// A consumer of version 1 accepts a property added later.
+	added, _ := json.Marshal(evs[0])
+	var withAddition map[string]any
+	_ = json.Unmarshal(added, &withAddition)
+	withAddition["addedLater"] = "x"
+	if err := validate(t, s, withAddition); err != nil {
+		t.Errorf("schema rejects an added property: %v", err)
 	}
 	// The schema rejects what ingest must never store.
 	bad := evs[0]

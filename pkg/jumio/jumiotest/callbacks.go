@@ -20,11 +20,15 @@ import (
 
 // CallbackOptions says which callbacks SendCallbacks posts, where and how.
 type CallbackOptions struct {
-	// URL receives the callbacks (required). Platform callbacks are JSON,
-	// Netverify callbacks form-encoded; both go to the same URL unless
-	// NetverifyURL is set.
+	// URL receives the Platform callbacks (JSON). At least one of URL and
+	// NetverifyURL is required.
 	URL string
-	// NetverifyURL, when set, receives the Netverify callbacks.
+	// NetverifyURL receives the Netverify callbacks (form-encoded). When
+	// one of the two is empty and the other is a kycflow ingest callback
+	// URL (…/callbacks/platform[/<secret>] or …/callbacks/netverify[/<secret>]),
+	// it is derived from the other (ResolveCallbackURLs); otherwise the
+	// one given receives both APIs' callbacks, for receivers that take
+	// JSON and forms on one URL.
 	NetverifyURL string
 	// IDs selects executions and scans by id; empty means all of them.
 	IDs []string
@@ -97,20 +101,20 @@ func (s *Server) NetverifyCallback(sc NetverifyScan, sentAt time.Time) []byte {
 	return s.rewrite([]byte(f.Encode()))
 }
 
-// ErrNoCallbackURL is returned by SendCallbacks without a URL.
+// ErrNoCallbackURL is returned by SendCallbacks without a URL, or with one
+// that is not an absolute URL.
 var ErrNoCallbackURL = errors.New("jumiotest: callback URL required")
 
 // SendCallbacks posts callbacks for the selected executions and scans and
 // returns each with its answer, in the order planned (Platform first). It
 // returns early with what was sent when ctx ends.
 func (s *Server) SendCallbacks(ctx context.Context, o CallbackOptions) ([]SentCallback, error) {
-	if o.URL == "" {
-		return nil, ErrNoCallbackURL
+	o.URL, o.NetverifyURL = resolveOrShare(o.URL, o.NetverifyURL)
+	for _, u := range []string{o.URL, o.NetverifyURL} {
+		if _, err := url.ParseRequestURI(u); err != nil {
+			return nil, ErrNoCallbackURL
+		}
 	}
-	if _, err := url.ParseRequestURI(o.URL); err != nil {
-		return nil, ErrNoCallbackURL
-	}
-	o.NetverifyURL = cmpOr(o.NetverifyURL, o.URL)
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -155,6 +159,14 @@ loop:
 	close(next)
 	wg.Wait()
 	return plan[:sent], err
+}
+
+// resolveOrShare completes the two callback URLs with ResolveCallbackURLs;
+// one that cannot be derived is the other.
+func resolveOrShare(platformURL, netverifyURL string) (string, string) {
+	p, n := ResolveCallbackURLs(platformURL, netverifyURL)
+	p = cmpOr(p, cmpOr(platformURL, netverifyURL))
+	return p, cmpOr(n, p)
 }
 
 // plan lists the callbacks to send.

@@ -16,8 +16,9 @@
 // Faults are injected per endpoint or globally (Inject: error statuses,
 // 429s, dropped connections, malformed bodies, latency; NotReady: 404 until
 // an execution is ready; RevokeTokens). SendCallbacks posts Platform JSON
-// and Netverify form callbacks to a URL, once or at a rate, with
-// duplicates and out-of-order repeats on request.
+// and Netverify form callbacks, once or at a rate, with duplicates and
+// out-of-order repeats on request; given one of kycflow ingest's callback
+// URLs it derives the other API's (ResolveCallbackURLs).
 //
 // Start serves on 127.0.0.1; StartInMemory serves over in-memory
 // connections (use Transport), so tests can run under testing/synctest.
