@@ -142,29 +142,6 @@ func TestResultFilterSubjects(t *testing.T) {
 	}
 }
 
-func TestReplayID(t *testing.T) {
-	sel := selection{stage: events.StageNotify, stream: events.StreamEnriched, filters: []string{"jumio.enriched.a.*"}, seqs: []uint64{3, 9, 12}}
-	id := sel.replayID(false, nil)
-	if _, err := events.ParseReplayMarker(events.ReplayMarker{ID: id}.String()); err != nil {
-		t.Fatalf("replay id %q does not make a marker: %v", id, err)
-	}
-	if sel.replayID(false, nil) != id {
-		t.Errorf("the same selection gives two ids")
-	}
-	if sel.replayID(false, []string{"b", "a"}) != sel.replayID(false, []string{"a", "b"}) {
-		t.Errorf("route order changes the id")
-	}
-	other := sel
-	other.seqs = []uint64{3, 9, 12, 14}
-	for name, got := range map[string]string{
-		"redeliver": sel.replayID(true, nil), "routes": sel.replayID(false, []string{"crm"}), "selection": other.replayID(false, nil),
-	} {
-		if got == id {
-			t.Errorf("%s does not change the replay id", name)
-		}
-	}
-}
-
 // TestBucketNames: the buckets streams shows and erase purges are the
 // stages' own, with their key formats.
 func TestBucketNames(t *testing.T) {
