@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -39,7 +41,10 @@ account, execution or --seq.
   redrive  re-publishes each dead letter to the subject it came from, with
            a Kycflow-Replay marker (for a notifier route: redeliver, to that
            route only), and deletes it once the re-published message is
-           stored. If it fails again it becomes a new dead letter.
+           stored. If it fails again it becomes a new dead letter. It
+           refuses (and keeps every dead letter) when a notifier route's
+           consumer is missing or nobody reads it: a route renamed,
+           removed, disabled after a 410, or a notifier not running.
   purge    deletes the dead letters, after a confirmation (--yes skips it).`,
 		Example: `  kycflow dlq list
   kycflow dlq list --route crm-webhook --since 24h
@@ -275,6 +280,9 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 		fmt.Fprintln(env.Stdout, "no dead letters to re-drive")
 		return nil
 	}
+	if err := checkRedriveRoutes(ctx, js, dls); err != nil {
+		return fmt.Errorf("dlq: %w", err)
+	}
 	st, err := js.Stream(ctx, events.StreamDLQ)
 	if err != nil {
 		return fmt.Errorf("dlq: %w", err)
@@ -315,6 +323,72 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 		fmt.Fprintf(env.Stdout, "%d dead letters re-driven\n", done)
 	}
 	return nil
+}
+
+// routeReadWait is how long a redrive watches a route's consumer for a
+// notifier reading it. (A variable for tests.)
+var routeReadWait = 3 * time.Second
+
+// errRouteNotRead: no notifier reads the route a dead letter would be
+// re-driven to.
+var errRouteNotRead = errors.New("no notifier reads the route")
+
+// checkRedriveRoutes refuses to re-drive notifier dead letters to a route
+// that no notifier reads. A re-driven result is marked for its route only,
+// so every other route drops it; if its own route was renamed or removed,
+// or is disabled (after a 410) or not running, the result would sit
+// unread while its dead letter is gone. Nothing is re-driven when one
+// route fails the check.
+func checkRedriveRoutes(ctx context.Context, js jetstream.JetStream, dls []deadLetter) error {
+	count := map[string]int{}
+	for _, d := range dls {
+		if d.Stage == string(events.StageNotify) && d.Route != "" {
+			count[d.Route]++
+		}
+	}
+	for _, route := range slices.Sorted(maps.Keys(count)) {
+		if err := routeRead(ctx, js, route); err != nil {
+			return fmt.Errorf("%d dead letters of route %s not re-driven (nothing was): %w", count[route], route, err)
+		}
+	}
+	return nil
+}
+
+// routeRead checks that the route's durable consumer on JUMIO_ENRICHED
+// exists and that a notifier reads it: it has a pull request waiting, or
+// delivers or acknowledges messages, within routeReadWait.
+func routeRead(ctx context.Context, js jetstream.JetStream, route string) error {
+	durable := notifier.DurablePrefix + route
+	var first *jetstream.ConsumerInfo
+	for deadline := time.Now().Add(routeReadWait); ; {
+		cctx, cancel := ctxCall(ctx)
+		c, err := js.Consumer(cctx, events.StreamEnriched, durable)
+		var info *jetstream.ConsumerInfo
+		if err == nil {
+			info, err = c.Info(cctx)
+		}
+		cancel()
+		switch {
+		case errors.Is(err, jetstream.ErrConsumerNotFound):
+			return fmt.Errorf("%w: %s has no consumer %s (the route was renamed or removed; add it back to the routes file, or purge its dead letters)", errRouteNotRead, events.StreamEnriched, durable)
+		case err != nil:
+			return fmt.Errorf("consumer %s: %w", durable, err)
+		case info.NumWaiting > 0:
+			return nil
+		case first == nil:
+			first = info
+		case info.Delivered.Stream != first.Delivered.Stream || info.AckFloor.Stream != first.AckFloor.Stream:
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("%w: nothing read consumer %s for %s (the route was removed from the routes file, disabled after a 410 Gone, or the notifier is not running; re-drive once it runs with the route)", errRouteNotRead, durable, routeReadWait)
+		}
+		select {
+		case <-ctx.Done():
+			return errInterrupted
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func purgeDeadLetters(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLetter, dryRun, yes bool) error {
