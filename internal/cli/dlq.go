@@ -26,11 +26,12 @@ func init() {
 	register(&Command{
 		Name:    "dlq",
 		Summary: "list, show, re-drive and purge dead letters",
-		Usage:   "list|show|redrive|purge [flags]",
+		Usage:   "list|show|redrive|purge [sequence...] [flags]",
 		Description: `Works on JUMIO_DLQ, where a stage puts what it gave up on: the original
 message with the error, its class, the attempts and where it came from.
 Select by --stage (enrich, notify), --route (a notifier route), time,
-account, execution or --seq.
+account, execution, or sequences (the first column of "dlq list") given
+after the action or with --seq.
 
   list     one line per dead letter: sequence, when, stage, route, class,
            attempts, ids and the error (error texts hold no personal data).
@@ -48,7 +49,7 @@ account, execution or --seq.
   purge    deletes the dead letters, after a confirmation (--yes skips it).`,
 		Example: `  kycflow dlq list
   kycflow dlq list --route crm-webhook --since 24h
-  kycflow dlq show --seq 42
+  kycflow dlq show 42
   kycflow dlq redrive --route crm-webhook          # after fixing the endpoint
   kycflow dlq purge --stage enrich --until 30d --yes`,
 		Flags: func(fs *flag.FlagSet) {
@@ -62,7 +63,8 @@ account, execution or --seq.
 			fs.Bool("dry-run", false, "redrive, purge: only say what would be done")
 			fs.Bool("yes", false, "purge: do not ask for confirmation")
 		},
-		Run: runDLQ,
+		Check: checkDLQ,
+		Run:   runDLQ,
 	})
 }
 
@@ -111,7 +113,29 @@ type dlqSelection struct {
 	seqs  []uint64
 }
 
-func readDLQSelection(fs *flag.FlagSet) (dlqSelection, error) {
+// dlqActions are the actions of "kycflow dlq".
+var dlqActions = []string{"list", "show", "redrive", "purge"}
+
+// readDLQ reads the action and the selection: the flags, and the
+// sequences given as arguments after the action ("dlq show 42").
+func readDLQ(fs *flag.FlagSet, args []string) (string, dlqSelection, error) {
+	if len(args) == 0 || !slices.Contains(dlqActions, args[0]) {
+		return "", dlqSelection{}, usageError("dlq: name one action: list, show, redrive or purge")
+	}
+	sel, err := readDLQSelection(fs, args[1:])
+	if err != nil {
+		return "", sel, fmt.Errorf("dlq: %w", err)
+	}
+	return args[0], sel, nil
+}
+
+func checkDLQ(fs *flag.FlagSet, args []string) error {
+	_, _, err := readDLQ(fs, args)
+	return err
+}
+
+// readDLQSelection reads the selection flags and the sequences seqArgs.
+func readDLQSelection(fs *flag.FlagSet, seqArgs []string) (dlqSelection, error) {
 	var sel dlqSelection
 	win, err := readWindow(fs, time.Now())
 	if err != nil {
@@ -145,10 +169,10 @@ func readDLQSelection(fs *flag.FlagSet) (dlqSelection, error) {
 	if f := events.SubjectDLQ + "." + token + "." + a + "." + e; f != events.SubjectDLQ+".*.*.*" {
 		sel.scan.filters = []string{f}
 	}
-	for _, s := range listOf(fs, "seq") {
+	for _, s := range append(listOf(fs, "seq"), seqArgs...) {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil || n == 0 {
-			return sel, usageError("--seq %q is not a stream sequence", s)
+			return sel, usageError("%q is not a JUMIO_DLQ sequence (the first column of dlq list)", s)
 		}
 		sel.seqs = append(sel.seqs, n)
 	}
@@ -179,13 +203,9 @@ func (sel dlqSelection) find(ctx context.Context, js jetstream.JetStream) ([]dea
 }
 
 func runDLQ(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
-	if len(args) != 1 || !slices.Contains([]string{"list", "show", "redrive", "purge"}, args[0]) {
-		return usageError("dlq: name one action: list, show, redrive or purge")
-	}
-	action := args[0]
-	sel, err := readDLQSelection(fs)
+	action, sel, err := readDLQ(fs, args)
 	if err != nil {
-		return fmt.Errorf("dlq: %w", err)
+		return err
 	}
 	s, err := connect(ctx, env, fs)
 	if err != nil {

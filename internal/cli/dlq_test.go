@@ -75,6 +75,13 @@ func TestRedriveRefusesAnUnreadRoute(t *testing.T) {
 	if out := s.kycflow(0, "dlq", "list"); !strings.Contains(out, "3 dead letters") {
 		t.Errorf("dead letters after the refusals:\n%s", out)
 	}
+	// One dead letter by its sequence, as an argument or with --seq.
+	for _, args := range [][]string{{"dlq", "show", "2"}, {"dlq", "show", "--seq", "2"}} {
+		if out := s.kycflow(0, args...); !strings.Contains(out, "dead letter 2 on") || strings.Contains(out, "dead letter 1 on") {
+			t.Errorf("%s:\n%s", strings.Join(args, " "), out)
+		}
+	}
+	s.kycflow(2, "dlq", "show", "9f2c1e7a-3b4d-4c5e-8f60-1a2b3c4d5e6f")
 	if out := s.kycflow(0, "dlq", "redrive", "--route", "live"); !strings.Contains(out, "1 dead letters re-driven") {
 		t.Errorf("redrive to a read route: %s", out)
 	}

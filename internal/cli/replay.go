@@ -60,7 +60,8 @@ replay, to every route or the --route ones.`,
 			fs.Var(&listFlag{}, "route", "only these notifier routes (repeat or comma-separate; default all)")
 			fs.String("replay-id", "", "name of this replay: another name re-feeds what the same command re-fed already (default: the command's own)")
 		},
-		Run: runReplay,
+		Check: checkReplay,
+		Run:   runReplay,
 	})
 }
 
@@ -235,31 +236,45 @@ func selectMessages(ctx context.Context, js jetstream.JetStream, stream string, 
 	return sel, nil
 }
 
-func runReplay(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
+// readReplay reads a replay's arguments and flags; now anchors relative
+// times.
+func readReplay(fs *flag.FlagSet, args []string, now time.Time) (replayRequest, window, error) {
 	if len(args) != 1 {
-		return usageError("replay: name one stage: enrich or notify")
+		return replayRequest{}, window{}, usageError("replay: name one stage: enrich or notify")
 	}
-	stream, err := stageStream(args[0])
-	if err != nil {
-		return fmt.Errorf("replay: %w", err)
+	if _, err := stageStream(args[0]); err != nil {
+		return replayRequest{}, window{}, fmt.Errorf("replay: %w", err)
 	}
-	win, err := readWindow(fs, time.Now())
+	win, err := readWindow(fs, now)
 	if err != nil {
-		return fmt.Errorf("replay: %w", err)
+		return replayRequest{}, window{}, fmt.Errorf("replay: %w", err)
 	}
 	req := replayRequest{stage: events.Stage(args[0]), since: whenKey(strFlag(fs, "since")), until: whenKey(strFlag(fs, "until")),
 		fromSeq: uintFlag(fs, "from-seq"), toSeq: uintFlag(fs, "to-seq"),
 		account: strings.TrimSpace(strFlag(fs, "account")), execution: strings.TrimSpace(strFlag(fs, "execution")),
 		redeliver: boolFlag(fs, "redeliver"), routes: listOf(fs, "route"), name: strFlag(fs, "replay-id")}
-	if req.toSeq > 0 && req.toSeq < req.fromSeq {
-		return usageError("replay: --to-seq is before --from-seq")
+	switch {
+	case req.toSeq > 0 && req.toSeq < req.fromSeq:
+		return req, win, usageError("replay: --to-seq is before --from-seq")
+	case floatFlag(fs, "rate") < 0:
+		return req, win, usageError("replay: --rate must not be negative")
+	case flagSet(fs, "replay-id") && strings.TrimSpace(req.name) == "":
+		return req, win, usageError("replay: --replay-id must not be empty")
 	}
-	if floatFlag(fs, "rate") < 0 {
-		return usageError("replay: --rate must not be negative")
+	return req, win, nil
+}
+
+func checkReplay(fs *flag.FlagSet, args []string) error {
+	_, _, err := readReplay(fs, args, time.Now())
+	return err
+}
+
+func runReplay(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
+	req, win, err := readReplay(fs, args, time.Now())
+	if err != nil {
+		return err
 	}
-	if flagSet(fs, "replay-id") && strings.TrimSpace(req.name) == "" {
-		return usageError("replay: --replay-id must not be empty")
-	}
+	stream, _ := stageStream(string(req.stage))
 	marker := events.ReplayMarker{ID: req.id(), Redeliver: req.redeliver, Routes: req.routes}
 
 	s, err := connect(ctx, env, fs)

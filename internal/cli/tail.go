@@ -48,7 +48,8 @@ runs until Ctrl-C.`,
 			fs.Int("count", 0, "exit after this many results (0: follow until Ctrl-C)")
 			fs.Bool("json", false, "print each result as stored, one JSON document per line")
 		},
-		Run: runTail,
+		Check: checkTail,
+		Run:   runTail,
 	})
 }
 
@@ -98,44 +99,68 @@ func (f resultFilter) match(r events.Result) bool {
 	return f.api == "" || r.Source.API == f.api
 }
 
-func runTail(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
+// tailArgs is what tail was asked for.
+type tailArgs struct {
+	filter resultFilter
+	scan   scan
+	count  int
+}
+
+// readTail reads tail's flags; now anchors --since.
+func readTail(fs *flag.FlagSet, args []string, now time.Time) (tailArgs, error) {
+	var ta tailArgs
 	if len(args) > 0 {
-		return usageError("tail: unexpected argument %q", args[0])
+		return ta, usageError("tail: unexpected argument %q", args[0])
 	}
 	f := resultFilter{workflowKey: strFlag(fs, "workflow-key"), account: strFlag(fs, "account"),
 		execution: strFlag(fs, "execution"), api: events.API(strFlag(fs, "api")), prefix: strFlag(fs, "prefix")}
 	for _, d := range listOf(fs, "decision") {
 		dt := events.DecisionType(strings.ToUpper(d))
 		if !slices.Contains([]events.DecisionType{events.DecisionPassed, events.DecisionWarning, events.DecisionRejected, events.DecisionNotExecuted}, dt) {
-			return usageError("tail: --decision %q: want PASSED, WARNING, REJECTED or NOT_EXECUTED", d)
+			return ta, usageError("tail: --decision %q: want PASSED, WARNING, REJECTED or NOT_EXECUTED", d)
 		}
 		f.decisions = append(f.decisions, dt)
 	}
 	if f.api != "" && f.api != events.APIPlatform && f.api != events.APINetverify {
-		return usageError("tail: --api %q: want platform or netverify", f.api)
+		return ta, usageError("tail: --api %q: want platform or netverify", f.api)
 	}
 	if f.prefix != "" {
 		if err := events.ValidateResultPrefix(f.prefix); err != nil {
-			return usageError("tail: --prefix: %v", err)
+			return ta, usageError("tail: --prefix: %v", err)
 		}
 	}
-	count := intFlag(fs, "count")
-	if count < 0 {
-		return usageError("tail: --count must not be negative")
+	ta.count = intFlag(fs, "count")
+	if ta.count < 0 {
+		return ta, usageError("tail: --count must not be negative")
 	}
-	sc := scan{stream: events.StreamResults, filters: f.subjects()}
+	ta.filter = f
+	ta.scan = scan{stream: events.StreamResults, filters: f.subjects()}
 	switch since := strFlag(fs, "since"); {
 	case boolFlag(fs, "all") && since != "":
-		return usageError("tail: --all and --since exclude each other")
+		return ta, usageError("tail: --all and --since exclude each other")
 	case since != "":
-		t, err := parseWhen(since, time.Now())
+		t, err := parseWhen(since, now)
 		if err != nil {
-			return usageError("tail: --since: %v", err)
+			return ta, usageError("tail: --since: %v", err)
 		}
-		sc.since = t
+		ta.scan.since = t
 	case !boolFlag(fs, "all"):
-		sc.since = time.Now()
+		ta.scan.since = now
 	}
+	return ta, nil
+}
+
+func checkTail(fs *flag.FlagSet, args []string) error {
+	_, err := readTail(fs, args, time.Now())
+	return err
+}
+
+func runTail(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
+	ta, err := readTail(fs, args, time.Now())
+	if err != nil {
+		return err
+	}
+	f, sc, count := ta.filter, ta.scan, ta.count
 
 	s, err := connect(ctx, env, fs)
 	if err != nil {
