@@ -172,7 +172,7 @@ Commands:
 	}
 	fmt.Fprint(w, `
 Example:
-  kycflow run                 # everything in one process, on :8080
+  kycflow run                 # everything in one process, callbacks on port 8080
   kycflow run --help          # a command's flags and an example
 
 Configuration is read from KYCFLOW_* environment variables (see the README);
