@@ -25,8 +25,9 @@ func init() {
 acked or changed) and prints one line per result: when it was delivered,
 decision, status, workflow key, account and execution, and "replay" for a
 replayed one; never names or other personal data. --json prints each result
-as stored instead (with the personal data its route's policy lets through),
-one per line, for scripts.
+as stored instead, one per line, for scripts, with its personal data masked
+("***", the JSON keeps its shape) unless --reveal is given (then as much as
+its route's policy let through).
 
 By default it shows results delivered from now on; --since and --all show
 earlier ones first. --count exits after that many results; without it tail
@@ -34,7 +35,8 @@ runs until Ctrl-C.`,
 		Example: `  kycflow tail
   kycflow tail --all --decision REJECTED --workflow-key 10011
   kycflow tail --since 2h --account 4a1b2c3d-5e6f-4711-8899-aabbccddeeff
-  kycflow tail --all --json --count 10 | jq .decision`,
+  kycflow tail --all --json --count 10 | jq .decision
+  kycflow tail --execution 9f2c1e7a-3b4d-4c5e-8f60-1a2b3c4d5e6f --all --json --reveal`,
 		Flags: func(fs *flag.FlagSet) {
 			natsFlag(fs)
 			fs.Var(&listFlag{}, "decision", "only these decisions (PASSED, WARNING, REJECTED, NOT_EXECUTED; repeat or comma-separate)")
@@ -46,7 +48,8 @@ runs until Ctrl-C.`,
 			fs.String("since", "", "start with results delivered since this time or duration ago (2026-03-04T05:00:00Z, 2h)")
 			fs.Bool("all", false, "start with the first result stored")
 			fs.Int("count", 0, "exit after this many results (0: follow until Ctrl-C)")
-			fs.Bool("json", false, "print each result as stored, one JSON document per line")
+			fs.Bool("json", false, "print each result as stored, one JSON document per line, personal data masked")
+			fs.Bool("reveal", false, "--json: print the personal data too")
 		},
 		Check: checkTail,
 		Run:   runTail,
@@ -129,6 +132,9 @@ func readTail(fs *flag.FlagSet, args []string, now time.Time) (tailArgs, error) 
 			return ta, usageError("tail: --prefix: %v", err)
 		}
 	}
+	if boolFlag(fs, "reveal") && !boolFlag(fs, "json") {
+		return ta, usageError("tail: --reveal goes with --json (the lines never hold personal data)")
+	}
 	ta.count = intFlag(fs, "count")
 	if ta.count < 0 {
 		return ta, usageError("tail: --count must not be negative")
@@ -169,7 +175,7 @@ func runTail(ctx context.Context, env Env, fs *flag.FlagSet, args []string) erro
 	defer s.Close()
 	out := bufio.NewWriter(env.Stdout)
 	defer out.Flush()
-	asJSON := boolFlag(fs, "json")
+	asJSON, reveal := boolFlag(fs, "json"), boolFlag(fs, "reveal")
 	seen := 0
 	err = follow(ctx, s.js, sc, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
 		var r events.Result
@@ -181,7 +187,11 @@ func runTail(ctx context.Context, env Env, fs *flag.FlagSet, args []string) erro
 			return nil
 		}
 		if asJSON {
-			out.Write(m.Data())
+			data := m.Data()
+			if !reveal {
+				data, _ = maskJSON(data) // decoded as a result above: JSON
+			}
+			out.Write(data)
 			out.WriteByte('\n')
 		} else {
 			fmt.Fprintln(out, resultLine(r, md.Timestamp, m.Headers().Get(events.HeaderReplay) != ""))
