@@ -41,6 +41,10 @@ type Command struct {
 	Example string
 	// Flags registers the command's flags on fs; the values are read in Run.
 	Flags func(fs *flag.FlagSet)
+	// Check, when set, checks the arguments and flag values without any
+	// I/O; it runs before Run, and on its own for the command lines of the
+	// documentation (its tests).
+	Check func(fs *flag.FlagSet, args []string) error
 	// Run runs the command with the arguments left after the flags.
 	Run func(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 }
@@ -94,9 +98,27 @@ func dispatch(ctx context.Context, env Env, args []string) error {
 		}
 		return nil
 	}
+	c, fs, positional, err := parse(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) && c != nil {
+			return c.help(env.Stdout)
+		}
+		return err
+	}
+	if c.Check != nil {
+		if err := c.Check(fs, positional); err != nil {
+			return err
+		}
+	}
+	return c.Run(ctx, env, fs, positional)
+}
+
+// parse finds the command args[0] names and parses its flags; it returns
+// the arguments left. A --help among them gives flag.ErrHelp.
+func parse(args []string) (*Command, *flag.FlagSet, []string, error) {
 	c := find(args[0])
 	if c == nil {
-		return usageError("unknown command %q (see kycflow --help)", args[0])
+		return nil, nil, nil, usageError("unknown command %q (see kycflow --help)", args[0])
 	}
 	fs := flag.NewFlagSet("kycflow "+c.Name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -110,9 +132,9 @@ func dispatch(ctx context.Context, env Env, args []string) error {
 	for {
 		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return c.help(env.Stdout)
+				return c, fs, nil, err
 			}
-			return usageError("%s: %v (see kycflow %s --help)", c.Name, err, c.Name)
+			return c, fs, nil, usageError("%s: %v (see kycflow %s --help)", c.Name, err, c.Name)
 		}
 		rest = fs.Args()
 		if len(rest) == 0 {
@@ -125,7 +147,7 @@ func dispatch(ctx context.Context, env Env, args []string) error {
 		positional = append(positional, rest[0])
 		rest = rest[1:]
 	}
-	return c.Run(ctx, env, fs, positional)
+	return c, fs, positional, nil
 }
 
 func find(name string) *Command {
@@ -150,7 +172,7 @@ Commands:
 	}
 	fmt.Fprint(w, `
 Example:
-  kycflow run                 # everything in one process, on :8080
+  kycflow run                 # everything in one process, callbacks on port 8080
   kycflow run --help          # a command's flags and an example
 
 Configuration is read from KYCFLOW_* environment variables (see the README);

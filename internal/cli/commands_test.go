@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/pkg/events"
@@ -142,29 +143,6 @@ func TestResultFilterSubjects(t *testing.T) {
 	}
 }
 
-func TestReplayID(t *testing.T) {
-	sel := selection{stage: events.StageNotify, stream: events.StreamEnriched, filters: []string{"jumio.enriched.a.*"}, seqs: []uint64{3, 9, 12}}
-	id := sel.replayID(false, nil)
-	if _, err := events.ParseReplayMarker(events.ReplayMarker{ID: id}.String()); err != nil {
-		t.Fatalf("replay id %q does not make a marker: %v", id, err)
-	}
-	if sel.replayID(false, nil) != id {
-		t.Errorf("the same selection gives two ids")
-	}
-	if sel.replayID(false, []string{"b", "a"}) != sel.replayID(false, []string{"a", "b"}) {
-		t.Errorf("route order changes the id")
-	}
-	other := sel
-	other.seqs = []uint64{3, 9, 12, 14}
-	for name, got := range map[string]string{
-		"redeliver": sel.replayID(true, nil), "routes": sel.replayID(false, []string{"crm"}), "selection": other.replayID(false, nil),
-	} {
-		if got == id {
-			t.Errorf("%s does not change the replay id", name)
-		}
-	}
-}
-
 // TestBucketNames: the buckets streams shows and erase purges are the
 // stages' own, with their key formats.
 func TestBucketNames(t *testing.T) {
@@ -273,5 +251,33 @@ func TestInitiate(t *testing.T) {
 	}
 	if strings.Contains(out.String(), secret) {
 		t.Errorf("the secret was printed")
+	}
+}
+
+// TestOperatorCommandsFindTheRunByDataDir: a kycflow run started with
+// --data-dir elsewhere is found with the same --data-dir (or
+// KYCFLOW_DATA_DIR); without it the error says where it looked and how to
+// point at it.
+func TestOperatorCommandsFindTheRunByDataDir(t *testing.T) {
+	srv := brokertest.Start(t)
+	srv.JetStream(t) // the streams
+	dir := t.TempDir()
+	if err := writeRunInfo(dir, runInfo{NATSURL: srv.URL(), IngestURL: "http://127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := t.TempDir()
+	env := func(k string) string {
+		return map[string]string{"KYCFLOW_DATA_DIR": elsewhere, "KYCFLOW_NATS_CONNECT_TIMEOUT": "1s"}[k]
+	}
+	var out, errOut bytes.Buffer
+	if code := Main(t.Context(), []string{"streams", "--data-dir", dir}, env, nil, &out, &errOut); code != 0 {
+		t.Errorf("streams --data-dir: exit %d: %s", code, errOut.String())
+	}
+	for _, args := range [][]string{{"send"}, {"initiate", "--workflow-key", "10011"}} {
+		out.Reset()
+		errOut.Reset()
+		if code := Main(t.Context(), args, env, nil, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "KYCFLOW_DATA_DIR") || !strings.Contains(errOut.String(), elsewhere) {
+			t.Errorf("%s without the run: exit %d, %q; want 1 and where it looked", args[0], code, errOut.String())
+		}
 	}
 }

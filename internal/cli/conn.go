@@ -70,10 +70,31 @@ func writeFileAtomic(path string, v any) error {
 	return os.Rename(tmp, path)
 }
 
+// runDataDir is the data directory an operator command looks in for a
+// local "kycflow run": --data-dir, else KYCFLOW_DATA_DIR, else
+// DefaultDataDir.
+func runDataDir(env Env, fs *flag.FlagSet) string {
+	if f := fs.Lookup("data-dir"); f != nil && flagSet(fs, "data-dir") {
+		return f.Value.String()
+	}
+	return dataDir(env)
+}
+
+// dataDirFlag registers --data-dir on an operator command that looks for
+// a local "kycflow run".
+func dataDirFlag(fs *flag.FlagSet) {
+	fs.String("data-dir", "", "data directory of the local kycflow run to use (default KYCFLOW_DATA_DIR, else "+DefaultDataDir+")")
+}
+
+// noLocalRun says where a local "kycflow run" was looked for.
+func noLocalRun(env Env, fs *flag.FlagSet) string {
+	return fmt.Sprintf("no kycflow run found in %s (one started with --data-dir elsewhere: pass the same --data-dir or set KYCFLOW_DATA_DIR)", runDataDir(env, fs))
+}
+
 // localRun reads the run information of a local "kycflow run"; ok is false
 // when none is running from the data directory.
-func localRun(env Env) (runInfo, bool) {
-	b, err := os.ReadFile(filepath.Join(dataDir(env), runInfoFile))
+func localRun(env Env, fs *flag.FlagSet) (runInfo, bool) {
+	b, err := os.ReadFile(filepath.Join(runDataDir(env, fs), runInfoFile))
 	if err != nil {
 		return runInfo{}, false
 	}
@@ -84,9 +105,11 @@ func localRun(env Env) (runInfo, bool) {
 	return ri, true
 }
 
-// natsFlag registers --nats-url on an operator command.
+// natsFlag registers --nats-url, and --data-dir to find a local run, on
+// an operator command.
 func natsFlag(fs *flag.FlagSet) {
 	fs.String("nats-url", "", "NATS server URL (default KYCFLOW_NATS_URL, else the local kycflow run's, else "+nats.DefaultURL+")")
+	dataDirFlag(fs)
 }
 
 // natsURL is --nats-url, else KYCFLOW_NATS_URL, else the local run's
@@ -98,7 +121,7 @@ func natsURL(env Env, fs *flag.FlagSet) string {
 	if u := env.Getenv("KYCFLOW_NATS_URL"); u != "" {
 		return u
 	}
-	if ri, ok := localRun(env); ok {
+	if ri, ok := localRun(env, fs); ok {
 		return ri.NATSURL
 	}
 	return nats.DefaultURL
@@ -128,7 +151,11 @@ func connect(ctx context.Context, env Env, fs *flag.FlagSet) (*session, error) {
 		if ctx.Err() != nil {
 			return nil, errInterrupted
 		}
-		return nil, fmt.Errorf("no NATS server at %s (start kycflow run, or set --nats-url or KYCFLOW_NATS_URL): %w", redactURL(cfg.URL), err)
+		hint := "start kycflow run, or set --nats-url or KYCFLOW_NATS_URL"
+		if _, local := localRun(env, fs); !local && strFlag(fs, "nats-url") == "" && env.Getenv("KYCFLOW_NATS_URL") == "" {
+			hint = noLocalRun(env, fs) + "; start kycflow run, or set --nats-url or KYCFLOW_NATS_URL"
+		}
+		return nil, fmt.Errorf("no NATS server at %s (%s): %w", redactURL(cfg.URL), hint, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

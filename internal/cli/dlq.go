@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -24,11 +26,12 @@ func init() {
 	register(&Command{
 		Name:    "dlq",
 		Summary: "list, show, re-drive and purge dead letters",
-		Usage:   "list|show|redrive|purge [flags]",
+		Usage:   "list|show|redrive|purge [sequence...] [flags]",
 		Description: `Works on JUMIO_DLQ, where a stage puts what it gave up on: the original
 message with the error, its class, the attempts and where it came from.
 Select by --stage (enrich, notify), --route (a notifier route), time,
-account, execution or --seq.
+account, execution, or sequences (the first column of "dlq list") given
+after the action or with --seq.
 
   list     one line per dead letter: sequence, when, stage, route, class,
            attempts, ids and the error (error texts hold no personal data).
@@ -39,11 +42,14 @@ account, execution or --seq.
   redrive  re-publishes each dead letter to the subject it came from, with
            a Kycflow-Replay marker (for a notifier route: redeliver, to that
            route only), and deletes it once the re-published message is
-           stored. If it fails again it becomes a new dead letter.
+           stored. If it fails again it becomes a new dead letter. It
+           refuses (and keeps every dead letter) when a notifier route's
+           consumer is missing or nobody reads it: a route renamed,
+           removed, disabled after a 410, or a notifier not running.
   purge    deletes the dead letters, after a confirmation (--yes skips it).`,
 		Example: `  kycflow dlq list
   kycflow dlq list --route crm-webhook --since 24h
-  kycflow dlq show --seq 42
+  kycflow dlq show 42
   kycflow dlq redrive --route crm-webhook          # after fixing the endpoint
   kycflow dlq purge --stage enrich --until 30d --yes`,
 		Flags: func(fs *flag.FlagSet) {
@@ -57,7 +63,8 @@ account, execution or --seq.
 			fs.Bool("dry-run", false, "redrive, purge: only say what would be done")
 			fs.Bool("yes", false, "purge: do not ask for confirmation")
 		},
-		Run: runDLQ,
+		Check: checkDLQ,
+		Run:   runDLQ,
 	})
 }
 
@@ -106,7 +113,29 @@ type dlqSelection struct {
 	seqs  []uint64
 }
 
-func readDLQSelection(fs *flag.FlagSet) (dlqSelection, error) {
+// dlqActions are the actions of "kycflow dlq".
+var dlqActions = []string{"list", "show", "redrive", "purge"}
+
+// readDLQ reads the action and the selection: the flags, and the
+// sequences given as arguments after the action ("dlq show 42").
+func readDLQ(fs *flag.FlagSet, args []string) (string, dlqSelection, error) {
+	if len(args) == 0 || !slices.Contains(dlqActions, args[0]) {
+		return "", dlqSelection{}, usageError("dlq: name one action: list, show, redrive or purge")
+	}
+	sel, err := readDLQSelection(fs, args[1:])
+	if err != nil {
+		return "", sel, fmt.Errorf("dlq: %w", err)
+	}
+	return args[0], sel, nil
+}
+
+func checkDLQ(fs *flag.FlagSet, args []string) error {
+	_, _, err := readDLQ(fs, args)
+	return err
+}
+
+// readDLQSelection reads the selection flags and the sequences seqArgs.
+func readDLQSelection(fs *flag.FlagSet, seqArgs []string) (dlqSelection, error) {
 	var sel dlqSelection
 	win, err := readWindow(fs, time.Now())
 	if err != nil {
@@ -140,10 +169,10 @@ func readDLQSelection(fs *flag.FlagSet) (dlqSelection, error) {
 	if f := events.SubjectDLQ + "." + token + "." + a + "." + e; f != events.SubjectDLQ+".*.*.*" {
 		sel.scan.filters = []string{f}
 	}
-	for _, s := range listOf(fs, "seq") {
+	for _, s := range append(listOf(fs, "seq"), seqArgs...) {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil || n == 0 {
-			return sel, usageError("--seq %q is not a stream sequence", s)
+			return sel, usageError("%q is not a JUMIO_DLQ sequence (the first column of dlq list)", s)
 		}
 		sel.seqs = append(sel.seqs, n)
 	}
@@ -174,13 +203,9 @@ func (sel dlqSelection) find(ctx context.Context, js jetstream.JetStream) ([]dea
 }
 
 func runDLQ(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
-	if len(args) != 1 || !slices.Contains([]string{"list", "show", "redrive", "purge"}, args[0]) {
-		return usageError("dlq: name one action: list, show, redrive or purge")
-	}
-	action := args[0]
-	sel, err := readDLQSelection(fs)
+	action, sel, err := readDLQ(fs, args)
 	if err != nil {
-		return fmt.Errorf("dlq: %w", err)
+		return err
 	}
 	s, err := connect(ctx, env, fs)
 	if err != nil {
@@ -275,6 +300,9 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 		fmt.Fprintln(env.Stdout, "no dead letters to re-drive")
 		return nil
 	}
+	if err := checkRedriveRoutes(ctx, js, dls); err != nil {
+		return fmt.Errorf("dlq: %w", err)
+	}
 	st, err := js.Stream(ctx, events.StreamDLQ)
 	if err != nil {
 		return fmt.Errorf("dlq: %w", err)
@@ -315,6 +343,72 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 		fmt.Fprintf(env.Stdout, "%d dead letters re-driven\n", done)
 	}
 	return nil
+}
+
+// routeReadWait is how long a redrive watches a route's consumer for a
+// notifier reading it. (A variable for tests.)
+var routeReadWait = 3 * time.Second
+
+// errRouteNotRead: no notifier reads the route a dead letter would be
+// re-driven to.
+var errRouteNotRead = errors.New("no notifier reads the route")
+
+// checkRedriveRoutes refuses to re-drive notifier dead letters to a route
+// that no notifier reads. A re-driven result is marked for its route only,
+// so every other route drops it; if its own route was renamed or removed,
+// or is disabled (after a 410) or not running, the result would sit
+// unread while its dead letter is gone. Nothing is re-driven when one
+// route fails the check.
+func checkRedriveRoutes(ctx context.Context, js jetstream.JetStream, dls []deadLetter) error {
+	count := map[string]int{}
+	for _, d := range dls {
+		if d.Stage == string(events.StageNotify) && d.Route != "" {
+			count[d.Route]++
+		}
+	}
+	for _, route := range slices.Sorted(maps.Keys(count)) {
+		if err := routeRead(ctx, js, route); err != nil {
+			return fmt.Errorf("%d dead letters of route %s not re-driven (nothing was): %w", count[route], route, err)
+		}
+	}
+	return nil
+}
+
+// routeRead checks that the route's durable consumer on JUMIO_ENRICHED
+// exists and that a notifier reads it: it has a pull request waiting, or
+// delivers or acknowledges messages, within routeReadWait.
+func routeRead(ctx context.Context, js jetstream.JetStream, route string) error {
+	durable := notifier.DurablePrefix + route
+	var first *jetstream.ConsumerInfo
+	for deadline := time.Now().Add(routeReadWait); ; {
+		cctx, cancel := ctxCall(ctx)
+		c, err := js.Consumer(cctx, events.StreamEnriched, durable)
+		var info *jetstream.ConsumerInfo
+		if err == nil {
+			info, err = c.Info(cctx)
+		}
+		cancel()
+		switch {
+		case errors.Is(err, jetstream.ErrConsumerNotFound):
+			return fmt.Errorf("%w: %s has no consumer %s (the route was renamed or removed; add it back to the routes file, or purge its dead letters)", errRouteNotRead, events.StreamEnriched, durable)
+		case err != nil:
+			return fmt.Errorf("consumer %s: %w", durable, err)
+		case info.NumWaiting > 0:
+			return nil
+		case first == nil:
+			first = info
+		case info.Delivered.Stream != first.Delivered.Stream || info.AckFloor.Stream != first.AckFloor.Stream:
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("%w: nothing read consumer %s for %s (the route was removed from the routes file, disabled after a 410 Gone, or the notifier is not running; re-drive once it runs with the route)", errRouteNotRead, durable, routeReadWait)
+		}
+		select {
+		case <-ctx.Done():
+			return errInterrupted
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func purgeDeadLetters(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLetter, dryRun, yes bool) error {

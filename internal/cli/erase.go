@@ -43,7 +43,8 @@ kycflow that copied results keep their copies: erase them there.`,
 			fs.Bool("yes", false, "do not ask for confirmation")
 			fs.Bool("dry-run", false, "only show what would be removed")
 		},
-		Run: runErase,
+		Check: checkErase,
+		Run:   runErase,
 	})
 }
 
@@ -66,18 +67,32 @@ type erasure struct {
 
 var uuidish = regexp.MustCompile(`^[-/_=a-zA-Z0-9]+$`)
 
-func runErase(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
+// readErase reads what to erase: an account or an execution.
+func readErase(fs *flag.FlagSet, args []string) (account, execution string, err error) {
 	if len(args) > 0 {
-		return usageError("erase: unexpected argument %q", args[0])
+		return "", "", usageError("erase: unexpected argument %q", args[0])
 	}
-	account, execution := strFlag(fs, "account"), strFlag(fs, "execution")
+	account, execution = strFlag(fs, "account"), strFlag(fs, "execution")
 	switch {
 	case (account == "") == (execution == ""):
-		return usageError("erase: give --account or --execution")
+		return "", "", usageError("erase: give --account or --execution")
 	case account != "" && strings.EqualFold(events.AccountToken(account), events.LegacyAccount):
-		return usageError("erase: %q stands for every Netverify transaction; erase those one by one with --execution", account)
+		return "", "", usageError("erase: %q stands for every Netverify transaction; erase those one by one with --execution", account)
 	case account != "" && events.Token(account) != account, execution != "" && events.Token(execution) != execution:
-		return usageError("erase: the id holds characters a subject cannot (., *, >, spaces)")
+		return "", "", usageError("erase: the id holds characters a subject cannot (., *, >, spaces)")
+	}
+	return account, execution, nil
+}
+
+func checkErase(fs *flag.FlagSet, args []string) error {
+	_, _, err := readErase(fs, args)
+	return err
+}
+
+func runErase(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
+	account, execution, err := readErase(fs, args)
+	if err != nil {
+		return err
 	}
 	s, err := connect(ctx, env, fs)
 	if err != nil {

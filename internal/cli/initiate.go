@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -49,6 +48,7 @@ transactions complete a few seconds later and call back that run's ingest.`,
 			fs.String("success-url", "", "where the web client sends the user after success")
 			fs.String("error-url", "", "where the web client sends the user after an error")
 			fs.String("simulator", "", "Jumio simulator to use without credentials (default the local kycflow run's)")
+			dataDirFlag(fs)
 			fs.Bool("json", false, "print Jumio's answer as JSON")
 		},
 		Run: runInitiate,
@@ -72,11 +72,11 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 	target := "Jumio (" + string(jc.Region) + ")"
 	if !jumioconfig.HasCredentials(jc) {
 		sim := strFlag(fs, "simulator")
-		if ri, ok := localRun(env); ok && sim == "" {
+		if ri, ok := localRun(env, fs); ok && sim == "" {
 			sim = ri.SimulatorURL
 		}
 		if sim == "" {
-			return errors.New("initiate: no Jumio credentials (KYCFLOW_JUMIO_CLIENT_ID and KYCFLOW_JUMIO_CLIENT_SECRET) and no local simulator (kycflow run)")
+			return fmt.Errorf("initiate: no Jumio credentials (KYCFLOW_JUMIO_CLIENT_ID and KYCFLOW_JUMIO_CLIENT_SECRET) and no local simulator: %s", noLocalRun(env, fs))
 		}
 		sim = strings.TrimRight(sim, "/")
 		jc.Hosts = jumio.Hosts{Auth: sim, Account: sim, API: sim, Retrieval: sim, Netverify: sim}

@@ -12,27 +12,51 @@ import (
 const masked = "***"
 
 // personalKeys are JSON keys (lower case) whose values are personal data
-// in Jumio payloads and kycflow results: names, dates of birth, document
-// numbers and dates, addresses, contact data, network addresses, image
-// data. Their values are masked whole, objects included.
+// in Jumio payloads and kycflow results: every extraction field of
+// JUMIO.md 4.6 and pkg/jumio's ExtractionData but the document's type,
+// sub type and country; the Netverify callback and retrieval fields of the
+// same kind (2.3, 5); the liveness age estimate; contact data, network
+// addresses and image data. Their values are masked, objects and arrays
+// leaf by leaf.
 var personalKeys = map[string]bool{
+	// Names.
 	"firstname": true, "lastname": true, "middlename": true, "fullname": true, "givenname": true, "familyname": true,
-	"dateofbirth": true, "dob": true, "placeofbirth": true, "gender": true, "nationality": true, "currentage": true,
-	"number": true, "documentnumber": true, "personalnumber": true, "idnumber": true, "mrz": true,
-	"expirydate": true, "expiry": true, "issuingdate": true, "issuedate": true, "issuingauthority": true,
+	"mothersname": true, "fathersname": true, "additionallanguage": true,
+	// Birth, age, sex, nationality.
+	"dateofbirth": true, "dob": true, "origindob": true, "placeofbirth": true, "gender": true, "nationality": true,
+	"currentage": true, "predictedage": true, "ageconfidencerange": true,
+	// Document and personal numbers.
+	"number": true, "documentnumber": true, "personalnumber": true, "idnumber": true, "passportnumber": true,
+	"personalidentificationnumber": true, "taxnumber": true, "cpf": true, "curp": true, "dni": true, "pesel": true,
+	"rgnumber": true, "voteridnumber": true, "registrationnumber": true, "issuingnumber": true,
+	"mrz": true, "optionalmrzfield1": true, "optionalmrzfield2": true, "optionaldata1": true, "optionaldata2": true,
+	// Document dates, issuer, state and visa or licence details.
+	"expirydate": true, "expiry": true, "issuingdate": true, "issuedate": true, "issuingauthority": true, "issuingplace": true,
+	"state": true, "usstate": true, "dlcategories": true, "dlcarpermission": true,
+	"durationofstay": true, "numberofentries": true, "visacategory": true,
+	// Addresses.
 	"address": true, "formattedaddress": true, "city": true, "postalcode": true, "zip": true, "street": true,
 	"line1": true, "line2": true, "line3": true, "line4": true, "line5": true, "subdivision": true,
+	// Contact and network data.
 	"email": true, "phone": true, "phonenumber": true, "clientip": true, "userip": true, "ipaddress": true,
-	"optionaldata1": true, "optionaldata2": true, "signature": true, "facemap": true,
+	// Images, biometrics, screening links.
+	"signature": true, "facemap": true, "searchresulturl": true,
 }
 
 // personalKeyParts mask keys that contain them ("idFirstName", "idDob",
-// "idAddress", "idScanImageFace").
-var personalKeyParts = []string{"firstname", "lastname", "birth", "dob", "address", "image", "personalnumber", "idnumber"}
+// "idExpiry", "idAddress", "idScanImageFace", "dateOfBirthParts",
+// "issuingDateParts").
+var personalKeyParts = []string{"firstname", "lastname", "birth", "dob", "address", "image", "personalnumber", "idnumber", "expiry", "issuingdate"}
+
+// extractionKeep are the keys of an extraction capability's data shown
+// unmasked; everything else there is masked, known to be personal or not.
+var extractionKeep = map[string]bool{"type": true, "subtype": true, "issuingcountry": true, "nfcvalidationresult": true}
 
 // formKeepKeys are the Netverify callback fields shown unmasked: ids,
 // statuses, types, dates of the transaction and the checks' results.
-// Every other form value is masked.
+// Every other form value is masked, and so is every other field of a
+// Netverify callback stored as a JSON object (an enriched event's raw
+// callback).
 var formKeepKeys = map[string]bool{
 	"callbacktype": true, "jumioidscanreference": true, "scanreference": true, "transactionreference": true,
 	"enrollmenttransactionreference": true, "merchantidscanreference": true, "merchantscanreference": true,
@@ -57,16 +81,12 @@ func personalKey(k string) bool {
 }
 
 // maskPayload returns a message body with personal data masked, indented
-// when it is JSON: values of personal keys, image links, and every value
-// of a Netverify form (the "form" field of a stored callback, or a bare
-// form body) but ids, statuses, types and dates. A body that is neither
-// JSON nor a form is masked whole.
+// when it is JSON (see maskJSON); a Netverify form body has every value
+// but ids, statuses, types and dates masked; anything else is masked
+// whole.
 func maskPayload(b []byte) []byte {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err == nil {
-		out, _ := json.MarshalIndent(maskValue("", v), "", "  ")
+	if v, ok := decodeJSON(b); ok {
+		out, _ := json.MarshalIndent(maskValue(v, maskAll), "", "  ")
 		return out
 	}
 	if f, ok := maskForm(string(b)); ok {
@@ -75,16 +95,65 @@ func maskPayload(b []byte) []byte {
 	return []byte(masked)
 }
 
-func maskValue(key string, v any) any {
+// maskJSON returns a JSON document on one line with the values of personal
+// keys masked, leaf by leaf, so that the document keeps its shape (a
+// masked result still decodes as a result); ok is false when b is not
+// JSON.
+func maskJSON(b []byte) ([]byte, bool) {
+	v, ok := decodeJSON(b)
+	if !ok {
+		return nil, false
+	}
+	out, err := json.Marshal(maskValue(v, maskAll))
+	return out, err == nil
+}
+
+func decodeJSON(b []byte) (any, bool) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil || dec.More() {
+		return nil, false
+	}
+	return v, true
+}
+
+// keep decides which keys of an object keep their values: nil masks the
+// personal keys, otherwise every key it does not keep is masked.
+type keep func(key string) bool
+
+var maskAll keep
+
+func keepExtraction(k string) bool { return extractionKeep[strings.ToLower(k)] }
+func keepForm(k string) bool       { return formKeepKeys[strings.ToLower(k)] }
+
+// netverifyCallback reports whether an object holds the fields of a
+// Netverify callback.
+func netverifyCallback(m map[string]any) bool {
+	for k := range m {
+		switch strings.ToLower(k) {
+		case "callbacktype", "jumioidscanreference":
+			return true
+		}
+	}
+	return false
+}
+
+// maskValue masks v: in objects, the values of personal keys (or, with
+// kept set, of every key it does not keep); strings that are image links.
+func maskValue(v any, kept keep) any {
 	switch t := v.(type) {
 	case map[string]any:
+		if kept == nil && netverifyCallback(t) {
+			kept = keepForm
+		}
 		out := make(map[string]any, len(t))
 		for k, x := range t {
 			switch {
 			case x == nil:
 				out[k] = nil
-			case personalKey(k):
-				out[k] = masked
+			case kept != nil && !kept(k), kept == nil && personalKey(k):
+				out[k] = maskLeaves(x)
 			case strings.EqualFold(k, "form"):
 				if s, ok := x.(string); ok {
 					if f, ok := maskForm(s); ok {
@@ -93,15 +162,17 @@ func maskValue(key string, v any) any {
 					}
 				}
 				out[k] = masked
+			case strings.EqualFold(k, "extraction"):
+				out[k] = maskExtraction(x)
 			default:
-				out[k] = maskValue(k, x)
+				out[k] = maskValue(x, maskAll)
 			}
 		}
 		return out
 	case []any:
 		out := make([]any, len(t))
 		for i, x := range t {
-			out[i] = maskValue(key, x)
+			out[i] = maskValue(x, kept)
 		}
 		return out
 	case string:
@@ -111,6 +182,59 @@ func maskValue(key string, v any) any {
 		}
 	}
 	return v
+}
+
+// maskExtraction masks the entries of an extraction capability: their
+// data keeps extractionKeep only.
+func maskExtraction(v any) any {
+	entries, ok := v.([]any)
+	if !ok {
+		return maskValue(v, maskAll)
+	}
+	out := make([]any, len(entries))
+	for i, e := range entries {
+		m, ok := e.(map[string]any)
+		if !ok {
+			out[i] = maskValue(e, maskAll)
+			continue
+		}
+		em := make(map[string]any, len(m))
+		for k, x := range m {
+			if strings.EqualFold(k, "data") && x != nil {
+				em[k] = maskValue(x, keepExtraction)
+			} else {
+				em[k] = maskValue(x, maskAll)
+			}
+		}
+		out[i] = em
+	}
+	return out
+}
+
+// maskLeaves masks every leaf of v, keeping the objects' keys and the
+// arrays' lengths; an empty string stays empty and null stays null.
+func maskLeaves(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[k] = maskLeaves(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = maskLeaves(x)
+		}
+		return out
+	case nil:
+		return nil
+	case string:
+		if t == "" {
+			return ""
+		}
+	}
+	return masked
 }
 
 // maskForm masks a form-encoded Netverify callback, keeping formKeepKeys.

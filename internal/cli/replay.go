@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,21 +27,28 @@ func init() {
 it processes them again: "enrich" re-feeds JUMIO_CALLBACKS to the enricher
 (which fetches the results from Jumio again), "notify" re-feeds
 JUMIO_ENRICHED to the notifier's routes. Select by time (--since, --until),
-stream sequence (--from-seq, --to-seq), account or execution; messages that
-an earlier replay or redrive wrote are never selected.
+stream sequence (--from-seq, --to-seq), account or execution. The copies a
+replay or redrive wrote (header Kycflow-Refed) are never selected; results
+the enricher made from them are. A notify replay re-feeds, per execution
+and status, only the newest result selected (after "replay enrich" that is
+the result it made).
 
-Each re-fed message carries the Kycflow-Replay header with a replay id
-derived from the selection (stage, filter, first and last message, count,
---redeliver, --route): running the same replay again gives the same message
-ids, which JetStream stores once, so it is safe to repeat. Without
---redeliver the notifier suppresses results identical to those it delivered
-(useful after a fix in the mapping: only changed results go out); with it
-they are delivered again, carrying the marker, to every route or the
---route ones.`,
+Each copy carries the Kycflow-Replay header with a replay id derived from
+the command as given (stage, the selection flags as typed, --redeliver,
+--route; "--since 2h" stays "2h"), and the message id of the original
+combined with the replay id. Running the same command again is the same
+replay: what it re-fed already is stored once (JetStream's duplicate
+window) and delivered once (the notifier's records), so a replay that was
+interrupted is finished by running it again. --replay-id NAME makes a new
+replay of the same selection. Without --redeliver the notifier suppresses
+results identical to those it delivered (after a fix in the mapping: only
+changed results go out); with it they are delivered again, marked as a
+replay, to every route or the --route ones.`,
 		Example: `  kycflow replay notify --since 2h --dry-run
   kycflow replay notify --since 2026-03-04T00:00:00Z --until 2026-03-05 --redeliver --route crm-webhook
   kycflow replay enrich --execution 9f2c1e7a-3b4d-4c5e-8f60-1a2b3c4d5e6f
-  kycflow replay enrich --account 4a1b2c3d-5e6f-4711-8899-aabbccddeeff --rate 5`,
+  kycflow replay enrich --account 4a1b2c3d-5e6f-4711-8899-aabbccddeeff --rate 5
+  kycflow replay notify --execution 9f2c1e7a-3b4d-4c5e-8f60-1a2b3c4d5e6f --redeliver --replay-id resend-2`,
 		Flags: func(fs *flag.FlagSet) {
 			natsFlag(fs)
 			selectionFlags(fs)
@@ -50,8 +58,10 @@ they are delivered again, carrying the marker, to every route or the
 			fs.Float64("rate", 0, "messages per second (0: as fast as the server stores them)")
 			fs.Bool("redeliver", false, "deliver results again even when identical to those delivered (notify; enrich: passed on to the notifier)")
 			fs.Var(&listFlag{}, "route", "only these notifier routes (repeat or comma-separate; default all)")
+			fs.String("replay-id", "", "name of this replay: another name re-feeds what the same command re-fed already (default: the command's own)")
 		},
-		Run: runReplay,
+		Check: checkReplay,
+		Run:   runReplay,
 	})
 }
 
@@ -115,80 +125,177 @@ func inputFilters(stream, account, execution string) []string {
 	return []string{events.SubjectEnriched + "." + a + "." + e}
 }
 
-// selection is what a replay re-feeds.
-type selection struct {
-	stage   events.Stage
-	stream  string
-	filters []string
-	seqs    []uint64
+// replayRequest is a replay as it was asked for. Its id is derived from
+// it, never from what the stream holds when the replay runs: the same
+// command gives the same replay id, so running it again (after an
+// interruption, or by mistake) re-feeds each message under the same
+// message id and JetStream stores it once.
+type replayRequest struct {
+	stage events.Stage
+	// since and until are the flags as given: an absolute time in UTC
+	// RFC 3339, a duration before now as typed ("2h"), so that
+	// "--since 2h" names the same replay an hour later.
+	since, until       string
+	fromSeq, toSeq     uint64
+	account, execution string
+	redeliver          bool
+	routes             []string
+	// name is --replay-id: another name makes another replay of the same
+	// selection.
+	name string
 }
 
-// replayID derives the replay id from what is replayed and how.
-func (s selection) replayID(redeliver bool, routes []string) string {
-	first, last := uint64(0), uint64(0)
-	if len(s.seqs) > 0 {
-		first, last = s.seqs[0], s.seqs[len(s.seqs)-1]
-	}
-	routes = slices.Sorted(slices.Values(routes))
-	id := events.EventID("replay", string(s.stage), strings.Join(s.filters, " "),
-		strconv.FormatUint(first, 10), strconv.FormatUint(last, 10), strconv.Itoa(len(s.seqs)),
-		strconv.FormatBool(redeliver), strings.Join(routes, ","))
+// id is the replay id.
+func (r replayRequest) id() string {
+	routes := slices.Compact(slices.Sorted(slices.Values(r.routes)))
+	id := events.EventID("replay", string(r.stage), r.since, r.until,
+		strconv.FormatUint(r.fromSeq, 10), strconv.FormatUint(r.toSeq, 10), r.account, r.execution,
+		strconv.FormatBool(r.redeliver), strings.Join(routes, ","), r.name)
 	return id[:32]
 }
 
-func runReplay(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
+// whenKey is a --since or --until value as it names a replay: an absolute
+// time normalized to UTC, a duration before now as typed.
+func whenKey(s string) string {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{time.RFC3339Nano, time.DateOnly} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC().Format(time.RFC3339Nano)
+		}
+	}
+	return s
+}
+
+// refed reports whether a message of stream is a copy that a replay or a
+// redrive wrote: never selected, the original is. (Copies written before
+// Kycflow-Refed existed carry only Kycflow-Replay; in JUMIO_CALLBACKS no
+// stage writes that header, so it marks them too.)
+func refed(stream string, h nats.Header) bool {
+	return h.Get(events.HeaderRefed) != "" || stream == events.StreamCallbacks && h.Get(events.HeaderReplay) != ""
+}
+
+// resultKey is the execution status an enriched message carries, "" when
+// it does not decode.
+func resultKey(data []byte) string {
+	var ev struct {
+		Result struct {
+			IDs struct {
+				AccountID           string `json:"accountId"`
+				WorkflowExecutionID string `json:"workflowExecutionId"`
+			} `json:"ids"`
+			Status string `json:"status"`
+		} `json:"result"`
+	}
+	if json.Unmarshal(data, &ev) != nil || ev.Result.IDs.WorkflowExecutionID == "" {
+		return ""
+	}
+	r := ev.Result
+	return r.IDs.AccountID + "\x00" + r.IDs.WorkflowExecutionID + "\x00" + r.Status
+}
+
+// selection is what a replay re-feeds, in stream order.
+type selection struct {
+	seqs []uint64
+	// older counts the enriched messages left out because a newer one of
+	// the same execution status is selected.
+	older int
+}
+
+// selectMessages scans the stage's input stream for the messages a replay
+// re-feeds: the originals in the window, never a copy a replay or redrive
+// wrote. For the notify stage it keeps, per execution and status, only
+// the newest enriched message (a result made by an enrich replay after a
+// mapping fix replaces the one before it).
+func selectMessages(ctx context.Context, js jetstream.JetStream, stream string, filters []string, win window, fromSeq, toSeq uint64) (selection, error) {
+	var sel selection
+	newest := map[string]int{} // execution status -> index in sel.seqs
+	sc := scan{stream: stream, filters: filters, fromSeq: fromSeq, since: win.since}
+	err := each(ctx, js, sc, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
+		if toSeq > 0 && md.Sequence.Stream > toSeq || !win.until.IsZero() && !md.Timestamp.Before(win.until) {
+			return errStop
+		}
+		if !win.since.IsZero() && md.Timestamp.Before(win.since) || refed(stream, m.Headers()) {
+			return nil
+		}
+		if stream == events.StreamEnriched {
+			if k := resultKey(m.Data()); k != "" {
+				if i, ok := newest[k]; ok {
+					sel.seqs[i] = 0 // superseded
+					sel.older++
+				}
+				newest[k] = len(sel.seqs)
+			}
+		}
+		sel.seqs = append(sel.seqs, md.Sequence.Stream)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return selection{}, err
+	}
+	sel.seqs = slices.DeleteFunc(sel.seqs, func(s uint64) bool { return s == 0 })
+	return sel, nil
+}
+
+// readReplay reads a replay's arguments and flags; now anchors relative
+// times.
+func readReplay(fs *flag.FlagSet, args []string, now time.Time) (replayRequest, window, error) {
 	if len(args) != 1 {
-		return usageError("replay: name one stage: enrich or notify")
+		return replayRequest{}, window{}, usageError("replay: name one stage: enrich or notify")
 	}
-	stream, err := stageStream(args[0])
+	if _, err := stageStream(args[0]); err != nil {
+		return replayRequest{}, window{}, fmt.Errorf("replay: %w", err)
+	}
+	win, err := readWindow(fs, now)
 	if err != nil {
-		return fmt.Errorf("replay: %w", err)
+		return replayRequest{}, window{}, fmt.Errorf("replay: %w", err)
 	}
-	win, err := readWindow(fs, time.Now())
+	req := replayRequest{stage: events.Stage(args[0]), since: whenKey(strFlag(fs, "since")), until: whenKey(strFlag(fs, "until")),
+		fromSeq: uintFlag(fs, "from-seq"), toSeq: uintFlag(fs, "to-seq"),
+		account: strings.TrimSpace(strFlag(fs, "account")), execution: strings.TrimSpace(strFlag(fs, "execution")),
+		redeliver: boolFlag(fs, "redeliver"), routes: listOf(fs, "route"), name: strFlag(fs, "replay-id")}
+	switch {
+	case req.toSeq > 0 && req.toSeq < req.fromSeq:
+		return req, win, usageError("replay: --to-seq is before --from-seq")
+	case floatFlag(fs, "rate") < 0:
+		return req, win, usageError("replay: --rate must not be negative")
+	case flagSet(fs, "replay-id") && strings.TrimSpace(req.name) == "":
+		return req, win, usageError("replay: --replay-id must not be empty")
+	}
+	return req, win, nil
+}
+
+func checkReplay(fs *flag.FlagSet, args []string) error {
+	_, _, err := readReplay(fs, args, time.Now())
+	return err
+}
+
+func runReplay(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
+	req, win, err := readReplay(fs, args, time.Now())
 	if err != nil {
-		return fmt.Errorf("replay: %w", err)
+		return err
 	}
-	fromSeq, toSeq := uintFlag(fs, "from-seq"), uintFlag(fs, "to-seq")
-	if toSeq > 0 && toSeq < fromSeq {
-		return usageError("replay: --to-seq is before --from-seq")
-	}
-	routes := listOf(fs, "route")
-	redeliver := boolFlag(fs, "redeliver")
-	if floatFlag(fs, "rate") < 0 {
-		return usageError("replay: --rate must not be negative")
-	}
-	sel := selection{stage: events.Stage(args[0]), stream: stream,
-		filters: inputFilters(stream, strFlag(fs, "account"), strFlag(fs, "execution"))}
+	stream, _ := stageStream(string(req.stage))
+	marker := events.ReplayMarker{ID: req.id(), Redeliver: req.redeliver, Routes: req.routes}
 
 	s, err := connect(ctx, env, fs)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	sc := scan{stream: stream, filters: sel.filters, fromSeq: fromSeq, since: win.since}
-	err = each(ctx, s.js, sc, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
-		if toSeq > 0 && md.Sequence.Stream > toSeq || !win.until.IsZero() && !md.Timestamp.Before(win.until) {
-			return errStop
-		}
-		if !win.since.IsZero() && md.Timestamp.Before(win.since) {
-			return nil
-		}
-		if m.Headers().Get(events.HeaderReplay) == "" {
-			sel.seqs = append(sel.seqs, md.Sequence.Stream)
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStop) {
+	sel, err := selectMessages(ctx, s.js, stream, inputFilters(stream, req.account, req.execution), win, req.fromSeq, req.toSeq)
+	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
-	marker := events.ReplayMarker{ID: sel.replayID(redeliver, routes), Redeliver: redeliver, Routes: routes}
 	if len(sel.seqs) == 0 {
 		fmt.Fprintf(env.Stdout, "nothing to replay: no message of %s matches\n", stream)
 		return nil
 	}
 	span := fmt.Sprintf("sequences %d to %d", sel.seqs[0], sel.seqs[len(sel.seqs)-1])
+	if sel.older > 0 {
+		span += fmt.Sprintf("; %d older results of the same execution status left out", sel.older)
+	}
 	if boolFlag(fs, "dry-run") {
-		fmt.Fprintf(env.Stdout, "would replay %d messages of %s (%s) to the %s stage, replay id %s\n", len(sel.seqs), stream, span, sel.stage, marker.ID)
+		fmt.Fprintf(env.Stdout, "would replay %d messages of %s (%s) to the %s stage, replay id %s\n", len(sel.seqs), stream, span, req.stage, marker.ID)
 		return nil
 	}
 
@@ -200,13 +307,16 @@ func runReplay(ctx context.Context, env Env, fs *flag.FlagSet, args []string) er
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
-	bar := newProgress(env.Stderr, "replay "+string(sel.stage), len(sel.seqs))
+	interrupted := func(done int) error {
+		return fmt.Errorf("replay: interrupted after %d of %d messages; run the same command again to finish: it is the same replay (id %s), which stores each message once", done, len(sel.seqs), marker.ID)
+	}
+	bar := newProgress(env.Stderr, "replay "+string(req.stage), len(sel.seqs))
 	stored, dups := 0, 0
 	for i, seq := range sel.seqs {
 		if lim != nil {
 			if err := lim.Wait(ctx); err != nil {
 				bar.finish()
-				return fmt.Errorf("replay: interrupted after %d of %d messages; run it again to finish (the done ones are stored once)", i, len(sel.seqs))
+				return interrupted(i)
 			}
 		}
 		cctx, cancel := ctxCall(ctx)
@@ -218,6 +328,9 @@ func runReplay(ctx context.Context, env Env, fs *flag.FlagSet, args []string) er
 		if err != nil {
 			cancel()
 			bar.finish()
+			if ctx.Err() != nil {
+				return interrupted(i)
+			}
 			return fmt.Errorf("replay: message %d: %w", seq, err)
 		}
 		dup, err := republish(cctx, s.js, m.Subject, m.Data, m.Header, marker, originalID(m), nil)
@@ -225,7 +338,7 @@ func runReplay(ctx context.Context, env Env, fs *flag.FlagSet, args []string) er
 		if err != nil {
 			bar.finish()
 			if ctx.Err() != nil {
-				return fmt.Errorf("replay: interrupted after %d of %d messages; run it again to finish (the done ones are stored once)", i, len(sel.seqs))
+				return interrupted(i)
 			}
 			return fmt.Errorf("replay: message %d: %w", seq, err)
 		}
@@ -237,7 +350,7 @@ func runReplay(ctx context.Context, env Env, fs *flag.FlagSet, args []string) er
 		bar.update(i + 1)
 	}
 	bar.finish()
-	fmt.Fprintf(env.Stdout, "replayed %d messages of %s (%s) to the %s stage, replay id %s: %d stored", len(sel.seqs), stream, span, sel.stage, marker.ID, stored)
+	fmt.Fprintf(env.Stdout, "replayed %d messages of %s (%s) to the %s stage, replay id %s: %d stored", len(sel.seqs), stream, span, req.stage, marker.ID, stored)
 	if dups > 0 {
 		fmt.Fprintf(env.Stdout, ", %d already stored by an earlier run of this replay", dups)
 	}
@@ -257,19 +370,20 @@ func originalID(m *jetstream.RawStreamMsg) string {
 }
 
 // republish stores data on subject again with the replay marker, the
-// original headers (those for which drop is true and JetStream's own left
+// Kycflow-Refed mark of a copy, the original headers (those for which drop is true and JetStream's own left
 // out) and Nats-Msg-Id marker.MessageID(origID); it returns once the
 // server stored it, and dup when it was stored before.
 func republish(ctx context.Context, js jetstream.JetStream, subject string, data []byte, hdr nats.Header, marker events.ReplayMarker, origID string, drop func(string) bool) (bool, error) {
 	nm := nats.NewMsg(subject)
 	nm.Data = data
 	for k, v := range hdr {
-		if strings.HasPrefix(k, "Nats-") || k == events.HeaderReplay || drop != nil && drop(k) {
+		if strings.HasPrefix(k, "Nats-") || k == events.HeaderReplay || k == events.HeaderRefed || drop != nil && drop(k) {
 			continue
 		}
 		nm.Header[k] = append([]string(nil), v...)
 	}
 	nm.Header.Set(events.HeaderReplay, marker.String())
+	nm.Header.Set(events.HeaderRefed, marker.ID)
 	nm.Header.Set(events.HeaderMsgID, marker.MessageID(origID))
 	ack, err := js.PublishMsg(ctx, nm)
 	if err != nil {

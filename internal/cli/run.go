@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -33,13 +34,15 @@ restarts, every write synced to disk) and the three stages on it: ingest,
 the enricher and the notifier, with the same code as the separate services.
 Without Jumio credentials (KYCFLOW_JUMIO_CLIENT_ID, ...) it also starts a
 Jumio simulator on loopback and points the enricher at it, so that
-"kycflow send" yields real results. Without a routes file
+"kycflow send" yields real results; ingest then listens on 127.0.0.1:8080
+and accepts callbacks from any address. With credentials ingest listens on
+:8080 and accepts callbacks from Jumio's addresses only (behind a proxy,
+set KYCFLOW_INGEST_TRUSTED_PROXIES). Without a routes file
 (KYCFLOW_NOTIFIER_ROUTES_FILE) every result goes to JUMIO_RESULTS, which
 "kycflow tail" shows.
 
 It prints the callback URLs to give Jumio and, loudly, the sender checks
-that are off for local use (set the KYCFLOW_INGEST_* variables to turn them
-on). --nats-url uses an external NATS server instead of the embedded one.
+that are off (set the KYCFLOW_INGEST_* variables to turn them on or off). --nats-url uses an external NATS server instead of the embedded one.
 Ctrl-C (or SIGTERM) stops it cleanly: ingest stops accepting and finishes
 the callbacks in flight, the stages drain, then the server stops.`,
 		Example: `  kycflow run
@@ -47,7 +50,7 @@ the callbacks in flight, the stages drain, then the server stops.`,
   kycflow run --nats-url nats://nats.internal:4222`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.String("data-dir", DefaultDataDir, "directory for JetStream data and the simulator's transactions, kept across restarts (default KYCFLOW_DATA_DIR or "+DefaultDataDir+")")
-			fs.String("addr", "", "listen address of the callback endpoints (default KYCFLOW_INGEST_ADDR or :8080)")
+			fs.String("addr", "", "listen address of the callback endpoints (default KYCFLOW_INGEST_ADDR, else 127.0.0.1:8080 with the simulator, :8080 with Jumio credentials)")
 			fs.String("enricher-addr", "", "listen address of the enricher's /healthz, /readyz and /metrics (default KYCFLOW_ENRICHER_ADDR or 127.0.0.1:8081)")
 			fs.String("notifier-addr", "", "listen address of the notifier's /healthz, /readyz and /metrics (default KYCFLOW_NOTIFIER_ADDR or 127.0.0.1:8082)")
 			fs.String("simulator-addr", "127.0.0.1:0", "listen address of the Jumio simulator, started without Jumio credentials (port 0: any free port)")
@@ -196,15 +199,23 @@ func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
 	if err := e.Err(); err != nil {
 		return rc, fmt.Errorf("configuration: %w", err)
 	}
-	if addr := strFlag(fs, "addr"); addr != "" {
+	local := !jumioconfig.HasCredentials(rc.enricher.Jumio)
+	switch addr := strFlag(fs, "addr"); {
+	case addr != "":
 		rc.ingest.Server.Addr = addr
+	case local && env.Getenv("KYCFLOW_INGEST_ADDR") == "":
+		// With the simulator the callbacks come from this machine: no
+		// reason to accept them from the network.
+		rc.ingest.Server.Addr = localIngestAddr
 	}
 	// The enricher's and notifier's probes stay on loopback unless asked.
 	rc.notifier.Server.Addr = cmpOr(strFlag(fs, "notifier-addr"), env.Getenv("KYCFLOW_NOTIFIER_ADDR"), "127.0.0.1:8082")
 	rc.enricher.Server.Addr = cmpOr(strFlag(fs, "enricher-addr"), env.Getenv("KYCFLOW_ENRICHER_ADDR"), "127.0.0.1:8081")
-	// Local use: callbacks come from curl, the simulator or a tunnel, not
-	// from Jumio's addresses. An explicit setting still wins.
-	if env.Getenv("KYCFLOW_INGEST_CHECK_SOURCE_IP") == "" {
+	// Local use (no Jumio credentials): callbacks come from curl or the
+	// simulator, not from Jumio's addresses. With credentials the check
+	// stays on (Jumio calls back, through a proxy with trusted-proxy
+	// settings). An explicit setting wins either way.
+	if local && env.Getenv("KYCFLOW_INGEST_CHECK_SOURCE_IP") == "" {
 		rc.ingest.CheckSourceIP = false
 	}
 	if err := rc.ingest.Validate(); err != nil {
@@ -221,6 +232,10 @@ func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
 	}
 	return rc, nil
 }
+
+// localIngestAddr is where "kycflow run" with the simulator listens for
+// callbacks unless told otherwise.
+const localIngestAddr = "127.0.0.1:8080"
 
 // enricherConfig is the enricher's configuration on natsURL, pointed at
 // the simulator when sim is set.
@@ -286,6 +301,9 @@ func printBanner(w io.Writer, rc runConfig, info runInfo, embedded bool) {
 	fmt.Fprintf(w, "  Callback URLs for Jumio:\n")
 	fmt.Fprintf(w, "    Platform   POST %s/callbacks/%s%s\n", base, events.APIPlatform, suffix)
 	fmt.Fprintf(w, "    Netverify  POST %s/callbacks/%s%s\n", base, events.APINetverify, suffix)
+	if isLoopback(base) {
+		fmt.Fprintf(w, "    (this machine only; --addr or KYCFLOW_INGEST_ADDR, for example :8080, listens on the network)\n")
+	}
 	fmt.Fprintf(w, "  Health     ingest %s/readyz  enricher %s/readyz  notifier %s/readyz\n", base, info.EnricherURL, info.NotifierURL)
 	fmt.Fprintf(w, "  Metrics    %s/metrics (each stage serves its own)\n", base)
 	if info.SimulatorURL != "" {
@@ -297,6 +315,16 @@ func printBanner(w io.Writer, rc runConfig, info runInfo, embedded bool) {
 		fmt.Fprintf(w, "  Routes     %d from %s\n", len(rc.routes), rc.routesSrc)
 	} else {
 		fmt.Fprintf(w, "  Routes     every result to %s (%s.>); set KYCFLOW_NOTIFIER_ROUTES_FILE for others\n", events.StreamResults, events.SubjectResults)
+	}
+	if rc.ingest.CheckSourceIP {
+		fmt.Fprintf(w, "  Senders    only Jumio's callback addresses (region %s, or KYCFLOW_INGEST_ALLOWED_SOURCES)\n", rc.ingest.Region)
+		if len(rc.ingest.TrustedProxies) == 0 {
+			fmt.Fprintf(w, "             behind a tunnel, load balancer or reverse proxy, set KYCFLOW_INGEST_TRUSTED_PROXIES\n")
+			fmt.Fprintf(w, "             to its addresses so that the sender is read from X-Forwarded-For;\n")
+			fmt.Fprintf(w, "             KYCFLOW_INGEST_CHECK_SOURCE_IP=false turns the check off\n")
+		} else {
+			fmt.Fprintf(w, "             X-Forwarded-For read from the proxies of KYCFLOW_INGEST_TRUSTED_PROXIES\n")
+		}
 	}
 	if off := rc.ingest.ChecksOff(); len(off) > 0 {
 		fmt.Fprintf(w, "\n  !! SENDER CHECKS OFF (fine on a laptop, not on the internet):\n")
@@ -313,6 +341,16 @@ func printBanner(w io.Writer, rc runConfig, info runInfo, embedded bool) {
 	fmt.Fprintf(w, "  kycflow tail                 # follow the results\n")
 	fmt.Fprintf(w, "  kycflow streams              # streams, consumers and lag\n")
 	fmt.Fprintf(w, "\nCtrl-C to stop.\n")
+}
+
+// isLoopback reports whether a base URL's host is a loopback address.
+func isLoopback(base string) bool {
+	u, err := url.Parse(base)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }
 
 // displayAddr is a listen address as a client on this machine writes it.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -59,6 +58,7 @@ userReference signed with the first secret.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.String("url", "", "base URL of ingest (default the local kycflow run's, else http://localhost:8080)")
 			fs.String("simulator", "", "base URL of the Jumio simulator that sends the callbacks (default the local kycflow run's)")
+			dataDirFlag(fs)
 			fs.Bool("generate", false, "generate the callbacks here instead of asking the simulator")
 			fs.Bool("samples", false, "send the sample callbacks instead")
 			fs.String("api", "mixed", "callbacks of which API: platform, netverify or mixed (three Platform to one Netverify)")
@@ -98,7 +98,7 @@ func runSend(ctx context.Context, env Env, fs *flag.FlagSet, args []string) erro
 	if len(args) > 0 {
 		return usageError("send: unexpected argument %q", args[0])
 	}
-	ri, local := localRun(env)
+	ri, local := localRun(env, fs)
 	base := cmpOr(strFlag(fs, "url"), ri.IngestURL, "http://localhost:8080")
 	base = strings.TrimRight(base, "/")
 	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
@@ -139,7 +139,7 @@ func runSend(ctx context.Context, env Env, fs *flag.FlagSet, args []string) erro
 			sim = ri.SimulatorURL
 		}
 		if sim == "" {
-			return errors.New("send: no simulator to send callbacks (kycflow run starts one when no Jumio credentials are set); use --simulator URL, --generate or --samples")
+			return fmt.Errorf("send: no simulator to send callbacks: %s (kycflow run starts one when no Jumio credentials are set); or use --simulator URL, --generate or --samples", noLocalRun(env, fs))
 		}
 		lines, err = sendFromSimulator(ctx, fs, strings.TrimRight(sim, "/"), tgt, platform, netverify)
 	}

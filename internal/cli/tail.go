@@ -25,8 +25,9 @@ func init() {
 acked or changed) and prints one line per result: when it was delivered,
 decision, status, workflow key, account and execution, and "replay" for a
 replayed one; never names or other personal data. --json prints each result
-as stored instead (with the personal data its route's policy lets through),
-one per line, for scripts.
+as stored instead, one per line, for scripts, with its personal data masked
+("***", the JSON keeps its shape) unless --reveal is given (then as much as
+its route's policy let through).
 
 By default it shows results delivered from now on; --since and --all show
 earlier ones first. --count exits after that many results; without it tail
@@ -34,7 +35,8 @@ runs until Ctrl-C.`,
 		Example: `  kycflow tail
   kycflow tail --all --decision REJECTED --workflow-key 10011
   kycflow tail --since 2h --account 4a1b2c3d-5e6f-4711-8899-aabbccddeeff
-  kycflow tail --all --json --count 10 | jq .decision`,
+  kycflow tail --all --json --count 10 | jq .decision
+  kycflow tail --execution 9f2c1e7a-3b4d-4c5e-8f60-1a2b3c4d5e6f --all --json --reveal`,
 		Flags: func(fs *flag.FlagSet) {
 			natsFlag(fs)
 			fs.Var(&listFlag{}, "decision", "only these decisions (PASSED, WARNING, REJECTED, NOT_EXECUTED; repeat or comma-separate)")
@@ -46,9 +48,11 @@ runs until Ctrl-C.`,
 			fs.String("since", "", "start with results delivered since this time or duration ago (2026-03-04T05:00:00Z, 2h)")
 			fs.Bool("all", false, "start with the first result stored")
 			fs.Int("count", 0, "exit after this many results (0: follow until Ctrl-C)")
-			fs.Bool("json", false, "print each result as stored, one JSON document per line")
+			fs.Bool("json", false, "print each result as stored, one JSON document per line, personal data masked")
+			fs.Bool("reveal", false, "--json: print the personal data too")
 		},
-		Run: runTail,
+		Check: checkTail,
+		Run:   runTail,
 	})
 }
 
@@ -98,44 +102,71 @@ func (f resultFilter) match(r events.Result) bool {
 	return f.api == "" || r.Source.API == f.api
 }
 
-func runTail(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
+// tailArgs is what tail was asked for.
+type tailArgs struct {
+	filter resultFilter
+	scan   scan
+	count  int
+}
+
+// readTail reads tail's flags; now anchors --since.
+func readTail(fs *flag.FlagSet, args []string, now time.Time) (tailArgs, error) {
+	var ta tailArgs
 	if len(args) > 0 {
-		return usageError("tail: unexpected argument %q", args[0])
+		return ta, usageError("tail: unexpected argument %q", args[0])
 	}
 	f := resultFilter{workflowKey: strFlag(fs, "workflow-key"), account: strFlag(fs, "account"),
 		execution: strFlag(fs, "execution"), api: events.API(strFlag(fs, "api")), prefix: strFlag(fs, "prefix")}
 	for _, d := range listOf(fs, "decision") {
 		dt := events.DecisionType(strings.ToUpper(d))
 		if !slices.Contains([]events.DecisionType{events.DecisionPassed, events.DecisionWarning, events.DecisionRejected, events.DecisionNotExecuted}, dt) {
-			return usageError("tail: --decision %q: want PASSED, WARNING, REJECTED or NOT_EXECUTED", d)
+			return ta, usageError("tail: --decision %q: want PASSED, WARNING, REJECTED or NOT_EXECUTED", d)
 		}
 		f.decisions = append(f.decisions, dt)
 	}
 	if f.api != "" && f.api != events.APIPlatform && f.api != events.APINetverify {
-		return usageError("tail: --api %q: want platform or netverify", f.api)
+		return ta, usageError("tail: --api %q: want platform or netverify", f.api)
 	}
 	if f.prefix != "" {
 		if err := events.ValidateResultPrefix(f.prefix); err != nil {
-			return usageError("tail: --prefix: %v", err)
+			return ta, usageError("tail: --prefix: %v", err)
 		}
 	}
-	count := intFlag(fs, "count")
-	if count < 0 {
-		return usageError("tail: --count must not be negative")
+	if boolFlag(fs, "reveal") && !boolFlag(fs, "json") {
+		return ta, usageError("tail: --reveal goes with --json (the lines never hold personal data)")
 	}
-	sc := scan{stream: events.StreamResults, filters: f.subjects()}
+	ta.count = intFlag(fs, "count")
+	if ta.count < 0 {
+		return ta, usageError("tail: --count must not be negative")
+	}
+	ta.filter = f
+	ta.scan = scan{stream: events.StreamResults, filters: f.subjects()}
 	switch since := strFlag(fs, "since"); {
 	case boolFlag(fs, "all") && since != "":
-		return usageError("tail: --all and --since exclude each other")
+		return ta, usageError("tail: --all and --since exclude each other")
 	case since != "":
-		t, err := parseWhen(since, time.Now())
+		t, err := parseWhen(since, now)
 		if err != nil {
-			return usageError("tail: --since: %v", err)
+			return ta, usageError("tail: --since: %v", err)
 		}
-		sc.since = t
+		ta.scan.since = t
 	case !boolFlag(fs, "all"):
-		sc.since = time.Now()
+		ta.scan.since = now
 	}
+	return ta, nil
+}
+
+func checkTail(fs *flag.FlagSet, args []string) error {
+	_, err := readTail(fs, args, time.Now())
+	return err
+}
+
+func runTail(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
+	ta, err := readTail(fs, args, time.Now())
+	if err != nil {
+		return err
+	}
+	f, sc, count := ta.filter, ta.scan, ta.count
 
 	s, err := connect(ctx, env, fs)
 	if err != nil {
@@ -144,7 +175,7 @@ func runTail(ctx context.Context, env Env, fs *flag.FlagSet, args []string) erro
 	defer s.Close()
 	out := bufio.NewWriter(env.Stdout)
 	defer out.Flush()
-	asJSON := boolFlag(fs, "json")
+	asJSON, reveal := boolFlag(fs, "json"), boolFlag(fs, "reveal")
 	seen := 0
 	err = follow(ctx, s.js, sc, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
 		var r events.Result
@@ -156,7 +187,11 @@ func runTail(ctx context.Context, env Env, fs *flag.FlagSet, args []string) erro
 			return nil
 		}
 		if asJSON {
-			out.Write(m.Data())
+			data := m.Data()
+			if !reveal {
+				data, _ = maskJSON(data) // decoded as a result above: JSON
+			}
+			out.Write(data)
 			out.WriteByte('\n')
 		} else {
 			fmt.Fprintln(out, resultLine(r, md.Timestamp, m.Headers().Get(events.HeaderReplay) != ""))

@@ -63,7 +63,7 @@ func checkResults(t *testing.T, sentList []sent, results []events.Result) {
 
 // TestQuickStart follows the README: "kycflow run", "kycflow send" a mix of
 // callbacks, "kycflow tail --json" shows one result per callback with the
-// decisions the simulator made. Then it replays (results reproduced with
+// decisions the simulator made, and JUMIO_RESULTS holds no more. Then it replays (results reproduced with
 // replay markers, a repeated replay stores nothing) and erases one account
 // (no message or record of it is left anywhere).
 func TestQuickStart(t *testing.T) {
@@ -78,17 +78,33 @@ func TestQuickStart(t *testing.T) {
 	if len(sentList) != 12 {
 		t.Fatalf("sent %d callbacks, want 12", len(sentList))
 	}
-	results := r.results(12)
+	results := r.results(12, "--reveal")
 	checkResults(t, sentList, results)
-	// Terminal lines carry ids and decisions, never names.
+	js := r.js()
+	// tail stops at --count: once every consumer settled, the stream holds
+	// one result per callback and no more.
+	r.settled()
+	if n := len(messages(t, js, events.StreamResults)); n != 12 {
+		t.Errorf("results stored: got %d, want 12", n)
+	}
+	// Terminal lines carry ids and decisions, never names; --json masks
+	// them unless --reveal.
 	out := r.kycflow("tail", "--all", "--count", "12")
 	if n := len(lines(out)); n != 12 {
 		t.Errorf("tail lines: got %d, want 12", n)
 	}
+	masked := r.kycflow("tail", "--all", "--json", "--count", "12")
+	names := 0
 	for _, res := range results {
-		if p := res.Person; p != nil && p.LastName != "" && strings.Contains(out, p.LastName) {
-			t.Errorf("tail printed a name")
+		if p := res.Person; p != nil && p.LastName != "" {
+			names++
+			if strings.Contains(out, p.LastName) || strings.Contains(masked, p.LastName) {
+				t.Errorf("tail printed a name")
+			}
 		}
+	}
+	if names == 0 {
+		t.Errorf("no result with a name: tail --json --reveal masks")
 	}
 
 	var x sent // a Platform transaction to replay and erase
@@ -98,7 +114,6 @@ func TestQuickStart(t *testing.T) {
 			break
 		}
 	}
-	js := r.js()
 
 	t.Run("replay", func(t *testing.T) {
 		out := r.kycflow("replay", "notify", "--redeliver", "--execution", x.WorkflowExecutionID)

@@ -65,9 +65,11 @@ func TestOutOfOrderAndRepeats(t *testing.T) {
 		t.Errorf("ledger %+v after a restart: want 1 result, 2 duplicates, 2 stale", l)
 	}
 
-	// A replay of the older callback is reproduced.
+	// A replay of the older callback (a copy as "kycflow replay" writes it)
+	// is reproduced, as a result of its own: Kycflow-Refed, which marks
+	// the copy, is not passed on.
 	marker := events.ReplayMarker{ID: "r1"}
-	h.publish(older, nats.Header{events.HeaderReplay: {marker.String()}, nats.MsgIdHdr: {marker.MessageID(older.EventID)}})
+	h.publish(older, nats.Header{events.HeaderReplay: {marker.String()}, events.HeaderRefed: {marker.ID}, nats.MsgIdHdr: {marker.MessageID(older.EventID)}})
 	if l := h.settle(6); l.Results != 2 {
 		t.Fatalf("ledger %+v: the replay was not enriched", l)
 	}
@@ -82,6 +84,8 @@ func TestOutOfOrderAndRepeats(t *testing.T) {
 		t.Fatal("no enriched message with the replay header")
 	case replayed.Header.Get(events.HeaderReplay) != marker.String():
 		t.Errorf("replay header %q, want %q", replayed.Header.Get(events.HeaderReplay), marker.String())
+	case replayed.Header.Get(events.HeaderRefed) != "":
+		t.Errorf("the enriched result carries %s", events.HeaderRefed)
 	case replayed.Header.Get(nats.MsgIdHdr) != marker.MessageID(older.EventID):
 		t.Errorf("Nats-Msg-Id %q, want the replay's message id", replayed.Header.Get(nats.MsgIdHdr))
 	case replayed.Header.Get(events.HeaderCEID) != older.EventID || replayed.Event.Result.IDs.EventID != older.EventID:

@@ -15,7 +15,8 @@
 // delivery records (a JetStream key-value bucket, DeliveriesBucket) whether
 // the same result was delivered already for that execution and status;
 // identical repeats (redeliveries, duplicate callbacks, restarts, replays
-// without redeliver) are suppressed and counted. A delivery claims its
+// without redeliver) are suppressed and counted, and so is a result older
+// than the newest one delivered (stale). A delivery claims its
 // record while it runs, so two copies of one result are not delivered side
 // by side, and is recorded after the sink confirms it. A crash between the
 // two can repeat a delivery; it then carries the same id (webhook-id,
@@ -30,13 +31,15 @@
 // targets at connection time unless the route allows them. 2xx is
 // delivered; 408, 429, 5xx, timeouts and connection errors are retried with
 // exponential back-off and jitter (Retry-After honoured) up to the route's
-// budget; 410 Gone disables the route until a restart; anything else, and
+// budget of failed calls (counted in the delivery record); 410 Gone disables the route until a restart; anything else, and
 // a spent budget, dead-letters the message to
 // jumio.dlq.notify-<route>.<account>.<execution>.
 //
 // A replayed message (Kycflow-Replay) is delivered again only when its
-// marker asks for redelivery and covers the route, and carries the marker
-// to the sink (header Kycflow-Replay; "replay": true in webhook bodies).
+// marker asks for redelivery and covers the route. It carries the marker
+// to the sink (header Kycflow-Replay; "replay": true in webhook bodies)
+// only when it repeats what the route delivered for that execution status;
+// a first delivery through a replay is a normal one.
 //
 // New and Notifier.Run run the routes on a given JetStream connection
 // ("kycflow run" uses them); Run is the whole notifier process.

@@ -114,7 +114,7 @@ func (rt *route) handle(msg *message.Message) error {
 
 	projected := events.Project(in.result, rt.Policy)
 	hash := ContentHash(projected)
-	d := Delivery{ID: DeliveryID(in.eventID, rt.Name, hash), Route: rt.Name, EventID: in.eventID, Result: projected, Replay: marker}
+	d := Delivery{ID: DeliveryID(in.eventID, rt.Name, hash), Route: rt.Name, EventID: in.eventID, Result: projected}
 	w := want{id: d.ID, hash: hash, eventID: in.eventID, hold: rt.hold}
 	if t := in.result.Timestamps.CallbackSent; t != nil {
 		w.sent = *t
@@ -139,6 +139,10 @@ func (rt *route) handle(msg *message.Message) error {
 		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "identical")))
 		log.DebugContext(ctx, "result suppressed: delivered already")
 		return nil
+	case v == stale:
+		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "stale")))
+		log.InfoContext(ctx, "result suppressed: a newer one was delivered")
+		return nil
 	case v == inFlight:
 		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "in_flight")))
 		log.DebugContext(ctx, "result suppressed: the same result is being delivered")
@@ -147,6 +151,16 @@ func (rt *route) handle(msg *message.Message) error {
 		return rt.retry(ctx, msg, wait+rand.N(time.Second), "busy")
 	}
 
+	// A replay is a replay to the receiver only when it repeats what the
+	// route delivered: a first delivery that comes through a replay or a
+	// redrive is a normal one.
+	replayed := marker != nil && marker.Redeliver && claimed.repeat()
+	if replayed {
+		d.Replay = marker
+	}
+	// The budget counts failed sink calls only, not the waits for a busy
+	// key or the record.
+	tries := claimed.failed() + 1
 	err = rt.sink.Deliver(ctx, d)
 	// The records outlive a shutdown: record with a context of their own.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
@@ -158,15 +172,15 @@ func (rt *route) handle(msg *message.Message) error {
 			log.WarnContext(ctx, "result delivered but not recorded", "error", err)
 		}
 		rt.n.metrics.delivered.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("sink", rt.SinkKind())))
-		if marker == nil && in.result.Timestamps.Received != nil {
+		if !replayed && in.result.Timestamps.Received != nil {
 			rt.n.metrics.observeLatency(ctx, rt.Name, rt.n.cfg.Now().Sub(*in.result.Timestamps.Received))
 		}
-		log.InfoContext(ctx, "result delivered", "sink", rt.SinkKind(), "replay", marker != nil)
+		log.InfoContext(ctx, "result delivered", "sink", rt.SinkKind(), "replay", replayed)
 		return nil
 	}
 	if ctx.Err() != nil {
 		// Shutting down: the subscriber has released the message.
-		rt.releaseClaim(rctx, claimed, log)
+		rt.releaseClaim(rctx, claimed, false, log)
 		msg.Nack()
 		return nil
 	}
@@ -174,18 +188,18 @@ func (rt *route) handle(msg *message.Message) error {
 	dlClass := ""
 	switch {
 	case errors.Is(class, ErrGone):
-		rt.releaseClaim(rctx, claimed, log)
+		rt.releaseClaim(rctx, claimed, false, log)
 		rt.disable(err)
 		broker.Redeliver(msg, disabledDelay)
 		return nil
 	case errors.Is(class, ErrPermanent):
 		dlClass = ClassPermanent
-	case attempt >= rt.Retry.MaxAttempts:
+	case tries >= rt.Retry.MaxAttempts:
 		dlClass = ClassRetryBudget
 	}
 	if dlClass != "" {
-		if !rt.deadLetter(ctx, msg, in, dlqEvent, err, dlClass, attempt, log) {
-			rt.releaseClaim(rctx, claimed, log)
+		if !rt.deadLetter(ctx, msg, in, dlqEvent, err, dlClass, tries, log) {
+			rt.releaseClaim(rctx, claimed, true, log)
 			return nil
 		}
 		// Recorded like a delivery: an identical repeat of a dead-lettered
@@ -197,9 +211,9 @@ func (rt *route) handle(msg *message.Message) error {
 		}
 		return nil
 	}
-	rt.releaseClaim(rctx, claimed, log)
-	delay := rt.Retry.delay(attempt, after)
-	log.WarnContext(ctx, "delivery failed; retrying", "reason", reason, "error", err, "delay", delay)
+	rt.releaseClaim(rctx, claimed, true, log)
+	delay := rt.Retry.delay(tries, after)
+	log.WarnContext(ctx, "delivery failed; retrying", "reason", reason, "error", err, "delay", delay, "failures", tries)
 	return rt.retry(ctx, msg, delay, reason)
 }
 
@@ -210,9 +224,10 @@ func (rt *route) retry(ctx context.Context, msg *message.Message, delay time.Dur
 	return nil
 }
 
-// releaseClaim gives up the delivery claim of a failed attempt.
-func (rt *route) releaseClaim(ctx context.Context, claimed attempt, log *slog.Logger) {
-	if err := rt.n.ledger.release(ctx, claimed); err != nil {
+// releaseClaim gives up the delivery claim of an attempt that did not
+// deliver; failed counts a failed sink call against the retry budget.
+func (rt *route) releaseClaim(ctx context.Context, claimed attempt, failed bool, log *slog.Logger) {
+	if err := rt.n.ledger.release(ctx, claimed, failed); err != nil {
 		log.DebugContext(ctx, "delivery claim not released; it runs out by itself", "error", err)
 	}
 }

@@ -7,10 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
-func TestRecordSeen(t *testing.T) {
+func TestRecordCheck(t *testing.T) {
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	rec := record{Delivered: []delivered{
 		{Hash: "passed", Sent: t0},
@@ -20,24 +23,30 @@ func TestRecordSeen(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		w    want
-		want bool
+		want verdict
 	}{
-		{"repeat of the last", want{hash: "rejected", sent: t0.Add(2 * time.Hour)}, true},
-		{"stale repeat of a superseded one", want{hash: "passed", sent: t0.Add(time.Minute)}, true},
-		{"changed back after the newest", want{hash: "passed", sent: t0.Add(3 * time.Hour)}, false},
-		{"new fact", want{hash: "warning", sent: t0}, false},
-		{"stale repeat without a time", want{hash: "passed"}, true},
-		{"redeliver, replay already delivered", want{hash: "rejected", replay: "r1", redeliver: true}, true},
-		{"redeliver, new replay", want{hash: "rejected", replay: "r2", redeliver: true}, false},
-		{"empty record", want{hash: "x"}, false},
+		{"repeat of the last", want{hash: "rejected", sent: t0.Add(2 * time.Hour)}, suppress},
+		{"stale repeat of a superseded one", want{hash: "passed", sent: t0.Add(time.Minute)}, stale},
+		{"changed back after the newest", want{hash: "passed", sent: t0.Add(3 * time.Hour)}, deliver},
+		{"older, different result", want{hash: "warning", sent: t0}, stale},
+		{"different result sent with the newest", want{hash: "warning", sent: t0.Add(time.Hour)}, deliver},
+		{"new result without a time", want{hash: "warning"}, deliver},
+		{"repeat of a superseded one without a time", want{hash: "passed"}, suppress},
+		{"redeliver, replay already delivered", want{hash: "rejected", replay: "r1", redeliver: true}, suppress},
+		{"redeliver, new replay", want{hash: "rejected", replay: "r2", redeliver: true}, deliver},
+		{"redeliver of an older result", want{hash: "passed", replay: "r2", redeliver: true, sent: t0}, deliver},
 	} {
-		r := rec
-		if tc.name == "empty record" {
-			r = record{}
-		}
-		if got := r.seen(tc.w); got != tc.want {
+		if got := rec.check(tc.w); got != tc.want {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
 		}
+	}
+	if got := (record{}).check(want{hash: "x"}); got != deliver {
+		t.Errorf("empty record: got %v, want deliver", got)
+	}
+	// A dead letter counts as the newest too.
+	dl := record{Delivered: []delivered{{Hash: "passed", Sent: t0.Add(time.Hour), DeadLettered: true}}}
+	if got := dl.check(want{hash: "rejected", sent: t0}); got != stale {
+		t.Errorf("older than a dead letter: got %v, want stale", got)
 	}
 	long := record{}
 	for i := range maxDelivered + 5 {
@@ -45,6 +54,67 @@ func TestRecordSeen(t *testing.T) {
 	}
 	if n := len(long.Delivered); n != maxDelivered {
 		t.Errorf("history: got %d entries, want %d", n, maxDelivered)
+	}
+	var f record
+	for i := range maxFailures + 3 {
+		f.setFailed(string(rune('a'+i)), 1)
+	}
+	f.setFailed("b", 0)
+	if n := len(f.Failures); n != maxFailures || f.failed("b") != 0 || f.failed(string(rune('a'+maxFailures+2))) != 1 {
+		t.Errorf("failure counts: %+v", f.Failures)
+	}
+}
+
+// TestLedgerClaims: a delivery that finishes after its claim ran out and
+// another attempt of the same delivery took the key clears that claim too,
+// so that a different result for the key does not wait for it; failed
+// sink calls are counted per delivery and forgotten once it is done.
+func TestLedgerClaims(t *testing.T) {
+	_, js := brokertest.Start(t).JetStream(t)
+	kv, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: DeliveriesBucket, Storage: jetstream.MemoryStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := &ledger{kv: kv, now: func() time.Time { return now }}
+	ctx := t.Context()
+	w1 := want{id: "d1", hash: "h1", eventID: "e1", sent: now, hold: time.Minute}
+
+	v, a1, _, err := l.begin(ctx, "k", w1)
+	if err != nil || v != deliver {
+		t.Fatalf("begin: %v, %v", v, err)
+	}
+	if err := l.release(ctx, a1, true); err != nil {
+		t.Fatal(err)
+	}
+	_, a1, _, _ = l.begin(ctx, "k", w1)
+	if got := a1.failed(); got != 1 {
+		t.Errorf("failures after one failed call: got %d, want 1", got)
+	}
+	// The claim runs out while the sink call hangs; a redelivered copy of
+	// the message takes the key with the same delivery id.
+	now = now.Add(2 * time.Minute)
+	v, a2, _, err := l.begin(ctx, "k", w1)
+	if err != nil || v != deliver {
+		t.Fatalf("second begin: %v, %v", v, err)
+	}
+	// Both finish.
+	if err := l.done(ctx, a1, delivered{Hash: "h1", ID: "d1", Sent: w1.sent, At: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.done(ctx, a2, delivered{Hash: "h1", ID: "d1", Sent: w1.sent, At: now}); err != nil {
+		t.Fatal(err)
+	}
+	rec, _, err := l.get(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Claim != nil || len(rec.Failures) != 0 {
+		t.Errorf("record after both finished: claim %+v, failures %+v; want neither", rec.Claim, rec.Failures)
+	}
+	w2 := want{id: "d2", hash: "h2", eventID: "e2", sent: now.Add(time.Second), hold: time.Minute}
+	if v, _, _, err := l.begin(ctx, "k", w2); err != nil || v != deliver {
+		t.Errorf("a newer result after that: got %v (%v), want deliver", v, err)
 	}
 }
 

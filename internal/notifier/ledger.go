@@ -70,6 +70,11 @@ type record struct {
 	// messages carrying the same result (a duplicate event, two replicas)
 	// are not delivered side by side.
 	Claim *claim `json:"claim,omitempty"`
+	// Failures count the failed sink calls of deliveries not finished yet
+	// (at most maxFailures). The retry budget is spent by these, not by
+	// JetStream's delivery count, which also counts the waits for a busy
+	// key or an unavailable record.
+	Failures []failures `json:"failures,omitempty"`
 }
 
 type delivered struct {
@@ -85,24 +90,45 @@ type delivered struct {
 	DeadLettered bool `json:"deadLettered,omitempty"`
 }
 
-// maxDelivered bounds the history of one record.
-const maxDelivered = 32
+// failures are the failed sink calls of one delivery id.
+type failures struct {
+	ID string `json:"id"`
+	N  int    `json:"n"`
+}
 
-// seen reports whether w repeats a delivered result: the last one
-// delivered, or an older one that a newer fact superseded (a stale
-// repeat, as when a stream is read again from its start). A result equal
-// to an older one but sent after the newest (a decision that changed and
-// changed back) is a new fact. A replay asking for redelivery repeats
-// only what that replay delivered itself.
-func (rec record) seen(w want) bool {
+const (
+	// maxDelivered bounds the history of one record.
+	maxDelivered = 32
+	// maxFailures bounds the failure counts of one record.
+	maxFailures = 16
+)
+
+// check decides about w from the record:
+//
+//   - suppress: w repeats a delivered result: the last one delivered, or
+//     an older one not sent after the newest (a stale repeat, as when a
+//     stream is read again from its start). A replay asking for
+//     redelivery repeats only what that replay delivered itself.
+//   - stale: w is a different result whose callback was sent before the
+//     newest one delivered or dead-lettered for the key: delivering it
+//     would leave the receiver on an outdated decision (an older result
+//     that was retrying while a newer one went through). A replay asking
+//     for redelivery is never stale.
+//   - deliver: anything else, a result equal to an older one but sent
+//     after the newest (a decision that changed and changed back)
+//     included.
+func (rec record) check(w want) verdict {
 	if len(rec.Delivered) == 0 {
-		return false
+		return deliver
 	}
 	if w.redeliver {
-		return slices.ContainsFunc(rec.Delivered, func(d delivered) bool { return d.Hash == w.hash && d.Replay == w.replay })
+		if slices.ContainsFunc(rec.Delivered, func(d delivered) bool { return d.Hash == w.hash && d.Replay == w.replay }) {
+			return suppress
+		}
+		return deliver
 	}
 	if rec.Delivered[len(rec.Delivered)-1].Hash == w.hash {
-		return true
+		return suppress
 	}
 	var newest time.Time
 	for _, d := range rec.Delivered {
@@ -110,7 +136,34 @@ func (rec record) seen(w want) bool {
 			newest = d.Sent
 		}
 	}
-	return !w.sent.After(newest) && slices.ContainsFunc(rec.Delivered, func(d delivered) bool { return d.Hash == w.hash })
+	switch {
+	case !w.sent.IsZero() && w.sent.Before(newest):
+		return stale
+	case !w.sent.After(newest) && slices.ContainsFunc(rec.Delivered, func(d delivered) bool { return d.Hash == w.hash }):
+		return suppress
+	}
+	return deliver
+}
+
+// failed returns how many sink calls of delivery id failed.
+func (rec record) failed(id string) int {
+	for _, f := range rec.Failures {
+		if f.ID == id {
+			return f.N
+		}
+	}
+	return 0
+}
+
+// setFailed sets the failure count of id; 0 removes it.
+func (rec *record) setFailed(id string, n int) {
+	rec.Failures = slices.DeleteFunc(slices.Clone(rec.Failures), func(f failures) bool { return f.ID == id })
+	if n > 0 {
+		rec.Failures = append(rec.Failures, failures{ID: id, N: n})
+		if len(rec.Failures) > maxFailures {
+			rec.Failures = rec.Failures[len(rec.Failures)-maxFailures:]
+		}
+	}
 }
 
 // with returns the history with d appended, the oldest dropped past
@@ -144,6 +197,8 @@ const (
 	deliver verdict = iota
 	// suppress: the same result was delivered already.
 	suppress
+	// stale: a newer result was delivered (or dead-lettered) already.
+	stale
 	// inFlight: another message with the same result is being delivered
 	// (a duplicate event racing the first). Its message stays until it is
 	// delivered or dead-lettered, so this one adds nothing.
@@ -158,9 +213,20 @@ const busyPoll = time.Second
 
 // attempt is a claim on a key for one delivery.
 type attempt struct {
-	key  string
-	rev  uint64
-	prev []delivered
+	key string
+	rev uint64
+	id  string
+	// prev is the record as it was before the claim.
+	prev record
+}
+
+// failed is how many sink calls of this delivery failed before.
+func (a attempt) failed() int { return a.prev.failed(a.id) }
+
+// repeat reports whether the route delivered a result for the key before
+// (dead letters do not count: the receiver never got those).
+func (a attempt) repeat() bool {
+	return slices.ContainsFunc(a.prev.Delivered, func(d delivered) bool { return !d.DeadLettered })
 }
 
 // want describes the delivery begin is asked about.
@@ -176,7 +242,8 @@ const ledgerTries = 5
 
 // begin decides whether w is delivered, and when it is, claims the key
 // for w.hold. A result identical to the one delivered is suppressed,
-// unless the replay asks for redelivery and has not delivered it yet.
+// unless the replay asks for redelivery and has not delivered it yet; one
+// older than the newest delivered is stale.
 func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attempt, time.Duration, error) {
 	for range ledgerTries {
 		rec, rev, err := l.get(ctx, key)
@@ -184,8 +251,8 @@ func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attemp
 			return 0, attempt{}, 0, err
 		}
 		now := l.now()
-		if rec.seen(w) {
-			return suppress, attempt{}, 0, nil
+		if v := rec.check(w); v != deliver {
+			return v, attempt{}, 0, nil
 		}
 		if c := rec.Claim; c != nil && c.ID != w.id && now.Before(c.Until) {
 			if c.Hash == w.hash && c.Replay == w.replay {
@@ -193,78 +260,82 @@ func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attemp
 			}
 			return busy, attempt{}, min(c.Until.Sub(now), busyPoll), nil
 		}
-		next := record{Delivered: rec.Delivered, Claim: &claim{ID: w.id, Hash: w.hash, Replay: w.replay, Until: now.Add(w.hold)}}
-		b, err := json.Marshal(next)
-		if err != nil {
-			return 0, attempt{}, 0, err
-		}
-		var newRev uint64
-		if rev == 0 {
-			newRev, err = l.kv.Create(ctx, key, b)
-		} else {
-			newRev, err = l.kv.Update(ctx, key, b, rev)
-		}
+		prev := rec
+		prev.Claim = nil
+		next := prev
+		next.Claim = &claim{ID: w.id, Hash: w.hash, Replay: w.replay, Until: now.Add(w.hold)}
+		newRev, err := l.put(ctx, key, next, rev)
 		if conflict(err) {
 			continue // changed under us: look again
 		}
 		if err != nil {
-			return 0, attempt{}, 0, fmt.Errorf("notifier: delivery record: %w", err)
+			return 0, attempt{}, 0, err
 		}
-		return deliver, attempt{key: key, rev: newRev, prev: rec.Delivered}, 0, nil
+		return deliver, attempt{key: key, rev: newRev, id: w.id, prev: prev}, 0, nil
 	}
 	return busy, attempt{}, busyPoll, nil
 }
 
-// done records a delivery made under a.
+// done records a delivery (or a dead letter) made under a.
 func (l *ledger) done(ctx context.Context, a attempt, d delivered) error {
-	rev := a.rev
+	return l.settle(ctx, a, func(rec *record) {
+		rec.Delivered = with(rec.Delivered, d)
+		rec.setFailed(a.id, 0)
+	})
+}
+
+// release gives up the claim of an attempt that did not deliver; failed
+// counts one more failed sink call of its delivery.
+func (l *ledger) release(ctx context.Context, a attempt, failed bool) error {
+	return l.settle(ctx, a, func(rec *record) {
+		if failed {
+			rec.setFailed(a.id, rec.failed(a.id)+1)
+		}
+	})
+}
+
+// settle ends the claim of a: it writes the record as change makes it
+// from the record before the claim. When the record changed meanwhile
+// (the claim ran out and another delivery took the key), change applies
+// to the record as it is now, whose claim is kept while it runs and is
+// another delivery's; a claim that is a's own or ran out is cleared, so
+// that no other result waits for it.
+func (l *ledger) settle(ctx context.Context, a attempt, change func(*record)) error {
+	rec, rev := a.prev, a.rev
 	for range ledgerTries {
-		b, err := json.Marshal(record{Delivered: with(a.prev, d)})
-		if err != nil {
-			return err
-		}
-		_, err = l.kv.Update(ctx, a.key, b, rev)
+		change(&rec)
+		_, err := l.put(ctx, a.key, rec, rev)
 		if !conflict(err) {
-			if err != nil {
-				return fmt.Errorf("notifier: delivery record: %w", err)
-			}
-			return nil
-		}
-		// Our claim ran out and another delivery took the key: record
-		// ours, keeping its claim.
-		rec, r, err := l.get(ctx, a.key)
-		if err != nil {
 			return err
 		}
-		rev, a.prev = r, rec.Delivered
-		if rec.Claim != nil {
-			b, err = json.Marshal(record{Delivered: with(rec.Delivered, d), Claim: rec.Claim})
-			if err != nil {
-				return err
-			}
-			if _, err = l.kv.Update(ctx, a.key, b, rev); err == nil {
-				return nil
-			} else if !conflict(err) {
-				return fmt.Errorf("notifier: delivery record: %w", err)
-			}
-			continue
+		cur, r, err := l.get(ctx, a.key)
+		if err != nil || r == 0 {
+			return err // r == 0: erased meanwhile, nothing to keep
 		}
+		if c := cur.Claim; c != nil && (c.ID == a.id || !l.now().Before(c.Until)) {
+			cur.Claim = nil
+		}
+		rec, rev = cur, r
 	}
 	return fmt.Errorf("notifier: delivery record: %w", jetstream.ErrKeyRevisionMismatch)
 }
 
-// release gives up the claim of a failed attempt, keeping the record of
-// the previous delivery. A claim that another delivery took over already
-// is left alone.
-func (l *ledger) release(ctx context.Context, a attempt) error {
-	b, err := json.Marshal(record{Delivered: a.prev})
+// put writes rec under key if its revision is still rev (0: the key does
+// not exist) and returns the new revision.
+func (l *ledger) put(ctx context.Context, key string, rec record, rev uint64) (uint64, error) {
+	b, err := json.Marshal(rec)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if _, err := l.kv.Update(ctx, a.key, b, a.rev); err != nil && !conflict(err) {
-		return fmt.Errorf("notifier: delivery record: %w", err)
+	if rev == 0 {
+		rev, err = l.kv.Create(ctx, key, b)
+	} else {
+		rev, err = l.kv.Update(ctx, key, b, rev)
 	}
-	return nil
+	if err != nil && !conflict(err) {
+		return 0, fmt.Errorf("notifier: delivery record: %w", err)
+	}
+	return rev, err
 }
 
 // get reads a record; a missing key is an empty record with revision 0.

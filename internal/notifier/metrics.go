@@ -55,14 +55,14 @@ func newMetrics(mp metric.MeterProvider, routes []string) (*metrics, error) {
 	m.delivered = counter(MetricDelivered, "Results delivered, by route and sink.")
 	m.retried = counter(MetricRetried, "Delivery attempts that failed and will be retried, by route and reason (status, timeout, connection, busy, ledger, …).")
 	m.deadLettered = counter(MetricDeadLettered, "Results put in JUMIO_DLQ, by route and class (permanent, retry_budget, malformed).")
-	m.suppressed = counter(MetricSuppressed, "Results not delivered because the route delivered the same already, by route and reason (identical, in_flight, replay_other_route).")
+	m.suppressed = counter(MetricSuppressed, "Results not delivered because the route delivered the same or a newer one already, by route and reason (identical, stale, in_flight, replay_other_route).")
 	m.filtered = counter(MetricFiltered, "Results the route's filter did not select, by route.")
 	if err != nil {
 		return nil, fmt.Errorf("notifier: metrics: %w", err)
 	}
 	m.latency, err = meter.Float64Histogram(MetricLatency,
 		metric.WithUnit("s"),
-		metric.WithDescription("Time from ingest receiving the callback to the route delivering its result (replays excluded), by route."),
+		metric.WithDescription("Time from ingest receiving the callback to the route delivering its result (redeliveries excluded), by route."),
 		metric.WithExplicitBucketBoundaries(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4*3600))
 	if err != nil {
 		return nil, fmt.Errorf("notifier: metrics: %w", err)

@@ -409,3 +409,97 @@ func TestRunTwiceFails(t *testing.T) {
 		t.Errorf("Ready after Run: got %v, want ErrNotReady", err)
 	}
 }
+
+// sentAt sets the callback time of a result to t0 plus d.
+func sentAt(d time.Duration) func(*events.Result) {
+	return func(r *events.Result) {
+		at := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC).Add(d)
+		r.Timestamps.CallbackSent = &at
+		r.IDs.EventID += "-" + d.String()
+	}
+}
+
+// TestOlderResultNeverFollowsANewerOne: a result that waits for a retry
+// (503 with Retry-After) while a newer result for the same execution
+// status is delivered is suppressed as stale when its retry comes, so the
+// receiver ends on the newer decision.
+func TestOlderResultNeverFollowsANewerOne(t *testing.T) {
+	h := newHarness(t)
+	rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
+	rcv.Fail(1, http.StatusServiceUnavailable, http.Header{"Retry-After": {"2"}})
+	h.start(testConfig(), rcv.Route("hook", events.PolicyFull))
+	h.publish(result(1, decided(events.DecisionRejected), sentAt(0)), nil)
+	waitFor(t, "the older result to fail", func() bool { return h.metric("kycflow_notifier_retries_total", "hook") == 1 })
+	h.publish(result(1, decided(events.DecisionPassed), sentAt(time.Minute)), nil)
+	waitFor(t, "the older result suppressed", func() bool { return h.metric("kycflow_notifier_suppressed_total", "hook") == 1 })
+	got := rcv.Accepted()
+	if len(got) != 1 || got[0].Envelope.Data.Decision.Type != events.DecisionPassed {
+		var ds []events.DecisionType
+		for _, r := range got {
+			ds = append(ds, r.Envelope.Data.Decision.Type)
+		}
+		t.Errorf("delivered decisions: got %v, want [PASSED]", ds)
+	}
+	if !strings.Contains(h.log.String(), "result suppressed: a newer one was delivered") {
+		t.Error("no log line says why the older result was suppressed")
+	}
+}
+
+// TestFirstDeliveryThroughAReplay: a result the route never delivered is a
+// normal delivery even when it comes through a replay asking for
+// redelivery (a redrive): no replay flag, no Kycflow-Replay header, and it
+// counts in the latency; a later redelivery of it is a replay.
+func TestFirstDeliveryThroughAReplay(t *testing.T) {
+	h := newHarness(t)
+	rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
+	h.start(testConfig(), rcv.Route("hook", events.PolicyFull), natsRoute("bus", events.PolicyFull, ""))
+	h.publish(result(1), &events.ReplayMarker{ID: "redrive", Redeliver: true})
+	waitFor(t, "the first delivery", func() bool { return len(rcv.Accepted()) == 1 && len(h.messages(events.StreamResults)) == 1 })
+	first := rcv.Accepted()[0]
+	if first.Envelope.Replay || first.Header.Get(events.HeaderReplay) != "" {
+		t.Errorf("first delivery marked as a replay: replay %v, header %q", first.Envelope.Replay, first.Header.Get(events.HeaderReplay))
+	}
+	if got := h.messages(events.StreamResults)[0].Header.Get(events.HeaderReplay); got != "" {
+		t.Errorf("first NATS delivery carries Kycflow-Replay %q", got)
+	}
+	if got := h.metric("kycflow_notifier_delivery_latency_seconds", "hook"); got != 1 {
+		t.Errorf("latency observations: got %v, want 1", got)
+	}
+	again := &events.ReplayMarker{ID: "again", Redeliver: true}
+	h.publish(result(1), again)
+	waitFor(t, "the redelivery", func() bool { return len(rcv.Accepted()) == 2 })
+	if r := rcv.Accepted()[1]; !r.Envelope.Replay || r.Header.Get(events.HeaderReplay) != again.String() {
+		t.Errorf("redelivery: replay %v, header %q", r.Envelope.Replay, r.Header.Get(events.HeaderReplay))
+	}
+	if got := h.metric("kycflow_notifier_delivery_latency_seconds", "hook"); got != 1 {
+		t.Errorf("latency observations after the redelivery: got %v, want 1", got)
+	}
+}
+
+// TestWaitingIsNotChargedToTheBudget: a result that waited for another
+// result of its execution status to be delivered (busy) still has its
+// whole retry budget for its own failures.
+func TestWaitingIsNotChargedToTheBudget(t *testing.T) {
+	h := newHarness(t)
+	rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
+	release := make(chan struct{})
+	rcv.Hold(release)                               // the first result, until released
+	rcv.Fail(1, http.StatusServiceUnavailable, nil) // then the second one's first call
+	route := rcv.Route("hook", events.PolicyFull)
+	route.Retry.MaxAttempts = 2
+	route.Concurrency = 2
+	h.start(testConfig(), route)
+	h.publish(result(1, decided(events.DecisionRejected), sentAt(0)), nil)
+	<-rcv.Arrived()
+	h.publish(result(1, decided(events.DecisionPassed), sentAt(time.Minute)), nil)
+	// The second result waits for the first more often than its budget.
+	waitFor(t, "the second result to wait", func() bool { return h.metric("kycflow_notifier_retries_total", "hook") >= 2 })
+	close(release)
+	waitFor(t, "both deliveries", func() bool { return len(rcv.Accepted()) == 2 })
+	if n := len(h.messages(events.StreamDLQ)); n != 0 {
+		t.Errorf("dead letters: got %d, want 0", n)
+	}
+	if got := rcv.Accepted()[1].Envelope.Data.Decision.Type; got != events.DecisionPassed {
+		t.Errorf("last delivered decision: got %s, want PASSED", got)
+	}
+}

@@ -24,6 +24,14 @@ const (
 	// redrive". Its value is a ReplayMarker.
 	HeaderReplay = "Kycflow-Replay"
 
+	// HeaderRefed marks a copy that "kycflow replay" or "kycflow dlq
+	// redrive" wrote into a stage's input stream; its value is the replay
+	// id. No stage passes it on: the enricher's output made from a re-fed
+	// callback carries Kycflow-Replay but not this header, so it is a
+	// result of its own, while the copy is never selected by a later
+	// replay.
+	HeaderRefed = "Kycflow-Refed"
+
 	// HeaderEventID carries the id of the callback event a message derives
 	// from, on every stage, so that one verification can be followed from
 	// the callback to every delivery.

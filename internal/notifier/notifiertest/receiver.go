@@ -60,7 +60,7 @@ type Receiver struct {
 	arrived chan string
 
 	mu       sync.Mutex
-	script   []func(w http.ResponseWriter, r *http.Request) bool
+	script   []func(w http.ResponseWriter, r *http.Request) outcome
 	accepted []Request
 	ids      map[string]int
 	attempts int
@@ -124,12 +124,12 @@ func (r *Receiver) Fail(n, status int, header http.Header) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for range n {
-		r.script = append(r.script, func(w http.ResponseWriter, _ *http.Request) bool {
+		r.script = append(r.script, func(w http.ResponseWriter, _ *http.Request) outcome {
 			for k, v := range header {
 				w.Header()[k] = v
 			}
 			w.WriteHeader(status)
-			return false
+			return answered
 		})
 	}
 }
@@ -138,9 +138,9 @@ func (r *Receiver) Fail(n, status int, header http.Header) {
 func (r *Receiver) Redirect(location string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.script = append(r.script, func(w http.ResponseWriter, req *http.Request) bool {
+	r.script = append(r.script, func(w http.ResponseWriter, req *http.Request) outcome {
 		http.Redirect(w, req, location, http.StatusTemporaryRedirect)
-		return false
+		return answered
 	})
 }
 
@@ -150,11 +150,36 @@ func (r *Receiver) Hang(n int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for range n {
-		r.script = append(r.script, func(http.ResponseWriter, *http.Request) bool {
-			return true
+		r.script = append(r.script, func(http.ResponseWriter, *http.Request) outcome {
+			return hang
 		})
 	}
 }
+
+// Hold makes the next request wait until release is closed, then accept
+// it as an unscripted request is.
+func (r *Receiver) Hold(release <-chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.script = append(r.script, func(_ http.ResponseWriter, req *http.Request) outcome {
+		select {
+		case <-release:
+			return accept
+		case <-req.Context().Done():
+		case <-r.closing:
+		}
+		return answered
+	})
+}
+
+// outcome is what a scripted step did with a request.
+type outcome int
+
+const (
+	answered outcome = iota // it wrote the answer
+	hang                    // wait until the client gives up
+	accept                  // accept it as an unscripted request
+)
 
 // Arrived receives the webhook-id of every request as it arrives, before
 // it is answered.
@@ -188,7 +213,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Lock()
 	r.attempts++
-	var step func(http.ResponseWriter, *http.Request) bool
+	var step func(http.ResponseWriter, *http.Request) outcome
 	if len(r.script) > 0 {
 		step, r.script = r.script[0], r.script[1:]
 	}
@@ -202,13 +227,16 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.t.Errorf("receiver: got %s with Content-Type %q, want a JSON POST", req.Method, req.Header.Get("Content-Type"))
 	}
 	if step != nil {
-		if hang := step(w, req); hang {
+		switch step(w, req) {
+		case answered:
+			return
+		case hang:
 			select {
 			case <-req.Context().Done():
 			case <-r.closing:
 			}
+			return
 		}
-		return
 	}
 	var env events.WebhookEnvelope
 	if err := json.Unmarshal(body, &env); err != nil {

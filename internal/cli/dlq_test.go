@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/notifier"
+	"github.com/kycflow/kycflow/pkg/events"
+)
+
+// deadLetter stores a notifier dead letter of route for execution exec.
+func (s *server) deadLetter(route, exec string) {
+	s.t.Helper()
+	m := s.enriched(exec, events.StatusProcessed, events.DecisionPassed, nil)
+	err := broker.PublishDeadLetter(s.t.Context(), s.js, broker.DeadLetter{
+		Stage: events.StageNotify, Route: route, AccountID: "4a1b2c3d-5e6f-4711-8899-aabbccddeeff", ExecutionID: exec,
+		EventID: "ev-" + exec, Payload: m.Data, Headers: m.Header, Err: errors.New("permanent delivery failure: status 400"),
+		Class: "permanent", Attempts: 1, OriginalSubject: m.Subject, OriginalStream: events.StreamEnriched, OriginalSeq: 1,
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// consumer creates route's durable consumer; with read, something reads
+// it until the test ends, as a running notifier does.
+func (s *server) consumer(route string, read bool) {
+	s.t.Helper()
+	c, err := s.js.CreateOrUpdateConsumer(s.t.Context(), events.StreamEnriched, jetstream.ConsumerConfig{
+		Durable: notifier.DurablePrefix + route, AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: events.SubjectEnriched + ".>"})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if read {
+		cc, err := c.Consume(func(m jetstream.Msg) { _ = m.Ack() }, jetstream.PullExpiry(time.Second))
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		s.t.Cleanup(cc.Stop)
+	}
+}
+
+// TestRedriveRefusesAnUnreadRoute: a notifier dead letter is re-driven
+// only to a route whose consumer exists and is read; otherwise the
+// redrive refuses with one line and keeps every dead letter.
+func TestRedriveRefusesAnUnreadRoute(t *testing.T) {
+	defer func(d time.Duration) { routeReadWait = d }(routeReadWait)
+	routeReadWait = 500 * time.Millisecond
+	s := newServer(t)
+	s.consumer("live", true)
+	s.consumer("idle", false)
+	s.deadLetter("live", "11111111-1111-4111-8111-111111111111")
+	s.deadLetter("idle", "22222222-2222-4222-8222-222222222222")
+	s.deadLetter("gone", "33333333-3333-4333-8333-333333333333")
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"dlq", "redrive", "--route", "gone"}, "has no consumer notifier-gone"},
+		{[]string{"dlq", "redrive", "--route", "idle"}, "nothing read consumer notifier-idle"},
+		{[]string{"dlq", "redrive"}, "route gone not re-driven"},
+		{[]string{"dlq", "redrive", "--route", "gone", "--dry-run"}, "has no consumer"},
+	} {
+		out := s.kycflow(1, tc.args...)
+		if !strings.Contains(out, tc.want) || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+			t.Errorf("%s: got %q, want one line with %q", strings.Join(tc.args, " "), out, tc.want)
+		}
+	}
+	if out := s.kycflow(0, "dlq", "list"); !strings.Contains(out, "3 dead letters") {
+		t.Errorf("dead letters after the refusals:\n%s", out)
+	}
+	// One dead letter by its sequence, as an argument or with --seq.
+	for _, args := range [][]string{{"dlq", "show", "2"}, {"dlq", "show", "--seq", "2"}} {
+		if out := s.kycflow(0, args...); !strings.Contains(out, "dead letter 2 on") || strings.Contains(out, "dead letter 1 on") {
+			t.Errorf("%s:\n%s", strings.Join(args, " "), out)
+		}
+	}
+	s.kycflow(2, "dlq", "show", "9f2c1e7a-3b4d-4c5e-8f60-1a2b3c4d5e6f")
+	if out := s.kycflow(0, "dlq", "redrive", "--route", "live"); !strings.Contains(out, "1 dead letters re-driven") {
+		t.Errorf("redrive to a read route: %s", out)
+	}
+	if out := s.kycflow(0, "dlq", "list"); !strings.Contains(out, "2 dead letters") {
+		t.Errorf("dead letters after the redrive:\n%s", out)
+	}
+}

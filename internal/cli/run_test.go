@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestRunSenderChecks: with the simulator (no Jumio credentials) ingest
+// listens on loopback and accepts any sender; with credentials it listens
+// on every interface and keeps the source-address check, and the banner
+// says how to put it behind a proxy; explicit settings win.
+func TestRunSenderChecks(t *testing.T) {
+	creds := map[string]string{"KYCFLOW_JUMIO_CLIENT_ID": "client", "KYCFLOW_JUMIO_CLIENT_SECRET": "secret"}
+	with := func(base map[string]string, kv ...string) map[string]string {
+		out := map[string]string{}
+		for k, v := range base {
+			out[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			out[kv[i]] = kv[i+1]
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		addr     string
+		sourceIP bool
+		banner   string
+	}{
+		{"simulator", nil, nil, "127.0.0.1:8080", false, "this machine only"},
+		{"simulator, --addr", nil, []string{"--addr", ":9000"}, ":9000", false, "source address"},
+		{"simulator, address set", map[string]string{"KYCFLOW_INGEST_ADDR": ":9001"}, nil, ":9001", false, "source address"},
+		{"simulator, check asked for", map[string]string{"KYCFLOW_INGEST_CHECK_SOURCE_IP": "true"}, nil, "127.0.0.1:8080", true, "KYCFLOW_INGEST_TRUSTED_PROXIES"},
+		{"credentials", creds, nil, ":8080", true, "set KYCFLOW_INGEST_TRUSTED_PROXIES"},
+		{"credentials, proxies", with(creds, "KYCFLOW_INGEST_TRUSTED_PROXIES", "10.0.0.0/8"), nil, ":8080", true, "X-Forwarded-For read from"},
+		{"credentials, check off", with(creds, "KYCFLOW_INGEST_CHECK_SOURCE_IP", "false"), nil, ":8080", false, "source address"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := Env{Getenv: func(k string) string { return tc.env[k] }}
+			_, fs, _, err := parse(append([]string{"run", "--data-dir", t.TempDir()}, tc.args...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc, err := loadRunConfig(env, fs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rc.ingest.Server.Addr != tc.addr || rc.ingest.CheckSourceIP != tc.sourceIP {
+				t.Errorf("ingest: addr %q, source check %v; want %q, %v", rc.ingest.Server.Addr, rc.ingest.CheckSourceIP, tc.addr, tc.sourceIP)
+			}
+			var b bytes.Buffer
+			host := "localhost:8080"
+			if strings.HasPrefix(tc.addr, "127.0.0.1") {
+				host = tc.addr
+			}
+			printBanner(&b, rc, runInfo{IngestURL: "http://" + host}, true)
+			if !strings.Contains(b.String(), tc.banner) {
+				t.Errorf("banner lacks %q:\n%s", tc.banner, b.String())
+			}
+		})
+	}
+}
