@@ -139,39 +139,60 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports every configuration error at once.
+// ErrInvalidConfig is matched (errors.Is) by every error Validate and New
+// return for a configuration that is not valid.
+var ErrInvalidConfig = errors.New("ingest: invalid configuration")
+
+// VarError is the configuration error of one variable.
+type VarError struct {
+	// Var is the environment variable, for example
+	// "KYCFLOW_INGEST_PATH_SECRET".
+	Var string
+	// Err says what is wrong with it; it never holds a secret's value.
+	Err error
+}
+
+func (e *VarError) Error() string { return e.Var + ": " + e.Err.Error() }
+
+func (e *VarError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrInvalidConfig) true.
+func (e *VarError) Is(target error) bool { return target == ErrInvalidConfig }
+
+// Validate reports every configuration error at once, each a *VarError.
 func (c *Config) Validate() error {
 	var errs []error
+	bad := func(name string, err error) { errs = append(errs, &VarError{Var: name, Err: err}) }
 	if _, err := jumio.ParseRegion(c.Region); err != nil {
-		errs = append(errs, fmt.Errorf("KYCFLOW_JUMIO_REGION: %w", err))
+		bad("KYCFLOW_JUMIO_REGION", err)
 	}
 	if s := c.PathSecret.Value(); c.PathSecret.IsSet() {
 		if len(s) < MinPathSecretLen {
-			errs = append(errs, fmt.Errorf("KYCFLOW_INGEST_PATH_SECRET: want at least %d characters", MinPathSecretLen))
+			bad("KYCFLOW_INGEST_PATH_SECRET", fmt.Errorf("want at least %d characters", MinPathSecretLen))
 		}
 		if strings.IndexFunc(s, func(r rune) bool { return !unreserved(r) }) >= 0 {
-			errs = append(errs, errors.New("KYCFLOW_INGEST_PATH_SECRET: want only letters, digits, '-', '.', '_' and '~'"))
+			bad("KYCFLOW_INGEST_PATH_SECRET", errors.New("want only letters, digits, '-', '.', '_' and '~'"))
 		}
 	}
 	if _, err := parsePrefixes(c.AllowedSources); err != nil {
-		errs = append(errs, fmt.Errorf("KYCFLOW_INGEST_ALLOWED_SOURCES: %w", err))
+		bad("KYCFLOW_INGEST_ALLOWED_SOURCES", err)
 	}
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
-		errs = append(errs, fmt.Errorf("KYCFLOW_INGEST_TRUSTED_PROXIES: %w", err))
+		bad("KYCFLOW_INGEST_TRUSTED_PROXIES", err)
 	}
 	for _, api := range c.UserReferenceAPIs {
 		if api != string(events.APIPlatform) && api != string(events.APINetverify) {
-			errs = append(errs, fmt.Errorf("KYCFLOW_INGEST_USER_REFERENCE_APIS: unknown API %q (want platform, netverify)", api))
+			bad("KYCFLOW_INGEST_USER_REFERENCE_APIS", fmt.Errorf("unknown API %q (want platform, netverify)", api))
 		}
 	}
 	if c.UserReferenceSecrets.IsSet() && len(c.userReferenceSecrets()) == 0 {
-		errs = append(errs, errors.New("KYCFLOW_INGEST_USER_REFERENCE_SECRETS: no secret in the list"))
+		bad("KYCFLOW_INGEST_USER_REFERENCE_SECRETS", errors.New("no secret in the list"))
 	}
 	if c.UserReferenceMaxAge < 0 {
-		errs = append(errs, errors.New("KYCFLOW_INGEST_USER_REFERENCE_MAX_AGE: must not be negative"))
+		bad("KYCFLOW_INGEST_USER_REFERENCE_MAX_AGE", errors.New("must not be negative"))
 	}
 	if c.RateLimit < 0 {
-		errs = append(errs, errors.New("KYCFLOW_INGEST_RATE_LIMIT: must not be negative"))
+		bad("KYCFLOW_INGEST_RATE_LIMIT", errors.New("must not be negative"))
 	}
 	return errors.Join(errs...)
 }
