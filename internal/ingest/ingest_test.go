@@ -9,11 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kycflow/kycflow/internal/bench"
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
@@ -311,13 +315,25 @@ func TestRejections(t *testing.T) {
 			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
 		{name: "trailing slash", path: "/callbacks/platform/", contentType: "application/json", body: processed,
 			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
+		{name: "secret segment with a trailing slash", mutate: func(c *ingest.Config) { c.PathSecret = secret(pathSecret) },
+			path: "/callbacks/platform/" + pathSecret + "/", contentType: "application/json", body: processed,
+			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
+		{name: "secret segment followed by another", mutate: func(c *ingest.Config) { c.PathSecret = secret(pathSecret) },
+			path: "/callbacks/netverify/" + pathSecret + "/x", contentType: "application/x-www-form-urlencoded", body: approved,
+			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
+		{name: "secret segment on an unknown API", mutate: func(c *ingest.Config) { c.PathSecret = secret(pathSecret) },
+			path: "/callbacks/platforms/" + pathSecret, contentType: "application/json", body: processed,
+			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
+		{name: "secret segment outside /callbacks", mutate: func(c *ingest.Config) { c.PathSecret = secret(pathSecret) },
+			path: "/x/callbacks/platform/" + pathSecret, contentType: "application/json", body: processed,
+			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
 		{name: "root", path: "/", status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
 		{name: "wrong method", method: http.MethodGet, path: "/callbacks/platform", status: 405, reason: ingest.ReasonMethodNotAllowed},
 		{name: "wrong method PUT", method: http.MethodPut, path: "/callbacks/netverify", contentType: "application/x-www-form-urlencoded", body: approved,
 			status: 405, reason: ingest.ReasonMethodNotAllowed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := startIngest(t, nil, tc.mutate)
+			h := startTracedIngest(t, nil, tc.mutate)
 			method := tc.method
 			if method == "" {
 				method = http.MethodPost
@@ -348,7 +364,46 @@ func TestRejections(t *testing.T) {
 			if got := h.metric(t, "kycflow_ingest_rejected_total", map[string]string{"reason": counted}); got != 1 {
 				t.Errorf("kycflow_ingest_rejected_total{reason=%q}: got %v, want 1", counted, got)
 			}
+			// No span holds a secret segment, right or wrong; spans are
+			// named by route or method only.
+			h.checkSpansLack(t, pathSecret, "Zk3q9sLx-4mB7vQ2_pR9", "wrong-secret-segment")
+			checkServerSpan(t, h, method, tc.status)
 		})
+	}
+}
+
+// spanNames are the names a server span may have: a route pattern, or the
+// method alone when no route matched.
+var spanNames = regexp.MustCompile(`^(POST|GET|PUT|HEAD|DELETE|PATCH|OPTIONS|CONNECT|TRACE|HTTP)( /callbacks/(platform|netverify)(/\{secret\})?)?$`)
+
+// checkServerSpan checks the one server span of a request.
+func checkServerSpan(t *testing.T, h *harness, method string, status int) {
+	t.Helper()
+	var server []sdktrace.ReadOnlySpan
+	for _, s := range h.spans.Ended() {
+		if s.SpanKind() == trace.SpanKindServer {
+			server = append(server, s)
+		}
+	}
+	if len(server) != 1 {
+		t.Fatalf("got %d server spans, want 1", len(server))
+	}
+	s := server[0]
+	if !spanNames.MatchString(s.Name()) {
+		t.Errorf("span name %q is not a route pattern or a method", s.Name())
+	}
+	attrs := map[string]string{}
+	for _, kv := range s.Attributes() {
+		attrs[string(kv.Key)] = kv.Value.Emit()
+	}
+	if got := attrs["http.request.method"]; got != method {
+		t.Errorf("http.request.method: got %q, want %q", got, method)
+	}
+	if got := attrs["http.response.status_code"]; got != strconv.Itoa(status) {
+		t.Errorf("http.response.status_code: got %q, want %d", got, status)
+	}
+	if got, want := s.Status().Code == codes.Error, status >= 500; got != want {
+		t.Errorf("span status error: got %v, want %v", got, want)
 	}
 }
 
@@ -384,13 +439,17 @@ func TestAccepted(t *testing.T) {
 		{"JSON with charset", nil, "/callbacks/platform", "application/json; charset=utf-8", processed, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := startIngest(t, nil, tc.mutate)
+			h := startTracedIngest(t, nil, tc.mutate)
 			if resp := h.post(t, tc.path, tc.contentType, tc.body, tc.header); resp.status != http.StatusOK {
 				t.Fatalf("status: got %d (%s: %s), want 200", resp.status, resp.problem.Type, resp.problem.Detail)
 			}
 			if n := len(h.stored(t)); n != 1 {
 				t.Errorf("stored: got %d messages, want 1", n)
 			}
+			// Neither the secret nor the query string (a whole Netverify
+			// callback) reaches a span.
+			h.checkSpansLack(t, pathSecret, "JANE", "idFirstName", "usr_7f3a9c")
+			checkServerSpan(t, h, http.MethodPost, http.StatusOK)
 		})
 	}
 }
