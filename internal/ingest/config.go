@@ -74,10 +74,13 @@ type Config struct {
 
 	// MaxBodyBytes bounds a callback body.
 	MaxBodyBytes int64
-	// RateLimit is the steady request rate allowed per client address,
-	// per second; 0 turns rate limiting off.
+	// RateLimit is the steady request rate allowed per client address
+	// outside AllowedSources, per second; 0 turns rate limiting off. The
+	// allowed sources (Jumio's addresses) are never limited: Jumio does
+	// not document how it retries a callback answered 429.
 	RateLimit float64
-	// RateBurst is the burst allowed per client address.
+	// RateBurst is the burst allowed per client address outside
+	// AllowedSources.
 	RateBurst int
 	// RateLimitSources bounds how many client addresses are tracked; the
 	// least recently seen are forgotten first.
@@ -102,8 +105,8 @@ func LoadConfig(e *config.Env) Config {
 		UserReferenceAPIs:    e.List("KYCFLOW_INGEST_USER_REFERENCE_APIS", []string{string(events.APIPlatform)}, "APIs whose callbacks must carry a signed userReference (platform, netverify)"),
 		UserReferenceMaxAge:  e.Duration("KYCFLOW_INGEST_USER_REFERENCE_MAX_AGE", DefaultUserReferenceMaxAge, "oldest signed userReference accepted"),
 		MaxBodyBytes:         e.Int64("KYCFLOW_INGEST_MAX_BODY_BYTES", DefaultMaxBodyBytes, "largest callback body accepted, in bytes"),
-		RateLimit:            e.Float("KYCFLOW_INGEST_RATE_LIMIT", DefaultRateLimit, "requests per second allowed per client address; 0: no limit"),
-		RateBurst:            e.Int("KYCFLOW_INGEST_RATE_BURST", DefaultRateBurst, "burst of requests allowed per client address"),
+		RateLimit:            e.Float("KYCFLOW_INGEST_RATE_LIMIT", DefaultRateLimit, "requests per second allowed per client address outside the allowed sources; 0: no limit"),
+		RateBurst:            e.Int("KYCFLOW_INGEST_RATE_BURST", DefaultRateBurst, "burst of requests allowed per client address outside the allowed sources"),
 		RateLimitSources:     e.Int("KYCFLOW_INGEST_RATE_LIMIT_SOURCES", DefaultRateLimitSources, "client addresses tracked by the rate limiter"),
 		RetryAfter:           e.Duration("KYCFLOW_INGEST_RETRY_AFTER", DefaultRetryAfter, "Retry-After sent with 503 when the broker cannot store a callback"),
 	}

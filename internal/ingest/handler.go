@@ -107,14 +107,22 @@ func (s *Service) callback(api events.API, read readFunc) http.Handler {
 	})
 }
 
-// checkSource applies the per-address rate limit, then, when that check
-// is on, the allowed sources.
+// checkSource checks the client address: against the allowed sources
+// when that check is on, and against the per-address rate limit unless it
+// is an allowed source. Jumio sends from a handful of addresses per region
+// and does not document how it retries a callback answered 429, so its
+// addresses are never rate limited: a burst of genuine callbacks must not
+// be turned away. The limit keeps everyone else, with the source check on
+// or off, from costing more than a 429.
 func (s *Service) checkSource(client netip.Addr, now time.Time, w http.ResponseWriter) *rejection {
+	if s.allowed.contains(client) {
+		return nil
+	}
 	if ok, wait := s.limiters.allow(client, now); !ok {
 		httpserver.RetryAfter(w, wait)
 		return reject(http.StatusTooManyRequests, ReasonRateLimited, "Too many requests", "rate limit per client address exceeded")
 	}
-	if s.cfg.CheckSourceIP && !s.allowed.contains(client) {
+	if s.cfg.CheckSourceIP {
 		return reject(http.StatusForbidden, ReasonSourceNotAllowed, "Source not allowed", "the client address is not an allowed callback source")
 	}
 	return nil
@@ -203,8 +211,15 @@ func invalid(err error) *rejection {
 	return reject(http.StatusBadRequest, ReasonMalformedBody, "Malformed body", "")
 }
 
-// readPlatform reads a Platform callback: application/json, ids present,
-// region matching the hrefs.
+// readPlatform reads a Platform callback: application/json, ids present.
+//
+// A callback whose href names another region than the configured one is
+// stored all the same, with the region it names: a wrong
+// KYCFLOW_JUMIO_REGION must not turn away every genuine callback (Jumio's
+// retries would run out). The enricher dead-letters it
+// (jumio.ErrRegionMismatch, it has no client for that region); once the
+// configuration is fixed the dead letters are redriven. Ingest logs a
+// warning and counts it (kycflow_ingest_region_mismatches_total).
 func (s *Service) readPlatform(r *http.Request, buf *bytes.Buffer, received time.Time) (events.CallbackEvent, string, *rejection) {
 	if mediaType(r) != "application/json" {
 		return events.CallbackEvent{}, "", reject(http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType, "Unsupported media type", "Platform callbacks are application/json")
@@ -217,12 +232,26 @@ func (s *Service) readPlatform(r *http.Request, buf *bytes.Buffer, received time
 	if err != nil {
 		return events.CallbackEvent{}, "", invalid(err)
 	}
-	if err := cb.CheckRegion(s.region); err != nil {
-		r, _ := cb.Region()
-		return events.CallbackEvent{}, "", reject(http.StatusUnprocessableEntity, ReasonRegionMismatch, "Region mismatch",
-			"the callback's href names region "+string(r)+", this endpoint is configured for "+string(s.region))
+	region, other := otherRegion(cb, s.region)
+	ev := cb.Event(region, received, body)
+	if other {
+		s.metrics.regionMismatch(string(events.APIPlatform))
+		s.logEvent(r.Context(), slog.LevelWarn, "callback names another region", ev,
+			slog.String("region", string(region)), slog.String("configured_region", string(s.region)))
 	}
-	return cb.Event(s.region, received, body), cb.UserReference, nil
+	return ev, cb.UserReference, nil
+}
+
+// otherRegion returns the first region named by the callback's hrefs that
+// is not the configured one, and true; or the configured region and false
+// when the hrefs name no other (or none).
+func otherRegion(cb *jumio.Callback, configured jumio.Region) (jumio.Region, bool) {
+	for _, h := range [...]string{cb.WorkflowExecution.Href, cb.Account.Href} {
+		if r, ok := jumio.RegionFromHref(h); ok && r != configured {
+			return r, true
+		}
+	}
+	return configured, false
 }
 
 // readNetverify reads a Netverify callback: a form body, or a query string

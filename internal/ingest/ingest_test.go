@@ -309,8 +309,6 @@ func TestRejections(t *testing.T) {
 		{name: "missing scan reference", path: "/callbacks/netverify", contentType: "application/x-www-form-urlencoded",
 			body: []byte("callBackType=NETVERIFYID&verificationStatus=APPROVED_VERIFIED"), status: 422, reason: ingest.ReasonInvalidCallback},
 		{name: "empty Netverify request", path: "/callbacks/netverify", status: 422, reason: ingest.ReasonInvalidCallback},
-		{name: "region mismatch", path: "/callbacks/platform", contentType: "application/json",
-			body: fixtureBody(t, "platform/callback-session-expired.json"), status: 422, reason: ingest.ReasonRegionMismatch},
 		{name: "unknown path", path: "/callbacks/netverify2", contentType: "application/json", body: processed,
 			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
 		{name: "trailing slash", path: "/callbacks/platform/", contentType: "application/json", body: processed,
@@ -454,34 +452,69 @@ func TestAccepted(t *testing.T) {
 	}
 }
 
-// TestRateLimit: past the burst a client gets 429 with Retry-After; the
-// limit is per client address.
+// TestRateLimit: the per-address limit applies to addresses outside the
+// allowed sources: past the burst they get 429 with Retry-After, each
+// address on its own; an allowed source (Jumio's addresses) is never
+// limited, and with the source check on a stranger is told 403 until its
+// burst is spent.
 func TestRateLimit(t *testing.T) {
-	h := startIngest(t, nil, func(c *ingest.Config) {
-		c.RateLimit = 0.001
-		c.RateBurst = 2
-		c.TrustedProxies = []string{"127.0.0.1"}
-		c.AllowedSources = []string{"127.0.0.1", "192.0.2.0/24"}
-	})
+	const burst = 2
 	from := func(addr string) http.Header { return http.Header{"X-Forwarded-For": {addr}} }
-	for i := range 2 {
-		if r := h.send2(t, bench.PlatformCallback(t.Name(), i), from("192.0.2.1")); r.status != http.StatusOK {
-			t.Fatalf("request %d: got %d, want 200", i, r.status)
+	limited := func(c *ingest.Config) {
+		c.RateLimit = 0.001
+		c.RateBurst = burst
+		c.TrustedProxies = []string{"127.0.0.1"}
+		c.AllowedSources = []string{"192.0.2.0/24"}
+	}
+	t.Run("allowed source", func(t *testing.T) {
+		h := startIngest(t, nil, limited)
+		for i := range 3 * burst {
+			if r := h.send2(t, bench.PlatformCallback(t.Name(), i), from("192.0.2.1")); r.status != http.StatusOK {
+				t.Fatalf("request %d: got %d %q, want 200", i, r.status, r.problem.Type)
+			}
 		}
-	}
-	r := h.send2(t, bench.PlatformCallback(t.Name(), 2), from("192.0.2.1"))
-	if r.status != http.StatusTooManyRequests || r.problem.Type != httpserver.ProblemTypeBase+ingest.ReasonRateLimited {
-		t.Fatalf("third request: got %d %q, want 429 rate-limited", r.status, r.problem.Type)
-	}
-	if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
-		t.Errorf("Retry-After: got %q", ra)
-	}
-	if r := h.send2(t, bench.PlatformCallback(t.Name(), 3), from("192.0.2.2")); r.status != http.StatusOK {
-		t.Errorf("other client: got %d, want 200", r.status)
-	}
-	if n := len(h.stored(t)); n != 3 {
-		t.Errorf("stored: got %d, want 3", n)
-	}
+		if got := h.metric(t, "kycflow_ingest_rejected_total", nil); got != 0 {
+			t.Errorf("rejected: got %v, want 0", got)
+		}
+	})
+	t.Run("source check off", func(t *testing.T) {
+		h := startIngest(t, nil, func(c *ingest.Config) { limited(c); c.CheckSourceIP = false })
+		for i := range burst {
+			if r := h.send2(t, bench.PlatformCallback(t.Name(), i), from("198.51.100.7")); r.status != http.StatusOK {
+				t.Fatalf("request %d: got %d, want 200", i, r.status)
+			}
+		}
+		r := h.send2(t, bench.PlatformCallback(t.Name(), burst), from("198.51.100.7"))
+		if r.status != http.StatusTooManyRequests || r.problem.Type != httpserver.ProblemTypeBase+ingest.ReasonRateLimited {
+			t.Fatalf("past the burst: got %d %q, want 429 rate-limited", r.status, r.problem.Type)
+		}
+		if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
+			t.Errorf("Retry-After: got %q", ra)
+		}
+		if r := h.send2(t, bench.PlatformCallback(t.Name(), burst+1), from("198.51.100.8")); r.status != http.StatusOK {
+			t.Errorf("another address: got %d, want 200", r.status)
+		}
+		if r := h.send2(t, bench.PlatformCallback(t.Name(), burst+2), from("192.0.2.1")); r.status != http.StatusOK {
+			t.Errorf("an allowed source: got %d, want 200", r.status)
+		}
+		if n := len(h.stored(t)); n != burst+2 {
+			t.Errorf("stored: got %d, want %d", n, burst+2)
+		}
+	})
+	t.Run("source check on", func(t *testing.T) {
+		h := startIngest(t, nil, limited)
+		for i := range burst {
+			if r := h.send2(t, bench.PlatformCallback(t.Name(), i), from("198.51.100.7")); r.status != http.StatusForbidden {
+				t.Fatalf("request %d: got %d, want 403", i, r.status)
+			}
+		}
+		if r := h.send2(t, bench.PlatformCallback(t.Name(), burst), from("198.51.100.7")); r.status != http.StatusTooManyRequests {
+			t.Errorf("past the burst: got %d, want 429", r.status)
+		}
+		if n := len(h.stored(t)); n != 0 {
+			t.Errorf("stored: got %d, want 0", n)
+		}
+	})
 }
 
 func (h *harness) send2(t *testing.T, cb bench.Callback, header http.Header) response {

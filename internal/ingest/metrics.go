@@ -22,6 +22,7 @@ const (
 // metrics are ingest's OpenTelemetry instruments. On /metrics they are
 // kycflow_ingest_callbacks_total{api,outcome},
 // kycflow_ingest_rejected_total{api,reason},
+// kycflow_ingest_region_mismatches_total{api},
 // kycflow_ingest_publish_duration_seconds{api,outcome},
 // kycflow_ingest_request_duration_seconds{api,outcome} and
 // kycflow_ingest_in_flight_requests.
@@ -60,7 +61,7 @@ var (
 	labelReasons  = []string{
 		ReasonNotFound, ReasonUnknownPath, ReasonWrongPathSecret, ReasonMethodNotAllowed, ReasonRateLimited,
 		ReasonSourceNotAllowed, ReasonUnsupportedMediaType, ReasonBodyTooLarge, ReasonBodyUnreadable,
-		ReasonMalformedBody, ReasonInvalidCallback, ReasonRegionMismatch, ReasonUserReferenceMissing, ReasonUserReferenceMalformed,
+		ReasonMalformedBody, ReasonInvalidCallback, ReasonUserReferenceMissing, ReasonUserReferenceMalformed,
 		ReasonUserReferenceInvalid, ReasonUserReferenceExpired, ReasonBrokerUnavailable,
 	}
 )
@@ -79,6 +80,11 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	}
 	if ms.rejected, err = m.Int64Counter("kycflow_ingest_rejected",
 		metric.WithDescription("Callback requests rejected, by API and reason (the problem type's last segment)."),
+		metric.WithUnit("{callback}")); err != nil {
+		return nil, err
+	}
+	if ms.mismatches, err = m.Int64Counter("kycflow_ingest_region_mismatches",
+		metric.WithDescription("Callbacks whose href names another region than KYCFLOW_JUMIO_REGION: stored, and dead-lettered by the enricher until the configuration is fixed."),
 		metric.WithUnit("{callback}")); err != nil {
 		return nil, err
 	}
@@ -107,15 +113,19 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 		for _, r := range labelReasons {
 			ms.labels[labelKey{api, "reason", r}] = newLabelSet(attribute.String("api", api), attribute.String("reason", r))
 		}
+		ms.labels[labelKey{api, "", ""}] = newLabelSet(attribute.String("api", api))
 	}
 	return &ms, nil
 }
 
-// labelsOf returns the options of (api, key=value). The map is read-only
-// after newMetrics.
+// labelsOf returns the options of (api, key=value), or api alone when key
+// is empty. The map is read-only after newMetrics.
 func (m *metrics) labelsOf(api, key, value string) labelSet {
 	if l, ok := m.labels[labelKey{api, key, value}]; ok {
 		return l
+	}
+	if key == "" {
+		return newLabelSet(attribute.String("api", api))
 	}
 	return newLabelSet(attribute.String("api", api), attribute.String(key, value))
 }
@@ -133,6 +143,10 @@ func (m *metrics) answered(api, outcome string) {
 func (m *metrics) reject(api, reason string) {
 	m.rejected.Add(measured, 1, m.labelsOf(api, "reason", reason).add...)
 	m.answered(api, OutcomeRejected)
+}
+
+func (m *metrics) regionMismatch(api string) {
+	m.mismatches.Add(measured, 1, m.labelsOf(api, "", "").add...)
 }
 
 func (m *metrics) published(api, outcome string, d time.Duration) {
