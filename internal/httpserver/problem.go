@@ -8,7 +8,8 @@ import (
 )
 
 // ProblemTypeBase prefixes every problem type URI; the suffix is a stable
-// reason ("ip-not-allowed", "body-too-large", …) that clients can match on.
+// reason ("source-not-allowed", "body-too-large", …) that clients can match
+// on.
 const ProblemTypeBase = "https://kycflow.dev/problems/"
 
 // ProblemDetails is an RFC 9457 problem document.
@@ -23,14 +24,23 @@ type ProblemDetails struct {
 // Problem writes an RFC 9457 problem document with the given status and
 // reason (the last segment of its type URI). detail must not hold personal
 // data or request bodies.
+// The instance is the request's path; a server whose paths hold secrets
+// writes its own instance with WriteProblem.
 func Problem(w http.ResponseWriter, r *http.Request, status int, reason, title, detail string) {
 	p := ProblemDetails{Type: ProblemTypeBase + reason, Title: title, Status: status, Detail: detail}
 	if r != nil {
 		p.Instance = r.URL.Path
 	}
+	WriteProblem(w, p)
+}
+
+// WriteProblem writes p as the response, with p.Status as its status.
+// p.Detail and p.Instance must not hold personal data, request bodies or
+// secrets.
+func WriteProblem(w http.ResponseWriter, p ProblemDetails) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
+	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
 }
 

@@ -74,10 +74,13 @@ type Config struct {
 
 	// MaxBodyBytes bounds a callback body.
 	MaxBodyBytes int64
-	// RateLimit is the steady request rate allowed per client address,
-	// per second; 0 turns rate limiting off.
+	// RateLimit is the steady request rate allowed per client address
+	// outside AllowedSources, per second; 0 turns rate limiting off. The
+	// allowed sources (Jumio's addresses) are never limited: Jumio does
+	// not document how it retries a callback answered 429.
 	RateLimit float64
-	// RateBurst is the burst allowed per client address.
+	// RateBurst is the burst allowed per client address outside
+	// AllowedSources.
 	RateBurst int
 	// RateLimitSources bounds how many client addresses are tracked; the
 	// least recently seen are forgotten first.
@@ -102,8 +105,8 @@ func LoadConfig(e *config.Env) Config {
 		UserReferenceAPIs:    e.List("KYCFLOW_INGEST_USER_REFERENCE_APIS", []string{string(events.APIPlatform)}, "APIs whose callbacks must carry a signed userReference (platform, netverify)"),
 		UserReferenceMaxAge:  e.Duration("KYCFLOW_INGEST_USER_REFERENCE_MAX_AGE", DefaultUserReferenceMaxAge, "oldest signed userReference accepted"),
 		MaxBodyBytes:         e.Int64("KYCFLOW_INGEST_MAX_BODY_BYTES", DefaultMaxBodyBytes, "largest callback body accepted, in bytes"),
-		RateLimit:            e.Float("KYCFLOW_INGEST_RATE_LIMIT", DefaultRateLimit, "requests per second allowed per client address; 0: no limit"),
-		RateBurst:            e.Int("KYCFLOW_INGEST_RATE_BURST", DefaultRateBurst, "burst of requests allowed per client address"),
+		RateLimit:            e.Float("KYCFLOW_INGEST_RATE_LIMIT", DefaultRateLimit, "requests per second allowed per client address outside the allowed sources; 0: no limit"),
+		RateBurst:            e.Int("KYCFLOW_INGEST_RATE_BURST", DefaultRateBurst, "burst of requests allowed per client address outside the allowed sources"),
 		RateLimitSources:     e.Int("KYCFLOW_INGEST_RATE_LIMIT_SOURCES", DefaultRateLimitSources, "client addresses tracked by the rate limiter"),
 		RetryAfter:           e.Duration("KYCFLOW_INGEST_RETRY_AFTER", DefaultRetryAfter, "Retry-After sent with 503 when the broker cannot store a callback"),
 	}
@@ -139,39 +142,60 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports every configuration error at once.
+// ErrInvalidConfig is matched (errors.Is) by every error Validate and New
+// return for a configuration that is not valid.
+var ErrInvalidConfig = errors.New("ingest: invalid configuration")
+
+// VarError is the configuration error of one variable.
+type VarError struct {
+	// Var is the environment variable, for example
+	// "KYCFLOW_INGEST_PATH_SECRET".
+	Var string
+	// Err says what is wrong with it; it never holds a secret's value.
+	Err error
+}
+
+func (e *VarError) Error() string { return e.Var + ": " + e.Err.Error() }
+
+func (e *VarError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrInvalidConfig) true.
+func (e *VarError) Is(target error) bool { return target == ErrInvalidConfig }
+
+// Validate reports every configuration error at once, each a *VarError.
 func (c *Config) Validate() error {
 	var errs []error
+	bad := func(name string, err error) { errs = append(errs, &VarError{Var: name, Err: err}) }
 	if _, err := jumio.ParseRegion(c.Region); err != nil {
-		errs = append(errs, fmt.Errorf("KYCFLOW_JUMIO_REGION: %w", err))
+		bad("KYCFLOW_JUMIO_REGION", err)
 	}
 	if s := c.PathSecret.Value(); c.PathSecret.IsSet() {
 		if len(s) < MinPathSecretLen {
-			errs = append(errs, fmt.Errorf("KYCFLOW_INGEST_PATH_SECRET: want at least %d characters", MinPathSecretLen))
+			bad("KYCFLOW_INGEST_PATH_SECRET", fmt.Errorf("want at least %d characters", MinPathSecretLen))
 		}
 		if strings.IndexFunc(s, func(r rune) bool { return !unreserved(r) }) >= 0 {
-			errs = append(errs, errors.New("KYCFLOW_INGEST_PATH_SECRET: want only letters, digits, '-', '.', '_' and '~'"))
+			bad("KYCFLOW_INGEST_PATH_SECRET", errors.New("want only letters, digits, '-', '.', '_' and '~'"))
 		}
 	}
 	if _, err := parsePrefixes(c.AllowedSources); err != nil {
-		errs = append(errs, fmt.Errorf("KYCFLOW_INGEST_ALLOWED_SOURCES: %w", err))
+		bad("KYCFLOW_INGEST_ALLOWED_SOURCES", err)
 	}
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
-		errs = append(errs, fmt.Errorf("KYCFLOW_INGEST_TRUSTED_PROXIES: %w", err))
+		bad("KYCFLOW_INGEST_TRUSTED_PROXIES", err)
 	}
 	for _, api := range c.UserReferenceAPIs {
 		if api != string(events.APIPlatform) && api != string(events.APINetverify) {
-			errs = append(errs, fmt.Errorf("KYCFLOW_INGEST_USER_REFERENCE_APIS: unknown API %q (want platform, netverify)", api))
+			bad("KYCFLOW_INGEST_USER_REFERENCE_APIS", fmt.Errorf("unknown API %q (want platform, netverify)", api))
 		}
 	}
 	if c.UserReferenceSecrets.IsSet() && len(c.userReferenceSecrets()) == 0 {
-		errs = append(errs, errors.New("KYCFLOW_INGEST_USER_REFERENCE_SECRETS: no secret in the list"))
+		bad("KYCFLOW_INGEST_USER_REFERENCE_SECRETS", errors.New("no secret in the list"))
 	}
 	if c.UserReferenceMaxAge < 0 {
-		errs = append(errs, errors.New("KYCFLOW_INGEST_USER_REFERENCE_MAX_AGE: must not be negative"))
+		bad("KYCFLOW_INGEST_USER_REFERENCE_MAX_AGE", errors.New("must not be negative"))
 	}
 	if c.RateLimit < 0 {
-		errs = append(errs, errors.New("KYCFLOW_INGEST_RATE_LIMIT: must not be negative"))
+		bad("KYCFLOW_INGEST_RATE_LIMIT", errors.New("must not be negative"))
 	}
 	return errors.Join(errs...)
 }

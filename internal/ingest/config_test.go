@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"errors"
 	"os"
 	"regexp"
 	"strings"
@@ -46,8 +47,15 @@ func TestConfigValidate(t *testing.T) {
 			cfg := LoadConfig(config.FromMap(tc.env))
 			cfg.setDefaults()
 			err := cfg.Validate()
-			if err == nil || !strings.Contains(err.Error(), tc.key) {
-				t.Errorf("got %v, want an error naming %s", err, tc.key)
+			if !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("got %v, want ErrInvalidConfig", err)
+			}
+			var ve *VarError
+			if !errors.As(err, &ve) || ve.Var != tc.key {
+				t.Errorf("got %v, want a *VarError for %s", err, tc.key)
+			}
+			if _, err := New(cfg, nil, nil); !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("New: got %v, want ErrInvalidConfig", err)
 			}
 		})
 	}

@@ -15,7 +15,11 @@
 // published callback addresses for the configured region; an unguessable
 // path segment compared in constant time; and an HMAC token in
 // userReference (jumio.VerifyUserReference). Jumio documents no callback
-// signature, so these are the checks there are.
+// signature, so these are the checks there are. A per-address rate limit
+// applies to addresses outside the allowed sources only: Jumio's own are
+// never turned away with 429. A Platform callback whose href names another
+// region than the configured one is stored with that region, counted and
+// logged; the enricher dead-letters it until the configuration is fixed.
 //
 // Errors are RFC 9457 problem documents whose type ends in a stable reason
 // (see the Reason constants); the same reason labels the

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,6 +92,54 @@ func FuzzAppendEvent(f *testing.F) {
 		checkEncode(t, events.CallbackEvent{SchemaVersion: 1, EventID: s, WorkflowExecutionID: s, Status: s,
 			CallbackSentAt: &ts, ReceivedAt: ts, JSON: raw, Form: form})
 	})
+}
+
+// checkCompact compares appendCompact with json.Compact on src.
+func checkCompact(t testing.TB, src []byte) {
+	t.Helper()
+	var want bytes.Buffer
+	wantErr := json.Compact(&want, src)
+	got, gotErr := appendCompact([]byte("prefix"), src)
+	if (wantErr == nil) != (gotErr == nil) {
+		t.Fatalf("%q: errors differ: json.Compact %v, appendCompact %v", src, wantErr, gotErr)
+	}
+	if wantErr != nil {
+		if string(got) != "prefix" {
+			t.Fatalf("%q: appendCompact failed but appended %q", src, got)
+		}
+		return
+	}
+	if string(got) != "prefix"+want.String() {
+		t.Fatalf("%q: appendCompact differs from json.Compact:\n got %q\nwant %q", src, got[len("prefix"):], want.String())
+	}
+}
+
+func TestAppendCompactMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{
+		``, ` `, `{}`, `[]`, ` { } `, ` [ ] `, `{"a":1}`, "{\n  \"a\" : [1, 2.5e-3, -0, true, false, null, \"x y\"],\r\n\t\"b\": {}\n}\n",
+		`"a\"b\\c\/\b\f\n\r\t\u00e9\uD83D\uDE00"`, `"\u00g0"`, `"\x"`, `"a`, `"` + "\x01" + `"`, "\"\xff\xfe\"", "\"\u2028\"", "\"\xe2\x80\xa8\"",
+		`0`, `-`, `-0`, `01`, `1.`, `1.5`, `.5`, `1e`, `1e+`, `1E-7`, `1e5.3`, `-a`, `123abc`, `1 2`,
+		`tru`, `true`, `truee`, `nul`, `null`, `false`, `fals`, `[1,]`, `[,1]`, `{"a":1,}`, `{,}`, `{"a"}`, `{"a":}`, `{1:2}`,
+		`{"a":1 "b":2}`, `[1 2]`, `[1}`, `{"a":1]`, `]`, `}`, `[`, `{`, `{"a":[{"b":[]}]}`, `[[[[]]]]`, `[]]`, `{}}`, `{} {}`,
+		`<&>`, `["<&>"]`, " \v1", "\u00a01",
+	} {
+		checkCompact(t, []byte(s))
+	}
+	for _, depth := range []int{maxNestingDepth - 1, maxNestingDepth, maxNestingDepth + 1} {
+		checkCompact(t, []byte(strings.Repeat("[", depth)+strings.Repeat("]", depth)))
+		checkCompact(t, []byte(strings.Repeat(`{"a":`, depth)+"1"+strings.Repeat("}", depth)))
+	}
+	for _, p := range must(filepath.Glob("../../pkg/jumio/testdata/*/*.json")) {
+		checkCompact(t, must(os.ReadFile(p)))
+	}
+}
+
+func FuzzAppendCompact(f *testing.F) {
+	for _, p := range must(filepath.Glob("../../pkg/jumio/testdata/*/*.json")) {
+		f.Add(must(os.ReadFile(p)))
+	}
+	f.Add([]byte(`[1, -2.5E+3, "\u00e9", {"a": null}]`))
+	f.Fuzz(func(t *testing.T, src []byte) { checkCompact(t, src) })
 }
 
 func must[T any](v T, err error) T {

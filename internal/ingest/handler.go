@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -30,10 +31,6 @@ type readFunc func(r *http.Request, buf *bytes.Buffer, received time.Time) (ev e
 // buffers recycles request bodies and encoded events: a callback is about
 // 1 KiB, and every request needs two such buffers.
 var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// headers recycles message header maps; nats.go has written the headers
-// out before PublishMsg returns.
-var headers = sync.Pool{New: func() any { return make(nats.Header, 12) }}
 
 func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
 
@@ -61,17 +58,11 @@ func (s *Service) callback(api events.API, read readFunc) http.Handler {
 			s.metrics.handled(apiName, outcome, time.Since(received))
 		}()
 
-		client := clientAddr(r, s.trusted)
-		if ok, wait := s.limiters.allow(client, received); !ok {
-			httpserver.RetryAfter(w, wait)
-			s.fail(w, r, apiName, reject(http.StatusTooManyRequests, ReasonRateLimited, "Too many requests", "rate limit per client address exceeded"))
+		if rj := s.checkSource(clientAddr(r, s.trusted), received, w); rj != nil {
+			s.fail(w, r, apiName, rj)
 			return
 		}
-		if s.cfg.CheckSourceIP && !s.allowed.contains(client) {
-			s.fail(w, r, apiName, reject(http.StatusForbidden, ReasonSourceNotAllowed, "Source not allowed", "the client address is not an allowed callback source"))
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(unwrap(w), r.Body, s.cfg.MaxBodyBytes)
 		buf := getBuffer()
 		defer putBuffer(buf)
 		ev, ref, rj := read(r, buf, received)
@@ -85,13 +76,14 @@ func (s *Service) callback(api events.API, read readFunc) http.Handler {
 				return
 			}
 		}
-		span := trace.SpanFromContext(ctx)
-		span.SetAttributes(
-			attribute.String("kycflow.event_id", ev.EventID),
-			attribute.String("jumio.api", apiName),
-			attribute.String("jumio.account_id", ev.AccountID),
-			attribute.String("jumio.workflow_execution_id", ev.WorkflowExecutionID),
-		)
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.SetAttributes(
+				attribute.String("kycflow.event_id", ev.EventID),
+				attribute.String("jumio.api", apiName),
+				attribute.String("jumio.account_id", ev.AccountID),
+				attribute.String("jumio.workflow_execution_id", ev.WorkflowExecutionID),
+			)
+		}
 		if s.nc.Status() != nats.CONNECTED {
 			outcome = OutcomeUnavailable
 			s.unavailable(w, r, ev, errors.New("nats not connected"))
@@ -109,20 +101,52 @@ func (s *Service) callback(api events.API, read readFunc) http.Handler {
 			outcome, msg = OutcomeDuplicate, "callback already stored"
 		}
 		s.metrics.answered(apiName, outcome)
-		s.logger.LogAttrs(ctx, slog.LevelInfo, msg, eventAttrs(ev)...)
+		s.logEvent(ctx, slog.LevelInfo, msg, ev)
 		w.Header()[eventIDHeader] = []string{ev.EventID}
 		w.WriteHeader(http.StatusOK)
 	})
 }
 
-func eventAttrs(ev events.CallbackEvent) []slog.Attr {
-	return []slog.Attr{
+// checkSource checks the client address: against the allowed sources
+// when that check is on, and against the per-address rate limit unless it
+// is an allowed source. Jumio sends from a handful of addresses per region
+// and does not document how it retries a callback answered 429, so its
+// addresses are never rate limited: a burst of genuine callbacks must not
+// be turned away. The limit keeps everyone else, with the source check on
+// or off, from costing more than a 429.
+func (s *Service) checkSource(client netip.Addr, now time.Time, w http.ResponseWriter) *rejection {
+	if s.allowed.contains(client) {
+		return nil
+	}
+	if ok, wait := s.limiters.allow(client, now); !ok {
+		httpserver.RetryAfter(w, wait)
+		return reject(http.StatusTooManyRequests, ReasonRateLimited, "Too many requests", "rate limit per client address exceeded")
+	}
+	if s.cfg.CheckSourceIP {
+		return reject(http.StatusForbidden, ReasonSourceNotAllowed, "Source not allowed", "the client address is not an allowed callback source")
+	}
+	return nil
+}
+
+// logEvent writes one log record about ev: its ids and status, never its
+// content. It goes to the handler directly, without the caller's program
+// counter that slog.Logger looks up for every record (ingest logs no
+// source locations), which is most of what a record costs.
+func (s *Service) logEvent(ctx context.Context, level slog.Level, msg string, ev events.CallbackEvent, extra ...slog.Attr) {
+	h := s.logger.Handler()
+	if !h.Enabled(ctx, level) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.AddAttrs(
 		slog.String("event_id", ev.EventID),
 		slog.String("api", string(ev.API)),
 		slog.String("account_id", ev.AccountID),
 		slog.String("workflow_execution_id", ev.WorkflowExecutionID),
 		slog.String("status", ev.Status),
-	}
+	)
+	r.AddAttrs(extra...)
+	_ = h.Handle(ctx, r)
 }
 
 // unavailable answers 503 with Retry-After: the callback was not stored
@@ -132,13 +156,13 @@ func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, ev events.
 	ctx := r.Context()
 	api := string(ev.API)
 	s.metrics.answered(api, OutcomeUnavailable)
-	s.metrics.rejected.Add(measured, 1, metricAttrs(api, ReasonBrokerUnavailable))
-	s.logger.LogAttrs(ctx, slog.LevelWarn, "callback not stored", append(eventAttrs(ev), slog.String("error", err.Error()))...)
+	s.metrics.rejected.Add(measured, 1, s.metrics.labelsOf(api, "reason", ReasonBrokerUnavailable).add...)
+	s.logEvent(ctx, slog.LevelWarn, "callback not stored", ev, slog.String("error", err.Error()))
 	span := trace.SpanFromContext(ctx)
 	span.SetStatus(codes.Error, "not stored")
 	span.SetAttributes(attrReason(ReasonBrokerUnavailable))
 	httpserver.RetryAfter(w, s.cfg.RetryAfter)
-	httpserver.Problem(w, r, http.StatusServiceUnavailable, ReasonBrokerUnavailable, "Broker unavailable", "the callback was not stored; send it again")
+	problem(w, r, http.StatusServiceUnavailable, ReasonBrokerUnavailable, "Broker unavailable", "the callback was not stored; send it again")
 }
 
 // readBody reads the (size-limited) body into buf.
@@ -187,8 +211,15 @@ func invalid(err error) *rejection {
 	return reject(http.StatusBadRequest, ReasonMalformedBody, "Malformed body", "")
 }
 
-// readPlatform reads a Platform callback: application/json, ids present,
-// region matching the hrefs.
+// readPlatform reads a Platform callback: application/json, ids present.
+//
+// A callback whose href names another region than the configured one is
+// stored all the same, with the region it names: a wrong
+// KYCFLOW_JUMIO_REGION must not turn away every genuine callback (Jumio's
+// retries would run out). The enricher dead-letters it
+// (jumio.ErrRegionMismatch, it has no client for that region); once the
+// configuration is fixed the dead letters are redriven. Ingest logs a
+// warning and counts it (kycflow_ingest_region_mismatches_total).
 func (s *Service) readPlatform(r *http.Request, buf *bytes.Buffer, received time.Time) (events.CallbackEvent, string, *rejection) {
 	if mediaType(r) != "application/json" {
 		return events.CallbackEvent{}, "", reject(http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType, "Unsupported media type", "Platform callbacks are application/json")
@@ -201,12 +232,26 @@ func (s *Service) readPlatform(r *http.Request, buf *bytes.Buffer, received time
 	if err != nil {
 		return events.CallbackEvent{}, "", invalid(err)
 	}
-	if err := cb.CheckRegion(s.region); err != nil {
-		r, _ := cb.Region()
-		return events.CallbackEvent{}, "", reject(http.StatusUnprocessableEntity, ReasonRegionMismatch, "Region mismatch",
-			"the callback's href names region "+string(r)+", this endpoint is configured for "+string(s.region))
+	region, other := otherRegion(cb, s.region)
+	ev := cb.Event(region, received, body)
+	if other {
+		s.metrics.regionMismatch(string(events.APIPlatform))
+		s.logEvent(r.Context(), slog.LevelWarn, "callback names another region", ev,
+			slog.String("region", string(region)), slog.String("configured_region", string(s.region)))
 	}
-	return cb.Event(s.region, received, body), cb.UserReference, nil
+	return ev, cb.UserReference, nil
+}
+
+// otherRegion returns the first region named by the callback's hrefs that
+// is not the configured one, and true; or the configured region and false
+// when the hrefs name no other (or none).
+func otherRegion(cb *jumio.Callback, configured jumio.Region) (jumio.Region, bool) {
+	for _, h := range [...]string{cb.WorkflowExecution.Href, cb.Account.Href} {
+		if r, ok := jumio.RegionFromHref(h); ok && r != configured {
+			return r, true
+		}
+	}
+	return configured, false
 }
 
 // readNetverify reads a Netverify callback: a form body, or a query string
@@ -244,51 +289,102 @@ func (s *Service) verifyUserReference(token string, now time.Time) *rejection {
 	return reject(http.StatusForbidden, ReasonUserReferenceMalformed, title, "the userReference is not a signed token")
 }
 
+// publication holds what publishing one callback needs besides its body,
+// recycled through publications: the message, its header map and the
+// backing array of the header values. nats.go has written the message out
+// before PublishMsg returns, so none of it is referred to afterwards.
+type publication struct {
+	msg  nats.Msg
+	vals [12]string
+	n    int
+	buf  bytes.Buffer
+}
+
+var publications = sync.Pool{New: func() any { return &publication{msg: nats.Msg{Header: make(nats.Header, 12)}} }}
+
+// set sets header name to value. Direct assignment keeps the name exactly
+// as given (nats.Header is case-sensitive, and pkg/events spells the
+// names); the values share one backing array.
+func (p *publication) set(name, value string) {
+	if p.n == len(p.vals) {
+		p.msg.Header[name] = []string{value}
+		return
+	}
+	p.vals[p.n] = value
+	p.msg.Header[name] = p.vals[p.n : p.n+1 : p.n+1]
+	p.n++
+}
+
+func (p *publication) release() {
+	clear(p.msg.Header)
+	clear(p.vals[:p.n])
+	p.n = 0
+	p.msg.Subject, p.msg.Data = "", nil
+	if p.buf.Cap() > 256<<10 {
+		p.buf = bytes.Buffer{}
+	}
+	p.buf.Reset()
+	publications.Put(p)
+}
+
+// carrier lets the OpenTelemetry propagator write the message's headers
+// with their exact names ("traceparent", not "Traceparent").
+type carrier struct{ p *publication }
+
+func (c carrier) Get(key string) string {
+	if v := c.p.msg.Header[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (c carrier) Set(key, value string) { c.p.set(key, value) }
+
+func (c carrier) Keys() []string {
+	keys := make([]string, 0, len(c.p.msg.Header))
+	for k := range c.p.msg.Header {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
 // store publishes ev to JUMIO_CALLBACKS and waits for the ack. It reports
 // whether JetStream had the event already (duplicate window). The wait is
 // bounded by NATS.PublishTimeout and not cut short by the client leaving,
 // so the outcome logged is the outcome stored. The message carries the
-// trace context of the request's span.
+// trace context: of a producer span for the publish when the request's
+// span is recorded, else of the request's span (a span that is not
+// recorded has no child worth starting).
 func (s *Service) store(ctx context.Context, ev events.CallbackEvent) (duplicate bool, err error) {
-	buf := getBuffer()
-	defer putBuffer(buf)
+	p := publications.Get().(*publication)
+	defer p.release()
 	// Encoded as encoding/json would with HTML escaping off: Netverify
 	// forms are full of '&', which HTML escaping makes six bytes each, for
 	// consumers that are not browsers.
-	data, err := appendEvent(buf.AvailableBuffer(), ev)
+	data, err := appendEvent(p.buf.AvailableBuffer(), ev)
 	if err != nil {
 		return false, err
 	}
-	buf.Write(data) // keep the grown slice for the next callback
-	h := headers.Get().(nats.Header)
-	defer func() {
-		clear(h)
-		headers.Put(h)
-	}()
-	msg := &nats.Msg{Subject: ev.Subject(), Data: buf.Bytes(), Header: h}
-	// Direct assignment keeps the header names exactly as pkg/events
-	// spells them (nats.Header is case-sensitive); the values share one
-	// backing array.
-	v := []string{
-		events.CESpecVersion, ev.EventID, events.TypeCallback, events.SourceIngest,
-		ev.ReceivedAt.Format(time.RFC3339Nano), ev.WorkflowExecutionID, events.ContentTypeJSON,
-	}
-	h[events.HeaderCESpecVersion] = v[0:1:1]
-	h[events.HeaderCEID] = v[1:2:2]
-	h[events.HeaderCEType] = v[2:3:3]
-	h[events.HeaderCESource] = v[3:4:4]
-	h[events.HeaderCETime] = v[4:5:5]
-	h[events.HeaderCESubject] = v[5:6:6]
-	h[events.HeaderContentType] = v[6:7:7]
-	h[events.HeaderMsgID] = v[1:2:2]
-	h[events.HeaderEventID] = v[1:2:2]
-	// A producer span for the publish, child of the request's span; the
-	// message carries its context, so the enricher's consumer span is its
-	// child. Attributes are set only on a recorded span: without an OTLP
-	// endpoint nothing is recorded and the hot path pays for no attributes.
-	ctx, span := s.tracer.Start(ctx, "send "+events.SubjectCallbacks, trace.WithSpanKind(trace.SpanKindProducer))
-	defer span.End()
-	if span.IsRecording() {
+	p.buf.Write(data) // keep the grown slice for the next callback
+	msg := &p.msg
+	msg.Subject, msg.Data = ev.Subject(), p.buf.Bytes()
+	p.set(events.HeaderCESpecVersion, events.CESpecVersion)
+	p.set(events.HeaderCEID, ev.EventID)
+	p.set(events.HeaderCEType, events.TypeCallback)
+	p.set(events.HeaderCESource, events.SourceIngest)
+	p.set(events.HeaderCETime, ev.ReceivedAt.Format(time.RFC3339Nano))
+	p.set(events.HeaderCESubject, ev.WorkflowExecutionID)
+	p.set(events.HeaderContentType, events.ContentTypeJSON)
+	p.set(events.HeaderMsgID, ev.EventID)
+	p.set(events.HeaderEventID, ev.EventID)
+
+	var span trace.Span
+	if trace.SpanFromContext(ctx).IsRecording() {
+		// A producer span for the publish, child of the request's span;
+		// the message carries its context, so the enricher's consumer
+		// span is its child.
+		ctx, span = s.tracer.Start(ctx, "send "+events.SubjectCallbacks, s.producerOpts...)
+		defer span.End()
 		span.SetAttributes(
 			attribute.String("messaging.system", "nats"),
 			attribute.String("messaging.operation.type", "send"),
@@ -296,22 +392,23 @@ func (s *Service) store(ctx context.Context, ev events.CallbackEvent) (duplicate
 			attribute.String("messaging.message.id", ev.EventID),
 		)
 	}
-	s.propagator.Inject(ctx, headerCarrier(h))
+	s.propagator.Inject(ctx, carrier{p})
 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.NATS.PublishTimeout)
 	defer cancel()
 	start := time.Now()
-	// nats.go copies the data into its write buffer before PublishMsg
-	// returns, so buf can be recycled afterwards. The ack names the
-	// stream: anything but JUMIO_CALLBACKS means the subject is bound to
-	// a stream it should not be, and the callback is not counted stored.
+	// The ack names the stream: anything but JUMIO_CALLBACKS means the
+	// subject is bound to a stream it should not be, and the callback is
+	// not counted stored.
 	ack, err := s.js.PublishMsg(ctx, msg)
 	if err == nil && ack.Stream != events.StreamCallbacks {
 		err = fmt.Errorf("ingest: stored in stream %s, not %s", ack.Stream, events.StreamCallbacks)
 	}
 	d := time.Since(start)
 	if err != nil {
-		span.SetStatus(codes.Error, "publish failed")
+		if span != nil {
+			span.SetStatus(codes.Error, "publish failed")
+		}
 		s.metrics.published(string(ev.API), OutcomeUnavailable, d)
 		return false, err
 	}
@@ -321,25 +418,4 @@ func (s *Service) store(ctx context.Context, ev events.CallbackEvent) (duplicate
 	}
 	s.metrics.published(string(ev.API), outcome, d)
 	return ack.Duplicate, nil
-}
-
-// headerCarrier lets the OpenTelemetry propagator write NATS headers with
-// their exact names ("traceparent", not "Traceparent").
-type headerCarrier nats.Header
-
-func (c headerCarrier) Get(key string) string {
-	if v := c[key]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
-func (c headerCarrier) Set(key, value string) { c[key] = []string{value} }
-
-func (c headerCarrier) Keys() []string {
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	return keys
 }

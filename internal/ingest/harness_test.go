@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/kycflow/kycflow/internal/bench"
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
@@ -31,6 +33,8 @@ type harness struct {
 	logs   *ingesttest.SyncBuffer
 	url    string
 	client *http.Client
+	// spans records every span when the harness was started traced.
+	spans *tracetest.SpanRecorder
 }
 
 // testConfig is the default configuration with loopback allowed as a
@@ -49,8 +53,21 @@ func testConfig() ingest.Config {
 }
 
 // startIngest runs ingest with testConfig changed by mutate, against
-// broker (a new one when nil).
+// broker (a new one when nil). Spans are not recorded, as without an OTLP
+// endpoint.
 func startIngest(t *testing.T, broker *brokertest.Server, mutate func(*ingest.Config)) *harness {
+	t.Helper()
+	return start(t, broker, mutate, false)
+}
+
+// startTracedIngest is startIngest with every span recorded (h.spans), as
+// with an OTLP endpoint and a sampler that samples everything.
+func startTracedIngest(t *testing.T, broker *brokertest.Server, mutate func(*ingest.Config)) *harness {
+	t.Helper()
+	return start(t, broker, mutate, true)
+}
+
+func start(t *testing.T, broker *brokertest.Server, mutate func(*ingest.Config), traced bool) *harness {
 	t.Helper()
 	if broker == nil {
 		broker = brokertest.Start(t)
@@ -60,6 +77,11 @@ func startIngest(t *testing.T, broker *brokertest.Server, mutate func(*ingest.Co
 	tel, err := telemetry.Setup(t.Context(), telemetry.Config{ServiceName: "ingest", LogFormat: "json", LogLevel: "debug"}, logs)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var spans *tracetest.SpanRecorder
+	if traced {
+		spans = tracetest.NewSpanRecorder()
+		tel.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(spans))
 	}
 	cfg := testConfig()
 	if mutate != nil {
@@ -88,6 +110,7 @@ func startIngest(t *testing.T, broker *brokertest.Server, mutate func(*ingest.Co
 		broker: broker, js: js, tel: tel, logs: logs,
 		url:    "http://" + ln.Addr().String(),
 		client: client,
+		spans:  spans,
 	}
 }
 
@@ -186,4 +209,38 @@ func (h *harness) metric(t *testing.T, name string, labels map[string]string) fl
 		}
 	}
 	return sum
+}
+
+// spanTexts returns every string the recorded spans hold: names, attribute
+// keys and values, event names and attributes, status descriptions.
+func (h *harness) spanTexts(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, s := range h.spans.Ended() {
+		out = append(out, s.Name(), s.Status().Description)
+		kvs := s.Attributes()
+		for _, e := range s.Events() {
+			out = append(out, e.Name)
+			kvs = append(kvs, e.Attributes...)
+		}
+		for _, l := range s.Links() {
+			kvs = append(kvs, l.Attributes...)
+		}
+		for _, kv := range kvs {
+			out = append(out, string(kv.Key), kv.Value.Emit())
+		}
+	}
+	return out
+}
+
+// checkSpansLack fails when a recorded span holds one of words.
+func (h *harness) checkSpansLack(t *testing.T, words ...string) {
+	t.Helper()
+	for _, s := range h.spanTexts(t) {
+		for _, w := range words {
+			if w != "" && strings.Contains(s, w) {
+				t.Errorf("a span holds %q: %q", w, s)
+			}
+		}
+	}
 }

@@ -9,11 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kycflow/kycflow/internal/bench"
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
@@ -305,11 +309,21 @@ func TestRejections(t *testing.T) {
 		{name: "missing scan reference", path: "/callbacks/netverify", contentType: "application/x-www-form-urlencoded",
 			body: []byte("callBackType=NETVERIFYID&verificationStatus=APPROVED_VERIFIED"), status: 422, reason: ingest.ReasonInvalidCallback},
 		{name: "empty Netverify request", path: "/callbacks/netverify", status: 422, reason: ingest.ReasonInvalidCallback},
-		{name: "region mismatch", path: "/callbacks/platform", contentType: "application/json",
-			body: fixtureBody(t, "platform/callback-session-expired.json"), status: 422, reason: ingest.ReasonRegionMismatch},
 		{name: "unknown path", path: "/callbacks/netverify2", contentType: "application/json", body: processed,
 			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
 		{name: "trailing slash", path: "/callbacks/platform/", contentType: "application/json", body: processed,
+			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
+		{name: "secret segment with a trailing slash", mutate: func(c *ingest.Config) { c.PathSecret = secret(pathSecret) },
+			path: "/callbacks/platform/" + pathSecret + "/", contentType: "application/json", body: processed,
+			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
+		{name: "secret segment followed by another", mutate: func(c *ingest.Config) { c.PathSecret = secret(pathSecret) },
+			path: "/callbacks/netverify/" + pathSecret + "/x", contentType: "application/x-www-form-urlencoded", body: approved,
+			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
+		{name: "secret segment on an unknown API", mutate: func(c *ingest.Config) { c.PathSecret = secret(pathSecret) },
+			path: "/callbacks/platforms/" + pathSecret, contentType: "application/json", body: processed,
+			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
+		{name: "secret segment outside /callbacks", mutate: func(c *ingest.Config) { c.PathSecret = secret(pathSecret) },
+			path: "/x/callbacks/platform/" + pathSecret, contentType: "application/json", body: processed,
 			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
 		{name: "root", path: "/", status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonUnknownPath},
 		{name: "wrong method", method: http.MethodGet, path: "/callbacks/platform", status: 405, reason: ingest.ReasonMethodNotAllowed},
@@ -317,7 +331,7 @@ func TestRejections(t *testing.T) {
 			status: 405, reason: ingest.ReasonMethodNotAllowed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := startIngest(t, nil, tc.mutate)
+			h := startTracedIngest(t, nil, tc.mutate)
 			method := tc.method
 			if method == "" {
 				method = http.MethodPost
@@ -348,7 +362,46 @@ func TestRejections(t *testing.T) {
 			if got := h.metric(t, "kycflow_ingest_rejected_total", map[string]string{"reason": counted}); got != 1 {
 				t.Errorf("kycflow_ingest_rejected_total{reason=%q}: got %v, want 1", counted, got)
 			}
+			// No span holds a secret segment, right or wrong; spans are
+			// named by route or method only.
+			h.checkSpansLack(t, pathSecret, "Zk3q9sLx-4mB7vQ2_pR9", "wrong-secret-segment")
+			checkServerSpan(t, h, method, tc.status)
 		})
+	}
+}
+
+// spanNames are the names a server span may have: a route pattern, or the
+// method alone when no route matched.
+var spanNames = regexp.MustCompile(`^(POST|GET|PUT|HEAD|DELETE|PATCH|OPTIONS|CONNECT|TRACE|HTTP)( /callbacks/(platform|netverify)(/\{secret\})?)?$`)
+
+// checkServerSpan checks the one server span of a request.
+func checkServerSpan(t *testing.T, h *harness, method string, status int) {
+	t.Helper()
+	var server []sdktrace.ReadOnlySpan
+	for _, s := range h.spans.Ended() {
+		if s.SpanKind() == trace.SpanKindServer {
+			server = append(server, s)
+		}
+	}
+	if len(server) != 1 {
+		t.Fatalf("got %d server spans, want 1", len(server))
+	}
+	s := server[0]
+	if !spanNames.MatchString(s.Name()) {
+		t.Errorf("span name %q is not a route pattern or a method", s.Name())
+	}
+	attrs := map[string]string{}
+	for _, kv := range s.Attributes() {
+		attrs[string(kv.Key)] = kv.Value.Emit()
+	}
+	if got := attrs["http.request.method"]; got != method {
+		t.Errorf("http.request.method: got %q, want %q", got, method)
+	}
+	if got := attrs["http.response.status_code"]; got != strconv.Itoa(status) {
+		t.Errorf("http.response.status_code: got %q, want %d", got, status)
+	}
+	if got, want := s.Status().Code == codes.Error, status >= 500; got != want {
+		t.Errorf("span status error: got %v, want %v", got, want)
 	}
 }
 
@@ -384,45 +437,84 @@ func TestAccepted(t *testing.T) {
 		{"JSON with charset", nil, "/callbacks/platform", "application/json; charset=utf-8", processed, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := startIngest(t, nil, tc.mutate)
+			h := startTracedIngest(t, nil, tc.mutate)
 			if resp := h.post(t, tc.path, tc.contentType, tc.body, tc.header); resp.status != http.StatusOK {
 				t.Fatalf("status: got %d (%s: %s), want 200", resp.status, resp.problem.Type, resp.problem.Detail)
 			}
 			if n := len(h.stored(t)); n != 1 {
 				t.Errorf("stored: got %d messages, want 1", n)
 			}
+			// Neither the secret nor the query string (a whole Netverify
+			// callback) reaches a span.
+			h.checkSpansLack(t, pathSecret, "JANE", "idFirstName", "usr_7f3a9c")
+			checkServerSpan(t, h, http.MethodPost, http.StatusOK)
 		})
 	}
 }
 
-// TestRateLimit: past the burst a client gets 429 with Retry-After; the
-// limit is per client address.
+// TestRateLimit: the per-address limit applies to addresses outside the
+// allowed sources: past the burst they get 429 with Retry-After, each
+// address on its own; an allowed source (Jumio's addresses) is never
+// limited, and with the source check on a stranger is told 403 until its
+// burst is spent.
 func TestRateLimit(t *testing.T) {
-	h := startIngest(t, nil, func(c *ingest.Config) {
-		c.RateLimit = 0.001
-		c.RateBurst = 2
-		c.TrustedProxies = []string{"127.0.0.1"}
-		c.AllowedSources = []string{"127.0.0.1", "192.0.2.0/24"}
-	})
+	const burst = 2
 	from := func(addr string) http.Header { return http.Header{"X-Forwarded-For": {addr}} }
-	for i := range 2 {
-		if r := h.send2(t, bench.PlatformCallback(t.Name(), i), from("192.0.2.1")); r.status != http.StatusOK {
-			t.Fatalf("request %d: got %d, want 200", i, r.status)
+	limited := func(c *ingest.Config) {
+		c.RateLimit = 0.001
+		c.RateBurst = burst
+		c.TrustedProxies = []string{"127.0.0.1"}
+		c.AllowedSources = []string{"192.0.2.0/24"}
+	}
+	t.Run("allowed source", func(t *testing.T) {
+		h := startIngest(t, nil, limited)
+		for i := range 3 * burst {
+			if r := h.send2(t, bench.PlatformCallback(t.Name(), i), from("192.0.2.1")); r.status != http.StatusOK {
+				t.Fatalf("request %d: got %d %q, want 200", i, r.status, r.problem.Type)
+			}
 		}
-	}
-	r := h.send2(t, bench.PlatformCallback(t.Name(), 2), from("192.0.2.1"))
-	if r.status != http.StatusTooManyRequests || r.problem.Type != httpserver.ProblemTypeBase+ingest.ReasonRateLimited {
-		t.Fatalf("third request: got %d %q, want 429 rate-limited", r.status, r.problem.Type)
-	}
-	if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
-		t.Errorf("Retry-After: got %q", ra)
-	}
-	if r := h.send2(t, bench.PlatformCallback(t.Name(), 3), from("192.0.2.2")); r.status != http.StatusOK {
-		t.Errorf("other client: got %d, want 200", r.status)
-	}
-	if n := len(h.stored(t)); n != 3 {
-		t.Errorf("stored: got %d, want 3", n)
-	}
+		if got := h.metric(t, "kycflow_ingest_rejected_total", nil); got != 0 {
+			t.Errorf("rejected: got %v, want 0", got)
+		}
+	})
+	t.Run("source check off", func(t *testing.T) {
+		h := startIngest(t, nil, func(c *ingest.Config) { limited(c); c.CheckSourceIP = false })
+		for i := range burst {
+			if r := h.send2(t, bench.PlatformCallback(t.Name(), i), from("198.51.100.7")); r.status != http.StatusOK {
+				t.Fatalf("request %d: got %d, want 200", i, r.status)
+			}
+		}
+		r := h.send2(t, bench.PlatformCallback(t.Name(), burst), from("198.51.100.7"))
+		if r.status != http.StatusTooManyRequests || r.problem.Type != httpserver.ProblemTypeBase+ingest.ReasonRateLimited {
+			t.Fatalf("past the burst: got %d %q, want 429 rate-limited", r.status, r.problem.Type)
+		}
+		if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
+			t.Errorf("Retry-After: got %q", ra)
+		}
+		if r := h.send2(t, bench.PlatformCallback(t.Name(), burst+1), from("198.51.100.8")); r.status != http.StatusOK {
+			t.Errorf("another address: got %d, want 200", r.status)
+		}
+		if r := h.send2(t, bench.PlatformCallback(t.Name(), burst+2), from("192.0.2.1")); r.status != http.StatusOK {
+			t.Errorf("an allowed source: got %d, want 200", r.status)
+		}
+		if n := len(h.stored(t)); n != burst+2 {
+			t.Errorf("stored: got %d, want %d", n, burst+2)
+		}
+	})
+	t.Run("source check on", func(t *testing.T) {
+		h := startIngest(t, nil, limited)
+		for i := range burst {
+			if r := h.send2(t, bench.PlatformCallback(t.Name(), i), from("198.51.100.7")); r.status != http.StatusForbidden {
+				t.Fatalf("request %d: got %d, want 403", i, r.status)
+			}
+		}
+		if r := h.send2(t, bench.PlatformCallback(t.Name(), burst), from("198.51.100.7")); r.status != http.StatusTooManyRequests {
+			t.Errorf("past the burst: got %d, want 429", r.status)
+		}
+		if n := len(h.stored(t)); n != 0 {
+			t.Errorf("stored: got %d, want 0", n)
+		}
+	})
 }
 
 func (h *harness) send2(t *testing.T, cb bench.Callback, header http.Header) response {

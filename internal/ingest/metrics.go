@@ -2,11 +2,12 @@ package ingest
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/kycflow/kycflow/pkg/events"
 )
 
 // Outcomes of a callback request, the outcome label of
@@ -21,16 +22,52 @@ const (
 // metrics are ingest's OpenTelemetry instruments. On /metrics they are
 // kycflow_ingest_callbacks_total{api,outcome},
 // kycflow_ingest_rejected_total{api,reason},
+// kycflow_ingest_region_mismatches_total{api},
 // kycflow_ingest_publish_duration_seconds{api,outcome},
 // kycflow_ingest_request_duration_seconds{api,outcome} and
 // kycflow_ingest_in_flight_requests.
 type metrics struct {
-	request   metric.Float64Histogram
-	callbacks metric.Int64Counter
-	rejected  metric.Int64Counter
-	publish   metric.Float64Histogram
-	inFlight  metric.Int64UpDownCounter
+	request    metric.Float64Histogram
+	callbacks  metric.Int64Counter
+	rejected   metric.Int64Counter
+	mismatches metric.Int64Counter
+	publish    metric.Float64Histogram
+	inFlight   metric.Int64UpDownCounter
+
+	// labels holds the measurement options of every label set the code
+	// records, built once: an attribute set sorts and allocates, and so
+	// does each variadic option list.
+	labels map[labelKey]labelSet
 }
+
+type labelKey struct{ api, key, value string }
+
+// labelSet is one attribute set as the options of each kind of
+// measurement.
+type labelSet struct {
+	add    []metric.AddOption
+	record []metric.RecordOption
+}
+
+func newLabelSet(kvs ...attribute.KeyValue) labelSet {
+	o := metric.WithAttributeSet(attribute.NewSet(kvs...))
+	return labelSet{add: []metric.AddOption{o}, record: []metric.RecordOption{o}}
+}
+
+// Every value of the api, outcome and reason labels.
+var (
+	labelAPIs     = []string{string(events.APIPlatform), string(events.APINetverify), apiNone}
+	labelOutcomes = []string{OutcomeAccepted, OutcomeDuplicate, OutcomeRejected, OutcomeUnavailable}
+	labelReasons  = []string{
+		ReasonNotFound, ReasonUnknownPath, ReasonWrongPathSecret, ReasonMethodNotAllowed, ReasonRateLimited,
+		ReasonSourceNotAllowed, ReasonUnsupportedMediaType, ReasonBodyTooLarge, ReasonBodyUnreadable,
+		ReasonMalformedBody, ReasonInvalidCallback, ReasonUserReferenceMissing, ReasonUserReferenceMalformed,
+		ReasonUserReferenceInvalid, ReasonUserReferenceExpired, ReasonBrokerUnavailable,
+	}
+)
+
+// apiNone is the api label of a request whose path names no API.
+const apiNone = "none"
 
 func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	m := mp.Meter("github.com/kycflow/kycflow/internal/ingest")
@@ -43,6 +80,11 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	}
 	if ms.rejected, err = m.Int64Counter("kycflow_ingest_rejected",
 		metric.WithDescription("Callback requests rejected, by API and reason (the problem type's last segment)."),
+		metric.WithUnit("{callback}")); err != nil {
+		return nil, err
+	}
+	if ms.mismatches, err = m.Int64Counter("kycflow_ingest_region_mismatches",
+		metric.WithDescription("Callbacks whose href names another region than KYCFLOW_JUMIO_REGION: stored, and dead-lettered by the enricher until the configuration is fixed."),
 		metric.WithUnit("{callback}")); err != nil {
 		return nil, err
 	}
@@ -63,28 +105,30 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 		metric.WithUnit("{request}")); err != nil {
 		return nil, err
 	}
+	ms.labels = map[labelKey]labelSet{}
+	for _, api := range labelAPIs {
+		for _, o := range labelOutcomes {
+			ms.labels[labelKey{api, "outcome", o}] = newLabelSet(attribute.String("api", api), attribute.String("outcome", o))
+		}
+		for _, r := range labelReasons {
+			ms.labels[labelKey{api, "reason", r}] = newLabelSet(attribute.String("api", api), attribute.String("reason", r))
+		}
+		ms.labels[labelKey{api, "", ""}] = newLabelSet(attribute.String("api", api))
+	}
 	return &ms, nil
 }
 
-// attrSets caches the measurement options of each (api, key, value):
-// building an attribute set sorts and allocates, and this runs on every
-// request. The label values are a small closed set (APIs, outcomes,
-// reasons), so the cache stays small.
-var attrSets sync.Map // attrKey -> metric.MeasurementOption
-
-type attrKey struct{ api, key, value string }
-
-func attrs(api, key, value string) metric.MeasurementOption {
-	k := attrKey{api, key, value}
-	if o, ok := attrSets.Load(k); ok {
-		return o.(metric.MeasurementOption)
+// labelsOf returns the options of (api, key=value), or api alone when key
+// is empty. The map is read-only after newMetrics.
+func (m *metrics) labelsOf(api, key, value string) labelSet {
+	if l, ok := m.labels[labelKey{api, key, value}]; ok {
+		return l
 	}
-	o := metric.WithAttributeSet(attribute.NewSet(attribute.String("api", api), attribute.String(key, value)))
-	attrSets.Store(k, o)
-	return o
+	if key == "" {
+		return newLabelSet(attribute.String("api", api))
+	}
+	return newLabelSet(attribute.String("api", api), attribute.String(key, value))
 }
-
-func metricAttrs(api, reason string) metric.MeasurementOption { return attrs(api, "reason", reason) }
 
 // measured is the context measurements are recorded with: one without
 // the request's span. Exemplars are not exported (/metrics is Prometheus
@@ -93,20 +137,24 @@ func metricAttrs(api, reason string) metric.MeasurementOption { return attrs(api
 var measured = context.Background()
 
 func (m *metrics) answered(api, outcome string) {
-	m.callbacks.Add(measured, 1, attrs(api, "outcome", outcome))
+	m.callbacks.Add(measured, 1, m.labelsOf(api, "outcome", outcome).add...)
 }
 
 func (m *metrics) reject(api, reason string) {
-	m.rejected.Add(measured, 1, metricAttrs(api, reason))
+	m.rejected.Add(measured, 1, m.labelsOf(api, "reason", reason).add...)
 	m.answered(api, OutcomeRejected)
 }
 
+func (m *metrics) regionMismatch(api string) {
+	m.mismatches.Add(measured, 1, m.labelsOf(api, "", "").add...)
+}
+
 func (m *metrics) published(api, outcome string, d time.Duration) {
-	m.publish.Record(measured, d.Seconds(), attrs(api, "outcome", outcome))
+	m.publish.Record(measured, d.Seconds(), m.labelsOf(api, "outcome", outcome).record...)
 }
 
 func (m *metrics) handled(api, outcome string, d time.Duration) {
-	m.request.Record(measured, d.Seconds(), attrs(api, "outcome", outcome))
+	m.request.Record(measured, d.Seconds(), m.labelsOf(api, "outcome", outcome).record...)
 }
 
 func (m *metrics) inFlightAdd(n int64) { m.inFlight.Add(measured, n) }

@@ -24,7 +24,6 @@ const (
 	ReasonBodyUnreadable       = "body-unreadable"
 	ReasonMalformedBody        = "malformed-body"
 	ReasonInvalidCallback      = "invalid-callback"
-	ReasonRegionMismatch       = "region-mismatch"
 
 	ReasonUserReferenceMissing   = "user-reference-missing"
 	ReasonUserReferenceMalformed = "user-reference-malformed"

@@ -12,8 +12,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
@@ -56,7 +54,8 @@ type Service struct {
 	secretHash [sha256.Size]byte
 	refSecrets [][]byte
 
-	traced http.Handler
+	spanOpts     []trace.SpanStartOption
+	producerOpts []trace.SpanStartOption
 }
 
 // New returns the service for cfg, storing callbacks through nc. It does
@@ -97,51 +96,34 @@ func New(cfg Config, nc *nats.Conn, tel *telemetry.Telemetry) (*Service, error) 
 		Platform:  s.callback(events.APIPlatform, s.readPlatform),
 		Netverify: s.callback(events.APINetverify, s.readNetverify),
 	}
-	s.traced = otelhttp.NewHandler(http.HandlerFunc(s.route), "ingest",
-		otelhttp.WithTracerProvider(tel.TracerProvider),
-		// otelhttp's own HTTP metrics cost more per request than the rest
-		// of the instrumentation together; kycflow_ingest_request_duration
-		// covers them for the endpoints that matter.
-		otelhttp.WithMeterProvider(noop.NewMeterProvider()),
-		otelhttp.WithPropagators(tel.Propagator),
-		// Jumio is outside our trace: its requests start new traces.
-		otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-			if r.Pattern != "" {
-				return r.Pattern
-			}
-			return r.Method + " (unknown path)"
-		}),
-	)
+	// Jumio is outside our trace: each request starts a new one (see
+	// startSpan).
+	s.spanOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithNewRoot()}
+	s.producerOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
 	return s, nil
 }
 
-type routeKey struct{}
-
-// route is what ServeHTTP found in the path before redacting it.
+// route is what ServeHTTP found in the path.
 type route struct {
 	api     events.API
 	segment string // the secret segment as sent, "" when none
 	matched bool
 }
 
-// ServeHTTP routes a request. The path is redacted before it reaches the
-// tracing middleware (the secret segment becomes "{secret}"), so that no
-// span or metric holds the secret.
+// ServeHTTP routes and traces a request. The server span never sees the
+// path as sent: it is named by the route pattern, with "{secret}" for the
+// secret segment, and a path that matches no route is "{unmatched}" in the
+// span and in the problem document (it may hold a misplaced secret).
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := splitPath(r.URL.Path)
-	r2 := r.WithContext(context.WithValue(r.Context(), routeKey{}, rt))
-	if rt.matched {
-		u := *r.URL
-		u.Path = "/callbacks/" + string(rt.api)
-		if rt.segment != "" {
-			u.Path += "/{secret}"
-		}
-		u.RawPath = ""
-		r2.URL = &u
-		r2.Pattern = "POST " + u.Path
+	ctx, span := s.startSpan(r, rt)
+	var sw *statusWriter
+	if span.IsRecording() {
+		sw = &statusWriter{ResponseWriter: w}
+		w = sw
 	}
-	s.traced.ServeHTTP(w, r2)
+	defer endSpan(span, sw)
+	s.route(w, r.WithContext(ctx), rt)
 }
 
 // splitPath matches /callbacks/<api> and /callbacks/<api>/<segment>.
@@ -169,10 +151,9 @@ func splitPath(p string) route {
 	return route{api: api, segment: seg, matched: true}
 }
 
-func (s *Service) route(w http.ResponseWriter, r *http.Request) {
-	rt, _ := r.Context().Value(routeKey{}).(route)
+func (s *Service) route(w http.ResponseWriter, r *http.Request, rt route) {
 	if !rt.matched {
-		s.fail(w, r, "none", errUnknownPath)
+		s.fail(w, r, apiNone, errUnknownPath)
 		return
 	}
 	if !s.secretOK(rt.segment) {
@@ -212,8 +193,21 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, api string, rj *r
 		level = slog.LevelDebug
 	}
 	s.logger.Log(ctx, level, "callback rejected", "api", api, "reason", rj.counted(), "status", rj.status, "peer", r.RemoteAddr)
-	trace.SpanFromContext(ctx).SetAttributes(attrReason(rj.counted()))
-	httpserver.Problem(w, r, rj.status, rj.reason, rj.title, rj.detail)
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(attrReason(rj.counted()))
+	}
+	problem(w, r, rj.status, rj.reason, rj.title, rj.detail)
+}
+
+// problem writes a problem document whose instance is the route pattern
+// (the secret segment as "{secret}"), or none when no route matched: the
+// path as sent may hold the secret.
+func problem(w http.ResponseWriter, r *http.Request, status int, reason, title, detail string) {
+	p := httpserver.ProblemDetails{Type: httpserver.ProblemTypeBase + reason, Title: title, Status: status, Detail: detail}
+	if rt := splitPath(r.URL.Path); rt.matched {
+		p.Instance = rt.routePath()
+	}
+	httpserver.WriteProblem(w, p)
 }
 
 // Ready reports whether callbacks can be stored: NATS connected and the

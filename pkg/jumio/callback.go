@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -39,13 +38,40 @@ func (e *CallbackError) Is(target error) bool { return target == ErrInvalidCallb
 func missing(field string) error   { return &CallbackError{Field: field, Reason: "missing"} }
 func malformed(field string) error { return &CallbackError{Field: field, Reason: "malformed"} }
 
-var (
-	uuidRE   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	statusRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
-)
+// ValidID reports whether s is a well-formed Jumio id (a UUID): hex digits
+// of either case in groups of 8-4-4-4-12 joined by '-'.
+func ValidID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := range len(s) {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if !isHex(s[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}
 
-// ValidID reports whether s is a well-formed Jumio id (a UUID).
-func ValidID(s string) bool { return uuidRE.MatchString(s) }
+// validStatus reports whether s is a status word: 1 to 64 ASCII letters,
+// digits and underscores.
+func validStatus(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 // ParsePlatformCallback decodes a Jumio Platform callback body. Unknown
 // fields are ignored and unknown status values accepted; the workflow
@@ -57,8 +83,13 @@ func ParsePlatformCallback(body []byte) (*Callback, error) {
 		return nil, malformed("body")
 	}
 	var cb Callback
-	// Unmarshal rejects trailing data after the object, as it should.
-	if err := json.Unmarshal(body, &cb); err != nil {
+	ok, err := decodeCallback(body, &cb)
+	if !ok {
+		// Unmarshal rejects trailing data after the object, as it should.
+		cb = Callback{}
+		err = json.Unmarshal(body, &cb)
+	}
+	if err != nil {
 		if errors.Is(err, ErrBadTime) {
 			return nil, malformed("callbackSentAt")
 		}
@@ -75,7 +106,7 @@ func ParsePlatformCallback(body []byte) (*Callback, error) {
 		return nil, malformed("account.id")
 	case cb.WorkflowExecution.Status == "":
 		return nil, missing("workflowExecution.status")
-	case !statusRE.MatchString(cb.WorkflowExecution.Status):
+	case !validStatus(cb.WorkflowExecution.Status):
 		return nil, malformed("workflowExecution.status")
 	}
 	return &cb, nil
@@ -332,7 +363,7 @@ func status(f form, field string) (string, error) {
 	switch {
 	case v == "":
 		return "", missing(field)
-	case !statusRE.MatchString(v):
+	case !validStatus(v):
 		return "", malformed(field)
 	}
 	return v, nil
@@ -554,7 +585,7 @@ func parseNetverifyDocument(f form) (*NetverifyMessage, error) {
 	switch {
 	case st == "":
 		return nil, missing("document.status")
-	case !statusRE.MatchString(st):
+	case !validStatus(st):
 		return nil, malformed("document.status")
 	}
 	return m, nil

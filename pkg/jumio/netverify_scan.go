@@ -28,8 +28,14 @@ type scanned struct{ key, value string }
 // that sorts first.
 func scanIDForm(body []byte, rawQuery string) (form, string, error) {
 	body = bytes.TrimSpace(body)
+	// The parts are scanned within raw, the copy that is kept anyway.
+	raw := rawForm(body, rawQuery)
+	parts := [2]string{raw}
+	if len(body) > 0 && rawQuery != "" {
+		parts = [2]string{raw[:len(body)], raw[len(body)+1:]}
+	}
 	kept := make(map[string]scanned, 8)
-	for _, part := range []string{string(body), rawQuery} {
+	for _, part := range parts {
 		if part == "" {
 			continue
 		}
@@ -44,7 +50,7 @@ func scanIDForm(body []byte, rawQuery string) (form, string, error) {
 	for name, s := range kept {
 		f[name] = s.value
 	}
-	return f, rawForm(body, rawQuery), nil
+	return f, raw, nil
 }
 
 // scanQuery walks one query string as url.ParseQuery does.

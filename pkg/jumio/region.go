@@ -73,24 +73,53 @@ func RegionHosts(r Region) Hosts {
 // (<service>.<region>.jumio.ai), and false when the URL is not a Jumio
 // Platform URL. The URL is only parsed, never fetched.
 func RegionFromHref(href string) (Region, bool) {
-	u, err := url.Parse(href)
-	if err != nil || u.Host == "" {
-		return "", false
+	host, ok := plainHTTPSHost(href)
+	if !ok {
+		u, err := url.Parse(href)
+		if err != nil || u.Host == "" {
+			return "", false
+		}
+		host = u.Hostname()
 	}
-	host := strings.ToLower(u.Hostname())
-	rest, ok := strings.CutSuffix(host, ".jumio.ai")
+	rest, ok := strings.CutSuffix(strings.ToLower(host), ".jumio.ai")
 	if !ok {
 		return "", false
 	}
-	labels := strings.Split(rest, ".")
-	if len(labels) < 2 {
+	// At least two labels: <service>.<region>.
+	i := strings.LastIndexByte(rest, '.')
+	if i < 0 {
 		return "", false
 	}
-	r := Region(labels[len(labels)-1])
+	r := Region(rest[i+1:])
 	if !slices.Contains(Regions, r) {
 		return "", false
 	}
 	return r, true
+}
+
+// plainHTTPSHost returns the host of an https URL made only of letters,
+// digits and "-._~/" after its scheme, as url.Parse would (such a URL always
+// parses, and has no port, user or escapes), without parsing it; for any
+// other URL it reports false. Jumio's hrefs are such URLs.
+func plainHTTPSHost(href string) (string, bool) {
+	rest, ok := strings.CutPrefix(href, "https://")
+	if !ok {
+		return "", false
+	}
+	end := len(rest)
+	for i := range len(rest) {
+		switch c := rest[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+		case c == '/':
+			end = min(end, i)
+		default:
+			return "", false
+		}
+	}
+	if end == 0 {
+		return "", false
+	}
+	return rest[:end], true
 }
 
 // CallbackIPs returns the source addresses Jumio documents for callbacks

@@ -1,0 +1,68 @@
+package ingest_test
+
+import (
+	"net/http"
+	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kycflow/kycflow/internal/bench"
+	"github.com/kycflow/kycflow/pkg/events"
+)
+
+// TestTracing: a callback request starts a new trace (Jumio is outside
+// ours) with a server span named by its route, linked to a traceparent the
+// request brought; the publish is a producer span under it, and the
+// stored message carries the producer span's context.
+func TestTracing(t *testing.T) {
+	h := startTracedIngest(t, nil, nil)
+	const remote = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	cb := bench.PlatformCallback(t.Name(), 1)
+	if r := h.post(t, "/callbacks/platform", cb.ContentType, cb.Body, http.Header{"Traceparent": {remote}}); r.status != http.StatusOK {
+		t.Fatalf("status: got %d, want 200", r.status)
+	}
+	var server, producer sdktrace.ReadOnlySpan
+	for _, s := range h.spans.Ended() {
+		switch s.SpanKind() {
+		case trace.SpanKindServer:
+			server = s
+		case trace.SpanKindProducer:
+			producer = s
+		}
+	}
+	if server == nil || producer == nil {
+		t.Fatalf("got server span %v, producer span %v", server, producer)
+	}
+	if got, want := server.Name(), "POST /callbacks/platform"; got != want {
+		t.Errorf("server span name: got %q, want %q", got, want)
+	}
+	if server.Parent().IsValid() {
+		t.Errorf("server span has parent %v, want a new trace", server.Parent())
+	}
+	if links := server.Links(); len(links) != 1 || links[0].SpanContext.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("server span links: got %v, want the request's traceparent", links)
+	}
+	if producer.Parent().SpanID() != server.SpanContext().SpanID() {
+		t.Errorf("producer span's parent: got %v, want the server span", producer.Parent().SpanID())
+	}
+	msgs := h.stored(t)
+	if len(msgs) != 1 {
+		t.Fatalf("stored: got %d, want 1", len(msgs))
+	}
+	sc := producer.SpanContext()
+	if got, want := msgs[0].Header.Get(events.HeaderTraceparent), "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-01"; got != want {
+		t.Errorf("message traceparent: got %q, want %q", got, want)
+	}
+}
+
+// TestTracingUnavailable: a 503 marks the server span as an error.
+func TestTracingUnavailable(t *testing.T) {
+	h := startTracedIngest(t, nil, nil)
+	h.broker.Stop()
+	cb := bench.NetverifyCallback(t.Name(), 1)
+	if r := h.send(t, cb); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("status: got %d, want 503", r.status)
+	}
+	checkServerSpan(t, h, http.MethodPost, http.StatusServiceUnavailable)
+}
