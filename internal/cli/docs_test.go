@@ -64,7 +64,8 @@ func TestDocCommandExtraction(t *testing.T) {
 		"`kycflow <command> --help`, `kycflow-data/run.json`, `docker build -t r/kycflow:v .`.\n" +
 		"| `kycflow dlq list\\|show` | x |\n" +
 		"```sh\nkycflow dlq list [--stage enrich|notify] --account <account id>   # a comment with kycflow tail\n" +
-		"go run ./cmd/kycflow tail --all\nmake bench   # go run ./cmd/kycflow bench: all\n```\n" +
+		"go run ./cmd/kycflow tail --all\nmake bench   # go run ./cmd/kycflow bench: all\n" +
+		"X=1 go run ./cmd/kycflow run --data-dir \"$(mktemp -d)\" \\\n  --addr 127.0.0.1:1\n```\n" +
 		"```go\nkycflow := 1\n```\n"
 	var got []string
 	for _, dc := range docCommands(md) {
@@ -73,7 +74,8 @@ func TestDocCommandExtraction(t *testing.T) {
 		}
 	}
 	want := []string{"dlq show 42", "replay enrich --since 2h", "dlq list", "dlq show",
-		"dlq list --stage enrich --account 1", "dlq list --stage notify --account 1", "tail --all"}
+		"dlq list --stage enrich --account 1", "dlq list --stage notify --account 1", "tail --all",
+		`run --data-dir "1" --addr 127.0.0.1:1`}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("extracted:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -100,15 +102,17 @@ func (dc docCommand) nameOnly() bool { return len(dc.args) == 1 }
 var (
 	fenceRE       = regexp.MustCompile("^\\s*```\\s*(\\w*)")
 	codeSpanRE    = regexp.MustCompile("`([^`]+)`")
-	placeholderRE = regexp.MustCompile(`<[^<>]*>`)
+	placeholderRE = regexp.MustCompile(`<[^<>]*>|\$\([^()]*\)`)
 	commandWordRE = regexp.MustCompile(`^[a-z][a-z-]*$`)
 )
 
 // docCommands finds the kycflow command lines of a Markdown document: the
 // lines of shell code blocks and the inline code spans (which may wrap)
 // that run kycflow, "go run ./cmd/kycflow" or "… -- kycflow".
-// Placeholders ("<account id>", "<seq>") become "1"; a command named by a
-// placeholder ("kycflow <command>", "kycflow …") is skipped.
+// Lines continued with a backslash are joined. Placeholders ("<account
+// id>", "<seq>") and command substitutions ("$(mktemp -d)") become "1"; a
+// command named by a placeholder ("kycflow <command>", "kycflow …") is
+// skipped.
 func docCommands(md string) []docCommand {
 	var out []docCommand
 	add := func(line int, text string) {
@@ -120,6 +124,8 @@ func docCommands(md string) []docCommand {
 	var prose strings.Builder // the text outside code blocks, one line each
 	proseLines := []int{}
 	inBlock, shell := false, false
+	var cont strings.Builder // a shell line continued with a backslash
+	contLine := 0
 	for i, l := range lines {
 		if m := fenceRE.FindStringSubmatch(l); m != nil {
 			if !inBlock {
@@ -135,7 +141,16 @@ func docCommands(md string) []docCommand {
 		if inBlock {
 			if shell {
 				code, _, _ := strings.Cut(l, "#")
-				add(i+1, code)
+				if cont.Len() == 0 {
+					contLine = i + 1
+				}
+				if c, ok := strings.CutSuffix(strings.TrimRight(code, " \t"), `\`); ok {
+					cont.WriteString(c + " ")
+					continue
+				}
+				cont.WriteString(code)
+				add(contLine, cont.String())
+				cont.Reset()
 			}
 			prose.WriteString("\n")
 		} else {
