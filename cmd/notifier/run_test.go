@@ -126,15 +126,27 @@ func TestRunDeliversUntilCancelled(t *testing.T) {
 			t.Fatal("no result published")
 		}
 	}
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, name := range []string{"kycflow_notifier_delivered_total", "kycflow_notifier_route_disabled", "kycflow_notifier_delivery_latency_seconds_bucket"} {
-		if !strings.Contains(string(metrics), name) {
-			t.Errorf("/metrics lacks %s", name)
+	// The delivery is counted once it is recorded, just after the result
+	// is stored: wait for it.
+	names := []string{"kycflow_notifier_delivered_total", "kycflow_notifier_route_disabled", "kycflow_notifier_delivery_latency_seconds_bucket"}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var missing []string
+		for _, name := range names {
+			if !strings.Contains(string(metrics), name) {
+				missing = append(missing, name)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %s", strings.Join(missing, ", "))
 		}
 	}
 	cancel()
