@@ -221,7 +221,7 @@ func (m *NetverifyMessage) EventID() string {
 }
 
 // LogValue logs the kind, reference and status only.
-func (m *NetverifyMessage) LogValue() slog.Value {
+func (m NetverifyMessage) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("kind", string(m.Kind)),
 		slog.String("workflow_execution_id", m.Reference()),
@@ -592,6 +592,9 @@ func parseNetverifyDocument(f form) (*NetverifyMessage, error) {
 }
 
 // String never prints personal data: only the kind and the reference.
-func (m *NetverifyMessage) String() string {
+func (m NetverifyMessage) String() string {
 	return fmt.Sprintf("netverify %s callback %s", m.Kind, m.Reference())
 }
+
+// GoString prints what String prints.
+func (m NetverifyMessage) GoString() string { return m.String() }
