@@ -283,6 +283,35 @@ func TestOverlayProd(t *testing.T) {
 			t.Errorf("Ingress %s has no TLS", ing.Name)
 		}
 	}
+	// Jumio answers 403 without a User-Agent naming the company and the
+	// application: the base holds a placeholder, prod sets one.
+	if d := findDeployment(objs, "enricher"); d != nil {
+		if ua := envValue(d.Spec.Template.Spec.Containers[0], "KYCFLOW_JUMIO_USER_AGENT"); ua == "" || ua == baseUserAgent(t) {
+			t.Errorf("prod enricher: KYCFLOW_JUMIO_USER_AGENT = %q, want the overlay's own value", ua)
+		}
+	}
+}
+
+// baseUserAgent returns the base's KYCFLOW_JUMIO_USER_AGENT for the
+// enricher, and checks that it is an obvious placeholder.
+func baseUserAgent(t *testing.T) string {
+	t.Helper()
+	const f = "k8s/base/enricher.yaml"
+	data, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range decodeAll(t, f, data) {
+		if d, ok := o.obj.(*appsv1.Deployment); ok && d.Name == "enricher" {
+			ua := envValue(d.Spec.Template.Spec.Containers[0], "KYCFLOW_JUMIO_USER_AGENT")
+			if !strings.Contains(ua, "REPLACE_") {
+				t.Errorf("%s: KYCFLOW_JUMIO_USER_AGENT = %q, want a REPLACE_… placeholder that overlays override", f, ua)
+			}
+			return ua
+		}
+	}
+	t.Fatalf("%s: no enricher Deployment", f)
+	return ""
 }
 
 func checkReleaseImage(t *testing.T, deployment, image string) {
