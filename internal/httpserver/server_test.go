@@ -77,13 +77,21 @@ func TestProblemJSON(t *testing.T) {
 }
 
 func TestShutdownWaitsForInFlight(t *testing.T) {
+	checkShutdownWaits(t, func(h http.Handler) (string, context.CancelFunc, <-chan error) { return start(t, h, nil) })
+}
+
+// checkShutdownWaits serves a handler that blocks until released, ends
+// the serving ctx while a request is in flight, and checks that the
+// request finishes and serving returns nil.
+func checkShutdownWaits(t *testing.T, serve func(http.Handler) (base string, cancel context.CancelFunc, done <-chan error)) {
+	t.Helper()
 	entered := make(chan struct{})
 	release := make(chan struct{})
-	base, cancel, done := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	base, cancel, done := serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(entered)
 		<-release
 		_, _ = io.WriteString(w, "finished")
-	}), nil)
+	}))
 	got := make(chan string, 1)
 	go func() {
 		resp, err := http.Get(base + "/slow")
@@ -102,7 +110,7 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 		t.Errorf("in-flight request: got %q, want %q", body, "finished")
 	}
 	if err := <-done; err != nil {
-		t.Errorf("Serve: %v", err)
+		t.Errorf("serving: %v", err)
 	}
 }
 
@@ -190,33 +198,12 @@ func TestNewBareAndAdmin(t *testing.T) {
 // TestServeAllShutsDownTogether: when ctx ends, an in-flight request
 // finishes and both listeners close.
 func TestServeAllShutsDownTogether(t *testing.T) {
-	entered := make(chan struct{})
-	release := make(chan struct{})
-	public, _, cancel, done, lns := serveAll(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(entered)
-		<-release
-		_, _ = io.WriteString(w, "finished")
-	}))
-	got := make(chan string, 1)
-	go func() {
-		resp, err := http.Get(public + "/slow")
-		if err != nil {
-			got <- "error: " + err.Error()
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		got <- string(b)
-	}()
-	<-entered
-	cancel()
-	close(release)
-	if body := <-got; body != "finished" {
-		t.Errorf("in-flight request: got %q, want %q", body, "finished")
-	}
-	if err := <-done; err != nil {
-		t.Errorf("ServeAll: %v", err)
-	}
+	var lns [2]net.Listener
+	checkShutdownWaits(t, func(h http.Handler) (string, context.CancelFunc, <-chan error) {
+		public, _, cancel, done, l := serveAll(t, h)
+		lns = l
+		return public, cancel, done
+	})
 	for _, ln := range lns {
 		if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 			c.Close()
