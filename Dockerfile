@@ -37,6 +37,8 @@ COPY --from=build --chown=65532:65532 /out/tmp /tmp
 ENV PATH=/usr/local/bin
 # A numeric user, so that Kubernetes can verify runAsNonRoot.
 USER 65532:65532
-# ingest, enricher, notifier (/healthz, /readyz, /metrics); jumiosim.
-EXPOSE 8080 8081 8082 8090
+# ingest, enricher, notifier (/healthz, /readyz, /metrics); ingest's admin
+# port when KYCFLOW_INGEST_ADMIN_ADDR=:9090 (the Kubernetes manifests);
+# jumiosim.
+EXPOSE 8080 8081 8082 9090 8090
 CMD ["kycflow", "--help"]

@@ -88,8 +88,18 @@ func TestCompose(t *testing.T) {
 		if s.DependsOn["nats"].Condition != "service_healthy" {
 			t.Errorf("%s: does not wait for a healthy NATS", name)
 		}
-		if port := kycflowServices[name]; port > 0 && !strings.Contains(s.Healthcheck.Test[2], ":"+strconv.Itoa(int(port))+"/readyz") {
-			t.Errorf("%s: health check %q, want /readyz on %d", name, s.Healthcheck.Test[2], port)
+		if _, ok := kycflowServices[name]; !ok {
+			continue
+		}
+		// /readyz is on the admin address when there is one (ingest's
+		// KYCFLOW_INGEST_ADMIN_ADDR), else on the service's address.
+		prefix := "KYCFLOW_" + strings.ToUpper(name) + "_"
+		addr := s.Environment[prefix+"ADMIN_ADDR"]
+		if addr == "" {
+			addr = s.Environment[prefix+"ADDR"]
+		}
+		if port := listenPort(addr); port == 0 || !strings.Contains(s.Healthcheck.Test[2], ":"+strconv.Itoa(int(port))+"/readyz") {
+			t.Errorf("%s: health check %q, want /readyz on the port of %q", name, s.Healthcheck.Test[2], addr)
 		}
 	}
 	conf, err := os.ReadFile("compose/nats.conf")

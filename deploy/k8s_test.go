@@ -14,14 +14,18 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -29,6 +33,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
@@ -267,7 +272,8 @@ func TestOverlayProd(t *testing.T) {
 			checkReleaseImage(t, d.Name, c.Image)
 		}
 	}
-	// The callback endpoint, and only it, behind TLS.
+	// The callback endpoint, and only it, behind TLS (checkIngresses: the
+	// paths and the port).
 	ings := byKind[*networkingv1.Ingress](objs)
 	if len(ings) == 0 {
 		t.Fatal("prod: no Ingress")
@@ -276,17 +282,36 @@ func TestOverlayProd(t *testing.T) {
 		if len(ing.Spec.TLS) == 0 {
 			t.Errorf("Ingress %s has no TLS", ing.Name)
 		}
-		for _, r := range ing.Spec.Rules {
-			if r.HTTP == nil {
-				continue
-			}
-			for _, p := range r.HTTP.Paths {
-				if !strings.HasPrefix(p.Path, "/callbacks/") {
-					t.Errorf("Ingress %s exposes %s; only /callbacks/ belongs on the internet", ing.Name, p.Path)
-				}
-			}
+	}
+	// Jumio answers 403 without a User-Agent naming the company and the
+	// application: the base holds a placeholder, prod sets one.
+	if d := findDeployment(objs, "enricher"); d != nil {
+		if ua := envValue(d.Spec.Template.Spec.Containers[0], "KYCFLOW_JUMIO_USER_AGENT"); ua == "" || ua == baseUserAgent(t) {
+			t.Errorf("prod enricher: KYCFLOW_JUMIO_USER_AGENT = %q, want the overlay's own value", ua)
 		}
 	}
+}
+
+// baseUserAgent returns the base's KYCFLOW_JUMIO_USER_AGENT for the
+// enricher, and checks that it is an obvious placeholder.
+func baseUserAgent(t *testing.T) string {
+	t.Helper()
+	const f = "k8s/base/enricher.yaml"
+	data, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range decodeAll(t, f, data) {
+		if d, ok := o.obj.(*appsv1.Deployment); ok && d.Name == "enricher" {
+			ua := envValue(d.Spec.Template.Spec.Containers[0], "KYCFLOW_JUMIO_USER_AGENT")
+			if !strings.Contains(ua, "REPLACE_") {
+				t.Errorf("%s: KYCFLOW_JUMIO_USER_AGENT = %q, want a REPLACE_… placeholder that overlays override", f, ua)
+			}
+			return ua
+		}
+	}
+	t.Fatalf("%s: no enricher Deployment", f)
+	return ""
 }
 
 func checkReleaseImage(t *testing.T, deployment, image string) {
@@ -336,9 +361,20 @@ func configValue(t *testing.T, objs []object, key string) string {
 	return ""
 }
 
-// kycflowServices are the Deployments every overlay must run, with the
-// port of /healthz, /readyz and /metrics.
-var kycflowServices = map[string]int32{"ingest": 8080, "enricher": 8081, "notifier": 8082}
+// kycflowServices are the Deployments every overlay must run, with their
+// admin port: the container port named adminPortName, which serves
+// /healthz, /readyz and /metrics.
+var kycflowServices = map[string]int32{"ingest": 9090, "enricher": 8081, "notifier": 8082}
+
+const (
+	// adminPortName names the admin port on every kycflow pod; the probes
+	// and the monitoring network policy refer to it.
+	adminPortName = "http"
+	// callbackPortName and callbackPort are ingest's callback port, which
+	// serves /callbacks/... only (KYCFLOW_INGEST_ADDR).
+	callbackPortName = "callbacks"
+	callbackPort     = 8080
+)
 
 // checkOverlay checks the invariants of a rendered overlay.
 func checkOverlay(t *testing.T, objs []object) {
@@ -372,6 +408,7 @@ func checkOverlay(t *testing.T, objs []object) {
 	checkServices(t, objs)
 	checkReferences(t, objs)
 	checkNetworkPolicies(t, objs)
+	checkIngresses(t, objs)
 }
 
 // checkPod: what every pod of the namespace must have, kycflow's or not.
@@ -432,8 +469,9 @@ func checkPod(t *testing.T, what string, spec *corev1.PodSpec) {
 }
 
 // checkKycflowContainer: the probes of a kycflow service are its /readyz
-// and /healthz, it listens where the README says, and every variable it
-// is given is documented.
+// and /healthz on its admin port, Prometheus is told to scrape that port,
+// it listens where its ports say, and every variable it is given is
+// documented.
 func checkKycflowContainer(t *testing.T, d *appsv1.Deployment, port int32, documented map[string]bool) {
 	t.Helper()
 	cs := d.Spec.Template.Spec.Containers
@@ -445,20 +483,50 @@ func checkKycflowContainer(t *testing.T, d *appsv1.Deployment, port int32, docum
 	if !slices.Equal(c.Command, []string{d.Name}) {
 		t.Errorf("Deployment %s: command %q, want [%s]", d.Name, c.Command, d.Name)
 	}
-	if len(c.Ports) != 1 || c.Ports[0].ContainerPort != port || c.Ports[0].Name != "http" {
-		t.Errorf("Deployment %s: ports %+v, want http %d", d.Name, c.Ports, port)
+	want := []corev1.ContainerPort{{Name: adminPortName, ContainerPort: port, Protocol: corev1.ProtocolTCP}}
+	if d.Name == "ingest" {
+		want = append(want, corev1.ContainerPort{Name: callbackPortName, ContainerPort: callbackPort, Protocol: corev1.ProtocolTCP})
 	}
-	probePath := func(p *corev1.Probe) string {
-		if p == nil || p.HTTPGet == nil {
-			return ""
+	if diff := cmp.Diff(want, c.Ports, cmpopts.SortSlices(func(a, b corev1.ContainerPort) bool { return a.Name < b.Name })); diff != "" {
+		t.Errorf("Deployment %s: ports (-want +got):\n%s", d.Name, diff)
+	}
+	// The service listens where the ports say.
+	prefix := "KYCFLOW_" + strings.ToUpper(d.Name) + "_"
+	adminVar := prefix + "ADDR"
+	if d.Name == "ingest" {
+		adminVar = prefix + "ADMIN_ADDR"
+		if got := listenPort(envValue(c, prefix+"ADDR")); got != callbackPort {
+			t.Errorf("Deployment ingest: %sADDR listens on port %d, want the callback port %d", prefix, got, callbackPort)
 		}
-		return p.HTTPGet.Path
 	}
-	if got := probePath(c.ReadinessProbe); got != "/readyz" {
-		t.Errorf("Deployment %s: readiness probe %q, want /readyz", d.Name, got)
+	if got := listenPort(envValue(c, adminVar)); got != port {
+		t.Errorf("Deployment %s: %s listens on port %d, want the admin port %d", d.Name, adminVar, got, port)
 	}
-	if got := probePath(c.LivenessProbe); got != "/healthz" {
-		t.Errorf("Deployment %s: liveness probe %q, want /healthz", d.Name, got)
+	for _, p := range []struct {
+		name, path string
+		probe      *corev1.Probe
+	}{
+		{"startup", "/healthz", c.StartupProbe},
+		{"liveness", "/healthz", c.LivenessProbe},
+		{"readiness", "/readyz", c.ReadinessProbe},
+	} {
+		if p.probe == nil && p.name == "startup" {
+			continue
+		}
+		if p.probe == nil || p.probe.HTTPGet == nil {
+			t.Errorf("Deployment %s: no HTTP %s probe", d.Name, p.name)
+			continue
+		}
+		if p.probe.HTTPGet.Path != p.path {
+			t.Errorf("Deployment %s: %s probe %q, want %s", d.Name, p.name, p.probe.HTTPGet.Path, p.path)
+		}
+		if got := resolvePort(c.Ports, p.probe.HTTPGet.Port); got != port {
+			t.Errorf("Deployment %s: %s probe on port %s (%d), want the admin port %d", d.Name, p.name, p.probe.HTTPGet.Port.String(), got, port)
+		}
+	}
+	ann := d.Spec.Template.Annotations
+	if got, want := ann["prometheus.io/port"], strconv.Itoa(int(port)); got != want || ann["prometheus.io/path"] != "/metrics" {
+		t.Errorf("Deployment %s: Prometheus scrapes port %s path %s, want the admin port %s path /metrics", d.Name, got, ann["prometheus.io/path"], want)
 	}
 	for _, e := range c.Env {
 		checkDocumented(t, "Deployment "+d.Name, e.Name, documented)
@@ -613,46 +681,177 @@ func checkReferences(t *testing.T, objs []object) {
 	}
 }
 
-// checkNetworkPolicies: the namespace denies by default, and ingest takes
-// traffic from the ingress controller (and, for /metrics, the monitoring
-// namespace) and from no other namespace.
+// checkNetworkPolicies: the namespace denies by default; ingest takes
+// traffic from the ingress controller on its callback port only, and from
+// no other namespace; the monitoring namespace reaches the admin port of
+// each kycflow pod and no other port.
 func checkNetworkPolicies(t *testing.T, objs []object) {
 	t.Helper()
-	ingest := findDeployment(objs, "ingest")
-	if ingest == nil {
-		return
-	}
 	denyAll := false
 	for _, np := range byKind[*networkingv1.NetworkPolicy](objs) {
 		if len(np.Spec.PodSelector.MatchLabels) == 0 && len(np.Spec.PodSelector.MatchExpressions) == 0 &&
 			len(np.Spec.Ingress) == 0 && len(np.Spec.Egress) == 0 && len(np.Spec.PolicyTypes) == 2 {
 			denyAll = true
-			continue
-		}
-		if !matches(&np.Spec.PodSelector, ingest.Spec.Template.Labels) {
-			continue
-		}
-		for _, rule := range np.Spec.Ingress {
-			if len(rule.From) == 0 {
-				t.Errorf("NetworkPolicy %s: ingest open to every source", np.Name)
-			}
-			for _, from := range rule.From {
-				if from.IPBlock != nil {
-					t.Errorf("NetworkPolicy %s: ingest open to %s; callbacks come through the ingress controller", np.Name, from.IPBlock.CIDR)
-				}
-				if from.NamespaceSelector == nil {
-					continue // a pod of this namespace
-				}
-				ns := from.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]
-				if ns != "ingress-nginx" && ns != "monitoring" {
-					t.Errorf("NetworkPolicy %s: ingest open to namespaces %v", np.Name, from.NamespaceSelector)
-				}
-			}
 		}
 	}
 	if !denyAll {
 		t.Error("no default-deny NetworkPolicy")
 	}
+	for name, admin := range kycflowServices {
+		d := findDeployment(objs, name)
+		if d == nil {
+			continue
+		}
+		ports := d.Spec.Template.Spec.Containers[0].Ports
+		for _, rule := range ingressRules(objs, d) {
+			what := "NetworkPolicy " + rule.policy + ": " + name
+			if len(rule.From) == 0 {
+				t.Errorf("%s open to every source", what)
+			}
+			for _, from := range rule.From {
+				if from.IPBlock != nil && name == "ingest" {
+					t.Errorf("%s open to %s; callbacks come through the ingress controller", what, from.IPBlock.CIDR)
+				}
+				if from.NamespaceSelector == nil {
+					continue // a pod of this namespace
+				}
+				var want int32
+				switch ns := from.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]; {
+				case ns == "monitoring":
+					want = admin
+				case ns == "ingress-nginx" && name == "ingest":
+					want = callbackPort
+				case name == "ingest":
+					t.Errorf("%s open to namespaces %v", what, from.NamespaceSelector)
+					continue
+				default:
+					continue
+				}
+				if len(rule.Ports) == 0 {
+					t.Errorf("%s: namespace %v reaches every port, want only %d", what, from.NamespaceSelector.MatchLabels, want)
+				}
+				for _, p := range rule.Ports {
+					port := ptrValue(p.Port)
+					if got := resolvePort(ports, port); got != want {
+						t.Errorf("%s: namespace %v reaches port %s (%d), want only %d", what, from.NamespaceSelector.MatchLabels, port.String(), got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// policyRule is an ingress rule of a NetworkPolicy.
+type policyRule struct {
+	policy string
+	networkingv1.NetworkPolicyIngressRule
+}
+
+// ingressRules returns the ingress rules of every NetworkPolicy that
+// selects d's pods.
+func ingressRules(objs []object, d *appsv1.Deployment) []policyRule {
+	var out []policyRule
+	for _, np := range byKind[*networkingv1.NetworkPolicy](objs) {
+		if !matches(&np.Spec.PodSelector, d.Spec.Template.Labels) {
+			continue
+		}
+		for _, r := range np.Spec.Ingress {
+			out = append(out, policyRule{np.Name, r})
+		}
+	}
+	return out
+}
+
+// checkIngresses: every Ingress path is under /callbacks/ and goes to
+// ingest's callback port.
+func checkIngresses(t *testing.T, objs []object) {
+	t.Helper()
+	ingest := findDeployment(objs, "ingest")
+	for _, ing := range byKind[*networkingv1.Ingress](objs) {
+		if ing.Spec.DefaultBackend != nil {
+			t.Errorf("Ingress %s has a default backend; only /callbacks/ belongs on the internet", ing.Name)
+		}
+		for _, r := range ing.Spec.Rules {
+			if r.HTTP == nil {
+				continue
+			}
+			for _, p := range r.HTTP.Paths {
+				if !strings.HasPrefix(p.Path, "/callbacks/") {
+					t.Errorf("Ingress %s exposes %s; only /callbacks/ belongs on the internet", ing.Name, p.Path)
+				}
+				svc := p.Backend.Service
+				if svc == nil || svc.Name != "ingest" || ingest == nil {
+					t.Errorf("Ingress %s path %s: backend %+v, want the ingest Service", ing.Name, p.Path, p.Backend)
+					continue
+				}
+				if got := servicePort(objs, ingest, svc); got != callbackPort {
+					t.Errorf("Ingress %s path %s: goes to ingest port %d, want the callback port %d", ing.Name, p.Path, got, callbackPort)
+				}
+			}
+		}
+	}
+}
+
+// servicePort returns the container port of d that backend reaches
+// through its Service, 0 when it reaches none.
+func servicePort(objs []object, d *appsv1.Deployment, backend *networkingv1.IngressServiceBackend) int32 {
+	for _, svc := range byKind[*corev1.Service](objs) {
+		if svc.Name != backend.Name {
+			continue
+		}
+		for _, sp := range svc.Spec.Ports {
+			if (backend.Port.Name != "" && sp.Name == backend.Port.Name) || (backend.Port.Name == "" && sp.Port == backend.Port.Number) {
+				return resolvePort(d.Spec.Template.Spec.Containers[0].Ports, sp.TargetPort)
+			}
+		}
+	}
+	return 0
+}
+
+// resolvePort returns the container port a named or numbered port refers
+// to, 0 when it names none.
+func resolvePort(ports []corev1.ContainerPort, p intstr.IntOrString) int32 {
+	if p.Type == intstr.Int {
+		return p.IntVal
+	}
+	for _, cp := range ports {
+		if cp.Name == p.StrVal {
+			return cp.ContainerPort
+		}
+	}
+	return 0
+}
+
+func ptrValue[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// envValue returns the value of an environment variable of c.
+func envValue(c corev1.Container, name string) string {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return e.Value
+		}
+	}
+	return ""
+}
+
+// listenPort returns the port of a "host:port" listen address, 0 when it
+// has none.
+func listenPort(addr string) int32 {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseInt(p, 10, 32)
+	if err != nil {
+		return 0
+	}
+	return int32(n)
 }
 
 // readmeVars returns the variables of the README's tables.

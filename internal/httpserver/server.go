@@ -3,6 +3,11 @@
 // /readyz (its dependencies are usable), /metrics, and a graceful shutdown
 // that stops accepting, then waits for in-flight requests.
 //
+// A service whose public endpoints must not share a port with its health
+// endpoints and metrics runs two servers: NewBare for the public handler
+// and New without a handler on an admin address, both through ServeAll,
+// which shuts them down together.
+//
 // It also writes RFC 9457 problem details (Problem), the error format of
 // every kycflow HTTP endpoint.
 package httpserver
@@ -14,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -119,9 +125,26 @@ func New(cfg Config, handler http.Handler, ready ReadyFunc, metrics http.Handler
 	if handler != nil {
 		mux.Handle("/", handler)
 	}
-	s.srv = &http.Server{
+	s.srv = newHTTPServer(cfg, mux, logger)
+	return s
+}
+
+// NewBare returns a server that gives every request to handler: no
+// /healthz, /readyz or /metrics. It is the public half of a service whose
+// health endpoints and metrics are on a separate admin address (a second
+// server, New(adminCfg, nil, ready, metrics, logger)); ServeAll runs both.
+func NewBare(cfg Config, handler http.Handler, logger *slog.Logger) *Server {
+	cfg.setDefaults()
+	if handler == nil {
+		handler = http.NotFoundHandler() // not http.DefaultServeMux
+	}
+	return &Server{cfg: cfg, logger: logger, srv: newHTTPServer(cfg, handler, logger)}
+}
+
+func newHTTPServer(cfg Config, handler http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
 		Addr:              cfg.Addr,
-		Handler:           mux,
+		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -129,7 +152,6 @@ func New(cfg Config, handler http.Handler, ready ReadyFunc, metrics http.Handler
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
-	return s
 }
 
 // Listen opens the configured address.
@@ -172,4 +194,31 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		return err
 	}
 	return s.Serve(ctx, ln)
+}
+
+// Binding is a server and the listener it serves on, for ServeAll.
+type Binding struct {
+	Server   *Server
+	Listener net.Listener
+}
+
+// ServeAll serves each binding's server on its listener until ctx is done
+// or one of them stops with an error, then shuts all of them down
+// gracefully at once (each as Serve does: /readyz turns 503, the listeners
+// close, in-flight requests get up to their ShutdownTimeout). It returns
+// when every server has stopped, with their errors joined; nil after a
+// clean shutdown.
+func ServeAll(ctx context.Context, bindings ...Binding) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(bindings))
+	var wg sync.WaitGroup
+	for i, b := range bindings {
+		wg.Go(func() {
+			errs[i] = b.Server.Serve(ctx, b.Listener)
+			cancel() // one stopped: stop the others
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

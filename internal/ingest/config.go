@@ -3,8 +3,10 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +36,11 @@ type Config struct {
 	// Server holds the listen address and the HTTP timeouts
 	// (KYCFLOW_INGEST_ADDR, _READ_HEADER_TIMEOUT, _READ_TIMEOUT, …).
 	Server httpserver.Config
+	// AdminAddr, when set, is the listen address of /healthz, /readyz and
+	// /metrics, and Server.Addr serves the callback endpoints only, so
+	// that the network can expose one port to the internet and the other
+	// to the kubelet and Prometheus. Empty: one address serves both.
+	AdminAddr string
 	// NATS is the broker connection and the stream settings.
 	NATS broker.Config
 
@@ -95,6 +102,7 @@ type Config struct {
 func LoadConfig(e *config.Env) Config {
 	return Config{
 		Server:               httpserver.LoadConfig(e, "KYCFLOW_INGEST_", DefaultAddr),
+		AdminAddr:            e.String("KYCFLOW_INGEST_ADMIN_ADDR", "", "listen address of /healthz, /readyz and /metrics; empty: they share KYCFLOW_INGEST_ADDR"),
 		NATS:                 broker.LoadConfig(e),
 		Region:               e.String("KYCFLOW_JUMIO_REGION", string(jumio.RegionAMER), "Jumio data center of the tenant (amer-1, emea-1, apac-1)"),
 		PathSecret:           e.Secret("KYCFLOW_INGEST_PATH_SECRET", "secret last path segment of the callback URLs; unset: no segment"),
@@ -175,6 +183,13 @@ func (c *Config) Validate() error {
 		}
 		if strings.IndexFunc(s, func(r rune) bool { return !unreserved(r) }) >= 0 {
 			bad("KYCFLOW_INGEST_PATH_SECRET", errors.New("want only letters, digits, '-', '.', '_' and '~'"))
+		}
+	}
+	if c.AdminAddr != "" {
+		if err := checkListenAddr(c.AdminAddr); err != nil {
+			bad("KYCFLOW_INGEST_ADMIN_ADDR", err)
+		} else if sameListenAddr(c.AdminAddr, c.Server.Addr) {
+			bad("KYCFLOW_INGEST_ADMIN_ADDR", errors.New("must differ from KYCFLOW_INGEST_ADDR"))
 		}
 	}
 	if _, err := parsePrefixes(c.AllowedSources); err != nil {
@@ -260,6 +275,33 @@ func (c *Config) ChecksOff() []string {
 		off = append(off, "signed userReference (KYCFLOW_INGEST_USER_REFERENCE_SECRETS unset)")
 	}
 	return off
+}
+
+// checkListenAddr checks the form of a "host:port" listen address (":9090",
+// "127.0.0.1:9090"): the port must be a number from 0 to 65535. Whether
+// the host can be listened on is for net.Listen to say.
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("not host:port: %q", addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
+// sameListenAddr reports whether two listen addresses would take the same
+// port: the same fixed port on the same host or on a wildcard host (port 0
+// picks a free port and never collides).
+func sameListenAddr(a, b string) bool {
+	ah, ap, err1 := net.SplitHostPort(a)
+	bh, bp, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || ap != bp || ap == "0" {
+		return false
+	}
+	wildcard := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ah == bh || wildcard(ah) || wildcard(bh)
 }
 
 // parsePrefixes reads addresses ("52.8.136.236") and CIDR prefixes

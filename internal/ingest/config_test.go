@@ -42,6 +42,11 @@ func TestConfigValidate(t *testing.T) {
 		{"user reference APIs", map[string]string{"KYCFLOW_INGEST_USER_REFERENCE_APIS": "platform,soap"}, "KYCFLOW_INGEST_USER_REFERENCE_APIS"},
 		{"user reference secrets", map[string]string{"KYCFLOW_INGEST_USER_REFERENCE_SECRETS": " , "}, "KYCFLOW_INGEST_USER_REFERENCE_SECRETS"},
 		{"rate", map[string]string{"KYCFLOW_INGEST_RATE_LIMIT": "-1"}, "KYCFLOW_INGEST_RATE_LIMIT"},
+		{"admin address without a port", map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": "9090"}, "KYCFLOW_INGEST_ADMIN_ADDR"},
+		{"admin port out of range", map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": ":70000"}, "KYCFLOW_INGEST_ADMIN_ADDR"},
+		{"admin port not a number", map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": "localhost:admin"}, "KYCFLOW_INGEST_ADMIN_ADDR"},
+		{"admin address is the callback address", map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": "0.0.0.0:8080"}, "KYCFLOW_INGEST_ADMIN_ADDR"},
+		{"admin port on the callback port", map[string]string{"KYCFLOW_INGEST_ADDR": "127.0.0.1:9090", "KYCFLOW_INGEST_ADMIN_ADDR": ":9090"}, "KYCFLOW_INGEST_ADMIN_ADDR"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := LoadConfig(config.FromMap(tc.env))
@@ -58,6 +63,21 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("New: got %v, want ErrInvalidConfig", err)
 			}
 		})
+	}
+}
+
+func TestConfigAdminAddrValid(t *testing.T) {
+	for _, env := range []map[string]string{
+		{"KYCFLOW_INGEST_ADMIN_ADDR": ":9090"},
+		{"KYCFLOW_INGEST_ADMIN_ADDR": "127.0.0.1:9090"},
+		{"KYCFLOW_INGEST_ADMIN_ADDR": "[::1]:8080", "KYCFLOW_INGEST_ADDR": "127.0.0.1:8080"},
+		{"KYCFLOW_INGEST_ADMIN_ADDR": "127.0.0.1:0", "KYCFLOW_INGEST_ADDR": "127.0.0.1:0"},
+	} {
+		cfg := LoadConfig(config.FromMap(env))
+		cfg.setDefaults()
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("%v: %v", env, err)
+		}
 	}
 }
 

@@ -32,7 +32,10 @@ type harness struct {
 	tel    *telemetry.Telemetry
 	logs   *ingesttest.SyncBuffer
 	url    string
-	client *http.Client
+	// adminURL is the base URL of /healthz, /readyz and /metrics when
+	// the configuration has an AdminAddr ("" otherwise).
+	adminURL string
+	client   *http.Client
 	// spans records every span when the harness was started traced.
 	spans *tracetest.SpanRecorder
 }
@@ -95,10 +98,22 @@ func start(t *testing.T, broker *brokertest.Server, mutate func(*ingest.Config),
 	if err != nil {
 		t.Fatal(err)
 	}
+	var admin net.Listener
+	if cfg.AdminAddr != "" {
+		if admin, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- svc.Serve(ctx, ln) }()
+	go func() {
+		if admin != nil {
+			done <- svc.ServeWithAdmin(ctx, ln, admin)
+			return
+		}
+		done <- svc.Serve(ctx, ln)
+	}()
 	t.Cleanup(func() {
 		client.CloseIdleConnections()
 		cancel()
@@ -106,12 +121,16 @@ func start(t *testing.T, broker *brokertest.Server, mutate func(*ingest.Config),
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return &harness{
+	h := &harness{
 		broker: broker, js: js, tel: tel, logs: logs,
 		url:    "http://" + ln.Addr().String(),
 		client: client,
 		spans:  spans,
 	}
+	if admin != nil {
+		h.adminURL = "http://" + admin.Addr().String()
+	}
+	return h
 }
 
 type response struct {

@@ -11,7 +11,8 @@ import (
 )
 
 // Run is the ingest process: it connects to NATS, creates or updates the
-// streams, serves on ln (cfg.Server.Addr when ln is nil) until ctx is done,
+// streams, serves on ln (cfg.Server.Addr when ln is nil), and on
+// cfg.AdminAddr when set (see Service.Serve), until ctx is done,
 // lets in-flight requests finish, and only then closes the NATS
 // connection, so that every request answered 200 was stored.
 //
@@ -46,11 +47,23 @@ func run(ctx context.Context, cfg Config, tel *telemetry.Telemetry, ln net.Liste
 			return fmt.Errorf("ingest: listen %s: %w", cfg.Server.Addr, err)
 		}
 	}
+	var admin net.Listener
+	if cfg.AdminAddr != "" {
+		if admin, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("ingest: listen %s: %w", cfg.AdminAddr, err)
+		}
+	}
 	if off := cfg.ChecksOff(); len(off) > 0 {
 		logger.Warn("sender checks off", "checks", strings.Join(off, "; "))
 	}
-	logger.Info("ingest listening", "addr", ln.Addr().String(), "region", cfg.Region)
-	err = svc.Serve(ctx, ln)
+	if admin == nil {
+		logger.Info("ingest listening", "addr", ln.Addr().String(), "region", cfg.Region)
+		err = svc.Serve(ctx, ln)
+	} else {
+		logger.Info("ingest listening", "addr", ln.Addr().String(), "admin_addr", admin.Addr().String(), "region", cfg.Region)
+		err = svc.ServeWithAdmin(ctx, ln, admin)
+	}
 	logger.Info("ingest stopped")
 	return err
 }

@@ -219,7 +219,33 @@ func (s *Service) Ready(ctx context.Context) error {
 // Serve serves the callback endpoints, /healthz, /readyz and /metrics on
 // ln until ctx is done; then it stops accepting and waits for in-flight
 // requests (up to Server.ShutdownTimeout). Every 200 it gave was stored.
+//
+// With Config.AdminAddr set, ln serves the callback endpoints only and
+// Serve listens on AdminAddr for the others, as ServeWithAdmin. Serve
+// closes ln when it returns, also when it cannot listen on AdminAddr.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
-	srv := httpserver.New(s.cfg.Server, s, s.Ready, s.metricsH, s.logger)
-	return srv.Serve(ctx, ln)
+	if s.cfg.AdminAddr == "" {
+		srv := httpserver.New(s.cfg.Server, s, s.Ready, s.metricsH, s.logger)
+		return srv.Serve(ctx, ln)
+	}
+	admin, err := net.Listen("tcp", s.cfg.AdminAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("ingest: listen %s: %w", s.cfg.AdminAddr, err)
+	}
+	return s.ServeWithAdmin(ctx, ln, admin)
+}
+
+// ServeWithAdmin serves the callback endpoints alone on ln (every other
+// path answers the 404 problem) and /healthz, /readyz and /metrics on
+// admin, with the same timeouts, until ctx is done or one of the two
+// fails; then both stop accepting together and in-flight requests finish
+// (up to Server.ShutdownTimeout). Every 200 it gave was stored.
+func (s *Service) ServeWithAdmin(ctx context.Context, ln, admin net.Listener) error {
+	acfg := s.cfg.Server
+	acfg.Addr = admin.Addr().String()
+	return httpserver.ServeAll(ctx,
+		httpserver.Binding{Server: httpserver.NewBare(s.cfg.Server, s, s.logger), Listener: ln},
+		httpserver.Binding{Server: httpserver.New(acfg, nil, s.Ready, s.metricsH, s.logger), Listener: admin},
+	)
 }

@@ -1,0 +1,185 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/kycflow/kycflow/internal/bench"
+	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/internal/config"
+	"github.com/kycflow/kycflow/internal/httpserver"
+	"github.com/kycflow/kycflow/internal/ingest"
+	"github.com/kycflow/kycflow/internal/ingest/ingesttest"
+	"github.com/kycflow/kycflow/internal/telemetry"
+)
+
+func withAdminAddr(c *ingest.Config) { c.AdminAddr = "127.0.0.1:0" }
+
+// get answers the status of GET url, and the type of the problem document
+// answered ("" for none).
+func (h *harness) get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := h.client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	var p httpserver.ProblemDetails
+	if resp.Header.Get("Content-Type") == "application/problem+json" {
+		if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+			t.Fatalf("GET %s: problem: %v", url, err)
+		}
+	}
+	return resp.StatusCode, p.Type
+}
+
+// TestAdminAddr: with an admin address, the callback port serves the
+// callbacks and nothing else (the usual 404 problem), and the admin port
+// serves /healthz, /readyz and /metrics and no callbacks.
+func TestAdminAddr(t *testing.T) {
+	h := startIngest(t, nil, withAdminAddr)
+	if h.adminURL == "" {
+		t.Fatal("no admin listener")
+	}
+	notFound := httpserver.ProblemTypeBase + ingest.ReasonNotFound
+	for _, tc := range []struct {
+		url        string
+		wantStatus int
+		wantType   string
+	}{
+		{h.url + "/healthz", http.StatusNotFound, notFound},
+		{h.url + "/readyz", http.StatusNotFound, notFound},
+		{h.url + "/metrics", http.StatusNotFound, notFound},
+		{h.adminURL + "/healthz", http.StatusOK, ""},
+		{h.adminURL + "/readyz", http.StatusOK, ""},
+		{h.adminURL + "/metrics", http.StatusOK, ""},
+	} {
+		if status, typ := h.get(t, tc.url); status != tc.wantStatus || typ != tc.wantType {
+			t.Errorf("GET %s: got %d %q, want %d %q", tc.url, status, typ, tc.wantStatus, tc.wantType)
+		}
+	}
+
+	cb := bench.PlatformCallback(t.Name(), 0)
+	if r := h.send(t, cb); r.status != http.StatusOK {
+		t.Fatalf("callback on the callback port: got %d (%s), want 200", r.status, r.problem.Type)
+	}
+	resp, err := h.client.Post(h.adminURL+"/callbacks/platform", cb.ContentType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("callback on the admin port: got %d, want 404", resp.StatusCode)
+	}
+	if n := len(h.stored(t)); n != 1 {
+		t.Errorf("stored: got %d messages, want 1", n)
+	}
+	// The probes asked on the callback port count as unknown paths, as any
+	// stray request there does.
+	if got := h.metric(t, "kycflow_ingest_rejected_total", map[string]string{"reason": ingest.ReasonUnknownPath}); got != 3 {
+		t.Errorf("unknown paths counted: got %v, want 3", got)
+	}
+}
+
+// TestAdminAddrReadiness: /readyz on the admin port fails while the
+// broker is down, as it does on the shared port.
+func TestAdminAddrReadiness(t *testing.T) {
+	broker := brokertest.Start(t)
+	h := startIngest(t, broker, withAdminAddr)
+	ingesttest.WaitReady(t, h.adminURL)
+	broker.Stop()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		status, typ := h.get(t, h.adminURL+"/readyz")
+		if status == http.StatusServiceUnavailable && typ == httpserver.ProblemTypeBase+"not-ready" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz on the admin port with the broker down: still %d", status)
+		}
+	}
+	if status, _ := h.get(t, h.adminURL+"/healthz"); status != http.StatusOK {
+		t.Errorf("/healthz with the broker down: got %d, want 200", status)
+	}
+}
+
+// TestRunWithAdminAddr: Run listens on both addresses, and when ctx ends
+// it closes both and returns nil.
+func TestRunWithAdminAddr(t *testing.T) {
+	broker := brokertest.Start(t)
+	_, js := broker.JetStream(t)
+	cfg := testConfig()
+	cfg.NATS.URL = broker.URL()
+	cfg.Server.Addr = ingesttest.FreeAddr(t)
+	cfg.AdminAddr = ingesttest.FreeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- ingest.Run(ctx, cfg, telemetry.Discard(), nil) }()
+	admin, callbacks := "http://"+cfg.AdminAddr, "http://"+cfg.Server.Addr
+	ingesttest.WaitReady(t, admin)
+
+	h := &harness{js: js, url: callbacks, client: &http.Client{Timeout: 10 * time.Second}}
+	if status, _ := h.get(t, callbacks+"/healthz"); status != http.StatusNotFound {
+		t.Errorf("/healthz on the callback port: got %d, want 404", status)
+	}
+	if r := h.send(t, bench.NetverifyCallback(t.Name(), 0)); r.status != http.StatusOK {
+		t.Errorf("callback: got %d (%s), want 200", r.status, r.problem.Type)
+	}
+	h.client.CloseIdleConnections()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	for _, addr := range []string{cfg.Server.Addr, cfg.AdminAddr} {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts connections after Run returned", addr)
+		}
+	}
+	if n := len(h.stored(t)); n != 1 {
+		t.Errorf("stored: got %d messages, want 1", n)
+	}
+}
+
+// TestServeAdminAddrInUse: Serve fails when it cannot listen on the admin
+// address, and closes the callback listener.
+func TestServeAdminAddrInUse(t *testing.T) {
+	broker := brokertest.Start(t)
+	nc, _ := broker.JetStream(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := testConfig()
+	cfg.AdminAddr = taken.Addr().String()
+	svc, err := ingest.New(cfg, nc, telemetry.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Serve(t.Context(), ln); err == nil {
+		t.Fatal("Serve on an admin address in use: got nil, want an error")
+	}
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("callback listener: Accept got %v, want net.ErrClosed", err)
+	}
+}
+
+// TestAdminAddrInvalid: Run refuses a malformed admin address as a
+// configuration error, before it connects anywhere.
+func TestAdminAddrInvalid(t *testing.T) {
+	cfg := ingest.LoadConfig(config.FromMap(map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": "9090"}))
+	err := ingest.Run(t.Context(), cfg, telemetry.Discard(), nil)
+	var ve *ingest.VarError
+	if !errors.Is(err, ingest.ErrInvalidConfig) || !errors.As(err, &ve) || ve.Var != "KYCFLOW_INGEST_ADMIN_ADDR" {
+		t.Errorf("Run: got %v, want a *VarError for KYCFLOW_INGEST_ADMIN_ADDR", err)
+	}
+}
