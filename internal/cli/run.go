@@ -304,8 +304,12 @@ func printBanner(w io.Writer, rc runConfig, info runInfo, embedded bool) {
 	if isLoopback(base) {
 		fmt.Fprintf(w, "    (this machine only; --addr or KYCFLOW_INGEST_ADDR, for example :8080, listens on the network)\n")
 	}
-	fmt.Fprintf(w, "  Health     ingest %s/readyz  enricher %s/readyz  notifier %s/readyz\n", base, info.EnricherURL, info.NotifierURL)
-	fmt.Fprintf(w, "  Metrics    %s/metrics (each stage serves its own)\n", base)
+	admin := base // ingest's /readyz and /metrics, on its own port when set
+	if rc.ingest.AdminAddr != "" {
+		admin = "http://" + clientAddr(rc.ingest.AdminAddr, "localhost")
+	}
+	fmt.Fprintf(w, "  Health     ingest %s/readyz  enricher %s/readyz  notifier %s/readyz\n", admin, info.EnricherURL, info.NotifierURL)
+	fmt.Fprintf(w, "  Metrics    %s/metrics (each stage serves its own)\n", admin)
 	if info.SimulatorURL != "" {
 		fmt.Fprintf(w, "  Jumio      simulator at %s (no Jumio credentials set; it calls back the Platform URL)\n", info.SimulatorURL)
 	} else {
@@ -354,16 +358,16 @@ func isLoopback(base string) bool {
 }
 
 // displayAddr is a listen address as a client on this machine writes it.
-func displayAddr(a net.Addr) string { return clientAddr(a, "localhost") }
+func displayAddr(a net.Addr) string { return clientAddr(a.String(), "localhost") }
 
 // loopbackAddr is a listen address reached over loopback.
-func loopbackAddr(a net.Addr) string { return clientAddr(a, "127.0.0.1") }
+func loopbackAddr(a net.Addr) string { return clientAddr(a.String(), "127.0.0.1") }
 
 // clientAddr replaces an unspecified listen host with host.
-func clientAddr(a net.Addr, host string) string {
-	h, port, err := net.SplitHostPort(a.String())
+func clientAddr(addr, host string) string {
+	h, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return a.String()
+		return addr
 	}
 	if ip := net.ParseIP(h); ip != nil && !ip.IsUnspecified() {
 		host = h

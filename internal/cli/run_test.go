@@ -37,6 +37,7 @@ func TestRunSenderChecks(t *testing.T) {
 		{"credentials", creds, nil, ":8080", true, "set KYCFLOW_INGEST_TRUSTED_PROXIES"},
 		{"credentials, proxies", with(creds, "KYCFLOW_INGEST_TRUSTED_PROXIES", "10.0.0.0/8"), nil, ":8080", true, "X-Forwarded-For read from"},
 		{"credentials, check off", with(creds, "KYCFLOW_INGEST_CHECK_SOURCE_IP", "false"), nil, ":8080", false, "source address"},
+		{"admin port", map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": ":9090"}, nil, "127.0.0.1:8080", false, "ingest http://localhost:9090/readyz"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := Env{Getenv: func(k string) string { return tc.env[k] }}
