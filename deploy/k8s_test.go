@@ -408,6 +408,7 @@ func checkOverlay(t *testing.T, objs []object) {
 	checkServices(t, objs)
 	checkReferences(t, objs)
 	checkNetworkPolicies(t, objs)
+	checkEgress(t, objs)
 	checkIngresses(t, objs)
 }
 
@@ -737,6 +738,69 @@ func checkNetworkPolicies(t *testing.T, objs []object) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// privateRanges are the ranges an egress rule to public addresses must
+// leave out: the cluster's own networks and the cloud metadata service.
+var privateRanges = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"}
+
+// publicEgress names the kycflow pods that reach addresses outside the
+// cluster: the enricher (Jumio) and the notifier (webhook receivers).
+var publicEgress = map[string]bool{"enricher": true, "notifier": true}
+
+// checkEgress: every egress rule of a kycflow pod names its ports and its
+// peers. Peers in the cluster are pods picked by label (DNS, NATS, the
+// collector, the simulator in dev), never every pod. Only the enricher and
+// the notifier reach addresses outside the cluster, on 443 only, and
+// never the private ranges; ingest reaches nothing outside.
+func checkEgress(t *testing.T, objs []object) {
+	t.Helper()
+	for name := range kycflowServices {
+		d := findDeployment(objs, name)
+		if d == nil {
+			continue
+		}
+		public := false
+		for _, np := range byKind[*networkingv1.NetworkPolicy](objs) {
+			if !matches(&np.Spec.PodSelector, d.Spec.Template.Labels) {
+				continue
+			}
+			for _, rule := range np.Spec.Egress {
+				what := "NetworkPolicy " + np.Name + ": " + name
+				if len(rule.To) == 0 {
+					t.Errorf("%s may reach every destination", what)
+				}
+				if len(rule.Ports) == 0 {
+					t.Errorf("%s may reach every port", what)
+				}
+				for _, to := range rule.To {
+					if to.IPBlock == nil {
+						if to.PodSelector == nil || len(to.PodSelector.MatchLabels) == 0 && len(to.PodSelector.MatchExpressions) == 0 {
+							t.Errorf("%s may reach every pod of %v", what, to.NamespaceSelector)
+						}
+						continue
+					}
+					public = true
+					if !publicEgress[name] {
+						t.Errorf("%s reaches %s; it has no business outside the cluster", what, to.IPBlock.CIDR)
+					}
+					for _, r := range privateRanges {
+						if to.IPBlock.CIDR == "0.0.0.0/0" && !slices.Contains(to.IPBlock.Except, r) {
+							t.Errorf("%s reaches %s without excepting %s", what, to.IPBlock.CIDR, r)
+						}
+					}
+					for _, p := range rule.Ports {
+						if port := ptrValue(p.Port); port.IntValue() != 443 {
+							t.Errorf("%s reaches %s on port %s, want only 443", what, to.IPBlock.CIDR, port.String())
+						}
+					}
+				}
+			}
+		}
+		if publicEgress[name] && !public {
+			t.Errorf("%s has no egress to public addresses on 443", name)
 		}
 	}
 }
