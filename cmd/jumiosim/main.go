@@ -1,6 +1,7 @@
 // Command jumiosim serves the Jumio simulator (pkg/jumio/jumiotest) over
-// HTTP for demos and docker compose: OAuth2 tokens, the Account API, the
-// Platform and Netverify Retrieval APIs with generated executions, a
+// HTTP for demos and docker compose: OAuth2 tokens (expiring, and revoked
+// on a schedule if asked), the Account API, the Platform and Netverify
+// Retrieval APIs with generated executions and workflow details files, a
 // request budget, fault injection, and callbacks posted to a URL.
 package main
 

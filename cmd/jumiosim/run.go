@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kycflow/kycflow/internal/config"
@@ -34,6 +35,8 @@ type options struct {
 	budget, tokenBudget               float64
 	budgetBurst                       int
 	tokenLifetime, latency            time.Duration
+	revokeEvery                       time.Duration
+	detailsDir                        string
 	completeAfter                     time.Duration
 	failNext, failStatus, dropNext    int
 	failEndpoint                      string
@@ -63,6 +66,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.budgetBurst, "budget-burst", 0, "requests the budget lets through at once (0: the budget rounded up)")
 	fs.Float64Var(&o.tokenBudget, "token-budget", 10, "token requests/s per tenant (Jumio: 10); 0 for none")
 	fs.DurationVar(&o.tokenLifetime, "token-lifetime", time.Hour, "lifetime of issued OAuth2 tokens")
+	fs.DurationVar(&o.revokeEvery, "revoke-every", 0, "revoke every issued token at this interval, as POST /_jumiotest/revoke does (0: never)")
+	fs.StringVar(&o.detailsDir, "details", "", "also serve an execution for every *.json Platform workflow details file in this directory (fixtures; -executions 0 to serve only these)")
 	fs.DurationVar(&o.latency, "latency", 0, "latency added to every response")
 	fs.DurationVar(&o.completeAfter, "complete-after", 5*time.Second, "time until a transaction initiated through the Account API completes and its callback is sent (0: never)")
 	fs.IntVar(&o.failNext, "fail-next", 0, "answer the next N requests with -fail-status")
@@ -85,6 +90,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if o.revokeEvery < 0 {
+		return o, fmt.Errorf("%w: -revoke-every must not be negative", errUsage)
 	}
 	if o.failEndpoint != "" && !isEndpoint(o.failEndpoint) {
 		return o, fmt.Errorf("%w: unknown endpoint %q", errUsage, o.failEndpoint)
@@ -157,6 +165,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	loaded := 0
+	if o.detailsDir != "" {
+		if loaded, err = loadDetails(srv, o.detailsDir); err != nil {
+			return err
+		}
+	}
 	var eps []jumio.Endpoint
 	if o.failEndpoint != "" {
 		eps = []jumio.Endpoint{jumio.Endpoint(o.failEndpoint)}
@@ -179,23 +193,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer srv.Close()
-	printServing(stdout, srv, o, tenant, getenv)
+	printServing(stdout, srv, o, loaded, tenant, getenv)
 	cb.print(stdout, len(srv.Executions()), len(srv.NetverifyScans()))
 
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if cb.platform != "" || cb.netverify != "" {
-			sendCallbacks(ctx, stdout, srv, o, cb)
-		}
-	}()
+	var wg sync.WaitGroup
+	if cb.platform != "" || cb.netverify != "" {
+		wg.Go(func() { sendCallbacks(ctx, stdout, srv, o, cb) })
+	}
+	if o.revokeEvery > 0 {
+		wg.Go(func() { revokeTokens(ctx, srv, o.revokeEvery) })
+	}
 	<-ctx.Done()
-	<-done
+	wg.Wait()
 	fmt.Fprintln(stdout, "jumiosim: stopping")
 	return nil
 }
 
-func printServing(w io.Writer, srv *jumiotest.Server, o options, t jumiotest.Tenant, getenv func(string) string) {
+func printServing(w io.Writer, srv *jumiotest.Server, o options, loaded int, t jumiotest.Tenant, getenv func(string) string) {
 	u := srv.URL()
 	secretHint := func(key string) string {
 		if getenv(key) != "" || getenv(key+"_FILE") != "" {
@@ -216,8 +230,29 @@ func printServing(w io.Writer, srv *jumiotest.Server, o options, t jumiotest.Ten
 	fmt.Fprintf(w, "  OAuth2 client %q, secret %s\n", t.ClientID, secretHint("KYCFLOW_JUMIO_CLIENT_SECRET"))
 	fmt.Fprintf(w, "  Netverify API token and secret %s\n", secretHint("KYCFLOW_JUMIO_NETVERIFY_API_SECRET"))
 	fmt.Fprintf(w, "  executions: %d Platform (seed %d, mix %s), %d Netverify\n", len(srv.Executions()), o.seed, o.mix, len(srv.NetverifyScans()))
-	fmt.Fprintf(w, "  budget: %s; token lifetime %s; latency %s\n", budget, o.tokenLifetime, o.latency)
+	if o.detailsDir != "" {
+		fmt.Fprintf(w, "  details: %d executions from %s\n", loaded, o.detailsDir)
+	}
+	revoke := "never"
+	if o.revokeEvery > 0 {
+		revoke = "every " + o.revokeEvery.String()
+	}
+	fmt.Fprintf(w, "  budget: %s; token lifetime %s, revoked %s; latency %s\n", budget, o.tokenLifetime, revoke, o.latency)
 	fmt.Fprintf(w, "  clients: KYCFLOW_JUMIO_AUTH_URL=%[1]s KYCFLOW_JUMIO_ACCOUNT_URL=%[1]s KYCFLOW_JUMIO_RETRIEVAL_URL=%[1]s KYCFLOW_JUMIO_NETVERIFY_URL=%[1]s\n", u)
+}
+
+// revokeTokens revokes every issued token at each tick until ctx ends.
+func revokeTokens(ctx context.Context, srv *jumiotest.Server, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			srv.RevokeTokens()
+		}
+	}
 }
 
 func sendCallbacks(ctx context.Context, w io.Writer, srv *jumiotest.Server, o options, cb callbackTargets) {

@@ -227,40 +227,104 @@ func TestConformanceSimulator(t *testing.T) {
 // TestConformanceJumio runs the suite against a real Jumio tenant when its
 // credentials and the ids of existing transactions are in the environment.
 func TestConformanceJumio(t *testing.T) {
-	env := os.Getenv
-	cfg := jumio.Config{
-		ClientID:           env("KYCFLOW_JUMIO_CLIENT_ID"),
-		ClientSecret:       env("KYCFLOW_JUMIO_CLIENT_SECRET"),
-		NetverifyAPIToken:  env("KYCFLOW_JUMIO_NETVERIFY_API_TOKEN"),
-		NetverifyAPISecret: env("KYCFLOW_JUMIO_NETVERIFY_API_SECRET"),
-		UserAgent:          env("KYCFLOW_JUMIO_USER_AGENT"),
-	}
-	acct, exec, scan := env("KYCFLOW_JUMIO_TEST_ACCOUNT_ID"), env("KYCFLOW_JUMIO_TEST_WORKFLOW_EXECUTION_ID"), env("KYCFLOW_JUMIO_TEST_SCAN_REFERENCE")
-	if (cfg.ClientID == "" || exec == "") && (cfg.NetverifyAPIToken == "" || scan == "") {
+	c, tn, ok := tenantFromEnv(t, os.Getenv)
+	if !ok {
 		t.Skip("no Jumio tenant: to run this suite against one, set KYCFLOW_JUMIO_REGION, KYCFLOW_JUMIO_CLIENT_ID, " +
 			"KYCFLOW_JUMIO_CLIENT_SECRET, KYCFLOW_JUMIO_USER_AGENT, KYCFLOW_JUMIO_TEST_ACCOUNT_ID and " +
 			"KYCFLOW_JUMIO_TEST_WORKFLOW_EXECUTION_ID (an existing transaction), optionally KYCFLOW_JUMIO_NETVERIFY_API_TOKEN, " +
-			"KYCFLOW_JUMIO_NETVERIFY_API_SECRET and KYCFLOW_JUMIO_TEST_SCAN_REFERENCE, and KYCFLOW_JUMIO_TEST_WORKFLOW_KEY " +
-			"to allow initiating transactions; then run go test ./pkg/jumio -run TestConformanceJumio")
+			"KYCFLOW_JUMIO_NETVERIFY_API_SECRET and KYCFLOW_JUMIO_TEST_SCAN_REFERENCE, KYCFLOW_JUMIO_TEST_WORKFLOW_KEY " +
+			"to allow initiating transactions, and KYCFLOW_JUMIO_{AUTH,ACCOUNT,API,RETRIEVAL,NETVERIFY}_URL to override " +
+			"the region's hosts; then run go test ./pkg/jumio -run TestConformanceJumio")
 	}
-	if r := env("KYCFLOW_JUMIO_REGION"); r != "" {
+	testConformance(t, c, tn)
+}
+
+// TestConformanceJumioEnv runs TestConformanceJumio's set-up against the
+// simulator, reached only through the KYCFLOW_JUMIO_*_URL overrides.
+func TestConformanceJumioEnv(t *testing.T) {
+	srv := startSim(t, jumiotest.Config{Scenario: scenario(2), Tenants: []jumiotest.Tenant{{
+		ClientID: "conformance-client", ClientSecret: "conformance-secret", APIToken: "conformance-token", APISecret: "conformance-api-secret",
+	}}})
+	e := srv.Executions()[0]
+	var scan string
+	for _, sc := range srv.NetverifyScans() {
+		if sc.Kind == events.KindIDVerification {
+			scan = sc.Reference
+		}
+	}
+	if scan == "" {
+		t.Fatal("the scenario has no Netverify ID verification")
+	}
+	env := map[string]string{
+		"KYCFLOW_JUMIO_REGION":                     "emea-1",
+		"KYCFLOW_JUMIO_AUTH_URL":                   srv.URL(),
+		"KYCFLOW_JUMIO_ACCOUNT_URL":                srv.URL(),
+		"KYCFLOW_JUMIO_API_URL":                    srv.URL(),
+		"KYCFLOW_JUMIO_RETRIEVAL_URL":              srv.URL(),
+		"KYCFLOW_JUMIO_NETVERIFY_URL":              srv.URL(),
+		"KYCFLOW_JUMIO_CLIENT_ID":                  "conformance-client",
+		"KYCFLOW_JUMIO_CLIENT_SECRET":              "conformance-secret",
+		"KYCFLOW_JUMIO_NETVERIFY_API_TOKEN":        "conformance-token",
+		"KYCFLOW_JUMIO_NETVERIFY_API_SECRET":       "conformance-api-secret",
+		"KYCFLOW_JUMIO_USER_AGENT":                 "kycflow-conformance/1.0",
+		"KYCFLOW_JUMIO_TEST_ACCOUNT_ID":            e.AccountID,
+		"KYCFLOW_JUMIO_TEST_WORKFLOW_EXECUTION_ID": e.ID,
+		"KYCFLOW_JUMIO_TEST_SCAN_REFERENCE":        scan,
+		"KYCFLOW_JUMIO_TEST_WORKFLOW_KEY":          "10011",
+	}
+	c, tn, ok := tenantFromEnv(t, func(k string) string { return env[k] })
+	if !ok {
+		t.Fatal("the environment names no tenant")
+	}
+	if got := c.Config().Hosts; got != srv.Hosts() {
+		t.Fatalf("client hosts %+v, want the simulator's %+v", got, srv.Hosts())
+	}
+	testConformance(t, c, tn)
+	if srv.Requests(jumio.EndpointToken) == 0 || srv.Requests(jumio.EndpointAccountCreate) == 0 || srv.Requests(jumio.EndpointNetverifyData) == 0 {
+		t.Errorf("the simulator saw no token, account or Netverify requests: %v", srv.Counts())
+	}
+}
+
+// tenantFromEnv reads a Jumio tenant and a client for it from getenv; ok
+// is false when the environment names none.
+func tenantFromEnv(t *testing.T, getenv func(string) string) (c *jumio.Client, tn tenant, ok bool) {
+	t.Helper()
+	cfg := jumio.Config{
+		Hosts: jumio.Hosts{
+			Auth:      getenv("KYCFLOW_JUMIO_AUTH_URL"),
+			Account:   getenv("KYCFLOW_JUMIO_ACCOUNT_URL"),
+			API:       getenv("KYCFLOW_JUMIO_API_URL"),
+			Retrieval: getenv("KYCFLOW_JUMIO_RETRIEVAL_URL"),
+			Netverify: getenv("KYCFLOW_JUMIO_NETVERIFY_URL"),
+		},
+		ClientID:           getenv("KYCFLOW_JUMIO_CLIENT_ID"),
+		ClientSecret:       getenv("KYCFLOW_JUMIO_CLIENT_SECRET"),
+		NetverifyAPIToken:  getenv("KYCFLOW_JUMIO_NETVERIFY_API_TOKEN"),
+		NetverifyAPISecret: getenv("KYCFLOW_JUMIO_NETVERIFY_API_SECRET"),
+		UserAgent:          getenv("KYCFLOW_JUMIO_USER_AGENT"),
+	}
+	acct, exec, scan := getenv("KYCFLOW_JUMIO_TEST_ACCOUNT_ID"), getenv("KYCFLOW_JUMIO_TEST_WORKFLOW_EXECUTION_ID"), getenv("KYCFLOW_JUMIO_TEST_SCAN_REFERENCE")
+	if (cfg.ClientID == "" || exec == "") && (cfg.NetverifyAPIToken == "" || scan == "") {
+		return nil, tn, false
+	}
+	if r := getenv("KYCFLOW_JUMIO_REGION"); r != "" {
 		region, err := jumio.ParseRegion(r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg.Region = region
 	}
-	var tn tenant
 	if cfg.ClientID != "" && exec != "" {
 		tn.Executions = []execution{{acct, exec}}
 	}
 	if scan != "" {
 		tn.Scans = []string{scan}
 	}
-	tn.CreateWorkflowKey, _ = strconv.Atoi(env("KYCFLOW_JUMIO_TEST_WORKFLOW_KEY"))
+	tn.CreateWorkflowKey, _ = strconv.Atoi(getenv("KYCFLOW_JUMIO_TEST_WORKFLOW_KEY"))
 	c, err := jumio.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	testConformance(t, c, tn)
+	t.Cleanup(c.CloseIdleConnections)
+	return c, tn, true
 }

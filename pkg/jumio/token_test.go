@@ -87,6 +87,31 @@ func TestShortLivedTokenIsNotFetchedPerCall(t *testing.T) {
 	})
 }
 
+func TestExpiredTokenRefreshedOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The client replaces its token a second before expiry. Requests
+		// sent 5 s before expiry and held up 10 s on the way reach the
+		// simulator with a token past its lifetime: 401, as from Jumio.
+		srv := memSim(t, jumiotest.Config{Scenario: scenario(1), TokenLifetime: time.Hour})
+		c := newClient(t, srv, fastRetries, func(c *jumio.Config) { c.TokenRefreshAhead = time.Second })
+		e := srv.Executions()[0]
+		detailsConcurrently(t, c, e, 1)
+		time.Sleep(time.Hour - 5*time.Second)
+		const n = 20
+		srv.Inject(jumiotest.Fault{Endpoints: []jumio.Endpoint{jumio.EndpointWorkflowDetails}, Latency: 10 * time.Second, Count: n})
+		detailsConcurrently(t, c, e, n)
+		if got := srv.Count(jumio.EndpointWorkflowDetails, http.StatusUnauthorized); got != n {
+			t.Errorf("got %d 401 answers, want %d (every delayed request carried the expired token)", got, n)
+		}
+		if got := srv.Requests(jumio.EndpointToken); got != 2 {
+			t.Errorf("got %d token requests, want 2 (one refresh for %d expired-token answers)", got, n)
+		}
+		if got := srv.Count(jumio.EndpointWorkflowDetails, http.StatusOK); got != 1+n {
+			t.Errorf("got %d details answered, want %d", got, 1+n)
+		}
+	})
+}
+
 func TestTokenRevokedRefreshedOnce(t *testing.T) {
 	srv := startSim(t, jumiotest.Config{Scenario: scenario(1)})
 	c := newClient(t, srv, fastRetries)

@@ -280,3 +280,44 @@ func TestGoldenInputsAreUsed(t *testing.T) {
 		}
 	}
 }
+
+// TestJumioFixturesAreGoldenInputs: every fixture of pkg/jumio/testdata is
+// copied, byte for byte, into a case here, unless it is listed as not a
+// mapping input (testdata/README.md says why).
+func TestJumioFixturesAreGoldenInputs(t *testing.T) {
+	notInputs := map[string]bool{
+		"README.md":                                     true,
+		"platform/status-acquired.json":                 true,
+		"platform/steps.json":                           true,
+		"platform/oauth-token.json":                     true,
+		"platform/retrieval-429.http":                   true,
+		"platform/account-create-request.json":          true,
+		"platform/account-create-response.json":         true,
+		"platform/callback-numeric-definition-key.json": true,
+	}
+	ours := map[string]bool{}
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.*"))
+	for _, f := range files {
+		ours[string(readFile(t, f))] = true
+	}
+	root := filepath.Join("..", "jumio", "testdata")
+	fixtures, _ := filepath.Glob(filepath.Join(root, "*", "*"))
+	readme, _ := filepath.Glob(filepath.Join(root, "*.md"))
+	if len(fixtures) == 0 {
+		t.Fatalf("no fixtures under %s", root)
+	}
+	seen := map[string]bool{}
+	for _, f := range append(fixtures, readme...) {
+		rel, _ := filepath.Rel(root, f)
+		rel = filepath.ToSlash(rel)
+		seen[rel] = true
+		if !notInputs[rel] && !ours[string(readFile(t, f))] {
+			t.Errorf("fixture %s is copied into no case: add it as testdata/<case>.input.<kind> (or as a case's callback) and describe it in testdata/README.md", rel)
+		}
+	}
+	for _, rel := range slices.Sorted(maps.Keys(notInputs)) {
+		if !seen[rel] {
+			t.Errorf("%s is listed as not an input but is no fixture", rel)
+		}
+	}
+}
