@@ -39,7 +39,19 @@ func (s *String) UnmarshalJSON(b []byte) error {
 		*s = String(b)
 		return nil
 	}
-	return fmt.Errorf("jumio: want a string or a number, got %.10q", b)
+	return fmt.Errorf("jumio: want a string or a number, got %s", jsonKind(b))
+}
+
+// jsonKind names the kind of a JSON value for an error, which must not
+// quote the value: it may be personal data.
+func jsonKind(b []byte) string {
+	switch b[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	}
+	return "an invalid value"
 }
 
 // NA returns "" for Jumio's "N/A" placeholder (any case, surrounding spaces

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,5 +133,24 @@ func TestCallbackParsingStaysStrict(t *testing.T) {
 	body := `{"callbackSentAt":"yesterday","workflowExecution":{"id":"4f0b7b3e-95b6-4b8b-8a3d-3d2b8d2b8d2b","status":"PROCESSED"},"account":{"id":"9f0b7b3e-95b6-4b8b-8a3d-3d2b8d2b8d2b"}}`
 	if _, err := jumio.ParsePlatformCallback([]byte(body)); err == nil {
 		t.Error("a callback with a malformed callbackSentAt was accepted")
+	}
+}
+
+// TestFlexErrorsQuoteNoValue: a value of the wrong kind is named by its
+// kind, never quoted, since it may be personal data.
+func TestFlexErrorsQuoteNoValue(t *testing.T) {
+	for _, in := range []string{`{"firstName":"pii"}`, `["pii"]`, `pii`} {
+		var s jumio.String
+		err := json.Unmarshal([]byte(`{"v":`+in+`}`), &struct{ V *jumio.String }{&s})
+		if in == "pii" {
+			// Invalid JSON fails in the decoder, before String sees it.
+			err = s.UnmarshalJSON([]byte(in))
+		}
+		if err == nil {
+			t.Fatalf("%s: no error", in)
+		}
+		if strings.Contains(err.Error(), "pii") || strings.Contains(err.Error(), "firstName") {
+			t.Errorf("%s: error quotes the value: %v", in, err)
+		}
 	}
 }
