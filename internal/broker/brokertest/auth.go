@@ -139,23 +139,13 @@ type CA struct {
 // temporary directory of t.
 func NewCA(t testing.TB) *CA {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatalf("brokertest: CA key: %v", err)
-	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
 		Subject:               pkix.Name{CommonName: "kycflow test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatalf("brokertest: CA certificate: %v", err)
-	}
+	key, der := certify(t, tmpl, nil, nil)
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		t.Fatalf("brokertest: CA certificate: %v", err)
@@ -170,29 +160,43 @@ func NewCA(t testing.TB) *CA {
 // and of its key (PEM).
 func (ca *CA) Issue(t testing.TB, name string) (certFile, keyFile string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatalf("brokertest: key: %v", err)
-	}
 	tmpl := &x509.Certificate{
-		SerialNumber: serial(t),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost"},
+		Subject:     pkix.Name{CommonName: name},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:    []string{"localhost"},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatalf("brokertest: certificate: %v", err)
-	}
+	key, der := certify(t, tmpl, ca.cert, ca.key)
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatalf("brokertest: key: %v", err)
 	}
 	return ca.write(t, name+".pem", "CERTIFICATE", der), ca.write(t, name+"-key.pem", "PRIVATE KEY", keyDER)
+}
+
+// certify makes a key and a certificate for it from tmpl, valid for a
+// day, signed by parent's key (self-signed when parent is nil).
+func certify(t testing.TB, tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*ecdsa.PrivateKey, []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatalf("brokertest: key: %v", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		t.Fatalf("brokertest: serial: %v", err)
+	}
+	tmpl.SerialNumber = serial
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		t.Fatalf("brokertest: certificate: %v", err)
+	}
+	return key, der
 }
 
 func (ca *CA) write(t testing.TB, name, kind string, der []byte) string {
@@ -204,18 +208,9 @@ func (ca *CA) write(t testing.TB, name, kind string, der []byte) string {
 	return path
 }
 
-func serial(t testing.TB) *big.Int {
-	t.Helper()
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		t.Fatalf("brokertest: serial: %v", err)
-	}
-	return n
-}
-
 // Operator is a NATS operator made for one test, with a system account,
-// one account that may use JetStream and one user of that account, whose credentials file
-// (user JWT and NKey seed) is CredsFile.
+// one account that may use JetStream and one user of that account, whose
+// credentials file (user JWT and NKey seed) is CredsFile.
 type Operator struct {
 	// CredsFile is the user's credentials file, what
 	// KYCFLOW_NATS_CREDS_FILE names.
@@ -228,7 +223,7 @@ type Operator struct {
 	systemJWT string
 }
 
-// NewOperator makes an operator, its account and a user.
+// NewOperator makes an operator, its accounts and a user.
 func NewOperator(t testing.TB) *Operator {
 	t.Helper()
 	must := func(err error) {
@@ -237,31 +232,32 @@ func NewOperator(t testing.TB) *Operator {
 			t.Fatalf("brokertest: operator: %v", err)
 		}
 	}
-	okp, err := nkeys.CreateOperator()
-	must(err)
-	opPub, err := okp.PublicKey()
-	must(err)
-	akp, err := nkeys.CreateAccount()
-	must(err)
-	accPub, err := akp.PublicKey()
-	must(err)
-	ac := jwt.NewAccountClaims(accPub)
-	ac.Name = "kycflow"
-	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
-	accJWT, err := ac.Encode(okp)
-	must(err)
-	skp, err := nkeys.CreateAccount()
-	must(err)
-	sysPub, err := skp.PublicKey()
-	must(err)
-	sc := jwt.NewAccountClaims(sysPub)
-	sc.Name = "SYS"
-	sysJWT, err := sc.Encode(okp)
-	must(err)
-	ukp, err := nkeys.CreateUser()
-	must(err)
-	userPub, err := ukp.PublicKey()
-	must(err)
+	key := func(create func() (nkeys.KeyPair, error)) (nkeys.KeyPair, string) {
+		t.Helper()
+		kp, err := create()
+		must(err)
+		pub, err := kp.PublicKey()
+		must(err)
+		return kp, pub
+	}
+	okp, opPub := key(nkeys.CreateOperator)
+	// account makes an account named name, its claims signed by the
+	// operator; js lets it use JetStream.
+	account := func(name string, js bool) (nkeys.KeyPair, string, string) {
+		t.Helper()
+		kp, pub := key(nkeys.CreateAccount)
+		claims := jwt.NewAccountClaims(pub)
+		claims.Name = name
+		if js {
+			claims.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
+		}
+		token, err := claims.Encode(okp)
+		must(err)
+		return kp, pub, token
+	}
+	akp, accPub, accJWT := account("kycflow", true)
+	_, sysPub, sysJWT := account("SYS", false)
+	ukp, userPub := key(nkeys.CreateUser)
 	uc := jwt.NewUserClaims(userPub)
 	uc.Name = "kycflow"
 	userJWT, err := uc.Encode(akp)
