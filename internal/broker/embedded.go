@@ -23,6 +23,10 @@ type EmbeddedConfig struct {
 	MaxStore int64
 	// ServerName names the server.
 	ServerName string
+	// Configure, when set, changes the server options last, before the
+	// server starts: authentication and TLS for tests (brokertest). It
+	// runs again on every start.
+	Configure func(*server.Options)
 }
 
 // Embedded is an in-process JetStream server.
@@ -57,6 +61,9 @@ func RunEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	if cfg.SyncAlways {
 		opts.SyncInterval = 2 * time.Minute
+	}
+	if cfg.Configure != nil {
+		cfg.Configure(opts)
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

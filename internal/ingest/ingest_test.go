@@ -422,6 +422,14 @@ func TestAccepted(t *testing.T) {
 			c.TrustedProxies = []string{"127.0.0.1/32", "10.0.0.0/8"}
 		},
 			"/callbacks/platform", "application/json", processed, http.Header{"X-Forwarded-For": {"198.51.100.7, 52.8.136.236, 10.1.2.3"}}},
+		// 52.52.51.178 is on Jumio's US Netverify list only: the default
+		// allowed sources are the union of the Platform and Netverify lists,
+		// whichever endpoint the callback comes to.
+		{"Netverify-only Jumio address through a trusted proxy", func(c *ingest.Config) {
+			c.AllowedSources = nil
+			c.TrustedProxies = []string{"127.0.0.1/32"}
+		},
+			"/callbacks/platform", "application/json", processed, http.Header{"X-Forwarded-For": {"52.52.51.178"}}},
 		{"Jumio address in a second X-Forwarded-For header", func(c *ingest.Config) { c.AllowedSources = nil; c.TrustedProxies = []string{"127.0.0.1"} },
 			"/callbacks/netverify", "application/x-www-form-urlencoded", approved, http.Header{"X-Forwarded-For": {"198.51.100.7", "34.202.241.227"}}},
 		{"source check off", func(c *ingest.Config) { c.AllowedSources = nil; c.CheckSourceIP = false },

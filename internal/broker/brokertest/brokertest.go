@@ -1,6 +1,8 @@
 // Package brokertest runs a real in-process JetStream server for tests, on
 // a random loopback port with a temporary store, and can stop and restart
-// it on the same port and store to test broker outages.
+// it on the same port and store to test broker outages. StartWith secures
+// it: user and password, token, NKey, operator mode with a credentials
+// file, TLS with a CA made for the test (NewCA), client certificates.
 package brokertest
 
 import (
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -24,6 +27,8 @@ type Server struct {
 	cfg broker.EmbeddedConfig
 	emb *broker.Embedded
 	url string
+	// client logs in to the server (StartWith's Options).
+	client []nats.Option
 }
 
 // Option changes the server configuration.
@@ -35,14 +40,27 @@ func WithSyncAlways() Option { return func(c *broker.EmbeddedConfig) { c.SyncAlw
 // WithStoreDir uses dir instead of a fresh temporary directory.
 func WithStoreDir(dir string) Option { return func(c *broker.EmbeddedConfig) { c.StoreDir = dir } }
 
-// Start runs a server and stops it when the test ends.
+// Start runs a server that lets anyone in and stops it when the test
+// ends.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	return StartWith(t, Options{}, opts...)
+}
+
+// StartWith runs a server secured by o and stops it when the test ends.
+// Conn and JetStream log in as o says.
+func StartWith(t testing.TB, o Options, opts ...Option) *Server {
+	t.Helper()
 	cfg := broker.EmbeddedConfig{StoreDir: t.TempDir(), Host: "127.0.0.1", Port: -1}
-	for _, o := range opts {
-		o(&cfg)
+	for _, opt := range opts {
+		opt(&cfg)
 	}
-	s := &Server{t: t, cfg: cfg}
+	if configure, next := cfg.Configure, o.configure(t); configure != nil {
+		cfg.Configure = func(so *server.Options) { configure(so); next(so) }
+	} else {
+		cfg.Configure = next
+	}
+	s := &Server{t: t, cfg: cfg, client: o.clientOptions(t)}
 	s.start()
 	_, port, _ := net.SplitHostPort(s.emb.Addr().String())
 	s.cfg.Port, _ = strconv.Atoi(port)
@@ -99,11 +117,12 @@ func (s *Server) Restart() {
 	s.start()
 }
 
-// Conn connects to the server; the connection reconnects forever and is
-// closed when the test ends.
+// Conn connects to the server, logged in as StartWith's Options say; the
+// connection reconnects forever and is closed when the test ends.
 func (s *Server) Conn(t testing.TB) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(s.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	opts := append([]nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(50 * time.Millisecond)}, s.client...)
+	nc, err := nats.Connect(s.URL(), opts...)
 	if err != nil {
 		t.Fatalf("brokertest: connect: %v", err)
 	}
