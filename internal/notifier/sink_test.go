@@ -87,6 +87,9 @@ func (r natsReceiver) Got(t *testing.T) []notifiertest.Got {
 	return out
 }
 
+// Inject can only make the stream unavailable: what makes a NATS delivery
+// permanent is the message, not the destination (TestNATSSinkErrorClasses),
+// and JetStream neither hangs nor answers 410.
 func (r natsReceiver) Inject(t *testing.T, f notifiertest.Fault) bool {
 	if f != notifiertest.FaultRetryable {
 		return false
