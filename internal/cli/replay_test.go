@@ -19,29 +19,37 @@ type server struct {
 	t   *testing.T
 	srv *brokertest.Server
 	js  jetstream.JetStream
-	env func(string) string
+	// vars is the environment of the commands.
+	vars map[string]string
 }
 
 func newServer(t *testing.T) *server {
 	t.Helper()
 	srv := brokertest.Start(t)
 	_, js := srv.JetStream(t)
-	dir := t.TempDir()
-	env := func(k string) string {
-		return map[string]string{"KYCFLOW_NATS_URL": srv.URL(), "KYCFLOW_DATA_DIR": dir}[k]
-	}
-	return &server{t: t, srv: srv, js: js, env: env}
+	vars := map[string]string{"KYCFLOW_NATS_URL": srv.URL(), "KYCFLOW_DATA_DIR": t.TempDir()}
+	return &server{t: t, srv: srv, js: js, vars: vars}
 }
 
-// kycflow runs a command and returns its standard output; it fails the
-// test unless the command exits with code.
+func (s *server) env(k string) string { return s.vars[k] }
+
+// kycflow runs a command and returns its standard output and error
+// together; it fails the test unless the command exits with code.
 func (s *server) kycflow(code int, args ...string) string {
+	s.t.Helper()
+	out, errOut := s.run(code, args...)
+	return out + errOut
+}
+
+// run runs a command and returns its standard output and standard error;
+// it fails the test unless the command exits with code.
+func (s *server) run(code int, args ...string) (stdout, stderr string) {
 	s.t.Helper()
 	var out, errOut bytes.Buffer
 	if got := Main(s.t.Context(), args, s.env, nil, &out, &errOut); got != code {
 		s.t.Fatalf("kycflow %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), got, code, out.String(), errOut.String())
 	}
-	return out.String() + errOut.String()
+	return out.String(), errOut.String()
 }
 
 // enriched stores an enriched result of execution exec with status and
