@@ -242,8 +242,11 @@ func TestResultOverMaxPayloadIsDeadLettered(t *testing.T) {
 		t.Skip("moves a 5 MB message through the notifier: seconds under the race detector")
 	}
 	h := newHarness(t)
+	// A 5 MB message takes a while under the race detector: the default
+	// pulls, long enough for it to arrive before the pull runs out (it
+	// would come back only after AckWait), and an AckWait it never meets.
 	cfg := testConfig()
-	cfg.AckWait = time.Minute // a 5 MB message takes a while under the race detector
+	cfg.PullExpiry, cfg.AckWait = 2*time.Second, time.Minute
 	h.start(cfg, natsRoute("bus", events.PolicyFull, ""))
 	limit := int(h.nc.MaxPayload())
 	big := result(1, func(r *events.Result) { r.Decision.Label = strings.Repeat("\u2028", limit/5) })
