@@ -3,8 +3,12 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,29 +23,37 @@ type server struct {
 	t   *testing.T
 	srv *brokertest.Server
 	js  jetstream.JetStream
-	env func(string) string
+	// vars is the environment of the commands.
+	vars map[string]string
 }
 
 func newServer(t *testing.T) *server {
 	t.Helper()
 	srv := brokertest.Start(t)
 	_, js := srv.JetStream(t)
-	dir := t.TempDir()
-	env := func(k string) string {
-		return map[string]string{"KYCFLOW_NATS_URL": srv.URL(), "KYCFLOW_DATA_DIR": dir}[k]
-	}
-	return &server{t: t, srv: srv, js: js, env: env}
+	vars := map[string]string{"KYCFLOW_NATS_URL": srv.URL(), "KYCFLOW_DATA_DIR": t.TempDir()}
+	return &server{t: t, srv: srv, js: js, vars: vars}
 }
 
-// kycflow runs a command and returns its standard output; it fails the
-// test unless the command exits with code.
+func (s *server) env(k string) string { return s.vars[k] }
+
+// kycflow runs a command and returns its standard output and error
+// together; it fails the test unless the command exits with code.
 func (s *server) kycflow(code int, args ...string) string {
+	s.t.Helper()
+	out, errOut := s.run(code, args...)
+	return out + errOut
+}
+
+// run runs a command and returns its standard output and standard error;
+// it fails the test unless the command exits with code.
+func (s *server) run(code int, args ...string) (stdout, stderr string) {
 	s.t.Helper()
 	var out, errOut bytes.Buffer
 	if got := Main(s.t.Context(), args, s.env, nil, &out, &errOut); got != code {
 		s.t.Fatalf("kycflow %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), got, code, out.String(), errOut.String())
 	}
-	return out.String() + errOut.String()
+	return out.String(), errOut.String()
 }
 
 // enriched stores an enriched result of execution exec with status and
@@ -69,6 +81,21 @@ func (s *server) enriched(exec string, status events.Status, decision events.Dec
 		s.t.Fatal(err)
 	}
 	return m
+}
+
+// callback stores a callback in JUMIO_CALLBACKS as ingest does, with
+// message id id and the headers hdr.
+func (s *server) callback(id string, hdr map[string]string) {
+	s.t.Helper()
+	m := nats.NewMsg(events.CallbackSubject(events.APIPlatform, "4a1b2c3d-5e6f-4711-8899-aabbccddeeff", "11111111-1111-4111-8111-111111111111"))
+	m.Data = []byte(`{"schemaVersion":1}`)
+	m.Header.Set(events.HeaderMsgID, id)
+	for k, v := range hdr {
+		m.Header.Set(k, v)
+	}
+	if _, err := s.js.PublishMsg(s.t.Context(), m); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 // copies returns the messages of stream that a replay wrote.
@@ -139,20 +166,9 @@ func TestReplayNotifySelectsTheNewestResult(t *testing.T) {
 // Kycflow-Refed, or, written before that header, with Kycflow-Replay).
 func TestReplayEnrichSkipsCopies(t *testing.T) {
 	s := newServer(t)
-	publish := func(id string, hdr map[string]string) {
-		m := nats.NewMsg(events.CallbackSubject(events.APIPlatform, "4a1b2c3d-5e6f-4711-8899-aabbccddeeff", "11111111-1111-4111-8111-111111111111"))
-		m.Data = []byte(`{"schemaVersion":1}`)
-		m.Header.Set(events.HeaderMsgID, id)
-		for k, v := range hdr {
-			m.Header.Set(k, v)
-		}
-		if _, err := s.js.PublishMsg(t.Context(), m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	publish("cb-1", nil)
-	publish("cb-1-copy", map[string]string{events.HeaderReplay: "id=a", events.HeaderRefed: "a"})
-	publish("cb-1-legacy-copy", map[string]string{events.HeaderReplay: "id=b"})
+	s.callback("cb-1", nil)
+	s.callback("cb-1-copy", map[string]string{events.HeaderReplay: "id=a", events.HeaderRefed: "a"})
+	s.callback("cb-1-legacy-copy", map[string]string{events.HeaderReplay: "id=b"})
 	if out := s.kycflow(0, "replay", "enrich", "--dry-run"); !strings.Contains(out, "would replay 1 messages") {
 		t.Errorf("dry run: %s", out)
 	}
@@ -226,4 +242,132 @@ func TestReplayID(t *testing.T) {
 			t.Errorf("%s does not change the replay id", name)
 		}
 	}
+}
+
+// executions stores n enriched results of n executions and returns the
+// stored messages, oldest first: sequences 1 to n on a new server.
+func (s *server) executions(n int) []*jetstream.RawStreamMsg {
+	s.t.Helper()
+	for i := range n {
+		s.enriched(fmt.Sprintf("%08d-1111-4111-8111-111111111111", i+1), events.StatusProcessed, events.DecisionPassed, nil)
+	}
+	msgs := brokertest.Messages(s.t, s.js, events.StreamEnriched)
+	if len(msgs) != n || msgs[0].Sequence != 1 {
+		s.t.Fatalf("stored %d messages from sequence %d, want %d from 1", len(msgs), msgs[0].Sequence, n)
+	}
+	return msgs
+}
+
+// TestReplaySequenceRange: --from-seq and --to-seq select a closed range
+// of the input stream; the replay re-feeds exactly those messages, each
+// once, marked as a replay.
+func TestReplaySequenceRange(t *testing.T) {
+	s := newServer(t)
+	msgs := s.executions(6)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--from-seq", "2", "--to-seq", "4"}, "would replay 3 messages of JUMIO_ENRICHED (sequences 2 to 4)"},
+		{[]string{"--from-seq", "5"}, "would replay 2 messages of JUMIO_ENRICHED (sequences 5 to 6)"},
+		{[]string{"--to-seq", "2"}, "would replay 2 messages of JUMIO_ENRICHED (sequences 1 to 2)"},
+		{[]string{"--from-seq", "3", "--to-seq", "3"}, "would replay 1 messages of JUMIO_ENRICHED (sequences 3 to 3)"},
+		{[]string{"--from-seq", "7"}, "nothing to replay"},
+	} {
+		if out := s.kycflow(0, append([]string{"replay", "notify", "--dry-run"}, tc.args...)...); !strings.Contains(out, tc.want) {
+			t.Errorf("%s: got %q, want %q", strings.Join(tc.args, " "), out, tc.want)
+		}
+	}
+	s.kycflow(2, "replay", "notify", "--from-seq", "4", "--to-seq", "2")
+	if n := len(s.copies(events.StreamEnriched)); n != 0 {
+		t.Fatalf("a dry run stored %d copies", n)
+	}
+
+	if out := s.kycflow(0, "replay", "notify", "--from-seq", "2", "--to-seq", "4", "--redeliver"); !strings.Contains(out, "3 stored") {
+		t.Fatalf("replay: %s", out)
+	}
+	var got, want []string
+	for _, m := range msgs[1:4] {
+		want = append(want, m.Header.Get(events.HeaderMsgID)+" "+string(m.Data))
+	}
+	for _, c := range s.copies(events.StreamEnriched) {
+		mk, err := events.ParseReplayMarker(c.Header.Get(events.HeaderReplay))
+		if err != nil || !mk.Redeliver {
+			t.Errorf("copy %d: marker %q (%v)", c.Sequence, c.Header.Get(events.HeaderReplay), err)
+			continue
+		}
+		// The copy's message id is the original's combined with the
+		// replay id: recover the original's to name it.
+		orig := ""
+		for _, m := range msgs {
+			if mk.MessageID(m.Header.Get(events.HeaderMsgID)) == c.Header.Get(events.HeaderMsgID) {
+				orig = m.Header.Get(events.HeaderMsgID)
+			}
+		}
+		got = append(got, orig+" "+string(c.Data))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("re-fed messages (-want +got):\n%s", diff)
+	}
+}
+
+// TestReplayTimeWindow: --since includes the messages stored at or after
+// it, --until stops before the first stored at or after it.
+func TestReplayTimeWindow(t *testing.T) {
+	s := newServer(t)
+	msgs := s.executions(6)
+	at := func(i int) string { return msgs[i].Time.UTC().Format(time.RFC3339Nano) }
+	// selected counts the stored messages from sequence from in [since,
+	// until), as the server timed them.
+	selected := func(from uint64, since, until time.Time) int {
+		n := 0
+		for _, m := range msgs {
+			if m.Sequence >= from && !m.Time.Before(since) && (until.IsZero() || m.Time.Before(until)) {
+				n++
+			}
+		}
+		return n
+	}
+	var never time.Time
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"--until", at(3)}, selected(0, never, msgs[3].Time)},
+		{[]string{"--since", at(1), "--until", at(4)}, selected(0, msgs[1].Time, msgs[4].Time)},
+		{[]string{"--since", at(4)}, selected(0, msgs[4].Time, never)},
+		{[]string{"--since", at(2), "--until", at(5), "--from-seq", "4"}, selected(4, msgs[2].Time, msgs[5].Time)},
+	} {
+		if tc.want == 0 {
+			t.Fatalf("%s selects nothing", strings.Join(tc.args, " "))
+		}
+		want := fmt.Sprintf("would replay %d messages", tc.want)
+		if out := s.kycflow(0, append([]string{"replay", "notify", "--dry-run"}, tc.args...)...); !strings.Contains(out, want) {
+			t.Errorf("%s: got %q, want %q", strings.Join(tc.args, " "), out, want)
+		}
+	}
+	if out := s.kycflow(0, "replay", "notify", "--dry-run", "--until", at(0)); !strings.Contains(out, "nothing to replay") {
+		t.Errorf("--until the first message: %s", out)
+	}
+	s.kycflow(2, "replay", "notify", "--since", at(3), "--until", at(1))
+}
+
+// TestReplayRate: --rate paces a replay without changing what it re-feeds;
+// a short replay off a terminal prints no progress lines.
+func TestReplayRate(t *testing.T) {
+	s := newServer(t)
+	for i := range 4 {
+		s.callback(fmt.Sprintf("cb-%d", i), nil)
+	}
+	out, errOut := s.run(0, "replay", "enrich", "--rate", "500")
+	if !strings.Contains(out, "replayed 4 messages of JUMIO_CALLBACKS") || !strings.Contains(out, "4 stored") {
+		t.Errorf("replay: %s", out)
+	}
+	if errOut != "" {
+		t.Errorf("stderr: %q, want no progress lines", errOut)
+	}
+	if n := len(s.copies(events.StreamCallbacks)); n != 4 {
+		t.Errorf("copies: got %d, want 4", n)
+	}
+	s.kycflow(2, "replay", "enrich", "--rate", "-1")
 }

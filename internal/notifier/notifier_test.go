@@ -1,6 +1,7 @@
 package notifier_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -227,6 +228,59 @@ func TestDeadLetters(t *testing.T) {
 	}
 	if got := h.metric("kycflow_notifier_dead_letters_total", "budget"); got != 2 {
 		t.Errorf("dead-lettered: got %v, want 2", got)
+	}
+}
+
+// TestResultOverMaxPayloadIsDeadLettered: a result the server can never
+// take is dead-lettered as permanent on its first attempt, not retried
+// until its budget runs out, and the route goes on with the next result.
+// The result grows past the server's max_payload only when the notifier
+// encodes it: JSON encoders escape each U+2028 to six bytes, and the
+// enriched message carries them raw, so it still fits.
+func TestResultOverMaxPayloadIsDeadLettered(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves a 5 MB message through the notifier: seconds under the race detector")
+	}
+	h := newHarness(t)
+	// A 5 MB message takes a while under the race detector: the default
+	// pulls, long enough for it to arrive before the pull runs out (it
+	// would come back only after AckWait), and an AckWait it never meets.
+	cfg := testConfig()
+	cfg.PullExpiry, cfg.AckWait = 2*time.Second, time.Minute
+	h.start(cfg, natsRoute("bus", events.PolicyFull, ""))
+	limit := int(h.nc.MaxPayload())
+	big := result(1, func(r *events.Result) { r.Decision.Label = strings.Repeat("\u2028", limit/5) })
+	body := bytes.ReplaceAll(mustEnriched(t, big), []byte(`\u2028`), []byte("\u2028"))
+	if encoded, err := json.Marshal(big); err != nil || len(body) >= limit || len(encoded) <= limit {
+		t.Fatalf("enriched message %d bytes, encoded result %d bytes (%v); want one under and one over %d", len(body), len(encoded), err, limit)
+	}
+	h.publishRaw(events.EnrichedSubject(big.IDs.AccountID, big.IDs.WorkflowExecutionID), big.IDs.EventID, body, nil)
+	h.publish(result(2), nil)
+
+	waitFor(t, "the dead letter and the next result", func() bool {
+		return len(h.messages(events.StreamDLQ)) == 1 && len(h.messages(events.StreamResults)) == 1
+	})
+	dl := h.messages(events.StreamDLQ)[0]
+	if want := events.DLQSubject(events.StageNotify, "bus", notifiertest.AccountID(1), notifiertest.ExecutionID(1)); dl.Subject != want {
+		t.Errorf("dead letter subject: got %s, want %s", dl.Subject, want)
+	}
+	for k, want := range map[string]string{events.HeaderErrorClass: notifier.ClassPermanent, events.HeaderAttempts: "1", events.HeaderRoute: "bus"} {
+		if got := dl.Header.Get(k); got != want {
+			t.Errorf("dead letter %s: got %q, want %q", k, got, want)
+		}
+	}
+	if !bytes.Equal(dl.Data, body) {
+		t.Errorf("dead letter payload is not the enriched message")
+	}
+	if got := h.messages(events.StreamResults)[0].Subject; !strings.HasSuffix(got, notifiertest.ExecutionID(2)) {
+		t.Errorf("stored result %s, want execution 2's", got)
+	}
+	if got := h.metric("kycflow_notifier_retries_total", "bus"); got != 0 {
+		t.Errorf("retried: got %v, want 0", got)
+	}
+	waitFor(t, "the metrics", func() bool { return h.metric("kycflow_notifier_delivered_total", "bus") == 1 })
+	if got := h.metric("kycflow_notifier_dead_letters_total", "bus"); got != 1 {
+		t.Errorf("dead-lettered: got %v, want 1", got)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -86,6 +87,9 @@ func (r natsReceiver) Got(t *testing.T) []notifiertest.Got {
 	return out
 }
 
+// Inject can only make the stream unavailable: what makes a NATS delivery
+// permanent is the message, not the destination (TestNATSSinkErrorClasses),
+// and JetStream neither hangs nor answers 410.
 func (r natsReceiver) Inject(t *testing.T, f notifiertest.Fault) bool {
 	if f != notifiertest.FaultRetryable {
 		return false
@@ -123,6 +127,77 @@ func TestNATSSinkConformance(t *testing.T) {
 		_, js := brokertest.Start(t).JetStream(t)
 		return natsSink(t, js, ""), natsReceiver{js}
 	})
+}
+
+// TestNATSSinkErrorClasses: failures a real server causes, classified as
+// the route needs them: a result the server can never take (larger than
+// its max_payload, a header NATS cannot carry) is permanent and stored
+// nowhere; a full stream and a closed connection are retryable.
+func TestNATSSinkErrorClasses(t *testing.T) {
+	srv := brokertest.Start(t)
+	for _, tc := range []struct {
+		name   string
+		result func(r *events.Result, nc *nats.Conn)
+		fault  func(t *testing.T, nc *nats.Conn, js jetstream.JetStream)
+		class  error
+		cause  error
+	}{
+		{
+			name:   "result larger than the server's max payload",
+			result: func(r *events.Result, nc *nats.Conn) { r.Decision.Label = strings.Repeat("x", int(nc.MaxPayload())) },
+			class:  notifier.ErrPermanent, cause: nats.ErrMaxPayload,
+		},
+		{
+			name:   "execution id that cannot be a header (ce-subject)",
+			result: func(r *events.Result, _ *nats.Conn) { r.IDs.WorkflowExecutionID += "\nX-Injected: 1" },
+			class:  notifier.ErrPermanent, cause: broker.ErrInvalidHeader,
+		},
+		{
+			name: "stream full",
+			fault: func(t *testing.T, _ *nats.Conn, js jetstream.JetStream) {
+				cfg := broker.DefaultStreamsConfig()
+				cfg.MaxBytes = 1
+				if err := broker.EnsureStreams(t.Context(), js, cfg); err != nil {
+					t.Fatal(err)
+				}
+			},
+			class: notifier.ErrRetryable,
+		},
+		{
+			name:  "connection closed",
+			fault: func(_ *testing.T, nc *nats.Conn, _ jetstream.JetStream) { nc.Close() },
+			class: notifier.ErrRetryable, cause: nats.ErrConnectionClosed,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nc, js := srv.JetStream(t) // the default streams again
+			sink := natsSink(t, js, "")
+			r := notifiertest.Result(1)
+			if tc.result != nil {
+				tc.result(&r, nc)
+			}
+			if tc.fault != nil {
+				tc.fault(t, nc, js)
+			}
+			err := sink.Deliver(t.Context(), notifier.Delivery{ID: "d1", Route: "conformance", EventID: "e1", Result: r})
+			var de *notifier.DeliveryError
+			if !errors.As(err, &de) || !errors.Is(err, tc.class) {
+				t.Fatalf("Deliver: got %v, want a *DeliveryError matching %v", err, tc.class)
+			}
+			for _, other := range []error{notifier.ErrRetryable, notifier.ErrPermanent, notifier.ErrGone} {
+				if other != tc.class && errors.Is(err, other) {
+					t.Errorf("Deliver: %v also matches %v", err, other)
+				}
+			}
+			if tc.cause != nil && !errors.Is(err, tc.cause) {
+				t.Errorf("Deliver: got %v, want it to match %v", err, tc.cause)
+			}
+			_, check := srv.JetStream(t)
+			if n := len(brokertest.Messages(t, check, events.StreamResults)); n != 0 {
+				t.Errorf("stored %d results, want none", n)
+			}
+		})
+	}
 }
 
 func TestNATSSinkSubjectAndHeaders(t *testing.T) {

@@ -1,0 +1,192 @@
+package cli
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/pkg/events"
+)
+
+// streamsJSON runs "kycflow streams --json" and returns the reports by
+// stream name.
+func (s *server) streamsJSON(code int) map[string]streamReport {
+	s.t.Helper()
+	out, _ := s.run(code, "streams", "--json")
+	var reports []streamReport
+	if err := json.Unmarshal([]byte(out), &reports); err != nil {
+		s.t.Fatalf("streams --json: %v\n%s", err, out)
+	}
+	byName := map[string]streamReport{}
+	for _, r := range reports {
+		byName[r.Name] = r
+	}
+	return byName
+}
+
+// streamLine returns the line of the human output that shows stream.
+func streamLine(t *testing.T, out, stream string) string {
+	t.Helper()
+	for line := range strings.Lines(out) {
+		if strings.HasPrefix(line, stream+" ") {
+			return strings.TrimSpace(line)
+		}
+	}
+	t.Fatalf("no line for %s in:\n%s", stream, out)
+	return ""
+}
+
+// TestStreamsMatchingConfiguration: streams as the services create them
+// exit 0, with their counts and their consumers' lag; the key-value
+// buckets a stage has not created yet are shown missing without failing.
+func TestStreamsMatchingConfiguration(t *testing.T) {
+	s := newServer(t)
+	s.enriched("11111111-1111-4111-8111-111111111111", events.StatusProcessed, events.DecisionPassed, nil)
+	s.enriched("22222222-2222-4222-8222-222222222222", events.StatusProcessed, events.DecisionRejected, nil)
+	s.consumer("crm", false)
+
+	out, errOut := s.run(0, "streams")
+	if errOut != "" {
+		t.Errorf("stderr: %q", errOut)
+	}
+	for _, name := range broker.StreamNames {
+		if line := streamLine(t, out, name); !strings.HasSuffix(line, "as configured") {
+			t.Errorf("%s: got %q, want it as configured", name, line)
+		}
+	}
+	for _, name := range kvStreams() {
+		if line := streamLine(t, out, name); !strings.HasSuffix(line, "missing") {
+			t.Errorf("%s: got %q, want it missing", name, line)
+		}
+	}
+	if !strings.Contains(out, "consumer notifier-crm") || !strings.Contains(out, "pending 2") {
+		t.Errorf("the consumer's lag is not shown:\n%s", out)
+	}
+
+	reports := s.streamsJSON(0)
+	got := reports[events.StreamEnriched]
+	want := streamReport{Name: events.StreamEnriched, Messages: 2, Consumers: []consumerReport{{Name: "notifier-crm", Durable: true, Pending: 2}}}
+	if diff := cmp.Diff(want, got, cmp.FilterPath(func(p cmp.Path) bool {
+		switch p.Last().String() {
+		case ".Bytes", ".First", ".Last":
+			return true
+		}
+		return false
+	}, cmp.Ignore())); diff != "" {
+		t.Errorf("JUMIO_ENRICHED (-want +got):\n%s", diff)
+	}
+	if got.Bytes == 0 || got.First.IsZero() || got.Last.Before(got.First) {
+		t.Errorf("JUMIO_ENRICHED: bytes %d, first %v, last %v", got.Bytes, got.First, got.Last)
+	}
+	for _, name := range broker.StreamNames {
+		if r := reports[name]; r.Missing || len(r.Drift) > 0 {
+			t.Errorf("%s: missing %v, drift %q", name, r.Missing, r.Drift)
+		}
+	}
+}
+
+// TestStreamsDrift: a stream configured otherwise than the KYCFLOW_STREAM_*
+// variables of this environment say is named with what differs, in the
+// human output and in --json, and the command exits 1 with one line.
+func TestStreamsDrift(t *testing.T) {
+	s := newServer(t) // streams created with the defaults
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		want map[string][]string // stream → drift
+	}{
+		{
+			name: "one stream's max age",
+			vars: map[string]string{"KYCFLOW_STREAM_CALLBACKS_MAX_AGE": "1h"},
+			want: map[string][]string{events.StreamCallbacks: {"max age 30d (want 1h0m0s)"}},
+		},
+		{
+			name: "every stream's storage and duplicate window",
+			vars: map[string]string{"KYCFLOW_STREAM_STORAGE": "memory", "KYCFLOW_STREAM_DUPLICATE_WINDOW": "2m"},
+			want: map[string][]string{
+				events.StreamCallbacks: {"storage File (want Memory)", "duplicate window 1d (want 2m0s)"},
+				events.StreamEnriched:  {"storage File (want Memory)", "duplicate window 1d (want 2m0s)"},
+				events.StreamResults:   {"storage File (want Memory)", "duplicate window 1d (want 2m0s)"},
+				events.StreamDLQ:       {"storage File (want Memory)", "duplicate window 1d (want 2m0s)"},
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.vars {
+				s.vars[k] = v
+			}
+			defer func() {
+				for k := range tc.vars {
+					delete(s.vars, k)
+				}
+			}()
+			out, errOut := s.run(1, "streams")
+			for _, name := range broker.StreamNames {
+				line := streamLine(t, out, name)
+				want := "as configured"
+				if d := tc.want[name]; d != nil {
+					want = "DIFFERS: " + strings.Join(d, "; ")
+				}
+				if !strings.HasSuffix(line, want) {
+					t.Errorf("%s: got %q, want it to end with %q", name, line, want)
+				}
+				if _, drifted := tc.want[name]; drifted != strings.Contains(errOut, name) {
+					t.Errorf("stderr %q: names %s %v, want %v", errOut, name, !drifted, drifted)
+				}
+			}
+			oneErrorLine(t, errOut)
+
+			got := map[string][]string{}
+			for name, r := range s.streamsJSON(1) {
+				if r.Drift != nil {
+					got[name] = r.Drift
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("--json drift (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// The same streams, read with the defaults again: nothing differs.
+	s.run(0, "streams")
+}
+
+// TestStreamsMissing: a deleted stream is reported missing and the
+// command exits 1 naming it.
+func TestStreamsMissing(t *testing.T) {
+	s := newServer(t)
+	if err := s.js.DeleteStream(t.Context(), events.StreamDLQ); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut := s.run(1, "streams")
+	if line := streamLine(t, out, events.StreamDLQ); !strings.HasSuffix(line, "missing") {
+		t.Errorf("%s: got %q, want it missing", events.StreamDLQ, line)
+	}
+	if !strings.Contains(errOut, events.StreamDLQ) || strings.Contains(errOut, events.StreamCallbacks) {
+		t.Errorf("stderr: got %q, want it to name %s only", errOut, events.StreamDLQ)
+	}
+	oneErrorLine(t, errOut)
+	reports := s.streamsJSON(1)
+	var missing []string
+	for name, r := range reports {
+		if r.Missing {
+			missing = append(missing, name)
+		}
+	}
+	slices.Sort(missing)
+	if diff := cmp.Diff(append([]string{events.StreamDLQ}, kvStreams()...), missing); diff != "" {
+		t.Errorf("missing (-want +got):\n%s", diff)
+	}
+}
+
+// oneErrorLine fails unless stderr is one "kycflow: …" line.
+func oneErrorLine(t *testing.T, stderr string) {
+	t.Helper()
+	if strings.Count(strings.TrimRight(stderr, "\n"), "\n") != 0 || !strings.HasPrefix(stderr, "kycflow: ") {
+		t.Errorf("stderr is not one line: %q", stderr)
+	}
+}
