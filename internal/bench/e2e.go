@@ -210,6 +210,7 @@ func runMode(ctx context.Context, opts E2EOptions, bins rig.Binaries, dir string
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return res, err
 	}
+	flushDisk()
 	fixed := int(opts.Rate * opts.Duration.Seconds())
 	total := warmupCallbacks + fixed + opts.Saturation
 	// Three Platform callbacks for one Netverify one: Platform results

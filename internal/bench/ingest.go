@@ -163,6 +163,7 @@ func RunIngest(ctx context.Context, opts IngestOptions) ([]IngestResult, error) 
 }
 
 func runIngestSync(ctx context.Context, opts IngestOptions, dir, sync string) (IngestResult, error) {
+	flushDisk()
 	emb, err := broker.RunEmbedded(broker.EmbeddedConfig{
 		StoreDir:   fmt.Sprintf("%s/%s", dir, sync),
 		Port:       -1,
