@@ -76,3 +76,29 @@ func TestRunIngestSmoke(t *testing.T) {
 		t.Fatalf("got %+v", res)
 	}
 }
+
+// TestP99Ratio: the rounds' median decides, one stalled round does not;
+// without rounds the pooled ratio does.
+func TestP99Ratio(t *testing.T) {
+	ms := func(d ...int) Measurement {
+		var m Measurement
+		for _, v := range d {
+			m.Latencies = append(m.Latencies, time.Duration(v)*time.Millisecond)
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		r    IngestResult
+		want float64
+	}{
+		{"odd rounds", IngestResult{RoundP99Ratios: []float64{1.1, 9, 0.9}}, 1.1},
+		{"even rounds", IngestResult{RoundP99Ratios: []float64{1, 9, 0.5, 2}}, 1.5},
+		{"pooled", IngestResult{ReferenceAt: ms(4), IngestAt: ms(8)}, 2},
+		{"no reference", IngestResult{IngestAt: ms(1)}, 0},
+	} {
+		if got := tc.r.P99Ratio(); got != tc.want {
+			t.Errorf("%s: P99Ratio %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -176,21 +176,23 @@ type IngestSummary struct {
 // IngestFigures are one sync setting's figures (throughput per second,
 // latencies in milliseconds, CPU per request in microseconds).
 type IngestFigures struct {
-	Sync                string  `json:"sync"`
-	ReferenceThroughput float64 `json:"referenceThroughput"`
-	IngestThroughput    float64 `json:"ingestThroughput"`
-	ThroughputRatio     float64 `json:"throughputRatio"`
-	ReferenceCPUus      float64 `json:"referenceCpuPerRequestUs"`
-	IngestCPUus         float64 `json:"ingestCpuPerRequestUs"`
-	CPURatio            float64 `json:"cpuRatio"`
-	Rate                float64 `json:"fixedRate"`
-	ReferenceP50        float64 `json:"referenceP50Ms"`
-	ReferenceP99        float64 `json:"referenceP99Ms"`
-	IngestP50           float64 `json:"ingestP50Ms"`
-	IngestP99           float64 `json:"ingestP99Ms"`
-	P99Ratio            float64 `json:"p99Ratio"`
-	Errors              int     `json:"errors"`
-	Met                 bool    `json:"met"`
+	Sync                string    `json:"sync"`
+	ReferenceThroughput float64   `json:"referenceThroughput"`
+	IngestThroughput    float64   `json:"ingestThroughput"`
+	ThroughputRatio     float64   `json:"throughputRatio"`
+	ReferenceCPUus      float64   `json:"referenceCpuPerRequestUs"`
+	IngestCPUus         float64   `json:"ingestCpuPerRequestUs"`
+	CPURatio            float64   `json:"cpuRatio"`
+	Rate                float64   `json:"fixedRate"`
+	ReferenceP50        float64   `json:"referenceP50Ms"`
+	ReferenceP99        float64   `json:"referenceP99Ms"`
+	IngestP50           float64   `json:"ingestP50Ms"`
+	IngestP99           float64   `json:"ingestP99Ms"`
+	P99Ratio            float64   `json:"p99Ratio"` // the median of RoundP99Ratios
+	PooledP99Ratio      float64   `json:"pooledP99Ratio"`
+	RoundP99Ratios      []float64 `json:"roundP99Ratios"`
+	Errors              int       `json:"errors"`
+	Met                 bool      `json:"met"`
 }
 
 // NewIngestSummary summarizes RunIngest's results.
@@ -205,6 +207,7 @@ func NewIngestSummary(opts IngestOptions, results []IngestResult) *IngestSummary
 			ReferenceCPUus: us(r.Reference.CPUPerRequest()), IngestCPUus: us(r.Ingest.CPUPerRequest()), CPURatio: r.CPURatio(),
 			Rate: r.Rate, ReferenceP50: ms(r.ReferenceAt.Quantile(0.5)), ReferenceP99: ms(r.ReferenceAt.Quantile(0.99)),
 			IngestP50: ms(r.IngestAt.Quantile(0.5)), IngestP99: ms(r.IngestAt.Quantile(0.99)), P99Ratio: r.P99Ratio(),
+			PooledP99Ratio: r.PooledP99Ratio(), RoundP99Ratios: r.RoundP99Ratios,
 			Errors: r.Errors(), Met: r.Met(),
 		})
 	}
