@@ -58,13 +58,13 @@ type IngestOptions struct {
 
 func (o *IngestOptions) setDefaults() {
 	if o.Duration <= 0 {
-		o.Duration = 10 * time.Second
+		o.Duration = 30 * time.Second
 	}
 	if o.Warmup <= 0 {
 		o.Warmup = 300 * time.Millisecond
 	}
 	if o.Rounds <= 0 {
-		o.Rounds = 10
+		o.Rounds = 30
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 32

@@ -56,8 +56,8 @@ machine: close other work for stable figures.`,
 			fs.Duration("jumio-latency", 20*time.Millisecond, "end to end: the Jumio simulator's latency per request")
 			fs.Float64("jumio-budget", 10000, "end to end: the Jumio simulator's request budget per second")
 			// Ingest against the reference.
-			fs.Duration("duration", 10*time.Second, "ingest: length of each measurement, split into alternating rounds")
-			fs.Int("rounds", 10, "ingest: rounds in which the reference and ingest take turns")
+			fs.Duration("duration", 30*time.Second, "ingest: length of each measurement, split into alternating rounds")
+			fs.Int("rounds", 30, "ingest: rounds in which the reference and ingest take turns (a p99 from fewer than about 30 one-second rounds swings with single disk stalls)")
 			fs.Duration("warmup", 300*time.Millisecond, "ingest: warm-up before each round")
 			fs.Int("concurrency", 32, "ingest: closed-loop clients at saturation")
 			fs.Float64("rate", 0, "ingest: fixed request rate per second (0: a quarter of the reference's saturation throughput)")
