@@ -242,6 +242,14 @@ func runIngestSync(ctx context.Context, opts IngestOptions, dir, sync string) (I
 	if res.Rate <= 0 {
 		res.Rate = max(1, res.Reference.Throughput()/4)
 	}
+	// The fixed rate starts from an empty stream with nothing left to
+	// write back: JetStream's periodic flush of what the saturation phase
+	// wrote (hundreds of megabytes with the default sync) stalls writes
+	// for seconds, whichever server's round it falls in.
+	if err := purgeCallbacks(ctx, emb.URL()); err != nil {
+		return res, err
+	}
+	flushDisk()
 	for i := range rounds {
 		r := FixedRate(ctx, ref.target, res.Rate, opts.MaxInFlight, opts.Warmup, slice, series("ref-rate"))
 		g := FixedRate(ctx, ing.target, res.Rate, opts.MaxInFlight, opts.Warmup, slice, series("ingest-rate"))
@@ -256,6 +264,20 @@ func runIngestSync(ctx context.Context, opts IngestOptions, dir, sync string) (I
 	progress(fmt.Sprintf("reference, %.0f/s", res.Rate), res.ReferenceAt)
 	progress(fmt.Sprintf("ingest, %.0f/s", res.Rate), res.IngestAt)
 	return res, ctx.Err()
+}
+
+// purgeCallbacks empties JUMIO_CALLBACKS.
+func purgeCallbacks(ctx context.Context, url string) error {
+	nc, js, err := ensureStreams(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	st, err := js.Stream(ctx, events.StreamCallbacks)
+	if err != nil {
+		return err
+	}
+	return st.Purge(ctx)
 }
 
 func round(d time.Duration) time.Duration {
