@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -248,8 +249,8 @@ func listDeadLetters(w io.Writer, dls []deadLetter, asJSON bool) error {
 		if len(errText) > 100 {
 			errText = errText[:100] + "…"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.Seq, d.At.UTC().Format(time.RFC3339), d.Stage, cmpOr(d.Route, "-"),
-			cmpOr(d.Class, "-"), d.Attempts, cmpOr(d.AccountID, events.LegacyAccount), d.ExecutionID, errText)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.Seq, d.At.UTC().Format(time.RFC3339), d.Stage, cmp.Or(d.Route, "-"),
+			cmp.Or(d.Class, "-"), d.Attempts, cmp.Or(d.AccountID, events.LegacyAccount), d.ExecutionID, errText)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d dead letters\n", len(dls))
@@ -323,7 +324,7 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 			fmt.Fprintf(env.Stdout, "would re-drive dead letter %d to %s (%s)\n", d.Seq, d.OriginalSubject, marker)
 			continue
 		}
-		origID := cmpOr(d.header.Get(events.HeaderCEID), d.header.Get(events.HeaderEventID), events.EventID("dlq", strconv.FormatUint(d.Seq, 10)))
+		origID := cmp.Or(d.header.Get(events.HeaderCEID), d.header.Get(events.HeaderEventID), events.EventID("dlq", strconv.FormatUint(d.Seq, 10)))
 		cctx, cancel := ctxCall(ctx)
 		_, err := republish(cctx, js, d.OriginalSubject, d.data, d.header, marker, origID, func(k string) bool { return slices.Contains(dlqHeaders, k) })
 		if err == nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -71,7 +72,7 @@ func runMigrate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) e
 		return fmt.Errorf("migrate-request: %s is larger than %d MiB", name, maxRequestBytes>>20)
 	}
 	tables := mapping.DefaultTables()
-	workflows := cmpOr(strFlag(fs, "workflows"), env.Getenv("KYCFLOW_WORKFLOWS"))
+	workflows := cmp.Or(strFlag(fs, "workflows"), env.Getenv("KYCFLOW_WORKFLOWS"))
 	if workflows != "" {
 		m, err := mapping.ParseWorkflows(workflows)
 		if err != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -209,8 +210,8 @@ func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
 		rc.ingest.Server.Addr = localIngestAddr
 	}
 	// The enricher's and notifier's probes stay on loopback unless asked.
-	rc.notifier.Server.Addr = cmpOr(strFlag(fs, "notifier-addr"), env.Getenv("KYCFLOW_NOTIFIER_ADDR"), "127.0.0.1:8082")
-	rc.enricher.Server.Addr = cmpOr(strFlag(fs, "enricher-addr"), env.Getenv("KYCFLOW_ENRICHER_ADDR"), "127.0.0.1:8081")
+	rc.notifier.Server.Addr = cmp.Or(strFlag(fs, "notifier-addr"), env.Getenv("KYCFLOW_NOTIFIER_ADDR"), "127.0.0.1:8082")
+	rc.enricher.Server.Addr = cmp.Or(strFlag(fs, "enricher-addr"), env.Getenv("KYCFLOW_ENRICHER_ADDR"), "127.0.0.1:8081")
 	// Local use (no Jumio credentials): callbacks come from curl or the
 	// simulator, not from Jumio's addresses. With credentials the check
 	// stays on (Jumio calls back, through a proxy with trusted-proxy
@@ -253,17 +254,8 @@ func (rc runConfig) enricherConfig(natsURL string, sim *localSimulator) enricher
 
 // jumioTarget says which Jumio the enricher talks to.
 func (rc runConfig) jumioTarget() string {
-	h := cmpOr(rc.enricher.Jumio.Hosts.Retrieval, jumio.RegionHosts(rc.enricher.Jumio.Region).Retrieval)
+	h := cmp.Or(rc.enricher.Jumio.Hosts.Retrieval, jumio.RegionHosts(rc.enricher.Jumio.Region).Retrieval)
 	return h + " (region " + string(rc.enricher.Jumio.Region) + ")"
-}
-
-func cmpOr(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func splitListen(s string) (string, int, error) {

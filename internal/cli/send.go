@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"embed"
 	"encoding/json"
@@ -99,7 +100,7 @@ func runSend(ctx context.Context, env Env, fs *flag.FlagSet, args []string) erro
 		return usageError("send: unexpected argument %q", args[0])
 	}
 	ri, local := localRun(env, fs)
-	base := cmpOr(strFlag(fs, "url"), ri.IngestURL, "http://localhost:8080")
+	base := cmp.Or(strFlag(fs, "url"), ri.IngestURL, "http://localhost:8080")
 	base = strings.TrimRight(base, "/")
 	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
 		return usageError("send: --url %q is not an http(s) URL", base)
@@ -233,7 +234,7 @@ func sendFromSimulator(ctx context.Context, fs *flag.FlagSet, sim string, tgt se
 // sendGenerated generates the transactions here and sends their callbacks
 // with hrefs of the configured region, as Jumio would.
 func sendGenerated(ctx context.Context, env Env, fs *flag.FlagSet, tgt sendTarget, platform, netverify int) ([]sentLine, error) {
-	region, err := jumio.ParseRegion(cmpOr(env.Getenv("KYCFLOW_JUMIO_REGION"), string(jumio.RegionAMER)))
+	region, err := jumio.ParseRegion(cmp.Or(env.Getenv("KYCFLOW_JUMIO_REGION"), string(jumio.RegionAMER)))
 	if err != nil {
 		return nil, fmt.Errorf("send: KYCFLOW_JUMIO_REGION: %w", err)
 	}
@@ -430,7 +431,7 @@ func reportSent(w io.Writer, lines []sentLine, asJSON bool, base string) error {
 		case l.Stale:
 			what = " (stale repeat)"
 		}
-		fmt.Fprintf(w, "%-5s %-9s %-36s %-36s %s%s\n", answer, l.API, cmpOr(l.AccountID, events.LegacyAccount), l.WorkflowExecutionID, l.Outcome, what)
+		fmt.Fprintf(w, "%-5s %-9s %-36s %-36s %s%s\n", answer, l.API, cmp.Or(l.AccountID, events.LegacyAccount), l.WorkflowExecutionID, l.Outcome, what)
 	}
 	if !asJSON {
 		var parts []string

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -215,8 +216,8 @@ func runTail(ctx context.Context, env Env, fs *flag.FlagSet, args []string) erro
 // resultLine is the one-line, personal-data-free view of a result.
 func resultLine(r events.Result, at time.Time, replay bool) string {
 	line := fmt.Sprintf("%s  %-12s %-16s %-6s %-36s %s",
-		at.UTC().Format(time.RFC3339), cmpOr(string(r.Decision.Type), "-"), cmpOr(string(r.Status), "-"),
-		cmpOr(r.Source.WorkflowDefinitionKey, "-"), cmpOr(r.IDs.AccountID, events.LegacyAccount), r.IDs.WorkflowExecutionID)
+		at.UTC().Format(time.RFC3339), cmp.Or(string(r.Decision.Type), "-"), cmp.Or(string(r.Status), "-"),
+		cmp.Or(r.Source.WorkflowDefinitionKey, "-"), cmp.Or(r.IDs.AccountID, events.LegacyAccount), r.IDs.WorkflowExecutionID)
 	if replay {
 		line += "  replay"
 	}

@@ -1,6 +1,7 @@
 package enricher
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -162,23 +163,17 @@ func (c *Config) setDefaults() {
 	if c.NATS.PublishTimeout <= 0 {
 		c.NATS.PublishTimeout = 5 * time.Second
 	}
-	setDefault(&c.Concurrency, DefaultConcurrency)
-	setDefault(&c.MaxAckPending, DefaultMaxAckPending)
-	setDefault(&c.AckWait, DefaultAckWait)
-	setDefault(&c.DrainTimeout, DefaultDrainTimeout)
-	setDefault(&c.RetryMaxAttempts, DefaultRetryMaxAttempts)
-	setDefault(&c.RetryMaxAge, DefaultRetryMaxAge)
-	setDefault(&c.RetryInitialInterval, DefaultRetryInitialInterval)
-	setDefault(&c.RetryMaxInterval, DefaultRetryMaxInterval)
-	setDefault(&c.StateTTL, DefaultStateTTL)
+	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
+	c.MaxAckPending = cmp.Or(c.MaxAckPending, DefaultMaxAckPending)
+	c.AckWait = cmp.Or(c.AckWait, DefaultAckWait)
+	c.DrainTimeout = cmp.Or(c.DrainTimeout, DefaultDrainTimeout)
+	c.RetryMaxAttempts = cmp.Or(c.RetryMaxAttempts, DefaultRetryMaxAttempts)
+	c.RetryMaxAge = cmp.Or(c.RetryMaxAge, DefaultRetryMaxAge)
+	c.RetryInitialInterval = cmp.Or(c.RetryInitialInterval, DefaultRetryInitialInterval)
+	c.RetryMaxInterval = cmp.Or(c.RetryMaxInterval, DefaultRetryMaxInterval)
+	c.StateTTL = cmp.Or(c.StateTTL, DefaultStateTTL)
 	if c.NotReadySchedule == nil {
 		c.NotReadySchedule = jumio.NotReadySchedule
-	}
-}
-
-func setDefault[T int | time.Duration](v *T, def T) {
-	if *v == 0 {
-		*v = def
 	}
 }
 

@@ -1,6 +1,7 @@
 package jumio
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -119,24 +120,18 @@ func (c *Config) setDefaults() {
 	if strings.TrimSpace(c.UserAgent) == "" {
 		c.UserAgent = DefaultUserAgent
 	}
-	setDefault(&c.Timeout, DefaultTimeout)
-	setDefault(&c.MaxAttempts, DefaultMaxAttempts)
-	setDefault(&c.RetryInitialInterval, 200*time.Millisecond)
-	setDefault(&c.RetryMaxInterval, 2*time.Second)
-	setDefault(&c.RateLimit, DefaultRateLimit)
-	setDefault(&c.RateBurst, DefaultRateBurst)
-	setDefault(&c.RateLimitCooldown, DefaultRateLimitCooldown)
-	setDefault(&c.TokenRateLimit, DefaultTokenRateLimit)
-	setDefault(&c.AccountRateLimit, DefaultAccountRateLimit)
-	setDefault(&c.TokenRefreshAhead, DefaultTokenRefreshAhead)
-	setDefault(&c.MaxImageBytes, DefaultMaxImageBytes)
-	setDefault(&c.MaxResponseBytes, DefaultMaxResponseBytes)
-}
-
-func setDefault[T int | int64 | float64 | time.Duration](v *T, def T) {
-	if *v == 0 {
-		*v = def
-	}
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
+	c.RetryInitialInterval = cmp.Or(c.RetryInitialInterval, 200*time.Millisecond)
+	c.RetryMaxInterval = cmp.Or(c.RetryMaxInterval, 2*time.Second)
+	c.RateLimit = cmp.Or(c.RateLimit, DefaultRateLimit)
+	c.RateBurst = cmp.Or(c.RateBurst, DefaultRateBurst)
+	c.RateLimitCooldown = cmp.Or(c.RateLimitCooldown, DefaultRateLimitCooldown)
+	c.TokenRateLimit = cmp.Or(c.TokenRateLimit, DefaultTokenRateLimit)
+	c.AccountRateLimit = cmp.Or(c.AccountRateLimit, DefaultAccountRateLimit)
+	c.TokenRefreshAhead = cmp.Or(c.TokenRefreshAhead, DefaultTokenRefreshAhead)
+	c.MaxImageBytes = cmp.Or(c.MaxImageBytes, DefaultMaxImageBytes)
+	c.MaxResponseBytes = cmp.Or(c.MaxResponseBytes, DefaultMaxResponseBytes)
 }
 
 // ErrInvalidConfig is matched by every error Validate returns.

@@ -2,6 +2,7 @@ package jumiotest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -165,8 +166,8 @@ loop:
 // one that cannot be derived is the other.
 func resolveOrShare(platformURL, netverifyURL string) (string, string) {
 	p, n := ResolveCallbackURLs(platformURL, netverifyURL)
-	p = cmpOr(p, cmpOr(platformURL, netverifyURL))
-	return p, cmpOr(n, p)
+	p = cmp.Or(p, cmp.Or(platformURL, netverifyURL))
+	return p, cmp.Or(n, p)
 }
 
 // plan lists the callbacks to send.

@@ -1,6 +1,7 @@
 package jumiotest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -386,8 +387,8 @@ func (g *generator) execution(accountID, id, outcome string, created time.Time, 
 	var d genDetails
 	d.Workflow.ID = id
 	d.Workflow.DefinitionKey = key
-	d.Workflow.CustomerInternalReference = cmpOr(o.customerInternalReference, g.ref("txn"))
-	d.Workflow.UserReference = cmpOr(o.userReference, g.ref("usr"))
+	d.Workflow.CustomerInternalReference = cmp.Or(o.customerInternalReference, g.ref("txn"))
+	d.Workflow.UserReference = cmp.Or(o.userReference, g.ref("usr"))
 	d.Account.ID = accountID
 	d.CreatedAt = ts(created)
 	d.Steps = map[string]string{"href": placeholderBase + "/api/v1/accounts/" + accountID + "/workflow-executions/" + id + "/steps"}
@@ -436,7 +437,7 @@ func (g *generator) execution(accountID, id, outcome string, created time.Time, 
 	// Decide each capability's decision.
 	result := map[string]genDecision{}
 	for _, c := range caps {
-		result[c] = decision("PASSED", cmpOr(passLabel[c], "OK"))
+		result[c] = decision("PASSED", cmp.Or(passLabel[c], "OK"))
 	}
 	var score float64
 	switch outcome {
@@ -498,13 +499,6 @@ func (g *generator) execution(accountID, id, outcome string, created time.Time, 
 	return g.finish(d, outcome, country, parts(d))
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 func (g *generator) pickPair(list []struct{ capability, label string }, has func(string) bool) struct{ capability, label string } {
 	var ok []struct{ capability, label string }
 	for _, x := range list {
@@ -562,7 +556,7 @@ func parts(d genDetails) []Part {
 
 func (g *generator) finish(d genDetails, outcome, country string, ps []Part) Execution {
 	raw, _ := json.Marshal(d)
-	sent, _ := time.Parse(generatedTimestampLayout, cmpOr(d.CompletedAt, d.CreatedAt))
+	sent, _ := time.Parse(generatedTimestampLayout, cmp.Or(d.CompletedAt, d.CreatedAt))
 	sent = sent.Add(time.Duration(1+g.rng.IntN(30)) * time.Second).Add(time.Duration(g.rng.IntN(1000)) * time.Millisecond)
 	return Execution{
 		AccountID:      d.Account.ID,

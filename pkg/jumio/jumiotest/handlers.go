@@ -2,6 +2,7 @@ package jumiotest
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/subtle"
 	"encoding/json"
 	"image"
@@ -371,7 +372,7 @@ func (s *Server) handleScan(w http.ResponseWriter, r *http.Request, _ *tenantSta
 		Timestamp string `json:"timestamp"`
 	}
 	_ = json.Unmarshal(sc.Data, &d)
-	b, _ := json.Marshal(map[string]string{"timestamp": d.Timestamp, "scanReference": sc.Reference, "status": cmpOr(sc.Status, "DONE")})
+	b, _ := json.Marshal(map[string]string{"timestamp": d.Timestamp, "scanReference": sc.Reference, "status": cmp.Or(sc.Status, "DONE")})
 	writeJSON(w, b)
 }
 

@@ -1,6 +1,7 @@
 package jumiotest
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -140,7 +141,7 @@ func (s *Server) moreRoutes(mux *http.ServeMux) {
 		o := CallbackOptions{URL: q.URL, NetverifyURL: q.NetverifyURL, IDs: q.IDs, Rate: q.Rate,
 			Concurrency: q.Concurrency, Duplicates: q.Duplicates, OutOfOrder: q.OutOfOrder}
 		if len(q.UserReferences) > 0 {
-			o.UserReference = func(e Execution) string { return cmpOr(q.UserReferences[e.ID], e.UserReference) }
+			o.UserReference = func(e Execution) string { return cmp.Or(q.UserReferences[e.ID], e.UserReference) }
 		}
 		sent, err := s.SendCallbacks(r.Context(), o)
 		if err != nil && len(sent) == 0 {

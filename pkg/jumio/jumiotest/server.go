@@ -2,6 +2,7 @@ package jumiotest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -175,9 +176,9 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 	}
 	for i, t := range cfg.Tenants {
 		if i == 0 {
-			t.Name = cmpOr(t.Name, "default")
-			t.ClientID, t.ClientSecret = cmpOr(t.ClientID, DefaultClientID), cmpOr(t.ClientSecret, DefaultClientSecret)
-			t.APIToken, t.APISecret = cmpOr(t.APIToken, DefaultAPIToken), cmpOr(t.APISecret, DefaultAPISecret)
+			t.Name = cmp.Or(t.Name, "default")
+			t.ClientID, t.ClientSecret = cmp.Or(t.ClientID, DefaultClientID), cmp.Or(t.ClientSecret, DefaultClientSecret)
+			t.APIToken, t.APISecret = cmp.Or(t.APIToken, DefaultAPIToken), cmp.Or(t.APISecret, DefaultAPISecret)
 		}
 		if t.Name == "" || t.ClientID == "" || t.ClientSecret == "" {
 			return nil, fmt.Errorf("jumiotest: tenant %d needs a name and client credentials", i)
@@ -224,7 +225,7 @@ func (s *Server) Start(addr string) error {
 	if err != nil {
 		return fmt.Errorf("jumiotest: listen: %w", err)
 	}
-	s.serve(ln, cmpOr(strings.TrimRight(s.cfg.PublicURL, "/"), "http://"+ln.Addr().String()))
+	s.serve(ln, cmp.Or(strings.TrimRight(s.cfg.PublicURL, "/"), "http://"+ln.Addr().String()))
 	return nil
 }
 
