@@ -33,3 +33,28 @@ func TestEventsIsStandardLibraryOnly(t *testing.T) {
 		}
 	}
 }
+
+// deps lists the packages pkg depends on, itself included.
+func deps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", pkg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	return strings.Fields(string(out))
+}
+
+// TestServicesDoNotLinkTheNATSServer keeps each service binary to what it
+// runs: ingest, the enricher and the notifier connect to a server; only
+// kycflow (its "run" command) and the tests embed one
+// (internal/broker/embedded).
+func TestServicesDoNotLinkTheNATSServer(t *testing.T) {
+	for _, cmd := range []string{"ingest", "enricher", "notifier"} {
+		for _, dep := range deps(t, "github.com/kycflow/kycflow/cmd/"+cmd) {
+			if strings.HasPrefix(dep, "github.com/nats-io/nats-server") {
+				t.Errorf("cmd/%s depends on %s", cmd, dep)
+				break
+			}
+		}
+	}
+}
