@@ -15,7 +15,7 @@ import (
 )
 
 // TestMaskPlatformDetails: every extraction field of a Platform workflow
-// details document (JUMIO.md 4.6, jumio.ExtractionData), the date parts,
+// details document (JUMIO.md 4.6, wire.ExtractionData), the date parts,
 // the liveness age estimate, client addresses and image links are masked;
 // ids, types, countries, decisions and labels stay.
 func TestMaskPlatformDetails(t *testing.T) {

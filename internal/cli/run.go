@@ -22,7 +22,7 @@ import (
 	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/internal/telemetry"
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 func init() {
@@ -254,7 +254,7 @@ func (rc runConfig) enricherConfig(natsURL string, sim *localSimulator) enricher
 
 // jumioTarget says which Jumio the enricher talks to.
 func (rc runConfig) jumioTarget() string {
-	h := cmp.Or(rc.enricher.Jumio.Hosts.Retrieval, jumio.RegionHosts(rc.enricher.Jumio.Region).Retrieval)
+	h := cmp.Or(rc.enricher.Jumio.Hosts.Retrieval, wire.RegionHosts(rc.enricher.Jumio.Region).Retrieval)
 	return h + " (region " + string(rc.enricher.Jumio.Region) + ")"
 }
 

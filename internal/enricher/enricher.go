@@ -19,6 +19,7 @@ import (
 	"github.com/kycflow/kycflow/internal/telemetry"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 	"github.com/kycflow/kycflow/pkg/mapping"
 )
 
@@ -44,7 +45,7 @@ type Enricher struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	jumio   *jumio.Client
-	region  jumio.Region
+	region  wire.Region
 	tables  *mapping.Tables
 	policy  retryPolicy
 	metrics *metrics

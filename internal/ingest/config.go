@@ -14,7 +14,7 @@ import (
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/internal/httpserver"
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // Default values of Config.
@@ -69,7 +69,7 @@ type Config struct {
 	// UserReferenceSecrets, when set, holds comma-separated HMAC secrets
 	// (the current one first, then those being rotated out); callbacks of
 	// the APIs in UserReferenceAPIs must then carry a token signed with one
-	// of them (jumio.SignUserReference) in userReference.
+	// of them (wire.SignUserReference) in userReference.
 	UserReferenceSecrets config.Secret
 	// UserReferenceAPIs are the APIs whose callbacks are checked:
 	// "platform", "netverify" or both. Netverify ID callbacks echo the
@@ -104,7 +104,7 @@ func LoadConfig(e *config.Env) Config {
 		Server:               httpserver.LoadConfig(e, "KYCFLOW_INGEST_", DefaultAddr),
 		AdminAddr:            e.String("KYCFLOW_INGEST_ADMIN_ADDR", "", "listen address of /healthz, /readyz and /metrics; empty: they share KYCFLOW_INGEST_ADDR"),
 		NATS:                 broker.LoadConfig(e),
-		Region:               e.String("KYCFLOW_JUMIO_REGION", string(jumio.RegionAMER), "Jumio data center of the tenant (amer-1, emea-1, apac-1)"),
+		Region:               e.String("KYCFLOW_JUMIO_REGION", string(wire.RegionAMER), "Jumio data center of the tenant (amer-1, emea-1, apac-1)"),
 		PathSecret:           e.Secret("KYCFLOW_INGEST_PATH_SECRET", "secret last path segment of the callback URLs; unset: no segment"),
 		CheckSourceIP:        e.Bool("KYCFLOW_INGEST_CHECK_SOURCE_IP", true, "accept callbacks only from KYCFLOW_INGEST_ALLOWED_SOURCES"),
 		AllowedSources:       e.List("KYCFLOW_INGEST_ALLOWED_SOURCES", nil, "addresses and CIDR prefixes callbacks may come from; empty: Jumio's callback addresses for the region"),
@@ -125,7 +125,7 @@ func (c *Config) setDefaults() {
 		c.Server.Addr = DefaultAddr
 	}
 	if c.Region == "" {
-		c.Region = string(jumio.RegionAMER)
+		c.Region = string(wire.RegionAMER)
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
@@ -174,7 +174,7 @@ func (e *VarError) Is(target error) bool { return target == ErrInvalidConfig }
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(name string, err error) { errs = append(errs, &VarError{Var: name, Err: err}) }
-	if _, err := jumio.ParseRegion(c.Region); err != nil {
+	if _, err := wire.ParseRegion(c.Region); err != nil {
 		bad("KYCFLOW_JUMIO_REGION", err)
 	}
 	if s := c.PathSecret.Value(); c.PathSecret.IsSet() {
@@ -216,8 +216,8 @@ func (c *Config) Validate() error {
 }
 
 // region is the validated region.
-func (c *Config) region() jumio.Region {
-	r, _ := jumio.ParseRegion(c.Region)
+func (c *Config) region() wire.Region {
+	r, _ := wire.ParseRegion(c.Region)
 	return r
 }
 
@@ -229,7 +229,7 @@ func (c *Config) allowedSources() []netip.Prefix {
 		return p
 	}
 	var out []netip.Prefix
-	for _, a := range jumio.CallbackIPs(c.region()) {
+	for _, a := range wire.CallbackIPs(c.region()) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out

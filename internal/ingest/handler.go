@@ -20,7 +20,7 @@ import (
 
 	"github.com/kycflow/kycflow/internal/httpserver"
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // readFunc reads and validates one API's callback from a request whose
@@ -204,7 +204,7 @@ func mediaType(r *http.Request) string {
 }
 
 func invalid(err error) *rejection {
-	var ce *jumio.CallbackError
+	var ce *wire.CallbackError
 	if errors.As(err, &ce) && ce.Field != "body" {
 		return reject(http.StatusUnprocessableEntity, ReasonInvalidCallback, "Invalid callback", "field "+ce.Field+" "+ce.Reason)
 	}
@@ -217,7 +217,7 @@ func invalid(err error) *rejection {
 // stored all the same, with the region it names: a wrong
 // KYCFLOW_JUMIO_REGION must not turn away every genuine callback (Jumio's
 // retries would run out). The enricher dead-letters it
-// (jumio.ErrRegionMismatch, it has no client for that region); once the
+// (wire.ErrRegionMismatch, it has no client for that region); once the
 // configuration is fixed the dead letters are redriven. Ingest logs a
 // warning and counts it (kycflow_ingest_region_mismatches_total).
 func (s *Service) readPlatform(r *http.Request, buf *bytes.Buffer, received time.Time) (events.CallbackEvent, string, *rejection) {
@@ -228,7 +228,7 @@ func (s *Service) readPlatform(r *http.Request, buf *bytes.Buffer, received time
 	if rj != nil {
 		return events.CallbackEvent{}, "", rj
 	}
-	cb, err := jumio.ParsePlatformCallback(body)
+	cb, err := wire.ParsePlatformCallback(body)
 	if err != nil {
 		return events.CallbackEvent{}, "", invalid(err)
 	}
@@ -245,9 +245,9 @@ func (s *Service) readPlatform(r *http.Request, buf *bytes.Buffer, received time
 // otherRegion returns the first region named by the callback's hrefs that
 // is not the configured one, and true; or the configured region and false
 // when the hrefs name no other (or none).
-func otherRegion(cb *jumio.Callback, configured jumio.Region) (jumio.Region, bool) {
+func otherRegion(cb *wire.Callback, configured wire.Region) (wire.Region, bool) {
 	for _, h := range [...]string{cb.WorkflowExecution.Href, cb.Account.Href} {
-		if r, ok := jumio.RegionFromHref(h); ok && r != configured {
+		if r, ok := wire.RegionFromHref(h); ok && r != configured {
 			return r, true
 		}
 	}
@@ -265,7 +265,7 @@ func (s *Service) readNetverify(r *http.Request, buf *bytes.Buffer, received tim
 		return events.CallbackEvent{}, "", reject(http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType, "Unsupported media type",
 			"Netverify callbacks are application/x-www-form-urlencoded, or a query string with an empty body")
 	}
-	m, raw, err := jumio.ParseNetverifyRequestIDs(body, r.URL.RawQuery)
+	m, raw, err := wire.ParseNetverifyRequestIDs(body, r.URL.RawQuery)
 	if err != nil {
 		return events.CallbackEvent{}, "", invalid(err)
 	}
@@ -273,17 +273,17 @@ func (s *Service) readNetverify(r *http.Request, buf *bytes.Buffer, received tim
 }
 
 func (s *Service) verifyUserReference(token string, now time.Time) *rejection {
-	_, err := jumio.VerifyUserReference(token, s.refSecrets, s.cfg.UserReferenceMaxAge, now)
+	_, err := wire.VerifyUserReference(token, s.refSecrets, s.cfg.UserReferenceMaxAge, now)
 	if err == nil {
 		return nil
 	}
 	title := "User reference not accepted"
 	switch {
-	case errors.Is(err, jumio.ErrUserReferenceMissing):
+	case errors.Is(err, wire.ErrUserReferenceMissing):
 		return reject(http.StatusForbidden, ReasonUserReferenceMissing, title, "the callback carries no signed userReference")
-	case errors.Is(err, jumio.ErrUserReferenceExpired):
+	case errors.Is(err, wire.ErrUserReferenceExpired):
 		return reject(http.StatusForbidden, ReasonUserReferenceExpired, title, "the signed userReference is outside its validity")
-	case errors.Is(err, jumio.ErrUserReferenceSignature):
+	case errors.Is(err, wire.ErrUserReferenceSignature):
 		return reject(http.StatusForbidden, ReasonUserReferenceInvalid, title, "the userReference signature does not verify")
 	}
 	return reject(http.StatusForbidden, ReasonUserReferenceMalformed, title, "the userReference is not a signed token")

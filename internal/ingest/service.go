@@ -19,7 +19,7 @@ import (
 	"github.com/kycflow/kycflow/internal/httpserver"
 	"github.com/kycflow/kycflow/internal/telemetry"
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // Handlers are what ingest does: one handler per callback endpoint. Each
@@ -39,7 +39,7 @@ type Service struct {
 	Handlers Handlers
 
 	cfg        Config
-	region     jumio.Region
+	region     wire.Region
 	nc         *nats.Conn
 	js         jetstream.JetStream
 	logger     *slog.Logger

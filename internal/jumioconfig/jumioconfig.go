@@ -7,19 +7,20 @@ package jumioconfig
 import (
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // LoadConfig reads the Jumio client variables. An unknown region is kept
 // as given, so that jumio.NewClient reports it.
 func LoadConfig(e *config.Env) jumio.Config {
-	regionName := e.String("KYCFLOW_JUMIO_REGION", string(jumio.RegionAMER), "Jumio region: amer-1, emea-1 or apac-1 (US, EU, SGP accepted)")
-	region, err := jumio.ParseRegion(regionName)
+	regionName := e.String("KYCFLOW_JUMIO_REGION", string(wire.RegionAMER), "Jumio region: amer-1, emea-1 or apac-1 (US, EU, SGP accepted)")
+	region, err := wire.ParseRegion(regionName)
 	if err != nil {
-		region = jumio.Region(regionName)
+		region = wire.Region(regionName)
 	}
 	return jumio.Config{
 		Region: region,
-		Hosts: jumio.Hosts{
+		Hosts: wire.Hosts{
 			Auth:      e.String("KYCFLOW_JUMIO_AUTH_URL", "", "OAuth2 token service base URL; default the region's"),
 			Account:   e.String("KYCFLOW_JUMIO_ACCOUNT_URL", "", "Account API base URL; default the region's"),
 			API:       e.String("KYCFLOW_JUMIO_API_URL", "", "upload API base URL; default the region's"),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -29,7 +30,7 @@ func TestLoadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := jumio.Config{
-		Region: jumio.RegionEMEA, Hosts: jumio.Hosts{Retrieval: "http://127.0.0.1:8090"},
+		Region: wire.RegionEMEA, Hosts: wire.Hosts{Retrieval: "http://127.0.0.1:8090"},
 		ClientID: "client", ClientSecret: "secret", UserAgent: "ExampleCorp Onboarding/2.1",
 		Timeout: jumio.DefaultTimeout, MaxAttempts: jumio.DefaultMaxAttempts,
 		RateLimit: 7.5, RateBurst: jumio.DefaultRateBurst, RateLimitCooldown: jumio.DefaultRateLimitCooldown,

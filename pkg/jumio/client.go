@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
@@ -294,14 +295,14 @@ func (c *Client) apiError(ep Endpoint, resp *http.Response) *APIError {
 // fillErrorBody reads the error body shapes seen from Jumio.
 func fillErrorBody(ae *APIError, b []byte) {
 	var body struct {
-		Title            string `json:"title"`
-		Detail           string `json:"detail"`
-		Message          string `json:"message"`
-		ErrorMessage     string `json:"errorMessage"`
-		ErrorCode        String `json:"errorCode"`
-		Code             String `json:"code"`
-		Error            string `json:"error"`
-		ErrorDescription string `json:"error_description"`
+		Title            string      `json:"title"`
+		Detail           string      `json:"detail"`
+		Message          string      `json:"message"`
+		ErrorMessage     string      `json:"errorMessage"`
+		ErrorCode        wire.String `json:"errorCode"`
+		Code             wire.String `json:"code"`
+		Error            string      `json:"error"`
+		ErrorDescription string      `json:"error_description"`
 	}
 	if json.Unmarshal(b, &body) != nil {
 		return

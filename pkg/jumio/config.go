@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -23,10 +24,10 @@ const DefaultUserAgent = "kycflow/1.0"
 // without them.
 type Config struct {
 	// Region is the Jumio data center; default amer-1.
-	Region Region
+	Region wire.Region
 	// Hosts overrides the region's base URLs field by field (for jumiotest,
 	// a proxy, or a pre-production tenant); empty fields take the region's.
-	Hosts Hosts
+	Hosts wire.Hosts
 
 	// ClientID and ClientSecret are the OAuth2 client credentials for the
 	// Platform APIs (Portal: Settings > API credentials > OAuth2 Clients).
@@ -102,9 +103,9 @@ const (
 
 func (c *Config) setDefaults() {
 	if c.Region == "" {
-		c.Region = RegionAMER
+		c.Region = wire.RegionAMER
 	}
-	def := RegionHosts(c.Region)
+	def := wire.RegionHosts(c.Region)
 	for _, f := range []struct {
 		v *string
 		d string
@@ -144,7 +145,7 @@ var ErrInvalidConfig = errors.New("jumio: invalid config")
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if _, err := ParseRegion(string(c.Region)); err != nil {
+	if _, err := wire.ParseRegion(string(c.Region)); err != nil {
 		bad("region %q is not amer-1, emea-1 or apac-1", c.Region)
 	}
 	for name, h := range map[string]string{"auth": c.Hosts.Auth, "account": c.Hosts.Account, "api": c.Hosts.API,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // TestTelemetryCarriesNoPersonalDataOrCredentials: span names and metric
@@ -132,15 +133,15 @@ func containsAll(have []string, want ...string) bool {
 
 // personalValues returns the personal values of workflow details: the
 // extracted names, dates and numbers, and the image links.
-func personalValues(t *testing.T, d *jumio.WorkflowDetails) []string {
+func personalValues(t *testing.T, d *wire.WorkflowDetails) []string {
 	t.Helper()
 	var out []string
 	for _, entry := range d.Capabilities["extraction"] {
-		var x jumio.ExtractionData
+		var x wire.ExtractionData
 		if err := json.Unmarshal(entry.Data, &x); err != nil {
 			t.Fatal(err)
 		}
-		for _, v := range []jumio.String{x.FirstName, x.LastName, x.DateOfBirth, x.DocumentNumber, x.ExpiryDate} {
+		for _, v := range []wire.String{x.FirstName, x.LastName, x.DateOfBirth, x.DocumentNumber, x.ExpiryDate} {
 			if len(v) >= 4 {
 				out = append(out, string(v))
 			}

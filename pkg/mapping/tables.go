@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // ErrInvalidTable is returned (wrapped) by ParseProducts and ParseWorkflows
@@ -193,7 +193,7 @@ func pairs(s, what, form string) (map[string]string, error) {
 		return out, nil
 	}
 	if strings.HasPrefix(s, "{") {
-		var m map[string]jumio.String
+		var m map[string]wire.String
 		if err := json.Unmarshal([]byte(s), &m); err != nil {
 			return nil, fmt.Errorf("%w: %s: not a JSON object of %s pairs", ErrInvalidTable, what, form)
 		}

@@ -1,4 +1,4 @@
-package jumio
+package wire
 
 import (
 	"errors"
@@ -347,7 +347,7 @@ var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 func callbackFixtures(tb testing.TB, dir, ext string) [][]byte {
 	tb.Helper()
-	names, err := filepath.Glob(filepath.Join("testdata", dir, "callback-*"+ext))
+	names, err := filepath.Glob(filepath.Join("../testdata", dir, "callback-*"+ext))
 	if err != nil || len(names) == 0 {
 		tb.Fatalf("no %s fixtures: %v", dir, err)
 	}
