@@ -246,7 +246,7 @@ func (h *harness) spanTexts(t *testing.T) []string {
 			kvs = append(kvs, l.Attributes...)
 		}
 		for _, kv := range kvs {
-			out = append(out, string(kv.Key), kv.Value.Emit())
+			out = append(out, string(kv.Key), kv.Value.String())
 		}
 	}
 	return out

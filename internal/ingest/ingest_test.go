@@ -392,7 +392,7 @@ func checkServerSpan(t *testing.T, h *harness, method string, status int) {
 	}
 	attrs := map[string]string{}
 	for _, kv := range s.Attributes() {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	if got := attrs["http.request.method"]; got != method {
 		t.Errorf("http.request.method: got %q, want %q", got, method)

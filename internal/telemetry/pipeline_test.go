@@ -197,7 +197,7 @@ func slicesIndex(spans []tracetest.SpanStub, s tracetest.SpanStub) int {
 func attr(kvs []attribute.KeyValue, key string) string {
 	for _, kv := range kvs {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""

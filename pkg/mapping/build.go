@@ -59,11 +59,6 @@ func (b *builder) add(name string, decision events.DecisionType, label string, d
 	return &b.caps[len(b.caps)-1]
 }
 
-// has reports whether a capability of that name was added.
-func (b *builder) has(name string) bool {
-	return slices.ContainsFunc(b.caps, func(e entry) bool { return e.Name == name })
-}
-
 // setData sets key on every entry of capability name.
 func (b *builder) setData(name, key, value string) {
 	if value == "" {

@@ -18,7 +18,6 @@ import (
 // book builds the streams, the receiver's log and the posts of a run, for
 // the ledger to audit.
 type book struct {
-	t                             *testing.T
 	sent                          []jumiotest.SentCallback
 	callbacks, enriched, res, dlq []*nats.Msg
 	hooks                         []Delivery
