@@ -120,7 +120,7 @@ func runMigrate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) e
 		fmt.Fprintf(env.Stderr, "warning: %s (%s): %s\n", w.Field, w.Kind, w.Message)
 	}
 	if len(warnings) > 0 {
-		fmt.Fprintf(env.Stderr, "%d fields of the %s request did not carry over as they were\n", len(warnings), kind)
+		fmt.Fprintf(env.Stderr, "%s of the %s request did not carry over as they were\n", count(len(warnings), "field"), kind)
 	}
 	return nil
 }

@@ -447,7 +447,7 @@ func reportSent(w io.Writer, lines []sentLine, asJSON bool, base string) error {
 			}
 			parts = append(parts, label)
 		}
-		fmt.Fprintf(w, "sent %d callbacks to %s: %s\n", len(lines), base, strings.Join(parts, ", "))
+		fmt.Fprintf(w, "sent %s to %s: %s\n", count(len(lines), "callback"), base, strings.Join(parts, ", "))
 	}
 	if failed > 0 {
 		return fmt.Errorf("send: %d of %d callbacks were not stored (see the status column; 4xx bodies are RFC 9457 problems)", failed, len(lines))
