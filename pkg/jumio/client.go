@@ -99,6 +99,9 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		}),
 	)
 	c.http = &http.Client{
+		// Each attempt is bounded by its context (Config.Timeout); so is
+		// a request made without one.
+		Timeout:   cfg.Timeout,
 		Transport: traced,
 		// Jumio does not redirect; a redirect is answered as an error
 		// instead of carrying credentials elsewhere.
