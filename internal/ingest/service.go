@@ -86,7 +86,7 @@ func New(cfg Config, nc *nats.Conn, tel *telemetry.Telemetry) (*Service, error) 
 		metricsH:   tel.MetricsHandler(),
 		allowed:    cfg.allowedSources(),
 		trusted:    trusted,
-		limiters:   newLimiters(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitSources),
+		limiters:   newLimiters(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitSources, cfg.RateLimitIPv6Prefix),
 		refSecrets: cfg.userReferenceSecrets(),
 	}
 	if cfg.PathSecret.IsSet() {
