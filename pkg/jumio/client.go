@@ -73,6 +73,9 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		account:   newLimiter(cfg.AccountRateLimit, max(1, int(cfg.AccountRateLimit)), cfg.RateLimitCooldown),
 		token:     newLimiter(cfg.TokenRateLimit, 1, cfg.RateLimitCooldown),
 	}
+	for _, l := range []*limiter{c.retrieval, c.account, c.token} {
+		l.lanes.configure(l.lim.Burst(), cfg.BulkBurst, cfg.LaneWeights)
+	}
 	m, err := newClientMetrics(o.meterProvider, c)
 	if err != nil {
 		return nil, err
