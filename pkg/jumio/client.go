@@ -137,6 +137,9 @@ type call struct {
 	accept string
 	body   []byte
 	lim    *limiter
+	// also, when set, is a second limiter the call waits for first (a
+	// request Jumio counts against two budgets).
+	also *limiter
 	// once disables in-call retries (non-idempotent calls).
 	once bool
 }
@@ -197,6 +200,11 @@ func (c *Client) run(ctx context.Context, cl call, handle func(resp *http.Respon
 func (c *Client) attempt(ctx context.Context, cl call, handle func(*http.Response, func()) error) error {
 	refreshed := false
 	for {
+		if cl.also != nil {
+			if err := cl.also.Wait(ctx); err != nil {
+				return fmt.Errorf("jumio: %s: %w", cl.ep, err)
+			}
+		}
 		if err := cl.lim.Wait(ctx); err != nil {
 			return fmt.Errorf("jumio: %s: %w", cl.ep, err)
 		}
@@ -240,6 +248,9 @@ func (c *Client) attempt(ctx context.Context, cl call, handle func(*http.Respons
 			continue
 		case resp.StatusCode == http.StatusTooManyRequests:
 			cl.lim.Throttled(ae.RetryAfter)
+			if cl.also != nil {
+				cl.also.Throttled(ae.RetryAfter)
+			}
 		}
 		return ae
 	}
