@@ -59,7 +59,7 @@ the callbacks in flight, the stages drain, then the server stops.`,
 			fs.String("enricher-addr", "", "listen address of the enricher's /healthz, /readyz and /metrics (default KYCFLOW_ENRICHER_ADDR or 127.0.0.1:8081)")
 			fs.String("notifier-addr", "", "listen address of the notifier's /healthz, /readyz and /metrics (default KYCFLOW_NOTIFIER_ADDR or 127.0.0.1:8082)")
 			fs.String("simulator-addr", "127.0.0.1:0", "listen address of the Jumio simulator, started without Jumio credentials (port 0: any free port)")
-			fs.String("nats-listen", "127.0.0.1:4222", "listen address of the embedded NATS server (port 0: any free port)")
+			fs.String("nats-listen", "", "listen address of the embedded NATS server (default KYCFLOW_NATS_LISTEN, else "+defaultNATSListen+"; port 0: any free port)")
 			fs.String("nats-url", "", "use this NATS server instead of the embedded one (credentials from the KYCFLOW_NATS_* variables)")
 		},
 		Run: runRun,
@@ -172,7 +172,7 @@ func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
 	rc := runConfig{
 		dataDir:       strFlag(fs, "data-dir"),
 		natsURL:       strFlag(fs, "nats-url"),
-		natsListen:    strFlag(fs, "nats-listen"),
+		natsListen:    cmp.Or(strFlag(fs, "nats-listen"), env.Getenv("KYCFLOW_NATS_LISTEN"), defaultNATSListen),
 		simulatorAddr: strFlag(fs, "simulator-addr"),
 	}
 	if !flagSet(fs, "data-dir") {
@@ -375,6 +375,10 @@ func (ls *stageListeners) info(natsURL string, sim *localSimulator) runInfo {
 	}
 	return ri
 }
+
+// defaultNATSListen is where the embedded NATS server listens unless told
+// otherwise: NATS's own port, on loopback.
+const defaultNATSListen = "127.0.0.1:4222"
 
 // localIngestAddr is where "kycflow run" with the simulator listens for
 // callbacks unless told otherwise.
