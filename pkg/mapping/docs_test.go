@@ -178,9 +178,39 @@ Rules for every result:
 - Capabilities are listed in a fixed order: ` + "`" + strings.Join(capabilityOrder, "`, `") + "`" + `,
   then unknown names alphabetically; within a capability by id, then label.
 - Reasons are the capabilities that did not pass: REJECTED first, then WARNING, then
-  NOT_EXECUTED; within those by capability order, Netverify code and label.
+  NOT_EXECUTED; within those in the order Jumio sent them (Netverify's reject details,
+  the Platform's capabilities and entries).
 - Image references are copied, never followed; an href that is not an absolute
   http(s) URL is dropped.
+- What Jumio sends that has no field of its own (fields Jumio adds, undocumented
+  contents, capability data that may be personal data, Netverify fields without a
+  Platform equivalent) is kept in ` + "`extra`" + ` by its Jumio path; ` + "`no_pii`" + ` and
+  ` + "`decision_only`" + ` drop it.
+- A field of another shape than documented is decoded leniently (a number for a string,
+  an object sent as a string holding its JSON, a timestamp that is not RFC 3339) or left
+  out; it never fails the whole document. When it carries an outcome, see below.
+
+### Unreadable fields: fail closed
+
+A field that carries a verification outcome and cannot be read never leaves the verdict as
+it was. The fields: Netverify ` + "`identityVerification`" + ` (and its similarity, validity, reason),
+` + "`rejectReason`" + `, document verification's ` + "`document`" + `, and in retrieval ` + "`document`" + `,
+` + "`document.status`" + `, ` + "`verification`" + ` and each of its fields, each additional check;
+Platform ` + "`decision`" + `, ` + "`capabilities`" + ` and each capability entry (an entry, or its
+decision, of another shape). For such a result:
+
+- ` + "`unreadableFields`" + ` names each field (never its value), and each capability it feeds
+  (or, when it feeds none on its own, a capability named after the field) gets a result
+  WARNING / UNREADABLE with ` + "`data.field`" + ` naming it, so it is also a reason;
+- the decision is **WARNING**, Jumio's own word for "a person looks at it": a manual
+  review, never PASSED. A REJECTED result stays REJECTED, and an expired one NOT_EXECUTED.
+  Holding it in the dead-letter queue instead would retry a document that will not read
+  better, and hide from downstream services a verification that needs a person;
+- ` + "`verificationStatus`" + ` is never APPROVED_VERIFIED (it is absent instead), and there is no
+  ` + "`identityVerification`" + ` built from it;
+- the enricher counts it (` + "`kycflow_enricher_unreadable_fields_total{api,field}`" + `) and logs
+  "result has unreadable fields" at WARN with the event, account and execution ids and the
+  field names.
 
 ## Result fields
 `)
