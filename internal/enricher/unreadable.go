@@ -17,8 +17,9 @@ var fieldRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.]{0,79}$`)
 
 // unreadable counts and logs, with ids only, the fields of a published
 // result that carry a verification outcome and could not be read: the
-// result went out as a manual review (docs/mapping.md, "Unreadable
-// fields"), and an operator should know why.
+// result went out as a manual review
+// (docs/architecture.md#an-unreadable-verdict-field-is-a-manual-review), and
+// an operator should know why.
 func (e *Enricher) unreadable(ctx context.Context, c *callback, r events.Result) {
 	if len(r.UnreadableFields) == 0 {
 		return

@@ -108,7 +108,7 @@ func (b *builder) extraString(path, value string) {
 // attach sets data key on every entry of capability name; when there is
 // none (the capability did not run: a prerequisite failed), the data gets
 // an entry NOT_EXECUTED / PRECONDITION_NOT_FULFILLED, as the Platform
-// reports a capability whose prerequisite failed (JUMIO.md 4.6).
+// reports a capability whose prerequisite failed (docs/jumio.md 4.6).
 func (b *builder) attach(name string, data map[string]string) {
 	for k, v := range data {
 		if v == "" {
@@ -184,7 +184,8 @@ func (b *builder) finish() events.Result {
 	}
 	// A field that carries an outcome and could not be read never leaves
 	// the verdict standing: the result goes to manual review (WARNING),
-	// unless it is already REJECTED, or expired (no outcome at all).
+	// unless it is already REJECTED, or expired (no outcome at all);
+	// docs/architecture.md#an-unreadable-verdict-field-is-a-manual-review.
 	if len(r.UnreadableFields) > 0 {
 		slices.Sort(r.UnreadableFields)
 		if !r.Status.Expired() && r.Decision.Type != events.DecisionRejected {

@@ -5,7 +5,7 @@ import (
 )
 
 // The tables in this file are Jumio's vocabularies and the correspondences
-// between them (JUMIO.md 2.4, 4.6, 6.3–6.7). They are not tenant-specific,
+// between them (docs/jumio.md 2.4, 4.6, 6.3–6.7). They are not tenant-specific,
 // so they are not configurable. docs/mapping.md is generated from them.
 
 // Capability names (Platform details capabilities.<name>).
@@ -85,7 +85,7 @@ type target struct {
 	label      string
 }
 
-// Confidence of a correspondence, as JUMIO.md rates it.
+// Confidence of a correspondence, as docs/jumio.md rates it.
 const (
 	confirmed = "confirmed"
 	high      = "high"
@@ -94,7 +94,7 @@ const (
 )
 
 // verificationRow maps a Netverify verificationStatus to the overall
-// decision and, when no rejectReason says more, the capabilities (JUMIO.md
+// decision and, when no rejectReason says more, the capabilities (docs/jumio.md
 // 6.3, 6.5).
 type verificationRow struct {
 	status     string
@@ -129,7 +129,7 @@ func index[K comparable, R any](rows []R, key func(R) K) map[K]R {
 var verificationIndex = index(verificationRows, func(r verificationRow) string { return r.status })
 
 // rejectRow maps a Netverify rejectReasonCode (and detailsCode) to a
-// Platform capability label (JUMIO.md 2.4, 6.5).
+// Platform capability label (docs/jumio.md 2.4, 6.5).
 type rejectRow struct {
 	code, detail string
 	// description is Netverify's rejectReasonDescription (and
@@ -202,7 +202,7 @@ var codeStatus = func() map[string]string {
 // legacyRow maps a Platform capability result (capability, decision and
 // label together: imageChecks WARNING DIFFERENT_PERSON is 211, REJECTED
 // DIFFERENT_PERSON has no code) back to the Netverify reject code a legacy
-// consumer knows (JUMIO.md 6.5, reverse direction).
+// consumer knows (docs/jumio.md 6.5, reverse direction).
 type legacyRow struct {
 	capability string
 	decision   events.DecisionType
@@ -233,7 +233,7 @@ var legacyRows = func() []legacyRow {
 	}
 	rej := events.DecisionRejected
 	// Preferred where several codes share a label: the high-confidence
-	// row of JUMIO.md 6.5.
+	// row of docs/jumio.md 6.5.
 	add(legacyRow{capUsability, rej, "PHOTOCOPY", "103", ""})
 	add(legacyRow{capUsability, rej, "BLACK_WHITE", "210", ""})
 	add(legacyRow{capUsability, rej, "BAD_QUALITY_IMAGE", "200", "2002"})
@@ -241,9 +241,9 @@ var legacyRows = func() []legacyRow {
 	for _, r := range rejectRows {
 		add(legacyRow{r.to.capability, r.to.decision, r.to.label, r.code, r.detail})
 	}
-	// Labels JUMIO.md 6.5 gives as alternatives. MANIPULATED_DOCUMENT_GENDER,
+	// Labels docs/jumio.md 6.5 gives as alternatives. MANIPULATED_DOCUMENT_GENDER,
 	// _ISSUING_DATE and DIGITAL_MANIPULATION have no Netverify code, nor
-	// has MISMATCH_FRONT_BACK: JUMIO.md documents none.
+	// has MISMATCH_FRONT_BACK: docs/jumio.md documents none.
 	for _, r := range []legacyRow{
 		{capUsability, rej, "BAD_QUALITY", "200", "2002"},
 		{capImageChecks, rej, "DIGITAL_COPY", "104", ""},
@@ -276,14 +276,14 @@ type valueRow struct {
 	confidence string
 }
 
-// similarityRows: identityVerification.similarity → similarity (JUMIO.md 6.6).
+// similarityRows: identityVerification.similarity → similarity (docs/jumio.md 6.6).
 var similarityRows = []valueRow{
 	{"MATCH", events.DecisionPassed, "MATCH", high},
 	{"NO_MATCH", events.DecisionRejected, "NO_MATCH", high},
 	{"NOT_POSSIBLE", events.DecisionWarning, "NOT_POSSIBLE", medium},
 }
 
-// livenessRows: identityVerification.validity / reason → liveness (JUMIO.md
+// livenessRows: identityVerification.validity / reason → liveness (docs/jumio.md
 // 6.6). The empty value is validity FALSE without a reason.
 var livenessRows = []valueRow{
 	{"TRUE", events.DecisionPassed, labelOK, high},
@@ -301,7 +301,7 @@ var livenessRows = []valueRow{
 	{"LIVENESS_FAILED", events.DecisionRejected, "LIVENESS_UNDETERMINED", medium},
 }
 
-// authRows: authentication transactionResult → authentication (JUMIO.md 6.6).
+// authRows: authentication transactionResult → authentication (docs/jumio.md 6.6).
 var authRows = []valueRow{
 	{"PASSED", events.DecisionPassed, labelOK, high},
 	{"FAILED", events.DecisionRejected, "FAILED", high},
@@ -309,7 +309,7 @@ var authRows = []valueRow{
 	{"EXPIRED", events.DecisionNotExecuted, labelPrecondition, medium},
 }
 
-// searchRows: additionalChecks searchResults → capability (JUMIO.md 6.7).
+// searchRows: additionalChecks searchResults → capability (docs/jumio.md 6.7).
 // CHECK_NOT_DONE takes its label from searchResponse (or searchReason).
 var searchRows = []valueRow{
 	{"POSITIVE_RESULT", events.DecisionPassed, labelOK, medium},
@@ -321,7 +321,7 @@ var searchRows = []valueRow{
 // watchlistRows: the searchStatus of an additional check without a
 // searchResults word (watchlistScreening), with the number of searchResults
 // when DONE (or SUCCESS), → the capability, as the Platform reports a
-// screening (JUMIO.md 4.6).
+// screening (docs/jumio.md 4.6).
 var watchlistRows = []valueRow{
 	{"DONE, no results", events.DecisionPassed, labelOK, low},
 	{"DONE, results", events.DecisionWarning, "ALERT", low},
@@ -351,7 +351,7 @@ var (
 )
 
 // additionalChecks maps Netverify retrieval additionalChecks names to
-// Platform capabilities (JUMIO.md 6.4, 6.7). faceSearchFindings is data of
+// Platform capabilities (docs/jumio.md 6.4, 6.7). faceSearchFindings is data of
 // imageChecks, not a capability of its own.
 var additionalChecks = []struct{ netverify, capability string }{
 	{"addressValidation", capAddress},
@@ -381,7 +381,7 @@ var capabilityData = []dataKeys{
 }
 
 // livenessReasonRows map a Platform liveness label back to the Netverify
-// identityVerification reason (JUMIO.md 6.6, reverse direction): the
+// identityVerification reason (docs/jumio.md 6.6, reverse direction): the
 // reverse of livenessRows, with the preferred reason where several share
 // a label, and PHOTOCOPY, the paper half of SELFIE_IS_SCREEN_PAPER_VIDEO.
 var livenessReasonRows = func() []valueRow {

@@ -8,7 +8,7 @@ import (
 )
 
 // identity is the identity document and its holder, as each source names
-// them (JUMIO.md 6.4: the Netverify callback, the Netverify retrieval
+// them (docs/jumio.md 6.4: the Netverify callback, the Netverify retrieval
 // document and Platform extraction data have the same fields under other
 // names).
 type identity struct {

@@ -27,7 +27,7 @@ import (
 // A result with unreadable fields is never APPROVED_VERIFIED: "" instead.
 // For a Netverify result it returns the verificationStatus Netverify sent
 // (so) and the codes of its first reason that has one. For a Platform
-// result it derives them (JUMIO.md 6.3, 6.5, reverse direction), first rule
+// result it derives them (docs/jumio.md 6.3, 6.5, reverse direction), first rule
 // that applies:
 //
 //   - a workflow that is not an ID verification (authentication,
@@ -49,7 +49,7 @@ import (
 //   - any other document capability REJECTED → DENIED_FRAUD without a code
 //   - a document capability NOT_EXECUTED (TECHNICAL_ERROR, …): Jumio could
 //     not process the document → ERROR_NOT_READABLE_ID without a code,
-//     Netverify's status for an ID it could not verify (JUMIO.md 2.2); a
+//     Netverify's status for an ID it could not verify (docs/jumio.md 2.2); a
 //     REJECTED decision with nothing but capabilities not executed maps
 //     here, not to DENIED_FRAUD
 //   - a document capability WARNING without a code → "": no equivalent,
@@ -140,7 +140,7 @@ func legacyStatus(r events.Result) (string, string, string) {
 }
 
 // nonIDKeys are the built-in workflow keys of products that are not an ID
-// verification (JUMIO.md 6.2): Netverify sent no verificationStatus for
+// verification (docs/jumio.md 6.2): Netverify sent no verificationStatus for
 // them.
 var nonIDKeys = []string{"5", "6", "9", "16", "20", "10005", "10006", "10008", "10010", "10014", "10026"}
 
@@ -213,8 +213,8 @@ func notUploaded(r events.Result, doc []events.Reason) bool {
 // LegacyIdentity returns the Netverify identityVerification of r: for a
 // Netverify result the one Netverify sent (r.IdentityVerification); for a
 // Platform result whose LegacyStatus is APPROVED_VERIFIED (Netverify sent
-// identityVerification with no other, JUMIO.md 2.3) the one derived from
-// its similarity and liveness capabilities (JUMIO.md 6.6, reverse
+// identityVerification with no other, docs/jumio.md 2.3) the one derived from
+// its similarity and liveness capabilities (docs/jumio.md 6.6, reverse
 // direction), the most severe entry of each deciding:
 //
 //   - similarity: data.similarity when Jumio gave it (NOT_MATCH, an older

@@ -18,7 +18,7 @@ import (
 //
 //   - ID verification: verificationStatus and rejectReason give the overall
 //     decision and the usability, imageChecks, extraction and dataChecks
-//     results (JUMIO.md 6.3, 6.5): a capability a reject code names implies
+//     results (docs/jumio.md 6.3, 6.5): a capability a reject code names implies
 //     that those it depends on passed; identityVerification gives
 //     similarity and liveness (6.6), and a similarity or liveness that did
 //     not pass lowers the decision. NO_ID_UPLOADED is an expired session.
@@ -54,7 +54,7 @@ func FromNetverify(ev events.CallbackEvent, m *wire.NetverifyMessage, t *Tables)
 // FromNetverifyData maps a Netverify retrieval /data response, and the
 // callback event that triggered its retrieval, to the normalized result:
 // the same shape as FromNetverify gives for the ID-verification callback,
-// plus mrzCheck (dataChecks data) and additionalChecks (JUMIO.md 6.7). A
+// plus mrzCheck (dataChecks data) and additionalChecks (docs/jumio.md 6.7). A
 // response holding only the verification object is accepted: its
 // verificationStatus is then the one its reject code belongs to. d may be
 // nil; t may be nil for DefaultTables.
@@ -132,7 +132,7 @@ func FromNetverifyData(ev events.CallbackEvent, d *wire.NetverifyData, t *Tables
 }
 
 // rejectCapability is the capability an unreadable rejectReason feeds:
-// the one its verificationStatus implies (JUMIO.md 6.5).
+// the one its verificationStatus implies (docs/jumio.md 6.5).
 func rejectCapability(vs string) string {
 	switch vs {
 	case nvDeniedFraud:
@@ -144,7 +144,7 @@ func rejectCapability(vs string) string {
 }
 
 // checkCapability is the capability of a Netverify additional check: the
-// Platform capability JUMIO.md 6.4 names, else the check's own name.
+// Platform capability docs/jumio.md 6.4 names, else the check's own name.
 func checkCapability(name string) string {
 	for _, a := range additionalChecks {
 		if a.netverify == name {
@@ -167,7 +167,7 @@ func (b *builder) reference(ev events.CallbackEvent, kind events.CallbackKind, r
 // expiry is the Platform status of a Netverify transaction that ended
 // without an upload: TOKEN_EXPIRED when nothing shows the user started
 // (no first attempt, no capture method chosen: source WEB or REDIRECT),
-// SESSION_EXPIRED otherwise (JUMIO.md 2.2).
+// SESSION_EXPIRED otherwise (docs/jumio.md 2.2).
 func expiry(source string, started bool) events.Status {
 	switch source {
 	case "", "WEB", "REDIRECT":
@@ -215,7 +215,7 @@ func (b *builder) netverifyID(ev events.CallbackEvent, cb *wire.NetverifyCallbac
 	b.image("SELFIE", "", "FACE", cb.IDScanImageFace)
 	b.image("FACEMAP", "", "FACEMAP", cb.Facemap)
 	b.livenessImages(cb.LivenessImages)
-	// Netverify fields without a Platform equivalent (JUMIO.md 6.4), and
+	// Netverify fields without a Platform equivalent (docs/jumio.md 6.4), and
 	// fields kycflow does not know.
 	b.extraString("idScanStatus", cb.IDScanStatus)
 	for _, k := range slices.Sorted(maps.Keys(cb.IDChecks)) {
@@ -311,7 +311,7 @@ func (b *builder) rejection(vs, code string, rr *wire.RejectReason) {
 }
 
 // identity adds similarity and liveness from identityVerification
-// (JUMIO.md 6.6), and sets the result's legacy IdentityVerification. An
+// (docs/jumio.md 6.6), and sets the result's legacy IdentityVerification. An
 // unknown similarity is a WARNING with the value as its label, so that a
 // person looks at it; an unknown liveness reason is REJECTED (validity was
 // false) with the reason as its label. A field that could not be read
@@ -370,7 +370,7 @@ func (b *builder) identity(field string, iv *wire.IdentityVerification) {
 var searchKeys = []string{"searchResults", "searchResponse", "searchReason", "searchStatus", "searchDate", "searchId", "searchReference"}
 
 // additionalChecks adds the capabilities of Netverify retrieval
-// additionalChecks (JUMIO.md 6.7), each by its Platform name or, unknown,
+// additionalChecks (docs/jumio.md 6.7), each by its Platform name or, unknown,
 // by its own. A check whose result cannot be read is unreadable; one whose
 // result kycflow does not know (an unknown searchResults word, a
 // searchStatus such as PENDING, none at all) is WARNING with the value as

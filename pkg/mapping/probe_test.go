@@ -111,4 +111,6 @@ func probeData(data map[string]any) (events.Result, error) {
 	return FromNetverifyData(ev, &d, nil), nil
 }
 
-func dataDoc(t testing.TB) map[string]any { return loadJSON(t, "netverify-data-approved.input.data.json") }
+func dataDoc(t testing.TB) map[string]any {
+	return loadJSON(t, "netverify-data-approved.input.data.json")
+}

@@ -97,7 +97,7 @@ type NetverifyCallback struct {
 }
 
 // IdentityFields are identity fields that Netverify callbacks, Netverify
-// retrieval documents and Platform extraction data name alike (JUMIO.md
+// retrieval documents and Platform extraction data name alike (docs/jumio.md
 // 2.3, 4.6, 5). All are personal data.
 type IdentityFields struct {
 	IssuingAuthority             String       `json:"issuingAuthority,omitempty"`
@@ -275,7 +275,7 @@ type WorkflowInfo struct {
 	UserReference             String `json:"userReference,omitempty"`
 	CustomerInternalReference String `json:"customerInternalReference,omitempty"`
 	// ReportingCriteria is the account request's reportingCriteria, should
-	// Jumio return it (the Platform keeps it, JUMIO.md 6.1).
+	// Jumio return it (the Platform keeps it, docs/jumio.md 6.1).
 	ReportingCriteria String `json:"reportingCriteria,omitempty"`
 }
 
@@ -350,7 +350,7 @@ type CredentialRef struct {
 	Category string `json:"category,omitempty"`
 }
 
-// ExtractionData is the data of an extraction capability entry (JUMIO.md
+// ExtractionData is the data of an extraction capability entry (docs/jumio.md
 // 4.6). "N/A" values decode as empty. It decodes field by field
 // (UnmarshalJSON): a field of another shape is left out and named in
 // Warnings, and keys it does not name are kept in Extra.
