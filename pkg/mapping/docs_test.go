@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -321,6 +322,16 @@ decision, of another shape). For such a result:
 	tab = newTable(b, "Netverify", "account request", "how")
 	for _, f := range performFields {
 		tab.row("`"+f.netverify+"`", cmp.Or(f.platform, "not carried"), strings.TrimPrefix(f.note, "not carried: "))
+	}
+	b.WriteString("\n### `/initiate` response (`FromNetverifyInitiateResponse`)\n\nThe Platform account response that replaces Netverify's; `kycflow migrate-request` prints it for a response it is given.\n")
+	tab = newTable(b, "Netverify", "account response", "how")
+	for _, f := range append(slices.Clone(initiateResponseFields), responseAdded...) {
+		tab.row(cmp.Or("`"+f.netverify+"`", "–"), "`"+f.platform+"`", f.note)
+	}
+	b.WriteString("\n### Success and error redirects (`FromNetverifyRedirect`)\n\nThe query parameters Netverify appended to the success and error URLs, and the Platform's; `kycflow migrate-request` rewrites a URL it is given, so that a handler can be ported parameter by parameter.\n")
+	tab = newTable(b, "Netverify", "Platform", "how")
+	for _, p := range redirectParams {
+		tab.row(cmp.Or("`"+p.netverify+"`", "–"), "`"+p.platform+"`", p.note)
 	}
 	return b.String()
 }
