@@ -161,6 +161,8 @@ func renderDoc(t *testing.T) string {
 <!-- Generated from the tables in pkg/mapping and the doc comments of pkg/events.
      Do not edit: run go test ./pkg/mapping -run TestMappingDoc -update -->
 
+` + coverageSummary(t) + `
+
 How kycflow turns Jumio payloads into the normalized result (` + "`events.Result`" + `,
 JSON Schema ` + "`pkg/events/schema/result.v1.json`" + `), and Netverify requests into
 Platform account requests. Jumio publishes only part of its own Netverify → Platform
@@ -333,5 +335,30 @@ decision, of another shape). For such a result:
 	for _, p := range redirectParams {
 		tab.row(cmp.Or("`"+p.netverify+"`", "–"), "`"+p.platform+"`", p.note)
 	}
+	coverageTable(t, b)
 	return b.String()
+}
+
+// coverageSummary is the count at the top of the page.
+func coverageSummary(t *testing.T) string {
+	return "**Coverage: " + countCoverage(readCoverage(t)).String() + ".** See [Coverage](#coverage) at the end: every value docs/jumio.md documents, what the mapping makes of it (checked through the real code by `TestCoverage`, from `pkg/mapping/testdata/coverage.tsv`), and where it deviates, why."
+}
+
+// coverageTable renders the coverage table.
+func coverageTable(t *testing.T, b *strings.Builder) {
+	rows := readCoverage(t)
+	c := countCoverage(rows)
+	fmt.Fprintf(b, "\n## Coverage\n\n%s.\n\n"+
+		"Every value docs/jumio.md documents, by area: Netverify statuses, reject and detail codes, identityVerification values, "+
+		"callback and retrieval fields, Platform statuses, decisions, every capability label, extraction data, details fields, "+
+		"workflow keys, request, response and redirect fields. *maps* is what the mapping makes of the value, computed through the "+
+		"real code by a probe per area (`coverage_probe_test.go`): \"→ path\" lists where a field lands in the result (\"—\": "+
+		"nowhere), other rows the status, decision, reasons, capabilities and legacy view (*vs*: verificationStatus) the value gives. "+
+		"*status*: mapped as docs/jumio.md says (which is often its own inference), or deviates, with the reason. *before*: how "+
+		"the mapping treated the value before this table (questionable: carried, but not as docs/jumio.md says or without a reason; "+
+		"missing: not carried). %d values deviate.\n", c, c.deviates)
+	tab := newTable(b, "area", "value", "maps", "status", "before", "source", "note")
+	for _, r := range rows {
+		tab.row(r.Area, "`"+r.Value+"`", r.Maps, r.Status, r.Before, r.Source, r.Note)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio/wire"
@@ -126,6 +127,12 @@ func FromNetverifyData(ev events.CallbackEvent, d *wire.NetverifyData, t *Tables
 	}
 	for _, k := range slices.Sorted(maps.Keys(d.Extra)) {
 		b.extra(k, d.Extra[k])
+	}
+	// When Jumio answered the retrieval: no timestamp of the result says
+	// it (enriched is kycflow's own).
+	if ts := cmp.Or(d.Timestamp.Time, v.Timestamp.Time); !ts.IsZero() {
+		raw, _ := json.Marshal(ts.UTC().Format(time.RFC3339Nano))
+		b.extra("timestamp", raw)
 	}
 	r.Timestamps.Created = utc(d.Transaction.Date.Time)
 	return b.finish()
@@ -295,7 +302,12 @@ func (b *builder) rejection(vs, code string, rr *wire.RejectReason) {
 				tg.capability = capUsability
 			}
 		}
-		e := b.add(tg.capability, tg.decision, tg.label, nil)
+		var data map[string]string
+		if _, known := rejectIndex[codeKey{code, detail}]; !known && detail != "" {
+			// An unknown detail: its description is all that says what it is.
+			data = map[string]string{"detailsDescription": word(d.Description)}
+		}
+		e := b.add(tg.capability, tg.decision, tg.label, data)
 		e.code, e.detail = code, detail
 		e.CredentialCategories = categoriesOf(tg.capability)
 		if i := slices.Index(idChain, tg.capability); i >= 0 && i < first {
@@ -523,6 +535,11 @@ func (b *builder) netverifyDocument(ev events.CallbackEvent, dv *wire.NetverifyD
 		}
 		r.Decision.Type = row.decision
 		r.Decision.Label = string(row.decision)
+		if ts == "FAILED" && row.decision == events.DecisionPassed {
+			// A failed transaction is never passed, whatever its document
+			// says (docs/jumio.md 2.6 does not say how the two combine).
+			r.Decision.Type, r.Decision.Label = events.DecisionWarning, "FAILED"
+		}
 	}
 	doc := events.Document{Type: word(dv.Document.Type), SubType: word(dv.Document.CustomDocumentCode), IssuingCountry: word(dv.Document.Country)}
 	if !empty(doc) {
