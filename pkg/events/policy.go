@@ -134,11 +134,12 @@ func (r Result) Clone() Result {
 		Created:      clonePtr(r.Timestamps.Created),
 		Started:      clonePtr(r.Timestamps.Started),
 		Completed:    clonePtr(r.Timestamps.Completed),
-		WipedOut:     clonePtr(r.Timestamps.WipedOut),
 		CallbackSent: clonePtr(r.Timestamps.CallbackSent),
 		Received:     clonePtr(r.Timestamps.Received),
 		Enriched:     clonePtr(r.Timestamps.Enriched),
+		WipedOut:     clonePtr(r.Timestamps.WipedOut),
 	}
+	out.Migration = clonePtr(r.Migration)
 	return out
 }
 

@@ -34,6 +34,9 @@ import (
 // UnreadableFields, and the result is never PASSED. What the details hold
 // that has no field of its own (feedback, rules, capability data that may
 // be personal data, fields Jumio adds) is kept in Extra.
+// Details with wipedOutAt give a tombstone: WipedOut set, and nothing that
+// may be personal data (no document, person, images, extra, client IPs or
+// reporting criteria).
 //
 // Enriched is left for the caller to set.
 func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) events.Result {
@@ -115,7 +118,17 @@ func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) e
 	r.Timestamps.Created = utc(d.CreatedAt.Time)
 	r.Timestamps.Started = utc(d.StartedAt.Time)
 	r.Timestamps.Completed = utc(d.CompletedAt.Time)
-	r.Timestamps.WipedOut = utc(d.WipedOutAt.Time)
+
+	// Wiped out: Jumio deleted the personal data. Whatever extracted data
+	// or image link the details still carry is left out, so a tombstone
+	// never holds personal data.
+	if r.Timestamps.WipedOut = utc(d.WipedOutAt.Time); r.Timestamps.WipedOut != nil {
+		r.Document, r.Person, r.Images, r.Extra = nil, nil, nil, nil
+		r.IDs.ReportingCriteria = ""
+		for i := range r.Credentials {
+			r.Credentials[i].ClientIP = ""
+		}
+	}
 
 	out := b.finish()
 	out.VerificationStatus, _, _ = LegacyStatus(out)
