@@ -39,7 +39,7 @@ var resultSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
 })
 
 var (
-	eventIDRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	eventIDRE = regexp.MustCompile(events.EventIDPattern)
 	kinds     = map[events.API][]events.CallbackKind{
 		events.APIPlatform:  {events.KindWorkflow},
 		events.APINetverify: {events.KindIDVerification, events.KindAuthentication, events.KindDocumentVerification},
