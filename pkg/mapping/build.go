@@ -207,7 +207,9 @@ func (b *builder) finish() events.Result {
 			continue
 		}
 		code, detail := e.code, e.detail
-		if code == "" && r.Source.API == events.APIPlatform {
+		if code == "" && r.Source.API == events.APIPlatform && documentCapability(e.Name, e.CredentialCategories) {
+			// Netverify's reject codes are about the ID document: a
+			// selfie's usability has none.
 			code, detail = legacyCode(e.Name, e.Decision, e.Label)
 		}
 		rs := events.Reason{Capability: e.Name, Decision: e.Decision, Label: e.Label, LegacyRejectCode: code, LegacyDetailCode: detail}

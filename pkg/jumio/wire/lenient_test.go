@@ -72,6 +72,11 @@ func TestWorkflowDetailsLenient(t *testing.T) {
 			want: view{Created: created, Type: "PASSED", Caps: map[string]int{}, Warnings: []string{"completedAt", "startedAt"}},
 		},
 		{
+			name: "timestamps with a space, or a date alone, without a zone (UTC)",
+			body: `{"createdAt":"2024-03-14 10:00:00","completedAt":"2024-03-15","decision":{"type":"PASSED"}}`,
+			want: view{Created: created, Completed: time.Date(2024, 3, 15, 0, 0, 0, 0, time.UTC), Type: "PASSED", Caps: map[string]int{}},
+		},
+		{
 			name: "capability as one object; entries of other shapes kept as unreadable",
 			body: `{"decision":{"type":"PASSED"},"capabilities":{"usability":{"id":"u1","decision":{"type":"PASSED"}},` +
 				`"liveness":[{"id":7,"validFaceMapForAuthentication":true,"credentials":"x","decision":{"type":"PASSED","risk":{"score":"n/a"}}},"junk"],"odd":"text"}}`,

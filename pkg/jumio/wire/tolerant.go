@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // tolerant decodes Jumio documents field by field, so that one field of an
@@ -98,7 +99,32 @@ func join(path, key string) string {
 var (
 	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 	rawMessageType  = reflect.TypeFor[json.RawMessage]()
+	timeType        = reflect.TypeFor[Time]()
 )
+
+// tolerantLayouts are the timestamp shapes read beyond RFC 3339 (Time):
+// a space for the T, and a date alone; without a zone, UTC.
+var tolerantLayouts = []string{"2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999", "2006-01-02"}
+
+// tolerantTime reads a timestamp as Time does, or in one of
+// tolerantLayouts. Callbacks never read timestamps this way: their
+// timestamps decide their event ids.
+func tolerantTime(raw json.RawMessage) (Time, bool) {
+	var t Time
+	if t.UnmarshalJSON(raw) == nil {
+		return t, true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return Time{}, false
+	}
+	for _, layout := range tolerantLayouts {
+		if v, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
+			return Time{v.UTC()}, true
+		}
+	}
+	return Time{}, false
+}
 
 // fieldIndex maps the JSON names of a struct's fields to their index,
 // embedded structs' fields promoted (an outer name wins), as encoding/json
@@ -166,6 +192,13 @@ func (d *tolerant) value(raw json.RawMessage, v reflect.Value, path string) {
 	switch {
 	case t == rawMessageType:
 		v.SetBytes(append([]byte(nil), raw...))
+		return
+	case t == timeType:
+		if tm, ok := tolerantTime(raw); ok {
+			v.Set(reflect.ValueOf(tm))
+		} else {
+			d.warn(path)
+		}
 		return
 	case reflect.PointerTo(t).Implements(unmarshalerType):
 		p := reflect.New(t)
