@@ -77,6 +77,9 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		account:   newLimiter(cfg.AccountRateLimit, max(1, int(cfg.AccountRateLimit)), cfg.RateLimitCooldown),
 		token:     newLimiter(cfg.TokenRateLimit, 1, cfg.RateLimitCooldown),
 	}
+	for _, l := range []*limiter{c.retrieval, c.account, c.token} {
+		l.lanes.configure(l.lim.Burst(), cfg.BulkBurst, cfg.LaneWeights)
+	}
 	for name, l := range map[string]*limiter{"retrieval": c.retrieval, "account": c.account, "token": c.token} {
 		l.maxPause = cfg.MaxRetryAfter
 		l.onLong = func(d time.Duration) {
@@ -148,6 +151,9 @@ type call struct {
 	accept string
 	body   []byte
 	lim    *limiter
+	// also, when set, is a second limiter the call waits for first (a
+	// request Jumio counts against two budgets).
+	also *limiter
 	// once disables in-call retries (non-idempotent calls).
 	once bool
 }
@@ -208,6 +214,11 @@ func (c *Client) run(ctx context.Context, cl call, handle func(resp *http.Respon
 func (c *Client) attempt(ctx context.Context, cl call, handle func(*http.Response, func()) error) error {
 	refreshed := false
 	for {
+		if cl.also != nil {
+			if err := cl.also.Wait(ctx); err != nil {
+				return fmt.Errorf("jumio: %s: %w", cl.ep, err)
+			}
+		}
 		if err := cl.lim.Wait(ctx); err != nil {
 			return fmt.Errorf("jumio: %s: %w", cl.ep, err)
 		}
@@ -251,6 +262,9 @@ func (c *Client) attempt(ctx context.Context, cl call, handle func(*http.Respons
 			continue
 		case resp.StatusCode == http.StatusTooManyRequests:
 			cl.lim.Throttled(ae.RetryAfter)
+			if cl.also != nil {
+				cl.also.Throttled(ae.RetryAfter)
+			}
 		}
 		return ae
 	}

@@ -85,6 +85,9 @@ type Config struct {
 	// PublicURL is the base URL put into hrefs and printed (for a server
 	// behind a proxy or in a container); default the listener's address.
 	PublicURL string
+	// MigrationDelay is how long after an accepted migration request each
+	// scan's Platform copy is made and its callback posted; 0: at once.
+	MigrationDelay time.Duration
 }
 
 // Key counts requests by endpoint and answered status (0 for a dropped
@@ -121,8 +124,14 @@ type Server struct {
 	gen        *generator
 	timers     []*time.Timer
 	closed     bool
-	sends      sync.WaitGroup
-	changes    uint64
+
+	migrations        map[string]*migration
+	migrationAccounts map[string]bool
+	migrationLog      []MigrationCall
+	deletedAccounts   map[string]bool
+	wipedScans        map[string]bool
+	sends             sync.WaitGroup
+	changes           uint64
 }
 
 type tenantState struct {
@@ -161,7 +170,7 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 	if cfg.CallbackClient == nil {
 		cfg.CallbackClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	if cfg.TokenLifetime < 0 || cfg.Budget < 0 || cfg.TokenBudget < 0 || cfg.Latency < 0 || cfg.CompleteAfter < 0 {
+	if cfg.TokenLifetime < 0 || cfg.Budget < 0 || cfg.TokenBudget < 0 || cfg.Latency < 0 || cfg.CompleteAfter < 0 || cfg.MigrationDelay < 0 {
 		return nil, errors.New("jumiotest: negative durations or budgets")
 	}
 	s := &Server{
@@ -174,6 +183,11 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 		counts:     map[Key]int{},
 		latency:    cfg.Latency,
 		gen:        newGenerator(cfg.Scenario),
+
+		migrations:        map[string]*migration{},
+		migrationAccounts: map[string]bool{},
+		deletedAccounts:   map[string]bool{},
+		wipedScans:        map[string]bool{},
 	}
 	for i, t := range cfg.Tenants {
 		if i == 0 {
