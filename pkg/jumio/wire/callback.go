@@ -177,6 +177,10 @@ type NetverifyMessage struct {
 	// Warnings name optional fields that could not be decoded and were
 	// left out (names only, never values).
 	Warnings []string
+
+	// eventID is the id of the whole callback, set by the parse
+	// functions (events.NetverifyEventID).
+	eventID string
 }
 
 // Reference is the scan (or transaction) reference.
@@ -223,10 +227,11 @@ func (m *NetverifyMessage) CallbackDate() time.Time {
 	return time.Time{}
 }
 
-// EventID is the callback's deterministic event id.
-func (m *NetverifyMessage) EventID() string {
-	return events.NetverifyEventID(m.Reference(), m.Status(), m.CallbackDate())
-}
+// EventID is the callback's deterministic event id: a hash of every field
+// of the callback as it was parsed (events.NetverifyEventID), so that a
+// copy that differs in any field has another id. It is "" for a message
+// that no parse function made.
+func (m *NetverifyMessage) EventID() string { return m.eventID }
 
 // LogValue logs the kind, reference and status only.
 func (m NetverifyMessage) LogValue() slog.Value {
@@ -337,7 +342,22 @@ func ParseNetverifyIDs(values url.Values) (*NetverifyMessage, error) {
 }
 
 func parseNetverify(values url.Values, full bool) (*NetverifyMessage, error) {
-	return parseForm(newForm(values), full)
+	m, err := parseForm(newForm(values), full)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, vs := range values {
+		n += len(vs)
+	}
+	fields := make([]events.FormField, 0, n)
+	for k, vs := range values {
+		for _, v := range vs {
+			fields = append(fields, events.FormField{Name: k, Value: v})
+		}
+	}
+	m.eventID = events.NetverifyEventID(fields)
+	return m, nil
 }
 
 func parseForm(f form, full bool) (*NetverifyMessage, error) {
