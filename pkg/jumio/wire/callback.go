@@ -25,7 +25,7 @@ type CallbackError struct {
 	// Field is the field's name as Jumio spells it
 	// ("workflowExecution.id", "jumioIdScanReference", …), or "body".
 	Field string
-	// Reason is "missing" or "malformed".
+	// Reason is "missing", "malformed" or "not valid UTF-8".
 	Reason string
 }
 
@@ -33,8 +33,11 @@ func (e *CallbackError) Error() string {
 	return "jumio: callback field " + e.Field + " " + e.Reason
 }
 
-// Is makes errors.Is(err, ErrInvalidCallback) true.
-func (e *CallbackError) Is(target error) bool { return target == ErrInvalidCallback }
+// Is makes errors.Is(err, ErrInvalidCallback) true, and
+// errors.Is(err, ErrInvalidUTF8) for text that is not valid UTF-8.
+func (e *CallbackError) Is(target error) bool {
+	return target == ErrInvalidCallback || target == ErrInvalidUTF8 && e.Reason == reasonUTF8
+}
 
 func missing(field string) error   { return &CallbackError{Field: field, Reason: "missing"} }
 func malformed(field string) error { return &CallbackError{Field: field, Reason: "malformed"} }
@@ -77,11 +80,16 @@ func validStatus(s string) bool {
 // ParsePlatformCallback decodes a Jumio Platform callback body. Unknown
 // fields are ignored and unknown status values accepted; the workflow
 // execution id and account id must be UUIDs, the status a word, and
-// callbackSentAt, when present, a timestamp. Errors are *CallbackError.
+// callbackSentAt, when present, a timestamp. A body that is not valid
+// UTF-8 text is refused whole (ErrInvalidUTF8). Errors are
+// *CallbackError.
 func ParsePlatformCallback(body []byte) (*Callback, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
 		return nil, malformed("body")
+	}
+	if !validJSONText(body) {
+		return nil, invalidUTF8("body")
 	}
 	var cb Callback
 	ok, err := decodeCallback(body, &cb)
@@ -170,6 +178,10 @@ type NetverifyMessage struct {
 	// Warnings name optional fields that could not be decoded and were
 	// left out (names only, never values).
 	Warnings []string
+
+	// eventID is the id of the whole callback, set by the parse
+	// functions (events.NetverifyEventID).
+	eventID string
 }
 
 // Reference is the scan (or transaction) reference.
@@ -216,10 +228,11 @@ func (m *NetverifyMessage) CallbackDate() time.Time {
 	return time.Time{}
 }
 
-// EventID is the callback's deterministic event id.
-func (m *NetverifyMessage) EventID() string {
-	return events.NetverifyEventID(m.Reference(), m.Status(), m.CallbackDate())
-}
+// EventID is the callback's deterministic event id: a hash of every field
+// of the callback as it was parsed (events.NetverifyEventID), so that a
+// copy that differs in any field has another id. It is "" for a message
+// that no parse function made.
+func (m *NetverifyMessage) EventID() string { return m.eventID }
 
 // LogValue logs the kind, reference and status only.
 func (m NetverifyMessage) LogValue() slog.Value {
@@ -330,7 +343,22 @@ func ParseNetverifyIDs(values url.Values) (*NetverifyMessage, error) {
 }
 
 func parseNetverify(values url.Values, full bool) (*NetverifyMessage, error) {
-	return parseForm(newForm(values), full)
+	m, err := parseForm(newForm(values), full)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, vs := range values {
+		n += len(vs)
+	}
+	fields := make([]events.FormField, 0, n)
+	for k, vs := range values {
+		for _, v := range vs {
+			fields = append(fields, events.FormField{Name: k, Value: v})
+		}
+	}
+	m.eventID = events.NetverifyEventID(fields)
+	return m, nil
 }
 
 func parseForm(f form, full bool) (*NetverifyMessage, error) {
