@@ -313,3 +313,13 @@ func lenientFloat(raw json.RawMessage) *float64 {
 }
 
 func isNull(b []byte) bool { return bytes.Equal(bytes.TrimSpace(b), []byte("null")) }
+
+// UnmarshalJSON decodes a Netverify scan status response field by field
+// (see tolerant): a timestamp that cannot be read is left out, so that it
+// does not hide the status. Only a body that is not a JSON object fails.
+func (s *NetverifyScanStatus) UnmarshalJSON(b []byte) error {
+	type plain NetverifyScanStatus
+	*s = NetverifyScanStatus{}
+	_, _, err := decodeTolerant(b, (*plain)(s), "")
+	return err
+}
