@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 )
 
@@ -27,6 +28,12 @@ type BuildConfig struct {
 	Dir string
 	// Race builds them with the race detector.
 	Race bool
+	// Tags are build tags (FaultHooksTag for the test-only fault hooks).
+	Tags []string
+	// Programs limits the build to these of "ingest", "enricher",
+	// "notifier", "kycflow" and "nats-server" (default all); the others'
+	// paths stay empty.
+	Programs []string
 	// Log gets the go command's output (nil: it is returned in the error
 	// only).
 	Log io.Writer
@@ -37,6 +44,21 @@ var ErrNoModule = errors.New("rig: the kycflow module (go.mod) is not in the wor
 
 // natsServerPackage is the main package of nats-server.
 const natsServerPackage = "github.com/nats-io/nats-server/v2"
+
+// FaultHooksTag is the build tag that compiles the test-only fault hooks
+// into the services (internal/enricher/faulthooks_on.go): a binary built
+// without it, as every release build is, has none and reads none of their
+// variables.
+const FaultHooksTag = "kycflow_faulthooks"
+
+// programs are the programs Build can build: name and package.
+var programs = []struct{ name, pkg string }{
+	{"ingest", "./cmd/ingest"},
+	{"enricher", "./cmd/enricher"},
+	{"notifier", "./cmd/notifier"},
+	{"kycflow", "./cmd/kycflow"},
+	{"nats-server", natsServerPackage},
+}
 
 // Build compiles cmd/ingest, cmd/enricher, cmd/notifier, cmd/kycflow and
 // nats-server into cfg.Dir with one go command (found in PATH or
@@ -58,7 +80,19 @@ func Build(ctx context.Context, cfg BuildConfig) (Binaries, error) {
 	if cfg.Race {
 		args = append(args, "-race")
 	}
-	args = append(args, "./cmd/ingest", "./cmd/enricher", "./cmd/notifier", "./cmd/kycflow", natsServerPackage)
+	if len(cfg.Tags) > 0 {
+		args = append(args, "-tags", strings.Join(cfg.Tags, ","))
+	}
+	var built []string
+	for _, prog := range programs {
+		if len(cfg.Programs) == 0 || slices.Contains(cfg.Programs, prog.name) {
+			args = append(args, prog.pkg)
+			built = append(built, filepath.Join(cfg.Dir, prog.name))
+		}
+	}
+	if len(built) == 0 {
+		return Binaries{}, fmt.Errorf("rig: build: no known program in %v", cfg.Programs)
+	}
 	cmd := exec.CommandContext(ctx, gocmd, args...)
 	cmd.Dir = root
 	var out bytes.Buffer
@@ -69,16 +103,22 @@ func Build(ctx context.Context, cfg BuildConfig) (Binaries, error) {
 	if err := cmd.Run(); err != nil {
 		return Binaries{}, fmt.Errorf("rig: go %s: %w\n%s", strings.Join(args, " "), err, out.String())
 	}
-	b := Binaries{
-		Ingest:     filepath.Join(cfg.Dir, "ingest"),
-		Enricher:   filepath.Join(cfg.Dir, "enricher"),
-		Notifier:   filepath.Join(cfg.Dir, "notifier"),
-		Kycflow:    filepath.Join(cfg.Dir, "kycflow"),
-		NATSServer: filepath.Join(cfg.Dir, "nats-server"),
-	}
-	for _, p := range []string{b.Ingest, b.Enricher, b.Notifier, b.Kycflow, b.NATSServer} {
+	var b Binaries
+	for _, p := range built {
 		if _, err := os.Stat(p); err != nil {
 			return Binaries{}, fmt.Errorf("rig: build: %w", err)
+		}
+		switch filepath.Base(p) {
+		case "ingest":
+			b.Ingest = p
+		case "enricher":
+			b.Enricher = p
+		case "notifier":
+			b.Notifier = p
+		case "kycflow":
+			b.Kycflow = p
+		case "nats-server":
+			b.NATSServer = p
 		}
 	}
 	return b, nil
