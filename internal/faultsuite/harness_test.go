@@ -126,6 +126,9 @@ type worldConfig struct {
 	// instances of each stage (default 1); several ingest instances are
 	// loaded through a balancer.
 	instances int
+	// run runs "kycflow run" (every stage in one process, on the cluster
+	// with --nats-url when servers is 3) instead of a process per stage.
+	run bool
 	// dropOneIn runs the enricher built with the fault hooks, losing
 	// about one callback in that many (0: the normal enricher).
 	dropOneIn int
@@ -168,6 +171,13 @@ func newWorld(t *testing.T, cfg worldConfig) *world {
 		b.Enricher = lossy(t)
 		env[enricherDropEnv] = strconv.Itoa(cfg.dropOneIn)
 	}
+	mode := rig.ModeProcesses
+	if cfg.run {
+		mode = rig.ModeRun
+		// Its notifier logs identical suppressions, the ledger's
+		// evidence, at debug level.
+		env["KYCFLOW_LOG_LEVEL"] = "debug"
+	}
 	var log io.Writer
 	if os.Getenv("KYCFLOW_TEST_LOG") != "" {
 		log = os.Stderr
@@ -175,7 +185,7 @@ func newWorld(t *testing.T, cfg worldConfig) *world {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	w.p, err = rig.StartPipeline(ctx, rig.PipelineConfig{
-		Mode: rig.ModeProcesses, Binaries: b, Dir: t.TempDir(), SyncAlways: true,
+		Mode: mode, Binaries: b, Dir: t.TempDir(), SyncAlways: true,
 		Jumio: jc, Routes: defaultRoutes, Env: env, Log: log,
 		Servers: cfg.servers, Netns: cfg.netns, Instances: cfg.instances,
 	})

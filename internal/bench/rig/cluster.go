@@ -265,3 +265,43 @@ func (c *Cluster) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// WaitStreams waits until each stream has a leader and every other
+// replica is current (online, caught up with the leader), or ctx ends.
+func (c *Cluster) WaitStreams(ctx context.Context, js jetstream.JetStream, streams ...string) error {
+	for {
+		err := c.streamsCurrent(ctx, js, streams)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rig: streams not current: %w (%w)", err, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Cluster) streamsCurrent(ctx context.Context, js jetstream.JetStream, streams []string) error {
+	for _, name := range streams {
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		info, err := streamInfo(sctx, js, name)
+		cancel()
+		if err != nil {
+			return err
+		}
+		ci := info.Cluster
+		switch {
+		case ci == nil || ci.Leader == "":
+			return fmt.Errorf("rig: stream %s: %w", name, errNoLeader)
+		case len(ci.Replicas) != len(c.servers)-1:
+			return fmt.Errorf("rig: stream %s: %d replicas besides the leader, want %d", name, len(ci.Replicas), len(c.servers)-1)
+		}
+		for _, r := range ci.Replicas {
+			if !r.Current || r.Offline {
+				return fmt.Errorf("rig: stream %s: replica %s not current (lag %d, offline %v)", name, r.Name, r.Lag, r.Offline)
+			}
+		}
+	}
+	return nil
+}

@@ -18,12 +18,10 @@ import (
 // book builds the streams, the receiver's log and the posts of a run, for
 // the ledger to audit.
 type book struct {
-	t                             *testing.T
 	sent                          []jumiotest.SentCallback
 	callbacks, enriched, res, dlq []*nats.Msg
 	hooks                         []Delivery
 	evidence                      Evidence
-	counters                      Counters
 }
 
 // stale records the enricher's word that it dropped event id as stale.

@@ -92,7 +92,7 @@ func startServer(ctx context.Context, spec serverSpec, ready func(ctx context.Co
 	}
 	b.WriteString("}\n")
 	if spec.clusterPort != 0 {
-		fmt.Fprintf(&b, "cluster {\n  name: kycflow-rig\n  host: %s\n  port: %d\n  routes: [%s]\n}\n", spec.host, spec.clusterPort, strings.Join(spec.routes, ", "))
+		fmt.Fprintf(&b, "cluster {\n  name: %s\n  host: %s\n  port: %d\n  routes: [%s]\n}\n", clusterName, spec.host, spec.clusterPort, strings.Join(spec.routes, ", "))
 	}
 	path := filepath.Join(spec.dir, "nats-server.conf")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {

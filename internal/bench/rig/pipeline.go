@@ -94,20 +94,20 @@ type PipelineConfig struct {
 
 // Pipeline is a running kycflow pipeline with a webhook receiver.
 type Pipeline struct {
-	cfg       PipelineConfig
-	natsURL   string
-	nats      *NATSServer
-	cluster   *Cluster
-	ingest    []*Process
-	enricher  []*Process
-	notifier  []*Process
-	run       *Process
-	balancer  *Gate
-	receiver  *Receiver
-	gates     map[string]*Gate
-	routes    []notifier.Route
-	nc        *nats.Conn
-	js        jetstream.JetStream
+	cfg      PipelineConfig
+	natsURL  string
+	nats     *NATSServer
+	cluster  *Cluster
+	ingest   []*Process
+	enricher []*Process
+	notifier []*Process
+	run      *Process
+	balancer *Gate
+	receiver *Receiver
+	gates    map[string]*Gate
+	routes   []notifier.Route
+	nc       *nats.Conn
+	js       jetstream.JetStream
 }
 
 // webhookSecretsEnv is the variable the routes file names for the
@@ -154,15 +154,26 @@ func StartPipeline(ctx context.Context, cfg PipelineConfig) (_ *Pipeline, err er
 			return nil, err
 		}
 	case ModeRun:
-		port, err := FreePort()
-		if err != nil {
-			return nil, err
+		args := []string{"run", "--data-dir", filepath.Join(cfg.Dir, "run")}
+		if cfg.Servers > 1 {
+			// "kycflow run --nats-url" on the cluster instead of its
+			// embedded server.
+			if err := p.startCluster(ctx, env); err != nil {
+				return nil, err
+			}
+			args = append(args, "--nats-url", p.natsURL)
+		} else {
+			port, err := FreePort()
+			if err != nil {
+				return nil, err
+			}
+			p.natsURL = "nats://127.0.0.1:" + strconv.Itoa(port)
+			args = append(args, "--nats-listen", "127.0.0.1:"+strconv.Itoa(port))
 		}
-		p.natsURL = "nats://127.0.0.1:" + strconv.Itoa(port)
 		maps.Copy(env, cfg.Env)
 		p.run, err = StartProcess(ctx, ProcessConfig{
 			Name: "kycflow run", Path: cfg.Binaries.Kycflow,
-			Args: []string{"run", "--data-dir", filepath.Join(cfg.Dir, "run"), "--nats-listen", "127.0.0.1:" + strconv.Itoa(port)},
+			Args: args,
 			Env:  env, AddrEnv: "KYCFLOW_INGEST_ADDR", ListenMessage: "ingest listening", Log: cfg.Log,
 			Records: slices.Concat(evidenceStale, evidenceSuppressed),
 		})
@@ -193,14 +204,9 @@ func (p *Pipeline) startProcesses(ctx context.Context, env map[string]string) (e
 		}
 		p.natsURL = p.nats.URL()
 	default:
-		if p.cluster, err = StartCluster(ctx, ClusterConfig{Binary: cfg.Binaries.NATSServer, Dir: cfg.Dir, Size: cfg.Servers, SyncAlways: cfg.SyncAlways, Netns: cfg.Netns, Log: cfg.Log}); err != nil {
+		if err := p.startCluster(ctx, env); err != nil {
 			return err
 		}
-		p.natsURL = p.cluster.URLs()
-		env["KYCFLOW_STREAM_REPLICAS"] = strconv.Itoa(min(cfg.Servers, 3))
-		// A client on a server cut off by a partition hears nothing: its
-		// pings tell it to move.
-		env["KYCFLOW_NATS_PING_INTERVAL"] = "1s"
 	}
 	env["KYCFLOW_NATS_URL"] = p.natsURL
 	maps.Copy(env, cfg.Env)
@@ -244,6 +250,21 @@ func (p *Pipeline) startProcesses(ctx context.Context, env map[string]string) (e
 			return err
 		}
 	}
+	return nil
+}
+
+// startCluster starts the JetStream cluster and sets what the services
+// need for it in env.
+func (p *Pipeline) startCluster(ctx context.Context, env map[string]string) (err error) {
+	cfg := p.cfg
+	if p.cluster, err = StartCluster(ctx, ClusterConfig{Binary: cfg.Binaries.NATSServer, Dir: cfg.Dir, Size: cfg.Servers, SyncAlways: cfg.SyncAlways, Netns: cfg.Netns, Log: cfg.Log}); err != nil {
+		return err
+	}
+	p.natsURL = p.cluster.URLs()
+	env["KYCFLOW_STREAM_REPLICAS"] = strconv.Itoa(min(cfg.Servers, 3))
+	// A client on a server cut off by a partition hears nothing: its
+	// pings tell it to move.
+	env["KYCFLOW_NATS_PING_INTERVAL"] = "1s"
 	return nil
 }
 
@@ -408,6 +429,26 @@ func (p *Pipeline) Routes() []notifier.Route { return p.routes }
 // JetStream is the rig's own connection to the pipeline's server; it
 // reconnects across restarts.
 func (p *Pipeline) JetStream() jetstream.JetStream { return p.js }
+
+// ClusterStreams are the streams of a pipeline: the four of the design
+// and the key-value buckets of the enricher and the notifier.
+var ClusterStreams = []string{
+	events.StreamCallbacks, events.StreamEnriched, events.StreamResults, events.StreamDLQ,
+	"KV_" + enricher.StateBucket, "KV_" + notifier.DeliveriesBucket,
+}
+
+// WaitClusterHealthy waits until every server of the cluster is up and
+// healthy and every stream of the pipeline has a leader and current
+// replicas. Without a cluster it returns at once.
+func (p *Pipeline) WaitClusterHealthy(ctx context.Context) error {
+	if p.cluster == nil {
+		return nil
+	}
+	if err := p.cluster.WaitHealthy(ctx); err != nil {
+		return err
+	}
+	return p.cluster.WaitStreams(ctx, p.js, ClusterStreams...)
+}
 
 // consumer names a durable consumer.
 type consumer struct{ stream, durable string }
