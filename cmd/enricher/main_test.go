@@ -23,8 +23,8 @@ import (
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // childEnv marks the test binary re-executed as the enricher process.
@@ -100,11 +100,11 @@ func (w *world) callbacks(tb testing.TB, n int, seed uint64) []events.CallbackEv
 			tb.Fatal(err)
 		}
 		raw := w.jumio.PlatformCallback(x, now, "")
-		cb, err := jumio.ParsePlatformCallback(raw)
+		cb, err := wire.ParsePlatformCallback(raw)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		ev := cb.Event(jumio.RegionAMER, now, raw)
+		ev := cb.Event(wire.RegionAMER, now, raw)
 		b, _ := json.Marshal(ev)
 		m := nats.NewMsg(ev.Subject())
 		m.Data = b

@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // detailsError is a -details file the simulator cannot serve. It names the
@@ -47,11 +47,11 @@ func loadDetails(srv *jumiotest.Server, dir string) (int, error) {
 		if err != nil {
 			return 0, &detailsError{Path: p, Reason: "cannot read: " + fsReason(err)}
 		}
-		var d jumio.WorkflowDetails
+		var d wire.WorkflowDetails
 		if err := json.Unmarshal(b, &d); err != nil {
 			return 0, &detailsError{Path: p, Reason: decodeReason(err)}
 		}
-		if !jumio.ValidID(d.Account.ID) || !jumio.ValidID(d.Workflow.ID) {
+		if !wire.ValidID(d.Account.ID) || !wire.ValidID(d.Workflow.ID) {
 			return 0, &detailsError{Path: p, Reason: "not Platform workflow details: account.id and workflow.id must be UUIDs"}
 		}
 		if first, ok := seen[d.Workflow.ID]; ok {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // startRun runs the command in the background and returns its base URL
@@ -74,7 +75,7 @@ func TestRunServesAndPrints(t *testing.T) {
 	env := map[string]string{"KYCFLOW_JUMIO_CLIENT_ID": "demo", "KYCFLOW_JUMIO_CLIENT_SECRET": "demo-secret-value"}
 	base, stop := startRun(t, []string{"-listen", "127.0.0.1:0", "-executions", "3", "-netverify", "2", "-seed", "4"}, env)
 	c, err := jumio.NewClient(jumio.Config{
-		Hosts:    jumio.Hosts{Auth: base, Account: base, API: base, Retrieval: base, Netverify: base},
+		Hosts:    wire.Hosts{Auth: base, Account: base, API: base, Retrieval: base, Netverify: base},
 		ClientID: "demo", ClientSecret: "demo-secret-value", UserAgent: "kycflow-test/1.0",
 	})
 	if err != nil {
@@ -189,20 +190,20 @@ func TestRunRevokesTokensOnSchedule(t *testing.T) {
 
 // detailsDir copies the Platform workflow details fixtures of pkg/jumio
 // into a new directory, with a file that is not JSON beside them.
-func detailsDir(t *testing.T) (string, []jumio.WorkflowDetails) {
+func detailsDir(t *testing.T) (string, []wire.WorkflowDetails) {
 	t.Helper()
 	dir := t.TempDir()
 	paths, _ := filepath.Glob(filepath.Join("..", "..", "pkg", "jumio", "testdata", "platform", "details-*.json"))
 	if len(paths) < 3 {
 		t.Fatalf("found %d details fixtures, want 3 or more", len(paths))
 	}
-	var want []jumio.WorkflowDetails
+	var want []wire.WorkflowDetails
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var d jumio.WorkflowDetails
+		var d wire.WorkflowDetails
 		if err := json.Unmarshal(b, &d); err != nil {
 			t.Fatal(err)
 		}
@@ -224,7 +225,7 @@ func TestRunServesDetailsFiles(t *testing.T) {
 	dir, want := detailsDir(t)
 	base, stop := startRun(t, []string{"-listen", "127.0.0.1:0", "-executions", "0", "-netverify", "0", "-details", dir}, nil)
 	c, err := jumio.NewClient(jumio.Config{
-		Hosts:    jumio.Hosts{Auth: base, Account: base, API: base, Retrieval: base, Netverify: base},
+		Hosts:    wire.Hosts{Auth: base, Account: base, API: base, Retrieval: base, Netverify: base},
 		ClientID: jumiotest.DefaultClientID, ClientSecret: jumiotest.DefaultClientSecret, UserAgent: "kycflow-test/1.0",
 	})
 	if err != nil {

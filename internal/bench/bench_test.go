@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/broker/embedded"
 )
 
 // benchServers runs the reference and the real ingest on one embedded
 // JetStream server with JetStream's default sync.
 func benchServers(b *testing.B) (ref, ing *server) {
 	b.Helper()
-	emb, err := broker.RunEmbedded(broker.EmbeddedConfig{StoreDir: b.TempDir(), Port: -1})
+	emb, err := embedded.Run(embedded.Config{StoreDir: b.TempDir(), Port: -1})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/broker/embedded"
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/internal/ingest"
 	"github.com/kycflow/kycflow/internal/telemetry"
@@ -148,7 +149,7 @@ func (r IngestResult) Errors() int {
 	return r.Reference.Errors + r.Ingest.Errors + r.ReferenceAt.Errors + r.IngestAt.Errors
 }
 
-// Targets of the design (DESIGN.md section 9).
+// Targets of ingest (docs/architecture.md#performance-targets).
 const (
 	TargetThroughputRatio = 0.70
 	TargetP99Ratio        = 1.5
@@ -191,7 +192,7 @@ func RunIngest(ctx context.Context, opts IngestOptions) ([]IngestResult, error) 
 
 func runIngestSync(ctx context.Context, opts IngestOptions, dir, sync string) (IngestResult, error) {
 	flushDisk()
-	emb, err := broker.RunEmbedded(broker.EmbeddedConfig{
+	emb, err := embedded.Run(embedded.Config{
 		StoreDir:   fmt.Sprintf("%s/%s", dir, sync),
 		Port:       -1,
 		SyncAlways: sync == SyncAlways,

@@ -185,7 +185,6 @@ func (m metrics) sum(t *testing.T, name string, want map[string]string) int64 {
 type recorder struct {
 	mu       sync.Mutex
 	attempts map[string][]int
-	held     []*message.Message
 }
 
 func newRecorder() *recorder { return &recorder{attempts: map[string][]int{}} }
@@ -194,18 +193,6 @@ func (r *recorder) record(msg *message.Message) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.attempts[msg.UUID] = append(r.attempts[msg.UUID], broker.Attempt(msg))
-}
-
-func (r *recorder) hold(msg *message.Message) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.held = append(r.held, msg)
-}
-
-func (r *recorder) heldMessages() []*message.Message {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]*message.Message(nil), r.held...)
 }
 
 func (r *recorder) seen(id string) []int {

@@ -83,7 +83,7 @@ func TestTraceFollowsTheMessages(t *testing.T) {
 			t.Errorf("span %q is in another trace", s.Name())
 		}
 		for _, kv := range s.Attributes() {
-			if strings.Contains(kv.Value.Emit(), "Jane") {
+			if strings.Contains(kv.Value.String(), "Jane") {
 				t.Errorf("span %q attribute %s carries the payload", s.Name(), kv.Key)
 			}
 		}
@@ -114,7 +114,7 @@ func TestTraceFollowsTheMessages(t *testing.T) {
 	got := map[attribute.Key]string{}
 	for _, kv := range spans["process enrich"].Attributes() {
 		if _, ok := wantAttrs[kv.Key]; ok {
-			got[kv.Key] = kv.Value.Emit()
+			got[kv.Key] = kv.Value.String()
 		}
 	}
 	for k, v := range wantAttrs {
@@ -141,7 +141,7 @@ func names(spans []sdktrace.ReadOnlySpan) []string {
 func attr(s sdktrace.ReadOnlySpan, key attribute.Key) string {
 	for _, kv := range s.Attributes() {
 		if kv.Key == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""

@@ -14,8 +14,8 @@ import (
 	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // TestEveryCommandHasHelp: --help of every command shows its usage, its
@@ -170,7 +170,7 @@ func TestMigrateRequest(t *testing.T) {
 	if code := Main(t.Context(), []string{"migrate-request"}, env, bytes.NewReader(body), &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	var req jumio.AccountRequest
+	var req wire.AccountRequest
 	if err := json.Unmarshal(out.Bytes(), &req); err != nil {
 		t.Fatalf("stdout is not an account request: %v\n%s", err, out.String())
 	}
@@ -241,7 +241,7 @@ func TestInitiate(t *testing.T) {
 	if len(reqs) != 1 {
 		t.Fatalf("account requests: got %d, want 1", len(reqs))
 	}
-	ref, err := jumio.VerifyUserReference(reqs[0].UserReference, [][]byte{[]byte(secret)}, time.Hour, time.Now())
+	ref, err := wire.VerifyUserReference(reqs[0].UserReference, [][]byte{[]byte(secret)}, time.Hour, time.Now())
 	if err != nil || ref != "cust-4711" {
 		t.Errorf("userReference: got %q (%v), want a token for cust-4711", ref, err)
 	}

@@ -197,9 +197,6 @@ func intFlag(fs *flag.FlagSet, name string) int       { return getFlag(fs, name)
 func boolFlag(fs *flag.FlagSet, name string) bool     { return getFlag(fs, name).(bool) }
 func floatFlag(fs *flag.FlagSet, name string) float64 { return getFlag(fs, name).(float64) }
 func uintFlag(fs *flag.FlagSet, name string) uint64   { return getFlag(fs, name).(uint64) }
-func durFlag(fs *flag.FlagSet, name string) time.Duration {
-	return getFlag(fs, name).(time.Duration)
-}
 
 // flagSet reports whether the flag was given on the command line.
 func flagSet(fs *flag.FlagSet, name string) bool {

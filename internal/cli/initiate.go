@@ -14,6 +14,7 @@ import (
 	"github.com/kycflow/kycflow/internal/jumioconfig"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 func init() {
@@ -27,7 +28,7 @@ prints the ids and the web link to send the end user to.
 
 The userReference is signed as ingest verifies it: with
 KYCFLOW_INGEST_USER_REFERENCE_SECRETS set it is
-jumio.SignUserReference(first secret, --user-id, now), so that the callback
+wire.SignUserReference(first secret, --user-id, now), so that the callback
 passes ingest's check; otherwise it is --user-id as given (or none). Use an
 opaque id, never personal data: Jumio echoes it in every callback.
 
@@ -79,7 +80,7 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 			return fmt.Errorf("initiate: no Jumio credentials (KYCFLOW_JUMIO_CLIENT_ID and KYCFLOW_JUMIO_CLIENT_SECRET) and no local simulator: %s", noLocalRun(env, fs))
 		}
 		sim = strings.TrimRight(sim, "/")
-		jc.Hosts = jumio.Hosts{Auth: sim, Account: sim, API: sim, Retrieval: sim, Netverify: sim}
+		jc.Hosts = wire.Hosts{Auth: sim, Account: sim, API: sim, Retrieval: sim, Netverify: sim}
 		jc.ClientID, jc.ClientSecret = jumiotest.DefaultClientID, jumiotest.DefaultClientSecret
 		target = "the simulator at " + sim
 	}
@@ -89,9 +90,9 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 	}
 	defer client.CloseIdleConnections()
 
-	req := jumio.AccountRequest{
+	req := wire.AccountRequest{
 		CustomerInternalReference: strFlag(fs, "reference"),
-		WorkflowDefinition:        jumio.WorkflowDefinition{Key: key},
+		WorkflowDefinition:        wire.WorkflowDefinition{Key: key},
 		CallbackURL:               strFlag(fs, "callback-url"),
 		TokenLifetime:             strFlag(fs, "token-lifetime"),
 	}
@@ -101,13 +102,13 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 		req.CustomerInternalReference = "kycflow-" + hex.EncodeToString(b[:])
 	}
 	if l, s, er := strFlag(fs, "locale"), strFlag(fs, "success-url"), strFlag(fs, "error-url"); l != "" || s != "" || er != "" {
-		req.Web = &jumio.WebSettings{Locale: l, SuccessURL: s, ErrorURL: er}
+		req.Web = &wire.WebSettings{Locale: l, SuccessURL: s, ErrorURL: er}
 	}
 	userID := strFlag(fs, "user-id")
 	signed := false
 	if refSecrets.IsSet() {
 		first, _, _ := strings.Cut(refSecrets.Value(), ",")
-		tok, err := jumio.SignUserReference([]byte(strings.TrimSpace(first)), userID, time.Now())
+		tok, err := wire.SignUserReference([]byte(strings.TrimSpace(first)), userID, time.Now())
 		if err != nil {
 			return fmt.Errorf("initiate: --user-id: %w", err)
 		}
@@ -119,7 +120,7 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 		return usageError("initiate: %v", err)
 	}
 
-	var resp *jumio.AccountResponse
+	var resp *wire.AccountResponse
 	if account := strFlag(fs, "account"); account != "" {
 		resp, err = client.UpdateAccount(ctx, account, req)
 	} else {

@@ -11,7 +11,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 	"github.com/kycflow/kycflow/pkg/mapping"
 )
 
@@ -85,7 +85,7 @@ func runMigrate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) e
 		kind = detectKind(body)
 	}
 	var (
-		req      jumio.AccountRequest
+		req      wire.AccountRequest
 		warnings []mapping.Warning
 	)
 	switch kind {
@@ -106,9 +106,9 @@ func runMigrate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) e
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Kind     string               `json:"kind"`
-			Request  jumio.AccountRequest `json:"request"`
-			Warnings []mapping.Warning    `json:"warnings"`
+			Kind     string              `json:"kind"`
+			Request  wire.AccountRequest `json:"request"`
+			Warnings []mapping.Warning   `json:"warnings"`
 		}{kind, req, append([]mapping.Warning{}, warnings...)})
 	}
 	enc := json.NewEncoder(env.Stdout)

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/broker/embedded"
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/internal/ingest"
@@ -22,7 +22,7 @@ import (
 	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/internal/telemetry"
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 func init() {
@@ -87,8 +87,8 @@ func runRun(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 
 	// NATS: embedded unless --nats-url names a server.
 	natsURL := strFlag(fs, "nats-url")
-	embedded := natsURL == ""
-	if embedded {
+	ownServer := natsURL == ""
+	if ownServer {
 		natsListen := strFlag(fs, "nats-listen")
 		host, port, err := splitListen(natsListen)
 		if err != nil {
@@ -98,7 +98,7 @@ func runRun(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 		if err := os.MkdirAll(storeDir, 0o750); err != nil {
 			return fmt.Errorf("data directory: %w", err)
 		}
-		emb, err := broker.RunEmbedded(broker.EmbeddedConfig{StoreDir: storeDir, Host: host, Port: port, SyncAlways: true})
+		emb, err := embedded.Run(embedded.Config{StoreDir: storeDir, Host: host, Port: port, SyncAlways: true})
 		if err != nil {
 			return fmt.Errorf("embedded JetStream on %s: %w", natsListen, err)
 		}
@@ -167,7 +167,7 @@ func runRun(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 		return fmt.Errorf("data directory: %w", err)
 	}
 	defer os.Remove(filepath.Join(rc.dataDir, runInfoFile))
-	printBanner(env.Stdout, rc, info, embedded)
+	printBanner(env.Stdout, rc, info, ownServer)
 
 	// Each stage runs until ctx ends; the first to fail stops the others.
 	// On Ctrl-C all of them see ctx end together: ingest stops accepting
@@ -254,7 +254,7 @@ func (rc runConfig) enricherConfig(natsURL string, sim *localSimulator) enricher
 
 // jumioTarget says which Jumio the enricher talks to.
 func (rc runConfig) jumioTarget() string {
-	h := cmp.Or(rc.enricher.Jumio.Hosts.Retrieval, jumio.RegionHosts(rc.enricher.Jumio.Region).Retrieval)
+	h := cmp.Or(rc.enricher.Jumio.Hosts.Retrieval, wire.RegionHosts(rc.enricher.Jumio.Region).Retrieval)
 	return h + " (region " + string(rc.enricher.Jumio.Region) + ")"
 }
 

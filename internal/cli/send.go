@@ -19,8 +19,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // samples are Jumio callbacks with invented data (from
@@ -173,7 +173,8 @@ func split3to1(api string, count int) (platform, netverify int, err error) {
 // sendFromSimulator has the simulator create the transactions and send
 // their callbacks.
 func sendFromSimulator(ctx context.Context, fs *flag.FlagSet, sim string, tgt sendTarget, platform, netverify int) ([]sentLine, error) {
-	client := &http.Client{}
+	// The simulator answers at once (it sends the callbacks afterwards).
+	client := &http.Client{Timeout: 30 * time.Second}
 	call := func(p string, body, out any) error {
 		b, err := json.Marshal(body)
 		if err != nil {
@@ -211,7 +212,7 @@ func sendFromSimulator(ctx context.Context, fs *flag.FlagSet, sim string, tgt se
 		req.UserReferences = map[string]string{}
 		for _, r := range rows {
 			if r.API == string(events.APIPlatform) {
-				tok, err := jumio.SignUserReference(tgt.userRefSecret, "", time.Now())
+				tok, err := wire.SignUserReference(tgt.userRefSecret, "", time.Now())
 				if err != nil {
 					return nil, fmt.Errorf("send: sign userReference: %w", err)
 				}
@@ -234,7 +235,7 @@ func sendFromSimulator(ctx context.Context, fs *flag.FlagSet, sim string, tgt se
 // sendGenerated generates the transactions here and sends their callbacks
 // with hrefs of the configured region, as Jumio would.
 func sendGenerated(ctx context.Context, env Env, fs *flag.FlagSet, tgt sendTarget, platform, netverify int) ([]sentLine, error) {
-	region, err := jumio.ParseRegion(cmp.Or(env.Getenv("KYCFLOW_JUMIO_REGION"), string(jumio.RegionAMER)))
+	region, err := wire.ParseRegion(cmp.Or(env.Getenv("KYCFLOW_JUMIO_REGION"), string(wire.RegionAMER)))
 	if err != nil {
 		return nil, fmt.Errorf("send: KYCFLOW_JUMIO_REGION: %w", err)
 	}
@@ -244,7 +245,7 @@ func sendGenerated(ctx context.Context, env Env, fs *flag.FlagSet, tgt sendTarge
 	}
 	srv, err := jumiotest.NewUnstartedServer(jumiotest.Config{
 		Scenario:  jumiotest.Scenario{Seed: uintFlag(fs, "seed"), Mix: mix},
-		PublicURL: jumio.RegionHosts(region).Retrieval,
+		PublicURL: wire.RegionHosts(region).Retrieval,
 	})
 	if err != nil {
 		return nil, err
@@ -272,7 +273,7 @@ func sendGenerated(ctx context.Context, env Env, fs *flag.FlagSet, tgt sendTarge
 		Concurrency: intFlag(fs, "concurrency"), Duplicates: intFlag(fs, "duplicates"), OutOfOrder: boolFlag(fs, "out-of-order")}
 	if tgt.userRefSecret != nil {
 		o.UserReference = func(jumiotest.Execution) string {
-			tok, _ := jumio.SignUserReference(tgt.userRefSecret, "", time.Now())
+			tok, _ := wire.SignUserReference(tgt.userRefSecret, "", time.Now())
 			return tok
 		}
 	}
@@ -387,7 +388,7 @@ func sendSamples(ctx context.Context, fs *flag.FlagSet, tgt sendTarget) ([]sentL
 func parseSample(s sample) (events.CallbackEvent, error) {
 	now := time.Now()
 	if s.api == events.APIPlatform {
-		cb, err := jumio.ParsePlatformCallback(s.body)
+		cb, err := wire.ParsePlatformCallback(s.body)
 		if err != nil {
 			return events.CallbackEvent{}, err
 		}
@@ -397,7 +398,7 @@ func parseSample(s sample) (events.CallbackEvent, error) {
 	if err != nil {
 		return events.CallbackEvent{}, err
 	}
-	m, err := jumio.ParseNetverifyIDs(v)
+	m, err := wire.ParseNetverifyIDs(v)
 	if err != nil {
 		return events.CallbackEvent{}, err
 	}

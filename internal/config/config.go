@@ -63,6 +63,15 @@ func (e *Env) fail(key string, err error) {
 	e.mu.Unlock()
 }
 
+// Check records err, when not nil, as the error of variable key: for a
+// value that parsed but breaks a rule its reader knows (an http URL where
+// https is required).
+func (e *Env) Check(key string, err error) {
+	if err != nil {
+		e.fail(key, err)
+	}
+}
+
 // Vars returns every variable read so far, in the order first read.
 func (e *Env) Vars() []Var {
 	e.mu.Lock()
@@ -83,6 +92,18 @@ func (e *Env) String(key, def, help string) string {
 		return v
 	}
 	return def
+}
+
+// Checked returns the variable, or def when unset; a value check refuses
+// is reported by Err and def is returned instead. check's error must name
+// what is wrong without quoting a secret.
+func (e *Env) Checked(key, def, help string, check func(string) error) string {
+	v := e.String(key, def, help)
+	if err := check(v); err != nil {
+		e.fail(key, err)
+		return def
+	}
+	return v
 }
 
 // Enum returns the variable, which must be one of allowed, or def.

@@ -10,7 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // callback is a stored callback the enricher works on.
@@ -55,9 +55,9 @@ func decodeCallback(msg *message.Message, stored time.Time) (*callback, error) {
 	switch ev.API {
 	case events.APIPlatform:
 		switch {
-		case !jumio.ValidID(ev.AccountID):
+		case !wire.ValidID(ev.AccountID):
 			return nil, invalid("accountId missing or not a UUID")
-		case !jumio.ValidID(ev.WorkflowExecutionID):
+		case !wire.ValidID(ev.WorkflowExecutionID):
 			return nil, invalid("workflowExecutionId is not a UUID")
 		}
 	case events.APINetverify:
@@ -85,14 +85,14 @@ func decodeCallback(msg *message.Message, stored time.Time) (*callback, error) {
 }
 
 // parseForm parses a Netverify callback as ingest stored it.
-func parseForm(form string) (*jumio.NetverifyMessage, url.Values, error) {
+func parseForm(form string) (*wire.NetverifyMessage, url.Values, error) {
 	values, err := url.ParseQuery(form)
 	if err != nil {
 		return nil, nil, invalid("form is not URL-encoded")
 	}
-	m, err := jumio.ParseNetverifyCallback(values)
+	m, err := wire.ParseNetverifyCallback(values)
 	if err != nil {
-		// *jumio.CallbackError names the field, never its value.
+		// *wire.CallbackError names the field, never its value.
 		return nil, nil, permanent(fmt.Errorf("%w: %w", ErrInvalidCallback, err))
 	}
 	return m, values, nil

@@ -19,6 +19,7 @@ import (
 	"github.com/kycflow/kycflow/internal/telemetry"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 	"github.com/kycflow/kycflow/pkg/mapping"
 )
 
@@ -44,7 +45,7 @@ type Enricher struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	jumio   *jumio.Client
-	region  jumio.Region
+	region  wire.Region
 	tables  *mapping.Tables
 	policy  retryPolicy
 	metrics *metrics
@@ -77,7 +78,7 @@ func New(cfg Config, nc *nats.Conn, client *jumio.Client, tel *telemetry.Telemet
 		return nil, fmt.Errorf("%w: a NATS connection and telemetry are required", ErrInvalidConfig)
 	}
 	if client == nil {
-		c, err := jumio.NewClient(cfg.Jumio, jumio.WithTracerProvider(tel.TracerProvider), jumio.WithMeterProvider(tel.MeterProvider))
+		c, err := jumio.NewClient(cfg.Jumio, jumio.WithTracerProvider(tel.TracerProvider), jumio.WithMeterProvider(tel.MeterProvider), jumio.WithLogger(tel.Logger))
 		if err != nil {
 			return nil, fmt.Errorf("enricher: jumio client: %w", err)
 		}

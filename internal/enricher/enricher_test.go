@@ -15,6 +15,7 @@ import (
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 	"github.com/kycflow/kycflow/pkg/mapping"
 )
 
@@ -98,11 +99,11 @@ func TestEnrichNetverify(t *testing.T) {
 	for _, sc := range scans {
 		body := h.jumio.NetverifyCallback(sc, time.Now())
 		values := mustParseQuery(t, string(body))
-		m, err := jumio.ParseNetverifyCallback(values)
+		m, err := wire.ParseNetverifyCallback(values)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev := m.Event(jumio.RegionAMER, time.Now(), string(body))
+		ev := m.Event(wire.RegionAMER, time.Now(), string(body))
 		h.publish(ev, nil)
 		evs = append(evs, ev)
 	}
@@ -132,7 +133,7 @@ func TestEnrichNetverify(t *testing.T) {
 				t.Errorf("raw field %s = %v, want the callback's value", k, fields[k])
 			}
 		}
-		parsed, _ := jumio.ParseNetverifyCallback(values)
+		parsed, _ := wire.ParseNetverifyCallback(values)
 		want := mapping.FromNetverify(ev, parsed, nil)
 		got := m.Event.Result
 		got.Timestamps.Enriched = nil

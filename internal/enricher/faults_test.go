@@ -15,6 +15,7 @@ import (
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 var detailsEndpoint = []jumio.Endpoint{jumio.EndpointWorkflowDetails}
@@ -283,7 +284,7 @@ func TestRegionMismatch(t *testing.T) {
 	h := newHarness(t, jumiotest.Config{})
 	x := h.executions(1, 4)[0]
 	ev := h.platformEvent(x, time.Now())
-	ev.Region = string(jumio.RegionEMEA)
+	ev.Region = string(wire.RegionEMEA)
 	h.start(h.config(), nil)
 	h.publish(ev, nil)
 	l := h.settle(1)

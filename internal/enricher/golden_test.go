@@ -15,8 +15,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // goldenDir holds the mapping's golden cases: inputs, the callbacks that
@@ -37,7 +37,7 @@ type fixture struct {
 // group is the enricher configuration a fixture needs: its region, and
 // whether Netverify callbacks are confirmed against the retrieval API.
 type group struct {
-	region  jumio.Region
+	region  wire.Region
 	confirm bool
 }
 
@@ -63,11 +63,11 @@ func readGolden(t *testing.T, name string) []byte {
 func netverifyEvent(t *testing.T, form string) events.CallbackEvent {
 	t.Helper()
 	form = strings.TrimSpace(form)
-	m, err := jumio.ParseNetverifyCallback(mustParseQuery(t, form))
+	m, err := wire.ParseNetverifyCallback(mustParseQuery(t, form))
 	if err != nil {
 		t.Fatalf("ParseNetverifyCallback: %v", err)
 	}
-	return m.Event(jumio.RegionAMER, receivedAt(m.CallbackDate()), form)
+	return m.Event(wire.RegionAMER, receivedAt(m.CallbackDate()), form)
 }
 
 // fixtures reads the golden cases whose input is a callback or what the
@@ -87,10 +87,10 @@ func fixtures(t *testing.T) map[group][]fixture {
 		name, kind, _ := strings.Cut(filepath.Base(p), ".input.")
 		in := readGolden(t, filepath.Base(p))
 		f := fixture{name: name, golden: readGolden(t, name+".golden.json")}
-		g := group{region: jumio.RegionAMER}
+		g := group{region: wire.RegionAMER}
 		switch kind {
 		case "details.json":
-			var d jumio.WorkflowDetails
+			var d wire.WorkflowDetails
 			if err := json.Unmarshal(in, &d); err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -106,7 +106,7 @@ func fixtures(t *testing.T) map[group][]fixture {
 					"account":           map[string]any{"id": d.Account.ID},
 				})
 			}
-			cb, err := jumio.ParsePlatformCallback(raw)
+			cb, err := wire.ParsePlatformCallback(raw)
 			if err != nil {
 				t.Fatalf("%s: callback: %v", name, err)
 			}
@@ -118,7 +118,7 @@ func fixtures(t *testing.T) map[group][]fixture {
 		case "form":
 			f.event = netverifyEvent(t, string(in))
 		case "data.json":
-			var d jumio.NetverifyData
+			var d wire.NetverifyData
 			if err := json.Unmarshal(in, &d); err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -126,7 +126,7 @@ func fixtures(t *testing.T) map[group][]fixture {
 				f.event = netverifyEvent(t, string(form))
 			} else {
 				f.event = netverifyEvent(t, url.Values{
-					"callBackType":         {jumio.CallbackTypeID},
+					"callBackType":         {wire.CallbackTypeID},
 					"jumioIdScanReference": {d.ScanReference},
 					"verificationStatus":   {string(d.Document.Status)},
 					"callbackDate":         {d.Timestamp.Format(time.RFC3339Nano)},
@@ -204,7 +204,7 @@ func runFixtures(t *testing.T, g group, fs []fixture) {
 	}
 	// The simulator serves retrieval hrefs on its own URL; the fixtures
 	// and goldens name Jumio's.
-	jumioHost := jumio.RegionHosts(jumio.RegionAMER).Retrieval
+	jumioHost := wire.RegionHosts(wire.RegionAMER).Retrieval
 	restore := func(b []byte) []byte { return bytes.ReplaceAll(b, []byte(h.jumio.URL()), []byte(jumioHost)) }
 	for _, f := range fs {
 		t.Run(f.name, func(t *testing.T) {

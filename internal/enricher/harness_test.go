@@ -26,6 +26,7 @@ import (
 	"github.com/kycflow/kycflow/pkg/events/schema"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // harness is one test's world: a real JetStream server with the four
@@ -157,11 +158,11 @@ func (h *harness) eventually(what string, cond func() bool) {
 func (h *harness) platformEvent(x jumiotest.Execution, sentAt time.Time) events.CallbackEvent {
 	h.t.Helper()
 	raw := h.jumio.PlatformCallback(x, sentAt, x.UserReference)
-	cb, err := jumio.ParsePlatformCallback(raw)
+	cb, err := wire.ParsePlatformCallback(raw)
 	if err != nil {
 		h.t.Fatalf("ParsePlatformCallback: %v", err)
 	}
-	return cb.Event(jumio.RegionAMER, sentAt.Add(time.Second), raw)
+	return cb.Event(wire.RegionAMER, sentAt.Add(time.Second), raw)
 }
 
 // publish stores ev in JUMIO_CALLBACKS as ingest does, with extra headers

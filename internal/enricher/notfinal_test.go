@@ -11,6 +11,7 @@ import (
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // withWorkflowStatus returns details with workflow.status replaced.
@@ -88,11 +89,11 @@ func TestNetverifyConfirm(t *testing.T) {
 	h.start(cfg, nil)
 	for _, sc := range []jumiotest.NetverifyScan{*id, *auth} {
 		body := string(h.jumio.NetverifyCallback(sc, time.Now()))
-		m, err := jumio.ParseNetverifyCallback(mustParseQuery(t, body))
+		m, err := wire.ParseNetverifyCallback(mustParseQuery(t, body))
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.publish(m.Event(jumio.RegionAMER, time.Now(), body), nil)
+		h.publish(m.Event(wire.RegionAMER, time.Now(), body), nil)
 	}
 	h.eventually("the pending scan redelivered", func() bool {
 		return h.counter(enricher.MetricRetries, attribute.String("reason", "not_ready")) >= 1

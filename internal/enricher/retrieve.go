@@ -9,6 +9,7 @@ import (
 
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 	"github.com/kycflow/kycflow/pkg/mapping"
 )
 
@@ -30,7 +31,7 @@ func (e *Enricher) platform(ctx context.Context, c *callback, now time.Time) (ev
 		return events.EnrichedEvent{}, err
 	}
 	var (
-		d   *jumio.WorkflowDetails
+		d   *wire.WorkflowDetails
 		raw []byte
 	)
 	err := e.fetch(ctx, jumio.EndpointWorkflowDetails, c, now, func() (err error) {
@@ -81,7 +82,7 @@ func (e *Enricher) confirm(ctx context.Context, c *callback, now time.Time) (eve
 		return events.EnrichedEvent{}, err
 	}
 	var (
-		data *jumio.NetverifyData
+		data *wire.NetverifyData
 		raw  []byte
 	)
 	err = e.fetch(ctx, jumio.EndpointNetverifyData, c, now, func() (err error) {
@@ -113,7 +114,7 @@ func (e *Enricher) fetch(ctx context.Context, ep jumio.Endpoint, c *callback, no
 	return nil
 }
 
-// checkRegion refuses (jumio.ErrRegionMismatch, permanent) a callback that
+// checkRegion refuses (wire.ErrRegionMismatch, permanent) a callback that
 // names another region than the client's: its data lives in another data
 // center, which this client has neither the URLs nor the credentials for.
 // Ingest and enricher read the same KYCFLOW_JUMIO_REGION, so this is a
@@ -122,7 +123,7 @@ func (e *Enricher) checkRegion(ev events.CallbackEvent) error {
 	if ev.Region == "" || ev.Region == string(e.region) {
 		return nil
 	}
-	r, err := jumio.ParseRegion(ev.Region)
+	r, err := wire.ParseRegion(ev.Region)
 	if err == nil && r == e.region {
 		return nil
 	}
@@ -130,7 +131,7 @@ func (e *Enricher) checkRegion(ev events.CallbackEvent) error {
 	if err == nil {
 		name = string(r)
 	}
-	return permanent(fmt.Errorf("enricher: %w: callback from %s, the Jumio client serves %s", jumio.ErrRegionMismatch, name, e.region))
+	return permanent(fmt.Errorf("enricher: %w: callback from %s, the Jumio client serves %s", wire.ErrRegionMismatch, name, e.region))
 }
 
 var wordRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)

@@ -14,7 +14,7 @@ import (
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/internal/httpserver"
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // Default values of Config.
@@ -24,6 +24,7 @@ const (
 	DefaultRateLimit           = 100
 	DefaultRateBurst           = 200
 	DefaultRateLimitSources    = 10000
+	DefaultRateLimitIPv6Prefix = 64
 	DefaultRetryAfter          = 5 * time.Second
 	DefaultUserReferenceMaxAge = 61 * 24 * time.Hour
 	// MinPathSecretLen is the shortest secret path segment accepted: 16
@@ -69,7 +70,7 @@ type Config struct {
 	// UserReferenceSecrets, when set, holds comma-separated HMAC secrets
 	// (the current one first, then those being rotated out); callbacks of
 	// the APIs in UserReferenceAPIs must then carry a token signed with one
-	// of them (jumio.SignUserReference) in userReference.
+	// of them (wire.SignUserReference) in userReference.
 	UserReferenceSecrets config.Secret
 	// UserReferenceAPIs are the APIs whose callbacks are checked:
 	// "platform", "netverify" or both. Netverify ID callbacks echo the
@@ -92,6 +93,10 @@ type Config struct {
 	// RateLimitSources bounds how many client addresses are tracked; the
 	// least recently seen are forgotten first.
 	RateLimitSources int
+	// RateLimitIPv6Prefix is the prefix length an IPv6 client is limited
+	// by (default 64): every address of one /64, which a single host
+	// commonly holds, shares one bucket. 128 limits each address alone.
+	RateLimitIPv6Prefix int
 	// RetryAfter is the Retry-After sent with 503 when the broker cannot
 	// store a callback.
 	RetryAfter time.Duration
@@ -104,7 +109,7 @@ func LoadConfig(e *config.Env) Config {
 		Server:               httpserver.LoadConfig(e, "KYCFLOW_INGEST_", DefaultAddr),
 		AdminAddr:            e.String("KYCFLOW_INGEST_ADMIN_ADDR", "", "listen address of /healthz, /readyz and /metrics; empty: they share KYCFLOW_INGEST_ADDR"),
 		NATS:                 broker.LoadConfig(e),
-		Region:               e.String("KYCFLOW_JUMIO_REGION", string(jumio.RegionAMER), "Jumio data center of the tenant (amer-1, emea-1, apac-1)"),
+		Region:               e.String("KYCFLOW_JUMIO_REGION", string(wire.RegionAMER), "Jumio data center of the tenant (amer-1, emea-1, apac-1)"),
 		PathSecret:           e.Secret("KYCFLOW_INGEST_PATH_SECRET", "secret last path segment of the callback URLs; unset: no segment"),
 		CheckSourceIP:        e.Bool("KYCFLOW_INGEST_CHECK_SOURCE_IP", true, "accept callbacks only from KYCFLOW_INGEST_ALLOWED_SOURCES"),
 		AllowedSources:       e.List("KYCFLOW_INGEST_ALLOWED_SOURCES", nil, "addresses and CIDR prefixes callbacks may come from; empty: Jumio's callback addresses for the region"),
@@ -116,6 +121,7 @@ func LoadConfig(e *config.Env) Config {
 		RateLimit:            e.Float("KYCFLOW_INGEST_RATE_LIMIT", DefaultRateLimit, "requests per second allowed per client address outside the allowed sources; 0: no limit"),
 		RateBurst:            e.Int("KYCFLOW_INGEST_RATE_BURST", DefaultRateBurst, "burst of requests allowed per client address outside the allowed sources"),
 		RateLimitSources:     e.Int("KYCFLOW_INGEST_RATE_LIMIT_SOURCES", DefaultRateLimitSources, "client addresses tracked by the rate limiter"),
+		RateLimitIPv6Prefix:  e.Int("KYCFLOW_INGEST_RATE_LIMIT_IPV6_PREFIX", DefaultRateLimitIPv6Prefix, "prefix length by which IPv6 clients are rate limited"),
 		RetryAfter:           e.Duration("KYCFLOW_INGEST_RETRY_AFTER", DefaultRetryAfter, "Retry-After sent with 503 when the broker cannot store a callback"),
 	}
 }
@@ -125,7 +131,7 @@ func (c *Config) setDefaults() {
 		c.Server.Addr = DefaultAddr
 	}
 	if c.Region == "" {
-		c.Region = string(jumio.RegionAMER)
+		c.Region = string(wire.RegionAMER)
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
@@ -135,6 +141,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RateLimitSources <= 0 {
 		c.RateLimitSources = DefaultRateLimitSources
+	}
+	if c.RateLimitIPv6Prefix == 0 {
+		c.RateLimitIPv6Prefix = DefaultRateLimitIPv6Prefix
 	}
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = DefaultRetryAfter
@@ -174,7 +183,7 @@ func (e *VarError) Is(target error) bool { return target == ErrInvalidConfig }
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(name string, err error) { errs = append(errs, &VarError{Var: name, Err: err}) }
-	if _, err := jumio.ParseRegion(c.Region); err != nil {
+	if _, err := wire.ParseRegion(c.Region); err != nil {
 		bad("KYCFLOW_JUMIO_REGION", err)
 	}
 	if s := c.PathSecret.Value(); c.PathSecret.IsSet() {
@@ -212,12 +221,15 @@ func (c *Config) Validate() error {
 	if c.RateLimit < 0 {
 		bad("KYCFLOW_INGEST_RATE_LIMIT", errors.New("must not be negative"))
 	}
+	if c.RateLimitIPv6Prefix < 16 || c.RateLimitIPv6Prefix > 128 {
+		bad("KYCFLOW_INGEST_RATE_LIMIT_IPV6_PREFIX", errors.New("want a prefix length from 16 to 128"))
+	}
 	return errors.Join(errs...)
 }
 
 // region is the validated region.
-func (c *Config) region() jumio.Region {
-	r, _ := jumio.ParseRegion(c.Region)
+func (c *Config) region() wire.Region {
+	r, _ := wire.ParseRegion(c.Region)
 	return r
 }
 
@@ -229,7 +241,7 @@ func (c *Config) allowedSources() []netip.Prefix {
 		return p
 	}
 	var out []netip.Prefix
-	for _, a := range jumio.CallbackIPs(c.region()) {
+	for _, a := range wire.CallbackIPs(c.region()) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out

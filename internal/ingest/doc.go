@@ -14,7 +14,7 @@
 // X-Forwarded-For only when the peer is a trusted proxy) against Jumio's
 // published callback addresses for the configured region; an unguessable
 // path segment compared in constant time; and an HMAC token in
-// userReference (jumio.VerifyUserReference). Jumio documents no callback
+// userReference (wire.VerifyUserReference). Jumio documents no callback
 // signature, so these are the checks there are. A per-address rate limit
 // applies to addresses outside the allowed sources only: Jumio's own are
 // never turned away with 429. A Platform callback whose href names another

@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // stdEncode is what appendEvent must match.
@@ -64,15 +64,15 @@ func TestAppendEventMatchesEncodingJSON(t *testing.T) {
 	received := time.Date(2024, 3, 14, 10, 15, 31, 123456789, time.UTC)
 	for _, p := range must(filepath.Glob("../../pkg/jumio/testdata/platform/callback-*.json")) {
 		b := must(os.ReadFile(p))
-		cb := must(jumio.ParsePlatformCallback(b))
-		checkEncode(t, cb.Event(jumio.RegionAMER, received, b))
+		cb := must(wire.ParsePlatformCallback(b))
+		checkEncode(t, cb.Event(wire.RegionAMER, received, b))
 	}
 	for _, p := range must(filepath.Glob("../../pkg/jumio/testdata/netverify/callback-*.form")) {
-		m, raw, err := jumio.ParseNetverifyRequest(must(os.ReadFile(p)), "")
+		m, raw, err := wire.ParseNetverifyRequest(must(os.ReadFile(p)), "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkEncode(t, m.Event(jumio.RegionEMEA, received, raw))
+		checkEncode(t, m.Event(wire.RegionEMEA, received, raw))
 	}
 	sent := time.Date(2021, 5, 10, 8, 5, 10, 0, time.UTC)
 	for _, s := range []string{"", "plain", "a\"b\\c", "\x00\x01\b\f\n\r\t\x1f", "<&>", "ü€😀", "\xff\xfe", "a\u2028b\u2029", "%2F+&="} {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net"
@@ -20,7 +21,7 @@ import (
 
 	"github.com/kycflow/kycflow/internal/httpserver"
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // readFunc reads and validates one API's callback from a request whose
@@ -165,23 +166,69 @@ func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, ev events.
 	problem(w, r, http.StatusServiceUnavailable, ReasonBrokerUnavailable, "Broker unavailable", "the callback was not stored; send it again")
 }
 
-// readBody reads the (size-limited) body into buf.
-func readBody(r *http.Request, buf *bytes.Buffer) ([]byte, *rejection) {
-	if n := r.ContentLength; n > 0 && n <= 1<<20 {
-		buf.Grow(int(n) + bytes.MinRead)
+// readBody reads the body, which r.Body limits to limit bytes
+// (http.MaxBytesReader), into buf's memory. The memory never grows past
+// limit, whatever Content-Length says: it starts at Content-Length (4 KiB
+// without one), at most limit, doubles while the body goes on, at most to
+// limit, and whether more follows a full buffer is asked with a one-byte
+// read. A body that fits exactly costs one allocation at most (none when
+// buf was used before).
+func readBody(r *http.Request, buf *bytes.Buffer, limit int64) ([]byte, *rejection) {
+	size := int64(4 << 10)
+	if n := r.ContentLength; n > 0 {
+		size = n
 	}
-	if _, err := buf.ReadFrom(r.Body); err != nil {
-		var mbe *http.MaxBytesError
-		var ne net.Error
-		switch {
-		case errors.As(err, &mbe):
-			return nil, reject(http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, "Body too large", "the body exceeds the configured limit")
-		case errors.As(err, &ne) && ne.Timeout():
-			return nil, reject(http.StatusRequestTimeout, ReasonBodyUnreadable, "Body not read in time", "")
+	size = max(min(size, limit), 1)
+	b := buf.AvailableBuffer()
+	if int64(cap(b)) > limit {
+		b = b[:0:limit]
+	}
+	if int64(cap(b)) < size {
+		b = make([]byte, 0, size)
+	}
+	for {
+		if len(b) == cap(b) {
+			var probe [1]byte
+			n, err := io.ReadFull(r.Body, probe[:])
+			if n == 0 {
+				if err == io.EOF {
+					break
+				}
+				return nil, bodyError(err)
+			}
+			if int64(len(b)) >= limit { // MaxBytesReader fails first
+				return nil, bodyError(&http.MaxBytesError{Limit: limit})
+			}
+			nb := make([]byte, len(b), min(2*int64(cap(b)), limit))
+			copy(nb, b)
+			b = append(nb, probe[0])
+			continue
 		}
-		return nil, reject(http.StatusBadRequest, ReasonBodyUnreadable, "Body unreadable", "")
+		n, err := r.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, bodyError(err)
+		}
 	}
-	return buf.Bytes(), nil
+	// buf keeps the memory for the next request (see putBuffer).
+	*buf = *bytes.NewBuffer(b)
+	return b, nil
+}
+
+// bodyError is the rejection of a body that could not be read.
+func bodyError(err error) *rejection {
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case errors.As(err, &mbe):
+		return reject(http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, "Body too large", "the body exceeds the configured limit")
+	case errors.As(err, &ne) && ne.Timeout():
+		return reject(http.StatusRequestTimeout, ReasonBodyUnreadable, "Body not read in time", "")
+	}
+	return reject(http.StatusBadRequest, ReasonBodyUnreadable, "Body unreadable", "")
 }
 
 // eventIDHeader is the canonical form of events.HeaderEventID, for the
@@ -204,7 +251,7 @@ func mediaType(r *http.Request) string {
 }
 
 func invalid(err error) *rejection {
-	var ce *jumio.CallbackError
+	var ce *wire.CallbackError
 	if errors.As(err, &ce) && ce.Field != "body" {
 		return reject(http.StatusUnprocessableEntity, ReasonInvalidCallback, "Invalid callback", "field "+ce.Field+" "+ce.Reason)
 	}
@@ -217,18 +264,18 @@ func invalid(err error) *rejection {
 // stored all the same, with the region it names: a wrong
 // KYCFLOW_JUMIO_REGION must not turn away every genuine callback (Jumio's
 // retries would run out). The enricher dead-letters it
-// (jumio.ErrRegionMismatch, it has no client for that region); once the
+// (wire.ErrRegionMismatch, it has no client for that region); once the
 // configuration is fixed the dead letters are redriven. Ingest logs a
 // warning and counts it (kycflow_ingest_region_mismatches_total).
 func (s *Service) readPlatform(r *http.Request, buf *bytes.Buffer, received time.Time) (events.CallbackEvent, string, *rejection) {
 	if mediaType(r) != "application/json" {
 		return events.CallbackEvent{}, "", reject(http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType, "Unsupported media type", "Platform callbacks are application/json")
 	}
-	body, rj := readBody(r, buf)
+	body, rj := readBody(r, buf, s.cfg.MaxBodyBytes)
 	if rj != nil {
 		return events.CallbackEvent{}, "", rj
 	}
-	cb, err := jumio.ParsePlatformCallback(body)
+	cb, err := wire.ParsePlatformCallback(body)
 	if err != nil {
 		return events.CallbackEvent{}, "", invalid(err)
 	}
@@ -245,9 +292,9 @@ func (s *Service) readPlatform(r *http.Request, buf *bytes.Buffer, received time
 // otherRegion returns the first region named by the callback's hrefs that
 // is not the configured one, and true; or the configured region and false
 // when the hrefs name no other (or none).
-func otherRegion(cb *jumio.Callback, configured jumio.Region) (jumio.Region, bool) {
+func otherRegion(cb *wire.Callback, configured wire.Region) (wire.Region, bool) {
 	for _, h := range [...]string{cb.WorkflowExecution.Href, cb.Account.Href} {
-		if r, ok := jumio.RegionFromHref(h); ok && r != configured {
+		if r, ok := wire.RegionFromHref(h); ok && r != configured {
 			return r, true
 		}
 	}
@@ -257,7 +304,7 @@ func otherRegion(cb *jumio.Callback, configured jumio.Region) (jumio.Region, boo
 // readNetverify reads a Netverify callback: a form body, or a query string
 // with an empty body.
 func (s *Service) readNetverify(r *http.Request, buf *bytes.Buffer, received time.Time) (events.CallbackEvent, string, *rejection) {
-	body, rj := readBody(r, buf)
+	body, rj := readBody(r, buf, s.cfg.MaxBodyBytes)
 	if rj != nil {
 		return events.CallbackEvent{}, "", rj
 	}
@@ -265,7 +312,7 @@ func (s *Service) readNetverify(r *http.Request, buf *bytes.Buffer, received tim
 		return events.CallbackEvent{}, "", reject(http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType, "Unsupported media type",
 			"Netverify callbacks are application/x-www-form-urlencoded, or a query string with an empty body")
 	}
-	m, raw, err := jumio.ParseNetverifyRequestIDs(body, r.URL.RawQuery)
+	m, raw, err := wire.ParseNetverifyRequestIDs(body, r.URL.RawQuery)
 	if err != nil {
 		return events.CallbackEvent{}, "", invalid(err)
 	}
@@ -273,17 +320,17 @@ func (s *Service) readNetverify(r *http.Request, buf *bytes.Buffer, received tim
 }
 
 func (s *Service) verifyUserReference(token string, now time.Time) *rejection {
-	_, err := jumio.VerifyUserReference(token, s.refSecrets, s.cfg.UserReferenceMaxAge, now)
+	_, err := wire.VerifyUserReference(token, s.refSecrets, s.cfg.UserReferenceMaxAge, now)
 	if err == nil {
 		return nil
 	}
 	title := "User reference not accepted"
 	switch {
-	case errors.Is(err, jumio.ErrUserReferenceMissing):
+	case errors.Is(err, wire.ErrUserReferenceMissing):
 		return reject(http.StatusForbidden, ReasonUserReferenceMissing, title, "the callback carries no signed userReference")
-	case errors.Is(err, jumio.ErrUserReferenceExpired):
+	case errors.Is(err, wire.ErrUserReferenceExpired):
 		return reject(http.StatusForbidden, ReasonUserReferenceExpired, title, "the signed userReference is outside its validity")
-	case errors.Is(err, jumio.ErrUserReferenceSignature):
+	case errors.Is(err, wire.ErrUserReferenceSignature):
 		return reject(http.StatusForbidden, ReasonUserReferenceInvalid, title, "the userReference signature does not verify")
 	}
 	return reject(http.StatusForbidden, ReasonUserReferenceMalformed, title, "the userReference is not a signed token")

@@ -24,7 +24,7 @@ import (
 	"github.com/kycflow/kycflow/internal/httpserver"
 	"github.com/kycflow/kycflow/internal/ingest"
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 const testdata = "../../pkg/jumio/testdata"
@@ -36,7 +36,7 @@ type fixture struct {
 	api         events.API
 	contentType string
 	body        []byte
-	region      jumio.Region
+	region      wire.Region
 	want        events.CallbackEvent // ids, status, subject parts
 }
 
@@ -49,13 +49,13 @@ func loadFixtures(t *testing.T) []fixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cb, err := jumio.ParsePlatformCallback(b)
+		cb, err := wire.ParsePlatformCallback(b)
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
 		region, ok := cb.Region()
 		if !ok {
-			region = jumio.RegionAMER
+			region = wire.RegionAMER
 		}
 		// The stored JSON is the body as received, compacted.
 		var compact bytes.Buffer
@@ -71,12 +71,12 @@ func loadFixtures(t *testing.T) []fixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, raw, err := jumio.ParseNetverifyRequest(b, "")
+		m, raw, err := wire.ParseNetverifyRequest(b, "")
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
-		out = append(out, fixture{name: filepath.Base(p), api: events.APINetverify, contentType: "application/x-www-form-urlencoded", body: b, region: jumio.RegionAMER,
-			want: m.Event(jumio.RegionAMER, time.Time{}, raw)})
+		out = append(out, fixture{name: filepath.Base(p), api: events.APINetverify, contentType: "application/x-www-form-urlencoded", body: b, region: wire.RegionAMER,
+			want: m.Event(wire.RegionAMER, time.Time{}, raw)})
 	}
 	if len(platform) < 3 || len(netverify) < 4 {
 		t.Fatalf("found %d platform and %d netverify fixtures", len(platform), len(netverify))
@@ -93,7 +93,7 @@ var traceparentRE = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$`)
 func TestEveryFixtureStoredOnce(t *testing.T) {
 	broker := brokertest.Start(t)
 	fixtures := loadFixtures(t)
-	byRegion := map[jumio.Region]*harness{}
+	byRegion := map[wire.Region]*harness{}
 	for _, fx := range fixtures {
 		if byRegion[fx.region] == nil {
 			byRegion[fx.region] = startIngest(t, broker, func(c *ingest.Config) { c.Region = string(fx.region) })
@@ -211,7 +211,7 @@ func platformWithUserRef(t *testing.T, ref string) []byte {
 
 func signed(t *testing.T, secret string, at time.Time) string {
 	t.Helper()
-	tok, err := jumio.SignUserReference([]byte(secret), "usr_7f3a9c", at)
+	tok, err := wire.SignUserReference([]byte(secret), "usr_7f3a9c", at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +392,7 @@ func checkServerSpan(t *testing.T, h *harness, method string, status int) {
 	}
 	attrs := map[string]string{}
 	for _, kv := range s.Attributes() {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	if got := attrs["http.request.method"]; got != method {
 		t.Errorf("http.request.method: got %q, want %q", got, method)

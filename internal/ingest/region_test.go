@@ -8,12 +8,12 @@ import (
 
 	"github.com/kycflow/kycflow/internal/ingest"
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // TestRegionMismatchStored: a Platform callback whose href names another
 // region than the configured one is stored all the same, with the region
-// it names (the enricher dead-letters it with jumio.ErrRegionMismatch
+// it names (the enricher dead-letters it with wire.ErrRegionMismatch
 // until the configuration is fixed), answered 200, counted and logged as
 // a warning that names both regions.
 func TestRegionMismatchStored(t *testing.T) {
@@ -29,13 +29,13 @@ func TestRegionMismatchStored(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		body []byte
-		want jumio.Region
+		want wire.Region
 	}{
-		{"both hrefs", emea, jumio.RegionEMEA},
-		{"account href", []byte(mixed), jumio.RegionAPAC},
+		{"both hrefs", emea, wire.RegionEMEA},
+		{"account href", []byte(mixed), wire.RegionAPAC},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := startIngest(t, nil, func(c *ingest.Config) { c.Region = string(jumio.RegionAMER) })
+			h := startIngest(t, nil, func(c *ingest.Config) { c.Region = string(wire.RegionAMER) })
 			if r := h.post(t, "/callbacks/platform", "application/json", tc.body, nil); r.status != http.StatusOK {
 				t.Fatalf("status: got %d (%s), want 200", r.status, r.problem.Type)
 			}
@@ -60,7 +60,7 @@ func TestRegionMismatchStored(t *testing.T) {
 					continue
 				}
 				warned = true
-				if rec["level"] != "WARN" || rec["region"] != string(tc.want) || rec["configured_region"] != string(jumio.RegionAMER) || rec["event_id"] != ev.EventID {
+				if rec["level"] != "WARN" || rec["region"] != string(tc.want) || rec["configured_region"] != string(wire.RegionAMER) || rec["event_id"] != ev.EventID {
 					t.Errorf("warning: got %v", rec)
 				}
 			}
@@ -70,7 +70,7 @@ func TestRegionMismatchStored(t *testing.T) {
 		})
 	}
 	t.Run("same region", func(t *testing.T) {
-		h := startIngest(t, nil, func(c *ingest.Config) { c.Region = string(jumio.RegionEMEA) })
+		h := startIngest(t, nil, func(c *ingest.Config) { c.Region = string(wire.RegionEMEA) })
 		if r := h.post(t, "/callbacks/platform", "application/json", emea, nil); r.status != http.StatusOK {
 			t.Fatalf("status: got %d, want 200", r.status)
 		}

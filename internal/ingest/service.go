@@ -19,7 +19,7 @@ import (
 	"github.com/kycflow/kycflow/internal/httpserver"
 	"github.com/kycflow/kycflow/internal/telemetry"
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // Handlers are what ingest does: one handler per callback endpoint. Each
@@ -39,7 +39,7 @@ type Service struct {
 	Handlers Handlers
 
 	cfg        Config
-	region     jumio.Region
+	region     wire.Region
 	nc         *nats.Conn
 	js         jetstream.JetStream
 	logger     *slog.Logger
@@ -75,18 +75,21 @@ func New(cfg Config, nc *nats.Conn, tel *telemetry.Telemetry) (*Service, error) 
 	}
 	trusted, _ := parsePrefixes(cfg.TrustedProxies)
 	s := &Service{
-		cfg:        cfg,
-		region:     cfg.region(),
-		nc:         nc,
-		js:         js,
-		logger:     tel.Logger.With("stage", "ingest"),
-		tracer:     tel.TracerProvider.Tracer("github.com/kycflow/kycflow/internal/ingest"),
-		propagator: tel.Propagator,
+		cfg:    cfg,
+		region: cfg.region(),
+		nc:     nc,
+		js:     js,
+		logger: tel.Logger.With("stage", "ingest"),
+		tracer: tel.TracerProvider.Tracer("github.com/kycflow/kycflow/internal/ingest"),
+		// Ingest is where the internet ends: whatever the telemetry
+		// propagates elsewhere, a callback's message carries its own
+		// trace context only, never a caller's baggage (see startSpan).
+		propagator: propagation.TraceContext{},
 		metrics:    m,
 		metricsH:   tel.MetricsHandler(),
 		allowed:    cfg.allowedSources(),
 		trusted:    trusted,
-		limiters:   newLimiters(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitSources),
+		limiters:   newLimiters(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitSources, cfg.RateLimitIPv6Prefix),
 		refSecrets: cfg.userReferenceSecrets(),
 	}
 	if cfg.PathSecret.IsSet() {

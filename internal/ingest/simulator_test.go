@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/kycflow/kycflow/internal/ingest"
-	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // TestSimulatorCallbacks: the Jumio simulator posts its generated Platform
@@ -36,7 +36,7 @@ func TestSimulatorCallbacks(t *testing.T) {
 		Duplicates:   2,
 		OutOfOrder:   true,
 		UserReference: func(jumiotest.Execution) string {
-			tok, err := jumio.SignUserReference([]byte(refSecret), "usr_sim", time.Now())
+			tok, err := wire.SignUserReference([]byte(refSecret), "usr_sim", time.Now())
 			if err != nil {
 				t.Error(err)
 			}

@@ -7,25 +7,35 @@ package jumioconfig
 import (
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // LoadConfig reads the Jumio client variables. An unknown region is kept
 // as given, so that jumio.NewClient reports it.
 func LoadConfig(e *config.Env) jumio.Config {
-	regionName := e.String("KYCFLOW_JUMIO_REGION", string(jumio.RegionAMER), "Jumio region: amer-1, emea-1 or apac-1 (US, EU, SGP accepted)")
-	region, err := jumio.ParseRegion(regionName)
+	regionName := e.String("KYCFLOW_JUMIO_REGION", string(wire.RegionAMER), "Jumio region: amer-1, emea-1 or apac-1 (US, EU, SGP accepted)")
+	region, err := wire.ParseRegion(regionName)
 	if err != nil {
-		region = jumio.Region(regionName)
+		region = wire.Region(regionName)
+	}
+	allowHTTP := e.Bool("KYCFLOW_JUMIO_ALLOW_HTTP", false, "accept plain http Jumio URLs on hosts other than loopback (a simulator on a container network); never with a real tenant")
+	baseURL := func(key, help string) string {
+		v := e.String(key, "", help)
+		if v != "" {
+			e.Check(key, jumio.CheckBaseURL(v, allowHTTP))
+		}
+		return v
 	}
 	return jumio.Config{
 		Region: region,
-		Hosts: jumio.Hosts{
-			Auth:      e.String("KYCFLOW_JUMIO_AUTH_URL", "", "OAuth2 token service base URL; default the region's"),
-			Account:   e.String("KYCFLOW_JUMIO_ACCOUNT_URL", "", "Account API base URL; default the region's"),
-			API:       e.String("KYCFLOW_JUMIO_API_URL", "", "upload API base URL; default the region's"),
-			Retrieval: e.String("KYCFLOW_JUMIO_RETRIEVAL_URL", "", "Retrieval API base URL; default the region's"),
-			Netverify: e.String("KYCFLOW_JUMIO_NETVERIFY_URL", "", "Netverify API base URL; default the region's"),
+		Hosts: wire.Hosts{
+			Auth:      baseURL("KYCFLOW_JUMIO_AUTH_URL", "OAuth2 token service base URL; default the region's"),
+			Account:   baseURL("KYCFLOW_JUMIO_ACCOUNT_URL", "Account API base URL; default the region's"),
+			API:       baseURL("KYCFLOW_JUMIO_API_URL", "upload API base URL; default the region's"),
+			Retrieval: baseURL("KYCFLOW_JUMIO_RETRIEVAL_URL", "Retrieval API base URL; default the region's"),
+			Netverify: baseURL("KYCFLOW_JUMIO_NETVERIFY_URL", "Netverify API base URL; default the region's"),
 		},
+		AllowHTTP:          allowHTTP,
 		ClientID:           e.String("KYCFLOW_JUMIO_CLIENT_ID", "", "OAuth2 client id"),
 		ClientSecret:       e.Secret("KYCFLOW_JUMIO_CLIENT_SECRET", "OAuth2 client secret").Value(),
 		PlatformAPIToken:   e.Secret("KYCFLOW_JUMIO_PLATFORM_API_TOKEN", "API token for deprecated Basic auth on the Platform APIs, used without an OAuth2 client").Value(),
@@ -38,12 +48,26 @@ func LoadConfig(e *config.Env) jumio.Config {
 		RateLimit:          e.Float("KYCFLOW_JUMIO_RATE_LIMIT", jumio.DefaultRateLimit, "Retrieval API requests per second per process"),
 		RateBurst:          e.Int("KYCFLOW_JUMIO_RATE_BURST", jumio.DefaultRateBurst, "Retrieval API requests that may start at once"),
 		RateLimitCooldown:  e.Duration("KYCFLOW_JUMIO_RATE_LIMIT_COOLDOWN", jumio.DefaultRateLimitCooldown, "how long the rate stays halved after a 429"),
+		BulkBurst:          e.Int("KYCFLOW_JUMIO_BULK_BURST", jumio.DefaultBulkBurst, "requests of the burst the bulk lanes (reconcile, replay, migrate) may use; the rest is kept for live callbacks"),
+		LaneWeights:        laneWeights(e),
 		TokenRateLimit:     e.Float("KYCFLOW_JUMIO_TOKEN_RATE_LIMIT", jumio.DefaultTokenRateLimit, "OAuth2 token requests per second"),
 		AccountRateLimit:   e.Float("KYCFLOW_JUMIO_ACCOUNT_RATE_LIMIT", jumio.DefaultAccountRateLimit, "Account API requests per second"),
 		TokenRefreshAhead:  e.Duration("KYCFLOW_JUMIO_TOKEN_REFRESH_AHEAD", jumio.DefaultTokenRefreshAhead, "how long before expiry the OAuth2 token is replaced"),
+		MaxRetryAfter:      e.Duration("KYCFLOW_JUMIO_MAX_RETRY_AFTER", jumio.DefaultMaxRetryAfter, "longest pause a 429's Retry-After imposes on every request"),
 		MaxImageBytes:      e.Int64("KYCFLOW_JUMIO_MAX_IMAGE_SIZE", jumio.DefaultMaxImageBytes, "largest image accepted from Jumio (KiB, MiB suffixes)"),
 		MaxResponseBytes:   e.Int64("KYCFLOW_JUMIO_MAX_RESPONSE_SIZE", jumio.DefaultMaxResponseBytes, "largest JSON response accepted from Jumio"),
 	}
+}
+
+// laneWeights reads KYCFLOW_JUMIO_LANE_WEIGHTS.
+func laneWeights(e *config.Env) map[jumio.Lane]int {
+	v := e.Checked("KYCFLOW_JUMIO_LANE_WEIGHTS", jumio.FormatLaneWeights(jumio.DefaultLaneWeights),
+		"shares of the bulk lanes in what live callbacks leave of the Jumio budget", func(s string) error {
+			_, err := jumio.ParseLaneWeights(s)
+			return err
+		})
+	w, _ := jumio.ParseLaneWeights(v)
+	return w
 }
 
 // HasCredentials reports whether c holds credentials for some Jumio API:

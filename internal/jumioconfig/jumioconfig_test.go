@@ -11,6 +11,7 @@ import (
 
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -23,18 +24,22 @@ func TestLoadConfig(t *testing.T) {
 		"KYCFLOW_JUMIO_RATE_LIMIT":          "7.5",
 		"KYCFLOW_JUMIO_TOKEN_REFRESH_AHEAD": "2m",
 		"KYCFLOW_JUMIO_MAX_IMAGE_SIZE":      "4MiB",
+		"KYCFLOW_JUMIO_LANE_WEIGHTS":        "migrate=3",
 	})
 	got := LoadConfig(e)
 	if err := e.Err(); err != nil {
 		t.Fatal(err)
 	}
 	want := jumio.Config{
-		Region: jumio.RegionEMEA, Hosts: jumio.Hosts{Retrieval: "http://127.0.0.1:8090"},
+		Region: wire.RegionEMEA, Hosts: wire.Hosts{Retrieval: "http://127.0.0.1:8090"},
 		ClientID: "client", ClientSecret: "secret", UserAgent: "ExampleCorp Onboarding/2.1",
 		Timeout: jumio.DefaultTimeout, MaxAttempts: jumio.DefaultMaxAttempts,
 		RateLimit: 7.5, RateBurst: jumio.DefaultRateBurst, RateLimitCooldown: jumio.DefaultRateLimitCooldown,
+		BulkBurst:      jumio.DefaultBulkBurst,
+		LaneWeights:    map[jumio.Lane]int{jumio.LaneReconcile: 4, jumio.LaneReplay: 2, jumio.LaneMigrate: 3},
 		TokenRateLimit: jumio.DefaultTokenRateLimit, AccountRateLimit: jumio.DefaultAccountRateLimit,
 		TokenRefreshAhead: 2 * time.Minute, MaxImageBytes: 4 << 20, MaxResponseBytes: jumio.DefaultMaxResponseBytes,
+		MaxRetryAfter: jumio.DefaultMaxRetryAfter,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("LoadConfig (-want +got):\n%s", diff)
@@ -50,10 +55,13 @@ func TestLoadConfig(t *testing.T) {
 
 func TestLoadConfigBadValues(t *testing.T) {
 	e := config.FromMap(map[string]string{"KYCFLOW_JUMIO_REGION": "mars-1", "KYCFLOW_JUMIO_CLIENT_ID": "c",
-		"KYCFLOW_JUMIO_CLIENT_SECRET": "s", "KYCFLOW_JUMIO_RATE_LIMIT": "fast"})
+		"KYCFLOW_JUMIO_CLIENT_SECRET": "s", "KYCFLOW_JUMIO_RATE_LIMIT": "fast", "KYCFLOW_JUMIO_LANE_WEIGHTS": "live=3"})
 	cfg := LoadConfig(e)
-	if e.Err() == nil {
+	if e.Err() == nil || !strings.Contains(e.Err().Error(), "KYCFLOW_JUMIO_RATE_LIMIT") {
 		t.Error("a rate limit of \"fast\" was accepted")
+	}
+	if !errors.Is(e.Err(), jumio.ErrInvalidLaneWeights) {
+		t.Errorf("a weight for the live lane: %v, want ErrInvalidLaneWeights", e.Err())
 	}
 	if _, err := jumio.NewClient(cfg); !errors.Is(err, jumio.ErrInvalidConfig) {
 		t.Errorf("region mars-1: NewClient = %v, want ErrInvalidConfig", err)
@@ -99,5 +107,45 @@ func TestHasCredentials(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestLoadConfigRequiresHTTPS: a Jumio URL is https, or plain http to a
+// loopback host (the simulator); anything else is an error that names
+// the variable, unless KYCFLOW_JUMIO_ALLOW_HTTP says a simulator on a
+// container network is meant.
+func TestLoadConfigRequiresHTTPS(t *testing.T) {
+	vars := []string{"KYCFLOW_JUMIO_AUTH_URL", "KYCFLOW_JUMIO_ACCOUNT_URL", "KYCFLOW_JUMIO_API_URL",
+		"KYCFLOW_JUMIO_RETRIEVAL_URL", "KYCFLOW_JUMIO_NETVERIFY_URL"}
+	for _, v := range vars {
+		for _, tc := range []struct {
+			url, allow string
+			ok         bool
+		}{
+			{"https://jumio.example.com", "", true},
+			{"http://127.0.0.1:8090", "", true},
+			{"http://localhost:8090", "", true},
+			{"http://jumio.example.com", "", false},
+			{"http://jumiosim:8090", "", false},
+			{"http://jumiosim:8090", "true", true},
+		} {
+			e := config.FromMap(map[string]string{v: tc.url, "KYCFLOW_JUMIO_ALLOW_HTTP": tc.allow})
+			cfg := LoadConfig(e)
+			err := e.Err()
+			if tc.ok {
+				if err != nil {
+					t.Errorf("%s=%s (allow %q): %v", v, tc.url, tc.allow, err)
+				}
+				continue
+			}
+			if !errors.Is(err, jumio.ErrInsecureURL) || !strings.Contains(err.Error(), v) {
+				t.Errorf("%s=%s: error %v, want jumio.ErrInsecureURL naming %s", v, tc.url, err, v)
+			}
+			// The client refuses it too, whoever builds the Config.
+			cfg.ClientID, cfg.ClientSecret = "c", "s"
+			if _, err := jumio.NewClient(cfg); !errors.Is(err, jumio.ErrInsecureURL) {
+				t.Errorf("%s=%s: NewClient = %v, want jumio.ErrInsecureURL", v, tc.url, err)
+			}
+		}
 	}
 }

@@ -184,7 +184,7 @@ func (rt *route) handle(msg *message.Message) error {
 		msg.Nack()
 		return nil
 	}
-	class, reason, after := classify(err)
+	reason, after, class := classify(err)
 	dlClass := ""
 	switch {
 	case errors.Is(class, ErrGone):

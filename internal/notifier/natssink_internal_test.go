@@ -63,7 +63,7 @@ func TestPublishErrorClasses(t *testing.T) {
 			if tc.cause != nil && !errors.Is(err, tc.cause) {
 				t.Errorf("got %v, want it to match %v", err, tc.cause)
 			}
-			class, reason, _ := classify(err)
+			reason, _, class := classify(err)
 			if class != tc.class || reason != tc.reason {
 				t.Errorf("classify: got %v/%s, want %v/%s", class, reason, tc.class, tc.reason)
 			}

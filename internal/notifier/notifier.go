@@ -176,7 +176,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("notifier: route %s: %w", rt.Name, err)
 		}
-		rt.handler = router.AddNoPublisherHandler("notify-"+rt.Name, "", sub, rt.handle)
+		rt.handler = router.AddConsumerHandler("notify-"+rt.Name, "", sub, rt.handle)
 	}
 	// kycflow_consumer_lag_messages and _ack_pending_messages per route, as
 	// the enricher reports its own: a route falling behind shows here.

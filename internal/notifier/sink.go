@@ -96,17 +96,17 @@ func (e *DeliveryError) Unwrap() error { return e.Err }
 // Is matches the class.
 func (e *DeliveryError) Is(target error) bool { return target == e.Class }
 
-// classify returns the class of a delivery error (ErrRetryable for an
-// error that is not a *DeliveryError), its reason and the Retry-After.
-func classify(err error) (class error, reason string, retryAfter time.Duration) {
+// classify returns the reason, the Retry-After and the class of a delivery
+// error (ErrRetryable for an error that is not a *DeliveryError).
+func classify(err error) (reason string, retryAfter time.Duration, class error) {
 	var de *DeliveryError
 	if errors.As(err, &de) {
-		return de.Class, de.Reason, de.RetryAfter
+		return de.Reason, de.RetryAfter, de.Class
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return ErrRetryable, "cancelled", 0
+		return "cancelled", 0, ErrRetryable
 	}
-	return ErrRetryable, "error", 0
+	return "error", 0, ErrRetryable
 }
 
 // cancelled wraps a context error of an attempt.

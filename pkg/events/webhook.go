@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +31,14 @@ const (
 	// HeaderWebhookSignature holds one or more space-separated signatures.
 	HeaderWebhookSignature = "webhook-signature"
 )
+
+// HeaderGetter reads a header by name, case-insensitively; http.Header is
+// one. VerifyWebhook takes it rather than http.Header so that this package
+// stays free of net/http: pkg/mapping and every downstream service that
+// only decodes results import it.
+type HeaderGetter interface {
+	Get(name string) string
+}
 
 // WebhookTypeResult is the type of a webhook that carries a Result.
 const WebhookTypeResult = "kycflow.result.v1"
@@ -143,7 +150,7 @@ func webhookMAC(key []byte, id, timestamp string, body []byte) []byte {
 //
 // The error matches ErrWebhookSecret, ErrWebhookHeader,
 // ErrWebhookTimestamp or ErrWebhookSignature.
-func VerifyWebhook(secrets []string, header http.Header, body []byte, tolerance time.Duration, now time.Time) error {
+func VerifyWebhook(secrets []string, header HeaderGetter, body []byte, tolerance time.Duration, now time.Time) error {
 	keys := make([][]byte, 0, len(secrets))
 	for i, s := range secrets {
 		k, err := ParseWebhookSecret(s)

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
@@ -65,12 +67,25 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	if o.meterProvider == nil {
 		o.meterProvider = otel.GetMeterProvider()
 	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
 	c := &Client{
 		cfg:       cfg,
 		transport: o.transport,
 		retrieval: newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitCooldown),
 		account:   newLimiter(cfg.AccountRateLimit, max(1, int(cfg.AccountRateLimit)), cfg.RateLimitCooldown),
 		token:     newLimiter(cfg.TokenRateLimit, 1, cfg.RateLimitCooldown),
+	}
+	for _, l := range []*limiter{c.retrieval, c.account, c.token} {
+		l.lanes.configure(l.lim.Burst(), cfg.BulkBurst, cfg.LaneWeights)
+	}
+	for name, l := range map[string]*limiter{"retrieval": c.retrieval, "account": c.account, "token": c.token} {
+		l.maxPause = cfg.MaxRetryAfter
+		l.onLong = func(d time.Duration) {
+			o.logger.Error("jumio rate limit: every request paused", "limiter", name,
+				"retry_after", d, "max_retry_after", cfg.MaxRetryAfter)
+		}
 	}
 	m, err := newClientMetrics(o.meterProvider, c)
 	if err != nil {
@@ -87,6 +102,9 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		}),
 	)
 	c.http = &http.Client{
+		// Each attempt is bounded by its context (Config.Timeout); so is
+		// a request made without one.
+		Timeout:   cfg.Timeout,
 		Transport: traced,
 		// Jumio does not redirect; a redirect is answered as an error
 		// instead of carrying credentials elsewhere.
@@ -133,6 +151,9 @@ type call struct {
 	accept string
 	body   []byte
 	lim    *limiter
+	// also, when set, is a second limiter the call waits for first (a
+	// request Jumio counts against two budgets).
+	also *limiter
 	// once disables in-call retries (non-idempotent calls).
 	once bool
 }
@@ -193,6 +214,11 @@ func (c *Client) run(ctx context.Context, cl call, handle func(resp *http.Respon
 func (c *Client) attempt(ctx context.Context, cl call, handle func(*http.Response, func()) error) error {
 	refreshed := false
 	for {
+		if cl.also != nil {
+			if err := cl.also.Wait(ctx); err != nil {
+				return fmt.Errorf("jumio: %s: %w", cl.ep, err)
+			}
+		}
 		if err := cl.lim.Wait(ctx); err != nil {
 			return fmt.Errorf("jumio: %s: %w", cl.ep, err)
 		}
@@ -236,6 +262,9 @@ func (c *Client) attempt(ctx context.Context, cl call, handle func(*http.Respons
 			continue
 		case resp.StatusCode == http.StatusTooManyRequests:
 			cl.lim.Throttled(ae.RetryAfter)
+			if cl.also != nil {
+				cl.also.Throttled(ae.RetryAfter)
+			}
 		}
 		return ae
 	}
@@ -285,7 +314,7 @@ func (c *Client) apiError(ep Endpoint, resp *http.Response) *APIError {
 		Endpoint:   ep,
 		Status:     resp.StatusCode,
 		RequestID:  requestID(resp.Header),
-		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		RetryAfter: min(parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), c.cfg.MaxRetryAfter),
 	}
 	fillErrorBody(ae, b)
 	return ae
@@ -294,14 +323,14 @@ func (c *Client) apiError(ep Endpoint, resp *http.Response) *APIError {
 // fillErrorBody reads the error body shapes seen from Jumio.
 func fillErrorBody(ae *APIError, b []byte) {
 	var body struct {
-		Title            string `json:"title"`
-		Detail           string `json:"detail"`
-		Message          string `json:"message"`
-		ErrorMessage     string `json:"errorMessage"`
-		ErrorCode        String `json:"errorCode"`
-		Code             String `json:"code"`
-		Error            string `json:"error"`
-		ErrorDescription string `json:"error_description"`
+		Title            string      `json:"title"`
+		Detail           string      `json:"detail"`
+		Message          string      `json:"message"`
+		ErrorMessage     string      `json:"errorMessage"`
+		ErrorCode        wire.String `json:"errorCode"`
+		Code             wire.String `json:"code"`
+		Error            string      `json:"error"`
+		ErrorDescription string      `json:"error_description"`
 	}
 	if json.Unmarshal(b, &body) != nil {
 		return

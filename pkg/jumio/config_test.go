@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -43,8 +44,8 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
-	c, err := jumio.NewClient(jumio.Config{ClientID: "id", ClientSecret: "secret", Region: jumio.RegionEMEA,
-		Hosts: jumio.Hosts{Retrieval: "http://127.0.0.1:9/"}})
+	c, err := jumio.NewClient(jumio.Config{ClientID: "id", ClientSecret: "secret", Region: wire.RegionEMEA,
+		Hosts: wire.Hosts{Retrieval: "http://127.0.0.1:9/"}})
 	if err != nil {
 		t.Fatal(err)
 	}

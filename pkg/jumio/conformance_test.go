@@ -17,6 +17,7 @@ import (
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // tenant describes what the conformance suite may read from a Jumio
@@ -56,7 +57,7 @@ func testConformance(t *testing.T, c *jumio.Client, tn tenant) {
 			if d.Workflow.ID != e.ID || d.Account.ID != e.AccountID {
 				t.Errorf("got ids %s/%s, want %s/%s", d.Account.ID, d.Workflow.ID, e.AccountID, e.ID)
 			}
-			var again jumio.WorkflowDetails
+			var again wire.WorkflowDetails
 			if err := json.Unmarshal(raw, &again); err != nil {
 				t.Fatalf("raw details do not decode: %v", err)
 			}
@@ -122,7 +123,7 @@ func testConformance(t *testing.T, c *jumio.Client, tn tenant) {
 				return err
 			},
 			"scan":    func() error { _, err := c.NetverifyScan(t.Context(), "not-a-uuid"); return err },
-			"account": func() error { _, err := c.CreateAccount(t.Context(), jumio.AccountRequest{}); return err },
+			"account": func() error { _, err := c.CreateAccount(t.Context(), wire.AccountRequest{}); return err },
 		} {
 			if err := call(); !errors.Is(err, jumio.ErrInvalidArgument) || jumio.Classify(err).Kind != jumio.Permanent {
 				t.Errorf("%s: got %v, want a permanent ErrInvalidArgument", name, err)
@@ -180,16 +181,16 @@ func testConformance(t *testing.T, c *jumio.Client, tn tenant) {
 		if tn.CreateWorkflowKey == 0 {
 			t.Skip("initiating transactions is not enabled for this tenant")
 		}
-		req := jumio.AccountRequest{
+		req := wire.AccountRequest{
 			CustomerInternalReference: "kycflow-conformance",
 			UserReference:             "kycflow-conformance",
-			WorkflowDefinition:        jumio.WorkflowDefinition{Key: tn.CreateWorkflowKey},
+			WorkflowDefinition:        wire.WorkflowDefinition{Key: tn.CreateWorkflowKey},
 		}
 		created, err := c.CreateAccount(t.Context(), req)
 		if err != nil {
 			t.Fatalf("CreateAccount: %v", err)
 		}
-		if !jumio.ValidID(created.Account.ID) || !jumio.ValidID(created.WorkflowExecution.ID) {
+		if !wire.ValidID(created.Account.ID) || !wire.ValidID(created.WorkflowExecution.ID) {
 			t.Fatalf("CreateAccount ids %q/%q are not UUIDs", created.Account.ID, created.WorkflowExecution.ID)
 		}
 		updated, err := c.UpdateAccount(t.Context(), created.Account.ID, req)
@@ -290,7 +291,7 @@ func TestConformanceJumioEnv(t *testing.T) {
 func tenantFromEnv(t *testing.T, getenv func(string) string) (c *jumio.Client, tn tenant, ok bool) {
 	t.Helper()
 	cfg := jumio.Config{
-		Hosts: jumio.Hosts{
+		Hosts: wire.Hosts{
 			Auth:      getenv("KYCFLOW_JUMIO_AUTH_URL"),
 			Account:   getenv("KYCFLOW_JUMIO_ACCOUNT_URL"),
 			API:       getenv("KYCFLOW_JUMIO_API_URL"),
@@ -308,7 +309,7 @@ func tenantFromEnv(t *testing.T, getenv func(string) string) (c *jumio.Client, t
 		return nil, tn, false
 	}
 	if r := getenv("KYCFLOW_JUMIO_REGION"); r != "" {
-		region, err := jumio.ParseRegion(r)
+		region, err := wire.ParseRegion(r)
 		if err != nil {
 			t.Fatal(err)
 		}

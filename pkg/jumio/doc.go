@@ -1,7 +1,6 @@
-// Package jumio is kycflow's edge to Jumio: callback parsing and sender
-// verification, OAuth2 and Basic authentication, the Platform and Netverify
-// Retrieval APIs, the Account API, and typed errors that say whether a
-// failure is worth retrying.
+// Package jumio is kycflow's client of Jumio's APIs: OAuth2 and Basic
+// authentication, the Platform and Netverify Retrieval APIs, the Account
+// API, and typed errors that say whether a failure is worth retrying.
 //
 // Jumio documentation:
 //   - Platform callbacks: https://documentation.jumio.ai/docs/developer-resources/callback
@@ -21,17 +20,10 @@
 // callback means "not ready yet": NotReadyIfRecent marks it, and Classify
 // then follows NotReadySchedule, Jumio's 40 s … 940 s retrieval back-off.
 // Spans (otelhttp) are named after the Endpoint, and no error string, span
-// or metric carries personal data or credentials. Types that hold personal
-// data (Netverify callbacks and retrieval data, workflow details,
-// credentials, the Account API request and response, …) implement
-// slog.LogValuer, fmt.Stringer and fmt.GoStringer and give ids, statuses
-// and document types only.
+// or metric carries personal data or credentials.
 //
-// Types that decode Jumio payloads are tolerant: unknown enum values pass
-// through as strings, "N/A" is empty, timestamps take 0–3 fractional digits,
-// and fields Jumio sends in more than one shape decode from each.
-// Workflow details go further: a field that still cannot be read (a risk
-// score as a string, a malformed timestamp, a capability of another shape)
-// is left out rather than failing the document (WorkflowDetails.UnmarshalJSON);
-// callbacks stay strict.
+// The payload types the client sends and returns (workflow details,
+// Netverify retrieval data, the Account API request and response) and the
+// callback parsers live in package wire, which has no HTTP client, so that
+// pure code such as pkg/mapping can use them.
 package jumio

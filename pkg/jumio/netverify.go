@@ -4,28 +4,14 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
-
-// NetverifyImages is the response of GET /api/netverify/v2/scans/{ref}/images.
-// Hrefs point at Jumio and are personal data.
-type NetverifyImages struct {
-	Timestamp      Time             `json:"timestamp"`
-	ScanReference  string           `json:"scanReference"`
-	Images         []NetverifyImage `json:"images"`
-	LivenessImages []string         `json:"livenessImages,omitempty"`
-}
-
-// NetverifyImage is one entry of NetverifyImages: classifier front, face or
-// back.
-type NetverifyImage struct {
-	Classifier string `json:"classifier"`
-	Href       string `json:"href"`
-}
 
 var netverifyClassifierRE = regexp.MustCompile(`^[a-z]{1,16}$`)
 
 func (c *Client) netverifyCall(ep Endpoint, scanReference, suffix string) (call, error) {
-	if !ValidID(scanReference) {
+	if !wire.ValidID(scanReference) {
 		return call{}, invalid(ep, "scan reference is not a UUID")
 	}
 	return call{ep: ep, method: http.MethodGet, base: c.cfg.Hosts.Netverify,
@@ -50,42 +36,42 @@ func netverifyGet[T any](ctx context.Context, c *Client, ep Endpoint, scanRefere
 // (GET /api/netverify/v2/scans/{scanReference}): PENDING, DONE or FAILED.
 // Jumio recommends polling it until it is no longer PENDING before
 // fetching the data, once.
-func (c *Client) NetverifyScan(ctx context.Context, scanReference string) (*NetverifyScanStatus, error) {
-	v, _, err := netverifyGet[NetverifyScanStatus](ctx, c, EndpointNetverifyScan, scanReference, "")
+func (c *Client) NetverifyScan(ctx context.Context, scanReference string) (*wire.NetverifyScanStatus, error) {
+	v, _, err := netverifyGet[wire.NetverifyScanStatus](ctx, c, EndpointNetverifyScan, scanReference, "")
 	return v, err
 }
 
 // NetverifyData returns all data of a scan (…/scans/{ref}/data), decoded
 // and as the JSON document Jumio sent (personal data: store it, never log
 // it).
-func (c *Client) NetverifyData(ctx context.Context, scanReference string) (*NetverifyData, []byte, error) {
-	return netverifyGet[NetverifyData](ctx, c, EndpointNetverifyData, scanReference, "/data")
+func (c *Client) NetverifyData(ctx context.Context, scanReference string) (*wire.NetverifyData, []byte, error) {
+	return netverifyGet[wire.NetverifyData](ctx, c, EndpointNetverifyData, scanReference, "/data")
 }
 
 // NetverifyDocument returns the document data of a scan
 // (…/scans/{ref}/data/document).
-func (c *Client) NetverifyDocument(ctx context.Context, scanReference string) (*NetverifyDataDocument, error) {
-	v, _, err := netverifyGet[NetverifyDataDocument](ctx, c, EndpointNetverifyDocument, scanReference, "/data/document")
+func (c *Client) NetverifyDocument(ctx context.Context, scanReference string) (*wire.NetverifyDataDocument, error) {
+	v, _, err := netverifyGet[wire.NetverifyDataDocument](ctx, c, EndpointNetverifyDocument, scanReference, "/data/document")
 	return v, err
 }
 
 // NetverifyTransaction returns the transaction data of a scan
 // (…/scans/{ref}/data/transaction).
-func (c *Client) NetverifyTransaction(ctx context.Context, scanReference string) (*NetverifyDataTransaction, error) {
-	v, _, err := netverifyGet[NetverifyDataTransaction](ctx, c, EndpointNetverifyTransaction, scanReference, "/data/transaction")
+func (c *Client) NetverifyTransaction(ctx context.Context, scanReference string) (*wire.NetverifyDataTransaction, error) {
+	v, _, err := netverifyGet[wire.NetverifyDataTransaction](ctx, c, EndpointNetverifyTransaction, scanReference, "/data/transaction")
 	return v, err
 }
 
 // NetverifyVerification returns the verification data of a scan
 // (…/scans/{ref}/data/verification).
-func (c *Client) NetverifyVerification(ctx context.Context, scanReference string) (*NetverifyVerification, error) {
-	v, _, err := netverifyGet[NetverifyVerification](ctx, c, EndpointNetverifyVerification, scanReference, "/data/verification")
+func (c *Client) NetverifyVerification(ctx context.Context, scanReference string) (*wire.NetverifyVerification, error) {
+	v, _, err := netverifyGet[wire.NetverifyVerification](ctx, c, EndpointNetverifyVerification, scanReference, "/data/verification")
 	return v, err
 }
 
 // NetverifyImages lists the images of a scan (…/scans/{ref}/images).
-func (c *Client) NetverifyImages(ctx context.Context, scanReference string) (*NetverifyImages, error) {
-	v, _, err := netverifyGet[NetverifyImages](ctx, c, EndpointNetverifyImages, scanReference, "/images")
+func (c *Client) NetverifyImages(ctx context.Context, scanReference string) (*wire.NetverifyImages, error) {
+	v, _, err := netverifyGet[wire.NetverifyImages](ctx, c, EndpointNetverifyImages, scanReference, "/images")
 	return v, err
 }
 

@@ -7,15 +7,17 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 var classifierRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`)
 
 func executionPath(ep Endpoint, accountID, workflowExecutionID string) (string, error) {
-	if !ValidID(accountID) {
+	if !wire.ValidID(accountID) {
 		return "", invalid(ep, "account id is not a UUID")
 	}
-	if !ValidID(workflowExecutionID) {
+	if !wire.ValidID(workflowExecutionID) {
 		return "", invalid(ep, "workflow execution id is not a UUID")
 	}
 	return PathAccounts + "/" + accountID + "/workflow-executions/" + workflowExecutionID, nil
@@ -30,12 +32,12 @@ func (c *Client) retrievalCall(ep Endpoint, path string) call {
 // (GET /api/v1/accounts/{accountId}/workflow-executions/{id}/status).
 // Status is INITIATED, ACQUIRED, PROCESSED, SESSION_EXPIRED, TOKEN_EXPIRED or
 // a value Jumio adds later.
-func (c *Client) WorkflowStatus(ctx context.Context, accountID, workflowExecutionID string) (*WorkflowStatus, error) {
+func (c *Client) WorkflowStatus(ctx context.Context, accountID, workflowExecutionID string) (*wire.WorkflowStatus, error) {
 	p, err := executionPath(EndpointWorkflowStatus, accountID, workflowExecutionID)
 	if err != nil {
 		return nil, err
 	}
-	var v WorkflowStatus
+	var v wire.WorkflowStatus
 	if _, err := c.getJSON(ctx, c.retrievalCall(EndpointWorkflowStatus, p+"/status"), &v); err != nil {
 		return nil, err
 	}
@@ -47,12 +49,12 @@ func (c *Client) WorkflowStatus(ctx context.Context, accountID, workflowExecutio
 // as the JSON document Jumio sent (which holds personal data: store it,
 // never log it). A 404 soon after the callback usually means "not ready
 // yet": see NotReadyIfRecent.
-func (c *Client) WorkflowDetails(ctx context.Context, accountID, workflowExecutionID string) (*WorkflowDetails, []byte, error) {
+func (c *Client) WorkflowDetails(ctx context.Context, accountID, workflowExecutionID string) (*wire.WorkflowDetails, []byte, error) {
 	p, err := executionPath(EndpointWorkflowDetails, accountID, workflowExecutionID)
 	if err != nil {
 		return nil, nil, err
 	}
-	var v WorkflowDetails
+	var v wire.WorkflowDetails
 	raw, err := c.getJSON(ctx, c.retrievalCall(EndpointWorkflowDetails, p), &v)
 	if err != nil {
 		return nil, nil, err
@@ -63,12 +65,12 @@ func (c *Client) WorkflowDetails(ctx context.Context, accountID, workflowExecuti
 // Steps returns the steps of a workflow execution
 // (GET …/workflow-executions/{id}/steps); Jumio answers 404 for workflows
 // that have no steps.
-func (c *Client) Steps(ctx context.Context, accountID, workflowExecutionID string) (*Steps, error) {
+func (c *Client) Steps(ctx context.Context, accountID, workflowExecutionID string) (*wire.Steps, error) {
 	p, err := executionPath(EndpointSteps, accountID, workflowExecutionID)
 	if err != nil {
 		return nil, err
 	}
-	var v Steps
+	var v wire.Steps
 	if _, err := c.getJSON(ctx, c.retrievalCall(EndpointSteps, p+"/steps"), &v); err != nil {
 		return nil, err
 	}
@@ -93,9 +95,9 @@ type Download struct {
 func (c *Client) CredentialPart(ctx context.Context, accountID, credentialID, classifier string) (*Download, error) {
 	const ep = EndpointCredentialPart
 	switch {
-	case !ValidID(accountID):
+	case !wire.ValidID(accountID):
 		return nil, invalid(ep, "account id is not a UUID")
-	case !ValidID(credentialID):
+	case !wire.ValidID(credentialID):
 		return nil, invalid(ep, "credential id is not a UUID")
 	case !classifierRE.MatchString(classifier):
 		return nil, invalid(ep, "classifier is not a word")

@@ -14,13 +14,15 @@ import (
 
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // TestTelemetryCarriesNoPersonalDataOrCredentials: span names and metric
 // attributes hold no ids (they are low-cardinality: endpoint and status);
 // span attributes, events and statuses hold neither personal data from
 // the response nor credentials, and ids only in url.full (the request
-// URL, which DESIGN allows: spans carry ids, never personal data).
+// URL: spans carry ids, never personal data; see
+// docs/architecture.md#failure-rules).
 func TestTelemetryCarriesNoPersonalDataOrCredentials(t *testing.T) {
 	srv := startSim(t, jumiotest.Config{Scenario: scenario(1)})
 	e := srv.Executions()[0]
@@ -52,7 +54,7 @@ func TestTelemetryCarriesNoPersonalDataOrCredentials(t *testing.T) {
 		}
 		var texts []string
 		for _, a := range s.Attributes() {
-			v := a.Value.Emit()
+			v := a.Value.String()
 			texts = append(texts, string(a.Key)+"="+v)
 			if a.Key != "url.full" && containsAny(v, ids...) {
 				t.Errorf("span %s: attribute %s holds an id", s.Name(), a.Key)
@@ -61,7 +63,7 @@ func TestTelemetryCarriesNoPersonalDataOrCredentials(t *testing.T) {
 		for _, ev := range s.Events() {
 			texts = append(texts, ev.Name)
 			for _, a := range ev.Attributes {
-				texts = append(texts, string(a.Key)+"="+a.Value.Emit())
+				texts = append(texts, string(a.Key)+"="+a.Value.String())
 			}
 		}
 		texts = append(texts, s.Status().Description)
@@ -85,7 +87,7 @@ func TestTelemetryCarriesNoPersonalDataOrCredentials(t *testing.T) {
 		for _, m := range sm.Metrics {
 			for _, set := range attributeSets(m.Data) {
 				for _, kv := range set.ToSlice() {
-					if v := kv.Value.Emit(); containsAny(v, ids...) || containsAny(v, personal...) {
+					if v := kv.Value.String(); containsAny(v, ids...) || containsAny(v, personal...) {
 						t.Errorf("metric %s: attribute %s=%s holds an id or personal data", m.Name, kv.Key, v)
 					}
 				}
@@ -132,15 +134,15 @@ func containsAll(have []string, want ...string) bool {
 
 // personalValues returns the personal values of workflow details: the
 // extracted names, dates and numbers, and the image links.
-func personalValues(t *testing.T, d *jumio.WorkflowDetails) []string {
+func personalValues(t *testing.T, d *wire.WorkflowDetails) []string {
 	t.Helper()
 	var out []string
 	for _, entry := range d.Capabilities["extraction"] {
-		var x jumio.ExtractionData
+		var x wire.ExtractionData
 		if err := json.Unmarshal(entry.Data, &x); err != nil {
 			t.Fatal(err)
 		}
-		for _, v := range []jumio.String{x.FirstName, x.LastName, x.DateOfBirth, x.DocumentNumber, x.ExpiryDate} {
+		for _, v := range []wire.String{x.FirstName, x.LastName, x.DateOfBirth, x.DocumentNumber, x.ExpiryDate} {
 			if len(v) >= 4 {
 				out = append(out, string(v))
 			}

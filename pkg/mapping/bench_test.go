@@ -6,12 +6,12 @@ import (
 	"testing"
 
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 func BenchmarkFromPlatform(b *testing.B) {
 	in := readFile(b, filepath.Join("testdata", "platform-passed.input.details.json"))
-	var d jumio.WorkflowDetails
+	var d wire.WorkflowDetails
 	if err := json.Unmarshal(in, &d); err != nil {
 		b.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func BenchmarkFromNetverify(b *testing.B) {
 
 func BenchmarkProject(b *testing.B) {
 	in := readFile(b, filepath.Join("testdata", "platform-passed.input.details.json"))
-	var d jumio.WorkflowDetails
+	var d wire.WorkflowDetails
 	_ = json.Unmarshal(in, &d)
 	r := FromPlatform(platformEvent(b, "platform-passed", &d), &d, nil)
 	b.ReportAllocs()

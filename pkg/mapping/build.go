@@ -13,7 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // entry is a capability result being built, with the Netverify reject code
@@ -57,11 +57,6 @@ func (b *builder) add(name string, decision events.DecisionType, label string, d
 	}
 	b.caps = append(b.caps, entry{Capability: events.Capability{Name: name, Decision: decision, Label: label, Data: data}})
 	return &b.caps[len(b.caps)-1]
-}
-
-// has reports whether a capability of that name was added.
-func (b *builder) has(name string) bool {
-	return slices.ContainsFunc(b.caps, func(e entry) bool { return e.Name == name })
 }
 
 // setData sets key on every entry of capability name.
@@ -290,7 +285,7 @@ func (b *builder) lowerDecision() {
 }
 
 func knownRegion(s string) string {
-	if slices.Contains(jumio.Regions, jumio.Region(s)) {
+	if slices.Contains(wire.Regions, wire.Region(s)) {
 		return s
 	}
 	return ""
@@ -333,7 +328,7 @@ func object(raw json.RawMessage) map[string]json.RawMessage {
 // str reads a scalar leniently: a string or a number, trimmed, "N/A" as
 // empty; anything else is empty.
 func str(raw json.RawMessage) string {
-	var s jumio.String
+	var s wire.String
 	if json.Unmarshal(raw, &s) != nil {
 		return ""
 	}
@@ -342,13 +337,13 @@ func str(raw json.RawMessage) string {
 
 // word reads a value Jumio sent: trimmed, "N/A" as empty, invalid UTF-8
 // replaced so that the result's JSON says what the result holds.
-func word[S ~string](s S) string { return clean(jumio.NA(string(s))) }
+func word[S ~string](s S) string { return clean(wire.NA(string(s))) }
 
 func clean(s string) string { return strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD")) }
 
 // address converts a Netverify-shaped address (Platform extraction uses
 // the same fields); nil when empty.
-func address(a *jumio.NetverifyAddress) *events.Address {
+func address(a *wire.NetverifyAddress) *events.Address {
 	if a == nil {
 		return nil
 	}

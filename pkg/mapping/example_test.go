@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 	"github.com/kycflow/kycflow/pkg/mapping"
 )
 
@@ -22,9 +22,9 @@ func ExampleFromPlatform() {
 		"decision":{"type":"REJECTED","details":{"label":"REJECTED"},"risk":{"score":100}},
 		"capabilities":{"usability":[{"id":"f1000000-0000-4000-8000-000000000001","decision":{"type":"NOT_EXECUTED","details":{"label":"NOT_UPLOADED"}}}]}}`)
 
-	cb, _ := jumio.ParsePlatformCallback(callback)
-	ev := cb.Event(jumio.RegionEMEA, time.Date(2024, 3, 14, 11, 2, 8, 0, time.UTC), callback)
-	var d jumio.WorkflowDetails
+	cb, _ := wire.ParsePlatformCallback(callback)
+	ev := cb.Event(wire.RegionEMEA, time.Date(2024, 3, 14, 11, 2, 8, 0, time.UTC), callback)
+	var d wire.WorkflowDetails
 	_ = json.Unmarshal(details, &d)
 
 	r := mapping.FromPlatform(ev, &d, nil)
@@ -47,8 +47,8 @@ func ExampleFromNetverify() {
 		"&rejectReason=" + url.QueryEscape(`{"rejectReasonCode":"100","rejectReasonDescription":"MANIPULATED_DOCUMENT",`+
 		`"rejectReasonDetails":[{"detailsCode":"1001","detailsDescription":"PHOTO"},{"detailsCode":"1004","detailsDescription":"DOB"}]}`)
 	values, _ := url.ParseQuery(form)
-	m, _ := jumio.ParseNetverifyCallback(values)
-	ev := m.Event(jumio.RegionAMER, time.Date(2021, 5, 10, 9, 3, 1, 0, time.UTC), form)
+	m, _ := wire.ParseNetverifyCallback(values)
+	ev := m.Event(wire.RegionAMER, time.Date(2021, 5, 10, 9, 3, 1, 0, time.UTC), form)
 
 	r := mapping.FromNetverify(ev, m, nil)
 	fmt.Println(r.Source.API, r.Source.Kind, r.Status, r.Decision.Type, r.VerificationStatus)

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // seeds adds every testdata input of the given kinds to the corpus.
@@ -34,7 +34,7 @@ func FuzzFromPlatform(f *testing.F) {
 	seeds(f, "details")
 	ev := platformEvent(f, "platform-passed", nil)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var d jumio.WorkflowDetails
+		var d wire.WorkflowDetails
 		if json.Unmarshal(body, &d) != nil {
 			return // the Retrieval client rejects what does not decode
 		}
@@ -50,11 +50,11 @@ func FuzzFromNetverify(f *testing.F) {
 		if err != nil {
 			return
 		}
-		m, err := jumio.ParseNetverifyCallback(values)
+		m, err := wire.ParseNetverifyCallback(values)
 		if err != nil {
 			return // ingest answers 400 and stores nothing
 		}
-		checkFuzz(t, FromNetverify(m.Event(jumio.RegionEMEA, receivedAt(m.CallbackDate()), form), m, nil))
+		checkFuzz(t, FromNetverify(m.Event(wire.RegionEMEA, receivedAt(m.CallbackDate()), form), m, nil))
 	})
 }
 
@@ -62,7 +62,7 @@ func FuzzFromNetverifyData(f *testing.F) {
 	seeds(f, "data", "verification")
 	ev, _ := netverifyEvent(f, string(readFile(f, filepath.Join("testdata", "netverify-data-approved.callback.form"))))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var d jumio.NetverifyData
+		var d wire.NetverifyData
 		if json.Unmarshal(body, &d) != nil {
 			return
 		}
@@ -73,7 +73,7 @@ func FuzzFromNetverifyData(f *testing.F) {
 // checkRequest is the property of the request mappings: an error exactly
 // when the body is not a JSON object, otherwise a request that encodes
 // and well-formed warnings.
-func checkRequest(t *testing.T, body []byte, req jumio.AccountRequest, warns []Warning, err error) {
+func checkRequest(t *testing.T, body []byte, req wire.AccountRequest, warns []Warning, err error) {
 	t.Helper()
 	var obj map[string]json.RawMessage
 	isObject := json.Unmarshal(body, &obj) == nil && obj != nil

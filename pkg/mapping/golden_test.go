@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json and docs/mapping.md")
@@ -47,8 +47,8 @@ func goldenCases(t testing.TB) []goldenCase {
 
 // requestGolden is the golden output of a request mapping.
 type requestGolden struct {
-	Request  jumio.AccountRequest `json:"request"`
-	Warnings []Warning            `json:"warnings"`
+	Request  wire.AccountRequest `json:"request"`
+	Warnings []Warning           `json:"warnings"`
 }
 
 // output is what one case maps to.
@@ -87,7 +87,7 @@ func receivedAt(sent time.Time) time.Time {
 // platformEvent builds the callback event of a Platform case: from
 // testdata/<name>.callback.json when there is one, else from a callback
 // made of the details' ids, through the same parser ingest uses.
-func platformEvent(t testing.TB, name string, d *jumio.WorkflowDetails) events.CallbackEvent {
+func platformEvent(t testing.TB, name string, d *wire.WorkflowDetails) events.CallbackEvent {
 	t.Helper()
 	var raw []byte
 	if p, ok := sibling(name, ".callback.json"); ok {
@@ -103,36 +103,36 @@ func platformEvent(t testing.TB, name string, d *jumio.WorkflowDetails) events.C
 			"account":           map[string]any{"id": d.Account.ID},
 		})
 	}
-	cb, err := jumio.ParsePlatformCallback(raw)
+	cb, err := wire.ParsePlatformCallback(raw)
 	if err != nil {
 		t.Fatalf("%s: callback: %v", name, err)
 	}
 	region, ok := cb.Region()
 	if !ok {
-		region = jumio.RegionAMER
+		region = wire.RegionAMER
 	}
 	return cb.Event(region, receivedAt(cb.CallbackSentAt.Time), raw)
 }
 
 // netverifyEvent parses a Netverify callback the way ingest does.
-func netverifyEvent(t testing.TB, body string) (events.CallbackEvent, *jumio.NetverifyMessage) {
+func netverifyEvent(t testing.TB, body string) (events.CallbackEvent, *wire.NetverifyMessage) {
 	t.Helper()
 	body = strings.TrimSpace(body)
 	values, err := url.ParseQuery(body)
 	if err != nil {
 		t.Fatalf("form: %v", err)
 	}
-	m, err := jumio.ParseNetverifyCallback(values)
+	m, err := wire.ParseNetverifyCallback(values)
 	if err != nil {
 		t.Fatalf("ParseNetverifyCallback: %v", err)
 	}
-	return m.Event(jumio.RegionAMER, receivedAt(m.CallbackDate()), body), m
+	return m.Event(wire.RegionAMER, receivedAt(m.CallbackDate()), body), m
 }
 
 // dataEvent is the callback event that triggered a Netverify retrieval:
 // testdata/<name>.callback.form when there is one, else a callback made of
 // the response's reference and status.
-func dataEvent(t testing.TB, name string, d *jumio.NetverifyData) events.CallbackEvent {
+func dataEvent(t testing.TB, name string, d *wire.NetverifyData) events.CallbackEvent {
 	t.Helper()
 	if p, ok := sibling(name, ".callback.form"); ok {
 		ev, _ := netverifyEvent(t, string(readFile(t, p)))
@@ -166,7 +166,7 @@ func run(t testing.TB, c goldenCase) output {
 	out := output{input: in}
 	switch c.kind {
 	case "details":
-		var d jumio.WorkflowDetails
+		var d wire.WorkflowDetails
 		if err := json.Unmarshal(in, &d); err != nil {
 			t.Fatalf("%s: %v", c.path, err)
 		}
@@ -177,7 +177,7 @@ func run(t testing.TB, c goldenCase) output {
 		r := FromNetverify(ev, m, nil)
 		out.result = &r
 	case "data", "verification":
-		var d jumio.NetverifyData
+		var d wire.NetverifyData
 		target := any(&d)
 		if c.kind == "verification" {
 			target = &d.Verification

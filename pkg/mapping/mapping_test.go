@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"net/url"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,7 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // goldenResult maps the named golden case.
@@ -79,7 +80,7 @@ func TestOrderIsDeterministic(t *testing.T) {
 		case "details":
 			t.Run(c.name, func(t *testing.T) {
 				in := readFile(t, c.path)
-				var d jumio.WorkflowDetails
+				var d wire.WorkflowDetails
 				if err := json.Unmarshal(in, &d); err != nil {
 					t.Fatal(err)
 				}
@@ -104,7 +105,7 @@ func TestOrderIsDeterministic(t *testing.T) {
 				parts := strings.Split(body, "&")
 				slices.Reverse(parts)
 				values, _ := url.ParseQuery(strings.Join(parts, "&"))
-				m2, err := jumio.ParseNetverifyCallback(values)
+				m2, err := wire.ParseNetverifyCallback(values)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -123,14 +124,14 @@ func TestNothingUnknownFails(t *testing.T) {
 	nev, _ := netverifyEvent(t, string(readFile(t, filepath.Join("testdata", "netverify-no-id-uploaded.input.form"))))
 	for name, r := range map[string]events.Result{
 		"platform nil":           FromPlatform(pev, nil, nil),
-		"platform empty":         FromPlatform(pev, &jumio.WorkflowDetails{}, nil),
+		"platform empty":         FromPlatform(pev, &wire.WorkflowDetails{}, nil),
 		"netverify nil":          FromNetverify(nev, nil, nil),
-		"netverify empty":        FromNetverify(nev, &jumio.NetverifyMessage{}, nil),
+		"netverify empty":        FromNetverify(nev, &wire.NetverifyMessage{}, nil),
 		"netverify data nil":     FromNetverifyData(nev, nil, nil),
-		"netverify empty id":     FromNetverify(nev, &jumio.NetverifyMessage{ID: &jumio.NetverifyCallback{}}, nil),
-		"netverify empty auth":   FromNetverify(nev, &jumio.NetverifyMessage{Auth: &jumio.NetverifyAuthCallback{}}, nil),
-		"netverify empty dv":     FromNetverify(nev, &jumio.NetverifyMessage{Document: &jumio.NetverifyDocumentCallback{}}, nil),
-		"netverify data empty":   FromNetverifyData(nev, &jumio.NetverifyData{}, nil),
+		"netverify empty id":     FromNetverify(nev, &wire.NetverifyMessage{ID: &wire.NetverifyCallback{}}, nil),
+		"netverify empty auth":   FromNetverify(nev, &wire.NetverifyMessage{Auth: &wire.NetverifyAuthCallback{}}, nil),
+		"netverify empty dv":     FromNetverify(nev, &wire.NetverifyMessage{Document: &wire.NetverifyDocumentCallback{}}, nil),
+		"netverify data empty":   FromNetverifyData(nev, &wire.NetverifyData{}, nil),
 		"platform custom tables": FromPlatform(pev, nil, DefaultTables().WithProducts(map[string]string{"10011": "KYC"})),
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -269,7 +270,7 @@ func TestTables(t *testing.T) {
 
 func TestRequestErrors(t *testing.T) {
 	for _, body := range []string{"", "null", "[]", `"x"`, "{", `{"a":1} {}`, "not json"} {
-		for name, f := range map[string]func([]byte) (jumio.AccountRequest, []Warning, error){
+		for name, f := range map[string]func([]byte) (wire.AccountRequest, []Warning, error){
 			"initiate": FromNetverifyInitiate, "perform": FromPerformNetverify,
 		} {
 			if _, _, err := f([]byte(body)); !errors.Is(err, ErrInvalidRequest) {
@@ -296,11 +297,12 @@ func TestRequestErrors(t *testing.T) {
 }
 
 // TestPure keeps the package free of I/O and logging: only the imports
-// below are allowed in its non-test files.
+// below are allowed in its non-test files, and nothing it depends on,
+// directly or not, is an HTTP, NATS or Watermill package.
 func TestPure(t *testing.T) {
 	allowed := []string{
 		"cmp", "encoding/json", "errors", "fmt", "maps", "math", "net/url", "slices", "strconv", "strings", "time",
-		"bytes", "unicode/utf8", "github.com/kycflow/kycflow/pkg/events", "github.com/kycflow/kycflow/pkg/jumio",
+		"bytes", "unicode/utf8", "github.com/kycflow/kycflow/pkg/events", "github.com/kycflow/kycflow/pkg/jumio/wire",
 	}
 	files, _ := filepath.Glob("*.go")
 	for _, f := range files {
@@ -316,6 +318,15 @@ func TestPure(t *testing.T) {
 			if !slices.Contains(allowed, path) {
 				t.Errorf("%s imports %s; mapping must stay pure (no I/O, logging or network)", f, path)
 			}
+		}
+	}
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "net/http") || strings.HasPrefix(dep, "github.com/nats-io/") || strings.HasPrefix(dep, "github.com/ThreeDotsLabs/") {
+			t.Errorf("mapping depends on %s", dep)
 		}
 	}
 }
@@ -340,10 +351,43 @@ func TestUserReferenceFallsBackToTheCallback(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := ev
 			e.JSON = tc.body
-			d := &jumio.WorkflowDetails{Workflow: jumio.WorkflowInfo{UserReference: jumio.String(tc.details)}}
+			d := &wire.WorkflowDetails{Workflow: wire.WorkflowInfo{UserReference: wire.String(tc.details)}}
 			if got := FromPlatform(e, d, nil).IDs.UserReference; got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestTombstone: a callback of an erased transaction keeps its ids and
+// source and says nothing about the verification.
+func TestTombstone(t *testing.T) {
+	at := time.Date(2024, 3, 20, 8, 0, 0, 0, time.UTC)
+	const id = "5b6c7d8e-1111-4222-8333-944455556666"
+	for _, tc := range []struct {
+		ev   events.CallbackEvent
+		want events.Result
+	}{
+		{
+			events.CallbackEvent{EventID: "e1", API: events.APIPlatform, Kind: events.KindWorkflow, AccountID: "4a1b2c3d-5e6f-4711-8899-aabbccddeeff",
+				WorkflowExecutionID: id, WorkflowDefinitionKey: "10011", Status: "SESSION_EXPIRED"},
+			events.Result{SchemaVersion: 1, IDs: events.IDs{EventID: "e1", AccountID: "4a1b2c3d-5e6f-4711-8899-aabbccddeeff", WorkflowExecutionID: id},
+				Source: events.Source{API: events.APIPlatform, Kind: events.KindWorkflow, WorkflowDefinitionKey: "10011", Product: DefaultTables().Product("10011")},
+				Status: events.StatusSessionExpired, Decision: events.Decision{Type: events.DecisionNotExecuted, Label: LabelWipedOut},
+				Reasons: []events.Reason{}, Capabilities: []events.Capability{}, Timestamps: events.Timestamps{WipedOut: &at}},
+		},
+		{
+			events.CallbackEvent{EventID: "e2", API: events.APINetverify, Kind: events.KindIDVerification, WorkflowExecutionID: id,
+				Status: "APPROVED_VERIFIED", Form: "idFirstName=JANE"},
+			events.Result{SchemaVersion: 1, IDs: events.IDs{EventID: "e2", WorkflowExecutionID: id, ScanReference: id},
+				Source: events.Source{API: events.APINetverify, Kind: events.KindIDVerification, Product: DefaultTables().Product("netverify.id_verification")},
+				Status: "UNKNOWN", Decision: events.Decision{Type: events.DecisionNotExecuted, Label: LabelWipedOut},
+				Reasons: []events.Reason{}, Capabilities: []events.Capability{}, Timestamps: events.Timestamps{WipedOut: &at}},
+		},
+	} {
+		got := Tombstone(tc.ev, at, nil)
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("Tombstone(%s) (-want +got):\n%s", tc.ev.API, diff)
+		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // FromNetverify maps a Netverify callback of any kind, and the callback
@@ -18,7 +18,7 @@ import (
 //
 //   - ID verification: verificationStatus and rejectReason give the overall
 //     decision and the usability, imageChecks, extraction and dataChecks
-//     results (JUMIO.md 6.3, 6.5): a rejected capability implies that those
+//     results (docs/jumio.md 6.3, 6.5): a rejected capability implies that those
 //     it depends on passed; identityVerification gives similarity and
 //     liveness (6.6), and a similarity or liveness that did not pass lowers
 //     the decision. NO_ID_UPLOADED is an expired session.
@@ -29,7 +29,7 @@ import (
 //
 // The reasons carry the reject codes Netverify sent. Enriched is left for
 // the caller to set.
-func FromNetverify(ev events.CallbackEvent, m *jumio.NetverifyMessage, t *Tables) events.Result {
+func FromNetverify(ev events.CallbackEvent, m *wire.NetverifyMessage, t *Tables) events.Result {
 	b := newBuilder(ev, events.APINetverify, t)
 	switch {
 	case m == nil:
@@ -49,14 +49,14 @@ func FromNetverify(ev events.CallbackEvent, m *jumio.NetverifyMessage, t *Tables
 // FromNetverifyData maps a Netverify retrieval /data response, and the
 // callback event that triggered its retrieval, to the normalized result:
 // the same shape as FromNetverify gives for the ID-verification callback,
-// plus mrzCheck (dataChecks data) and additionalChecks (JUMIO.md 6.7). A
+// plus mrzCheck (dataChecks data) and additionalChecks (docs/jumio.md 6.7). A
 // response holding only the verification object (/data/verification) is
 // accepted: its verificationStatus is then the one its reject code belongs
 // to. d may be nil; t may be nil for DefaultTables.
-func FromNetverifyData(ev events.CallbackEvent, d *jumio.NetverifyData, t *Tables) events.Result {
+func FromNetverifyData(ev events.CallbackEvent, d *wire.NetverifyData, t *Tables) events.Result {
 	b := newBuilder(ev, events.APINetverify, t)
 	if d == nil {
-		d = &jumio.NetverifyData{}
+		d = &wire.NetverifyData{}
 	}
 	r := &b.r
 	v := d.Verification
@@ -97,7 +97,7 @@ func FromNetverifyData(ev events.CallbackEvent, d *jumio.NetverifyData, t *Table
 // setIdentity fills Document and Person from a Netverify document object
 // (the ID callback and Platform extraction data have the same fields under
 // other names); each is absent when it would be empty.
-func setIdentity(r *events.Result, doc jumio.NetverifyDataDocument) {
+func setIdentity(r *events.Result, doc wire.NetverifyDataDocument) {
 	r.Document = nonEmptyDocument(events.Document{
 		Type: word(doc.Type), SubType: word(doc.IDSubtype), IssuingCountry: word(doc.IssuingCountry),
 		Number: word(doc.Number), ExpiryDate: word(doc.Expiry), IssuingDate: word(doc.IssuingDate), State: word(doc.USState),
@@ -121,7 +121,7 @@ func (b *builder) reference(ev events.CallbackEvent, kind events.CallbackKind, r
 // expiry is the Platform status of a Netverify transaction that ended
 // without an upload: TOKEN_EXPIRED when nothing shows the user started
 // (no first attempt, no capture method chosen: source WEB or REDIRECT),
-// SESSION_EXPIRED otherwise (JUMIO.md 2.2).
+// SESSION_EXPIRED otherwise (docs/jumio.md 2.2).
 func expiry(source string, started bool) events.Status {
 	switch source {
 	case "", "WEB", "REDIRECT":
@@ -132,7 +132,7 @@ func expiry(source string, started bool) events.Status {
 	return events.StatusSessionExpired
 }
 
-func (b *builder) netverifyID(ev events.CallbackEvent, cb *jumio.NetverifyCallback) {
+func (b *builder) netverifyID(ev events.CallbackEvent, cb *wire.NetverifyCallback) {
 	r := &b.r
 	b.reference(ev, events.KindIDVerification, cb.ScanReference)
 	r.IDs.UserReference = word(cb.CustomerID)
@@ -151,11 +151,11 @@ func (b *builder) netverifyID(ev events.CallbackEvent, cb *jumio.NetverifyCallba
 	b.lowerDecision()
 
 	// The callback's fields are those of the retrieval document object.
-	setIdentity(r, jumio.NetverifyDataDocument{
-		Type: jumio.String(cb.IDType), IDSubtype: jumio.String(cb.IDSubtype), IssuingCountry: jumio.String(cb.IDCountry),
-		Number: jumio.String(cb.IDNumber), Expiry: jumio.String(cb.IDExpiry), IssuingDate: jumio.String(cb.IssuingDate),
-		USState: jumio.String(cb.IDUSState), FirstName: jumio.String(cb.IDFirstName), LastName: jumio.String(cb.IDLastName),
-		Dob: jumio.String(cb.IDDob), Gender: jumio.String(cb.Gender), Nationality: jumio.String(cb.Nationality), Address: cb.Address,
+	setIdentity(r, wire.NetverifyDataDocument{
+		Type: wire.String(cb.IDType), IDSubtype: wire.String(cb.IDSubtype), IssuingCountry: wire.String(cb.IDCountry),
+		Number: wire.String(cb.IDNumber), Expiry: wire.String(cb.IDExpiry), IssuingDate: wire.String(cb.IssuingDate),
+		USState: wire.String(cb.IDUSState), FirstName: wire.String(cb.IDFirstName), LastName: wire.String(cb.IDLastName),
+		Dob: wire.String(cb.IDDob), Gender: wire.String(cb.Gender), Nationality: wire.String(cb.Nationality), Address: cb.Address,
 	})
 	b.image("ID", "", "FRONT", cb.IDScanImage)
 	b.image("ID", "", "BACK", cb.IDScanImageBackside)
@@ -174,7 +174,7 @@ func (b *builder) livenessImages(hrefs []string) {
 // decide sets the overall decision of an ID verification from its
 // verificationStatus and adds the capabilities it and the reject reason
 // give.
-func (b *builder) decide(vs string, rr *jumio.RejectReason) {
+func (b *builder) decide(vs string, rr *wire.RejectReason) {
 	row, known := verificationIndex[vs]
 	code := ""
 	if rr != nil {
@@ -207,10 +207,10 @@ func (b *builder) decide(vs string, rr *jumio.RejectReason) {
 // rejection adds one rejected capability per reject reason detail (or one
 // for the code when it has no details), with the Netverify codes, and marks
 // the ID capabilities they depend on as passed.
-func (b *builder) rejection(vs, code string, rr *jumio.RejectReason) {
+func (b *builder) rejection(vs, code string, rr *wire.RejectReason) {
 	details := rr.Details
 	if len(details) == 0 {
-		details = jumio.RejectReasonDetailsList{{}}
+		details = wire.RejectReasonDetailsList{{}}
 	}
 	first := len(idChain)
 	for _, d := range details {
@@ -243,10 +243,10 @@ func (b *builder) rejection(vs, code string, rr *jumio.RejectReason) {
 }
 
 // identity adds similarity and liveness from identityVerification
-// (JUMIO.md 6.6). An unknown similarity is a WARNING with the value as its
+// (docs/jumio.md 6.6). An unknown similarity is a WARNING with the value as its
 // label, so that a person looks at it; an unknown liveness reason is
 // REJECTED (validity was false) with the reason as its label.
-func (b *builder) identity(iv *jumio.IdentityVerification) {
+func (b *builder) identity(iv *wire.IdentityVerification) {
 	if iv == nil {
 		return
 	}
@@ -277,7 +277,7 @@ func (b *builder) identity(iv *jumio.IdentityVerification) {
 var searchKeys = []string{"searchResults", "searchResponse", "searchReason", "searchStatus", "searchDate", "searchId", "searchReference"}
 
 // additionalChecks adds the capabilities of Netverify retrieval
-// additionalChecks (JUMIO.md 6.7). A check whose result cannot be read is
+// additionalChecks (docs/jumio.md 6.7). A check whose result cannot be read is
 // left out (it stays in the raw document).
 func (b *builder) additionalChecks(checks map[string]json.RawMessage) {
 	for _, name := range slices.Sorted(maps.Keys(checks)) {
@@ -333,7 +333,7 @@ func (b *builder) additionalChecks(checks map[string]json.RawMessage) {
 	}
 }
 
-func (b *builder) netverifyAuth(ev events.CallbackEvent, a *jumio.NetverifyAuthCallback) {
+func (b *builder) netverifyAuth(ev events.CallbackEvent, a *wire.NetverifyAuthCallback) {
 	r := &b.r
 	b.reference(ev, events.KindAuthentication, a.TransactionReference)
 	r.IDs.UserReference = word(a.UserReference)
@@ -363,7 +363,7 @@ func (b *builder) netverifyAuth(ev events.CallbackEvent, a *jumio.NetverifyAuthC
 	r.Timestamps.Created = utc(a.TransactionDate.Time)
 }
 
-func (b *builder) netverifyDocument(ev events.CallbackEvent, dv *jumio.NetverifyDocumentCallback) {
+func (b *builder) netverifyDocument(ev events.CallbackEvent, dv *wire.NetverifyDocumentCallback) {
 	r := &b.r
 	b.reference(ev, events.KindDocumentVerification, dv.ScanReference)
 	r.IDs.UserReference = word(dv.Transaction.CustomerID)

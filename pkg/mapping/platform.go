@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/kycflow/kycflow/pkg/events"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // FromPlatform maps Platform workflow details, and the callback event that
@@ -25,13 +25,15 @@ import (
 // in a fixed order; reasons are the entries that did not pass, with the
 // Netverify reject code where one maps; the extraction entry fills Document
 // and Person; credential parts with an href become image references (never
-// followed). VerificationStatus is LegacyStatus of the result.
+// followed). VerificationStatus is LegacyStatus of the result. Details
+// with wipedOutAt give a tombstone: WipedOut set, no document, person or
+// images.
 //
 // Enriched is left for the caller to set.
-func FromPlatform(ev events.CallbackEvent, d *jumio.WorkflowDetails, t *Tables) events.Result {
+func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) events.Result {
 	b := newBuilder(ev, events.APIPlatform, t)
 	if d == nil {
-		d = &jumio.WorkflowDetails{}
+		d = &wire.WorkflowDetails{}
 	}
 	r := &b.r
 	r.Source.Kind = events.KindWorkflow
@@ -80,6 +82,13 @@ func FromPlatform(ev events.CallbackEvent, d *jumio.WorkflowDetails, t *Tables) 
 	r.Timestamps.Started = utc(d.StartedAt.Time)
 	r.Timestamps.Completed = utc(d.CompletedAt.Time)
 
+	// Wiped out: Jumio deleted the personal data. Whatever extracted data
+	// or image link the details still carry is left out, so a tombstone
+	// never holds personal data.
+	if r.Timestamps.WipedOut = utc(d.WipedOutAt.Time); r.Timestamps.WipedOut != nil {
+		r.Document, r.Person, r.Images = nil, nil, nil
+	}
+
 	out := b.finish()
 	out.VerificationStatus, _, _ = LegacyStatus(out)
 	return out
@@ -92,7 +101,7 @@ func callbackUserReference(raw json.RawMessage) string {
 		return ""
 	}
 	var cb struct {
-		UserReference jumio.String `json:"userReference"`
+		UserReference wire.String `json:"userReference"`
 	}
 	if json.Unmarshal(raw, &cb) != nil {
 		return ""
@@ -103,7 +112,7 @@ func callbackUserReference(raw json.RawMessage) string {
 // firstID returns the first well-formed Jumio id (a UUID).
 func firstID(ids ...string) string {
 	for _, id := range ids {
-		if jumio.ValidID(id) {
+		if wire.ValidID(id) {
 			return id
 		}
 	}
@@ -114,10 +123,10 @@ func firstWord(a, b string) string { return cmp.Or(word(a), word(b)) }
 
 // regionFromParts returns the region named by the credential part hrefs,
 // which are parsed, never followed.
-func regionFromParts(creds []jumio.Credential) string {
+func regionFromParts(creds []wire.Credential) string {
 	for _, c := range creds {
 		for _, p := range c.Parts {
-			if r, ok := jumio.RegionFromHref(p.Href); ok {
+			if r, ok := wire.RegionFromHref(p.Href); ok {
 				return string(r)
 			}
 		}
@@ -168,9 +177,9 @@ func countFindings(raw json.RawMessage) string {
 // extract fills Document and Person from the extraction entries: the first
 // (by id) that passed and holds data, else the first that holds data.
 // "N/A" values are absent.
-func extract(r *events.Result, entries []jumio.CapabilityEntry) {
+func extract(r *events.Result, entries []wire.CapabilityEntry) {
 	sorted := slices.Clone(entries)
-	slices.SortStableFunc(sorted, func(a, b jumio.CapabilityEntry) int {
+	slices.SortStableFunc(sorted, func(a, b wire.CapabilityEntry) int {
 		pa, pb := a.Decision.Type == string(events.DecisionPassed), b.Decision.Type == string(events.DecisionPassed)
 		switch {
 		case pa && !pb:
@@ -185,17 +194,17 @@ func extract(r *events.Result, entries []jumio.CapabilityEntry) {
 		if len(m) == 0 {
 			continue
 		}
-		var addr *jumio.NetverifyAddress
+		var addr *wire.NetverifyAddress
 		if raw, ok := m["address"]; ok {
-			var a jumio.NetverifyAddress
+			var a wire.NetverifyAddress
 			if json.Unmarshal(raw, &a) == nil {
 				addr = &a
 			}
 		}
 		// Extraction data has the fields of a Netverify document object,
 		// named as in Platform: data.<name>.
-		f := func(name string) jumio.String { return jumio.String(str(m[name])) }
-		setIdentity(r, jumio.NetverifyDataDocument{
+		f := func(name string) wire.String { return wire.String(str(m[name])) }
+		setIdentity(r, wire.NetverifyDataDocument{
 			Type: f("type"), IDSubtype: f("subType"), IssuingCountry: f("issuingCountry"), Number: f("documentNumber"),
 			Expiry: f("expiryDate"), IssuingDate: f("issuingDate"), USState: f("state"), FirstName: f("firstName"),
 			LastName: f("lastName"), Dob: f("dateOfBirth"), Gender: f("gender"), Nationality: f("nationality"), Address: addr,

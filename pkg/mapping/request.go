@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // ErrInvalidRequest is returned (wrapped) by the request mappings for a
@@ -161,13 +161,13 @@ var performFields = []requestField{
 type request struct {
 	t      *Tables
 	fields map[string]json.RawMessage
-	out    jumio.AccountRequest
-	id     jumio.CredentialDefinition
+	out    wire.AccountRequest
+	id     wire.CredentialDefinition
 	warns  []Warning
 }
 
 func newRequest(t *Tables, what string, body []byte) (*request, error) {
-	q := &request{t: t.orDefault(), id: jumio.CredentialDefinition{Category: "ID"}}
+	q := &request{t: t.orDefault(), id: wire.CredentialDefinition{Category: "ID"}}
 	if err := json.Unmarshal(body, &q.fields); err != nil || q.fields == nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
@@ -186,7 +186,7 @@ func (q *request) warn(field string, kind WarningKind, msg string) {
 // warning. "" and null are absent.
 func (q *request) str(field string) string {
 	raw := q.fields[field]
-	var s jumio.String
+	var s wire.String
 	if err := json.Unmarshal(raw, &s); err != nil {
 		q.warn(field, WarnInvalid, "not a string; not carried over")
 		return ""
@@ -219,9 +219,9 @@ func (q *request) reference(field string) string {
 	return s
 }
 
-func (q *request) web() *jumio.WebSettings {
+func (q *request) web() *wire.WebSettings {
 	if q.out.Web == nil {
-		q.out.Web = &jumio.WebSettings{}
+		q.out.Web = &wire.WebSettings{}
 	}
 	return q.out.Web
 }
@@ -244,7 +244,7 @@ func (q *request) consent(field string) {
 	if bytes.Equal(bytes.TrimSpace(q.fields[field]), []byte("null")) {
 		return
 	}
-	var c jumio.UserConsent
+	var c wire.UserConsent
 	if err := json.Unmarshal(q.fields[field], &c); err != nil {
 		q.warn(field, WarnInvalid, "not a userConsent object; not carried over — biometric workflows for US users need it")
 		return
@@ -267,12 +267,12 @@ func (q *request) workflow(field string, id int) {
 	}
 }
 
-func (q *request) addValue(p **jumio.Predefined, v string) {
+func (q *request) addValue(p **wire.Predefined, v string) {
 	if v == "" {
 		return
 	}
 	if *p == nil {
-		*p = &jumio.Predefined{PredefinedType: "DEFINED"}
+		*p = &wire.Predefined{PredefinedType: "DEFINED"}
 	}
 	if !slices.Contains((*p).Values, v) {
 		(*p).Values = append((*p).Values, v)
@@ -335,9 +335,9 @@ func (q *request) apply(fields map[string]requestField, call string) {
 
 // finish adds the ID credential and the warnings for what the Platform
 // requires and the body lacked, and returns the results.
-func (q *request) finish() (jumio.AccountRequest, []Warning, error) {
+func (q *request) finish() (wire.AccountRequest, []Warning, error) {
 	if q.id.Country != nil || q.id.Type != nil {
-		q.out.WorkflowDefinition.Credentials = []jumio.CredentialDefinition{q.id}
+		q.out.WorkflowDefinition.Credentials = []wire.CredentialDefinition{q.id}
 	}
 	if q.out.CustomerInternalReference == "" {
 		q.warn("customerInternalReference", WarnMissing, "the Platform requires a customerInternalReference (1–100 characters, no personal data); set one before sending")
@@ -361,7 +361,7 @@ var (
 // FromNetverifyInitiate maps a Netverify /initiate body (Netverify Web v4)
 // to a Platform account request, with DefaultTables. See
 // (*Tables).FromNetverifyInitiate.
-func FromNetverifyInitiate(body []byte) (jumio.AccountRequest, []Warning, error) {
+func FromNetverifyInitiate(body []byte) (wire.AccountRequest, []Warning, error) {
 	return DefaultTables().FromNetverifyInitiate(body)
 }
 
@@ -374,10 +374,10 @@ func FromNetverifyInitiate(body []byte) (jumio.AccountRequest, []Warning, error)
 // Platform refuses and required fields the body lacks come back as
 // warnings (in body field order), never as an error. The error, which
 // wraps ErrInvalidRequest, is only for a body that is not a JSON object.
-func (t *Tables) FromNetverifyInitiate(body []byte) (jumio.AccountRequest, []Warning, error) {
+func (t *Tables) FromNetverifyInitiate(body []byte) (wire.AccountRequest, []Warning, error) {
 	q, err := newRequest(t, "initiate", body)
 	if err != nil {
-		return jumio.AccountRequest{}, nil, err
+		return wire.AccountRequest{}, nil, err
 	}
 	q.apply(initiateIndex, "initiate")
 	return q.finish()
@@ -386,7 +386,7 @@ func (t *Tables) FromNetverifyInitiate(body []byte) (jumio.AccountRequest, []War
 // FromPerformNetverify maps a Netverify /performNetverify body to a
 // Platform account request, with DefaultTables. See
 // (*Tables).FromPerformNetverify.
-func FromPerformNetverify(body []byte) (jumio.AccountRequest, []Warning, error) {
+func FromPerformNetverify(body []byte) (wire.AccountRequest, []Warning, error) {
 	return DefaultTables().FromPerformNetverify(body)
 }
 
@@ -403,10 +403,10 @@ func FromPerformNetverify(body []byte) (jumio.AccountRequest, []Warning, error) 
 // instead (images are uploaded through the API channel once the account
 // exists). Unknown fields are warnings too; the error, which wraps
 // ErrInvalidRequest, is only for a body that is not a JSON object.
-func (t *Tables) FromPerformNetverify(body []byte) (jumio.AccountRequest, []Warning, error) {
+func (t *Tables) FromPerformNetverify(body []byte) (wire.AccountRequest, []Warning, error) {
 	q, err := newRequest(t, "performNetverify", body)
 	if err != nil {
-		return jumio.AccountRequest{}, nil, err
+		return wire.AccountRequest{}, nil, err
 	}
 	q.apply(performIndex, "performNetverify")
 	id := 100

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 )
@@ -134,10 +133,6 @@ func goCommand() (string, error) {
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
-	}
-	p := filepath.Join(runtime.GOROOT(), "bin", "go") //nolint:staticcheck // the last resort when PATH has no go
-	if _, err := os.Stat(p); err == nil {
-		return p, nil
 	}
 	return "", errors.New("rig: the go command is not in PATH")
 }

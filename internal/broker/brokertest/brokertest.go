@@ -18,27 +18,28 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/broker/embedded"
 )
 
 // Server is an embedded JetStream server owned by one test.
 type Server struct {
 	t   testing.TB
 	mu  sync.Mutex
-	cfg broker.EmbeddedConfig
-	emb *broker.Embedded
+	cfg embedded.Config
+	emb *embedded.Server
 	url string
 	// client logs in to the server (StartWith's Options).
 	client []nats.Option
 }
 
 // Option changes the server configuration.
-type Option func(*broker.EmbeddedConfig)
+type Option func(*embedded.Config)
 
 // WithSyncAlways fsyncs every write (sync_interval: always).
-func WithSyncAlways() Option { return func(c *broker.EmbeddedConfig) { c.SyncAlways = true } }
+func WithSyncAlways() Option { return func(c *embedded.Config) { c.SyncAlways = true } }
 
 // WithStoreDir uses dir instead of a fresh temporary directory.
-func WithStoreDir(dir string) Option { return func(c *broker.EmbeddedConfig) { c.StoreDir = dir } }
+func WithStoreDir(dir string) Option { return func(c *embedded.Config) { c.StoreDir = dir } }
 
 // Start runs a server that lets anyone in and stops it when the test
 // ends.
@@ -51,7 +52,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 // Conn and JetStream log in as o says.
 func StartWith(t testing.TB, o Options, opts ...Option) *Server {
 	t.Helper()
-	cfg := broker.EmbeddedConfig{StoreDir: t.TempDir(), Host: "127.0.0.1", Port: -1}
+	cfg := embedded.Config{StoreDir: t.TempDir(), Host: "127.0.0.1", Port: -1}
 	for _, opt := range opts {
 		opt(&cfg)
 	}
@@ -70,11 +71,11 @@ func StartWith(t testing.TB, o Options, opts ...Option) *Server {
 
 func (s *Server) start() {
 	s.t.Helper()
-	var emb *broker.Embedded
+	var emb *embedded.Server
 	var err error
 	// The port of a stopped server can take a moment to free up.
 	for range 50 {
-		emb, err = broker.RunEmbedded(s.cfg)
+		emb, err = embedded.Run(s.cfg)
 		if err == nil {
 			break
 		}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/events/schema"
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // Compile compiles one schema file of schema.FS with format assertions on.
@@ -67,21 +67,21 @@ func TestCallbackEventsMatchSchema(t *testing.T) {
 	var evs []events.CallbackEvent
 	for _, p := range platform {
 		raw, _ := os.ReadFile(p)
-		cb, err := jumio.ParsePlatformCallback(raw)
+		cb, err := wire.ParsePlatformCallback(raw)
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
-		evs = append(evs, cb.Event(jumio.RegionAMER, now, raw))
+		evs = append(evs, cb.Event(wire.RegionAMER, now, raw))
 	}
 	for _, p := range netverify {
 		raw, _ := os.ReadFile(p)
 		body := strings.TrimSpace(string(raw))
 		values, _ := url.ParseQuery(body)
-		m, err := jumio.ParseNetverifyCallback(values)
+		m, err := wire.ParseNetverifyCallback(values)
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
-		evs = append(evs, m.Event(jumio.RegionEMEA, now, body))
+		evs = append(evs, m.Event(wire.RegionEMEA, now, body))
 	}
 	raw, _ := schema.FS.ReadFile(schema.CallbackEventV1)
 	var doc map[string]any

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // handleAccount serves the Account API: create (POST) or update (PUT) an
@@ -16,13 +17,13 @@ import (
 // outcome and its callback is sent.
 func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request, _ *tenantState) {
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-	var req jumio.AccountRequest
+	var req wire.AccountRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		problem(w, http.StatusBadRequest, "Request body is not an account request")
 		return
 	}
 	if err := req.Validate(); err != nil {
-		var re *jumio.RequestError
+		var re *wire.RequestError
 		detail := "Invalid account request"
 		if errors.As(err, &re) && len(re.Problems) > 0 {
 			detail = re.Problems[0]
@@ -84,7 +85,7 @@ func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request, _ *tenant
 	writeJSON(w, b)
 }
 
-func webURL(req jumio.AccountRequest, success bool) string {
+func webURL(req wire.AccountRequest, success bool) string {
 	if req.Web == nil {
 		return ""
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 type received struct {
@@ -59,7 +60,7 @@ func TestSendCallbacks(t *testing.T) {
 		var sentAt time.Time
 		switch s.API {
 		case events.APIPlatform:
-			cb, err := jumio.ParsePlatformCallback(s.Body)
+			cb, err := wire.ParsePlatformCallback(s.Body)
 			if err != nil {
 				t.Fatalf("platform callback %d: %v", i, err)
 			}
@@ -72,7 +73,7 @@ func TestSendCallbacks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := jumio.ParseNetverifyCallback(v)
+			m, err := wire.ParseNetverifyCallback(v)
 			if err != nil {
 				t.Fatalf("netverify callback %d: %v", i, err)
 			}
@@ -123,8 +124,8 @@ func TestAccountCompletesWithCallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := c.CreateAccount(t.Context(), jumio.AccountRequest{CustomerInternalReference: "txn-1", UserReference: "u-1",
-		WorkflowDefinition: jumio.WorkflowDefinition{Key: 10011}})
+	resp, err := c.CreateAccount(t.Context(), wire.AccountRequest{CustomerInternalReference: "txn-1", UserReference: "u-1",
+		WorkflowDefinition: wire.WorkflowDefinition{Key: 10011}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestAccountCompletesWithCallback(t *testing.T) {
 	if len(got()) != 1 {
 		t.Fatalf("received %d callbacks, want 1", len(got()))
 	}
-	cb, err := jumio.ParsePlatformCallback(got()[0].body)
+	cb, err := wire.ParsePlatformCallback(got()[0].body)
 	if err != nil || cb.WorkflowExecution.ID != resp.WorkflowExecution.ID || cb.WorkflowExecution.Status != "PROCESSED" || cb.UserReference != "u-1" {
 		t.Fatalf("callback %+v, %v; want PROCESSED for %s with the userReference", cb, err, resp.WorkflowExecution.ID)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 func TestGenerateIsDeterministic(t *testing.T) {
@@ -54,7 +55,7 @@ func TestGenerateMix(t *testing.T) {
 func TestGeneratedDetailsAreConsistent(t *testing.T) {
 	execs, _ := jumiotest.Generate(jumiotest.Scenario{Seed: 3, Executions: 300})
 	for _, e := range execs {
-		var d jumio.WorkflowDetails
+		var d wire.WorkflowDetails
 		if err := json.Unmarshal(e.Details, &d); err != nil {
 			t.Fatalf("%s: %v", e.ID, err)
 		}
@@ -89,7 +90,7 @@ func TestGeneratedDetailsAreConsistent(t *testing.T) {
 			check(t, e, ok, "expired status with usability NOT_UPLOADED only")
 		}
 		if ex := d.Capabilities["extraction"]; len(ex) == 1 && ex[0].Decision.Type == "PASSED" {
-			var data jumio.ExtractionData
+			var data wire.ExtractionData
 			_ = json.Unmarshal(ex[0].Data, &data)
 			check(t, e, data.FirstName != "" && data.LastName != "" && data.DocumentNumber != "" && string(data.IssuingCountry) == e.Country,
 				"extraction data with names, number and the issuing country")
@@ -115,7 +116,7 @@ func TestGeneratedNetverifyCallbacksParse(t *testing.T) {
 	_, scans := jumiotest.Generate(jumiotest.Scenario{Seed: 5, NetverifyScans: 200})
 	kinds := map[events.CallbackKind]bool{}
 	for _, sc := range scans {
-		m, err := jumio.ParseNetverifyCallback(sc.Callback)
+		m, err := wire.ParseNetverifyCallback(sc.Callback)
 		if err != nil {
 			t.Fatalf("%s (%s): %v", sc.Reference, sc.Outcome, err)
 		}
@@ -124,7 +125,7 @@ func TestGeneratedNetverifyCallbacksParse(t *testing.T) {
 		}
 		kinds[sc.Kind] = true
 		if sc.Kind == events.KindIDVerification {
-			var d jumio.NetverifyData
+			var d wire.NetverifyData
 			if err := json.Unmarshal(sc.Data, &d); err != nil || string(d.Document.Status) != sc.Result {
 				t.Errorf("%s: data status %q, err %v; want %s", sc.Reference, d.Document.Status, err, sc.Result)
 			}

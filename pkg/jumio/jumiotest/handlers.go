@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 type authKind int
@@ -50,6 +51,7 @@ func (s *Server) routes() http.Handler {
 	h("GET "+scan+"/data/verification", jumio.EndpointNetverifyVerification, authNetverify, s.handleScanData("verification"))
 	h("GET "+scan+"/images", jumio.EndpointNetverifyImages, authNetverify, s.handleImages)
 	h("GET "+scan+"/images/{classifier}", jumio.EndpointNetverifyImage, authNetverify, s.handleImage)
+	s.migrationRoutes(mux)
 	s.adminRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.count("", http.StatusNotFound)
@@ -316,7 +318,7 @@ func (s *Server) handleSteps(w http.ResponseWriter, r *http.Request, _ *tenantSt
 		return
 	}
 	// One ID_IV step over every capability, with the overall decision.
-	var d jumio.WorkflowDetails
+	var d wire.WorkflowDetails
 	_ = json.Unmarshal(e.Details, &d)
 	var ids []string
 	for _, name := range slices.Sorted(maps.Keys(d.Capabilities)) {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // TestGenerateAndSendOverHTTP: the control endpoints generate new, recent
@@ -72,7 +72,7 @@ func TestGenerateAndSendOverHTTP(t *testing.T) {
 			t.Errorf("callback %s: status %d", r.Reference, r.Status)
 		}
 	}
-	var cb jumio.Callback
+	var cb wire.Callback
 	if err := json.Unmarshal(got()[0].body, &cb); err != nil || cb.UserReference != "t=1,v1=ab" {
 		t.Errorf("user reference: got %q (%v)", cb.UserReference, err)
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // Default credentials of the default tenant.
@@ -84,6 +85,9 @@ type Config struct {
 	// PublicURL is the base URL put into hrefs and printed (for a server
 	// behind a proxy or in a container); default the listener's address.
 	PublicURL string
+	// MigrationDelay is how long after an accepted migration request each
+	// scan's Platform copy is made and its callback posted; 0: at once.
+	MigrationDelay time.Duration
 }
 
 // Key counts requests by endpoint and answered status (0 for a dropped
@@ -116,12 +120,18 @@ type Server struct {
 	faults     []*Fault
 	latency    time.Duration
 	counts     map[Key]int
-	accounts   []jumio.AccountRequest
+	accounts   []wire.AccountRequest
 	gen        *generator
 	timers     []*time.Timer
 	closed     bool
-	sends      sync.WaitGroup
-	changes    uint64
+
+	migrations        map[string]*migration
+	migrationAccounts map[string]bool
+	migrationLog      []MigrationCall
+	deletedAccounts   map[string]bool
+	wipedScans        map[string]bool
+	sends             sync.WaitGroup
+	changes           uint64
 }
 
 type tenantState struct {
@@ -160,7 +170,7 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 	if cfg.CallbackClient == nil {
 		cfg.CallbackClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	if cfg.TokenLifetime < 0 || cfg.Budget < 0 || cfg.TokenBudget < 0 || cfg.Latency < 0 || cfg.CompleteAfter < 0 {
+	if cfg.TokenLifetime < 0 || cfg.Budget < 0 || cfg.TokenBudget < 0 || cfg.Latency < 0 || cfg.CompleteAfter < 0 || cfg.MigrationDelay < 0 {
 		return nil, errors.New("jumiotest: negative durations or budgets")
 	}
 	s := &Server{
@@ -173,6 +183,11 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 		counts:     map[Key]int{},
 		latency:    cfg.Latency,
 		gen:        newGenerator(cfg.Scenario),
+
+		migrations:        map[string]*migration{},
+		migrationAccounts: map[string]bool{},
+		deletedAccounts:   map[string]bool{},
+		wipedScans:        map[string]bool{},
 	}
 	for i, t := range cfg.Tenants {
 		if i == 0 {
@@ -266,8 +281,8 @@ func (s *Server) Close() {
 func (s *Server) URL() string { return s.url }
 
 // Hosts returns the base URLs to put into jumio.Config.Hosts.
-func (s *Server) Hosts() jumio.Hosts {
-	return jumio.Hosts{Auth: s.url, Account: s.url, API: s.url, Retrieval: s.url, Netverify: s.url}
+func (s *Server) Hosts() wire.Hosts {
+	return wire.Hosts{Auth: s.url, Account: s.url, API: s.url, Retrieval: s.url, Netverify: s.url}
 }
 
 // Transport returns an http.RoundTripper that reaches the server: over
@@ -285,7 +300,10 @@ func (s *Server) Transport() http.RoundTripper {
 func (s *Server) ClientConfig(i int) jumio.Config {
 	t := s.tenants[i].Tenant
 	return jumio.Config{
-		Hosts:              s.Hosts(),
+		Hosts: s.Hosts(),
+		// In memory the server is "http://jumiotest.internal", which
+		// only Transport reaches.
+		AllowHTTP:          s.pipe != nil,
 		ClientID:           t.ClientID,
 		ClientSecret:       t.ClientSecret,
 		NetverifyAPIToken:  t.APIToken,
@@ -333,7 +351,7 @@ type Execution struct {
 
 // AddExecution adds (or replaces) an execution.
 func (s *Server) AddExecution(e Execution) error {
-	if !jumio.ValidID(e.AccountID) || !jumio.ValidID(e.ID) {
+	if !wire.ValidID(e.AccountID) || !wire.ValidID(e.ID) {
 		return errors.New("jumiotest: execution needs UUID account and execution ids")
 	}
 	if !json.Valid(e.Details) {
@@ -354,10 +372,10 @@ func (s *Server) addExecution(e Execution) {
 }
 
 // AddDetails adds an execution from a workflow details document (a
-// fixture, or a jumio.WorkflowDetails marshalled), with the parts its
+// fixture, or a wire.WorkflowDetails marshalled), with the parts its
 // credentials list.
 func (s *Server) AddDetails(details []byte) (Execution, error) {
-	var d jumio.WorkflowDetails
+	var d wire.WorkflowDetails
 	if err := json.Unmarshal(details, &d); err != nil {
 		return Execution{}, fmt.Errorf("jumiotest: details: %w", err)
 	}
@@ -445,7 +463,7 @@ type NetverifyScan struct {
 
 // AddNetverifyScan adds (or replaces) a Netverify transaction.
 func (s *Server) AddNetverifyScan(sc NetverifyScan) error {
-	if !jumio.ValidID(sc.Reference) {
+	if !wire.ValidID(sc.Reference) {
 		return errors.New("jumiotest: scan reference is not a UUID")
 	}
 	if sc.Data != nil && !json.Valid(sc.Data) {
@@ -488,7 +506,7 @@ func (s *Server) NetverifyScans() []NetverifyScan {
 }
 
 // Accounts returns the Account API requests received, in order.
-func (s *Server) Accounts() []jumio.AccountRequest {
+func (s *Server) Accounts() []wire.AccountRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.accounts)
@@ -579,8 +597,8 @@ func newBudget(rps float64, burst int) *rate.Limiter {
 // generator's placeholder host to the server's URL.
 func (s *Server) rewrite(b []byte) []byte {
 	olds := []string{placeholderBase}
-	for _, r := range jumio.Regions {
-		olds = append(olds, jumio.RegionHosts(r).Retrieval)
+	for _, r := range wire.Regions {
+		olds = append(olds, wire.RegionHosts(r).Retrieval)
 	}
 	for _, o := range olds {
 		b = bytes.ReplaceAll(b, []byte(o), []byte(s.url))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 func readFixture(t *testing.T, name string) []byte {
@@ -161,7 +162,7 @@ func TestAccountAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := jumio.AccountRequest{}
+	req := wire.AccountRequest{}
 	if err := json.Unmarshal(readFixture(t, "platform/account-create-request.json"), &req); err != nil {
 		t.Fatal(err)
 	}

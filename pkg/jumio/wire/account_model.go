@@ -1,4 +1,9 @@
-package jumio
+package wire
+
+import (
+	"regexp"
+	"strings"
+)
 
 // AccountRequest is the body of the Account API's create (POST
 // /api/v1/accounts) and update (PUT /api/v1/accounts/{id}) calls, which
@@ -97,3 +102,45 @@ type AccountCredentialInfo struct {
 		WorkflowExecution string            `json:"workflowExecution,omitempty"`
 	} `json:"api,omitempty"`
 }
+
+// Validate checks the limits Jumio documents for an account request; its
+// errors name the field, never its value.
+func (r AccountRequest) Validate() error {
+	var bad []string
+	n := len(r.CustomerInternalReference)
+	switch {
+	case n == 0:
+		bad = append(bad, "customerInternalReference is required")
+	case n > 100:
+		bad = append(bad, "customerInternalReference is longer than 100")
+	case strings.ContainsAny(r.CustomerInternalReference, "<>\"/;`%{}|"):
+		bad = append(bad, "customerInternalReference holds one of <>\"/;`%{}|")
+	}
+	if r.WorkflowDefinition.Key <= 0 {
+		bad = append(bad, "workflowDefinition.key is required")
+	}
+	if len(r.UserReference) > 100 {
+		bad = append(bad, "userReference is longer than 100")
+	}
+	if len(r.ReportingCriteria) > 255 {
+		bad = append(bad, "reportingCriteria is longer than 255")
+	}
+	if len(r.CallbackURL) > 255 {
+		bad = append(bad, "callbackUrl is longer than 255")
+	}
+	if r.TokenLifetime != "" && !tokenLifetimeRE.MatchString(r.TokenLifetime) {
+		bad = append(bad, "tokenLifetime is not like 30m, 2h or 7d")
+	}
+	if len(bad) > 0 {
+		return &RequestError{Problems: bad}
+	}
+	return nil
+}
+
+// RequestError lists what is wrong with a request, by field name.
+type RequestError struct{ Problems []string }
+
+func (e *RequestError) Error() string { return strings.Join(e.Problems, "; ") }
+
+// tokenLifetimeRE is Jumio's pattern for tokenLifetime.
+var tokenLifetimeRE = regexp.MustCompile(`^[+-]?\d+[smhd]$`)

@@ -1,4 +1,4 @@
-package jumio
+package wire
 
 import (
 	"crypto/hmac"

@@ -1,4 +1,4 @@
-package jumio
+package wire
 
 // decodeCallback decodes a Platform callback body into cb (a zero
 // Callback) as json.Unmarshal would, for the shape Jumio sends: one object

@@ -1,4 +1,4 @@
-package jumio
+package wire
 
 import (
 	"bytes"
@@ -167,7 +167,7 @@ func ParseTime(s string) (time.Time, error) {
 // jsonString decodes a JSON string literal; the common case, without
 // escapes, takes no detour through reflection.
 func jsonString(b []byte) (string, error) {
-	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexAny(b[1:len(b)-1], "\\\"") < 0 {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && !bytes.ContainsAny(b[1:len(b)-1], "\\\"") {
 		inner := b[1 : len(b)-1]
 		plain := true
 		for _, c := range inner {

@@ -1,4 +1,4 @@
-package jumio
+package wire
 
 import (
 	"errors"
@@ -28,7 +28,7 @@ func platformBody(execution, sentAt string) string {
 		`},"account":{"id":"` + tolAccount + `","href":"https://retrieval.amer-1.jumio.ai/api/v1/accounts/` + tolAccount + `"}}`
 }
 
-// TestPlatformTolerance covers JUMIO.md section 10's tolerance list for
+// TestPlatformTolerance covers docs/jumio.md section 10's tolerance list for
 // Platform callbacks.
 func TestPlatformTolerance(t *testing.T) {
 	exec := `"id":"` + tolExec + `"`
@@ -168,7 +168,7 @@ func idForm(extra string) string {
 	return f
 }
 
-// TestNetverifyTolerance covers JUMIO.md section 10's tolerance list for
+// TestNetverifyTolerance covers docs/jumio.md section 10's tolerance list for
 // Netverify callbacks.
 func TestNetverifyTolerance(t *testing.T) {
 	type result struct {
@@ -347,7 +347,7 @@ var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 func callbackFixtures(tb testing.TB, dir, ext string) [][]byte {
 	tb.Helper()
-	names, err := filepath.Glob(filepath.Join("testdata", dir, "callback-*"+ext))
+	names, err := filepath.Glob(filepath.Join("../testdata", dir, "callback-*"+ext))
 	if err != nil || len(names) == 0 {
 		tb.Fatalf("no %s fixtures: %v", dir, err)
 	}

@@ -1,4 +1,4 @@
-package jumio_test
+package wire_test
 
 import (
 	"encoding/json"
@@ -10,8 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 func ptrFloat(f float64) *float64 { return &f }
@@ -28,7 +27,7 @@ func TestWorkflowDetailsLenient(t *testing.T) {
 		Caps      map[string]int
 		EntryIDs  []string
 	}
-	look := func(d jumio.WorkflowDetails) view {
+	look := func(d wire.WorkflowDetails) view {
 		v := view{Created: d.CreatedAt.Time, Completed: d.CompletedAt.Time, Type: d.Decision.Type,
 			Label: d.Decision.Label(), Score: d.Decision.RiskScore(), Caps: map[string]int{}}
 		for name, entries := range d.Capabilities {
@@ -69,7 +68,7 @@ func TestWorkflowDetailsLenient(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var d jumio.WorkflowDetails
+			var d wire.WorkflowDetails
 			if err := json.Unmarshal([]byte(tt.body), &d); err != nil {
 				t.Fatalf("Unmarshal: %v", err)
 			}
@@ -86,7 +85,7 @@ func TestWorkflowDetailsLenient(t *testing.T) {
 // fails, and the fixtures decode exactly as before.
 func TestWorkflowDetailsStillFails(t *testing.T) {
 	for _, body := range []string{`[]`, `"details"`, `{"workflow":"x"}`, `{"decision":"PASSED"}`, `{"credentials":{}}`} {
-		var d jumio.WorkflowDetails
+		var d wire.WorkflowDetails
 		if err := json.Unmarshal([]byte(body), &d); err == nil {
 			t.Errorf("Unmarshal(%s) succeeded", body)
 		}
@@ -97,7 +96,7 @@ func TestWorkflowDetailsStillFails(t *testing.T) {
 // and what it decodes to is stable through a marshal and decode (json.RawMessage
 // data is compared as marshalled, which compacts it).
 func TestWorkflowDetailsFixturesRoundTrip(t *testing.T) {
-	paths, _ := filepath.Glob(filepath.Join("testdata", "platform", "details-*.json"))
+	paths, _ := filepath.Glob(filepath.Join("../testdata", "platform", "details-*.json"))
 	if len(paths) == 0 {
 		t.Fatal("no details fixtures")
 	}
@@ -106,7 +105,7 @@ func TestWorkflowDetailsFixturesRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var d, again jumio.WorkflowDetails
+		var d, again wire.WorkflowDetails
 		if err := json.Unmarshal(b, &d); err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
@@ -131,7 +130,7 @@ func TestWorkflowDetailsFixturesRoundTrip(t *testing.T) {
 // the callback, lenient details decoding notwithstanding.
 func TestCallbackParsingStaysStrict(t *testing.T) {
 	body := `{"callbackSentAt":"yesterday","workflowExecution":{"id":"4f0b7b3e-95b6-4b8b-8a3d-3d2b8d2b8d2b","status":"PROCESSED"},"account":{"id":"9f0b7b3e-95b6-4b8b-8a3d-3d2b8d2b8d2b"}}`
-	if _, err := jumio.ParsePlatformCallback([]byte(body)); err == nil {
+	if _, err := wire.ParsePlatformCallback([]byte(body)); err == nil {
 		t.Error("a callback with a malformed callbackSentAt was accepted")
 	}
 }
@@ -140,8 +139,8 @@ func TestCallbackParsingStaysStrict(t *testing.T) {
 // kind, never quoted, since it may be personal data.
 func TestFlexErrorsQuoteNoValue(t *testing.T) {
 	for _, in := range []string{`{"firstName":"pii"}`, `["pii"]`, `pii`} {
-		var s jumio.String
-		err := json.Unmarshal([]byte(`{"v":`+in+`}`), &struct{ V *jumio.String }{&s})
+		var s wire.String
+		err := json.Unmarshal([]byte(`{"v":`+in+`}`), &struct{ V *wire.String }{&s})
 		if in == "pii" {
 			// Invalid JSON fails in the decoder, before String sees it.
 			err = s.UnmarshalJSON([]byte(in))

@@ -1,4 +1,8 @@
-package broker
+// Package embedded runs an in-process NATS server with JetStream for
+// "kycflow run" and for tests. It is apart from internal/broker so that
+// the service binaries (ingest, enricher, notifier), which only connect to
+// a server, do not link the NATS server.
+package embedded
 
 import (
 	"errors"
@@ -8,8 +12,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// EmbeddedConfig configures an in-process JetStream server.
-type EmbeddedConfig struct {
+// Config configures an in-process JetStream server.
+type Config struct {
 	// StoreDir holds JetStream data; it survives restarts.
 	StoreDir string
 	// Host and Port to listen on; Port -1 picks a free port.
@@ -29,16 +33,16 @@ type EmbeddedConfig struct {
 	Configure func(*server.Options)
 }
 
-// Embedded is an in-process JetStream server.
-type Embedded struct {
+// Server is an in-process JetStream server.
+type Server struct {
 	*server.Server
 }
 
-// RunEmbedded starts an in-process NATS server with JetStream and waits
+// Run starts an in-process NATS server with JetStream and waits
 // until it accepts connections.
-func RunEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
+func Run(cfg Config) (*Server, error) {
 	if cfg.StoreDir == "" {
-		return nil, errors.New("broker: embedded server needs a store directory")
+		return nil, errors.New("embedded: server needs a store directory")
 	}
 	if cfg.Host == "" {
 		cfg.Host = "127.0.0.1"
@@ -67,21 +71,21 @@ func RunEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
-		return nil, fmt.Errorf("broker: embedded server: %w", err)
+		return nil, fmt.Errorf("embedded: server: %w", err)
 	}
 	go s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
-		return nil, errors.New("broker: embedded server did not start")
+		return nil, errors.New("embedded: server did not start")
 	}
-	return &Embedded{Server: s}, nil
+	return &Server{Server: s}, nil
 }
 
 // URL is the client URL of the server.
-func (e *Embedded) URL() string { return e.ClientURL() }
+func (e *Server) URL() string { return e.ClientURL() }
 
 // Stop shuts the server down and waits for it.
-func (e *Embedded) Stop() {
+func (e *Server) Stop() {
 	e.Shutdown()
 	e.WaitForShutdown()
 }

@@ -1,4 +1,4 @@
-package jumio_test
+package wire_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // fill sets every string reachable from v to a marker naming its path
@@ -28,7 +28,7 @@ func fill(v reflect.Value, path string) {
 		v.Set(reflect.New(v.Type().Elem()))
 		fill(v.Elem(), path)
 	case reflect.Struct:
-		if v.Type() == reflect.TypeFor[jumio.Time]() || v.Type() == reflect.TypeFor[time.Time]() {
+		if v.Type() == reflect.TypeFor[wire.Time]() || v.Type() == reflect.TypeFor[time.Time]() {
 			return
 		}
 		for i := range v.NumField() {
@@ -65,29 +65,29 @@ func TestTypesWithPersonalDataRedactThemselves(t *testing.T) {
 		v       any
 		allowed []string
 	}{
-		{&jumio.NetverifyCallback{}, []string{"ScanReference", "VerificationStatus", "IDScanStatus"}},
-		{&jumio.NetverifyAddress{}, nil},
-		{&jumio.NetverifyAuthCallback{}, []string{"TransactionReference", "TransactionResult"}},
-		{&jumio.NetverifyDocumentCallback{}, []string{"ScanReference", "Transaction.Status", "Document.Status", "Document.Type", "Document.Country"}},
-		{&jumio.NetverifyDocument{}, []string{"Status", "Type", "Country"}},
-		{&jumio.WorkflowDetails{}, []string{"Account.ID", "Workflow.ID", "Workflow.DefinitionKey", "Workflow.Status", "Decision.Type"}},
-		{&jumio.Credential{}, []string{"ID", "Category"}},
-		{&jumio.CredentialPart{}, []string{"Classifier"}},
-		{&jumio.CapabilityEntry{}, []string{"ID", "Decision.Type", "Decision.Details.Label"}},
-		{&jumio.ExtractionData{}, []string{"Type", "SubType", "IssuingCountry"}},
-		{&jumio.NetverifyData{}, []string{"ScanReference", "Document.Status", "Document.Type", "Document.IssuingCountry", "Transaction.Status"}},
-		{&jumio.NetverifyDataDocument{}, []string{"Status", "Type", "IssuingCountry"}},
-		{&jumio.NetverifyDataTransaction{}, []string{"Status", "Source"}},
-		{&jumio.NetverifyVerification{}, []string{"ScanReference", "MRZCheck", "RejectReason.Code"}},
-		{&jumio.NetverifyImages{}, []string{"ScanReference"}},
-		{&jumio.NetverifyImage{}, []string{"Classifier"}},
-		{&jumio.AccountRequest{}, nil},
-		{&jumio.UserConsent{}, nil},
-		{&jumio.AccountResponse{}, []string{"Account.ID", "WorkflowExecution.ID"}},
-		{&jumio.AccountCredentialInfo{}, []string{"ID", "Category"}},
+		{&wire.NetverifyCallback{}, []string{"ScanReference", "VerificationStatus", "IDScanStatus"}},
+		{&wire.NetverifyAddress{}, nil},
+		{&wire.NetverifyAuthCallback{}, []string{"TransactionReference", "TransactionResult"}},
+		{&wire.NetverifyDocumentCallback{}, []string{"ScanReference", "Transaction.Status", "Document.Status", "Document.Type", "Document.Country"}},
+		{&wire.NetverifyDocument{}, []string{"Status", "Type", "Country"}},
+		{&wire.WorkflowDetails{}, []string{"Account.ID", "Workflow.ID", "Workflow.DefinitionKey", "Workflow.Status", "Decision.Type"}},
+		{&wire.Credential{}, []string{"ID", "Category"}},
+		{&wire.CredentialPart{}, []string{"Classifier"}},
+		{&wire.CapabilityEntry{}, []string{"ID", "Decision.Type", "Decision.Details.Label"}},
+		{&wire.ExtractionData{}, []string{"Type", "SubType", "IssuingCountry"}},
+		{&wire.NetverifyData{}, []string{"ScanReference", "Document.Status", "Document.Type", "Document.IssuingCountry", "Transaction.Status"}},
+		{&wire.NetverifyDataDocument{}, []string{"Status", "Type", "IssuingCountry"}},
+		{&wire.NetverifyDataTransaction{}, []string{"Status", "Source"}},
+		{&wire.NetverifyVerification{}, []string{"ScanReference", "MRZCheck", "RejectReason.Code"}},
+		{&wire.NetverifyImages{}, []string{"ScanReference"}},
+		{&wire.NetverifyImage{}, []string{"Classifier"}},
+		{&wire.AccountRequest{}, nil},
+		{&wire.UserConsent{}, nil},
+		{&wire.AccountResponse{}, []string{"Account.ID", "WorkflowExecution.ID"}},
+		{&wire.AccountCredentialInfo{}, []string{"ID", "Category"}},
 		// NetverifyMessage prints its kind and reference only; its
 		// Warnings are field names, never values.
-		{&jumio.NetverifyMessage{}, []string{"Kind", "ID.ScanReference", "ID.VerificationStatus",
+		{&wire.NetverifyMessage{}, []string{"Kind", "ID.ScanReference", "ID.VerificationStatus",
 			"Auth.TransactionReference", "Auth.TransactionResult", "Document.ScanReference", "Document.Document.Status", "Warnings[0]"}},
 	} {
 		ptr := reflect.ValueOf(tc.v)

@@ -1,4 +1,4 @@
-package jumio
+package wire
 
 import (
 	"encoding/json"
@@ -337,4 +337,20 @@ type NetverifyVerification struct {
 	// its own (…/data/verification).
 	ScanReference string `json:"scanReference,omitempty"`
 	Timestamp     Time   `json:"timestamp"`
+}
+
+// NetverifyImages is the response of GET /api/netverify/v2/scans/{ref}/images.
+// Hrefs point at Jumio and are personal data.
+type NetverifyImages struct {
+	Timestamp      Time             `json:"timestamp"`
+	ScanReference  string           `json:"scanReference"`
+	Images         []NetverifyImage `json:"images"`
+	LivenessImages []string         `json:"livenessImages,omitempty"`
+}
+
+// NetverifyImage is one entry of NetverifyImages: classifier front, face or
+// back.
+type NetverifyImage struct {
+	Classifier string `json:"classifier"`
+	Href       string `json:"href"`
 }

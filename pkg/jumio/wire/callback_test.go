@@ -1,4 +1,4 @@
-package jumio
+package wire
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	b, err := os.ReadFile(filepath.Join("../testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
