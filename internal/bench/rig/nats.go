@@ -1,6 +1,7 @@
 package rig
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,7 +44,9 @@ type NATSServer struct {
 
 // serverSpec is one server's configuration.
 type serverSpec struct {
-	name       string
+	// name is the server_name; proc the process's name in the rig
+	// (default name).
+	name, proc string
 	binary     string
 	dir        string
 	host       string
@@ -67,7 +70,7 @@ func StartNATS(ctx context.Context, cfg NATSConfig) (*NATSServer, error) {
 		return nil, err
 	}
 	return startServer(ctx, serverSpec{
-		name: "kycflow-rig", binary: cfg.Binary, dir: cfg.Dir, host: "127.0.0.1", port: ports[0], httpPort: ports[1],
+		name: "kycflow-rig", proc: "nats-server", binary: cfg.Binary, dir: cfg.Dir, host: "127.0.0.1", port: ports[0], httpPort: ports[1],
 		syncAlways: cfg.SyncAlways, log: cfg.Log,
 	}, jetStreamReady)
 }
@@ -104,7 +107,7 @@ func startServer(ctx context.Context, spec serverSpec, ready func(ctx context.Co
 		prog, args = spec.wrap[0], append(append(spec.wrap[1:], spec.binary), args...)
 	}
 	p, err := StartProcess(ctx, ProcessConfig{
-		Name:  spec.name,
+		Name:  cmp.Or(spec.proc, spec.name),
 		Path:  prog,
 		Args:  args,
 		Ready: func(ctx context.Context, _ string) error { return ready(ctx, url) },

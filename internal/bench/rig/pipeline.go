@@ -33,6 +33,10 @@ const (
 	// ModeRun runs "kycflow run": every stage and an embedded JetStream
 	// server (every write synced) in one process.
 	ModeRun Mode = "run"
+	// ModeCluster is ModeProcesses in production's shape: two processes of
+	// each stage on a three-server JetStream cluster with R3 streams (at
+	// least PipelineConfig's Servers and Instances).
+	ModeCluster Mode = "cluster"
 )
 
 // Route is a notifier route of a pipeline.
@@ -120,7 +124,11 @@ func StartPipeline(ctx context.Context, cfg PipelineConfig) (_ *Pipeline, err er
 	if cfg.Mode == "" {
 		cfg.Mode = ModeProcesses
 	}
-	if cfg.Mode != ModeProcesses && cfg.Mode != ModeRun {
+	switch cfg.Mode {
+	case ModeProcesses, ModeRun:
+	case ModeCluster:
+		cfg.Servers, cfg.Instances = max(cfg.Servers, 3), max(cfg.Instances, 2)
+	default:
 		return nil, fmt.Errorf("rig: unknown mode %q", cfg.Mode)
 	}
 	p := &Pipeline{cfg: cfg, gates: map[string]*Gate{}}
@@ -149,7 +157,7 @@ func StartPipeline(ctx context.Context, cfg PipelineConfig) (_ *Pipeline, err er
 	}
 
 	switch cfg.Mode {
-	case ModeProcesses:
+	case ModeProcesses, ModeCluster:
 		if err := p.startProcesses(ctx, env); err != nil {
 			return nil, err
 		}
