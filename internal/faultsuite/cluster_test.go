@@ -47,7 +47,11 @@ func (w *world) healthy(since time.Time) time.Duration {
 		w.dump()
 		w.t.Fatal(err)
 	}
-	return time.Since(since)
+	took := time.Since(since)
+	if on := w.p.Cluster().WaitedOn(); on != "" && took > 10*time.Second {
+		w.figure("recovery took %s, waiting last on: %s", took.Round(time.Millisecond), on)
+	}
+	return took
 }
 
 // awaitNewLeader waits until leader reports a server other than old, and

@@ -41,6 +41,27 @@ type ClusterConfig struct {
 type Cluster struct {
 	servers []*NATSServer
 	net     *bridgeNet
+
+	mu       sync.Mutex
+	waitedOn string
+}
+
+// WaitedOn says what the last WaitHealthy or WaitStreams waited for
+// longest: the condition that failed last before it held ("" when it held
+// at once).
+func (c *Cluster) WaitedOn() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waitedOn
+}
+
+func (c *Cluster) setWaitedOn(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waitedOn = ""
+	if err != nil {
+		c.waitedOn = err.Error()
+	}
 }
 
 // clusterName is the cluster's name (cluster.name).
@@ -198,11 +219,14 @@ func streamInfo(ctx context.Context, js jetstream.JetStream, stream string) (*je
 // (routed to the others, JetStream current) and a meta leader is known,
 // or ctx ends.
 func (c *Cluster) WaitHealthy(ctx context.Context) error {
+	var last error
+	defer func() { c.setWaitedOn(last) }()
 	for {
 		err := c.healthy(ctx)
 		if err == nil {
 			return nil
 		}
+		last = err
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("rig: cluster not healthy: %w (%w)", err, ctx.Err())
@@ -269,11 +293,14 @@ func (c *Cluster) Close() error {
 // WaitStreams waits until each stream has a leader and every other
 // replica is current (online, caught up with the leader), or ctx ends.
 func (c *Cluster) WaitStreams(ctx context.Context, js jetstream.JetStream, streams ...string) error {
+	var last error
+	defer func() { c.setWaitedOn(last) }()
 	for {
 		err := c.streamsCurrent(ctx, js, streams)
 		if err == nil {
 			return nil
 		}
+		last = err
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("rig: streams not current: %w (%w)", err, ctx.Err())

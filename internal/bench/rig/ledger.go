@@ -190,7 +190,22 @@ var (
 // logs and counters, and draws the ledger. Call it after Settle. The error
 // matches ErrLedger when the ledger does not balance.
 func (p *Pipeline) Audit(ctx context.Context, in AuditInput) (*Ledger, error) {
-	read := func(stream string) ([]*nats.Msg, error) { return ReadStream(ctx, p.js, stream) }
+	// A read can fail while the cluster settles after a fault (no
+	// responders on a server just restarted): it is tried again until
+	// ctx ends.
+	read := func(stream string) ([]*nats.Msg, error) {
+		for {
+			msgs, err := ReadStream(ctx, p.js, stream)
+			if err == nil || ctx.Err() != nil {
+				return msgs, err
+			}
+			select {
+			case <-ctx.Done():
+				return nil, err
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
 	callbacks, err := read(events.StreamCallbacks)
 	if err != nil {
 		return nil, err

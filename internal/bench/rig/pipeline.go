@@ -455,7 +455,12 @@ func (p *Pipeline) WaitClusterHealthy(ctx context.Context) error {
 	if err := p.cluster.WaitHealthy(ctx); err != nil {
 		return err
 	}
-	return p.cluster.WaitStreams(ctx, p.js, ClusterStreams...)
+	waited := p.cluster.WaitedOn()
+	err := p.cluster.WaitStreams(ctx, p.js, ClusterStreams...)
+	if w := p.cluster.WaitedOn(); w == "" && waited != "" {
+		p.cluster.setWaitedOn(errors.New(waited))
+	}
+	return err
 }
 
 // consumer names a durable consumer.
