@@ -28,7 +28,9 @@ type callback struct {
 // key is the state key of the callback's execution.
 func (c *callback) key() string { return stateKey(c.ev.AccountID, c.ev.WorkflowExecutionID) }
 
-var eventIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+// eventIDRE is what a callback event's id must look like: what ingest
+// makes (events.EventID) and the result schema accepts.
+var eventIDRE = regexp.MustCompile(events.EventIDPattern)
 
 // invalid returns a permanent ErrInvalidCallback saying what is wrong in
 // words of its own, never with a value from the payload.
@@ -84,11 +86,13 @@ func decodeCallback(msg *message.Message, stored time.Time) (*callback, error) {
 	return c, nil
 }
 
-// parseForm parses a Netverify callback as ingest stored it.
+// parseForm parses a Netverify callback as ingest stored it. A form that
+// is not valid UTF-8 text (ingest refuses those; one stored before it did
+// is permanent) is never mapped.
 func parseForm(form string) (*wire.NetverifyMessage, url.Values, error) {
-	values, err := url.ParseQuery(form)
+	values, _, err := wire.NetverifyForm([]byte(form), "")
 	if err != nil {
-		return nil, nil, invalid("form is not URL-encoded")
+		return nil, nil, permanent(fmt.Errorf("%w: %w", ErrInvalidCallback, err))
 	}
 	m, err := wire.ParseNetverifyCallback(values)
 	if err != nil {

@@ -252,6 +252,10 @@ func mediaType(r *http.Request) string {
 
 func invalid(err error) *rejection {
 	var ce *wire.CallbackError
+	if errors.As(err, &ce) && errors.Is(err, wire.ErrInvalidUTF8) {
+		// The field name is checked to be a plain word by pkg/jumio/wire.
+		return reject(http.StatusUnprocessableEntity, ReasonInvalidUTF8, "Invalid UTF-8", "field "+ce.Field+" is not valid UTF-8 text")
+	}
 	if errors.As(err, &ce) && ce.Field != "body" {
 		return reject(http.StatusUnprocessableEntity, ReasonInvalidCallback, "Invalid callback", "field "+ce.Field+" "+ce.Reason)
 	}
@@ -274,6 +278,11 @@ func (s *Service) readPlatform(r *http.Request, buf *bytes.Buffer, received time
 	body, rj := readBody(r, buf, s.cfg.MaxBodyBytes)
 	if rj != nil {
 		return events.CallbackEvent{}, "", rj
+	}
+	if err := wire.CheckQuery(r.URL.RawQuery); err != nil {
+		// Platform callbacks carry no query string; one that is not
+		// even valid text is no callback of Jumio's.
+		return events.CallbackEvent{}, "", invalid(err)
 	}
 	cb, err := wire.ParsePlatformCallback(body)
 	if err != nil {

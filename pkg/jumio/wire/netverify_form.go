@@ -3,6 +3,8 @@ package wire
 import (
 	"bytes"
 	"net/url"
+
+	"github.com/kycflow/kycflow/pkg/events"
 )
 
 // NetverifyForm reads a Netverify callback as Jumio sends it: an
@@ -11,9 +13,16 @@ import (
 // merged as http.Request.ParseForm merges them (body values first) and the
 // callback as it is stored: the body, then the query string, joined by '&'
 // when both are present. A body or query string that is not URL-encoded
-// gives a *CallbackError for field "body".
+// gives a *CallbackError for field "body"; a field whose name or value,
+// raw or decoded, is not valid UTF-8 text one that matches ErrInvalidUTF8.
 func NetverifyForm(body []byte, rawQuery string) (values url.Values, raw string, err error) {
 	body = bytes.TrimSpace(body)
+	if err := checkForm(string(body)); err != nil {
+		return nil, "", err
+	}
+	if err := checkForm(rawQuery); err != nil {
+		return nil, "", err
+	}
 	values, err = url.ParseQuery(string(body))
 	if err != nil {
 		return nil, "", malformed("body")
@@ -51,7 +60,7 @@ func ParseNetverifyRequest(body []byte, rawQuery string) (m *NetverifyMessage, r
 // with the same results, but it decodes only the fields it keeps (the
 // rest are checked for valid escapes and skipped).
 func ParseNetverifyRequestIDs(body []byte, rawQuery string) (m *NetverifyMessage, raw string, err error) {
-	f, raw, err := scanIDForm(body, rawQuery)
+	f, fields, raw, err := scanIDForm(body, rawQuery)
 	if err != nil {
 		return nil, "", err
 	}
@@ -59,6 +68,7 @@ func ParseNetverifyRequestIDs(body []byte, rawQuery string) (m *NetverifyMessage
 	if err != nil {
 		return nil, "", err
 	}
+	m.eventID = events.NetverifyEventID(fields)
 	return m, raw, nil
 }
 
