@@ -81,6 +81,7 @@ type run struct {
 	stdout  *ingesttest.SyncBuffer
 	stderr  *ingesttest.SyncBuffer
 	exited  chan error
+	stopped bool // set by stop; cmd.ProcessState belongs to Wait's goroutine
 
 	ingest, enricher, notifier string // base URLs
 	natsURL                    string
@@ -104,7 +105,7 @@ func startRun(t *testing.T, dataDir string, env ...string) *run {
 	}
 	go func() { r.exited <- r.cmd.Wait() }()
 	t.Cleanup(func() {
-		if r.cmd.ProcessState == nil {
+		if !r.stopped {
 			r.stop()
 		}
 	})
@@ -140,6 +141,7 @@ func (r *run) waitReady(base string) {
 // stop sends SIGTERM and checks the clean exit.
 func (r *run) stop() {
 	r.t.Helper()
+	r.stopped = true
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-r.exited:

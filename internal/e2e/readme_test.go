@@ -143,6 +143,9 @@ type bgProcess struct {
 	cmd    *exec.Cmd
 	out    *ingesttest.SyncBuffer
 	exited chan error
+	// stopped is set by stop once the process has exited; only the test
+	// goroutine touches it (cmd.ProcessState belongs to Wait's goroutine).
+	stopped bool
 }
 
 func newReadmeSession(t *testing.T) *readmeSession {
@@ -170,7 +173,7 @@ exec "` + realGo + `" "$@"
 		"KYCFLOW_DATA_DIR=", "KYCFLOW_NATS_URL=", "KYCFLOW_LOG_FORMAT=json")
 	t.Cleanup(func() {
 		for _, p := range s.bg {
-			if p.cmd.ProcessState == nil {
+			if !p.stopped {
 				_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 				<-p.exited
 			}
@@ -330,9 +333,10 @@ func (s *readmeSession) waitLine(where string, p *bgProcess, prefix string) stri
 // for exit status 0.
 func (s *readmeSession) stop(p *bgProcess, clean bool) {
 	s.t.Helper()
-	if p.cmd.ProcessState != nil {
+	if p.stopped {
 		return
 	}
+	defer func() { p.stopped = true }()
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT)
 	select {
 	case err := <-p.exited:
