@@ -52,6 +52,7 @@ the callbacks in flight, the stages drain, then the server stops.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.String("data-dir", DefaultDataDir, "directory for JetStream data and the simulator's transactions, kept across restarts (default KYCFLOW_DATA_DIR or "+DefaultDataDir+")")
 			fs.String("addr", "", "listen address of the callback endpoints (default KYCFLOW_INGEST_ADDR, else 127.0.0.1:8080 with the simulator, :8080 with Jumio credentials)")
+			fs.String("admin-addr", "", "listen address of ingest's /healthz, /readyz and /metrics, apart from the callback endpoints (default KYCFLOW_INGEST_ADMIN_ADDR or 127.0.0.1:9090; off: none)")
 			fs.String("enricher-addr", "", "listen address of the enricher's /healthz, /readyz and /metrics (default KYCFLOW_ENRICHER_ADDR or 127.0.0.1:8081)")
 			fs.String("notifier-addr", "", "listen address of the notifier's /healthz, /readyz and /metrics (default KYCFLOW_NOTIFIER_ADDR or 127.0.0.1:8082)")
 			fs.String("simulator-addr", "127.0.0.1:0", "listen address of the Jumio simulator, started without Jumio credentials (port 0: any free port)")
@@ -137,6 +138,12 @@ func runRun(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 		return err
 	}
 	ingestBase := "http://" + displayAddr(ingestLn.Addr())
+	var adminLn net.Listener
+	if rc.ingest.AdminAddr != "" {
+		if adminLn, err = listen("ingest admin", rc.ingest.AdminAddr); err != nil {
+			return err
+		}
+	}
 
 	var stages []func(context.Context) error
 	var sim *localSimulator
@@ -163,6 +170,9 @@ func runRun(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 	if sim != nil {
 		info.SimulatorURL = sim.URL()
 	}
+	if adminLn != nil {
+		info.IngestAdminURL = "http://" + displayAddr(adminLn.Addr())
+	}
 	if err := writeRunInfo(rc.dataDir, info); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -174,7 +184,7 @@ func runRun(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 	// and finishes what is in flight, the enricher and the notifier drain;
 	// the embedded server stops after every one has returned.
 	stages = append(stages,
-		func(ctx context.Context) error { return ingest.Run(ctx, rc.ingest, tel, ingestLn) },
+		func(ctx context.Context) error { return ingest.RunWithAdmin(ctx, rc.ingest, tel, ingestLn, adminLn) },
 		func(ctx context.Context) error { return enricher.Serve(ctx, ecfg, tel, enricherLn) },
 		func(ctx context.Context) error { return notifier.Run(ctx, rc.notifier, rc.routes, tel, notifierLn) },
 	)
@@ -209,7 +219,9 @@ func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
 		// reason to accept them from the network.
 		rc.ingest.Server.Addr = localIngestAddr
 	}
-	// The enricher's and notifier's probes stay on loopback unless asked.
+	// Ingest's admin port and the enricher's and notifier's probes stay
+	// on loopback unless asked.
+	rc.ingest.AdminAddr = ingest.ParseAdminAddr(cmp.Or(strFlag(fs, "admin-addr"), env.Getenv("KYCFLOW_INGEST_ADMIN_ADDR"), localAdminAddr))
 	rc.notifier.Server.Addr = cmp.Or(strFlag(fs, "notifier-addr"), env.Getenv("KYCFLOW_NOTIFIER_ADDR"), "127.0.0.1:8082")
 	rc.enricher.Server.Addr = cmp.Or(strFlag(fs, "enricher-addr"), env.Getenv("KYCFLOW_ENRICHER_ADDR"), "127.0.0.1:8081")
 	// Local use (no Jumio credentials): callbacks come from curl or the
@@ -235,8 +247,12 @@ func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
 }
 
 // localIngestAddr is where "kycflow run" with the simulator listens for
-// callbacks unless told otherwise.
-const localIngestAddr = "127.0.0.1:8080"
+// callbacks unless told otherwise; localAdminAddr is where ingest's
+// /readyz and /metrics are, with or without the simulator.
+const (
+	localIngestAddr = "127.0.0.1:8080"
+	localAdminAddr  = "127.0.0.1:9090"
+)
 
 // enricherConfig is the enricher's configuration on natsURL, pointed at
 // the simulator when sim is set.
@@ -296,12 +312,15 @@ func printBanner(w io.Writer, rc runConfig, info runInfo, embedded bool) {
 	if isLoopback(base) {
 		fmt.Fprintf(w, "    (this machine only; --addr or KYCFLOW_INGEST_ADDR, for example :8080, listens on the network)\n")
 	}
-	admin := base // ingest's /readyz and /metrics, on its own port when set
-	if rc.ingest.AdminAddr != "" {
-		admin = "http://" + clientAddr(rc.ingest.AdminAddr, "localhost")
+	// Ingest's /readyz and /metrics are on its admin port; the callback
+	// port answers /readyz without details and serves no metrics.
+	if admin := info.IngestAdminURL; admin != "" {
+		fmt.Fprintf(w, "  Health     ingest %s/readyz  enricher %s/readyz  notifier %s/readyz\n", admin, info.EnricherURL, info.NotifierURL)
+		fmt.Fprintf(w, "  Metrics    %s/metrics (each stage serves its own)\n", admin)
+	} else {
+		fmt.Fprintf(w, "  Health     ingest %s/readyz  enricher %s/readyz  notifier %s/readyz\n", base, info.EnricherURL, info.NotifierURL)
+		fmt.Fprintf(w, "  Metrics    ingest none (KYCFLOW_INGEST_ADMIN_ADDR=off); the enricher's and notifier's on their own ports\n")
 	}
-	fmt.Fprintf(w, "  Health     ingest %s/readyz  enricher %s/readyz  notifier %s/readyz\n", admin, info.EnricherURL, info.NotifierURL)
-	fmt.Fprintf(w, "  Metrics    %s/metrics (each stage serves its own)\n", admin)
 	if info.SimulatorURL != "" {
 		fmt.Fprintf(w, "  Jumio      simulator at %s (no Jumio credentials set; it calls back the Platform URL)\n", info.SimulatorURL)
 	} else {

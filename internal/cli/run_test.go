@@ -37,7 +37,10 @@ func TestRunSenderChecks(t *testing.T) {
 		{"credentials", creds, nil, ":8080", true, "set KYCFLOW_INGEST_TRUSTED_PROXIES"},
 		{"credentials, proxies", with(creds, "KYCFLOW_INGEST_TRUSTED_PROXIES", "10.0.0.0/8"), nil, ":8080", true, "X-Forwarded-For read from"},
 		{"credentials, check off", with(creds, "KYCFLOW_INGEST_CHECK_SOURCE_IP", "false"), nil, ":8080", false, "source address"},
-		{"admin port", map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": ":9090"}, nil, "127.0.0.1:8080", false, "ingest http://localhost:9090/readyz"},
+		{"admin port", map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": ":9091"}, nil, "127.0.0.1:8080", false, "ingest http://localhost:9091/readyz"},
+		{"admin port by default", nil, nil, "127.0.0.1:8080", false, "Metrics    http://127.0.0.1:9090/metrics"},
+		{"admin port flag", nil, []string{"--admin-addr", "127.0.0.1:9999"}, "127.0.0.1:8080", false, "ingest http://127.0.0.1:9999/readyz"},
+		{"admin port off", map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": "off"}, nil, "127.0.0.1:8080", false, "ingest none (KYCFLOW_INGEST_ADMIN_ADDR=off)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := Env{Getenv: func(k string) string { return tc.env[k] }}
@@ -57,7 +60,11 @@ func TestRunSenderChecks(t *testing.T) {
 			if strings.HasPrefix(tc.addr, "127.0.0.1") {
 				host = tc.addr
 			}
-			printBanner(&b, rc, runInfo{IngestURL: "http://" + host}, true)
+			info := runInfo{IngestURL: "http://" + host}
+			if rc.ingest.AdminAddr != "" {
+				info.IngestAdminURL = "http://" + clientAddr(rc.ingest.AdminAddr, "localhost")
+			}
+			printBanner(&b, rc, info, true)
 			if !strings.Contains(b.String(), tc.banner) {
 				t.Errorf("banner lacks %q:\n%s", tc.banner, b.String())
 			}
