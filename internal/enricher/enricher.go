@@ -56,6 +56,9 @@ type Enricher struct {
 	tp     trace.TracerProvider
 	prop   propagation.TextMapPropagator
 	now    func() time.Time
+	// hook, set by tests only, runs before each retrieval (a panic
+	// there is a panic of the handler).
+	hook func(eventID string)
 
 	// state is set by Run before any message is handled.
 	state   *stateStore
@@ -183,7 +186,17 @@ func (e *Enricher) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("enricher: %w", err)
 	}
-	router.AddConsumerHandler("enrich", events.SubjectCallbacks+".>", sub, e.Handlers.Enrich)
+	h := router.AddConsumerHandler("enrich", events.SubjectCallbacks+".>", sub, e.Handlers.Enrich)
+	// A callback whose handling panics is a transient failure with the
+	// same budget as the others (attempts; the age is not checked):
+	// redelivered with back-off, then dead-lettered with class panic.
+	h.AddMiddleware(broker.Recoverer(broker.PanicPolicy{
+		MaxAttempts: e.cfg.RetryMaxAttempts,
+		Backoff:     e.policy.backoff,
+		DeadLetter:  e.deadLetterPanic,
+		OnPanic:     e.countPanic,
+		Logger:      e.logger,
+	}))
 	reg, err := broker.RegisterConsumerLag(e.mp, e.js, broker.ConsumerRef{Stream: events.StreamCallbacks, Durable: Durable})
 	if err != nil {
 		return fmt.Errorf("enricher: %w", err)
