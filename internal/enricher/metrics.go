@@ -37,6 +37,11 @@ const (
 	// MetricDeadLetters counts callbacks dead-lettered, by API and class
 	// (permanent, retry_budget).
 	MetricDeadLetters = "kycflow_enricher_dead_letters"
+	// MetricUnreadableFields counts, by API and field, the fields carrying
+	// a verification outcome that a published result could not read
+	// (events.Result.UnreadableFields): each such result went out as a
+	// manual review (WARNING), never PASSED.
+	MetricUnreadableFields = "kycflow_enricher_unreadable_fields"
 )
 
 // Outcomes of MetricFetches.
@@ -58,6 +63,7 @@ type metrics struct {
 	stale       metric.Int64Counter
 	duplicates  metric.Int64Counter
 	deadLetters metric.Int64Counter
+	unreadable  metric.Int64Counter
 }
 
 func newMetrics(mp metric.MeterProvider) (*metrics, error) {
@@ -77,6 +83,7 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	ms.stale = counter(MetricStaleDrops, "{callback}", "Callbacks dropped because a newer callback of the execution was enriched or claimed, by API.")
 	ms.duplicates = counter(MetricDuplicates, "{callback}", "Callbacks dropped because their event id was already enriched, by API.")
 	ms.deadLetters = counter(MetricDeadLetters, "{callback}", "Callbacks dead-lettered to JUMIO_DLQ, by API and class.")
+	ms.unreadable = counter(MetricUnreadableFields, "{field}", "Verdict-carrying fields a published result could not read, by API and field.")
 	var err error
 	ms.fetchTime, err = m.Float64Histogram(MetricFetchDuration, metric.WithUnit("s"),
 		metric.WithDescription("Time of one Jumio retrieval call, rate-limiter wait and in-call retries included, by endpoint."),

@@ -9,6 +9,13 @@ import (
 	"time"
 )
 
+// EventIDPattern is the pattern every event id matches: 64 lower-case hex
+// digits, what EventID gives. The JSON Schemas (callback-event.v1.json,
+// result.v1.json) state it, and the enricher refuses a callback event whose
+// id does not match it, so a result never carries an id its schema
+// refuses.
+const EventIDPattern = `^[0-9a-f]{64}$`
+
 // EventID derives a deterministic event id from its parts: the hex SHA-256
 // of the parts, each followed by a zero byte. The same parts always give the
 // same id, so a repeated Jumio callback carries the same Nats-Msg-Id and
