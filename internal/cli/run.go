@@ -173,6 +173,7 @@ func runRun(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 	if adminLn != nil {
 		info.IngestAdminURL = "http://" + displayAddr(adminLn.Addr())
 	}
+	rc.enricher = ecfg // the banner names its Netverify confirmation
 	if err := writeRunInfo(rc.dataDir, info); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -341,12 +342,7 @@ func printBanner(w io.Writer, rc runConfig, info runInfo, embedded bool) {
 			fmt.Fprintf(w, "             X-Forwarded-For read from the proxies of KYCFLOW_INGEST_TRUSTED_PROXIES\n")
 		}
 	}
-	if off := rc.ingest.ChecksOff(); len(off) > 0 {
-		fmt.Fprintf(w, "\n  !! SENDER CHECKS OFF (fine on a laptop, not on the internet):\n")
-		for _, o := range off {
-			fmt.Fprintf(w, "  !!   - %s\n", o)
-		}
-	}
+	printChecksOff(w, rc)
 	fmt.Fprintf(w, "\nTry it, in another terminal:\n")
 	if info.SimulatorURL != "" {
 		fmt.Fprintf(w, "  kycflow send --count 10      # the simulator sends callbacks of new transactions\n")
@@ -356,6 +352,33 @@ func printBanner(w io.Writer, rc runConfig, info runInfo, embedded bool) {
 	fmt.Fprintf(w, "  kycflow tail                 # follow the results\n")
 	fmt.Fprintf(w, "  kycflow streams              # streams, consumers and lag\n")
 	fmt.Fprintf(w, "\nCtrl-C to stop.\n")
+}
+
+// printChecksOff names, loudly and per API, the checks that are off:
+// ingest's sender checks, and the enricher's confirmation of Netverify
+// callbacks against Jumio.
+func printChecksOff(w io.Writer, rc runConfig) {
+	off := map[events.API][]string{
+		events.APIPlatform:  rc.ingest.ChecksOff(events.APIPlatform),
+		events.APINetverify: rc.ingest.ChecksOff(events.APINetverify),
+	}
+	if c := enricher.NetverifyCheckOff(rc.enricher); c != "" {
+		off[events.APINetverify] = append(off[events.APINetverify], c)
+	}
+	if len(off[events.APIPlatform])+len(off[events.APINetverify]) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n  !! SENDER CHECKS OFF (fine on a laptop, not on the internet):\n")
+	for _, api := range []events.API{events.APIPlatform, events.APINetverify} {
+		if len(off[api]) == 0 {
+			continue
+		}
+		name := map[events.API]string{events.APIPlatform: "Platform", events.APINetverify: "Netverify"}[api]
+		fmt.Fprintf(w, "  !!   %s callbacks:\n", name)
+		for _, o := range off[api] {
+			fmt.Fprintf(w, "  !!     - %s\n", o)
+		}
+	}
 }
 
 // isLoopback reports whether a base URL's host is a loopback address.

@@ -289,9 +289,11 @@ func (c *Config) CallbackPath(api events.API) string {
 	return p
 }
 
-// ChecksOff names the sender checks that are off, for a loud warning at
-// start ("kycflow run" relaxes them for local use).
-func (c *Config) ChecksOff() []string {
+// ChecksOff names the sender checks ingest does not run on the callbacks
+// of api, for a loud warning at start ("kycflow run" relaxes them for
+// local use). The enricher's confirmation of Netverify callbacks against
+// Jumio is the enricher's to name (enricher.NetverifyCheckOff).
+func (c *Config) ChecksOff(api events.API) []string {
 	var off []string
 	if !c.CheckSourceIP {
 		off = append(off, "source address (KYCFLOW_INGEST_CHECK_SOURCE_IP=false): callbacks are accepted from anywhere")
@@ -299,8 +301,11 @@ func (c *Config) ChecksOff() []string {
 	if !c.PathSecret.IsSet() {
 		off = append(off, "secret path segment (KYCFLOW_INGEST_PATH_SECRET unset): the callback URLs are guessable")
 	}
-	if !c.UserReferenceSecrets.IsSet() {
+	switch {
+	case !c.UserReferenceSecrets.IsSet():
 		off = append(off, "signed userReference (KYCFLOW_INGEST_USER_REFERENCE_SECRETS unset)")
+	case !c.checksUserReference(api):
+		off = append(off, "signed userReference (KYCFLOW_INGEST_USER_REFERENCE_APIS does not name "+string(api)+")")
 	}
 	return off
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/telemetry"
+	"github.com/kycflow/kycflow/pkg/events"
 )
 
 // Run is the ingest process: it connects to NATS, creates or updates the
@@ -60,8 +61,10 @@ func run(ctx context.Context, cfg Config, tel *telemetry.Telemetry, ln, admin ne
 			return fmt.Errorf("ingest: listen %s: %w", cfg.AdminAddr, err)
 		}
 	}
-	if off := cfg.ChecksOff(); len(off) > 0 {
-		logger.Warn("sender checks off", "checks", strings.Join(off, "; "))
+	for _, api := range []events.API{events.APIPlatform, events.APINetverify} {
+		if off := cfg.ChecksOff(api); len(off) > 0 {
+			logger.Warn("sender checks off", "api", string(api), "checks", strings.Join(off, "; "))
+		}
 	}
 	if admin == nil {
 		logger.Info("ingest listening", "addr", ln.Addr().String(), "region", cfg.Region)
