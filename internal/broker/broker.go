@@ -21,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -131,6 +133,19 @@ func (cfg Config) Options(logger *slog.Logger) ([]nats.Option, error) {
 	return opts, nil
 }
 
+// ConnectError is Connect's error when it gets no connection: it names
+// the URLs tried (passwords hidden).
+type ConnectError struct {
+	URL string
+	Err error
+}
+
+func (e *ConnectError) Error() string {
+	return "broker: connect to " + RedactURL(e.URL) + ": " + e.Err.Error()
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }
+
 // Connect opens a NATS connection. It fails if no server answers within
 // ConnectTimeout; after that the connection reconnects on its own.
 func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*nats.Conn, error) {
@@ -150,7 +165,7 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*nats.Conn, 
 	select {
 	case r := <-ch:
 		if r.err != nil {
-			return nil, fmt.Errorf("broker: connect: %w", r.err)
+			return nil, &ConnectError{URL: cfg.URL, Err: r.err}
 		}
 		return r.nc, nil
 	case <-ctx.Done():
@@ -161,6 +176,24 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*nats.Conn, 
 		}()
 		return nil, ctx.Err()
 	}
+}
+
+// RedactURL hides the passwords and user names of NATS URLs like
+// nats://user:pass@host (a comma-separated list), for messages.
+func RedactURL(s string) string {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		if u, err := url.Parse(strings.TrimSpace(part)); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				part = u.Redacted()
+			} else {
+				u.User = url.User("xxxxx")
+				part = u.String()
+			}
+		}
+		out = append(out, part)
+	}
+	return strings.Join(out, ",")
 }
 
 // Ready reports whether nc is connected and every stream exists; services
