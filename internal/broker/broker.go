@@ -55,6 +55,11 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// PublishTimeout bounds a publish waiting for its JetStream ack.
 	PublishTimeout time.Duration
+	// PingInterval is how often the client pings its server; after two
+	// pings unanswered it moves to another. It bounds how long a client
+	// stays on a server it can no longer reach (a partition, a node lost
+	// without closing its connections), where it hears no error at all.
+	PingInterval time.Duration
 
 	Streams StreamsConfig
 }
@@ -73,6 +78,7 @@ func LoadConfig(e *config.Env) Config {
 		TLSKeyFile:     e.String("KYCFLOW_NATS_TLS_KEY_FILE", "", "client key for NATS TLS"),
 		ConnectTimeout: e.Duration("KYCFLOW_NATS_CONNECT_TIMEOUT", 5*time.Second, "time allowed for the first NATS connection"),
 		PublishTimeout: e.Duration("KYCFLOW_NATS_PUBLISH_TIMEOUT", 5*time.Second, "time allowed for a JetStream publish ack"),
+		PingInterval:   e.Duration("KYCFLOW_NATS_PING_INTERVAL", nats.DefaultPingInterval, "how often the client pings its NATS server; two unanswered pings move it to another server"),
 		Streams:        LoadStreamsConfig(e),
 	}
 }
@@ -104,6 +110,9 @@ func (cfg Config) Options(logger *slog.Logger) ([]nats.Option, error) {
 	}
 	if cfg.ConnectTimeout > 0 {
 		opts = append(opts, nats.Timeout(cfg.ConnectTimeout))
+	}
+	if cfg.PingInterval > 0 {
+		opts = append(opts, nats.PingInterval(cfg.PingInterval))
 	}
 	if cfg.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredsFile))

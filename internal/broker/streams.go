@@ -109,7 +109,8 @@ var (
 const jsReplicasNotSupported jetstream.ErrorCode = 10074
 
 // EnsureStreams creates the four streams, or updates them to cfg when they
-// exist. It is idempotent and safe to run from every service at start.
+// exist. It is idempotent and safe to run from every service at start,
+// all at once (RetryUnanswered).
 // Settings the server cannot take come back as a *config.Error naming the
 // variable and what to do: a storage change on a stream that exists
 // (ErrStorageChange), replicas on a server without a cluster
@@ -127,7 +128,10 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfi
 				}}}
 			}
 		}
-		_, err := js.CreateOrUpdateStream(ctx, sc)
+		err := RetryUnanswered(ctx, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(ctx, sc)
+			return err
+		})
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.ErrorCode == jsReplicasNotSupported {
 			return &config.Error{Problems: []*config.Problem{{
@@ -140,6 +144,35 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfi
 		}
 	}
 	return nil
+}
+
+// unansweredAfter bounds one attempt of RetryUnanswered: JetStream answers
+// a create or update within milliseconds, or not at all.
+const unansweredAfter = 5 * time.Second
+
+// RetryUnanswered runs call, a JetStream API request that creates or
+// updates a stream, consumer or bucket idempotently, and asks again each
+// time it goes unanswered for a few seconds, until ctx ends. On a cluster
+// a create or update that races another client's creation of the same
+// stream can go unanswered for good (every stage's instances start at
+// once after a deploy); asked again, it is answered at once. Other errors
+// are returned as they are.
+func RetryUnanswered(ctx context.Context, call func(ctx context.Context) error) error {
+	wait := 100 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, unansweredAfter)
+		err := call(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // StreamNames are the four streams.

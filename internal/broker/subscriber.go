@@ -375,7 +375,11 @@ func (s *Subscriber) ensureConsumer(ctx context.Context, stream string, filters 
 	if s.cfg.ConsumerConfig != nil {
 		s.cfg.ConsumerConfig(&cc)
 	}
-	c, err := s.js.CreateOrUpdateConsumer(ctx, stream, cc)
+	var c jetstream.Consumer
+	err := RetryUnanswered(ctx, func(ctx context.Context) (err error) {
+		c, err = s.js.CreateOrUpdateConsumer(ctx, stream, cc)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("broker: ensure consumer %s/%s: %w", stream, s.cfg.Durable, err)
 	}

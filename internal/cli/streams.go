@@ -26,8 +26,10 @@ func init() {
 		Summary: "show the streams, their consumers and lag, and configuration drift",
 		Usage:   "[flags]",
 		Description: `Shows each kycflow stream (and the key-value buckets of the enricher and
-the notifier): messages, bytes, the age of its first and last message, and
-each consumer's lag: messages not yet delivered (pending), delivered and not
+the notifier): messages, bytes, the age of its first and last message, on
+a cluster its leader and whether each other replica is current (DEGRADED
+when it has no leader or a replica is behind or offline), and each
+consumer's lag: messages not yet delivered (pending), delivered and not
 yet acked (ack pending, including retries waiting for their delay), and
 redelivered. It compares each stream's configuration with what the services
 would create from the KYCFLOW_STREAM_* variables in this environment, and
@@ -64,7 +66,54 @@ type streamReport struct {
 	First     time.Time        `json:"first,omitzero"`
 	Last      time.Time        `json:"last,omitzero"`
 	Drift     []string         `json:"drift,omitempty"`
+	Cluster   *clusterReport   `json:"cluster,omitempty"`
 	Consumers []consumerReport `json:"consumers,omitempty"`
+}
+
+// clusterReport is where a stream lives in a JetStream cluster: its
+// leader and the health of its other replicas.
+type clusterReport struct {
+	// Leader is the server that leads the stream ("" while none does:
+	// the stream accepts no writes then).
+	Leader   string          `json:"leader"`
+	Replicas []replicaReport `json:"replicas,omitempty"`
+}
+
+type replicaReport struct {
+	Name string `json:"name"`
+	// Current: caught up with the leader; Offline: not seen recently.
+	Current bool `json:"current"`
+	Offline bool `json:"offline,omitempty"`
+	// Lag is how many operations it is behind the leader.
+	Lag uint64 `json:"lag,omitempty"`
+}
+
+// healthy reports whether the stream has a leader and every other
+// replica is current.
+func (c *clusterReport) healthy() bool {
+	if c.Leader == "" {
+		return false
+	}
+	for _, r := range c.Replicas {
+		if !r.Current || r.Offline {
+			return false
+		}
+	}
+	return true
+}
+
+// newClusterReport reads the cluster part of a stream's info; nil for a
+// stream on a single server outside a cluster.
+func newClusterReport(ci *jetstream.ClusterInfo) *clusterReport {
+	if ci == nil || (ci.Name == "" && len(ci.Replicas) == 0) {
+		return nil
+	}
+	c := &clusterReport{Leader: ci.Leader}
+	for _, r := range ci.Replicas {
+		c.Replicas = append(c.Replicas, replicaReport{Name: r.Name, Current: r.Current, Offline: r.Offline, Lag: r.Lag})
+	}
+	slices.SortFunc(c.Replicas, func(a, b replicaReport) int { return strings.Compare(a.Name, b.Name) })
+	return c
 }
 
 type consumerReport struct {
@@ -162,6 +211,7 @@ func reportStream(ctx context.Context, js jetstream.JetStream, name string) (str
 		return r, fmt.Errorf("stream %s: %w", name, err)
 	}
 	r.config = info.Config
+	r.Cluster = newClusterReport(info.Cluster)
 	r.Messages, r.Bytes = info.State.Msgs, info.State.Bytes
 	if info.State.Msgs > 0 {
 		r.First, r.Last = info.State.FirstTime, info.State.LastTime
@@ -251,6 +301,9 @@ func printStreams(w io.Writer, reports []streamReport, now time.Time) {
 			conf = "DIFFERS: " + strings.Join(r.Drift, "; ")
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.Name, r.Messages, bytesText(r.Bytes), ago(r.First, now), ago(r.Last, now), conf)
+		if c := r.Cluster; c != nil {
+			fmt.Fprintf(tw, "  %s\t\t\t\t\t\n", clusterLine(c))
+		}
 		for _, c := range r.Consumers {
 			if c.finished() {
 				hidden++
@@ -279,6 +332,31 @@ func printStreams(w io.Writer, reports []streamReport, now time.Time) {
 			fmt.Fprintf(w, "  %s\n", o)
 		}
 	}
+}
+
+// clusterLine is a stream's leader and replicas, flagged DEGRADED when it
+// has no leader or a replica is not current.
+func clusterLine(c *clusterReport) string {
+	var b strings.Builder
+	if !c.healthy() {
+		b.WriteString("DEGRADED: ")
+	}
+	leader := c.Leader
+	if leader == "" {
+		leader = "none (no writes until one is elected)"
+	}
+	fmt.Fprintf(&b, "leader %s", leader)
+	for _, r := range c.Replicas {
+		state := "current"
+		switch {
+		case r.Offline:
+			state = "offline"
+		case !r.Current:
+			state = fmt.Sprintf("behind by %d", r.Lag)
+		}
+		fmt.Fprintf(&b, ", replica %s %s", r.Name, state)
+	}
+	return b.String()
 }
 
 // ago is a short age: "3s ago", "2h ago", "-" for none.

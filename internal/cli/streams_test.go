@@ -245,3 +245,27 @@ func TestStreamsOrphansAndFinishedEphemerals(t *testing.T) {
 		t.Errorf("orphans with the routes file (-want +got):\n%s", diff)
 	}
 }
+
+// TestClusterLine: a stream on a cluster names its leader and each other
+// replica's state, and is DEGRADED without a leader or with a replica
+// behind or offline.
+func TestClusterLine(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    clusterReport
+		want string
+	}{
+		{"healthy", clusterReport{Leader: "n1", Replicas: []replicaReport{{Name: "n2", Current: true}, {Name: "n3", Current: true}}},
+			"leader n1, replica n2 current, replica n3 current"},
+		{"a replica behind", clusterReport{Leader: "n1", Replicas: []replicaReport{{Name: "n2", Current: true}, {Name: "n3", Lag: 7}}},
+			"DEGRADED: leader n1, replica n2 current, replica n3 behind by 7"},
+		{"a replica offline", clusterReport{Leader: "n1", Replicas: []replicaReport{{Name: "n2", Offline: true}, {Name: "n3", Current: true}}},
+			"DEGRADED: leader n1, replica n2 offline, replica n3 current"},
+		{"no leader", clusterReport{Replicas: []replicaReport{{Name: "n2", Current: true}, {Name: "n3", Current: true}}},
+			"DEGRADED: leader none (no writes until one is elected), replica n2 current, replica n3 current"},
+	} {
+		if got := clusterLine(&tc.c); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -42,13 +42,11 @@ func TestHostileInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wait := background(func() []jumiotest.SentCallback {
-		return w.send(ctx, jumiotest.CallbackOptions{Rate: 30, Concurrency: 4})
-	})
+	l := w.startLoad(jumiotest.CallbackOptions{Rate: 30, Concurrency: 4})
 	peak := sampleRSS(ing)
 	h := &hostile{base: "http://" + ing.Addr()}
 	h.run(ctx)
-	sent := wait()
+	sent := l.wait()
 	maxRSS := peak()
 	after, err := ing.Stats()
 	if err != nil {
@@ -83,7 +81,7 @@ func TestHostileInput(t *testing.T) {
 	}
 	// Nothing of a hostile request is stored: every stored callback is
 	// one of the valid ones answered 200.
-	if l := w.ledger(sent, false); l != nil && l.Unanswered != 0 {
+	if l := w.ledger(rig.AuditInput{Sent: sent, ExactCounters: true}); l != nil && l.Unanswered != 0 {
 		t.Errorf("%d stored callbacks were not answered 200: hostile input was stored", l.Unanswered)
 	}
 }
@@ -182,14 +180,21 @@ func (h *hostile) bad() []string {
 	for kind, os := range h.out {
 		for _, o := range os {
 			switch {
-			case o.want != 0 && (o.closed || o.err != nil || o.status != o.want):
-				out = append(out, fmt.Sprintf("%s: answered %d (closed %v, %v), want %d", kind, o.status, o.closed, o.err, o.want))
+			case o.want != 0 && !o.closed && (o.err != nil || o.status != o.want):
+				out = append(out, fmt.Sprintf("%s: answered %d (%v), want %d", kind, o.status, o.err, o.want))
 			case o.closed, o.err == nil && o.status >= 400 && o.status < 500:
 			case o.err != nil:
 				out = append(out, fmt.Sprintf("%s: %v", kind, o.err))
 			default:
 				out = append(out, fmt.Sprintf("%s: answered %d, want a 4xx", kind, o.status))
 			}
+		}
+	}
+	// A kind refused for one reason must show it: a connection the
+	// server closed under load is no answer, but they cannot all be.
+	for kind, os := range h.out {
+		if want := os[0].want; want != 0 && !slices.ContainsFunc(os, func(o outcome) bool { return o.status == want }) {
+			out = append(out, fmt.Sprintf("%s: no request answered %d", kind, want))
 		}
 	}
 	slices.Sort(out)
@@ -259,11 +264,8 @@ func (h *hostile) run(ctx context.Context) {
 		{"invalid UTF-8 query string", 20, func() outcome {
 			return want(http.StatusUnprocessableEntity, h.request(ctx, http.MethodPost, netverify+"?idFirstName=%C3", "application/x-www-form-urlencoded", strings.NewReader(idForm("x=1")), nil))
 		}},
-		{"Content-Length 1 GiB, small body", 20, func() outcome {
+		{"Content-Length 1 GiB, small body", 10, func() outcome {
 			return h.slow(ctx, "POST /callbacks/platform HTTP/1.1\r\nHost: ingest\r\nContent-Type: application/json\r\nContent-Length: 1073741824\r\n\r\n{}", " ")
-		}},
-		{"Content-Length 1 MiB, small body", 50, func() outcome {
-			return h.slow(ctx, "POST /callbacks/platform HTTP/1.1\r\nHost: ingest\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{}", " ")
 		}},
 		{"metrics on the callback port", 10, func() outcome {
 			return want(http.StatusNotFound, h.request(ctx, http.MethodGet, h.base+"/metrics", "", nil, nil))
