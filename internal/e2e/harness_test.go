@@ -96,7 +96,7 @@ func startRun(t *testing.T, dataDir string, env ...string) *run {
 	r.env = append(os.Environ(), "KYCFLOW_LOG_FORMAT=json", "KYCFLOW_DATA_DIR="+dataDir)
 	r.env = append(r.env, env...)
 	ingestAddr, enricherAddr, notifierAddr, natsAddr := ingesttest.FreeAddr(t), ingesttest.FreeAddr(t), ingesttest.FreeAddr(t), ingesttest.FreeAddr(t)
-	r.cmd = exec.Command(kycflowBinary(t), "run", "--data-dir", dataDir, "--addr", ingestAddr,
+	r.cmd = exec.Command(kycflowBinary(t), "run", "--data-dir", dataDir, "--addr", ingestAddr, "--admin-addr", "127.0.0.1:0",
 		"--enricher-addr", enricherAddr, "--notifier-addr", notifierAddr, "--nats-listen", natsAddr)
 	r.cmd.Env = r.env
 	r.cmd.Stdout, r.cmd.Stderr = r.stdout, r.stderr

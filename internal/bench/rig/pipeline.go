@@ -283,6 +283,7 @@ func (p *Pipeline) env(routesFile string) map[string]string {
 		"KYCFLOW_LOG_FORMAT":                 "json",
 		"KYCFLOW_LOG_LEVEL":                  "info",
 		"KYCFLOW_INGEST_ADDR":                "127.0.0.1:0",
+		"KYCFLOW_INGEST_ADMIN_ADDR":          "127.0.0.1:0",
 		"KYCFLOW_ENRICHER_ADDR":              "127.0.0.1:0",
 		"KYCFLOW_NOTIFIER_ADDR":              "127.0.0.1:0",
 		"KYCFLOW_INGEST_ALLOWED_SOURCES":     "127.0.0.1",
