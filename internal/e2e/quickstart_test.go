@@ -214,8 +214,7 @@ func TestRestartKeepsData(t *testing.T) {
 
 // checkLogVolume: at INFO, the whole pipeline writes at most one log line
 // per callback (ingest's), so that a busy day's logs stay readable and
-// cheap; the stages' detail is at DEBUG. (A callback the enricher drops as
-// stale, rare, adds its line; the quick start sends none.)
+// cheap; the stages' detail is at DEBUG.
 func checkLogVolume(t *testing.T, logs string, sentList []sent) {
 	t.Helper()
 	perExecution := map[string]int{}

@@ -50,7 +50,7 @@ func (e *Enricher) handle(msg *message.Message) error {
 		return nil
 	case errors.Is(err, errStale):
 		e.metrics.stale.Add(mctx, 1, apiAttr(api))
-		e.logger.InfoContext(ctx, "callback dropped: a newer callback of the execution came first", e.attrs(msg, c)...)
+		e.logger.DebugContext(ctx, "callback dropped: a newer callback of the execution came first", e.attrs(msg, c)...)
 		return nil
 	}
 
