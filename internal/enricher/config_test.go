@@ -24,6 +24,7 @@ func TestLoadConfig(t *testing.T) {
 		"KYCFLOW_ENRICHER_RETRY_MAX_AGE":          "2d",
 		"KYCFLOW_PRODUCTS":                        "10011=ID and Identity",
 		"KYCFLOW_JUMIO_CLIENT_ID":                 "c",
+		"KYCFLOW_JUMIO_CLIENT_SECRET":             "s",
 		"KYCFLOW_ENRICHER_RETRY_INITIAL_INTERVAL": "500ms",
 	})
 	c := enricher.LoadConfig(e)
