@@ -226,8 +226,8 @@ func (p *Pipeline) startProcesses(ctx context.Context, env map[string]string) (e
 		return stage + "-" + strconv.Itoa(i+1)
 	}
 	// Evidence: the stages' account of what they drop, event by event.
-	// The enricher logs its stale drops, the notifier its identical and
-	// in-flight suppressions, at debug level.
+	// The enricher logs its stale drops, and the notifier its identical
+	// and in-flight suppressions, at debug level.
 	stageEnv := maps.Clone(env)
 	stageEnv["KYCFLOW_LOG_LEVEL"] = "debug"
 	for _, s := range []struct {
@@ -283,6 +283,7 @@ func (p *Pipeline) env(routesFile string) map[string]string {
 		"KYCFLOW_LOG_FORMAT":                 "json",
 		"KYCFLOW_LOG_LEVEL":                  "info",
 		"KYCFLOW_INGEST_ADDR":                "127.0.0.1:0",
+		"KYCFLOW_INGEST_ADMIN_ADDR":          "127.0.0.1:0",
 		"KYCFLOW_ENRICHER_ADDR":              "127.0.0.1:0",
 		"KYCFLOW_NOTIFIER_ADDR":              "127.0.0.1:0",
 		"KYCFLOW_INGEST_ALLOWED_SOURCES":     "127.0.0.1",
