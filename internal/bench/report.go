@@ -250,8 +250,8 @@ type IngestFigures struct {
 	ReferenceP99        float64   `json:"referenceP99Ms"`
 	IngestP50           float64   `json:"ingestP50Ms"`
 	IngestP99           float64   `json:"ingestP99Ms"`
-	P99Ratio            float64   `json:"p99Ratio"` // the median of RoundP99Ratios
-	PooledP99Ratio      float64   `json:"pooledP99Ratio"`
+	P99Ratio            float64   `json:"p99Ratio"` // pooled over all rounds: the target's figure
+	RoundMedianP99Ratio float64   `json:"roundMedianP99Ratio"`
 	RoundP99Ratios      []float64 `json:"roundP99Ratios"`
 	Errors              int       `json:"errors"`
 	Met                 bool      `json:"met"`
@@ -269,7 +269,7 @@ func NewIngestSummary(opts IngestOptions, results []IngestResult) *IngestSummary
 			ReferenceCPUus: us(r.Reference.CPUPerRequest()), IngestCPUus: us(r.Ingest.CPUPerRequest()), CPURatio: r.CPURatio(),
 			Rate: r.Rate, ReferenceP50: ms(r.ReferenceAt.Quantile(0.5)), ReferenceP99: ms(r.ReferenceAt.Quantile(0.99)),
 			IngestP50: ms(r.IngestAt.Quantile(0.5)), IngestP99: ms(r.IngestAt.Quantile(0.99)), P99Ratio: r.P99Ratio(),
-			PooledP99Ratio: r.PooledP99Ratio(), RoundP99Ratios: r.RoundP99Ratios,
+			RoundMedianP99Ratio: r.RoundMedianP99Ratio(), RoundP99Ratios: r.RoundP99Ratios,
 			Errors: r.Errors(), Met: r.Met(),
 		})
 	}
