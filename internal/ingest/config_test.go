@@ -50,6 +50,8 @@ func TestConfigValidate(t *testing.T) {
 		{"user reference APIs", map[string]string{"KYCFLOW_INGEST_USER_REFERENCE_APIS": "platform,soap"}, "KYCFLOW_INGEST_USER_REFERENCE_APIS"},
 		{"user reference secrets", map[string]string{"KYCFLOW_INGEST_USER_REFERENCE_SECRETS": " , "}, "KYCFLOW_INGEST_USER_REFERENCE_SECRETS"},
 		{"rate", map[string]string{"KYCFLOW_INGEST_RATE_LIMIT": "-1"}, "KYCFLOW_INGEST_RATE_LIMIT"},
+		{"IPv6 prefix too short", map[string]string{"KYCFLOW_INGEST_RATE_LIMIT_IPV6_PREFIX": "8"}, "KYCFLOW_INGEST_RATE_LIMIT_IPV6_PREFIX"},
+		{"IPv6 prefix too long", map[string]string{"KYCFLOW_INGEST_RATE_LIMIT_IPV6_PREFIX": "129"}, "KYCFLOW_INGEST_RATE_LIMIT_IPV6_PREFIX"},
 		{"admin address without a port", map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": "9090"}, "KYCFLOW_INGEST_ADMIN_ADDR"},
 		{"admin port out of range", map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": ":70000"}, "KYCFLOW_INGEST_ADMIN_ADDR"},
 		{"admin port not a number", map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": "localhost:admin"}, "KYCFLOW_INGEST_ADMIN_ADDR"},
