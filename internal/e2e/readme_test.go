@@ -30,6 +30,7 @@ var readmeBlocks = map[string]string{
 	"docker-compose up --build":                                      "skip: no Docker here; CI runs docker-compose config",
 	"make bench":                                                     "skip: minutes long; TestDocumentedCommandsParse checks its flags",
 	"make faults":                                                    "skip: the fault suite, part of go test ./...",
+	"bin/kycflow bench ingest --json-out ingest-1.json":              "skip: minutes long; TestDocumentedCommandsParse checks its flags",
 }
 
 // TestREADMECommandBlocks runs the README's shell blocks as a reader
