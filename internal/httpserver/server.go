@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,11 @@ type Config struct {
 	MaxHeaderBytes int
 	// ShutdownTimeout bounds the wait for in-flight requests on shutdown.
 	ShutdownTimeout time.Duration
+	// Profiling serves the Go runtime's profiles (net/http/pprof) under
+	// /debug/pprof/ on a server built by New: for measuring ("kycflow
+	// bench e2e --profile"), on an address only operators reach. A CPU
+	// profile is limited to WriteTimeout.
+	Profiling bool
 }
 
 // LoadConfig reads a server's variables under prefix (for example
@@ -121,6 +127,13 @@ func New(cfg Config, handler http.Handler, ready ReadyFunc, metrics http.Handler
 	})
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
+	}
+	if cfg.Profiling {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
 	if handler != nil {
 		mux.Handle("/", handler)
