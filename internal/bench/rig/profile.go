@@ -19,10 +19,6 @@ import (
 // stage started without PipelineConfig.Profiling, a server of a cluster.
 var ErrNoProfiles = errors.New("rig: the process serves no profiles")
 
-// profileClient has no timeout of its own: a CPU profile takes as long as
-// it is asked to, and ctx bounds it.
-var profileClient = &http.Client{}
-
 // cpuProfile gets a CPU profile of d from the pprof handlers at base.
 func cpuProfile(ctx context.Context, base string, d time.Duration) ([]byte, error) {
 	secs := max(1, int(d/time.Second))
@@ -30,7 +26,10 @@ func cpuProfile(ctx context.Context, base string, d time.Duration) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	resp, err := profileClient.Do(req)
+	// A CPU profile takes as long as it is asked to: the timeout is that
+	// and a margin for writing it out.
+	client := &http.Client{Timeout: time.Duration(secs)*time.Second + 30*time.Second}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("rig: profile: %w", err)
 	}
@@ -105,5 +104,6 @@ func (p *Pipeline) Profile(ctx context.Context, d time.Duration, dir string) ([]
 		})
 	}
 	wg.Wait()
+	slices.Sort(files)
 	return files, errors.Join(errs...)
 }
