@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -29,8 +30,12 @@ three-server JetStream cluster with R3 streams, whose throughput and p99 it
 sets beside the single node's with their ratios; and prints accepted callbacks/s, results delivered/s, latency from
 each callback's scheduled send time to the webhook's arrival (p50, p90,
 p99, max), resident memory and CPU per process, and the ledger of every
-callback. The simulator answers after --jumio-latency within a budget
-generous enough that Jumio is not the bottleneck.
+callback. A counting phase after the timed ones counts, per result and
+stage, the requests the stages send to JetStream (publishes, key-value
+writes and reads, acks, pull requests, API calls) and what the server
+stored and synced; --profile writes CPU profiles taken at saturation.
+The simulator answers after --jumio-latency within a budget generous
+enough that Jumio is not the bottleneck.
 
 bench ingest drives the real ingest over loopback, at saturation and at a
 fixed rate, and in the same run a minimal reference server (HTTP body ->
@@ -56,6 +61,8 @@ machine: close other work for stable figures.`,
 			fs.Duration("e2e-duration", 20*time.Second, "end to end: how long the fixed rate is offered")
 			fs.Int("e2e-saturation", 3000, "end to end: callbacks posted at saturation")
 			fs.Int("e2e-concurrency", 32, "end to end: closed-loop clients at saturation")
+			fs.Int("e2e-count", 500, "end to end: callbacks of the counting phase, whose JetStream operations per result are counted (0: none)")
+			fs.String("profile", "", "end to end: write CPU profiles of the enricher, the notifier and nats-server (kycflow run: the one process), taken at saturation, into this directory")
 			fs.String("modes", "processes,run,cluster", "end to end: processes (separate services and nats-server), run (kycflow run), cluster (two processes of each service on three nats-servers, R3 streams)")
 			fs.String("nats-sync", bench.SyncAlways, "end to end: sync setting of the external nats-server: always or default")
 			fs.Duration("jumio-latency", 20*time.Millisecond, "end to end: the Jumio simulator's latency per request")
@@ -135,6 +142,8 @@ func benchOptions(env Env, fs *flag.FlagSet) (bench.E2EOptions, bench.IngestOpti
 		Duration:     get("e2e-duration").(time.Duration),
 		Saturation:   get("e2e-saturation").(int),
 		Concurrency:  get("e2e-concurrency").(int),
+		Count:        cmp.Or(get("e2e-count").(int), -1),
+		ProfileDir:   strFlag(fs, "profile"),
 		JumioLatency: get("jumio-latency").(time.Duration),
 		JumioBudget:  get("jumio-budget").(float64),
 		Progress:     env.Stdout,

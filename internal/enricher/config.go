@@ -170,6 +170,7 @@ func LoadConfig(e *config.Env) Config {
 		}
 		c.NotReadySchedule = append(c.NotReadySchedule, d)
 	}
+	c.Server.Profiling = e.Bool("KYCFLOW_ENRICHER_PPROF", false, "serve Go profiles under /debug/pprof/ on KYCFLOW_ENRICHER_ADDR, for measuring")
 	return c
 }
 

@@ -104,10 +104,13 @@ func (e *Enricher) enrich(ctx context.Context, c *callback, started time.Time) e
 	}
 	at := e.now().UTC()
 	ee.Result.Timestamps.Enriched = &at
+	var checked *seen
 	if c.replay == nil {
-		if err := e.state.check(ctx, key, c.ev.EventID, c.sentAt); err != nil {
+		s, err := e.state.check(ctx, key, c.ev.EventID, c.sentAt)
+		if err != nil {
 			return err
 		}
+		checked = &s
 	}
 	stored, err := e.publish(ctx, c, ee, at)
 	if err != nil {
@@ -117,7 +120,7 @@ func (e *Enricher) enrich(ctx context.Context, c *callback, started time.Time) e
 	// A crash here leaves the event unrecorded: its redelivery is fetched
 	// again and its publish dropped by JetStream's duplicate window
 	// (Nats-Msg-Id), then recorded.
-	if err := e.state.record(ctx, key, c.ev.EventID, c.sentAt); err != nil {
+	if err := e.state.record(ctx, key, c.ev.EventID, c.sentAt, checked); err != nil {
 		return err
 	}
 	if !stored {

@@ -145,16 +145,17 @@ func TestClaimRace(t *testing.T) {
 	if err := st.claim(ctx, key, "new", t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.check(ctx, key, "old", t0); !errors.Is(err, errStale) {
+	if _, err := st.check(ctx, key, "old", t0); !errors.Is(err, errStale) {
 		t.Errorf("older callback after a newer claim: %v, want errStale", err)
 	}
-	if err := st.check(ctx, key, "new", t0.Add(time.Second)); err != nil {
+	seenNew, err := st.check(ctx, key, "new", t0.Add(time.Second))
+	if err != nil {
 		t.Errorf("newer callback: %v", err)
 	}
-	if err := st.record(ctx, key, "new", t0.Add(time.Second)); err != nil {
+	if err := st.record(ctx, key, "new", t0.Add(time.Second), &seenNew); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.check(ctx, key, "new", t0.Add(time.Second)); !errors.Is(err, errDuplicate) {
+	if _, err := st.check(ctx, key, "new", t0.Add(time.Second)); !errors.Is(err, errDuplicate) {
 		t.Errorf("event recorded meanwhile: %v, want errDuplicate", err)
 	}
 	if err := st.claim(ctx, key, "new", t0.Add(time.Second)); !errors.Is(err, errDuplicate) {
@@ -164,7 +165,9 @@ func TestClaimRace(t *testing.T) {
 	// Concurrent claims of one execution all land (compare-and-set).
 	errc := make(chan error, 8)
 	for i := range 8 {
-		go func() { errc <- st.claim(ctx, key, "c"+strconv.Itoa(i), t0.Add(time.Duration(10+i)*time.Second)) }()
+		go func() {
+			errc <- st.claim(ctx, key, "c"+strconv.Itoa(i), t0.Add(time.Duration(10+i)*time.Second))
+		}()
 	}
 	for range 8 {
 		if err := <-errc; err != nil && !errors.Is(err, errStale) {
@@ -174,6 +177,45 @@ func TestClaimRace(t *testing.T) {
 	s, _, err := st.get(ctx, key)
 	if err != nil || !s.Newest.Equal(t0.Add(17*time.Second)) {
 		t.Errorf("newest after concurrent claims %v (%v), want the latest", s.Newest, err)
+	}
+}
+
+// TestRecordAfterChange: record writes with compare-and-set on what check
+// read; when a newer callback claimed the execution in between, the
+// record is applied to the state as it is now, keeping the newer claim.
+func TestRecordAfterChange(t *testing.T) {
+	srv := brokertest.Start(t)
+	_, js := srv.JetStream(t)
+	ctx := context.Background()
+	st, err := ensureState(ctx, js, Config{StateTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	key := stateKey("acct", "exec")
+	if err := st.claim(ctx, key, "first", t0); err != nil {
+		t.Fatal(err)
+	}
+	seenFirst, err := st.check(ctx, key, "first", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A newer callback claims while the first is being published.
+	if err := st.claim(ctx, key, "second", t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.record(ctx, key, "first", t0, &seenFirst); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := st.get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Newest.Equal(t0.Add(time.Second)) || !got.enriched("first") {
+		t.Errorf("state after the record: newest %v, enriched %v; want the second claim kept and first enriched", got.Newest, got.Enriched)
+	}
+	if err := st.claim(ctx, key, "first", t0); !errors.Is(err, errDuplicate) {
+		t.Errorf("claim of the recorded event: %v, want errDuplicate", err)
 	}
 }
 

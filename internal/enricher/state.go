@@ -140,32 +140,58 @@ func (s *stateStore) update(ctx context.Context, key string, change func(*execSt
 		if err != nil || !write {
 			return err
 		}
-		b, err := json.Marshal(st)
-		if err != nil {
-			return fmt.Errorf("enricher: state encode: %w", err)
-		}
-		if rev == 0 {
-			_, err = s.kv.Create(ctx, key, b)
-		} else {
-			_, err = s.kv.Update(ctx, key, b, rev)
-		}
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
-			continue
-		default:
-			return fmt.Errorf("%w: state write: %w", ErrBroker, err)
+		if err := s.put(ctx, key, st, rev); !conflict(err) {
+			return err
 		}
 	}
 	return fmt.Errorf("%w: state of %s contended", ErrBroker, key)
+}
+
+// put writes st under key if its revision is still rev (0: the key does
+// not exist, or holds a deletion marker). A lost race is returned as is
+// (conflict).
+func (s *stateStore) put(ctx context.Context, key string, st execState, rev uint64) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("enricher: state encode: %w", err)
+	}
+	if rev == 0 {
+		_, err = s.kv.Create(ctx, key, b)
+	} else {
+		_, err = s.kv.Update(ctx, key, b, rev)
+	}
+	if err != nil && !conflict(err) {
+		return fmt.Errorf("%w: state write: %w", ErrBroker, err)
+	}
+	return err
+}
+
+func conflict(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
 }
 
 // claim checks a callback against the state of its execution before it is
 // fetched: errDuplicate when its event id was enriched, errStale when a
 // newer callback was enriched or claimed; otherwise it claims the
 // execution for callbacks sent at t (later ones stay welcome).
+//
+// Most callbacks are the first of their execution: the state is created
+// outright, a single write without a read. Only when the execution has a
+// state already is it read and updated with compare-and-set.
 func (s *stateStore) claim(ctx context.Context, key, eventID string, t time.Time) error {
+	b, err := json.Marshal(execState{Newest: t})
+	if err != nil {
+		return fmt.Errorf("enricher: state encode: %w", err)
+	}
+	// Update with revision 0 writes only if the key has no value; unlike
+	// Create it does not read the key back when it has one.
+	_, err = s.kv.Update(ctx, key, b, 0)
+	switch {
+	case err == nil:
+		return nil
+	case !conflict(err):
+		return fmt.Errorf("%w: state write: %w", ErrBroker, err)
+	}
 	return s.update(ctx, key, func(st *execState) (bool, error) {
 		switch {
 		case st.enriched(eventID):
@@ -180,24 +206,41 @@ func (s *stateStore) claim(ctx context.Context, key, eventID string, t time.Time
 	})
 }
 
-// check is claim's second look, after fetching and before publishing: a
-// newer callback may have claimed the execution meanwhile, or the same
-// event been enriched by another worker.
-func (s *stateStore) check(ctx context.Context, key, eventID string, t time.Time) error {
-	st, _, err := s.get(ctx, key)
-	switch {
-	case err != nil:
-		return err
-	case st.enriched(eventID):
-		return errDuplicate
-	case st.stale(t):
-		return errStale
-	}
-	return nil
+// seen is the state of an execution as check read it, for record.
+type seen struct {
+	st  execState
+	rev uint64
 }
 
-// record notes eventID, sent at t, as enriched.
-func (s *stateStore) record(ctx context.Context, key, eventID string, t time.Time) error {
+// check is claim's second look, after fetching and before publishing: a
+// newer callback may have claimed the execution meanwhile, or the same
+// event been enriched by another worker. It returns what it read.
+func (s *stateStore) check(ctx context.Context, key, eventID string, t time.Time) (seen, error) {
+	st, rev, err := s.get(ctx, key)
+	switch {
+	case err != nil:
+		return seen{}, err
+	case st.enriched(eventID):
+		return seen{}, errDuplicate
+	case st.stale(t):
+		return seen{}, errStale
+	}
+	return seen{st: st, rev: rev}, nil
+}
+
+// record notes eventID, sent at t, as enriched. With what check read
+// (prev, nil for a replay, which does not check) it writes at once with
+// compare-and-set on that revision, without reading the state again;
+// when another writer changed it meanwhile, it reads and updates as usual.
+func (s *stateStore) record(ctx context.Context, key, eventID string, t time.Time, prev *seen) error {
+	if prev != nil {
+		st := prev.st
+		st.Enriched = slices.Clone(st.Enriched)
+		st.record(eventID, t)
+		if err := s.put(ctx, key, st, prev.rev); !conflict(err) {
+			return err
+		}
+	}
 	return s.update(ctx, key, func(st *execState) (bool, error) {
 		st.record(eventID, t)
 		return true, nil

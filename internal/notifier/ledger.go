@@ -245,6 +245,23 @@ const ledgerTries = 5
 // unless the replay asks for redelivery and has not delivered it yet; one
 // older than the newest delivered is stale.
 func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attempt, time.Duration, error) {
+	// Most results are the first for their key, and an empty record lets
+	// every result through (record.check): the claim is written outright,
+	// create-only, without reading the record first. Update at revision 0
+	// writes only if the key has no record (unlike Create, it does not read
+	// the key back when it has one); when it has, the record is read and
+	// decided on as usual.
+	first := record{Claim: &claim{ID: w.id, Hash: w.hash, Replay: w.replay, Until: l.now().Add(w.hold)}}
+	b, err := json.Marshal(first)
+	if err != nil {
+		return 0, attempt{}, 0, err
+	}
+	switch rev, err := l.kv.Update(ctx, key, b, 0); {
+	case err == nil:
+		return deliver, attempt{key: key, rev: rev, id: w.id}, 0, nil
+	case !conflict(err):
+		return 0, attempt{}, 0, fmt.Errorf("notifier: delivery record: %w", err)
+	}
 	for range ledgerTries {
 		rec, rev, err := l.get(ctx, key)
 		if err != nil {
