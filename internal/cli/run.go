@@ -151,6 +151,10 @@ func runRun(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 		stages = append(stages, sim.keepSaved)
 	}
 	ecfg := rc.enricherConfig(natsURL, sim)
+	if sim != nil && ecfg.MigrationCallbackURL == "" {
+		// Scans migrated on the simulator call back this run's ingest.
+		ecfg.MigrationCallbackURL = "http://" + loopbackAddr(ingestLn.Addr()) + rc.ingest.CallbackPath(events.APIPlatform)
+	}
 	enricherLn, err := listen("enricher", ecfg.Server.Addr)
 	if err != nil {
 		return err

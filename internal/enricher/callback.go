@@ -23,6 +23,8 @@ type callback struct {
 	// Kycflow-Replay); replayHeader is the header as received.
 	replay       *events.ReplayMarker
 	replayHeader string
+	// lane is the Kycflow-Lane header, as received (checked by lane).
+	lane string
 }
 
 // key is the state key of the callback's execution.
@@ -74,6 +76,7 @@ func decodeCallback(msg *message.Message, stored time.Time) (*callback, error) {
 	case !ev.ReceivedAt.IsZero():
 		c.sentAt = ev.ReceivedAt
 	}
+	c.lane = msg.Metadata.Get(events.HeaderLane)
 	if h := msg.Metadata.Get(events.HeaderReplay); h != "" {
 		m, err := events.ParseReplayMarker(h)
 		if err != nil {
