@@ -113,6 +113,22 @@ func (rt *route) handle(msg *message.Message) error {
 	}
 
 	projected := events.Project(in.result, rt.Policy)
+	if in.result.Migration != nil && rt.Migrated != MigratedDeliver {
+		lctx, cancel := context.WithTimeout(ctx, opTimeout)
+		had, err := rt.n.ledger.deliveredAny(lctx, rt.Name, in.result.Migration.ScanReference)
+		cancel()
+		switch {
+		case err != nil:
+			log.WarnContext(ctx, "delivery records unavailable; retrying", "error", err)
+			return rt.retry(ctx, msg, rt.Retry.delay(attempt, 0), "ledger")
+		case had && rt.Migrated == MigratedSuppress:
+			rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "migrated")))
+			log.DebugContext(ctx, "migrated result suppressed: the route delivered its Netverify original")
+			return nil
+		case had:
+			projected.Migration.NetverifyDelivered = true
+		}
+	}
 	hash := ContentHash(projected)
 	d := Delivery{ID: DeliveryID(in.eventID, rt.Name, hash), Route: rt.Name, EventID: in.eventID, Result: projected}
 	w := want{id: d.ID, hash: hash, eventID: in.eventID, hold: rt.hold}

@@ -44,9 +44,27 @@ type Route struct {
 	// Concurrency is how many results the route delivers at once (0: the
 	// notifier's default).
 	Concurrency int
+	// Migrated says what the route does with the result of a transaction
+	// Jumio migrated from Netverify (events.Result.Migration) when it
+	// delivered a Netverify result of the original already: deliver it
+	// like any other (default), mark it (Migration.NetverifyDelivered),
+	// or suppress it. Results of migrated transactions whose original the
+	// route never delivered are delivered either way.
+	Migrated MigratedPolicy
 	// Line is the line of the route in the routes file.
 	Line int
 }
+
+// MigratedPolicy is a route's choice for migrated results whose Netverify
+// original it delivered.
+type MigratedPolicy string
+
+// Migrated policies.
+const (
+	MigratedDeliver  MigratedPolicy = "deliver"
+	MigratedMark     MigratedPolicy = "mark"
+	MigratedSuppress MigratedPolicy = "suppress"
+)
 
 // Durable is the route's durable consumer on JUMIO_ENRICHED.
 func (r Route) Durable() string { return DurablePrefix + r.Name }
@@ -422,6 +440,17 @@ func (p *parser) parseRoute(n *yaml.Node) (Route, bool) {
 			r.Retry = p.retry(v)
 		case "concurrency":
 			r.Concurrency = p.intIn(v, key, 1, maxRouteConcurrency)
+		case "migrated":
+			s, ok := p.str(v, key)
+			if !ok {
+				return
+			}
+			switch m := MigratedPolicy(strings.ToLower(strings.TrimSpace(s))); m {
+			case MigratedDeliver, MigratedMark, MigratedSuppress:
+				r.Migrated = m
+			default:
+				p.fail(v, key, fmt.Errorf("%w: %q: want deliver, mark or suppress", ErrInvalidValue, s))
+			}
 		default:
 			p.fail(k, key, ErrUnknownKey)
 		}
@@ -444,6 +473,9 @@ func (p *parser) parseRoute(n *yaml.Node) (Route, bool) {
 	}
 	if r.Retry == (Retry{}) {
 		r.Retry = Retry{MaxAttempts: DefaultMaxAttempts, InitialInterval: DefaultInitialInterval, MaxInterval: DefaultMaxInterval}
+	}
+	if r.Migrated == "" {
+		r.Migrated = MigratedDeliver
 	}
 	return r, len(p.errs) == before
 }
