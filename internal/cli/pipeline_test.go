@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -150,4 +152,15 @@ func newTestClient(t *testing.T, sim *jumiotest.Server) *jumio.Client {
 	}
 	t.Cleanup(c.CloseIdleConnections)
 	return c
+}
+
+// writeFile writes content to a file of the test's own and returns its
+// path.
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "input.txt")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

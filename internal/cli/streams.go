@@ -15,6 +15,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/enricher"
+	"github.com/kycflow/kycflow/internal/erasure"
+	"github.com/kycflow/kycflow/internal/migration"
+	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/internal/config"
 )
 
@@ -44,7 +48,7 @@ exits 1 when a stream is missing or differs.`,
 // Key-value buckets of the stages, by their stream name. They are written
 // here rather than imported so that this command reads them without
 // starting a stage; a test checks them against the stages' constants.
-var kvBuckets = []string{"kycflow_enricher_executions", "kycflow_notifier_deliveries"}
+var kvBuckets = []string{enricher.StateBucket, notifier.DeliveriesBucket, migration.Bucket, erasure.Bucket}
 
 // streamReport is one stream in "kycflow streams".
 type streamReport struct {

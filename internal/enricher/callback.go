@@ -28,7 +28,7 @@ type callback struct {
 }
 
 // key is the state key of the callback's execution.
-func (c *callback) key() string { return stateKey(c.ev.AccountID, c.ev.WorkflowExecutionID) }
+func (c *callback) key() string { return StateKey(c.ev.AccountID, c.ev.WorkflowExecutionID) }
 
 var eventIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 

@@ -49,6 +49,18 @@ func LedgerKey(route string, r events.Result) string {
 	return route + "." + kvToken(events.AccountToken(r.IDs.AccountID)) + "." + kvToken(r.IDs.WorkflowExecutionID) + "." + kvToken(string(r.Status))
 }
 
+// LedgerAccountFilter and LedgerExecutionFilter are the key filters of
+// DeliveriesBucket that select every record of an account (of every
+// route, execution and status) and of one execution.
+func LedgerAccountFilter(accountID string) string {
+	return "*." + kvToken(events.AccountToken(accountID)) + ".*.*"
+}
+
+// LedgerExecutionFilter: see LedgerAccountFilter.
+func LedgerExecutionFilter(executionID string) string {
+	return "*.*." + kvToken(executionID) + ".*"
+}
+
 // deliveredAny reports whether the route delivered (not dead-lettered) a
 // Netverify result of the scan: any record under
 // <route>.legacy.<scan reference>.* that holds a delivery.
