@@ -15,11 +15,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/internal/erasure"
 	"github.com/kycflow/kycflow/internal/migration"
 	"github.com/kycflow/kycflow/internal/notifier"
-	"github.com/kycflow/kycflow/internal/config"
 )
 
 func init() {
