@@ -17,7 +17,7 @@ func init() {
 	register(&Command{
 		Name:    "bench",
 		Summary: "measure kycflow end to end and against a minimal reference on this machine",
-		Usage:   "[all|e2e|ingest] [flags]",
+		Usage:   "[all|e2e|ingest|migrate] [flags]",
 		Description: `bench e2e builds ingest, the enricher, the notifier, kycflow and nats-server
 from this source tree and measures the whole pipeline: the Jumio simulator's
 callbacks are posted to ingest at a fixed rate, then at saturation; results
@@ -36,13 +36,23 @@ JetStream publish -> ack -> 200) on the same stream configuration, once per
 JetStream sync setting, and prints both throughputs, their ratio and p50/p99
 latency (from each request's scheduled send time at the fixed rate).
 
-bench all (the default) runs both. Results are printed as tables and, with
+bench migrate measures the Jumio budget lanes: the live end-to-end p99 at
+--migrate-live-rate alone, then again while "kycflow migrate-data" migrates
+--migrate-scans Netverify scans, against a simulator that enforces a budget
+of --migrate-budget requests per second (the enricher is configured with
+it), and the share of the budget the live traffic leaves that the
+migration used. Targets: live p99 with the migration at most 1.2x the p99
+alone, at least 90% of what live leaves used, no 429. It takes a few
+minutes and is not part of "all".
+
+bench all (the default) runs e2e and ingest. Results are printed as tables and, with
 --json-out, written as JSON to compare runs. It exits 1 when a ledger does
 not balance or a target of the design is missed. Everything runs on this
 machine: close other work for stable figures.`,
 		Example: `  kycflow bench
   kycflow bench e2e --e2e-rate 200 --e2e-duration 30s --json-out e2e.json
-  kycflow bench ingest --duration 10s --sync always --rate 1000`,
+  kycflow bench ingest --duration 10s --sync always --rate 1000
+  kycflow bench migrate --migrate-scans 10000 --json-out migrate.json`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.String("json-out", "", "also write the results as JSON to this file")
 			fs.String("log", "", "write the pipeline processes' output to this file")
@@ -62,6 +72,12 @@ machine: close other work for stable figures.`,
 			fs.Int("concurrency", 32, "ingest: closed-loop clients at saturation")
 			fs.Float64("rate", 0, "ingest: fixed request rate per second (0: a quarter of the reference's saturation throughput)")
 			fs.String("sync", "default,always", "ingest: JetStream sync settings to measure: default, always")
+			// Migration against live traffic.
+			fs.Float64("migrate-budget", 30, "migrate: the tenant's Jumio request budget per second (simulator and enricher)")
+			fs.Float64("migrate-live-rate", 10, "migrate: live callbacks per second")
+			fs.Duration("migrate-window", 30*time.Second, "migrate: length of each measured live window")
+			fs.Int("migrate-scans", 10000, "migrate: Netverify scans migrated")
+			fs.Int("migrate-per-user", 4, "migrate: scans per end user (one account each)")
 		},
 		Run: runBench,
 	})
@@ -72,8 +88,8 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 	if len(args) > 0 {
 		target = args[0]
 	}
-	if len(args) > 1 || (target != "all" && target != "e2e" && target != "ingest") {
-		return usageError("bench: unknown target %q (want all, e2e or ingest)", strings.Join(args, " "))
+	if len(args) > 1 || (target != "all" && target != "e2e" && target != "ingest" && target != "migrate") {
+		return usageError("bench: unknown target %q (want all, e2e, ingest or migrate)", strings.Join(args, " "))
 	}
 	get := func(name string) any { return fs.Lookup(name).Value.(flag.Getter).Get() }
 	str := func(name string) string { return fs.Lookup(name).Value.String() }
@@ -110,6 +126,14 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 		Progress:    env.Stdout,
 	}
 
+	migrateOpts := bench.MigrateOptions{
+		Budget:       get("migrate-budget").(float64),
+		LiveRate:     get("migrate-live-rate").(float64),
+		Window:       get("migrate-window").(time.Duration),
+		Scans:        get("migrate-scans").(int),
+		ScansPerUser: get("migrate-per-user").(int),
+		Progress:     env.Stdout,
+	}
 	if path := str("log"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
@@ -117,6 +141,7 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 		}
 		defer f.Close()
 		e2eOpts.Log = f
+		migrateOpts.Log = f
 	}
 
 	res := bench.Results{Machine: bench.ThisMachine()}
@@ -151,6 +176,18 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 			missed = append(missed, "ingest")
 		case err != nil:
 			errs = append(errs, err)
+		}
+	}
+	if target == "migrate" {
+		fmt.Fprintln(env.Stdout, "kycflow bench migrate")
+		r, err := bench.RunMigrate(ctx, migrateOpts)
+		if err != nil {
+			return benchInterrupted(err)
+		}
+		res.Migrate = &r
+		bench.WriteMigrate(env.Stdout, r, res.Machine)
+		if len(r.TargetsMissed) > 0 {
+			missed = append(missed, "migrate")
 		}
 	}
 	if path := str("json-out"); path != "" {

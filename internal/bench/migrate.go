@@ -1,0 +1,421 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kycflow/kycflow/internal/bench/rig"
+	"github.com/kycflow/kycflow/internal/migration"
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+)
+
+// MigrateOptions configures RunMigrate.
+type MigrateOptions struct {
+	// Budget is the tenant's Jumio request budget per second, which the
+	// simulator enforces (429 past it) and the enricher is configured
+	// with (KYCFLOW_JUMIO_RATE_LIMIT, and the account limiter); default
+	// 100.
+	Budget float64
+	// LiveRate is the live callback rate per second (default 10: a third
+	// of the budget) and Window how long each measured
+	// phase offers it (default 30s).
+	LiveRate float64
+	Window   time.Duration
+	// Scans is the number of Netverify scans migrated (default 10000),
+	// ScansPerUser how many belong to one end user (one account; default
+	// 4), Batch the scans per batch and MaxPending the scans waiting for
+	// their callback at most (defaults 16 and 64, half the enricher's
+	// concurrency).
+	Scans, ScansPerUser, Batch, MaxPending int
+	// JumioLatency is the simulator's latency per request (default 20ms).
+	JumioLatency time.Duration
+	// Dir holds the builds and the store (a temporary directory when
+	// empty); Binaries, when set, are used instead of building them.
+	Dir      string
+	Binaries *rig.Binaries
+	// Progress gets a line per step; Log the processes' output.
+	Progress, Log io.Writer
+}
+
+func (o *MigrateOptions) setDefaults() {
+	if o.Budget <= 0 {
+		o.Budget = 30
+	}
+	if o.LiveRate <= 0 {
+		o.LiveRate = 10
+	}
+	if o.Window <= 0 {
+		o.Window = 30 * time.Second
+	}
+	if o.Scans <= 0 {
+		o.Scans = 10000
+	}
+	if o.ScansPerUser <= 0 {
+		o.ScansPerUser = 4
+	}
+	if o.Batch <= 0 {
+		o.Batch = 16
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = migrateEnricherWorkers / 2
+	}
+	if o.JumioLatency == 0 {
+		o.JumioLatency = 20 * time.Millisecond
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+}
+
+// migrateEnricherWorkers is the enricher's concurrency in the migration
+// benchmark: MaxPending migrated callbacks may wait in the migrate lane
+// while live callbacks keep the other half.
+const migrateEnricherWorkers = 128
+
+// Targets of the migration benchmark (docs/architecture.md#performance-targets).
+const (
+	// TargetLiveP99Ratio bounds the live end-to-end p99 with a migration
+	// running, against the live p99 alone.
+	TargetLiveP99Ratio = 1.2
+	// TargetMigrationShare is the least share of the budget the live
+	// traffic leaves that the migration must use.
+	TargetMigrationShare = 0.9
+)
+
+// MigrateResult is one run of the migration benchmark.
+type MigrateResult struct {
+	Budget         float64 `json:"budgetPerSecond"`
+	LiveRate       float64 `json:"liveRatePerSecond"`
+	Window         string  `json:"window"`
+	Scans          int     `json:"scans"`
+	ScansPerUser   int     `json:"scansPerUser"`
+	JumioLatencyMs float64 `json:"jumioLatencyMs"`
+	// LiveAlone and LiveWithMigration are the live callbacks' phases:
+	// latency from each callback's scheduled send time to the webhook.
+	LiveAlone         Phase `json:"liveAlone"`
+	LiveWithMigration Phase `json:"liveWithMigration"`
+	// P99Ratio is LiveWithMigration's p99 over LiveAlone's.
+	P99Ratio float64 `json:"p99Ratio"`
+	// In the window with the migration: Jumio requests per second of the
+	// live callbacks, of the migration (migration requests and the
+	// retrieval of migrated scans), what the live traffic left of the
+	// budget, and the share of it the migration used.
+	LiveRequestsPerSecond      float64 `json:"liveRequestsPerSecond"`
+	MigrationRequestsPerSecond float64 `json:"migrationRequestsPerSecond"`
+	LeftOverPerSecond          float64 `json:"leftOverPerSecond"`
+	MigrationShare             float64 `json:"migrationShare"`
+	// Migrated and Failed count the scans at the end; MigrationTime is
+	// from the first batch to the last callback.
+	Migrated      int    `json:"migrated"`
+	Failed        int    `json:"failed"`
+	MigrationTime string `json:"migrationTime"`
+	// Jumio429s over the whole run, and JumioRequests (token requests
+	// left out).
+	Jumio429s     int      `json:"jumio429s"`
+	JumioRequests int      `json:"jumioRequests"`
+	TargetsMissed []string `json:"targetsMissed,omitempty"`
+}
+
+// RunMigrate measures the live end-to-end latency at LiveRate alone, then
+// again while "kycflow migrate-data" migrates Scans Netverify scans,
+// against a simulator that enforces the Budget, and what share of the
+// budget the live traffic leaves the migration used. The pipeline runs as
+// processes on an external nats-server (sync_interval: always).
+func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error) {
+	opts.setDefaults()
+	res := MigrateResult{Budget: opts.Budget, LiveRate: opts.LiveRate, Window: opts.Window.String(), Scans: opts.Scans,
+		ScansPerUser: opts.ScansPerUser, JumioLatencyMs: ms(opts.JumioLatency)}
+	dir := opts.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "kycflow-bench-migrate-")
+		if err != nil {
+			return res, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	bins := opts.Binaries
+	if bins == nil {
+		fmt.Fprintf(opts.Progress, "  building ingest, enricher, notifier, kycflow and nats-server\n")
+		b, err := rig.Build(ctx, rig.BuildConfig{Dir: filepath.Join(dir, "bin")})
+		if err != nil {
+			return res, err
+		}
+		bins = &b
+	}
+	flushDisk()
+	live := warmupCallbacks + 2*int(opts.LiveRate*opts.Window.Seconds())
+	// The tenant's budget, with bursts of half a second's worth as
+	// Jumio's per-5-seconds limits allow; the enricher's own burst is 10,
+	// of which the bulk lanes use 1.
+	sim := jumiotest.NewServer(jumiotest.Config{
+		Budget: opts.Budget, BudgetBurst: max(10, int(opts.Budget/2)), Latency: opts.JumioLatency,
+		Scenario: jumiotest.Scenario{Seed: 42, Executions: live, NetverifyScans: opts.Scans,
+			NetverifyMix: jumiotest.NetverifyMix{Approved: 8, DeniedFraud: 1, NotReadable: 1}},
+	})
+	defer sim.Close()
+	jc := sim.ClientConfig(0)
+	jc.RateLimit, jc.RateBurst = opts.Budget, 10
+	// Ingest on a port chosen here, so that the enricher can be told
+	// where Jumio posts the migrated scans' callbacks.
+	port, err := rig.FreePort()
+	if err != nil {
+		return res, err
+	}
+	ingestAddr := "127.0.0.1:" + strconv.Itoa(port)
+	pdir := filepath.Join(dir, "pipeline")
+	if err := os.MkdirAll(pdir, 0o750); err != nil {
+		return res, err
+	}
+	p, err := rig.StartPipeline(ctx, rig.PipelineConfig{
+		Mode: rig.ModeProcesses, Binaries: *bins, Dir: pdir, SyncAlways: true, Jumio: jc, Routes: benchRoutes,
+		Env: map[string]string{
+			"KYCFLOW_INGEST_ADDR":                     ingestAddr,
+			"KYCFLOW_ENRICHER_MIGRATION_CALLBACK_URL": "http://" + ingestAddr + "/callbacks/platform",
+			"KYCFLOW_ENRICHER_CONCURRENCY":            strconv.Itoa(migrateEnricherWorkers),
+			"KYCFLOW_ENRICHER_WORK_CONCURRENCY":       "4",
+			"KYCFLOW_JUMIO_ACCOUNT_RATE_LIMIT":        strconv.FormatFloat(opts.Budget, 'f', -1, 64),
+		},
+		Log: opts.Log,
+	})
+	if err != nil {
+		return res, err
+	}
+	defer p.Close()
+	d := newDriver(sim, p)
+	defer d.client.CloseIdleConnections()
+	// Live traffic is Platform callbacks only: their details are the
+	// live lane's requests.
+	var platform []shot
+	for _, s := range d.queue {
+		if s.api == events.APIPlatform {
+			platform = append(platform, s)
+		}
+	}
+	d.queue = platform
+
+	fmt.Fprintf(opts.Progress, "  warm-up, %d callbacks\n", warmupCallbacks)
+	d.fire(ctx, d.take(warmupCallbacks), 0, 8)
+	if err := settle(ctx, p); err != nil {
+		return res, err
+	}
+	n := int(opts.LiveRate * opts.Window.Seconds())
+	fmt.Fprintf(opts.Progress, "  live alone: %d callbacks at %g/s\n", n, opts.LiveRate)
+	posted := d.fire(ctx, d.take(n), opts.LiveRate, 64)
+	if err := settle(ctx, p); err != nil {
+		return res, err
+	}
+	res.LiveAlone = d.measure("live alone", opts.LiveRate, posted)
+	fmt.Fprintf(opts.Progress, "  live alone: p50 %.1f ms, p99 %.1f ms\n", res.LiveAlone.Latency.P50, res.LiveAlone.Latency.P99)
+
+	// The migration, as an operator starts it.
+	input := filepath.Join(dir, "scans.txt")
+	if err := writeScans(input, sim.NetverifyScans(), opts.ScansPerUser); err != nil {
+		return res, err
+	}
+	mig := exec.CommandContext(ctx, bins.Kycflow, "migrate-data", input, "--group-by", "user",
+		"--batch", strconv.Itoa(opts.Batch), "--max-pending", strconv.Itoa(opts.MaxPending), "--stall", "5m")
+	mig.Env = []string{"KYCFLOW_NATS_URL=" + p.NATS().URL(), "HOME=" + dir}
+	var migOut strings.Builder
+	mig.Stdout, mig.Stderr = &migOut, &migOut
+	migStart := time.Now()
+	if err := mig.Start(); err != nil {
+		return res, err
+	}
+	migDone := make(chan error, 1)
+	go func() { migDone <- mig.Wait() }()
+	finished := false
+	defer func() {
+		if !finished {
+			_ = mig.Process.Kill()
+			<-migDone
+		}
+	}()
+	fmt.Fprintf(opts.Progress, "  migration of %d scans started\n", opts.Scans)
+	// Measured once the migration runs at full speed.
+	if err := waitMigrated(ctx, p, sim, opts.Scans/20, migDone); err != nil {
+		return res, fmt.Errorf("%w\n%s", err, migOut.String())
+	}
+	before := sim.Counts()
+	t0 := time.Now()
+	fmt.Fprintf(opts.Progress, "  live with the migration: %d callbacks at %g/s\n", n, opts.LiveRate)
+	posted = d.fire(ctx, d.take(n), opts.LiveRate, 64)
+	window := time.Since(t0)
+	after := sim.Counts()
+	if err := waitDelivered(ctx, p, posted); err != nil {
+		return res, err
+	}
+	res.LiveWithMigration = d.measure("live with migration", opts.LiveRate, posted)
+	if _, ok := sim.Migrated(sim.NetverifyScans()[opts.Scans-1].Reference); ok {
+		res.TargetsMissed = append(res.TargetsMissed, "the migration ended before the window did: use more scans")
+	}
+	fmt.Fprintf(opts.Progress, "  live with the migration: p50 %.1f ms, p99 %.1f ms\n", res.LiveWithMigration.Latency.P50, res.LiveWithMigration.Latency.P99)
+
+	err = <-migDone
+	finished = true
+	if err != nil {
+		return res, fmt.Errorf("migrate-data: %w\n%s", err, migOut.String())
+	}
+	res.MigrationTime = time.Since(migStart).Round(time.Second).String()
+	for _, c := range sim.MigrationCalls() {
+		if c.Status == http.StatusOK {
+			res.Migrated += len(c.ScanReferences)
+		} else {
+			res.Failed++
+		}
+	}
+
+	// The shares of the budget in the window.
+	var total, details int
+	for k, v := range after {
+		if k.Endpoint == jumio.EndpointToken {
+			continue
+		}
+		total += v - before[k]
+	}
+	for _, s := range posted {
+		if s.cb.Status == http.StatusOK {
+			details++
+		}
+	}
+	secs := window.Seconds()
+	res.LiveRequestsPerSecond = float64(details) / secs
+	res.MigrationRequestsPerSecond = float64(total-details) / secs
+	res.LeftOverPerSecond = opts.Budget - res.LiveRequestsPerSecond
+	if res.LeftOverPerSecond > 0 {
+		res.MigrationShare = res.MigrationRequestsPerSecond / res.LeftOverPerSecond
+	}
+	if res.LiveAlone.Latency.P99 > 0 {
+		res.P99Ratio = res.LiveWithMigration.Latency.P99 / res.LiveAlone.Latency.P99
+	}
+	for k, v := range sim.Counts() {
+		if k.Endpoint == jumio.EndpointToken {
+			continue
+		}
+		res.JumioRequests += v
+		if k.Status == http.StatusTooManyRequests {
+			res.Jumio429s += v
+		}
+	}
+	switch {
+	case res.P99Ratio > TargetLiveP99Ratio:
+		res.TargetsMissed = append(res.TargetsMissed, fmt.Sprintf("live p99 with the migration %.2fx the p99 alone (target at most %.1fx)", res.P99Ratio, TargetLiveP99Ratio))
+	}
+	if res.MigrationShare < TargetMigrationShare {
+		res.TargetsMissed = append(res.TargetsMissed, fmt.Sprintf("the migration used %.0f%% of the budget the live traffic left (target at least %.0f%%)", 100*res.MigrationShare, 100*TargetMigrationShare))
+	}
+	if res.Jumio429s > 0 {
+		res.TargetsMissed = append(res.TargetsMissed, fmt.Sprintf("%d 429s from the simulator (target none)", res.Jumio429s))
+	}
+	if res.Migrated != opts.Scans {
+		res.TargetsMissed = append(res.TargetsMissed, fmt.Sprintf("%d of %d scans migrated", res.Migrated, opts.Scans))
+	}
+	return res, nil
+}
+
+// writeScans writes the migration's input: every scan reference, with a
+// user reference shared by perUser scans.
+func writeScans(path string, scans []jumiotest.NetverifyScan, perUser int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	for i, sc := range scans {
+		fmt.Fprintf(w, "%s,bench-user-%d\n", sc.Reference, i/perUser)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// waitMigrated waits until n scans are recorded migrated.
+func waitMigrated(ctx context.Context, p *rig.Pipeline, sim *jumiotest.Server, n int, done <-chan error) error {
+	ctx, cancel := context.WithTimeout(ctx, settleTimeout)
+	defer cancel()
+	for {
+		store, ok, err := migration.Open(ctx, p.JetStream())
+		if err == nil && ok {
+			migrated := 0
+			for _, sc := range store.Scans(ctx) {
+				if sc.State == migration.StateMigrated {
+					migrated++
+				}
+			}
+			if migrated >= n {
+				return nil
+			}
+		}
+		select {
+		case err := <-done:
+			return fmt.Errorf("migrate-data ended early: %v", err)
+		case <-ctx.Done():
+			return fmt.Errorf("the migration did not get going: %w (%d migration requests)", ctx.Err(), len(sim.MigrationCalls()))
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// waitDelivered waits until every accepted post of the window reached
+// the webhook route.
+func waitDelivered(ctx context.Context, p *rig.Pipeline, posts []post) error {
+	want := map[string]bool{}
+	for _, ps := range posts {
+		if ps.cb.Status == http.StatusOK {
+			want[ps.cb.Reference] = true
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, settleTimeout)
+	defer cancel()
+	for {
+		got := maps.Clone(want)
+		for _, del := range p.Receiver().Deliveries(webhookRoute) {
+			delete(got, del.ExecutionID)
+		}
+		if len(got) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("live results of the window not delivered")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// WriteMigrate prints a migration benchmark run.
+func WriteMigrate(w io.Writer, r MigrateResult, m Machine) {
+	fmt.Fprintf(w, "\n%d CPUs, %s, %s/%s\n", m.CPUs, m.Go, m.OS, m.Arch)
+	fmt.Fprintf(w, "budget %g requests/s (simulator and enricher), live callbacks at %g/s, windows of %s, Jumio latency %.0f ms\n",
+		r.Budget, r.LiveRate, r.Window, r.JumioLatencyMs)
+	fmt.Fprintf(w, "%-22s %8s %8s %8s %8s\n", "live callbacks", "p50", "p90", "p99", "max")
+	for _, ph := range []struct {
+		name string
+		p    Phase
+	}{{"alone", r.LiveAlone}, {"with the migration", r.LiveWithMigration}} {
+		fmt.Fprintf(w, "%-22s %6.1fms %6.1fms %6.1fms %6.1fms\n", ph.name, ph.p.Latency.P50, ph.p.Latency.P90, ph.p.Latency.P99, ph.p.Latency.Max)
+	}
+	fmt.Fprintf(w, "live p99 with the migration: %.2fx alone (target at most %.1fx)\n", r.P99Ratio, TargetLiveP99Ratio)
+	fmt.Fprintf(w, "Jumio requests in the window: live %.1f/s, migration %.1f/s of the %.1f/s left: %.1f%% (target at least %.0f%%)\n",
+		r.LiveRequestsPerSecond, r.MigrationRequestsPerSecond, r.LeftOverPerSecond, 100*r.MigrationShare, 100*TargetMigrationShare)
+	fmt.Fprintf(w, "migrated %d of %d scans (%d refused) in %s; %d Jumio requests, %d 429s (target none)\n",
+		r.Migrated, r.Scans, r.Failed, r.MigrationTime, r.JumioRequests, r.Jumio429s)
+	for _, t := range r.TargetsMissed {
+		fmt.Fprintf(w, "TARGET MISSED: %s\n", t)
+	}
+}
