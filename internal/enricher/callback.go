@@ -25,6 +25,9 @@ type callback struct {
 	replayHeader string
 	// lane is the Kycflow-Lane header, as received (checked by lane).
 	lane string
+	// tombstone: the transaction was erased; its result is a tombstone
+	// made from the erasure registry.
+	tombstone bool
 }
 
 // key is the state key of the callback's execution.

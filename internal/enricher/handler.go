@@ -42,6 +42,9 @@ func (e *Enricher) handle(msg *message.Message) error {
 	case err == nil:
 		e.metrics.results.Add(mctx, 1, apiAttr(api))
 		e.logger.DebugContext(ctx, "callback enriched", e.attrs(msg, c)...)
+		if c.tombstone {
+			e.dropErased(ctx, msg, c)
+		}
 		return nil
 	case errors.Is(err, errDuplicate):
 		e.metrics.duplicates.Add(mctx, 1, apiAttr(api))
@@ -230,6 +233,27 @@ func (e *Enricher) deadLetter(ctx context.Context, msg *message.Message, c *call
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.NATS.PublishTimeout)
 	defer cancel()
 	return broker.PublishDeadLetter(dctx, e.js, dl)
+}
+
+// dropErased deletes the stored callback of an erased transaction from
+// JUMIO_CALLBACKS once its tombstone is stored: a late Netverify callback
+// carries the personal data the erasure removed. A failure is logged; the
+// callback then stays until the stream's retention or the next erasure
+// run removes it.
+func (e *Enricher) dropErased(ctx context.Context, msg *message.Message, c *callback) {
+	seq := broker.StreamSeq(msg)
+	if seq == 0 || broker.Stream(msg) != events.StreamCallbacks {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.NATS.PublishTimeout)
+	defer cancel()
+	st, err := e.js.Stream(dctx, events.StreamCallbacks)
+	if err == nil {
+		err = st.DeleteMsg(dctx, seq)
+	}
+	if err != nil {
+		e.logger.WarnContext(ctx, "callback of an erased transaction not deleted", append(e.attrs(msg, c), "error", err)...)
+	}
 }
 
 // attrs are the log attributes of a message: ids only.

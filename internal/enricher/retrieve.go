@@ -54,6 +54,7 @@ func (e *Enricher) erased(ctx context.Context, c *callback) (events.EnrichedEven
 		return events.EnrichedEvent{}, false, nil
 	}
 	e.metrics.tombstones.Add(context.WithoutCancel(ctx), 1, apiAttr(c.ev.API))
+	c.tombstone = true
 	return enriched(mapping.Tombstone(c.ev, at, e.tables), events.RawTombstone, nil), true, nil
 }
 
