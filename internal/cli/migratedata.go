@@ -193,7 +193,7 @@ func runMigrateData(ctx context.Context, env Env, fs *flag.FlagSet, args []strin
 	}
 	known := map[string]string{}
 	if req.groupBy == "user" && m.hasUsers() {
-		if known, err = knownAccounts(ctx, s.js, store); err != nil {
+		if known, err = knownAccounts(ctx, s.js); err != nil {
 			return fmt.Errorf("migrate-data: %w", err)
 		}
 	}
@@ -416,10 +416,10 @@ func userKey(ref string) string {
 }
 
 // knownAccounts maps users to the Platform accounts kycflow knows for
-// them: from the Platform callbacks in JUMIO_CALLBACKS (their
-// userReference), then from earlier migrations (the bucket's groups are
-// looked up per group by the runner).
-func knownAccounts(ctx context.Context, js jetstream.JetStream, _ *migration.Store) (map[string]string, error) {
+// them, from the Platform callbacks in JUMIO_CALLBACKS (their
+// userReference). The accounts earlier migrations made are the runner's
+// to look up, per group.
+func knownAccounts(ctx context.Context, js jetstream.JetStream) (map[string]string, error) {
 	out := map[string]string{}
 	sc := scan{stream: events.StreamCallbacks, filters: []string{events.SubjectCallbacks + "." + string(events.APIPlatform) + ".>"}}
 	err := each(ctx, js, sc, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {

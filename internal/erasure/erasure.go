@@ -95,13 +95,11 @@ const (
 	JumioNetverifyAuthentication = "netverify.authentication"
 )
 
-// Outcomes of a step.
+// Outcomes of a Jumio step.
 const (
 	OutcomeDeleted      = "deleted"
 	OutcomeNotFound     = "not_found" // Jumio answered 404: gone already
-	OutcomeRemoved      = "removed"   // messages or records removed from kycflow
-	OutcomeFailed       = "failed"
-	OutcomeNotConfirmed = "" // not done yet
+	OutcomeNotConfirmed = ""          // not done yet
 )
 
 // JumioStep is one deletion at Jumio.
@@ -246,9 +244,10 @@ func EnsureAudit(ctx context.Context, js jetstream.JetStream, cfg Config) error 
 		MaxAge:      age,
 		Discard:     jetstream.DiscardNew,
 		AllowDirect: true,
-		// Audit records are never purged by kycflow; deny deletes so
-		// that nobody removes one by accident through the API.
+		// Audit records are never removed by kycflow; deny deletes and
+		// purges so that nobody removes one by accident through the API.
 		DenyDelete: true,
+		DenyPurge:  true,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: stream %s: %w", ErrBroker, StreamAudit, err)

@@ -409,17 +409,3 @@ func (s *Store) Watch(ctx context.Context, fn func(scanReference string, sc Scan
 		}
 	}
 }
-
-// Delete removes the records of scans (an erasure): their scan records;
-// batches and groups hold ids of several scans and stay.
-func (s *Store) Delete(ctx context.Context, scanReferences ...string) error {
-	for _, ref := range scanReferences {
-		if !wire.ValidID(ref) {
-			continue
-		}
-		if err := s.kv.Purge(ctx, ScanKey(ref)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return fmt.Errorf("%w: purge: %w", ErrBroker, err)
-		}
-	}
-	return nil
-}
