@@ -23,8 +23,10 @@ import (
 // E2EOptions configures RunE2E.
 type E2EOptions struct {
 	// Modes to measure: rig.ModeProcesses (ingest, enricher and notifier
-	// as processes against an external nats-server) and rig.ModeRun
-	// ("kycflow run" with its embedded server). Default both.
+	// as processes against an external nats-server), rig.ModeRun
+	// ("kycflow run" with its embedded server) and rig.ModeCluster (two
+	// processes of each stage on a three-server cluster with R3 streams).
+	// Default all three.
 	Modes []rig.Mode
 	// Rate is the fixed callback rate per second (default 100: moderate
 	// load) and Duration how long it is offered (default 20s).
@@ -58,7 +60,7 @@ type E2EOptions struct {
 
 func (o *E2EOptions) setDefaults() {
 	if len(o.Modes) == 0 {
-		o.Modes = []rig.Mode{rig.ModeProcesses, rig.ModeRun}
+		o.Modes = []rig.Mode{rig.ModeProcesses, rig.ModeRun, rig.ModeCluster}
 	}
 	if o.Rate <= 0 {
 		o.Rate = 100
@@ -88,7 +90,7 @@ func (o *E2EOptions) setDefaults() {
 
 // E2EResult is one mode's end-to-end measurement.
 type E2EResult struct {
-	// Mode is "processes" or "run".
+	// Mode is "processes", "run" or "cluster".
 	Mode string `json:"mode"`
 	// Skipped says why the mode was not measured.
 	Skipped string `json:"skipped,omitempty"`
@@ -204,7 +206,7 @@ func RunE2E(ctx context.Context, opts E2EOptions) ([]E2EResult, error) {
 
 func runMode(ctx context.Context, opts E2EOptions, bins rig.Binaries, dir string, mode rig.Mode, seed uint64) (E2EResult, error) {
 	res := E2EResult{Mode: string(mode), Sync: SyncAlways}
-	if mode == rig.ModeProcesses && opts.SyncDefault {
+	if mode != rig.ModeRun && opts.SyncDefault {
 		res.Sync = SyncDefault
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {

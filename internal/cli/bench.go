@@ -23,8 +23,10 @@ from this source tree and measures the whole pipeline: the Jumio simulator's
 callbacks are posted to ingest at a fixed rate, then at saturation; results
 go to a webhook receiver on loopback and to JUMIO_RESULTS. It runs once as
 separate processes against an external nats-server (sync_interval: always
-unless --nats-sync default) and once as "kycflow run" with its embedded
-server, and prints accepted callbacks/s, results delivered/s, latency from
+unless --nats-sync default), once as "kycflow run" with its embedded
+server, and once in production's shape, two processes of each service on a
+three-server JetStream cluster with R3 streams, whose throughput and p99 it
+sets beside the single node's with their ratios; and prints accepted callbacks/s, results delivered/s, latency from
 each callback's scheduled send time to the webhook's arrival (p50, p90,
 p99, max), resident memory and CPU per process, and the ledger of every
 callback. The simulator answers after --jumio-latency within a budget
@@ -61,7 +63,7 @@ machine: close other work for stable figures.`,
 			fs.Duration("e2e-duration", 20*time.Second, "end to end: how long the fixed rate is offered")
 			fs.Int("e2e-saturation", 3000, "end to end: callbacks posted at saturation")
 			fs.Int("e2e-concurrency", 32, "end to end: closed-loop clients at saturation")
-			fs.String("modes", "processes,run", "end to end: processes (separate services and nats-server), run (kycflow run)")
+			fs.String("modes", "processes,run,cluster", "end to end: processes (separate services and nats-server), run (kycflow run), cluster (two processes of each service on three nats-servers, R3 streams)")
 			fs.String("nats-sync", bench.SyncAlways, "end to end: sync setting of the external nats-server: always or default")
 			fs.Duration("jumio-latency", 20*time.Millisecond, "end to end: the Jumio simulator's latency per request")
 			fs.Float64("jumio-budget", 10000, "end to end: the Jumio simulator's request budget per second")
@@ -104,8 +106,8 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 		Progress:     env.Stdout,
 	}
 	for _, m := range benchList(str("modes")) {
-		if m != string(rig.ModeProcesses) && m != string(rig.ModeRun) {
-			return usageError("bench: --modes: unknown mode %q (want processes, run)", m)
+		if m != string(rig.ModeProcesses) && m != string(rig.ModeRun) && m != string(rig.ModeCluster) {
+			return usageError("bench: --modes: unknown mode %q (want processes, run, cluster)", m)
 		}
 		e2eOpts.Modes = append(e2eOpts.Modes, rig.Mode(m))
 	}

@@ -652,7 +652,7 @@ func (r *eraseRun) finish(ctx context.Context, js jetstream.JetStream, reg *eras
 	a := erasure.Audit{Erasure: r.rec.ID, Run: r.rec.Runs, Target: r.rec.Target, Executions: r.rec.Executions,
 		Started: r.started, Finished: now, LocalOnly: r.rec.LocalOnly, Jumio: r.rec.Jumio, Local: r.rec.Local, Outcome: outcome}
 	if cause != nil {
-		a.Error = oneLine(cause)
+		a.Error = strings.Join(strings.Fields(cause.Error()), " ")
 	}
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	defer cancel()

@@ -68,7 +68,7 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 	jc := jumioconfig.LoadConfig(e)
 	refSecrets := e.Secret("KYCFLOW_INGEST_USER_REFERENCE_SECRETS", "HMAC secrets of signed userReference tokens")
 	if err := e.Err(); err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return err
 	}
 	target := "Jumio (" + string(jc.Region) + ")"
 	if !jumioconfig.HasCredentials(jc) {

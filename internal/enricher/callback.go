@@ -33,7 +33,9 @@ type callback struct {
 // key is the state key of the callback's execution.
 func (c *callback) key() string { return StateKey(c.ev.AccountID, c.ev.WorkflowExecutionID) }
 
-var eventIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+// eventIDRE is what a callback event's id must look like: what ingest
+// makes (events.EventID) and the result schema accepts.
+var eventIDRE = regexp.MustCompile(events.EventIDPattern)
 
 // invalid returns a permanent ErrInvalidCallback saying what is wrong in
 // words of its own, never with a value from the payload.

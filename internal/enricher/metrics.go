@@ -43,6 +43,11 @@ const (
 	// MetricWork counts work items (migration batches) by outcome (done,
 	// retried, dead_lettered).
 	MetricWork = "kycflow_enricher_work_items"
+	// MetricUnreadableFields counts, by API and field, the fields carrying
+	// a verification outcome that a published result could not read
+	// (events.Result.UnreadableFields): each such result went out as a
+	// manual review (WARNING), never PASSED.
+	MetricUnreadableFields = "kycflow_enricher_unreadable_fields"
 )
 
 // Outcomes of MetricFetches.
@@ -66,6 +71,7 @@ type metrics struct {
 	deadLetters metric.Int64Counter
 	tombstones  metric.Int64Counter
 	work        metric.Int64Counter
+	unreadable  metric.Int64Counter
 }
 
 func newMetrics(mp metric.MeterProvider) (*metrics, error) {
@@ -87,6 +93,7 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	ms.deadLetters = counter(MetricDeadLetters, "{callback}", "Callbacks dead-lettered to JUMIO_DLQ, by API and class.")
 	ms.tombstones = counter(MetricTombstones, "{callback}", "Callbacks of erased transactions made into tombstones, by API.")
 	ms.work = counter(MetricWork, "{item}", "Work items (migration batches) by outcome.")
+	ms.unreadable = counter(MetricUnreadableFields, "{field}", "Verdict-carrying fields a published result could not read, by API and field.")
 	var err error
 	ms.fetchTime, err = m.Float64Histogram(MetricFetchDuration, metric.WithUnit("s"),
 		metric.WithDescription("Time of one Jumio retrieval call, rate-limiter wait and in-call retries included, by endpoint."),

@@ -157,7 +157,7 @@ func (rt *route) handle(msg *message.Message) error {
 		return nil
 	case v == stale:
 		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "stale")))
-		log.InfoContext(ctx, "result suppressed: a newer one was delivered")
+		log.DebugContext(ctx, "result suppressed: a newer one was delivered")
 		return nil
 	case v == inFlight:
 		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "in_flight")))
@@ -191,7 +191,7 @@ func (rt *route) handle(msg *message.Message) error {
 		if !replayed && in.result.Timestamps.Received != nil {
 			rt.n.metrics.observeLatency(ctx, rt.Name, rt.n.cfg.Now().Sub(*in.result.Timestamps.Received))
 		}
-		log.InfoContext(ctx, "result delivered", "sink", rt.SinkKind(), "replay", replayed)
+		log.DebugContext(ctx, "result delivered", "sink", rt.SinkKind(), "replay", replayed)
 		return nil
 	}
 	if ctx.Err() != nil {

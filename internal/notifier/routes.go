@@ -341,7 +341,8 @@ func (p *parser) fail(n *yaml.Node, key string, err error) {
 func (p *parser) parse(data []byte) []Route {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		p.fail(nil, "", fmt.Errorf("%w: %v", ErrInvalidValue, err))
+		line, msg := syntaxErrorLine(data, err)
+		p.errs = append(p.errs, &RouteError{File: p.file, Line: line, Err: fmt.Errorf("%w: not YAML: %s", ErrInvalidValue, msg)})
 		return nil
 	}
 	if len(doc.Content) == 0 {
@@ -383,6 +384,32 @@ func (p *parser) parse(data []byte) []Route {
 		routes = append(routes, r)
 	}
 	return routes
+}
+
+// yamlLineRE is the "yaml: line N: " that starts a YAML syntax error.
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// syntaxErrorLine returns the line of a YAML syntax error and its message
+// without the line. The YAML parser names the line where the construct
+// around the error began (for a wrong indentation in a list of routes,
+// the line of "routes:"); the line is the first whose end makes the file
+// fail the same way, which is where it went wrong.
+func syntaxErrorLine(data []byte, err error) (int, string) {
+	msg := err.Error()
+	line := 0
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	for n := 1; n <= len(lines); n++ {
+		var doc yaml.Node
+		perr := yaml.Unmarshal([]byte(strings.Join(lines[:n], "")), &doc)
+		if perr != nil && yamlLineRE.ReplaceAllString(perr.Error(), "") == msg {
+			return n, msg
+		}
+	}
+	return line, msg
 }
 
 var routeName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
