@@ -109,6 +109,11 @@ type MigrateResult struct {
 	LiveWithMigration Phase `json:"liveWithMigration"`
 	// P99Ratio is LiveWithMigration's p99 over LiveAlone's.
 	P99Ratio float64 `json:"p99Ratio"`
+	// Stages split each live phase's latency by where it went: to
+	// ingest (scheduled send → received), the enricher (received →
+	// enriched) and the notifier (enriched → webhook).
+	StagesAlone         StageLatency `json:"stagesAlone"`
+	StagesWithMigration StageLatency `json:"stagesWithMigration"`
 	// In the window with the migration: Jumio requests per second of the
 	// live callbacks, of the migration (migration requests and the
 	// retrieval of migrated scans), what the live traffic left of the
@@ -219,6 +224,7 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 		return res, err
 	}
 	res.LiveAlone = d.measure("live alone", opts.LiveRate, posted)
+	res.StagesAlone = stages(p, posted)
 	fmt.Fprintf(opts.Progress, "  live alone: p50 %.1f ms, p99 %.1f ms\n", res.LiveAlone.Latency.P50, res.LiveAlone.Latency.P99)
 
 	// The migration, as an operator starts it.
@@ -259,6 +265,7 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 		return res, err
 	}
 	res.LiveWithMigration = d.measure("live with migration", opts.LiveRate, posted)
+	res.StagesWithMigration = stages(p, posted)
 	if _, ok := sim.Migrated(sim.NetverifyScans()[opts.Scans-1].Reference); ok {
 		res.TargetsMissed = append(res.TargetsMissed, "the migration ended before the window did: use more scans")
 	}
@@ -324,6 +331,35 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 		res.TargetsMissed = append(res.TargetsMissed, fmt.Sprintf("%d of %d scans migrated", res.Migrated, opts.Scans))
 	}
 	return res, nil
+}
+
+// StageLatency is the p50 and p99 of each stage of a phase, in ms.
+type StageLatency struct {
+	Ingest Percentiles `json:"ingestMs"`
+	Enrich Percentiles `json:"enrichMs"`
+	Notify Percentiles `json:"notifyMs"`
+}
+
+// stages splits the latency of the posts by stage, from the times the
+// results carry.
+func stages(p *rig.Pipeline, posts []post) StageLatency {
+	first := map[string]rig.Delivery{}
+	for _, d := range p.Receiver().Deliveries(webhookRoute) {
+		if f, ok := first[d.ExecutionID]; !ok || d.At.Before(f.At) {
+			first[d.ExecutionID] = d
+		}
+	}
+	var in, en, no []time.Duration
+	for _, ps := range posts {
+		d, ok := first[ps.cb.Reference]
+		if !ok || d.Received.IsZero() || d.Enriched.IsZero() {
+			continue
+		}
+		in = append(in, d.Received.Sub(ps.due))
+		en = append(en, d.Enriched.Sub(d.Received))
+		no = append(no, d.At.Sub(d.Enriched))
+	}
+	return StageLatency{Ingest: percentiles(in), Enrich: percentiles(en), Notify: percentiles(no)}
 }
 
 // writeScans writes the migration's input: every scan reference, with a
@@ -409,6 +445,14 @@ func WriteMigrate(w io.Writer, r MigrateResult, m Machine) {
 		p    Phase
 	}{{"alone", r.LiveAlone}, {"with the migration", r.LiveWithMigration}} {
 		fmt.Fprintf(w, "%-22s %6.1fms %6.1fms %6.1fms %6.1fms\n", ph.name, ph.p.Latency.P50, ph.p.Latency.P90, ph.p.Latency.P99, ph.p.Latency.Max)
+	}
+	fmt.Fprintf(w, "p50/p99 by stage    ingest          enricher        notifier\n")
+	for _, st := range []struct {
+		name string
+		s    StageLatency
+	}{{"alone", r.StagesAlone}, {"with the migration", r.StagesWithMigration}} {
+		fmt.Fprintf(w, "%-19s %5.1f/%6.1fms  %5.1f/%6.1fms  %5.1f/%6.1fms\n", st.name,
+			st.s.Ingest.P50, st.s.Ingest.P99, st.s.Enrich.P50, st.s.Enrich.P99, st.s.Notify.P50, st.s.Notify.P99)
 	}
 	fmt.Fprintf(w, "live p99 with the migration: %.2fx alone (target at most %.1fx)\n", r.P99Ratio, TargetLiveP99Ratio)
 	fmt.Fprintf(w, "Jumio requests in the window: live %.1f/s, migration %.1f/s of the %.1f/s left: %.1f%% (target at least %.0f%%)\n",
