@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/kycflow/kycflow/internal/bench/rig"
@@ -229,8 +228,10 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 		return res, err
 	}
 
-	// The migration, as an operator starts it; paused (SIGSTOP: no new
-	// batches, the ones queued drain) for the rounds alone.
+	// The migration, as an operator starts it; held for the rounds alone:
+	// Jumio accepts but does not migrate, so the scans waiting for their
+	// callback reach --max-pending, migrate-data queues nothing more, and
+	// the pipeline drains.
 	input := filepath.Join(dir, "scans.txt")
 	if err := writeScans(input, sim.NetverifyScans(), opts.ScansPerUser); err != nil {
 		return res, err
@@ -249,7 +250,7 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 	finished := false
 	defer func() {
 		if !finished {
-			_ = mig.Process.Signal(syscall.SIGCONT)
+			sim.ReleaseMigrations()
 			_ = mig.Process.Kill()
 			<-migDone
 		}
@@ -264,10 +265,8 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 	var total, details int
 	var windows time.Duration
 	for round := 1; round <= opts.Rounds; round++ {
-		// Alone: the migration paused and drained.
-		if err := mig.Process.Signal(syscall.SIGSTOP); err != nil {
-			return res, fmt.Errorf("pause migrate-data: %w", err)
-		}
+		// Alone: the migration held and drained.
+		sim.HoldMigrations()
 		if err := waitDrained(ctx, p, sim); err != nil {
 			return res, err
 		}
@@ -279,9 +278,7 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 		alonePosts = append(alonePosts, posted...)
 
 		// With the migration, running at full speed again.
-		if err := mig.Process.Signal(syscall.SIGCONT); err != nil {
-			return res, fmt.Errorf("resume migrate-data: %w", err)
-		}
+		sim.ReleaseMigrations()
 		if err := waitAccepted(ctx, sim, len(acceptedScans(sim))+opts.MaxPending, migDone); err != nil {
 			return res, fmt.Errorf("%w\n%s", err, migOut.String())
 		}
@@ -460,9 +457,9 @@ func waitAccepted(ctx context.Context, sim *jumiotest.Server, n int, done <-chan
 	return nil
 }
 
-// waitDrained waits, with migrate-data paused, until the enricher has no
-// more migration requests to make (none for two seconds) and the
-// pipeline has worked off what they caused.
+// waitDrained waits, with the migrations held, until the enricher makes
+// no more migration requests (none for two seconds: migrate-data waits
+// at --max-pending) and the pipeline has worked off the callbacks.
 func waitDrained(ctx context.Context, p *rig.Pipeline, sim *jumiotest.Server) error {
 	last, since := len(sim.MigrationCalls()), time.Now()
 	for time.Since(since) < 2*time.Second {
