@@ -150,7 +150,7 @@ func runStreams(ctx context.Context, env Env, fs *flag.FlagSet, args []string) e
 		want[sc.Name] = sc
 	}
 	var reports []streamReport
-	for _, name := range append(slices.Clone(broker.StreamNames), kvStreams()...) {
+	for _, name := range append(append(slices.Clone(broker.StreamNames), otherStreams...), kvStreams()...) {
 		r, err := reportStream(ctx, s.js, name)
 		if err != nil {
 			return err
@@ -183,6 +183,10 @@ func runStreams(ctx context.Context, env Env, fs *flag.FlagSet, args []string) e
 	}
 	return nil
 }
+
+// otherStreams are the streams of bulk work and of the audit trail, which
+// the enricher and "kycflow erase" create when they first need them.
+var otherStreams = []string{migration.StreamWork, erasure.StreamAudit}
 
 func kvStreams() []string {
 	out := make([]string, len(kvBuckets))

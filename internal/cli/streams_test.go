@@ -182,7 +182,7 @@ func TestStreamsMissing(t *testing.T) {
 		}
 	}
 	slices.Sort(missing)
-	want := append([]string{events.StreamDLQ}, kvStreams()...)
+	want := append(append([]string{events.StreamDLQ}, otherStreams...), kvStreams()...)
 	slices.Sort(want)
 	if diff := cmp.Diff(want, missing); diff != "" {
 		t.Errorf("missing (-want +got):\n%s", diff)
