@@ -215,6 +215,23 @@ func TestTombstones(t *testing.T) {
 	// The stored callbacks of the erased transactions are gone; the
 	// wiped one's (Jumio's own tombstone) stays.
 	h.eventually("the erased transactions' callbacks deleted", func() bool { return h.streamCount(events.StreamCallbacks) == 1 })
+
+	// A replay that reaches the erased account later (a replay started
+	// before the erasure): a tombstone too, not a retry or a dead letter.
+	marker := events.ReplayMarker{ID: "late"}
+	late := h.platformEvent(gone, now)
+	h.publish(late, nats.Header{events.HeaderReplay: {marker.String()}, events.HeaderRefed: {marker.ID}, nats.MsgIdHdr: {marker.MessageID(late.EventID)}})
+	l = h.settle(4)
+	if l.Results != 4 || l.DeadLetters != 0 {
+		t.Fatalf("ledger %+v after the replay: want 4 results, no dead letter", l)
+	}
+	if n := h.counter(enricher.MetricRetries); n != 0 {
+		t.Errorf("%d retries after the replay, want none", n)
+	}
+	if n := h.counter(enricher.MetricTombstones); n != 3 {
+		t.Errorf("%d tombstones made from the registry after the replay, want 3", n)
+	}
+	h.eventually("the replayed callback deleted", func() bool { return h.streamCount(events.StreamCallbacks) == 1 })
 	for _, msg := range h.enriched() {
 		res := msg.Event.Result
 		if res.Timestamps.WipedOut == nil || res.Person != nil || res.Document != nil || len(res.Images) > 0 {
