@@ -74,13 +74,14 @@ func TestMigrateDataInterruptedAndResumed(t *testing.T) {
 	}
 
 	// Resumed while those nine still wait (with room for one more batch,
-	// whose request releases Jumio's hold): the same command finishes,
-	// and asks for none of them again.
+	// whose request releases Jumio's hold), with batches of another size
+	// (so that no batch of the first run is planned again with its id):
+	// the command finishes, and asks for none of them again.
 	go func() {
 		p.eventually("the resumed run queued more", func() bool { return len(sim.MigrationCalls()) > 9 })
 		sim.ReleaseMigrations()
 	}()
-	args[len(args)-3] = "12"
+	args[4], args[len(args)-3] = "4", "13"
 	out = p.kycflow(t.Context(), 0, args...)
 	if !strings.Contains(out, "already: 0 migrated, 9 requested") || !strings.Contains(out, "migrated 29 of 30 scans; 1 failed (wiped_out 1)") {
 		t.Errorf("resumed run:\n%s", out)
