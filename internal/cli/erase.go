@@ -194,7 +194,7 @@ func eraseClient(env Env, fs *flag.FlagSet) (*jumio.Client, string, error) {
 	if err := e.Err(); err != nil {
 		return nil, "", fmt.Errorf("configuration: %w", err)
 	}
-	target := "Jumio (" + string(jc.Region) + ")"
+	target := "region " + string(jc.Region)
 	if !jumioconfig.HasCredentials(jc) {
 		sim := strFlag(fs, "simulator")
 		if ri, ok := localRun(env, fs); ok && sim == "" {
