@@ -153,3 +153,63 @@ func (p *pipeline) holds(id string) bool {
 	}
 	return false
 }
+
+// TestEraseExecutionAtJumio erases one Platform execution and one Netverify
+// authentication through the whole pipeline: each is deleted at Jumio with
+// its own endpoint (never the account, nor a scan), the other execution
+// stays, and erasing them again finds them deleted (Jumio's 404).
+func TestEraseExecutionAtJumio(t *testing.T) {
+	sim := jumiotest.NewServer(jumiotest.Config{Scenario: jumiotest.Scenario{Seed: 31, Executions: 2, NetverifyScans: 2,
+		NetverifyMix: jumiotest.NetverifyMix{AuthPassed: 1}}})
+	t.Cleanup(sim.Close)
+	p := startPipeline(t, sim)
+	execs, auths := sim.Executions(), sim.NetverifyScans()
+	sent, err := sim.SendCallbacks(t.Context(), jumiotest.CallbackOptions{URL: p.ingest + "/callbacks/platform", Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sent {
+		if s.Status != http.StatusOK {
+			t.Fatalf("callback of %s: %d %v", s.Reference, s.Status, s.Err)
+		}
+	}
+	p.eventually("the results delivered", func() bool { return len(p.results()) >= len(execs)+len(auths) })
+	gone, kept, auth := execs[0], execs[1], auths[0]
+	if auth.Kind != events.KindAuthentication {
+		t.Fatalf("scan %s is a %s, want an authentication", auth.Reference, auth.Kind)
+	}
+
+	out := p.kycflow(t.Context(), 0, "erase", "--execution", gone.ID, "--yes")
+	if !strings.Contains(out, "deleted at Jumio: platform.execution "+gone.ID+" (deleted)") {
+		t.Errorf("erase of an execution:\n%s", out)
+	}
+	out = p.kycflow(t.Context(), 0, "erase", "--execution", auth.Reference, "--yes")
+	if !strings.Contains(out, "deleted at Jumio: netverify.authentication "+auth.Reference+" (deleted)") {
+		t.Errorf("erase of an authentication:\n%s", out)
+	}
+	for ep, want := range map[jumio.Endpoint]int{jumio.EndpointExecutionDelete: 1, jumio.EndpointNetverifyAuthenticationDelete: 1,
+		jumio.EndpointAccountDelete: 0, jumio.EndpointNetverifyScanDelete: 0} {
+		if n := sim.Requests(ep); n != want {
+			t.Errorf("%s: %d requests, want %d", ep, n, want)
+		}
+	}
+	client := newTestClient(t, sim)
+	if d, _, err := client.WorkflowDetails(t.Context(), gone.AccountID, gone.ID); err == nil && d.WipedOutAt.IsZero() {
+		t.Error("the erased execution is still at Jumio")
+	}
+	if _, _, err := client.WorkflowDetails(t.Context(), kept.AccountID, kept.ID); err != nil {
+		t.Errorf("the other execution: %v", err)
+	}
+	if p.holds(gone.ID) || p.holds(auth.Reference) {
+		t.Error("kycflow still holds messages or records of the erased transactions")
+	}
+	if !p.holds(kept.ID) {
+		t.Error("the erasure removed another execution's messages")
+	}
+
+	// Again: Jumio answers 404, which is deleted already.
+	out = p.kycflow(t.Context(), 0, "erase", "--execution", auth.Reference, "--yes")
+	if !strings.Contains(out, "deleted at Jumio: netverify.authentication "+auth.Reference+" (not found)") {
+		t.Errorf("second erase of the authentication:\n%s", out)
+	}
+}

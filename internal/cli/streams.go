@@ -297,7 +297,11 @@ func printStreams(w io.Writer, reports []streamReport, now time.Time) {
 	hidden := 0
 	for _, r := range reports {
 		if r.Missing {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\tmissing\n", r.Name)
+			state := "missing"
+			if slices.Contains(otherStreams, r.Name) {
+				state = "not created yet (created on first use)"
+			}
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", r.Name, state)
 			continue
 		}
 		conf := "as configured"
