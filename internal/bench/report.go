@@ -40,6 +40,7 @@ type Results struct {
 	Machine Machine        `json:"machine"`
 	E2E     *E2EReport     `json:"e2e,omitempty"`
 	Ingest  *IngestSummary `json:"ingest,omitempty"`
+	Migrate *MigrateResult `json:"migrate,omitempty"`
 }
 
 // E2EReport is the end-to-end benchmark with its options.

@@ -18,7 +18,7 @@ func init() {
 	register(&Command{
 		Name:    "bench",
 		Summary: "measure kycflow end to end and against a minimal reference on this machine",
-		Usage:   "[all|e2e|ingest] [flags]",
+		Usage:   "[all|e2e|ingest|migrate] [flags]",
 		Description: `bench e2e builds ingest, the enricher, the notifier, kycflow and nats-server
 from this source tree and measures the whole pipeline: the Jumio simulator's
 callbacks are posted to ingest at a fixed rate, then at saturation; results
@@ -46,13 +46,24 @@ both throughputs, their ratio, CPU per request and p50/p99 latency (from
 each request's scheduled send time at the fixed rate); the p99 ratio the
 target is set on pools the latencies of all rounds.
 
-bench all (the default) runs both. Results are printed as tables and, with
+bench migrate measures the Jumio budget lanes: the live end-to-end p99 at
+--migrate-live-rate alone and while "kycflow migrate-data" migrates
+--migrate-scans Netverify scans (rounds of each in turn, the migration
+paused for the rounds alone; the median of the rounds' ratios counts), against a simulator that enforces a budget
+of --migrate-budget requests per second (the enricher is configured with
+it), and the share of the budget the live traffic leaves that the
+migration used. Targets: live p99 with the migration at most 1.2x the p99
+alone, at least 90% of what live leaves used, no 429. It takes a few
+minutes and is not part of "all".
+
+bench all (the default) runs e2e and ingest. Results are printed as tables and, with
 --json-out, written as JSON to compare runs. It exits 1 when a ledger does
 not balance or a target of the design is missed. Everything runs on this
 machine: close other work for stable figures.`,
 		Example: `  kycflow bench
   kycflow bench e2e --e2e-rate 200 --e2e-duration 30s --json-out e2e.json
-  kycflow bench ingest --duration 10s --sync always --rate 1000`,
+  kycflow bench ingest --duration 10s --sync always --rate 1000
+  kycflow bench migrate --migrate-scans 10000 --json-out migrate.json`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.String("json-out", "", "also write the results as JSON to this file")
 			fs.String("log", "", "write the pipeline processes' output to this file")
@@ -74,6 +85,13 @@ machine: close other work for stable figures.`,
 			fs.Int("concurrency", 32, "ingest: closed-loop clients at saturation")
 			fs.Float64("rate", 0, "ingest: fixed request rate per second (0: a quarter of the reference's saturation throughput)")
 			fs.String("sync", "default,always,memory", "ingest: stores to measure: default (file, JetStream's default sync), always (file, sync_interval: always), memory (memory storage, no disk)")
+			// Migration against live traffic.
+			fs.Float64("migrate-budget", 30, "migrate: the tenant's Jumio request budget per second (simulator and enricher)")
+			fs.Float64("migrate-live-rate", 10, "migrate: live callbacks per second")
+			fs.Duration("migrate-window", 20*time.Second, "migrate: length of each live window (one alone and one with the migration per round)")
+			fs.Int("migrate-rounds", 5, "migrate: rounds, each a live window alone and one with the migration; the median of the rounds' p99 ratios counts")
+			fs.Int("migrate-scans", 10000, "migrate: Netverify scans migrated")
+			fs.Int("migrate-per-user", 4, "migrate: scans per end user (one account each)")
 		},
 		Run: runBench,
 	})
@@ -87,13 +105,14 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 	if len(args) > 0 {
 		target = args[0]
 	}
-	if len(args) > 1 || (target != "all" && target != "e2e" && target != "ingest") {
-		return usageError("bench: unknown target %q (want all, e2e or ingest)", strings.Join(args, " "))
+	if len(args) > 1 || (target != "all" && target != "e2e" && target != "ingest" && target != "migrate") {
+		return usageError("bench: unknown target %q (want all, e2e, ingest or migrate)", strings.Join(args, " "))
 	}
 	e2eOpts, ingestOpts, err := benchOptions(env, fs)
 	if err != nil {
 		return err
 	}
+	migrateOpts := benchMigrateOptions(env, fs)
 	if path := strFlag(fs, "log"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
@@ -101,6 +120,7 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 		}
 		defer f.Close()
 		e2eOpts.Log = f
+		migrateOpts.Log = f
 	}
 
 	res := bench.Results{Machine: bench.ThisMachine()}
@@ -120,6 +140,13 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 			return err
 		}
 		errs = append(errs, failed...)
+		missed = append(missed, miss...)
+	}
+	if target == "migrate" {
+		miss, err := benchMigrate(ctx, env, migrateOpts, &res)
+		if err != nil {
+			return err
+		}
 		missed = append(missed, miss...)
 	}
 	if path := strFlag(fs, "json-out"); path != "" {
@@ -176,6 +203,36 @@ func benchOptions(env Env, fs *flag.FlagSet) (bench.E2EOptions, bench.IngestOpti
 		Progress:    env.Stdout,
 	}
 	return e2eOpts, ingestOpts, nil
+}
+
+// benchMigrateOptions reads the options of the migration benchmark.
+func benchMigrateOptions(env Env, fs *flag.FlagSet) bench.MigrateOptions {
+	get := func(name string) any { return fs.Lookup(name).Value.(flag.Getter).Get() }
+	return bench.MigrateOptions{
+		Budget:       get("migrate-budget").(float64),
+		LiveRate:     get("migrate-live-rate").(float64),
+		Window:       get("migrate-window").(time.Duration),
+		Rounds:       get("migrate-rounds").(int),
+		Scans:        get("migrate-scans").(int),
+		ScansPerUser: get("migrate-per-user").(int),
+		Progress:     env.Stdout,
+	}
+}
+
+// benchMigrate runs the migration benchmark into res and prints it;
+// missed holds "migrate" when a target is missed. err ends the command.
+func benchMigrate(ctx context.Context, env Env, opts bench.MigrateOptions, res *bench.Results) (missed []string, err error) {
+	fmt.Fprintln(env.Stdout, "kycflow bench migrate")
+	r, err := bench.RunMigrate(ctx, opts)
+	if err != nil {
+		return nil, benchInterrupted(err)
+	}
+	res.Migrate = &r
+	bench.WriteMigrate(env.Stdout, r, res.Machine)
+	if len(r.TargetsMissed) > 0 {
+		missed = append(missed, "migrate")
+	}
+	return missed, nil
 }
 
 // benchE2E runs the end-to-end benchmark into res and prints it; failed

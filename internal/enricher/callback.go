@@ -23,10 +23,15 @@ type callback struct {
 	// Kycflow-Replay); replayHeader is the header as received.
 	replay       *events.ReplayMarker
 	replayHeader string
+	// lane is the Kycflow-Lane header, as received (checked by lane).
+	lane string
+	// tombstone: the transaction was erased; its result is a tombstone
+	// made from the erasure registry.
+	tombstone bool
 }
 
 // key is the state key of the callback's execution.
-func (c *callback) key() string { return stateKey(c.ev.AccountID, c.ev.WorkflowExecutionID) }
+func (c *callback) key() string { return StateKey(c.ev.AccountID, c.ev.WorkflowExecutionID) }
 
 // eventIDRE is what a callback event's id must look like: what ingest
 // makes (events.EventID) and the result schema accepts.
@@ -76,6 +81,7 @@ func decodeCallback(msg *message.Message, stored time.Time) (*callback, error) {
 	case !ev.ReceivedAt.IsZero():
 		c.sentAt = ev.ReceivedAt
 	}
+	c.lane = msg.Metadata.Get(events.HeaderLane)
 	if h := msg.Metadata.Get(events.HeaderReplay); h != "" {
 		m, err := events.ParseReplayMarker(h)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,7 @@ const (
 	DefaultRetryInitialInterval = time.Second
 	DefaultRetryMaxInterval     = 5 * time.Minute
 	DefaultStateTTL             = 30 * 24 * time.Hour
+	DefaultWorkConcurrency      = 2
 )
 
 // Settings of Config.NetverifyConfirm (KYCFLOW_ENRICHER_NETVERIFY_CONFIRM).
@@ -136,6 +138,17 @@ type Config struct {
 	// last update; keep it at least as long as JUMIO_CALLBACKS keeps
 	// callbacks.
 	StateTTL time.Duration
+
+	// WorkConcurrency is how many items of the work stream (migration
+	// batches queued by "kycflow migrate-data") one process runs at once.
+	// Their requests wait in the migrate lane of the Jumio budget, so this
+	// only has to cover Jumio's latency.
+	WorkConcurrency int
+	// MigrationCallbackURL is where Jumio posts the callbacks of scans the
+	// enricher migrates: ingest's Platform callback URL, path secret
+	// included (it is read like a secret). Empty: the callback URL of the
+	// Jumio Portal.
+	MigrationCallbackURL string
 }
 
 // LoadConfig reads the enricher variables (KYCFLOW_ENRICHER_*,
@@ -161,6 +174,8 @@ func LoadConfig(e *config.Env) Config {
 		RetryMaxInterval:     e.Duration("KYCFLOW_ENRICHER_RETRY_MAX_INTERVAL", DefaultRetryMaxInterval, "longest redelivery delay after transient failures"),
 		NetverifyConfirm:     e.Enum("KYCFLOW_ENRICHER_NETVERIFY_CONFIRM", ConfirmAuto, "confirm Netverify callbacks against the Netverify retrieval API; auto: when its credentials are set", ConfirmAuto, ConfirmOn, ConfirmOff),
 		StateTTL:             e.Duration("KYCFLOW_ENRICHER_STATE_TTL", DefaultStateTTL, "how long per-execution state is kept after its last update"),
+		WorkConcurrency:      e.Int("KYCFLOW_ENRICHER_WORK_CONCURRENCY", DefaultWorkConcurrency, "migration batches run at once per process"),
+		MigrationCallbackURL: e.Secret("KYCFLOW_ENRICHER_MIGRATION_CALLBACK_URL", "callback URL Jumio posts migrated scans' callbacks to (ingest's Platform URL with its path secret); empty: the Portal's").Value(),
 	}
 	for _, s := range e.List("KYCFLOW_ENRICHER_NOT_READY_SCHEDULE", schedule, "redelivery delays for data Jumio does not have yet") {
 		d, err := config.ParseDuration(s)
@@ -193,6 +208,7 @@ func (c *Config) setDefaults() {
 	c.RetryInitialInterval = cmp.Or(c.RetryInitialInterval, DefaultRetryInitialInterval)
 	c.RetryMaxInterval = cmp.Or(c.RetryMaxInterval, DefaultRetryMaxInterval)
 	c.StateTTL = cmp.Or(c.StateTTL, DefaultStateTTL)
+	c.WorkConcurrency = cmp.Or(c.WorkConcurrency, DefaultWorkConcurrency)
 	c.NetverifyConfirm = cmp.Or(c.NetverifyConfirm, ConfirmAuto)
 	if c.NotReadySchedule == nil {
 		c.NotReadySchedule = jumio.NotReadySchedule
@@ -232,6 +248,14 @@ func (c Config) Validate() error {
 		if d <= 0 {
 			bad("the not-ready schedule holds a delay that is not a positive duration")
 			break
+		}
+	}
+	if c.WorkConcurrency < 1 {
+		bad("work concurrency must be at least 1")
+	}
+	if u := c.MigrationCallbackURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || len(u) > 255 {
+			bad("the migration callback URL is not an http(s) URL of at most 255 characters")
 		}
 	}
 	switch c.NetverifyConfirm {

@@ -100,11 +100,11 @@ func TestStateKey(t *testing.T) {
 		{"a.b", "c d", "a_b.c_d"},
 	}
 	for _, tt := range tests {
-		if got := stateKey(tt.account, tt.execution); got != tt.want {
-			t.Errorf("stateKey(%q, %q) = %q, want %q", tt.account, tt.execution, got, tt.want)
+		if got := StateKey(tt.account, tt.execution); got != tt.want {
+			t.Errorf("StateKey(%q, %q) = %q, want %q", tt.account, tt.execution, got, tt.want)
 		}
 	}
-	if got := stateKey("acct", "x:y@z"); !strings.HasPrefix(got, "h.") || len(got) != 66 {
+	if got := StateKey("acct", "x:y@z"); !strings.HasPrefix(got, "h.") || len(got) != 66 {
 		t.Errorf("stateKey of ids that cannot be key tokens = %q, want a hash", got)
 	}
 }
@@ -138,7 +138,7 @@ func TestClaimRace(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
-	key := stateKey("acct", "exec")
+	key := StateKey("acct", "exec")
 	if err := st.claim(ctx, key, "old", t0); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestRecordAfterChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
-	key := stateKey("acct", "exec")
+	key := StateKey("acct", "exec")
 	if err := st.claim(ctx, key, "first", t0); err != nil {
 		t.Fatal(err)
 	}

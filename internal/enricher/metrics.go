@@ -37,6 +37,12 @@ const (
 	// MetricDeadLetters counts callbacks dead-lettered, by API and class
 	// (permanent, retry_budget).
 	MetricDeadLetters = "kycflow_enricher_dead_letters"
+	// MetricTombstones counts callbacks of erased transactions made into
+	// tombstones, by API.
+	MetricTombstones = "kycflow_enricher_tombstones"
+	// MetricWork counts work items (migration batches) by outcome (done,
+	// retried, dead_lettered).
+	MetricWork = "kycflow_enricher_work_items"
 	// MetricUnreadableFields counts, by API and field, the fields carrying
 	// a verification outcome that a published result could not read
 	// (events.Result.UnreadableFields): each such result went out as a
@@ -63,6 +69,8 @@ type metrics struct {
 	stale       metric.Int64Counter
 	duplicates  metric.Int64Counter
 	deadLetters metric.Int64Counter
+	tombstones  metric.Int64Counter
+	work        metric.Int64Counter
 	unreadable  metric.Int64Counter
 }
 
@@ -83,6 +91,8 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	ms.stale = counter(MetricStaleDrops, "{callback}", "Callbacks dropped because a newer callback of the execution was enriched or claimed, by API.")
 	ms.duplicates = counter(MetricDuplicates, "{callback}", "Callbacks dropped because their event id was already enriched, by API.")
 	ms.deadLetters = counter(MetricDeadLetters, "{callback}", "Callbacks dead-lettered to JUMIO_DLQ, by API and class.")
+	ms.tombstones = counter(MetricTombstones, "{callback}", "Callbacks of erased transactions made into tombstones, by API.")
+	ms.work = counter(MetricWork, "{item}", "Work items (migration batches) by outcome.")
 	ms.unreadable = counter(MetricUnreadableFields, "{field}", "Verdict-carrying fields a published result could not read, by API and field.")
 	var err error
 	ms.fetchTime, err = m.Float64Histogram(MetricFetchDuration, metric.WithUnit("s"),

@@ -95,17 +95,41 @@ func ensureState(ctx context.Context, js jetstream.JetStream, c Config) (*stateS
 
 var kvKeyRE = regexp.MustCompile(`^[-/_=a-zA-Z0-9]+$`)
 
-// stateKey is the key of an execution: "<account>.<execution>" ("legacy"
-// for Netverify's missing account), readable for operators
-// ("nats kv get kycflow_enricher_executions <account>.<execution>"). Ids
-// that cannot be key tokens are hashed ("h.<sha256>").
-func stateKey(accountID, executionID string) string {
+// StateKey is the key of an execution in StateBucket:
+// "<account>.<execution>" ("legacy" for Netverify's missing account),
+// readable for operators ("nats kv get kycflow_enricher_executions
+// <account>.<execution>"). Ids that cannot be key tokens are hashed
+// ("h.<sha256>").
+func StateKey(accountID, executionID string) string {
 	a, e := events.AccountToken(accountID), events.Token(executionID)
 	if kvKeyRE.MatchString(a) && kvKeyRE.MatchString(e) {
 		return a + "." + e
 	}
 	h := sha256.Sum256([]byte(accountID + "\x00" + executionID))
 	return "h." + hex.EncodeToString(h[:])
+}
+
+// StateKeyFilters are the key filters of StateBucket that select the
+// state of an account (accountID set; executions, the account's, each with
+// the accounts it appeared under, "" for Netverify's none) or of one
+// execution (accountID empty): the account's or the execution's keys with
+// a wildcard, and each execution's exact keys, which hashed keys and the
+// Netverify originals of migrated executions need.
+func StateKeyFilters(accountID string, executions map[string][]string) []string {
+	var out []string
+	if accountID != "" {
+		out = append(out, events.AccountToken(accountID)+".*")
+	}
+	for x, accounts := range executions {
+		if accountID == "" {
+			out = append(out, "*."+events.Token(x))
+		}
+		for _, a := range accounts {
+			out = append(out, StateKey(a, x))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // get returns the state of key and its revision (0: none).

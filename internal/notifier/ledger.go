@@ -49,6 +49,46 @@ func LedgerKey(route string, r events.Result) string {
 	return route + "." + kvToken(events.AccountToken(r.IDs.AccountID)) + "." + kvToken(r.IDs.WorkflowExecutionID) + "." + kvToken(string(r.Status))
 }
 
+// LedgerAccountFilter and LedgerExecutionFilter are the key filters of
+// DeliveriesBucket that select every record of an account (of every
+// route, execution and status) and of one execution.
+func LedgerAccountFilter(accountID string) string {
+	return "*." + kvToken(events.AccountToken(accountID)) + ".*.*"
+}
+
+// LedgerExecutionFilter: see LedgerAccountFilter.
+func LedgerExecutionFilter(executionID string) string {
+	return "*.*." + kvToken(executionID) + ".*"
+}
+
+// deliveredAny reports whether the route delivered (not dead-lettered) a
+// Netverify result of the scan: any record under
+// <route>.legacy.<scan reference>.* that holds a delivery.
+func (l *ledger) deliveredAny(ctx context.Context, route, scanReference string) (bool, error) {
+	keys, err := l.kv.ListKeysFiltered(ctx, route+"."+events.LegacyAccount+"."+kvToken(scanReference)+".*")
+	if err != nil {
+		return false, fmt.Errorf("notifier: delivery records: %w", err)
+	}
+	defer keys.Stop() //nolint:errcheck // nothing to do about it
+	for key := range keys.Keys() {
+		e, err := l.kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("notifier: delivery records: %w", err)
+		}
+		var rec record
+		if json.Unmarshal(e.Value(), &rec) != nil {
+			continue
+		}
+		if slices.ContainsFunc(rec.Delivered, func(d delivered) bool { return !d.DeadLettered }) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // kvToken keeps s when it holds only letters, digits, '-' and '_' (UUIDs,
 // statuses), else writes it "=<base64url>", so that distinct values give
 // distinct keys.

@@ -48,6 +48,8 @@ type Stage string
 const (
 	StageEnrich Stage = "enrich"
 	StageNotify Stage = "notify"
+	// StageWork is the enricher's bulk Jumio work (migration batches).
+	StageWork Stage = "work"
 )
 
 // Token makes s safe to use as one NATS subject token: the empty string
