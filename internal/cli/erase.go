@@ -265,7 +265,7 @@ func planErasure(ctx context.Context, js jetstream.JetStream, reg *erasure.Regis
 			executions[x] = append(executions[x], account)
 		}
 	}
-	if t.Execution != "" {
+	if t.Execution != "" && t.Account != "" {
 		note(t.Execution, t.Account)
 	}
 	filters := streamFilters(t)
@@ -275,6 +275,13 @@ func planErasure(ctx context.Context, js jetstream.JetStream, reg *erasure.Regis
 		}
 	}); err != nil {
 		return nil, err
+	}
+	// An execution named without its account is what kycflow stored it
+	// under; one kycflow holds nothing of (erased before, or never seen)
+	// has no account: a Netverify scan, or an execution whose account
+	// the operator must name.
+	if t.Execution != "" && len(executions[t.Execution]) == 0 {
+		note(t.Execution, t.Account)
 	}
 	// Netverify originals of the account's migrated executions: kycflow
 	// holds them under "legacy".
@@ -317,6 +324,18 @@ func planErasure(ctx context.Context, js jetstream.JetStream, reg *erasure.Regis
 		Executions: slices.Sorted(maps.Keys(executions)), Started: r.started}
 	if !req.localOnly {
 		r.rec.Jumio = jumioSteps(ctx, js, t, executions, scans)
+	}
+	if found {
+		// What kycflow no longer holds, the last run's record still
+		// knows: a Netverify transaction deleted as an authentication
+		// is one again.
+		for i, st := range r.rec.Jumio {
+			if st.Kind == erasure.JumioNetverifyScan && slices.ContainsFunc(prev.Jumio, func(old erasure.JumioStep) bool {
+				return old.ID == st.ID && old.Kind == erasure.JumioNetverifyAuthentication
+			}) {
+				r.rec.Jumio[i].Kind = erasure.JumioNetverifyAuthentication
+			}
+		}
 	}
 	if found && prev.State != erasure.StateCompleted {
 		// Take up where the last run stopped: its Jumio steps and what
