@@ -38,6 +38,9 @@ type Option func(*embedded.Config)
 // WithSyncAlways fsyncs every write (sync_interval: always).
 func WithSyncAlways() Option { return func(c *embedded.Config) { c.SyncAlways = true } }
 
+// WithStoreKey encrypts the store with key (embedded.Config.StoreKey).
+func WithStoreKey(key string) Option { return func(c *embedded.Config) { c.StoreKey = key } }
+
 // WithStoreDir uses dir instead of a fresh temporary directory.
 func WithStoreDir(dir string) Option { return func(c *embedded.Config) { c.StoreDir = dir } }
 

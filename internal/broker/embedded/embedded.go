@@ -2,6 +2,10 @@
 // "kycflow run" and for tests. It is apart from internal/broker so that
 // the service binaries (ingest, enricher, notifier), which only connect to
 // a server, do not link the NATS server.
+//
+// With a store key the server encrypts its store with JetStream's own
+// store encryption (docs/operations.md, "Personal data at rest"); Run
+// checks before the server starts that the key fits the store (store.go).
 package embedded
 
 import (
@@ -33,6 +37,29 @@ type Config struct {
 	// server starts: authentication and TLS for tests (brokertest). It
 	// runs again on every start.
 	Configure func(*server.Options)
+
+	// StoreKey, when set, encrypts the store: JetStream's store
+	// encryption, with a key per stream and message block derived from
+	// it and sealed with StoreCipher. At least MinStoreKeyLen bytes. Run
+	// refuses a store that StoreKey (or PreviousStoreKey) does not open
+	// (ErrStoreKeyWrong), a store written without encryption
+	// (ErrStoreNotEncrypted) unless EncryptExisting, and, without a key,
+	// an encrypted store (ErrStoreEncrypted): nats-server itself would
+	// start and skip the streams it cannot read, and the streams created
+	// next would be empty ones over their directories.
+	StoreKey string
+	// PreviousStoreKey is the key the store was encrypted with before
+	// StoreKey (rotation): what it opens is re-encrypted with StoreKey
+	// at start, after which StoreKey alone opens the store.
+	PreviousStoreKey string
+	// StoreCipher seals the store: CipherChaCha (the default, as in
+	// nats-server) or CipherAES. Files sealed with the other one are read
+	// and re-sealed at start, so it can be changed at any start.
+	StoreCipher Cipher
+	// EncryptExisting lets StoreKey encrypt a store written without
+	// encryption: the server encrypts its streams in place at start.
+	// Copies made before (backups, snapshots) stay in plain text.
+	EncryptExisting bool
 }
 
 // Server is an in-process JetStream server.
@@ -52,6 +79,9 @@ func Run(cfg Config) (*Server, error) {
 	if cfg.ServerName == "" {
 		cfg.ServerName = "kycflow-embedded"
 	}
+	if err := CheckStore(cfg); err != nil {
+		return nil, err
+	}
 	opts := &server.Options{
 		ServerName:            cfg.ServerName,
 		Host:                  cfg.Host,
@@ -68,6 +98,7 @@ func Run(cfg Config) (*Server, error) {
 	if cfg.SyncAlways {
 		opts.SyncInterval = 2 * time.Minute
 	}
+	encrypt(opts, cfg)
 	if cfg.Configure != nil {
 		cfg.Configure(opts)
 	}
