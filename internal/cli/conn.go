@@ -42,6 +42,10 @@ type runInfo struct {
 	EnricherURL    string `json:"enricherUrl,omitempty"`
 	NotifierURL    string `json:"notifierUrl,omitempty"`
 	SimulatorURL   string `json:"simulatorUrl,omitempty"`
+	// StoreDir is the embedded NATS server's JetStream store ("" for an
+	// external server): "kycflow streams" reads there whether each
+	// stream is stored encrypted.
+	StoreDir string `json:"storeDir,omitempty"`
 }
 
 // dataDir is the data directory of a local "kycflow run": KYCFLOW_DATA_DIR

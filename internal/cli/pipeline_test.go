@@ -39,6 +39,13 @@ type pipeline struct {
 // ends.
 func startPipeline(t *testing.T, sim *jumiotest.Server) *pipeline {
 	t.Helper()
+	return startPipelineWith(t, sim, nil)
+}
+
+// startPipelineWith is startPipeline with the variables of extra set for
+// "kycflow run".
+func startPipelineWith(t *testing.T, sim *jumiotest.Server, extra map[string]string) *pipeline {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("runs the whole pipeline; runs without -short")
 	}
@@ -71,12 +78,13 @@ func startPipeline(t *testing.T, sim *jumiotest.Server) *pipeline {
 		"KYCFLOW_JUMIO_RATE_BURST":                "20",
 		"KYCFLOW_ENRICHER_MIGRATION_CALLBACK_URL": p.ingest + "/callbacks/platform",
 	})
+	maps.Copy(runVars, extra)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
 	var out, errOut ingesttest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(ctx, []string{"run", "--data-dir", t.TempDir(), "--addr", addr, "--nats-url", p.srv.URL(),
-			"--enricher-addr", "127.0.0.1:0", "--notifier-addr", "127.0.0.1:0"},
+			"--enricher-addr", "127.0.0.1:0", "--notifier-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"},
 			func(k string) string { return runVars[k] }, nil, &out, &errOut)
 	}()
 	t.Cleanup(func() {

@@ -83,6 +83,89 @@ type runConfig struct {
 	// simulatorAddr is where the Jumio simulator listens when there are
 	// no Jumio credentials.
 	simulatorAddr string
+	// store is the store encryption of the embedded server.
+	store storeConfig
+}
+
+// storeConfig is the store encryption of the embedded NATS server
+// (KYCFLOW_NATS_STORE_*).
+type storeConfig struct {
+	key, previous   config.Secret
+	cipher          embedded.Cipher
+	encryptExisting bool
+}
+
+// Variables of the store encryption of the embedded NATS server.
+const (
+	varStoreKey             = "KYCFLOW_NATS_STORE_KEY"
+	varStorePreviousKey     = "KYCFLOW_NATS_STORE_PREVIOUS_KEY"
+	varStoreCipher          = "KYCFLOW_NATS_STORE_CIPHER"
+	varStoreEncryptExisting = "KYCFLOW_NATS_STORE_ENCRYPT_EXISTING"
+)
+
+// loadStoreConfig reads the store encryption of the embedded server; the
+// keys are secrets (from the variable or the file of its _FILE twin) and
+// never printed. An external server (--nats-url) encrypts by its own
+// configuration: a key set for it is refused rather than ignored.
+func loadStoreConfig(e *config.Env, ownServer bool) storeConfig {
+	sc := storeConfig{
+		key: e.Secret(varStoreKey, fmt.Sprintf("key that encrypts the embedded NATS server's store, at least %d bytes, random", embedded.MinStoreKeyLen)),
+		previous: e.Secret(varStorePreviousKey, "the key the embedded server's store was encrypted with before "+varStoreKey+
+			" (key rotation: one start with both re-encrypts the store with the new key)"),
+		cipher: embedded.Cipher(e.Enum(varStoreCipher, string(embedded.CipherChaCha), "cipher of the store encryption",
+			string(embedded.CipherChaCha), string(embedded.CipherAES))),
+		encryptExisting: e.Bool(varStoreEncryptExisting, false, "with "+varStoreKey+", encrypt a store written without encryption at this start"),
+	}
+	switch {
+	case !ownServer && (sc.key.IsSet() || sc.previous.IsSet()):
+		e.Invalid(varStoreKey, "encrypts the store of the embedded NATS server; with --nats-url the external server's own configuration does (jetstream { key: ... }, docs/operations.md)")
+	case sc.key.IsSet() && len(sc.key.Value()) < embedded.MinStoreKeyLen:
+		e.Invalid(varStoreKey, "want a key of at least %d bytes, random (openssl rand -base64 48)", embedded.MinStoreKeyLen)
+	case sc.previous.IsSet() && !sc.key.IsSet():
+		e.Invalid(varStorePreviousKey, "set it together with %s, the new key", varStoreKey)
+	}
+	return sc
+}
+
+// apply sets the embedded server's store encryption in cfg.
+func (sc storeConfig) apply(cfg embedded.Config) embedded.Config {
+	cfg.StoreKey, cfg.PreviousStoreKey = sc.key.Value(), sc.previous.Value()
+	cfg.StoreCipher, cfg.EncryptExisting = sc.cipher, sc.encryptExisting
+	return cfg
+}
+
+// describe says how the store is kept, for the banner.
+func (sc storeConfig) describe() string {
+	if !sc.key.IsSet() {
+		return "store not encrypted (" + varStoreKey + ")"
+	}
+	if sc.cipher == embedded.CipherAES {
+		return "store encrypted, AES-256-GCM"
+	}
+	return "store encrypted, ChaCha20-Poly1305"
+}
+
+// storeError says what to set when the store does not fit the keys.
+func (sc storeConfig) storeError(err *embedded.StoreError) error {
+	streams := strings.Join(err.Streams, ", ")
+	switch {
+	case errors.Is(err, embedded.ErrStoreEncrypted):
+		return fmt.Errorf("embedded NATS server: the store in %s is encrypted (streams %s) and %s is not set: "+
+			"set it (or %s_FILE) to the key the store was written with", err.Dir, streams, varStoreKey, varStoreKey)
+	case errors.Is(err, embedded.ErrStoreNotEncrypted):
+		return fmt.Errorf("embedded NATS server: %s is set and the store in %s was written without encryption (streams %s): "+
+			"set %s=true to encrypt it in place at this start (copies made before, such as backups, stay in plain text), or unset %s",
+			varStoreKey, err.Dir, streams, varStoreEncryptExisting, varStoreKey)
+	case errors.Is(err, embedded.ErrStoreKeyWrong):
+		keys := varStoreKey + " does not open"
+		if sc.previous.IsSet() {
+			keys = "neither " + varStoreKey + " nor " + varStorePreviousKey + " opens"
+		}
+		return fmt.Errorf("embedded NATS server: %s the store in %s (streams %s): it was written with another key; "+
+			"set %s to that key, or, to change keys, %s to that key and %s to the new one",
+			keys, err.Dir, streams, varStoreKey, varStorePreviousKey, varStoreKey)
+	}
+	return err
 }
 
 // ownServer reports whether run starts its embedded NATS server.
@@ -135,6 +218,7 @@ func runRun(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 	}
 
 	info := ls.info(nats.url, sim)
+	info.StoreDir = nats.storeDir
 	rc.enricher = rc.enricherConfig(sim) // the banner names its Netverify confirmation
 	if err := writeRunInfo(rc.dataDir, info); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -207,6 +291,7 @@ func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
 		rc.ingest.CheckSourceIP = false
 	}
 	rc.ingest.ValidateInto(e)
+	rc.store = loadStoreConfig(e, rc.ownServer())
 	if r := rc.ingest.NATS.Streams.Replicas; rc.ownServer() && r > 1 {
 		e.Invalid("KYCFLOW_STREAM_REPLICAS", "the embedded NATS server is a single node: want 1 (replicas need --nats-url with a JetStream cluster)")
 	}
@@ -280,6 +365,9 @@ func processAlive(pid int) bool {
 type natsServer struct {
 	url      string
 	embedded bool
+	// storeDir is the embedded server's JetStream store ("" for an
+	// external server).
+	storeDir string
 	stop     func()
 }
 
@@ -297,7 +385,10 @@ func startNATS(rc runConfig) (natsServer, error) {
 	if err := os.MkdirAll(storeDir, 0o750); err != nil {
 		return natsServer{}, fmt.Errorf("data directory: %w", err)
 	}
-	emb, err := embedded.Run(embedded.Config{StoreDir: storeDir, Host: host, Port: port, SyncAlways: true})
+	emb, err := embedded.Run(rc.store.apply(embedded.Config{StoreDir: storeDir, Host: host, Port: port, SyncAlways: true}))
+	if se := (*embedded.StoreError)(nil); errors.As(err, &se) {
+		return natsServer{}, rc.store.storeError(se)
+	}
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return natsServer{}, fmt.Errorf("embedded NATS server: %s is in use (another kycflow run, or a NATS server): "+
 			"stop it, pick another address with --nats-listen (port 0: any free port), or use that server with --nats-url nats://%s",
@@ -306,7 +397,7 @@ func startNATS(rc runConfig) (natsServer, error) {
 	if err != nil {
 		return natsServer{}, fmt.Errorf("embedded NATS server on %s: %w", rc.natsListen, err)
 	}
-	return natsServer{url: emb.URL(), embedded: true, stop: emb.Stop}, nil
+	return natsServer{url: emb.URL(), embedded: true, storeDir: storeDir, stop: emb.Stop}, nil
 }
 
 // ensureStreams creates or updates the streams once, before the stages
@@ -451,7 +542,7 @@ func printBanner(w io.Writer, program string, rc runConfig, info runInfo, embedd
 	}
 	fmt.Fprintf(w, "kycflow run\n")
 	if embedded {
-		fmt.Fprintf(w, "  JetStream  %s (embedded; data in %s, every write synced to disk)\n", info.NATSURL, rc.dataDir)
+		fmt.Fprintf(w, "  JetStream  %s (embedded; data in %s, every write synced to disk, %s)\n", info.NATSURL, rc.dataDir, rc.store.describe())
 	} else {
 		fmt.Fprintf(w, "  JetStream  %s (external)\n", redactURL(info.NATSURL))
 	}

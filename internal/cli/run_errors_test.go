@@ -12,6 +12,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kycflow/kycflow/internal/broker/embedded"
 )
 
 // runOnce runs "kycflow run" with free ports, the extra arguments and env,
@@ -41,6 +45,12 @@ func TestRunConfigurationErrors(t *testing.T) {
 			[]string{"kycflow: configuration: KYCFLOW_STREAM_REPLICAS=3: the embedded NATS server is a single node: want 1 (replicas need --nats-url with a JetStream cluster)"}},
 		{"half the Jumio credentials", map[string]string{"KYCFLOW_JUMIO_CLIENT_ID": "client"},
 			[]string{"kycflow: configuration: KYCFLOW_JUMIO_CLIENT_SECRET: KYCFLOW_JUMIO_CLIENT_ID is set but not KYCFLOW_JUMIO_CLIENT_SECRET: set both (the OAuth2 client of the Platform APIs) or neither"}},
+		{"store key too short", map[string]string{"KYCFLOW_NATS_STORE_KEY": "0123456789"},
+			[]string{"kycflow: configuration: KYCFLOW_NATS_STORE_KEY: want a key of at least 32 bytes, random (openssl rand -base64 48)"}},
+		{"previous store key alone", map[string]string{"KYCFLOW_NATS_STORE_PREVIOUS_KEY": testStoreKey},
+			[]string{"kycflow: configuration: KYCFLOW_NATS_STORE_PREVIOUS_KEY: set it together with KYCFLOW_NATS_STORE_KEY, the new key"}},
+		{"unknown store cipher", map[string]string{"KYCFLOW_NATS_STORE_KEY": testStoreKey, "KYCFLOW_NATS_STORE_CIPHER": "des"},
+			[]string{"kycflow: configuration: KYCFLOW_NATS_STORE_CIPHER=des: want one of chacha, aes"}},
 		{"several", map[string]string{"KYCFLOW_INGEST_RATE_LIMIT": "fast", "KYCFLOW_JUMIO_REGION": "mars-1", "KYCFLOW_STREAM_STORAGE": "disk"},
 			[]string{"kycflow: configuration:",
 				"  KYCFLOW_STREAM_STORAGE=disk: want one of file, memory",
@@ -102,4 +112,81 @@ func TestRunRefusesATakenPlace(t *testing.T) {
 			t.Errorf("exit %d, stderr %q; want %q naming --nats-listen", code, errOut, want)
 		}
 	})
+}
+
+// TestRunStoreKeyErrors: a store the store key settings do not fit is
+// refused before the embedded server starts, with an error that names
+// the variable to set and never the key; a key meant for an external
+// server is refused rather than ignored.
+func TestRunStoreKeyErrors(t *testing.T) {
+	other := strings.Repeat("k", 40)
+	for _, tc := range []struct {
+		name    string
+		written string            // the store was written with this key
+		env     map[string]string // kycflow run starts with these
+		want    []string          // in stderr
+	}{
+		{"encrypted store, no key", testStoreKey, nil,
+			[]string{"is encrypted (streams KYC)", "KYCFLOW_NATS_STORE_KEY is not set"}},
+		{"plain store, a key", "", map[string]string{"KYCFLOW_NATS_STORE_KEY": testStoreKey},
+			[]string{"KYCFLOW_NATS_STORE_KEY is set", "written without encryption (streams KYC)", "KYCFLOW_NATS_STORE_ENCRYPT_EXISTING=true"}},
+		{"another key", testStoreKey, map[string]string{"KYCFLOW_NATS_STORE_KEY": other},
+			[]string{"KYCFLOW_NATS_STORE_KEY does not open the store", "(streams KYC): it was written with another key"}},
+		{"another key, another previous key", testStoreKey, map[string]string{"KYCFLOW_NATS_STORE_KEY": other, "KYCFLOW_NATS_STORE_PREVIOUS_KEY": other + "x"},
+			[]string{"neither KYCFLOW_NATS_STORE_KEY nor KYCFLOW_NATS_STORE_PREVIOUS_KEY opens the store"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeKYCStream(t, filepath.Join(dir, "jetstream"), tc.written)
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			code, out, errOut := runOnce(ctx, t, tc.env, "--data-dir", dir, "--nats-listen", "127.0.0.1:0")
+			if code != 1 || out != "" {
+				t.Errorf("exit %d, stdout %q; want 1 and nothing printed", code, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut)
+				}
+			}
+			for _, key := range []string{testStoreKey, other} {
+				if strings.Contains(errOut, key) {
+					t.Errorf("stderr holds a key:\n%s", errOut)
+				}
+			}
+		})
+	}
+	t.Run("external server", func(t *testing.T) {
+		code, _, errOut := runOnce(t.Context(), t, map[string]string{"KYCFLOW_NATS_STORE_KEY": testStoreKey},
+			"--data-dir", t.TempDir(), "--nats-url", "nats://127.0.0.1:1")
+		if want := "KYCFLOW_NATS_STORE_KEY: encrypts the store of the embedded NATS server"; code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("exit %d, stderr %q; want 1 and %q", code, errOut, want)
+		}
+	})
+}
+
+// writeKYCStream makes stream KYC with one message in a JetStream store
+// in storeDir, encrypted with key when it is set.
+func writeKYCStream(t *testing.T, storeDir, key string) {
+	t.Helper()
+	s, err := embedded.Run(embedded.Config{StoreDir: storeDir, Port: -1, StoreKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	nc, err := nats.Connect(s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "KYC", Subjects: []string{"kyc.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(t.Context(), "kyc.a", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
 }
