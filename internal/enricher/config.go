@@ -149,6 +149,14 @@ type Config struct {
 	// included (it is read like a secret). Empty: the callback URL of the
 	// Jumio Portal.
 	MigrationCallbackURL string
+
+	// OmitRawDocument keeps the raw Jumio document out of the enriched
+	// events (KYCFLOW_ENRICHER_KEEP_RAW=false): JUMIO_ENRICHED then holds
+	// the normalized result only, one copy of the personal data fewer.
+	// Nothing kycflow runs reads the raw document; whoever needs it again
+	// fetches it from Jumio while Jumio keeps it ("kycflow replay enrich"
+	// re-fetches it, and keeps it when this is off).
+	OmitRawDocument bool
 }
 
 // LoadConfig reads the enricher variables (KYCFLOW_ENRICHER_*,
@@ -185,6 +193,7 @@ func LoadConfig(e *config.Env) Config {
 		}
 		c.NotReadySchedule = append(c.NotReadySchedule, d)
 	}
+	c.OmitRawDocument = !e.Bool("KYCFLOW_ENRICHER_KEEP_RAW", true, "keep the raw Jumio document in the enriched events (JUMIO_ENRICHED)")
 	c.Server.Profiling = e.Bool("KYCFLOW_ENRICHER_PPROF", false, "serve Go profiles under /debug/pprof/ on KYCFLOW_ENRICHER_ADDR, for measuring")
 	return c
 }

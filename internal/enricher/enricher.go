@@ -65,6 +65,9 @@ type Enricher struct {
 	now    func() time.Time
 	// confirm: Netverify callbacks are confirmed (ConfirmsNetverify).
 	confirm bool
+	// omitRaw leaves the raw Jumio document out of the enriched events
+	// (Config.OmitRawDocument).
+	omitRaw bool
 	// hook, set by tests only, runs before each retrieval (a panic
 	// there is a panic of the handler).
 	hook func(eventID string)
@@ -149,6 +152,7 @@ func New(cfg Config, nc *nats.Conn, client *jumio.Client, tel *telemetry.Telemet
 		now:     time.Now,
 		running: make(chan struct{}),
 		confirm: ConfirmsNetverify(cfg),
+		omitRaw: cfg.OmitRawDocument,
 	}
 	e.Handlers = Handlers{Enrich: e.handle, Work: e.handleWork}
 	if !e.confirm {

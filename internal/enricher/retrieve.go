@@ -15,7 +15,17 @@ import (
 	"github.com/kycflow/kycflow/pkg/mapping"
 )
 
-// retrieve makes the enriched event of a callback: from the workflow
+// retrieve makes the enriched event of a callback (retrieveDocument),
+// without its raw document when the configuration says so.
+func (e *Enricher) retrieve(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
+	ee, err := e.retrieveDocument(ctx, c, now)
+	if e.omitRaw {
+		ee.Raw = nil
+	}
+	return ee, err
+}
+
+// retrieveDocument makes the enriched event of a callback: from the workflow
 // details for Platform callbacks, from the Netverify retrieval data for
 // Netverify ones when they are confirmed (Config.NetverifyConfirm), else
 // from the callback itself.
@@ -27,7 +37,7 @@ import (
 // once, instead of retrying a 404 "not ready yet" for an hour and
 // dead-lettering it. Platform details Jumio wiped out map to a tombstone
 // on their own (mapping.FromPlatform).
-func (e *Enricher) retrieve(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
+func (e *Enricher) retrieveDocument(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
 	if c.ev.API == events.APIPlatform {
 		ee, err := e.platform(ctx, c, now)
 		if errors.Is(err, jumio.ErrNotFound) {

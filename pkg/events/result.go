@@ -662,7 +662,10 @@ type EnrichedEvent struct {
 	// "netverify.callback" or "netverify.retrieval-data".
 	RawType string `json:"rawType"`
 	// Raw is the Jumio document as retrieved (or, for Netverify callbacks,
-	// the callback fields as a JSON object).
+	// the callback fields as a JSON object). It is absent from tombstones,
+	// when the enricher is set to keep no raw documents (data
+	// minimisation: RawType still names the document the result was made
+	// from), and from notifier dead letters.
 	Raw json.RawMessage `json:"raw,omitempty"`
 }
 
