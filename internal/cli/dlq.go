@@ -304,6 +304,9 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 	if err := checkRedriveRoutes(ctx, js, dls); err != nil {
 		return fmt.Errorf("dlq: %w", err)
 	}
+	if err := checkRedrivePayloads(dls); err != nil {
+		return fmt.Errorf("dlq: %w", err)
+	}
 	st, err := js.Stream(ctx, events.StreamDLQ)
 	if err != nil {
 		return fmt.Errorf("dlq: %w", err)
@@ -342,6 +345,25 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 	}
 	if !dryRun {
 		fmt.Fprintf(env.Stdout, "%s re-driven\n", count(done, "dead letter"))
+	}
+	return nil
+}
+
+// checkRedrivePayloads refuses to re-drive a notifier dead letter that
+// kept no payload: its route's policy is not full and the message was not
+// an enriched event it could project (the notifier keeps no more personal
+// data than the route may deliver). Re-driving nothing would only
+// dead-letter it again; the original is re-fed from JUMIO_ENRICHED
+// instead. Nothing is re-driven when one fails the check.
+func checkRedrivePayloads(dls []deadLetter) error {
+	for _, d := range dls {
+		if d.Stage != string(events.StageNotify) || len(d.data) > 0 {
+			continue
+		}
+		seq := d.header.Get(events.HeaderOriginalSequence)
+		return fmt.Errorf("dead letter %d keeps no payload (route %s keeps none of a message it cannot project by its policy), nothing was re-driven: "+
+			"re-feed the original while %s keeps it with: kycflow replay notify --from-seq %s --to-seq %s --redeliver --route %s",
+			d.Seq, d.Route, events.StreamEnriched, seq, seq, d.Route)
 	}
 	return nil
 }

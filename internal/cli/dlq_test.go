@@ -89,3 +89,31 @@ func TestRedriveRefusesAnUnreadRoute(t *testing.T) {
 		t.Errorf("dead letters after the redrive:\n%s", out)
 	}
 }
+
+// TestRedriveRefusesADeadLetterWithoutPayload: a notifier dead letter that
+// kept no payload (its route's policy keeps nothing of a message it cannot
+// project) is not re-driven, nor is any other: the refusal names the
+// replay that re-feeds the original, and every dead letter stays.
+func TestRedriveRefusesADeadLetterWithoutPayload(t *testing.T) {
+	defer func(d time.Duration) { routeReadWait = d }(routeReadWait)
+	routeReadWait = 500 * time.Millisecond
+	s := newServer(t)
+	s.consumer("live", true)
+	s.deadLetter("live", "11111111-1111-4111-8111-111111111111")
+	exec := "22222222-2222-4222-8222-222222222222"
+	err := broker.PublishDeadLetter(s.t.Context(), s.js, broker.DeadLetter{
+		Stage: events.StageNotify, Route: "live", AccountID: "4a1b2c3d-5e6f-4711-8899-aabbccddeeff", ExecutionID: exec,
+		EventID: "ev-" + exec, Err: notifier.ErrMalformed, Class: notifier.ClassMalformed, Attempts: 1,
+		OriginalSubject: events.EnrichedSubject("4a1b2c3d-5e6f-4711-8899-aabbccddeeff", exec), OriginalStream: events.StreamEnriched, OriginalSeq: 7,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := s.kycflow(1, "dlq", "redrive", "--route", "live")
+	if want := "kycflow replay notify --from-seq 7 --to-seq 7 --redeliver --route live"; !strings.Contains(out, want) {
+		t.Errorf("got %q, want a refusal naming %q", out, want)
+	}
+	if out := s.kycflow(0, "dlq", "list"); !strings.Contains(out, "2 dead letters") {
+		t.Errorf("dead letters after the refusal:\n%s", out)
+	}
+}

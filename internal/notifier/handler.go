@@ -1,12 +1,14 @@
 package notifier
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -146,13 +148,6 @@ func (rt *route) prepare(ctx context.Context, msg *message.Message) (j job, ok b
 		rt.deadLetter(ctx, msg, in, in.eventID, derr, ClassMalformed, j.attempt, j.log)
 		return j, false, nil
 	}
-	if !rt.Filter.Match(in.result) {
-		rt.n.metrics.filtered.Add(ctx, 1, routeAttrs(rt.Name))
-		return j, false, nil
-	}
-	if rt.n.hook != nil {
-		rt.n.hook(rt.Name, in.eventID)
-	}
 	if h := msg.Metadata.Get(events.HeaderReplay); h != "" {
 		m, err := events.ParseReplayMarker(h)
 		if err != nil {
@@ -160,6 +155,13 @@ func (rt *route) prepare(ctx context.Context, msg *message.Message) (j job, ok b
 		} else {
 			j.marker = &m
 		}
+	}
+	if !redrivenProjection(in.result, j.marker, rt.Name) && !rt.Filter.Match(in.result) {
+		rt.n.metrics.filtered.Add(ctx, 1, routeAttrs(rt.Name))
+		return j, false, nil
+	}
+	if rt.n.hook != nil {
+		rt.n.hook(rt.Name, in.eventID)
 	}
 	if j.marker != nil && !j.marker.Covers(rt.Name) {
 		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "replay_other_route")))
@@ -350,7 +352,8 @@ func (rt *route) countPanic(msg *message.Message, _ *broker.PanicError, deadLett
 	rt.n.metrics.retried.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "panic")))
 }
 
-// deadLetterOf is the dead letter of msg for this route.
+// deadLetterOf is the dead letter of msg for this route; its payload is
+// deadLetterPayload's.
 func (rt *route) deadLetterOf(msg *message.Message, in input, eventID string, cause error, class string, attempt int) broker.DeadLetter {
 	return broker.DeadLetter{
 		Stage:           events.StageNotify,
@@ -358,7 +361,7 @@ func (rt *route) deadLetterOf(msg *message.Message, in input, eventID string, ca
 		AccountID:       in.account,
 		ExecutionID:     in.execution,
 		EventID:         eventID,
-		Payload:         msg.Payload,
+		Payload:         rt.deadLetterPayload(msg.Payload),
 		Headers:         broker.Headers(msg),
 		Err:             cause,
 		Class:           class,
@@ -370,7 +373,7 @@ func (rt *route) deadLetterOf(msg *message.Message, in input, eventID string, ca
 	}
 }
 
-// deadLetter stores msg, unchanged, in JUMIO_DLQ under
+// deadLetter stores msg in JUMIO_DLQ under
 // jumio.dlq.notify-<route>.<account>.<execution> and reports true; the
 // handler then acks it. When the dead letter cannot be stored the message
 // is retried instead and it reports false.
@@ -397,4 +400,65 @@ func (r Retry) delay(attempt int, retryAfter time.Duration) time.Duration {
 		d = min(retryAfter, max(d, maxRetryAfter))
 	}
 	return d
+}
+
+// deadLetterPayload is what a dead letter of this route keeps of an
+// enriched message: no more personal data than the route may deliver.
+// The raw Jumio document, which no route delivers, is left out. Under
+// the full policy the rest is kept byte for byte (a message that is not a
+// JSON object as it is); under the others the result is projected by the
+// route's policy (Result.Policy then says so), and a message that does
+// not decode, or whose projection comes out larger than the message, is
+// not kept at all: the dead letter's Kycflow-Original-Stream and
+// -Sequence headers locate it in JUMIO_ENRICHED while that stream keeps
+// it ("kycflow replay notify --from-seq").
+func (rt *route) deadLetterPayload(payload []byte) []byte {
+	if rt.Policy == events.PolicyFull {
+		return withoutRaw(payload)
+	}
+	var ev events.EnrichedEvent
+	if json.Unmarshal(payload, &ev) != nil || ev.Result.IDs.WorkflowExecutionID == "" ||
+		max(ev.SchemaVersion, ev.Result.SchemaVersion) > events.ResultSchemaVersion {
+		return nil
+	}
+	b, err := json.Marshal(events.EnrichedEvent{SchemaVersion: ev.SchemaVersion, Result: events.Project(ev.Result, rt.Policy), RawType: ev.RawType})
+	if err != nil || len(b) > len(payload) {
+		return nil
+	}
+	return b
+}
+
+// rawField is the JSON name of events.EnrichedEvent.Raw.
+const rawField = "raw"
+
+// withoutRaw returns an enriched message without its raw document, every
+// other field's bytes as they were (not escaped again: a result that fit
+// the server still fits); a message without one, or that is not a JSON
+// object, comes back as it is.
+func withoutRaw(payload []byte) []byte {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(payload, &fields) != nil {
+		return payload
+	}
+	if _, ok := fields[rawField]; !ok {
+		return payload
+	}
+	delete(fields, rawField)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(fields) != nil {
+		return nil
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// redrivenProjection reports whether r is a result projected already (a
+// notify dead letter's payload under a policy other than full) re-driven
+// to this route alone: "kycflow dlq redrive" marks it so. The route's
+// filter passed it when it was dead-lettered, and what the policy dropped
+// (a document's issuing country under decision_only) cannot be filtered
+// on again.
+func redrivenProjection(r events.Result, m *events.ReplayMarker, route string) bool {
+	return r.Policy != "" && m != nil && slices.Contains(m.Routes, route)
 }
