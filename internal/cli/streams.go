@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/broker/embedded"
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/internal/erasure"
@@ -34,7 +35,11 @@ a cluster its leader and whether each other replica is current (DEGRADED
 when it has no leader or a replica is behind or offline), and each
 consumer's lag: messages not yet delivered (pending), delivered and not
 yet acked (ack pending, including retries waiting for their delay), and
-redelivered. It compares each stream's configuration with what the services
+redelivered. It says which streams hold personal data and whether the
+server stores each encrypted: yes or no for the embedded server of a
+local "kycflow run" (read from its store), unknown for any other server
+(NATS does not report it; see the server's jetstream key setting). It
+compares each stream's configuration with what the services
 would create from the KYCFLOW_STREAM_* variables in this environment, and
 exits 1 when a stream is missing or differs.
 
@@ -62,8 +67,15 @@ var kvBuckets = []string{enricher.StateBucket, notifier.DeliveriesBucket, migrat
 
 // streamReport is one stream in "kycflow streams".
 type streamReport struct {
-	Name      string           `json:"name"`
-	Missing   bool             `json:"missing,omitempty"`
+	Name    string `json:"name"`
+	Missing bool   `json:"missing,omitempty"`
+	// PersonalData says whether the stream holds personal data, and
+	// PersonalDataHeld which (streamPersonalData).
+	PersonalData     bool   `json:"personalData"`
+	PersonalDataHeld string `json:"personalDataHeld,omitempty"`
+	// Encrypted says whether the server stores the stream encrypted:
+	// yes, no, memory (not on disk) or unknown (storeEncryption).
+	Encrypted string           `json:"encrypted,omitempty"`
 	Messages  uint64           `json:"messages"`
 	Bytes     uint64           `json:"bytes"`
 	First     time.Time        `json:"first,omitzero"`
@@ -149,6 +161,7 @@ func runStreams(ctx context.Context, env Env, fs *flag.FlagSet, args []string) e
 	for _, sc := range s.streams.StreamConfigs() {
 		want[sc.Name] = sc
 	}
+	encrypted := storeEncryption(env, fs)
 	var reports []streamReport
 	for _, name := range append(append(slices.Clone(broker.StreamNames), otherStreams...), kvStreams()...) {
 		r, err := reportStream(ctx, s.js, name)
@@ -157,6 +170,11 @@ func runStreams(ctx context.Context, env Env, fs *flag.FlagSet, args []string) e
 		}
 		if w, ok := want[name]; ok && !r.Missing {
 			r.Drift = drift(r.config, w)
+		}
+		r.PersonalDataHeld = streamPersonalData[name]
+		r.PersonalData = r.PersonalDataHeld != ""
+		if !r.Missing {
+			r.Encrypted = encryptedText(r.config, encrypted, name)
 		}
 		if name == events.StreamEnriched {
 			flagOrphans(env, r.Consumers)
@@ -182,6 +200,52 @@ func runStreams(ctx context.Context, env Env, fs *flag.FlagSet, args []string) e
 		return fmt.Errorf("streams: %s missing or configured otherwise than this environment says (services create and update them at start)", strings.Join(bad, ", "))
 	}
 	return nil
+}
+
+// streamPersonalData says what personal data each stream holds; the
+// streams and buckets not named hold none (ids, hashes, states and
+// times). docs/operations.md ("Personal data at rest") has the same
+// table, with the retention of each; a test keeps the two together.
+var streamPersonalData = map[string]string{
+	events.StreamCallbacks: "Netverify callbacks as received: names, date of birth, document number, address, image links (Platform callbacks hold ids only)",
+	events.StreamEnriched:  "every result in full (person, document, image links, extra) and the raw Jumio document, unless KYCFLOW_ENRICHER_KEEP_RAW=false",
+	events.StreamResults:   "the results of NATS routes with policy full (no_pii and decision_only results hold none)",
+	events.StreamDLQ:       "enrich dead letters: the callbacks as received; notify dead letters: what the route's policy allows",
+}
+
+// storeEncryption says, per stream, whether the NATS server the command
+// talks to stores it encrypted, or nil when that cannot be known. NATS
+// reports nothing of its store encryption (neither the JetStream API nor
+// the monitoring endpoints say), so it is read from the store itself,
+// which only a local "kycflow run" lets this command see: when the
+// command talks to the embedded server of the run in its data directory,
+// a stream is encrypted when its directory holds a metadata key.
+func storeEncryption(env Env, fs *flag.FlagSet) map[string]bool {
+	ri, ok := localRun(env, fs)
+	if !ok || ri.StoreDir == "" || natsURL(env, fs) != ri.NATSURL {
+		return nil
+	}
+	enc, err := embedded.StreamsEncrypted(ri.StoreDir)
+	if err != nil {
+		return nil
+	}
+	return enc
+}
+
+// encryptedText is a stream's Encrypted: memory for a stream kept in
+// memory, unknown when the store cannot be seen.
+func encryptedText(cfg jetstream.StreamConfig, encrypted map[string]bool, name string) string {
+	if cfg.Storage == jetstream.MemoryStorage {
+		return "memory"
+	}
+	e, ok := encrypted[name]
+	switch {
+	case !ok:
+		return "unknown"
+	case e:
+		return "yes"
+	}
+	return "no"
 }
 
 // otherStreams are the streams of bulk work and of the audit trail, which
@@ -292,18 +356,23 @@ func drift(got, want jetstream.StreamConfig) []string {
 
 func printStreams(w io.Writer, reports []streamReport, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STREAM\tMESSAGES\tBYTES\tFIRST\tLAST\tCONFIGURATION")
+	fmt.Fprintln(tw, "STREAM\tMESSAGES\tBYTES\tFIRST\tLAST\tPERSONAL DATA\tENCRYPTED\tCONFIGURATION")
 	var orphans []string
-	hidden := 0
+	hidden, unknown := 0, false
 	for _, r := range reports {
+		pd := "no"
+		if r.PersonalData {
+			pd = "yes"
+		}
 		if r.Missing {
 			state := "missing"
 			if slices.Contains(otherStreams, r.Name) {
 				state = "not created yet (created on first use)"
 			}
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", r.Name, state)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\t-\t%s\n", r.Name, pd, state)
 			continue
 		}
+		unknown = unknown || r.Encrypted == "unknown"
 		conf := "as configured"
 		if strings.HasPrefix(r.Name, "KV_") {
 			conf = "bucket"
@@ -311,9 +380,9 @@ func printStreams(w io.Writer, reports []streamReport, now time.Time) {
 		if len(r.Drift) > 0 {
 			conf = "DIFFERS: " + strings.Join(r.Drift, "; ")
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.Name, r.Messages, bytesText(r.Bytes), ago(r.First, now), ago(r.Last, now), conf)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Messages, bytesText(r.Bytes), ago(r.First, now), ago(r.Last, now), pd, r.Encrypted, conf)
 		if c := r.Cluster; c != nil {
-			fmt.Fprintf(tw, "  %s\t\t\t\t\t\n", clusterLine(c))
+			fmt.Fprintf(tw, "  %s\t\t\t\t\t\t\t\n", clusterLine(c))
 		}
 		for _, c := range r.Consumers {
 			if c.finished() {
@@ -329,10 +398,13 @@ func printStreams(w io.Writer, reports []streamReport, now time.Time) {
 				flag = "ORPHANED: " + c.Orphan
 				orphans = append(orphans, "nats consumer rm "+r.Name+" "+c.Name+" -f")
 			}
-			fmt.Fprintf(tw, "  %s %s\tpending %d\tack pending %d\tredelivered %d\tactive %s\t%s\n", kind, c.Name, c.Pending, c.AckPending, c.Redelivered, ago(c.LastActive, now), flag)
+			fmt.Fprintf(tw, "  %s %s\tpending %d\tack pending %d\tredelivered %d\tactive %s\t\t\t%s\n", kind, c.Name, c.Pending, c.AckPending, c.Redelivered, ago(c.LastActive, now), flag)
 		}
 	}
 	tw.Flush()
+	if unknown {
+		fmt.Fprintf(w, "(ENCRYPTED unknown: NATS does not report whether a server encrypts its store; kycflow sees it only in the store of a local kycflow run. Check the server's jetstream key setting, docs/operations.md)\n")
+	}
 	if hidden > 0 {
 		fmt.Fprintf(w, "(%s with nothing left to deliver not shown: tail and replay readers, which expire by themselves)\n", count(hidden, "ephemeral consumer"))
 	}

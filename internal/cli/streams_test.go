@@ -13,6 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -73,7 +75,8 @@ func TestStreamsMatchingConfiguration(t *testing.T) {
 
 	reports := s.streamsJSON(0)
 	got := reports[events.StreamEnriched]
-	want := streamReport{Name: events.StreamEnriched, Messages: 2, Consumers: []consumerReport{{Name: "notifier-crm", Durable: true, Pending: 2}}}
+	want := streamReport{Name: events.StreamEnriched, Messages: 2, Consumers: []consumerReport{{Name: "notifier-crm", Durable: true, Pending: 2}},
+		PersonalData: true, PersonalDataHeld: streamPersonalData[events.StreamEnriched], Encrypted: "unknown"}
 	if diff := cmp.Diff(want, got, cmp.FilterPath(func(p cmp.Path) bool {
 		switch p.Last().String() {
 		case ".Bytes", ".First", ".Last":
@@ -268,6 +271,92 @@ func TestClusterLine(t *testing.T) {
 	} {
 		if got := clusterLine(&tc.c); got != tc.want {
 			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestStreamsEncryption: against the embedded server of a local kycflow
+// run the command reads from the run's store whether each stream is
+// stored encrypted; against any other server it says unknown, as the
+// server does not report it. Personal data is flagged per stream.
+func TestStreamsEncryption(t *testing.T) {
+	local := func(t *testing.T, opts ...brokertest.Option) *server {
+		t.Helper()
+		srv := brokertest.Start(t, opts...)
+		_, js := srv.JetStream(t)
+		dir := t.TempDir()
+		if err := writeRunInfo(dir, runInfo{PID: os.Getpid(), NATSURL: srv.URL(), StoreDir: srv.StoreDir()}); err != nil {
+			t.Fatal(err)
+		}
+		return &server{t: t, srv: srv, js: js, vars: map[string]string{"KYCFLOW_DATA_DIR": dir}}
+	}
+	for _, tc := range []struct {
+		name string
+		s    func(t *testing.T) *server
+		want string
+	}{
+		{"local run, encrypted", func(t *testing.T) *server { return local(t, brokertest.WithStoreKey(testStoreKey)) }, "yes"},
+		{"local run, not encrypted", func(t *testing.T) *server { return local(t) }, "no"},
+		{"another server", newServer, "unknown"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.s(t)
+			reports := s.streamsJSON(0)
+			for _, name := range broker.StreamNames {
+				r := reports[name]
+				if r.Encrypted != tc.want {
+					t.Errorf("%s: encrypted %q, want %q", name, r.Encrypted, tc.want)
+				}
+				if !r.PersonalData || r.PersonalDataHeld == "" {
+					t.Errorf("%s: personal data %v %q, want it named", name, r.PersonalData, r.PersonalDataHeld)
+				}
+			}
+			if r := reports["KV_"+enricher.StateBucket]; r.PersonalData {
+				t.Errorf("the enricher's bucket is said to hold personal data")
+			}
+			out, _ := s.run(0, "streams")
+			if line := strings.Join(strings.Fields(streamLine(t, out, events.StreamCallbacks)), " "); !strings.HasSuffix(line, " yes "+tc.want+" as configured") {
+				t.Errorf("JUMIO_CALLBACKS line %q lacks personal data yes, encrypted %s", line, tc.want)
+			}
+			if note := "ENCRYPTED unknown"; strings.Contains(out, note) != (tc.want == "unknown") {
+				t.Errorf("the note %q shown %v, want %v:\n%s", note, strings.Contains(out, note), tc.want == "unknown", out)
+			}
+		})
+	}
+}
+
+// TestPersonalDataTableDocumented: the table of docs/operations.md
+// ("Where it is and for how long") names every stream and bucket
+// "kycflow streams" shows, and says yes exactly for those the command
+// says hold personal data.
+func TestPersonalDataTableDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	start := strings.Index(doc, "### Where it is and for how long")
+	if start < 0 {
+		t.Fatal("docs/operations.md has no section \"Where it is and for how long\"")
+	}
+	section := doc[start:]
+	if end := strings.Index(section[4:], "\n### "); end >= 0 {
+		section = section[:end+4]
+	}
+	for _, name := range append(append(slices.Clone(broker.StreamNames), otherStreams...), kvStreams()...) {
+		var row string
+		for line := range strings.Lines(section) {
+			if strings.HasPrefix(line, "| `"+name+"` |") {
+				row = line
+			}
+		}
+		if row == "" {
+			t.Errorf("the table lacks %s", name)
+			continue
+		}
+		documented := strings.HasPrefix(strings.TrimSpace(strings.Split(row, "|")[2]), "yes")
+		if held := streamPersonalData[name] != ""; documented != held {
+			t.Errorf("%s: documented as holding personal data %v, kycflow streams says %v", name, documented, held)
 		}
 	}
 }
