@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -32,7 +34,19 @@ const (
 	// SyncMemory keeps the streams in memory: no disk at all, so that
 	// the comparison shows ingest's own latency apart from the disk's.
 	SyncMemory = "memory"
+	// SyncEncrypted is SyncAlways on a store encrypted with a key made
+	// for the run, with nats-server's default cipher ChaCha20-Poly1305;
+	// SyncEncryptedAES the same with AES-256-GCM. Measured beside
+	// SyncAlways in one run, they show what store encryption costs.
+	SyncEncrypted    = "encrypted"
+	SyncEncryptedAES = "encrypted-aes"
 )
+
+// Syncs lists the store settings.
+var Syncs = []string{SyncDefault, SyncAlways, SyncMemory, SyncEncrypted, SyncEncryptedAES}
+
+// encryptedSync reports whether a store setting encrypts the store.
+func encryptedSync(sync string) bool { return sync == SyncEncrypted || sync == SyncEncryptedAES }
 
 // IngestOptions configures RunIngest.
 type IngestOptions struct {
@@ -52,7 +66,7 @@ type IngestOptions struct {
 	// MaxInFlight bounds the open-loop clients at the fixed rate.
 	MaxInFlight int
 	// Syncs are the store settings to measure (SyncDefault, SyncAlways,
-	// SyncMemory).
+	// SyncMemory, SyncEncrypted, SyncEncryptedAES).
 	Syncs []string
 	// Dir holds the JetStream stores (a temporary directory when empty).
 	Dir string
@@ -184,8 +198,8 @@ func RunIngest(ctx context.Context, opts IngestOptions) ([]IngestResult, error) 
 	}
 	var out []IngestResult
 	for _, sync := range opts.Syncs {
-		if sync != SyncDefault && sync != SyncAlways && sync != SyncMemory {
-			return nil, fmt.Errorf("bench: unknown store setting %q (want default, always or memory)", sync)
+		if !slices.Contains(Syncs, sync) {
+			return nil, fmt.Errorf("bench: unknown store setting %q (want one of %s)", sync, strings.Join(Syncs, ", "))
 		}
 		r, err := runIngestSync(ctx, opts, dir, sync)
 		if err != nil {
@@ -198,12 +212,19 @@ func RunIngest(ctx context.Context, opts IngestOptions) ([]IngestResult, error) 
 
 func runIngestSync(ctx context.Context, opts IngestOptions, dir, sync string) (IngestResult, error) {
 	flushDisk()
-	emb, err := embedded.Run(embedded.Config{
+	cfg := embedded.Config{
 		StoreDir:   fmt.Sprintf("%s/%s", dir, sync),
 		Port:       -1,
-		SyncAlways: sync == SyncAlways,
+		SyncAlways: sync == SyncAlways || encryptedSync(sync),
 		ServerName: "kycflow-bench-" + sync,
-	})
+	}
+	if encryptedSync(sync) {
+		cfg.StoreKey = rand.Text() + rand.Text() // 52 random characters, 260 bits
+		if sync == SyncEncryptedAES {
+			cfg.StoreCipher = embedded.CipherAES
+		}
+	}
+	emb, err := embedded.Run(cfg)
 	if err != nil {
 		return IngestResult{}, err
 	}
@@ -443,18 +464,19 @@ func Report(w io.Writer, opts IngestOptions, results []IngestResult) error {
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
 	fmt.Fprintf(w, "bodies: alternating Platform JSON (~0.6 KiB) and Netverify forms (~1 KiB); %s per measurement in %d rounds alternating which server goes first, each after %s warm-up; %d clients at saturation\n\n",
 		opts.Duration, opts.Rounds, opts.Warmup, opts.Concurrency)
-	fmt.Fprintf(w, "%-8s %-10s %12s %7s %9s %7s %10s %9s %9s %8s %8s %7s\n", "store", "server", "saturation", "ratio", "CPU/req", "ratio", "fixed", "p50", "p99", "p99 x", "median x", "errors")
+	fmt.Fprintf(w, "%-13s %-10s %12s %7s %9s %7s %10s %9s %9s %8s %8s %7s\n", "store", "server", "saturation", "ratio", "CPU/req", "ratio", "fixed", "p50", "p99", "p99 x", "median x", "errors")
 	var failed []string
 	for _, r := range results {
-		fmt.Fprintf(w, "%-8s %-10s %10.0f/s %7s %9s %7s %8.0f/s %9s %9s %8s %8s %7d\n", r.Sync, "reference",
+		fmt.Fprintf(w, "%-13s %-10s %10.0f/s %7s %9s %7s %8.0f/s %9s %9s %8s %8s %7d\n", r.Sync, "reference",
 			r.Reference.Throughput(), "", round(r.Reference.CPUPerRequest()), "", r.Rate, round(r.ReferenceAt.Quantile(0.5)), round(r.ReferenceAt.Quantile(0.99)), "", "", r.Reference.Errors+r.ReferenceAt.Errors)
-		fmt.Fprintf(w, "%-8s %-10s %10.0f/s %6.1f%% %9s %6.1f%% %8.0f/s %9s %9s %7.2fx %7.2fx %7d\n", r.Sync, "ingest",
+		fmt.Fprintf(w, "%-13s %-10s %10.0f/s %6.1f%% %9s %6.1f%% %8.0f/s %9s %9s %7.2fx %7.2fx %7d\n", r.Sync, "ingest",
 			r.Ingest.Throughput(), 100*r.ThroughputRatio(), round(r.Ingest.CPUPerRequest()), 100*r.CPURatio(), r.Rate, round(r.IngestAt.Quantile(0.5)), round(r.IngestAt.Quantile(0.99)), r.P99Ratio(), r.RoundMedianP99Ratio(), r.Ingest.Errors+r.IngestAt.Errors)
 		if !r.Met() {
 			failed = append(failed, r.Sync)
 		}
 	}
-	fmt.Fprintf(w, "\nstore: default and always are file storage with JetStream's default sync and sync_interval: always; memory keeps\nthe streams in memory, so that ingest's own latency shows apart from the disk's.\n")
+	fmt.Fprintf(w, "\nstore: default and always are file storage with JetStream's default sync and sync_interval: always; memory keeps\nthe streams in memory, so that ingest's own latency shows apart from the disk's; encrypted and encrypted-aes are always\non a store encrypted with ChaCha20-Poly1305 and AES-256-GCM.\n")
+	writeEncryptionCost(w, results)
 	fmt.Fprintf(w, "CPU/req: processor time of the whole process (clients, server, JetStream) per request at saturation; its ratio is the\nthroughput ratio on an idle machine where the CPU is the limit, and is steadier than throughput on a shared one.\n")
 	fmt.Fprintf(w, "p99 x: ingest's p99 over the reference's, each pooled over all rounds (the target is set on it); median x: the median\nof the rounds' ratios, to show how much single rounds swing.\n")
 	fmt.Fprintf(w, "targets: throughput >= %.0f%% of the reference, pooled p99 <= %.1fx the reference's at the same fixed rate, zero errors\n",
@@ -465,6 +487,35 @@ func Report(w io.Writer, opts IngestOptions, results []IngestResult) error {
 	}
 	fmt.Fprintf(w, "result: met\n")
 	return nil
+}
+
+// writeEncryptionCost compares each encrypted store with always, measured
+// in the same run: what store encryption costs ingest and the reference.
+func writeEncryptionCost(w io.Writer, results []IngestResult) {
+	i := slices.IndexFunc(results, func(r IngestResult) bool { return r.Sync == SyncAlways })
+	if i < 0 {
+		return
+	}
+	base := results[i]
+	pct := func(a, b float64) float64 {
+		if b == 0 {
+			return 0
+		}
+		return 100 * (a/b - 1)
+	}
+	for _, r := range results {
+		if !encryptedSync(r.Sync) {
+			continue
+		}
+		fmt.Fprintf(w, "%s vs always: saturation ingest %+.1f%%, reference %+.1f%%; CPU/req ingest %s vs %s, reference %s vs %s; p99 at the fixed rate ingest %s vs %s, reference %s vs %s",
+			r.Sync, pct(r.Ingest.Throughput(), base.Ingest.Throughput()), pct(r.Reference.Throughput(), base.Reference.Throughput()),
+			round(r.Ingest.CPUPerRequest()), round(base.Ingest.CPUPerRequest()), round(r.Reference.CPUPerRequest()), round(base.Reference.CPUPerRequest()),
+			round(r.IngestAt.Quantile(0.99)), round(base.IngestAt.Quantile(0.99)), round(r.ReferenceAt.Quantile(0.99)), round(base.ReferenceAt.Quantile(0.99)))
+		if r.Rate != base.Rate {
+			fmt.Fprintf(w, " (fixed rates differ, %.0f/s and %.0f/s: set --rate to compare at one)", r.Rate, base.Rate)
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 // ErrTargetMissed is returned by Report when a target is missed.
