@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -104,11 +105,11 @@ func TestStreamsConfig(t *testing.T) {
 }
 
 // TestAlternate: the reference goes first in even rounds and ingest in
-// odd ones, each round ends with after, and an ended context stops the
-// rounds.
+// odd ones, and an ended context stops the rounds.
 func TestAlternate(t *testing.T) {
 	var got []string
-	alternate(t.Context(), 4, func() { got = append(got, "ref") }, func() { got = append(got, "ing") }, func() { got = append(got, "|") })
+	ref, ing := func() { got = append(got, "ref") }, func() { got = append(got, "ing") }
+	alternate(t.Context(), 4, func(i int) { inTurn(i, ref, ing); got = append(got, "|") })
 	want := []string{"ref", "ing", "|", "ing", "ref", "|", "ref", "ing", "|", "ing", "ref", "|"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("order (-want +got):\n%s", diff)
@@ -116,8 +117,25 @@ func TestAlternate(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	got = nil
-	alternate(ctx, 4, func() { got = append(got, "ref"); cancel() }, func() { got = append(got, "ing") })
+	alternate(ctx, 4, func(i int) { inTurn(i, func() { ref(); cancel() }, ing) })
 	if diff := cmp.Diff([]string{"ref", "ing"}, got); diff != "" {
+		t.Errorf("after cancel (-want +got):\n%s", diff)
+	}
+}
+
+// TestInTurns: interleaved stores each run once per round, the first one
+// rotating from round to round, and an ended context stops the rounds.
+func TestInTurns(t *testing.T) {
+	var got []string
+	inTurns(t.Context(), 4, 3, func(k, i int) { got = append(got, fmt.Sprintf("%d:%d", i, k)) })
+	want := []string{"0:0", "0:1", "0:2", "1:1", "1:2", "1:0", "2:2", "2:0", "2:1", "3:0", "3:1", "3:2"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	got = nil
+	inTurns(ctx, 4, 2, func(k, i int) { got = append(got, fmt.Sprintf("%d:%d", i, k)); cancel() })
+	if diff := cmp.Diff([]string{"0:0", "0:1"}, got); diff != "" {
 		t.Errorf("after cancel (-want +got):\n%s", diff)
 	}
 }

@@ -72,6 +72,12 @@ type IngestOptions struct {
 	Dir string
 	// Progress, when not nil, gets a line per measurement.
 	Progress io.Writer
+	// Interleave measures the stores in turns within each round, at one
+	// fixed rate, rather than one after the other: to compare stores
+	// (encrypted against always) on a machine whose load drifts. Leave
+	// SyncDefault out then: its deferred flush falls into the other
+	// stores' rounds.
+	Interleave bool
 }
 
 func (o *IngestOptions) setDefaults() {
@@ -184,7 +190,8 @@ func (r IngestResult) Met() bool {
 // on the same machine, over loopback, against one embedded JetStream
 // server per store setting with the same stream configuration. Each is
 // driven at saturation and then at a fixed rate, one at a time, in rounds
-// that alternate which goes first.
+// that alternate which goes first. The stores are measured one after the
+// other, or, with Interleave, in turns within each round.
 func RunIngest(ctx context.Context, opts IngestOptions) ([]IngestResult, error) {
 	opts.setDefaults()
 	dir := opts.Dir
@@ -196,11 +203,16 @@ func RunIngest(ctx context.Context, opts IngestOptions) ([]IngestResult, error) 
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	var out []IngestResult
 	for _, sync := range opts.Syncs {
 		if !slices.Contains(Syncs, sync) {
 			return nil, fmt.Errorf("bench: unknown store setting %q (want one of %s)", sync, strings.Join(Syncs, ", "))
 		}
+	}
+	if opts.Interleave {
+		return runInterleaved(ctx, opts, dir)
+	}
+	var out []IngestResult
+	for _, sync := range opts.Syncs {
 		r, err := runIngestSync(ctx, opts, dir, sync)
 		if err != nil {
 			return nil, err
@@ -212,6 +224,105 @@ func RunIngest(ctx context.Context, opts IngestOptions) ([]IngestResult, error) 
 
 func runIngestSync(ctx context.Context, opts IngestOptions, dir, sync string) (IngestResult, error) {
 	flushDisk()
+	st, err := startStore(ctx, opts, dir, sync)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	defer st.stop()
+	slice := opts.Duration / time.Duration(opts.Rounds)
+	// The machine's load drifts (other processes, disk flushes), so the
+	// two servers take turns in short rounds, alternating which goes
+	// first, and each round's figures are added up: drift then weighs on
+	// both alike.
+	alternate(ctx, opts.Rounds, func(i int) { st.saturationRound(ctx, i, slice) })
+	st.progress("reference, saturation", st.res.Reference)
+	st.progress("ingest, saturation", st.res.Ingest)
+	st.res.Rate = opts.Rate
+	if st.res.Rate <= 0 {
+		st.res.Rate = max(1, st.res.Reference.Throughput()/4)
+	}
+	// The fixed rate starts from an empty stream with nothing left to
+	// write back: JetStream's periodic flush of what the saturation phase
+	// wrote (hundreds of megabytes with the default sync) stalls writes
+	// for seconds, whichever server's round it falls in.
+	if err := purgeCallbacks(ctx, st.emb.URL(), st.streams); err != nil {
+		return st.res, err
+	}
+	flushDisk()
+	alternate(ctx, opts.Rounds, func(i int) { st.fixedRound(ctx, i, slice) })
+	st.progress(fmt.Sprintf("reference, %.0f/s", st.res.Rate), st.res.ReferenceAt)
+	st.progress(fmt.Sprintf("ingest, %.0f/s", st.res.Rate), st.res.IngestAt)
+	return st.res, ctx.Err()
+}
+
+// runInterleaved measures every store in turns: each round runs every
+// store's reference and ingest (which store goes first rotates from round
+// to round), so that the machine's drift weighs on the stores alike and
+// they compare within one run. The fixed rate is one for all: Rate, or a
+// quarter of the slowest reference's saturation throughput. Only stores
+// without a deferred flush belong together (JetStream's default sync
+// writes back the saturation phase's data for seconds, into another
+// store's rounds).
+func runInterleaved(ctx context.Context, opts IngestOptions, dir string) ([]IngestResult, error) {
+	flushDisk()
+	var stores []*storeRun
+	defer func() {
+		for _, st := range stores {
+			st.stop()
+		}
+	}()
+	for _, sync := range opts.Syncs {
+		st, err := startStore(ctx, opts, dir, sync)
+		if err != nil {
+			return nil, err
+		}
+		stores = append(stores, st)
+	}
+	slice := opts.Duration / time.Duration(opts.Rounds)
+	turns := func(run func(st *storeRun, i int)) {
+		inTurns(ctx, opts.Rounds, len(stores), func(k, i int) { run(stores[k], i) })
+	}
+	turns(func(st *storeRun, i int) { st.saturationRound(ctx, i, slice) })
+	rate := opts.Rate
+	for _, st := range stores {
+		st.progress("reference, saturation", st.res.Reference)
+		st.progress("ingest, saturation", st.res.Ingest)
+		if opts.Rate <= 0 && (rate <= 0 || st.res.Reference.Throughput()/4 < rate) {
+			rate = max(1, st.res.Reference.Throughput()/4)
+		}
+	}
+	for _, st := range stores {
+		st.res.Rate = rate
+		if err := purgeCallbacks(ctx, st.emb.URL(), st.streams); err != nil {
+			return nil, err
+		}
+	}
+	flushDisk()
+	turns(func(st *storeRun, i int) { st.fixedRound(ctx, i, slice) })
+	out := make([]IngestResult, len(stores))
+	for i, st := range stores {
+		st.progress(fmt.Sprintf("reference, %.0f/s", rate), st.res.ReferenceAt)
+		st.progress(fmt.Sprintf("ingest, %.0f/s", rate), st.res.IngestAt)
+		out[i] = st.res
+	}
+	return out, ctx.Err()
+}
+
+// storeRun is one store setting's JetStream server, reference and
+// ingest, and their figures so far.
+type storeRun struct {
+	sync     string
+	opts     IngestOptions
+	emb      *embedded.Server
+	streams  broker.StreamsConfig
+	ref, ing *server
+	res      IngestResult
+	runs     int
+}
+
+// startStore starts the JetStream server of a store setting, with the
+// reference and ingest on it.
+func startStore(ctx context.Context, opts IngestOptions, dir, sync string) (*storeRun, error) {
 	cfg := embedded.Config{
 		StoreDir:   fmt.Sprintf("%s/%s", dir, sync),
 		Port:       -1,
@@ -226,95 +337,106 @@ func runIngestSync(ctx context.Context, opts IngestOptions, dir, sync string) (I
 	}
 	emb, err := embedded.Run(cfg)
 	if err != nil {
-		return IngestResult{}, err
+		return nil, err
 	}
-	defer emb.Stop()
-
-	streams := streamsConfig(sync)
-	ref, err := startReference(ctx, emb.URL(), streams)
-	if err != nil {
-		return IngestResult{}, err
+	st := &storeRun{sync: sync, opts: opts, emb: emb, streams: streamsConfig(sync), res: IngestResult{Sync: sync}}
+	if st.ref, err = startReference(ctx, emb.URL(), st.streams); err != nil {
+		st.stop()
+		return nil, err
 	}
-	defer ref.stop()
-	ing, err := startIngest(ctx, emb.URL(), streams)
-	if err != nil {
-		return IngestResult{}, err
+	if st.ing, err = startIngest(ctx, emb.URL(), st.streams); err != nil {
+		st.stop()
+		return nil, err
 	}
-	defer ing.stop()
-
-	run := 0
-	series := func(name string) func(int) Callback {
-		run++
-		seed := sync + "/" + name + "/" + strconv.Itoa(run)
-		return func(n int) Callback { return MixedCallback(seed, n) }
-	}
-	res := IngestResult{Sync: sync}
-	progress := func(what string, m Measurement) {
-		fmt.Fprintf(opts.Progress, "  sync %-7s %-26s %8.0f req/s  p50 %8s  p99 %8s  errors %d\n",
-			sync, what, m.Throughput(), round(m.Quantile(0.5)), round(m.Quantile(0.99)), m.Errors)
-	}
-	// The machine's load drifts (other processes, disk flushes), so the
-	// two servers take turns in short rounds, alternating which goes
-	// first, and each round's figures are added up: drift then weighs on
-	// both alike.
-	rounds := opts.Rounds
-	slice := opts.Duration / time.Duration(rounds)
-	alternate(ctx, rounds, func() {
-		res.Reference = res.Reference.Merge(Saturate(ctx, ref.target, opts.Concurrency, opts.Warmup, slice, series("ref-sat")))
-	}, func() {
-		res.Ingest = res.Ingest.Merge(Saturate(ctx, ing.target, opts.Concurrency, opts.Warmup, slice, series("ingest-sat")))
-	})
-	progress("reference, saturation", res.Reference)
-	progress("ingest, saturation", res.Ingest)
-	res.Rate = opts.Rate
-	if res.Rate <= 0 {
-		res.Rate = max(1, res.Reference.Throughput()/4)
-	}
-	// The fixed rate starts from an empty stream with nothing left to
-	// write back: JetStream's periodic flush of what the saturation phase
-	// wrote (hundreds of megabytes with the default sync) stalls writes
-	// for seconds, whichever server's round it falls in.
-	if err := purgeCallbacks(ctx, emb.URL(), streams); err != nil {
-		return res, err
-	}
-	flushDisk()
-	var r, g Measurement
-	alternate(ctx, rounds, func() {
-		r = FixedRate(ctx, ref.target, res.Rate, opts.MaxInFlight, opts.Warmup, slice, series("ref-rate"))
-		res.ReferenceAt = res.ReferenceAt.Merge(r)
-	}, func() {
-		g = FixedRate(ctx, ing.target, res.Rate, opts.MaxInFlight, opts.Warmup, slice, series("ingest-rate"))
-		res.IngestAt = res.IngestAt.Merge(g)
-	}, func() {
-		if ratio := p99Ratio(g, r); ratio > 0 {
-			res.RoundP99Ratios = append(res.RoundP99Ratios, ratio)
-		}
-	})
-	progress(fmt.Sprintf("reference, %.0f/s", res.Rate), res.ReferenceAt)
-	progress(fmt.Sprintf("ingest, %.0f/s", res.Rate), res.IngestAt)
-	return res, ctx.Err()
+	return st, nil
 }
 
-// alternate runs rounds of ref and ing, the reference first in even
-// rounds and ingest first in odd ones, so that neither always runs on
-// what the other left behind (a disk flush, a collection); after, when
-// given, runs at the end of each round. It stops early when ctx ends.
-func alternate(ctx context.Context, rounds int, ref, ing func(), after ...func()) {
+func (st *storeRun) stop() {
+	if st.ing != nil {
+		st.ing.stop()
+	}
+	if st.ref != nil {
+		st.ref.stop()
+	}
+	st.emb.Stop()
+}
+
+// series names the callbacks of one measurement, new ones each time.
+func (st *storeRun) series(name string) func(int) Callback {
+	st.runs++
+	seed := st.sync + "/" + name + "/" + strconv.Itoa(st.runs)
+	return func(n int) Callback { return MixedCallback(seed, n) }
+}
+
+// saturationRound drives the reference and ingest at saturation for a
+// slice each, in the order of round i.
+func (st *storeRun) saturationRound(ctx context.Context, i int, slice time.Duration) {
+	o := st.opts
+	inTurn(i, func() {
+		st.res.Reference = st.res.Reference.Merge(Saturate(ctx, st.ref.target, o.Concurrency, o.Warmup, slice, st.series("ref-sat")))
+	}, func() {
+		st.res.Ingest = st.res.Ingest.Merge(Saturate(ctx, st.ing.target, o.Concurrency, o.Warmup, slice, st.series("ingest-sat")))
+	})
+}
+
+// fixedRound drives the reference and ingest at the fixed rate for a
+// slice each, in the order of round i, and keeps the round's p99 ratio.
+func (st *storeRun) fixedRound(ctx context.Context, i int, slice time.Duration) {
+	o := st.opts
+	var r, g Measurement
+	inTurn(i, func() {
+		r = FixedRate(ctx, st.ref.target, st.res.Rate, o.MaxInFlight, o.Warmup, slice, st.series("ref-rate"))
+		st.res.ReferenceAt = st.res.ReferenceAt.Merge(r)
+	}, func() {
+		g = FixedRate(ctx, st.ing.target, st.res.Rate, o.MaxInFlight, o.Warmup, slice, st.series("ingest-rate"))
+		st.res.IngestAt = st.res.IngestAt.Merge(g)
+	})
+	if ratio := p99Ratio(g, r); ratio > 0 {
+		st.res.RoundP99Ratios = append(st.res.RoundP99Ratios, ratio)
+	}
+}
+
+func (st *storeRun) progress(what string, m Measurement) {
+	fmt.Fprintf(st.opts.Progress, "  sync %-13s %-26s %8.0f req/s  p50 %8s  p99 %8s  errors %d\n",
+		st.sync, what, m.Throughput(), round(m.Quantile(0.5)), round(m.Quantile(0.99)), m.Errors)
+}
+
+// alternate runs rounds 0 to rounds-1 of one store, stopping early when
+// ctx ends.
+func alternate(ctx context.Context, rounds int, run func(i int)) {
 	for i := range rounds {
-		if i%2 == 0 {
-			ref()
-			ing()
-		} else {
-			ing()
-			ref()
+		run(i)
+		if ctx.Err() != nil {
+			return
 		}
-		for _, f := range after {
-			f()
+	}
+}
+
+// inTurns runs rounds 0 to rounds-1 of n stores: in round i every store
+// k once, store i mod n first, so that no store always runs on what the
+// same other one left behind. It stops early when ctx ends.
+func inTurns(ctx context.Context, rounds, n int, run func(k, i int)) {
+	for i := range rounds {
+		for j := range n {
+			run((i+j)%n, i)
 		}
 		if ctx.Err() != nil {
 			return
 		}
 	}
+}
+
+// inTurn runs ref and ing in the order of round i: the reference first in
+// even rounds and ingest first in odd ones, so that neither always runs
+// on what the other left behind (a disk flush, a collection).
+func inTurn(i int, ref, ing func()) {
+	if i%2 == 0 {
+		ref()
+		ing()
+		return
+	}
+	ing()
+	ref()
 }
 
 // streamsConfig is the streams' configuration for a store setting: the

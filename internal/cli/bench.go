@@ -43,7 +43,9 @@ fixed rate, and in the same run a minimal reference server (HTTP body ->
 JetStream publish -> ack -> 200) on the same stream configuration, once per
 store (file with JetStream's default sync, file with sync always, memory;
 on request encrypted and encrypted-aes: sync always on an encrypted store,
-compared with always to show what store encryption costs).
+compared with always to show what store encryption costs; --interleave
+measures the stores in turns within each round, at one fixed rate, so that
+the machine's drift weighs on them alike).
 The two take turns in short rounds, alternating which goes first. It prints
 both throughputs, their ratio, CPU per request and p50/p99 latency (from
 each request's scheduled send time at the fixed rate); the p99 ratio the
@@ -66,7 +68,7 @@ machine: close other work for stable figures.`,
 		Example: `  kycflow bench
   kycflow bench e2e --e2e-rate 200 --e2e-duration 30s --json-out e2e.json
   kycflow bench ingest --duration 10s --sync always --rate 1000
-  kycflow bench ingest --sync always,encrypted,encrypted-aes --rate 400
+  kycflow bench ingest --sync always,encrypted,encrypted-aes --interleave --rate 200
   kycflow bench migrate --migrate-scans 10000 --json-out migrate.json`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.String("json-out", "", "also write the results as JSON to this file")
@@ -89,6 +91,7 @@ machine: close other work for stable figures.`,
 			fs.Int("concurrency", 32, "ingest: closed-loop clients at saturation")
 			fs.Float64("rate", 0, "ingest: fixed request rate per second (0: a quarter of the reference's saturation throughput)")
 			fs.String("sync", "default,always,memory", "ingest: stores to measure: default (file, JetStream's default sync), always (file, sync_interval: always), memory (memory storage, no disk), encrypted and encrypted-aes (always, on a store encrypted with ChaCha20-Poly1305 or AES-256-GCM; beside always, the cost of store encryption)")
+			fs.Bool("interleave", false, "ingest: measure the stores in turns within each round, at one fixed rate, instead of one after the other: to compare stores (always,encrypted) on a machine whose load drifts; not with default")
 			// Migration against live traffic.
 			fs.Float64("migrate-budget", 30, "migrate: the tenant's Jumio request budget per second (simulator and enricher)")
 			fs.Float64("migrate-live-rate", 10, "migrate: live callbacks per second")
@@ -197,7 +200,12 @@ func benchOptions(env Env, fs *flag.FlagSet) (bench.E2EOptions, bench.IngestOpti
 			return e2eOpts, bench.IngestOptions{}, usageError("bench: --sync: unknown store %q (want %s)", s, strings.Join(bench.Syncs, ", "))
 		}
 	}
+	interleave := boolFlag(fs, "interleave")
+	if interleave && slices.Contains(benchList(strFlag(fs, "sync")), bench.SyncDefault) {
+		return e2eOpts, bench.IngestOptions{}, usageError("bench: --interleave: leave --sync default out (its deferred flush falls into the other stores' rounds)")
+	}
 	ingestOpts := bench.IngestOptions{
+		Interleave:  interleave,
 		Duration:    get("duration").(time.Duration),
 		Warmup:      get("warmup").(time.Duration),
 		Rounds:      get("rounds").(int),
