@@ -41,6 +41,7 @@ func LoadConfig(e *config.Env) jumio.Config {
 		RateLimitCooldown:  e.Duration("KYCFLOW_JUMIO_RATE_LIMIT_COOLDOWN", jumio.DefaultRateLimitCooldown, "how long the rate stays halved after a 429"),
 		TokenRateLimit:     e.Float("KYCFLOW_JUMIO_TOKEN_RATE_LIMIT", jumio.DefaultTokenRateLimit, "OAuth2 token requests per second"),
 		AccountRateLimit:   e.Float("KYCFLOW_JUMIO_ACCOUNT_RATE_LIMIT", jumio.DefaultAccountRateLimit, "Account API requests per second"),
+		APIRateLimit:       e.Float("KYCFLOW_JUMIO_API_RATE_LIMIT", jumio.DefaultAPIRateLimit, "API-channel requests (uploads, finalization) per second"),
 		TokenRefreshAhead:  e.Duration("KYCFLOW_JUMIO_TOKEN_REFRESH_AHEAD", jumio.DefaultTokenRefreshAhead, "how long before expiry the OAuth2 token is replaced"),
 		MaxImageBytes:      e.Int64("KYCFLOW_JUMIO_MAX_IMAGE_SIZE", jumio.DefaultMaxImageBytes, "largest image accepted from Jumio (KiB, MiB suffixes)"),
 		MaxResponseBytes:   e.Int64("KYCFLOW_JUMIO_MAX_RESPONSE_SIZE", jumio.DefaultMaxResponseBytes, "largest JSON response accepted from Jumio"),

@@ -34,7 +34,7 @@ func TestLoadConfig(t *testing.T) {
 		ClientID: "client", ClientSecret: "secret", UserAgent: "ExampleCorp Onboarding/2.1",
 		Timeout: jumio.DefaultTimeout, MaxAttempts: jumio.DefaultMaxAttempts,
 		RateLimit: 7.5, RateBurst: jumio.DefaultRateBurst, RateLimitCooldown: jumio.DefaultRateLimitCooldown,
-		TokenRateLimit: jumio.DefaultTokenRateLimit, AccountRateLimit: jumio.DefaultAccountRateLimit,
+		TokenRateLimit: jumio.DefaultTokenRateLimit, AccountRateLimit: jumio.DefaultAccountRateLimit, APIRateLimit: jumio.DefaultAPIRateLimit,
 		TokenRefreshAhead: 2 * time.Minute, MaxImageBytes: 4 << 20, MaxResponseBytes: jumio.DefaultMaxResponseBytes,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -2,6 +2,7 @@ package jumio
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,6 +41,7 @@ type Client struct {
 	tokens    *tokens
 	retrieval *limiter
 	account   *limiter
+	api       *limiter
 	token     *limiter
 	metrics   *clientMetrics
 }
@@ -71,6 +73,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		transport: o.transport,
 		retrieval: newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitCooldown),
 		account:   newLimiter(cfg.AccountRateLimit, max(1, int(cfg.AccountRateLimit)), cfg.RateLimitCooldown),
+		api:       newLimiter(cfg.APIRateLimit, max(1, int(cfg.APIRateLimit)), cfg.RateLimitCooldown),
 		token:     newLimiter(cfg.TokenRateLimit, 1, cfg.RateLimitCooldown),
 	}
 	m, err := newClientMetrics(o.meterProvider, c)
@@ -136,6 +139,12 @@ type call struct {
 	lim    *limiter
 	// once disables in-call retries (non-idempotent calls).
 	once bool
+	// contentType of body; default application/json.
+	contentType string
+	// token, when set, is sent as the bearer instead of the OAuth2 token:
+	// the transaction token of an API-channel call. A 401 answered to it
+	// is final (the transaction token expired), not a reason to refresh.
+	token string
 }
 
 type endpointKey struct{}
@@ -210,7 +219,7 @@ func (c *Client) attempt(ctx context.Context, cl call, handle func(*http.Respons
 		req.Header.Set("User-Agent", c.cfg.UserAgent)
 		req.Header.Set("Accept", cl.accept)
 		if cl.body != nil {
-			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Content-Type", cmp.Or(cl.contentType, "application/json"))
 		}
 		bearer, err := c.authorize(actx, req, cl)
 		if err != nil {
@@ -246,6 +255,9 @@ func (c *Client) attempt(ctx context.Context, cl call, handle func(*http.Respons
 // used, if any.
 func (c *Client) authorize(ctx context.Context, req *http.Request, cl call) (string, error) {
 	switch {
+	case cl.token != "":
+		req.Header.Set("Authorization", "Bearer "+cl.token)
+		return "", nil
 	case cl.auth == authNetverify:
 		if c.cfg.NetverifyAPIToken == "" {
 			return "", fmt.Errorf("jumio: %s: Netverify API token: %w", cl.ep, ErrNotConfigured)

@@ -76,6 +76,10 @@ type Config struct {
 	// AccountRateLimit is the Account API request rate; default 1, Jumio's
 	// default tenant limit for initiating transactions.
 	AccountRateLimit float64
+	// APIRateLimit is the request rate of the API channel (part uploads
+	// and finalization on the api host); default 5. Jumio documents no
+	// limit for it.
+	APIRateLimit float64
 	// TokenRefreshAhead is how long before its expiry a token is replaced;
 	// default 5m (at most half the token's lifetime is used).
 	TokenRefreshAhead time.Duration
@@ -96,6 +100,7 @@ const (
 	DefaultRateLimitCooldown = 30 * time.Second
 	DefaultTokenRateLimit    = 10.0
 	DefaultAccountRateLimit  = 1.0
+	DefaultAPIRateLimit      = 5.0
 	DefaultTokenRefreshAhead = 5 * time.Minute
 	DefaultMaxImageBytes     = 10 << 20
 	DefaultMaxResponseBytes  = 16 << 20
@@ -130,6 +135,7 @@ func (c *Config) setDefaults() {
 	c.RateLimitCooldown = cmp.Or(c.RateLimitCooldown, DefaultRateLimitCooldown)
 	c.TokenRateLimit = cmp.Or(c.TokenRateLimit, DefaultTokenRateLimit)
 	c.AccountRateLimit = cmp.Or(c.AccountRateLimit, DefaultAccountRateLimit)
+	c.APIRateLimit = cmp.Or(c.APIRateLimit, DefaultAPIRateLimit)
 	c.TokenRefreshAhead = cmp.Or(c.TokenRefreshAhead, DefaultTokenRefreshAhead)
 	c.MaxImageBytes = cmp.Or(c.MaxImageBytes, DefaultMaxImageBytes)
 	c.MaxResponseBytes = cmp.Or(c.MaxResponseBytes, DefaultMaxResponseBytes)
@@ -173,7 +179,7 @@ func (c Config) Validate() error {
 	if c.Timeout <= 0 || c.MaxAttempts < 1 || c.RetryInitialInterval <= 0 || c.RetryMaxInterval < c.RetryInitialInterval {
 		bad("Timeout, MaxAttempts and retry intervals must be positive (RetryMaxInterval ≥ RetryInitialInterval)")
 	}
-	if c.RateLimit <= 0 || c.RateBurst < 1 || c.TokenRateLimit <= 0 || c.AccountRateLimit <= 0 || c.RateLimitCooldown <= 0 {
+	if c.RateLimit <= 0 || c.RateBurst < 1 || c.TokenRateLimit <= 0 || c.AccountRateLimit <= 0 || c.APIRateLimit <= 0 || c.RateLimitCooldown <= 0 {
 		bad("rate limits, burst and cooldown must be positive")
 	}
 	if c.TokenRefreshAhead < 0 || c.MaxImageBytes <= 0 || c.MaxResponseBytes <= 0 {

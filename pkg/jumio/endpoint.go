@@ -15,6 +15,8 @@ const (
 	EndpointWorkflowDetails       Endpoint = "platform.details"
 	EndpointSteps                 Endpoint = "platform.steps"
 	EndpointCredentialPart        Endpoint = "platform.part"
+	EndpointPartUpload            Endpoint = "api.upload"
+	EndpointFinalize              Endpoint = "api.finalize"
 	EndpointNetverifyScan         Endpoint = "netverify.scan"
 	EndpointNetverifyData         Endpoint = "netverify.data"
 	EndpointNetverifyDocument     Endpoint = "netverify.document"
@@ -28,6 +30,7 @@ const (
 var Endpoints = []Endpoint{
 	EndpointToken, EndpointAccountCreate, EndpointAccountUpdate,
 	EndpointWorkflowStatus, EndpointWorkflowDetails, EndpointSteps, EndpointCredentialPart,
+	EndpointPartUpload, EndpointFinalize,
 	EndpointNetverifyScan, EndpointNetverifyData, EndpointNetverifyDocument,
 	EndpointNetverifyTransaction, EndpointNetverifyVerification,
 	EndpointNetverifyImages, EndpointNetverifyImage,

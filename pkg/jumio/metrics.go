@@ -20,7 +20,7 @@ const (
 	// MetricRetries counts in-call retries of transient failures.
 	MetricRetries = "kycflow_jumio_retries"
 	// MetricRateLimit is the current request rate limit (requests per
-	// second) of each limiter (retrieval, account, token).
+	// second) of each limiter (retrieval, account, api, token).
 	MetricRateLimit = "kycflow_jumio_rate_limit"
 	// MetricThrottled counts 429 answers by limiter.
 	MetricThrottled = "kycflow_jumio_throttled"
@@ -58,7 +58,7 @@ func newClientMetrics(mp metric.MeterProvider, c *Client) (*clientMetrics, error
 		}
 	}
 	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		for name, l := range map[string]*limiter{"retrieval": c.retrieval, "account": c.account, "token": c.token} {
+		for name, l := range map[string]*limiter{"retrieval": c.retrieval, "account": c.account, "api": c.api, "token": c.token} {
 			s := l.State()
 			attrs := metric.WithAttributes(attribute.String("limiter", name))
 			o.ObserveFloat64(limit, s.Limit, attrs)

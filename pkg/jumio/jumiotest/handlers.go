@@ -28,6 +28,9 @@ const (
 	authToken authKind = iota
 	authPlatform
 	authNetverify
+	// authTransaction: the API channel's transaction token of the
+	// execution in the path (its handler checks it against the execution).
+	authTransaction
 )
 
 func (s *Server) routes() http.Handler {
@@ -43,6 +46,8 @@ func (s *Server) routes() http.Handler {
 	h("GET "+exec+"/status", jumio.EndpointWorkflowStatus, authPlatform, s.handleStatus)
 	h("GET "+exec+"/steps", jumio.EndpointSteps, authPlatform, s.handleSteps)
 	h("GET "+jumio.PathAccounts+"/{accountId}/credentials/{credentialId}/parts/{classifier}", jumio.EndpointCredentialPart, authPlatform, s.handlePart)
+	h("POST "+exec+"/credentials/{credentialId}/parts/{classifier}", jumio.EndpointPartUpload, authTransaction, s.handleUpload)
+	h("PUT "+exec, jumio.EndpointFinalize, authTransaction, s.handleFinalize)
 	scan := jumio.PathNetverifyScans + "/{ref}"
 	h("GET "+scan, jumio.EndpointNetverifyScan, authNetverify, s.handleScan)
 	h("GET "+scan+"/data", jumio.EndpointNetverifyData, authNetverify, s.handleScanData(""))
@@ -120,7 +125,7 @@ func (s *Server) endpoint(ep jumio.Endpoint, auth authKind, f func(http.Response
 		var t *tenantState
 		if auth != authToken {
 			if t = s.authenticate(r, auth); t == nil {
-				w.Header().Set("WWW-Authenticate", map[authKind]string{authPlatform: `Bearer`, authNetverify: `Basic realm="Netverify"`}[auth])
+				w.Header().Set("WWW-Authenticate", map[authKind]string{authPlatform: `Bearer`, authTransaction: `Bearer`, authNetverify: `Basic realm="Netverify"`}[auth])
 				problem(w, http.StatusUnauthorized, "Missing, invalid or expired credentials")
 				return
 			}
@@ -181,6 +186,13 @@ func (s *Server) spend(l *rate.Limiter) (time.Duration, bool) {
 func (s *Server) authenticate(r *http.Request, auth authKind) *tenantState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if auth == authTransaction {
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if a := s.acquisitions[r.PathValue("id")]; a != nil && tok != "" && equal(tok, a.token) {
+			return a.tenant
+		}
+		return nil
+	}
 	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && auth == authPlatform {
 		is, ok := s.tokens[tok]
 		if !ok || !time.Now().Before(is.expires) {

@@ -82,6 +82,15 @@ type Config struct {
 	// CallbackClient sends those callbacks; default a client with a 10s
 	// timeout.
 	CallbackClient *http.Client
+	// AcquiredCallbacks makes finalization of an API-channel execution
+	// post an ACQUIRED callback too (Jumio documents callbacks for final
+	// statuses only; some tenants see ACQUIRED ones).
+	AcquiredCallbacks bool
+	// CallbackDrop is the share (0 to 1) of the callbacks the server posts
+	// on its own (completions, expiries, ACQUIRED) that it drops instead,
+	// as when Jumio gives up on a receiver; they are kept for
+	// DeliverDropped. SetCallbackDrop changes it.
+	CallbackDrop float64
 	// PublicURL is the base URL put into hrefs and printed (for a server
 	// behind a proxy or in a container); default the listener's address.
 	PublicURL string
@@ -118,11 +127,15 @@ type Server struct {
 	latency    time.Duration
 	counts     map[Key]int
 	accounts   []wire.AccountRequest
-	gen        *generator
-	timers     []*time.Timer
-	closed     bool
-	sends      sync.WaitGroup
-	changes    uint64
+	// acquisitions are the executions created through the Account API, by
+	// id.
+	acquisitions map[string]*acquisition
+	drops        dropper
+	gen          *generator
+	timers       []*time.Timer
+	closed       bool
+	sends        sync.WaitGroup
+	changes      uint64
 }
 
 type tenantState struct {
@@ -164,6 +177,9 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 	if cfg.TokenLifetime < 0 || cfg.Budget < 0 || cfg.TokenBudget < 0 || cfg.Latency < 0 || cfg.CompleteAfter < 0 {
 		return nil, errors.New("jumiotest: negative durations or budgets")
 	}
+	if !(cfg.CallbackDrop >= 0 && cfg.CallbackDrop <= 1) {
+		return nil, errors.New("jumiotest: callback drop share outside 0…1")
+	}
 	s := &Server{
 		cfg:        cfg,
 		tokens:     map[string]issued{},
@@ -174,6 +190,9 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 		counts:     map[Key]int{},
 		latency:    cfg.Latency,
 		gen:        newGenerator(cfg.Scenario),
+
+		acquisitions: map[string]*acquisition{},
+		drops:        newDropper(cfg.Scenario.Seed, cfg.CallbackDrop),
 	}
 	for i, t := range cfg.Tenants {
 		if i == 0 {
