@@ -149,7 +149,7 @@ func (r IngestResult) Errors() int {
 	return r.Reference.Errors + r.Ingest.Errors + r.ReferenceAt.Errors + r.IngestAt.Errors
 }
 
-// Targets of the design (DESIGN.md section 9).
+// Targets of ingest (docs/architecture.md#performance-targets).
 const (
 	TargetThroughputRatio = 0.70
 	TargetP99Ratio        = 1.5

@@ -55,7 +55,7 @@ type E2EReport struct {
 	Unbalanced      []string    `json:"ledgersUnbalanced,omitempty"`
 }
 
-// Targets of the design for the whole pipeline (DESIGN.md section 9).
+// Targets for the whole pipeline (docs/architecture.md#performance-targets).
 const (
 	// TargetE2EP99 is the p99 from callback to delivery at moderate load,
 	// on top of the simulator's latency.

@@ -1,8 +1,9 @@
 // Package broker connects kycflow to NATS JetStream: the connection (URL,
-// TLS, credentials file, NKey, user/password, token), the four streams of
-// the design created or updated idempotently at start, an embedded
-// JetStream server for "kycflow run" and tests, and the Watermill
-// subscriber and publisher the enricher and notifier use.
+// TLS, credentials file, NKey, user/password, token), the four streams
+// (docs/architecture.md#streams-and-subjects) created or updated
+// idempotently at start, and the Watermill subscriber and publisher the
+// enricher and notifier use. The embedded server of "kycflow run" and the
+// tests is internal/broker/embedded, so that the services do not link it.
 //
 // Stages run a Watermill router (NewRouter) whose handlers read a durable
 // pull consumer through a Subscriber and write through a Publisher. A

@@ -13,7 +13,7 @@ const masked = "***"
 
 // personalKeys are JSON keys (lower case) whose values are personal data
 // in Jumio payloads and kycflow results: every extraction field of
-// JUMIO.md 4.6 and pkg/jumio's ExtractionData but the document's type,
+// docs/jumio.md 4.6 and pkg/jumio's ExtractionData but the document's type,
 // sub type and country; the Netverify callback and retrieval fields of the
 // same kind (2.3, 5); the liveness age estimate; contact data, network
 // addresses and image data. Their values are masked, objects and arrays

@@ -15,7 +15,7 @@ import (
 )
 
 // TestMaskPlatformDetails: every extraction field of a Platform workflow
-// details document (JUMIO.md 4.6, wire.ExtractionData), the date parts,
+// details document (docs/jumio.md 4.6, wire.ExtractionData), the date parts,
 // the liveness age estimate, client addresses and image links are masked;
 // ids, types, countries, decisions and labels stay.
 func TestMaskPlatformDetails(t *testing.T) {
@@ -23,7 +23,7 @@ func TestMaskPlatformDetails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Fields the fixture lacks, from JUMIO.md 4.6, and one Jumio may add.
+	// Fields the fixture lacks, from docs/jumio.md 4.6, and one Jumio may add.
 	var doc map[string]any
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)

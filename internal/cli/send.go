@@ -173,7 +173,8 @@ func split3to1(api string, count int) (platform, netverify int, err error) {
 // sendFromSimulator has the simulator create the transactions and send
 // their callbacks.
 func sendFromSimulator(ctx context.Context, fs *flag.FlagSet, sim string, tgt sendTarget, platform, netverify int) ([]sentLine, error) {
-	client := &http.Client{}
+	// The simulator answers at once (it sends the callbacks afterwards).
+	client := &http.Client{Timeout: 30 * time.Second}
 	call := func(p string, body, out any) error {
 		b, err := json.Marshal(body)
 		if err != nil {

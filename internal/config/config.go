@@ -63,6 +63,15 @@ func (e *Env) fail(key string, err error) {
 	e.mu.Unlock()
 }
 
+// Check records err, when not nil, as the error of variable key: for a
+// value that parsed but breaks a rule its reader knows (an http URL where
+// https is required).
+func (e *Env) Check(key string, err error) {
+	if err != nil {
+		e.fail(key, err)
+	}
+}
+
 // Vars returns every variable read so far, in the order first read.
 func (e *Env) Vars() []Var {
 	e.mu.Lock()

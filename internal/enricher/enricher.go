@@ -78,7 +78,7 @@ func New(cfg Config, nc *nats.Conn, client *jumio.Client, tel *telemetry.Telemet
 		return nil, fmt.Errorf("%w: a NATS connection and telemetry are required", ErrInvalidConfig)
 	}
 	if client == nil {
-		c, err := jumio.NewClient(cfg.Jumio, jumio.WithTracerProvider(tel.TracerProvider), jumio.WithMeterProvider(tel.MeterProvider))
+		c, err := jumio.NewClient(cfg.Jumio, jumio.WithTracerProvider(tel.TracerProvider), jumio.WithMeterProvider(tel.MeterProvider), jumio.WithLogger(tel.Logger))
 		if err != nil {
 			return nil, fmt.Errorf("enricher: jumio client: %w", err)
 		}

@@ -18,15 +18,24 @@ func LoadConfig(e *config.Env) jumio.Config {
 	if err != nil {
 		region = wire.Region(regionName)
 	}
+	allowHTTP := e.Bool("KYCFLOW_JUMIO_ALLOW_HTTP", false, "accept plain http Jumio URLs on hosts other than loopback (a simulator on a container network); never with a real tenant")
+	baseURL := func(key, help string) string {
+		v := e.String(key, "", help)
+		if v != "" {
+			e.Check(key, jumio.CheckBaseURL(v, allowHTTP))
+		}
+		return v
+	}
 	return jumio.Config{
 		Region: region,
 		Hosts: wire.Hosts{
-			Auth:      e.String("KYCFLOW_JUMIO_AUTH_URL", "", "OAuth2 token service base URL; default the region's"),
-			Account:   e.String("KYCFLOW_JUMIO_ACCOUNT_URL", "", "Account API base URL; default the region's"),
-			API:       e.String("KYCFLOW_JUMIO_API_URL", "", "upload API base URL; default the region's"),
-			Retrieval: e.String("KYCFLOW_JUMIO_RETRIEVAL_URL", "", "Retrieval API base URL; default the region's"),
-			Netverify: e.String("KYCFLOW_JUMIO_NETVERIFY_URL", "", "Netverify API base URL; default the region's"),
+			Auth:      baseURL("KYCFLOW_JUMIO_AUTH_URL", "OAuth2 token service base URL; default the region's"),
+			Account:   baseURL("KYCFLOW_JUMIO_ACCOUNT_URL", "Account API base URL; default the region's"),
+			API:       baseURL("KYCFLOW_JUMIO_API_URL", "upload API base URL; default the region's"),
+			Retrieval: baseURL("KYCFLOW_JUMIO_RETRIEVAL_URL", "Retrieval API base URL; default the region's"),
+			Netverify: baseURL("KYCFLOW_JUMIO_NETVERIFY_URL", "Netverify API base URL; default the region's"),
 		},
+		AllowHTTP:          allowHTTP,
 		ClientID:           e.String("KYCFLOW_JUMIO_CLIENT_ID", "", "OAuth2 client id"),
 		ClientSecret:       e.Secret("KYCFLOW_JUMIO_CLIENT_SECRET", "OAuth2 client secret").Value(),
 		PlatformAPIToken:   e.Secret("KYCFLOW_JUMIO_PLATFORM_API_TOKEN", "API token for deprecated Basic auth on the Platform APIs, used without an OAuth2 client").Value(),
@@ -43,6 +52,7 @@ func LoadConfig(e *config.Env) jumio.Config {
 		AccountRateLimit:   e.Float("KYCFLOW_JUMIO_ACCOUNT_RATE_LIMIT", jumio.DefaultAccountRateLimit, "Account API requests per second"),
 		APIRateLimit:       e.Float("KYCFLOW_JUMIO_API_RATE_LIMIT", jumio.DefaultAPIRateLimit, "API-channel requests (uploads, finalization) per second"),
 		TokenRefreshAhead:  e.Duration("KYCFLOW_JUMIO_TOKEN_REFRESH_AHEAD", jumio.DefaultTokenRefreshAhead, "how long before expiry the OAuth2 token is replaced"),
+		MaxRetryAfter:      e.Duration("KYCFLOW_JUMIO_MAX_RETRY_AFTER", jumio.DefaultMaxRetryAfter, "longest pause a 429's Retry-After imposes on every request"),
 		MaxImageBytes:      e.Int64("KYCFLOW_JUMIO_MAX_IMAGE_SIZE", jumio.DefaultMaxImageBytes, "largest image accepted from Jumio (KiB, MiB suffixes)"),
 		MaxResponseBytes:   e.Int64("KYCFLOW_JUMIO_MAX_RESPONSE_SIZE", jumio.DefaultMaxResponseBytes, "largest JSON response accepted from Jumio"),
 	}

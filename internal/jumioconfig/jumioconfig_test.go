@@ -36,6 +36,7 @@ func TestLoadConfig(t *testing.T) {
 		RateLimit: 7.5, RateBurst: jumio.DefaultRateBurst, RateLimitCooldown: jumio.DefaultRateLimitCooldown,
 		TokenRateLimit: jumio.DefaultTokenRateLimit, AccountRateLimit: jumio.DefaultAccountRateLimit, APIRateLimit: jumio.DefaultAPIRateLimit,
 		TokenRefreshAhead: 2 * time.Minute, MaxImageBytes: 4 << 20, MaxResponseBytes: jumio.DefaultMaxResponseBytes,
+		MaxRetryAfter: jumio.DefaultMaxRetryAfter,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("LoadConfig (-want +got):\n%s", diff)
@@ -100,5 +101,45 @@ func TestHasCredentials(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestLoadConfigRequiresHTTPS: a Jumio URL is https, or plain http to a
+// loopback host (the simulator); anything else is an error that names
+// the variable, unless KYCFLOW_JUMIO_ALLOW_HTTP says a simulator on a
+// container network is meant.
+func TestLoadConfigRequiresHTTPS(t *testing.T) {
+	vars := []string{"KYCFLOW_JUMIO_AUTH_URL", "KYCFLOW_JUMIO_ACCOUNT_URL", "KYCFLOW_JUMIO_API_URL",
+		"KYCFLOW_JUMIO_RETRIEVAL_URL", "KYCFLOW_JUMIO_NETVERIFY_URL"}
+	for _, v := range vars {
+		for _, tc := range []struct {
+			url, allow string
+			ok         bool
+		}{
+			{"https://jumio.example.com", "", true},
+			{"http://127.0.0.1:8090", "", true},
+			{"http://localhost:8090", "", true},
+			{"http://jumio.example.com", "", false},
+			{"http://jumiosim:8090", "", false},
+			{"http://jumiosim:8090", "true", true},
+		} {
+			e := config.FromMap(map[string]string{v: tc.url, "KYCFLOW_JUMIO_ALLOW_HTTP": tc.allow})
+			cfg := LoadConfig(e)
+			err := e.Err()
+			if tc.ok {
+				if err != nil {
+					t.Errorf("%s=%s (allow %q): %v", v, tc.url, tc.allow, err)
+				}
+				continue
+			}
+			if !errors.Is(err, jumio.ErrInsecureURL) || !strings.Contains(err.Error(), v) {
+				t.Errorf("%s=%s: error %v, want jumio.ErrInsecureURL naming %s", v, tc.url, err, v)
+			}
+			// The client refuses it too, whoever builds the Config.
+			cfg.ClientID, cfg.ClientSecret = "c", "s"
+			if _, err := jumio.NewClient(cfg); !errors.Is(err, jumio.ErrInsecureURL) {
+				t.Errorf("%s=%s: NewClient = %v, want jumio.ErrInsecureURL", v, tc.url, err)
+			}
+		}
 	}
 }

@@ -207,3 +207,108 @@ func TestRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicAddrSpecialPurpose refuses the first and the last address of
+// every block of the IANA IPv4 and IPv6 special-purpose address
+// registries (as of 2025), and of the other non-public ranges, each
+// listed here with its source independently of the code's own table.
+func TestPublicAddrSpecialPurpose(t *testing.T) {
+	for _, tc := range []struct{ prefix, source string }{
+		// https://www.iana.org/assignments/iana-ipv4-special-registry
+		{"0.0.0.0/8", "RFC 791, this network"},
+		{"0.0.0.0/32", "RFC 1122, this host on this network"},
+		{"10.0.0.0/8", "RFC 1918, private use"},
+		{"100.64.0.0/10", "RFC 6598, shared address space"},
+		{"127.0.0.0/8", "RFC 1122, loopback"},
+		{"169.254.0.0/16", "RFC 3927, link local"},
+		{"172.16.0.0/12", "RFC 1918, private use"},
+		{"192.0.0.0/24", "RFC 6890, IETF protocol assignments"},
+		{"192.0.0.0/29", "RFC 7335, IPv4 service continuity prefix"},
+		{"192.0.0.8/32", "RFC 7600, IPv4 dummy address"},
+		{"192.0.0.9/32", "RFC 7723, PCP anycast"},
+		{"192.0.0.10/32", "RFC 8155, TURN anycast"},
+		{"192.0.0.170/32", "RFC 8880, NAT64/DNS64 discovery"},
+		{"192.0.0.171/32", "RFC 8880, NAT64/DNS64 discovery"},
+		{"192.0.2.0/24", "RFC 5737, documentation (TEST-NET-1)"},
+		{"192.31.196.0/24", "RFC 7535, AS112-v4"},
+		{"192.52.193.0/24", "RFC 7450, AMT"},
+		{"192.88.99.0/24", "RFC 7526, deprecated 6to4 relay anycast"},
+		{"192.168.0.0/16", "RFC 1918, private use"},
+		{"192.175.48.0/24", "RFC 7534, direct delegation AS112 service"},
+		{"198.18.0.0/15", "RFC 2544, benchmarking"},
+		{"198.51.100.0/24", "RFC 5737, documentation (TEST-NET-2)"},
+		{"203.0.113.0/24", "RFC 5737, documentation (TEST-NET-3)"},
+		{"240.0.0.0/4", "RFC 1112, reserved"},
+		{"255.255.255.255/32", "RFC 8190, limited broadcast"},
+		// https://www.iana.org/assignments/multicast-addresses
+		{"224.0.0.0/4", "RFC 5771, multicast"},
+		// https://www.iana.org/assignments/iana-ipv6-special-registry
+		{"::1/128", "RFC 4291, loopback"},
+		{"::/128", "RFC 4291, unspecified"},
+		{"::ffff:0:0/96", "RFC 4291, IPv4-mapped (of a private address here)"},
+		{"64:ff9b:1::/48", "RFC 8215, IPv4-IPv6 translation, local use"},
+		{"100::/64", "RFC 6666, discard only"},
+		{"100:0:0:1::/64", "RFC 9780, dummy IPv6 prefix"},
+		{"2001::/23", "RFC 2928, IETF protocol assignments"},
+		{"2001::/32", "RFC 4380, Teredo"},
+		{"2001:1::1/128", "RFC 7723, PCP anycast"},
+		{"2001:1::2/128", "RFC 8155, TURN anycast"},
+		{"2001:1::3/128", "RFC 9665, DNS-SD SRP anycast"},
+		{"2001:2::/48", "RFC 5180, benchmarking"},
+		{"2001:3::/32", "RFC 7450, AMT"},
+		{"2001:4:112::/48", "RFC 7535, AS112-v6"},
+		{"2001:10::/28", "RFC 4843, deprecated ORCHID"},
+		{"2001:20::/28", "RFC 7343, ORCHIDv2"},
+		{"2001:30::/28", "RFC 9374, drone remote ID DETs"},
+		{"2001:db8::/32", "RFC 3849, documentation"},
+		{"2620:4f:8000::/48", "RFC 7534, direct delegation AS112 service"},
+		{"3fff::/20", "RFC 9637, documentation"},
+		{"5f00::/16", "RFC 9602, SRv6 SIDs"},
+		{"fc00::/7", "RFC 4193, unique local"},
+		{"fe80::/10", "RFC 4291, link-local unicast"},
+		// Not in the special-purpose registry, not public unicast either.
+		{"::/96", "RFC 4291 2.5.5.1, deprecated IPv4-compatible"},
+		{"fec0::/10", "RFC 3879, deprecated site-local"},
+		{"ff00::/8", "RFC 4291, multicast"},
+	} {
+		p := netip.MustParsePrefix(tc.prefix)
+		addrs := []netip.Addr{p.Addr(), lastAddr(p)}
+		if p.Addr().Is4() {
+			// Also when written as IPv4-mapped IPv6.
+			addrs = append(addrs, netip.AddrFrom16(p.Addr().As16()))
+		}
+		if tc.prefix == "::ffff:0:0/96" {
+			addrs = []netip.Addr{netip.MustParseAddr("::ffff:10.0.0.1"), netip.MustParseAddr("::ffff:127.0.0.1")}
+		}
+		for _, a := range addrs {
+			if publicAddr(a) {
+				t.Errorf("publicAddr(%s) = true, want false: %s (%s)", a, tc.prefix, tc.source)
+			}
+		}
+	}
+	// Addresses that embed an IPv4 address are judged by it; a zone does
+	// not hide a link-local address.
+	for _, tc := range []struct {
+		addr   string
+		public bool
+	}{
+		{"8.8.8.8", true}, {"2606:4700::1111", true}, {"1.1.1.1", true},
+		{"64:ff9b::808:808", true}, {"64:ff9b::a00:1", false}, {"64:ff9b::7f00:1", false},
+		{"2002:808:808::1", true}, {"2002:a00:1::", false}, {"2002:c0a8:101::1", false},
+		{"fe80::1%eth0", false},
+	} {
+		if got := publicAddr(netip.MustParseAddr(tc.addr)); got != tc.public {
+			t.Errorf("publicAddr(%s): got %v, want %v", tc.addr, got, tc.public)
+		}
+	}
+}
+
+// lastAddr is the highest address of p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}

@@ -119,6 +119,9 @@ func NewWebhookSink(cfg WebhookSinkConfig) (*WebhookSink, error) {
 		keys:    w.Keys,
 		timeout: timeout,
 		client: &http.Client{
+			// Deliver bounds each call by the route's timeout through its
+			// context too; this bounds a call made without one.
+			Timeout:   timeout,
 			Transport: transport,
 			CheckRedirect: func(*http.Request, []*http.Request) error {
 				return http.ErrUseLastResponse

@@ -19,7 +19,7 @@
 // and SignWebhook is the signing side the notifier uses, so both share one
 // implementation.
 //
-// The flow and the contracts are described in the project's DESIGN document;
-// the JSON Schema files next to this package (schema/*.json) describe the
+// The flow and the contracts are described in docs/architecture.md; the
+// JSON Schema files next to this package (schema/*.json) describe the
 // same shapes for consumers written in other languages.
 package events

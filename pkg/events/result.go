@@ -79,7 +79,7 @@ type Result struct {
 	// against Netverify. Empty when there is no equivalent (decision
 	// WARNING, a workflow still running, authentication and document
 	// verification results).
-	// Platform: derived from status, decision and capabilities (JUMIO.md
+	// Platform: derived from status, decision and capabilities (docs/jumio.md
 	// 6.5, reverse direction; mapping.LegacyStatus).
 	// Netverify: verificationStatus (callback) or document.status
 	// (retrieval; for a /data/verification response alone, the status its
@@ -197,11 +197,11 @@ type Reason struct {
 	Decision DecisionType `json:"decision"`
 	// Label is the capability's label (Capability.Label).
 	// Platform: capabilities.<name>[].decision.details.label. Netverify:
-	// derived (JUMIO.md 6.4–6.7), e.g. rejectReasonCode 100 →
+	// derived (docs/jumio.md 6.4–6.7), e.g. rejectReasonCode 100 →
 	// MANIPULATED_DOCUMENT; an unknown value is kept as the label.
 	Label string `json:"label"`
 	// LegacyRejectCode is the Netverify rejectReasonCode (e.g. "100").
-	// Platform: from the capability label by the reverse table of JUMIO.md
+	// Platform: from the capability label by the reverse table of docs/jumio.md
 	// 6.5. Netverify: rejectReason.rejectReasonCode.
 	LegacyRejectCode string `json:"legacyRejectCode,omitempty"`
 	// LegacyDetailCode is the Netverify rejectReasonDetails detailsCode
@@ -214,7 +214,7 @@ type Reason struct {
 type Capability struct {
 	// Name is the Platform capability name (usability, imageChecks, …).
 	// Platform: the key of the capabilities object, unknown names kept.
-	// Netverify: derived (JUMIO.md 6.4–6.7): rejectReason → usability,
+	// Netverify: derived (docs/jumio.md 6.4–6.7): rejectReason → usability,
 	// imageChecks or dataChecks; identityVerification → similarity and
 	// liveness; transactionResult → authentication; additionalChecks →
 	// watchlistScreening, addressValidation, proofOfResidency,

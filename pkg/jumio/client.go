@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -68,6 +69,9 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	if o.meterProvider == nil {
 		o.meterProvider = otel.GetMeterProvider()
 	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
 	c := &Client{
 		cfg:       cfg,
 		transport: o.transport,
@@ -75,6 +79,13 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		account:   newLimiter(cfg.AccountRateLimit, max(1, int(cfg.AccountRateLimit)), cfg.RateLimitCooldown),
 		api:       newLimiter(cfg.APIRateLimit, max(1, int(cfg.APIRateLimit)), cfg.RateLimitCooldown),
 		token:     newLimiter(cfg.TokenRateLimit, 1, cfg.RateLimitCooldown),
+	}
+	for name, l := range map[string]*limiter{"retrieval": c.retrieval, "account": c.account, "token": c.token} {
+		l.maxPause = cfg.MaxRetryAfter
+		l.onLong = func(d time.Duration) {
+			o.logger.Error("jumio rate limit: every request paused", "limiter", name,
+				"retry_after", d, "max_retry_after", cfg.MaxRetryAfter)
+		}
 	}
 	m, err := newClientMetrics(o.meterProvider, c)
 	if err != nil {
@@ -91,6 +102,9 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		}),
 	)
 	c.http = &http.Client{
+		// Each attempt is bounded by its context (Config.Timeout); so is
+		// a request made without one.
+		Timeout:   cfg.Timeout,
 		Transport: traced,
 		// Jumio does not redirect; a redirect is answered as an error
 		// instead of carrying credentials elsewhere.
@@ -298,7 +312,7 @@ func (c *Client) apiError(ep Endpoint, resp *http.Response) *APIError {
 		Endpoint:   ep,
 		Status:     resp.StatusCode,
 		RequestID:  requestID(resp.Header),
-		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		RetryAfter: min(parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), c.cfg.MaxRetryAfter),
 	}
 	fillErrorBody(ae, b)
 	return ae

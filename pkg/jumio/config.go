@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -27,7 +28,14 @@ type Config struct {
 	Region wire.Region
 	// Hosts overrides the region's base URLs field by field (for jumiotest,
 	// a proxy, or a pre-production tenant); empty fields take the region's.
+	// Each must be https, or plain http to a loopback host (a simulator on
+	// this machine): see CheckBaseURL.
 	Hosts wire.Hosts
+	// AllowHTTP admits plain http base URLs on any host: a simulator
+	// reached over a container network (docker compose, the dev overlay).
+	// Credentials and personal data then cross that network unencrypted;
+	// never set it with a real Jumio tenant.
+	AllowHTTP bool
 
 	// ClientID and ClientSecret are the OAuth2 client credentials for the
 	// Platform APIs (Portal: Settings > API credentials > OAuth2 Clients).
@@ -80,6 +88,12 @@ type Config struct {
 	// and finalization on the api host); default 5. Jumio documents no
 	// limit for it.
 	APIRateLimit float64
+	// MaxRetryAfter caps the Retry-After of a 429: every caller of the
+	// client pauses that long at most, and the APIError says no more
+	// (a Retry-After of a day would stop all work for a day); default 5m.
+	// A pause longer than LongPause is logged at ERROR (WithLogger) and
+	// counted.
+	MaxRetryAfter time.Duration
 	// TokenRefreshAhead is how long before its expiry a token is replaced;
 	// default 5m (at most half the token's lifetime is used).
 	TokenRefreshAhead time.Duration
@@ -102,6 +116,7 @@ const (
 	DefaultAccountRateLimit  = 1.0
 	DefaultAPIRateLimit      = 5.0
 	DefaultTokenRefreshAhead = 5 * time.Minute
+	DefaultMaxRetryAfter     = 5 * time.Minute
 	DefaultMaxImageBytes     = 10 << 20
 	DefaultMaxResponseBytes  = 16 << 20
 )
@@ -137,6 +152,7 @@ func (c *Config) setDefaults() {
 	c.AccountRateLimit = cmp.Or(c.AccountRateLimit, DefaultAccountRateLimit)
 	c.APIRateLimit = cmp.Or(c.APIRateLimit, DefaultAPIRateLimit)
 	c.TokenRefreshAhead = cmp.Or(c.TokenRefreshAhead, DefaultTokenRefreshAhead)
+	c.MaxRetryAfter = cmp.Or(c.MaxRetryAfter, DefaultMaxRetryAfter)
 	c.MaxImageBytes = cmp.Or(c.MaxImageBytes, DefaultMaxImageBytes)
 	c.MaxResponseBytes = cmp.Or(c.MaxResponseBytes, DefaultMaxResponseBytes)
 }
@@ -144,8 +160,43 @@ func (c *Config) setDefaults() {
 // ErrInvalidConfig is matched by every error Validate returns.
 var ErrInvalidConfig = errors.New("jumio: invalid config")
 
+// ErrInsecureURL is matched (errors.Is) by CheckBaseURL's error for a
+// plain http URL that is not allowed.
+var ErrInsecureURL = errors.New("jumio: plain http base URL")
+
+// CheckBaseURL reports whether raw can be a Jumio base URL: absolute,
+// without credentials, query or fragment, and https, unless the host is a
+// loopback address or "localhost" (the simulator on this machine) or
+// allowHTTP is set. Host names are not resolved. The error never quotes
+// raw.
+func CheckBaseURL(raw string, allowHTTP bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return errors.New("not an absolute base URL without credentials, query or fragment")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if allowHTTP || loopbackHost(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("%w: https is required unless the host is loopback (a local simulator)", ErrInsecureURL)
+	}
+	return errors.New("not an http(s) URL")
+}
+
+// loopbackHost reports whether h is "localhost" or a loopback address.
+func loopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
 // Validate checks the configuration after defaults are applied: a known
-// region, absolute http(s) base URLs without credentials,
+// region, base URLs that pass CheckBaseURL,
 // credentials given in pairs and at least one pair, a printable
 // User-Agent, and positive limits.
 func (c Config) Validate() error {
@@ -154,11 +205,12 @@ func (c Config) Validate() error {
 	if _, err := wire.ParseRegion(string(c.Region)); err != nil {
 		bad("region %q is not amer-1, emea-1 or apac-1", c.Region)
 	}
-	for name, h := range map[string]string{"auth": c.Hosts.Auth, "account": c.Hosts.Account, "api": c.Hosts.API,
-		"retrieval": c.Hosts.Retrieval, "netverify": c.Hosts.Netverify} {
-		u, err := url.Parse(h)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" {
-			bad("%s host is not an http(s) base URL without credentials or query", name)
+	for _, h := range []struct{ name, url string }{
+		{"Hosts.Auth", c.Hosts.Auth}, {"Hosts.Account", c.Hosts.Account}, {"Hosts.API", c.Hosts.API},
+		{"Hosts.Retrieval", c.Hosts.Retrieval}, {"Hosts.Netverify", c.Hosts.Netverify},
+	} {
+		if err := CheckBaseURL(h.url, c.AllowHTTP); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", h.name, err))
 		}
 	}
 	pair := func(name, a, b string) bool {
@@ -181,6 +233,9 @@ func (c Config) Validate() error {
 	}
 	if c.RateLimit <= 0 || c.RateBurst < 1 || c.TokenRateLimit <= 0 || c.AccountRateLimit <= 0 || c.APIRateLimit <= 0 || c.RateLimitCooldown <= 0 {
 		bad("rate limits, burst and cooldown must be positive")
+	}
+	if c.MaxRetryAfter < 0 {
+		bad("MaxRetryAfter must not be negative")
 	}
 	if c.TokenRefreshAhead < 0 || c.MaxImageBytes <= 0 || c.MaxResponseBytes <= 0 {
 		bad("TokenRefreshAhead must not be negative and size caps must be positive")
@@ -226,6 +281,20 @@ type options struct {
 	transport      http.RoundTripper
 	tracerProvider trace.TracerProvider
 	meterProvider  metric.MeterProvider
+	logger         *slog.Logger
+}
+
+// WithLogger sets the logger of the client's few log lines: a 429 that
+// pauses every request for longer than LongPause is logged at ERROR
+// (default: discard).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return errors.New("jumio: WithLogger: nil logger")
+		}
+		o.logger = l
+		return nil
+	}
 }
 
 // WithTransport sets the HTTP transport (default: a clone of

@@ -24,6 +24,12 @@ const (
 	MetricRateLimit = "kycflow_jumio_rate_limit"
 	// MetricThrottled counts 429 answers by limiter.
 	MetricThrottled = "kycflow_jumio_throttled"
+	// MetricLongPauses counts, by limiter, 429s that paused every request
+	// for longer than LongPause (Retry-After capped at MaxRetryAfter).
+	MetricLongPauses = "kycflow_jumio_long_pauses"
+	// MetricPause is the time left of the current Retry-After pause, by
+	// limiter (0 when none).
+	MetricPause = "kycflow_jumio_pause"
 )
 
 type clientMetrics struct {
@@ -52,6 +58,12 @@ func newClientMetrics(mp metric.MeterProvider, c *Client) (*clientMetrics, error
 	e = append(e, err)
 	throttled, err := m.Int64ObservableCounter(MetricThrottled, metric.WithDescription("429 answers from Jumio."))
 	e = append(e, err)
+	long, err := m.Int64ObservableCounter(MetricLongPauses,
+		metric.WithDescription("429 answers from Jumio that paused every request for longer than a minute."))
+	e = append(e, err)
+	pause, err := m.Float64ObservableGauge(MetricPause, metric.WithUnit("s"),
+		metric.WithDescription("Time left of the current pause every request toward Jumio waits after a 429."))
+	e = append(e, err)
 	for _, err := range e {
 		if err != nil {
 			return nil, err
@@ -63,9 +75,15 @@ func newClientMetrics(mp metric.MeterProvider, c *Client) (*clientMetrics, error
 			attrs := metric.WithAttributes(attribute.String("limiter", name))
 			o.ObserveFloat64(limit, s.Limit, attrs)
 			o.ObserveInt64(throttled, int64(s.Throttled), attrs)
+			o.ObserveInt64(long, int64(s.LongPauses), attrs)
+			var left float64
+			if !s.PausedUntil.IsZero() {
+				left = max(time.Until(s.PausedUntil).Seconds(), 0)
+			}
+			o.ObserveFloat64(pause, left, attrs)
 		}
 		return nil
-	}, limit, throttled)
+	}, limit, throttled, long, pause)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,15 @@ type RateState struct {
 	SlowUntil time.Time
 	// Throttled counts the 429 answers seen.
 	Throttled uint64
+	// LongPauses counts the 429s whose Retry-After (capped at the
+	// client's MaxRetryAfter) was longer than LongPause.
+	LongPauses uint64
 }
+
+// LongPause is the Retry-After beyond which a pause is reported: logged
+// at ERROR and counted (kycflow_jumio_long_pauses_total). Every request
+// of the client waits that long.
+const LongPause = time.Minute
 
 // limiter is a token bucket (golang.org/x/time/rate) shared by every
 // goroutine of a Client. A 429 pauses every caller for the Retry-After
@@ -43,6 +51,12 @@ type limiter struct {
 	slowUntil time.Time
 	lastCut   time.Time
 	throttled uint64
+
+	// maxPause caps a Retry-After (0: no cap); onLong, when set, is told
+	// of a pause longer than LongPause, outside the lock.
+	maxPause   time.Duration
+	onLong     func(time.Duration)
+	longPauses uint64
 }
 
 func newLimiter(rps float64, burst int, cooldown time.Duration) *limiter {
@@ -99,13 +113,23 @@ func (l *limiter) Wait(ctx context.Context) error {
 }
 
 // Throttled records a 429: every caller pauses for retryAfter (when
-// positive) and the rate halves (not below 1/16 of the base) unless it was
-// cut less than a second ago.
+// positive, at most maxPause) and the rate halves (not below 1/16 of the
+// base) unless it was cut less than a second ago. A pause longer than
+// LongPause is counted and reported to onLong.
 func (l *limiter) Throttled(retryAfter time.Duration) {
+	if l.maxPause > 0 {
+		retryAfter = min(retryAfter, l.maxPause)
+	}
+	if retryAfter > LongPause && l.onLong != nil {
+		defer l.onLong(retryAfter) // runs after the unlock below
+	}
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.throttled++
+	if retryAfter > LongPause {
+		l.longPauses++
+	}
 	if retryAfter > 0 && now.Add(retryAfter).After(l.paused) {
 		l.paused = now.Add(retryAfter)
 	}
@@ -124,10 +148,11 @@ func (l *limiter) State() RateState {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := RateState{
-		Base:      float64(l.base),
-		Limit:     float64(l.base) * l.factor,
-		Burst:     l.lim.Burst(),
-		Throttled: l.throttled,
+		Base:       float64(l.base),
+		Limit:      float64(l.base) * l.factor,
+		Burst:      l.lim.Burst(),
+		Throttled:  l.throttled,
+		LongPauses: l.longPauses,
 	}
 	if l.paused.After(now) {
 		s.PausedUntil = l.paused

@@ -21,7 +21,8 @@ import (
 // attributes hold no ids (they are low-cardinality: endpoint and status);
 // span attributes, events and statuses hold neither personal data from
 // the response nor credentials, and ids only in url.full (the request
-// URL, which DESIGN allows: spans carry ids, never personal data).
+// URL: spans carry ids, never personal data; see
+// docs/architecture.md#failure-rules).
 func TestTelemetryCarriesNoPersonalDataOrCredentials(t *testing.T) {
 	srv := startSim(t, jumiotest.Config{Scenario: scenario(1)})
 	e := srv.Executions()[0]

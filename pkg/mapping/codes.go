@@ -5,7 +5,7 @@ import (
 )
 
 // The tables in this file are Jumio's vocabularies and the correspondences
-// between them (JUMIO.md 2.4, 4.6, 6.3–6.7). They are not tenant-specific,
+// between them (docs/jumio.md 2.4, 4.6, 6.3–6.7). They are not tenant-specific,
 // so they are not configurable. docs/mapping.md is generated from them.
 
 // Capability names (Platform details capabilities.<name>).
@@ -82,7 +82,7 @@ type target struct {
 	label      string
 }
 
-// Confidence of a correspondence, as JUMIO.md rates it.
+// Confidence of a correspondence, as docs/jumio.md rates it.
 const (
 	confirmed = "confirmed"
 	high      = "high"
@@ -91,7 +91,7 @@ const (
 )
 
 // verificationRow maps a Netverify verificationStatus to the overall
-// decision and, when no rejectReason says more, the capabilities (JUMIO.md
+// decision and, when no rejectReason says more, the capabilities (docs/jumio.md
 // 6.3, 6.5).
 type verificationRow struct {
 	status     string
@@ -126,7 +126,7 @@ func index[K comparable, R any](rows []R, key func(R) K) map[K]R {
 var verificationIndex = index(verificationRows, func(r verificationRow) string { return r.status })
 
 // rejectRow maps a Netverify rejectReasonCode (and detailsCode) to a
-// Platform capability label (JUMIO.md 2.4, 6.5).
+// Platform capability label (docs/jumio.md 2.4, 6.5).
 type rejectRow struct {
 	code, detail string
 	// description is Netverify's rejectReasonDescription (and
@@ -195,7 +195,7 @@ var codeStatus = func() map[string]string {
 }()
 
 // legacyRow maps a Platform capability label back to the Netverify reject
-// code a legacy consumer knows (JUMIO.md 6.5, reverse direction).
+// code a legacy consumer knows (docs/jumio.md 6.5, reverse direction).
 type legacyRow struct {
 	capability, label string
 	code, detail      string
@@ -253,14 +253,14 @@ type valueRow struct {
 	confidence string
 }
 
-// similarityRows: identityVerification.similarity → similarity (JUMIO.md 6.6).
+// similarityRows: identityVerification.similarity → similarity (docs/jumio.md 6.6).
 var similarityRows = []valueRow{
 	{"MATCH", events.DecisionPassed, "MATCH", high},
 	{"NO_MATCH", events.DecisionRejected, "NO_MATCH", high},
 	{"NOT_POSSIBLE", events.DecisionWarning, "NOT_POSSIBLE", medium},
 }
 
-// livenessRows: identityVerification.validity / reason → liveness (JUMIO.md
+// livenessRows: identityVerification.validity / reason → liveness (docs/jumio.md
 // 6.6). The empty value is validity FALSE without a reason.
 var livenessRows = []valueRow{
 	{"TRUE", events.DecisionPassed, labelOK, high},
@@ -278,7 +278,7 @@ var livenessRows = []valueRow{
 	{"LIVENESS_FAILED", events.DecisionRejected, "LIVENESS_UNDETERMINED", medium},
 }
 
-// authRows: authentication transactionResult → authentication (JUMIO.md 6.6).
+// authRows: authentication transactionResult → authentication (docs/jumio.md 6.6).
 var authRows = []valueRow{
 	{"PASSED", events.DecisionPassed, labelOK, high},
 	{"FAILED", events.DecisionRejected, "FAILED", high},
@@ -286,7 +286,7 @@ var authRows = []valueRow{
 	{"EXPIRED", events.DecisionNotExecuted, labelPrecondition, medium},
 }
 
-// searchRows: additionalChecks searchResults → capability (JUMIO.md 6.7).
+// searchRows: additionalChecks searchResults → capability (docs/jumio.md 6.7).
 // CHECK_NOT_DONE takes its label from searchResponse (or searchReason).
 var searchRows = []valueRow{
 	{"POSITIVE_RESULT", events.DecisionPassed, labelOK, medium},
@@ -298,7 +298,7 @@ var searchRows = []valueRow{
 // watchlistRows: the searchStatus of an additional check without a
 // searchResults word (watchlistScreening), with the number of searchResults
 // when DONE (or SUCCESS), → the capability, as the Platform reports a
-// screening (JUMIO.md 4.6).
+// screening (docs/jumio.md 4.6).
 var watchlistRows = []valueRow{
 	{"DONE, no results", events.DecisionPassed, labelOK, low},
 	{"DONE, results", events.DecisionWarning, "ALERT", low},
@@ -328,7 +328,7 @@ var (
 )
 
 // additionalChecks maps Netverify retrieval additionalChecks names to
-// Platform capabilities (JUMIO.md 6.4, 6.7). faceSearchFindings is data of
+// Platform capabilities (docs/jumio.md 6.4, 6.7). faceSearchFindings is data of
 // imageChecks, not a capability of its own.
 var additionalChecks = []struct{ netverify, capability string }{
 	{"addressValidation", capAddress},

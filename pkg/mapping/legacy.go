@@ -13,7 +13,7 @@ import (
 //
 // For a Netverify result it returns the verificationStatus Netverify sent
 // and the codes of the first reason that has one. For a Platform result it
-// derives them (JUMIO.md 6.5, reverse direction), first rule that applies:
+// derives them (docs/jumio.md 6.5, reverse direction), first rule that applies:
 //
 //   - status SESSION_EXPIRED or TOKEN_EXPIRED → NO_ID_UPLOADED
 //   - status INITIATED or ACQUIRED → "" (still running)

@@ -18,7 +18,7 @@ import (
 //
 //   - ID verification: verificationStatus and rejectReason give the overall
 //     decision and the usability, imageChecks, extraction and dataChecks
-//     results (JUMIO.md 6.3, 6.5): a rejected capability implies that those
+//     results (docs/jumio.md 6.3, 6.5): a rejected capability implies that those
 //     it depends on passed; identityVerification gives similarity and
 //     liveness (6.6), and a similarity or liveness that did not pass lowers
 //     the decision. NO_ID_UPLOADED is an expired session.
@@ -49,7 +49,7 @@ func FromNetverify(ev events.CallbackEvent, m *wire.NetverifyMessage, t *Tables)
 // FromNetverifyData maps a Netverify retrieval /data response, and the
 // callback event that triggered its retrieval, to the normalized result:
 // the same shape as FromNetverify gives for the ID-verification callback,
-// plus mrzCheck (dataChecks data) and additionalChecks (JUMIO.md 6.7). A
+// plus mrzCheck (dataChecks data) and additionalChecks (docs/jumio.md 6.7). A
 // response holding only the verification object (/data/verification) is
 // accepted: its verificationStatus is then the one its reject code belongs
 // to. d may be nil; t may be nil for DefaultTables.
@@ -121,7 +121,7 @@ func (b *builder) reference(ev events.CallbackEvent, kind events.CallbackKind, r
 // expiry is the Platform status of a Netverify transaction that ended
 // without an upload: TOKEN_EXPIRED when nothing shows the user started
 // (no first attempt, no capture method chosen: source WEB or REDIRECT),
-// SESSION_EXPIRED otherwise (JUMIO.md 2.2).
+// SESSION_EXPIRED otherwise (docs/jumio.md 2.2).
 func expiry(source string, started bool) events.Status {
 	switch source {
 	case "", "WEB", "REDIRECT":
@@ -243,7 +243,7 @@ func (b *builder) rejection(vs, code string, rr *wire.RejectReason) {
 }
 
 // identity adds similarity and liveness from identityVerification
-// (JUMIO.md 6.6). An unknown similarity is a WARNING with the value as its
+// (docs/jumio.md 6.6). An unknown similarity is a WARNING with the value as its
 // label, so that a person looks at it; an unknown liveness reason is
 // REJECTED (validity was false) with the reason as its label.
 func (b *builder) identity(iv *wire.IdentityVerification) {
@@ -277,7 +277,7 @@ func (b *builder) identity(iv *wire.IdentityVerification) {
 var searchKeys = []string{"searchResults", "searchResponse", "searchReason", "searchStatus", "searchDate", "searchId", "searchReference"}
 
 // additionalChecks adds the capabilities of Netverify retrieval
-// additionalChecks (JUMIO.md 6.7). A check whose result cannot be read is
+// additionalChecks (docs/jumio.md 6.7). A check whose result cannot be read is
 // left out (it stays in the raw document).
 func (b *builder) additionalChecks(checks map[string]json.RawMessage) {
 	for _, name := range slices.Sorted(maps.Keys(checks)) {

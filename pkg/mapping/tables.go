@@ -19,7 +19,7 @@ var ErrInvalidTable = errors.New("mapping: invalid table")
 // Tables are the tenant-specific parts of the mapping: which product a
 // workflow definition key is, and which Platform workflow key replaces a
 // Netverify workflowId. DefaultTables holds the keys Jumio documents
-// (JUMIO.md 6.2); tenants with their own workflows override or extend it.
+// (docs/jumio.md 6.2); tenants with their own workflows override or extend it.
 //
 // A Tables is immutable: With* return a new one. A nil *Tables is the
 // default table. It is safe for concurrent use.
@@ -74,7 +74,7 @@ type workflowRow struct {
 }
 
 // defaultWorkflows maps the Netverify /initiate workflowIds to the v3
-// Platform keys of the same product (JUMIO.md 6.1, 6.2). ID and Identity
+// Platform keys of the same product (docs/jumio.md 6.1, 6.2). ID and Identity
 // tenants on KYX workflows use 10011 or 10163 instead of 3: override with
 // WithWorkflows.
 var defaultWorkflows = []workflowRow{

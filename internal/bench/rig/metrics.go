@@ -17,7 +17,7 @@ func (p *Process) Metric(ctx context.Context, name string, labels map[string]str
 	if err != nil {
 		return 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("rig: %s metrics: %w", p.cfg.Name, err)
 	}

@@ -235,13 +235,17 @@ func environ(env map[string]string) []string {
 	return out
 }
 
+// httpClient asks the processes for their readiness and metrics; a
+// process that accepts and never answers fails the call.
+var httpClient = &http.Client{Timeout: 10 * time.Second}
+
 // readyz is the default readiness check: GET /readyz answers 200.
 func readyz(ctx context.Context, addr string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		return err
 	}

@@ -305,7 +305,10 @@ func (s *Server) Transport() http.RoundTripper {
 func (s *Server) ClientConfig(i int) jumio.Config {
 	t := s.tenants[i].Tenant
 	return jumio.Config{
-		Hosts:              s.Hosts(),
+		Hosts: s.Hosts(),
+		// In memory the server is "http://jumiotest.internal", which
+		// only Transport reaches.
+		AllowHTTP:          s.pipe != nil,
 		ClientID:           t.ClientID,
 		ClientSecret:       t.ClientSecret,
 		NetverifyAPIToken:  t.APIToken,

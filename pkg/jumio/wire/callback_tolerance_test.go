@@ -28,7 +28,7 @@ func platformBody(execution, sentAt string) string {
 		`},"account":{"id":"` + tolAccount + `","href":"https://retrieval.amer-1.jumio.ai/api/v1/accounts/` + tolAccount + `"}}`
 }
 
-// TestPlatformTolerance covers JUMIO.md section 10's tolerance list for
+// TestPlatformTolerance covers docs/jumio.md section 10's tolerance list for
 // Platform callbacks.
 func TestPlatformTolerance(t *testing.T) {
 	exec := `"id":"` + tolExec + `"`
@@ -168,7 +168,7 @@ func idForm(extra string) string {
 	return f
 }
 
-// TestNetverifyTolerance covers JUMIO.md section 10's tolerance list for
+// TestNetverifyTolerance covers docs/jumio.md section 10's tolerance list for
 // Netverify callbacks.
 func TestNetverifyTolerance(t *testing.T) {
 	type result struct {
