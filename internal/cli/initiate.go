@@ -32,12 +32,19 @@ wire.SignUserReference(first secret, --user-id, now), so that the callback
 passes ingest's check; otherwise it is --user-id as given (or none). Use an
 opaque id, never personal data: Jumio echoes it in every callback.
 
+With --front (and --back, --face, --prepared-data) it sends the images
+itself through Jumio's API channel instead: each file is checked first
+(JPEG or PNG, at most 5 MB and 8000×8000 pixels), then uploaded to the
+credential's parts in order and the execution finalized, so that Jumio
+processes it and calls back; no web link is needed.
+
 Jumio credentials and region come from the KYCFLOW_JUMIO_* variables.
 Without credentials it uses the simulator of the local kycflow run, whose
 transactions complete a few seconds later and call back that run's ingest.`,
 		Example: `  kycflow initiate --workflow-key 10011
   kycflow initiate --workflow-key 10013 --user-id cust-4711 --reference order-2026-0042 --locale de
-  kycflow initiate --workflow-key 10011 --account 4a1b2c3d-5e6f-4711-8899-aabbccddeeff --json`,
+  kycflow initiate --workflow-key 10011 --account 4a1b2c3d-5e6f-4711-8899-aabbccddeeff --json
+  kycflow initiate --workflow-key 10011 --front id-front.jpg --back id-back.jpg --face selfie.jpg`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.Int("workflow-key", 0, "workflow definition key (required; see the Jumio Portal)")
 			fs.String("account", "", "existing Jumio account id: start a new workflow execution on it")
@@ -49,6 +56,7 @@ transactions complete a few seconds later and call back that run's ingest.`,
 			fs.String("success-url", "", "where the web client sends the user after success")
 			fs.String("error-url", "", "where the web client sends the user after an error")
 			fs.String("simulator", "", "Jumio simulator to use without credentials (default the local kycflow run's)")
+			apiChannelFlags(fs)
 			dataDirFlag(fs)
 			fs.Bool("json", false, "print Jumio's answer as JSON")
 		},
@@ -119,6 +127,10 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 	if err := req.Validate(); err != nil {
 		return usageError("initiate: %v", err)
 	}
+	acq, err := readAcquisition(fs)
+	if err != nil {
+		return fmt.Errorf("initiate: %w", err)
+	}
 
 	var resp *wire.AccountResponse
 	if account := strFlag(fs, "account"); account != "" {
@@ -131,6 +143,17 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 			return errInterrupted
 		}
 		return fmt.Errorf("initiate: %s: %w", target, err)
+	}
+	var channel string
+	if acq != nil {
+		var b strings.Builder
+		if err := acquire(ctx, &b, client, resp, *acq); err != nil {
+			if ctx.Err() != nil {
+				return errInterrupted
+			}
+			return fmt.Errorf("initiate: API channel of account %s workflow execution %s: %w", resp.Account.ID, resp.WorkflowExecution.ID, err)
+		}
+		channel = b.String()
 	}
 	if boolFlag(fs, "json") {
 		enc := json.NewEncoder(env.Stdout)
@@ -147,6 +170,10 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 		fmt.Fprintf(env.Stdout, "  userReference       signed with KYCFLOW_INGEST_USER_REFERENCE_SECRETS (user id %q)\n", userID)
 	case userID != "":
 		fmt.Fprintf(env.Stdout, "  userReference       %s (not signed: KYCFLOW_INGEST_USER_REFERENCE_SECRETS is unset)\n", userID)
+	}
+	if channel != "" {
+		fmt.Fprint(env.Stdout, channel)
+		return nil
 	}
 	if resp.Web != nil && resp.Web.Href != "" {
 		fmt.Fprintf(env.Stdout, "  web link            %s\n", resp.Web.Href)

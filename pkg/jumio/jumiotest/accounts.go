@@ -11,9 +11,10 @@ import (
 )
 
 // handleAccount serves the Account API: create (POST) or update (PUT) an
-// account with a new workflow execution and its credentials (those the
-// request names, else ID, plus SELFIE and FACEMAP for workflows with a
-// liveness check), each on the web, SDK and (but FACEMAP) API channels.
+// account with a new workflow execution and its credentials (ID, plus
+// SELFIE and FACEMAP for workflows with a liveness check, plus other
+// categories the request names), each on the web, SDK and (but FACEMAP)
+// API channels.
 // The execution starts INITIATED. With Config.CompleteAfter set it is
 // completed that much later with a generated outcome, as if the end user
 // finished in the web client, unless the API channel is used (see

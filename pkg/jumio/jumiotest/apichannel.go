@@ -54,22 +54,19 @@ type acqPart struct {
 	gray bool
 }
 
-// credentialCategories are the credentials of a new execution: those the
-// request names, else ID (plus SELFIE and FACEMAP for workflows with a
-// liveness check).
+// credentialCategories are the credentials of a new execution: ID (plus
+// SELFIE and FACEMAP for workflows with a liveness check), and any other
+// category the request names (DATA, DOCUMENT); the request's credentials
+// otherwise only constrain country and type, as at Jumio.
 func credentialCategories(req wire.AccountRequest, key string) []string {
-	var cats []string
+	cats := []string{wire.CategoryID}
+	if slices.Contains(capabilitiesOf(key), "liveness") {
+		cats = append(cats, wire.CategorySelfie, wire.CategoryFacemap)
+	}
 	for _, c := range req.WorkflowDefinition.Credentials {
 		if c.Category != "" && !slices.Contains(cats, strings.ToUpper(c.Category)) {
 			cats = append(cats, strings.ToUpper(c.Category))
 		}
-	}
-	if len(cats) > 0 {
-		return cats
-	}
-	cats = []string{wire.CategoryID}
-	if slices.Contains(capabilitiesOf(key), "liveness") {
-		cats = append(cats, wire.CategorySelfie, wire.CategoryFacemap)
 	}
 	return cats
 }
