@@ -140,7 +140,7 @@ func jumioClient(env Env, fs *flag.FlagSet, cmd string) (*jumio.Client, string, 
 			return nil, "", fmt.Errorf("%s: no Jumio credentials (KYCFLOW_JUMIO_CLIENT_ID and KYCFLOW_JUMIO_CLIENT_SECRET) and no local simulator: %s", cmd, noLocalRun(env, fs))
 		}
 		sim = strings.TrimRight(sim, "/")
-		jc.Hosts = wire.Hosts{Auth: sim, Account: sim, API: sim, Retrieval: sim, Netverify: sim}
+		jc.Hosts = wire.Hosts{Auth: sim, Account: sim, API: sim, Retrieval: sim, Netverify: sim, Status: sim}
 		jc.ClientID, jc.ClientSecret = jumiotest.DefaultClientID, jumiotest.DefaultClientSecret
 		target = "the simulator at " + sim
 	}

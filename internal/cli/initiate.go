@@ -88,7 +88,7 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 			return fmt.Errorf("initiate: no Jumio credentials (KYCFLOW_JUMIO_CLIENT_ID and KYCFLOW_JUMIO_CLIENT_SECRET) and no local simulator: %s", noLocalRun(env, fs))
 		}
 		sim = strings.TrimRight(sim, "/")
-		jc.Hosts = wire.Hosts{Auth: sim, Account: sim, API: sim, Retrieval: sim, Netverify: sim}
+		jc.Hosts = wire.Hosts{Auth: sim, Account: sim, API: sim, Retrieval: sim, Netverify: sim, Status: sim}
 		jc.ClientID, jc.ClientSecret = jumiotest.DefaultClientID, jumiotest.DefaultClientSecret
 		target = "the simulator at " + sim
 	}

@@ -44,6 +44,7 @@ const (
 	DefaultRetryInitialInterval = time.Second
 	DefaultRetryMaxInterval     = 5 * time.Minute
 	DefaultStateTTL             = 30 * 24 * time.Hour
+	DefaultHealthInterval       = 30 * time.Second
 )
 
 // ErrInvalidConfig is matched by every error Validate returns.
@@ -116,6 +117,11 @@ type Config struct {
 	// last update; keep it at least as long as JUMIO_CALLBACKS keeps
 	// callbacks.
 	StateTTL time.Duration
+
+	// HealthInterval is how often Jumio's status endpoint is read; while
+	// it reports retrieval DOWN, retrieval is held (callbacks wait, no
+	// retries are spent). Negative turns the watch off; default 30s.
+	HealthInterval time.Duration
 }
 
 // LoadConfig reads the enricher variables (KYCFLOW_ENRICHER_*,
@@ -141,6 +147,10 @@ func LoadConfig(e *config.Env) Config {
 		RetryMaxInterval:     e.Duration("KYCFLOW_ENRICHER_RETRY_MAX_INTERVAL", DefaultRetryMaxInterval, "longest redelivery delay after transient failures"),
 		NetverifyConfirm:     e.Bool("KYCFLOW_ENRICHER_NETVERIFY_CONFIRM", false, "confirm Netverify ID-verification callbacks against the Netverify Retrieval API"),
 		StateTTL:             e.Duration("KYCFLOW_ENRICHER_STATE_TTL", DefaultStateTTL, "how long per-execution state is kept after its last update"),
+		HealthInterval:       e.Duration("KYCFLOW_ENRICHER_HEALTH_INTERVAL", DefaultHealthInterval, "how often Jumio's status endpoint is read (0: never)"),
+	}
+	if c.HealthInterval == 0 {
+		c.HealthInterval = -1 // "0" turns the watch off; Config's zero is the default
 	}
 	for _, s := range e.List("KYCFLOW_ENRICHER_NOT_READY_SCHEDULE", schedule, "redelivery delays for data Jumio does not have yet") {
 		d, err := config.ParseDuration(s)
@@ -172,6 +182,7 @@ func (c *Config) setDefaults() {
 	c.RetryInitialInterval = cmp.Or(c.RetryInitialInterval, DefaultRetryInitialInterval)
 	c.RetryMaxInterval = cmp.Or(c.RetryMaxInterval, DefaultRetryMaxInterval)
 	c.StateTTL = cmp.Or(c.StateTTL, DefaultStateTTL)
+	c.HealthInterval = cmp.Or(c.HealthInterval, DefaultHealthInterval)
 	if c.NotReadySchedule == nil {
 		c.NotReadySchedule = jumio.NotReadySchedule
 	}

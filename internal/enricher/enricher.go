@@ -49,6 +49,7 @@ type Enricher struct {
 	tables  *mapping.Tables
 	policy  retryPolicy
 	metrics *metrics
+	health  *healthWatch
 	pub     message.Publisher
 
 	logger *slog.Logger
@@ -133,6 +134,7 @@ func New(cfg Config, nc *nats.Conn, client *jumio.Client, tel *telemetry.Telemet
 		now:     time.Now,
 		running: make(chan struct{}),
 	}
+	e.health = newHealthWatch(client, cfg.HealthInterval, logger)
 	e.Handlers = Handlers{Enrich: e.handle}
 	if jc.ClientID == "" && jc.PlatformAPIToken == "" {
 		logger.Warn("no Jumio Platform credentials: Platform callbacks will be dead-lettered")
@@ -189,6 +191,21 @@ func (e *Enricher) Run(ctx context.Context) error {
 		return fmt.Errorf("enricher: %w", err)
 	}
 	defer reg.Unregister() //nolint:errcheck // nothing to do about it at exit
+	hreg, err := registerHealthMetrics(e.mp, e.health)
+	if err != nil {
+		return fmt.Errorf("enricher: %w", err)
+	}
+	defer hreg.Unregister() //nolint:errcheck // nothing to do about it at exit
+	hctx, stopHealth := context.WithCancel(ctx)
+	healthDone := make(chan struct{})
+	go func() {
+		defer close(healthDone)
+		e.health.run(hctx)
+	}()
+	defer func() {
+		stopHealth()
+		<-healthDone
+	}()
 
 	done := make(chan struct{})
 	defer close(done)

@@ -37,6 +37,12 @@ const (
 	// MetricDeadLetters counts callbacks dead-lettered, by API and class
 	// (permanent, retry_budget).
 	MetricDeadLetters = "kycflow_enricher_dead_letters"
+	// MetricJumioStatus is Jumio's status endpoint by component (overall,
+	// retrieval): 2 UP, 1 DEGRADED, 0 DOWN, -1 unknown.
+	MetricJumioStatus = "kycflow_enricher_jumio_status"
+	// MetricRetrievalHeld is 1 while retrieval is held because Jumio
+	// reports it DOWN.
+	MetricRetrievalHeld = "kycflow_enricher_retrieval_held"
 )
 
 // Outcomes of MetricFetches.

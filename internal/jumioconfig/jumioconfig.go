@@ -34,6 +34,7 @@ func LoadConfig(e *config.Env) jumio.Config {
 			API:       baseURL("KYCFLOW_JUMIO_API_URL", "upload API base URL; default the region's"),
 			Retrieval: baseURL("KYCFLOW_JUMIO_RETRIEVAL_URL", "Retrieval API base URL; default the region's"),
 			Netverify: baseURL("KYCFLOW_JUMIO_NETVERIFY_URL", "Netverify API base URL; default the region's"),
+			Status:    baseURL("KYCFLOW_JUMIO_STATUS_URL", "Jumio status (health) endpoint base URL; default the region's"),
 		},
 		AllowHTTP:          allowHTTP,
 		ClientID:           e.String("KYCFLOW_JUMIO_CLIENT_ID", "", "OAuth2 client id"),

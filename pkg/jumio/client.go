@@ -43,6 +43,7 @@ type Client struct {
 	retrieval *limiter
 	account   *limiter
 	api       *limiter
+	health    *limiter
 	token     *limiter
 	metrics   *clientMetrics
 }
@@ -78,6 +79,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		retrieval: newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitCooldown),
 		account:   newLimiter(cfg.AccountRateLimit, max(1, int(cfg.AccountRateLimit)), cfg.RateLimitCooldown),
 		api:       newLimiter(cfg.APIRateLimit, max(1, int(cfg.APIRateLimit)), cfg.RateLimitCooldown),
+		health:    newLimiter(1, 1, cfg.RateLimitCooldown),
 		token:     newLimiter(cfg.TokenRateLimit, 1, cfg.RateLimitCooldown),
 	}
 	for name, l := range map[string]*limiter{"retrieval": c.retrieval, "account": c.account, "token": c.token} {
@@ -139,6 +141,8 @@ type authKind int
 const (
 	authPlatform authKind = iota
 	authNetverify
+	// authNone: Jumio's status endpoint, which takes no credentials.
+	authNone
 )
 
 // call describes one API operation.
@@ -271,6 +275,8 @@ func (c *Client) authorize(ctx context.Context, req *http.Request, cl call) (str
 	switch {
 	case cl.token != "":
 		req.Header.Set("Authorization", "Bearer "+cl.token)
+		return "", nil
+	case cl.auth == authNone:
 		return "", nil
 	case cl.auth == authNetverify:
 		if c.cfg.NetverifyAPIToken == "" {

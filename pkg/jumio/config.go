@@ -131,7 +131,7 @@ func (c *Config) setDefaults() {
 		d string
 	}{
 		{&c.Hosts.Auth, def.Auth}, {&c.Hosts.Account, def.Account}, {&c.Hosts.API, def.API},
-		{&c.Hosts.Retrieval, def.Retrieval}, {&c.Hosts.Netverify, def.Netverify},
+		{&c.Hosts.Retrieval, def.Retrieval}, {&c.Hosts.Netverify, def.Netverify}, {&c.Hosts.Status, def.Status},
 	} {
 		*f.v = strings.TrimRight(strings.TrimSpace(*f.v), "/")
 		if *f.v == "" {
@@ -207,7 +207,7 @@ func (c Config) Validate() error {
 	}
 	for _, h := range []struct{ name, url string }{
 		{"Hosts.Auth", c.Hosts.Auth}, {"Hosts.Account", c.Hosts.Account}, {"Hosts.API", c.Hosts.API},
-		{"Hosts.Retrieval", c.Hosts.Retrieval}, {"Hosts.Netverify", c.Hosts.Netverify},
+		{"Hosts.Retrieval", c.Hosts.Retrieval}, {"Hosts.Netverify", c.Hosts.Netverify}, {"Hosts.Status", c.Hosts.Status},
 	} {
 		if err := CheckBaseURL(h.url, c.AllowHTTP); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", h.name, err))

@@ -17,6 +17,7 @@ const (
 	EndpointCredentialPart        Endpoint = "platform.part"
 	EndpointPartUpload            Endpoint = "api.upload"
 	EndpointFinalize              Endpoint = "api.finalize"
+	EndpointHealth                Endpoint = "status.health"
 	EndpointNetverifyScan         Endpoint = "netverify.scan"
 	EndpointNetverifyData         Endpoint = "netverify.data"
 	EndpointNetverifyDocument     Endpoint = "netverify.document"
@@ -30,7 +31,7 @@ const (
 var Endpoints = []Endpoint{
 	EndpointToken, EndpointAccountCreate, EndpointAccountUpdate,
 	EndpointWorkflowStatus, EndpointWorkflowDetails, EndpointSteps, EndpointCredentialPart,
-	EndpointPartUpload, EndpointFinalize,
+	EndpointPartUpload, EndpointFinalize, EndpointHealth,
 	EndpointNetverifyScan, EndpointNetverifyData, EndpointNetverifyDocument,
 	EndpointNetverifyTransaction, EndpointNetverifyVerification,
 	EndpointNetverifyImages, EndpointNetverifyImage,

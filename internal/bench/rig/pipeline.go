@@ -198,6 +198,7 @@ func (p *Pipeline) env(routesFile string) map[string]string {
 		"KYCFLOW_JUMIO_API_URL":              j.Hosts.API,
 		"KYCFLOW_JUMIO_RETRIEVAL_URL":        j.Hosts.Retrieval,
 		"KYCFLOW_JUMIO_NETVERIFY_URL":        j.Hosts.Netverify,
+		"KYCFLOW_JUMIO_STATUS_URL":           j.Hosts.Status,
 		"KYCFLOW_JUMIO_CLIENT_ID":            j.ClientID,
 		"KYCFLOW_JUMIO_CLIENT_SECRET":        j.ClientSecret,
 		"KYCFLOW_JUMIO_NETVERIFY_API_TOKEN":  j.NetverifyAPIToken,

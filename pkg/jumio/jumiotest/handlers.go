@@ -57,6 +57,7 @@ func (s *Server) routes() http.Handler {
 	h("GET "+scan+"/images", jumio.EndpointNetverifyImages, authNetverify, s.handleImages)
 	h("GET "+scan+"/images/{classifier}", jumio.EndpointNetverifyImage, authNetverify, s.handleImage)
 	s.adminRoutes(mux)
+	s.healthRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.count("", http.StatusNotFound)
 		problem(w, http.StatusNotFound, "No such endpoint")
@@ -92,10 +93,11 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 const StatusClientGone = 499
 
 // endpoint wraps a handler with what every Jumio endpoint does, in this
-// order: latency, injected faults that drop the connection, the User-Agent
-// check (403), authentication (401), the tenant's budget (429), injected
-// error statuses and malformed bodies; then the handler. Every answer is
-// counted.
+// order: latency, injected faults that drop the connection, 503 for a
+// retrieval endpoint while the status says retrieval is DOWN (SetHealth),
+// the User-Agent check (403), authentication (401), the tenant's budget
+// (429), injected error statuses and malformed bodies; then the handler.
+// Every answer is counted.
 func (s *Server) endpoint(ep jumio.Endpoint, auth authKind, f func(http.ResponseWriter, *http.Request, *tenantState)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fault := s.takeFault(ep)
@@ -117,6 +119,10 @@ func (s *Server) endpoint(ep jumio.Endpoint, auth authKind, f func(http.Response
 		}
 		w = &statusRecorder{ResponseWriter: w, counted: func(code int) { s.count(ep, code) }}
 		w.Header().Set("X-Request-Id", newRequestID())
+		if s.retrievalDown(ep) {
+			problem(w, http.StatusServiceUnavailable, "Retrieval is down")
+			return
+		}
 
 		if ua := r.UserAgent(); !s.cfg.AllowMissingUserAgent && (ua == "" || strings.HasPrefix(ua, "Go-http-client")) {
 			problem(w, http.StatusForbidden, "A User-Agent naming your company and application is required")

@@ -131,6 +131,7 @@ type Server struct {
 	// id.
 	acquisitions map[string]*acquisition
 	drops        dropper
+	health       wire.Health
 	gen          *generator
 	timers       []*time.Timer
 	closed       bool
@@ -193,6 +194,7 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 
 		acquisitions: map[string]*acquisition{},
 		drops:        newDropper(cfg.Scenario.Seed, cfg.CallbackDrop),
+		health:       Health(wire.HealthUp, nil),
 	}
 	for i, t := range cfg.Tenants {
 		if i == 0 {
@@ -287,7 +289,7 @@ func (s *Server) URL() string { return s.url }
 
 // Hosts returns the base URLs to put into jumio.Config.Hosts.
 func (s *Server) Hosts() wire.Hosts {
-	return wire.Hosts{Auth: s.url, Account: s.url, API: s.url, Retrieval: s.url, Netverify: s.url}
+	return wire.Hosts{Auth: s.url, Account: s.url, API: s.url, Retrieval: s.url, Netverify: s.url, Status: s.url}
 }
 
 // Transport returns an http.RoundTripper that reaches the server: over
