@@ -15,6 +15,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -282,6 +283,15 @@ func TestOverlayProd(t *testing.T) {
 		if len(ing.Spec.TLS) == 0 {
 			t.Errorf("Ingress %s has no TLS", ing.Name)
 		}
+	}
+	// X-Forwarded-For is read from the ingress controller's own
+	// addresses only, never from a pod or node network, whose every pod
+	// could name a Jumio address in the header (docs/operations.md,
+	// "Trusted proxies").
+	if d := findDeployment(objs, "ingest"); d != nil {
+		checkTrustedProxies(t, envValue(d.Spec.Template.Spec.Containers[0], "KYCFLOW_INGEST_TRUSTED_PROXIES"))
+	} else {
+		t.Error("prod: no ingest Deployment")
 	}
 	// Jumio answers 403 without a User-Agent naming the company and the
 	// application: the base holds a placeholder, prod sets one.
@@ -941,4 +951,29 @@ var readmeVarRE = regexp.MustCompile("(?m)^\\| `([A-Z][A-Z0-9_]+)` \\|")
 // valid for the notifier; secret files are taken as present.
 func TestRoutesFiles(t *testing.T) {
 	checkRoutesFiles(t, "compose/routes.yaml", "k8s/base/routes.yaml", "k8s/overlays/prod/routes.yaml")
+}
+
+// checkTrustedProxies wants a list of single addresses or prefixes of at
+// most 8 addresses: a few ingress nodes or controller pods, not a network.
+func checkTrustedProxies(t *testing.T, list string) {
+	t.Helper()
+	if strings.TrimSpace(list) == "" {
+		t.Error("prod ingest: KYCFLOW_INGEST_TRUSTED_PROXIES unset: behind the ingress every callback comes from the controller")
+		return
+	}
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				t.Errorf("prod ingest: KYCFLOW_INGEST_TRUSTED_PROXIES entry %q is neither an address nor a prefix", s)
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if host := p.Addr().BitLen() - p.Bits(); host > 3 {
+			t.Errorf("prod ingest: KYCFLOW_INGEST_TRUSTED_PROXIES entry %s spans %d addresses: name the ingress controller's addresses, not a network", s, 1<<min(host, 62))
+		}
+	}
 }

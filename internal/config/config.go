@@ -94,6 +94,18 @@ func (e *Env) String(key, def, help string) string {
 	return def
 }
 
+// Checked returns the variable, or def when unset; a value check refuses
+// is reported by Err and def is returned instead. check's error must name
+// what is wrong without quoting a secret.
+func (e *Env) Checked(key, def, help string, check func(string) error) string {
+	v := e.String(key, def, help)
+	if err := check(v); err != nil {
+		e.fail(key, err)
+		return def
+	}
+	return v
+}
+
 // Enum returns the variable, which must be one of allowed, or def.
 func (e *Env) Enum(key, def, help string, allowed ...string) string {
 	v := e.String(key, def, help+" ("+strings.Join(allowed, ", ")+")")

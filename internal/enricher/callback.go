@@ -84,11 +84,13 @@ func decodeCallback(msg *message.Message, stored time.Time) (*callback, error) {
 	return c, nil
 }
 
-// parseForm parses a Netverify callback as ingest stored it.
+// parseForm parses a Netverify callback as ingest stored it. A form that
+// is not valid UTF-8 text (ingest refuses those; one stored before it did
+// is permanent) is never mapped.
 func parseForm(form string) (*wire.NetverifyMessage, url.Values, error) {
-	values, err := url.ParseQuery(form)
+	values, _, err := wire.NetverifyForm([]byte(form), "")
 	if err != nil {
-		return nil, nil, invalid("form is not URL-encoded")
+		return nil, nil, permanent(fmt.Errorf("%w: %w", ErrInvalidCallback, err))
 	}
 	m, err := wire.ParseNetverifyCallback(values)
 	if err != nil {

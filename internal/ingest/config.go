@@ -24,6 +24,7 @@ const (
 	DefaultRateLimit           = 100
 	DefaultRateBurst           = 200
 	DefaultRateLimitSources    = 10000
+	DefaultRateLimitIPv6Prefix = 64
 	DefaultRetryAfter          = 5 * time.Second
 	DefaultUserReferenceMaxAge = 61 * 24 * time.Hour
 	// MinPathSecretLen is the shortest secret path segment accepted: 16
@@ -92,6 +93,10 @@ type Config struct {
 	// RateLimitSources bounds how many client addresses are tracked; the
 	// least recently seen are forgotten first.
 	RateLimitSources int
+	// RateLimitIPv6Prefix is the prefix length an IPv6 client is limited
+	// by (default 64): every address of one /64, which a single host
+	// commonly holds, shares one bucket. 128 limits each address alone.
+	RateLimitIPv6Prefix int
 	// RetryAfter is the Retry-After sent with 503 when the broker cannot
 	// store a callback.
 	RetryAfter time.Duration
@@ -116,6 +121,7 @@ func LoadConfig(e *config.Env) Config {
 		RateLimit:            e.Float("KYCFLOW_INGEST_RATE_LIMIT", DefaultRateLimit, "requests per second allowed per client address outside the allowed sources; 0: no limit"),
 		RateBurst:            e.Int("KYCFLOW_INGEST_RATE_BURST", DefaultRateBurst, "burst of requests allowed per client address outside the allowed sources"),
 		RateLimitSources:     e.Int("KYCFLOW_INGEST_RATE_LIMIT_SOURCES", DefaultRateLimitSources, "client addresses tracked by the rate limiter"),
+		RateLimitIPv6Prefix:  e.Int("KYCFLOW_INGEST_RATE_LIMIT_IPV6_PREFIX", DefaultRateLimitIPv6Prefix, "prefix length by which IPv6 clients are rate limited"),
 		RetryAfter:           e.Duration("KYCFLOW_INGEST_RETRY_AFTER", DefaultRetryAfter, "Retry-After sent with 503 when the broker cannot store a callback"),
 	}
 }
@@ -135,6 +141,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RateLimitSources <= 0 {
 		c.RateLimitSources = DefaultRateLimitSources
+	}
+	if c.RateLimitIPv6Prefix == 0 {
+		c.RateLimitIPv6Prefix = DefaultRateLimitIPv6Prefix
 	}
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = DefaultRetryAfter
@@ -211,6 +220,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RateLimit < 0 {
 		bad("KYCFLOW_INGEST_RATE_LIMIT", errors.New("must not be negative"))
+	}
+	if c.RateLimitIPv6Prefix < 16 || c.RateLimitIPv6Prefix > 128 {
+		bad("KYCFLOW_INGEST_RATE_LIMIT_IPV6_PREFIX", errors.New("want a prefix length from 16 to 128"))
 	}
 	return errors.Join(errs...)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net"
@@ -165,23 +166,69 @@ func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, ev events.
 	problem(w, r, http.StatusServiceUnavailable, ReasonBrokerUnavailable, "Broker unavailable", "the callback was not stored; send it again")
 }
 
-// readBody reads the (size-limited) body into buf.
-func readBody(r *http.Request, buf *bytes.Buffer) ([]byte, *rejection) {
-	if n := r.ContentLength; n > 0 && n <= 1<<20 {
-		buf.Grow(int(n) + bytes.MinRead)
+// readBody reads the body, which r.Body limits to limit bytes
+// (http.MaxBytesReader), into buf's memory. The memory never grows past
+// limit, whatever Content-Length says: it starts at Content-Length (4 KiB
+// without one), at most limit, doubles while the body goes on, at most to
+// limit, and whether more follows a full buffer is asked with a one-byte
+// read. A body that fits exactly costs one allocation at most (none when
+// buf was used before).
+func readBody(r *http.Request, buf *bytes.Buffer, limit int64) ([]byte, *rejection) {
+	size := int64(4 << 10)
+	if n := r.ContentLength; n > 0 {
+		size = n
 	}
-	if _, err := buf.ReadFrom(r.Body); err != nil {
-		var mbe *http.MaxBytesError
-		var ne net.Error
-		switch {
-		case errors.As(err, &mbe):
-			return nil, reject(http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, "Body too large", "the body exceeds the configured limit")
-		case errors.As(err, &ne) && ne.Timeout():
-			return nil, reject(http.StatusRequestTimeout, ReasonBodyUnreadable, "Body not read in time", "")
+	size = max(min(size, limit), 1)
+	b := buf.AvailableBuffer()
+	if int64(cap(b)) > limit {
+		b = b[:0:limit]
+	}
+	if int64(cap(b)) < size {
+		b = make([]byte, 0, size)
+	}
+	for {
+		if len(b) == cap(b) {
+			var probe [1]byte
+			n, err := io.ReadFull(r.Body, probe[:])
+			if n == 0 {
+				if err == io.EOF {
+					break
+				}
+				return nil, bodyError(err)
+			}
+			if int64(len(b)) >= limit { // MaxBytesReader fails first
+				return nil, bodyError(&http.MaxBytesError{Limit: limit})
+			}
+			nb := make([]byte, len(b), min(2*int64(cap(b)), limit))
+			copy(nb, b)
+			b = append(nb, probe[0])
+			continue
 		}
-		return nil, reject(http.StatusBadRequest, ReasonBodyUnreadable, "Body unreadable", "")
+		n, err := r.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, bodyError(err)
+		}
 	}
-	return buf.Bytes(), nil
+	// buf keeps the memory for the next request (see putBuffer).
+	*buf = *bytes.NewBuffer(b)
+	return b, nil
+}
+
+// bodyError is the rejection of a body that could not be read.
+func bodyError(err error) *rejection {
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case errors.As(err, &mbe):
+		return reject(http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, "Body too large", "the body exceeds the configured limit")
+	case errors.As(err, &ne) && ne.Timeout():
+		return reject(http.StatusRequestTimeout, ReasonBodyUnreadable, "Body not read in time", "")
+	}
+	return reject(http.StatusBadRequest, ReasonBodyUnreadable, "Body unreadable", "")
 }
 
 // eventIDHeader is the canonical form of events.HeaderEventID, for the
@@ -205,6 +252,10 @@ func mediaType(r *http.Request) string {
 
 func invalid(err error) *rejection {
 	var ce *wire.CallbackError
+	if errors.As(err, &ce) && errors.Is(err, wire.ErrInvalidUTF8) {
+		// The field name is checked to be a plain word by pkg/jumio/wire.
+		return reject(http.StatusUnprocessableEntity, ReasonInvalidUTF8, "Invalid UTF-8", "field "+ce.Field+" is not valid UTF-8 text")
+	}
 	if errors.As(err, &ce) && ce.Field != "body" {
 		return reject(http.StatusUnprocessableEntity, ReasonInvalidCallback, "Invalid callback", "field "+ce.Field+" "+ce.Reason)
 	}
@@ -224,9 +275,14 @@ func (s *Service) readPlatform(r *http.Request, buf *bytes.Buffer, received time
 	if mediaType(r) != "application/json" {
 		return events.CallbackEvent{}, "", reject(http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType, "Unsupported media type", "Platform callbacks are application/json")
 	}
-	body, rj := readBody(r, buf)
+	body, rj := readBody(r, buf, s.cfg.MaxBodyBytes)
 	if rj != nil {
 		return events.CallbackEvent{}, "", rj
+	}
+	if err := wire.CheckQuery(r.URL.RawQuery); err != nil {
+		// Platform callbacks carry no query string; one that is not
+		// even valid text is no callback of Jumio's.
+		return events.CallbackEvent{}, "", invalid(err)
 	}
 	cb, err := wire.ParsePlatformCallback(body)
 	if err != nil {
@@ -257,7 +313,7 @@ func otherRegion(cb *wire.Callback, configured wire.Region) (wire.Region, bool) 
 // readNetverify reads a Netverify callback: a form body, or a query string
 // with an empty body.
 func (s *Service) readNetverify(r *http.Request, buf *bytes.Buffer, received time.Time) (events.CallbackEvent, string, *rejection) {
-	body, rj := readBody(r, buf)
+	body, rj := readBody(r, buf, s.cfg.MaxBodyBytes)
 	if rj != nil {
 		return events.CallbackEvent{}, "", rj
 	}

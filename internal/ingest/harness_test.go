@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -85,6 +86,9 @@ func start(t *testing.T, broker *brokertest.Server, mutate func(*ingest.Config),
 	if traced {
 		spans = tracetest.NewSpanRecorder()
 		tel.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(spans))
+		// A telemetry that would propagate baggage: ingest must not
+		// take a caller's from the internet all the same.
+		tel.Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	}
 	cfg := testConfig()
 	if mutate != nil {

@@ -24,6 +24,10 @@ const (
 	ReasonBodyUnreadable       = "body-unreadable"
 	ReasonMalformedBody        = "malformed-body"
 	ReasonInvalidCallback      = "invalid-callback"
+	// ReasonInvalidUTF8 is a callback (body, form field or query string)
+	// whose text is not valid UTF-8, raw or percent-encoded: 422, nothing
+	// stored.
+	ReasonInvalidUTF8 = "invalid-utf8"
 
 	ReasonUserReferenceMissing   = "user-reference-missing"
 	ReasonUserReferenceMalformed = "user-reference-malformed"

@@ -72,39 +72,56 @@ func parseForwarded(s string) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// limiters holds one token bucket per client address. It keeps at most
-// max addresses in two generations: when the current generation is full
-// it becomes the previous one and the old previous one is dropped, so the
-// addresses seen least recently are forgotten first, in O(1) per request.
-// A forgotten address starts again with a full burst.
+// limiters holds one token bucket per client: an IPv4 address, or the
+// /ipv6Bits prefix of an IPv6 address (64 by default: a single IPv6 host
+// is commonly given a whole /64 and may send each request from another
+// address in it). It keeps at most max clients in two generations: when
+// the current generation is full it becomes the previous one and the old
+// previous one is dropped, so the clients seen least recently are
+// forgotten first, in O(1) per request. A forgotten client starts again
+// with a full burst.
 type limiters struct {
-	limit rate.Limit
-	burst int
-	max   int
+	limit    rate.Limit
+	burst    int
+	max      int
+	ipv6Bits int
 
 	mu        sync.Mutex
 	cur, prev map[netip.Addr]*rate.Limiter
 }
 
-func newLimiters(perSecond float64, burst, max int) *limiters {
+func newLimiters(perSecond float64, burst, max, ipv6Bits int) *limiters {
 	if perSecond <= 0 {
 		return nil
 	}
 	return &limiters{
-		limit: rate.Limit(perSecond),
-		burst: burst,
-		max:   max,
-		cur:   make(map[netip.Addr]*rate.Limiter),
+		limit:    rate.Limit(perSecond),
+		burst:    burst,
+		max:      max,
+		ipv6Bits: ipv6Bits,
+		cur:      make(map[netip.Addr]*rate.Limiter),
 	}
 }
 
-// allow takes a token for a; when none is left it returns false and how
-// long until one is.
+// client is the key of a's bucket: a itself for IPv4, its /ipv6Bits
+// prefix for IPv6.
+func (l *limiters) client(a netip.Addr) netip.Addr {
+	a = a.Unmap().WithZone("")
+	if a.Is6() && l.ipv6Bits > 0 && l.ipv6Bits < 128 {
+		if p, err := a.Prefix(l.ipv6Bits); err == nil {
+			return p.Addr()
+		}
+	}
+	return a
+}
+
+// allow takes a token for a's client; when none is left it returns false
+// and how long until one is.
 func (l *limiters) allow(a netip.Addr, now time.Time) (bool, time.Duration) {
 	if l == nil {
 		return true, 0
 	}
-	lim := l.get(a)
+	lim := l.get(l.client(a))
 	res := lim.ReserveN(now, 1)
 	if !res.OK() {
 		return false, time.Second

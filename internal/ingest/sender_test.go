@@ -52,7 +52,7 @@ func TestClientAddr(t *testing.T) {
 }
 
 func TestLimitersAreBounded(t *testing.T) {
-	l := newLimiters(1, 1, 10)
+	l := newLimiters(1, 1, 10, 64)
 	now := time.Unix(0, 0)
 	for i := range 1000 {
 		a := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
@@ -66,7 +66,7 @@ func TestLimitersAreBounded(t *testing.T) {
 }
 
 func TestLimitersRefuseWithDelay(t *testing.T) {
-	l := newLimiters(0.5, 2, 100)
+	l := newLimiters(0.5, 2, 100, 64)
 	a := netip.MustParseAddr("192.0.2.1")
 	now := time.Unix(1000, 0)
 	for i := range 2 {
@@ -90,11 +90,45 @@ func TestLimitersRefuseWithDelay(t *testing.T) {
 	if ok, _ := l.allow(a, now.Add(2*time.Second)); ok {
 		t.Errorf("a busy address got a fresh bucket after other addresses came and went")
 	}
-	if newLimiters(0, 1, 1) != nil {
+	if newLimiters(0, 1, 1, 64) != nil {
 		t.Errorf("rate 0 must turn limiting off")
 	}
 	var off *limiters
 	if ok, _ := off.allow(a, now); !ok {
 		t.Errorf("no limiter must allow")
+	}
+}
+
+// TestLimitersKeyIPv6ByPrefix: the addresses of one IPv6 /64 (a single
+// host's, commonly) share one bucket, whatever address each request comes
+// from; another /64 and IPv4 addresses have their own. The prefix length
+// is configurable, 128 limiting each address alone.
+func TestLimitersKeyIPv6ByPrefix(t *testing.T) {
+	now := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		name   string
+		bits   int
+		first  string
+		second string
+		shared bool
+	}{
+		{"same /64", 64, "2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe", true},
+		{"same /64, zoned", 64, "fe80::1%eth0", "fe80::2", true},
+		{"IPv4-mapped is IPv4", 64, "::ffff:192.0.2.1", "192.0.2.1", true},
+		{"next /64", 64, "2001:db8:1:2::1", "2001:db8:1:3::1", false},
+		{"same /56 at 56", 56, "2001:db8:1:200::1", "2001:db8:1:2ff::1", true},
+		{"same /64 at 128", 128, "2001:db8:1:2::1", "2001:db8:1:2::2", false},
+		{"IPv4 addresses apart", 64, "192.0.2.1", "192.0.2.2", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLimiters(1, 1, 100, tc.bits)
+			if ok, _ := l.allow(netip.MustParseAddr(tc.first), now); !ok {
+				t.Fatal("first request refused")
+			}
+			ok, _ := l.allow(netip.MustParseAddr(tc.second), now)
+			if shared := !ok; shared != tc.shared {
+				t.Errorf("%s then %s with /%d: bucket shared %v, want %v", tc.first, tc.second, tc.bits, shared, tc.shared)
+			}
+		})
 	}
 }

@@ -75,18 +75,21 @@ func New(cfg Config, nc *nats.Conn, tel *telemetry.Telemetry) (*Service, error) 
 	}
 	trusted, _ := parsePrefixes(cfg.TrustedProxies)
 	s := &Service{
-		cfg:        cfg,
-		region:     cfg.region(),
-		nc:         nc,
-		js:         js,
-		logger:     tel.Logger.With("stage", "ingest"),
-		tracer:     tel.TracerProvider.Tracer("github.com/kycflow/kycflow/internal/ingest"),
-		propagator: tel.Propagator,
+		cfg:    cfg,
+		region: cfg.region(),
+		nc:     nc,
+		js:     js,
+		logger: tel.Logger.With("stage", "ingest"),
+		tracer: tel.TracerProvider.Tracer("github.com/kycflow/kycflow/internal/ingest"),
+		// Ingest is where the internet ends: whatever the telemetry
+		// propagates elsewhere, a callback's message carries its own
+		// trace context only, never a caller's baggage (see startSpan).
+		propagator: propagation.TraceContext{},
 		metrics:    m,
 		metricsH:   tel.MetricsHandler(),
 		allowed:    cfg.allowedSources(),
 		trusted:    trusted,
-		limiters:   newLimiters(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitSources),
+		limiters:   newLimiters(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitSources, cfg.RateLimitIPv6Prefix),
 		refSecrets: cfg.userReferenceSecrets(),
 	}
 	if cfg.PathSecret.IsSet() {

@@ -92,14 +92,20 @@ func knownMethod(m string) (string, bool) {
 	return "_OTHER", false
 }
 
-// startSpan starts the server span of r, whose path split into rt.
+// startSpan starts the server span of r, whose path split into rt: the
+// root of a new trace. A traceparent the caller sent is read into a
+// context of its own and becomes a link only; the request's context never
+// holds it, nor the caller's tracestate or baggage, so nothing of them is
+// stored with the callback or travels further.
 func (s *Service) startSpan(r *http.Request, rt route) (context.Context, trace.Span) {
-	ctx := s.propagator.Extract(r.Context(), requestCarrier(r.Header))
 	opts := s.spanOpts
-	if remote := trace.SpanContextFromContext(ctx); remote.IsValid() {
-		opts = append(opts[:len(opts):len(opts)], trace.WithLinks(trace.Link{SpanContext: remote}))
+	if _, ok := r.Header["Traceparent"]; ok {
+		remote := trace.SpanContextFromContext(s.propagator.Extract(context.Background(), requestCarrier(r.Header)))
+		if remote.IsValid() {
+			opts = append(opts[:len(opts):len(opts)], trace.WithLinks(trace.Link{SpanContext: remote}))
+		}
 	}
-	ctx, span := s.tracer.Start(ctx, spanName(r.Method, rt), opts...)
+	ctx, span := s.tracer.Start(r.Context(), spanName(r.Method, rt), opts...)
 	if span.IsRecording() {
 		method, _ := knownMethod(r.Method)
 		scheme := "http"

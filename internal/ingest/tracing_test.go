@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -14,12 +15,15 @@ import (
 // TestTracing: a callback request starts a new trace (Jumio is outside
 // ours) with a server span named by its route, linked to a traceparent the
 // request brought; the publish is a producer span under it, and the
-// stored message carries the producer span's context.
+// stored message carries the producer span's context and nothing of the
+// caller's: no baggage, not its tracestate (also when the telemetry's
+// propagator would carry baggage).
 func TestTracing(t *testing.T) {
 	h := startTracedIngest(t, nil, nil)
 	const remote = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	cb := bench.PlatformCallback(t.Name(), 1)
-	if r := h.post(t, "/callbacks/platform", cb.ContentType, cb.Body, http.Header{"Traceparent": {remote}}); r.status != http.StatusOK {
+	header := http.Header{"Traceparent": {remote}, "Tracestate": {"caller=state"}, "Baggage": {"user.email=alice%40example.com"}}
+	if r := h.post(t, "/callbacks/platform", cb.ContentType, cb.Body, header); r.status != http.StatusOK {
 		t.Fatalf("status: got %d, want 200", r.status)
 	}
 	var server, producer sdktrace.ReadOnlySpan
@@ -53,6 +57,11 @@ func TestTracing(t *testing.T) {
 	sc := producer.SpanContext()
 	if got, want := msgs[0].Header.Get(events.HeaderTraceparent), "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-01"; got != want {
 		t.Errorf("message traceparent: got %q, want %q", got, want)
+	}
+	for k, v := range msgs[0].Header {
+		if strings.EqualFold(k, "baggage") || strings.Contains(strings.Join(v, ","), "caller=state") {
+			t.Errorf("stored message carries the caller's context: %s: %v", k, v)
+		}
 	}
 }
 

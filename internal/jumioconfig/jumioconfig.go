@@ -49,6 +49,8 @@ func LoadConfig(e *config.Env) jumio.Config {
 		RateLimit:          e.Float("KYCFLOW_JUMIO_RATE_LIMIT", jumio.DefaultRateLimit, "Retrieval API requests per second per process"),
 		RateBurst:          e.Int("KYCFLOW_JUMIO_RATE_BURST", jumio.DefaultRateBurst, "Retrieval API requests that may start at once"),
 		RateLimitCooldown:  e.Duration("KYCFLOW_JUMIO_RATE_LIMIT_COOLDOWN", jumio.DefaultRateLimitCooldown, "how long the rate stays halved after a 429"),
+		BulkBurst:          e.Int("KYCFLOW_JUMIO_BULK_BURST", jumio.DefaultBulkBurst, "requests of the burst the bulk lanes (reconcile, replay, migrate) may use; the rest is kept for live callbacks"),
+		LaneWeights:        laneWeights(e),
 		TokenRateLimit:     e.Float("KYCFLOW_JUMIO_TOKEN_RATE_LIMIT", jumio.DefaultTokenRateLimit, "OAuth2 token requests per second"),
 		AccountRateLimit:   e.Float("KYCFLOW_JUMIO_ACCOUNT_RATE_LIMIT", jumio.DefaultAccountRateLimit, "Account API requests per second"),
 		APIRateLimit:       e.Float("KYCFLOW_JUMIO_API_RATE_LIMIT", jumio.DefaultAPIRateLimit, "API-channel requests (uploads, finalization) per second"),
@@ -57,6 +59,17 @@ func LoadConfig(e *config.Env) jumio.Config {
 		MaxImageBytes:      e.Int64("KYCFLOW_JUMIO_MAX_IMAGE_SIZE", jumio.DefaultMaxImageBytes, "largest image accepted from Jumio (KiB, MiB suffixes)"),
 		MaxResponseBytes:   e.Int64("KYCFLOW_JUMIO_MAX_RESPONSE_SIZE", jumio.DefaultMaxResponseBytes, "largest JSON response accepted from Jumio"),
 	}
+}
+
+// laneWeights reads KYCFLOW_JUMIO_LANE_WEIGHTS.
+func laneWeights(e *config.Env) map[jumio.Lane]int {
+	v := e.Checked("KYCFLOW_JUMIO_LANE_WEIGHTS", jumio.FormatLaneWeights(jumio.DefaultLaneWeights),
+		"shares of the bulk lanes in what live callbacks leave of the Jumio budget", func(s string) error {
+			_, err := jumio.ParseLaneWeights(s)
+			return err
+		})
+	w, _ := jumio.ParseLaneWeights(v)
+	return w
 }
 
 // HasCredentials reports whether c holds credentials for some Jumio API:

@@ -24,6 +24,7 @@ func TestLoadConfig(t *testing.T) {
 		"KYCFLOW_JUMIO_RATE_LIMIT":          "7.5",
 		"KYCFLOW_JUMIO_TOKEN_REFRESH_AHEAD": "2m",
 		"KYCFLOW_JUMIO_MAX_IMAGE_SIZE":      "4MiB",
+		"KYCFLOW_JUMIO_LANE_WEIGHTS":        "migrate=3",
 	})
 	got := LoadConfig(e)
 	if err := e.Err(); err != nil {
@@ -34,6 +35,8 @@ func TestLoadConfig(t *testing.T) {
 		ClientID: "client", ClientSecret: "secret", UserAgent: "ExampleCorp Onboarding/2.1",
 		Timeout: jumio.DefaultTimeout, MaxAttempts: jumio.DefaultMaxAttempts,
 		RateLimit: 7.5, RateBurst: jumio.DefaultRateBurst, RateLimitCooldown: jumio.DefaultRateLimitCooldown,
+		BulkBurst:      jumio.DefaultBulkBurst,
+		LaneWeights:    map[jumio.Lane]int{jumio.LaneReconcile: 4, jumio.LaneReplay: 2, jumio.LaneMigrate: 3},
 		TokenRateLimit: jumio.DefaultTokenRateLimit, AccountRateLimit: jumio.DefaultAccountRateLimit, APIRateLimit: jumio.DefaultAPIRateLimit,
 		TokenRefreshAhead: 2 * time.Minute, MaxImageBytes: 4 << 20, MaxResponseBytes: jumio.DefaultMaxResponseBytes,
 		MaxRetryAfter: jumio.DefaultMaxRetryAfter,
@@ -52,10 +55,13 @@ func TestLoadConfig(t *testing.T) {
 
 func TestLoadConfigBadValues(t *testing.T) {
 	e := config.FromMap(map[string]string{"KYCFLOW_JUMIO_REGION": "mars-1", "KYCFLOW_JUMIO_CLIENT_ID": "c",
-		"KYCFLOW_JUMIO_CLIENT_SECRET": "s", "KYCFLOW_JUMIO_RATE_LIMIT": "fast"})
+		"KYCFLOW_JUMIO_CLIENT_SECRET": "s", "KYCFLOW_JUMIO_RATE_LIMIT": "fast", "KYCFLOW_JUMIO_LANE_WEIGHTS": "live=3"})
 	cfg := LoadConfig(e)
-	if e.Err() == nil {
+	if e.Err() == nil || !strings.Contains(e.Err().Error(), "KYCFLOW_JUMIO_RATE_LIMIT") {
 		t.Error("a rate limit of \"fast\" was accepted")
+	}
+	if !errors.Is(e.Err(), jumio.ErrInvalidLaneWeights) {
+		t.Errorf("a weight for the live lane: %v, want ErrInvalidLaneWeights", e.Err())
 	}
 	if _, err := jumio.NewClient(cfg); !errors.Is(err, jumio.ErrInvalidConfig) {
 		t.Errorf("region mars-1: NewClient = %v, want ErrInvalidConfig", err)

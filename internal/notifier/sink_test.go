@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -357,5 +358,32 @@ func TestWebhookSendsTraceContext(t *testing.T) {
 	got := rcv.Accepted()[0].Header.Get("traceparent")
 	if !strings.Contains(got, span.SpanContext().TraceID().String()) {
 		t.Errorf("traceparent %q does not continue trace %s", got, span.SpanContext().TraceID())
+	}
+}
+
+// TestWebhookSendsNoBaggage: a webhook carries the W3C trace context and
+// never baggage, also when the configured propagator would write it.
+func TestWebhookSendsNoBaggage(t *testing.T) {
+	rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
+	tp := sdktrace.NewTracerProvider()
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	sink := webhookSink(t, rcv, func(c *notifier.WebhookSinkConfig) {
+		c.TracerProvider = tp
+		c.Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	})
+	m, _ := baggage.NewMember("user.email", "alice")
+	b, _ := baggage.New(m)
+	ctx, span := tp.Tracer("test").Start(baggage.ContextWithBaggage(t.Context(), b), "parent")
+	err := sink.Deliver(ctx, notifier.Delivery{ID: "d1", EventID: "e1", Result: notifiertest.Result(1)})
+	span.End()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := rcv.Accepted()[0].Header
+	if h.Get("traceparent") == "" {
+		t.Error("no traceparent")
+	}
+	if v := h.Get("baggage"); v != "" {
+		t.Errorf("webhook carries baggage %q", v)
 	}
 }

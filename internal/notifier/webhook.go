@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -205,7 +206,7 @@ func (s *WebhookSink) Deliver(ctx context.Context, d Delivery) (err error) {
 	if d.Replay != nil {
 		h.Set(events.HeaderReplay, d.Replay.String())
 	}
-	s.prop.Inject(ctx, propagation.HeaderCarrier(h))
+	s.prop.Inject(ctx, traceHeaders(h))
 
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -269,3 +270,18 @@ func retryAfter(v string, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// traceHeaders lets a propagator write the W3C trace context (traceparent,
+// tracestate) into a webhook request and nothing else: a propagator that
+// also carries baggage must not send it to a receiver outside kycflow.
+type traceHeaders http.Header
+
+func (h traceHeaders) Get(key string) string { return http.Header(h).Get(key) }
+
+func (h traceHeaders) Set(key, value string) {
+	if k := strings.ToLower(key); k == events.HeaderTraceparent || k == events.HeaderTracestate {
+		http.Header(h).Set(key, value)
+	}
+}
+
+func (h traceHeaders) Keys() []string { return propagation.HeaderCarrier(h).Keys() }

@@ -34,6 +34,11 @@ import (
 // form one chain of parent and child spans in one trace, carried through
 // NATS headers; the webhook carries the last span's traceparent, and each
 // stage's logs carry the trace id.
+//
+// The callback arrives with a caller's traceparent, tracestate and
+// baggage: ingest starts a new trace that links to the caller's span, and
+// neither the caller's trace nor its tracestate or baggage is stored with
+// the callback, carried to the enriched result or sent on the webhook.
 func TestOneTraceFromCallbackToWebhook(t *testing.T) {
 	spans := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans), sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())))
@@ -82,7 +87,17 @@ func TestOneTraceFromCallbackToWebhook(t *testing.T) {
 		return svc.Ready(ctx) == nil && e.Ready(ctx) == nil && n.Ready(ctx) == nil
 	})
 
-	client := &http.Client{Timeout: 10 * time.Second}
+	caller := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{0xca, 0x11, 0xe4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13},
+		SpanID:     trace.SpanID{0xca, 0x11, 0xe4, 1, 2, 3, 4, 5},
+		TraceFlags: trace.FlagsSampled,
+	})
+	const callerBaggage, callerState = "user.email=alice%40example.com,tenant=other", "caller=secret-state"
+	client := &http.Client{Timeout: 10 * time.Second, Transport: headerTransport{
+		"traceparent": "00-" + caller.TraceID().String() + "-" + caller.SpanID().String() + "-01",
+		"tracestate":  callerState,
+		"baggage":     callerBaggage,
+	}}
 	t.Cleanup(client.CloseIdleConnections)
 	sent, err := sim.SendCallbacks(t.Context(), jumiotest.CallbackOptions{Client: client, URL: "http://" + ln.Addr().String() + "/callbacks/platform"})
 	if err != nil {
@@ -155,6 +170,28 @@ func TestOneTraceFromCallbackToWebhook(t *testing.T) {
 		}
 	}
 
+	// A new trace, linked to the caller's span.
+	if traceID == caller.TraceID() {
+		t.Errorf("ingest continued the caller's trace %s", caller.TraceID())
+	}
+	if links := found[0].Links; len(links) != 1 || links[0].SpanContext.SpanID() != caller.SpanID() {
+		t.Errorf("ingest span links %+v, want one to the caller's span %s", links, caller.SpanID())
+	}
+	// Nothing of the caller's context is stored or travels further: not
+	// in the stored callback, the enriched result or the webhook.
+	for _, stream := range []string{events.StreamCallbacks, events.StreamEnriched} {
+		st, err := js.Stream(t.Context(), stream)
+		if err != nil {
+			t.Fatalf("%s: %v", stream, err)
+		}
+		msg, err := st.GetLastMsgForSubject(t.Context(), ">")
+		if err != nil {
+			t.Fatalf("%s: %v", stream, err)
+		}
+		checkNoCallerContext(t, stream, http.Header(msg.Header), caller, callerState)
+	}
+	checkNoCallerContext(t, "webhook", receiver.Accepted()[0].Header, caller, callerState)
+
 	// The webhook carries the webhook span's context.
 	got := receiver.Accepted()[0].Header.Get("traceparent")
 	webhook := found[len(found)-1].SpanContext
@@ -226,4 +263,34 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// headerTransport adds its headers to every request.
+type headerTransport map[string]string
+
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	for k, v := range h {
+		r.Header.Set(k, v)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// checkNoCallerContext fails when h (NATS headers are case-sensitive,
+// HTTP headers are not: both are searched whatever the case) holds a
+// baggage header, the caller's tracestate or the caller's trace.
+func checkNoCallerContext(t *testing.T, where string, h http.Header, caller trace.SpanContext, state string) {
+	t.Helper()
+	for k, vs := range h {
+		for _, v := range vs {
+			switch {
+			case strings.EqualFold(k, "baggage"):
+				t.Errorf("%s carries the caller's baggage: %s: %s", where, k, v)
+			case strings.Contains(v, state):
+				t.Errorf("%s carries the caller's tracestate: %s: %s", where, k, v)
+			case strings.Contains(v, caller.TraceID().String()):
+				t.Errorf("%s carries the caller's trace: %s: %s", where, k, v)
+			}
+		}
+	}
 }

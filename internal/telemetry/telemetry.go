@@ -190,9 +190,12 @@ func (t *Telemetry) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(t.Registry, promhttp.HandlerOpts{Registry: t.Registry})
 }
 
-// Propagator is the W3C trace-context propagator every kycflow process uses.
+// Propagator is the propagator every kycflow process uses: W3C trace
+// context (traceparent, tracestate) and nothing else. W3C baggage is left
+// out on purpose: it would carry whatever a caller put into it from the
+// internet (ingest) to every NATS message and webhook.
 func Propagator() propagation.TextMapPropagator {
-	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	return propagation.TraceContext{}
 }
 
 // NewLogger returns a slog logger writing to w in the given format ("json",

@@ -102,7 +102,9 @@ func (r Result) Clone() Result {
 		CallbackSent: clonePtr(r.Timestamps.CallbackSent),
 		Received:     clonePtr(r.Timestamps.Received),
 		Enriched:     clonePtr(r.Timestamps.Enriched),
+		WipedOut:     clonePtr(r.Timestamps.WipedOut),
 	}
+	out.Migration = clonePtr(r.Migration)
 	return out
 }
 

@@ -31,7 +31,8 @@ func sample() Result {
 		Person: &Person{FirstName: "JANE", LastName: "DOE", DateOfBirth: "1990-01-01",
 			Address: &Address{Line1: "1 MAIN ST", City: "SAN JOSE"}},
 		Images:     []ImageRef{{Category: "ID", Classifier: "FRONT", Href: "https://retrieval.amer-1.jumio.ai/x/FRONT"}},
-		Timestamps: Timestamps{Created: &t},
+		Timestamps: Timestamps{Created: &t, WipedOut: &t},
+		Migration:  &Migration{ScanReference: "exe"},
 	}
 }
 
@@ -105,6 +106,8 @@ func TestProjectSharesNothing(t *testing.T) {
 	p.Person.FirstName = "x"
 	p.Images[0].Href = "x"
 	*p.Timestamps.Created = time.Time{}
+	*p.Timestamps.WipedOut = time.Time{}
+	p.Migration.ScanReference = "x"
 	if diff := cmp.Diff(want, r); diff != "" {
 		t.Errorf("Project shared memory with its input (-want +got):\n%s", diff)
 	}

@@ -102,6 +102,12 @@ type Result struct {
 	Images []ImageRef `json:"images,omitempty"`
 	// Timestamps of the verification, all UTC.
 	Timestamps Timestamps `json:"timestamps"`
+	// Migration links the result of a transaction Jumio migrated from
+	// Netverify to the Platform to its Netverify original; absent
+	// otherwise. Not personal data: it holds ids.
+	// Platform: set by the enricher when the execution is a scan kycflow
+	// asked Jumio to migrate (kycflow migrate-data). Netverify: none.
+	Migration *Migration `json:"migration,omitempty"`
 	// Policy is the field policy Project applied; absent on a result that
 	// was not projected (which holds every field).
 	Policy Policy `json:"policy,omitempty"`
@@ -379,6 +385,29 @@ type Timestamps struct {
 	// Enriched is when the enricher made the result; mapping leaves it
 	// for the enricher to set.
 	Enriched *time.Time `json:"enriched,omitempty"`
+	// WipedOut is when the transaction's personal data was deleted at
+	// Jumio: the result is a tombstone, with ids, status and decision but
+	// no document, person or images. Platform: wipedOutAt of the details.
+	// Netverify: none; a callback of a transaction kycflow erased gets a
+	// tombstone with the time of the erasure (the enricher sets it).
+	WipedOut *time.Time `json:"wipedOut,omitempty"`
+}
+
+// Migration links a migrated transaction's result to its Netverify
+// original.
+type Migration struct {
+	// ScanReference is the Netverify scan (or transaction) reference of
+	// the original. Jumio keeps it as the workflow execution id of the
+	// migrated copy, so it equals IDs.WorkflowExecutionID; results of the
+	// original carry it in IDs.ScanReference.
+	// Platform: workflow.id. Netverify: none.
+	ScanReference string `json:"scanReference"`
+	// NetverifyDelivered says, on a route whose migrated results are
+	// "mark"ed, that the route had delivered a Netverify result of the
+	// original: the consumer holds this verification already, under the
+	// scan reference. Set by the notifier per route, never by the
+	// enricher.
+	NetverifyDelivered bool `json:"netverifyDelivered,omitempty"`
 }
 
 // EnrichedEvent is what the enricher stores in JUMIO_ENRICHED: the

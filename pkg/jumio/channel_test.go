@@ -10,8 +10,6 @@ import (
 	"image/png"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,49 +45,6 @@ func testImage(t testing.TB, format string, w, h int, gray bool, seed byte) []by
 	return b.Bytes()
 }
 
-// callbackSink is an HTTP server that records the Platform callbacks
-// posted to it.
-type callbackSink struct {
-	*httptest.Server
-	mu   sync.Mutex
-	got  []wire.Callback
-	seen chan struct{}
-}
-
-func newCallbackSink(t *testing.T) *callbackSink {
-	t.Helper()
-	s := &callbackSink{seen: make(chan struct{}, 100)}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		cb, err := wire.ParsePlatformCallback(b)
-		if err != nil {
-			http.Error(w, "bad callback", http.StatusBadRequest)
-			return
-		}
-		s.mu.Lock()
-		s.got = append(s.got, *cb)
-		s.mu.Unlock()
-		s.seen <- struct{}{}
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-// wait returns the callbacks once n have come.
-func (s *callbackSink) wait(t *testing.T, n int) []wire.Callback {
-	t.Helper()
-	for range n {
-		select {
-		case <-s.seen:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("fewer than %d callbacks came", n)
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]wire.Callback(nil), s.got...)
-}
-
 // channelFor creates an account with the workflow key (and credential
 // categories, when given) and returns its API channel.
 func channelFor(t *testing.T, c *jumio.Client, key int, categories ...string) *jumio.APIChannel {
@@ -115,7 +70,7 @@ func channelFor(t *testing.T, c *jumio.Client, key int, categories ...string) *j
 // serves back, and a BACK makes the document an ID card.
 func TestAcquire(t *testing.T) {
 	sink := newCallbackSink(t)
-	srv := startSim(t, jumiotest.Config{CompleteAfter: 50 * time.Millisecond, CallbackURL: sink.URL})
+	srv := startSim(t, jumiotest.Config{CompleteAfter: 50 * time.Millisecond, CallbackURL: sink.srv.URL})
 	c := newClient(t, srv, fastRetries)
 	ch := channelFor(t, c, 10011)
 	if got := len(ch.Credentials); got != 2 {
@@ -225,7 +180,7 @@ func TestUploadImageChecksToo(t *testing.T) {
 // simulator puts its names into the extracted data.
 func TestPreparedData(t *testing.T) {
 	sink := newCallbackSink(t)
-	srv := startSim(t, jumiotest.Config{CompleteAfter: 10 * time.Millisecond, CallbackURL: sink.URL,
+	srv := startSim(t, jumiotest.Config{CompleteAfter: 10 * time.Millisecond, CallbackURL: sink.srv.URL,
 		Scenario: jumiotest.Scenario{Mix: jumiotest.Mix{Passed: 1}}})
 	c := newClient(t, srv, fastRetries)
 	ch := channelFor(t, c, 2, "ID", "DATA")

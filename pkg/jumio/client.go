@@ -82,7 +82,11 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		health:    newLimiter(1, 1, cfg.RateLimitCooldown),
 		token:     newLimiter(cfg.TokenRateLimit, 1, cfg.RateLimitCooldown),
 	}
-	for name, l := range map[string]*limiter{"retrieval": c.retrieval, "account": c.account, "token": c.token} {
+	for _, n := range c.limiters() {
+		n.lim.lanes.configure(n.lim.lim.Burst(), cfg.BulkBurst, cfg.LaneWeights)
+	}
+	for _, n := range c.limiters() {
+		name, l := n.name, n.lim
 		l.maxPause = cfg.MaxRetryAfter
 		l.onLong = func(d time.Duration) {
 			o.logger.Error("jumio rate limit: every request paused", "limiter", name,
@@ -155,6 +159,9 @@ type call struct {
 	accept string
 	body   []byte
 	lim    *limiter
+	// also, when set, is a second limiter the call waits for first (a
+	// request Jumio counts against two budgets).
+	also *limiter
 	// once disables in-call retries (non-idempotent calls).
 	once bool
 	// contentType of body; default application/json.
@@ -221,6 +228,11 @@ func (c *Client) run(ctx context.Context, cl call, handle func(resp *http.Respon
 func (c *Client) attempt(ctx context.Context, cl call, handle func(*http.Response, func()) error) error {
 	refreshed := false
 	for {
+		if cl.also != nil {
+			if err := cl.also.Wait(ctx); err != nil {
+				return fmt.Errorf("jumio: %s: %w", cl.ep, err)
+			}
+		}
 		if err := cl.lim.Wait(ctx); err != nil {
 			return fmt.Errorf("jumio: %s: %w", cl.ep, err)
 		}
@@ -264,6 +276,9 @@ func (c *Client) attempt(ctx context.Context, cl call, handle func(*http.Respons
 			continue
 		case resp.StatusCode == http.StatusTooManyRequests:
 			cl.lim.Throttled(ae.RetryAfter)
+			if cl.also != nil {
+				cl.also.Throttled(ae.RetryAfter)
+			}
 		}
 		return ae
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,6 +79,16 @@ type Config struct {
 	// RateLimitCooldown is how long the rate stays halved after a 429
 	// before it doubles back, step by step, to RateLimit; default 30s.
 	RateLimitCooldown time.Duration
+	// BulkBurst is how many requests of RateBurst the bulk lanes
+	// (reconcile, replay, migrate) may use; the rest of the burst is kept
+	// for live requests, which therefore seldom wait while bulk work keeps
+	// the budget busy. Default 1 (DefaultBulkBurst); at most RateBurst.
+	// See Lane.
+	BulkBurst int
+	// LaneWeights share what live requests leave of the budget between
+	// the bulk lanes; lanes missing from it weigh 1. Default
+	// DefaultLaneWeights.
+	LaneWeights map[Lane]int
 	// TokenRateLimit is the OAuth2 token request rate; default 10, Jumio's
 	// limit.
 	TokenRateLimit float64
@@ -148,6 +159,10 @@ func (c *Config) setDefaults() {
 	c.RateLimit = cmp.Or(c.RateLimit, DefaultRateLimit)
 	c.RateBurst = cmp.Or(c.RateBurst, DefaultRateBurst)
 	c.RateLimitCooldown = cmp.Or(c.RateLimitCooldown, DefaultRateLimitCooldown)
+	c.BulkBurst = cmp.Or(c.BulkBurst, DefaultBulkBurst)
+	if c.LaneWeights == nil {
+		c.LaneWeights = DefaultLaneWeights
+	}
 	c.TokenRateLimit = cmp.Or(c.TokenRateLimit, DefaultTokenRateLimit)
 	c.AccountRateLimit = cmp.Or(c.AccountRateLimit, DefaultAccountRateLimit)
 	c.APIRateLimit = cmp.Or(c.APIRateLimit, DefaultAPIRateLimit)
@@ -233,6 +248,14 @@ func (c Config) Validate() error {
 	}
 	if c.RateLimit <= 0 || c.RateBurst < 1 || c.TokenRateLimit <= 0 || c.AccountRateLimit <= 0 || c.APIRateLimit <= 0 || c.RateLimitCooldown <= 0 {
 		bad("rate limits, burst and cooldown must be positive")
+	}
+	if c.BulkBurst < 1 || c.BulkBurst > c.RateBurst {
+		bad("BulkBurst must be 1 to RateBurst")
+	}
+	for l, w := range c.LaneWeights {
+		if !slices.Contains(BulkLanes, l) || w < 1 {
+			bad("LaneWeights: lane %q weight %d: want a bulk lane (reconcile, replay, migrate) and a positive weight", l, w)
+		}
 	}
 	if c.MaxRetryAfter < 0 {
 		bad("MaxRetryAfter must not be negative")

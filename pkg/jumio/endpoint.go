@@ -25,6 +25,13 @@ const (
 	EndpointNetverifyVerification Endpoint = "netverify.verification"
 	EndpointNetverifyImages       Endpoint = "netverify.images"
 	EndpointNetverifyImage        Endpoint = "netverify.image"
+
+	EndpointMigrationCreate               Endpoint = "migration.create"
+	EndpointMigrationUpdate               Endpoint = "migration.update"
+	EndpointAccountDelete                 Endpoint = "platform.account.delete"
+	EndpointExecutionDelete               Endpoint = "platform.execution.delete"
+	EndpointNetverifyScanDelete           Endpoint = "netverify.scan.delete"
+	EndpointNetverifyAuthenticationDelete Endpoint = "netverify.authentication.delete"
 )
 
 // Endpoints lists every Endpoint.
@@ -35,6 +42,8 @@ var Endpoints = []Endpoint{
 	EndpointNetverifyScan, EndpointNetverifyData, EndpointNetverifyDocument,
 	EndpointNetverifyTransaction, EndpointNetverifyVerification,
 	EndpointNetverifyImages, EndpointNetverifyImage,
+	EndpointMigrationCreate, EndpointMigrationUpdate,
+	EndpointAccountDelete, EndpointExecutionDelete, EndpointNetverifyScanDelete, EndpointNetverifyAuthenticationDelete,
 }
 
 // Retrieval and Account API paths. Ids are validated before they are put
@@ -47,4 +56,10 @@ const (
 	// PathNetverifyScans is the Netverify v2 scans collection on the
 	// Netverify host.
 	PathNetverifyScans = "/api/netverify/v2/scans"
+	// PathNetverifyAuthentications is the Netverify v2 authentications
+	// collection on the Netverify host.
+	PathNetverifyAuthentications = "/api/netverify/v2/authentications"
+	// PathMigrations is the data migration API's accounts collection on
+	// the account host.
+	PathMigrations = "/api/v1/migrations/accounts"
 )

@@ -24,6 +24,15 @@ const (
 	MetricRateLimit = "kycflow_jumio_rate_limit"
 	// MetricThrottled counts 429 answers by limiter.
 	MetricThrottled = "kycflow_jumio_throttled"
+	// MetricLaneRequests counts the requests each lane was let through,
+	// by limiter and lane (live, reconcile, replay, migrate).
+	MetricLaneRequests = "kycflow_jumio_lane_requests"
+	// MetricLaneWaiting is how many requests wait in each lane, by
+	// limiter and lane.
+	MetricLaneWaiting = "kycflow_jumio_lane_waiting"
+	// MetricLaneOldestWait is how long the longest-waiting request of each
+	// lane has waited (0 when none waits), by limiter and lane.
+	MetricLaneOldestWait = "kycflow_jumio_lane_oldest_wait"
 	// MetricLongPauses counts, by limiter, 429s that paused every request
 	// for longer than LongPause (Retry-After capped at MaxRetryAfter).
 	MetricLongPauses = "kycflow_jumio_long_pauses"
@@ -58,6 +67,15 @@ func newClientMetrics(mp metric.MeterProvider, c *Client) (*clientMetrics, error
 	e = append(e, err)
 	throttled, err := m.Int64ObservableCounter(MetricThrottled, metric.WithDescription("429 answers from Jumio."))
 	e = append(e, err)
+	laneRequests, err := m.Int64ObservableCounter(MetricLaneRequests, metric.WithUnit("{request}"),
+		metric.WithDescription("Requests to Jumio let through, by limiter and lane."))
+	e = append(e, err)
+	laneWaiting, err := m.Int64ObservableGauge(MetricLaneWaiting, metric.WithUnit("{request}"),
+		metric.WithDescription("Requests to Jumio waiting for the budget, by limiter and lane."))
+	e = append(e, err)
+	laneOldest, err := m.Float64ObservableGauge(MetricLaneOldestWait, metric.WithUnit("s"),
+		metric.WithDescription("How long the longest-waiting request of a lane has waited for the budget, by limiter and lane."))
+	e = append(e, err)
 	long, err := m.Int64ObservableCounter(MetricLongPauses,
 		metric.WithDescription("429 answers from Jumio that paused every request for longer than a minute."))
 	e = append(e, err)
@@ -70,9 +88,9 @@ func newClientMetrics(mp metric.MeterProvider, c *Client) (*clientMetrics, error
 		}
 	}
 	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		for name, l := range map[string]*limiter{"retrieval": c.retrieval, "account": c.account, "api": c.api, "token": c.token} {
-			s := l.State()
-			attrs := metric.WithAttributes(attribute.String("limiter", name))
+		for _, n := range c.limiters() {
+			s := n.lim.State()
+			attrs := metric.WithAttributes(attribute.String("limiter", n.name))
 			o.ObserveFloat64(limit, s.Limit, attrs)
 			o.ObserveInt64(throttled, int64(s.Throttled), attrs)
 			o.ObserveInt64(long, int64(s.LongPauses), attrs)
@@ -81,9 +99,15 @@ func newClientMetrics(mp metric.MeterProvider, c *Client) (*clientMetrics, error
 				left = max(time.Until(s.PausedUntil).Seconds(), 0)
 			}
 			o.ObserveFloat64(pause, left, attrs)
+			for _, ls := range n.lim.laneStates(n.name) {
+				la := metric.WithAttributes(attribute.String("limiter", n.name), attribute.String("lane", string(ls.Lane)))
+				o.ObserveInt64(laneRequests, int64(ls.Granted), la)
+				o.ObserveInt64(laneWaiting, int64(ls.Waiting), la)
+				o.ObserveFloat64(laneOldest, ls.OldestWait.Seconds(), la)
+			}
 		}
 		return nil
-	}, limit, throttled, long, pause)
+	}, limit, throttled, long, pause, laneRequests, laneWaiting, laneOldest)
 	if err != nil {
 		return nil, err
 	}

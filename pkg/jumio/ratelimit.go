@@ -51,6 +51,8 @@ type limiter struct {
 	slowUntil time.Time
 	lastCut   time.Time
 	throttled uint64
+	// lanes orders waiting callers by lane (lanes.go).
+	lanes *laneSched
 
 	// maxPause caps a Retry-After (0: no cap); onLong, when set, is told
 	// of a pause longer than LongPause, outside the lock.
@@ -66,11 +68,13 @@ func newLimiter(rps float64, burst int, cooldown time.Duration) *limiter {
 		factor:    1,
 		minFactor: 1.0 / 16,
 		cooldown:  cooldown,
+		lanes:     newLaneSched(burst, DefaultBulkBurst, DefaultLaneWeights),
 	}
 }
 
-// Wait blocks until a request may start or ctx is done. A wait that would
-// outlast ctx's deadline fails at once with an error that wraps
+// Wait blocks until a request may start or ctx is done; callers wait in
+// the lane of ctx (LaneFrom), live ones first. A wait that would outlast
+// ctx's deadline fails at once with an error that wraps
 // context.DeadlineExceeded.
 func (l *limiter) Wait(ctx context.Context) error {
 	for {
@@ -103,13 +107,7 @@ func (l *limiter) Wait(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-	if err := l.lim.Wait(ctx); err != nil {
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		return fmt.Errorf("jumio: waiting for the request budget: %w", context.DeadlineExceeded)
-	}
-	return nil
+	return l.take(ctx, LaneFrom(ctx))
 }
 
 // Throttled records a 429: every caller pauses for retryAfter (when

@@ -358,3 +358,36 @@ func TestUserReferenceFallsBackToTheCallback(t *testing.T) {
 		})
 	}
 }
+
+// TestTombstone: a callback of an erased transaction keeps its ids and
+// source and says nothing about the verification.
+func TestTombstone(t *testing.T) {
+	at := time.Date(2024, 3, 20, 8, 0, 0, 0, time.UTC)
+	const id = "5b6c7d8e-1111-4222-8333-944455556666"
+	for _, tc := range []struct {
+		ev   events.CallbackEvent
+		want events.Result
+	}{
+		{
+			events.CallbackEvent{EventID: "e1", API: events.APIPlatform, Kind: events.KindWorkflow, AccountID: "4a1b2c3d-5e6f-4711-8899-aabbccddeeff",
+				WorkflowExecutionID: id, WorkflowDefinitionKey: "10011", Status: "SESSION_EXPIRED"},
+			events.Result{SchemaVersion: 1, IDs: events.IDs{EventID: "e1", AccountID: "4a1b2c3d-5e6f-4711-8899-aabbccddeeff", WorkflowExecutionID: id},
+				Source: events.Source{API: events.APIPlatform, Kind: events.KindWorkflow, WorkflowDefinitionKey: "10011", Product: DefaultTables().Product("10011")},
+				Status: events.StatusSessionExpired, Decision: events.Decision{Type: events.DecisionNotExecuted, Label: LabelWipedOut},
+				Reasons: []events.Reason{}, Capabilities: []events.Capability{}, Timestamps: events.Timestamps{WipedOut: &at}},
+		},
+		{
+			events.CallbackEvent{EventID: "e2", API: events.APINetverify, Kind: events.KindIDVerification, WorkflowExecutionID: id,
+				Status: "APPROVED_VERIFIED", Form: "idFirstName=JANE"},
+			events.Result{SchemaVersion: 1, IDs: events.IDs{EventID: "e2", WorkflowExecutionID: id, ScanReference: id},
+				Source: events.Source{API: events.APINetverify, Kind: events.KindIDVerification, Product: DefaultTables().Product("netverify.id_verification")},
+				Status: "UNKNOWN", Decision: events.Decision{Type: events.DecisionNotExecuted, Label: LabelWipedOut},
+				Reasons: []events.Reason{}, Capabilities: []events.Capability{}, Timestamps: events.Timestamps{WipedOut: &at}},
+		},
+	} {
+		got := Tombstone(tc.ev, at, nil)
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("Tombstone(%s) (-want +got):\n%s", tc.ev.API, diff)
+		}
+	}
+}

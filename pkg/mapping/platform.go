@@ -25,7 +25,9 @@ import (
 // in a fixed order; reasons are the entries that did not pass, with the
 // Netverify reject code where one maps; the extraction entry fills Document
 // and Person; credential parts with an href become image references (never
-// followed). VerificationStatus is LegacyStatus of the result.
+// followed). VerificationStatus is LegacyStatus of the result. Details
+// with wipedOutAt give a tombstone: WipedOut set, no document, person or
+// images.
 //
 // Enriched is left for the caller to set.
 func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) events.Result {
@@ -79,6 +81,13 @@ func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) e
 	r.Timestamps.Created = utc(d.CreatedAt.Time)
 	r.Timestamps.Started = utc(d.StartedAt.Time)
 	r.Timestamps.Completed = utc(d.CompletedAt.Time)
+
+	// Wiped out: Jumio deleted the personal data. Whatever extracted data
+	// or image link the details still carry is left out, so a tombstone
+	// never holds personal data.
+	if r.Timestamps.WipedOut = utc(d.WipedOutAt.Time); r.Timestamps.WipedOut != nil {
+		r.Document, r.Person, r.Images = nil, nil, nil
+	}
 
 	out := b.finish()
 	out.VerificationStatus, _, _ = LegacyStatus(out)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/events/schema"
+	"github.com/kycflow/kycflow/pkg/mapping"
 )
 
 // goldenResults reads every normalized result among the mapping golden
@@ -113,6 +114,12 @@ func TestResultSchemaRejectsMistakes(t *testing.T) {
 		}},
 		{"risk score over 100", func(r *events.Result) { s := 101.0; r.Decision.RiskScore = &s }},
 		{"relative image href", func(r *events.Result) { r.Images[0].Href = "/parts/FRONT" }},
+		{"tombstone with a person", func(r *events.Result) { r.Timestamps.WipedOut = r.Timestamps.Created }},
+		{"migration of a Netverify result", func(r *events.Result) {
+			r.Migration = &events.Migration{ScanReference: r.IDs.WorkflowExecutionID}
+			r.Source.API, r.IDs.AccountID, r.Source.Kind, r.Source.WorkflowDefinitionKey = events.APINetverify, "", events.KindIDVerification, ""
+		}},
+		{"migration without a scan reference", func(r *events.Result) { r.Migration = &events.Migration{} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := good.Clone()
@@ -156,4 +163,33 @@ func undeclared(root, node map[string]any, v any, path string) []string {
 		}
 	}
 	return out
+}
+
+// TestResultSchemaAcceptsTombstonesAndMigrations: a tombstone of each API
+// (mapping.Tombstone) and a migrated Platform result validate.
+func TestResultSchemaAcceptsTombstonesAndMigrations(t *testing.T) {
+	s := compile(t, schema.ResultV1)
+	at := time.Date(2024, 3, 20, 8, 0, 0, 0, time.UTC)
+	sent := at.Add(-time.Hour)
+	const id = "5b6c7d8e-1111-4222-8333-944455556666"
+	cases := map[string]events.Result{
+		"platform tombstone": mapping.Tombstone(events.CallbackEvent{SchemaVersion: 1, EventID: strings.Repeat("ab", 32),
+			API: events.APIPlatform, Kind: events.KindWorkflow, AccountID: "4a1b2c3d-5e6f-4711-8899-aabbccddeeff",
+			WorkflowExecutionID: id, WorkflowDefinitionKey: "10011", Status: "PROCESSED", CallbackSentAt: &sent, ReceivedAt: sent}, at, nil),
+		"netverify tombstone": mapping.Tombstone(events.CallbackEvent{SchemaVersion: 1, EventID: strings.Repeat("cd", 32),
+			API: events.APINetverify, Kind: events.KindIDVerification, WorkflowExecutionID: id, Status: "APPROVED_VERIFIED",
+			CallbackSentAt: &sent, ReceivedAt: sent}, at, nil),
+	}
+	for name, r := range goldenResults(t) {
+		if r.Source.API == events.APIPlatform {
+			r.Migration = &events.Migration{ScanReference: r.IDs.WorkflowExecutionID, NetverifyDelivered: true}
+			cases["migrated "+name] = r
+			break
+		}
+	}
+	for name, r := range cases {
+		if err := validate(t, s, r); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }

@@ -1,7 +1,8 @@
 // Package jumiotest is an in-process fake of Jumio, like net/http/httptest:
 // one server speaks the OAuth2 token endpoint, the Account API, the
-// Platform Retrieval API and the Netverify v2 Retrieval API with the shapes
-// Jumio documents, checks credentials and the User-Agent, enforces a
+// Platform Retrieval API, the Netverify v2 Retrieval API, the data
+// migration API and the delete endpoints with the shapes Jumio documents
+// (migration.go), checks credentials and the User-Agent, enforces a
 // per-tenant request budget with Jumio's 429, expires and revokes tokens,
 // and counts every request by endpoint and status for test assertions.
 //

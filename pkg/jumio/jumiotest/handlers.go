@@ -56,6 +56,7 @@ func (s *Server) routes() http.Handler {
 	h("GET "+scan+"/data/verification", jumio.EndpointNetverifyVerification, authNetverify, s.handleScanData("verification"))
 	h("GET "+scan+"/images", jumio.EndpointNetverifyImages, authNetverify, s.handleImages)
 	h("GET "+scan+"/images/{classifier}", jumio.EndpointNetverifyImage, authNetverify, s.handleImage)
+	s.migrationRoutes(mux)
 	s.adminRoutes(mux)
 	s.healthRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -94,6 +94,9 @@ type Config struct {
 	// PublicURL is the base URL put into hrefs and printed (for a server
 	// behind a proxy or in a container); default the listener's address.
 	PublicURL string
+	// MigrationDelay is how long after an accepted migration request each
+	// scan's Platform copy is made and its callback posted; 0: at once.
+	MigrationDelay time.Duration
 }
 
 // Key counts requests by endpoint and answered status (0 for a dropped
@@ -127,16 +130,23 @@ type Server struct {
 	latency    time.Duration
 	counts     map[Key]int
 	accounts   []wire.AccountRequest
+	gen        *generator
+	timers     []*time.Timer
+	closed     bool
+
 	// acquisitions are the executions created through the Account API, by
 	// id.
 	acquisitions map[string]*acquisition
 	drops        dropper
 	health       wire.Health
-	gen          *generator
-	timers       []*time.Timer
-	closed       bool
-	sends        sync.WaitGroup
-	changes      uint64
+
+	migrations        map[string]*migration
+	migrationAccounts map[string]bool
+	migrationLog      []MigrationCall
+	deletedAccounts   map[string]bool
+	wipedScans        map[string]bool
+	sends             sync.WaitGroup
+	changes           uint64
 }
 
 type tenantState struct {
@@ -175,7 +185,7 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 	if cfg.CallbackClient == nil {
 		cfg.CallbackClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	if cfg.TokenLifetime < 0 || cfg.Budget < 0 || cfg.TokenBudget < 0 || cfg.Latency < 0 || cfg.CompleteAfter < 0 {
+	if cfg.TokenLifetime < 0 || cfg.Budget < 0 || cfg.TokenBudget < 0 || cfg.Latency < 0 || cfg.CompleteAfter < 0 || cfg.MigrationDelay < 0 {
 		return nil, errors.New("jumiotest: negative durations or budgets")
 	}
 	if !(cfg.CallbackDrop >= 0 && cfg.CallbackDrop <= 1) {
@@ -192,9 +202,13 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 		latency:    cfg.Latency,
 		gen:        newGenerator(cfg.Scenario),
 
-		acquisitions: map[string]*acquisition{},
-		drops:        newDropper(cfg.Scenario.Seed, cfg.CallbackDrop),
-		health:       Health(wire.HealthUp, nil),
+		acquisitions:      map[string]*acquisition{},
+		drops:             newDropper(cfg.Scenario.Seed, cfg.CallbackDrop),
+		health:            Health(wire.HealthUp, nil),
+		migrations:        map[string]*migration{},
+		migrationAccounts: map[string]bool{},
+		deletedAccounts:   map[string]bool{},
+		wipedScans:        map[string]bool{},
 	}
 	for i, t := range cfg.Tenants {
 		if i == 0 {

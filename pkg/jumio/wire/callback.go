@@ -24,7 +24,7 @@ type CallbackError struct {
 	// Field is the field's name as Jumio spells it
 	// ("workflowExecution.id", "jumioIdScanReference", …), or "body".
 	Field string
-	// Reason is "missing" or "malformed".
+	// Reason is "missing", "malformed" or "not valid UTF-8".
 	Reason string
 }
 
@@ -32,8 +32,11 @@ func (e *CallbackError) Error() string {
 	return "jumio: callback field " + e.Field + " " + e.Reason
 }
 
-// Is makes errors.Is(err, ErrInvalidCallback) true.
-func (e *CallbackError) Is(target error) bool { return target == ErrInvalidCallback }
+// Is makes errors.Is(err, ErrInvalidCallback) true, and
+// errors.Is(err, ErrInvalidUTF8) for text that is not valid UTF-8.
+func (e *CallbackError) Is(target error) bool {
+	return target == ErrInvalidCallback || target == ErrInvalidUTF8 && e.Reason == reasonUTF8
+}
 
 func missing(field string) error   { return &CallbackError{Field: field, Reason: "missing"} }
 func malformed(field string) error { return &CallbackError{Field: field, Reason: "malformed"} }
@@ -76,11 +79,16 @@ func validStatus(s string) bool {
 // ParsePlatformCallback decodes a Jumio Platform callback body. Unknown
 // fields are ignored and unknown status values accepted; the workflow
 // execution id and account id must be UUIDs, the status a word, and
-// callbackSentAt, when present, a timestamp. Errors are *CallbackError.
+// callbackSentAt, when present, a timestamp. A body that is not valid
+// UTF-8 text is refused whole (ErrInvalidUTF8). Errors are
+// *CallbackError.
 func ParsePlatformCallback(body []byte) (*Callback, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
 		return nil, malformed("body")
+	}
+	if !validJSONText(body) {
+		return nil, invalidUTF8("body")
 	}
 	var cb Callback
 	ok, err := decodeCallback(body, &cb)

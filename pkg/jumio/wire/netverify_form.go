@@ -11,9 +11,16 @@ import (
 // merged as http.Request.ParseForm merges them (body values first) and the
 // callback as it is stored: the body, then the query string, joined by '&'
 // when both are present. A body or query string that is not URL-encoded
-// gives a *CallbackError for field "body".
+// gives a *CallbackError for field "body"; a field whose name or value,
+// raw or decoded, is not valid UTF-8 text one that matches ErrInvalidUTF8.
 func NetverifyForm(body []byte, rawQuery string) (values url.Values, raw string, err error) {
 	body = bytes.TrimSpace(body)
+	if err := checkForm(string(body)); err != nil {
+		return nil, "", err
+	}
+	if err := checkForm(rawQuery); err != nil {
+		return nil, "", err
+	}
 	values, err = url.ParseQuery(string(body))
 	if err != nil {
 		return nil, "", malformed("body")

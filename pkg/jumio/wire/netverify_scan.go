@@ -65,15 +65,26 @@ func scanQuery(q string, kept map[string]scanned) error {
 			continue
 		}
 		k, v, _ := strings.Cut(seg, "=")
+		switch checkComponent(k) {
+		case componentMalformed:
+			return malformed("body")
+		case componentNotUTF8:
+			return invalidUTF8("body")
+		}
 		key, err := url.QueryUnescape(k)
 		if err != nil {
 			return malformed("body")
 		}
+		// Every value is checked, kept or not: a callback is stored
+		// whole, and the enricher decodes every field.
+		switch checkComponent(v) {
+		case componentMalformed:
+			return malformed("body")
+		case componentNotUTF8:
+			return invalidUTF8(fieldName(k))
+		}
 		name := idField(strings.TrimSpace(key))
 		if name == "" {
-			if !validEscapes(v) {
-				return malformed("body")
-			}
 			continue
 		}
 		value, err := url.QueryUnescape(v)
@@ -95,19 +106,6 @@ func idField(key string) string {
 		}
 	}
 	return ""
-}
-
-// validEscapes reports whether every '%' in s starts a valid escape.
-func validEscapes(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' {
-			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
-				return false
-			}
-			i += 2
-		}
-	}
-	return true
 }
 
 func isHex(c byte) bool {
