@@ -83,9 +83,9 @@ func (e *Enricher) handle(msg *message.Message) error {
 // skips the duplicate and stale checks (it must reproduce its results) but
 // still records, never moving the newest callback back.
 func (e *Enricher) enrich(ctx context.Context, c *callback, started time.Time) error {
-	key := c.key()
+	key, m := c.key(), c.mark()
 	if c.replay == nil {
-		if err := e.state.claim(ctx, key, c.ev.EventID, c.sentAt); err != nil {
+		if err := e.state.claim(ctx, key, m); err != nil {
 			return err
 		}
 	}
@@ -96,7 +96,7 @@ func (e *Enricher) enrich(ctx context.Context, c *callback, started time.Time) e
 	at := e.now().UTC()
 	ee.Result.Timestamps.Enriched = &at
 	if c.replay == nil {
-		if err := e.state.check(ctx, key, c.ev.EventID, c.sentAt); err != nil {
+		if err := e.state.check(ctx, key, m); err != nil {
 			return err
 		}
 	}
@@ -106,7 +106,7 @@ func (e *Enricher) enrich(ctx context.Context, c *callback, started time.Time) e
 	// A crash here leaves the event unrecorded: its redelivery is fetched
 	// again and its publish dropped by JetStream's duplicate window
 	// (Nats-Msg-Id), then recorded.
-	return e.state.record(ctx, key, c.ev.EventID, c.sentAt)
+	return e.state.record(ctx, key, m)
 }
 
 // publish stores the enriched event in JUMIO_ENRICHED and returns once it

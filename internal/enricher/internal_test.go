@@ -115,9 +115,9 @@ func TestStateRecordBounded(t *testing.T) {
 	var s execState
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range recentEvents + 5 {
-		s.record("e"+strconv.Itoa(i), t0.Add(time.Duration(i)*time.Second))
+		s.record(mark{eventID: "e" + strconv.Itoa(i), sentAt: t0.Add(time.Duration(i) * time.Second)})
 	}
-	s.record("old", t0)
+	s.record(mark{eventID: "old", sentAt: t0})
 	if len(s.Enriched) != recentEvents || s.Enriched[0] != "e6" || s.Enriched[recentEvents-1] != "old" {
 		t.Errorf("enriched %v", s.Enriched)
 	}
@@ -139,32 +139,34 @@ func TestClaimRace(t *testing.T) {
 	}
 	t0 := time.Now()
 	key := stateKey("acct", "exec")
-	if err := st.claim(ctx, key, "old", t0); err != nil {
+	if err := st.claim(ctx, key, mark{eventID: "old", sentAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.claim(ctx, key, "new", t0.Add(time.Second)); err != nil {
+	if err := st.claim(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.check(ctx, key, "old", t0); !errors.Is(err, errStale) {
+	if err := st.check(ctx, key, mark{eventID: "old", sentAt: t0}); !errors.Is(err, errStale) {
 		t.Errorf("older callback after a newer claim: %v, want errStale", err)
 	}
-	if err := st.check(ctx, key, "new", t0.Add(time.Second)); err != nil {
+	if err := st.check(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)}); err != nil {
 		t.Errorf("newer callback: %v", err)
 	}
-	if err := st.record(ctx, key, "new", t0.Add(time.Second)); err != nil {
+	if err := st.record(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.check(ctx, key, "new", t0.Add(time.Second)); !errors.Is(err, errDuplicate) {
+	if err := st.check(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)}); !errors.Is(err, errDuplicate) {
 		t.Errorf("event recorded meanwhile: %v, want errDuplicate", err)
 	}
-	if err := st.claim(ctx, key, "new", t0.Add(time.Second)); !errors.Is(err, errDuplicate) {
+	if err := st.claim(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)}); !errors.Is(err, errDuplicate) {
 		t.Errorf("claim of an enriched event: %v, want errDuplicate", err)
 	}
 
 	// Concurrent claims of one execution all land (compare-and-set).
 	errc := make(chan error, 8)
 	for i := range 8 {
-		go func() { errc <- st.claim(ctx, key, "c"+strconv.Itoa(i), t0.Add(time.Duration(10+i)*time.Second)) }()
+		go func() {
+			errc <- st.claim(ctx, key, mark{eventID: "c" + strconv.Itoa(i), sentAt: t0.Add(time.Duration(10+i) * time.Second)})
+		}()
 	}
 	for range 8 {
 		if err := <-errc; err != nil && !errors.Is(err, errStale) {

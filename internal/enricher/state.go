@@ -33,25 +33,65 @@ type execState struct {
 	Newest time.Time `json:"newest"`
 	// Enriched are the event ids recently enriched, oldest first.
 	Enriched []string `json:"enriched,omitempty"`
+	// Statuses are the workflow statuses enriched for the execution, and
+	// Reconciled those of them enriched from a reconciled callback
+	// (events.CallbackEvent.Reconciled): the two sides of collapses.
+	Statuses   []string `json:"statuses,omitempty"`
+	Reconciled []string `json:"reconciled,omitempty"`
+}
+
+// mark is one callback as the state sees it.
+type mark struct {
+	eventID string
+	// sentAt orders the callbacks of the execution (callback.sentAt).
+	sentAt     time.Time
+	status     string
+	reconciled bool
 }
 
 func (s execState) enriched(eventID string) bool { return slices.Contains(s.Enriched, eventID) }
+
+// collapses reports whether a callback repeats a status of the execution
+// across a reconciliation: a reconciled callback for a status already
+// enriched (Jumio's callback came after all, or another reconciliation
+// did), or Jumio's callback for a status already enriched from a
+// reconciled one (it arrived late). Either is a duplicate: Jumio's status
+// API gives no callbackSentAt, so the two cannot share an event id (see
+// docs/architecture.md, "Reconciliation of missed callbacks"). Two
+// callbacks from Jumio with one status are not collapsed here: the newer
+// is enriched again, and the notifier suppresses an identical result.
+func (s execState) collapses(m mark) bool {
+	if m.status == "" {
+		return false
+	}
+	if m.reconciled {
+		return slices.Contains(s.Statuses, m.status)
+	}
+	return slices.Contains(s.Reconciled, m.status)
+}
 
 // stale reports whether a callback sent at t is older than the newest
 // one enriched or claimed. One sent at the same time is not stale: it is
 // the claim itself, redelivered.
 func (s execState) stale(t time.Time) bool { return t.Before(s.Newest) }
 
-// record notes eventID as enriched and moves Newest forward (never back).
-func (s *execState) record(eventID string, t time.Time) {
-	if t.After(s.Newest) {
-		s.Newest = t
+// record notes the callback as enriched and moves Newest forward (never
+// back).
+func (s *execState) record(m mark) {
+	if m.sentAt.After(s.Newest) {
+		s.Newest = m.sentAt
 	}
-	if !s.enriched(eventID) {
-		s.Enriched = append(s.Enriched, eventID)
+	if !s.enriched(m.eventID) {
+		s.Enriched = append(s.Enriched, m.eventID)
 		if n := len(s.Enriched) - recentEvents; n > 0 {
 			s.Enriched = slices.Delete(s.Enriched, 0, n)
 		}
+	}
+	if m.status != "" && !slices.Contains(s.Statuses, m.status) {
+		s.Statuses = append(s.Statuses, m.status)
+	}
+	if m.reconciled && m.status != "" && !slices.Contains(s.Reconciled, m.status) {
+		s.Reconciled = append(s.Reconciled, m.status)
 	}
 }
 
@@ -157,18 +197,19 @@ func (s *stateStore) update(ctx context.Context, key string, change func(*execSt
 }
 
 // claim checks a callback against the state of its execution before it is
-// fetched: errDuplicate when its event id was enriched, errStale when a
-// newer callback was enriched or claimed; otherwise it claims the
-// execution for callbacks sent at t (later ones stay welcome).
-func (s *stateStore) claim(ctx context.Context, key, eventID string, t time.Time) error {
+// fetched: errDuplicate when its event id was enriched or it collapses
+// with a status enriched across a reconciliation, errStale when a newer
+// callback was enriched or claimed; otherwise it claims the execution for
+// callbacks sent at m.sentAt (later ones stay welcome).
+func (s *stateStore) claim(ctx context.Context, key string, m mark) error {
 	return s.update(ctx, key, func(st *execState) (bool, error) {
 		switch {
-		case st.enriched(eventID):
+		case st.enriched(m.eventID), st.collapses(m):
 			return false, errDuplicate
-		case st.stale(t):
+		case st.stale(m.sentAt):
 			return false, errStale
-		case t.After(st.Newest):
-			st.Newest = t
+		case m.sentAt.After(st.Newest):
+			st.Newest = m.sentAt
 			return true, nil
 		}
 		return false, nil
@@ -178,23 +219,23 @@ func (s *stateStore) claim(ctx context.Context, key, eventID string, t time.Time
 // check is claim's second look, after fetching and before publishing: a
 // newer callback may have claimed the execution meanwhile, or the same
 // event been enriched by another worker.
-func (s *stateStore) check(ctx context.Context, key, eventID string, t time.Time) error {
+func (s *stateStore) check(ctx context.Context, key string, m mark) error {
 	st, _, err := s.get(ctx, key)
 	switch {
 	case err != nil:
 		return err
-	case st.enriched(eventID):
+	case st.enriched(m.eventID), st.collapses(m):
 		return errDuplicate
-	case st.stale(t):
+	case st.stale(m.sentAt):
 		return errStale
 	}
 	return nil
 }
 
-// record notes eventID, sent at t, as enriched.
-func (s *stateStore) record(ctx context.Context, key, eventID string, t time.Time) error {
+// record notes the callback as enriched.
+func (s *stateStore) record(ctx context.Context, key string, m mark) error {
 	return s.update(ctx, key, func(st *execState) (bool, error) {
-		st.record(eventID, t)
+		st.record(m)
 		return true, nil
 	})
 }
