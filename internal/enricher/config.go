@@ -12,6 +12,7 @@ import (
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/internal/httpserver"
 	"github.com/kycflow/kycflow/internal/jumioconfig"
+	"github.com/kycflow/kycflow/internal/reconcile"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/mapping"
 )
@@ -118,6 +119,11 @@ type Config struct {
 	// callbacks.
 	StateTTL time.Duration
 
+	// Reconcile configures the reconciler of missed callbacks, which the
+	// enricher runs (KYCFLOW_RECONCILE_*); its bucket takes its storage and
+	// replicas from NATS.Streams.
+	Reconcile reconcile.Config
+
 	// HealthInterval is how often Jumio's status endpoint is read; while
 	// it reports retrieval DOWN, retrieval is held (callbacks wait, no
 	// retries are spent). Negative turns the watch off; default 30s.
@@ -147,6 +153,7 @@ func LoadConfig(e *config.Env) Config {
 		RetryMaxInterval:     e.Duration("KYCFLOW_ENRICHER_RETRY_MAX_INTERVAL", DefaultRetryMaxInterval, "longest redelivery delay after transient failures"),
 		NetverifyConfirm:     e.Bool("KYCFLOW_ENRICHER_NETVERIFY_CONFIRM", false, "confirm Netverify ID-verification callbacks against the Netverify Retrieval API"),
 		StateTTL:             e.Duration("KYCFLOW_ENRICHER_STATE_TTL", DefaultStateTTL, "how long per-execution state is kept after its last update"),
+		Reconcile:            reconcile.LoadConfig(e),
 		HealthInterval:       e.Duration("KYCFLOW_ENRICHER_HEALTH_INTERVAL", DefaultHealthInterval, "how often Jumio's status endpoint is read (0: never)"),
 	}
 	if c.HealthInterval == 0 {

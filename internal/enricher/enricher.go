@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/reconcile"
 	"github.com/kycflow/kycflow/internal/telemetry"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
@@ -196,6 +197,10 @@ func (e *Enricher) Run(ctx context.Context) error {
 		return fmt.Errorf("enricher: %w", err)
 	}
 	defer hreg.Unregister() //nolint:errcheck // nothing to do about it at exit
+	rec, err := e.reconciler()
+	if err != nil {
+		return err
+	}
 	hctx, stopHealth := context.WithCancel(ctx)
 	healthDone := make(chan struct{})
 	go func() {
@@ -217,12 +222,55 @@ func (e *Enricher) Run(ctx context.Context) error {
 		case <-done:
 		}
 	}()
-	err = router.Run(ctx)
+	// The reconciler runs next to the router and stops with it; one that
+	// fails stops the enricher.
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	recErr := make(chan error, 1)
+	if rec == nil {
+		recErr <- nil
+	} else {
+		go func() {
+			err := rec.Run(runCtx, reconcile.RunConfig{AckWait: e.cfg.AckWait, DrainTimeout: e.cfg.DrainTimeout, PullExpiry: e.cfg.PullExpiry})
+			if err != nil {
+				cancelRun()
+			}
+			recErr <- err
+		}()
+	}
+	err = router.Run(runCtx)
+	cancelRun()
+	rerr := <-recErr
 	e.logger.Info("enricher stopped")
+	if rerr != nil {
+		return fmt.Errorf("enricher: %w", rerr)
+	}
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("enricher: %w", err)
 	}
 	return nil
+}
+
+// reconciler is the reconciler of missed callbacks the enricher runs, nil
+// when it is disabled (docs/architecture.md, "Reconciliation of missed
+// callbacks"). It shares the enricher's Jumio client, so its status
+// requests wait in the reconcile lane of the same budget, and skips its
+// passes while retrieval is held.
+func (e *Enricher) reconciler() (*reconcile.Reconciler, error) {
+	c := e.cfg.Reconcile
+	if c.Disabled {
+		return nil, nil
+	}
+	c.Storage, c.Replicas = e.cfg.NATS.Streams.Storage, e.cfg.NATS.Streams.Replicas
+	c.PublishTimeout = e.cfg.NATS.PublishTimeout
+	r, err := reconcile.New(c, reconcile.Deps{
+		JetStream: e.js, Status: e.jumio.WorkflowStatus, Region: e.region, Held: e.health.Held,
+		Logger: e.logger.With("component", "reconciler"), MeterProvider: e.mp, Now: e.now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("enricher: %w", err)
+	}
+	return r, nil
 }
 
 // Ready reports whether the enricher can work: it runs, NATS is
@@ -242,6 +290,11 @@ func (e *Enricher) Ready(ctx context.Context) error {
 	}
 	if _, err := e.js.KeyValue(ctx, StateBucket); err != nil {
 		return fmt.Errorf("state bucket %s: %w", StateBucket, err)
+	}
+	if !e.cfg.Reconcile.Disabled {
+		if _, err := e.js.KeyValue(ctx, reconcile.Bucket); err != nil {
+			return fmt.Errorf("reconciler bucket %s: %w", reconcile.Bucket, err)
+		}
 	}
 	return nil
 }

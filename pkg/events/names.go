@@ -48,6 +48,8 @@ type Stage string
 const (
 	StageEnrich Stage = "enrich"
 	StageNotify Stage = "notify"
+	// StageReconcile dead-letters initiated events it cannot read.
+	StageReconcile Stage = "reconcile"
 )
 
 // Token makes s safe to use as one NATS subject token: the empty string
