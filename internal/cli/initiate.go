@@ -26,6 +26,10 @@ func init() {
 (or, with --account, a new workflow execution on an existing account) and
 prints the ids and the web link to send the end user to.
 
+The transaction is announced on JUMIO_EXECUTIONS (events.InitiatedEvent)
+to the NATS server of --nats-url, KYCFLOW_NATS_URL or the local kycflow
+run, so that its callback is reconciled if Jumio's never comes.
+
 The userReference is signed as ingest verifies it: with
 KYCFLOW_INGEST_USER_REFERENCE_SECRETS set it is
 wire.SignUserReference(first secret, --user-id, now), so that the callback
@@ -57,7 +61,7 @@ transactions complete a few seconds later and call back that run's ingest.`,
 			fs.String("error-url", "", "where the web client sends the user after an error")
 			fs.String("simulator", "", "Jumio simulator to use without credentials (default the local kycflow run's)")
 			apiChannelFlags(fs)
-			dataDirFlag(fs)
+			natsFlag(fs)
 			fs.Bool("json", false, "print Jumio's answer as JSON")
 		},
 		Run: runInitiate,
@@ -158,7 +162,10 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 	if boolFlag(fs, "json") {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(resp)
+		if err := enc.Encode(resp); err != nil {
+			return err
+		}
+		return announce(ctx, env.Stderr, env, fs, resp, req, "kycflow initiate")
 	}
 	fmt.Fprintf(env.Stdout, "transaction initiated on %s\n", target)
 	fmt.Fprintf(env.Stdout, "  account             %s\n", resp.Account.ID)
@@ -173,10 +180,8 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 	}
 	if channel != "" {
 		fmt.Fprint(env.Stdout, channel)
-		return nil
-	}
-	if resp.Web != nil && resp.Web.Href != "" {
+	} else if resp.Web != nil && resp.Web.Href != "" {
 		fmt.Fprintf(env.Stdout, "  web link            %s\n", resp.Web.Href)
 	}
-	return nil
+	return announce(ctx, env.Stdout, env, fs, resp, req, "kycflow initiate")
 }

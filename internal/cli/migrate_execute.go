@@ -17,7 +17,7 @@ import (
 func executeFlags(fs *flag.FlagSet) {
 	fs.Bool("execute", false, "run a /performNetverify request on the Jumio Platform: create the account, upload its images through the API channel, finalize")
 	fs.String("simulator", "", "Jumio simulator to use with --execute without credentials (default the local kycflow run's)")
-	dataDirFlag(fs)
+	natsFlag(fs)
 }
 
 // executePerform runs a translated /performNetverify request as the
@@ -67,13 +67,16 @@ func executePerform(ctx context.Context, env Env, fs *flag.FlagSet, kind string,
 	if boolFlag(fs, "json") {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+		if err := enc.Encode(struct {
 			Kind                string            `json:"kind"`
 			AccountID           string            `json:"accountId"`
 			WorkflowExecutionID string            `json:"workflowExecutionId"`
 			WorkflowKey         int               `json:"workflowKey"`
 			Warnings            []mapping.Warning `json:"warnings"`
-		}{kind, resp.Account.ID, resp.WorkflowExecution.ID, req.WorkflowDefinition.Key, append([]mapping.Warning{}, warnings...)})
+		}{kind, resp.Account.ID, resp.WorkflowExecution.ID, req.WorkflowDefinition.Key, append([]mapping.Warning{}, warnings...)}); err != nil {
+			return err
+		}
+		return announce(ctx, env.Stderr, env, fs, resp, req, "kycflow migrate-request")
 	}
 	fmt.Fprintf(env.Stdout, "performNetverify request run on %s\n", target)
 	fmt.Fprintf(env.Stdout, "  account             %s\n", resp.Account.ID)
@@ -81,5 +84,5 @@ func executePerform(ctx context.Context, env Env, fs *flag.FlagSet, kind string,
 	fmt.Fprintf(env.Stdout, "  workflow key        %d\n", req.WorkflowDefinition.Key)
 	fmt.Fprintf(env.Stdout, "  reference           %s\n", req.CustomerInternalReference)
 	fmt.Fprint(env.Stdout, line.String())
-	return nil
+	return announce(ctx, env.Stdout, env, fs, resp, req, "kycflow migrate-request")
 }
