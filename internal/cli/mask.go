@@ -33,6 +33,7 @@ var personalKeys = map[string]bool{
 	// Document dates, issuer, state and visa or licence details.
 	"expirydate": true, "expiry": true, "issuingdate": true, "issuedate": true, "issuingauthority": true, "issuingplace": true,
 	"state": true, "usstate": true, "dlcategories": true, "dlcarpermission": true,
+	"drivinglicensecategories": true, "carpermission": true,
 	"durationofstay": true, "numberofentries": true, "visacategory": true,
 	// Addresses.
 	"address": true, "formattedaddress": true, "city": true, "postalcode": true, "zip": true, "street": true,
@@ -41,6 +42,9 @@ var personalKeys = map[string]bool{
 	"email": true, "phone": true, "phonenumber": true, "clientip": true, "userip": true, "ipaddress": true,
 	// Images, biometrics, screening links.
 	"signature": true, "facemap": true, "searchresulturl": true,
+	// A result's extra (what has no field of its own, possibly personal)
+	// and reporting criteria (not guaranteed free of personal data).
+	"extra": true, "reportingcriteria": true, "merchantreportingcriteria": true,
 }
 
 // personalKeyParts mask keys that contain them ("idFirstName", "idDob",

@@ -18,7 +18,7 @@ import (
 func init() {
 	register(&Command{
 		Name:    "migrate-request",
-		Summary: "translate a Netverify /initiate or /performNetverify request into a Platform account request",
+		Summary: "translate a Netverify /initiate or /performNetverify request, an /initiate response or a success/error redirect into their Platform equivalents",
 		Usage:   "[file|-] [flags]",
 		Description: `Reads a Netverify request body (a file, or standard input with "-" or no
 argument), detects whether it is for /initiate (Netverify Web v4) or
@@ -27,6 +27,15 @@ Platform account request (POST /api/v1/accounts) as JSON on standard
 output, and on standard error one warning per field that does not carry
 over, with what to do instead (images are uploaded through the API channel
 after the account exists, data to compare is checked against the result).
+
+It also ports the code around the request: given a Netverify /initiate
+response ({timestamp, redirectUrl, transactionReference}; --kind response)
+it prints the Platform account response fields that replace it (web.href,
+workflowExecution.id; account.id is new), and given the URL Netverify
+redirected the end user to (a success or error URL with its query;
+--kind redirect, detected when the input is not JSON) it prints the URL the
+Platform redirects to: workflowExecutionId for transactionReference,
+acquisitionStatus for transactionStatus, and the new accountId.
 
 Netverify workflowId values map to Platform workflow keys through the
 built-in table; override entries with --workflows or KYCFLOW_WORKFLOWS
@@ -44,9 +53,10 @@ the local kycflow run is used.`,
 		Example: `  kycflow migrate-request initiate.json
   cat perform.json | kycflow migrate-request --kind perform --workflows 200=10013
   kycflow migrate-request initiate.json --json | jq .warnings
+  echo 'https://shop.example/kyc/done?transactionStatus=SUCCESS&transactionReference=…' | kycflow migrate-request
   kycflow migrate-request perform.json --execute`,
 		Flags: func(fs *flag.FlagSet) {
-			fs.String("kind", "auto", "kind of request: initiate, perform or auto")
+			fs.String("kind", "auto", "kind of input: initiate, perform, response, redirect or auto")
 			fs.String("workflows", "", "Netverify workflowId → Platform workflow key overrides, \"200=10011,...\" (default KYCFLOW_WORKFLOWS)")
 			fs.Bool("json", false, "print {kind, request, warnings} as one JSON document")
 			executeFlags(fs)
@@ -95,56 +105,85 @@ func runMigrate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) e
 	if kind == "auto" {
 		kind = detectKind(body)
 	}
+	// out is what is printed: the request, the response or the redirect.
 	var (
-		req      wire.AccountRequest
+		out      any
 		warnings []mapping.Warning
 	)
+	what := "a JSON object"
 	switch kind {
 	case "initiate":
+		var req wire.AccountRequest
 		req, warnings, err = tables.FromNetverifyInitiate(body)
+		out = req
 	case "perform":
+		var req wire.AccountRequest
 		req, warnings, err = tables.FromPerformNetverify(body)
+		out = req
+	case "response":
+		var resp wire.AccountResponse
+		resp, warnings, err = mapping.FromNetverifyInitiateResponse(body)
+		out = resp
+	case "redirect":
+		var redirect string
+		redirect, warnings, err = mapping.FromNetverifyRedirect(string(body))
+		out, what = redirect, "a URL"
 	default:
-		return usageError("migrate-request: --kind %q: want initiate, perform or auto", kind)
+		return usageError("migrate-request: --kind %q: want initiate, perform, response, redirect or auto", kind)
 	}
 	if err != nil {
 		if errors.Is(err, mapping.ErrInvalidRequest) {
-			return fmt.Errorf("migrate-request: %s is not a JSON object", name)
+			return fmt.Errorf("migrate-request: %s is not %s", name, what)
 		}
 		return fmt.Errorf("migrate-request: %w", err)
 	}
 	if boolFlag(fs, "execute") {
+		req, _ := out.(wire.AccountRequest)
 		return executePerform(ctx, env, fs, kind, req, warnings, body)
 	}
 	if boolFlag(fs, "json") {
+		key := map[string]string{"response": "response", "redirect": "redirect"}[kind]
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			Kind     string              `json:"kind"`
-			Request  wire.AccountRequest `json:"request"`
-			Warnings []mapping.Warning   `json:"warnings"`
-		}{kind, req, append([]mapping.Warning{}, warnings...)})
+		enc.SetEscapeHTML(false)
+		return enc.Encode(map[string]any{"kind": kind, cmp.Or(key, "request"): out, "warnings": append([]mapping.Warning{}, warnings...)})
 	}
-	enc := json.NewEncoder(env.Stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(req); err != nil {
-		return err
+	if redirect, ok := out.(string); ok {
+		fmt.Fprintln(env.Stdout, redirect)
+	} else {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
 	}
 	for _, w := range warnings {
 		fmt.Fprintf(env.Stderr, "warning: %s (%s): %s\n", w.Field, w.Kind, w.Message)
 	}
 	if len(warnings) > 0 {
-		fmt.Fprintf(env.Stderr, "%d fields of the %s request did not carry over as they were\n", len(warnings), kind)
+		fmt.Fprintf(env.Stderr, "%d fields of the %s did not carry over as they were\n", len(warnings), map[string]string{
+			"initiate": "initiate request", "perform": "performNetverify request", "response": "initiate response", "redirect": "redirect"}[kind])
 	}
 	return nil
 }
 
-// detectKind tells a performNetverify body (it carries the document:
-// images, country and type) from an /initiate one.
+// detectKind tells a redirect URL (not JSON) from a JSON body, an
+// /initiate response (redirectUrl, transactionReference) from a request,
+// and a performNetverify body (it carries the document: images, country
+// and type) from an /initiate one.
 func detectKind(body []byte) string {
+	if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 && !json.Valid(trimmed) && trimmed[0] != '{' && trimmed[0] != '[' {
+		return "redirect"
+	}
 	var fields map[string]json.RawMessage
 	if json.NewDecoder(bytes.NewReader(body)).Decode(&fields) != nil {
 		return "initiate" // the mapping reports the body
+	}
+	for _, k := range []string{"redirectUrl", "transactionReference"} {
+		if _, ok := fields[k]; ok {
+			return "response"
+		}
 	}
 	for _, k := range []string{"frontsideImage", "faceImage", "backsideImage", "idType", "merchantIdScanReference", "enabledFields"} {
 		if _, ok := fields[k]; ok {

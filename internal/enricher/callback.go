@@ -34,7 +34,9 @@ func (c *callback) mark() mark {
 	return mark{eventID: c.ev.EventID, sentAt: c.sentAt, status: strings.ToUpper(c.ev.Status), reconciled: c.ev.Reconciled}
 }
 
-var eventIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+// eventIDRE is what a callback event's id must look like: what ingest
+// makes (events.EventID) and the result schema accepts.
+var eventIDRE = regexp.MustCompile(events.EventIDPattern)
 
 // invalid returns a permanent ErrInvalidCallback saying what is wrong in
 // words of its own, never with a value from the payload.

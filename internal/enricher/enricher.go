@@ -252,8 +252,8 @@ func (e *Enricher) Run(ctx context.Context) error {
 }
 
 // reconciler is the reconciler of missed callbacks the enricher runs, nil
-// when it is disabled (docs/architecture.md, "Reconciliation of missed
-// callbacks"). It shares the enricher's Jumio client, so its status
+// when it is disabled (docs/architecture.md#reconciliation-of-missed-callbacks).
+// It shares the enricher's Jumio client, so its status
 // requests wait in the reconcile lane of the same budget, and skips its
 // passes while retrieval is held.
 func (e *Enricher) reconciler() (*reconcile.Reconciler, error) {

@@ -103,6 +103,7 @@ func (e *Enricher) enrich(ctx context.Context, c *callback, started time.Time) e
 	if err := e.publish(ctx, c, ee, at); err != nil {
 		return err
 	}
+	e.unreadable(ctx, c, ee.Result)
 	// A crash here leaves the event unrecorded: its redelivery is fetched
 	// again and its publish dropped by JetStream's duplicate window
 	// (Nats-Msg-Id), then recorded.

@@ -30,7 +30,7 @@ var errStopping = errors.New("enricher: stopping while retrieval is held")
 // status reports retrieval UP or DEGRADED again the gate opens. A status
 // endpoint that cannot be read leaves the gate as it was: it is a page,
 // not the API, and a failure of its own must neither stop nor start
-// retrieval. See docs/architecture.md, "Jumio's health".
+// retrieval. See docs/architecture.md#jumios-health.
 type healthWatch struct {
 	client   *jumio.Client
 	interval time.Duration

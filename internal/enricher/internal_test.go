@@ -183,7 +183,8 @@ func TestClaimRace(t *testing.T) {
 // permanent, and its error quotes nothing of the payload.
 func TestDecodeCallback(t *testing.T) {
 	const secret = "JANE-DOE-1970"
-	good := `{"schemaVersion":1,"eventId":"e1","api":"platform","accountId":"9f0b7b3e-95b6-4b8b-8a3d-3d2b8d2b8d2b","workflowExecutionId":"4f0b7b3e-95b6-4b8b-8a3d-3d2b8d2b8d2b","status":"PROCESSED","receivedAt":"2024-01-01T00:00:00Z"}`
+	const id = "5204628b338629e50c27edcb398dd405e2f09df2e4b9039726878358aa352917"
+	good := `{"schemaVersion":1,"eventId":"` + id + `","api":"platform","accountId":"9f0b7b3e-95b6-4b8b-8a3d-3d2b8d2b8d2b","workflowExecutionId":"4f0b7b3e-95b6-4b8b-8a3d-3d2b8d2b8d2b","status":"PROCESSED","receivedAt":"2024-01-01T00:00:00Z"}`
 	bad := []string{
 		``,
 		`[` + secret + `]`,
@@ -193,6 +194,9 @@ func TestDecodeCallback(t *testing.T) {
 		`{"schemaVersion":1,"eventId":"e1","api":"platform","accountId":"` + secret + `","workflowExecutionId":"4f0b7b3e-95b6-4b8b-8a3d-3d2b8d2b8d2b"}`,
 		`{"schemaVersion":1,"eventId":"e1","api":"netverify","workflowExecutionId":"x"}`,
 		`{"schemaVersion":1,"eventId":"e1","api":"platform","receivedAt":"` + secret + `"}`,
+		// An id the result schema would refuse (events.EventIDPattern).
+		strings.Replace(good, id, "e1", 1),
+		strings.Replace(good, id, strings.ToUpper(id), 1),
 	}
 	for _, b := range bad {
 		_, err := decodeCallback(message.NewMessage("m", []byte(b)), time.Now())

@@ -43,6 +43,11 @@ const (
 	// MetricRetrievalHeld is 1 while retrieval is held because Jumio
 	// reports it DOWN.
 	MetricRetrievalHeld = "kycflow_enricher_retrieval_held"
+	// MetricUnreadableFields counts, by API and field, the fields carrying
+	// a verification outcome that a published result could not read
+	// (events.Result.UnreadableFields): each such result went out as a
+	// manual review (WARNING), never PASSED.
+	MetricUnreadableFields = "kycflow_enricher_unreadable_fields"
 )
 
 // Outcomes of MetricFetches.
@@ -64,6 +69,7 @@ type metrics struct {
 	stale       metric.Int64Counter
 	duplicates  metric.Int64Counter
 	deadLetters metric.Int64Counter
+	unreadable  metric.Int64Counter
 }
 
 func newMetrics(mp metric.MeterProvider) (*metrics, error) {
@@ -83,6 +89,7 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	ms.stale = counter(MetricStaleDrops, "{callback}", "Callbacks dropped because a newer callback of the execution was enriched or claimed, by API.")
 	ms.duplicates = counter(MetricDuplicates, "{callback}", "Callbacks dropped because their event id was already enriched, by API.")
 	ms.deadLetters = counter(MetricDeadLetters, "{callback}", "Callbacks dead-lettered to JUMIO_DLQ, by API and class.")
+	ms.unreadable = counter(MetricUnreadableFields, "{field}", "Verdict-carrying fields a published result could not read, by API and field.")
 	var err error
 	ms.fetchTime, err = m.Float64Histogram(MetricFetchDuration, metric.WithUnit("s"),
 		metric.WithDescription("Time of one Jumio retrieval call, rate-limiter wait and in-call retries included, by endpoint."),

@@ -57,7 +57,7 @@ func (s execState) enriched(eventID string) bool { return slices.Contains(s.Enri
 // did), or Jumio's callback for a status already enriched from a
 // reconciled one (it arrived late). Either is a duplicate: Jumio's status
 // API gives no callbackSentAt, so the two cannot share an event id (see
-// docs/architecture.md, "Reconciliation of missed callbacks"). Two
+// docs/architecture.md#reconciliation-of-missed-callbacks). Two
 // callbacks from Jumio with one status are not collapsed here: the newer
 // is enriched again, and the notifier suppresses an identical result.
 func (s execState) collapses(m mark) bool {

@@ -592,3 +592,71 @@ func readAll(t *testing.T, resp *http.Response) string {
 }
 
 var _ = url.Values{}
+
+// TestAlteredNetverifyCopyCannotSuppressTheGenuine: the Netverify event id
+// covers the whole callback, so a copy that differs in any field (here a
+// name), arriving first, is stored as a callback of its own and the
+// genuine callback after it is stored too, not dropped as its duplicate;
+// Jumio's identical repeats of the genuine one, as a form body or as a
+// query string, are stored once.
+func TestAlteredNetverifyCopyCannotSuppressTheGenuine(t *testing.T) {
+	h := startIngest(t, nil, nil)
+	const form = "application/x-www-form-urlencoded"
+	genuine := fixtureBody(t, "netverify/callback-approved-verified.form")
+	for _, tc := range []struct{ name, from, to string }{
+		{"a name", "idFirstName=JANE", "idFirstName=MALLORY"},
+		{"a field added", "idFirstName=JANE", "idFirstName=JANE&idFirstName=MALLORY"},
+		{"a field removed", "&idFirstName=JANE", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A fresh scan reference per case: the cases must not be
+			// duplicates of each other.
+			ref := string(fixtureRef(t, genuine))
+			fresh := "5b6c7d8e-1111-4222-8333-9444555566" + fmt.Sprintf("%02d", len(tc.name))
+			real := bytes.ReplaceAll(genuine, []byte(ref), []byte(fresh))
+			altered := bytes.Replace(real, []byte(tc.from), []byte(tc.to), 1)
+			if bytes.Equal(altered, real) {
+				t.Fatalf("the fixture has no %q", tc.from)
+			}
+			before := len(h.stored(t))
+			a := h.post(t, "/callbacks/netverify", form, altered, nil)
+			g := h.post(t, "/callbacks/netverify", form, real, nil)
+			if a.status != http.StatusOK || g.status != http.StatusOK {
+				t.Fatalf("altered %d, genuine %d, want 200 both", a.status, g.status)
+			}
+			aID, gID := a.header.Get(events.HeaderEventID), g.header.Get(events.HeaderEventID)
+			if aID == gID {
+				t.Fatalf("altered copy and genuine callback share event id %s", gID)
+			}
+			if got := len(h.stored(t)) - before; got != 2 {
+				t.Fatalf("stored %d, want 2: the genuine callback was dropped as a duplicate", got)
+			}
+			if !h.storedIDs(t)[gID] {
+				t.Errorf("genuine callback %s not stored", gID)
+			}
+			// Jumio's repeats: the same body, and the same fields as a query
+			// string.
+			for _, resend := range []response{
+				h.post(t, "/callbacks/netverify", form, real, nil),
+				h.post(t, "/callbacks/netverify?"+strings.TrimSpace(string(real)), "", nil, nil),
+			} {
+				if resend.status != http.StatusOK || resend.header.Get(events.HeaderEventID) != gID {
+					t.Errorf("repeat: %d, event id %s, want 200 and %s", resend.status, resend.header.Get(events.HeaderEventID), gID)
+				}
+			}
+			if got := len(h.stored(t)) - before; got != 2 {
+				t.Errorf("after Jumio's repeats: stored %d, want still 2", got)
+			}
+		})
+	}
+}
+
+// fixtureRef is the jumioIdScanReference of a Netverify form.
+func fixtureRef(t *testing.T, form []byte) []byte {
+	t.Helper()
+	v, err := url.ParseQuery(strings.TrimSpace(string(form)))
+	if err != nil || v.Get("jumioIdScanReference") == "" {
+		t.Fatalf("fixture without jumioIdScanReference: %v", err)
+	}
+	return []byte(v.Get("jumioIdScanReference"))
+}

@@ -24,6 +24,6 @@
 // pass claims an execution (a lease in its entry) before asking Jumio, and
 // the reconciled callback's event id is the same whoever publishes it
 // (events.ReconciledEventID), so JetStream and the enricher store and
-// enrich it once. docs/architecture.md, "Reconciliation of missed
-// callbacks", says why it is built this way.
+// enrich it once. docs/architecture.md#reconciliation-of-missed-callbacks
+// says why it is built this way.
 package reconcile

@@ -36,9 +36,8 @@ type world struct {
 }
 
 type logs struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	hand slog.Handler
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
 func (l *logs) text() string {
@@ -499,4 +498,3 @@ func TestDeadlines(t *testing.T) {
 		t.Errorf("deadline after ACQUIRED %v, want its time + 10m", d)
 	}
 }
-

@@ -166,7 +166,7 @@ const SourceReconciler = "/kycflow/reconciler"
 // for every reconciliation of the execution in that status instead, so two
 // replicas or two passes that reconcile it store it once, and the enricher
 // drops the missed callback if it arrives after all (see
-// docs/architecture.md, "Reconciliation of missed callbacks").
+// docs/architecture.md#reconciliation-of-missed-callbacks).
 func ReconciledEventID(executionID, status string) string {
 	return EventID(string(APIPlatform), executionID, status, "reconciled")
 }

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -32,7 +33,7 @@ func TestEventIDsAreDeterministic(t *testing.T) {
 	if PlatformEventID("e", "PROCESSED", a) == PlatformEventID("e", "SESSION_EXPIRED", a) {
 		t.Error("different status gives the same id")
 	}
-	if PlatformEventID("e", "X", a) == NetverifyEventID("e", "X", a) {
+	if PlatformEventID("e", "X", a) == NetverifyEventID([]FormField{{"jumioIdScanReference", "e"}, {"verificationStatus", "X"}}) {
 		t.Error("platform and netverify ids collide")
 	}
 	if EventID("ab", "c") == EventID("a", "bc") {
@@ -40,5 +41,36 @@ func TestEventIDsAreDeterministic(t *testing.T) {
 	}
 	if got := len(PlatformEventID("e", "s", time.Time{})); got != 64 {
 		t.Errorf("id length: got %d, want 64", got)
+	}
+}
+
+// TestNetverifyEventIDCoversTheWholeCallback: the same fields, in any
+// order, give the same id; any field added, removed or changed, or two
+// values of one name swapped, gives another; fields cannot be shifted
+// into one another.
+func TestNetverifyEventIDCoversTheWholeCallback(t *testing.T) {
+	base := []FormField{{"jumioIdScanReference", "5b6c7d8e-1111-4222-8333-944455556666"}, {"verificationStatus", "APPROVED_VERIFIED"},
+		{"callbackDate", "2021-05-10T08:05:10.123Z"}, {"idFirstName", "JANE"}, {"customerId", "a"}, {"customerId", "b"}}
+	id := func(fs ...FormField) string { return NetverifyEventID(slices.Clone(fs)) }
+	want := id(base...)
+	reordered := slices.Clone(base)
+	slices.Reverse(reordered[:4])
+	if got := id(reordered...); got != want {
+		t.Errorf("fields in another order: id %s, want %s", got, want)
+	}
+	for _, tc := range []struct {
+		name   string
+		fields []FormField
+	}{
+		{"a name changed", append(slices.Clone(base[:3]), FormField{"idFirstName", "JOHN"}, base[4], base[5])},
+		{"a field added", append(slices.Clone(base), FormField{"idLastName", "DOE"})},
+		{"a field removed", slices.Clone(base[:5])},
+		{"values of one name swapped", append(slices.Clone(base[:4]), base[5], base[4])},
+		{"an empty field added", append(slices.Clone(base), FormField{"x", ""})},
+		{"a value shifted into its name", append(slices.Clone(base[:3]), FormField{"idFirstNameJANE", ""}, base[4], base[5])},
+	} {
+		if got := id(tc.fields...); got == want {
+			t.Errorf("%s: same id as the genuine callback", tc.name)
+		}
 	}
 }

@@ -16,14 +16,16 @@ type Policy string
 const (
 	// PolicyFull keeps every field.
 	PolicyFull Policy = "full"
-	// PolicyNoPII drops the person, the image references and every
-	// document field but its type, sub type and issuing country (number,
-	// expiry date, issuing date and state are dropped). Every capability,
-	// the reasons and the ids stay.
+	// PolicyNoPII drops the person, the image references, the fields kept
+	// in Extra, the reporting criteria, the credentials' IP addresses and
+	// every document field but its type, sub type and issuing country.
+	// Every capability, the reasons, the ids and the legacy
+	// identityVerification stay.
 	PolicyNoPII Policy = "no_pii"
-	// PolicyDecisionOnly keeps the ids, source, status, decision,
-	// verificationStatus, reasons and timestamps: no capabilities, no
-	// document, no person, no images.
+	// PolicyDecisionOnly keeps the ids (but the reporting criteria),
+	// source, status, decision, verificationStatus, identityVerification,
+	// unreadable fields, reasons and timestamps: no capabilities, document,
+	// person, images, credentials, links or Extra.
 	PolicyDecisionOnly Policy = "decision_only"
 )
 
@@ -57,9 +59,14 @@ func Project(r Result, p Policy) Result {
 	case PolicyNoPII:
 		out.Person = nil
 		out.Images = nil
+		out.Extra = nil
+		out.IDs.ReportingCriteria = ""
+		for i := range out.Credentials {
+			out.Credentials[i].ClientIP = ""
+		}
 		if d := out.Document; d != nil {
 			out.Document = &Document{Type: d.Type, SubType: d.SubType, IssuingCountry: d.IssuingCountry}
-			if *out.Document == (Document{}) {
+			if d.Type == "" && d.SubType == "" && d.IssuingCountry == "" {
 				out.Document = nil
 			}
 		}
@@ -69,6 +76,10 @@ func Project(r Result, p Policy) Result {
 		out.Document = nil
 		out.Person = nil
 		out.Images = nil
+		out.Credentials = nil
+		out.Links = nil
+		out.Extra = nil
+		out.IDs.ReportingCriteria = ""
 	}
 	out.Policy = p
 	return out
@@ -79,22 +90,46 @@ func Project(r Result, p Policy) Result {
 func (r Result) Clone() Result {
 	out := r
 	out.Decision.RiskScore = clonePtr(r.Decision.RiskScore)
+	out.IdentityVerification = clonePtr(r.IdentityVerification)
+	out.UnreadableFields = slices.Clone(r.UnreadableFields)
 	out.Reasons = slices.Clone(r.Reasons)
 	if r.Capabilities != nil {
 		out.Capabilities = make([]Capability, len(r.Capabilities))
 		for i, c := range r.Capabilities {
 			c.CredentialIDs = slices.Clone(c.CredentialIDs)
+			c.CredentialCategories = slices.Clone(c.CredentialCategories)
 			c.Data = maps.Clone(c.Data)
 			out.Capabilities[i] = c
 		}
 	}
-	out.Document = clonePtr(r.Document)
+	if d := r.Document; d != nil {
+		c := *d
+		c.DrivingLicenseCategories = slices.Clone(d.DrivingLicenseCategories)
+		c.ExpiryDateParts = clonePtr(d.ExpiryDateParts)
+		c.IssuingDateParts = clonePtr(d.IssuingDateParts)
+		out.Document = &c
+	}
 	if r.Person != nil {
 		p := *r.Person
 		p.Address = clonePtr(r.Person.Address)
+		p.DateOfBirthParts = clonePtr(r.Person.DateOfBirthParts)
 		out.Person = &p
 	}
 	out.Images = slices.Clone(r.Images)
+	if r.Credentials != nil {
+		out.Credentials = make([]Credential, len(r.Credentials))
+		for i, c := range r.Credentials {
+			c.Consent = clonePtr(c.Consent)
+			out.Credentials[i] = c
+		}
+	}
+	out.Links = clonePtr(r.Links)
+	if r.Extra != nil {
+		out.Extra = make(map[string]JSONValue, len(r.Extra))
+		for k, v := range r.Extra {
+			out.Extra[k] = slices.Clone(v)
+		}
+	}
 	out.Timestamps = Timestamps{
 		Created:      clonePtr(r.Timestamps.Created),
 		Started:      clonePtr(r.Timestamps.Started),

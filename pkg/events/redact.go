@@ -120,3 +120,32 @@ func redact(s string) string {
 	}
 	return Redacted
 }
+
+// LogValue logs the category and id; the IP address is personal data.
+func (c Credential) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("category", c.Category), slog.String("id", c.ID))
+}
+
+// String prints the category and id only.
+func (c Credential) String() string { return "credential " + c.Category + " " + c.ID }
+
+// GoString prints what String prints.
+func (c Credential) GoString() string { return c.String() }
+
+// LogValue logs nothing of the category: its dates are personal data.
+func (c DrivingLicenseCategory) LogValue() slog.Value { return slog.StringValue(Redacted) }
+
+// String prints nothing of the category.
+func (c DrivingLicenseCategory) String() string { return Redacted }
+
+// GoString prints nothing of the category.
+func (c DrivingLicenseCategory) GoString() string { return Redacted }
+
+// LogValue logs nothing of the date.
+func (d DateParts) LogValue() slog.Value { return slog.StringValue(Redacted) }
+
+// String prints nothing of the date.
+func (d DateParts) String() string { return Redacted }
+
+// GoString prints nothing of the date.
+func (d DateParts) GoString() string { return Redacted }

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 )
@@ -85,8 +86,29 @@ type Result struct {
 	// (retrieval; for a /data/verification response alone, the status its
 	// reject code belongs to).
 	VerificationStatus string `json:"verificationStatus,omitempty"`
-	// Reasons are the capabilities that did not pass, most severe first;
-	// empty (never null) when every capability passed.
+	// IdentityVerification is the Netverify identityVerification, or for
+	// Platform results the Netverify-equivalent one: on Netverify a
+	// similarity or liveness failure came as verificationStatus
+	// APPROVED_VERIFIED (the document) plus this object (the person), and
+	// so it does here, from either API. Absent when there was no
+	// similarity or liveness check.
+	// Platform: derived from the similarity and liveness capabilities
+	// (mapping.LegacyIdentity). Netverify: identityVerification (callback,
+	// retrieval verification.identityVerification).
+	IdentityVerification *IdentityVerification `json:"identityVerification,omitempty"`
+	// UnreadableFields name the fields of the Jumio document that carry a
+	// verification outcome and could not be read (truncated JSON, a value
+	// of another type), by Jumio's name ("identityVerification",
+	// "capabilities.similarity", "decision", …), never their value. A
+	// result with unreadable fields is never PASSED: its decision is
+	// WARNING, a manual review, unless it is REJECTED (kept) or expired
+	// (NOT_EXECUTED, kept); each field also has a capability result with
+	// decision WARNING and label UNREADABLE; and its verificationStatus is
+	// never APPROVED_VERIFIED. Absent when every field was read.
+	UnreadableFields []string `json:"unreadableFields,omitempty"`
+	// Reasons are the capabilities that did not pass, most severe first
+	// (REJECTED, WARNING, NOT_EXECUTED), and within a decision in the order
+	// Jumio sent them; empty (never null) when every capability passed.
 	Reasons []Reason `json:"reasons"`
 	// Capabilities are every capability result in a fixed order: by
 	// capability (usability, imageChecks, extraction, dataChecks, liveness,
@@ -100,6 +122,28 @@ type Result struct {
 	Person *Person `json:"person,omitempty"`
 	// Images are references to the images Jumio holds, never the images.
 	Images []ImageRef `json:"images,omitempty"`
+	// Credentials are the credentials of the verification: category,
+	// consent and the end user's IP address (personal data).
+	// Platform: credentials[] (id, category, clientIp, consent).
+	// Netverify: one ID credential carrying clientIp (ID callback,
+	// retrieval transaction.clientIp). Absent when there are none.
+	Credentials []Credential `json:"credentials,omitempty"`
+	// Links are Jumio links that are not personal data.
+	Links *Links `json:"links,omitempty"`
+	// Extra holds what Jumio sent that has no field of its own in the
+	// result, by Jumio's path, as JSON: fields Jumio added after this
+	// schema, fields whose contents Jumio does not document (Platform
+	// feedback, rules, consent, captureClient; Netverify extractedData),
+	// capability data kept out of Capability.Data because it may be
+	// personal data (liveness predictedAge, screening searchResultUrl, …),
+	// and the Netverify fields without a Platform equivalent (idScanStatus,
+	// idCheck*, presetCountry, presetIdType). Paths: "feedback",
+	// "workflow.<key>", "credentials[<i>].<key>",
+	// "capabilities.<name>[<i>].data.<key>", "document.<key>",
+	// "transaction.<key>", "verification.<key>", or a Netverify form
+	// field's name in lower case. It may hold personal data: PolicyNoPII
+	// and PolicyDecisionOnly drop it. Absent when there is nothing.
+	Extra map[string]JSONValue `json:"extra,omitempty"`
 	// Timestamps of the verification, all UTC.
 	Timestamps Timestamps `json:"timestamps"`
 	// Migration links the result of a transaction Jumio migrated from
@@ -142,6 +186,15 @@ type IDs struct {
 	// Netverify: merchantIdScanReference (ID callback),
 	// transaction.merchantScanReference (retrieval, document verification).
 	CustomerInternalReference string `json:"customerInternalReference,omitempty"`
+	// ReportingCriteria is the caller's reporting criteria. Jumio does not
+	// require it to be free of personal data: PolicyNoPII and
+	// PolicyDecisionOnly drop it.
+	// Platform: workflow.reportingCriteria, should Jumio send it (the
+	// account request's reportingCriteria). Netverify:
+	// merchantReportingCriteria (ID callback),
+	// transaction.merchantReportingCriteria (retrieval, document
+	// verification).
+	ReportingCriteria string `json:"reportingCriteria,omitempty"`
 }
 
 // Source says where a result came from.
@@ -167,6 +220,13 @@ type Source struct {
 	// looked up by the definition key, or for Netverify by
 	// "netverify.<kind>". Empty when the table has no entry.
 	Product string `json:"product,omitempty"`
+	// CaptureSource is how the end user's images reached Jumio.
+	// Platform: none (each image's ImageRef.CaptureType says it).
+	// Netverify: idScanSource (ID callback: WEB, WEB_CAM, WEB_UPLOAD, API,
+	// SDK), transaction.source (retrieval: WEB, WEB-CAM, REDIRECT, …;
+	// document verification: DOC_UPLOAD, DOC_API, DOC_SDK), scanSource
+	// (authentication: SDK, WEB).
+	CaptureSource string `json:"captureSource,omitempty"`
 }
 
 // Decision is the overall decision.
@@ -238,6 +298,13 @@ type Capability struct {
 	// CredentialIDs are the credentials the capability evaluated.
 	// Platform: credentials[].id. Netverify: none.
 	CredentialIDs []string `json:"credentialIds,omitempty"`
+	// CredentialCategories are the categories of the credentials the
+	// capability evaluated (ID, SELFIE, FACEMAP, DOCUMENT, DATA, …), each
+	// once, in that order. Platform: credentials[].category. Netverify:
+	// ID for the capabilities of an ID verification's document
+	// (usability, imageChecks, extraction, dataChecks), DOCUMENT for
+	// document verification; none otherwise.
+	CredentialCategories []string `json:"credentialCategories,omitempty"`
 	// Data is the capability's data where it is not personal data (for
 	// example a similarity value or a liveness type); extraction data goes
 	// to Document and Person instead. Platform: a fixed list of keys of
@@ -280,6 +347,76 @@ type Document struct {
 	// Platform: extraction data.state. Netverify: idUsState,
 	// document.usState.
 	State string `json:"state,omitempty"`
+	// PersonalNumber is the personal number printed on the document.
+	// Platform: extraction data.personalNumber. Netverify: personalNumber,
+	// document.personalNumber.
+	PersonalNumber string `json:"personalNumber,omitempty"`
+	// OptionalMRZField1 is the first MRZ optional field.
+	// Platform: extraction data.optionalMrzField1. Netverify:
+	// optionalData1, document.optionalData1.
+	OptionalMRZField1 string `json:"optionalMrzField1,omitempty"`
+	// OptionalMRZField2 is the second, as OptionalMRZField1
+	// (optionalMrzField2, optionalData2).
+	OptionalMRZField2 string `json:"optionalMrzField2,omitempty"`
+	// IssuingAuthority. Platform: extraction data.issuingAuthority.
+	// Netverify: issuingAuthority, document.issuingAuthority.
+	IssuingAuthority string `json:"issuingAuthority,omitempty"`
+	// IssuingPlace. Platform: extraction data.issuingPlace. Netverify:
+	// issuingPlace, document.issuingPlace.
+	IssuingPlace string `json:"issuingPlace,omitempty"`
+	// IssuingNumber. Platform: extraction data.issuingNumber. Netverify:
+	// issuingNumber, document.issuingNumber.
+	IssuingNumber string `json:"issuingNumber,omitempty"`
+	// PassportNumber is, on a visa, the number of the passport it is in.
+	// Platform: extraction data.passportNumber. Netverify: passportNumber.
+	PassportNumber string `json:"passportNumber,omitempty"`
+	// DurationOfStay of a visa. Platform: extraction data.durationOfStay.
+	// Netverify: durationOfStay.
+	DurationOfStay string `json:"durationOfStay,omitempty"`
+	// NumberOfEntries of a visa. Platform: extraction
+	// data.numberOfEntries. Netverify: numberOfEntries.
+	NumberOfEntries string `json:"numberOfEntries,omitempty"`
+	// VisaCategory. Platform: extraction data.visaCategory. Netverify:
+	// visaCategory.
+	VisaCategory string `json:"visaCategory,omitempty"`
+	// DrivingLicenseCategories are the categories of a driving licence.
+	// Platform: extraction data.dlCategories. Netverify: dlCategories.
+	DrivingLicenseCategories []DrivingLicenseCategory `json:"drivingLicenseCategories,omitempty"`
+	// CarPermission is YES, NO or NOT_READABLE. Platform: none.
+	// Netverify: dlCarPermission.
+	CarPermission string `json:"carPermission,omitempty"`
+	// ExpiryDateParts are the parts of the expiry date Jumio could read.
+	// Platform: extraction data.expiryDateParts. Netverify: none.
+	ExpiryDateParts *DateParts `json:"expiryDateParts,omitempty"`
+	// IssuingDateParts are the parts of the issuing date Jumio could read.
+	// Platform: extraction data.issuingDateParts. Netverify: none.
+	IssuingDateParts *DateParts `json:"issuingDateParts,omitempty"`
+}
+
+// DrivingLicenseCategory is one category of a driving licence (Platform
+// extraction data.dlCategories[], Netverify dlCategories[]; same fields).
+type DrivingLicenseCategory struct {
+	// Category is the category's code (B, C1, …).
+	Category string `json:"category,omitempty"`
+	// IssueDate is YYYY-MM-DD as Jumio sent it.
+	IssueDate string `json:"issueDate,omitempty"`
+	// ExpiryDate is YYYY-MM-DD as Jumio sent it.
+	ExpiryDate string `json:"expiryDate,omitempty"`
+	// IsReadable is "true" or "false" as Jumio sent it.
+	IsReadable string `json:"isReadable,omitempty"`
+	// Availability is as Jumio sent it.
+	Availability string `json:"availability,omitempty"`
+}
+
+// DateParts are the parts of a date Jumio could read; a missing part is
+// absent.
+type DateParts struct {
+	// Year is YYYY.
+	Year string `json:"year,omitempty"`
+	// Month is MM.
+	Month string `json:"month,omitempty"`
+	// Day is DD.
+	Day string `json:"day,omitempty"`
 }
 
 // Person describes the document holder. Every field is personal data;
@@ -304,6 +441,52 @@ type Person struct {
 	// Address. Platform: extraction data.address. Netverify: idAddress,
 	// document.address.
 	Address *Address `json:"address,omitempty"`
+	// PlaceOfBirth. Platform: extraction data.placeOfBirth. Netverify:
+	// placeOfBirth, document.placeOfBirth.
+	PlaceOfBirth string `json:"placeOfBirth,omitempty"`
+	// MothersName. Platform: extraction data.mothersName. Netverify:
+	// mothersName, document.mothersName.
+	MothersName string `json:"mothersName,omitempty"`
+	// FathersName. Platform: extraction data.fathersName. Netverify:
+	// fathersName, document.fathersName.
+	FathersName string `json:"fathersName,omitempty"`
+	// DNI (Spain, Peru, …). Platform: extraction data.dni. Netverify: dni.
+	DNI string `json:"dni,omitempty"`
+	// CURP (Mexico). Platform: extraction data.curp. Netverify: curp,
+	// document.curp.
+	CURP string `json:"curp,omitempty"`
+	// CPF (Brazil). Platform: extraction data.cpf. Netverify: cpf,
+	// document.cpf.
+	CPF string `json:"cpf,omitempty"`
+	// PESEL (Poland). Platform: extraction data.pesel. Netverify: none.
+	PESEL string `json:"pesel,omitempty"`
+	// TaxNumber. Platform: extraction data.taxNumber. Netverify:
+	// taxNumber, document.taxNumber.
+	TaxNumber string `json:"taxNumber,omitempty"`
+	// RegistrationNumber. Platform: extraction data.registrationNumber.
+	// Netverify: registrationNumber, document.registrationNumber.
+	RegistrationNumber string `json:"registrationNumber,omitempty"`
+	// PersonalIdentificationNumber. Platform: extraction
+	// data.personalIdentificationNumber. Netverify: <same name>,
+	// document.<same name>.
+	PersonalIdentificationNumber string `json:"personalIdentificationNumber,omitempty"`
+	// RGNumber (Brazil). Platform: extraction data.rgNumber. Netverify:
+	// rgNumber, document.rgNumber.
+	RGNumber string `json:"rgNumber,omitempty"`
+	// VoterIDNumber. Platform: extraction data.voterIdNumber. Netverify:
+	// voterIdNumber, document.voterIdNumber.
+	VoterIDNumber string `json:"voterIdNumber,omitempty"`
+	// DateOfBirthParts are the parts of the date of birth Jumio could
+	// read. Platform: extraction data.dateOfBirthParts. Netverify: none.
+	DateOfBirthParts *DateParts `json:"dateOfBirthParts,omitempty"`
+	// OriginalDateOfBirth is the date of birth as printed, where
+	// DateOfBirth had to be completed (missing parts filled with 01).
+	// Platform: none (DateOfBirthParts says which parts were read).
+	// Netverify: originDob.
+	OriginalDateOfBirth string `json:"originalDateOfBirth,omitempty"`
+	// CurrentAge is the age Jumio computed from the date of birth.
+	// Platform: extraction data.currentAge. Netverify: none.
+	CurrentAge string `json:"currentAge,omitempty"`
 }
 
 // Address is a postal address as Jumio extracts it (the same sub-fields in
@@ -360,8 +543,61 @@ type ImageRef struct {
 	// from (see the type's comment).
 	Classifier string `json:"classifier"`
 	// Href is Jumio's URL of the image, which needs Jumio credentials to
-	// fetch. Platform: parts[].href. Netverify: the image field's URL.
-	Href string `json:"href,omitempty"`
+	// fetch; always an absolute http(s) URL. Platform: parts[].href.
+	// Netverify: the image field's URL.
+	Href string `json:"href"`
+	// CaptureType is how the image was captured, as Jumio sent it.
+	// Platform: parts[].captureType. Netverify: none (Source.CaptureSource
+	// says it for the whole transaction).
+	CaptureType string `json:"captureType,omitempty"`
+}
+
+// IdentityVerification is Netverify's identityVerification: whether the
+// selfie shows the document's holder, and a live person.
+type IdentityVerification struct {
+	// Similarity is MATCH, NO_MATCH or NOT_POSSIBLE. Platform: similarity
+	// data.similarity, else by its decision (PASSED MATCH, REJECTED
+	// NO_MATCH, WARNING or NOT_EXECUTED NOT_POSSIBLE).
+	Similarity string `json:"similarity,omitempty"`
+	// Validity is TRUE or FALSE (liveness). Platform: liveness PASSED is
+	// TRUE, REJECTED and WARNING FALSE; NOT_EXECUTED gives none.
+	Validity string `json:"validity,omitempty"`
+	// Reason says why Validity is FALSE (SELFIE_CROPPED_FROM_ID,
+	// MULTIPLE_PEOPLE, …). Platform: from the liveness label (docs/jumio.md
+	// 6.6, reverse direction).
+	Reason string `json:"reason,omitempty"`
+}
+
+// Credential is one credential of a verification.
+type Credential struct {
+	// ID is the credential id. Platform: credentials[].id. Netverify: none.
+	ID string `json:"id,omitempty"`
+	// Category is ID, SELFIE, FACEMAP, DOCUMENT, DATA or a category Jumio
+	// adds later.
+	Category string `json:"category,omitempty"`
+	// ClientIP is the end user's IP address: personal data, dropped by
+	// PolicyNoPII. Platform: credentials[].clientIp. Netverify: clientIp
+	// (ID callback), transaction.clientIp (retrieval).
+	ClientIP string `json:"clientIp,omitempty"`
+	// Consent is the end user's consent for this credential.
+	// Platform: credentials[].consent. Netverify: none.
+	Consent *Consent `json:"consent,omitempty"`
+}
+
+// Consent is a credential's consent.
+type Consent struct {
+	// DecisionAccepted is as Jumio sent it ("true", "false").
+	DecisionAccepted string `json:"decisionAccepted,omitempty"`
+	// CollectedBy is as Jumio sent it.
+	CollectedBy string `json:"collectedBy,omitempty"`
+}
+
+// Links are Jumio links of a verification that hold no personal data.
+// kycflow never follows them.
+type Links struct {
+	// Steps is the workflow's steps endpoint (per-step decisions: ID_IV,
+	// SCREENING, …). Platform: steps.href. Netverify: none.
+	Steps string `json:"steps,omitempty"`
 }
 
 // Timestamps of one verification, all UTC.
@@ -432,3 +668,25 @@ const (
 	RawNetverifyCallback = "netverify.callback"
 	RawNetverifyData     = "netverify.retrieval-data"
 )
+
+// JSONValue is a JSON value kept as Jumio sent it, compacted (so that two
+// encodings of one value are equal bytes, whatever their spacing).
+type JSONValue []byte
+
+// MarshalJSON writes the value (null when empty).
+func (v JSONValue) MarshalJSON() ([]byte, error) {
+	if len(v) == 0 {
+		return []byte("null"), nil
+	}
+	return v, nil
+}
+
+// UnmarshalJSON keeps the value, compacted.
+func (v *JSONValue) UnmarshalJSON(b []byte) error {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return err
+	}
+	*v = buf.Bytes()
+	return nil
+}

@@ -70,7 +70,7 @@ func channelFor(t *testing.T, c *jumio.Client, key int, categories ...string) *j
 // serves back, and a BACK makes the document an ID card.
 func TestAcquire(t *testing.T) {
 	sink := newCallbackSink(t)
-	srv := startSim(t, jumiotest.Config{CompleteAfter: 50 * time.Millisecond, CallbackURL: sink.srv.URL})
+	srv := startSim(t, jumiotest.Config{CompleteAfter: time.Hour, CompleteAPIAfter: 10 * time.Millisecond, CallbackURL: sink.srv.URL})
 	c := newClient(t, srv, fastRetries)
 	ch := channelFor(t, c, 10011)
 	if got := len(ch.Credentials); got != 2 {
@@ -180,7 +180,7 @@ func TestUploadImageChecksToo(t *testing.T) {
 // simulator puts its names into the extracted data.
 func TestPreparedData(t *testing.T) {
 	sink := newCallbackSink(t)
-	srv := startSim(t, jumiotest.Config{CompleteAfter: 10 * time.Millisecond, CallbackURL: sink.srv.URL,
+	srv := startSim(t, jumiotest.Config{CompleteAfter: time.Hour, CompleteAPIAfter: 10 * time.Millisecond, CallbackURL: sink.srv.URL,
 		Scenario: jumiotest.Scenario{Mix: jumiotest.Mix{Passed: 1}}})
 	c := newClient(t, srv, fastRetries)
 	ch := channelFor(t, c, 2, "ID", "DATA")

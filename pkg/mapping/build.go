@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"maps"
@@ -17,10 +18,12 @@ import (
 )
 
 // entry is a capability result being built, with the Netverify reject code
-// it came from, when the source said.
+// it came from, when the source said, and its place in the source (reasons
+// keep the order Jumio sent them).
 type entry struct {
 	events.Capability
 	code, detail string
+	seq          int
 }
 
 // builder assembles a Result; finish applies the rules every result obeys
@@ -55,8 +58,78 @@ func (b *builder) add(name string, decision events.DecisionType, label string, d
 	if len(data) == 0 {
 		data = nil
 	}
-	b.caps = append(b.caps, entry{Capability: events.Capability{Name: name, Decision: decision, Label: label, Data: data}})
+	b.caps = append(b.caps, entry{Capability: events.Capability{Name: name, Decision: decision, Label: label, Data: data}, seq: len(b.caps)})
 	return &b.caps[len(b.caps)-1]
+}
+
+// unreadable records that field, which carries a verification outcome,
+// could not be read: it is named in UnreadableFields, and each capability
+// it feeds (or, when it feeds none on its own, a capability named after
+// the field) gets a result WARNING / UNREADABLE naming it. finish makes
+// such a result WARNING unless it is REJECTED or expired.
+func (b *builder) unreadable(field string, capabilities ...string) []*entry {
+	if !slices.Contains(b.r.UnreadableFields, field) {
+		b.r.UnreadableFields = append(b.r.UnreadableFields, field)
+	}
+	if len(capabilities) == 0 {
+		capabilities = []string{field}
+	}
+	var out []*entry
+	for _, c := range capabilities {
+		out = append(out, b.add(c, events.DecisionWarning, labelUnreadable, map[string]string{"field": field}))
+	}
+	return out
+}
+
+// extra keeps a value that has no field of its own in the result, at path.
+func (b *builder) extra(path string, raw json.RawMessage) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) || bytes.Equal(raw, []byte(`""`)) {
+		return
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, raw) != nil || !utf8.Valid(buf.Bytes()) {
+		return
+	}
+	if b.r.Extra == nil {
+		b.r.Extra = map[string]events.JSONValue{}
+	}
+	b.r.Extra[path] = buf.Bytes()
+}
+
+// extraString keeps a string value (a Netverify form field) in Extra.
+func (b *builder) extraString(path, value string) {
+	if v := word(value); v != "" {
+		raw, _ := json.Marshal(v)
+		b.extra(path, raw)
+	}
+}
+
+// attach sets data key on every entry of capability name; when there is
+// none (the capability did not run: a prerequisite failed), the data gets
+// an entry NOT_EXECUTED / PRECONDITION_NOT_FULFILLED, as the Platform
+// reports a capability whose prerequisite failed (docs/jumio.md 4.6).
+func (b *builder) attach(name string, data map[string]string) {
+	for k, v := range data {
+		if v == "" {
+			delete(data, k)
+		}
+	}
+	if len(data) == 0 {
+		return
+	}
+	if !b.has(name) {
+		e := b.add(name, events.DecisionNotExecuted, labelPrecondition, nil)
+		e.CredentialCategories = categoriesOf(name)
+	}
+	for k, v := range data {
+		b.setData(name, k, v)
+	}
+}
+
+// has reports whether a capability of that name was added.
+func (b *builder) has(name string) bool {
+	return slices.ContainsFunc(b.caps, func(e entry) bool { return e.Name == name })
 }
 
 // setData sets key on every entry of capability name.
@@ -76,12 +149,13 @@ func (b *builder) setData(name, key, value string) {
 
 // image appends an image reference when href is an absolute http(s) URL;
 // anything else is dropped, never followed.
-func (b *builder) image(category, credentialID, classifier, href string) {
+func (b *builder) image(category, credentialID, classifier, href string) *events.ImageRef {
 	href = strings.TrimSpace(href)
 	if !validHref(href) || classifier == "" {
-		return
+		return nil
 	}
 	b.r.Images = append(b.r.Images, events.ImageRef{Category: category, CredentialID: credentialID, Classifier: classifier, Href: href})
+	return &b.r.Images[len(b.r.Images)-1]
 }
 
 func validHref(s string) bool {
@@ -108,30 +182,76 @@ func (b *builder) finish() events.Result {
 			r.Decision.RiskScore = ptr(-1.0)
 		}
 	}
-	slices.SortFunc(b.caps, compareEntries)
-	b.caps = slices.CompactFunc(b.caps, func(a, b entry) bool { return compareEntries(a, b) == 0 })
-	r.Capabilities = make([]events.Capability, 0, len(b.caps))
+	// A field that carries an outcome and could not be read never leaves
+	// the verdict standing: the result goes to manual review (WARNING),
+	// unless it is already REJECTED, or expired (no outcome at all);
+	// docs/architecture.md#an-unreadable-verdict-field-is-a-manual-review.
+	if len(r.UnreadableFields) > 0 {
+		slices.Sort(r.UnreadableFields)
+		if !r.Status.Expired() && r.Decision.Type != events.DecisionRejected {
+			r.Decision.Type = events.DecisionWarning
+			r.Decision.Label = string(events.DecisionWarning)
+		}
+		if r.VerificationStatus == nvApproved {
+			r.VerificationStatus = ""
+		}
+	}
+	// Reasons: most severe first, then in the order Jumio sent them.
+	bySource := slices.Clone(b.caps)
+	slices.SortStableFunc(bySource, func(a, b entry) int {
+		return cmp.Or(cmp.Compare(severity(a.Decision), severity(b.Decision)), cmp.Compare(a.seq, b.seq))
+	})
 	r.Reasons = []events.Reason{}
-	for _, e := range b.caps {
-		r.Capabilities = append(r.Capabilities, e.Capability)
+	for _, e := range bySource {
 		if e.Decision == events.DecisionPassed {
 			continue
 		}
 		code, detail := e.code, e.detail
-		if code == "" && r.Source.API == events.APIPlatform {
-			l := legacyIndex[[2]string{e.Name, e.Label}]
-			code, detail = l.code, l.detail
+		if code == "" && r.Source.API == events.APIPlatform && documentCapability(e.Name, e.CredentialCategories) {
+			// Netverify's reject codes are about the ID document: a
+			// selfie's usability has none.
+			code, detail = legacyCode(e.Name, e.Decision, e.Label)
 		}
-		r.Reasons = append(r.Reasons, events.Reason{Capability: e.Name, Decision: e.Decision, Label: e.Label, LegacyRejectCode: code, LegacyDetailCode: detail})
+		rs := events.Reason{Capability: e.Name, Decision: e.Decision, Label: e.Label, LegacyRejectCode: code, LegacyDetailCode: detail}
+		if !slices.Contains(r.Reasons, rs) {
+			r.Reasons = append(r.Reasons, rs)
+		}
 	}
-	slices.SortFunc(r.Reasons, compareReasons)
-	r.Reasons = slices.Compact(r.Reasons)
+	slices.SortFunc(b.caps, compareEntries)
+	b.caps = slices.CompactFunc(b.caps, func(a, b entry) bool { return compareEntries(a, b) == 0 })
+	r.Capabilities = make([]events.Capability, 0, len(b.caps))
+	for _, e := range b.caps {
+		r.Capabilities = append(r.Capabilities, e.Capability)
+	}
 	slices.SortFunc(r.Images, compareImages)
 	r.Images = slices.Compact(r.Images)
 	if len(r.Images) == 0 {
 		r.Images = nil
 	}
 	return *r
+}
+
+// categoriesOf returns the credential categories a capability derived from
+// a Netverify result evaluated: ID for those of an ID verification's
+// document; none for the others (Netverify does not say).
+func categoriesOf(capability string) []string {
+	if slices.Contains(idChain, capability) {
+		return []string{"ID"}
+	}
+	return nil
+}
+
+// sortCategories orders credential categories as categoryOrder, unknown
+// ones after, each once.
+func sortCategories(cats []string) []string {
+	slices.SortFunc(cats, func(a, b string) int {
+		return cmp.Or(cmp.Compare(indexOr(categoryOrder, a), indexOr(categoryOrder, b)), strings.Compare(a, b))
+	})
+	cats = slices.Compact(cats)
+	if len(cats) == 0 {
+		return nil
+	}
+	return cats
 }
 
 func compareEntries(a, b entry) int {
@@ -142,6 +262,7 @@ func compareEntries(a, b entry) int {
 		strings.Compare(a.Label, b.Label),
 		strings.Compare(string(a.Decision), string(b.Decision)),
 		slices.Compare(a.CredentialIDs, b.CredentialIDs),
+		slices.Compare(a.CredentialCategories, b.CredentialCategories),
 		strings.Compare(a.code, b.code),
 		strings.Compare(a.detail, b.detail),
 		compareData(a.Data, b.Data),
@@ -157,45 +278,6 @@ func compareData(a, b map[string]string) int {
 		if c := strings.Compare(a[k], b[k]); c != 0 {
 			return c
 		}
-	}
-	return 0
-}
-
-// severity orders decisions in reasons: the cause of a rejection first.
-func severity(d events.DecisionType) int {
-	switch d {
-	case events.DecisionRejected:
-		return 0
-	case events.DecisionWarning:
-		return 1
-	case events.DecisionNotExecuted:
-		return 2
-	case events.DecisionPassed:
-		return 4
-	}
-	return 3
-}
-
-// compareReasons orders reasons by severity, then capability, then
-// Netverify code (reasons with one first, so a Netverify result keeps the
-// order of its reject details), then label.
-func compareReasons(a, b events.Reason) int {
-	return cmp.Or(
-		cmp.Compare(severity(a.Decision), severity(b.Decision)),
-		strings.Compare(string(a.Decision), string(b.Decision)),
-		cmp.Compare(rank(a.Capability), rank(b.Capability)),
-		strings.Compare(a.Capability, b.Capability),
-		cmp.Compare(absent(a.LegacyRejectCode), absent(b.LegacyRejectCode)),
-		compareNatural(a.LegacyRejectCode, b.LegacyRejectCode),
-		compareNatural(a.LegacyDetailCode, b.LegacyDetailCode),
-		strings.Compare(a.Label, b.Label),
-	)
-}
-
-// absent is 1 for an empty string, 0 otherwise: present values sort first.
-func absent(s string) int {
-	if s == "" {
-		return 1
 	}
 	return 0
 }
@@ -225,6 +307,7 @@ func compareImages(a, b events.ImageRef) int {
 		cmp.Compare(indexOr(classifierOrder, pa), indexOr(classifierOrder, pb)),
 		compareNatural(a.Classifier, b.Classifier),
 		strings.Compare(a.Href, b.Href),
+		strings.Compare(a.CaptureType, b.CaptureType),
 	)
 }
 
@@ -245,6 +328,21 @@ func splitNumber(s string) (string, int) {
 		return s, -1
 	}
 	return s[:i], n
+}
+
+// severity orders decisions in reasons: the cause of a rejection first.
+func severity(d events.DecisionType) int {
+	switch d {
+	case events.DecisionRejected:
+		return 0
+	case events.DecisionWarning:
+		return 1
+	case events.DecisionNotExecuted:
+		return 2
+	case events.DecisionPassed:
+		return 4
+	}
+	return 3
 }
 
 // worse returns the more severe of two overall decisions, PASSED < WARNING
@@ -316,23 +414,45 @@ func riskScore(s *float64) *float64 {
 	return ptr(*s)
 }
 
-// object decodes a JSON object leniently: anything else is an empty object.
-func object(raw json.RawMessage) map[string]json.RawMessage {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return nil
+// objectOf returns the keys of a JSON object, or of a JSON string holding
+// one (Jumio has been seen to double-encode); ok is false for anything
+// else.
+func objectOf(raw json.RawMessage) (map[string]json.RawMessage, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return nil, false
+		}
+		raw = bytes.TrimSpace([]byte(s))
 	}
-	return m
+	var m map[string]json.RawMessage
+	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &m) != nil {
+		return nil, false
+	}
+	return m, true
 }
 
 // str reads a scalar leniently: a string or a number, trimmed, "N/A" as
 // empty; anything else is empty.
 func str(raw json.RawMessage) string {
+	s, _ := scalar(raw)
+	return s
+}
+
+// scalar reads a scalar as str does; ok is false when raw holds something
+// else (an object or an array), which is then unreadable. Absent and null
+// are "" and ok.
+func scalar(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return "", true
+	}
 	var s wire.String
 	if json.Unmarshal(raw, &s) != nil {
-		return ""
+		return "", false
 	}
-	return clean(string(s))
+	return clean(string(s)), true
 }
 
 // word reads a value Jumio sent: trimmed, "N/A" as empty, invalid UTF-8
@@ -359,18 +479,4 @@ func address(a *wire.NetverifyAddress) *events.Address {
 		return nil
 	}
 	return &out
-}
-
-func nonEmptyDocument(d events.Document) *events.Document {
-	if d == (events.Document{}) {
-		return nil
-	}
-	return &d
-}
-
-func nonEmptyPerson(p events.Person) *events.Person {
-	if p == (events.Person{}) {
-		return nil
-	}
-	return &p
 }

@@ -70,6 +70,9 @@ const (
 	labelNotUploaded  = "NOT_UPLOADED"
 	labelPrecondition = "PRECONDITION_NOT_FULFILLED"
 	labelTechnical    = "TECHNICAL_ERROR"
+	// labelUnreadable is the label of the capability result kycflow adds
+	// for a field that carries an outcome and could not be read.
+	labelUnreadable = "UNREADABLE"
 )
 
 // statusUnknown is the status of a result whose source gave none.
@@ -140,6 +143,8 @@ type rejectRow struct {
 
 func rejected(c, label string) target { return target{c, events.DecisionRejected, label} }
 
+func warned(c, label string) target { return target{c, events.DecisionWarning, label} }
+
 var rejectRows = []rejectRow{
 	{"100", "", "MANIPULATED_DOCUMENT", nvDeniedFraud, rejected(capImageChecks, "MANIPULATED_DOCUMENT"), high},
 	{"100", "1001", "MANIPULATED_DOCUMENT / PHOTO", nvDeniedFraud, rejected(capImageChecks, "MANIPULATED_DOCUMENT_PHOTO"), high},
@@ -160,7 +165,7 @@ var rejectRows = []rejectRow{
 	{"110", "", "CHIP_DATA_MANIPULATED", nvDeniedFraud, rejected(capDataChecks, "NFC_CERTIFICATE"), medium},
 	{"111", "", "MISMATCH_PRINTED_BARCODE_DATA", nvDeniedFraud, rejected(capDataChecks, "MISMATCHING_DATAPOINTS"), high},
 	{"113", "", "MISMATCHING_DATA_REPEATED_FACE", nvDeniedFraud, rejected(capDataChecks, "MISMATCHING_DATA_REPEATED_FACE"), high},
-	{"102", "", "PHOTOCOPY_BLACK_WHITE", nvNotReadable, rejected(capUsability, "PHOTOCOPY"), medium},
+	{"102", "", "PHOTOCOPY_BLACK_WHITE", nvNotReadable, rejected(capUsability, "BLACK_WHITE"), medium},
 	{"103", "", "PHOTOCOPY_COLOR", nvNotReadable, rejected(capUsability, "PHOTOCOPY"), high},
 	{"104", "", "DIGITAL_COPY", nvNotReadable, rejected(capUsability, "DIGITAL_COPY"), medium},
 	{"200", "", "NOT_READABLE_DOCUMENT", nvNotReadable, rejected(capUsability, "BAD_QUALITY_IMAGE"), medium},
@@ -176,7 +181,7 @@ var rejectRows = []rejectRow{
 	{"207", "", "WRONG_DOCUMENT_PAGE", nvNotReadable, rejected(capUsability, "MISSING_PAGE"), low},
 	{"209", "", "MISSING_SIGNATURE", nvNotReadable, rejected(capUsability, "MISSING_SIGNATURE"), high},
 	{"210", "", "CAMERA_BLACK_WHITE", nvNotReadable, rejected(capUsability, "BLACK_WHITE"), high},
-	{"211", "", "DIFFERENT_PERSONS_SHOWN", nvNotReadable, rejected(capImageChecks, "DIFFERENT_PERSON"), low},
+	{"211", "", "DIFFERENT_PERSONS_SHOWN", nvNotReadable, warned(capImageChecks, "DIFFERENT_PERSON"), low},
 	{"213", "", "INVALID_WATERMARK", nvNotReadable, rejected(capImageChecks, "WATERMARK"), high},
 	{"300", "", "MANUAL_REJECTION", nvNotReadable, rejected(capImageChecks, "OTHER_REJECTION"), low},
 }
@@ -194,54 +199,72 @@ var codeStatus = func() map[string]string {
 	return m
 }()
 
-// legacyRow maps a Platform capability label back to the Netverify reject
-// code a legacy consumer knows (docs/jumio.md 6.5, reverse direction).
+// legacyRow maps a Platform capability result (capability, decision and
+// label together: imageChecks WARNING DIFFERENT_PERSON is 211, REJECTED
+// DIFFERENT_PERSON has no code) back to the Netverify reject code a legacy
+// consumer knows (docs/jumio.md 6.5, reverse direction).
 type legacyRow struct {
-	capability, label string
-	code, detail      string
+	capability string
+	decision   events.DecisionType
+	label      string
+	code       string
+	detail     string
+}
+
+// legacyKey is the key of legacyIndex.
+type legacyKey struct {
+	capability string
+	decision   events.DecisionType
+	label      string
 }
 
 // legacyRows holds every label with a Netverify code: the reverse of each
 // rejectRow, with the preferred row where several Netverify codes map to
 // one label, plus older and related labels.
 var legacyRows = func() []legacyRow {
-	seen := map[[2]string]bool{}
+	seen := map[legacyKey]bool{}
 	var rows []legacyRow
 	add := func(r legacyRow) {
-		k := [2]string{r.capability, r.label}
+		k := legacyKey{r.capability, r.decision, r.label}
 		if !seen[k] {
 			seen[k] = true
 			rows = append(rows, r)
 		}
 	}
-	// Preferred where several codes share a label.
-	add(legacyRow{capUsability, "PHOTOCOPY", "103", ""})
-	add(legacyRow{capUsability, "BAD_QUALITY_IMAGE", "200", "2002"})
-	add(legacyRow{capUsability, "MISSING_PAGE", "206", ""})
+	rej := events.DecisionRejected
+	// Preferred where several codes share a label: the high-confidence
+	// row of docs/jumio.md 6.5.
+	add(legacyRow{capUsability, rej, "PHOTOCOPY", "103", ""})
+	add(legacyRow{capUsability, rej, "BLACK_WHITE", "210", ""})
+	add(legacyRow{capUsability, rej, "BAD_QUALITY_IMAGE", "200", "2002"})
+	add(legacyRow{capUsability, rej, "MISSING_PAGE", "206", ""})
 	for _, r := range rejectRows {
-		add(legacyRow{r.to.capability, r.to.label, r.code, r.detail})
+		add(legacyRow{r.to.capability, r.to.decision, r.to.label, r.code, r.detail})
 	}
+	// Labels docs/jumio.md 6.5 gives as alternatives. MANIPULATED_DOCUMENT_GENDER,
+	// _ISSUING_DATE and DIGITAL_MANIPULATION have no Netverify code, nor
+	// has MISMATCH_FRONT_BACK: docs/jumio.md documents none.
 	for _, r := range []legacyRow{
-		{capUsability, "BAD_QUALITY", "200", "2002"},
-		{capUsability, "PART_OF_DOCUMENT_MISSING", "200", "2003"},
-		{capImageChecks, "DIGITAL_COPY", "104", ""},
-		{capImageChecks, "MANIPULATED_DOCUMENT_GENDER", "100", ""},
-		{capImageChecks, "MANIPULATED_DOCUMENT_ISSUING_DATE", "100", ""},
-		{capImageChecks, "DIGITAL_MANIPULATION", "100", ""},
-		{capImageChecks, "LOOKUPS_HIGH_RISK_FACE", "105", ""},
-		{capDataChecks, "LOOKUPS_HIGH_RISK_SAME_DATA", "105", ""},
-		{capDataChecks, "LOOKUPS_HIGH_RISK_SAME_FACE_MISMATCHING_DATA", "105", ""},
-		{capDataChecks, "LOOKUPS_HIGH_RISK_DEVICE", "105", ""},
-		{capDataChecks, "LOOKUPS_HIGH_RISK_IP_ADDRESS", "105", ""},
-		{capDataChecks, "MISMATCH_FRONT_BACK", "111", ""},
-		{capImageChecks, "MISMATCH_FRONT_BACK", "111", ""},
+		{capUsability, rej, "BAD_QUALITY", "200", "2002"},
+		{capImageChecks, rej, "DIGITAL_COPY", "104", ""},
+		{capImageChecks, rej, "LOOKUPS_HIGH_RISK_FACE", "105", ""},
+		{capDataChecks, rej, "LOOKUPS_HIGH_RISK_SAME_DATA", "105", ""},
+		{capDataChecks, rej, "LOOKUPS_HIGH_RISK_SAME_FACE_MISMATCHING_DATA", "105", ""},
+		{capDataChecks, rej, "LOOKUPS_HIGH_RISK_DEVICE", "105", ""},
+		{capDataChecks, rej, "LOOKUPS_HIGH_RISK_IP_ADDRESS", "105", ""},
 	} {
 		add(r)
 	}
 	return rows
 }()
 
-var legacyIndex = index(legacyRows, func(r legacyRow) [2]string { return [2]string{r.capability, r.label} })
+var legacyIndex = index(legacyRows, func(r legacyRow) legacyKey { return legacyKey{r.capability, r.decision, r.label} })
+
+// legacyCode returns the Netverify reject code of a capability result.
+func legacyCode(capability string, decision events.DecisionType, label string) (code, detail string) {
+	r := legacyIndex[legacyKey{capability, decision, label}]
+	return r.code, r.detail
+}
 
 // valueRow maps a Netverify value (similarity, liveness reason,
 // authentication result, additional-check searchResults) to a capability
@@ -355,4 +378,35 @@ var capabilityData = []dataKeys{
 	{capLiveness, []string{"type"}},
 	{capSimilarity, []string{"similarity"}},
 	{capWatchlist, []string{"searchDate", "searchStatus", "searchId", "searchReference", "searchResults"}},
+}
+
+// livenessReasonRows map a Platform liveness label back to the Netverify
+// identityVerification reason (docs/jumio.md 6.6, reverse direction): the
+// reverse of livenessRows, with the preferred reason where several share
+// a label, and PHOTOCOPY, the paper half of SELFIE_IS_SCREEN_PAPER_VIDEO.
+var livenessReasonRows = func() []valueRow {
+	rows := []valueRow{
+		{"ENTIRE_ID_USED_AS_SELFIE", events.DecisionRejected, "ID_USED_AS_SELFIE", high},
+		{"LIVENESS_FAILED", events.DecisionRejected, "LIVENESS_UNDETERMINED", medium},
+		{"SELFIE_IS_SCREEN_PAPER_VIDEO", events.DecisionRejected, "PHOTOCOPY", medium},
+	}
+	seen := map[string]bool{"ID_USED_AS_SELFIE": true, "LIVENESS_UNDETERMINED": true, "PHOTOCOPY": true}
+	for _, r := range livenessRows {
+		if r.value != "TRUE" && r.value != "" && !seen[r.label] {
+			seen[r.label] = true
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}()
+
+// livenessReason is the Netverify reason of a liveness label; an unknown
+// label is kept as it is.
+func livenessReason(label string) string {
+	for _, r := range livenessReasonRows {
+		if r.label == label {
+			return r.value
+		}
+	}
+	return label
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -160,6 +161,8 @@ func renderDoc(t *testing.T) string {
 <!-- Generated from the tables in pkg/mapping and the doc comments of pkg/events.
      Do not edit: run go test ./pkg/mapping -run TestMappingDoc -update -->
 
+` + coverageSummary(t) + `
+
 How kycflow turns Jumio payloads into the normalized result (` + "`events.Result`" + `,
 JSON Schema ` + "`pkg/events/schema/result.v1.json`" + `), and Netverify requests into
 Platform account requests. Jumio publishes only part of its own Netverify → Platform
@@ -178,9 +181,39 @@ Rules for every result:
 - Capabilities are listed in a fixed order: ` + "`" + strings.Join(capabilityOrder, "`, `") + "`" + `,
   then unknown names alphabetically; within a capability by id, then label.
 - Reasons are the capabilities that did not pass: REJECTED first, then WARNING, then
-  NOT_EXECUTED; within those by capability order, Netverify code and label.
+  NOT_EXECUTED; within those in the order Jumio sent them (Netverify's reject details,
+  the Platform's capabilities and entries).
 - Image references are copied, never followed; an href that is not an absolute
   http(s) URL is dropped.
+- What Jumio sends that has no field of its own (fields Jumio adds, undocumented
+  contents, capability data that may be personal data, Netverify fields without a
+  Platform equivalent) is kept in ` + "`extra`" + ` by its Jumio path; ` + "`no_pii`" + ` and
+  ` + "`decision_only`" + ` drop it.
+- A field of another shape than documented is decoded leniently (a number for a string,
+  an object sent as a string holding its JSON, a timestamp that is not RFC 3339) or left
+  out; it never fails the whole document. When it carries an outcome, see below.
+
+### Unreadable fields: fail closed
+
+A field that carries a verification outcome and cannot be read never leaves the verdict as
+it was. The fields: Netverify ` + "`identityVerification`" + ` (and its similarity, validity, reason),
+` + "`rejectReason`" + `, document verification's ` + "`document`" + `, and in retrieval ` + "`document`" + `,
+` + "`document.status`" + `, ` + "`verification`" + ` and each of its fields, each additional check;
+Platform ` + "`decision`" + `, ` + "`capabilities`" + ` and each capability entry (an entry, or its
+decision, of another shape). For such a result:
+
+- ` + "`unreadableFields`" + ` names each field (never its value), and each capability it feeds
+  (or, when it feeds none on its own, a capability named after the field) gets a result
+  WARNING / UNREADABLE with ` + "`data.field`" + ` naming it, so it is also a reason;
+- the decision is **WARNING**, Jumio's own word for "a person looks at it": a manual
+  review, never PASSED. A REJECTED result stays REJECTED, and an expired one NOT_EXECUTED.
+  Holding it in the dead-letter queue instead would retry a document that will not read
+  better, and hide from downstream services a verification that needs a person;
+- ` + "`verificationStatus`" + ` is never APPROVED_VERIFIED (it is absent instead), and there is no
+  ` + "`identityVerification`" + ` built from it;
+- the enricher counts it (` + "`kycflow_enricher_unreadable_fields_total{api,field}`" + `) and logs
+  "result has unreadable fields" at WARN with the event, account and execution ids and the
+  field names.
 
 ## Result fields
 `)
@@ -292,5 +325,40 @@ Rules for every result:
 	for _, f := range performFields {
 		tab.row("`"+f.netverify+"`", cmp.Or(f.platform, "not carried"), strings.TrimPrefix(f.note, "not carried: "))
 	}
+	b.WriteString("\n### `/initiate` response (`FromNetverifyInitiateResponse`)\n\nThe Platform account response that replaces Netverify's; `kycflow migrate-request` prints it for a response it is given.\n")
+	tab = newTable(b, "Netverify", "account response", "how")
+	for _, f := range append(slices.Clone(initiateResponseFields), responseAdded...) {
+		tab.row(cmp.Or("`"+f.netverify+"`", "–"), "`"+f.platform+"`", f.note)
+	}
+	b.WriteString("\n### Success and error redirects (`FromNetverifyRedirect`)\n\nThe query parameters Netverify appended to the success and error URLs, and the Platform's; `kycflow migrate-request` rewrites a URL it is given, so that a handler can be ported parameter by parameter.\n")
+	tab = newTable(b, "Netverify", "Platform", "how")
+	for _, p := range redirectParams {
+		tab.row(cmp.Or("`"+p.netverify+"`", "–"), "`"+p.platform+"`", p.note)
+	}
+	coverageTable(t, b)
 	return b.String()
+}
+
+// coverageSummary is the count at the top of the page.
+func coverageSummary(t *testing.T) string {
+	return "**Coverage: " + countCoverage(readCoverage(t)).String() + ".** See [Coverage](#coverage) at the end: every value docs/jumio.md documents, what the mapping makes of it (checked through the real code by `TestCoverage`, from `pkg/mapping/testdata/coverage.tsv`), and where it deviates, why."
+}
+
+// coverageTable renders the coverage table.
+func coverageTable(t *testing.T, b *strings.Builder) {
+	rows := readCoverage(t)
+	c := countCoverage(rows)
+	fmt.Fprintf(b, "\n## Coverage\n\n%s.\n\n"+
+		"Every value docs/jumio.md documents, by area: Netverify statuses, reject and detail codes, identityVerification values, "+
+		"callback and retrieval fields, Platform statuses, decisions, every capability label, extraction data, details fields, "+
+		"workflow keys, request, response and redirect fields. *maps* is what the mapping makes of the value, computed through the "+
+		"real code by a probe per area (`coverage_probe_test.go`): \"→ path\" lists where a field lands in the result (\"—\": "+
+		"nowhere), other rows the status, decision, reasons, capabilities and legacy view (*vs*: verificationStatus) the value gives. "+
+		"*status*: mapped as docs/jumio.md says (which is often its own inference), or deviates, with the reason. *before*: how "+
+		"the mapping treated the value before this table (questionable: carried, but not as docs/jumio.md says or without a reason; "+
+		"missing: not carried). %d values deviate.\n", c, c.deviates)
+	tab := newTable(b, "area", "value", "maps", "status", "before", "source", "note")
+	for _, r := range rows {
+		tab.row(r.Area, "`"+r.Value+"`", r.Maps, r.Status, r.Before, r.Source, r.Note)
+	}
 }

@@ -2,8 +2,10 @@ package mapping
 
 import (
 	"encoding/json"
+	"errors"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -73,7 +75,7 @@ func FuzzFromNetverifyData(f *testing.F) {
 // checkRequest is the property of the request mappings: an error exactly
 // when the body is not a JSON object, otherwise a request that encodes
 // and well-formed warnings.
-func checkRequest(t *testing.T, body []byte, req wire.AccountRequest, warns []Warning, err error) {
+func checkRequest(t *testing.T, body []byte, req any, warns []Warning, err error) {
 	t.Helper()
 	var obj map[string]json.RawMessage
 	isObject := json.Unmarshal(body, &obj) == nil && obj != nil
@@ -86,6 +88,12 @@ func checkRequest(t *testing.T, body []byte, req wire.AccountRequest, warns []Wa
 	if _, err := json.Marshal(req); err != nil {
 		t.Fatalf("request does not encode: %v", err)
 	}
+	checkWarnings(t, warns)
+}
+
+// checkWarnings: warnings are never nil and each is well-formed.
+func checkWarnings(t *testing.T, warns []Warning) {
+	t.Helper()
 	if warns == nil {
 		t.Fatal("nil warnings")
 	}
@@ -137,6 +145,34 @@ func FuzzParseProducts(f *testing.F) {
 					t.Fatalf("WorkflowKey(%d): got %d, want %d", id, got, key)
 				}
 			}
+		}
+	})
+}
+
+func FuzzFromNetverifyInitiateResponse(f *testing.F) {
+	seeds(f, "response")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		resp, warns, err := FromNetverifyInitiateResponse(body)
+		checkRequest(t, body, resp, warns, err)
+	})
+}
+
+func FuzzFromNetverifyRedirect(f *testing.F) {
+	seeds(f, "redirect")
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		out, warns, err := FromNetverifyRedirect(string(raw))
+		if err != nil {
+			if !errors.Is(err, ErrInvalidRequest) {
+				t.Fatalf("error %v does not wrap ErrInvalidRequest", err)
+			}
+			return
+		}
+		if _, err := url.Parse(out); err != nil {
+			t.Fatalf("output %q is not a URL: %v", out, err)
+		}
+		checkWarnings(t, warns)
+		if !slices.ContainsFunc(warns, func(w Warning) bool { return w.Field == "accountId" }) {
+			t.Fatal("no warning for accountId")
 		}
 	})
 }

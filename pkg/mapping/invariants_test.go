@@ -39,7 +39,7 @@ var resultSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
 })
 
 var (
-	eventIDRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	eventIDRE = regexp.MustCompile(events.EventIDPattern)
 	kinds     = map[events.API][]events.CallbackKind{
 		events.APIPlatform:  {events.KindWorkflow},
 		events.APINetverify: {events.KindIDVerification, events.KindAuthentication, events.KindDocumentVerification},
@@ -170,12 +170,14 @@ func invariants(r events.Result) []string {
 		bad("full projection differs:\n%s", diff)
 	}
 	noPII := events.Project(r, events.PolicyNoPII)
-	if d := noPII.Document; noPII.Person != nil || noPII.Images != nil ||
-		(d != nil && *d != (events.Document{Type: d.Type, SubType: d.SubType, IssuingCountry: d.IssuingCountry})) {
+	if d := noPII.Document; noPII.Person != nil || noPII.Images != nil || noPII.Extra != nil || noPII.IDs.ReportingCriteria != "" ||
+		(d != nil && !cmp.Equal(*d, events.Document{Type: d.Type, SubType: d.SubType, IssuingCountry: d.IssuingCountry})) ||
+		slices.ContainsFunc(noPII.Credentials, func(c events.Credential) bool { return c.ClientIP != "" }) {
 		bad("no_pii projection holds personal data")
 	}
 	only := events.Project(r, events.PolicyDecisionOnly)
-	if only.Person != nil || only.Images != nil || only.Document != nil || len(only.Capabilities) != 0 {
+	if only.Person != nil || only.Images != nil || only.Document != nil || len(only.Capabilities) != 0 ||
+		only.Credentials != nil || only.Extra != nil || only.Links != nil {
 		bad("decision_only projection holds more than the decision")
 	}
 
@@ -268,6 +270,8 @@ func personalValues(input []byte) []string {
 var idKeys = map[string]bool{
 	"eventId": true, "accountId": true, "workflowExecutionId": true, "scanReference": true,
 	"id": true, "credentialIds": true, "credentialId": true,
+	// links hold Jumio URLs made of ids (the steps endpoint).
+	"links": true,
 }
 
 // leaks returns the personal values found in the strings of r's JSON.

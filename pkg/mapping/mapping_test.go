@@ -3,6 +3,7 @@ package mapping
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"go/parser"
 	"go/token"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio/wire"
@@ -73,7 +75,9 @@ func TestInvariantsCatchMistakes(t *testing.T) {
 
 // TestOrderIsDeterministic maps each Platform case with every list in its
 // input reversed, and each Netverify callback with its fields reordered:
-// the result is the same.
+// the result is the same, but that the reasons (which keep the order Jumio
+// sent them in) and the Extra paths of capability entries (which count
+// entries in that order) follow the input.
 func TestOrderIsDeterministic(t *testing.T) {
 	for _, c := range goldenCases(t) {
 		switch c.kind {
@@ -93,8 +97,13 @@ func TestOrderIsDeterministic(t *testing.T) {
 				for _, entries := range d.Capabilities {
 					slices.Reverse(entries)
 				}
-				if diff := cmp.Diff(want, FromPlatform(ev, &d, nil)); diff != "" {
+				got := FromPlatform(ev, &d, nil)
+				if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b events.Reason) bool { return fmt.Sprint(a) < fmt.Sprint(b) }),
+					cmpopts.IgnoreFields(events.Result{}, "Extra")); diff != "" {
 					t.Errorf("reordered input gives another result (-want +got):\n%s", diff)
+				}
+				if len(want.Extra) != len(got.Extra) {
+					t.Errorf("reordered input: %d extra fields, want %d", len(got.Extra), len(want.Extra))
 				}
 			})
 		case "form":
@@ -151,8 +160,7 @@ func TestNothingUnknownFails(t *testing.T) {
 func TestLegacyStatus(t *testing.T) {
 	reason := func(c string, d events.DecisionType, l string) events.Reason {
 		r := events.Reason{Capability: c, Decision: d, Label: l}
-		lr := legacyIndex[[2]string{c, l}]
-		r.LegacyRejectCode, r.LegacyDetailCode = lr.code, lr.detail
+		r.LegacyRejectCode, r.LegacyDetailCode = legacyCode(c, d, l)
 		return r
 	}
 	platform := func(s events.Status, d events.DecisionType, rs ...events.Reason) events.Result {
@@ -173,9 +181,24 @@ func TestLegacyStatus(t *testing.T) {
 		{"sample is not readable", platform(events.StatusProcessed, events.DecisionRejected, reason(capImageChecks, events.DecisionRejected, "SAMPLE")), want{nvNotReadable, "202", ""}},
 		{"unsupported type", platform(events.StatusProcessed, events.DecisionRejected, reason(capUsability, events.DecisionWarning, "UNSUPPORTED_DOCUMENT_TYPE")), want{nvUnsupportedType, "", ""}},
 		{"usability unknown label", platform(events.StatusProcessed, events.DecisionRejected, reason(capUsability, events.DecisionRejected, "SMUDGED")), want{nvNotReadable, "", ""}},
-		{"similarity no match", platform(events.StatusProcessed, events.DecisionRejected, reason(capSimilarity, events.DecisionRejected, "NO_MATCH")), want{nvDeniedFraud, "", ""}},
-		{"warning", platform(events.StatusProcessed, events.DecisionWarning, reason(capWatchlist, events.DecisionWarning, "ALERT")), want{"", "", ""}},
-		{"unknown status rejected", platform("ARCHIVED", events.DecisionRejected), want{nvDeniedFraud, "", ""}},
+		// On Netverify a similarity failure came as APPROVED_VERIFIED plus
+		// identityVerification: the document passed.
+		{"similarity no match", platform(events.StatusProcessed, events.DecisionRejected, reason(capSimilarity, events.DecisionRejected, "NO_MATCH")), want{nvApproved, "", ""}},
+		{"screening alert", platform(events.StatusProcessed, events.DecisionWarning, reason(capWatchlist, events.DecisionWarning, "ALERT")), want{nvApproved, "", ""}},
+		{"document warning", platform(events.StatusProcessed, events.DecisionWarning, reason(capDataChecks, events.DecisionWarning, "DOCUMENT_EXPIRY_WITHIN_CONFIGURED_LIMIT")), want{"", "", ""}},
+		{"211 is a warning", platform(events.StatusProcessed, events.DecisionWarning, reason(capImageChecks, events.DecisionWarning, "DIFFERENT_PERSON")), want{nvNotReadable, "211", ""}},
+		{"rejected without a cause", platform(events.StatusProcessed, events.DecisionRejected), want{nvDeniedFraud, "", ""}},
+		{"rejected, not executed", platform(events.StatusProcessed, events.DecisionRejected, reason(capUsability, events.DecisionNotExecuted, labelTechnical),
+			reason(capImageChecks, events.DecisionNotExecuted, labelPrecondition)), want{nvNotReadable, "", ""}},
+		{"unknown status is not final", platform("ARCHIVED", events.DecisionRejected), want{"", "", ""}},
+		{"gender manipulation has no code", platform(events.StatusProcessed, events.DecisionRejected, reason(capImageChecks, events.DecisionRejected, "MANIPULATED_DOCUMENT_GENDER")), want{nvDeniedFraud, "", ""}},
+		{"authentication workflow", events.Result{Source: events.Source{API: events.APIPlatform, WorkflowDefinitionKey: "10014"}, Status: events.StatusProcessed,
+			Decision: events.Decision{Type: events.DecisionPassed}}, want{"", "", ""}},
+		{"unreadable field", func() events.Result {
+			r := platform(events.StatusProcessed, events.DecisionWarning)
+			r.UnreadableFields = []string{"capabilities.similarity"}
+			return r
+		}(), want{"", "", ""}},
 		{"netverify keeps its own", events.Result{Source: events.Source{API: events.APINetverify}, VerificationStatus: nvDeniedFraud,
 			Reasons: []events.Reason{{Capability: capImageChecks, Decision: events.DecisionRejected, Label: "X", LegacyRejectCode: "199"}}}, want{nvDeniedFraud, "199", ""}},
 		{"netverify authentication", events.Result{Source: events.Source{API: events.APINetverify}, Decision: events.Decision{Type: events.DecisionPassed}}, want{"", "", ""}},
@@ -203,7 +226,7 @@ func TestRejectTablesAgree(t *testing.T) {
 		if r.confidence != high {
 			continue
 		}
-		back, ok := legacyIndex[[2]string{r.to.capability, r.to.label}]
+		back, ok := legacyIndex[legacyKey{r.to.capability, r.to.decision, r.to.label}]
 		if !ok || back.code != r.code || back.detail != r.detail {
 			t.Errorf("%s/%s → %s/%s → %+v", r.code, r.detail, r.to.capability, r.to.label, back)
 		}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio/wire"
@@ -18,28 +19,33 @@ import (
 //
 //   - ID verification: verificationStatus and rejectReason give the overall
 //     decision and the usability, imageChecks, extraction and dataChecks
-//     results (docs/jumio.md 6.3, 6.5): a rejected capability implies that those
-//     it depends on passed; identityVerification gives similarity and
-//     liveness (6.6), and a similarity or liveness that did not pass lowers
-//     the decision. NO_ID_UPLOADED is an expired session.
+//     results (docs/jumio.md 6.3, 6.5): a capability a reject code names implies
+//     that those it depends on passed; identityVerification gives
+//     similarity and liveness (6.6), and a similarity or liveness that did
+//     not pass lowers the decision. NO_ID_UPLOADED is an expired session.
+//     An unknown verificationStatus is WARNING (DENIED_… and ERROR_…
+//     REJECTED), its value kept as the label and the verificationStatus.
 //   - Authentication: transactionResult gives the authentication result;
 //     EXPIRED is an expired token.
 //   - Document verification: the document and transaction status give
 //     usability (and extraction when EXTRACTED).
 //
-// The reasons carry the reject codes Netverify sent. Enriched is left for
-// the caller to set.
+// An identityVerification, rejectReason or document (document
+// verification) that could not be read (m.Warnings) is named in
+// UnreadableFields, and the result is never PASSED (see
+// events.Result.UnreadableFields). The reasons carry the reject codes
+// Netverify sent, in its order. Enriched is left for the caller to set.
 func FromNetverify(ev events.CallbackEvent, m *wire.NetverifyMessage, t *Tables) events.Result {
 	b := newBuilder(ev, events.APINetverify, t)
 	switch {
 	case m == nil:
 		b.reference(ev, events.KindIDVerification, "")
 	case m.ID != nil:
-		b.netverifyID(ev, m.ID)
+		b.netverifyID(ev, m.ID, m.Warnings)
 	case m.Auth != nil:
 		b.netverifyAuth(ev, m.Auth)
 	case m.Document != nil:
-		b.netverifyDocument(ev, m.Document)
+		b.netverifyDocument(ev, m.Document, m.Warnings)
 	default:
 		b.reference(ev, events.KindIDVerification, "")
 	}
@@ -50,9 +56,14 @@ func FromNetverify(ev events.CallbackEvent, m *wire.NetverifyMessage, t *Tables)
 // callback event that triggered its retrieval, to the normalized result:
 // the same shape as FromNetverify gives for the ID-verification callback,
 // plus mrzCheck (dataChecks data) and additionalChecks (docs/jumio.md 6.7). A
-// response holding only the verification object (/data/verification) is
-// accepted: its verificationStatus is then the one its reject code belongs
-// to. d may be nil; t may be nil for DefaultTables.
+// response holding only the verification object is accepted: its
+// verificationStatus is then the one its reject code belongs to. d may be
+// nil; t may be nil for DefaultTables.
+//
+// A field carrying an outcome that could not be read (d.Warnings:
+// document, document.status, verification and each of its fields, an
+// additional check) is named in UnreadableFields, and the result is never
+// PASSED.
 func FromNetverifyData(ev events.CallbackEvent, d *wire.NetverifyData, t *Tables) events.Result {
 	b := newBuilder(ev, events.APINetverify, t)
 	if d == nil {
@@ -63,6 +74,8 @@ func FromNetverifyData(ev events.CallbackEvent, d *wire.NetverifyData, t *Tables
 	b.reference(ev, events.KindIDVerification, d.ScanReference, v.ScanReference)
 	r.IDs.UserReference = word(d.Transaction.CustomerID)
 	r.IDs.CustomerInternalReference = word(d.Transaction.MerchantScanReference)
+	r.IDs.ReportingCriteria = word(d.Transaction.MerchantReportingCriteria)
+	r.Source.CaptureSource = word(d.Transaction.Source)
 
 	vs := word(d.Document.Status)
 	if vs == "" && v.RejectReason != nil {
@@ -80,32 +93,72 @@ func FromNetverifyData(ev events.CallbackEvent, d *wire.NetverifyData, t *Tables
 	default:
 		r.Status = events.Status(ts)
 	}
+	for _, w := range d.Warnings {
+		switch field, _, _ := strings.Cut(w, "["); {
+		case field == "document" || field == "document.status" || field == "verification":
+			b.unreadable(field)
+		case strings.HasPrefix(field, "verification.rejectReason"):
+			b.unreadable("verification.rejectReason", rejectCapability(vs))
+		case strings.HasPrefix(field, "verification.identityVerification"):
+			b.unreadable("verification.identityVerification", capSimilarity, capLiveness)
+		case field == "verification.mrzCheck":
+			b.unreadable(field, capDataChecks)
+		case field == "verification.additionalChecks":
+			b.unreadable(field)
+		case strings.HasPrefix(field, "verification.additionalChecks."):
+			name := strings.TrimPrefix(field, "verification.additionalChecks.")
+			name, _, _ = strings.Cut(name, ".")
+			b.unreadable("verification.additionalChecks."+name, checkCapability(name))
+		}
+	}
 	b.decide(vs, v.RejectReason)
-	b.identity(v.IdentityVerification)
+	b.identity("verification.identityVerification", v.IdentityVerification)
 	b.additionalChecks(v.AdditionalChecks)
-	b.setData(capDataChecks, "mrzCheck", word(v.MRZCheck))
+	b.attach(capDataChecks, map[string]string{"mrzCheck": word(v.MRZCheck)})
 	b.lowerDecision()
 
-	setIdentity(r, d.Document)
+	setIdentity(r, documentIdentity(d.Document))
+	if ip := word(d.Transaction.ClientIP); ip != "" {
+		r.Credentials = []events.Credential{{Category: "ID", ClientIP: ip}}
+	}
 	if d.Facemap != nil {
 		b.image("FACEMAP", "", "FACEMAP", d.Facemap.Href)
+		b.extraString("facemap.classifier", d.Facemap.Classifier)
+	}
+	for _, k := range slices.Sorted(maps.Keys(d.Extra)) {
+		b.extra(k, d.Extra[k])
+	}
+	// When Jumio answered the retrieval: no timestamp of the result says
+	// it (enriched is kycflow's own).
+	if ts := cmp.Or(d.Timestamp.Time, v.Timestamp.Time); !ts.IsZero() {
+		raw, _ := json.Marshal(ts.UTC().Format(time.RFC3339Nano))
+		b.extra("timestamp", raw)
 	}
 	r.Timestamps.Created = utc(d.Transaction.Date.Time)
 	return b.finish()
 }
 
-// setIdentity fills Document and Person from a Netverify document object
-// (the ID callback and Platform extraction data have the same fields under
-// other names); each is absent when it would be empty.
-func setIdentity(r *events.Result, doc wire.NetverifyDataDocument) {
-	r.Document = nonEmptyDocument(events.Document{
-		Type: word(doc.Type), SubType: word(doc.IDSubtype), IssuingCountry: word(doc.IssuingCountry),
-		Number: word(doc.Number), ExpiryDate: word(doc.Expiry), IssuingDate: word(doc.IssuingDate), State: word(doc.USState),
-	})
-	r.Person = nonEmptyPerson(events.Person{
-		FirstName: word(doc.FirstName), LastName: word(doc.LastName), DateOfBirth: word(doc.Dob),
-		Gender: word(doc.Gender), Nationality: word(doc.Nationality), Address: address(doc.Address),
-	})
+// rejectCapability is the capability an unreadable rejectReason feeds:
+// the one its verificationStatus implies (docs/jumio.md 6.5).
+func rejectCapability(vs string) string {
+	switch vs {
+	case nvDeniedFraud:
+		return capImageChecks
+	case nvNotReadable:
+		return capUsability
+	}
+	return "rejectReason"
+}
+
+// checkCapability is the capability of a Netverify additional check: the
+// Platform capability docs/jumio.md 6.4 names, else the check's own name.
+func checkCapability(name string) string {
+	for _, a := range additionalChecks {
+		if a.netverify == name {
+			return a.capability
+		}
+	}
+	return name
 }
 
 // reference sets the ids and source of a Netverify result: the event's
@@ -132,11 +185,13 @@ func expiry(source string, started bool) events.Status {
 	return events.StatusSessionExpired
 }
 
-func (b *builder) netverifyID(ev events.CallbackEvent, cb *wire.NetverifyCallback) {
+func (b *builder) netverifyID(ev events.CallbackEvent, cb *wire.NetverifyCallback, warnings []string) {
 	r := &b.r
 	b.reference(ev, events.KindIDVerification, cb.ScanReference)
 	r.IDs.UserReference = word(cb.CustomerID)
 	r.IDs.CustomerInternalReference = word(cb.MerchantIDScanRef)
+	r.IDs.ReportingCriteria = word(cb.MerchantReporting)
+	r.Source.CaptureSource = word(cb.IDScanSource)
 
 	vs := word(cb.VerificationStatus)
 	r.VerificationStatus = vs
@@ -146,21 +201,38 @@ func (b *builder) netverifyID(ev events.CallbackEvent, cb *wire.NetverifyCallbac
 	case vs != "":
 		r.Status = events.StatusProcessed
 	}
+	for _, w := range warnings {
+		switch w {
+		case "rejectReason":
+			b.unreadable(w, rejectCapability(vs))
+		case "identityVerification":
+			b.unreadable(w, capSimilarity, capLiveness)
+		}
+	}
 	b.decide(vs, cb.RejectReason)
-	b.identity(cb.IdentityVerification)
+	b.identity("identityVerification", cb.IdentityVerification)
 	b.lowerDecision()
 
-	// The callback's fields are those of the retrieval document object.
-	setIdentity(r, wire.NetverifyDataDocument{
-		Type: wire.String(cb.IDType), IDSubtype: wire.String(cb.IDSubtype), IssuingCountry: wire.String(cb.IDCountry),
-		Number: wire.String(cb.IDNumber), Expiry: wire.String(cb.IDExpiry), IssuingDate: wire.String(cb.IssuingDate),
-		USState: wire.String(cb.IDUSState), FirstName: wire.String(cb.IDFirstName), LastName: wire.String(cb.IDLastName),
-		Dob: wire.String(cb.IDDob), Gender: wire.String(cb.Gender), Nationality: wire.String(cb.Nationality), Address: cb.Address,
-	})
+	setIdentity(r, callbackIdentity(cb))
+	if ip := word(cb.ClientIP); ip != "" {
+		r.Credentials = []events.Credential{{Category: "ID", ClientIP: ip}}
+	}
 	b.image("ID", "", "FRONT", cb.IDScanImage)
 	b.image("ID", "", "BACK", cb.IDScanImageBackside)
 	b.image("SELFIE", "", "FACE", cb.IDScanImageFace)
+	b.image("FACEMAP", "", "FACEMAP", cb.Facemap)
 	b.livenessImages(cb.LivenessImages)
+	// Netverify fields without a Platform equivalent (docs/jumio.md 6.4), and
+	// fields kycflow does not know.
+	b.extraString("idScanStatus", cb.IDScanStatus)
+	for _, k := range slices.Sorted(maps.Keys(cb.IDChecks)) {
+		b.extraString(k, cb.IDChecks[k])
+	}
+	b.extraString("presetCountry", cb.PresetCountry)
+	b.extraString("presetIdType", cb.PresetIDType)
+	for _, k := range slices.Sorted(maps.Keys(cb.Extra)) {
+		b.extraString(k, cb.Extra[k])
+	}
 	r.Timestamps.Created = utc(cb.TransactionDate.Time)
 	r.Timestamps.Started = utc(cb.FirstAttemptDate.Time)
 }
@@ -173,40 +245,41 @@ func (b *builder) livenessImages(hrefs []string) {
 
 // decide sets the overall decision of an ID verification from its
 // verificationStatus and adds the capabilities it and the reject reason
-// give.
+// give. An unknown verificationStatus is never a decision of its own: it
+// is WARNING (REJECTED for DENIED_… and ERROR_…), labelled with the value.
 func (b *builder) decide(vs string, rr *wire.RejectReason) {
 	row, known := verificationIndex[vs]
 	code := ""
 	if rr != nil {
 		code = word(rr.Code)
 	}
+	label := ""
 	switch {
 	case known:
 		b.r.Decision.Type = row.decision
-	case strings.HasPrefix(vs, "APPROVED"):
-		b.r.Decision.Type = events.DecisionPassed
 	case strings.HasPrefix(vs, "DENIED") || strings.HasPrefix(vs, "ERROR"):
-		b.r.Decision.Type = events.DecisionRejected
+		b.r.Decision.Type, label = events.DecisionRejected, vs
 	case vs == "" && code != "":
 		b.r.Decision.Type = events.DecisionRejected
-	default:
-		b.r.Decision.Type = events.DecisionType(vs)
+	case vs != "":
+		b.r.Decision.Type, label = events.DecisionWarning, vs
 	}
-	b.r.Decision.Label = string(b.r.Decision.Type)
+	b.r.Decision.Label = cmp.Or(label, string(b.r.Decision.Type))
 
 	if code != "" {
 		b.rejection(vs, code, rr)
 	}
 	if known && (code == "" || (vs != nvDeniedFraud && vs != nvNotReadable)) {
 		for _, tg := range row.targets {
-			b.add(tg.capability, tg.decision, tg.label, nil)
+			e := b.add(tg.capability, tg.decision, tg.label, nil)
+			e.CredentialCategories = categoriesOf(tg.capability)
 		}
 	}
 }
 
-// rejection adds one rejected capability per reject reason detail (or one
-// for the code when it has no details), with the Netverify codes, and marks
-// the ID capabilities they depend on as passed.
+// rejection adds one capability result per reject reason detail (or one
+// for the code when it has no details), in Netverify's order, with the
+// Netverify codes, and marks the ID capabilities they depend on as passed.
 func (b *builder) rejection(vs, code string, rr *wire.RejectReason) {
 	details := rr.Details
 	if len(details) == 0 {
@@ -229,39 +302,63 @@ func (b *builder) rejection(vs, code string, rr *wire.RejectReason) {
 				tg.capability = capUsability
 			}
 		}
-		e := b.add(tg.capability, tg.decision, tg.label, nil)
+		var data map[string]string
+		if _, known := rejectIndex[codeKey{code, detail}]; !known && detail != "" {
+			// An unknown detail: its description is all that says what it is.
+			data = map[string]string{"detailsDescription": word(d.Description)}
+		}
+		e := b.add(tg.capability, tg.decision, tg.label, data)
 		e.code, e.detail = code, detail
+		e.CredentialCategories = categoriesOf(tg.capability)
 		if i := slices.Index(idChain, tg.capability); i >= 0 && i < first {
 			first = i
 		}
 	}
 	if first < len(idChain) {
 		for _, c := range idChain[:first] {
-			b.add(c, events.DecisionPassed, labelOK, nil)
+			e := b.add(c, events.DecisionPassed, labelOK, nil)
+			e.CredentialCategories = categoriesOf(c)
 		}
 	}
 }
 
 // identity adds similarity and liveness from identityVerification
-// (docs/jumio.md 6.6). An unknown similarity is a WARNING with the value as its
-// label, so that a person looks at it; an unknown liveness reason is
-// REJECTED (validity was false) with the reason as its label.
-func (b *builder) identity(iv *wire.IdentityVerification) {
+// (docs/jumio.md 6.6), and sets the result's legacy IdentityVerification. An
+// unknown similarity is a WARNING with the value as its label, so that a
+// person looks at it; an unknown liveness reason is REJECTED (validity was
+// false) with the reason as its label. A field that could not be read
+// (iv.Warnings) is unreadable. field is where identityVerification is in
+// the source.
+func (b *builder) identity(field string, iv *wire.IdentityVerification) {
 	if iv == nil {
 		return
 	}
-	if sim := word(iv.Similarity); sim != "" {
-		data := map[string]string{"similarity": sim}
+	bad := map[string]bool{}
+	for _, w := range iv.Warnings {
+		bad[w] = true
+		switch w {
+		case "similarity", "similarityScore", "similarityDecision":
+			b.unreadable(field+"."+w, capSimilarity)
+		case "validity", "reason":
+			b.unreadable(field+"."+w, capLiveness)
+		}
+	}
+	legacy := events.IdentityVerification{}
+	if sim := word(iv.Similarity); sim != "" && !bad["similarity"] {
+		data := map[string]string{"similarity": sim, "similarityScore": word(iv.SimilarityScore), "similarityDecision": word(iv.SimilarityDecision)}
 		if row, ok := similarityIndex[strings.ToUpper(sim)]; ok {
 			b.add(capSimilarity, row.decision, row.label, data)
 		} else {
 			b.add(capSimilarity, events.DecisionWarning, sim, data)
 		}
+		legacy.Similarity = strings.ToUpper(sim)
 	}
 	reason := word(iv.Reason)
 	switch {
+	case bad["validity"] || bad["reason"]:
 	case iv.Validity.Valid && iv.Validity.Value:
 		b.add(capLiveness, events.DecisionPassed, labelOK, map[string]string{"validity": "true", "reason": reason})
+		legacy.Validity, legacy.Reason = "TRUE", reason
 	case iv.Validity.Valid || reason != "":
 		data := map[string]string{"validity": "false", "reason": reason}
 		if row, ok := livenessIndex[strings.ToUpper(reason)]; ok {
@@ -269,38 +366,71 @@ func (b *builder) identity(iv *wire.IdentityVerification) {
 		} else {
 			b.add(capLiveness, events.DecisionRejected, reason, data)
 		}
+		legacy.Validity, legacy.Reason = "FALSE", strings.ToUpper(reason)
+	}
+	b.extraString(field+".handwrittenNoteMatches", string(iv.HandwrittenNoteMatches))
+	for _, k := range slices.Sorted(maps.Keys(iv.Extra)) {
+		b.extra(field+"."+k, iv.Extra[k])
+	}
+	if legacy != (events.IdentityVerification{}) {
+		b.r.IdentityVerification = &legacy
 	}
 }
 
 // searchKeys are the fields of an additional check kept as capability
-// data; searchResultUrl (a link to the screening report) is left out.
+// data; searchResultUrl (a link to the screening report) goes to Extra.
 var searchKeys = []string{"searchResults", "searchResponse", "searchReason", "searchStatus", "searchDate", "searchId", "searchReference"}
 
 // additionalChecks adds the capabilities of Netverify retrieval
-// additionalChecks (docs/jumio.md 6.7). A check whose result cannot be read is
-// left out (it stays in the raw document).
+// additionalChecks (docs/jumio.md 6.7), each by its Platform name or, unknown,
+// by its own. A check whose result cannot be read is unreadable; one whose
+// result kycflow does not know (an unknown searchResults word, a
+// searchStatus such as PENDING, none at all) is WARNING with the value as
+// its label; faceSearchFindings is imageChecks data.
 func (b *builder) additionalChecks(checks map[string]json.RawMessage) {
+	const at = "verification.additionalChecks."
 	for _, name := range slices.Sorted(maps.Keys(checks)) {
-		m := object(checks[name])
-		if m == nil || word(name) == "" {
+		if word(name) == "" {
 			continue
 		}
-		capName := word(name)
-		for _, a := range additionalChecks {
-			if a.netverify == name {
-				capName = a.capability
-			}
+		capName := checkCapability(name)
+		m, ok := objectOf(checks[name])
+		if !ok {
+			b.unreadable(at+name, capName)
+			continue
 		}
 		if capName == capImageChecks {
-			b.setData(capImageChecks, "faceSearchFindings.status", str(m["status"]))
-			b.setData(capImageChecks, "faceSearchFindings.count", countFindings(m["findings"]))
+			status, ok1 := scalar(m["status"])
+			count, ok2 := countFindings(m["findings"])
+			if !ok1 || !ok2 {
+				b.unreadable(at+name, capImageChecks)
+				continue
+			}
+			b.attach(capImageChecks, map[string]string{"faceSearchFindings.status": status, "faceSearchFindings.count": count})
+			for _, k := range slices.Sorted(maps.Keys(m)) {
+				if k != "status" {
+					b.extra(at+name+"."+k, m[k])
+				}
+			}
 			continue
 		}
 		data := map[string]string{}
+		readable := true
 		for _, k := range searchKeys {
-			if v := str(m[k]); v != "" {
+			v, ok := scalar(m[k])
+			readable = readable && ok
+			if v != "" {
 				data[k] = v
 			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			if !slices.Contains(searchKeys, k) {
+				b.extra(at+name+"."+k, m[k])
+			}
+		}
+		if !readable {
+			b.unreadable(at+name, capName)
+			continue
 		}
 		results := strings.ToUpper(data["searchResults"])
 		if row, ok := searchIndex[results]; ok {
@@ -315,21 +445,19 @@ func (b *builder) additionalChecks(checks map[string]json.RawMessage) {
 		if status == "SUCCESS" {
 			status = "DONE" // what Jumio's sample and real data show
 		}
-		if status == "DONE" {
-			n, err := strconv.Atoi(data["searchResults"])
-			switch {
-			case err != nil && data["searchResults"] != "":
-				b.add(capName, events.DecisionWarning, data["searchResults"], data)
-				continue
-			case n > 0:
+		if n, err := strconv.Atoi(data["searchResults"]); status == "DONE" && err == nil {
+			status = "DONE, no results"
+			if n > 0 {
 				status = "DONE, results"
-			default:
-				status = "DONE, no results"
 			}
+		} else if status == "DONE" {
+			status = "" // DONE with an unknown searchResults word
 		}
 		if row, ok := watchlistIndex[status]; ok {
 			b.add(capName, row.decision, row.label, data)
+			continue
 		}
+		b.add(capName, events.DecisionWarning, cmp.Or(data["searchResults"], data["searchStatus"]), data)
 	}
 }
 
@@ -337,6 +465,7 @@ func (b *builder) netverifyAuth(ev events.CallbackEvent, a *wire.NetverifyAuthCa
 	r := &b.r
 	b.reference(ev, events.KindAuthentication, a.TransactionReference)
 	r.IDs.UserReference = word(a.UserReference)
+	r.Source.CaptureSource = word(a.ScanSource)
 	res := strings.ToUpper(word(a.TransactionResult))
 	data := map[string]string{"transactionResult": res, "enrollmentTransactionReference": firstID(a.EnrollmentTransactionReference)}
 	row, ok := authIndex[res]
@@ -360,21 +489,32 @@ func (b *builder) netverifyAuth(ev events.CallbackEvent, a *wire.NetverifyAuthCa
 	}
 	b.image("SELFIE", "", "FACE", a.IDScanImageFace)
 	b.livenessImages(a.LivenessImages)
+	for _, k := range slices.Sorted(maps.Keys(a.Extra)) {
+		b.extraString(k, a.Extra[k])
+	}
 	r.Timestamps.Created = utc(a.TransactionDate.Time)
 }
 
-func (b *builder) netverifyDocument(ev events.CallbackEvent, dv *wire.NetverifyDocumentCallback) {
+func (b *builder) netverifyDocument(ev events.CallbackEvent, dv *wire.NetverifyDocumentCallback, warnings []string) {
 	r := &b.r
 	b.reference(ev, events.KindDocumentVerification, dv.ScanReference)
 	r.IDs.UserReference = word(dv.Transaction.CustomerID)
 	r.IDs.CustomerInternalReference = word(dv.Transaction.MerchantScanReference)
+	r.IDs.ReportingCriteria = word(dv.Transaction.MerchantReportingCriteria)
+	r.Source.CaptureSource = word(dv.Transaction.Source)
+	if slices.Contains(warnings, "document") {
+		for _, e := range b.unreadable("document", capUsability) {
+			e.CredentialCategories = []string{"DOCUMENT"}
+		}
+	}
 	ds := strings.ToUpper(word(dv.Document.Status))
 	ts := strings.ToUpper(word(dv.Transaction.Status))
 	data := map[string]string{"documentStatus": ds}
 	switch {
 	case ds == "" && ts == "FAILED":
 		r.Status = events.StatusSessionExpired
-		b.add(capUsability, events.DecisionNotExecuted, labelNotUploaded, nil)
+		e := b.add(capUsability, events.DecisionNotExecuted, labelNotUploaded, nil)
+		e.CredentialCategories = []string{"DOCUMENT"}
 	case ts == "PENDING":
 		r.Status = events.StatusAcquired
 	case ts == "DONE" || ts == "FAILED" || (ts == "" && ds != ""):
@@ -387,19 +527,35 @@ func (b *builder) netverifyDocument(ev events.CallbackEvent, dv *wire.NetverifyD
 		if !ok {
 			row = valueRow{ds, events.DecisionWarning, ds, ""}
 		}
-		b.add(capUsability, row.decision, row.label, data)
+		e := b.add(capUsability, row.decision, row.label, data)
+		e.CredentialCategories = []string{"DOCUMENT"}
 		if ds == "EXTRACTED" {
-			b.add(capExtraction, events.DecisionPassed, labelOK, nil)
+			e := b.add(capExtraction, events.DecisionPassed, labelOK, nil)
+			e.CredentialCategories = []string{"DOCUMENT"}
 		}
 		r.Decision.Type = row.decision
 		r.Decision.Label = string(row.decision)
+		if ts == "FAILED" && row.decision == events.DecisionPassed {
+			// A failed transaction is never passed, whatever its document
+			// says (docs/jumio.md 2.6 does not say how the two combine).
+			r.Decision.Type, r.Decision.Label = events.DecisionWarning, "FAILED"
+		}
 	}
-	r.Document = nonEmptyDocument(events.Document{
-		Type: word(dv.Document.Type), SubType: word(dv.Document.CustomDocumentCode), IssuingCountry: word(dv.Document.Country),
-	})
+	doc := events.Document{Type: word(dv.Document.Type), SubType: word(dv.Document.CustomDocumentCode), IssuingCountry: word(dv.Document.Country)}
+	if !empty(doc) {
+		r.Document = &doc
+	}
 	for i, h := range dv.Document.Images {
 		b.image("DOCUMENT", "", "PAGE_"+strconv.Itoa(i+1), h)
 	}
 	b.image("DOCUMENT", "", "ORIGINAL", string(dv.Document.OriginalDocument))
+	b.extra("document.extractedData", dv.Document.ExtractedData)
+	for _, k := range slices.Sorted(maps.Keys(dv.Extra)) {
+		if strings.HasPrefix(k, "transaction.") || strings.HasPrefix(k, "document.") {
+			b.extra(k, json.RawMessage(dv.Extra[k]))
+		} else {
+			b.extraString(k, dv.Extra[k])
+		}
+	}
 	r.Timestamps.Created = utc(dv.Transaction.Date.Time)
 }

@@ -22,12 +22,21 @@ import (
 // falling back to the callback's. The status is workflow.status, falling back
 // to the callback's status; SESSION_EXPIRED and TOKEN_EXPIRED give decision
 // NOT_EXECUTED whatever decision.type says. Every capability entry is kept,
-// in a fixed order; reasons are the entries that did not pass, with the
-// Netverify reject code where one maps; the extraction entry fills Document
-// and Person; credential parts with an href become image references (never
-// followed). VerificationStatus is LegacyStatus of the result. Details
-// with wipedOutAt give a tombstone: WipedOut set, no document, person or
-// images.
+// in a fixed order, with the categories of the credentials it evaluated;
+// reasons are the entries that did not pass, in the order Jumio sent them,
+// with the Netverify reject code where one maps; the extraction entry fills
+// Document and Person; credential parts with an href become image
+// references (never followed). VerificationStatus and
+// IdentityVerification are LegacyStatus and LegacyIdentity of the result.
+//
+// A decision, capabilities object or capability entry that could not be
+// read (d.Warnings, CapabilityEntry.Unreadable) is named in
+// UnreadableFields, and the result is never PASSED. What the details hold
+// that has no field of its own (feedback, rules, capability data that may
+// be personal data, fields Jumio adds) is kept in Extra.
+// Details with wipedOutAt give a tombstone: WipedOut set, and nothing that
+// may be personal data (no document, person, images, extra, client IPs or
+// reporting criteria).
 //
 // Enriched is left for the caller to set.
 func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) events.Result {
@@ -42,6 +51,7 @@ func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) e
 	r.IDs.WorkflowExecutionID = firstID(ev.WorkflowExecutionID, d.Workflow.ID)
 	r.IDs.UserReference = firstWord(string(d.Workflow.UserReference), callbackUserReference(ev.JSON))
 	r.IDs.CustomerInternalReference = word(d.Workflow.CustomerInternalReference)
+	r.IDs.ReportingCriteria = word(d.Workflow.ReportingCriteria)
 
 	r.Source.WorkflowDefinitionKey = firstWord(string(d.Workflow.DefinitionKey), ev.WorkflowDefinitionKey)
 	r.Source.Product = b.t.Product(r.Source.WorkflowDefinitionKey)
@@ -55,27 +65,54 @@ func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) e
 		Label:     word(d.Decision.Label()),
 		RiskScore: riskScore(d.Decision.RiskScore()),
 	}
+	for _, w := range d.Warnings {
+		if w == "decision" || w == "capabilities" {
+			b.unreadable(w)
+		}
+	}
 
-	for _, name := range slices.Sorted(maps.Keys(d.Capabilities)) {
+	for _, name := range capabilityNames(d) {
 		if word(name) == "" {
 			continue
 		}
-		for _, c := range d.Capabilities[name] {
-			e := b.add(word(name), events.DecisionType(word(c.Decision.Type)), word(c.Decision.Label()), platformData(name, c.Data))
-			e.ID = word(c.ID)
-			for _, cr := range c.Credentials {
-				if id := word(cr.ID); id != "" {
-					e.CredentialIDs = append(e.CredentialIDs, id)
-				}
-			}
+		for i, c := range d.Capabilities[name] {
+			b.platformEntry(word(name), i, c)
 		}
 	}
-	extract(r, d.Capabilities[capExtraction])
+	b.extract(d.Capabilities[capExtraction])
 
+	categories := map[string]string{}
 	for _, c := range d.Credentials {
+		categories[word(c.ID)] = word(c.Category)
 		for _, p := range c.Parts {
-			b.image(word(c.Category), word(c.ID), word(p.Classifier), p.Href)
+			if img := b.image(word(c.Category), word(c.ID), word(p.Classifier), p.Href); img != nil {
+				img.CaptureType = word(p.CaptureType)
+			}
 		}
+		cr := events.Credential{ID: firstID(c.ID), Category: word(c.Category), ClientIP: word(c.ClientIP)}
+		if c.Consent != nil {
+			consent := events.Consent{DecisionAccepted: word(c.Consent.DecisionAccepted), CollectedBy: word(c.Consent.CollectedBy)}
+			if consent != (events.Consent{}) {
+				cr.Consent = &consent
+			}
+		}
+		if !empty(cr) {
+			r.Credentials = append(r.Credentials, cr)
+		}
+	}
+	// Liveness entries link the facemap valid for authentication.
+	for _, c := range d.Capabilities[capLiveness] {
+		b.image("FACEMAP", facemapCredential(c, categories), "FACEMAP", c.ValidFaceMapForAuthentication)
+	}
+	slices.SortStableFunc(r.Credentials, func(a, b events.Credential) int {
+		return cmp.Or(cmp.Compare(indexOr(categoryOrder, a.Category), indexOr(categoryOrder, b.Category)),
+			strings.Compare(a.Category, b.Category), strings.Compare(a.ID, b.ID))
+	})
+	if d.Steps != nil && validHref(strings.TrimSpace(d.Steps.Href)) {
+		r.Links = &events.Links{Steps: strings.TrimSpace(d.Steps.Href)}
+	}
+	for _, k := range slices.Sorted(maps.Keys(d.Extra)) {
+		b.extra(k, d.Extra[k])
 	}
 
 	r.Timestamps.Created = utc(d.CreatedAt.Time)
@@ -86,12 +123,69 @@ func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) e
 	// or image link the details still carry is left out, so a tombstone
 	// never holds personal data.
 	if r.Timestamps.WipedOut = utc(d.WipedOutAt.Time); r.Timestamps.WipedOut != nil {
-		r.Document, r.Person, r.Images = nil, nil, nil
+		r.Document, r.Person, r.Images, r.Extra = nil, nil, nil, nil
+		r.IDs.ReportingCriteria = ""
+		for i := range r.Credentials {
+			r.Credentials[i].ClientIP = ""
+		}
 	}
 
 	out := b.finish()
 	out.VerificationStatus, _, _ = LegacyStatus(out)
+	out.IdentityVerification = LegacyIdentity(out)
 	return out
+}
+
+// capabilityNames are the capabilities of d in the order Jumio sent them
+// (when known), then any others by name.
+func capabilityNames(d *wire.WorkflowDetails) []string {
+	names := slices.Clone(d.CapabilityOrder)
+	for _, n := range slices.Sorted(maps.Keys(d.Capabilities)) {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// facemapCredential is the id of the FACEMAP credential a liveness entry
+// evaluated, if it names one.
+func facemapCredential(c wire.CapabilityEntry, categories map[string]string) string {
+	for _, cr := range c.Credentials {
+		if strings.EqualFold(word(cr.Category), "FACEMAP") || categories[word(cr.ID)] == "FACEMAP" {
+			return firstID(cr.ID)
+		}
+	}
+	return ""
+}
+
+// platformEntry adds capability entry i of capability name.
+func (b *builder) platformEntry(name string, i int, c wire.CapabilityEntry) {
+	path := "capabilities." + name + "[" + strconv.Itoa(i) + "]"
+	var e *entry
+	if c.Unreadable {
+		e = b.unreadable("capabilities."+name, name)[0]
+	} else {
+		data, extra := platformData(name, c.Data)
+		e = b.add(name, events.DecisionType(word(c.Decision.Type)), word(c.Decision.Label()), data)
+		for _, k := range slices.Sorted(maps.Keys(extra)) {
+			b.extra(path+".data"+k, extra[k])
+		}
+	}
+	e.ID = word(c.ID)
+	var cats []string
+	for _, cr := range c.Credentials {
+		if id := word(cr.ID); id != "" {
+			e.CredentialIDs = append(e.CredentialIDs, id)
+		}
+		if cat := word(cr.Category); cat != "" {
+			cats = append(cats, cat)
+		}
+	}
+	e.CredentialCategories = sortCategories(cats)
+	for _, k := range slices.Sorted(maps.Keys(c.Extra)) {
+		b.extra(path+"."+k, c.Extra[k])
+	}
 }
 
 // callbackUserReference returns the userReference of the Platform callback
@@ -134,82 +228,112 @@ func regionFromParts(creds []wire.Credential) string {
 	return ""
 }
 
-// platformData copies the keys of capabilityData from a capability's data;
-// nested keys are written "parent.child", and "faceSearchFindings.count" is
-// the number of findings.
-func platformData(name string, raw json.RawMessage) map[string]string {
+// platformData splits a capability's data: the keys of capabilityData go
+// to Capability.Data (nested keys written "parent.child";
+// "faceSearchFindings.count" is the number of findings); every other key,
+// which may be personal data, is returned by its path below data (".key",
+// ".parent.child") for Extra. Extraction data is read by extract.
+func platformData(name string, raw json.RawMessage) (map[string]string, map[string]json.RawMessage) {
+	m, ok := objectOf(raw)
+	if !ok {
+		if len(raw) > 0 && name != capExtraction {
+			return nil, map[string]json.RawMessage{"": raw}
+		}
+		return nil, nil
+	}
+	if name == capExtraction {
+		out := map[string]string{}
+		if v := str(m["nfcValidationResult"]); v != "" {
+			out["nfcValidationResult"] = v
+		}
+		return out, nil
+	}
 	i := slices.IndexFunc(capabilityData, func(c dataKeys) bool { return c.capability == name })
-	if i < 0 || len(raw) == 0 {
-		return nil
+	var keys []string
+	if i >= 0 {
+		keys = capabilityData[i].keys
 	}
-	m := object(raw)
 	out := map[string]string{}
-	for _, key := range capabilityData[i].keys {
-		var v string
-		switch key {
-		case "faceSearchFindings.status":
-			v = str(object(m["faceSearchFindings"])["status"])
-		case "faceSearchFindings.count":
-			v = countFindings(object(m["faceSearchFindings"])["findings"])
-		default:
-			v = str(m[key])
+	extra := map[string]json.RawMessage{}
+	for k, v := range m {
+		if k == "faceSearchFindings" && slices.Contains(keys, "faceSearchFindings.status") {
+			fs, _ := objectOf(v)
+			if s := str(fs["status"]); s != "" {
+				out["faceSearchFindings.status"] = s
+			}
+			if n, ok := countFindings(fs["findings"]); ok && n != "" {
+				out["faceSearchFindings.count"] = n
+			}
+			for fk, fv := range fs {
+				if fk != "status" {
+					extra["."+k+"."+fk] = fv
+				}
+			}
+			continue
 		}
-		if v != "" {
-			out[key] = v
+		if slices.Contains(keys, k) {
+			if s, ok := scalar(v); ok {
+				if s != "" {
+					out[k] = s
+				}
+				continue
+			}
 		}
+		extra["."+k] = v
 	}
-	return out
+	return out, extra
 }
 
 // countFindings counts face search findings, sent as an array or as one
-// string.
-func countFindings(raw json.RawMessage) string {
+// string; ok is false for anything else.
+func countFindings(raw json.RawMessage) (string, bool) {
 	var list []json.RawMessage
 	if json.Unmarshal(raw, &list) == nil {
-		return strconv.Itoa(len(list))
+		return strconv.Itoa(len(list)), true
 	}
-	if str(raw) != "" {
-		return "1"
+	s, ok := scalar(raw)
+	if s != "" {
+		return "1", true
 	}
-	return ""
+	return "", ok
 }
 
 // extract fills Document and Person from the extraction entries: the first
 // (by id) that passed and holds data, else the first that holds data.
-// "N/A" values are absent.
-func extract(r *events.Result, entries []wire.CapabilityEntry) {
-	sorted := slices.Clone(entries)
-	slices.SortStableFunc(sorted, func(a, b wire.CapabilityEntry) int {
-		pa, pb := a.Decision.Type == string(events.DecisionPassed), b.Decision.Type == string(events.DecisionPassed)
-		switch {
-		case pa && !pb:
-			return -1
-		case pb && !pa:
-			return 1
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	for _, e := range sorted {
-		m := object(e.Data)
-		if len(m) == 0 {
+// "N/A" values are absent. The keys of every entry's data that name no
+// field of the result go to Extra.
+func (b *builder) extract(entries []wire.CapabilityEntry) {
+	type decoded struct {
+		i      int
+		passed bool
+		id     string
+		x      wire.ExtractionData
+	}
+	var all []decoded
+	for i, e := range entries {
+		var x wire.ExtractionData
+		if len(e.Data) == 0 || json.Unmarshal(e.Data, &x) != nil {
 			continue
 		}
-		var addr *wire.NetverifyAddress
-		if raw, ok := m["address"]; ok {
-			var a wire.NetverifyAddress
-			if json.Unmarshal(raw, &a) == nil {
-				addr = &a
-			}
+		path := "capabilities.extraction[" + strconv.Itoa(i) + "].data."
+		for _, k := range slices.Sorted(maps.Keys(x.Extra)) {
+			b.extra(path+k, x.Extra[k])
 		}
-		// Extraction data has the fields of a Netverify document object,
-		// named as in Platform: data.<name>.
-		f := func(name string) wire.String { return wire.String(str(m[name])) }
-		setIdentity(r, wire.NetverifyDataDocument{
-			Type: f("type"), IDSubtype: f("subType"), IssuingCountry: f("issuingCountry"), Number: f("documentNumber"),
-			Expiry: f("expiryDate"), IssuingDate: f("issuingDate"), USState: f("state"), FirstName: f("firstName"),
-			LastName: f("lastName"), Dob: f("dateOfBirth"), Gender: f("gender"), Nationality: f("nationality"), Address: addr,
-		})
-		if r.Document != nil || r.Person != nil {
+		b.extra(path+"additionalLanguage", x.AdditionalLanguage)
+		all = append(all, decoded{i, e.Decision.Type == string(events.DecisionPassed), e.ID, x})
+	}
+	slices.SortStableFunc(all, func(a, b decoded) int {
+		switch {
+		case a.passed && !b.passed:
+			return -1
+		case b.passed && !a.passed:
+			return 1
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	for _, e := range all {
+		setIdentity(&b.r, extractionIdentity(e.x))
+		if b.r.Document != nil || b.r.Person != nil {
 			return
 		}
 	}

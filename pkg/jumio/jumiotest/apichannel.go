@@ -285,8 +285,8 @@ func grayImage(b []byte) bool {
 // handleFinalize serves finalization (PUT …/workflow-executions/{id}):
 // every credential on the API channel must have its required part (FRONT
 // for ID, FACE for SELFIE, PREPARED_DATA for DATA). The execution turns
-// ACQUIRED and completes CompleteAfter later with an outcome derived from
-// the uploads (see derive). Finalizing again answers the same.
+// ACQUIRED and completes CompleteAPIAfter later with an outcome derived
+// from the uploads (see derive). Finalizing again answers the same.
 func (s *Server) handleFinalize(w http.ResponseWriter, r *http.Request, _ *tenantState) {
 	a, id, ok := s.acquisitionFor(w, r)
 	if !ok {
@@ -316,8 +316,8 @@ func (s *Server) handleFinalize(w http.ResponseWriter, r *http.Request, _ *tenan
 	acquired.Details = setWorkflowStatus(e.Details, "ACQUIRED")
 	acquired.CallbackSentAt = now
 	s.addExecution(acquired)
-	if s.cfg.CompleteAfter > 0 && !s.closed {
-		s.timers = append(s.timers, time.AfterFunc(s.cfg.CompleteAfter, func() { s.completeUploaded(id) }))
+	if s.cfg.CompleteAPIAfter > 0 && !s.closed {
+		s.timers = append(s.timers, time.AfterFunc(s.cfg.CompleteAPIAfter, func() { s.completeUploaded(id) }))
 	}
 	notify := s.cfg.AcquiredCallbacks && a.target != ""
 	if notify {

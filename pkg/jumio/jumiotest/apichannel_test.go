@@ -194,7 +194,7 @@ func waitStatus(t *testing.T, srv *jumiotest.Server, id, want string) jumiotest.
 // makes the execution ACQUIRED until it completes.
 func TestAPIChannelOutcomeFromUploads(t *testing.T) {
 	rs, got := receiver(t, http.StatusOK)
-	srv := jumiotest.NewServer(jumiotest.Config{CompleteAfter: 20 * time.Millisecond, CallbackURL: rs.URL, AcquiredCallbacks: true})
+	srv := jumiotest.NewServer(jumiotest.Config{CompleteAfter: time.Hour, CompleteAPIAfter: 20 * time.Millisecond, CallbackURL: rs.URL, AcquiredCallbacks: true})
 	defer srv.Close()
 
 	gray := create(t, srv, 2)

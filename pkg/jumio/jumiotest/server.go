@@ -76,6 +76,11 @@ type Config struct {
 	// Scenario's mix and seed) and its callback sent; 0 leaves it
 	// INITIATED.
 	CompleteAfter time.Duration
+	// CompleteAPIAfter is how long after its finalization an execution
+	// acquired through the API channel completes; default CompleteAfter.
+	// Tests set CompleteAfter long (no simulated web user finishing
+	// first) and this short.
+	CompleteAPIAfter time.Duration
 	// CallbackURL receives callbacks of completed executions when the
 	// account request named no callbackUrl.
 	CallbackURL string
@@ -185,7 +190,10 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 	if cfg.CallbackClient == nil {
 		cfg.CallbackClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	if cfg.TokenLifetime < 0 || cfg.Budget < 0 || cfg.TokenBudget < 0 || cfg.Latency < 0 || cfg.CompleteAfter < 0 || cfg.MigrationDelay < 0 {
+	if cfg.CompleteAPIAfter == 0 {
+		cfg.CompleteAPIAfter = cfg.CompleteAfter
+	}
+	if cfg.TokenLifetime < 0 || cfg.Budget < 0 || cfg.TokenBudget < 0 || cfg.Latency < 0 || cfg.CompleteAfter < 0 || cfg.CompleteAPIAfter < 0 || cfg.MigrationDelay < 0 {
 		return nil, errors.New("jumiotest: negative durations or budgets")
 	}
 	if !(cfg.CallbackDrop >= 0 && cfg.CallbackDrop <= 1) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -177,6 +178,10 @@ type NetverifyMessage struct {
 	// Warnings name optional fields that could not be decoded and were
 	// left out (names only, never values).
 	Warnings []string
+
+	// eventID is the id of the whole callback, set by the parse
+	// functions (events.NetverifyEventID).
+	eventID string
 }
 
 // Reference is the scan (or transaction) reference.
@@ -223,10 +228,11 @@ func (m *NetverifyMessage) CallbackDate() time.Time {
 	return time.Time{}
 }
 
-// EventID is the callback's deterministic event id.
-func (m *NetverifyMessage) EventID() string {
-	return events.NetverifyEventID(m.Reference(), m.Status(), m.CallbackDate())
-}
+// EventID is the callback's deterministic event id: a hash of every field
+// of the callback as it was parsed (events.NetverifyEventID), so that a
+// copy that differs in any field has another id. It is "" for a message
+// that no parse function made.
+func (m *NetverifyMessage) EventID() string { return m.eventID }
 
 // LogValue logs the kind, reference and status only.
 func (m NetverifyMessage) LogValue() slog.Value {
@@ -337,7 +343,22 @@ func ParseNetverifyIDs(values url.Values) (*NetverifyMessage, error) {
 }
 
 func parseNetverify(values url.Values, full bool) (*NetverifyMessage, error) {
-	return parseForm(newForm(values), full)
+	m, err := parseForm(newForm(values), full)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, vs := range values {
+		n += len(vs)
+	}
+	fields := make([]events.FormField, 0, n)
+	for k, vs := range values {
+		for _, v := range vs {
+			fields = append(fields, events.FormField{Name: k, Value: v})
+		}
+	}
+	m.eventID = events.NetverifyEventID(fields)
+	return m, nil
 }
 
 func parseForm(f form, full bool) (*NetverifyMessage, error) {
@@ -424,20 +445,34 @@ var idChecks = []string{
 	"idCheckMicroprint", "idCheckSecurityFeatures", "idCheckSignature",
 }
 
-// idKnown are the ID-verification fields decoded into named struct fields;
-// every other non-empty field goes to Extra.
-var idKnown = map[string]bool{}
+// idKnown, authKnown and documentKnown are the fields of each callback
+// kind decoded into named struct fields; every other non-empty field goes
+// to Extra.
+var idKnown, authKnown, documentKnown = map[string]bool{}, map[string]bool{}, map[string]bool{}
 
 func init() {
-	for _, k := range append([]string{
+	idFields := append([]string{
 		"callBackType", "jumioIdScanReference", "verificationStatus", "idScanStatus", "idScanSource",
 		"transactionDate", "callbackDate", "firstAttemptDate", "firstAttempt", "idType", "idSubtype", "idCountry",
 		"idNumber", "idFirstName", "idLastName", "idDob", "idExpiry", "idUsState", "personalNumber",
 		"issuingDate", "gender", "nationality", "idAddress", "merchantIdScanReference",
 		"merchantReportingCriteria", "customerId", "clientIp", "idScanImage", "idScanImageFace",
-		"idScanImageBackside", "livenessImages", "rejectReason", "identityVerification",
-	}, idChecks...) {
+		"idScanImageBackside", "livenessImages", "rejectReason", "identityVerification", "idCheckMRZCode",
+		"optionalData1", "optionalData2", "originDob", "dlCarPermission", "presetCountry", "presetIdType",
+		"facemap", "dlCategories",
+	}, idChecks...)
+	for _, x := range identityFormFields(&IdentityFields{}) {
+		idFields = append(idFields, x.name)
+	}
+	for _, k := range idFields {
 		idKnown[strings.ToLower(k)] = true
+	}
+	for _, k := range []string{"callBackType", "transactionReference", "enrollmentTransactionReference", "transactionResult",
+		"transactionDate", "callbackDate", "scanSource", "idScanImageFace", "livenessImages", "userReference"} {
+		authKnown[strings.ToLower(k)] = true
+	}
+	for _, k := range []string{"scanReference", "timestamp", "transaction", "document"} {
+		documentKnown[strings.ToLower(k)] = true
 	}
 	for _, k := range append([]string{
 		"callBackType", "callbackType", "jumioIdScanReference", "verificationStatus", "idScanStatus", "idScanSource",
@@ -531,16 +566,50 @@ func parseNetverifyID(f form, full bool) (*NetverifyMessage, error) {
 		cb.IdentityVerification = &iv
 	}
 	cb.LivenessImages = m.stringList(f, "livenessImages")
-	for k, v := range f {
-		if v = strings.TrimSpace(NA(v)); v != "" && !idKnown[k] {
-			if cb.Extra == nil {
-				cb.Extra = map[string]string{}
-			}
-			cb.Extra[k] = v
-		}
+	cb.OptionalData1, cb.OptionalData2 = f.get("optionalData1"), f.get("optionalData2")
+	cb.OriginDob, cb.DLCarPermission = f.get("originDob"), f.get("dlCarPermission")
+	cb.PresetCountry, cb.PresetIDType, cb.Facemap = f.get("presetCountry"), f.get("presetIdType"), f.get("facemap")
+	for _, x := range identityFormFields(&cb.IdentityFields) {
+		*x.v = String(f.get(x.name))
 	}
+	m.jsonField(f, "dlCategories", &cb.DLCategories)
+	cb.Extra = extra(f, idKnown)
 	m.ID = cb
 	return m, nil
+}
+
+// extra returns the non-empty fields of f that known does not name.
+func extra(f form, known map[string]bool) map[string]string {
+	var out map[string]string
+	for k, v := range f {
+		if v = strings.TrimSpace(NA(v)); v != "" && !known[k] {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// identityFormFields lists the string fields of IdentityFields with their
+// form names (dlCategories, JSON, is read on its own).
+func identityFormFields(x *IdentityFields) []struct {
+	name string
+	v    *String
+} {
+	return []struct {
+		name string
+		v    *String
+	}{
+		{"issuingAuthority", &x.IssuingAuthority}, {"issuingPlace", &x.IssuingPlace}, {"issuingNumber", &x.IssuingNumber},
+		{"passportNumber", &x.PassportNumber}, {"durationOfStay", &x.DurationOfStay}, {"numberOfEntries", &x.NumberOfEntries},
+		{"visaCategory", &x.VisaCategory}, {"placeOfBirth", &x.PlaceOfBirth}, {"mothersName", &x.MothersName},
+		{"fathersName", &x.FathersName}, {"dni", &x.DNI}, {"curp", &x.CURP}, {"cpf", &x.CPF}, {"pesel", &x.PESEL},
+		{"taxNumber", &x.TaxNumber}, {"registrationNumber", &x.RegistrationNumber},
+		{"personalIdentificationNumber", &x.PersonalIdentificationNumber}, {"rgNumber", &x.RGNumber},
+		{"voterIdNumber", &x.VoterIDNumber},
+	}
 }
 
 func parseNetverifyAuth(f form) (*NetverifyMessage, error) {
@@ -568,6 +637,7 @@ func parseNetverifyAuth(f form) (*NetverifyMessage, error) {
 		IDScanImageFace:                f.get("idScanImageFace"),
 		LivenessImages:                 m.stringList(f, "livenessImages"),
 		UserReference:                  f.get("userReference"),
+		Extra:                          extra(f, authKnown),
 	}
 	return m, nil
 }
@@ -588,6 +658,25 @@ func parseNetverifyDocument(f form) (*NetverifyMessage, error) {
 	}
 	m.jsonField(f, "transaction", &dv.Transaction)
 	m.jsonField(f, "document", &dv.Document)
+	dv.Extra = extra(f, documentKnown)
+	for _, obj := range []string{"transaction", "document"} {
+		var keys map[string]json.RawMessage
+		if json.Unmarshal([]byte(f.get(obj)), &keys) != nil {
+			continue
+		}
+		known := fieldIndex(reflect.TypeOf(dv.Transaction))
+		if obj == "document" {
+			known = fieldIndex(reflect.TypeOf(dv.Document))
+		}
+		for k, raw := range keys {
+			if _, ok := known[k]; !ok {
+				if dv.Extra == nil {
+					dv.Extra = map[string]string{}
+				}
+				dv.Extra[obj+"."+k] = string(bytes.TrimSpace(raw))
+			}
+		}
+	}
 	m.Document = dv
 	st := m.Status()
 	switch {

@@ -4,167 +4,290 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// Retrieval documents are decoded leniently: one odd field must not fail a
-// whole verification result. Workflow details hold dozens of fields Jumio
-// fills from many subsystems, and real documents have been seen with a
-// risk score as a string and timestamps in other shapes. Callback parsing
-// stays strict (ParsePlatformCallback, ParseNetverifyCallback): a
-// callback's ids and timestamp decide what is stored and how it is
-// de-duplicated.
+// Retrieval documents are decoded tolerantly: one odd field must not fail
+// a whole verification result, which would be retried and dead-lettered
+// though every other field is fine. Workflow details hold dozens of fields
+// Jumio fills from many subsystems, and real documents have been seen with
+// a risk score as a string and timestamps in other shapes. A field that
+// cannot be read is left out and named in the document's Warnings (never
+// with its value), so that pkg/mapping can refuse to let a verdict stand
+// on a field it could not read; a field the type does not name is kept in
+// Extra. Callback parsing stays strict where it decides what is stored
+// (ParsePlatformCallback, ParseNetverifyCallback): a callback's ids and
+// timestamp decide how it is de-duplicated.
 
-// UnmarshalJSON decodes a workflow details document. Beyond the default
-// decoding it tolerates, in the fields named, what would otherwise fail
-// the whole document:
+// UnmarshalJSON decodes a workflow details document field by field:
 //
-//   - createdAt, startedAt, completedAt, wipedOutAt: a value that is not a
-//     timestamp is absent (the zero Time);
-//   - capabilities: a capability sent as a single object is one entry, and
-//     a capability or entry that is neither object nor array is left out;
-//   - decisions and capability entries, see WorkflowDecision.UnmarshalJSON
-//     and CapabilityEntry.UnmarshalJSON.
+//   - workflow, account, timestamps, steps, credentials and their parts: a
+//     field of another shape is left out and named in Warnings
+//     ("createdAt", "credentials[1].parts[0].href", "workflow"); a list
+//     or object sent as a JSON string holding its JSON is decoded;
+//   - decision: a decision that is not an object, or whose type is neither
+//     a string nor a number, is left out and named "decision" (see
+//     WorkflowDecision.UnmarshalJSON);
+//   - capabilities: a capability sent as a single object is one entry; an
+//     entry that is not an object, or whose decision cannot be read, is
+//     kept with Unreadable set; a capability that is neither object nor
+//     array is one such entry; a capabilities value that is not an object
+//     is named "capabilities";
+//   - keys the type does not name are kept in Extra by path.
 //
-// A body that is not a JSON object, or fields of the wrong kind elsewhere
-// (workflow, account, credentials), still fail.
+// Only a body that is not a JSON object fails (ErrNotObject).
 func (d *WorkflowDetails) UnmarshalJSON(b []byte) error {
+	m, ok := objectOf(b)
+	if !ok {
+		return ErrNotObject
+	}
 	type plain WorkflowDetails
-	var v struct {
-		*plain
-		CreatedAt    lenientTime                  `json:"createdAt"`
-		StartedAt    lenientTime                  `json:"startedAt"`
-		CompletedAt  lenientTime                  `json:"completedAt"`
-		WipedOutAt   lenientTime                  `json:"wipedOutAt"`
-		Capabilities map[string]capabilityEntries `json:"capabilities,omitempty"`
-	}
 	*d = WorkflowDetails{}
-	v.plain = (*plain)(d)
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
+	var t tolerant
+	capsRaw, hasCaps := m["capabilities"]
+	delete(m, "capabilities")
+	t.fields(m, reflectValue((*plain)(d)), "")
+	if hasCaps && !isNull(capsRaw) {
+		d.Capabilities, d.CapabilityOrder = decodeCapabilities(capsRaw, &t)
 	}
-	d.CreatedAt, d.StartedAt, d.CompletedAt, d.WipedOutAt = Time(v.CreatedAt), Time(v.StartedAt), Time(v.CompletedAt), Time(v.WipedOutAt)
-	if v.Capabilities != nil {
-		d.Capabilities = make(map[string][]CapabilityEntry, len(v.Capabilities))
-		for name, entries := range v.Capabilities {
-			d.Capabilities[name] = entries
-		}
-	}
+	slices.Sort(t.warns)
+	d.Warnings, d.Extra = t.warns, t.extra
 	return nil
 }
 
-// UnmarshalJSON decodes a decision object ({type, details.label,
-// risk.score}) leniently: type and label may be strings or numbers, and a
-// risk score may be a number or a string holding one; a score of any other
-// shape (or NaN, ±Inf) is absent.
-func (d *WorkflowDecision) UnmarshalJSON(b []byte) error {
-	var v struct {
-		Type    String `json:"type"`
-		Details *struct {
-			Label String `json:"label"`
-		} `json:"details"`
-		Risk *struct {
-			Score json.RawMessage `json:"score"`
-		} `json:"risk"`
+// decodeCapabilities decodes the capabilities object, keeping the order of
+// its keys.
+func decodeCapabilities(raw json.RawMessage, t *tolerant) (map[string][]CapabilityEntry, []string) {
+	m, ok := objectOf(raw)
+	if !ok {
+		t.warn("capabilities")
+		return nil, nil
 	}
+	caps := make(map[string][]CapabilityEntry, len(m))
+	order := objectKeys(raw)
+	for _, name := range order {
+		var entries capabilityEntries
+		_ = entries.UnmarshalJSON(m[name])
+		caps[name] = entries
+	}
+	return caps, order
+}
+
+// objectKeys returns the keys of a JSON object (or of a JSON string
+// holding one) in the order they appear, each once.
+func objectKeys(raw json.RawMessage) []string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return nil
+		}
+		raw = []byte(s)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return keys
+		}
+		key, _ := tok.(string)
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return keys
+		}
+		if !slices.Contains(keys, key) {
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}
+
+// UnmarshalJSON decodes a decision object ({type, details.label,
+// risk.score}) tolerantly: type and label may be strings or numbers; a
+// label of another shape is left out; a risk score may be a number or a
+// string holding one, and a score of any other shape (or NaN, ±Inf) is
+// absent. A decision that is not an object, or whose type cannot be read,
+// fails: its outcome is unknown.
+func (d *WorkflowDecision) UnmarshalJSON(b []byte) error {
 	if isNull(b) {
 		*d = WorkflowDecision{}
 		return nil
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
+	m, ok := objectOf(b)
+	if !ok {
+		return ErrNotObject
 	}
-	*d = WorkflowDecision{Type: string(v.Type)}
-	if v.Details != nil {
-		d.Details.Label = string(v.Details.Label)
+	var typ String
+	if raw, ok := m["type"]; ok {
+		if err := json.Unmarshal(raw, &typ); err != nil {
+			return err
+		}
 	}
-	if v.Risk != nil {
+	*d = WorkflowDecision{Type: string(typ)}
+	if details, ok := objectOf(m["details"]); ok {
+		var label String
+		if json.Unmarshal(details["label"], &label) == nil {
+			d.Details.Label = string(label)
+		}
+	}
+	if risk, ok := objectOf(m["risk"]); ok {
 		d.Risk = &struct {
 			Score *float64 `json:"score,omitempty"`
-		}{Score: lenientFloat(v.Risk.Score)}
+		}{Score: lenientFloat(risk["score"])}
 	}
 	return nil
 }
 
-// UnmarshalJSON decodes a capability entry leniently: id and
+// UnmarshalJSON decodes a capability entry tolerantly: id and
 // validFaceMapForAuthentication may be strings, numbers or booleans,
-// credentials that are not an array of objects are left out, and the
-// decision is decoded as WorkflowDecision.UnmarshalJSON does (a decision
-// that is not an object is absent).
+// credentials that are not an array of objects are left out, and a
+// decision that cannot be read (see WorkflowDecision.UnmarshalJSON) sets
+// Unreadable. Keys it does not name are kept in Extra.
 func (e *CapabilityEntry) UnmarshalJSON(b []byte) error {
-	var v struct {
-		ID                            String          `json:"id"`
-		Credentials                   json.RawMessage `json:"credentials"`
-		Decision                      json.RawMessage `json:"decision"`
-		ValidFaceMapForAuthentication String          `json:"validFaceMapForAuthentication"`
-		Data                          json.RawMessage `json:"data"`
+	m, ok := objectOf(b)
+	if !ok {
+		return ErrNotObject
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*e = CapabilityEntry{
-		ID:                            string(v.ID),
-		ValidFaceMapForAuthentication: string(v.ValidFaceMapForAuthentication),
-	}
-	if len(v.Data) > 0 && !isNull(v.Data) {
-		e.Data = v.Data
-	}
-	if len(v.Credentials) > 0 {
-		var refs []CredentialRef
-		if json.Unmarshal(v.Credentials, &refs) == nil {
+	*e = CapabilityEntry{}
+	for key, raw := range m {
+		switch key {
+		case "id":
+			var s String
+			_ = json.Unmarshal(raw, &s)
+			e.ID = string(s)
+		case "validFaceMapForAuthentication":
+			var s String
+			_ = json.Unmarshal(raw, &s)
+			e.ValidFaceMapForAuthentication = string(s)
+		case "data":
+			if !isNull(raw) {
+				e.Data = append(json.RawMessage(nil), bytes.TrimSpace(raw)...)
+			}
+		case "credentials":
+			var t tolerant
+			var refs []CredentialRef
+			t.value(raw, reflectValue(&refs), "credentials")
 			e.Credentials = refs
-		}
-	}
-	if len(v.Decision) > 0 {
-		var dec WorkflowDecision
-		if json.Unmarshal(v.Decision, &dec) == nil {
-			e.Decision = dec
+		case "decision":
+			var dec WorkflowDecision
+			if err := json.Unmarshal(raw, &dec); err != nil {
+				e.Unreadable = true
+			} else {
+				e.Decision = dec
+			}
+		default:
+			if e.Extra == nil {
+				e.Extra = map[string]json.RawMessage{}
+			}
+			var buf bytes.Buffer
+			if json.Compact(&buf, raw) == nil {
+				raw = buf.Bytes()
+			}
+			e.Extra[key] = raw
 		}
 	}
 	return nil
 }
 
-// lenientTime is a Time whose malformed values decode as the zero time.
-type lenientTime Time
-
-func (t *lenientTime) UnmarshalJSON(b []byte) error {
-	var v Time
-	if err := v.UnmarshalJSON(b); err != nil {
-		v = Time{}
-	}
-	*t = lenientTime(v)
-	return nil
-}
-
-// capabilityEntries decodes a capability's entries from an array (entries
-// that are not objects are left out), a single object, or anything else
-// (no entries).
+// capabilityEntries decodes a capability's entries from an array or a
+// single object. An element that is not an entry, or a value that is
+// neither array nor object, gives an entry with Unreadable set: something
+// was there, and its outcome is unknown.
 type capabilityEntries []CapabilityEntry
 
 func (c *capabilityEntries) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
 	*c = nil
-	switch {
-	case len(b) > 0 && b[0] == '{':
+	if isNull(b) {
+		return nil
+	}
+	if _, ok := objectOf(b); ok {
 		var e CapabilityEntry
-		if json.Unmarshal(b, &e) == nil {
-			*c = capabilityEntries{e}
+		if e.UnmarshalJSON(b) != nil {
+			e = CapabilityEntry{Unreadable: true}
 		}
-	case len(b) > 0 && b[0] == '[':
-		var raw []json.RawMessage
-		if json.Unmarshal(b, &raw) != nil {
-			return nil
+		*c = capabilityEntries{e}
+		return nil
+	}
+	list, ok := arrayOf(b)
+	if !ok {
+		*c = capabilityEntries{{Unreadable: true}}
+		return nil
+	}
+	out := make(capabilityEntries, 0, len(list))
+	for _, r := range list {
+		var e CapabilityEntry
+		if e.UnmarshalJSON(r) != nil {
+			e = CapabilityEntry{Unreadable: true}
 		}
-		out := make(capabilityEntries, 0, len(raw))
-		for _, r := range raw {
-			var e CapabilityEntry
-			if r = bytes.TrimSpace(r); len(r) > 0 && r[0] == '{' && json.Unmarshal(r, &e) == nil {
-				out = append(out, e)
+		out = append(out, e)
+	}
+	*c = out
+	return nil
+}
+
+// UnmarshalJSON decodes a Netverify retrieval /data response field by
+// field (see tolerant): a field of another shape (a timestamp that is not
+// RFC 3339, an object sent as a string) is left out and named in Warnings
+// by path ("transaction.date", "verification.identityVerification"); an
+// object or list sent as a JSON string holding its JSON is decoded; keys
+// the type does not name are kept in Extra by path. Only a body that is
+// not a JSON object fails (ErrNotObject).
+func (d *NetverifyData) UnmarshalJSON(b []byte) error {
+	type plain NetverifyData
+	*d = NetverifyData{}
+	warns, extra, err := decodeTolerant(b, (*plain)(d), "")
+	if err != nil {
+		return err
+	}
+	d.Warnings, d.Extra = warns, extra
+	return nil
+}
+
+// UnmarshalJSON decodes identityVerification field by field: a similarity
+// or reason of another shape, or a validity that is neither a boolean nor
+// a string holding one (nor "N/A"), is left out and named in Warnings.
+// Only a value that is not a JSON object fails.
+func (iv *IdentityVerification) UnmarshalJSON(b []byte) error {
+	type plain IdentityVerification
+	*iv = IdentityVerification{}
+	warns, extra, err := decodeTolerant(b, (*plain)(iv), "")
+	if err != nil {
+		return err
+	}
+	if m, _ := objectOf(b); m != nil {
+		for k, raw := range m {
+			if !strings.EqualFold(k, "validity") || isNull(raw) || iv.Validity.Valid {
+				continue
+			}
+			var s String
+			if json.Unmarshal(raw, &s) != nil || strings.TrimSpace(string(s)) != "" {
+				warns = append(warns, "validity")
 			}
 		}
-		*c = out
 	}
+	slices.Sort(warns)
+	iv.Warnings, iv.Extra = slices.Compact(warns), extra
+	return nil
+}
+
+// UnmarshalJSON decodes extraction data field by field (see tolerant):
+// a field of another shape is left out and named in Warnings; keys the
+// type does not name are kept in Extra. Only a value that is not a JSON
+// object fails.
+func (x *ExtractionData) UnmarshalJSON(b []byte) error {
+	type plain ExtractionData
+	*x = ExtractionData{}
+	warns, extra, err := decodeTolerant(b, (*plain)(x), "")
+	if err != nil {
+		return err
+	}
+	x.Warnings, x.Extra = warns, extra
 	return nil
 }
 
@@ -190,3 +313,13 @@ func lenientFloat(raw json.RawMessage) *float64 {
 }
 
 func isNull(b []byte) bool { return bytes.Equal(bytes.TrimSpace(b), []byte("null")) }
+
+// UnmarshalJSON decodes a Netverify scan status response field by field
+// (see tolerant): a timestamp that cannot be read is left out, so that it
+// does not hide the status. Only a body that is not a JSON object fails.
+func (s *NetverifyScanStatus) UnmarshalJSON(b []byte) error {
+	type plain NetverifyScanStatus
+	*s = NetverifyScanStatus{}
+	_, _, err := decodeTolerant(b, (*plain)(s), "")
+	return err
+}

@@ -75,8 +75,71 @@ type NetverifyCallback struct {
 	LivenessImages       []string
 	RejectReason         *RejectReason
 	IdentityVerification *IdentityVerification
+	// IdentityFields are the optional, activation-dependent fields named
+	// as in retrieval and Platform extraction data (dni, curp, cpf,
+	// placeOfBirth, issuingAuthority, dlCategories, …).
+	IdentityFields
+	// OptionalData1 and OptionalData2 are the MRZ optional fields.
+	OptionalData1 string
+	OptionalData2 string
+	// OriginDob is the date of birth as printed, when IDDob had to be
+	// completed (parts missing on HKG and IND documents are filled with 01).
+	OriginDob string
+	// DLCarPermission is YES, NO or NOT_READABLE.
+	DLCarPermission string
+	// PresetCountry and PresetIDType are the presets the transaction was
+	// initiated with.
+	PresetCountry string
+	PresetIDType  string
+	// Facemap is the link to the facemap, when enabled.
+	Facemap string
 	// Extra holds every other non-empty field by its form name.
 	Extra map[string]string
+}
+
+// IdentityFields are identity fields that Netverify callbacks, Netverify
+// retrieval documents and Platform extraction data name alike (docs/jumio.md
+// 2.3, 4.6, 5). All are personal data.
+type IdentityFields struct {
+	IssuingAuthority             String       `json:"issuingAuthority,omitempty"`
+	IssuingPlace                 String       `json:"issuingPlace,omitempty"`
+	IssuingNumber                String       `json:"issuingNumber,omitempty"`
+	PassportNumber               String       `json:"passportNumber,omitempty"`
+	DurationOfStay               String       `json:"durationOfStay,omitempty"`
+	NumberOfEntries              String       `json:"numberOfEntries,omitempty"`
+	VisaCategory                 String       `json:"visaCategory,omitempty"`
+	PlaceOfBirth                 String       `json:"placeOfBirth,omitempty"`
+	MothersName                  String       `json:"mothersName,omitempty"`
+	FathersName                  String       `json:"fathersName,omitempty"`
+	DNI                          String       `json:"dni,omitempty"`
+	CURP                         String       `json:"curp,omitempty"`
+	CPF                          String       `json:"cpf,omitempty"`
+	PESEL                        String       `json:"pesel,omitempty"`
+	TaxNumber                    String       `json:"taxNumber,omitempty"`
+	RegistrationNumber           String       `json:"registrationNumber,omitempty"`
+	PersonalIdentificationNumber String       `json:"personalIdentificationNumber,omitempty"`
+	RGNumber                     String       `json:"rgNumber,omitempty"`
+	VoterIDNumber                String       `json:"voterIdNumber,omitempty"`
+	DLCategories                 []DLCategory `json:"dlCategories,omitempty"`
+}
+
+// DLCategory is one driving-licence category (dlCategories).
+type DLCategory struct {
+	Category   String `json:"category,omitempty"`
+	IssueDate  String `json:"issueDate,omitempty"`
+	ExpiryDate String `json:"expiryDate,omitempty"`
+	// IsReadable arrives as a boolean or a string.
+	IsReadable   String `json:"isReadable,omitempty"`
+	Availability String `json:"availability,omitempty"`
+}
+
+// DateParts are the parts of a date Jumio could read
+// (expiryDateParts, dateOfBirthParts, issuingDateParts); missing parts are
+// empty.
+type DateParts struct {
+	Year  String `json:"year,omitempty"`
+	Month String `json:"month,omitempty"`
+	Day   String `json:"day,omitempty"`
 }
 
 // NetverifyAddress is Netverify's RAW address JSON (idAddress, document.address).
@@ -94,7 +157,9 @@ type NetverifyAddress struct {
 	FormattedAddress String `json:"formattedAddress,omitempty"`
 }
 
-// IdentityVerification is Netverify's identityVerification JSON.
+// IdentityVerification is Netverify's identityVerification JSON. It
+// decodes field by field (UnmarshalJSON): a field of another shape is left
+// out and named in Warnings.
 type IdentityVerification struct {
 	// Similarity is MATCH, NO_MATCH or NOT_POSSIBLE.
 	Similarity String `json:"similarity,omitempty"`
@@ -102,6 +167,16 @@ type IdentityVerification struct {
 	Validity Bool `json:"validity"`
 	// Reason is set when Validity is false.
 	Reason String `json:"reason,omitempty"`
+	// SimilarityScore, SimilarityDecision (MANUAL or AUTOMATED) and
+	// HandwrittenNoteMatches are sent only where Jumio enabled them.
+	SimilarityScore        String `json:"similarityScore,omitempty"`
+	SimilarityDecision     String `json:"similarityDecision,omitempty"`
+	HandwrittenNoteMatches String `json:"handwrittenNoteMatches,omitempty"`
+	// Warnings name the fields that could not be read and were left out
+	// ("similarity", "validity", …); names only, never values.
+	Warnings []string `json:"-"`
+	// Extra holds the fields this type does not name, by name.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // NetverifyAuthCallback is a Netverify authentication callback
@@ -118,6 +193,8 @@ type NetverifyAuthCallback struct {
 	IDScanImageFace   string
 	LivenessImages    []string
 	UserReference     string
+	// Extra holds every other non-empty field by its form name.
+	Extra map[string]string
 }
 
 // NetverifyDocumentCallback is a Netverify document-verification callback
@@ -127,6 +204,10 @@ type NetverifyDocumentCallback struct {
 	Timestamp     Time
 	Transaction   NetverifyDocTransaction
 	Document      NetverifyDocument
+	// Extra holds every other non-empty form field by its form name, and
+	// the keys of transaction and document this type does not name
+	// ("document.<key>").
+	Extra map[string]string
 }
 
 // NetverifyDocTransaction is the transaction JSON of a DV callback.
@@ -176,6 +257,15 @@ type WorkflowDetails struct {
 	// extraction, …) to its entries, one per evaluated credential. Unknown
 	// capability names are kept.
 	Capabilities map[string][]CapabilityEntry `json:"capabilities,omitempty"`
+	// CapabilityOrder names the capabilities in the order Jumio sent them.
+	CapabilityOrder []string `json:"-"`
+	// Warnings name the fields that could not be read and were left out
+	// ("decision", "credentials[1].parts", "capabilities", …); names only,
+	// never values. See UnmarshalJSON.
+	Warnings []string `json:"-"`
+	// Extra holds the fields this type does not name, by path
+	// ("feedback", "workflow.<key>", "credentials[0].<key>", …).
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // WorkflowInfo is the workflow object of the details response.
@@ -185,6 +275,9 @@ type WorkflowInfo struct {
 	DefinitionKey             String `json:"definitionKey,omitempty"`
 	UserReference             String `json:"userReference,omitempty"`
 	CustomerInternalReference String `json:"customerInternalReference,omitempty"`
+	// ReportingCriteria is the account request's reportingCriteria, should
+	// Jumio return it (the Platform keeps it, docs/jumio.md 6.1).
+	ReportingCriteria String `json:"reportingCriteria,omitempty"`
 }
 
 // WorkflowDecision is a decision object: {type, details.label, risk.score}.
@@ -215,6 +308,15 @@ type Credential struct {
 	Category string           `json:"category"`
 	ClientIP string           `json:"clientIp,omitempty"`
 	Parts    []CredentialPart `json:"parts,omitempty"`
+	// Consent is the end user's consent given for this credential.
+	Consent *CredentialConsent `json:"consent,omitempty"`
+}
+
+// CredentialConsent is the consent object of a credential.
+type CredentialConsent struct {
+	// DecisionAccepted arrives as a boolean or a string.
+	DecisionAccepted String `json:"decisionAccepted,omitempty"`
+	CollectedBy      String `json:"collectedBy,omitempty"`
 }
 
 // CredentialPart is one part (image) of a credential. FACEMAP parts have no
@@ -235,6 +337,12 @@ type CapabilityEntry struct {
 	// Data is the capability's data as Jumio sent it; its shape depends
 	// on the capability (ExtractionData for extraction).
 	Data json.RawMessage `json:"data,omitempty"`
+	// Unreadable is set when the entry, or its decision, could not be read:
+	// its outcome is unknown. An entry that is not an object is kept as an
+	// empty entry with Unreadable set.
+	Unreadable bool `json:"-"`
+	// Extra holds the fields this type does not name, by name.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // CredentialRef refers to a credential from a capability entry.
@@ -243,23 +351,41 @@ type CredentialRef struct {
 	Category string `json:"category,omitempty"`
 }
 
-// ExtractionData is the data of an extraction capability entry. "N/A"
-// values decode as empty.
+// ExtractionData is the data of an extraction capability entry (docs/jumio.md
+// 4.6). "N/A" values decode as empty. It decodes field by field
+// (UnmarshalJSON): a field of another shape is left out and named in
+// Warnings, and keys it does not name are kept in Extra.
 type ExtractionData struct {
-	Type           String            `json:"type,omitempty"`
-	SubType        String            `json:"subType,omitempty"`
-	IssuingCountry String            `json:"issuingCountry,omitempty"`
-	FirstName      String            `json:"firstName,omitempty"`
-	LastName       String            `json:"lastName,omitempty"`
-	DateOfBirth    String            `json:"dateOfBirth,omitempty"`
-	ExpiryDate     String            `json:"expiryDate,omitempty"`
-	IssuingDate    String            `json:"issuingDate,omitempty"`
-	DocumentNumber String            `json:"documentNumber,omitempty"`
-	PersonalNumber String            `json:"personalNumber,omitempty"`
-	State          String            `json:"state,omitempty"`
-	Gender         String            `json:"gender,omitempty"`
-	Nationality    String            `json:"nationality,omitempty"`
-	Address        *NetverifyAddress `json:"address,omitempty"`
+	Type              String            `json:"type,omitempty"`
+	SubType           String            `json:"subType,omitempty"`
+	IssuingCountry    String            `json:"issuingCountry,omitempty"`
+	FirstName         String            `json:"firstName,omitempty"`
+	LastName          String            `json:"lastName,omitempty"`
+	DateOfBirth       String            `json:"dateOfBirth,omitempty"`
+	ExpiryDate        String            `json:"expiryDate,omitempty"`
+	IssuingDate       String            `json:"issuingDate,omitempty"`
+	DocumentNumber    String            `json:"documentNumber,omitempty"`
+	PersonalNumber    String            `json:"personalNumber,omitempty"`
+	State             String            `json:"state,omitempty"`
+	Gender            String            `json:"gender,omitempty"`
+	Nationality       String            `json:"nationality,omitempty"`
+	Address           *NetverifyAddress `json:"address,omitempty"`
+	OptionalMRZField1 String            `json:"optionalMrzField1,omitempty"`
+	OptionalMRZField2 String            `json:"optionalMrzField2,omitempty"`
+	IdentityFields
+	ExpiryDateParts  *DateParts `json:"expiryDateParts,omitempty"`
+	DateOfBirthParts *DateParts `json:"dateOfBirthParts,omitempty"`
+	IssuingDateParts *DateParts `json:"issuingDateParts,omitempty"`
+	CurrentAge       String     `json:"currentAge,omitempty"`
+	// AdditionalLanguage is the document's data in a second script; its
+	// shape is not documented.
+	AdditionalLanguage json.RawMessage `json:"additionalLanguage,omitempty"`
+	// NFCValidationResult is READ_VALIDATED, READ_ONLY, VALIDATION_FAILED,
+	// SKIPPED, … (the document's chip).
+	NFCValidationResult String `json:"nfcValidationResult,omitempty"`
+	// Warnings name the fields left out; Extra holds those not named here.
+	Warnings []string                   `json:"-"`
+	Extra    map[string]json.RawMessage `json:"-"`
 }
 
 // Steps is the response of the steps endpoint.
@@ -286,6 +412,9 @@ type NetverifyScanStatus struct {
 }
 
 // NetverifyData is the response of GET /api/netverify/v2/scans/{ref}/data.
+// It decodes field by field (UnmarshalJSON): a field of another shape is
+// left out and named in Warnings, and keys it does not name are kept in
+// Extra.
 type NetverifyData struct {
 	Timestamp     Time                     `json:"timestamp"`
 	ScanReference string                   `json:"scanReference"`
@@ -296,6 +425,13 @@ type NetverifyData struct {
 		Classifier string `json:"classifier,omitempty"`
 		Href       string `json:"href,omitempty"`
 	} `json:"facemap,omitempty"`
+	// Warnings name the fields that could not be read and were left out
+	// ("verification.identityVerification", "document.status", …); names
+	// only, never values.
+	Warnings []string `json:"-"`
+	// Extra holds the fields this type does not name, by path
+	// ("document.<key>", …).
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // NetverifyDataDocument is the document object of Netverify retrieval.
@@ -315,6 +451,9 @@ type NetverifyDataDocument struct {
 	Gender         String            `json:"gender,omitempty"`
 	Nationality    String            `json:"nationality,omitempty"`
 	Address        *NetverifyAddress `json:"address,omitempty"`
+	OptionalData1  String            `json:"optionalData1,omitempty"`
+	OptionalData2  String            `json:"optionalData2,omitempty"`
+	IdentityFields
 }
 
 // NetverifyDataTransaction is the transaction object of Netverify retrieval.

@@ -3,6 +3,8 @@ package wire
 import (
 	"bytes"
 	"net/url"
+
+	"github.com/kycflow/kycflow/pkg/events"
 )
 
 // NetverifyForm reads a Netverify callback as Jumio sends it: an
@@ -58,7 +60,7 @@ func ParseNetverifyRequest(body []byte, rawQuery string) (m *NetverifyMessage, r
 // with the same results, but it decodes only the fields it keeps (the
 // rest are checked for valid escapes and skipped).
 func ParseNetverifyRequestIDs(body []byte, rawQuery string) (m *NetverifyMessage, raw string, err error) {
-	f, raw, err := scanIDForm(body, rawQuery)
+	f, fields, raw, err := scanIDForm(body, rawQuery)
 	if err != nil {
 		return nil, "", err
 	}
@@ -66,6 +68,7 @@ func ParseNetverifyRequestIDs(body []byte, rawQuery string) (m *NetverifyMessage
 	if err != nil {
 		return nil, "", err
 	}
+	m.eventID = events.NetverifyEventID(fields)
 	return m, raw, nil
 }
 

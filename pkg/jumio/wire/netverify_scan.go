@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/url"
 	"strings"
+
+	"github.com/kycflow/kycflow/pkg/events"
 )
 
 // idFields are the form fields ParseNetverifyRequestIDs reads: those that
@@ -21,12 +23,12 @@ const maxFormParams = 10000
 type scanned struct{ key, value string }
 
 // scanIDForm reads the fields of idFields from a form body and a query
-// string with the same result as NetverifyForm followed by newForm, but
-// without decoding the fields it does not keep: every escape is still
-// checked, so malformed input is rejected alike. A field sent under
-// several spellings reads, as in newForm, the first value of the spelling
-// that sorts first.
-func scanIDForm(body []byte, rawQuery string) (form, string, error) {
+// string with the same result as NetverifyForm followed by newForm, and
+// every field decoded, in the order sent (for the event id, which covers
+// the whole callback). Malformed input and text that is not valid UTF-8
+// are rejected alike. A field sent under several spellings reads, as in
+// newForm, the first value of the spelling that sorts first.
+func scanIDForm(body []byte, rawQuery string) (form, []events.FormField, string, error) {
 	body = bytes.TrimSpace(body)
 	// The parts are scanned within raw, the copy that is kept anyway.
 	raw := rawForm(body, rawQuery)
@@ -35,31 +37,34 @@ func scanIDForm(body []byte, rawQuery string) (form, string, error) {
 		parts = [2]string{raw[:len(body)], raw[len(body)+1:]}
 	}
 	kept := make(map[string]scanned, 8)
+	fields := make([]events.FormField, 0, strings.Count(raw, "&")+1)
 	for _, part := range parts {
 		if part == "" {
 			continue
 		}
 		if strings.Count(part, "&")+1 > maxFormParams {
-			return nil, "", malformed("body")
+			return nil, nil, "", malformed("body")
 		}
-		if err := scanQuery(part, kept); err != nil {
-			return nil, "", err
+		var err error
+		if fields, err = scanQuery(part, kept, fields); err != nil {
+			return nil, nil, "", err
 		}
 	}
 	f := make(form, len(kept))
 	for name, s := range kept {
 		f[name] = s.value
 	}
-	return f, raw, nil
+	return f, fields, raw, nil
 }
 
-// scanQuery walks one query string as url.ParseQuery does.
-func scanQuery(q string, kept map[string]scanned) error {
+// scanQuery walks one query string as url.ParseQuery does, appending each
+// field to fields.
+func scanQuery(q string, kept map[string]scanned, fields []events.FormField) ([]events.FormField, error) {
 	for q != "" {
 		var seg string
 		seg, q, _ = strings.Cut(q, "&")
 		if strings.Contains(seg, ";") {
-			return malformed("body")
+			return nil, malformed("body")
 		}
 		if seg == "" {
 			continue
@@ -67,35 +72,30 @@ func scanQuery(q string, kept map[string]scanned) error {
 		k, v, _ := strings.Cut(seg, "=")
 		switch checkComponent(k) {
 		case componentMalformed:
-			return malformed("body")
+			return nil, malformed("body")
 		case componentNotUTF8:
-			return invalidUTF8("body")
+			return nil, invalidUTF8("body")
 		}
-		key, err := url.QueryUnescape(k)
-		if err != nil {
-			return malformed("body")
-		}
-		// Every value is checked, kept or not: a callback is stored
-		// whole, and the enricher decodes every field.
 		switch checkComponent(v) {
 		case componentMalformed:
-			return malformed("body")
+			return nil, malformed("body")
 		case componentNotUTF8:
-			return invalidUTF8(fieldName(k))
+			return nil, invalidUTF8(fieldName(k))
 		}
+		// Both decode: their escapes were checked. A component without
+		// escapes decodes to itself, without a copy.
+		key, _ := url.QueryUnescape(k)
+		value, _ := url.QueryUnescape(v)
+		fields = append(fields, events.FormField{Name: key, Value: value})
 		name := idField(strings.TrimSpace(key))
 		if name == "" {
 			continue
-		}
-		value, err := url.QueryUnescape(v)
-		if err != nil {
-			return malformed("body")
 		}
 		if prev, ok := kept[name]; !ok || key < prev.key {
 			kept[name] = scanned{key: key, value: value}
 		}
 	}
-	return nil
+	return fields, nil
 }
 
 // idField returns the lower-case name of key when it is one of idFields.

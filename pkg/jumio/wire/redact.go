@@ -366,3 +366,30 @@ func redactAny(present bool) string {
 	}
 	return ""
 }
+
+// LogValue logs nothing of the category: its dates are personal data.
+func (c DLCategory) LogValue() slog.Value { return slog.StringValue(events.Redacted) }
+
+// String prints nothing of the category.
+func (c DLCategory) String() string { return events.Redacted }
+
+// GoString prints nothing of the category.
+func (c DLCategory) GoString() string { return events.Redacted }
+
+// LogValue logs nothing of the fields.
+func (x IdentityFields) LogValue() slog.Value { return slog.StringValue(events.Redacted) }
+
+// String prints nothing of the fields.
+func (x IdentityFields) String() string { return events.Redacted }
+
+// GoString prints nothing of the fields.
+func (x IdentityFields) GoString() string { return events.Redacted }
+
+// LogValue logs nothing of the date.
+func (p DateParts) LogValue() slog.Value { return slog.StringValue(events.Redacted) }
+
+// String prints nothing of the date.
+func (p DateParts) String() string { return events.Redacted }
+
+// GoString prints nothing of the date.
+func (p DateParts) GoString() string { return events.Redacted }
