@@ -18,6 +18,7 @@ import (
 //	POST   /_jumiotest/callbacks    post their callbacks to a URL (SendRequest)
 //	POST   /_jumiotest/health       set the status endpoint's answer (UP, DEGRADED, DOWN)
 //	POST   /_jumiotest/callback-drop  set the share of callbacks dropped ({"share":0.2})
+//	GET    /_jumiotest/dropped      the dropped callbacks (a SentRow each, status 0)
 //	POST   /_jumiotest/dropped      post the dropped callbacks now, late (a SentRow each)
 const AdminPrefix = "/_jumiotest"
 
@@ -73,6 +74,15 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 		}
 		s.SetCallbackDrop(*q.Share)
 		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET "+AdminPrefix+"/dropped", func(w http.ResponseWriter, r *http.Request) {
+		dropped := s.DroppedCallbacks()
+		rows := make([]SentRow, len(dropped))
+		for i, c := range dropped {
+			rows[i] = SentRow{API: string(c.API), Reference: c.Reference, AccountID: c.AccountID, SentAt: c.SentAt}
+		}
+		b, _ := json.Marshal(rows)
+		writeJSON(w, b)
 	})
 	mux.HandleFunc("POST "+AdminPrefix+"/dropped", func(w http.ResponseWriter, r *http.Request) {
 		sent, _ := s.DeliverDropped(r.Context())
