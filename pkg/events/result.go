@@ -236,7 +236,11 @@ type Decision struct {
 	// expired or Jumio sent none). Netverify: derived from
 	// verificationStatus, transactionResult or the document status, then
 	// lowered by identity verification and additional checks (a
-	// NO_MATCH similarity rejects an APPROVED_VERIFIED ID).
+	// NO_MATCH similarity rejects an APPROVED_VERIFIED ID); an unknown
+	// verificationStatus is WARNING (REJECTED for DENIED_… and ERROR_…),
+	// never a type of its own. WARNING, never PASSED, when a field
+	// carrying an outcome could not be read (UnreadableFields), unless
+	// REJECTED or expired.
 	Type DecisionType `json:"type"`
 	// Label is Jumio's decision label. Platform: decision.details.label
 	// (the status when expired). Netverify: the type, or for expiry the

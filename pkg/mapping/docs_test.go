@@ -173,7 +173,9 @@ meaning; medium, low: closest equivalent).
 Rules for every result:
 
 - Unknown statuses, decisions, labels, capability names and codes pass through as
-  strings; nothing unknown makes mapping fail.
+  strings; nothing unknown makes mapping fail. An unknown Netverify verificationStatus
+  is kept (verificationStatus, decision label) but never becomes a decision type: the
+  decision is WARNING (REJECTED for DENIED_… and ERROR_…).
 - ` + "`\"N/A\"`" + ` values are absent. Timestamps are UTC.
 - SESSION_EXPIRED and TOKEN_EXPIRED give decision NOT_EXECUTED (label: the status,
   risk score -1 when Jumio gave one), whatever decision Jumio reported: it has been
