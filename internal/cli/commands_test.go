@@ -13,6 +13,7 @@ import (
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/internal/notifier"
+	"github.com/kycflow/kycflow/internal/reconcile"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
 	"github.com/kycflow/kycflow/pkg/jumio/wire"
@@ -146,10 +147,10 @@ func TestResultFilterSubjects(t *testing.T) {
 // TestBucketNames: the buckets streams shows and erase purges are the
 // stages' own, with their key formats.
 func TestBucketNames(t *testing.T) {
-	if diff := cmp.Diff([]string{enricher.StateBucket, notifier.DeliveriesBucket}, kvBuckets); diff != "" {
+	if diff := cmp.Diff([]string{enricher.StateBucket, notifier.DeliveriesBucket, reconcile.Bucket}, kvBuckets); diff != "" {
 		t.Errorf("buckets (-stages +cli):\n%s", diff)
 	}
-	if enricherBucket != enricher.StateBucket || deliveriesBucket != notifier.DeliveriesBucket {
+	if enricherBucket != enricher.StateBucket || deliveriesBucket != notifier.DeliveriesBucket || reconcileBucket != reconcile.Bucket {
 		t.Errorf("erase purges other buckets than the stages write")
 	}
 	for _, acct := range []string{"4a1b2c3d-5e6f-4711-8899-aabbccddeeff", "", "we.ird"} {

@@ -25,8 +25,9 @@ func init() {
 		Summary: "erase one account's (or one execution's) messages and records everywhere",
 		Usage:   "--account ID | --execution ID [flags]",
 		Description: `Purges every message of one Jumio account from JUMIO_CALLBACKS,
-JUMIO_ENRICHED, JUMIO_RESULTS (under every route prefix) and JUMIO_DLQ, and
-its records from the enricher's and the notifier's key-value buckets
+JUMIO_ENRICHED, JUMIO_RESULTS (under every route prefix), JUMIO_DLQ and
+JUMIO_EXECUTIONS, and its records from the enricher's, the notifier's and
+the reconciler's key-value buckets
 (history and delete markers included, so that the ids are gone too). The
 subjects make this one filter per stream. It shows what it will remove and
 asks first (--yes skips the question), then prints what it removed.
@@ -48,14 +49,16 @@ kycflow that copied results keep their copies: erase them there.`,
 	})
 }
 
-// Key formats of the stages' buckets (see internal/enricher state keys and
-// notifier.LedgerKey):
+// Key formats of the stages' buckets (see internal/enricher state keys,
+// notifier.LedgerKey and reconcile.Key):
 //
 //	kycflow_enricher_executions  <account>.<execution>, or h.<sha256(account 0 execution)>
 //	kycflow_notifier_deliveries  <route>.<account>.<execution>.<status>
+//	kycflow_reconcile_executions <account>.<execution>, in lower case
 const (
 	enricherBucket   = "kycflow_enricher_executions"
 	deliveriesBucket = "kycflow_notifier_deliveries"
+	reconcileBucket  = "kycflow_reconcile_executions"
 )
 
 // erasure is one purge: a filter on a stream and how many messages it
@@ -211,6 +214,13 @@ func bucketErasures(account, execution string, executions []string) []erasure {
 		kv(deliveriesBucket, "*."+kvToken(a)+".*.*")
 	} else {
 		kv(deliveriesBucket, "*.*."+kvToken(execution)+".*")
+	}
+	// The reconciler's keys are <account>.<execution> (reconcile.Key),
+	// Platform ids in lower case.
+	if account != "" && uuidish.MatchString(account) {
+		kv(reconcileBucket, strings.ToLower(account)+".*")
+	} else if execution != "" && uuidish.MatchString(execution) {
+		kv(reconcileBucket, "*."+strings.ToLower(execution))
 	}
 	return out
 }

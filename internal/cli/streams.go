@@ -44,7 +44,7 @@ exits 1 when a stream is missing or differs.`,
 // Key-value buckets of the stages, by their stream name. They are written
 // here rather than imported so that this command reads them without
 // starting a stage; a test checks them against the stages' constants.
-var kvBuckets = []string{"kycflow_enricher_executions", "kycflow_notifier_deliveries"}
+var kvBuckets = []string{"kycflow_enricher_executions", "kycflow_notifier_deliveries", "kycflow_reconcile_executions"}
 
 // streamReport is one stream in "kycflow streams".
 type streamReport struct {
