@@ -44,9 +44,24 @@ var instrumentKinds = []string{
 // or another one of the module) and through small helper closures such as
 // counter := func(name, desc string) metric.Int64Counter {…}.
 func scanInstruments(t *testing.T) []instrument {
+	return scanCode(t).instruments
+}
+
+// pkgFiles are the parsed non-test files of one package.
+type pkgFiles struct{ files []*ast.File }
+
+// codeScan is what scanCode found in the module's non-test code.
+type codeScan struct {
+	instruments []instrument
+	// pkgs are the parsed files and consts the string constants, by
+	// package directory relative to the module root.
+	pkgs   map[string]*pkgFiles
+	consts map[string]map[string]string
+}
+
+func scanCode(t *testing.T) codeScan {
 	t.Helper()
 	fset := token.NewFileSet()
-	type pkgFiles struct{ files []*ast.File }
 	pkgs := map[string]*pkgFiles{} // directory relative to the module root
 	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -214,7 +229,7 @@ func scanInstruments(t *testing.T) []instrument {
 		}
 	}
 	slices.SortFunc(out, func(a, b instrument) int { return strings.Compare(a.name, b.name) })
-	return out
+	return codeScan{instruments: out, pkgs: pkgs, consts: consts}
 }
 
 func stringLit(e ast.Expr) (string, bool) {

@@ -12,10 +12,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/internal/enricher"
+	"github.com/kycflow/kycflow/internal/jumioconfig"
 	"github.com/kycflow/kycflow/internal/telemetry"
 )
 
@@ -24,7 +27,8 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "enricher:", err)
+		// The packages' errors start with their name too: say it once.
+		fmt.Fprintln(os.Stderr, "enricher:", strings.TrimPrefix(err.Error(), "enricher: "))
 		os.Exit(1)
 	}
 }
@@ -32,13 +36,17 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		fmt.Fprintln(stdout, "usage: enricher (configured by KYCFLOW_* environment variables; see the README)")
+		if len(args) == 1 && slices.Contains([]string{"-h", "-help", "--help", "help"}, args[0]) {
+			return nil
+		}
 		return errors.New("enricher takes no arguments")
 	}
 	e := config.New(getenv)
 	cfg := enricher.LoadConfig(e)
 	tcfg := telemetry.LoadConfig(e, "enricher")
+	jumioconfig.RequireCredentials(e, cfg.Jumio)
 	if err := e.Err(); err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return err
 	}
 	tel, err := telemetry.Setup(ctx, tcfg, stderr)
 	if err != nil {

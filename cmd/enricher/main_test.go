@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,10 +19,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
@@ -227,22 +231,51 @@ func (c *child) fetch(tb testing.TB, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// TestRunRejectsBadConfiguration: bad variables are problems that name
+// them, all at once, before anything connects: missing or half Jumio
+// credentials included; -h prints the usage and is no error.
 func TestRunRejectsBadConfiguration(t *testing.T) {
+	creds := map[string]string{"KYCFLOW_JUMIO_CLIENT_ID": "c", "KYCFLOW_JUMIO_CLIENT_SECRET": "s"}
+	with := func(kv ...string) map[string]string {
+		m := maps.Clone(creds)
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
 		env  map[string]string
+		vars []string // variables with a problem; nil: another error
 	}{
-		{"argument", []string{"serve"}, nil},
-		{"unparseable", nil, map[string]string{"KYCFLOW_ENRICHER_CONCURRENCY": "many"}},
-		{"invalid", nil, map[string]string{"KYCFLOW_ENRICHER_CONCURRENCY": "0", "KYCFLOW_ENRICHER_MAX_ACK_PENDING": "-5"}},
-		{"no broker", nil, map[string]string{"KYCFLOW_NATS_URL": "nats://127.0.0.1:1", "KYCFLOW_NATS_CONNECT_TIMEOUT": "200ms"}},
+		{"argument", []string{"serve"}, nil, nil},
+		{"unparseable", nil, with("KYCFLOW_ENRICHER_CONCURRENCY", "many"), []string{"KYCFLOW_ENRICHER_CONCURRENCY"}},
+		{"invalid", nil, with("KYCFLOW_ENRICHER_CONCURRENCY", "-1", "KYCFLOW_STREAM_REPLICAS", "abc"), []string{"KYCFLOW_STREAM_REPLICAS", "KYCFLOW_ENRICHER_CONCURRENCY"}},
+		{"no credentials", nil, nil, []string{"KYCFLOW_JUMIO_CLIENT_ID"}},
+		{"half credentials", nil, map[string]string{"KYCFLOW_JUMIO_NETVERIFY_API_TOKEN": "t"}, []string{"KYCFLOW_JUMIO_NETVERIFY_API_SECRET", "KYCFLOW_JUMIO_CLIENT_ID"}},
+		{"no broker", nil, with("KYCFLOW_NATS_URL", "nats://127.0.0.1:1", "KYCFLOW_NATS_CONNECT_TIMEOUT", "200ms"), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := run(t.Context(), tc.args, getenv(tc.env), io.Discard, io.Discard); err == nil {
+			err := run(t.Context(), tc.args, getenv(tc.env), io.Discard, io.Discard)
+			if err == nil {
 				t.Fatal("run: got nil, want an error")
 			}
+			var ce *config.Error
+			var keys []string
+			if errors.As(err, &ce) {
+				for _, p := range ce.Problems {
+					keys = append(keys, p.Key)
+				}
+			}
+			if diff := cmp.Diff(tc.vars, keys); diff != "" {
+				t.Errorf("problems (-want +got):\n%s\n%v", diff, err)
+			}
 		})
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"--help"}, getenv(nil), &out, io.Discard); err != nil || !strings.Contains(out.String(), "usage:") {
+		t.Errorf("--help: got %v and %q, want the usage and no error", err, out.String())
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/kycflow/kycflow/internal/config"
@@ -21,7 +23,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "ingest:", err)
+		// The packages' errors start with their name too: say it once.
+		fmt.Fprintln(os.Stderr, "ingest:", strings.TrimPrefix(err.Error(), "ingest: "))
 		os.Exit(1)
 	}
 }
@@ -29,13 +32,17 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		fmt.Fprintln(stdout, "usage: ingest (configured by KYCFLOW_* environment variables; see the README)")
+		if len(args) == 1 && slices.Contains([]string{"-h", "-help", "--help", "help"}, args[0]) {
+			return nil
+		}
 		return errors.New("ingest takes no arguments")
 	}
 	e := config.New(getenv)
 	cfg := ingest.LoadConfig(e)
 	tcfg := telemetry.LoadConfig(e, "ingest")
+	cfg.ValidateInto(e)
 	if err := e.Err(); err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return err
 	}
 	tel, err := telemetry.Setup(ctx, tcfg, stderr)
 	if err != nil {

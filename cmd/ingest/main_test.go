@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os/exec"
@@ -15,31 +16,59 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/kycflow/kycflow/internal/bench"
+	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/internal/ingest/ingesttest"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
+// TestRunRejectsBadConfiguration: a bad variable is a problem that names
+// it (all of them at once), a missing broker an error that names the URL
+// tried; -h prints the usage and is no error.
 func TestRunRejectsBadConfiguration(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		args []string
 		env  map[string]string
+		vars []string // variables with a problem; nil: another error
+		url  string   // the NATS URL a connect error names
 	}{
-		{"argument", []string{"serve"}, nil},
-		{"unparseable", nil, map[string]string{"KYCFLOW_INGEST_RATE_LIMIT": "fast"}},
-		{"invalid", nil, map[string]string{"KYCFLOW_JUMIO_REGION": "mars-1", "KYCFLOW_NATS_URL": "nats://127.0.0.1:1"}},
-		{"no broker", nil, map[string]string{"KYCFLOW_NATS_URL": "nats://127.0.0.1:1", "KYCFLOW_NATS_CONNECT_TIMEOUT": "200ms"}},
+		{"argument", []string{"serve"}, nil, nil, ""},
+		{"unparseable", nil, map[string]string{"KYCFLOW_INGEST_RATE_LIMIT": "fast", "KYCFLOW_STREAM_REPLICAS": "abc"}, []string{"KYCFLOW_STREAM_REPLICAS", "KYCFLOW_INGEST_RATE_LIMIT"}, ""},
+		{"invalid", nil, map[string]string{"KYCFLOW_JUMIO_REGION": "mars-1", "KYCFLOW_NATS_URL": "nats://127.0.0.1:1"}, []string{"KYCFLOW_JUMIO_REGION"}, ""},
+		{"no broker", nil, map[string]string{"KYCFLOW_NATS_URL": "nats://127.0.0.1:1", "KYCFLOW_NATS_CONNECT_TIMEOUT": "200ms"}, nil, "nats://127.0.0.1:1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			if err := run(t.Context(), tc.args, env(tc.env), &out, &errOut); err == nil {
+			err := run(t.Context(), tc.args, env(tc.env), &out, &errOut)
+			if err == nil {
 				t.Fatal("run: got nil, want an error")
 			}
+			var ce *config.Error
+			var keys []string
+			if errors.As(err, &ce) {
+				for _, p := range ce.Problems {
+					keys = append(keys, p.Key)
+				}
+			}
+			if diff := cmp.Diff(tc.vars, keys); diff != "" {
+				t.Errorf("problems (-want +got):\n%s\n%v", diff, err)
+			}
+			var cerr *broker.ConnectError
+			if tc.url != "" && (!errors.As(err, &cerr) || cerr.URL != tc.url) {
+				t.Errorf("got %v, want a connect error naming %s", err, tc.url)
+			}
 		})
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"-h"}, env(nil), &out, io.Discard); err != nil || !strings.Contains(out.String(), "usage:") {
+		t.Errorf("-h: got %v and %q, want the usage and no error", err, out.String())
 	}
 }
 

@@ -7,6 +7,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -18,7 +20,9 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "jumiosim:", err)
+		if !errors.Is(err, flag.ErrHelp) { // -h printed the flags
+			fmt.Fprintln(os.Stderr, "jumiosim:", err)
+		}
 		os.Exit(exitCode(err))
 	}
 }

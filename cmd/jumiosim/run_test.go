@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -118,6 +120,12 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		if !errors.Is(err, errUsage) || exitCode(err) != 2 {
 			t.Errorf("%v: got %v, want a usage error", args, err)
 		}
+	}
+	// -h prints the flags and exits 0; main prints no error for it.
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"-h"}, func(string) string { return "" }, io.Discard, &out)
+	if !errors.Is(err, flag.ErrHelp) || exitCode(err) != 0 || !strings.Contains(out.String(), "-callback-url") {
+		t.Errorf("-h: got %v (exit %d), want the flags and exit 0", err, exitCode(err))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -20,7 +21,8 @@ func main() {
 	stop()
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "notifier:", err)
+			// The package's errors start with its name too: say it once.
+			fmt.Fprintln(os.Stderr, "notifier:", strings.TrimPrefix(err.Error(), "notifier: "))
 		}
 		os.Exit(exitCode(err))
 	}

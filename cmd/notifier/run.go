@@ -16,7 +16,10 @@ import (
 var errUsage = errors.New("usage")
 
 func exitCode(err error) int {
-	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
 		return 2
 	}
 	return 1
@@ -45,7 +48,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg := notifier.LoadConfig(e)
 	tcfg := telemetry.LoadConfig(e, "notifier")
 	if err := e.Err(); err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return err
 	}
 	routes, err := notifier.LoadRoutes(cfg.RoutesFile, getenv)
 	if err != nil {

@@ -65,7 +65,7 @@ func TestRunRejectsBadConfiguration(t *testing.T) {
 	if code := exitCode(errUsage); code != 2 {
 		t.Errorf("exit code of a usage error: %d", code)
 	}
-	if code := exitCode(flag.ErrHelp); code != 2 {
+	if code := exitCode(flag.ErrHelp); code != 0 {
 		t.Errorf("exit code of -h: %d", code)
 	}
 }

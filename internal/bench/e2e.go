@@ -23,8 +23,10 @@ import (
 // E2EOptions configures RunE2E.
 type E2EOptions struct {
 	// Modes to measure: rig.ModeProcesses (ingest, enricher and notifier
-	// as processes against an external nats-server) and rig.ModeRun
-	// ("kycflow run" with its embedded server). Default both.
+	// as processes against an external nats-server), rig.ModeRun
+	// ("kycflow run" with its embedded server) and rig.ModeCluster (two
+	// processes of each stage on a three-server cluster with R3 streams).
+	// Default all three.
 	Modes []rig.Mode
 	// Rate is the fixed callback rate per second (default 100: moderate
 	// load) and Duration how long it is offered (default 20s).
@@ -58,7 +60,7 @@ type E2EOptions struct {
 
 func (o *E2EOptions) setDefaults() {
 	if len(o.Modes) == 0 {
-		o.Modes = []rig.Mode{rig.ModeProcesses, rig.ModeRun}
+		o.Modes = []rig.Mode{rig.ModeProcesses, rig.ModeRun, rig.ModeCluster}
 	}
 	if o.Rate <= 0 {
 		o.Rate = 100
@@ -88,7 +90,7 @@ func (o *E2EOptions) setDefaults() {
 
 // E2EResult is one mode's end-to-end measurement.
 type E2EResult struct {
-	// Mode is "processes" or "run".
+	// Mode is "processes", "run" or "cluster".
 	Mode string `json:"mode"`
 	// Skipped says why the mode was not measured.
 	Skipped string `json:"skipped,omitempty"`
@@ -202,9 +204,12 @@ func RunE2E(ctx context.Context, opts E2EOptions) ([]E2EResult, error) {
 	return out, nil
 }
 
+// runMode measures one mode: it starts the simulator and the pipeline,
+// warms up, runs the fixed-rate and saturation phases (measurePhase), and
+// reads the processes' figures, the simulator's answers and the ledger.
 func runMode(ctx context.Context, opts E2EOptions, bins rig.Binaries, dir string, mode rig.Mode, seed uint64) (E2EResult, error) {
 	res := E2EResult{Mode: string(mode), Sync: SyncAlways}
-	if mode == rig.ModeProcesses && opts.SyncDefault {
+	if mode != rig.ModeRun && opts.SyncDefault {
 		res.Sync = SyncDefault
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -212,15 +217,7 @@ func runMode(ctx context.Context, opts E2EOptions, bins rig.Binaries, dir string
 	}
 	flushDisk()
 	fixed := int(opts.Rate * opts.Duration.Seconds())
-	total := warmupCallbacks + fixed + opts.Saturation
-	// Three Platform callbacks for one Netverify one: Platform results
-	// are fetched from the simulator, Netverify ones mapped from the form.
-	sim := jumiotest.NewServer(jumiotest.Config{
-		Budget:      opts.JumioBudget,
-		BudgetBurst: int(opts.JumioBudget),
-		Latency:     opts.JumioLatency,
-		Scenario:    jumiotest.Scenario{Seed: seed, Executions: total - total/4, NetverifyScans: total / 4},
-	})
+	sim := benchSimulator(opts, seed, warmupCallbacks+fixed+opts.Saturation)
 	defer sim.Close()
 	jc := sim.ClientConfig(0)
 	jc.RateLimit, jc.RateBurst = opts.JumioBudget, 100
@@ -246,53 +243,91 @@ func runMode(ctx context.Context, opts E2EOptions, bins rig.Binaries, dir string
 	defer d.client.CloseIdleConnections()
 	sampler := startSampling(p.Processes())
 	defer sampler.stop()
-
 	d.fire(ctx, d.take(warmupCallbacks), 0, opts.Concurrency)
 	if err := settle(ctx, p); err != nil {
 		return res, err
 	}
-	for _, ph := range []struct {
-		name string
-		n    int
-		rate float64
-	}{{"fixed", fixed, opts.Rate}, {"saturation", opts.Saturation, 0}} {
+	for _, ph := range []benchPhase{{"fixed", fixed, opts.Rate}, {"saturation", opts.Saturation, 0}} {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		cpu0 := cpuTimes(p.Processes())
-		sampler.phase(ph.name)
-		shots := d.take(ph.n)
-		conc := opts.Concurrency
-		if ph.rate > 0 {
-			conc = opts.MaxInFlight
-		}
-		fmt.Fprintf(opts.Progress, "  %s: %s, %d callbacks\n", mode, ph.name, ph.n)
-		posted := d.fire(ctx, shots, ph.rate, conc)
-		if err := settle(ctx, p); err != nil {
+		phase, err := measurePhase(ctx, opts, mode, p, d, sampler, ph)
+		if err != nil {
 			return res, err
 		}
-		phase := d.measure(ph.name, ph.rate, posted)
-		phase.CPUPerThousand = map[string]float64{}
-		for name, c := range cpuTimes(p.Processes()) {
-			if phase.Delivered > 0 {
-				phase.CPUPerThousand[name] = (c - cpu0[name]).Seconds() * 1000 / float64(phase.Delivered)
-			}
-		}
 		res.Phases = append(res.Phases, phase)
-		fmt.Fprintf(opts.Progress, "  %s: %s: %.0f accepted/s, %.0f delivered/s, p50 %.1f ms, p99 %.1f ms\n",
-			mode, ph.name, phase.AcceptedPerSecond, phase.DeliveredPerSecond, phase.Latency.P50, phase.Latency.P99)
 	}
 	sampler.stop()
 	res.Processes = sampler.figures(p.Processes())
+	res.JumioRequests, res.Jumio429s = jumioAnswers(sim)
+	return auditMode(ctx, p, d, res)
+}
+
+// benchSimulator is the Jumio simulator of a mode, with total
+// transactions: three Platform callbacks for one Netverify one (Platform
+// results are fetched from the simulator, Netverify ones mapped from the
+// form).
+func benchSimulator(opts E2EOptions, seed uint64, total int) *jumiotest.Server {
+	return jumiotest.NewServer(jumiotest.Config{
+		Budget:      opts.JumioBudget,
+		BudgetBurst: int(opts.JumioBudget),
+		Latency:     opts.JumioLatency,
+		Scenario:    jumiotest.Scenario{Seed: seed, Executions: total - total/4, NetverifyScans: total / 4},
+	})
+}
+
+// benchPhase is one measured phase: n callbacks at rate per second (0: as
+// fast as the clients go).
+type benchPhase struct {
+	name string
+	n    int
+	rate float64
+}
+
+// measurePhase sends the phase's callbacks, waits until the pipeline
+// settled, and measures throughput, latency and CPU per 1000 results.
+func measurePhase(ctx context.Context, opts E2EOptions, mode rig.Mode, p *rig.Pipeline, d *driver, sampler *sampler, ph benchPhase) (Phase, error) {
+	cpu0 := cpuTimes(p.Processes())
+	sampler.phase(ph.name)
+	shots := d.take(ph.n)
+	conc := opts.Concurrency
+	if ph.rate > 0 {
+		conc = opts.MaxInFlight
+	}
+	fmt.Fprintf(opts.Progress, "  %s: %s, %d callbacks\n", mode, ph.name, ph.n)
+	posted := d.fire(ctx, shots, ph.rate, conc)
+	if err := settle(ctx, p); err != nil {
+		return Phase{}, err
+	}
+	phase := d.measure(ph.name, ph.rate, posted)
+	phase.CPUPerThousand = map[string]float64{}
+	for name, c := range cpuTimes(p.Processes()) {
+		if phase.Delivered > 0 {
+			phase.CPUPerThousand[name] = (c - cpu0[name]).Seconds() * 1000 / float64(phase.Delivered)
+		}
+	}
+	fmt.Fprintf(opts.Progress, "  %s: %s: %.0f accepted/s, %.0f delivered/s, p50 %.1f ms, p99 %.1f ms\n",
+		mode, ph.name, phase.AcceptedPerSecond, phase.DeliveredPerSecond, phase.Latency.P50, phase.Latency.P99)
+	return phase, nil
+}
+
+// jumioAnswers counts the simulator's answers to everything but token
+// requests, and the 429s among them.
+func jumioAnswers(sim *jumiotest.Server) (requests, throttled int) {
 	for k, n := range sim.Counts() {
 		if k.Endpoint == jumio.EndpointToken {
 			continue
 		}
-		res.JumioRequests += n
+		requests += n
 		if k.Status == http.StatusTooManyRequests {
-			res.Jumio429s += n
+			throttled += n
 		}
 	}
+	return requests, throttled
+}
+
+// auditMode adds the ledger of every callback sent to res.
+func auditMode(ctx context.Context, p *rig.Pipeline, d *driver, res E2EResult) (E2EResult, error) {
 	actx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	l, err := p.Audit(actx, rig.AuditInput{Sent: d.sent()})

@@ -9,9 +9,10 @@ import (
 	"github.com/kycflow/kycflow/internal/bench/rig"
 )
 
-// TestRunE2ESmoke runs both modes briefly: each must complete with a
+// TestRunE2ESmoke runs the three modes briefly: each must complete with a
 // balanced ledger and results in both phases (figures are not asserted).
-// The report must render them.
+// The report must render them and compare the cluster with the single
+// node.
 func TestRunE2ESmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries and runs load for a few seconds")
@@ -29,7 +30,7 @@ func TestRunE2ESmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 2 {
+	if len(res) != 3 {
 		t.Fatalf("got %d results, want one per mode", len(res))
 	}
 	for _, r := range res {
@@ -45,7 +46,11 @@ func TestRunE2ESmoke(t *testing.T) {
 	var b strings.Builder
 	NewE2EReport(opts, res).Write(&b, ThisMachine())
 	t.Log("\n" + b.String())
-	for _, want := range []string{"processes", "run", "fixed", "saturation", "balanced"} {
+	rep := NewE2EReport(opts, res)
+	if c := rep.Cluster; c == nil || c.ThroughputRatio <= 0 || c.P99Ratio <= 0 {
+		t.Errorf("cluster vs single node: %+v, want both ratios", rep.Cluster)
+	}
+	for _, want := range []string{"processes", "run", "cluster", "fixed", "saturation", "balanced", "vs single node"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the report does not mention %q", want)
 		}

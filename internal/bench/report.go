@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/kycflow/kycflow/internal/bench/rig"
 )
 
 // Machine says where a run happened.
@@ -51,8 +53,57 @@ type E2EReport struct {
 	TargetP99Ms     float64     `json:"targetP99Ms"`
 	TargetRSSMiB    float64     `json:"targetRssMiB"`
 	Results         []E2EResult `json:"results"`
-	TargetsMissed   []string    `json:"targetsMissed,omitempty"`
-	Unbalanced      []string    `json:"ledgersUnbalanced,omitempty"`
+	// Cluster compares the cluster with the single node, when the run
+	// measured both.
+	Cluster       *ClusterComparison `json:"clusterVsSingleNode,omitempty"`
+	TargetsMissed []string           `json:"targetsMissed,omitempty"`
+	Unbalanced    []string           `json:"ledgersUnbalanced,omitempty"`
+}
+
+// ClusterComparison sets the cluster (three servers, R3 streams, two
+// processes of each stage) beside the single node (one server, one
+// process of each stage) of the same run: throughput at saturation and
+// p99 at the fixed rate, with the ratios cluster / single node.
+type ClusterComparison struct {
+	SingleDeliveredPerSecond  float64 `json:"singleDeliveredPerSecond"`
+	ClusterDeliveredPerSecond float64 `json:"clusterDeliveredPerSecond"`
+	ThroughputRatio           float64 `json:"throughputRatio"`
+	SingleP99Ms               float64 `json:"singleFixedP99Ms"`
+	ClusterP99Ms              float64 `json:"clusterFixedP99Ms"`
+	P99Ratio                  float64 `json:"p99Ratio"`
+}
+
+// compareCluster compares the cluster's phases with the processes mode's.
+func compareCluster(results []E2EResult) *ClusterComparison {
+	phase := func(mode, name string) *Phase {
+		for _, r := range results {
+			if r.Mode != mode || r.Skipped != "" {
+				continue
+			}
+			for i := range r.Phases {
+				if r.Phases[i].Name == name {
+					return &r.Phases[i]
+				}
+			}
+		}
+		return nil
+	}
+	ss, cs := phase(string(rig.ModeProcesses), "saturation"), phase(string(rig.ModeCluster), "saturation")
+	sf, cf := phase(string(rig.ModeProcesses), "fixed"), phase(string(rig.ModeCluster), "fixed")
+	if ss == nil || cs == nil || sf == nil || cf == nil {
+		return nil
+	}
+	c := &ClusterComparison{
+		SingleDeliveredPerSecond: ss.DeliveredPerSecond, ClusterDeliveredPerSecond: cs.DeliveredPerSecond,
+		SingleP99Ms: sf.Latency.P99, ClusterP99Ms: cf.Latency.P99,
+	}
+	if c.SingleDeliveredPerSecond > 0 {
+		c.ThroughputRatio = c.ClusterDeliveredPerSecond / c.SingleDeliveredPerSecond
+	}
+	if c.SingleP99Ms > 0 {
+		c.P99Ratio = c.ClusterP99Ms / c.SingleP99Ms
+	}
+	return c
 }
 
 // Targets for the whole pipeline (docs/architecture.md#performance-targets).
@@ -65,16 +116,19 @@ const (
 )
 
 // NewE2EReport judges the results against the targets: the fixed-rate
-// p99 of every mode, and the resident memory of each service (ingest, the
-// enricher and the notifier as processes; not nats-server, not "kycflow
-// run", which holds them all) at the fixed rate.
+// p99 of the single-node modes, and the resident memory of each service
+// (ingest, the enricher and the notifier as processes; not nats-server,
+// not "kycflow run", which holds them all) at the fixed rate. The cluster
+// is compared with the single node instead: on one machine its nine
+// processes share the CPUs that one server and three processes have to
+// themselves.
 func NewE2EReport(opts E2EOptions, results []E2EResult) *E2EReport {
 	opts.setDefaults()
 	r := &E2EReport{
 		Rate: opts.Rate, Duration: opts.Duration.String(), Saturation: opts.Saturation, Concurrency: opts.Concurrency,
 		JumioLatencyMs: ms(opts.JumioLatency), JumioBudget: opts.JumioBudget, EnricherWorkers: enricherWorkers,
 		TargetP99Ms: ms(TargetE2EP99 + opts.JumioLatency), TargetRSSMiB: float64(TargetRSS) / (1 << 20),
-		Results: results,
+		Results: results, Cluster: compareCluster(results),
 	}
 	for _, res := range results {
 		if res.Skipped != "" {
@@ -82,6 +136,9 @@ func NewE2EReport(opts E2EOptions, results []E2EResult) *E2EReport {
 		}
 		if res.LedgerError != "" || res.Ledger == nil {
 			r.Unbalanced = append(r.Unbalanced, res.Mode)
+		}
+		if res.Mode == string(rig.ModeCluster) {
+			continue
 		}
 		for _, ph := range res.Phases {
 			if ph.Name == "fixed" && ph.Latency.P99 > r.TargetP99Ms {
@@ -146,13 +203,18 @@ func (r *E2EReport) Write(w io.Writer, m Machine) {
 			fmt.Fprintf(w, "%-10s Jumio: %d requests, %d answered 429\n", res.Mode, res.JumioRequests, res.Jumio429s)
 		}
 	}
+	if c := r.Cluster; c != nil {
+		fmt.Fprintf(w, "\ncluster (3 servers, R3 streams, 2 processes per stage) vs single node (1 server, 1 process per stage), same run:\n")
+		fmt.Fprintf(w, "  delivered/s at saturation  %8.0f vs %8.0f  ratio %.2f\n", c.ClusterDeliveredPerSecond, c.SingleDeliveredPerSecond, c.ThroughputRatio)
+		fmt.Fprintf(w, "  p99 at the fixed rate      %6.1f ms vs %6.1f ms  ratio %.2f\n", c.ClusterP99Ms, c.SingleP99Ms, c.P99Ratio)
+	}
 	for _, res := range r.Results {
 		if res.Ledger != nil {
 			fmt.Fprintf(w, "\n%s:\n", res.Mode)
 			res.Ledger.Write(w)
 		}
 	}
-	fmt.Fprintf(w, "\ntargets: p99 at the fixed rate <= %.0f ms (50 ms + the simulator's %.0f ms); ingest, enricher and notifier each < %.0f MiB resident\n",
+	fmt.Fprintf(w, "\ntargets (single node; the cluster is compared above): p99 at the fixed rate <= %.0f ms (50 ms + the simulator's %.0f ms); ingest, enricher and notifier each < %.0f MiB resident\n",
 		r.TargetP99Ms, r.JumioLatencyMs, r.TargetRSSMiB)
 	switch {
 	case len(r.Unbalanced) > 0:

@@ -21,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -53,6 +55,11 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// PublishTimeout bounds a publish waiting for its JetStream ack.
 	PublishTimeout time.Duration
+	// PingInterval is how often the client pings its server; after two
+	// pings unanswered it moves to another. It bounds how long a client
+	// stays on a server it can no longer reach (a partition, a node lost
+	// without closing its connections), where it hears no error at all.
+	PingInterval time.Duration
 
 	Streams StreamsConfig
 }
@@ -71,6 +78,7 @@ func LoadConfig(e *config.Env) Config {
 		TLSKeyFile:     e.String("KYCFLOW_NATS_TLS_KEY_FILE", "", "client key for NATS TLS"),
 		ConnectTimeout: e.Duration("KYCFLOW_NATS_CONNECT_TIMEOUT", 5*time.Second, "time allowed for the first NATS connection"),
 		PublishTimeout: e.Duration("KYCFLOW_NATS_PUBLISH_TIMEOUT", 5*time.Second, "time allowed for a JetStream publish ack"),
+		PingInterval:   e.Duration("KYCFLOW_NATS_PING_INTERVAL", nats.DefaultPingInterval, "how often the client pings its NATS server; two unanswered pings move it to another server"),
 		Streams:        LoadStreamsConfig(e),
 	}
 }
@@ -103,6 +111,9 @@ func (cfg Config) Options(logger *slog.Logger) ([]nats.Option, error) {
 	if cfg.ConnectTimeout > 0 {
 		opts = append(opts, nats.Timeout(cfg.ConnectTimeout))
 	}
+	if cfg.PingInterval > 0 {
+		opts = append(opts, nats.PingInterval(cfg.PingInterval))
+	}
 	if cfg.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
 	}
@@ -131,6 +142,19 @@ func (cfg Config) Options(logger *slog.Logger) ([]nats.Option, error) {
 	return opts, nil
 }
 
+// ConnectError is Connect's error when it gets no connection: it names
+// the URLs tried (passwords hidden).
+type ConnectError struct {
+	URL string
+	Err error
+}
+
+func (e *ConnectError) Error() string {
+	return "broker: connect to " + RedactURL(e.URL) + ": " + e.Err.Error()
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }
+
 // Connect opens a NATS connection. It fails if no server answers within
 // ConnectTimeout; after that the connection reconnects on its own.
 func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*nats.Conn, error) {
@@ -150,7 +174,7 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*nats.Conn, 
 	select {
 	case r := <-ch:
 		if r.err != nil {
-			return nil, fmt.Errorf("broker: connect: %w", r.err)
+			return nil, &ConnectError{URL: cfg.URL, Err: r.err}
 		}
 		return r.nc, nil
 	case <-ctx.Done():
@@ -161,6 +185,24 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*nats.Conn, 
 		}()
 		return nil, ctx.Err()
 	}
+}
+
+// RedactURL hides the passwords and user names of NATS URLs like
+// nats://user:pass@host (a comma-separated list), for messages.
+func RedactURL(s string) string {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		if u, err := url.Parse(strings.TrimSpace(part)); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				part = u.Redacted()
+			} else {
+				u.User = url.User("xxxxx")
+				part = u.String()
+			}
+		}
+		out = append(out, part)
+	}
+	return strings.Join(out, ",")
 }
 
 // Ready reports whether nc is connected and every stream exists; services

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -62,8 +64,40 @@ func TestConnectFailsWhenNoServer(t *testing.T) {
 	url := srv.URL()
 	srv.Stop()
 	_, err := broker.Connect(t.Context(), broker.Config{URL: url, ConnectTimeout: 500 * time.Millisecond}, slog.New(slog.DiscardHandler))
-	if err == nil {
-		t.Fatal("Connect: got nil error with no server")
+	var ce *broker.ConnectError
+	if !errors.As(err, &ce) || ce.URL != url {
+		t.Fatalf("Connect: got %v, want a ConnectError naming %s", err, url)
+	}
+}
+
+// TestEnsureStreamsNamesWhatTheServerCannotTake: a storage change on
+// streams that exist, and replicas on a server without a cluster, come
+// back as configuration problems of the variable to change.
+func TestEnsureStreamsNamesWhatTheServerCannotTake(t *testing.T) {
+	srv := brokertest.Start(t)
+	_, js := srv.JetStream(t)
+	cfg := broker.DefaultStreamsConfig()
+	if err := broker.EnsureStreams(t.Context(), js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*broker.StreamsConfig)
+		key    string
+		want   error
+	}{
+		{"storage", func(c *broker.StreamsConfig) { c.Storage = "memory" }, "KYCFLOW_STREAM_STORAGE", broker.ErrStorageChange},
+		{"replicas", func(c *broker.StreamsConfig) { c.Replicas = 3 }, "KYCFLOW_STREAM_REPLICAS", broker.ErrReplicasNotClustered},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := cfg
+			tc.change(&c)
+			err := broker.EnsureStreams(t.Context(), js, c)
+			var p *config.Problem
+			if !errors.Is(err, tc.want) || !errors.As(err, &p) || p.Key != tc.key {
+				t.Errorf("got %v, want %v as a problem of %s", err, tc.want, tc.key)
+			}
+		})
 	}
 }
 

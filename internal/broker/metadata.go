@@ -44,7 +44,19 @@ const (
 	// MetadataPublishSubject overrides, for one message, the subject the
 	// Publisher is given. See SetPublishSubject.
 	MetadataPublishSubject = MetadataPrefix + "publish_subject"
+	// MetadataPublishedDuplicate is set by the Publisher on a message the
+	// stream acknowledged as a duplicate (its Nats-Msg-Id stored already).
+	// See PublishedDuplicate.
+	MetadataPublishedDuplicate = MetadataPrefix + "published_duplicate"
 )
+
+// PublishedDuplicate reports whether the Publisher's last publish of msg
+// was acknowledged as a duplicate: the stream held a message with its
+// Nats-Msg-Id already (another worker's, or an earlier attempt's), and
+// stored nothing new.
+func PublishedDuplicate(msg *message.Message) bool {
+	return msg.Metadata.Get(MetadataPublishedDuplicate) != ""
+}
 
 // Reserved reports whether key is a reserved metadata key that never
 // travels as a header.

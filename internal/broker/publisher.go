@@ -91,7 +91,7 @@ func NewPublisher(cfg PublisherConfig, js jetstream.JetStream) (*Publisher, erro
 // for its PubAck (bounded by PublishTimeout and the message's context). It
 // stops at the first failure and returns it; the messages before it are
 // stored, and publishing them again is harmless (same Nats-Msg-Id). A
-// duplicate PubAck counts as success.
+// duplicate PubAck counts as success; PublishedDuplicate tells it apart.
 func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 	for _, msg := range msgs {
 		subject := publishSubject(msg, topic)
@@ -108,6 +108,7 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 			return fmt.Errorf("broker: publish %s: %w", subject, err)
 		}
 		if ack.Duplicate {
+			msg.Metadata.Set(MetadataPublishedDuplicate, "true")
 			p.count(ack.Stream, "duplicate")
 			p.cfg.Logger.Debug("duplicate publish", "subject", subject, "stream", ack.Stream, "stream_seq", ack.Sequence)
 			if p.cfg.OnDuplicate != nil {

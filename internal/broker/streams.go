@@ -3,7 +3,10 @@ package broker
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -38,7 +41,7 @@ type StreamsConfig struct {
 func LoadStreamsConfig(e *config.Env) StreamsConfig {
 	return StreamsConfig{
 		Storage:          e.Enum("KYCFLOW_STREAM_STORAGE", "file", "JetStream storage of the streams", "file", "memory"),
-		Replicas:         e.Int("KYCFLOW_STREAM_REPLICAS", 1, "stream replicas (3 on a production cluster)"),
+		Replicas:         e.IntRange("KYCFLOW_STREAM_REPLICAS", 1, 1, 5, "stream replicas (3 on a production cluster)"),
 		CallbacksMaxAge:  e.Duration("KYCFLOW_STREAM_CALLBACKS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_CALLBACKS"),
 		EnrichedMaxAge:   e.Duration("KYCFLOW_STREAM_ENRICHED_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_ENRICHED"),
 		ResultsMaxAge:    e.Duration("KYCFLOW_STREAM_RESULTS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_RESULTS"),
@@ -96,15 +99,86 @@ func (c StreamsConfig) StreamConfigs() []jetstream.StreamConfig {
 	}
 }
 
+// Errors of EnsureStreams, each inside a *config.Error that names the
+// variable to change.
+var (
+	// ErrStorageChange: a stream exists with another storage than
+	// KYCFLOW_STREAM_STORAGE, which JetStream cannot change.
+	ErrStorageChange = errors.New("JetStream cannot change the storage of a stream that exists")
+	// ErrReplicasNotClustered: KYCFLOW_STREAM_REPLICAS is above 1 and the
+	// server is not part of a JetStream cluster.
+	ErrReplicasNotClustered = errors.New("the NATS server is not part of a JetStream cluster")
+)
+
+// jsReplicasNotSupported is the JetStream error code of "replicas > 1 not
+// supported in non-clustered mode".
+const jsReplicasNotSupported jetstream.ErrorCode = 10074
+
 // EnsureStreams creates the streams, or updates them to cfg when they
-// exist. It is idempotent and safe to run from every service at start.
+// exist. It is idempotent and safe to run from every service at start,
+// all at once (RetryUnanswered).
+// Settings the server cannot take come back as a *config.Error naming the
+// variable and what to do: a storage change on a stream that exists
+// (ErrStorageChange), replicas on a server without a cluster
+// (ErrReplicasNotClustered).
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfig) error {
 	for _, sc := range cfg.StreamConfigs() {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		if s, err := js.Stream(ctx, sc.Name); err == nil {
+			if h := s.CachedInfo().Config.Storage; h != sc.Storage {
+				have := strings.ToLower(h.String())
+				return &config.Error{Problems: []*config.Problem{{
+					Key: "KYCFLOW_STREAM_STORAGE", Value: cfg.Storage,
+					Err: fmt.Errorf("%w: %s exists with %s storage. Set KYCFLOW_STREAM_STORAGE=%s again; to change it, "+
+						"let the stages drain, then delete the streams (their messages with them: nats stream rm) and start again "+
+						"(kycflow run: start with another --data-dir)", ErrStorageChange, sc.Name, have, have),
+				}}}
+			}
+		}
+		err := RetryUnanswered(ctx, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(ctx, sc)
+			return err
+		})
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == jsReplicasNotSupported {
+			return &config.Error{Problems: []*config.Problem{{
+				Key: "KYCFLOW_STREAM_REPLICAS", Value: strconv.Itoa(sc.Replicas),
+				Err: fmt.Errorf("%w: want 1, or a cluster of at least %d servers", ErrReplicasNotClustered, sc.Replicas),
+			}}}
+		}
+		if err != nil {
 			return fmt.Errorf("broker: ensure stream %s: %w", sc.Name, err)
 		}
 	}
 	return nil
+}
+
+// unansweredAfter bounds one attempt of RetryUnanswered: JetStream answers
+// a create or update within milliseconds, or not at all.
+const unansweredAfter = 5 * time.Second
+
+// RetryUnanswered runs call, a JetStream API request that creates or
+// updates a stream, consumer or bucket idempotently, and asks again each
+// time it goes unanswered for a few seconds, until ctx ends. On a cluster
+// a create or update that races another client's creation of the same
+// stream can go unanswered for good (every stage's instances start at
+// once after a deploy); asked again, it is answered at once. Other errors
+// are returned as they are.
+func RetryUnanswered(ctx context.Context, call func(ctx context.Context) error) error {
+	wait := 100 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, unansweredAfter)
+		err := call(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // StreamNames are the streams.

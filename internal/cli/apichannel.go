@@ -14,7 +14,6 @@ import (
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/internal/jumioconfig"
 	"github.com/kycflow/kycflow/pkg/jumio"
-	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
 	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
@@ -123,26 +122,16 @@ func acquire(ctx context.Context, w io.Writer, client *jumio.Client, resp *wire.
 
 // jumioClient is the Jumio client of an operator command: the KYCFLOW_JUMIO_*
 // configuration, or without credentials the simulator of --simulator or of
-// the local kycflow run. target says which, for messages.
+// the local kycflow run (initiateTarget). target says which, for messages.
 func jumioClient(env Env, fs *flag.FlagSet, cmd string) (*jumio.Client, string, error) {
 	e := config.New(env.Getenv)
 	jc := jumioconfig.LoadConfig(e)
 	if err := e.Err(); err != nil {
-		return nil, "", fmt.Errorf("configuration: %w", err)
+		return nil, "", err
 	}
-	target := "Jumio (" + string(jc.Region) + ")"
-	if !jumioconfig.HasCredentials(jc) {
-		sim := strFlag(fs, "simulator")
-		if ri, ok := localRun(env, fs); ok && sim == "" {
-			sim = ri.SimulatorURL
-		}
-		if sim == "" {
-			return nil, "", fmt.Errorf("%s: no Jumio credentials (KYCFLOW_JUMIO_CLIENT_ID and KYCFLOW_JUMIO_CLIENT_SECRET) and no local simulator: %s", cmd, noLocalRun(env, fs))
-		}
-		sim = strings.TrimRight(sim, "/")
-		jc.Hosts = wire.Hosts{Auth: sim, Account: sim, API: sim, Retrieval: sim, Netverify: sim, Status: sim}
-		jc.ClientID, jc.ClientSecret = jumiotest.DefaultClientID, jumiotest.DefaultClientSecret
-		target = "the simulator at " + sim
+	jc, target, err := initiateTarget(env, fs, jc)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", cmd, err)
 	}
 	c, err := jumio.NewClient(jc)
 	if err != nil {

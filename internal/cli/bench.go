@@ -23,8 +23,10 @@ from this source tree and measures the whole pipeline: the Jumio simulator's
 callbacks are posted to ingest at a fixed rate, then at saturation; results
 go to a webhook receiver on loopback and to JUMIO_RESULTS. It runs once as
 separate processes against an external nats-server (sync_interval: always
-unless --nats-sync default) and once as "kycflow run" with its embedded
-server, and prints accepted callbacks/s, results delivered/s, latency from
+unless --nats-sync default), once as "kycflow run" with its embedded
+server, and once in production's shape, two processes of each service on a
+three-server JetStream cluster with R3 streams, whose throughput and p99 it
+sets beside the single node's with their ratios; and prints accepted callbacks/s, results delivered/s, latency from
 each callback's scheduled send time to the webhook's arrival (p50, p90,
 p99, max), resident memory and CPU per process, and the ledger of every
 callback. The simulator answers after --jumio-latency within a budget
@@ -51,7 +53,7 @@ machine: close other work for stable figures.`,
 			fs.Duration("e2e-duration", 20*time.Second, "end to end: how long the fixed rate is offered")
 			fs.Int("e2e-saturation", 3000, "end to end: callbacks posted at saturation")
 			fs.Int("e2e-concurrency", 32, "end to end: closed-loop clients at saturation")
-			fs.String("modes", "processes,run", "end to end: processes (separate services and nats-server), run (kycflow run)")
+			fs.String("modes", "processes,run,cluster", "end to end: processes (separate services and nats-server), run (kycflow run), cluster (two processes of each service on three nats-servers, R3 streams)")
 			fs.String("nats-sync", bench.SyncAlways, "end to end: sync setting of the external nats-server: always or default")
 			fs.Duration("jumio-latency", 20*time.Millisecond, "end to end: the Jumio simulator's latency per request")
 			fs.Float64("jumio-budget", 10000, "end to end: the Jumio simulator's request budget per second")
@@ -67,6 +69,9 @@ machine: close other work for stable figures.`,
 	})
 }
 
+// runBench reads the options, runs the end-to-end and the ingest
+// benchmarks asked for, writes --json-out, and fails when a ledger does
+// not balance or a target is missed.
 func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
 	target := "all"
 	if len(args) > 0 {
@@ -75,42 +80,11 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 	if len(args) > 1 || (target != "all" && target != "e2e" && target != "ingest") {
 		return usageError("bench: unknown target %q (want all, e2e or ingest)", strings.Join(args, " "))
 	}
-	get := func(name string) any { return fs.Lookup(name).Value.(flag.Getter).Get() }
-	str := func(name string) string { return fs.Lookup(name).Value.String() }
-
-	e2eOpts := bench.E2EOptions{
-		Rate:         get("e2e-rate").(float64),
-		Duration:     get("e2e-duration").(time.Duration),
-		Saturation:   get("e2e-saturation").(int),
-		Concurrency:  get("e2e-concurrency").(int),
-		JumioLatency: get("jumio-latency").(time.Duration),
-		JumioBudget:  get("jumio-budget").(float64),
-		Progress:     env.Stdout,
+	e2eOpts, ingestOpts, err := benchOptions(env, fs)
+	if err != nil {
+		return err
 	}
-	for _, m := range benchList(str("modes")) {
-		if m != string(rig.ModeProcesses) && m != string(rig.ModeRun) {
-			return usageError("bench: --modes: unknown mode %q (want processes, run)", m)
-		}
-		e2eOpts.Modes = append(e2eOpts.Modes, rig.Mode(m))
-	}
-	switch str("nats-sync") {
-	case bench.SyncAlways:
-	case bench.SyncDefault:
-		e2eOpts.SyncDefault = true
-	default:
-		return usageError("bench: --nats-sync: want always or default")
-	}
-	ingestOpts := bench.IngestOptions{
-		Duration:    get("duration").(time.Duration),
-		Warmup:      get("warmup").(time.Duration),
-		Rounds:      get("rounds").(int),
-		Concurrency: get("concurrency").(int),
-		Rate:        get("rate").(float64),
-		Syncs:       benchList(str("sync")),
-		Progress:    env.Stdout,
-	}
-
-	if path := str("log"); path != "" {
+	if path := strFlag(fs, "log"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
 			return fmt.Errorf("bench: --log: %w", err)
@@ -120,40 +94,25 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 	}
 
 	res := bench.Results{Machine: bench.ThisMachine()}
-	var (
-		errs   []error
-		missed []string
-	)
+	var errs []error
+	var missed []string
 	if target == "all" || target == "e2e" {
-		fmt.Fprintln(env.Stdout, "kycflow bench e2e")
-		results, err := bench.RunE2E(ctx, e2eOpts)
+		failed, miss, err := benchE2E(ctx, env, e2eOpts, &res)
 		if err != nil {
-			return benchInterrupted(err)
+			return err
 		}
-		res.E2E = bench.NewE2EReport(e2eOpts, results)
-		res.E2E.Write(env.Stdout, res.Machine)
-		if len(res.E2E.Unbalanced) > 0 {
-			errs = append(errs, fmt.Errorf("bench: the ledger does not balance (%s)", strings.Join(res.E2E.Unbalanced, ", ")))
-		}
-		if len(res.E2E.TargetsMissed) > 0 {
-			missed = append(missed, "e2e")
-		}
+		errs = append(errs, failed...)
+		missed = append(missed, miss...)
 	}
 	if target == "all" || target == "ingest" {
-		fmt.Fprintln(env.Stdout, "\nkycflow bench ingest")
-		results, err := bench.RunIngest(ctx, ingestOpts)
+		failed, miss, err := benchIngest(ctx, env, ingestOpts, &res)
 		if err != nil {
-			return benchInterrupted(err)
+			return err
 		}
-		res.Ingest = bench.NewIngestSummary(ingestOpts, results)
-		switch err := bench.Report(env.Stdout, ingestOpts, results); {
-		case errors.Is(err, bench.ErrTargetMissed):
-			missed = append(missed, "ingest")
-		case err != nil:
-			errs = append(errs, err)
-		}
+		errs = append(errs, failed...)
+		missed = append(missed, miss...)
 	}
-	if path := str("json-out"); path != "" {
+	if path := strFlag(fs, "json-out"); path != "" {
 		if err := res.WriteJSON(path); err != nil {
 			return fmt.Errorf("bench: --json-out: %w", err)
 		}
@@ -163,6 +122,81 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 		errs = append(errs, fmt.Errorf("%w (%s)", bench.ErrTargetMissed, strings.Join(missed, ", ")))
 	}
 	return errors.Join(errs...)
+}
+
+// benchOptions reads the options of both benchmarks from the flags.
+func benchOptions(env Env, fs *flag.FlagSet) (bench.E2EOptions, bench.IngestOptions, error) {
+	get := func(name string) any { return fs.Lookup(name).Value.(flag.Getter).Get() }
+	e2eOpts := bench.E2EOptions{
+		Rate:         get("e2e-rate").(float64),
+		Duration:     get("e2e-duration").(time.Duration),
+		Saturation:   get("e2e-saturation").(int),
+		Concurrency:  get("e2e-concurrency").(int),
+		JumioLatency: get("jumio-latency").(time.Duration),
+		JumioBudget:  get("jumio-budget").(float64),
+		Progress:     env.Stdout,
+	}
+	for _, m := range benchList(strFlag(fs, "modes")) {
+		if m != string(rig.ModeProcesses) && m != string(rig.ModeRun) && m != string(rig.ModeCluster) {
+			return e2eOpts, bench.IngestOptions{}, usageError("bench: --modes: unknown mode %q (want processes, run, cluster)", m)
+		}
+		e2eOpts.Modes = append(e2eOpts.Modes, rig.Mode(m))
+	}
+	switch strFlag(fs, "nats-sync") {
+	case bench.SyncAlways:
+	case bench.SyncDefault:
+		e2eOpts.SyncDefault = true
+	default:
+		return e2eOpts, bench.IngestOptions{}, usageError("bench: --nats-sync: want always or default")
+	}
+	ingestOpts := bench.IngestOptions{
+		Duration:    get("duration").(time.Duration),
+		Warmup:      get("warmup").(time.Duration),
+		Rounds:      get("rounds").(int),
+		Concurrency: get("concurrency").(int),
+		Rate:        get("rate").(float64),
+		Syncs:       benchList(strFlag(fs, "sync")),
+		Progress:    env.Stdout,
+	}
+	return e2eOpts, ingestOpts, nil
+}
+
+// benchE2E runs the end-to-end benchmark into res and prints it; failed
+// holds an unbalanced ledger, missed "e2e" when a target is missed. err
+// ends the command (interrupted, or nothing measured).
+func benchE2E(ctx context.Context, env Env, opts bench.E2EOptions, res *bench.Results) (failed []error, missed []string, err error) {
+	fmt.Fprintln(env.Stdout, "kycflow bench e2e")
+	results, err := bench.RunE2E(ctx, opts)
+	if err != nil {
+		return nil, nil, benchInterrupted(err)
+	}
+	res.E2E = bench.NewE2EReport(opts, results)
+	res.E2E.Write(env.Stdout, res.Machine)
+	if len(res.E2E.Unbalanced) > 0 {
+		failed = append(failed, fmt.Errorf("bench: the ledger does not balance (%s)", strings.Join(res.E2E.Unbalanced, ", ")))
+	}
+	if len(res.E2E.TargetsMissed) > 0 {
+		missed = append(missed, "e2e")
+	}
+	return failed, missed, nil
+}
+
+// benchIngest runs the ingest comparison into res and prints it; missed
+// holds "ingest" when a target is missed.
+func benchIngest(ctx context.Context, env Env, opts bench.IngestOptions, res *bench.Results) (failed []error, missed []string, err error) {
+	fmt.Fprintln(env.Stdout, "\nkycflow bench ingest")
+	results, err := bench.RunIngest(ctx, opts)
+	if err != nil {
+		return nil, nil, benchInterrupted(err)
+	}
+	res.Ingest = bench.NewIngestSummary(opts, results)
+	switch err := bench.Report(env.Stdout, opts, results); {
+	case errors.Is(err, bench.ErrTargetMissed):
+		missed = append(missed, "ingest")
+	case err != nil:
+		failed = append(failed, err)
+	}
+	return failed, missed, nil
 }
 
 func benchInterrupted(err error) error {

@@ -3,15 +3,19 @@
 // with register in an init function, so adding one touches no other file.
 //
 // Errors print as one line ("kycflow: …") with a non-zero exit status:
-// 2 for usage errors, 1 for everything else.
+// 2 for usage errors, 1 for everything else. An error that lists several
+// problems (configuration, a routes file) prints one problem per line.
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -24,6 +28,29 @@ type Env struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Program is how the user runs kycflow (Invocation); the commands
+	// kycflow suggests start with it. Empty: "kycflow".
+	Program string
+}
+
+func (env Env) program() string { return cmp.Or(env.Program, "kycflow") }
+
+// Invocation is how a user who started kycflow as arg0 (os.Args[0])
+// runs it again: "go run ./cmd/kycflow" for a binary that "go run" built
+// (in the repository; the module path elsewhere), arg0 itself otherwise
+// ("kycflow" from the PATH, "bin/kycflow", "./kycflow").
+func Invocation(arg0 string) string {
+	dir := filepath.Dir(arg0)
+	if filepath.Base(dir) == "exe" && strings.Contains(dir, "go-build") {
+		if fi, err := os.Stat(filepath.Join("cmd", "kycflow")); err == nil && fi.IsDir() {
+			return "go run ./cmd/kycflow"
+		}
+		return "go run github.com/kycflow/kycflow/cmd/kycflow"
+	}
+	if arg0 == "" {
+		return "kycflow"
+	}
+	return arg0
 }
 
 // Command is one kycflow subcommand.
@@ -68,21 +95,43 @@ func usageError(format string, args ...any) error {
 // Main runs kycflow with args (without the program name) and returns the
 // exit status.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	env := Env{Getenv: getenv, Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	return MainEnv(ctx, Env{Getenv: getenv, Stdin: stdin, Stdout: stdout, Stderr: stderr}, args)
+}
+
+// MainEnv is Main with the whole Env.
+func MainEnv(ctx context.Context, env Env, args []string) int {
+	stderr := env.Stderr
 	err := dispatch(ctx, env, args)
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintln(stderr, "kycflow:", strings.Replace(oneLine(err), "usage: ", "", 1))
+		fmt.Fprintln(stderr, "kycflow:", strings.Replace(errorText(err), "usage: ", "", 1))
 		return 2
 	}
-	fmt.Fprintln(stderr, "kycflow:", oneLine(err))
+	fmt.Fprintln(stderr, "kycflow:", errorText(err))
 	return 1
 }
 
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
+// errorText is err as printed: one line, except that the items of a list
+// (lines of the error that start with a space: one problem each) keep a
+// line of their own, indented by two spaces.
+func errorText(err error) string {
+	var b strings.Builder
+	for i, l := range strings.Split(strings.TrimSpace(err.Error()), "\n") {
+		item := strings.HasPrefix(l, " ") || strings.HasPrefix(l, "\t")
+		l = strings.Join(strings.Fields(l), " ")
+		switch {
+		case l == "":
+		case i == 0:
+			b.WriteString(l)
+		case item:
+			b.WriteString("\n  " + l)
+		default:
+			b.WriteString(" " + l)
+		}
+	}
+	return b.String()
 }
 
 func dispatch(ctx context.Context, env Env, args []string) error {
@@ -167,8 +216,12 @@ Usage:
 
 Commands:
 `)
+	width := 0
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-10s %s\n", c.Name, c.Summary)
+		width = max(width, len(c.Name))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.Name, c.Summary)
 	}
 	fmt.Fprint(w, `
 Example:
@@ -189,14 +242,46 @@ func (c *Command) help(w io.Writer) error {
 	if c.Flags != nil {
 		c.Flags(fs)
 	}
-	var flags strings.Builder
-	fs.SetOutput(&flags)
-	fs.PrintDefaults()
-	if flags.Len() > 0 {
-		fmt.Fprintf(w, "\nFlags:\n%s", flags.String())
+	if flags := flagHelp(fs); flags != "" {
+		fmt.Fprintf(w, "\nFlags:\n%s", flags)
 	}
 	if c.Example != "" {
 		fmt.Fprintf(w, "\nExample:\n%s\n", strings.TrimRight(c.Example, "\n"))
 	}
 	return flag.ErrHelp
+}
+
+// flagHelp lists fs's flags as the documentation writes them ("--name
+// value"), each with its usage and, unless the usage already says what
+// the default is, its default.
+func flagHelp(fs *flag.FlagSet) string {
+	var b strings.Builder
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		if _, ok := f.Value.(*listFlag); ok {
+			arg = "list"
+		}
+		b.WriteString("  --" + f.Name)
+		if arg != "" {
+			b.WriteString(" " + arg)
+		}
+		b.WriteString("\n        " + strings.ReplaceAll(usage, "\n", "\n        "))
+		switch f.DefValue {
+		case "", "0", "false", "[]":
+		default:
+			if !strings.Contains(usage, "default") {
+				fmt.Fprintf(&b, " (default %s)", f.DefValue)
+			}
+		}
+		b.WriteString("\n")
+	})
+	return b.String()
+}
+
+// count writes n things: "1 dead letter", "2 dead letters".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -55,26 +55,6 @@ func TestMainUsage(t *testing.T) {
 	}
 }
 
-func TestErrorsAreOneLine(t *testing.T) {
-	var out, errOut bytes.Buffer
-	env := func(k string) string {
-		if k == "KYCFLOW_JUMIO_REGION" {
-			return "mars-1"
-		}
-		if k == "KYCFLOW_INGEST_RATE_LIMIT" {
-			return "fast"
-		}
-		return ""
-	}
-	code := Main(t.Context(), []string{"run", "--data-dir", t.TempDir()}, env, nil, &out, &errOut)
-	if code != 1 {
-		t.Fatalf("exit: got %d, want 1", code)
-	}
-	if lines := strings.Count(strings.TrimRight(errOut.String(), "\n"), "\n"); lines != 0 {
-		t.Errorf("stderr has %d lines, want 1: %q", lines+1, errOut.String())
-	}
-}
-
 // TestRunStoresAndKeepsData: "kycflow run" prints the callback URLs and the
 // checks that are off, stores a callback from loopback, stops cleanly when
 // its context ends, and leaves the callback in --data-dir.
@@ -117,6 +97,13 @@ func TestRunStoresAndKeepsData(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("banner lacks %q:\n%s", want, out.String())
 		}
+	}
+
+	// Memory storage on the file streams it left is refused before the
+	// banner, saying what to do.
+	code, out2, errOut2 := runOnce(t.Context(), t, map[string]string{"KYCFLOW_STREAM_STORAGE": "memory"}, "--data-dir", dataDir, "--nats-listen", "127.0.0.1:0")
+	if want := "kycflow: configuration: KYCFLOW_STREAM_STORAGE=memory: JetStream cannot change the storage of a stream that exists: JUMIO_CALLBACKS exists with file storage. Set KYCFLOW_STREAM_STORAGE=file again"; code != 1 || out2 != "" || !strings.HasPrefix(errOut2, want) {
+		t.Errorf("storage change: exit %d, stdout %q, stderr %q; want %q…", code, out2, errOut2, want)
 	}
 
 	// The data outlives the process.
@@ -198,5 +185,43 @@ func TestRunExternalNATS(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "jetstream")); err == nil {
 		t.Errorf("an embedded store was created")
+	}
+}
+
+// TestHelpLayout: the command list is aligned whatever the longest name,
+// and every command's flags read as the documentation writes them, with
+// their default said once.
+func TestHelpLayout(t *testing.T) {
+	var out bytes.Buffer
+	Main(t.Context(), []string{"--help"}, noEnv, nil, &out, io.Discard)
+	_, list, _ := strings.Cut(out.String(), "Commands:\n")
+	list, _, _ = strings.Cut(list, "\n\n")
+	column := -1
+	for _, l := range strings.Split(list, "\n") {
+		name := strings.Fields(l)[0]
+		col := len(l) - len(strings.TrimLeft(strings.TrimPrefix(l, "  "+name), " ")) // where the summary starts
+		if column == -1 {
+			column = col
+		}
+		if col != column {
+			t.Errorf("summary of %s starts at column %d, want %d:\n%s", name, col, column, list)
+		}
+	}
+	for _, c := range commands {
+		var b bytes.Buffer
+		_ = c.help(&b)
+		for _, l := range strings.Split(b.String(), "\n") {
+			if strings.Count(l, "(default") > 1 {
+				t.Errorf("%s --help says the default twice: %q", c.Name, l)
+			}
+			if strings.HasPrefix(l, "  -") && !strings.HasPrefix(l, "  --") {
+				t.Errorf("%s --help: flag %q, want --name", c.Name, l)
+			}
+		}
+	}
+	for n, want := range map[int]string{0: "0 dead letters", 1: "1 dead letter", 2: "2 dead letters"} {
+		if got := count(n, "dead letter"); got != want {
+			t.Errorf("count(%d): got %q, want %q", n, got, want)
+		}
 	}
 }

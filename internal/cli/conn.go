@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,7 +141,7 @@ func connect(ctx context.Context, env Env, fs *flag.FlagSet) (*session, error) {
 	e := config.New(env.Getenv)
 	cfg := broker.LoadConfig(e)
 	if err := e.Err(); err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
+		return nil, err
 	}
 	cfg.URL = natsURL(env, fs)
 	cfg.Name = "kycflow-cli"
@@ -154,6 +153,9 @@ func connect(ctx context.Context, env Env, fs *flag.FlagSet) (*session, error) {
 		hint := "start kycflow run, or set --nats-url or KYCFLOW_NATS_URL"
 		if _, local := localRun(env, fs); !local && strFlag(fs, "nats-url") == "" && env.Getenv("KYCFLOW_NATS_URL") == "" {
 			hint = noLocalRun(env, fs) + "; start kycflow run, or set --nats-url or KYCFLOW_NATS_URL"
+		}
+		if ce := (*broker.ConnectError)(nil); errors.As(err, &ce) {
+			err = ce.Err // it names the URL too
 		}
 		return nil, fmt.Errorf("no NATS server at %s (%s): %w", redactURL(cfg.URL), hint, err)
 	}
@@ -169,21 +171,7 @@ func connect(ctx context.Context, env Env, fs *flag.FlagSet) (*session, error) {
 var errInterrupted = errors.New("interrupted")
 
 // redactURL hides the password of URLs like nats://user:pass@host.
-func redactURL(s string) string {
-	var out []string
-	for part := range strings.SplitSeq(s, ",") {
-		if u, err := url.Parse(strings.TrimSpace(part)); err == nil && u.User != nil {
-			if _, has := u.User.Password(); has {
-				part = u.Redacted()
-			} else {
-				u.User = url.User("xxxxx")
-				part = u.String()
-			}
-		}
-		out = append(out, part)
-	}
-	return strings.Join(out, ",")
-}
+func redactURL(s string) string { return broker.RedactURL(s) }
 
 // Flag readers for the values a command registered.
 

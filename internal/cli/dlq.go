@@ -253,7 +253,7 @@ func listDeadLetters(w io.Writer, dls []deadLetter, asJSON bool) error {
 			cmp.Or(d.Class, "-"), d.Attempts, cmp.Or(d.AccountID, events.LegacyAccount), d.ExecutionID, errText)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%d dead letters\n", len(dls))
+	fmt.Fprintln(w, count(len(dls), "dead letter"))
 	return nil
 }
 
@@ -341,7 +341,7 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 		fmt.Fprintf(env.Stdout, "re-drove dead letter %d to %s\n", d.Seq, d.OriginalSubject)
 	}
 	if !dryRun {
-		fmt.Fprintf(env.Stdout, "%d dead letters re-driven\n", done)
+		fmt.Fprintf(env.Stdout, "%s re-driven\n", count(done, "dead letter"))
 	}
 	return nil
 }
@@ -361,15 +361,15 @@ var errRouteNotRead = errors.New("no notifier reads the route")
 // unread while its dead letter is gone. Nothing is re-driven when one
 // route fails the check.
 func checkRedriveRoutes(ctx context.Context, js jetstream.JetStream, dls []deadLetter) error {
-	count := map[string]int{}
+	n := map[string]int{}
 	for _, d := range dls {
 		if d.Stage == string(events.StageNotify) && d.Route != "" {
-			count[d.Route]++
+			n[d.Route]++
 		}
 	}
-	for _, route := range slices.Sorted(maps.Keys(count)) {
+	for _, route := range slices.Sorted(maps.Keys(n)) {
 		if err := routeRead(ctx, js, route); err != nil {
-			return fmt.Errorf("%d dead letters of route %s not re-driven (nothing was): %w", count[route], route, err)
+			return fmt.Errorf("%s of route %s not re-driven (nothing was): %w", count(n[route], "dead letter"), route, err)
 		}
 	}
 	return nil
@@ -418,10 +418,10 @@ func purgeDeadLetters(ctx context.Context, env Env, js jetstream.JetStream, dls 
 		return nil
 	}
 	if dryRun {
-		fmt.Fprintf(env.Stdout, "would delete %d dead letters\n", len(dls))
+		fmt.Fprintf(env.Stdout, "would delete %s\n", count(len(dls), "dead letter"))
 		return nil
 	}
-	ok, err := confirm(env, yes, fmt.Sprintf("Delete %d dead letters? They cannot be re-driven afterwards.", len(dls)))
+	ok, err := confirm(env, yes, fmt.Sprintf("Delete %s? They cannot be re-driven afterwards.", count(len(dls), "dead letter")))
 	if err != nil || !ok {
 		return err
 	}
@@ -437,7 +437,7 @@ func purgeDeadLetters(ctx context.Context, env Env, js jetstream.JetStream, dls 
 			return fmt.Errorf("dlq: delete dead letter %d: %w; %d of %d deleted", d.Seq, err, i, len(dls))
 		}
 	}
-	fmt.Fprintf(env.Stdout, "%d dead letters deleted\n", len(dls))
+	fmt.Fprintf(env.Stdout, "%s deleted\n", count(len(dls), "dead letter"))
 	return nil
 }
 

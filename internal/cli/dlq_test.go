@@ -82,7 +82,7 @@ func TestRedriveRefusesAnUnreadRoute(t *testing.T) {
 		}
 	}
 	s.kycflow(2, "dlq", "show", "9f2c1e7a-3b4d-4c5e-8f60-1a2b3c4d5e6f")
-	if out := s.kycflow(0, "dlq", "redrive", "--route", "live"); !strings.Contains(out, "1 dead letters re-driven") {
+	if out := s.kycflow(0, "dlq", "redrive", "--route", "live"); !strings.Contains(out, "1 dead letter re-driven") {
 		t.Errorf("redrive to a read route: %s", out)
 	}
 	if out := s.kycflow(0, "dlq", "list"); !strings.Contains(out, "2 dead letters") {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -68,6 +69,11 @@ transactions complete a few seconds later and call back that run's ingest.`,
 	})
 }
 
+// runInitiate picks the Jumio to talk to (the local simulator without
+// credentials), builds the account request with a signed userReference,
+// reads and checks the API channel's files, sends the request, sends the
+// files through the API channel when there are any, prints the ids and the
+// web link, and announces the execution for reconciliation.
 func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
 	if len(args) > 0 {
 		return usageError("initiate: unexpected argument %q", args[0])
@@ -80,67 +86,30 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 	jc := jumioconfig.LoadConfig(e)
 	refSecrets := e.Secret("KYCFLOW_INGEST_USER_REFERENCE_SECRETS", "HMAC secrets of signed userReference tokens")
 	if err := e.Err(); err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return err
 	}
-	target := "Jumio (" + string(jc.Region) + ")"
-	if !jumioconfig.HasCredentials(jc) {
-		sim := strFlag(fs, "simulator")
-		if ri, ok := localRun(env, fs); ok && sim == "" {
-			sim = ri.SimulatorURL
-		}
-		if sim == "" {
-			return fmt.Errorf("initiate: no Jumio credentials (KYCFLOW_JUMIO_CLIENT_ID and KYCFLOW_JUMIO_CLIENT_SECRET) and no local simulator: %s", noLocalRun(env, fs))
-		}
-		sim = strings.TrimRight(sim, "/")
-		jc.Hosts = wire.Hosts{Auth: sim, Account: sim, API: sim, Retrieval: sim, Netverify: sim, Status: sim}
-		jc.ClientID, jc.ClientSecret = jumiotest.DefaultClientID, jumiotest.DefaultClientSecret
-		target = "the simulator at " + sim
+	jc, target, err := initiateTarget(env, fs, jc)
+	if err != nil {
+		return fmt.Errorf("initiate: %w", err)
 	}
 	client, err := jumio.NewClient(jc)
 	if err != nil {
 		return fmt.Errorf("initiate: %w", err)
 	}
 	defer client.CloseIdleConnections()
-
-	req := wire.AccountRequest{
-		CustomerInternalReference: strFlag(fs, "reference"),
-		WorkflowDefinition:        wire.WorkflowDefinition{Key: key},
-		CallbackURL:               strFlag(fs, "callback-url"),
-		TokenLifetime:             strFlag(fs, "token-lifetime"),
-	}
-	if req.CustomerInternalReference == "" {
-		var b [6]byte
-		_, _ = rand.Read(b[:])
-		req.CustomerInternalReference = "kycflow-" + hex.EncodeToString(b[:])
-	}
-	if l, s, er := strFlag(fs, "locale"), strFlag(fs, "success-url"), strFlag(fs, "error-url"); l != "" || s != "" || er != "" {
-		req.Web = &wire.WebSettings{Locale: l, SuccessURL: s, ErrorURL: er}
-	}
-	userID := strFlag(fs, "user-id")
-	signed := false
-	if refSecrets.IsSet() {
-		first, _, _ := strings.Cut(refSecrets.Value(), ",")
-		tok, err := wire.SignUserReference([]byte(strings.TrimSpace(first)), userID, time.Now())
-		if err != nil {
-			return fmt.Errorf("initiate: --user-id: %w", err)
-		}
-		req.UserReference, signed = tok, true
-	} else {
-		req.UserReference = userID
-	}
-	if err := req.Validate(); err != nil {
-		return usageError("initiate: %v", err)
+	ir, err := initiateRequest(fs, key, refSecrets)
+	if err != nil {
+		return err
 	}
 	acq, err := readAcquisition(fs)
 	if err != nil {
 		return fmt.Errorf("initiate: %w", err)
 	}
-
 	var resp *wire.AccountResponse
 	if account := strFlag(fs, "account"); account != "" {
-		resp, err = client.UpdateAccount(ctx, account, req)
+		resp, err = client.UpdateAccount(ctx, account, ir.req)
 	} else {
-		resp, err = client.CreateAccount(ctx, req)
+		resp, err = client.CreateAccount(ctx, ir.req)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -148,16 +117,14 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 		}
 		return fmt.Errorf("initiate: %s: %w", target, err)
 	}
-	var channel string
+	var channel strings.Builder
 	if acq != nil {
-		var b strings.Builder
-		if err := acquire(ctx, &b, client, resp, *acq); err != nil {
+		if err := acquire(ctx, &channel, client, resp, *acq); err != nil {
 			if ctx.Err() != nil {
 				return errInterrupted
 			}
 			return fmt.Errorf("initiate: API channel of account %s workflow execution %s: %w", resp.Account.ID, resp.WorkflowExecution.ID, err)
 		}
-		channel = b.String()
 	}
 	if boolFlag(fs, "json") {
 		enc := json.NewEncoder(env.Stdout)
@@ -165,23 +132,91 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 		if err := enc.Encode(resp); err != nil {
 			return err
 		}
-		return announce(ctx, env.Stderr, env, fs, resp, req, "kycflow initiate")
+		return announce(ctx, env.Stderr, env, fs, resp, ir.req, "kycflow initiate")
 	}
-	fmt.Fprintf(env.Stdout, "transaction initiated on %s\n", target)
-	fmt.Fprintf(env.Stdout, "  account             %s\n", resp.Account.ID)
-	fmt.Fprintf(env.Stdout, "  workflow execution  %s\n", resp.WorkflowExecution.ID)
-	fmt.Fprintf(env.Stdout, "  workflow key        %d\n", key)
-	fmt.Fprintf(env.Stdout, "  reference           %s\n", req.CustomerInternalReference)
+	printInitiated(env.Stdout, target, ir, resp)
+	fmt.Fprint(env.Stdout, channel.String())
+	return announce(ctx, env.Stdout, env, fs, resp, ir.req, "kycflow initiate")
+}
+
+// initiateTarget returns the client configuration and says which Jumio it
+// reaches: Jumio with credentials, else the simulator of --simulator or of
+// the local kycflow run, with its development credentials. The operator
+// commands that talk to Jumio use it (jumioClient).
+func initiateTarget(env Env, fs *flag.FlagSet, jc jumio.Config) (jumio.Config, string, error) {
+	if jumioconfig.HasCredentials(jc) {
+		return jc, "Jumio (" + string(jc.Region) + ")", nil
+	}
+	sim := strFlag(fs, "simulator")
+	if ri, ok := localRun(env, fs); ok && sim == "" {
+		sim = ri.SimulatorURL
+	}
+	if sim == "" {
+		return jc, "", fmt.Errorf("no Jumio credentials (KYCFLOW_JUMIO_CLIENT_ID and KYCFLOW_JUMIO_CLIENT_SECRET) and no local simulator: %s", noLocalRun(env, fs))
+	}
+	sim = strings.TrimRight(sim, "/")
+	jc.Hosts = wire.Hosts{Auth: sim, Account: sim, API: sim, Retrieval: sim, Netverify: sim, Status: sim}
+	jc.ClientID, jc.ClientSecret = jumiotest.DefaultClientID, jumiotest.DefaultClientSecret
+	return jc, "the simulator at " + sim, nil
+}
+
+// initiation is the account request and what went into its
+// userReference.
+type initiation struct {
+	req    wire.AccountRequest
+	key    int
+	userID string
+	signed bool
+}
+
+// initiateRequest builds the account request from the flags: a reference
+// made up when none is given, the userReference signed with the first of
+// KYCFLOW_INGEST_USER_REFERENCE_SECRETS when set.
+func initiateRequest(fs *flag.FlagSet, key int, refSecrets config.Secret) (initiation, error) {
+	ir := initiation{key: key, userID: strFlag(fs, "user-id")}
+	ir.req = wire.AccountRequest{
+		CustomerInternalReference: strFlag(fs, "reference"),
+		WorkflowDefinition:        wire.WorkflowDefinition{Key: key},
+		CallbackURL:               strFlag(fs, "callback-url"),
+		TokenLifetime:             strFlag(fs, "token-lifetime"),
+	}
+	if ir.req.CustomerInternalReference == "" {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		ir.req.CustomerInternalReference = "kycflow-" + hex.EncodeToString(b[:])
+	}
+	if l, s, er := strFlag(fs, "locale"), strFlag(fs, "success-url"), strFlag(fs, "error-url"); l != "" || s != "" || er != "" {
+		ir.req.Web = &wire.WebSettings{Locale: l, SuccessURL: s, ErrorURL: er}
+	}
+	ir.req.UserReference = ir.userID
+	if refSecrets.IsSet() {
+		first, _, _ := strings.Cut(refSecrets.Value(), ",")
+		tok, err := wire.SignUserReference([]byte(strings.TrimSpace(first)), ir.userID, time.Now())
+		if err != nil {
+			return ir, fmt.Errorf("initiate: --user-id: %w", err)
+		}
+		ir.req.UserReference, ir.signed = tok, true
+	}
+	if err := ir.req.Validate(); err != nil {
+		return ir, usageError("initiate: %v", err)
+	}
+	return ir, nil
+}
+
+// printInitiated prints the transaction's ids and web link.
+func printInitiated(w io.Writer, target string, ir initiation, resp *wire.AccountResponse) {
+	fmt.Fprintf(w, "transaction initiated on %s\n", target)
+	fmt.Fprintf(w, "  account             %s\n", resp.Account.ID)
+	fmt.Fprintf(w, "  workflow execution  %s\n", resp.WorkflowExecution.ID)
+	fmt.Fprintf(w, "  workflow key        %d\n", ir.key)
+	fmt.Fprintf(w, "  reference           %s\n", ir.req.CustomerInternalReference)
 	switch {
-	case signed:
-		fmt.Fprintf(env.Stdout, "  userReference       signed with KYCFLOW_INGEST_USER_REFERENCE_SECRETS (user id %q)\n", userID)
-	case userID != "":
-		fmt.Fprintf(env.Stdout, "  userReference       %s (not signed: KYCFLOW_INGEST_USER_REFERENCE_SECRETS is unset)\n", userID)
+	case ir.signed:
+		fmt.Fprintf(w, "  userReference       signed with KYCFLOW_INGEST_USER_REFERENCE_SECRETS (user id %q)\n", ir.userID)
+	case ir.userID != "":
+		fmt.Fprintf(w, "  userReference       %s (not signed: KYCFLOW_INGEST_USER_REFERENCE_SECRETS is unset)\n", ir.userID)
 	}
-	if channel != "" {
-		fmt.Fprint(env.Stdout, channel)
-	} else if resp.Web != nil && resp.Web.Href != "" {
-		fmt.Fprintf(env.Stdout, "  web link            %s\n", resp.Web.Href)
+	if resp.Web != nil && resp.Web.Href != "" {
+		fmt.Fprintf(w, "  web link            %s\n", resp.Web.Href)
 	}
-	return announce(ctx, env.Stdout, env, fs, resp, req, "kycflow initiate")
 }

@@ -162,7 +162,7 @@ func runMigrate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) e
 		fmt.Fprintf(env.Stderr, "warning: %s (%s): %s\n", w.Field, w.Kind, w.Message)
 	}
 	if len(warnings) > 0 {
-		fmt.Fprintf(env.Stderr, "%d fields of the %s did not carry over as they were\n", len(warnings), map[string]string{
+		fmt.Fprintf(env.Stderr, "%s of the %s did not carry over as they were\n", count(len(warnings), "field"), map[string]string{
 			"initiate": "initiate request", "perform": "performNetverify request", "response": "initiate response", "redirect": "redirect"}[kind])
 	}
 	return nil

@@ -292,10 +292,10 @@ func runReplay(ctx context.Context, env Env, fs *flag.FlagSet, args []string) er
 	}
 	span := fmt.Sprintf("sequences %d to %d", sel.seqs[0], sel.seqs[len(sel.seqs)-1])
 	if sel.older > 0 {
-		span += fmt.Sprintf("; %d older results of the same execution status left out", sel.older)
+		span += fmt.Sprintf("; %s of the same execution status left out", count(sel.older, "older result"))
 	}
 	if boolFlag(fs, "dry-run") {
-		fmt.Fprintf(env.Stdout, "would replay %d messages of %s (%s) to the %s stage, replay id %s\n", len(sel.seqs), stream, span, req.stage, marker.ID)
+		fmt.Fprintf(env.Stdout, "would replay %s of %s (%s) to the %s stage, replay id %s\n", count(len(sel.seqs), "message"), stream, span, req.stage, marker.ID)
 		return nil
 	}
 
@@ -350,7 +350,7 @@ func runReplay(ctx context.Context, env Env, fs *flag.FlagSet, args []string) er
 		bar.update(i + 1)
 	}
 	bar.finish()
-	fmt.Fprintf(env.Stdout, "replayed %d messages of %s (%s) to the %s stage, replay id %s: %d stored", len(sel.seqs), stream, span, req.stage, marker.ID, stored)
+	fmt.Fprintf(env.Stdout, "replayed %s of %s (%s) to the %s stage, replay id %s: %d stored", count(len(sel.seqs), "message"), stream, span, req.stage, marker.ID, stored)
 	if dups > 0 {
 		fmt.Fprintf(env.Stdout, ", %d already stored by an earlier run of this replay", dups)
 	}

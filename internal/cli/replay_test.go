@@ -140,7 +140,7 @@ func TestReplayNotifySelectsTheNewestResult(t *testing.T) {
 	cp.Set(events.HeaderMsgID, "copy-1")
 	s.enriched(y, events.StatusProcessed, events.DecisionPassed, cp)
 
-	if out := s.kycflow(0, "replay", "notify", "--dry-run"); !strings.Contains(out, "would replay 2 messages") || !strings.Contains(out, "1 older results") {
+	if out := s.kycflow(0, "replay", "notify", "--dry-run"); !strings.Contains(out, "would replay 2 messages") || !strings.Contains(out, "1 older result ") {
 		t.Errorf("dry run: %s", out)
 	}
 	out := s.kycflow(0, "replay", "notify", "--redeliver", "--execution", x)
@@ -169,7 +169,7 @@ func TestReplayEnrichSkipsCopies(t *testing.T) {
 	s.callback("cb-1", nil)
 	s.callback("cb-1-copy", map[string]string{events.HeaderReplay: "id=a", events.HeaderRefed: "a"})
 	s.callback("cb-1-legacy-copy", map[string]string{events.HeaderReplay: "id=b"})
-	if out := s.kycflow(0, "replay", "enrich", "--dry-run"); !strings.Contains(out, "would replay 1 messages") {
+	if out := s.kycflow(0, "replay", "enrich", "--dry-run"); !strings.Contains(out, "would replay 1 message ") {
 		t.Errorf("dry run: %s", out)
 	}
 }
@@ -271,7 +271,7 @@ func TestReplaySequenceRange(t *testing.T) {
 		{[]string{"--from-seq", "2", "--to-seq", "4"}, "would replay 3 messages of JUMIO_ENRICHED (sequences 2 to 4)"},
 		{[]string{"--from-seq", "5"}, "would replay 2 messages of JUMIO_ENRICHED (sequences 5 to 6)"},
 		{[]string{"--to-seq", "2"}, "would replay 2 messages of JUMIO_ENRICHED (sequences 1 to 2)"},
-		{[]string{"--from-seq", "3", "--to-seq", "3"}, "would replay 1 messages of JUMIO_ENRICHED (sequences 3 to 3)"},
+		{[]string{"--from-seq", "3", "--to-seq", "3"}, "would replay 1 message of JUMIO_ENRICHED (sequences 3 to 3)"},
 		{[]string{"--from-seq", "7"}, "nothing to replay"},
 	} {
 		if out := s.kycflow(0, append([]string{"replay", "notify", "--dry-run"}, tc.args...)...); !strings.Contains(out, tc.want) {

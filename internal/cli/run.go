@@ -3,6 +3,7 @@ package cli
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,9 +12,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/broker/embedded"
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/internal/enricher"
@@ -50,12 +54,12 @@ the callbacks in flight, the stages drain, then the server stops.`,
   kycflow run --data-dir /var/lib/kycflow --addr :9000
   kycflow run --nats-url nats://nats.internal:4222`,
 		Flags: func(fs *flag.FlagSet) {
-			fs.String("data-dir", DefaultDataDir, "directory for JetStream data and the simulator's transactions, kept across restarts (default KYCFLOW_DATA_DIR or "+DefaultDataDir+")")
+			fs.String("data-dir", "", "directory for JetStream data and the simulator's transactions, kept across restarts (default KYCFLOW_DATA_DIR or "+DefaultDataDir+")")
 			fs.String("addr", "", "listen address of the callback endpoints (default KYCFLOW_INGEST_ADDR, else 127.0.0.1:8080 with the simulator, :8080 with Jumio credentials)")
 			fs.String("enricher-addr", "", "listen address of the enricher's /healthz, /readyz and /metrics (default KYCFLOW_ENRICHER_ADDR or 127.0.0.1:8081)")
 			fs.String("notifier-addr", "", "listen address of the notifier's /healthz, /readyz and /metrics (default KYCFLOW_NOTIFIER_ADDR or 127.0.0.1:8082)")
 			fs.String("simulator-addr", "127.0.0.1:0", "listen address of the Jumio simulator, started without Jumio credentials (port 0: any free port)")
-			fs.String("nats-listen", "127.0.0.1:4222", "listen address of the embedded NATS server (port 0: any free port)")
+			fs.String("nats-listen", "", "listen address of the embedded NATS server (default KYCFLOW_NATS_LISTEN, else "+defaultNATSListen+"; port 0: any free port)")
 			fs.String("nats-url", "", "use this NATS server instead of the embedded one (credentials from the KYCFLOW_NATS_* variables)")
 		},
 		Run: runRun,
@@ -71,8 +75,22 @@ type runConfig struct {
 	routesSrc string
 	enricher  enricher.Config
 	tel       telemetry.Config
+	// natsURL is --nats-url: an external server; "" for the embedded one
+	// on natsListen.
+	natsURL    string
+	natsListen string
+	// simulatorAddr is where the Jumio simulator listens when there are
+	// no Jumio credentials.
+	simulatorAddr string
 }
 
+// ownServer reports whether run starts its embedded NATS server.
+func (rc runConfig) ownServer() bool { return rc.natsURL == "" }
+
+// runRun checks the whole configuration, claims the data directory,
+// starts NATS and makes the streams, opens the stages' listeners (and the
+// simulator), prints the banner, and runs the stages until ctx ends. Every
+// check that can fail comes before the banner.
 func runRun(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
 	if len(args) > 0 {
 		return usageError("run: unexpected argument %q", args[0])
@@ -81,114 +99,82 @@ func runRun(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(rc.dataDir, 0o750); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	if err := claimDataDir(rc.dataDir); err != nil {
+		return err
 	}
-
-	// NATS: embedded unless --nats-url names a server.
-	natsURL := strFlag(fs, "nats-url")
-	ownServer := natsURL == ""
-	if ownServer {
-		natsListen := strFlag(fs, "nats-listen")
-		host, port, err := splitListen(natsListen)
-		if err != nil {
-			return usageError("run: --nats-listen: %v", err)
-		}
-		storeDir := filepath.Join(rc.dataDir, "jetstream")
-		if err := os.MkdirAll(storeDir, 0o750); err != nil {
-			return fmt.Errorf("data directory: %w", err)
-		}
-		emb, err := embedded.Run(embedded.Config{StoreDir: storeDir, Host: host, Port: port, SyncAlways: true})
-		if err != nil {
-			return fmt.Errorf("embedded JetStream on %s: %w", natsListen, err)
-		}
-		defer emb.Stop()
-		natsURL = emb.URL()
+	nats, err := startNATS(rc)
+	if err != nil {
+		return err
 	}
-	rc.ingest.NATS.URL = natsURL
-	rc.notifier.NATS.URL = natsURL
+	defer nats.stop()
+	rc.setNATSURL(nats.url)
 
 	tel, err := telemetry.Setup(ctx, rc.tel, env.Stderr)
 	if err != nil {
 		return err
 	}
 	defer tel.Shutdown(context.WithoutCancel(ctx)) //nolint:errcheck // best effort at exit
-
-	listeners := map[string]net.Listener{}
-	defer func() {
-		for _, ln := range listeners {
-			ln.Close()
-		}
-	}()
-	listen := func(name, addr string) (net.Listener, error) {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("%s: listen %s: %w", name, addr, err)
-		}
-		listeners[name] = ln
-		return ln, nil
+	if err := ensureStreams(ctx, rc, tel); err != nil {
+		return err
 	}
-	ingestLn, err := listen("ingest", rc.ingest.Server.Addr)
+
+	ls, err := listenStages(rc)
 	if err != nil {
 		return err
 	}
-	notifierLn, err := listen("notifier", rc.notifier.Server.Addr)
-	if err != nil {
-		return err
-	}
-	ingestBase := "http://" + displayAddr(ingestLn.Addr())
-
-	var stages []func(context.Context) error
+	defer ls.close()
 	var sim *localSimulator
 	if !jumioconfig.HasCredentials(rc.enricher.Jumio) {
 		// The simulator calls back ingest on loopback.
-		cb := "http://" + loopbackAddr(ingestLn.Addr()) + rc.ingest.CallbackPath(events.APIPlatform)
-		sim, err = startSimulator(rc.dataDir, strFlag(fs, "simulator-addr"), cb)
-		if err != nil {
+		cb := "http://" + loopbackAddr(ls.ingest.Addr()) + rc.ingest.CallbackPath(events.APIPlatform)
+		if sim, err = startSimulator(rc.dataDir, rc.simulatorAddr, cb); err != nil {
 			return fmt.Errorf("simulator: %w", err)
 		}
 		defer sim.Close()
-		stages = append(stages, sim.keepSaved)
-	}
-	ecfg := rc.enricherConfig(natsURL, sim)
-	enricherLn, err := listen("enricher", ecfg.Server.Addr)
-	if err != nil {
-		return err
 	}
 
-	info := runInfo{
-		PID: os.Getpid(), StartedAt: time.Now().UTC(), NATSURL: natsURL, IngestURL: ingestBase,
-		EnricherURL: "http://" + displayAddr(enricherLn.Addr()), NotifierURL: "http://" + displayAddr(notifierLn.Addr()),
-	}
-	if sim != nil {
-		info.SimulatorURL = sim.URL()
-	}
+	info := ls.info(nats.url, sim)
 	if err := writeRunInfo(rc.dataDir, info); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	defer os.Remove(filepath.Join(rc.dataDir, runInfoFile))
-	printBanner(env.Stdout, rc, info, ownServer)
+	printBanner(env.Stdout, env.program(), rc, info, nats.embedded)
 
-	// Each stage runs until ctx ends; the first to fail stops the others.
-	// On Ctrl-C all of them see ctx end together: ingest stops accepting
-	// and finishes what is in flight, the enricher and the notifier drain;
-	// the embedded server stops after every one has returned.
-	stages = append(stages,
-		func(ctx context.Context) error { return ingest.Run(ctx, rc.ingest, tel, ingestLn) },
-		func(ctx context.Context) error { return enricher.Serve(ctx, ecfg, tel, enricherLn) },
-		func(ctx context.Context) error { return notifier.Run(ctx, rc.notifier, rc.routes, tel, notifierLn) },
-	)
-	err = runAll(ctx, stages...)
+	err = runStages(ctx, rc, tel, ls, sim)
 	if err == nil {
 		fmt.Fprintln(env.Stdout, "kycflow run stopped")
 	}
 	return err
 }
 
-// loadRunConfig reads the configuration of every stage and applies run's
-// flags and local defaults.
+// runStages runs ingest, the enricher and the notifier (and the
+// simulator's saving) until ctx ends or one of them fails, which stops
+// the others. On Ctrl-C all of them see ctx end together: ingest stops
+// accepting and finishes what is in flight, the enricher and the notifier
+// drain; the embedded server stops after every one has returned.
+func runStages(ctx context.Context, rc runConfig, tel *telemetry.Telemetry, ls *stageListeners, sim *localSimulator) error {
+	ecfg := rc.enricherConfig(sim)
+	stages := []func(context.Context) error{
+		func(ctx context.Context) error { return ingest.Run(ctx, rc.ingest, tel, ls.ingest) },
+		func(ctx context.Context) error { return enricher.Serve(ctx, ecfg, tel, ls.enricher) },
+		func(ctx context.Context) error { return notifier.Run(ctx, rc.notifier, rc.routes, tel, ls.notifier) },
+	}
+	if sim != nil {
+		stages = append(stages, sim.keepSaved)
+	}
+	return runAll(ctx, stages...)
+}
+
+// loadRunConfig reads the configuration of every stage, applies run's
+// flags and local defaults, and checks it all: every problem of the
+// variables is reported at once, before anything starts.
 func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
-	rc := runConfig{dataDir: strFlag(fs, "data-dir")}
+	rc := runConfig{
+		dataDir:       strFlag(fs, "data-dir"),
+		natsURL:       strFlag(fs, "nats-url"),
+		natsListen:    cmp.Or(strFlag(fs, "nats-listen"), env.Getenv("KYCFLOW_NATS_LISTEN"), defaultNATSListen),
+		simulatorAddr: strFlag(fs, "simulator-addr"),
+	}
 	if !flagSet(fs, "data-dir") {
 		rc.dataDir = dataDir(env)
 	}
@@ -197,9 +183,6 @@ func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
 	rc.notifier = notifier.LoadConfig(e)
 	rc.enricher = enricher.LoadConfig(e)
 	rc.tel = telemetry.LoadConfig(e, "kycflow")
-	if err := e.Err(); err != nil {
-		return rc, fmt.Errorf("configuration: %w", err)
-	}
 	local := !jumioconfig.HasCredentials(rc.enricher.Jumio)
 	switch addr := strFlag(fs, "addr"); {
 	case addr != "":
@@ -219,8 +202,15 @@ func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
 	if local && env.Getenv("KYCFLOW_INGEST_CHECK_SOURCE_IP") == "" {
 		rc.ingest.CheckSourceIP = false
 	}
-	if err := rc.ingest.Validate(); err != nil {
-		return rc, fmt.Errorf("configuration: %w", err)
+	rc.ingest.ValidateInto(e)
+	if r := rc.ingest.NATS.Streams.Replicas; rc.ownServer() && r > 1 {
+		e.Invalid("KYCFLOW_STREAM_REPLICAS", "the embedded NATS server is a single node: want 1 (replicas need --nats-url with a JetStream cluster)")
+	}
+	if err := e.Err(); err != nil {
+		return rc, err
+	}
+	if err := rc.enricher.Validate(); err != nil {
+		return rc, err
 	}
 	if rc.notifier.RoutesFile != "" {
 		routes, err := notifier.LoadRoutes(rc.notifier.RoutesFile, env.Getenv)
@@ -234,15 +224,170 @@ func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
 	return rc, nil
 }
 
+// setNATSURL points every stage at the NATS server.
+func (rc *runConfig) setNATSURL(url string) {
+	rc.ingest.NATS.URL = url
+	rc.notifier.NATS.URL = url
+	rc.enricher.NATS.URL = url
+}
+
+// claimDataDir creates the data directory and makes sure no other
+// "kycflow run" uses it: two runs on one directory would share one
+// JetStream store and one simulator file.
+func claimDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if ri, ok := liveRun(dir); ok {
+		return fmt.Errorf("kycflow run is already running from %s (pid %d, since %s, NATS %s, ingest %s): "+
+			"stop it, or start this one with another --data-dir and --nats-listen",
+			dir, ri.PID, ri.StartedAt.Local().Format(time.TimeOnly), redactURL(ri.NATSURL), ri.IngestURL)
+	}
+	return nil
+}
+
+// liveRun reads run.json in dir and reports whether the process that
+// wrote it is still alive (and is not this one).
+func liveRun(dir string) (runInfo, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, runInfoFile))
+	if err != nil {
+		return runInfo{}, false
+	}
+	var ri runInfo
+	if json.Unmarshal(b, &ri) != nil || ri.PID <= 0 || ri.PID == os.Getpid() {
+		return runInfo{}, false
+	}
+	return ri, processAlive(ri.PID)
+}
+
+// processAlive reports whether a process with pid exists (signal 0; a
+// process of another user counts). Where signals do not exist it reports
+// false.
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// natsServer is the NATS server the stages use.
+type natsServer struct {
+	url      string
+	embedded bool
+	stop     func()
+}
+
+// startNATS starts the embedded server on rc.natsListen, with its store
+// in the data directory, or returns the external server of --nats-url.
+func startNATS(rc runConfig) (natsServer, error) {
+	if !rc.ownServer() {
+		return natsServer{url: rc.natsURL, stop: func() {}}, nil
+	}
+	host, port, err := splitListen(rc.natsListen)
+	if err != nil {
+		return natsServer{}, usageError("run: --nats-listen: %v", err)
+	}
+	storeDir := filepath.Join(rc.dataDir, "jetstream")
+	if err := os.MkdirAll(storeDir, 0o750); err != nil {
+		return natsServer{}, fmt.Errorf("data directory: %w", err)
+	}
+	emb, err := embedded.Run(embedded.Config{StoreDir: storeDir, Host: host, Port: port, SyncAlways: true})
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return natsServer{}, fmt.Errorf("embedded NATS server: %s is in use (another kycflow run, or a NATS server): "+
+			"stop it, pick another address with --nats-listen (port 0: any free port), or use that server with --nats-url nats://%s",
+			rc.natsListen, clientAddr(rc.natsListen, "127.0.0.1"))
+	}
+	if err != nil {
+		return natsServer{}, fmt.Errorf("embedded NATS server on %s: %w", rc.natsListen, err)
+	}
+	return natsServer{url: emb.URL(), embedded: true, stop: emb.Stop}, nil
+}
+
+// ensureStreams creates or updates the streams once, before the stages
+// start, so that a problem with them (replicas the server cannot have,
+// a storage change on existing data) is reported once, by what it is.
+func ensureStreams(ctx context.Context, rc runConfig, tel *telemetry.Telemetry) error {
+	cfg := rc.ingest.NATS
+	cfg.Name = "kycflow-run"
+	nc, _, err := broker.Open(ctx, cfg, tel.Logger)
+	if err != nil {
+		return err
+	}
+	nc.Close()
+	return nil
+}
+
+// stageListeners are the listeners of the three stages, opened before
+// the banner so that it shows the addresses they got.
+type stageListeners struct {
+	ingest, enricher, notifier net.Listener
+}
+
+// listenStages opens the stages' listeners; an address in use is named
+// with the flag that changes it.
+func listenStages(rc runConfig) (*stageListeners, error) {
+	ls := &stageListeners{}
+	for _, l := range []struct {
+		ln         *net.Listener
+		name, addr string
+		flag, env  string
+	}{
+		{&ls.ingest, "ingest", rc.ingest.Server.Addr, "--addr", "KYCFLOW_INGEST_ADDR"},
+		{&ls.enricher, "enricher", rc.enricher.Server.Addr, "--enricher-addr", "KYCFLOW_ENRICHER_ADDR"},
+		{&ls.notifier, "notifier", rc.notifier.Server.Addr, "--notifier-addr", "KYCFLOW_NOTIFIER_ADDR"},
+	} {
+		ln, err := net.Listen("tcp", l.addr)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			ls.close()
+			return nil, fmt.Errorf("%s: %s is in use (another kycflow run?): pick another address with %s or %s", l.name, l.addr, l.flag, l.env)
+		}
+		if err != nil {
+			ls.close()
+			return nil, fmt.Errorf("%s: listen %s: %w", l.name, l.addr, err)
+		}
+		*l.ln = ln
+	}
+	return ls, nil
+}
+
+// close closes the listeners opened; the stages close theirs when they
+// stop, and closing twice is harmless.
+func (ls *stageListeners) close() {
+	for _, ln := range []net.Listener{ls.ingest, ls.enricher, ls.notifier} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+// info is run.json's content for a run on natsURL.
+func (ls *stageListeners) info(natsURL string, sim *localSimulator) runInfo {
+	ri := runInfo{
+		PID: os.Getpid(), StartedAt: time.Now().UTC(), NATSURL: natsURL,
+		IngestURL:   "http://" + displayAddr(ls.ingest.Addr()),
+		EnricherURL: "http://" + displayAddr(ls.enricher.Addr()),
+		NotifierURL: "http://" + displayAddr(ls.notifier.Addr()),
+	}
+	if sim != nil {
+		ri.SimulatorURL = sim.URL()
+	}
+	return ri
+}
+
+// defaultNATSListen is where the embedded NATS server listens unless told
+// otherwise: NATS's own port, on loopback.
+const defaultNATSListen = "127.0.0.1:4222"
+
 // localIngestAddr is where "kycflow run" with the simulator listens for
 // callbacks unless told otherwise.
 const localIngestAddr = "127.0.0.1:8080"
 
-// enricherConfig is the enricher's configuration on natsURL, pointed at
-// the simulator when sim is set.
-func (rc runConfig) enricherConfig(natsURL string, sim *localSimulator) enricher.Config {
+// enricherConfig is the enricher's configuration, pointed at the
+// simulator when sim is set.
+func (rc runConfig) enricherConfig(sim *localSimulator) enricher.Config {
 	cfg := rc.enricher
-	cfg.NATS.URL = natsURL
 	if sim != nil {
 		sc := sim.ClientConfig(0)
 		cfg.Jumio.Hosts = sc.Hosts
@@ -278,7 +423,10 @@ func splitListen(s string) (string, int, error) {
 
 // printBanner says where things are, what to try, and loudly which checks
 // are off.
-func printBanner(w io.Writer, rc runConfig, info runInfo, embedded bool) {
+// program is how the user runs kycflow ("kycflow", "go run
+// ./cmd/kycflow", "bin/kycflow"), so that the commands it suggests can be
+// pasted as they are.
+func printBanner(w io.Writer, program string, rc runConfig, info runInfo, embedded bool) {
 	base := info.IngestURL
 	suffix := ""
 	if rc.ingest.PathSecret.IsSet() {
@@ -328,14 +476,24 @@ func printBanner(w io.Writer, rc runConfig, info runInfo, embedded bool) {
 			fmt.Fprintf(w, "  !!   - %s\n", o)
 		}
 	}
-	fmt.Fprintf(w, "\nTry it, in another terminal:\n")
-	if info.SimulatorURL != "" {
-		fmt.Fprintf(w, "  kycflow send --count 10      # the simulator sends callbacks of new transactions\n")
-	} else {
-		fmt.Fprintf(w, "  kycflow send --samples       # post sample callbacks\n")
+	fmt.Fprintf(w, "\nTry it, in another terminal in this directory:\n")
+	try := [][2]string{{"send --count 10", "the simulator sends callbacks of new transactions"}}
+	if info.SimulatorURL == "" {
+		try = [][2]string{{"send --samples", "post sample callbacks"}}
 	}
-	fmt.Fprintf(w, "  kycflow tail                 # follow the results\n")
-	fmt.Fprintf(w, "  kycflow streams              # streams, consumers and lag\n")
+	try = append(try, [2]string{"tail", "follow the results"}, [2]string{"streams", "streams, consumers and lag"})
+	if rc.dataDir != DefaultDataDir {
+		for i := range try {
+			try[i][0] += " --data-dir " + shellQuote(rc.dataDir)
+		}
+	}
+	width := 0
+	for _, t := range try {
+		width = max(width, len(program)+1+len(t[0]))
+	}
+	for _, t := range try {
+		fmt.Fprintf(w, "  %-*s  # %s\n", width, program+" "+t[0], t[1])
+	}
 	fmt.Fprintf(w, "\nCtrl-C to stop.\n")
 }
 
@@ -389,4 +547,14 @@ func runAll(ctx context.Context, fns ...func(context.Context) error) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@+,", r))
+	}) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -57,10 +57,39 @@ func TestRunSenderChecks(t *testing.T) {
 			if strings.HasPrefix(tc.addr, "127.0.0.1") {
 				host = tc.addr
 			}
-			printBanner(&b, rc, runInfo{IngestURL: "http://" + host}, true)
+			printBanner(&b, "kycflow", rc, runInfo{IngestURL: "http://" + host}, true)
 			if !strings.Contains(b.String(), tc.banner) {
 				t.Errorf("banner lacks %q:\n%s", tc.banner, b.String())
 			}
 		})
+	}
+}
+
+// TestBannerCommandsAsStarted: the commands the banner suggests start the
+// way kycflow was started, and name the data directory when it is not the
+// default one.
+func TestBannerCommandsAsStarted(t *testing.T) {
+	if got, want := Invocation("/tmp/go-build1234/b001/exe/kycflow"), "go run github.com/kycflow/kycflow/cmd/kycflow"; got != want {
+		t.Errorf("Invocation of a go run binary outside the repository: got %q, want %q", got, want)
+	}
+	for arg0, want := range map[string]string{"kycflow": "kycflow", "bin/kycflow": "bin/kycflow", "/usr/local/bin/kycflow": "/usr/local/bin/kycflow"} {
+		if got := Invocation(arg0); got != want {
+			t.Errorf("Invocation(%q): got %q, want %q", arg0, got, want)
+		}
+	}
+	for _, tc := range []struct {
+		program, dataDir string
+		want             []string
+	}{
+		{"go run ./cmd/kycflow", DefaultDataDir, []string{"  go run ./cmd/kycflow send --count 10  # ", "  go run ./cmd/kycflow tail             # "}},
+		{"kycflow", "/var/lib/my kycflow", []string{"  kycflow send --count 10 --data-dir '/var/lib/my kycflow'  # "}},
+	} {
+		var b bytes.Buffer
+		printBanner(&b, tc.program, runConfig{dataDir: tc.dataDir}, runInfo{IngestURL: "http://127.0.0.1:8080", SimulatorURL: "http://127.0.0.1:1"}, true)
+		for _, w := range tc.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("banner lacks %q:\n%s", w, b.String())
+			}
+		}
 	}
 }

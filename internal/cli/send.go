@@ -6,12 +6,15 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -36,8 +39,9 @@ func init() {
 		Summary: "post Jumio callbacks to ingest: new simulated transactions, generated or samples",
 		Usage:   "[flags]",
 		Description: `Posts Jumio callbacks to an ingest (default the local kycflow run's) and
-prints one line per callback: the answer, the API, the ids and the outcome
-Jumio would report. It exits 1 when a callback was not stored.
+prints one line per callback as it is answered: the answer, the API, the
+ids and the outcome Jumio would report; then a summary. It exits 1 when a
+callback was not stored. Ctrl-C stops it and says how many were sent.
 
 Where they come from:
   simulator  (default when kycflow run started one) the simulator creates new
@@ -128,29 +132,28 @@ func runSend(ctx context.Context, env Env, fs *flag.FlagSet, args []string) erro
 		return usageError("send: --samples and --generate exclude each other")
 	}
 
-	var lines []sentLine
+	sim := strFlag(fs, "simulator")
+	if sim == "" && local {
+		sim = ri.SimulatorURL
+	}
+	rep := newSendReport(env.Stdout, boolFlag(fs, "json"))
 	switch {
 	case boolFlag(fs, "samples"):
-		lines, err = sendSamples(ctx, fs, tgt)
+		err = sendSamples(ctx, fs, tgt, rep.add)
 	case boolFlag(fs, "generate"):
-		lines, err = sendGenerated(ctx, env, fs, tgt, platform, netverify)
+		err = sendGenerated(ctx, env, fs, tgt, platform, netverify, rep.add)
+	case sim == "":
+		return fmt.Errorf("send: no simulator to send callbacks: %s (kycflow run starts one when no Jumio credentials are set); or use --simulator URL, --generate or --samples", noLocalRun(env, fs))
 	default:
-		sim := strFlag(fs, "simulator")
-		if sim == "" && local {
-			sim = ri.SimulatorURL
-		}
-		if sim == "" {
-			return fmt.Errorf("send: no simulator to send callbacks: %s (kycflow run starts one when no Jumio credentials are set); or use --simulator URL, --generate or --samples", noLocalRun(env, fs))
-		}
-		lines, err = sendFromSimulator(ctx, fs, strings.TrimRight(sim, "/"), tgt, platform, netverify)
+		err = sendFromSimulator(ctx, fs, strings.TrimRight(sim, "/"), tgt, platform, netverify, rep.add)
+	}
+	if ctx.Err() != nil {
+		return rep.interrupted()
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return errInterrupted
-		}
 		return err
 	}
-	return reportSent(env.Stdout, lines, boolFlag(fs, "json"), base)
+	return rep.finish(base)
 }
 
 // split3to1 splits count transactions between the APIs.
@@ -171,9 +174,10 @@ func split3to1(api string, count int) (platform, netverify int, err error) {
 }
 
 // sendFromSimulator has the simulator create the transactions and send
-// their callbacks.
-func sendFromSimulator(ctx context.Context, fs *flag.FlagSet, sim string, tgt sendTarget, platform, netverify int) ([]sentLine, error) {
-	// The simulator answers at once (it sends the callbacks afterwards).
+// their callbacks; each is passed to answered as the simulator reports it.
+func sendFromSimulator(ctx context.Context, fs *flag.FlagSet, sim string, tgt sendTarget, platform, netverify int, answered func(sentLine)) error {
+	// The simulator answers /generate at once; /callbacks streams a row
+	// per callback while it sends them, for as long as that takes.
 	client := &http.Client{Timeout: 30 * time.Second}
 	call := func(p string, body, out any) error {
 		b, err := json.Marshal(body)
@@ -185,7 +189,13 @@ func sendFromSimulator(ctx context.Context, fs *flag.FlagSet, sim string, tgt se
 			return fmt.Errorf("send: simulator URL: %w", err)
 		}
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
+		stream, _ := out.(func(jumiotest.SentRow))
+		c := client
+		if stream != nil {
+			req.Header.Set("Accept", jumiotest.ContentTypeNDJSON)
+			c = &http.Client{Timeout: 0} // bounded by ctx: as long as the sending takes
+		}
+		resp, err := c.Do(req)
 		if err != nil {
 			return fmt.Errorf("send: no simulator at %s (is kycflow run running?): %w", sim, err)
 		}
@@ -194,12 +204,27 @@ func sendFromSimulator(ctx context.Context, fs *flag.FlagSet, sim string, tgt se
 			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 			return fmt.Errorf("send: simulator %s answered %d: %s", p, resp.StatusCode, strings.TrimSpace(string(msg)))
 		}
-		return json.NewDecoder(resp.Body).Decode(out)
+		if stream == nil {
+			return json.NewDecoder(resp.Body).Decode(out)
+		}
+		dec := json.NewDecoder(resp.Body)
+		for {
+			var row jumiotest.SentRow
+			if err := dec.Decode(&row); errors.Is(err, io.EOF) {
+				return nil
+			} else if err != nil {
+				return fmt.Errorf("send: simulator %s: %w", p, err)
+			}
+			if row.API == "" {
+				return fmt.Errorf("send: simulator: %s", row.Error)
+			}
+			stream(row)
+		}
 	}
 	var rows []struct{ API, AccountID, ID, Status, Outcome string }
 	gen := jumiotest.GenerateOptions{Executions: platform, NetverifyScans: netverify, Mix: strFlag(fs, "mix")}
 	if err := call("/generate", gen, &rows); err != nil {
-		return nil, err
+		return err
 	}
 	outcomes := map[string]string{}
 	req := jumiotest.SendRequest{URL: tgt.platformURL, NetverifyURL: tgt.netverifyURL, Rate: floatFlag(fs, "rate"),
@@ -214,49 +239,44 @@ func sendFromSimulator(ctx context.Context, fs *flag.FlagSet, sim string, tgt se
 			if r.API == string(events.APIPlatform) {
 				tok, err := wire.SignUserReference(tgt.userRefSecret, "", time.Now())
 				if err != nil {
-					return nil, fmt.Errorf("send: sign userReference: %w", err)
+					return fmt.Errorf("send: sign userReference: %w", err)
 				}
 				req.UserReferences[r.ID] = tok
 			}
 		}
 	}
-	var sent []jumiotest.SentRow
-	if err := call("/callbacks", req, &sent); err != nil {
-		return nil, err
-	}
-	lines := make([]sentLine, len(sent))
-	for i, s := range sent {
-		lines[i] = sentLine{API: s.API, AccountID: s.AccountID, WorkflowExecutionID: s.Reference, Outcome: outcomes[s.Reference],
-			Duplicate: s.Duplicate, Stale: s.Stale, Status: s.Status, Error: s.Error}
-	}
-	return lines, nil
+	return call("/callbacks", req, func(s jumiotest.SentRow) {
+		answered(sentLine{API: s.API, AccountID: s.AccountID, WorkflowExecutionID: s.Reference, Outcome: outcomes[s.Reference],
+			Duplicate: s.Duplicate, Stale: s.Stale, Status: s.Status, Error: s.Error})
+	})
 }
 
 // sendGenerated generates the transactions here and sends their callbacks
-// with hrefs of the configured region, as Jumio would.
-func sendGenerated(ctx context.Context, env Env, fs *flag.FlagSet, tgt sendTarget, platform, netverify int) ([]sentLine, error) {
+// with hrefs of the configured region, as Jumio would; each is passed to
+// answered once answered.
+func sendGenerated(ctx context.Context, env Env, fs *flag.FlagSet, tgt sendTarget, platform, netverify int, answered func(sentLine)) error {
 	region, err := wire.ParseRegion(cmp.Or(env.Getenv("KYCFLOW_JUMIO_REGION"), string(wire.RegionAMER)))
 	if err != nil {
-		return nil, fmt.Errorf("send: KYCFLOW_JUMIO_REGION: %w", err)
+		return fmt.Errorf("send: KYCFLOW_JUMIO_REGION: %w", err)
 	}
 	mix, err := jumiotest.ParseMix(strFlag(fs, "mix"))
 	if err != nil {
-		return nil, usageError("send: --mix: %v", err)
+		return usageError("send: --mix: %v", err)
 	}
 	srv, err := jumiotest.NewUnstartedServer(jumiotest.Config{
 		Scenario:  jumiotest.Scenario{Seed: uintFlag(fs, "seed"), Mix: mix},
 		PublicURL: wire.RegionHosts(region).Retrieval,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	execs, scans, err := srv.AddGenerated(jumiotest.GenerateOptions{Executions: platform, NetverifyScans: netverify})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// Listening on loopback only sets the hrefs; nobody calls it.
 	if err := srv.Start("127.0.0.1:0"); err != nil {
-		return nil, err
+		return err
 	}
 	defer srv.Close()
 	outcomes := map[string]string{}
@@ -277,16 +297,16 @@ func sendGenerated(ctx context.Context, env Env, fs *flag.FlagSet, tgt sendTarge
 			return tok
 		}
 	}
-	sent, err := srv.SendCallbacks(ctx, o)
-	lines := make([]sentLine, len(sent))
-	for i, s := range sent {
-		lines[i] = sentLine{API: string(s.API), AccountID: s.AccountID, WorkflowExecutionID: s.Reference, Outcome: outcomes[s.Reference],
+	o.Answered = func(s jumiotest.SentCallback) {
+		l := sentLine{API: string(s.API), AccountID: s.AccountID, WorkflowExecutionID: s.Reference, Outcome: outcomes[s.Reference],
 			Duplicate: s.Duplicate, Stale: s.Stale, Status: s.Status}
 		if s.Err != nil {
-			lines[i].Error = s.Err.Error()
+			l.Error = s.Err.Error()
 		}
+		answered(l)
 	}
-	return lines, err
+	_, err = srv.SendCallbacks(ctx, o)
+	return err
 }
 
 // sample is one embedded sample callback.
@@ -337,27 +357,28 @@ func sampleDetails() [][]byte {
 	return out
 }
 
-func sendSamples(ctx context.Context, fs *flag.FlagSet, tgt sendTarget) ([]sentLine, error) {
+// sendSamples posts the sample callbacks, passing each to answered once
+// answered.
+func sendSamples(ctx context.Context, fs *flag.FlagSet, tgt sendTarget, answered func(sentLine)) error {
 	list, err := loadSamples()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var lim *rate.Limiter
 	if r := floatFlag(fs, "rate"); r > 0 {
 		lim = rate.NewLimiter(rate.Limit(r), 1)
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
-	var lines []sentLine
 	for _, s := range list {
 		if lim != nil {
 			if err := lim.Wait(ctx); err != nil {
-				return lines, err
+				return err
 			}
 		}
 		ev, perr := parseSample(s)
 		line := sentLine{API: string(s.api), AccountID: ev.AccountID, WorkflowExecutionID: ev.WorkflowExecutionID, Outcome: ev.Status}
 		if perr != nil {
-			return lines, fmt.Errorf("send: sample: %w", perr)
+			return fmt.Errorf("send: sample: %w", perr)
 		}
 		target := tgt.platformURL
 		if s.api == events.APINetverify {
@@ -365,13 +386,13 @@ func sendSamples(ctx context.Context, fs *flag.FlagSet, tgt sendTarget) ([]sentL
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(s.body))
 		if err != nil {
-			return lines, err
+			return err
 		}
 		req.Header.Set("Content-Type", s.contentType)
 		resp, err := client.Do(req)
 		if err != nil {
 			if ctx.Err() != nil {
-				return lines, ctx.Err()
+				return ctx.Err()
 			}
 			line.Error = err.Error()
 		} else {
@@ -379,9 +400,9 @@ func sendSamples(ctx context.Context, fs *flag.FlagSet, tgt sendTarget) ([]sentL
 			resp.Body.Close()
 			line.Status = resp.StatusCode
 		}
-		lines = append(lines, line)
+		answered(line)
 	}
-	return lines, nil
+	return nil
 }
 
 // parseSample reads the ids of a sample callback.
@@ -405,53 +426,77 @@ func parseSample(s sample) (events.CallbackEvent, error) {
 	return m.Event("", now, ""), nil
 }
 
-// reportSent prints what was sent and fails unless everything was stored.
-func reportSent(w io.Writer, lines []sentLine, asJSON bool, base string) error {
-	enc := json.NewEncoder(w)
-	counts := map[int]int{}
-	failed := 0
-	for _, l := range lines {
-		counts[l.Status]++
-		if l.Status != http.StatusOK {
-			failed++
-		}
-		if asJSON {
-			if err := enc.Encode(l); err != nil {
-				return err
-			}
-			continue
-		}
-		answer := fmt.Sprintf("%d", l.Status)
-		if l.Error != "" {
-			answer = "error"
-		}
-		what := ""
-		switch {
-		case l.Duplicate:
-			what = " (repeat)"
-		case l.Stale:
-			what = " (stale repeat)"
-		}
-		fmt.Fprintf(w, "%-5s %-9s %-36s %-36s %s%s\n", answer, l.API, cmp.Or(l.AccountID, events.LegacyAccount), l.WorkflowExecutionID, l.Outcome, what)
+// sendReport prints each callback as it is answered, then the summary;
+// interrupted, it says how many were sent.
+type sendReport struct {
+	w      io.Writer
+	json   bool
+	enc    *json.Encoder
+	counts map[int]int // answers by status; 0: none came
+	n      int
+	failed int
+}
+
+func newSendReport(w io.Writer, asJSON bool) *sendReport {
+	return &sendReport{w: w, json: asJSON, enc: json.NewEncoder(w), counts: map[int]int{}}
+}
+
+// add prints one callback's line: a JSON object, or the answer, the API,
+// the ids and the outcome.
+func (r *sendReport) add(l sentLine) {
+	r.n++
+	r.counts[l.Status]++
+	if l.Status != http.StatusOK {
+		r.failed++
 	}
-	if !asJSON {
-		var parts []string
-		statuses := make([]int, 0, len(counts))
-		for s := range counts {
-			statuses = append(statuses, s)
-		}
-		sort.Ints(statuses)
-		for _, s := range statuses {
-			label := fmt.Sprintf("%d× %d", counts[s], s)
-			if s == 0 {
-				label = fmt.Sprintf("%d× no answer", counts[s])
-			}
-			parts = append(parts, label)
-		}
-		fmt.Fprintf(w, "sent %d callbacks to %s: %s\n", len(lines), base, strings.Join(parts, ", "))
+	if r.json {
+		_ = r.enc.Encode(l)
+		return
 	}
-	if failed > 0 {
-		return fmt.Errorf("send: %d of %d callbacks were not stored (see the status column; 4xx bodies are RFC 9457 problems)", failed, len(lines))
+	answer := fmt.Sprintf("%d", l.Status)
+	if l.Error != "" {
+		answer = "error"
+	}
+	what := ""
+	switch {
+	case l.Duplicate:
+		what = " (repeat)"
+	case l.Stale:
+		what = " (stale repeat)"
+	}
+	fmt.Fprintf(r.w, "%-5s %-9s %-36s %-36s %s%s\n", answer, l.API, cmp.Or(l.AccountID, events.LegacyAccount), l.WorkflowExecutionID, l.Outcome, what)
+}
+
+// answers sums the answers up: "9× 200, 1× 503".
+func (r *sendReport) answers() string {
+	statuses := slices.Sorted(maps.Keys(r.counts))
+	parts := make([]string, 0, len(statuses))
+	for _, s := range statuses {
+		label := fmt.Sprintf("%d× %d", r.counts[s], s)
+		if s == 0 {
+			label = fmt.Sprintf("%d× no answer", r.counts[s])
+		}
+		parts = append(parts, label)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// finish prints the summary and fails unless every callback was stored.
+func (r *sendReport) finish(base string) error {
+	if !r.json {
+		fmt.Fprintf(r.w, "sent %s to %s: %s\n", count(r.n, "callback"), base, r.answers())
+	}
+	if r.failed > 0 {
+		return fmt.Errorf("send: %d of %d callbacks were not stored (see the status column; 4xx bodies are RFC 9457 problems)", r.failed, r.n)
 	}
 	return nil
+}
+
+// interrupted is the error of a send stopped by Ctrl-C: how many
+// callbacks were answered, and how.
+func (r *sendReport) interrupted() error {
+	if r.n == 0 {
+		return fmt.Errorf("send: interrupted before any callback was answered")
+	}
+	return fmt.Errorf("send: interrupted after %s: %s (the rest were not sent)", count(r.n, "callback"), r.answers())
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/config"
+	"github.com/kycflow/kycflow/internal/notifier"
+	"github.com/kycflow/kycflow/pkg/events"
 )
 
 func init() {
@@ -24,12 +26,21 @@ func init() {
 		Summary: "show the streams, their consumers and lag, and configuration drift",
 		Usage:   "[flags]",
 		Description: `Shows each kycflow stream (and the key-value buckets of the enricher and
-the notifier): messages, bytes, the age of its first and last message, and
-each consumer's lag: messages not yet delivered (pending), delivered and not
+the notifier): messages, bytes, the age of its first and last message, on
+a cluster its leader and whether each other replica is current (DEGRADED
+when it has no leader or a replica is behind or offline), and each
+consumer's lag: messages not yet delivered (pending), delivered and not
 yet acked (ack pending, including retries waiting for their delay), and
 redelivered. It compares each stream's configuration with what the services
 would create from the KYCFLOW_STREAM_* variables in this environment, and
-exits 1 when a stream is missing or differs.`,
+exits 1 when a stream is missing or differs.
+
+Ephemeral consumers with nothing left to deliver (tail and replay readers,
+which expire by themselves) are not listed; --json lists them. A notifier
+consumer (notifier-<route>) of a route that no longer exists is flagged,
+with the command that removes it: a route missing from the routes file of
+KYCFLOW_NOTIFIER_ROUTES_FILE when that is set, otherwise one that no
+running notifier reads while another route's consumer is read.`,
 		Example: `  kycflow streams
   KYCFLOW_STREAM_REPLICAS=3 kycflow streams --nats-url nats://nats.internal:4222
   kycflow streams --json | jq '.[] | {name, messages}'`,
@@ -55,7 +66,54 @@ type streamReport struct {
 	First     time.Time        `json:"first,omitzero"`
 	Last      time.Time        `json:"last,omitzero"`
 	Drift     []string         `json:"drift,omitempty"`
+	Cluster   *clusterReport   `json:"cluster,omitempty"`
 	Consumers []consumerReport `json:"consumers,omitempty"`
+}
+
+// clusterReport is where a stream lives in a JetStream cluster: its
+// leader and the health of its other replicas.
+type clusterReport struct {
+	// Leader is the server that leads the stream ("" while none does:
+	// the stream accepts no writes then).
+	Leader   string          `json:"leader"`
+	Replicas []replicaReport `json:"replicas,omitempty"`
+}
+
+type replicaReport struct {
+	Name string `json:"name"`
+	// Current: caught up with the leader; Offline: not seen recently.
+	Current bool `json:"current"`
+	Offline bool `json:"offline,omitempty"`
+	// Lag is how many operations it is behind the leader.
+	Lag uint64 `json:"lag,omitempty"`
+}
+
+// healthy reports whether the stream has a leader and every other
+// replica is current.
+func (c *clusterReport) healthy() bool {
+	if c.Leader == "" {
+		return false
+	}
+	for _, r := range c.Replicas {
+		if !r.Current || r.Offline {
+			return false
+		}
+	}
+	return true
+}
+
+// newClusterReport reads the cluster part of a stream's info; nil for a
+// stream on a single server outside a cluster.
+func newClusterReport(ci *jetstream.ClusterInfo) *clusterReport {
+	if ci == nil || (ci.Name == "" && len(ci.Replicas) == 0) {
+		return nil
+	}
+	c := &clusterReport{Leader: ci.Leader}
+	for _, r := range ci.Replicas {
+		c.Replicas = append(c.Replicas, replicaReport{Name: r.Name, Current: r.Current, Offline: r.Offline, Lag: r.Lag})
+	}
+	slices.SortFunc(c.Replicas, func(a, b replicaReport) int { return strings.Compare(a.Name, b.Name) })
+	return c
 }
 
 type consumerReport struct {
@@ -65,7 +123,15 @@ type consumerReport struct {
 	AckPending  int       `json:"ackPending"`
 	Redelivered int       `json:"redelivered"`
 	LastActive  time.Time `json:"lastActive,omitzero"`
+	// Read: a pull request is waiting, something reads the consumer.
+	Read bool `json:"read,omitempty"`
+	// Orphan says why a notifier consumer belongs to no route any more.
+	Orphan string `json:"orphan,omitempty"`
 }
+
+// finished reports whether c is an ephemeral consumer with nothing left
+// to deliver.
+func (c consumerReport) finished() bool { return !c.Durable && c.Pending == 0 && c.AckPending == 0 }
 
 func runStreams(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
 	if len(args) > 0 {
@@ -88,6 +154,9 @@ func runStreams(ctx context.Context, env Env, fs *flag.FlagSet, args []string) e
 		}
 		if w, ok := want[name]; ok && !r.Missing {
 			r.Drift = drift(r.config, w)
+		}
+		if name == events.StreamEnriched {
+			flagOrphans(env, r.Consumers)
 		}
 		reports = append(reports, r.streamReport)
 	}
@@ -142,6 +211,7 @@ func reportStream(ctx context.Context, js jetstream.JetStream, name string) (str
 		return r, fmt.Errorf("stream %s: %w", name, err)
 	}
 	r.config = info.Config
+	r.Cluster = newClusterReport(info.Cluster)
 	r.Messages, r.Bytes = info.State.Msgs, info.State.Bytes
 	if info.State.Msgs > 0 {
 		r.First, r.Last = info.State.FirstTime, info.State.LastTime
@@ -149,7 +219,7 @@ func reportStream(ctx context.Context, js jetstream.JetStream, name string) (str
 	lister := st.ListConsumers(cctx)
 	for ci := range lister.Info() {
 		c := consumerReport{Name: ci.Name, Durable: ci.Config.Durable != "", Pending: ci.NumPending,
-			AckPending: ci.NumAckPending, Redelivered: ci.NumRedelivered}
+			AckPending: ci.NumAckPending, Redelivered: ci.NumRedelivered, Read: ci.NumWaiting > 0}
 		if ci.Delivered.Last != nil {
 			c.LastActive = *ci.Delivered.Last
 		}
@@ -160,6 +230,35 @@ func reportStream(ctx context.Context, js jetstream.JetStream, name string) (str
 	}
 	slices.SortFunc(r.Consumers, func(a, b consumerReport) int { return strings.Compare(a.Name, b.Name) })
 	return r, nil
+}
+
+// flagOrphans marks the notifier consumers of routes that no longer
+// exist: not in the routes file of KYCFLOW_NOTIFIER_ROUTES_FILE when it is
+// set (and reads), else not read while a notifier reads another route's.
+// Such a consumer keeps its backlog and its position; nothing delivers it.
+func flagOrphans(env Env, consumers []consumerReport) {
+	var routes map[string]bool
+	file := env.Getenv("KYCFLOW_NOTIFIER_ROUTES_FILE")
+	if file != "" {
+		if rs, err := notifier.LoadRoutes(file, env.Getenv); err == nil {
+			routes = map[string]bool{}
+			for _, r := range rs {
+				routes[r.Durable()] = true
+			}
+		}
+	}
+	running := slices.ContainsFunc(consumers, func(c consumerReport) bool {
+		return c.Durable && c.Read && strings.HasPrefix(c.Name, notifier.DurablePrefix)
+	})
+	for i, c := range consumers {
+		switch {
+		case !c.Durable || !strings.HasPrefix(c.Name, notifier.DurablePrefix):
+		case routes != nil && !routes[c.Name]:
+			consumers[i].Orphan = "no route " + strings.TrimPrefix(c.Name, notifier.DurablePrefix) + " in " + file
+		case routes == nil && running && !c.Read:
+			consumers[i].Orphan = "no notifier reads it (a route removed, renamed, or disabled after a 410)"
+		}
+	}
 }
 
 // drift lists the settings of got that differ from want.
@@ -187,6 +286,8 @@ func drift(got, want jetstream.StreamConfig) []string {
 func printStreams(w io.Writer, reports []streamReport, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STREAM\tMESSAGES\tBYTES\tFIRST\tLAST\tCONFIGURATION")
+	var orphans []string
+	hidden := 0
 	for _, r := range reports {
 		if r.Missing {
 			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\tmissing\n", r.Name)
@@ -200,15 +301,62 @@ func printStreams(w io.Writer, reports []streamReport, now time.Time) {
 			conf = "DIFFERS: " + strings.Join(r.Drift, "; ")
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.Name, r.Messages, bytesText(r.Bytes), ago(r.First, now), ago(r.Last, now), conf)
+		if c := r.Cluster; c != nil {
+			fmt.Fprintf(tw, "  %s\t\t\t\t\t\n", clusterLine(c))
+		}
 		for _, c := range r.Consumers {
+			if c.finished() {
+				hidden++
+				continue
+			}
 			kind := "consumer"
 			if !c.Durable {
 				kind = "ephemeral"
 			}
-			fmt.Fprintf(tw, "  %s %s\tpending %d\tack pending %d\tredelivered %d\tactive %s\t\n", kind, c.Name, c.Pending, c.AckPending, c.Redelivered, ago(c.LastActive, now))
+			flag := ""
+			if c.Orphan != "" {
+				flag = "ORPHANED: " + c.Orphan
+				orphans = append(orphans, "nats consumer rm "+r.Name+" "+c.Name+" -f")
+			}
+			fmt.Fprintf(tw, "  %s %s\tpending %d\tack pending %d\tredelivered %d\tactive %s\t%s\n", kind, c.Name, c.Pending, c.AckPending, c.Redelivered, ago(c.LastActive, now), flag)
 		}
 	}
 	tw.Flush()
+	if hidden > 0 {
+		fmt.Fprintf(w, "(%s with nothing left to deliver not shown: tail and replay readers, which expire by themselves)\n", count(hidden, "ephemeral consumer"))
+	}
+	if len(orphans) > 0 {
+		fmt.Fprintf(w, "\nOrphaned notifier consumers keep their backlog and nothing delivers it. Add the route back to the\n"+
+			"routes file to deliver it, or remove the consumer (its position and backlog are lost) with the NATS CLI:\n")
+		for _, o := range orphans {
+			fmt.Fprintf(w, "  %s\n", o)
+		}
+	}
+}
+
+// clusterLine is a stream's leader and replicas, flagged DEGRADED when it
+// has no leader or a replica is not current.
+func clusterLine(c *clusterReport) string {
+	var b strings.Builder
+	if !c.healthy() {
+		b.WriteString("DEGRADED: ")
+	}
+	leader := c.Leader
+	if leader == "" {
+		leader = "none (no writes until one is elected)"
+	}
+	fmt.Fprintf(&b, "leader %s", leader)
+	for _, r := range c.Replicas {
+		state := "current"
+		switch {
+		case r.Offline:
+			state = "offline"
+		case !r.Current:
+			state = fmt.Sprintf("behind by %d", r.Lag)
+		}
+		fmt.Fprintf(&b, ", replica %s %s", r.Name, state)
+	}
+	return b.String()
 }
 
 // ago is a short age: "3s ago", "2h ago", "-" for none.

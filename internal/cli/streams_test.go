@@ -2,11 +2,15 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/pkg/events"
@@ -189,5 +193,80 @@ func oneErrorLine(t *testing.T, stderr string) {
 	t.Helper()
 	if strings.Count(strings.TrimRight(stderr, "\n"), "\n") != 0 || !strings.HasPrefix(stderr, "kycflow: ") {
 		t.Errorf("stderr is not one line: %q", stderr)
+	}
+}
+
+// TestStreamsOrphansAndFinishedEphemerals: a notifier consumer of a route
+// that is gone is flagged with the command that removes it (from the
+// routes file when KYCFLOW_NOTIFIER_ROUTES_FILE is set, else because no
+// notifier reads it while another route is read); an ephemeral consumer
+// with nothing left to deliver is not listed, one with a backlog is.
+func TestStreamsOrphansAndFinishedEphemerals(t *testing.T) {
+	s := newServer(t)
+	s.enriched("11111111-1111-4111-8111-111111111111", events.StatusProcessed, events.DecisionPassed, nil)
+	s.consumer("live", true)
+	s.consumer("gone", false)
+	for _, tc := range []struct {
+		name    string
+		pending uint64 // of the ephemeral consumer
+	}{{"finished", 0}, {"backlog", 1}} {
+		cfg := jetstream.ConsumerConfig{Name: "tail-" + tc.name, AckPolicy: jetstream.AckNonePolicy, InactiveThreshold: time.Hour}
+		if tc.pending == 0 {
+			cfg.DeliverPolicy = jetstream.DeliverNewPolicy
+		}
+		if _, err := s.js.CreateOrUpdateConsumer(t.Context(), events.StreamEnriched, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removal := "nats consumer rm JUMIO_ENRICHED notifier-gone -f"
+
+	out, _ := s.run(0, "streams")
+	if !strings.Contains(out, "consumer notifier-gone") || !strings.Contains(out, "ORPHANED: no notifier reads it") || !strings.Contains(out, removal) {
+		t.Errorf("the unread route's consumer is not flagged with its removal:\n%s", out)
+	}
+	if strings.Count(out, "ORPHANED") != 1 {
+		t.Errorf("want only notifier-gone flagged:\n%s", out)
+	}
+	if strings.Contains(out, "tail-finished") || !strings.Contains(out, "ephemeral tail-backlog") || !strings.Contains(out, "(1 ephemeral consumer with nothing left to deliver not shown") {
+		t.Errorf("want the finished ephemeral consumer hidden and counted, the other shown:\n%s", out)
+	}
+
+	routes := filepath.Join(t.TempDir(), "routes.yaml")
+	if err := os.WriteFile(routes, []byte("routes:\n  - name: live\n    policy: full\n    nats: {prefix: jumio.results}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.vars["KYCFLOW_NOTIFIER_ROUTES_FILE"] = routes
+	got := s.streamsJSON(0)[events.StreamEnriched].Consumers
+	orphans := map[string]string{}
+	for _, c := range got {
+		orphans[c.Name] = c.Orphan
+	}
+	want := map[string]string{"notifier-live": "", "notifier-gone": "no route gone in " + routes, "tail-finished": "", "tail-backlog": ""}
+	if diff := cmp.Diff(want, orphans); diff != "" {
+		t.Errorf("orphans with the routes file (-want +got):\n%s", diff)
+	}
+}
+
+// TestClusterLine: a stream on a cluster names its leader and each other
+// replica's state, and is DEGRADED without a leader or with a replica
+// behind or offline.
+func TestClusterLine(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    clusterReport
+		want string
+	}{
+		{"healthy", clusterReport{Leader: "n1", Replicas: []replicaReport{{Name: "n2", Current: true}, {Name: "n3", Current: true}}},
+			"leader n1, replica n2 current, replica n3 current"},
+		{"a replica behind", clusterReport{Leader: "n1", Replicas: []replicaReport{{Name: "n2", Current: true}, {Name: "n3", Lag: 7}}},
+			"DEGRADED: leader n1, replica n2 current, replica n3 behind by 7"},
+		{"a replica offline", clusterReport{Leader: "n1", Replicas: []replicaReport{{Name: "n2", Offline: true}, {Name: "n3", Current: true}}},
+			"DEGRADED: leader n1, replica n2 offline, replica n3 current"},
+		{"no leader", clusterReport{Replicas: []replicaReport{{Name: "n2", Current: true}, {Name: "n3", Current: true}}},
+			"DEGRADED: leader none (no writes until one is elected), replica n2 current, replica n3 current"},
+	} {
+		if got := clusterLine(&tc.c); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

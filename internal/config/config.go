@@ -35,7 +35,7 @@ type Env struct {
 
 	mu   sync.Mutex
 	vars []Var
-	errs []error
+	errs []error // *Problem, one per variable
 }
 
 // New returns an Env over getenv (os.Getenv in main, a map in tests).
@@ -57,10 +57,85 @@ func (e *Env) record(key, def, help string, secret bool) string {
 	return strings.TrimSpace(e.getenv(key))
 }
 
+// fail records a problem with key; the first problem of each variable
+// is kept, so that a variable several stages read is reported once.
 func (e *Env) fail(key string, err error) {
 	e.mu.Lock()
-	e.errs = append(e.errs, fmt.Errorf("%s: %w", key, err))
-	e.mu.Unlock()
+	defer e.mu.Unlock()
+	for _, p := range e.errs {
+		if p.(*Problem).Key == key {
+			return
+		}
+	}
+	value := strings.TrimSpace(e.getenv(key))
+	if slices.ContainsFunc(e.vars, func(v Var) bool { return v.Key == key && v.Secret }) {
+		value = ""
+	}
+	e.errs = append(e.errs, &Problem{Key: key, Value: value, Err: err})
+}
+
+// Invalid records a problem with the variable key that a check after
+// reading found (a value out of range, two variables that contradict
+// each other). Err reports it with the parse errors.
+func (e *Env) Invalid(key string, format string, args ...any) {
+	e.fail(key, fmt.Errorf(format, args...))
+}
+
+// Problem is what is wrong with one variable.
+type Problem struct {
+	// Key is the variable.
+	Key string
+	// Value is its value as set; "" when unset or a secret.
+	Value string
+	// Err says what is wrong and what is allowed.
+	Err error
+}
+
+func (p *Problem) Error() string {
+	if p.Value == "" {
+		return p.Key + ": " + p.Err.Error()
+	}
+	return fmt.Sprintf("%s=%s: %v", p.Key, quote(p.Value), p.Err)
+}
+
+func (p *Problem) Unwrap() error { return p.Err }
+
+// quote quotes v when it holds spaces or characters a shell would read.
+func quote(v string) string {
+	if strings.ContainsFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:/,=@+", r))
+	}) {
+		return strconv.Quote(v)
+	}
+	return v
+}
+
+// Error is every configuration problem found, one per variable.
+type Error struct {
+	Problems []*Problem
+}
+
+// Error lists the problems one per line.
+func (e *Error) Error() string {
+	if len(e.Problems) == 1 {
+		return "configuration: " + e.Problems[0].Error()
+	}
+	var b strings.Builder
+	b.WriteString("configuration:")
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the problems.
+func (e *Error) Unwrap() []error {
+	out := make([]error, len(e.Problems))
+	for i, p := range e.Problems {
+		out[i] = p
+	}
+	return out
 }
 
 // Check records err, when not nil, as the error of variable key: for a
@@ -79,11 +154,18 @@ func (e *Env) Vars() []Var {
 	return slices.Clone(e.vars)
 }
 
-// Err returns every parse error, joined, or nil.
+// Err returns an *Error with every problem found so far, or nil.
 func (e *Env) Err() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return errors.Join(e.errs...)
+	if len(e.errs) == 0 {
+		return nil
+	}
+	ce := &Error{}
+	for _, p := range e.errs {
+		ce.Problems = append(ce.Problems, p.(*Problem))
+	}
+	return ce
 }
 
 // String returns the variable or def when unset.
@@ -110,7 +192,7 @@ func (e *Env) Checked(key, def, help string, check func(string) error) string {
 func (e *Env) Enum(key, def, help string, allowed ...string) string {
 	v := e.String(key, def, help+" ("+strings.Join(allowed, ", ")+")")
 	if !slices.Contains(allowed, v) {
-		e.fail(key, fmt.Errorf("want one of %s, got %q", strings.Join(allowed, ", "), v))
+		e.fail(key, fmt.Errorf("want one of %s", strings.Join(allowed, ", ")))
 		return def
 	}
 	return v
@@ -124,7 +206,27 @@ func (e *Env) Int(key string, def int, help string) int {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		e.fail(key, fmt.Errorf("not an integer: %q", v))
+		e.fail(key, errors.New("want an integer"))
+		return def
+	}
+	return n
+}
+
+// IntRange returns the variable as an integer from lo to hi, or def.
+func (e *Env) IntRange(key string, def, lo, hi int, help string) int {
+	n := e.Int(key, def, help)
+	if n < lo || n > hi {
+		e.fail(key, fmt.Errorf("want an integer from %d to %d", lo, hi))
+		return def
+	}
+	return n
+}
+
+// IntMin returns the variable as an integer of at least lo, or def.
+func (e *Env) IntMin(key string, def, lo int, help string) int {
+	n := e.Int(key, def, help)
+	if n < lo {
+		e.fail(key, fmt.Errorf("want an integer of at least %d", lo))
 		return def
 	}
 	return n
@@ -156,7 +258,7 @@ func ParseSize(v string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("not a size: %q", v)
+		return 0, errors.New("want a size in bytes, such as 65536 or 64KiB")
 	}
 	return n * mult, nil
 }
@@ -169,7 +271,7 @@ func (e *Env) Float(key string, def float64, help string) float64 {
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil {
-		e.fail(key, fmt.Errorf("not a number: %q", v))
+		e.fail(key, errors.New("want a number"))
 		return def
 	}
 	return f
@@ -183,7 +285,7 @@ func (e *Env) Bool(key string, def bool, help string) bool {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		e.fail(key, fmt.Errorf("not a boolean: %q", v))
+		e.fail(key, errors.New("want true or false"))
 		return def
 	}
 	return b
@@ -209,16 +311,18 @@ func ParseDuration(v string) (time.Duration, error) {
 	if n, ok := strings.CutSuffix(v, "d"); ok {
 		days, err := strconv.Atoi(n)
 		if err != nil {
-			return 0, fmt.Errorf("not a duration: %q", v)
+			return 0, errDuration
 		}
 		return time.Duration(days) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		return 0, fmt.Errorf("not a duration: %q", v)
+		return 0, errDuration
 	}
 	return d, nil
 }
+
+var errDuration = errors.New("want a duration, such as 500ms, 30s, 5m, 2h or 30d")
 
 // FormatDuration writes whole days as "30d" and anything else as Go does.
 func FormatDuration(d time.Duration) string {
@@ -251,7 +355,7 @@ func (e *Env) Secret(key, help string) Secret {
 	file := strings.TrimSpace(e.getenv(key + "_FILE"))
 	switch {
 	case v != "" && file != "":
-		e.fail(key, errors.New("set either the variable or its _FILE, not both"))
+		e.fail(key, fmt.Errorf("set either %s or %s_FILE, not both", key, key))
 		return Secret{}
 	case file != "":
 		b, err := e.readFile(file)

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -56,20 +57,51 @@ func TestTypedLookups(t *testing.T) {
 	}
 }
 
+// TestParseErrorsAreCollected: every variable that does not parse is
+// reported once, however often it is read, one per line, with its value
+// (never a secret's) and what it accepts.
 func TestParseErrorsAreCollected(t *testing.T) {
-	e := FromMap(map[string]string{"X": "nope", "Y": "1x", "Z": "maybe", "W": "other"})
-	e.Int("X", 1, "")
+	e := FromMap(map[string]string{"X": "nope", "Y": "1x", "Z": "maybe", "W": "other", "R": "9", "C": "-1", "S": "x", "S_FILE": "/f"})
+	for range 3 { // three stages read the same variable
+		e.Int("X", 1, "")
+	}
 	e.Duration("Y", time.Second, "")
 	e.Bool("Z", false, "")
 	e.Enum("W", "a", "", "a", "b")
+	e.IntRange("R", 1, 1, 5, "")
+	e.IntMin("C", 16, 1, "")
+	e.Secret("S", "")
+	e.Invalid("X", "reported once")
 	err := e.Err()
-	if err == nil {
-		t.Fatal("Err: got nil, want an error")
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("Err: got %v, want an *Error", err)
 	}
-	for _, key := range []string{"X", "Y", "Z", "W"} {
-		if !strings.Contains(err.Error(), key+":") {
-			t.Errorf("Err does not name %s: %v", key, err)
-		}
+	want := []string{
+		"configuration:",
+		"  X=nope: want an integer",
+		"  Y=1x: want a duration, such as 500ms, 30s, 5m, 2h or 30d",
+		"  Z=maybe: want true or false",
+		"  W=other: want one of a, b",
+		"  R=9: want an integer from 1 to 5",
+		"  C=-1: want an integer of at least 1",
+		"  S: set either S or S_FILE, not both",
+	}
+	if diff := cmp.Diff(want, strings.Split(err.Error(), "\n")); diff != "" {
+		t.Errorf("Err (-want +got):\n%s", diff)
+	}
+	var p *Problem
+	if !errors.As(err, &p) || p.Key != "X" {
+		t.Errorf("errors.As(*Problem): got %+v, want X", p)
+	}
+}
+
+// TestOneProblemIsOneLine: a single problem reads as one line.
+func TestOneProblemIsOneLine(t *testing.T) {
+	e := FromMap(map[string]string{"KYCFLOW_STREAM_REPLICAS": "abc"})
+	e.IntRange("KYCFLOW_STREAM_REPLICAS", 1, 1, 5, "")
+	if got, want := fmt.Sprint(e.Err()), "configuration: KYCFLOW_STREAM_REPLICAS=abc: want an integer"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 

@@ -215,7 +215,7 @@ func TestDLQRedrive(t *testing.T) {
 	if _, _, err := r.try(t.Context(), "n\n", "dlq", "purge", "--route", "hook"); err == nil {
 		t.Errorf("purge went ahead without a yes")
 	}
-	if out, errOut, err := r.try(t.Context(), "y\n", "dlq", "purge", "--route", "hook"); err != nil || !strings.Contains(out, "1 dead letters deleted") {
+	if out, errOut, err := r.try(t.Context(), "y\n", "dlq", "purge", "--route", "hook"); err != nil || !strings.Contains(out, "1 dead letter deleted") {
 		t.Errorf("purge: %v\n%s%s", err, out, errOut)
 	}
 	if left := r.deadLetters(); len(left) != 0 {

@@ -42,8 +42,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// kycflowBinary builds cmd/kycflow (without -race: the child processes are
-// the system under test, the test process checks them).
+// kycflowBinary builds cmd/kycflow, and cmd/jumiosim next to it (without
+// -race: the child processes are the system under test, the test process
+// checks them).
 func kycflowBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -52,7 +53,7 @@ func kycflowBinary(t *testing.T) string {
 			return
 		}
 		binary = filepath.Join(binDir, "kycflow")
-		out, err := exec.Command("go", "build", "-o", binary, "../../cmd/kycflow").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", binDir+string(filepath.Separator), "../../cmd/kycflow", "../../cmd/jumiosim").CombinedOutput()
 		if err != nil {
 			buildErr = errors.New(string(out))
 		}

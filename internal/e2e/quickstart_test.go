@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -87,6 +88,7 @@ func TestQuickStart(t *testing.T) {
 	if n := len(messages(t, js, events.StreamResults)); n != 12 {
 		t.Errorf("results stored: got %d, want 12", n)
 	}
+	checkLogVolume(t, r.stderr.String(), sentList)
 	// Terminal lines carry ids and decisions, never names; --json masks
 	// them unless --reveal.
 	out := r.kycflow("tail", "--all", "--count", "12")
@@ -207,5 +209,35 @@ func TestRestartKeepsData(t *testing.T) {
 	r2.settled()
 	if n := len(messages(t, js, events.StreamResults)); n != 10 {
 		t.Errorf("results after the restart: got %d, want 10", n)
+	}
+}
+
+// checkLogVolume: at INFO, the whole pipeline writes at most one log line
+// per callback (ingest's), so that a busy day's logs stay readable and
+// cheap; the stages' detail is at DEBUG.
+func checkLogVolume(t *testing.T, logs string, sentList []sent) {
+	t.Helper()
+	perExecution := map[string]int{}
+	for _, l := range lines(logs) {
+		var rec struct {
+			Level     string `json:"level"`
+			Execution string `json:"workflow_execution_id"`
+		}
+		if json.Unmarshal([]byte(l), &rec) != nil || rec.Execution == "" || rec.Level == "DEBUG" {
+			continue
+		}
+		perExecution[rec.Execution]++
+	}
+	callbacks := map[string]int{}
+	for _, s := range sentList {
+		callbacks[s.WorkflowExecutionID]++
+	}
+	for exec, n := range callbacks {
+		if got := perExecution[exec]; got > n {
+			t.Errorf("execution %s: %d log lines at INFO and above for %d callbacks, want at most one each", exec, got, n)
+		}
+	}
+	if len(perExecution) == 0 {
+		t.Errorf("no log line names an execution; the check reads nothing")
 	}
 }

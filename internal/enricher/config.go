@@ -143,7 +143,7 @@ func LoadConfig(e *config.Env) Config {
 		NATS:                 broker.LoadConfig(e),
 		Jumio:                jumioconfig.LoadConfig(e),
 		Products:             e.String("KYCFLOW_PRODUCTS", "", "product names by workflow definition key"),
-		Concurrency:          e.Int("KYCFLOW_ENRICHER_CONCURRENCY", DefaultConcurrency, "callbacks enriched at once per process"),
+		Concurrency:          e.IntMin("KYCFLOW_ENRICHER_CONCURRENCY", DefaultConcurrency, 1, "callbacks enriched at once per process"),
 		MaxAckPending:        e.Int("KYCFLOW_ENRICHER_MAX_ACK_PENDING", DefaultMaxAckPending, "callbacks delivered and not yet acked, over all replicas"),
 		AckWait:              e.Duration("KYCFLOW_ENRICHER_ACK_WAIT", DefaultAckWait, "time before a callback of a dead process is redelivered"),
 		DrainTimeout:         e.Duration("KYCFLOW_ENRICHER_DRAIN_TIMEOUT", DefaultDrainTimeout, "time allowed at shutdown for callbacks being enriched"),

@@ -28,6 +28,9 @@ func (e *Enricher) handle(msg *message.Message) error {
 	ctx := msg.Context()
 	started := e.now()
 	c, err := decodeCallback(msg, broker.Timestamp(msg))
+	if err == nil && dropForFaultTest(c.ev.EventID) {
+		return nil // lost on purpose: a test build's fault hook (faulthooks_on.go)
+	}
 	if err == nil {
 		err = e.enrich(ctx, c, started)
 	}
@@ -47,7 +50,7 @@ func (e *Enricher) handle(msg *message.Message) error {
 		return nil
 	case errors.Is(err, errStale):
 		e.metrics.stale.Add(mctx, 1, apiAttr(api))
-		e.logger.InfoContext(ctx, "callback dropped: a newer callback of the execution came first", e.attrs(msg, c)...)
+		e.logger.DebugContext(ctx, "callback dropped: a newer callback of the execution came first", e.attrs(msg, c)...)
 		return nil
 	}
 
@@ -100,24 +103,35 @@ func (e *Enricher) enrich(ctx context.Context, c *callback, started time.Time) e
 			return err
 		}
 	}
-	if err := e.publish(ctx, c, ee, at); err != nil {
+	stored, err := e.publish(ctx, c, ee, at)
+	if err != nil {
 		return err
 	}
 	e.unreadable(ctx, c, ee.Result)
 	// A crash here leaves the event unrecorded: its redelivery is fetched
 	// again and its publish dropped by JetStream's duplicate window
 	// (Nats-Msg-Id), then recorded.
-	return e.state.record(ctx, key, m)
+	if err := e.state.record(ctx, key, m); err != nil {
+		return err
+	}
+	if !stored {
+		// Another worker (or an earlier attempt) stored this event's
+		// result: one result, counted once.
+		return errDuplicate
+	}
+	return nil
 }
 
 // publish stores the enriched event in JUMIO_ENRICHED and returns once it
-// is stored. ce-id is the callback's event id (same lineage); so is
-// Nats-Msg-Id, except for replays, whose outputs get the replay's message
-// id so that they are stored next to the original.
-func (e *Enricher) publish(ctx context.Context, c *callback, ee events.EnrichedEvent, at time.Time) error {
+// is stored; stored is false when JetStream had it already (the same
+// Nats-Msg-Id from another worker or an earlier attempt). ce-id is the
+// callback's event id (same lineage); so is Nats-Msg-Id, except for
+// replays, whose outputs get the replay's message id so that they are
+// stored next to the original.
+func (e *Enricher) publish(ctx context.Context, c *callback, ee events.EnrichedEvent, at time.Time) (stored bool, err error) {
 	payload, err := json.Marshal(ee)
 	if err != nil {
-		return permanent(fmt.Errorf("enricher: encode the enriched event: %w", err))
+		return false, permanent(fmt.Errorf("enricher: encode the enriched event: %w", err))
 	}
 	id := c.ev.EventID
 	msgID := id
@@ -141,11 +155,11 @@ func (e *Enricher) publish(ctx context.Context, c *callback, ee events.EnrichedE
 	broker.SetPublishSubject(out, events.EnrichedSubject(c.ev.AccountID, c.ev.WorkflowExecutionID))
 	if err := e.pub.Publish(events.SubjectEnriched, out); err != nil {
 		if errors.Is(err, nats.ErrMaxPayload) {
-			return permanent(fmt.Errorf("%w: %d bytes", ErrTooLarge, len(payload)))
+			return false, permanent(fmt.Errorf("%w: %d bytes", ErrTooLarge, len(payload)))
 		}
-		return fmt.Errorf("%w: publish: %w", ErrBroker, err)
+		return false, fmt.Errorf("%w: publish: %w", ErrBroker, err)
 	}
-	return nil
+	return !broker.PublishedDuplicate(out), nil
 }
 
 // deadLetter stores msg in JUMIO_DLQ with the verdict's error and class.

@@ -3,6 +3,9 @@ package enricher_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -142,4 +145,73 @@ func TestStateValue(t *testing.T) {
 	if !v.Newest.Equal(sent) || len(v.Enriched) != 1 || v.Enriched[0] != ev.EventID {
 		t.Errorf("state %+v: want newest %v and the event id", v, sent)
 	}
+}
+
+// TestOrderAcrossInstances: two enricher instances share the durable
+// consumer, and every execution's callbacks reach them at once, in a
+// shuffled order, and Jumio answers each fetch after a delay of its own:
+// an older one (SESSION_EXPIRED), a newer one (PROCESSED), and each again
+// under another message id (a repeat the duplicate window missed). The execution state's compare-and-set keeps
+// them apart: no event is enriched twice, the newer callback always is,
+// and the older one either went first or is dropped as stale, never
+// published after the newer one.
+func TestOrderAcrossInstances(t *testing.T) {
+	const n = 40
+	h := newHarness(t, jumiotest.Config{})
+	for range 2 {
+		conn, _ := h.broker.JetStream(t)
+		h.start(h.config(), conn)
+	}
+	t0 := time.Now().Add(-10 * time.Minute).UTC().Truncate(time.Millisecond)
+	type pair struct{ older, newer events.CallbackEvent }
+	var pairs []pair
+	type pub struct {
+		ev    events.CallbackEvent
+		extra nats.Header
+	}
+	var pubs []pub
+	for i, x := range h.executions(n, 29) {
+		newer := h.platformEvent(x, t0.Add(2*time.Minute))
+		older := withStatus(newer, "SESSION_EXPIRED", t0)
+		pairs = append(pairs, pair{older, newer})
+		pubs = append(pubs,
+			pub{older, nil}, pub{newer, nil},
+			pub{older, redelivered(fmt.Sprintf("older-again-%d", i))},
+			pub{newer, redelivered(fmt.Sprintf("newer-again-%d", i))})
+	}
+	rand.Shuffle(len(pubs), func(i, j int) { pubs[i], pubs[j] = pubs[j], pubs[i] })
+	// Jumio answers each request after its own delay, so that an older
+	// callback's fetch can end after a newer one's was published.
+	for range len(pubs) {
+		h.jumio.Inject(jumiotest.Fault{Latency: time.Duration(rand.N(100)) * time.Millisecond})
+	}
+	for _, p := range pubs {
+		h.publish(p.ev, p.extra)
+	}
+	l := h.settle(len(pubs))
+
+	// Stream order per execution.
+	order := map[string][]string{} // execution → event ids as stored
+	for _, m := range h.enriched() {
+		x := m.Event.Result.IDs.WorkflowExecutionID
+		order[x] = append(order[x], m.Header.Get(events.HeaderCEID))
+	}
+	var olderEnriched int64
+	for _, p := range pairs {
+		got := order[p.newer.WorkflowExecutionID]
+		switch {
+		case slices.Equal(got, []string{p.newer.EventID}):
+		case slices.Equal(got, []string{p.older.EventID, p.newer.EventID}):
+			olderEnriched++
+		default:
+			t.Errorf("execution %s: enriched in stream order %v, want [newer] or [older newer] (older %s, newer %s)",
+				p.newer.WorkflowExecutionID, got, p.older.EventID, p.newer.EventID)
+		}
+	}
+	// Every copy not enriched is accounted for: the older ones not
+	// enriched as stale, the repeats as duplicates or stale.
+	if want := int64(n) + olderEnriched; l.Results != want {
+		t.Errorf("ledger %+v: %d results, want %d (%d older ones went first)", l, l.Results, want, olderEnriched)
+	}
+	t.Logf("%d executions, 4 callbacks each on two instances: %d older ones went first, %d stale, %d duplicates", n, olderEnriched, l.Stale, l.Duplicates)
 }

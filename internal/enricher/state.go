@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -114,13 +115,17 @@ func ensureState(ctx context.Context, js jetstream.JetStream, c Config) (*stateS
 	if c.NATS.Streams.Storage == "memory" {
 		storage = jetstream.MemoryStorage
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      StateBucket,
-		Description: "kycflow enricher: newest callback and recent event ids per workflow execution",
-		History:     1,
-		TTL:         c.StateTTL,
-		Storage:     storage,
-		Replicas:    max(1, c.NATS.Streams.Replicas),
+	var kv jetstream.KeyValue
+	err := broker.RetryUnanswered(ctx, func(ctx context.Context) (err error) {
+		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      StateBucket,
+			Description: "kycflow enricher: newest callback and recent event ids per workflow execution",
+			History:     1,
+			TTL:         c.StateTTL,
+			Storage:     storage,
+			Replicas:    max(1, c.NATS.Streams.Replicas),
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("enricher: state bucket %s: %w", StateBucket, err)

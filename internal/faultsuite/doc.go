@@ -1,7 +1,7 @@
 // Package faultsuite is kycflow's fault suite: it runs the real binaries
-// (internal/bench/rig: an external nats-server, ingest, the enricher and
-// the notifier as processes, the Jumio simulator, a webhook receiver) and
-// breaks things while callbacks flow:
+// (internal/bench/rig: external nats-server processes, ingest, the
+// enricher and the notifier as processes, the Jumio simulator, a webhook
+// receiver) and breaks things while callbacks flow:
 //
 //   - the NATS server killed (SIGKILL) and restarted;
 //   - the enricher and the notifier killed (SIGKILL) mid-flight and
@@ -12,18 +12,27 @@
 //   - duplicate, late and out-of-order callbacks;
 //   - malformed and hostile requests at ingest (oversize bodies, deep
 //     JSON, invalid UTF-8, header floods, slow headers and bodies) next to
-//     valid traffic.
+//     valid traffic;
+//   - and on the shape kycflow ships for, three servers as a JetStream
+//     cluster with R3 streams and two processes of each stage: the stream
+//     leader and the meta leader killed, a rolling restart through
+//     lame-duck mode, a stage process killed or frozen beyond its ack
+//     wait, a server cut off by a partition (network namespaces: root and
+//     iproute2, else the case skips), and the operator commands on the R3
+//     streams.
 //
-// Every case ends with the ledger (rig.Ledger): each callback answered
-// 200 is delivered per matching route, dead-lettered, dropped as stale or
-// suppressed as an identical repeat, and no execution status reaches a
-// route under two ids. Cases pass or fail on the ledger and on counts,
-// never on timing; they log their figures (recovery times, retries, 429s,
-// memory), which "go test -v" shows.
+// Every fault fires once the pipeline is seen holding work, and a case
+// fails when nothing was held. Every case ends with the strict ledger
+// (rig.Ledger): nothing lost, nothing doubled, drops accounted for by the
+// stages' own logs and counters. TestLedgerCatchesLoss proves the ledger
+// can fail: against an enricher that loses one callback in 16 it must.
+// Cases pass or fail on the ledger and on counts, never on timing; they
+// log their figures (held work, recovery times, 503s, same-id repeats),
+// which "go test -v" shows.
 //
-// The suite takes a few minutes and is skipped with -short; "go test
-// -race ./..." (CI) runs it, with the binaries built with the race
-// detector too. Run it alone with
+// The suite takes minutes and is skipped with -short; "go test -race
+// ./..." (CI) runs it, with the binaries built with the race detector too.
+// Run it alone with
 //
 //	go test -race -v -count=1 ./internal/faultsuite
 //

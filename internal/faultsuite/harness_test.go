@@ -2,16 +2,22 @@ package faultsuite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/kycflow/kycflow/internal/bench/rig"
+	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
 )
@@ -21,6 +27,10 @@ var (
 	buildOnce sync.Once
 	bins      rig.Binaries
 	buildErr  error
+
+	lossyOnce     sync.Once
+	lossyEnricher string
+	lossyErr      error
 )
 
 func TestMain(m *testing.M) {
@@ -49,6 +59,24 @@ func binaries(t *testing.T) rig.Binaries {
 	return bins
 }
 
+// lossy builds, once per run, the enricher with the test-only fault hooks
+// (rig.FaultHooksTag): with enricher.FaultHookDropEnv set it acks about
+// one callback in that many without any output.
+func lossy(t *testing.T) string {
+	t.Helper()
+	lossyOnce.Do(func() {
+		start := time.Now()
+		var b rig.Binaries
+		b, lossyErr = rig.Build(context.Background(), rig.BuildConfig{Dir: filepath.Join(binDir, "lossy"), Race: raceEnabled, Tags: []string{rig.FaultHooksTag}, Programs: []string{"enricher"}})
+		lossyEnricher = b.Enricher
+		t.Logf("built the enricher with the fault hooks in %s", time.Since(start).Round(100*time.Millisecond))
+	})
+	if lossyErr != nil {
+		t.Fatal(lossyErr)
+	}
+	return lossyEnricher
+}
+
 // Routes of every world: every result to JUMIO_RESULTS, every result to
 // webhook hook-a, and only rejections and warnings to webhook hook-b.
 var defaultRoutes = []rig.Route{
@@ -56,6 +84,10 @@ var defaultRoutes = []rig.Route{
 	{Name: "hook-a", Webhook: true, Policy: events.PolicyNoPII},
 	{Name: "hook-b", Webhook: true, Policy: events.PolicyDecisionOnly, Filter: "{decision: [REJECTED, WARNING]}"},
 }
+
+// enricherDropEnv is enricher.FaultHookDropEnv, which only a build with
+// the fault hooks declares.
+const enricherDropEnv = "KYCFLOW_FAULTHOOK_ENRICHER_DROP_ONE_IN"
 
 // faultEnv shortens what a fault waits for, so that the suite is quick:
 // redelivery after a dead process in 2 s instead of 30 s, transient
@@ -86,6 +118,20 @@ type worldConfig struct {
 	latency time.Duration
 	// env is added to faultEnv.
 	env map[string]string
+	// servers is 3 for a JetStream cluster with R3 streams (default one
+	// server); netns puts its servers in network namespaces, for
+	// partitions.
+	servers int
+	netns   bool
+	// instances of each stage (default 1); several ingest instances are
+	// loaded through a balancer.
+	instances int
+	// run runs "kycflow run" (every stage in one process, on the cluster
+	// with --nats-url when servers is 3) instead of a process per stage.
+	run bool
+	// dropOneIn runs the enricher built with the fault hooks, losing
+	// about one callback in that many (0: the normal enricher).
+	dropOneIn int
 }
 
 // world is one case's pipeline: the simulator behind a gate, the
@@ -121,6 +167,17 @@ func newWorld(t *testing.T, cfg worldConfig) *world {
 	for k, v := range cfg.env {
 		env[k] = v
 	}
+	if cfg.dropOneIn > 0 {
+		b.Enricher = lossy(t)
+		env[enricherDropEnv] = strconv.Itoa(cfg.dropOneIn)
+	}
+	mode := rig.ModeProcesses
+	if cfg.run {
+		mode = rig.ModeRun
+		// Its notifier logs identical suppressions, the ledger's
+		// evidence, at debug level.
+		env["KYCFLOW_LOG_LEVEL"] = "debug"
+	}
 	var log io.Writer
 	if os.Getenv("KYCFLOW_TEST_LOG") != "" {
 		log = os.Stderr
@@ -128,8 +185,9 @@ func newWorld(t *testing.T, cfg worldConfig) *world {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	w.p, err = rig.StartPipeline(ctx, rig.PipelineConfig{
-		Mode: rig.ModeProcesses, Binaries: b, Dir: t.TempDir(), SyncAlways: true,
+		Mode: mode, Binaries: b, Dir: t.TempDir(), SyncAlways: true,
 		Jumio: jc, Routes: defaultRoutes, Env: env, Log: log,
+		Servers: cfg.servers, Netns: cfg.netns, Instances: cfg.instances,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -154,14 +212,35 @@ var callbackClient = &http.Client{Timeout: 30 * time.Second}
 
 // send posts the simulator's callbacks to ingest with o.
 func (w *world) send(ctx context.Context, o jumiotest.CallbackOptions) []jumiotest.SentCallback {
+	return w.sendCtx(ctx, o, false)
+}
+
+func (w *world) sendCtx(ctx context.Context, o jumiotest.CallbackOptions, stoppable bool) []jumiotest.SentCallback {
 	o.URL = w.p.CallbackURL(events.APIPlatform)
 	o.NetverifyURL = w.p.CallbackURL(events.APINetverify)
 	o.Client = callbackClient
 	sent, err := w.sim.SendCallbacks(ctx, o)
-	if err != nil {
+	if err != nil && !(stoppable && errors.Is(err, context.Canceled)) {
 		w.t.Errorf("sending callbacks: %v", err)
 	}
 	return sent
+}
+
+// resendUntil200 posts again what was not answered 200, as Jumio does,
+// until everything is (or attempts run out); it returns the new posts.
+func (w *world) resendUntil200(ctx context.Context, sent []jumiotest.SentCallback) []jumiotest.SentCallback {
+	var all []jumiotest.SentCallback
+	pending := sent
+	for range 10 {
+		again := w.resend(ctx, pending)
+		if len(again) == 0 {
+			return all
+		}
+		all = append(all, again...)
+		pending = again
+	}
+	w.t.Errorf("callbacks still not answered 200 after 10 rounds of posting them again: %v", statuses(pending))
+	return all
 }
 
 // resend posts again, once, the callbacks that were not answered 200, as
@@ -194,17 +273,24 @@ func (w *world) settle() time.Duration {
 	return time.Since(start)
 }
 
-// ledger audits the run and fails the test when it does not balance.
-func (w *world) ledger(sent []jumiotest.SentCallback, allowSameIDRepeats bool) *rig.Ledger {
+// audit draws the ledger of the run and logs it.
+func (w *world) audit(in rig.AuditInput) (*rig.Ledger, error) {
 	w.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	l, err := w.p.Audit(ctx, rig.AuditInput{Sent: sent, AllowSameIDRepeats: allowSameIDRepeats})
+	l, err := w.p.Audit(ctx, in)
 	if l != nil {
 		var b strings.Builder
 		l.Write(&b)
 		w.t.Log("\n" + b.String())
 	}
+	return l, err
+}
+
+// ledger audits the run and fails the test when it does not balance.
+func (w *world) ledger(in rig.AuditInput) *rig.Ledger {
+	w.t.Helper()
+	l, err := w.audit(in)
 	if err != nil {
 		w.t.Errorf("ledger: %v", err)
 	}
@@ -238,29 +324,143 @@ func (w *world) metric(proc *rig.Process, name string, labels map[string]string)
 	return v
 }
 
-// unacked is how many messages a durable consumer has delivered and not
-// had acknowledged (-1 when it cannot be read).
-func (w *world) unacked(stream, durable string) int {
+// consumer reads a durable consumer's state from the server (nil when it
+// cannot be read).
+func (w *world) consumer(stream, durable string) *jetstream.ConsumerInfo {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, err := w.p.JetStream().Consumer(ctx, stream, durable)
 	if err != nil {
-		return -1
+		return nil
 	}
 	info, err := c.Info(ctx)
 	if err != nil {
-		return -1
+		return nil
 	}
-	return info.NumAckPending
+	return info
+}
+
+// unacked is how many messages a durable consumer has delivered and not
+// had acknowledged, as the server says (0 when it cannot be read).
+func (w *world) unacked(stream, durable string) int {
+	if info := w.consumer(stream, durable); info != nil {
+		return info.NumAckPending
+	}
+	return 0
 }
 
 // unackedResults sums unacked over every route's consumer.
 func (w *world) unackedResults() int {
 	n := 0
 	for _, r := range w.p.Routes() {
-		n += max(0, w.unacked(events.StreamEnriched, r.Durable()))
+		n += w.unacked(events.StreamEnriched, r.Durable())
 	}
 	return n
+}
+
+// outstanding is the work the server holds for the stages: messages not
+// yet delivered or not yet acknowledged, on the enricher's consumer and
+// every route's.
+func (w *world) outstanding() int {
+	n := 0
+	add := func(info *jetstream.ConsumerInfo) {
+		if info != nil {
+			n += int(info.NumPending) + info.NumAckPending
+		}
+	}
+	add(w.consumer(events.StreamCallbacks, enricher.Durable))
+	for _, r := range w.p.Routes() {
+		add(w.consumer(events.StreamEnriched, r.Durable()))
+	}
+	return n
+}
+
+// inFlight is what one stage process holds: messages it fetched and has
+// not settled (its kycflow_broker_in_flight_messages), or for ingest the
+// requests it is answering (kycflow_ingest_in_flight_requests).
+func (w *world) inFlight(proc *rig.Process) int {
+	name := "kycflow_broker_in_flight_messages"
+	if strings.HasPrefix(proc.Name(), "ingest") {
+		name = "kycflow_ingest_in_flight_requests"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	v, err := proc.Metric(ctx, name, nil)
+	if err != nil {
+		return 0
+	}
+	return int(v)
+}
+
+// awaitHeld polls probe until it reports at least min messages held and
+// returns what it reported: a fault is fired only once the pipeline is
+// seen holding work. The case fails when the load (if any) ends first: a
+// fault then could not land on anything.
+func (w *world) awaitHeld(what string, l *load, min int, probe func() int) int {
+	w.t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		if n := probe(); n >= min {
+			return n
+		}
+		if (l != nil && l.finished()) || time.Now().After(deadline) {
+			w.t.Fatalf("%s: nothing held (%d at most wanted) while callbacks flowed: the fault would have landed on nothing", what, min)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// load posts callbacks in the background until it has posted them all
+// or is stopped.
+type load struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+	sent   []jumiotest.SentCallback
+}
+
+// startLoad posts the simulator's callbacks with o in the background.
+func (w *world) startLoad(o jumiotest.CallbackOptions) *load {
+	ctx, cancel := context.WithCancel(w.t.Context())
+	l := &load{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(l.done)
+		l.sent = w.sendCtx(ctx, o, true)
+	}()
+	return l
+}
+
+// finished reports whether the load has posted everything.
+func (l *load) finished() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait waits for the load to post everything and returns the posts.
+func (l *load) wait() []jumiotest.SentCallback {
+	<-l.done
+	l.cancel()
+	return l.sent
+}
+
+// stop ends the load (the posts in flight finish) and returns the posts.
+func (l *load) stop() []jumiotest.SentCallback {
+	l.cancel()
+	<-l.done
+	return l.sent
+}
+
+// only200 fails the case unless every post was answered 200: where
+// ingest and its broker are up, a 503 is a defect.
+func (w *world) only200(sent []jumiotest.SentCallback) {
+	w.t.Helper()
+	st := statuses(sent)
+	if len(sent) == 0 || st["200"] != len(sent) {
+		w.t.Errorf("ingest answers %v: want all %d answered 200", st, len(sent))
+	}
 }
 
 // statuses counts the answers of sent callbacks ("error" when none came).
@@ -282,12 +482,4 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
-}
-
-// background runs fn in a goroutine and returns a function that waits
-// for its result.
-func background[T any](fn func() T) func() T {
-	ch := make(chan T, 1)
-	go func() { ch <- fn() }()
-	return func() T { return <-ch }
 }

@@ -38,13 +38,11 @@ func TestHostileInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wait := background(func() []jumiotest.SentCallback {
-		return w.send(ctx, jumiotest.CallbackOptions{Rate: 30, Concurrency: 4})
-	})
+	l := w.startLoad(jumiotest.CallbackOptions{Rate: 30, Concurrency: 4})
 	peak := sampleRSS(ing)
 	h := &hostile{base: "http://" + ing.Addr()}
 	h.run(ctx)
-	sent := wait()
+	sent := l.wait()
 	maxRSS := peak()
 	after, err := ing.Stats()
 	if err != nil {
@@ -77,7 +75,7 @@ func TestHostileInput(t *testing.T) {
 	if after.HWM > bound {
 		t.Errorf("ingest's resident memory peaked at %.0f MiB, over %.0f MiB", mib(after.HWM), mib(bound))
 	}
-	w.ledger(sent, false)
+	w.ledger(rig.AuditInput{Sent: sent, ExactCounters: true})
 }
 
 // sampleRSS samples a process's resident memory every 50 ms until the

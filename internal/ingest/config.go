@@ -227,6 +227,25 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// ValidateInto records every problem Validate finds with e, so that they
+// are reported with the problems of the other variables, one per line.
+func (c *Config) ValidateInto(e *config.Env) {
+	err := c.Validate()
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, err := range errs {
+		var ve *VarError
+		switch {
+		case errors.As(err, &ve):
+			e.Invalid(ve.Var, "%w", ve.Err)
+		case err != nil:
+			e.Invalid("ingest", "%w", err)
+		}
+	}
+}
+
 // region is the validated region.
 func (c *Config) region() wire.Region {
 	r, _ := wire.ParseRegion(c.Region)

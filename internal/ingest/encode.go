@@ -12,7 +12,13 @@ import (
 // appendEvent appends ev as JSON, byte for byte as encoding/json encodes
 // it with HTML escaping off (a test compares the two on fixtures and fuzzed
 // values, and fails when events.CallbackEvent gains a field this function
-// does not write). It spares every stored callback a pass of reflection.
+// does not write). It spares every stored callback a pass of reflection:
+// BenchmarkEncodeEvent, 2 CPUs shared with other builds (load average
+// about 20), 10 runs of 0.5 s, fastest run (median): a Platform callback's
+// event 3.0 µs (3.8) against encoding/json's 19.0 µs (22.6), a Netverify
+// one's 4.4 µs (6.1) against 8.5 µs (18.2), with no allocation against
+// three. On ingest's hot path (every callback) that is 4 to 16 µs of the
+// 150–200 µs of CPU a stored callback costs.
 func appendEvent(b []byte, ev events.CallbackEvent) ([]byte, error) {
 	b = append(b, `{"schemaVersion":`...)
 	b = strconv.AppendInt(b, int64(ev.SchemaVersion), 10)

@@ -54,17 +54,21 @@ func newLabelSet(kvs ...attribute.KeyValue) labelSet {
 	return labelSet{add: []metric.AddOption{o}, record: []metric.RecordOption{o}}
 }
 
-// Every value of the api, outcome and reason labels.
-var (
-	labelAPIs     = []string{string(events.APIPlatform), string(events.APINetverify), apiNone}
-	labelOutcomes = []string{OutcomeAccepted, OutcomeDuplicate, OutcomeRejected, OutcomeUnavailable}
-	labelReasons  = []string{
-		ReasonNotFound, ReasonUnknownPath, ReasonWrongPathSecret, ReasonMethodNotAllowed, ReasonRateLimited,
+// metricLabelValues are every value of the api, outcome and reason
+// labels: the label sets are made from them, and deploy's tests check the
+// queries of the dashboard, the alerts and the docs against them. A 404 is
+// counted as unknown-path or wrong-path-secret, never as not-found (the
+// problem type both share).
+var metricLabelValues = map[string][]string{
+	"api":     {string(events.APIPlatform), string(events.APINetverify), apiNone},
+	"outcome": {OutcomeAccepted, OutcomeDuplicate, OutcomeRejected, OutcomeUnavailable},
+	"reason": {
+		ReasonUnknownPath, ReasonWrongPathSecret, ReasonMethodNotAllowed, ReasonRateLimited,
 		ReasonSourceNotAllowed, ReasonUnsupportedMediaType, ReasonBodyTooLarge, ReasonBodyUnreadable,
 		ReasonMalformedBody, ReasonInvalidCallback, ReasonUserReferenceMissing, ReasonUserReferenceMalformed,
 		ReasonUserReferenceInvalid, ReasonUserReferenceExpired, ReasonBrokerUnavailable,
-	}
-)
+	},
+}
 
 // apiNone is the api label of a request whose path names no API.
 const apiNone = "none"
@@ -106,11 +110,11 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 		return nil, err
 	}
 	ms.labels = map[labelKey]labelSet{}
-	for _, api := range labelAPIs {
-		for _, o := range labelOutcomes {
+	for _, api := range metricLabelValues["api"] {
+		for _, o := range metricLabelValues["outcome"] {
 			ms.labels[labelKey{api, "outcome", o}] = newLabelSet(attribute.String("api", api), attribute.String("outcome", o))
 		}
-		for _, r := range labelReasons {
+		for _, r := range metricLabelValues["reason"] {
 			ms.labels[labelKey{api, "reason", r}] = newLabelSet(attribute.String("api", api), attribute.String("reason", r))
 		}
 		ms.labels[labelKey{api, "", ""}] = newLabelSet(attribute.String("api", api))

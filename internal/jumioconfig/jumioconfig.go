@@ -11,8 +11,50 @@ import (
 )
 
 // LoadConfig reads the Jumio client variables. An unknown region is kept
-// as given, so that jumio.NewClient reports it.
+// as given, so that jumio.NewClient reports it. Half a credential pair
+// (an OAuth2 client id without its secret, …) is a problem recorded with
+// e: it would otherwise leave kycflow without the credentials it was
+// meant to have ("kycflow run" falls back to its simulator).
 func LoadConfig(e *config.Env) jumio.Config {
+	c := load(e)
+	for _, p := range credentialPairs {
+		id, secret := p.get(c)
+		switch {
+		case id != "" && secret == "":
+			e.Invalid(p.secretKey, "%s is set but not %s: set both (%s) or neither", p.idKey, p.secretKey, p.what)
+		case id == "" && secret != "":
+			e.Invalid(p.idKey, "%s is set but not %s: set both (%s) or neither", p.secretKey, p.idKey, p.what)
+		}
+	}
+	return c
+}
+
+// credentialPair is one kind of Jumio credentials: two variables that
+// are set together.
+type credentialPair struct {
+	idKey, secretKey, what string
+	get                    func(jumio.Config) (string, string)
+}
+
+var credentialPairs = []credentialPair{
+	{"KYCFLOW_JUMIO_CLIENT_ID", "KYCFLOW_JUMIO_CLIENT_SECRET", "the OAuth2 client of the Platform APIs",
+		func(c jumio.Config) (string, string) { return c.ClientID, c.ClientSecret }},
+	{"KYCFLOW_JUMIO_NETVERIFY_API_TOKEN", "KYCFLOW_JUMIO_NETVERIFY_API_SECRET", "the Netverify API credentials",
+		func(c jumio.Config) (string, string) { return c.NetverifyAPIToken, c.NetverifyAPISecret }},
+	{"KYCFLOW_JUMIO_PLATFORM_API_TOKEN", "KYCFLOW_JUMIO_PLATFORM_API_SECRET", "Basic credentials of the Platform APIs",
+		func(c jumio.Config) (string, string) { return c.PlatformAPIToken, c.PlatformAPISecret }},
+}
+
+// RequireCredentials records a problem with e when c holds no Jumio
+// credentials at all, naming the variables that give some.
+func RequireCredentials(e *config.Env, c jumio.Config) {
+	if !HasCredentials(c) {
+		e.Invalid("KYCFLOW_JUMIO_CLIENT_ID", "no Jumio credentials: set KYCFLOW_JUMIO_CLIENT_ID and KYCFLOW_JUMIO_CLIENT_SECRET (Platform), "+
+			"KYCFLOW_JUMIO_NETVERIFY_API_TOKEN and KYCFLOW_JUMIO_NETVERIFY_API_SECRET (Netverify), or both pairs")
+	}
+}
+
+func load(e *config.Env) jumio.Config {
 	regionName := e.String("KYCFLOW_JUMIO_REGION", string(wire.RegionAMER), "Jumio region: amer-1, emea-1 or apac-1 (US, EU, SGP accepted)")
 	region, err := wire.ParseRegion(regionName)
 	if err != nil {

@@ -110,6 +110,48 @@ func TestHasCredentials(t *testing.T) {
 	}
 }
 
+// TestHalfACredentialPairIsAProblem: a credential without its other half
+// is reported, naming both variables, never taking the value; no
+// credentials at all is a problem only where they are required.
+func TestHalfACredentialPairIsAProblem(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		require bool
+		want    []string // variables with a problem
+	}{
+		{"none", nil, false, nil},
+		{"none, required", nil, true, []string{"KYCFLOW_JUMIO_CLIENT_ID"}},
+		{"client id only", map[string]string{"KYCFLOW_JUMIO_CLIENT_ID": "c"}, false, []string{"KYCFLOW_JUMIO_CLIENT_SECRET"}},
+		{"client secret only", map[string]string{"KYCFLOW_JUMIO_CLIENT_SECRET": "s3cr3t"}, true, []string{"KYCFLOW_JUMIO_CLIENT_ID"}},
+		{"netverify token only", map[string]string{"KYCFLOW_JUMIO_NETVERIFY_API_TOKEN": "t"}, false, []string{"KYCFLOW_JUMIO_NETVERIFY_API_SECRET"}},
+		{"platform basic secret only", map[string]string{"KYCFLOW_JUMIO_PLATFORM_API_SECRET": "s3cr3t"}, false, []string{"KYCFLOW_JUMIO_PLATFORM_API_TOKEN"}},
+		{"one full pair", map[string]string{"KYCFLOW_JUMIO_NETVERIFY_API_TOKEN": "t", "KYCFLOW_JUMIO_NETVERIFY_API_SECRET": "s3cr3t"}, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := config.FromMap(tt.env)
+			c := LoadConfig(e)
+			if tt.require {
+				RequireCredentials(e, c)
+			}
+			var got []string
+			var ce *config.Error
+			if err := e.Err(); errors.As(err, &ce) {
+				for _, p := range ce.Problems {
+					got = append(got, p.Key)
+				}
+				if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "ClientID") {
+					t.Errorf("error shows a secret or a Go field name: %v", err)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // TestLoadConfigRequiresHTTPS: a Jumio URL is https, or plain http to a
 // loopback host (the simulator); anything else is an error that names
 // the variable, unless KYCFLOW_JUMIO_ALLOW_HTTP says a simulator on a

@@ -73,7 +73,7 @@ func LoadConfig(e *config.Env) Config {
 		NATS:          broker.LoadConfig(e),
 		Server:        httpserver.LoadConfig(e, "KYCFLOW_NOTIFIER_", ":8082"),
 		RoutesFile:    e.String("KYCFLOW_NOTIFIER_ROUTES_FILE", "", "path of the routes file (required)"),
-		Concurrency:   e.Int("KYCFLOW_NOTIFIER_CONCURRENCY", DefaultConcurrency, "results each route delivers at once, unless the route sets concurrency"),
+		Concurrency:   e.IntMin("KYCFLOW_NOTIFIER_CONCURRENCY", DefaultConcurrency, 1, "results each route delivers at once, unless the route sets concurrency"),
 		MaxAckPending: e.Int("KYCFLOW_NOTIFIER_MAX_ACK_PENDING", DefaultMaxAckPending, "results of one route fetched and not yet settled, waiting retries included, over all replicas"),
 		AckWait:       e.Duration("KYCFLOW_NOTIFIER_ACK_WAIT", DefaultAckWait, "time before JetStream redelivers a result held by a vanished notifier"),
 		DrainTimeout:  e.Duration("KYCFLOW_NOTIFIER_DRAIN_TIMEOUT", DefaultDrainTimeout, "time allowed at shutdown for deliveries in progress"),

@@ -77,118 +77,189 @@ func decode(msg *message.Message) (input, error) {
 }
 
 // handle delivers one enriched message to the route. Every outcome is
-// settled here: ack (return nil) when delivered, suppressed, filtered or
-// dead-lettered; a quiet delayed redelivery (broker.Redeliver) when the
-// attempt must be repeated. It returns an error only for a message it
-// could not settle otherwise.
+// settled in its steps: ack (return nil) when delivered, suppressed,
+// filtered or dead-lettered; a quiet delayed redelivery (broker.Redeliver)
+// when the attempt must be repeated. It returns an error only for a
+// message it could not settle otherwise.
+//
+//  1. prepare: read the message, filter it, project it by the route's
+//     policy, and name its delivery (ids, replay marker);
+//  2. claim: ask the delivery records whether it goes out (suppressed as
+//     identical, stale or in flight; busy: later) and hold its record;
+//  3. deliver to the sink;
+//  4. settle: record the delivery, or classify the failure and retry,
+//     dead-letter or disable the route.
 func (rt *route) handle(msg *message.Message) error {
 	ctx := msg.Context()
-	attempt := broker.Attempt(msg)
 	if rt.disabled.Load() {
 		broker.Redeliver(msg, disabledDelay)
 		return nil
 	}
-	in, err := decode(msg)
-	log := rt.log.With("event_id", in.eventID, "account_id", in.account, "workflow_execution_id", in.execution, "attempt", attempt)
-	if err != nil {
-		rt.deadLetter(ctx, msg, in, in.eventID, err, ClassMalformed, attempt, log)
+	j, ok := rt.prepare(ctx, msg)
+	if !ok {
 		return nil
 	}
-	if !rt.Filter.Match(in.result) {
-		rt.n.metrics.filtered.Add(ctx, 1, routeAttrs(rt.Name))
-		return nil
+	claimed, ok, err := rt.claim(ctx, msg, j)
+	if !ok {
+		return err
 	}
-	var marker *events.ReplayMarker
-	if h := msg.Metadata.Get(events.HeaderReplay); h != "" {
-		m, err := events.ParseReplayMarker(h)
-		if err != nil {
-			log.WarnContext(ctx, "malformed replay marker; handled as a first delivery", "error", err)
-		} else {
-			marker = &m
-		}
-	}
-	if marker != nil && !marker.Covers(rt.Name) {
-		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "replay_other_route")))
-		return nil
-	}
-
-	projected := events.Project(in.result, rt.Policy)
-	hash := ContentHash(projected)
-	d := Delivery{ID: DeliveryID(in.eventID, rt.Name, hash), Route: rt.Name, EventID: in.eventID, Result: projected}
-	w := want{id: d.ID, hash: hash, eventID: in.eventID, hold: rt.hold}
-	if t := in.result.Timestamps.CallbackSent; t != nil {
-		w.sent = *t
-	}
-	dlqEvent := in.eventID
-	if marker != nil {
-		d.ID = marker.MessageID(d.ID)
-		w.id, w.replay, w.redeliver = d.ID, marker.ID, marker.Redeliver
-		dlqEvent = marker.MessageID(in.eventID)
-	}
-	log = log.With("delivery_id", d.ID)
-
-	key := LedgerKey(rt.Name, in.result)
-	lctx, cancel := context.WithTimeout(ctx, opTimeout)
-	v, claimed, wait, err := rt.n.ledger.begin(lctx, key, w)
-	cancel()
-	switch {
-	case err != nil:
-		log.WarnContext(ctx, "delivery record unavailable; retrying", "error", err)
-		return rt.retry(ctx, msg, rt.Retry.delay(attempt, 0), "ledger")
-	case v == suppress:
-		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "identical")))
-		log.DebugContext(ctx, "result suppressed: delivered already")
-		return nil
-	case v == stale:
-		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "stale")))
-		log.InfoContext(ctx, "result suppressed: a newer one was delivered")
-		return nil
-	case v == inFlight:
-		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "in_flight")))
-		log.DebugContext(ctx, "result suppressed: the same result is being delivered")
-		return nil
-	case v == busy:
-		return rt.retry(ctx, msg, wait+rand.N(time.Second), "busy")
-	}
-
 	// A replay is a replay to the receiver only when it repeats what the
 	// route delivered: a first delivery that comes through a replay or a
 	// redrive is a normal one.
-	replayed := marker != nil && marker.Redeliver && claimed.repeat()
-	if replayed {
-		d.Replay = marker
+	j.replayed = j.marker != nil && j.marker.Redeliver && claimed.repeat()
+	if j.replayed {
+		j.delivery.Replay = j.marker
 	}
-	// The budget counts failed sink calls only, not the waits for a busy
-	// key or the record.
-	tries := claimed.failed() + 1
-	err = rt.sink.Deliver(ctx, d)
+	err = rt.sink.Deliver(ctx, j.delivery)
+	return rt.settle(ctx, msg, j, claimed, err)
+}
+
+// job is one enriched message on its way to the route's sink.
+type job struct {
+	in      input
+	attempt int
+	marker  *events.ReplayMarker // nil unless replayed
+	// delivery is what the sink gets; want what the records are asked.
+	delivery Delivery
+	want     want
+	hash     string
+	key      string // of the delivery record
+	// dlqEvent is the event id a dead letter is derived from.
+	dlqEvent string
+	replayed bool
+	log      *slog.Logger
+}
+
+// prepare reads msg into a job. A message that is not an enriched event
+// is dead-lettered, one the filter or the replay marker leaves out is
+// counted; for those ok is false and the message is acked.
+func (rt *route) prepare(ctx context.Context, msg *message.Message) (j job, ok bool) {
+	j.attempt = broker.Attempt(msg)
+	in, err := decode(msg)
+	j.in = in
+	j.log = rt.log.With("event_id", in.eventID, "account_id", in.account, "workflow_execution_id", in.execution, "attempt", j.attempt)
+	if err != nil {
+		rt.deadLetter(ctx, msg, in, in.eventID, err, ClassMalformed, j.attempt, j.log)
+		return j, false
+	}
+	if !rt.Filter.Match(in.result) {
+		rt.n.metrics.filtered.Add(ctx, 1, routeAttrs(rt.Name))
+		return j, false
+	}
+	if h := msg.Metadata.Get(events.HeaderReplay); h != "" {
+		m, err := events.ParseReplayMarker(h)
+		if err != nil {
+			j.log.WarnContext(ctx, "malformed replay marker; handled as a first delivery", "error", err)
+		} else {
+			j.marker = &m
+		}
+	}
+	if j.marker != nil && !j.marker.Covers(rt.Name) {
+		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "replay_other_route")))
+		return j, false
+	}
+
+	projected := events.Project(in.result, rt.Policy)
+	j.hash = ContentHash(projected)
+	j.delivery = Delivery{ID: DeliveryID(in.eventID, rt.Name, j.hash), Route: rt.Name, EventID: in.eventID, Result: projected}
+	j.want = want{id: j.delivery.ID, hash: j.hash, eventID: in.eventID, hold: rt.hold}
+	if t := in.result.Timestamps.CallbackSent; t != nil {
+		j.want.sent = *t
+	}
+	j.dlqEvent = in.eventID
+	if m := j.marker; m != nil {
+		j.delivery.ID = m.MessageID(j.delivery.ID)
+		j.want.id, j.want.replay, j.want.redeliver = j.delivery.ID, m.ID, m.Redeliver
+		j.dlqEvent = m.MessageID(in.eventID)
+	}
+	j.log = j.log.With("delivery_id", j.delivery.ID)
+	j.key = LedgerKey(rt.Name, in.result)
+	return j, true
+}
+
+// claim asks the delivery records whether j goes out and, when it does,
+// holds its record (ok). Otherwise the message is settled here: acked as
+// suppressed, or redelivered later when the records are busy or
+// unavailable; err is what handle returns then.
+func (rt *route) claim(ctx context.Context, msg *message.Message, j job) (claimed attempt, ok bool, err error) {
+	lctx, cancel := context.WithTimeout(ctx, opTimeout)
+	v, claimed, wait, err := rt.n.ledger.begin(lctx, j.key, j.want)
+	cancel()
+	switch {
+	case err != nil:
+		j.log.WarnContext(ctx, "delivery record unavailable; retrying", "error", err)
+		return claimed, false, rt.retry(ctx, msg, rt.Retry.delay(j.attempt, 0), "ledger")
+	case v == suppress:
+		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "identical")))
+		j.log.DebugContext(ctx, "result suppressed: delivered already")
+		return claimed, false, nil
+	case v == stale:
+		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "stale")))
+		j.log.DebugContext(ctx, "result suppressed: a newer one was delivered")
+		return claimed, false, nil
+	case v == inFlight:
+		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "in_flight")))
+		j.log.DebugContext(ctx, "result suppressed: the same result is being delivered")
+		return claimed, false, nil
+	case v == busy:
+		return claimed, false, rt.retry(ctx, msg, wait+rand.N(time.Second), "busy")
+	}
+	return claimed, true, nil
+}
+
+// settle ends an attempt whose sink call returned err: recorded when it
+// delivered; otherwise released and redelivered at once when the process
+// stops, or handled as the failure its class says (failed).
+func (rt *route) settle(ctx context.Context, msg *message.Message, j job, claimed attempt, err error) error {
 	// The records outlive a shutdown: record with a context of their own.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
 	defer cancel()
 	if err == nil {
-		if err := rt.n.ledger.done(rctx, claimed, delivered{Hash: hash, ID: d.ID, EventID: in.eventID, Replay: w.replay, Sent: w.sent, At: rt.n.cfg.Now().UTC()}); err != nil {
-			// Delivered, not recorded: an identical repeat would be
-			// delivered again, with the same id.
-			log.WarnContext(ctx, "result delivered but not recorded", "error", err)
-		}
-		rt.n.metrics.delivered.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("sink", rt.SinkKind())))
-		if !replayed && in.result.Timestamps.Received != nil {
-			rt.n.metrics.observeLatency(ctx, rt.Name, rt.n.cfg.Now().Sub(*in.result.Timestamps.Received))
-		}
-		log.InfoContext(ctx, "result delivered", "sink", rt.SinkKind(), "replay", replayed)
+		rt.delivered(ctx, rctx, j, claimed)
 		return nil
 	}
 	if ctx.Err() != nil {
 		// Shutting down: the subscriber has released the message.
-		rt.releaseClaim(rctx, claimed, false, log)
+		rt.releaseClaim(rctx, claimed, false, j.log)
 		msg.Nack()
 		return nil
 	}
+	return rt.failed(ctx, rctx, msg, j, claimed, err)
+}
+
+// delivered records a delivery and counts it.
+func (rt *route) delivered(ctx, rctx context.Context, j job, claimed attempt) {
+	if err := rt.n.ledger.done(rctx, claimed, j.record(rt.n.cfg.Now(), false)); err != nil {
+		// Delivered, not recorded: an identical repeat would be
+		// delivered again, with the same id.
+		j.log.WarnContext(ctx, "result delivered but not recorded", "error", err)
+	}
+	rt.n.metrics.delivered.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("sink", rt.SinkKind())))
+	if !j.replayed && j.in.result.Timestamps.Received != nil {
+		rt.n.metrics.observeLatency(ctx, rt.Name, rt.n.cfg.Now().Sub(*j.in.result.Timestamps.Received))
+	}
+	j.log.DebugContext(ctx, "result delivered", "sink", rt.SinkKind(), "replay", j.replayed)
+}
+
+// record is the delivery record of j, made at now.
+func (j job) record(now time.Time, deadLettered bool) delivered {
+	return delivered{Hash: j.hash, ID: j.delivery.ID, EventID: j.in.eventID, Replay: j.want.replay, Sent: j.want.sent,
+		At: now.UTC(), DeadLettered: deadLettered}
+}
+
+// failed handles a sink call that failed, by the error's class: 410 Gone
+// disables the route; a permanent error, or the last failure the budget
+// allows, dead-letters the message (recorded like a delivery); anything
+// else is retried after a back-off.
+func (rt *route) failed(ctx, rctx context.Context, msg *message.Message, j job, claimed attempt, err error) error {
+	// The budget counts failed sink calls only, not the waits for a busy
+	// key or the record.
+	tries := claimed.failed() + 1
 	reason, after, class := classify(err)
 	dlClass := ""
 	switch {
 	case errors.Is(class, ErrGone):
-		rt.releaseClaim(rctx, claimed, false, log)
+		rt.releaseClaim(rctx, claimed, false, j.log)
 		rt.disable(err)
 		broker.Redeliver(msg, disabledDelay)
 		return nil
@@ -197,24 +268,24 @@ func (rt *route) handle(msg *message.Message) error {
 	case tries >= rt.Retry.MaxAttempts:
 		dlClass = ClassRetryBudget
 	}
-	if dlClass != "" {
-		if !rt.deadLetter(ctx, msg, in, dlqEvent, err, dlClass, tries, log) {
-			rt.releaseClaim(rctx, claimed, true, log)
-			return nil
-		}
-		// Recorded like a delivery: an identical repeat of a dead-lettered
-		// result is suppressed, so each execution status ends as one
-		// delivery or one dead letter per route. A redrive (a replay that
-		// asks for redelivery) still goes through.
-		if err := rt.n.ledger.done(rctx, claimed, delivered{Hash: hash, ID: d.ID, EventID: in.eventID, Replay: w.replay, Sent: w.sent, At: rt.n.cfg.Now().UTC(), DeadLettered: true}); err != nil {
-			log.WarnContext(ctx, "result dead-lettered but not recorded", "error", err)
-		}
+	if dlClass == "" {
+		rt.releaseClaim(rctx, claimed, true, j.log)
+		delay := rt.Retry.delay(tries, after)
+		j.log.WarnContext(ctx, "delivery failed; retrying", "reason", reason, "error", err, "delay", delay, "failures", tries)
+		return rt.retry(ctx, msg, delay, reason)
+	}
+	if !rt.deadLetter(ctx, msg, j.in, j.dlqEvent, err, dlClass, tries, j.log) {
+		rt.releaseClaim(rctx, claimed, true, j.log)
 		return nil
 	}
-	rt.releaseClaim(rctx, claimed, true, log)
-	delay := rt.Retry.delay(tries, after)
-	log.WarnContext(ctx, "delivery failed; retrying", "reason", reason, "error", err, "delay", delay, "failures", tries)
-	return rt.retry(ctx, msg, delay, reason)
+	// Recorded like a delivery: an identical repeat of a dead-lettered
+	// result is suppressed, so each execution status ends as one
+	// delivery or one dead letter per route. A redrive (a replay that
+	// asks for redelivery) still goes through.
+	if err := rt.n.ledger.done(rctx, claimed, j.record(rt.n.cfg.Now(), true)); err != nil {
+		j.log.WarnContext(ctx, "result dead-lettered but not recorded", "error", err)
+	}
+	return nil
 }
 
 // retry redelivers msg after delay, quietly (no router error log).

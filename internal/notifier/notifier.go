@@ -224,13 +224,17 @@ func (n *Notifier) ensureBucket(ctx context.Context) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	kv, err := n.js.CreateOrUpdateKeyValue(cctx, jetstream.KeyValueConfig{
-		Bucket:      DeliveriesBucket,
-		Description: "what each notifier route delivered, per execution status",
-		History:     1,
-		TTL:         n.cfg.DeliveriesTTL,
-		Storage:     storage,
-		Replicas:    n.cfg.DeliveriesReplicas,
+	var kv jetstream.KeyValue
+	err := broker.RetryUnanswered(cctx, func(ctx context.Context) (err error) {
+		kv, err = n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      DeliveriesBucket,
+			Description: "what each notifier route delivered, per execution status",
+			History:     1,
+			TTL:         n.cfg.DeliveriesTTL,
+			Storage:     storage,
+			Replicas:    n.cfg.DeliveriesReplicas,
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("notifier: delivery bucket %s: %w", DeliveriesBucket, err)

@@ -108,7 +108,13 @@ func TestParseRoutesErrors(t *testing.T) {
 	}{
 		{"empty", ``, []problem{{0, "", "routes", notifier.ErrMissing}}},
 		{"no routes", "routes: []\n", []problem{{1, "", "routes", notifier.ErrMissing}}},
-		{"not YAML", "routes: [\n", []problem{{0, "", "", notifier.ErrInvalidValue}}},
+		{"not YAML", "routes: [\n", []problem{{1, "", "", notifier.ErrInvalidValue}}},
+		// The YAML parser blames the line of "routes:" for these; the
+		// problem is named on the line that is wrongly indented.
+		{"route key indented too little", "routes:\n  - name: a\n    policy: full\n    nats: {}\n  - name: b\n  policy: full\n    nats: {}\n",
+			[]problem{{6, "", "", notifier.ErrInvalidValue}}},
+		{"route key indented too much", "routes:\n  - name: a\n    policy: full\n     nats: {}\n", []problem{{4, "", "", notifier.ErrInvalidValue}}},
+		{"tab", "routes:\n  - name: a\n    policy: full\n\tnats: {}\n", []problem{{4, "", "", notifier.ErrInvalidValue}}},
 		{"unknown top-level key", "route:\n  - name: a\n", []problem{{1, "", "route", notifier.ErrUnknownKey}, {1, "", "routes", notifier.ErrMissing}}},
 		{"unknown route key", `
 routes:

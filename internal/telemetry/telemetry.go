@@ -43,77 +43,37 @@ type Config struct {
 	LogFormat string
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
-	// OTLPEndpoint enables OTLP/HTTP trace export when set
-	// (OTEL_EXPORTER_OTLP_ENDPOINT): the base URL of a collector, to which
-	// /v1/traces is added. The exporter reads the other standard
-	// OTEL_EXPORTER_OTLP_* variables (headers, timeout, certificates)
-	// itself.
-	OTLPEndpoint string
-	// Sampler is the trace sampler when OTLPEndpoint is set, named as
-	// OTEL_TRACES_SAMPLER names it: always_on, always_off, traceidratio,
-	// parentbased_always_on (the default), parentbased_always_off,
-	// parentbased_traceidratio. Without an endpoint nothing is sampled.
-	Sampler string
-	// SamplerRatio is the ratio of the traceidratio samplers
-	// (OTEL_TRACES_SAMPLER_ARG, 0 to 1, default 1).
-	SamplerRatio float64
+	// ExportTraces records spans and exports them over OTLP/HTTP. The
+	// OpenTelemetry SDK configures the rest from the standard variables
+	// itself: the collector (OTEL_EXPORTER_OTLP_ENDPOINT, to which
+	// /v1/traces is added, or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), headers,
+	// timeout, certificates, and the sampler (OTEL_TRACES_SAMPLER,
+	// OTEL_TRACES_SAMPLER_ARG; parent-based always-on by default). Without
+	// it nothing is sampled: spans are not recorded, so the hot paths pay
+	// almost nothing for them, while their span contexts (fresh trace and
+	// span ids) still propagate through HTTP and NATS headers and still
+	// appear in logs.
+	ExportTraces bool
 }
 
-// Samplers accepted in Config.Sampler (OTEL_TRACES_SAMPLER).
-var Samplers = []string{
-	"parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio",
-	"always_on", "always_off", "traceidratio",
-}
+// OTLPEndpointVars are the variables whose presence turns trace export on
+// (LoadConfig); the exporter reads their values itself.
+var OTLPEndpointVars = []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}
 
-// ErrInvalidConfig wraps the configuration errors of Setup.
-var ErrInvalidConfig = errors.New("telemetry: invalid configuration")
-
-// sampler returns the sampler for cfg. Without an OTLP endpoint it is
-// NeverSample: spans are not recorded, so the hot paths pay almost
-// nothing for them, while their span contexts (fresh trace and span ids)
-// still propagate through HTTP and NATS headers and still appear in logs.
-func (cfg Config) sampler() (sdktrace.Sampler, error) {
-	if cfg.OTLPEndpoint == "" {
-		return sdktrace.NeverSample(), nil
-	}
-	ratio := cfg.SamplerRatio
-	if ratio < 0 || ratio > 1 {
-		return nil, fmt.Errorf("%w: OTEL_TRACES_SAMPLER_ARG %g: want 0 to 1", ErrInvalidConfig, ratio)
-	}
-	switch cfg.Sampler {
-	case "", "parentbased_always_on":
-		return sdktrace.ParentBased(sdktrace.AlwaysSample()), nil
-	case "parentbased_always_off":
-		return sdktrace.ParentBased(sdktrace.NeverSample()), nil
-	case "parentbased_traceidratio":
-		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio)), nil
-	case "always_on":
-		return sdktrace.AlwaysSample(), nil
-	case "always_off":
-		return sdktrace.NeverSample(), nil
-	case "traceidratio":
-		return sdktrace.TraceIDRatioBased(ratio), nil
-	}
-	return nil, fmt.Errorf("%w: OTEL_TRACES_SAMPLER %q: want one of %s", ErrInvalidConfig, cfg.Sampler, strings.Join(Samplers, ", "))
-}
-
-// tracesURL is the OTLP/HTTP traces URL of the endpoint: the base URL
-// with /v1/traces added, as the OpenTelemetry specification says for
-// OTEL_EXPORTER_OTLP_ENDPOINT.
-func (cfg Config) tracesURL() string {
-	return strings.TrimRight(cfg.OTLPEndpoint, "/") + "/v1/traces"
-}
-
-// LoadConfig reads the telemetry variables.
+// LoadConfig reads the telemetry variables. Of the OpenTelemetry ones it
+// only notes whether an OTLP endpoint is set: the SDK reads them.
 func LoadConfig(e *config.Env, service string) Config {
-	return Config{
-		ServiceName:  service,
-		LogFormat:    e.Enum("KYCFLOW_LOG_FORMAT", "auto", "log format", "auto", "json", "text"),
-		LogLevel:     e.Enum("KYCFLOW_LOG_LEVEL", "info", "log level", "debug", "info", "warn", "error"),
-		OTLPEndpoint: e.String("OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP endpoint for traces; traces are not exported when empty"),
-		Sampler:      e.Enum("OTEL_TRACES_SAMPLER", "parentbased_always_on", "trace sampler when OTEL_EXPORTER_OTLP_ENDPOINT is set", Samplers...),
-		SamplerRatio: e.Float("OTEL_TRACES_SAMPLER_ARG", 1, "ratio of the traceidratio samplers, 0 to 1"),
+	c := Config{
+		ServiceName: service,
+		LogFormat:   e.Enum("KYCFLOW_LOG_FORMAT", "auto", "log format", "auto", "json", "text"),
+		LogLevel:    e.Enum("KYCFLOW_LOG_LEVEL", "info", "log level", "debug", "info", "warn", "error"),
 	}
+	for _, v := range OTLPEndpointVars {
+		if e.String(v, "", "OTLP/HTTP endpoint for traces (read by the OpenTelemetry SDK); traces are not exported when unset") != "" {
+			c.ExportTraces = true
+		}
+	}
+	return c
 }
 
 // Telemetry holds a process's logger and OpenTelemetry providers.
@@ -130,13 +90,9 @@ type Telemetry struct {
 
 // Setup builds the logger and providers. The logger writes to logOut. Call
 // Shutdown before exit to flush spans. Spans are recorded and exported
-// only when cfg.OTLPEndpoint is set (see Config.Sampler); errors wrap
-// ErrInvalidConfig for a bad sampler.
+// only with cfg.ExportTraces. OpenTelemetry's own errors (a value of an
+// OTEL_* variable it cannot use, an export that failed) are logged.
 func Setup(ctx context.Context, cfg Config, logOut io.Writer) (*Telemetry, error) {
-	sampler, err := cfg.sampler()
-	if err != nil {
-		return nil, err
-	}
 	t := &Telemetry{
 		Logger:     NewLogger(logOut, cfg.LogFormat, cfg.LogLevel).With("service", cfg.ServiceName),
 		Propagator: Propagator(),
@@ -160,13 +116,21 @@ func Setup(ctx context.Context, cfg Config, logOut io.Writer) (*Telemetry, error
 	t.MeterProvider = mp
 	t.shutdown = append(t.shutdown, mp.Shutdown)
 
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler)}
-	if cfg.OTLPEndpoint != "" {
-		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(cfg.tracesURL()))
+	logger := t.Logger
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		logger.Error("opentelemetry", "error", err)
+	}))
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	if cfg.ExportTraces {
+		// The exporter reads the OTEL_EXPORTER_OTLP_* variables, the
+		// provider OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG.
+		exp, err := otlptracehttp.New(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("telemetry: otlp exporter: %w", err)
 		}
 		opts = append(opts, sdktrace.WithBatcher(exp))
+	} else {
+		opts = append(opts, sdktrace.WithSampler(sdktrace.NeverSample()))
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
 	t.TracerProvider = tp

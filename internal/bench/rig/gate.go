@@ -5,16 +5,20 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// Gate is a TCP proxy on 127.0.0.1 in front of one backend. Shut makes it
-// an outage as clients see one: connections refused, open ones cut. Open
-// listens again on the same port. Its methods are safe for concurrent
-// use.
+// Gate is a TCP proxy on 127.0.0.1 in front of one backend, or in front
+// of several as a load balancer does (a Kubernetes Service): each
+// connection goes to the next backend in turn, skipping one that refuses
+// it. Shut makes it an outage as clients see one: connections refused,
+// open ones cut. Open listens again on the same port. Its methods are safe
+// for concurrent use.
 type Gate struct {
-	backend string
-	addr    string
+	backends []string
+	next     atomic.Uint64
+	addr     string
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -22,13 +26,14 @@ type Gate struct {
 	wg    sync.WaitGroup
 }
 
-// NewGate opens a gate to backend ("127.0.0.1:port").
-func NewGate(backend string) (*Gate, error) {
+// NewGate opens a gate to backend ("127.0.0.1:port"), or a balancer over
+// several backends.
+func NewGate(backend string, more ...string) (*Gate, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("rig: gate: %w", err)
 	}
-	g := &Gate{backend: backend, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
+	g := &Gate{backends: append([]string{backend}, more...), addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
 	g.serve(ln)
 	return g, nil
 }
@@ -52,8 +57,21 @@ func (g *Gate) serve(ln net.Listener) {
 	})
 }
 
+// dial connects to the next backend that accepts.
+func (g *Gate) dial() (net.Conn, error) {
+	var err error
+	start := g.next.Add(1)
+	for i := range uint64(len(g.backends)) {
+		var b net.Conn
+		if b, err = net.DialTimeout("tcp", g.backends[(start+i)%uint64(len(g.backends))], 5*time.Second); err == nil {
+			return b, nil
+		}
+	}
+	return nil, err
+}
+
 func (g *Gate) pipe(c net.Conn) {
-	b, err := net.DialTimeout("tcp", g.backend, 5*time.Second)
+	b, err := g.dial()
 	if err != nil {
 		c.Close()
 		return

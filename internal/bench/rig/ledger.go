@@ -21,15 +21,25 @@ import (
 
 // Ledger accounts for every callback a pipeline answered 200, stage by
 // stage, from what the streams, the dead-letter stream and the webhook
-// receiver hold:
+// receiver hold and what the stages say they dropped (their logs, event by
+// event, and their counters):
 //
-//	ingest:   every callback accepted is stored once
-//	enricher: stored = enriched + dead letters + stale drops
-//	route:    enriched = delivered + identical repeats suppressed
-//	          + filtered out + dead letters
+//	ingest:   every callback answered 200 is stored, once
+//	enricher: every stored callback is enriched, dead-lettered, or dropped
+//	          as stale by the enricher's own account (a newer callback of
+//	          the execution stored, and the enricher's log naming the event)
+//	route:    every enriched result the route selects is delivered,
+//	          dead-lettered for the route, or suppressed by the notifier's
+//	          own account (its log naming the event and the route); an
+//	          execution status reaches the route under one delivery id and
+//	          is never both delivered and dead-lettered
 //
-// and no execution status reaches a route under two delivery ids. Err
-// says what does not balance.
+// Anything lost or doubled fails, in every case. A delivery repeated with
+// the same id (webhook-id, Nats-Msg-Id), which a crash between a delivery
+// and its record causes by design, is counted in a column of its own; it
+// never stands in for a missing delivery. The stale and suppressed counts
+// are compared with the stages' counters (Counters). Err says what does
+// not balance.
 type Ledger struct {
 	// Posts are the callbacks posted; Accepted those answered 200.
 	Posts    int `json:"posts"`
@@ -45,22 +55,33 @@ type Ledger struct {
 	Stored     int `json:"stored"`
 	Unanswered int `json:"unanswered"`
 	// NotStored are callbacks answered 200 that JUMIO_CALLBACKS does not
-	// hold; StoredTwice those it holds more than once.
+	// hold (lost); StoredTwice those it holds more than once (doubled).
 	NotStored   []string `json:"notStored,omitempty"`
 	StoredTwice []string `json:"storedTwice,omitempty"`
 
 	// Enriched, EnrichDeadLetters and Stale account for the stored
 	// callbacks; Unaccounted are stored callbacks without any of the
-	// three (lost in the enricher), EnrichedTwice those enriched more
-	// than once.
+	// three (lost in the enricher: no output, no dead letter, and no word
+	// from the enricher that it dropped them as stale), EnrichedTwice
+	// those enriched more than once (doubled).
 	Enriched          int      `json:"enriched"`
 	EnrichDeadLetters int      `json:"enrichDeadLetters"`
 	Stale             int      `json:"stale"`
 	Unaccounted       []string `json:"unaccounted,omitempty"`
 	EnrichedTwice     []string `json:"enrichedTwice,omitempty"`
+	// StaleCounted is the enricher's counter of stale drops (every
+	// instance, every run the rig scraped).
+	StaleCounted float64 `json:"staleCounted"`
 
 	// Routes has a line per route.
 	Routes []RouteLedger `json:"routes"`
+
+	// Counters says how the stages' counters were compared with the
+	// ledger; CounterMismatches what did not agree.
+	Counters          CounterMode `json:"counters"`
+	CounterMismatches []string    `json:"counterMismatches,omitempty"`
+	// SameIDRepeatsAllowed is AuditInput.AllowSameIDRepeats.
+	SameIDRepeatsAllowed bool `json:"sameIdRepeatsAllowed"`
 }
 
 // RouteLedger accounts for the enriched results at one route.
@@ -71,39 +92,120 @@ type RouteLedger struct {
 	// Filtered are results the route's filter does not select.
 	Filtered int `json:"filtered"`
 	// Delivered are the execution statuses delivered; Suppressed the
-	// results identical to one delivered (a repeated or late callback);
+	// results the notifier says it suppressed (identical to one
+	// delivered, older than it, or racing an identical one in flight);
 	// DeadLetters the results dead-lettered for the route.
 	Delivered   int `json:"delivered"`
 	Suppressed  int `json:"suppressed"`
 	DeadLetters int `json:"deadLetters"`
-	// Lost are execution statuses the route should have and does not;
-	// Twice those delivered under two delivery ids; Unexpected deliveries
-	// of results the route does not select.
-	Lost       []string `json:"lost,omitempty"`
-	Twice      []string `json:"twice,omitempty"`
-	Unexpected []string `json:"unexpected,omitempty"`
+	// Lost are results the route selects that were neither delivered,
+	// dead-lettered nor suppressed by the notifier's account; Twice
+	// execution statuses delivered under two delivery ids; Unexpected
+	// deliveries of results the route does not select or that were never
+	// enriched; DeliveredAndDeadLettered execution statuses that were
+	// both delivered and dead-lettered for the route.
+	Lost                     []string `json:"lost,omitempty"`
+	Twice                    []string `json:"twice,omitempty"`
+	Unexpected               []string `json:"unexpected,omitempty"`
+	DeliveredAndDeadLettered []string `json:"deliveredAndDeadLettered,omitempty"`
 	// SameIDRepeats counts webhook requests answered 2xx again with a
 	// webhook-id already answered (at-least-once delivery: receivers
 	// de-duplicate by webhook-id), or result messages stored twice with
 	// one id.
 	SameIDRepeats int `json:"sameIdRepeats"`
+	// SuppressedCounted and FilteredCounted are the notifier's counters
+	// for the route.
+	SuppressedCounted float64 `json:"suppressedCounted"`
+	FilteredCounted   float64 `json:"filteredCounted"`
 }
+
+// CounterMode is how Audit compares the stages' counters with the ledger.
+type CounterMode string
+
+const (
+	// CountersExact: each counter equals the ledger's figure. For runs in
+	// which no message is handled twice.
+	CountersExact CounterMode = "exact"
+	// CountersAtLeast: each counter is at least the ledger's figure (a
+	// message redelivered after a lost ack is dropped, and counted,
+	// again).
+	CountersAtLeast CounterMode = "at least"
+	// CountersPartial: a stage process was killed and its counters died
+	// with it; the counters are shown, not compared, and the stages' logs
+	// (event by event) are the account.
+	CountersPartial CounterMode = "partial: a stage process was killed, its counters died with it"
+)
 
 // AuditInput is what Audit compares the streams with.
 type AuditInput struct {
 	// Sent are the callbacks posted, with their answers.
 	Sent []jumiotest.SentCallback
-	// AllowSameIDRepeats accepts webhooks repeated with the same
-	// webhook-id, which a crash (or a broker outage) between a delivery
-	// and its record causes by design; otherwise a repeat fails the
-	// ledger.
+	// AllowSameIDRepeats accepts deliveries repeated with the same id,
+	// which a crash of the notifier or a broker outage between a delivery
+	// and its record causes by design; they are counted either way, and
+	// every other check runs.
 	AllowSameIDRepeats bool
+	// ExactCounters compares the stages' counters for equality: for a
+	// run in which no message can be handled twice (no process or server
+	// killed). Otherwise each counter must be at least the ledger's figure,
+	// and when a stage process was killed they are not compared.
+	ExactCounters bool
 }
 
-// Audit reads the pipeline's streams and the receiver's log and draws the
-// ledger. Call it after Settle.
+// Evidence is what the stages said, event by event, about the messages
+// they dropped without output: the lines of their logs.
+type Evidence struct {
+	// Stale are the event ids the enricher dropped as stale.
+	Stale map[string]bool
+	// Suppressed are, by route, the event ids the notifier suppressed.
+	Suppressed map[string]map[string]bool
+}
+
+// Counters are the stages' own counters, summed over their instances.
+type Counters struct {
+	Mode CounterMode
+	// Stale is the enricher's kycflow_enricher_stale_drops_total.
+	Stale float64
+	// Suppressed and Filtered are the notifier's
+	// kycflow_notifier_suppressed_total and kycflow_notifier_filtered_total
+	// by route.
+	Suppressed map[string]float64
+	Filtered   map[string]float64
+}
+
+// Evidence messages: the log lines (their "msg") in which the stages
+// account for a message they settle without output, with its event_id
+// (and, for the notifier, its route). The notifier logs the identical and
+// in-flight suppressions at debug level, so the rig runs it at that level.
+var (
+	evidenceStale      = []string{"callback dropped: a newer callback of the execution came first"}
+	evidenceSuppressed = []string{
+		"result suppressed: delivered already",
+		"result suppressed: a newer one was delivered",
+		"result suppressed: the same result is being delivered",
+	}
+)
+
+// Audit reads the pipeline's streams, the receiver's log and the stages'
+// logs and counters, and draws the ledger. Call it after Settle. The error
+// matches ErrLedger when the ledger does not balance.
 func (p *Pipeline) Audit(ctx context.Context, in AuditInput) (*Ledger, error) {
-	read := func(stream string) ([]*nats.Msg, error) { return ReadStream(ctx, p.js, stream) }
+	// A read can fail while the cluster settles after a fault (no
+	// responders on a server just restarted): it is tried again until
+	// ctx ends.
+	read := func(stream string) ([]*nats.Msg, error) {
+		for {
+			msgs, err := ReadStream(ctx, p.js, stream)
+			if err == nil || ctx.Err() != nil {
+				return msgs, err
+			}
+			select {
+			case <-ctx.Done():
+				return nil, err
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
 	callbacks, err := read(events.StreamCallbacks)
 	if err != nil {
 		return nil, err
@@ -120,8 +222,94 @@ func (p *Pipeline) Audit(ctx context.Context, in AuditInput) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	return audit(in, p.routes, callbacks, enriched, results, dlq, p.receiver.Deliveries(""))
+	counters, err := p.counters(ctx, in.ExactCounters)
+	if err != nil {
+		return nil, err
+	}
+	return audit(in, p.routes, streams{callbacks, enriched, results, dlq}, p.receiver.Deliveries(""), p.evidence(), counters)
 }
+
+// streams are the messages of the four streams.
+type streams struct {
+	callbacks, enriched, results, dlq []*nats.Msg
+}
+
+// evidence collects the stages' account of their drops from the logs of
+// every run of every stage process.
+func (p *Pipeline) evidence() Evidence {
+	ev := Evidence{Stale: map[string]bool{}, Suppressed: map[string]map[string]bool{}}
+	for _, proc := range p.stageProcesses() {
+		for _, r := range proc.Records() {
+			id := r.Attrs["event_id"]
+			switch {
+			case id == "":
+			case slices.Contains(evidenceStale, r.Msg):
+				ev.Stale[id] = true
+			case slices.Contains(evidenceSuppressed, r.Msg):
+				route := r.Attrs["route"]
+				if ev.Suppressed[route] == nil {
+					ev.Suppressed[route] = map[string]bool{}
+				}
+				ev.Suppressed[route][id] = true
+			}
+		}
+	}
+	return ev
+}
+
+// counters reads the stages' counters from every running stage process.
+// A stage process that was restarted lost its counts: the mode is then
+// CountersPartial.
+func (p *Pipeline) counters(ctx context.Context, exact bool) (Counters, error) {
+	c := Counters{Mode: CountersAtLeast, Suppressed: map[string]float64{}, Filtered: map[string]float64{}}
+	if exact {
+		c.Mode = CountersExact
+	}
+	for _, proc := range p.stageProcesses() {
+		if proc.Starts() > 1 || proc.Exited() {
+			c.Mode = CountersPartial
+		}
+	}
+	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, proc := range p.enrichers() {
+		if proc.Exited() {
+			continue
+		}
+		v, err := proc.Metric(mctx, metricStaleDrops, nil)
+		if err != nil {
+			return c, err
+		}
+		c.Stale += v
+	}
+	for _, proc := range p.notifiers() {
+		if proc.Exited() {
+			continue
+		}
+		for _, r := range p.routes {
+			lbl := map[string]string{"route": r.Name}
+			s, err := proc.Metric(mctx, metricSuppressed, lbl)
+			if err != nil {
+				return c, err
+			}
+			f, err := proc.Metric(mctx, metricFiltered, lbl)
+			if err != nil {
+				return c, err
+			}
+			c.Suppressed[r.Name] += s
+			c.Filtered[r.Name] += f
+		}
+	}
+	return c, nil
+}
+
+// The stages' counters as Prometheus names them (OpenTelemetry counters
+// gain "_total").
+const (
+	metricStaleDrops = "kycflow_enricher_stale_drops_total"
+	metricSuppressed = "kycflow_notifier_suppressed_total"
+	metricFiltered   = "kycflow_notifier_filtered_total"
+)
 
 // callbackKey identifies a callback: the execution (scan reference) and
 // when Jumio sent it ("?" when it did not say).
@@ -138,8 +326,8 @@ type stored struct {
 	key string
 }
 
-func audit(in AuditInput, routes []notifier.Route, callbacks, enriched, results, dlq []*nats.Msg, hooks []Delivery) (*Ledger, error) {
-	l := &Ledger{Posts: len(in.Sent)}
+func audit(in AuditInput, routes []notifier.Route, s streams, hooks []Delivery, ev Evidence, c Counters) (*Ledger, error) {
+	l := &Ledger{Posts: len(in.Sent), SameIDRepeatsAllowed: in.AllowSameIDRepeats, Counters: c.Mode}
 
 	// Ingest: every callback answered 200 is stored once.
 	accepted := map[string]bool{}
@@ -158,19 +346,19 @@ func audit(in AuditInput, routes []notifier.Route, callbacks, enriched, results,
 	byEvent := map[string]*stored{}
 	byKey := map[string][]*stored{}
 	byExec := map[string][]*stored{}
-	for _, m := range callbacks {
+	for _, m := range s.callbacks {
 		var ev events.CallbackEvent
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
 			return nil, fmt.Errorf("rig: %s holds a message that is not a callback event: %w", events.StreamCallbacks, err)
 		}
-		s := &stored{ev: ev, key: callbackKey(ev.WorkflowExecutionID, ev.CallbackSentAt)}
+		st := &stored{ev: ev, key: callbackKey(ev.WorkflowExecutionID, ev.CallbackSentAt)}
 		if byEvent[ev.EventID] != nil {
 			l.StoredTwice = append(l.StoredTwice, ev.EventID)
 			continue
 		}
-		byEvent[ev.EventID] = s
-		byKey[s.key] = append(byKey[s.key], s)
-		byExec[ev.WorkflowExecutionID] = append(byExec[ev.WorkflowExecutionID], s)
+		byEvent[ev.EventID] = st
+		byKey[st.key] = append(byKey[st.key], st)
+		byExec[ev.WorkflowExecutionID] = append(byExec[ev.WorkflowExecutionID], st)
 	}
 	l.Stored = len(byEvent)
 	for k := range accepted {
@@ -185,25 +373,24 @@ func audit(in AuditInput, routes []notifier.Route, callbacks, enriched, results,
 		}
 	}
 
-	// Enricher: stored = enriched + dead letters + stale drops.
-	results1 := map[string]events.Result{} // by callback event id
-	seen := map[string]bool{}
-	for _, m := range enriched {
+	// Enricher: every stored callback is enriched, dead-lettered, or
+	// dropped as stale on the enricher's word.
+	results := map[string]events.Result{} // by callback event id
+	for _, m := range s.enriched {
 		id := m.Header.Get(events.HeaderCEID)
-		if seen[id] {
+		if _, ok := results[id]; ok {
 			l.EnrichedTwice = append(l.EnrichedTwice, id)
 			continue
 		}
-		seen[id] = true
 		var ee events.EnrichedEvent
 		if err := json.Unmarshal(m.Data, &ee); err != nil {
 			return nil, fmt.Errorf("rig: %s holds a message that is not an enriched event: %w", events.StreamEnriched, err)
 		}
-		results1[id] = ee.Result
+		results[id] = ee.Result
 	}
 	enrichDLQ := map[string]bool{}
 	routeDLQ := map[string]map[string]bool{} // route → event ids
-	for _, m := range dlq {
+	for _, m := range s.dlq {
 		id := eventIDOf(m)
 		switch events.Stage(m.Header.Get(events.HeaderStage)) {
 		case events.StageEnrich:
@@ -216,43 +403,54 @@ func audit(in AuditInput, routes []notifier.Route, callbacks, enriched, results,
 			routeDLQ[r][id] = true
 		}
 	}
-	for id, s := range byEvent {
+	for id, st := range byEvent {
+		_, enriched := results[id]
 		switch {
-		case seen[id]:
+		case enriched:
 			l.Enriched++
 		case enrichDLQ[id]:
 			l.EnrichDeadLetters++
-		case newerExists(s, byExec[s.ev.WorkflowExecutionID]):
+		case ev.Stale[id] && newerExists(st, byExec[st.ev.WorkflowExecutionID]):
 			l.Stale++
 		default:
-			l.Unaccounted = append(l.Unaccounted, s.key)
+			l.Unaccounted = append(l.Unaccounted, st.key+" ("+id+")")
 		}
 	}
+	l.StaleCounted = c.Stale
 
 	// Routes.
 	for _, r := range routes {
-		l.Routes = append(l.Routes, routeLedger(r, results1, routeDLQ[r.Name], results, hooks))
+		rl := routeLedger(r, results, routeDLQ[r.Name], ev.Suppressed[r.Name], s.results, hooks)
+		rl.SuppressedCounted, rl.FilteredCounted = c.Suppressed[r.Name], c.Filtered[r.Name]
+		l.Routes = append(l.Routes, rl)
 	}
+	l.compareCounters()
 	for _, s := range [][]string{l.NotStored, l.StoredTwice, l.Unaccounted, l.EnrichedTwice} {
 		slices.Sort(s)
 	}
-	if in.AllowSameIDRepeats {
-		return l, nil
-	}
-	return l, l.strict()
+	return l, l.Err()
 }
 
-// strict is Err with same-id repeats counted as failures.
-func (l *Ledger) strict() error {
-	if err := l.Err(); err != nil {
-		return err
-	}
-	for _, r := range l.Routes {
-		if r.SameIDRepeats > 0 {
-			return fmt.Errorf("%w: route %s: %d deliveries repeated with the same id", ErrLedger, r.Name, r.SameIDRepeats)
+// compareCounters notes where the stages' counters disagree with the
+// ledger, as the mode says.
+func (l *Ledger) compareCounters() {
+	check := func(what string, ledger int, counter float64) {
+		switch l.Counters {
+		case CountersExact:
+			if counter != float64(ledger) {
+				l.CounterMismatches = append(l.CounterMismatches, fmt.Sprintf("%s: the ledger has %d, the counter %.0f", what, ledger, counter))
+			}
+		case CountersAtLeast:
+			if counter < float64(ledger) {
+				l.CounterMismatches = append(l.CounterMismatches, fmt.Sprintf("%s: the ledger has %d, the counter only %.0f", what, ledger, counter))
+			}
 		}
 	}
-	return nil
+	check("enricher stale drops", l.Stale, l.StaleCounted)
+	for _, r := range l.Routes {
+		check("route "+r.Name+" suppressed", r.Suppressed, r.SuppressedCounted)
+		check("route "+r.Name+" filtered", r.Filtered, r.FilteredCounted)
+	}
 }
 
 // newerExists reports whether another stored callback of the execution
@@ -277,38 +475,32 @@ func eventIDOf(m *nats.Msg) string {
 	return m.Header.Get(events.HeaderCEID)
 }
 
-func routeLedger(r notifier.Route, enriched map[string]events.Result, dlq map[string]bool, results []*nats.Msg, hooks []Delivery) RouteLedger {
+// routeDelivery is one delivery a route made: its id and the callback
+// event whose result it carried.
+type routeDelivery struct {
+	id, eventID string
+}
+
+func routeLedger(r notifier.Route, enriched map[string]events.Result, dlq, suppressed map[string]bool, results []*nats.Msg, hooks []Delivery) RouteLedger {
 	rl := RouteLedger{Name: r.Name, Sink: r.SinkKind()}
-	type slot struct {
-		results, deadLetters int
-	}
-	want := map[string]*slot{}
+	// What the route should account for: the selected results by
+	// execution status.
+	want := map[string][]string{} // execution status → event ids
 	for id, res := range enriched {
 		if !r.Filter.Match(res) {
 			rl.Filtered++
 			continue
 		}
 		k := resultKey(res.IDs.AccountID, res.IDs.WorkflowExecutionID, res.Status)
-		if want[k] == nil {
-			want[k] = &slot{}
-		}
-		want[k].results++
-		if dlq[id] {
-			want[k].deadLetters++
-		}
+		want[k] = append(want[k], id)
 	}
-	// What the route delivered: delivery ids per execution status.
-	got := map[string]map[string]int{}
-	add := func(key, id string) {
-		if got[key] == nil {
-			got[key] = map[string]int{}
-		}
-		got[key][id]++
-	}
+	// What the route delivered: deliveries by execution status.
+	got := map[string][]routeDelivery{}
 	if r.Webhook != nil {
 		for _, d := range hooks {
 			if d.Route == r.Name {
-				add(resultKey(d.AccountID, d.ExecutionID, d.Status), d.ID)
+				k := resultKey(d.AccountID, d.ExecutionID, d.Status)
+				got[k] = append(got[k], routeDelivery{id: d.ID, eventID: d.EventID})
 			}
 		}
 	} else {
@@ -321,36 +513,51 @@ func routeLedger(r notifier.Route, enriched map[string]events.Result, dlq map[st
 				rl.Unexpected = append(rl.Unexpected, "undecodable result "+m.Header.Get(events.HeaderCEID))
 				continue
 			}
-			add(resultKey(res.IDs.AccountID, res.IDs.WorkflowExecutionID, res.Status), m.Header.Get(events.HeaderCEID))
+			k := resultKey(res.IDs.AccountID, res.IDs.WorkflowExecutionID, res.Status)
+			got[k] = append(got[k], routeDelivery{id: m.Header.Get(events.HeaderCEID), eventID: m.Header.Get(events.HeaderEventID)})
 		}
 	}
-	for k, ids := range got {
+	for k, ds := range got {
+		ids := map[string]int{}
+		for _, d := range ds {
+			ids[d.id]++
+			if !slices.Contains(want[k], d.eventID) {
+				rl.Unexpected = append(rl.Unexpected, k+" (event "+d.eventID+")")
+			}
+		}
 		for _, n := range ids {
 			rl.SameIDRepeats += n - 1
-		}
-		if want[k] == nil {
-			rl.Unexpected = append(rl.Unexpected, k)
 		}
 		if len(ids) > 1 {
 			rl.Twice = append(rl.Twice, k)
 		}
 	}
-	for k, s := range want {
-		switch {
-		case len(got[k]) > 0:
+	for k, evs := range want {
+		delivered := map[string]bool{}
+		for _, d := range got[k] {
+			delivered[d.eventID] = true
+		}
+		deadLettered := false
+		for _, id := range evs {
+			switch {
+			case delivered[id]:
+			case dlq[id]:
+				rl.DeadLetters++
+				deadLettered = true
+			case suppressed[id]:
+				rl.Suppressed++
+			default:
+				rl.Lost = append(rl.Lost, k+" (event "+id+")")
+			}
+		}
+		if len(got[k]) > 0 {
 			rl.Delivered++
-			rl.DeadLetters += s.deadLetters
-			rl.Suppressed += s.results - 1 - s.deadLetters
-		case s.deadLetters > 0:
-			// A dead letter settles the execution status for the route:
-			// identical results after it are suppressed.
-			rl.DeadLetters += s.deadLetters
-			rl.Suppressed += s.results - s.deadLetters
-		default:
-			rl.Lost = append(rl.Lost, k)
+			if deadLettered {
+				rl.DeliveredAndDeadLettered = append(rl.DeliveredAndDeadLettered, k)
+			}
 		}
 	}
-	for _, s := range [][]string{rl.Lost, rl.Twice, rl.Unexpected} {
+	for _, s := range [][]string{rl.Lost, rl.Twice, rl.Unexpected, rl.DeliveredAndDeadLettered} {
 		slices.Sort(s)
 	}
 	return rl
@@ -361,8 +568,10 @@ var ErrLedger = errors.New("rig: the ledger does not balance")
 
 // Err reports what does not balance (nil when everything does): callbacks
 // accepted and not stored, stored twice, lost in the enricher or enriched
-// twice; results lost at a route, delivered twice, or delivered to a route
-// that does not select them.
+// twice; results lost at a route, delivered twice, delivered to a route
+// that does not select them, or both delivered and dead-lettered; stage
+// counters that disagree with the ledger; and deliveries repeated with the
+// same id unless they were allowed.
 func (l *Ledger) Err() error {
 	var errs []error
 	bad := func(what string, items []string) {
@@ -372,13 +581,18 @@ func (l *Ledger) Err() error {
 	}
 	bad("callbacks answered 200 and not stored", l.NotStored)
 	bad("callbacks stored twice", l.StoredTwice)
-	bad("stored callbacks neither enriched, dead-lettered nor stale", l.Unaccounted)
+	bad("stored callbacks neither enriched, dead-lettered nor dropped as stale by the enricher's account", l.Unaccounted)
 	bad("callbacks enriched twice", l.EnrichedTwice)
 	for _, r := range l.Routes {
 		bad("results lost at route "+r.Name, r.Lost)
 		bad("execution statuses delivered twice to route "+r.Name, r.Twice)
 		bad("unexpected deliveries to route "+r.Name, r.Unexpected)
+		bad("execution statuses both delivered and dead-lettered at route "+r.Name, r.DeliveredAndDeadLettered)
+		if r.SameIDRepeats > 0 && !l.SameIDRepeatsAllowed {
+			errs = append(errs, fmt.Errorf("%w: route %s: %d deliveries repeated with the same id in a run without a crash", ErrLedger, r.Name, r.SameIDRepeats))
+		}
 	}
+	bad("stage counters that disagree with the ledger", l.CounterMismatches)
 	return errors.Join(errs...)
 }
 
@@ -389,22 +603,59 @@ func sample(items []string) string {
 	return strings.Join(items, ", ")
 }
 
+// Lost counts what the ledger found lost: callbacks answered 200 and not
+// stored, stored and not accounted for by the enricher, and results not
+// accounted for at a route.
+func (l *Ledger) Lost() int {
+	n := len(l.NotStored) + len(l.Unaccounted)
+	for _, r := range l.Routes {
+		n += len(r.Lost)
+	}
+	return n
+}
+
+// Doubled counts what the ledger found doubled: callbacks stored or
+// enriched twice, execution statuses delivered under two ids.
+func (l *Ledger) Doubled() int {
+	n := len(l.StoredTwice) + len(l.EnrichedTwice)
+	for _, r := range l.Routes {
+		n += len(r.Twice)
+	}
+	return n
+}
+
+// SameIDRepeats sums the same-id repeats of every route.
+func (l *Ledger) SameIDRepeats() int {
+	n := 0
+	for _, r := range l.Routes {
+		n += r.SameIDRepeats
+	}
+	return n
+}
+
 // Write prints the ledger.
 func (l *Ledger) Write(w io.Writer) {
 	fmt.Fprintf(w, "  ledger  posted %d, answered 200: %d = %d callbacks + %d repeated posts\n", l.Posts, l.Accepted, l.Callbacks, l.Repeats)
 	fmt.Fprintf(w, "          ingest    stored %d (%d of them answered other than 200), not stored %d, stored twice %d\n",
 		l.Stored, l.Unanswered, len(l.NotStored), len(l.StoredTwice))
-	fmt.Fprintf(w, "          enricher  %d stored = %d enriched + %d dead letters + %d stale drops + %d unaccounted; enriched twice %d\n",
-		l.Stored, l.Enriched, l.EnrichDeadLetters, l.Stale, len(l.Unaccounted), len(l.EnrichedTwice))
+	fmt.Fprintf(w, "          enricher  %d stored = %d enriched + %d dead letters + %d stale drops (counted %.0f) + %d unaccounted; enriched twice %d\n",
+		l.Stored, l.Enriched, l.EnrichDeadLetters, l.Stale, l.StaleCounted, len(l.Unaccounted), len(l.EnrichedTwice))
 	for _, r := range l.Routes {
-		fmt.Fprintf(w, "          route %-10s %d enriched = %d delivered + %d identical repeats suppressed + %d filtered out + %d dead letters + %d lost; delivered twice %d, same-id repeats %d\n",
-			r.Name, l.Enriched, r.Delivered, r.Suppressed, r.Filtered, r.DeadLetters, len(r.Lost), len(r.Twice), r.SameIDRepeats)
+		fmt.Fprintf(w, "          route %-10s %d enriched = %d delivered + %d suppressed (counted %.0f) + %d filtered out (counted %.0f) + %d dead letters + %d lost; delivered twice %d, delivered and dead-lettered %d, same-id repeats %d\n",
+			r.Name, l.Enriched, r.Delivered, r.Suppressed, r.SuppressedCounted, r.Filtered, r.FilteredCounted, r.DeadLetters, len(r.Lost), len(r.Twice), len(r.DeliveredAndDeadLettered), r.SameIDRepeats)
 	}
+	fmt.Fprintf(w, "          counters  compared: %s\n", l.Counters)
 	if err := l.Err(); err != nil {
 		fmt.Fprintf(w, "          DOES NOT BALANCE: %v\n", err)
 	} else {
-		fmt.Fprintf(w, "          balanced\n")
+		fmt.Fprintf(w, "          balanced: lost 0, doubled 0, same-id repeats %d\n", l.SameIDRepeats())
 	}
+}
+
+// stageProcesses are the pipeline's processes that run a stage (ingest
+// excluded: it drops nothing).
+func (p *Pipeline) stageProcesses() []*Process {
+	return append(p.enrichers(), p.notifiers()...)
 }
 
 // ReadStream returns every message of a stream, in order, through an

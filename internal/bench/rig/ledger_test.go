@@ -21,6 +21,27 @@ type book struct {
 	sent                          []jumiotest.SentCallback
 	callbacks, enriched, res, dlq []*nats.Msg
 	hooks                         []Delivery
+	evidence                      Evidence
+}
+
+// stale records the enricher's word that it dropped event id as stale.
+func (b *book) stale(id string) {
+	if b.evidence.Stale == nil {
+		b.evidence.Stale = map[string]bool{}
+	}
+	b.evidence.Stale[id] = true
+}
+
+// suppress records the notifier's word that it suppressed event id at
+// route.
+func (b *book) suppress(route, id string) {
+	if b.evidence.Suppressed == nil {
+		b.evidence.Suppressed = map[string]map[string]bool{}
+	}
+	if b.evidence.Suppressed[route] == nil {
+		b.evidence.Suppressed[route] = map[string]bool{}
+	}
+	b.evidence.Suppressed[route][id] = true
 }
 
 var t0 = time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)
@@ -55,14 +76,15 @@ func (b *book) enrich(id string, r events.Result) {
 	b.enriched = append(b.enriched, &nats.Msg{Data: data, Header: nats.Header{events.HeaderCEID: {id}, events.HeaderEventID: {id}}})
 }
 
-// deliver records a delivery of r to route under id.
-func (b *book) deliver(route, id string, r events.Result) {
+// deliver records a delivery of r (the result of event ev) to route under
+// id.
+func (b *book) deliver(route, id, ev string, r events.Result) {
 	if route == "results" {
 		data, _ := json.Marshal(r)
-		b.res = append(b.res, &nats.Msg{Data: data, Header: nats.Header{events.HeaderCEID: {id}, events.HeaderRoute: {route}}})
+		b.res = append(b.res, &nats.Msg{Data: data, Header: nats.Header{events.HeaderCEID: {id}, events.HeaderRoute: {route}, events.HeaderEventID: {ev}}})
 		return
 	}
-	b.hooks = append(b.hooks, Delivery{Route: route, ID: id, AccountID: acct, ExecutionID: r.IDs.WorkflowExecutionID, Status: r.Status})
+	b.hooks = append(b.hooks, Delivery{Route: route, ID: id, EventID: ev, AccountID: acct, ExecutionID: r.IDs.WorkflowExecutionID, Status: r.Status})
 }
 
 // deadLetter records a dead letter of event id at a stage.
@@ -87,40 +109,53 @@ type summary struct {
 	NotStored, Unaccounted                           int
 	Enriched, EnrichDL, Stale                        int
 	Routes                                           map[string][6]int // delivered, suppressed, filtered, dead letters, lost, twice
-	SameID                                           int
+	Both, SameID, CounterMismatches                  int
 }
 
 func summarize(l *Ledger) summary {
 	s := summary{Accepted: l.Accepted, Repeats: l.Repeats, Callbacks: l.Callbacks, Stored: l.Stored, Unanswered: l.Unanswered,
 		NotStored: len(l.NotStored), Unaccounted: len(l.Unaccounted), Enriched: l.Enriched, EnrichDL: l.EnrichDeadLetters, Stale: l.Stale,
-		Routes: map[string][6]int{}}
+		Routes: map[string][6]int{}, CounterMismatches: len(l.CounterMismatches)}
 	for _, r := range l.Routes {
 		s.Routes[r.Name] = [6]int{r.Delivered, r.Suppressed, r.Filtered, r.DeadLetters, len(r.Lost), len(r.Twice)}
+		s.Both += len(r.DeliveredAndDeadLettered)
 		s.SameID += r.SameIDRepeats
 	}
 	return s
 }
 
-// deliverAll delivers the result of execution n under one id per route.
-func (b *book) deliverAll(n int, r events.Result) {
+// deliverAll delivers the result of execution n (event ev) under one id
+// per route.
+func (b *book) deliverAll(n int, ev string, r events.Result) {
 	for _, route := range []string{"results", "hook"} {
-		b.deliver(route, route+"-"+execID(n), r)
+		b.deliver(route, route+"-"+execID(n), ev, r)
 	}
 	if r.Decision.Type == events.DecisionRejected {
-		b.deliver("rejected", "rejected-"+execID(n), r)
+		b.deliver("rejected", "rejected-"+execID(n), ev, r)
 	}
+}
+
+// enrichAndDeliver stores, enriches and delivers a passed callback of
+// execution n sent at t0+sec.
+func (b *book) enrichAndDeliver(n, sec int) string {
+	id := b.store(n, sec)
+	b.enrich(id, result(n, events.DecisionPassed))
+	b.deliverAll(n, id, result(n, events.DecisionPassed))
+	return id
 }
 
 // sameIDRepeat delivers a webhook twice with one webhook-id.
 func sameIDRepeat(b *book) {
 	b.post(1, 0, 200)
-	b.enrich(b.store(1, 0), result(1, events.DecisionPassed))
-	b.deliverAll(1, result(1, events.DecisionPassed))
-	b.deliver("hook", "hook-"+execID(1), result(1, events.DecisionPassed))
+	id := b.enrichAndDeliver(1, 0)
+	b.deliver("hook", "hook-"+execID(1), id, result(1, events.DecisionPassed))
 }
 
 var sameIDRepeatLedger = summary{Accepted: 1, Callbacks: 1, Stored: 1, Enriched: 1, SameID: 1,
 	Routes: map[string][6]int{"results": {1, 0, 0, 0, 0, 0}, "hook": {1, 0, 0, 0, 0, 0}, "rejected": {0, 0, 1, 0, 0, 0}}}
+
+// oneOK is the route line of one passed result delivered.
+var oneOK = map[string][6]int{"results": {1, 0, 0, 0, 0, 0}, "hook": {1, 0, 0, 0, 0, 0}, "rejected": {0, 0, 1, 0, 0, 0}}
 
 func TestLedger(t *testing.T) {
 	for _, tc := range []struct {
@@ -136,10 +171,10 @@ func TestLedger(t *testing.T) {
 				b.post(1, 0, 200)
 				b.post(1, 0, 200)
 				b.post(2, 0, 200)
-				b.enrich(b.store(1, 0), result(1, events.DecisionPassed))
-				b.enrich(b.store(2, 0), result(2, events.DecisionRejected))
-				b.deliverAll(1, result(1, events.DecisionPassed))
-				b.deliverAll(2, result(2, events.DecisionRejected))
+				b.enrichAndDeliver(1, 0)
+				id := b.store(2, 0)
+				b.enrich(id, result(2, events.DecisionRejected))
+				b.deliverAll(2, id, result(2, events.DecisionRejected))
 			},
 			want: summary{Accepted: 3, Repeats: 1, Callbacks: 2, Stored: 2, Enriched: 2,
 				Routes: map[string][6]int{"results": {2, 0, 0, 0, 0, 0}, "hook": {2, 0, 0, 0, 0, 0}, "rejected": {1, 0, 1, 0, 0, 0}}},
@@ -154,53 +189,101 @@ func TestLedger(t *testing.T) {
 			name: "answered 503 and stored: processed all the same",
 			run: func(b *book) {
 				b.post(1, 0, 503)
-				b.enrich(b.store(1, 0), result(1, events.DecisionPassed))
-				b.deliverAll(1, result(1, events.DecisionPassed))
+				b.enrichAndDeliver(1, 0)
 			},
-			want: summary{Stored: 1, Unanswered: 1, Enriched: 1,
-				Routes: map[string][6]int{"results": {1, 0, 0, 0, 0, 0}, "hook": {1, 0, 0, 0, 0, 0}, "rejected": {0, 0, 1, 0, 0, 0}}},
+			want: summary{Stored: 1, Unanswered: 1, Enriched: 1, Routes: oneOK},
 		},
 		{
-			name: "an older callback without output is stale; one without a newer one is lost",
+			name: "an older callback the enricher dropped as stale; one without a newer one is lost",
 			run: func(b *book) {
 				b.post(1, 0, 200)
 				b.post(1, -60, 200)
 				b.post(2, 0, 200)
-				b.enrich(b.store(1, 0), result(1, events.DecisionPassed))
-				b.store(1, -60)
+				b.enrichAndDeliver(1, 0)
+				b.stale(b.store(1, -60))
 				b.store(2, 0)
-				b.deliverAll(1, result(1, events.DecisionPassed))
 			},
-			want: summary{Accepted: 3, Callbacks: 3, Stored: 3, Enriched: 1, Stale: 1, Unaccounted: 1,
-				Routes: map[string][6]int{"results": {1, 0, 0, 0, 0, 0}, "hook": {1, 0, 0, 0, 0, 0}, "rejected": {0, 0, 1, 0, 0, 0}}},
-			bad: true,
+			want: summary{Accepted: 3, Callbacks: 3, Stored: 3, Enriched: 1, Stale: 1, Unaccounted: 1, Routes: oneOK},
+			bad:  true,
 		},
 		{
-			name: "a late identical result is suppressed; dead letters settle",
+			name: "an older callback without output and without the enricher's word is lost, not stale",
+			run: func(b *book) {
+				b.post(1, 0, 200)
+				b.post(1, -60, 200)
+				b.enrichAndDeliver(1, 0)
+				b.store(1, -60)
+			},
+			want: summary{Accepted: 2, Callbacks: 2, Stored: 2, Enriched: 1, Unaccounted: 1, Routes: oneOK},
+			bad:  true,
+		},
+		{
+			name: "the enricher's word without a newer callback stored is no account",
+			run: func(b *book) {
+				b.post(1, 0, 200)
+				b.stale(b.store(1, 0))
+			},
+			want: summary{Accepted: 1, Callbacks: 1, Stored: 1, Unaccounted: 1, Routes: map[string][6]int{"results": {}, "hook": {}, "rejected": {}}},
+			bad:  true,
+		},
+		{
+			name: "a late identical result suppressed on the notifier's word; dead letters settle",
 			run: func(b *book) {
 				b.post(1, 0, 200)
 				b.post(1, 60, 200)
 				b.post(2, 0, 200)
 				b.post(3, 0, 200)
-				b.enrich(b.store(1, 0), result(1, events.DecisionPassed))
-				b.enrich(b.store(1, 60), result(1, events.DecisionPassed))
+				b.enrichAndDeliver(1, 0)
+				late := b.store(1, 60)
+				b.enrich(late, result(1, events.DecisionPassed))
+				b.suppress("results", late)
+				b.suppress("hook", late)
 				b.deadLetter(events.StageEnrich, "", b.store(2, 0))
 				id := b.store(3, 0)
 				b.enrich(id, result(3, events.DecisionPassed))
-				b.deliverAll(1, result(1, events.DecisionPassed))
-				b.deliver("results", "results-3", result(3, events.DecisionPassed))
+				b.deliver("results", "results-3", id, result(3, events.DecisionPassed))
 				b.deadLetter(events.StageNotify, "hook", id)
 			},
 			want: summary{Accepted: 4, Callbacks: 4, Stored: 4, Enriched: 3, EnrichDL: 1,
 				Routes: map[string][6]int{"results": {2, 1, 0, 0, 0, 0}, "hook": {1, 1, 0, 1, 0, 0}, "rejected": {0, 0, 3, 0, 0, 0}}},
 		},
 		{
+			name: "a second result of a delivered execution status without the notifier's word is lost",
+			run: func(b *book) {
+				b.post(1, 0, 200)
+				b.post(1, 60, 200)
+				b.enrichAndDeliver(1, 0)
+				late := b.store(1, 60)
+				b.enrich(late, result(1, events.DecisionPassed))
+				b.suppress("results", late)
+			},
+			want: summary{Accepted: 2, Callbacks: 2, Stored: 2, Enriched: 2,
+				Routes: map[string][6]int{"results": {1, 1, 0, 0, 0, 0}, "hook": {1, 0, 0, 0, 1, 0}, "rejected": {0, 0, 2, 0, 0, 0}}},
+			bad: true,
+		},
+		{
+			name: "delivered and dead-lettered for one execution status",
+			run: func(b *book) {
+				b.post(1, 0, 200)
+				b.post(1, 60, 200)
+				b.enrichAndDeliver(1, 0)
+				late := b.store(1, 60)
+				b.enrich(late, result(1, events.DecisionPassed))
+				b.suppress("results", late)
+				b.deadLetter(events.StageNotify, "hook", late)
+			},
+			want: summary{Accepted: 2, Callbacks: 2, Stored: 2, Enriched: 2, Both: 1,
+				Routes: map[string][6]int{"results": {1, 1, 0, 0, 0, 0}, "hook": {1, 0, 0, 1, 0, 0}, "rejected": {0, 0, 2, 0, 0, 0}}},
+			bad: true,
+		},
+		{
 			name: "lost at a route, delivered twice at another",
 			run: func(b *book) {
 				b.post(1, 0, 200)
-				b.enrich(b.store(1, 0), result(1, events.DecisionPassed))
-				b.deliver("results", "one", result(1, events.DecisionPassed))
-				b.deliver("results", "two", result(1, events.DecisionPassed))
+				id := b.store(1, 0)
+				b.enrich(id, result(1, events.DecisionPassed))
+				b.deliver("results", "one", id, result(1, events.DecisionPassed))
+				b.deliver("results", "two", id, result(1, events.DecisionPassed))
 			},
 			want: summary{Accepted: 1, Callbacks: 1, Stored: 1, Enriched: 1,
 				Routes: map[string][6]int{"results": {1, 0, 0, 0, 0, 1}, "hook": {0, 0, 0, 0, 1, 0}, "rejected": {0, 0, 1, 0, 0, 0}}},
@@ -218,11 +301,25 @@ func TestLedger(t *testing.T) {
 			allowSame: true,
 			want:      sameIDRepeatLedger,
 		},
+		{
+			name: "an allowed repeat does not hide a loss",
+			run: func(b *book) {
+				sameIDRepeat(b)
+				b.post(2, 0, 200)
+				id := b.store(2, 0)
+				b.enrich(id, result(2, events.DecisionPassed))
+				b.deliver("results", "results-2", id, result(2, events.DecisionPassed))
+			},
+			allowSame: true,
+			want: summary{Accepted: 2, Callbacks: 2, Stored: 2, Enriched: 2, SameID: 1,
+				Routes: map[string][6]int{"results": {2, 0, 0, 0, 0, 0}, "hook": {1, 0, 0, 0, 1, 0}, "rejected": {0, 0, 2, 0, 0, 0}}},
+			bad: true,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := &book{}
 			tc.run(b)
-			l, err := audit(AuditInput{Sent: b.sent, AllowSameIDRepeats: tc.allowSame}, routes(t), b.callbacks, b.enriched, b.res, b.dlq, b.hooks)
+			l, err := audit(AuditInput{Sent: b.sent, AllowSameIDRepeats: tc.allowSame}, routes(t), streams{b.callbacks, b.enriched, b.res, b.dlq}, b.hooks, b.evidence, Counters{Mode: CountersPartial})
 			if l == nil {
 				t.Fatalf("audit: %v", err)
 			}
@@ -234,6 +331,58 @@ func TestLedger(t *testing.T) {
 			}
 			if err != nil && !errors.Is(err, ErrLedger) {
 				t.Errorf("audit error %v does not match ErrLedger", err)
+			}
+		})
+	}
+}
+
+// TestLedgerCounters: the stages' counters are compared with the ledger
+// as the mode says: equal, at least, or not at all when a stage process
+// was killed.
+func TestLedgerCounters(t *testing.T) {
+	// One stale drop, one identical result suppressed at each webhook
+	// route, two results filtered out at "rejected".
+	run := func(b *book) {
+		b.post(1, 0, 200)
+		b.post(1, -60, 200)
+		b.post(1, 60, 200)
+		b.enrichAndDeliver(1, 0)
+		b.stale(b.store(1, -60))
+		late := b.store(1, 60)
+		b.enrich(late, result(1, events.DecisionPassed))
+		b.suppress("results", late)
+		b.suppress("hook", late)
+	}
+	right := Counters{Stale: 1, Suppressed: map[string]float64{"results": 1, "hook": 1}, Filtered: map[string]float64{"rejected": 2}}
+	more := Counters{Stale: 2, Suppressed: map[string]float64{"results": 2, "hook": 1}, Filtered: map[string]float64{"rejected": 3}}
+	fewer := Counters{Stale: 0, Suppressed: map[string]float64{"results": 1, "hook": 1}, Filtered: map[string]float64{"rejected": 2}}
+	for _, tc := range []struct {
+		name       string
+		mode       CounterMode
+		c          Counters
+		mismatches int
+	}{
+		{"exact and equal", CountersExact, right, 0},
+		{"exact, the counters above", CountersExact, more, 3},
+		{"exact, a counter below", CountersExact, fewer, 1},
+		{"at least, the counters above", CountersAtLeast, more, 0},
+		{"at least, a counter below", CountersAtLeast, fewer, 1},
+		{"partial: not compared", CountersPartial, fewer, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &book{}
+			run(b)
+			c := tc.c
+			c.Mode = tc.mode
+			l, err := audit(AuditInput{Sent: b.sent}, routes(t), streams{b.callbacks, b.enriched, b.res, b.dlq}, b.hooks, b.evidence, c)
+			if l == nil {
+				t.Fatalf("audit: %v", err)
+			}
+			if got := len(l.CounterMismatches); got != tc.mismatches {
+				t.Errorf("got %d counter mismatches (%v), want %d", got, l.CounterMismatches, tc.mismatches)
+			}
+			if got, want := err != nil, tc.mismatches > 0; got != want {
+				t.Errorf("audit error: %v, want an error: %v", err, want)
 			}
 		})
 	}

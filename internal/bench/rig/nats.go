@@ -1,13 +1,18 @@
 package rig
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -28,50 +33,145 @@ type NATSConfig struct {
 	Log io.Writer
 }
 
-// NATSServer is a nats-server process with JetStream on 127.0.0.1, a
-// fixed port and a store that survive Kill and Restart.
+// NATSServer is a nats-server process with JetStream, a fixed address and
+// a store that survive Kill and Restart, and a monitoring endpoint.
 type NATSServer struct {
 	*Process
-	url string
+	name    string
+	url     string
+	monitor string
+}
+
+// serverSpec is one server's configuration.
+type serverSpec struct {
+	// name is the server_name; proc the process's name in the rig
+	// (default name).
+	name, proc string
+	binary     string
+	dir        string
+	host       string
+	port       int
+	httpPort   int
+	syncAlways bool
+	// cluster: the cluster port and every member's route URL (none for a
+	// single server).
+	clusterPort int
+	routes      []string
+	// wrap runs the server through another program (ip netns exec …).
+	wrap []string
+	log  io.Writer
 }
 
 // StartNATS writes a configuration file, starts nats-server with it and
 // waits until JetStream answers.
 func StartNATS(ctx context.Context, cfg NATSConfig) (*NATSServer, error) {
-	port, err := FreePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	store := filepath.Join(cfg.Dir, "jetstream")
+	return startServer(ctx, serverSpec{
+		name: "kycflow-rig", proc: "nats-server", binary: cfg.Binary, dir: cfg.Dir, host: "127.0.0.1", port: ports[0], httpPort: ports[1],
+		syncAlways: cfg.SyncAlways, log: cfg.Log,
+	}, jetStreamReady)
+}
+
+// startServer writes the configuration of spec and starts the server,
+// waiting until ready says so.
+func startServer(ctx context.Context, spec serverSpec, ready func(ctx context.Context, url string) error) (*NATSServer, error) {
+	store := filepath.Join(spec.dir, "jetstream")
 	if err := os.MkdirAll(store, 0o750); err != nil {
 		return nil, fmt.Errorf("rig: %w", err)
 	}
-	sync := ""
-	if cfg.SyncAlways {
-		sync = "  sync_interval: always\n"
+	var b strings.Builder
+	fmt.Fprintf(&b, "server_name: %s\nhost: %s\nport: %d\nhttp: \"%s:%d\"\nmax_payload: 1MB\n", spec.name, spec.host, spec.port, spec.host, spec.httpPort)
+	// A server that stops answering is noticed within seconds (by its
+	// routes and its clients' servers). Lame-duck mode closes the clients
+	// at most a second apart, whatever its duration (at least 30 s), so
+	// with a handful of clients it takes seconds.
+	b.WriteString("ping_interval: \"1s\"\nping_max: 3\nlame_duck_duration: \"30s\"\nlame_duck_grace_period: \"1s\"\n")
+	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n", store)
+	if spec.syncAlways {
+		b.WriteString("  sync_interval: always\n")
 	}
-	conf := fmt.Sprintf("server_name: kycflow-rig\nhost: 127.0.0.1\nport: %d\nmax_payload: 1MB\njetstream {\n  store_dir: %q\n%s}\n",
-		port, store, sync)
-	path := filepath.Join(cfg.Dir, "nats-server.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+	b.WriteString("}\n")
+	if spec.clusterPort != 0 {
+		fmt.Fprintf(&b, "cluster {\n  name: %s\n  host: %s\n  port: %d\n  routes: [%s]\n}\n", clusterName, spec.host, spec.clusterPort, strings.Join(spec.routes, ", "))
+	}
+	path := filepath.Join(spec.dir, "nats-server.conf")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		return nil, fmt.Errorf("rig: %w", err)
 	}
-	url := "nats://127.0.0.1:" + strconv.Itoa(port)
+	url := "nats://" + net.JoinHostPort(spec.host, strconv.Itoa(spec.port))
+	prog, args := spec.binary, []string{"-c", path}
+	if len(spec.wrap) > 0 {
+		prog, args = spec.wrap[0], append(append(spec.wrap[1:], spec.binary), args...)
+	}
 	p, err := StartProcess(ctx, ProcessConfig{
-		Name:  "nats-server",
-		Path:  cfg.Binary,
-		Args:  []string{"-c", path},
-		Ready: func(ctx context.Context, _ string) error { return jetStreamReady(ctx, url) },
-		Log:   cfg.Log,
+		Name:  cmp.Or(spec.proc, spec.name),
+		Path:  prog,
+		Args:  args,
+		Ready: func(ctx context.Context, _ string) error { return ready(ctx, url) },
+		Log:   spec.log,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &NATSServer{Process: p, url: url}, nil
+	return &NATSServer{Process: p, name: spec.name, url: url, monitor: "http://" + net.JoinHostPort(spec.host, strconv.Itoa(spec.httpPort))}, nil
 }
 
 // URL is the client URL.
 func (s *NATSServer) URL() string { return s.url }
+
+// Name is the server's name (server_name).
+func (s *NATSServer) ServerName() string { return s.name }
+
+// LameDuck puts the server into lame-duck mode (SIGUSR2, what
+// "nats-server --signal ldm" sends): it hands its leaderships over, stops
+// accepting clients, closes its clients over lame_duck_duration so that
+// they move to the other servers, and exits. LameDuck waits for the exit.
+func (s *NATSServer) LameDuck(ctx context.Context) error {
+	if err := s.Signal(syscall.SIGUSR2); err != nil {
+		return err
+	}
+	return s.Wait(ctx)
+}
+
+// Healthz asks the server's /healthz: 200 once it is connected to its
+// cluster and JetStream (the meta layer, every stream and consumer) is
+// current.
+func (s *NATSServer) Healthz(ctx context.Context) error {
+	var out struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+	}
+	code, err := s.monitorJSON(ctx, "/healthz", &out)
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK {
+		return fmt.Errorf("rig: %s: /healthz: %d %s", s.name, code, out.Error)
+	}
+	return nil
+}
+
+// monitorJSON gets a monitoring endpoint and decodes its JSON.
+func (s *NATSServer) monitorJSON(ctx context.Context, path string, v any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.monitor+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := monitorClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("rig: %s: %s: %w", s.name, path, err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(v); err != nil {
+		return resp.StatusCode, fmt.Errorf("rig: %s: %s: %w", s.name, path, err)
+	}
+	return resp.StatusCode, nil
+}
+
+var monitorClient = &http.Client{Timeout: 5 * time.Second}
 
 // jetStreamReady connects and asks for the account's JetStream figures.
 func jetStreamReady(ctx context.Context, url string) error {
@@ -90,10 +190,23 @@ func jetStreamReady(ctx context.Context, url string) error {
 
 // FreePort returns a TCP port free on 127.0.0.1 a moment ago.
 func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ps, err := freePorts(1)
 	if err != nil {
-		return 0, fmt.Errorf("rig: %w", err)
+		return 0, err
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ps[0], nil
+}
+
+// freePorts returns n distinct ports free on 127.0.0.1 a moment ago.
+func freePorts(n int) ([]int, error) {
+	var out []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("rig: %w", err)
+		}
+		defer ln.Close()
+		out = append(out, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return out, nil
 }

@@ -33,6 +33,10 @@ const (
 	// ModeRun runs "kycflow run": every stage and an embedded JetStream
 	// server (every write synced) in one process.
 	ModeRun Mode = "run"
+	// ModeCluster is ModeProcesses in production's shape: two processes of
+	// each stage on a three-server JetStream cluster with R3 streams (at
+	// least PipelineConfig's Servers and Instances).
+	ModeCluster Mode = "cluster"
 )
 
 // Route is a notifier route of a pipeline.
@@ -78,6 +82,18 @@ type PipelineConfig struct {
 	Env map[string]string
 	// Log gets a copy of every process's output.
 	Log io.Writer
+	// Servers is how many nats-server processes run (ModeProcesses): 1
+	// (the default), or 3 for a JetStream cluster with R3 streams
+	// (KYCFLOW_STREAM_REPLICAS=3), production's shape.
+	Servers int
+	// Netns runs the cluster's servers in network namespaces, so that
+	// Cluster().Partition can cut one off (ClusterConfig.Netns).
+	Netns bool
+	// Instances is how many processes of each stage run (ModeProcesses,
+	// default 1). Several ingest instances sit behind a balancer
+	// (CallbackURL); several enrichers and notifiers share their durable
+	// consumers.
+	Instances int
 }
 
 // Pipeline is a running kycflow pipeline with a webhook receiver.
@@ -85,10 +101,12 @@ type Pipeline struct {
 	cfg      PipelineConfig
 	natsURL  string
 	nats     *NATSServer
-	ingest   *Process
-	enricher *Process
-	notifier *Process
+	cluster  *Cluster
+	ingest   []*Process
+	enricher []*Process
+	notifier []*Process
 	run      *Process
+	balancer *Gate
 	receiver *Receiver
 	gates    map[string]*Gate
 	routes   []notifier.Route
@@ -106,7 +124,11 @@ func StartPipeline(ctx context.Context, cfg PipelineConfig) (_ *Pipeline, err er
 	if cfg.Mode == "" {
 		cfg.Mode = ModeProcesses
 	}
-	if cfg.Mode != ModeProcesses && cfg.Mode != ModeRun {
+	switch cfg.Mode {
+	case ModeProcesses, ModeRun:
+	case ModeCluster:
+		cfg.Servers, cfg.Instances = max(cfg.Servers, 3), max(cfg.Instances, 2)
+	default:
 		return nil, fmt.Errorf("rig: unknown mode %q", cfg.Mode)
 	}
 	p := &Pipeline{cfg: cfg, gates: map[string]*Gate{}}
@@ -135,49 +157,123 @@ func StartPipeline(ctx context.Context, cfg PipelineConfig) (_ *Pipeline, err er
 	}
 
 	switch cfg.Mode {
-	case ModeProcesses:
-		if p.nats, err = StartNATS(ctx, NATSConfig{Binary: cfg.Binaries.NATSServer, Dir: cfg.Dir, SyncAlways: cfg.SyncAlways, Log: cfg.Log}); err != nil {
+	case ModeProcesses, ModeCluster:
+		if err := p.startProcesses(ctx, env); err != nil {
 			return nil, err
-		}
-		p.natsURL = p.nats.URL()
-		env["KYCFLOW_NATS_URL"] = p.natsURL
-		maps.Copy(env, cfg.Env)
-		for _, s := range []struct {
-			proc         **Process
-			name, path   string
-			addrEnv, msg string
-		}{
-			{&p.ingest, "ingest", cfg.Binaries.Ingest, "KYCFLOW_INGEST_ADDR", "ingest listening"},
-			{&p.enricher, "enricher", cfg.Binaries.Enricher, "KYCFLOW_ENRICHER_ADDR", "enricher listening"},
-			{&p.notifier, "notifier", cfg.Binaries.Notifier, "KYCFLOW_NOTIFIER_ADDR", "notifier listening"},
-		} {
-			if *s.proc, err = StartProcess(ctx, ProcessConfig{Name: s.name, Path: s.path, Env: env, AddrEnv: s.addrEnv, ListenMessage: s.msg, Log: cfg.Log}); err != nil {
-				return nil, err
-			}
 		}
 	case ModeRun:
-		port, err := FreePort()
-		if err != nil {
-			return nil, err
+		args := []string{"run", "--data-dir", filepath.Join(cfg.Dir, "run")}
+		if cfg.Servers > 1 {
+			// "kycflow run --nats-url" on the cluster instead of its
+			// embedded server.
+			if err := p.startCluster(ctx, env); err != nil {
+				return nil, err
+			}
+			args = append(args, "--nats-url", p.natsURL)
+		} else {
+			port, err := FreePort()
+			if err != nil {
+				return nil, err
+			}
+			p.natsURL = "nats://127.0.0.1:" + strconv.Itoa(port)
+			args = append(args, "--nats-listen", "127.0.0.1:"+strconv.Itoa(port))
 		}
-		p.natsURL = "nats://127.0.0.1:" + strconv.Itoa(port)
 		maps.Copy(env, cfg.Env)
 		p.run, err = StartProcess(ctx, ProcessConfig{
 			Name: "kycflow run", Path: cfg.Binaries.Kycflow,
-			Args: []string{"run", "--data-dir", filepath.Join(cfg.Dir, "run"), "--nats-listen", "127.0.0.1:" + strconv.Itoa(port)},
+			Args: args,
 			Env:  env, AddrEnv: "KYCFLOW_INGEST_ADDR", ListenMessage: "ingest listening", Log: cfg.Log,
+			Records: slices.Concat(evidenceStale, evidenceSuppressed),
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
-	if p.nc, err = nats.Connect(p.natsURL, nats.Name("kycflow-rig"), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond)); err != nil {
+	// Short pings: on a partitioned server the connection hangs without
+	// an error until they fail.
+	if p.nc, err = nats.Connect(p.natsURL, nats.Name("kycflow-rig"), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
+		nats.PingInterval(time.Second), nats.MaxPingsOutstanding(3)); err != nil {
 		return nil, fmt.Errorf("rig: %w", err)
 	}
 	if p.js, err = jetstream.New(p.nc); err != nil {
 		return nil, fmt.Errorf("rig: %w", err)
 	}
 	return p, nil
+}
+
+// startProcesses starts the nats-server (or the cluster) and the stage
+// processes.
+func (p *Pipeline) startProcesses(ctx context.Context, env map[string]string) (err error) {
+	cfg := p.cfg
+	switch {
+	case cfg.Servers <= 1:
+		if p.nats, err = StartNATS(ctx, NATSConfig{Binary: cfg.Binaries.NATSServer, Dir: cfg.Dir, SyncAlways: cfg.SyncAlways, Log: cfg.Log}); err != nil {
+			return err
+		}
+		p.natsURL = p.nats.URL()
+	default:
+		if err := p.startCluster(ctx, env); err != nil {
+			return err
+		}
+	}
+	env["KYCFLOW_NATS_URL"] = p.natsURL
+	maps.Copy(env, cfg.Env)
+	n := max(cfg.Instances, 1)
+	name := func(stage string, i int) string {
+		if n == 1 {
+			return stage
+		}
+		return stage + "-" + strconv.Itoa(i+1)
+	}
+	// Evidence: the stages' account of what they drop, event by event.
+	// The notifier logs its identical and in-flight suppressions at debug
+	// level.
+	notifierEnv := maps.Clone(env)
+	notifierEnv["KYCFLOW_LOG_LEVEL"] = "debug"
+	for _, s := range []struct {
+		procs        *[]*Process
+		stage, path  string
+		addrEnv, msg string
+		env          map[string]string
+		records      []string
+	}{
+		{&p.ingest, "ingest", cfg.Binaries.Ingest, "KYCFLOW_INGEST_ADDR", "ingest listening", env, nil},
+		{&p.enricher, "enricher", cfg.Binaries.Enricher, "KYCFLOW_ENRICHER_ADDR", "enricher listening", env, evidenceStale},
+		{&p.notifier, "notifier", cfg.Binaries.Notifier, "KYCFLOW_NOTIFIER_ADDR", "notifier listening", notifierEnv, evidenceSuppressed},
+	} {
+		for i := range n {
+			proc, err := StartProcess(ctx, ProcessConfig{Name: name(s.stage, i), Path: s.path, Env: s.env, AddrEnv: s.addrEnv, ListenMessage: s.msg, Log: cfg.Log, Records: s.records})
+			if err != nil {
+				return err
+			}
+			*s.procs = append(*s.procs, proc)
+		}
+	}
+	if n > 1 {
+		var addrs []string
+		for _, proc := range p.ingest {
+			addrs = append(addrs, proc.Addr())
+		}
+		if p.balancer, err = NewGate(addrs[0], addrs[1:]...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startCluster starts the JetStream cluster and sets what the services
+// need for it in env.
+func (p *Pipeline) startCluster(ctx context.Context, env map[string]string) (err error) {
+	cfg := p.cfg
+	if p.cluster, err = StartCluster(ctx, ClusterConfig{Binary: cfg.Binaries.NATSServer, Dir: cfg.Dir, Size: cfg.Servers, SyncAlways: cfg.SyncAlways, Netns: cfg.Netns, Log: cfg.Log}); err != nil {
+		return err
+	}
+	p.natsURL = p.cluster.URLs()
+	env["KYCFLOW_STREAM_REPLICAS"] = strconv.Itoa(min(cfg.Servers, 3))
+	// A client on a server cut off by a partition hears nothing: its
+	// pings tell it to move.
+	env["KYCFLOW_NATS_PING_INTERVAL"] = "1s"
+	return nil
 }
 
 // env is the environment every service gets (before cfg.Env).
@@ -249,43 +345,83 @@ func (p *Pipeline) routesFile() string {
 // Mode is how the pipeline runs.
 func (p *Pipeline) Mode() Mode { return p.cfg.Mode }
 
-// CallbackURL is ingest's endpoint for api.
+// CallbackURL is ingest's endpoint for api: the balancer's when several
+// ingest instances run.
 func (p *Pipeline) CallbackURL(api events.API) string {
-	proc := p.ingest
-	if proc == nil {
-		proc = p.run
-	}
-	return "http://" + proc.Addr() + "/callbacks/" + string(api)
+	return "http://" + p.IngestAddr() + "/callbacks/" + string(api)
 }
 
-// IngestAddr is the address ingest listens on.
+// IngestAddr is the address ingest listens on (the balancer's in front of
+// several instances).
 func (p *Pipeline) IngestAddr() string {
-	if p.ingest != nil {
-		return p.ingest.Addr()
+	switch {
+	case p.balancer != nil:
+		return p.balancer.Addr()
+	case len(p.ingest) > 0:
+		return p.ingest[0].Addr()
 	}
 	return p.run.Addr()
 }
 
-// NATS is the external nats-server (nil in ModeRun).
+// NATSURL is the URL (comma-separated URLs of a cluster) the services
+// connect to.
+func (p *Pipeline) NATSURL() string { return p.natsURL }
+
+// NATS is the external nats-server (nil in ModeRun and with a cluster).
 func (p *Pipeline) NATS() *NATSServer { return p.nats }
 
-// Ingest, Enricher and Notifier are the service processes (nil in
-// ModeRun); Run is "kycflow run" (nil in ModeProcesses).
-func (p *Pipeline) Ingest() *Process   { return p.ingest }
-func (p *Pipeline) Enricher() *Process { return p.enricher }
-func (p *Pipeline) Notifier() *Process { return p.notifier }
+// Cluster is the JetStream cluster (nil unless PipelineConfig.Servers is
+// above 1).
+func (p *Pipeline) Cluster() *Cluster { return p.cluster }
+
+// Ingest, Enricher and Notifier are the first process of each stage (nil
+// in ModeRun); Run is "kycflow run" (nil in ModeProcesses).
+func (p *Pipeline) Ingest() *Process   { return first(p.ingest) }
+func (p *Pipeline) Enricher() *Process { return first(p.enricher) }
+func (p *Pipeline) Notifier() *Process { return first(p.notifier) }
 func (p *Pipeline) Run() *Process      { return p.run }
 
-// Processes are every process of the pipeline, nats-server included.
+// Ingests, Enrichers and Notifiers are every instance of each stage.
+func (p *Pipeline) Ingests() []*Process   { return slices.Clone(p.ingest) }
+func (p *Pipeline) Enrichers() []*Process { return p.enrichers() }
+func (p *Pipeline) Notifiers() []*Process { return p.notifiers() }
+
+// enrichers and notifiers are the processes that run each stage, "kycflow
+// run" included.
+func (p *Pipeline) enrichers() []*Process {
+	if p.run != nil {
+		return []*Process{p.run}
+	}
+	return slices.Clone(p.enricher)
+}
+
+func (p *Pipeline) notifiers() []*Process {
+	if p.run != nil {
+		return []*Process{p.run}
+	}
+	return slices.Clone(p.notifier)
+}
+
+func first(ps []*Process) *Process {
+	if len(ps) == 0 {
+		return nil
+	}
+	return ps[0]
+}
+
+// Processes are every process of the pipeline, nats-servers included.
 func (p *Pipeline) Processes() []*Process {
-	var out []*Process
-	for _, proc := range []*Process{p.ingest, p.enricher, p.notifier, p.run} {
-		if proc != nil {
-			out = append(out, proc)
-		}
+	out := slices.Concat(p.ingest, p.enricher, p.notifier)
+	if p.run != nil {
+		out = append(out, p.run)
 	}
 	if p.nats != nil {
 		out = append(out, p.nats.Process)
+	}
+	if p.cluster != nil {
+		for _, s := range p.cluster.Servers() {
+			out = append(out, s.Process)
+		}
 	}
 	return out
 }
@@ -302,6 +438,31 @@ func (p *Pipeline) Routes() []notifier.Route { return p.routes }
 // JetStream is the rig's own connection to the pipeline's server; it
 // reconnects across restarts.
 func (p *Pipeline) JetStream() jetstream.JetStream { return p.js }
+
+// ClusterStreams are the streams of a pipeline: the four of the design
+// and the key-value buckets of the enricher and the notifier.
+var ClusterStreams = []string{
+	events.StreamCallbacks, events.StreamEnriched, events.StreamResults, events.StreamDLQ,
+	"KV_" + enricher.StateBucket, "KV_" + notifier.DeliveriesBucket,
+}
+
+// WaitClusterHealthy waits until every server of the cluster is up and
+// healthy and every stream of the pipeline has a leader and current
+// replicas. Without a cluster it returns at once.
+func (p *Pipeline) WaitClusterHealthy(ctx context.Context) error {
+	if p.cluster == nil {
+		return nil
+	}
+	if err := p.cluster.WaitHealthy(ctx); err != nil {
+		return err
+	}
+	waited := p.cluster.WaitedOn()
+	err := p.cluster.WaitStreams(ctx, p.js, ClusterStreams...)
+	if w := p.cluster.WaitedOn(); w == "" && waited != "" {
+		p.cluster.setWaitedOn(errors.New(waited))
+	}
+	return err
+}
 
 // consumer names a durable consumer.
 type consumer struct{ stream, durable string }
@@ -385,13 +546,20 @@ func (p *Pipeline) Close() error {
 		p.nc.Close()
 	}
 	var errs []error
-	for _, proc := range []*Process{p.ingest, p.run, p.enricher, p.notifier} {
+	if p.balancer != nil {
+		p.balancer.Close()
+	}
+	for _, proc := range slices.Concat(p.ingest, []*Process{p.run}, p.enricher, p.notifier) {
 		if proc != nil {
+			_ = proc.Thaw()
 			errs = append(errs, proc.Stop())
 		}
 	}
 	if p.nats != nil {
 		errs = append(errs, p.nats.Stop())
+	}
+	if p.cluster != nil {
+		errs = append(errs, p.cluster.Close())
 	}
 	for _, g := range p.gates {
 		g.Close()

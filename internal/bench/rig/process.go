@@ -42,6 +42,16 @@ type ProcessConfig struct {
 	// Log gets a copy of everything the process writes (nil: only the
 	// last lines are kept, for errors).
 	Log io.Writer
+	// Records are log messages whose lines are kept, with their string
+	// attributes, for Records.
+	Records []string
+}
+
+// LogRecord is a JSON log line a process wrote: its message and its
+// string attributes.
+type LogRecord struct {
+	Msg   string
+	Attrs map[string]string
 }
 
 // Process is a running program: started, killed, stopped and restarted
@@ -58,6 +68,7 @@ type Process struct {
 	tail    []string
 	logged  map[string]bool
 	reports []string
+	records []LogRecord
 	starts  int
 	// cpuBefore is the CPU time of the runs before the current one.
 	cpuBefore time.Duration
@@ -175,7 +186,14 @@ func (p *Process) read(r io.Reader, addrc chan<- string) {
 			Addr string `json:"addr"`
 		}
 		_ = json.Unmarshal(line, &rec)
+		var kept *LogRecord
+		if rec.Msg != "" && slices.Contains(p.cfg.Records, rec.Msg) {
+			kept = &LogRecord{Msg: rec.Msg, Attrs: stringAttrs(line)}
+		}
 		p.mu.Lock()
+		if kept != nil {
+			p.records = append(p.records, *kept)
+		}
 		p.tail = append(p.tail, string(line))
 		if len(p.tail) > tailLines {
 			p.tail = slices.Delete(p.tail, 0, len(p.tail)-tailLines)
@@ -195,6 +213,28 @@ func (p *Process) read(r io.Reader, addrc chan<- string) {
 		}
 	}
 	_, _ = io.Copy(io.Discard, r)
+}
+
+// stringAttrs are the string attributes of a JSON log line.
+func stringAttrs(line []byte) map[string]string {
+	var all map[string]any
+	_ = json.Unmarshal(line, &all)
+	out := map[string]string{}
+	for k, v := range all {
+		if s, ok := v.(string); ok {
+			out[k] = s
+		}
+	}
+	return out
+}
+
+// Records returns the kept log lines (ProcessConfig.Records) of every run,
+// in the order written. A line written before a SIGKILL is kept: the
+// process wrote it to the pipe the rig reads.
+func (p *Process) Records() []LogRecord {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.records)
 }
 
 // maxReports bounds the report lines a Process keeps.
@@ -325,6 +365,40 @@ func (p *Process) Tail() string {
 // would, and waits for it.
 func (p *Process) Kill() error {
 	return p.signal(syscall.SIGKILL, 0)
+}
+
+// Freeze stops the process (SIGSTOP) without ending it: it holds its
+// connections and its work, and does nothing, until Thaw.
+func (p *Process) Freeze() error { return p.Signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen process (SIGCONT).
+func (p *Process) Thaw() error { return p.Signal(syscall.SIGCONT) }
+
+// Signal sends sig to the running process and returns at once.
+func (p *Process) Signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	if p.Exited() {
+		return fmt.Errorf("rig: %s is not running", p.cfg.Name)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("rig: %s: %w", p.cfg.Name, err)
+	}
+	return nil
+}
+
+// Wait waits until the current run ends, or ctx ends.
+func (p *Process) Wait(ctx context.Context) error {
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("rig: %s still running: %w", p.cfg.Name, ctx.Err())
+	}
 }
 
 // stopTimeout bounds the wait for a SIGTERM; then the process is killed.

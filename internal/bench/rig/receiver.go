@@ -20,8 +20,10 @@ import (
 type Delivery struct {
 	// Route is the last segment of the request path (/hooks/<route>).
 	Route string
-	// ID is the webhook-id.
+	// ID is the webhook-id; EventID the callback event whose result it
+	// carries (Kycflow-Event-Id).
 	ID          string
+	EventID     string
 	AccountID   string
 	ExecutionID string
 	Status      events.Status
@@ -138,6 +140,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	d := Delivery{
 		Route:       route,
 		ID:          req.Header.Get(events.HeaderWebhookID),
+		EventID:     req.Header.Get(events.HeaderEventID),
 		AccountID:   env.Data.IDs.AccountID,
 		ExecutionID: env.Data.IDs.WorkflowExecutionID,
 		Status:      env.Data.Status,

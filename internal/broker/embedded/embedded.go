@@ -7,6 +7,8 @@ package embedded
 import (
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -68,6 +70,16 @@ func Run(cfg Config) (*Server, error) {
 	}
 	if cfg.Configure != nil {
 		cfg.Configure(opts)
+	}
+	if opts.Port > 0 {
+		// The server logs nothing here (NoLog) and would only time out
+		// when its address is taken: try it first, so that the error
+		// says so (errors.Is(err, syscall.EADDRINUSE)).
+		ln, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))
+		if err != nil {
+			return nil, fmt.Errorf("embedded: %w", err)
+		}
+		ln.Close()
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

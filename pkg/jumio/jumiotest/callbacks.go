@@ -52,6 +52,10 @@ type CallbackOptions struct {
 	UserReference func(Execution) string
 	// Client posts the callbacks; default a client with a 10s timeout.
 	Client *http.Client
+	// Answered, when set, is called with each callback once it is
+	// answered (or failed), in the order the answers come; one call at a
+	// time.
+	Answered func(SentCallback)
 }
 
 // SentCallback is one callback posted and its answer.
@@ -128,6 +132,7 @@ func (s *Server) SendCallbacks(ctx context.Context, o CallbackOptions) ([]SentCa
 	}
 	next := make(chan int)
 	var wg sync.WaitGroup
+	var answered sync.Mutex
 	for range o.Concurrency {
 		wg.Go(func() {
 			for i := range next {
@@ -137,6 +142,11 @@ func (s *Server) SendCallbacks(ctx context.Context, o CallbackOptions) ([]SentCa
 					target = o.NetverifyURL
 				}
 				c.Status, c.Err = s.post(o.Client, target, c.ContentType, c.Body)
+				if o.Answered != nil {
+					answered.Lock()
+					o.Answered(*c)
+					answered.Unlock()
+				}
 			}
 		})
 	}

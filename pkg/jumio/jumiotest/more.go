@@ -116,7 +116,9 @@ type SentRow struct {
 // send their callbacks:
 //
 //	POST /_jumiotest/generate   GenerateOptions → the new executions
-//	POST /_jumiotest/callbacks  SendRequest → a SentRow per callback, once all are sent
+//	POST /_jumiotest/callbacks  SendRequest → a SentRow per callback, once all are sent; with
+//	                            "Accept: application/x-ndjson", one SentRow per line as each
+//	                            is answered (a client that goes away stops the sending)
 func (s *Server) moreRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+AdminPrefix+"/generate", func(w http.ResponseWriter, r *http.Request) {
 		var o GenerateOptions
@@ -143,6 +145,10 @@ func (s *Server) moreRoutes(mux *http.ServeMux) {
 		if len(q.UserReferences) > 0 {
 			o.UserReference = func(e Execution) string { return cmp.Or(q.UserReferences[e.ID], e.UserReference) }
 		}
+		if r.Header.Get("Accept") == ContentTypeNDJSON {
+			s.streamCallbacks(w, r, o)
+			return
+		}
 		sent, err := s.SendCallbacks(r.Context(), o)
 		if err != nil && len(sent) == 0 {
 			problem(w, http.StatusBadRequest, "Callbacks not sent: "+err.Error())
@@ -150,13 +156,42 @@ func (s *Server) moreRoutes(mux *http.ServeMux) {
 		}
 		rows := make([]SentRow, len(sent))
 		for i, c := range sent {
-			rows[i] = SentRow{API: string(c.API), Reference: c.Reference, AccountID: c.AccountID, SentAt: c.SentAt,
-				Duplicate: c.Duplicate, Stale: c.Stale, Status: c.Status}
-			if c.Err != nil {
-				rows[i].Error = c.Err.Error()
-			}
+			rows[i] = sentRow(c)
 		}
 		b, _ := json.Marshal(rows)
 		writeJSON(w, b)
 	})
+}
+
+// ContentTypeNDJSON asks POST /_jumiotest/callbacks for one SentRow per
+// line, as each callback is answered.
+const ContentTypeNDJSON = "application/x-ndjson"
+
+// streamCallbacks sends the callbacks of o and writes each SentRow as soon
+// as it is answered. The status is 200 once the first line is written; a
+// request that could not send any callback ends with a last line holding
+// only an error.
+func (s *Server) streamCallbacks(w http.ResponseWriter, r *http.Request, o CallbackOptions) {
+	w.Header().Set("Content-Type", ContentTypeNDJSON)
+	rc := http.NewResponseController(w)
+	enc := json.NewEncoder(w)
+	n := 0
+	o.Answered = func(c SentCallback) {
+		n++
+		_ = enc.Encode(sentRow(c))
+		_ = rc.Flush()
+	}
+	_, err := s.SendCallbacks(r.Context(), o)
+	if err != nil && n == 0 {
+		_ = enc.Encode(SentRow{Error: "callbacks not sent: " + err.Error()})
+	}
+}
+
+func sentRow(c SentCallback) SentRow {
+	row := SentRow{API: string(c.API), Reference: c.Reference, AccountID: c.AccountID, SentAt: c.SentAt,
+		Duplicate: c.Duplicate, Stale: c.Stale, Status: c.Status}
+	if c.Err != nil {
+		row.Error = c.Err.Error()
+	}
+	return row
 }

@@ -2,9 +2,12 @@ package jumiotest_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,5 +84,37 @@ func TestGenerateAndSendOverHTTP(t *testing.T) {
 	}
 	if code := post("/callbacks", jumiotest.SendRequest{URL: "::"}, nil); code != http.StatusBadRequest || strings.Contains(rs.URL, "::") {
 		t.Errorf("bad URL: got %d, want 400", code)
+	}
+}
+
+// TestSendStreamsEachAnswer: asked for NDJSON, POST /_jumiotest/callbacks
+// writes each callback's row as soon as it is answered: the first row
+// arrives while the second callback is still held by its receiver.
+func TestSendStreamsEachAnswer(t *testing.T) {
+	s := jumiotest.NewServer(jumiotest.Config{Scenario: jumiotest.Scenario{Seed: 7, Executions: 2}})
+	defer s.Close()
+	release := make(chan struct{})
+	var n atomic.Int32
+	rs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 2 {
+			<-release // held until the first row was read
+		}
+	}))
+	defer rs.Close()
+	defer close(release)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // fails instead of hanging
+	defer cancel()
+	b, _ := json.Marshal(jumiotest.SendRequest{URL: rs.URL})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL()+jumiotest.AdminPrefix+"/callbacks", bytes.NewReader(b))
+	req.Header.Set("Accept", jumiotest.ContentTypeNDJSON)
+	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var row jumiotest.SentRow
+	if err := json.NewDecoder(resp.Body).Decode(&row); err != nil || row.Status != http.StatusOK {
+		t.Fatalf("first row: %+v, %v; want it answered 200 before the second callback is", row, err)
 	}
 }

@@ -12,7 +12,13 @@ package wire
 //
 // It reads the body once; encoding/json validates it first, then decodes
 // it through reflection, which costs a Platform callback several times
-// more. The timestamp and the definition key go through their own
+// more. Why it is worth its code, on ingest's hot path (every callback):
+// BenchmarkDecodeCallback on callback-processed.json, 2 CPUs shared with
+// other builds (load average about 20), 10 runs of 0.5 s: hand-written
+// 3.8 µs (fastest run; median 7.5 µs, 8 allocations), encoding/json 12.8 µs
+// (median 26 µs, 15 allocations): about 3.4 times less, some 9 µs of the
+// 150–200 µs of CPU a stored callback costs. The differential fuzz test
+// (FuzzDecodeCallback) keeps it decoding as encoding/json does. The timestamp and the definition key go through their own
 // UnmarshalJSON, after the whole body was found valid, as encoding/json
 // would call them; their error is returned with true.
 func decodeCallback(body []byte, cb *Callback) (bool, error) {
