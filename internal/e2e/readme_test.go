@@ -30,6 +30,8 @@ var readmeBlocks = map[string]string{
 	"docker-compose up --build":                                      "skip: no Docker here; CI runs docker-compose config",
 	"make bench":                                                     "skip: minutes long; TestDocumentedCommandsParse checks its flags",
 	"make faults":                                                    "skip: the fault suite, part of go test ./...",
+	"kycflow initiate --workflow-key 10011 --front id-front.jpg --back id-back.jpg --face selfie.jpg": "skip: needs photos of an identity document; " +
+		"TestInitiateAPIChannel and TestDroppedCallbacksReconciled run it with generated images",
 }
 
 // TestREADMECommandBlocks runs the README's shell blocks as a reader
