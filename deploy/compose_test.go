@@ -92,7 +92,8 @@ func TestCompose(t *testing.T) {
 			continue
 		}
 		// /readyz is on the admin address when there is one (ingest's
-		// KYCFLOW_INGEST_ADMIN_ADDR), else on the service's address.
+		// KYCFLOW_INGEST_ADMIN_ADDR, which compose sets: its default
+		// applies otherwise), else on the service's address.
 		prefix := "KYCFLOW_" + strings.ToUpper(name) + "_"
 		addr := s.Environment[prefix+"ADMIN_ADDR"]
 		if addr == "" {

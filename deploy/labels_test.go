@@ -269,6 +269,17 @@ func TestMetricLabelsAsEmitted(t *testing.T) {
 			}
 		}
 	}
+	// A name counts as a metric when it starts like one, kycflow_<area>_
+	// of an area the code has metrics in; kycflow_faulthooks (a build
+	// tag) does not.
+	areas := map[string]bool{}
+	for name := range fams {
+		areas[strings.SplitN(name, "_", 3)[1]] = true
+	}
+	metricLike := func(name string) bool {
+		parts := strings.SplitN(name, "_", 3)
+		return len(parts) == 3 && areas[parts[1]]
+	}
 	for _, doc := range docs {
 		b, err := os.ReadFile(doc)
 		if err != nil {
@@ -277,7 +288,7 @@ func TestMetricLabelsAsEmitted(t *testing.T) {
 		for i, line := range strings.Split(string(b), "\n") {
 			where := strings.TrimPrefix(doc, "../") + ":" + strconv.Itoa(i+1)
 			for _, name := range docMetricRE.FindAllString(line, -1) {
-				if _, ok := fams[name]; !ok && !buckets[name] {
+				if _, ok := fams[name]; !ok && !buckets[name] && !cs.buildTags[name] && metricLike(name) {
 					t.Errorf("%s: %s is not a metric the code exports", where, name)
 				}
 			}

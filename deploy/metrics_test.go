@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"go/ast"
+	"go/build/constraint"
 	"go/parser"
 	"go/token"
 	"io"
@@ -57,12 +58,16 @@ type codeScan struct {
 	// package directory relative to the module root.
 	pkgs   map[string]*pkgFiles
 	consts map[string]map[string]string
+	// buildTags are the tags the code's //go:build lines name
+	// (kycflow_faulthooks): documents name them, and they are no metrics.
+	buildTags map[string]bool
 }
 
 func scanCode(t *testing.T) codeScan {
 	t.Helper()
 	fset := token.NewFileSet()
 	pkgs := map[string]*pkgFiles{} // directory relative to the module root
+	buildTags := map[string]bool{}
 	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -76,9 +81,16 @@ func scanCode(t *testing.T) codeScan {
 		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			return nil
 		}
-		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution|parser.ParseComments)
 		if err != nil {
 			return err
+		}
+		for _, g := range f.Comments {
+			for _, c := range g.List {
+				if x, err := constraint.Parse(c.Text); err == nil {
+					x.Eval(func(tag string) bool { buildTags[tag] = true; return true })
+				}
+			}
 		}
 		dir, _ := filepath.Rel("..", filepath.Dir(path))
 		if pkgs[dir] == nil {
@@ -229,7 +241,7 @@ func scanCode(t *testing.T) codeScan {
 		}
 	}
 	slices.SortFunc(out, func(a, b instrument) int { return strings.Compare(a.name, b.name) })
-	return codeScan{instruments: out, pkgs: pkgs, consts: consts}
+	return codeScan{instruments: out, pkgs: pkgs, consts: consts, buildTags: buildTags}
 }
 
 func stringLit(e ast.Expr) (string, bool) {

@@ -85,6 +85,7 @@ func TestRunServesUntilCancelled(t *testing.T) {
 		done <- run(ctx, nil, env(map[string]string{
 			"KYCFLOW_NATS_URL":               broker.URL(),
 			"KYCFLOW_INGEST_ADDR":            addr,
+			"KYCFLOW_INGEST_ADMIN_ADDR":      ingesttest.FreeAddr(t),
 			"KYCFLOW_INGEST_ALLOWED_SOURCES": "127.0.0.1",
 			"KYCFLOW_LOG_FORMAT":             "json",
 		}), io.Discard, &logs)
@@ -138,6 +139,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	cmd.Env = []string{
 		"KYCFLOW_NATS_URL=" + broker.URL(),
 		"KYCFLOW_INGEST_ADDR=" + addr,
+		"KYCFLOW_INGEST_ADMIN_ADDR=" + ingesttest.FreeAddr(t),
 		"KYCFLOW_INGEST_ALLOWED_SOURCES=127.0.0.1",
 		"KYCFLOW_INGEST_RATE_LIMIT=0",
 		"KYCFLOW_LOG_FORMAT=json",

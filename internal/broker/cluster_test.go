@@ -87,7 +87,10 @@ func TestEnsureStreamsConcurrentlyOnCluster(t *testing.T) {
 	urls := startCluster(t)
 	cfg := broker.DefaultStreamsConfig()
 	cfg.Replicas = 3
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	// Without the retry a client whose request went unanswered waits for
+	// this deadline, however long; with it, each is done in seconds. The
+	// deadline is generous for a loaded machine.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	var wg sync.WaitGroup
 	for i := range 6 {

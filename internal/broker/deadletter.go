@@ -47,8 +47,13 @@ type DeadLetter struct {
 	// caller guarantees it holds no personal data. Line breaks become
 	// spaces and it is cut at MaxErrorHeaderLen bytes.
 	Err error
-	// Class is the error class ("permanent", "retry_budget", …).
+	// Class is the error class ("permanent", "retry_budget", ClassPanic,
+	// …).
 	Class string
+	// Stack, for a panic (PanicError.Stack), goes into
+	// Kycflow-Error-Stack: frames joined by " < ", cut at
+	// MaxStackHeaderLen bytes. It names functions and lines only.
+	Stack string
 	// Attempts is how many times the stage tried.
 	Attempts int
 	// OriginalSubject, OriginalStream and OriginalSeq say where the
@@ -119,6 +124,9 @@ func PublishDeadLetter(ctx context.Context, js jetstream.JetStream, dl DeadLette
 	}
 	set(events.HeaderError, errText)
 	set(events.HeaderErrorClass, dl.Class)
+	if dl.Stack != "" {
+		set(events.HeaderErrorStack, headerText(strings.ReplaceAll(dl.Stack, "\n", " < "), MaxStackHeaderLen))
+	}
 	set(events.HeaderStage, string(dl.Stage))
 	set(events.HeaderRoute, dl.Route)
 	set(events.HeaderAttempts, strconv.Itoa(dl.Attempts))

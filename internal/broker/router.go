@@ -42,10 +42,14 @@ func (c RouterConfig) Validate() error {
 }
 
 // NewRouter returns a Watermill router for a kycflow stage: it logs
-// through logger (NewWatermillLogger), runs TraceHandler around every
-// handler and decorates every handler's publisher with TracePublisher.
-// Handlers, their subscribers (Subscriber) and publishers (Publisher) are
-// added by the service.
+// through logger (NewWatermillLogger), runs Recoverer and TraceHandler
+// around every handler and decorates every handler's publisher with
+// TracePublisher. Handlers, their subscribers (Subscriber) and publishers
+// (Publisher) are added by the service, each with a Recoverer of its own
+// that dead-letters past its budget: the router's recovers what those
+// miss and redelivers it with back-off, never at once (Watermill's own
+// recovery would nack at once, and a message that panics on every
+// delivery would spin).
 func NewRouter(cfg RouterConfig, logger *slog.Logger) (*message.Router, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -55,7 +59,7 @@ func NewRouter(cfg RouterConfig, logger *slog.Logger) (*message.Router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: router: %w", err)
 	}
-	r.AddMiddleware(TraceHandler(cfg.TracerProvider, cfg.Propagator))
+	r.AddMiddleware(Recoverer(PanicPolicy{Logger: logger}), TraceHandler(cfg.TracerProvider, cfg.Propagator))
 	r.AddPublisherDecorators(TracePublisher(cfg.TracerProvider, cfg.Propagator))
 	return r, nil
 }

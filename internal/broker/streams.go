@@ -123,7 +123,15 @@ const jsReplicasNotSupported jetstream.ErrorCode = 10074
 // (ErrReplicasNotClustered).
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfig) error {
 	for _, sc := range cfg.StreamConfigs() {
-		if s, err := js.Stream(ctx, sc.Name); err == nil {
+		// A stream that exists keeps its storage: say so before the
+		// server refuses the update. (A lookup that fails is left to the
+		// create or update to report.)
+		var s jetstream.Stream
+		err := RetryUnanswered(ctx, func(ctx context.Context) (err error) {
+			s, err = js.Stream(ctx, sc.Name)
+			return err
+		})
+		if err == nil {
 			if h := s.CachedInfo().Config.Storage; h != sc.Storage {
 				have := strings.ToLower(h.String())
 				return &config.Error{Problems: []*config.Problem{{
@@ -134,7 +142,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfi
 				}}}
 			}
 		}
-		err := RetryUnanswered(ctx, func(ctx context.Context) error {
+		err = RetryUnanswered(ctx, func(ctx context.Context) error {
 			_, err := js.CreateOrUpdateStream(ctx, sc)
 			return err
 		})

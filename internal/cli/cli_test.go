@@ -65,7 +65,7 @@ func TestRunStoresAndKeepsData(t *testing.T) {
 	var out, errOut ingesttest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- Main(ctx, []string{"run", "--data-dir", dataDir, "--addr", addr, "--nats-listen", "127.0.0.1:0", "--enricher-addr", "127.0.0.1:0", "--notifier-addr", "127.0.0.1:0"},
+		done <- Main(ctx, []string{"run", "--data-dir", dataDir, "--addr", addr, "--nats-listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--enricher-addr", "127.0.0.1:0", "--notifier-addr", "127.0.0.1:0"},
 			func(k string) string {
 				if k == "KYCFLOW_LOG_FORMAT" {
 					return "json"
@@ -124,7 +124,7 @@ func TestRunKeepsExplicitChecks(t *testing.T) {
 	done := make(chan int, 1)
 	secret := "s3cr3t-segment-0123456789"
 	go func() {
-		done <- Main(ctx, []string{"run", "--data-dir", t.TempDir(), "--addr", addr, "--nats-listen", "127.0.0.1:0", "--enricher-addr", "127.0.0.1:0", "--notifier-addr", "127.0.0.1:0"},
+		done <- Main(ctx, []string{"run", "--data-dir", t.TempDir(), "--addr", addr, "--nats-listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--enricher-addr", "127.0.0.1:0", "--notifier-addr", "127.0.0.1:0"},
 			func(k string) string {
 				return map[string]string{
 					"KYCFLOW_INGEST_CHECK_SOURCE_IP": "true",
@@ -162,7 +162,7 @@ func TestRunExternalNATS(t *testing.T) {
 	dir := t.TempDir()
 	go func() {
 		done <- Main(ctx, []string{"run", "--data-dir", dir, "--addr", addr, "--nats-url", srv.URL(),
-			"--enricher-addr", "127.0.0.1:0", "--notifier-addr", "127.0.0.1:0"},
+			"--admin-addr", "127.0.0.1:0", "--enricher-addr", "127.0.0.1:0", "--notifier-addr", "127.0.0.1:0"},
 			func(k string) string { return map[string]string{"KYCFLOW_LOG_FORMAT": "json"}[k] }, nil, &out, &errOut)
 	}()
 	ingesttest.WaitReady(t, "http://"+addr)

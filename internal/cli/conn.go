@@ -33,13 +33,15 @@ const runInfoFile = "run.json"
 // secret: the callback URLs' secret segment is read from the environment
 // by whoever needs it.
 type runInfo struct {
-	PID          int       `json:"pid"`
-	StartedAt    time.Time `json:"startedAt"`
-	NATSURL      string    `json:"natsUrl"`
-	IngestURL    string    `json:"ingestUrl"`
-	EnricherURL  string    `json:"enricherUrl,omitempty"`
-	NotifierURL  string    `json:"notifierUrl,omitempty"`
-	SimulatorURL string    `json:"simulatorUrl,omitempty"`
+	PID       int       `json:"pid"`
+	StartedAt time.Time `json:"startedAt"`
+	NATSURL   string    `json:"natsUrl"`
+	IngestURL string    `json:"ingestUrl"`
+	// IngestAdminURL serves ingest's /readyz and /metrics ("" when off).
+	IngestAdminURL string `json:"ingestAdminUrl,omitempty"`
+	EnricherURL    string `json:"enricherUrl,omitempty"`
+	NotifierURL    string `json:"notifierUrl,omitempty"`
+	SimulatorURL   string `json:"simulatorUrl,omitempty"`
 }
 
 // dataDir is the data directory of a local "kycflow run": KYCFLOW_DATA_DIR

@@ -290,7 +290,7 @@ func showDeadLetters(w io.Writer, dls []deadLetter, reveal bool) error {
 
 // dlqHeaders are the headers a stage adds when it dead-letters a message;
 // a redrive leaves them out.
-var dlqHeaders = []string{events.HeaderError, events.HeaderErrorClass, events.HeaderStage, events.HeaderRoute,
+var dlqHeaders = []string{events.HeaderError, events.HeaderErrorClass, events.HeaderErrorStack, events.HeaderStage, events.HeaderRoute,
 	events.HeaderAttempts, events.HeaderOriginalSubject, events.HeaderOriginalStream, events.HeaderOriginalSequence,
 	events.HeaderDeadLetteredAt}
 

@@ -56,6 +56,7 @@ the callbacks in flight, the stages drain, then the server stops.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.String("data-dir", "", "directory for JetStream data and the simulator's transactions, kept across restarts (default KYCFLOW_DATA_DIR or "+DefaultDataDir+")")
 			fs.String("addr", "", "listen address of the callback endpoints (default KYCFLOW_INGEST_ADDR, else 127.0.0.1:8080 with the simulator, :8080 with Jumio credentials)")
+			fs.String("admin-addr", "", "listen address of ingest's /healthz, /readyz and /metrics, apart from the callback endpoints (default KYCFLOW_INGEST_ADMIN_ADDR or 127.0.0.1:9090; off: none)")
 			fs.String("enricher-addr", "", "listen address of the enricher's /healthz, /readyz and /metrics (default KYCFLOW_ENRICHER_ADDR or 127.0.0.1:8081)")
 			fs.String("notifier-addr", "", "listen address of the notifier's /healthz, /readyz and /metrics (default KYCFLOW_NOTIFIER_ADDR or 127.0.0.1:8082)")
 			fs.String("simulator-addr", "127.0.0.1:0", "listen address of the Jumio simulator, started without Jumio credentials (port 0: any free port)")
@@ -134,6 +135,7 @@ func runRun(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 	}
 
 	info := ls.info(nats.url, sim)
+	rc.enricher = rc.enricherConfig(sim) // the banner names its Netverify confirmation
 	if err := writeRunInfo(rc.dataDir, info); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -155,7 +157,7 @@ func runRun(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 func runStages(ctx context.Context, rc runConfig, tel *telemetry.Telemetry, ls *stageListeners, sim *localSimulator) error {
 	ecfg := rc.enricherConfig(sim)
 	stages := []func(context.Context) error{
-		func(ctx context.Context) error { return ingest.Run(ctx, rc.ingest, tel, ls.ingest) },
+		func(ctx context.Context) error { return ingest.RunWithAdmin(ctx, rc.ingest, tel, ls.ingest, ls.admin) },
 		func(ctx context.Context) error { return enricher.Serve(ctx, ecfg, tel, ls.enricher) },
 		func(ctx context.Context) error { return notifier.Run(ctx, rc.notifier, rc.routes, tel, ls.notifier) },
 	}
@@ -192,7 +194,9 @@ func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
 		// reason to accept them from the network.
 		rc.ingest.Server.Addr = localIngestAddr
 	}
-	// The enricher's and notifier's probes stay on loopback unless asked.
+	// Ingest's admin port and the enricher's and notifier's probes stay
+	// on loopback unless asked.
+	rc.ingest.AdminAddr = ingest.ParseAdminAddr(cmp.Or(strFlag(fs, "admin-addr"), env.Getenv("KYCFLOW_INGEST_ADMIN_ADDR"), localAdminAddr))
 	rc.notifier.Server.Addr = cmp.Or(strFlag(fs, "notifier-addr"), env.Getenv("KYCFLOW_NOTIFIER_ADDR"), "127.0.0.1:8082")
 	rc.enricher.Server.Addr = cmp.Or(strFlag(fs, "enricher-addr"), env.Getenv("KYCFLOW_ENRICHER_ADDR"), "127.0.0.1:8081")
 	// Local use (no Jumio credentials): callbacks come from curl or the
@@ -323,6 +327,8 @@ func ensureStreams(ctx context.Context, rc runConfig, tel *telemetry.Telemetry) 
 // the banner so that it shows the addresses they got.
 type stageListeners struct {
 	ingest, enricher, notifier net.Listener
+	// admin is ingest's admin port; nil when KYCFLOW_INGEST_ADMIN_ADDR is off.
+	admin net.Listener
 }
 
 // listenStages opens the stages' listeners; an address in use is named
@@ -337,7 +343,11 @@ func listenStages(rc runConfig) (*stageListeners, error) {
 		{&ls.ingest, "ingest", rc.ingest.Server.Addr, "--addr", "KYCFLOW_INGEST_ADDR"},
 		{&ls.enricher, "enricher", rc.enricher.Server.Addr, "--enricher-addr", "KYCFLOW_ENRICHER_ADDR"},
 		{&ls.notifier, "notifier", rc.notifier.Server.Addr, "--notifier-addr", "KYCFLOW_NOTIFIER_ADDR"},
+		{&ls.admin, "ingest admin", rc.ingest.AdminAddr, "--admin-addr", "KYCFLOW_INGEST_ADMIN_ADDR"},
 	} {
+		if l.addr == "" {
+			continue // no admin port
+		}
 		ln, err := net.Listen("tcp", l.addr)
 		if errors.Is(err, syscall.EADDRINUSE) {
 			ls.close()
@@ -355,7 +365,7 @@ func listenStages(rc runConfig) (*stageListeners, error) {
 // close closes the listeners opened; the stages close theirs when they
 // stop, and closing twice is harmless.
 func (ls *stageListeners) close() {
-	for _, ln := range []net.Listener{ls.ingest, ls.enricher, ls.notifier} {
+	for _, ln := range []net.Listener{ls.ingest, ls.enricher, ls.notifier, ls.admin} {
 		if ln != nil {
 			ln.Close()
 		}
@@ -373,6 +383,9 @@ func (ls *stageListeners) info(natsURL string, sim *localSimulator) runInfo {
 	if sim != nil {
 		ri.SimulatorURL = sim.URL()
 	}
+	if ls.admin != nil {
+		ri.IngestAdminURL = "http://" + displayAddr(ls.admin.Addr())
+	}
 	return ri
 }
 
@@ -381,8 +394,12 @@ func (ls *stageListeners) info(natsURL string, sim *localSimulator) runInfo {
 const defaultNATSListen = "127.0.0.1:4222"
 
 // localIngestAddr is where "kycflow run" with the simulator listens for
-// callbacks unless told otherwise.
-const localIngestAddr = "127.0.0.1:8080"
+// callbacks unless told otherwise; localAdminAddr is where ingest's
+// /readyz and /metrics are, with or without the simulator.
+const (
+	localIngestAddr = "127.0.0.1:8080"
+	localAdminAddr  = "127.0.0.1:9090"
+)
 
 // enricherConfig is the enricher's configuration, pointed at the
 // simulator when sim is set.
@@ -444,12 +461,15 @@ func printBanner(w io.Writer, program string, rc runConfig, info runInfo, embedd
 	if isLoopback(base) {
 		fmt.Fprintf(w, "    (this machine only; --addr or KYCFLOW_INGEST_ADDR, for example :8080, listens on the network)\n")
 	}
-	admin := base // ingest's /readyz and /metrics, on its own port when set
-	if rc.ingest.AdminAddr != "" {
-		admin = "http://" + clientAddr(rc.ingest.AdminAddr, "localhost")
+	// Ingest's /readyz and /metrics are on its admin port; the callback
+	// port answers /readyz without details and serves no metrics.
+	if admin := info.IngestAdminURL; admin != "" {
+		fmt.Fprintf(w, "  Health     ingest %s/readyz  enricher %s/readyz  notifier %s/readyz\n", admin, info.EnricherURL, info.NotifierURL)
+		fmt.Fprintf(w, "  Metrics    %s/metrics (each stage serves its own)\n", admin)
+	} else {
+		fmt.Fprintf(w, "  Health     ingest %s/readyz  enricher %s/readyz  notifier %s/readyz\n", base, info.EnricherURL, info.NotifierURL)
+		fmt.Fprintf(w, "  Metrics    ingest none (KYCFLOW_INGEST_ADMIN_ADDR=off); the enricher's and notifier's on their own ports\n")
 	}
-	fmt.Fprintf(w, "  Health     ingest %s/readyz  enricher %s/readyz  notifier %s/readyz\n", admin, info.EnricherURL, info.NotifierURL)
-	fmt.Fprintf(w, "  Metrics    %s/metrics (each stage serves its own)\n", admin)
 	if info.SimulatorURL != "" {
 		fmt.Fprintf(w, "  Jumio      simulator at %s (no Jumio credentials set; it calls back the Platform URL)\n", info.SimulatorURL)
 	} else {
@@ -470,12 +490,7 @@ func printBanner(w io.Writer, program string, rc runConfig, info runInfo, embedd
 			fmt.Fprintf(w, "             X-Forwarded-For read from the proxies of KYCFLOW_INGEST_TRUSTED_PROXIES\n")
 		}
 	}
-	if off := rc.ingest.ChecksOff(); len(off) > 0 {
-		fmt.Fprintf(w, "\n  !! SENDER CHECKS OFF (fine on a laptop, not on the internet):\n")
-		for _, o := range off {
-			fmt.Fprintf(w, "  !!   - %s\n", o)
-		}
-	}
+	printChecksOff(w, rc)
 	fmt.Fprintf(w, "\nTry it, in another terminal in this directory:\n")
 	try := [][2]string{{"send --count 10", "the simulator sends callbacks of new transactions"}}
 	if info.SimulatorURL == "" {
@@ -495,6 +510,33 @@ func printBanner(w io.Writer, program string, rc runConfig, info runInfo, embedd
 		fmt.Fprintf(w, "  %-*s  # %s\n", width, program+" "+t[0], t[1])
 	}
 	fmt.Fprintf(w, "\nCtrl-C to stop.\n")
+}
+
+// printChecksOff names, loudly and per API, the checks that are off:
+// ingest's sender checks, and the enricher's confirmation of Netverify
+// callbacks against Jumio.
+func printChecksOff(w io.Writer, rc runConfig) {
+	off := map[events.API][]string{
+		events.APIPlatform:  rc.ingest.ChecksOff(events.APIPlatform),
+		events.APINetverify: rc.ingest.ChecksOff(events.APINetverify),
+	}
+	if c := enricher.NetverifyCheckOff(rc.enricher); c != "" {
+		off[events.APINetverify] = append(off[events.APINetverify], c)
+	}
+	if len(off[events.APIPlatform])+len(off[events.APINetverify]) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n  !! SENDER CHECKS OFF (fine on a laptop, not on the internet):\n")
+	for _, api := range []events.API{events.APIPlatform, events.APINetverify} {
+		if len(off[api]) == 0 {
+			continue
+		}
+		name := map[events.API]string{events.APIPlatform: "Platform", events.APINetverify: "Netverify"}[api]
+		fmt.Fprintf(w, "  !!   %s callbacks:\n", name)
+		for _, o := range off[api] {
+			fmt.Fprintf(w, "  !!     - %s\n", o)
+		}
+	}
 }
 
 // isLoopback reports whether a base URL's host is a loopback address.

@@ -37,7 +37,10 @@ func TestRunSenderChecks(t *testing.T) {
 		{"credentials", creds, nil, ":8080", true, "set KYCFLOW_INGEST_TRUSTED_PROXIES"},
 		{"credentials, proxies", with(creds, "KYCFLOW_INGEST_TRUSTED_PROXIES", "10.0.0.0/8"), nil, ":8080", true, "X-Forwarded-For read from"},
 		{"credentials, check off", with(creds, "KYCFLOW_INGEST_CHECK_SOURCE_IP", "false"), nil, ":8080", false, "source address"},
-		{"admin port", map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": ":9090"}, nil, "127.0.0.1:8080", false, "ingest http://localhost:9090/readyz"},
+		{"admin port", map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": ":9091"}, nil, "127.0.0.1:8080", false, "ingest http://localhost:9091/readyz"},
+		{"admin port by default", nil, nil, "127.0.0.1:8080", false, "Metrics    http://127.0.0.1:9090/metrics"},
+		{"admin port flag", nil, []string{"--admin-addr", "127.0.0.1:9999"}, "127.0.0.1:8080", false, "ingest http://127.0.0.1:9999/readyz"},
+		{"admin port off", map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": "off"}, nil, "127.0.0.1:8080", false, "ingest none (KYCFLOW_INGEST_ADMIN_ADDR=off)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := Env{Getenv: func(k string) string { return tc.env[k] }}
@@ -57,9 +60,77 @@ func TestRunSenderChecks(t *testing.T) {
 			if strings.HasPrefix(tc.addr, "127.0.0.1") {
 				host = tc.addr
 			}
-			printBanner(&b, "kycflow", rc, runInfo{IngestURL: "http://" + host}, true)
+			info := runInfo{IngestURL: "http://" + host}
+			if rc.ingest.AdminAddr != "" {
+				info.IngestAdminURL = "http://" + clientAddr(rc.ingest.AdminAddr, "localhost")
+			}
+			printBanner(&b, "kycflow", rc, info, true)
 			if !strings.Contains(b.String(), tc.banner) {
 				t.Errorf("banner lacks %q:\n%s", tc.banner, b.String())
+			}
+		})
+	}
+}
+
+// TestBannerNamesChecksOffPerAPI: the banner names, per API, exactly the
+// checks that are off: with every ingest check on, the Platform has none,
+// and Netverify callbacks are named for their unsigned userReference and,
+// when turned off, for not being confirmed against Jumio's retrieval API.
+func TestBannerNamesChecksOffPerAPI(t *testing.T) {
+	base := map[string]string{
+		"KYCFLOW_JUMIO_CLIENT_ID": "client", "KYCFLOW_JUMIO_CLIENT_SECRET": "secret",
+		"KYCFLOW_JUMIO_NETVERIFY_API_TOKEN": "token", "KYCFLOW_JUMIO_NETVERIFY_API_SECRET": "nv-secret",
+		"KYCFLOW_INGEST_PATH_SECRET":            "s3cr3t-segment-0123456789",
+		"KYCFLOW_INGEST_USER_REFERENCE_SECRETS": "hmac-secret",
+	}
+	for _, tc := range []struct {
+		name     string
+		env      map[string]string
+		want     []string
+		wantNone []string
+	}{
+		{"every check on but Netverify's userReference", nil,
+			[]string{"Netverify callbacks:", "KYCFLOW_INGEST_USER_REFERENCE_APIS does not name netverify"},
+			[]string{"Platform callbacks:", "retrieval API"}},
+		{"Netverify confirmation off", map[string]string{"KYCFLOW_ENRICHER_NETVERIFY_CONFIRM": "false"},
+			[]string{"Netverify callbacks:", "KYCFLOW_ENRICHER_NETVERIFY_CONFIRM=false"},
+			[]string{"Platform callbacks:"}},
+		{"no Netverify credentials", map[string]string{"KYCFLOW_JUMIO_NETVERIFY_API_TOKEN": "", "KYCFLOW_JUMIO_NETVERIFY_API_SECRET": ""},
+			[]string{"Netverify callbacks:", "no KYCFLOW_JUMIO_NETVERIFY_API_TOKEN"},
+			[]string{"Platform callbacks:"}},
+		{"everything on", map[string]string{"KYCFLOW_INGEST_USER_REFERENCE_APIS": "platform,netverify"},
+			nil, []string{"CHECKS OFF"}},
+		{"source check off", map[string]string{"KYCFLOW_INGEST_CHECK_SOURCE_IP": "false"},
+			[]string{"Platform callbacks:", "Netverify callbacks:", "KYCFLOW_INGEST_CHECK_SOURCE_IP=false"},
+			[]string{"retrieval API"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			_, fs, _, err := parse([]string{"run", "--data-dir", t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc, err := loadRunConfig(Env{Getenv: func(k string) string { return env[k] }}, fs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			printBanner(&b, "kycflow", rc, runInfo{IngestURL: "http://localhost:8080"}, true)
+			for _, w := range tc.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("banner lacks %q:\n%s", w, b.String())
+				}
+			}
+			for _, w := range tc.wantNone {
+				if strings.Contains(b.String(), w) {
+					t.Errorf("banner says %q:\n%s", w, b.String())
+				}
 			}
 		})
 	}

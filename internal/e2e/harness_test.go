@@ -81,6 +81,7 @@ type run struct {
 	stdout  *ingesttest.SyncBuffer
 	stderr  *ingesttest.SyncBuffer
 	exited  chan error
+	stopped bool // set by stop; cmd.ProcessState belongs to Wait's goroutine
 
 	ingest, enricher, notifier string // base URLs
 	natsURL                    string
@@ -95,7 +96,7 @@ func startRun(t *testing.T, dataDir string, env ...string) *run {
 	r.env = append(os.Environ(), "KYCFLOW_LOG_FORMAT=json", "KYCFLOW_DATA_DIR="+dataDir)
 	r.env = append(r.env, env...)
 	ingestAddr, enricherAddr, notifierAddr, natsAddr := ingesttest.FreeAddr(t), ingesttest.FreeAddr(t), ingesttest.FreeAddr(t), ingesttest.FreeAddr(t)
-	r.cmd = exec.Command(kycflowBinary(t), "run", "--data-dir", dataDir, "--addr", ingestAddr,
+	r.cmd = exec.Command(kycflowBinary(t), "run", "--data-dir", dataDir, "--addr", ingestAddr, "--admin-addr", "127.0.0.1:0",
 		"--enricher-addr", enricherAddr, "--notifier-addr", notifierAddr, "--nats-listen", natsAddr)
 	r.cmd.Env = r.env
 	r.cmd.Stdout, r.cmd.Stderr = r.stdout, r.stderr
@@ -104,7 +105,7 @@ func startRun(t *testing.T, dataDir string, env ...string) *run {
 	}
 	go func() { r.exited <- r.cmd.Wait() }()
 	t.Cleanup(func() {
-		if r.cmd.ProcessState == nil {
+		if !r.stopped {
 			r.stop()
 		}
 	})
@@ -140,6 +141,7 @@ func (r *run) waitReady(base string) {
 // stop sends SIGTERM and checks the clean exit.
 func (r *run) stop() {
 	r.t.Helper()
+	r.stopped = true
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-r.exited:

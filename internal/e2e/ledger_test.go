@@ -73,7 +73,7 @@ func TestLedger(t *testing.T) {
 	var stdout, stderr ingesttest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- cli.Main(ctx, []string{"run", "--data-dir", dir, "--addr", ingestAddr, "--enricher-addr", enricherAddr,
+		done <- cli.Main(ctx, []string{"run", "--data-dir", dir, "--addr", ingestAddr, "--admin-addr", "127.0.0.1:0", "--enricher-addr", enricherAddr,
 			"--notifier-addr", notifierAddr, "--nats-listen", "127.0.0.1:0"}, getenv, nil, &stdout, &stderr)
 	}()
 	defer func() {

@@ -141,10 +141,13 @@ type readmeSession struct {
 }
 
 type bgProcess struct {
-	name   string
-	cmd    *exec.Cmd
-	out    *ingesttest.SyncBuffer
-	exited chan error
+	name string
+	cmd  *exec.Cmd
+	out  *ingesttest.SyncBuffer
+	// done is closed once the process exited, with its error in err.
+	done    chan struct{}
+	err     error
+	stopped bool // by stop, once
 }
 
 func newReadmeSession(t *testing.T) *readmeSession {
@@ -172,9 +175,11 @@ exec "` + realGo + `" "$@"
 		"KYCFLOW_DATA_DIR=", "KYCFLOW_NATS_URL=", "KYCFLOW_LOG_FORMAT=json")
 	t.Cleanup(func() {
 		for _, p := range s.bg {
-			if p.cmd.ProcessState == nil {
+			select {
+			case <-p.done:
+			default:
 				_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-				<-p.exited
+				<-p.done
 			}
 		}
 	})
@@ -278,7 +283,7 @@ func (s *readmeSession) command(ctx context.Context, c string) (string, error) {
 // start starts c in the background, in a process group of its own as a
 // terminal's foreground job is.
 func (s *readmeSession) start(name, c string) *bgProcess {
-	p := &bgProcess{name: name, out: &ingesttest.SyncBuffer{}, exited: make(chan error, 1)}
+	p := &bgProcess{name: name, out: &ingesttest.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command("bash", "-c", s.script(c))
 	p.cmd.Dir, p.cmd.Env = s.dir, s.env
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -286,7 +291,7 @@ func (s *readmeSession) start(name, c string) *bgProcess {
 	if err := p.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
-	go func() { p.exited <- p.cmd.Wait() }()
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	s.bg = append(s.bg, p)
 	return p
 }
@@ -302,9 +307,8 @@ func (s *readmeSession) waitFor(where string, p *bgProcess, want string, n ...in
 			return
 		}
 		select {
-		case err := <-p.exited:
-			p.exited <- err
-			s.t.Fatalf("%s: exited (%v) before it printed %q:\n%s", where, err, want, p.out.String())
+		case <-p.done:
+			s.t.Fatalf("%s: exited (%v) before it printed %q:\n%s", where, p.err, want, p.out.String())
 		case <-deadline:
 			s.t.Fatalf("%s: did not print %q within 3 minutes:\n%s", where, want, out)
 		case <-time.After(50 * time.Millisecond):
@@ -332,19 +336,25 @@ func (s *readmeSession) waitLine(where string, p *bgProcess, prefix string) stri
 // for exit status 0.
 func (s *readmeSession) stop(p *bgProcess, clean bool) {
 	s.t.Helper()
-	if p.cmd.ProcessState != nil {
+	if p.stopped {
 		return
 	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT)
+	p.stopped = true
 	select {
-	case err := <-p.exited:
-		if clean && err != nil {
-			s.t.Errorf("%s did not stop cleanly on Ctrl-C (%v):\n%s", p.name, err, tail(p.out.String()))
+	case <-p.done: // ended by itself
+	default:
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT)
+		select {
+		case <-p.done:
+		case <-time.After(90 * time.Second):
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
+			s.t.Errorf("%s did not stop on Ctrl-C", p.name)
+			return
 		}
-	case <-time.After(90 * time.Second):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.exited
-		s.t.Errorf("%s did not stop on Ctrl-C", p.name)
+	}
+	if clean && p.err != nil {
+		s.t.Errorf("%s did not stop cleanly on Ctrl-C (%v):\n%s", p.name, p.err, tail(p.out.String()))
 	}
 }
 

@@ -48,6 +48,21 @@ const (
 	DefaultHealthInterval       = 30 * time.Second
 )
 
+// Settings of Config.NetverifyConfirm (KYCFLOW_ENRICHER_NETVERIFY_CONFIRM).
+const (
+	// ConfirmAuto confirms Netverify callbacks when the Jumio client has
+	// Netverify API credentials: the default.
+	ConfirmAuto = "auto"
+	// ConfirmOn confirms them; New fails without the credentials.
+	ConfirmOn = "true"
+	// ConfirmOff maps Netverify callbacks from their own fields. Netverify
+	// callbacks are authenticated by Jumio's callback addresses only,
+	// which every Jumio customer's callbacks come from: any of them can
+	// send an APPROVED_VERIFIED for a reference of yours. An explicit,
+	// documented choice, warned about at start.
+	ConfirmOff = "false"
+)
+
 // ErrInvalidConfig is matched by every error Validate returns.
 var ErrInvalidConfig = errors.New("enricher: invalid configuration")
 
@@ -107,12 +122,17 @@ type Config struct {
 	// permanent and the callback is dead-lettered.
 	NotReadySchedule jumio.Schedule
 
-	// NetverifyConfirm makes Netverify ID-verification callbacks be
-	// confirmed against the Netverify Retrieval API (scan status until it
-	// is not PENDING, then /data) instead of being mapped from the
-	// callback's own fields. It needs the Netverify API credentials in
-	// the Jumio client.
-	NetverifyConfirm bool
+	// NetverifyConfirm says whether Netverify callbacks are confirmed
+	// against Jumio's Netverify retrieval API: ConfirmAuto (the default:
+	// when the Jumio client has Netverify API credentials), ConfirmOn or
+	// ConfirmOff. Confirmed, the callback only triggers: an
+	// ID-verification result is mapped from what Jumio returns (scan
+	// status until it is not PENDING, then /data), and an authentication
+	// or document-verification callback, which kycflow cannot retrieve,
+	// is mapped from its fields but never PASSED (WARNING, capability
+	// confirmation UNCONFIRMED). Off, every Netverify result is mapped
+	// from the callback's own fields.
+	NetverifyConfirm string
 
 	// StateTTL is how long the state of an execution is kept after its
 	// last update; keep it at least as long as JUMIO_CALLBACKS keeps
@@ -151,7 +171,7 @@ func LoadConfig(e *config.Env) Config {
 		RetryMaxAge:          e.Duration("KYCFLOW_ENRICHER_RETRY_MAX_AGE", DefaultRetryMaxAge, "age of a callback failing for transient reasons past which it is dead-lettered"),
 		RetryInitialInterval: e.Duration("KYCFLOW_ENRICHER_RETRY_INITIAL_INTERVAL", DefaultRetryInitialInterval, "first redelivery delay after a transient failure"),
 		RetryMaxInterval:     e.Duration("KYCFLOW_ENRICHER_RETRY_MAX_INTERVAL", DefaultRetryMaxInterval, "longest redelivery delay after transient failures"),
-		NetverifyConfirm:     e.Bool("KYCFLOW_ENRICHER_NETVERIFY_CONFIRM", false, "confirm Netverify ID-verification callbacks against the Netverify Retrieval API"),
+		NetverifyConfirm:     e.Enum("KYCFLOW_ENRICHER_NETVERIFY_CONFIRM", ConfirmAuto, "confirm Netverify callbacks against the Netverify retrieval API; auto: when its credentials are set", ConfirmAuto, ConfirmOn, ConfirmOff),
 		StateTTL:             e.Duration("KYCFLOW_ENRICHER_STATE_TTL", DefaultStateTTL, "how long per-execution state is kept after its last update"),
 		Reconcile:            reconcile.LoadConfig(e),
 		HealthInterval:       e.Duration("KYCFLOW_ENRICHER_HEALTH_INTERVAL", DefaultHealthInterval, "how often Jumio's status endpoint is read (0: never)"),
@@ -190,6 +210,7 @@ func (c *Config) setDefaults() {
 	c.RetryMaxInterval = cmp.Or(c.RetryMaxInterval, DefaultRetryMaxInterval)
 	c.StateTTL = cmp.Or(c.StateTTL, DefaultStateTTL)
 	c.HealthInterval = cmp.Or(c.HealthInterval, DefaultHealthInterval)
+	c.NetverifyConfirm = cmp.Or(c.NetverifyConfirm, ConfirmAuto)
 	if c.NotReadySchedule == nil {
 		c.NotReadySchedule = jumio.NotReadySchedule
 	}
@@ -229,6 +250,11 @@ func (c Config) Validate() error {
 			bad("the not-ready schedule holds a delay that is not a positive duration")
 			break
 		}
+	}
+	switch c.NetverifyConfirm {
+	case ConfirmAuto, ConfirmOn, ConfirmOff:
+	default:
+		bad("Netverify confirmation %q is not auto, true or false", c.NetverifyConfirm)
 	}
 	if c.StateTTL < time.Minute {
 		bad("state TTL must be at least 1m")

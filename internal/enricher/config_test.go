@@ -24,6 +24,7 @@ func TestLoadConfig(t *testing.T) {
 		"KYCFLOW_ENRICHER_RETRY_MAX_AGE":          "2d",
 		"KYCFLOW_PRODUCTS":                        "10011=ID and Identity",
 		"KYCFLOW_JUMIO_CLIENT_ID":                 "c",
+		"KYCFLOW_JUMIO_CLIENT_SECRET":             "s",
 		"KYCFLOW_ENRICHER_RETRY_INITIAL_INTERVAL": "500ms",
 	})
 	c := enricher.LoadConfig(e)
@@ -33,12 +34,12 @@ func TestLoadConfig(t *testing.T) {
 	got := struct {
 		Concurrency, MaxAckPending int
 		Schedule                   jumio.Schedule
-		Confirm                    bool
+		Confirm                    string
 		MaxAge, Initial            time.Duration
 		Products, ClientID, Addr   string
 	}{c.Concurrency, c.MaxAckPending, c.NotReadySchedule, c.NetverifyConfirm, c.RetryMaxAge, c.RetryInitialInterval, c.Products, c.Jumio.ClientID, c.Server.Addr}
 	want := got
-	want.Concurrency, want.MaxAckPending, want.Confirm = 32, 500, true
+	want.Concurrency, want.MaxAckPending, want.Confirm = 32, 500, enricher.ConfirmOn
 	want.Schedule = jumio.Schedule{10 * time.Second, 20 * time.Second, time.Minute}
 	want.MaxAge, want.Initial = 48*time.Hour, 500*time.Millisecond
 	want.Products, want.ClientID, want.Addr = "10011=ID and Identity", "c", enricher.DefaultAddr
@@ -64,7 +65,7 @@ func TestConfigInvalid(t *testing.T) {
 		"state ttl":       func(c *enricher.Config) { c.StateTTL = time.Second },
 		"pull expiry":     func(c *enricher.Config) { c.PullExpiry = time.Millisecond },
 		"confirm without keys": func(c *enricher.Config) {
-			c.NetverifyConfirm = true
+			c.NetverifyConfirm = enricher.ConfirmOn
 			c.Jumio.NetverifyAPIToken = ""
 			c.Jumio.NetverifyAPISecret = ""
 		},

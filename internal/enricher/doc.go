@@ -7,10 +7,17 @@
 //   - Platform callbacks: the workflow details are fetched with ids from
 //     the callback and the Jumio client's region, never the callback's
 //     href, and mapped with mapping.FromPlatform.
-//   - Netverify callbacks carry their data: they are mapped with
-//     mapping.FromNetverify; with Config.NetverifyConfirm, ID-verification
-//     callbacks are confirmed against the Netverify Retrieval API instead
-//     (scan status until it is not PENDING, then /data).
+//   - Netverify callbacks carry their data, but anyone with a Jumio
+//     account can send one: with the Netverify credentials (and unless
+//     Config.NetverifyConfirm turns it off) an ID-verification callback
+//     only triggers its retrieval (scan status until it is not PENDING,
+//     then /data, mapped with mapping.FromNetverifyData); authentication
+//     and document-verification callbacks, which cannot be retrieved,
+//     are mapped with mapping.FromNetverify and never PASSED. Without
+//     confirmation every Netverify callback is mapped from its fields.
+//   - A handler that panics is recovered (broker.Recoverer): the callback
+//     is redelivered with the back-off of transient failures and
+//     dead-lettered with class panic past RetryMaxAttempts.
 //
 // Per workflow execution a JetStream key-value bucket (StateBucket) holds
 // the newest callback enriched or being enriched and the event ids

@@ -1,6 +1,7 @@
 package enricher
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -58,6 +59,11 @@ type Enricher struct {
 	tp     trace.TracerProvider
 	prop   propagation.TextMapPropagator
 	now    func() time.Time
+	// confirm: Netverify callbacks are confirmed (ConfirmsNetverify).
+	confirm bool
+	// hook, set by tests only, runs before each retrieval (a panic
+	// there is a panic of the handler).
+	hook func(eventID string)
 
 	// state is set by Run before any message is handled.
 	state   *stateStore
@@ -87,7 +93,7 @@ func New(cfg Config, nc *nats.Conn, client *jumio.Client, tel *telemetry.Telemet
 		client = c
 	}
 	jc := client.Config()
-	if cfg.NetverifyConfirm && jc.NetverifyAPIToken == "" {
+	if cfg.NetverifyConfirm == ConfirmOn && jc.NetverifyAPIToken == "" {
 		return nil, fmt.Errorf("%w: Netverify confirmation needs the Netverify API credentials (KYCFLOW_JUMIO_NETVERIFY_API_TOKEN, _SECRET)", ErrInvalidConfig)
 	}
 	products, err := mapping.ParseProducts(cfg.Products)
@@ -134,9 +140,14 @@ func New(cfg Config, nc *nats.Conn, client *jumio.Client, tel *telemetry.Telemet
 		prop:    tel.Propagator,
 		now:     time.Now,
 		running: make(chan struct{}),
+		confirm: ConfirmsNetverify(cfg),
 	}
 	e.health = newHealthWatch(client, cfg.HealthInterval, logger)
 	e.Handlers = Handlers{Enrich: e.handle}
+	if !e.confirm {
+		logger.Warn("Netverify callbacks not confirmed: their own fields decide, and any Jumio customer can send one",
+			"check", NetverifyCheckOff(cfg))
+	}
 	if jc.ClientID == "" && jc.PlatformAPIToken == "" {
 		logger.Warn("no Jumio Platform credentials: Platform callbacks will be dead-lettered")
 	}
@@ -186,7 +197,17 @@ func (e *Enricher) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("enricher: %w", err)
 	}
-	router.AddConsumerHandler("enrich", events.SubjectCallbacks+".>", sub, e.Handlers.Enrich)
+	h := router.AddConsumerHandler("enrich", events.SubjectCallbacks+".>", sub, e.Handlers.Enrich)
+	// A callback whose handling panics is a transient failure with the
+	// same budget as the others (attempts; the age is not checked):
+	// redelivered with back-off, then dead-lettered with class panic.
+	h.AddMiddleware(broker.Recoverer(broker.PanicPolicy{
+		MaxAttempts: e.cfg.RetryMaxAttempts,
+		Backoff:     e.policy.backoff,
+		DeadLetter:  e.deadLetterPanic,
+		OnPanic:     e.countPanic,
+		Logger:      e.logger,
+	}))
 	reg, err := broker.RegisterConsumerLag(e.mp, e.js, broker.ConsumerRef{Stream: events.StreamCallbacks, Durable: Durable})
 	if err != nil {
 		return fmt.Errorf("enricher: %w", err)
@@ -301,3 +322,29 @@ func (e *Enricher) Ready(ctx context.Context) error {
 
 // Client returns the Jumio client the enricher fetches with.
 func (e *Enricher) Client() *jumio.Client { return e.jumio }
+
+// ConfirmsNetverify reports whether an enricher with cfg confirms
+// Netverify callbacks against the Netverify retrieval API: cfg says so,
+// or leaves it to the credentials (ConfirmAuto) and the Jumio
+// configuration has Netverify API credentials.
+func ConfirmsNetverify(cfg Config) bool {
+	switch cmp.Or(cfg.NetverifyConfirm, ConfirmAuto) {
+	case ConfirmOn:
+		return true
+	case ConfirmAuto:
+		return cfg.Jumio.NetverifyAPIToken != "" && cfg.Jumio.NetverifyAPISecret != ""
+	}
+	return false
+}
+
+// NetverifyCheckOff names, for a startup warning, why an enricher with
+// cfg does not confirm Netverify callbacks ("" when it does).
+func NetverifyCheckOff(cfg Config) string {
+	switch {
+	case ConfirmsNetverify(cfg):
+		return ""
+	case cfg.NetverifyConfirm == ConfirmOff:
+		return "confirmation against the Netverify retrieval API (KYCFLOW_ENRICHER_NETVERIFY_CONFIRM=false): the callback's own fields decide"
+	}
+	return "confirmation against the Netverify retrieval API (no KYCFLOW_JUMIO_NETVERIFY_API_TOKEN and _SECRET): the callback's own fields decide"
+}

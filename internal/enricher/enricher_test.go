@@ -88,13 +88,15 @@ func TestEnrichPlatform(t *testing.T) {
 	}
 }
 
-// TestEnrichNetverify: a Netverify callback is mapped from its own fields
-// without a call to Jumio, and the raw document is the callback's fields
-// as a JSON object.
+// TestEnrichNetverify: with confirmation turned off, a Netverify callback
+// is mapped from its own fields without a call to Jumio, and the raw
+// document is the callback's fields as a JSON object.
 func TestEnrichNetverify(t *testing.T) {
 	h := newHarness(t, jumiotest.Config{})
 	_, scans := jumiotest.Generate(jumiotest.Scenario{Seed: 3, NetverifyScans: 3})
-	h.start(h.config(), nil)
+	cfg := h.config()
+	cfg.NetverifyConfirm = enricher.ConfirmOff
+	h.start(cfg, nil)
 	var evs []events.CallbackEvent
 	for _, sc := range scans {
 		body := h.jumio.NetverifyCallback(sc, time.Now())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
 	"github.com/kycflow/kycflow/pkg/jumio/wire"
@@ -188,7 +189,10 @@ func runFixtures(t *testing.T, g group, fs []fixture) {
 	}
 	cfg := h.config()
 	cfg.Jumio.Region = g.region
-	cfg.NetverifyConfirm = g.confirm
+	cfg.NetverifyConfirm = enricher.ConfirmOff
+	if g.confirm {
+		cfg.NetverifyConfirm = enricher.ConfirmOn
+	}
 	h.start(cfg, nil)
 	for _, f := range fs {
 		h.publish(f.event, nil)

@@ -50,6 +50,9 @@ func (e *Enricher) handle(msg *message.Message) error {
 		return nil
 	case errors.Is(err, errStale):
 		e.metrics.stale.Add(mctx, 1, apiAttr(api))
+		// The fault suite's ledger reads this line as the enricher's word
+		// for the drop (internal/bench/rig, evidenceStale): keep its
+		// message and event_id.
 		e.logger.DebugContext(ctx, "callback dropped: a newer callback of the execution came first", e.attrs(msg, c)...)
 		return nil
 	}
@@ -91,6 +94,9 @@ func (e *Enricher) enrich(ctx context.Context, c *callback, started time.Time) e
 		if err := e.state.claim(ctx, key, m); err != nil {
 			return err
 		}
+	}
+	if e.hook != nil {
+		e.hook(c.ev.EventID)
 	}
 	ee, err := e.retrieve(ctx, c, started)
 	if err != nil {
@@ -162,6 +168,27 @@ func (e *Enricher) publish(ctx context.Context, c *callback, ee events.EnrichedE
 	return !broker.PublishedDuplicate(out), nil
 }
 
+// deadLetterPanic stores msg in JUMIO_DLQ with class panic and the stack
+// (broker.Recoverer calls it once a delivery at the budget panicked).
+func (e *Enricher) deadLetterPanic(ctx context.Context, msg *message.Message, pe *broker.PanicError) error {
+	c, _ := decodeCallback(msg, broker.Timestamp(msg))
+	return e.deadLetter(ctx, msg, c, verdict{kind: verdictDeadLetter, class: broker.ClassPanic, err: pe, stack: pe.Stack})
+}
+
+// countPanic counts a panic: a retry, or a dead letter.
+func (e *Enricher) countPanic(msg *message.Message, _ *broker.PanicError, deadLettered bool) {
+	ctx := context.WithoutCancel(msg.Context())
+	api := events.API("unknown")
+	if parts := strings.Split(broker.Subject(msg), "."); len(parts) == 5 {
+		api = events.API(parts[2])
+	}
+	if deadLettered {
+		e.metrics.deadLetters.Add(ctx, 1, apiAttr(api), metricClass(broker.ClassPanic))
+		return
+	}
+	e.metrics.retries.Add(ctx, 1, metricReason(reasonPanic))
+}
+
 // deadLetter stores msg in JUMIO_DLQ with the verdict's error and class.
 // The error texts are the enricher's and pkg/jumio's, which hold no
 // personal data.
@@ -172,6 +199,7 @@ func (e *Enricher) deadLetter(ctx context.Context, msg *message.Message, c *call
 		Headers:         broker.Headers(msg),
 		Err:             v.err,
 		Class:           v.class,
+		Stack:           v.stack,
 		Attempts:        broker.Attempt(msg),
 		OriginalSubject: broker.Subject(msg),
 		OriginalStream:  broker.Stream(msg),

@@ -109,12 +109,21 @@ type running struct {
 // stop is called, and waits until it is ready.
 func (h *harness) start(cfg enricher.Config, conn *nats.Conn) running {
 	h.t.Helper()
+	return h.startWith(cfg, conn, nil)
+}
+
+// startWith is start with setup applied to the enricher before it runs.
+func (h *harness) startWith(cfg enricher.Config, conn *nats.Conn, setup func(*enricher.Enricher)) running {
+	h.t.Helper()
 	if conn == nil {
 		conn = h.nc
 	}
 	e, err := enricher.New(cfg, conn, nil, h.tel)
 	if err != nil {
 		h.t.Fatalf("New: %v", err)
+	}
+	if setup != nil {
+		setup(e)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)

@@ -85,7 +85,7 @@ func TestNetverifyConfirm(t *testing.T) {
 		}
 	}
 	cfg := h.config()
-	cfg.NetverifyConfirm = true
+	cfg.NetverifyConfirm = enricher.ConfirmOn
 	h.start(cfg, nil)
 	for _, sc := range []jumiotest.NetverifyScan{*id, *auth} {
 		body := string(h.jumio.NetverifyCallback(sc, time.Now()))

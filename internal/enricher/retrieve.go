@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,8 +15,9 @@ import (
 )
 
 // retrieve makes the enriched event of a callback: from the workflow
-// details for Platform callbacks, from the callback itself (or, with
-// NetverifyConfirm, the Netverify retrieval data) for Netverify ones.
+// details for Platform callbacks, from the Netverify retrieval data for
+// Netverify ones when they are confirmed (Config.NetverifyConfirm), else
+// from the callback itself.
 // now is when the message was taken up: 404s are judged against it.
 func (e *Enricher) retrieve(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
 	if c.ev.API == events.APIPlatform {
@@ -46,27 +48,63 @@ func (e *Enricher) platform(ctx context.Context, c *callback, now time.Time) (ev
 	return enriched(mapping.FromPlatform(c.ev, d, e.tables), events.RawPlatformDetails, raw), nil
 }
 
-// netverify maps a Netverify callback, or with NetverifyConfirm an
-// ID-verification callback's retrieval data.
+// netverify maps a Netverify callback. Confirmed (the default with
+// Netverify credentials), the callback only triggers: an ID-verification
+// result comes from the scan's retrieval data, and a callback of a kind
+// kycflow cannot retrieve (authentication, document verification) is
+// mapped from its fields and never PASSED (unconfirmed). Unconfirmed by
+// configuration, the callback's fields are the result.
 func (e *Enricher) netverify(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
 	m, values, err := parseForm(c.ev.Form)
 	if err != nil {
 		return events.EnrichedEvent{}, err
 	}
-	if e.cfg.NetverifyConfirm && m.ID != nil {
-		return e.confirm(ctx, c, now)
+	if e.confirm && m.ID != nil {
+		return e.confirmScan(ctx, c, now)
 	}
 	raw, err := formJSON(values)
 	if err != nil {
 		return events.EnrichedEvent{}, permanent(fmt.Errorf("enricher: encode the callback fields: %w", err))
 	}
-	return enriched(mapping.FromNetverify(c.ev, m, e.tables), events.RawNetverifyCallback, raw), nil
+	r := mapping.FromNetverify(c.ev, m, e.tables)
+	if e.confirm {
+		unconfirmed(&r)
+	}
+	return enriched(r, events.RawNetverifyCallback, raw), nil
 }
 
-// confirm polls the Netverify scan status until it is no longer PENDING
-// (as redeliveries on the not-ready schedule), then fetches and maps the
-// scan's data, as Jumio's Netverify retrieval guide recommends.
-func (e *Enricher) confirm(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
+// Capability result of a Netverify callback that retrieval could not
+// confirm (unconfirmed).
+const (
+	capConfirmation  = "confirmation"
+	labelUnconfirmed = "UNCONFIRMED"
+)
+
+// unconfirmed marks the result of a Netverify callback that retrieval
+// cannot confirm, mapped from the callback's own fields (which any Jumio
+// customer can send): a capability result confirmation (WARNING,
+// UNCONFIRMED) among the reasons, and a PASSED decision becomes WARNING
+// with label UNCONFIRMED, a manual review. REJECTED and NOT_EXECUTED
+// stay: a forged refusal opens nothing.
+func unconfirmed(r *events.Result) {
+	c := events.Capability{Name: capConfirmation, Decision: events.DecisionWarning, Label: labelUnconfirmed}
+	r.Capabilities = append(r.Capabilities, c)
+	// Reasons are ordered most severe first: after the REJECTED and
+	// WARNING ones, before NOT_EXECUTED.
+	i := 0
+	for i < len(r.Reasons) && r.Reasons[i].Decision != events.DecisionNotExecuted {
+		i++
+	}
+	r.Reasons = slices.Insert(r.Reasons, i, events.Reason{Capability: c.Name, Decision: c.Decision, Label: c.Label})
+	if r.Decision.Type == events.DecisionPassed {
+		r.Decision.Type, r.Decision.Label = events.DecisionWarning, labelUnconfirmed
+	}
+}
+
+// confirmScan polls the Netverify scan status until it is no longer
+// PENDING (as redeliveries on the not-ready schedule), then fetches and
+// maps the scan's data, as Jumio's Netverify retrieval guide recommends.
+func (e *Enricher) confirmScan(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
 	if err := e.checkRegion(c.ev); err != nil {
 		return events.EnrichedEvent{}, err
 	}

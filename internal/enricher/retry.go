@@ -59,6 +59,7 @@ const (
 	reasonJumio       = "jumio"        // 5xx, timeouts, connection errors, malformed bodies
 	reasonBroker      = "broker"       // state bucket or publish failures
 	reasonShutdown    = "shutdown"     // the process is stopping
+	reasonPanic       = "panic"        // the handler panicked (broker.Recoverer)
 )
 
 // verdictKind is what becomes of a message that was not enriched.
@@ -77,6 +78,8 @@ type verdict struct {
 	reason string
 	class  string
 	err    error
+	// stack is where the handler panicked, for class broker.ClassPanic.
+	stack string
 }
 
 // delivery is what decide knows about a message besides the error.

@@ -45,7 +45,9 @@ func TestUnreadableFieldsAreCountedAndLogged(t *testing.T) {
 	h := newHarness(t, jumiotest.Config{})
 	var logs lockedBuffer
 	h.tel.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
-	h.start(h.config(), nil)
+	cfg := h.config()
+	cfg.NetverifyConfirm = enricher.ConfirmOff // the callback's own fields are mapped
+	h.start(cfg, nil)
 
 	const secret = "NOMATCHSECRET"
 	_, scans := jumiotest.Generate(jumiotest.Scenario{Seed: 5, NetverifyScans: 1})

@@ -174,8 +174,8 @@ func newWorld(t *testing.T, cfg worldConfig) *world {
 	mode := rig.ModeProcesses
 	if cfg.run {
 		mode = rig.ModeRun
-		// Its notifier logs identical suppressions, the ledger's
-		// evidence, at debug level.
+		// Its enricher and notifier log their stale drops and identical
+		// suppressions, the ledger's evidence, at debug level.
 		env["KYCFLOW_LOG_LEVEL"] = "debug"
 	}
 	var log io.Writer

@@ -3,10 +3,11 @@
 // /readyz (its dependencies are usable), /metrics, and a graceful shutdown
 // that stops accepting, then waits for in-flight requests.
 //
-// A service whose public endpoints must not share a port with its health
-// endpoints and metrics runs two servers: NewBare for the public handler
-// and New without a handler on an admin address, both through ServeAll,
-// which shuts them down together.
+// A service whose public endpoints must not share a port with its metrics
+// and the details of its health runs two servers: NewPublic (bare health
+// answers) or NewBare (none) for the public handler, and New without a
+// handler on an admin address, both through ServeAll, which shuts them
+// down together.
 //
 // It also writes RFC 9457 problem details (Problem), the error format of
 // every kycflow HTTP endpoint.
@@ -93,9 +94,24 @@ type Server struct {
 }
 
 // New returns a server for handler. The mux it builds serves /healthz,
-// /readyz (through ready, nil meaning always ready) and, when metrics is
-// not nil, /metrics; every other path goes to handler.
+// /readyz (through ready, nil meaning always ready; a 503 says why) and,
+// when metrics is not nil, /metrics; every other path goes to handler.
 func New(cfg Config, handler http.Handler, ready ReadyFunc, metrics http.Handler, logger *slog.Logger) *Server {
+	return newServer(cfg, handler, ready, metrics, true, logger)
+}
+
+// NewPublic returns a server for a service's public handler, on a port
+// the internet reaches: it answers /healthz and /readyz (through ready)
+// barely, "ok", "ready" or a 503 without saying why (the cause may name
+// hosts, addresses or errors of the infrastructure), serves no /metrics,
+// and gives every other path to handler. The details and the metrics are
+// for an admin server (New) on a port the internet does not reach;
+// ServeAll runs both.
+func NewPublic(cfg Config, handler http.Handler, ready ReadyFunc, logger *slog.Logger) *Server {
+	return newServer(cfg, handler, ready, nil, false, logger)
+}
+
+func newServer(cfg Config, handler http.Handler, ready ReadyFunc, metrics http.Handler, details bool, logger *slog.Logger) *Server {
 	cfg.setDefaults()
 	s := &Server{cfg: cfg, logger: logger}
 	mux := http.NewServeMux()
@@ -112,7 +128,11 @@ func New(cfg Config, handler http.Handler, ready ReadyFunc, metrics http.Handler
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 			defer cancel()
 			if err := ready(ctx); err != nil {
-				Problem(w, r, http.StatusServiceUnavailable, "not-ready", "Not ready", err.Error())
+				detail := ""
+				if details {
+					detail = err.Error()
+				}
+				Problem(w, r, http.StatusServiceUnavailable, "not-ready", "Not ready", detail)
 				return
 			}
 		}

@@ -38,9 +38,9 @@ func (h *harness) get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, p.Type
 }
 
-// TestAdminAddr: with an admin address, the callback port serves the
-// callbacks and nothing else (the usual 404 problem), and the admin port
-// serves /healthz, /readyz and /metrics and no callbacks.
+// TestAdminAddr: the callback port serves the callbacks and bare health
+// answers and nothing else (the usual 404 problem for /metrics), and the
+// admin port serves /healthz, /readyz and /metrics and no callbacks.
 func TestAdminAddr(t *testing.T) {
 	h := startIngest(t, nil, withAdminAddr)
 	if h.adminURL == "" {
@@ -52,9 +52,10 @@ func TestAdminAddr(t *testing.T) {
 		wantStatus int
 		wantType   string
 	}{
-		{h.url + "/healthz", http.StatusNotFound, notFound},
-		{h.url + "/readyz", http.StatusNotFound, notFound},
+		{h.url + "/healthz", http.StatusOK, ""},
+		{h.url + "/readyz", http.StatusOK, ""},
 		{h.url + "/metrics", http.StatusNotFound, notFound},
+		{h.url + "/debug/pprof/", http.StatusNotFound, notFound},
 		{h.adminURL + "/healthz", http.StatusOK, ""},
 		{h.adminURL + "/readyz", http.StatusOK, ""},
 		{h.adminURL + "/metrics", http.StatusOK, ""},
@@ -79,10 +80,45 @@ func TestAdminAddr(t *testing.T) {
 	if n := len(h.stored(t)); n != 1 {
 		t.Errorf("stored: got %d messages, want 1", n)
 	}
-	// The probes asked on the callback port count as unknown paths, as any
-	// stray request there does.
-	if got := h.metric(t, "kycflow_ingest_rejected_total", map[string]string{"reason": ingest.ReasonUnknownPath}); got != 3 {
-		t.Errorf("unknown paths counted: got %v, want 3", got)
+	// /metrics and the others asked on the callback port count as unknown
+	// paths, as any stray request there does.
+	if got := h.metric(t, "kycflow_ingest_rejected_total", map[string]string{"reason": ingest.ReasonUnknownPath}); got != 2 {
+		t.Errorf("unknown paths counted: got %v, want 2", got)
+	}
+}
+
+// TestCallbackPortHidesDetails: not ready (the broker down), the admin
+// port's /readyz says why and the callback port's says nothing but 503:
+// the reason names the broker and its error, which the internet need not
+// know.
+func TestCallbackPortHidesDetails(t *testing.T) {
+	broker := brokertest.Start(t)
+	h := startIngest(t, broker, withAdminAddr)
+	ingesttest.WaitReady(t, h.adminURL)
+	broker.Stop()
+	problem := func(url string) (int, httpserver.ProblemDetails) {
+		resp, err := h.client.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		defer resp.Body.Close()
+		var p httpserver.ProblemDetails
+		_ = json.NewDecoder(resp.Body).Decode(&p)
+		return resp.StatusCode, p
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if status, _ := problem(h.adminURL + "/readyz"); status == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz on the admin port stays ready with the broker down")
+		}
+	}
+	if status, p := problem(h.adminURL + "/readyz"); status != http.StatusServiceUnavailable || p.Detail == "" {
+		t.Errorf("admin /readyz: %d, detail %q; want 503 with the reason", status, p.Detail)
+	}
+	if status, p := problem(h.url + "/readyz"); status != http.StatusServiceUnavailable || p.Detail != "" {
+		t.Errorf("callback port /readyz: %d, detail %q; want 503 without a reason", status, p.Detail)
 	}
 }
 
@@ -123,8 +159,11 @@ func TestRunWithAdminAddr(t *testing.T) {
 	ingesttest.WaitReady(t, admin)
 
 	h := &harness{js: js, url: callbacks, client: &http.Client{Timeout: 10 * time.Second}}
-	if status, _ := h.get(t, callbacks+"/healthz"); status != http.StatusNotFound {
-		t.Errorf("/healthz on the callback port: got %d, want 404", status)
+	if status, _ := h.get(t, callbacks+"/metrics"); status != http.StatusNotFound {
+		t.Errorf("/metrics on the callback port: got %d, want 404", status)
+	}
+	if status, _ := h.get(t, admin+"/metrics"); status != http.StatusOK {
+		t.Errorf("/metrics on the admin port: got %d, want 200", status)
 	}
 	if r := h.send(t, bench.NetverifyCallback(t.Name(), 0)); r.status != http.StatusOK {
 		t.Errorf("callback: got %d (%s), want 200", r.status, r.problem.Type)
@@ -145,28 +184,24 @@ func TestRunWithAdminAddr(t *testing.T) {
 	}
 }
 
-// TestServeAdminAddrInUse: Serve fails when it cannot listen on the admin
+// TestRunAdminAddrInUse: Run fails when it cannot listen on the admin
 // address, and closes the callback listener.
-func TestServeAdminAddrInUse(t *testing.T) {
+func TestRunAdminAddrInUse(t *testing.T) {
 	broker := brokertest.Start(t)
-	nc, _ := broker.JetStream(t)
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer taken.Close()
 	cfg := testConfig()
+	cfg.NATS.URL = broker.URL()
 	cfg.AdminAddr = taken.Addr().String()
-	svc, err := ingest.New(cfg, nc, telemetry.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Serve(t.Context(), ln); err == nil {
-		t.Fatal("Serve on an admin address in use: got nil, want an error")
+	if err := ingest.Run(t.Context(), cfg, telemetry.Discard(), ln); err == nil {
+		t.Fatal("Run on an admin address in use: got nil, want an error")
 	}
 	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("callback listener: Accept got %v, want net.ErrClosed", err)

@@ -19,7 +19,12 @@ import (
 
 // Default values of Config.
 const (
-	DefaultAddr                = ":8080"
+	DefaultAddr      = ":8080"
+	DefaultAdminAddr = ":9090"
+	// AdminOff, as KYCFLOW_INGEST_ADMIN_ADDR, serves no admin port: no
+	// /metrics, and health answers on the callback port only, without
+	// details.
+	AdminOff                   = "off"
 	DefaultMaxBodyBytes        = 64 << 10
 	DefaultRateLimit           = 100
 	DefaultRateBurst           = 200
@@ -37,10 +42,12 @@ type Config struct {
 	// Server holds the listen address and the HTTP timeouts
 	// (KYCFLOW_INGEST_ADDR, _READ_HEADER_TIMEOUT, _READ_TIMEOUT, …).
 	Server httpserver.Config
-	// AdminAddr, when set, is the listen address of /healthz, /readyz and
-	// /metrics, and Server.Addr serves the callback endpoints only, so
-	// that the network can expose one port to the internet and the other
-	// to the kubelet and Prometheus. Empty: one address serves both.
+	// AdminAddr is the listen address of /healthz, /readyz (with the
+	// reason when not ready) and /metrics (LoadConfig: DefaultAdminAddr),
+	// so that the network can expose the callback port to the internet
+	// and this one to the kubelet and Prometheus only. Server.Addr serves
+	// the callback endpoints and bare /healthz and /readyz answers
+	// (no reasons), nothing else. Empty: no admin port (no /metrics).
 	AdminAddr string
 	// NATS is the broker connection and the stream settings.
 	NATS broker.Config
@@ -107,7 +114,7 @@ type Config struct {
 func LoadConfig(e *config.Env) Config {
 	return Config{
 		Server:               httpserver.LoadConfig(e, "KYCFLOW_INGEST_", DefaultAddr),
-		AdminAddr:            e.String("KYCFLOW_INGEST_ADMIN_ADDR", "", "listen address of /healthz, /readyz and /metrics; empty: they share KYCFLOW_INGEST_ADDR"),
+		AdminAddr:            ParseAdminAddr(e.String("KYCFLOW_INGEST_ADMIN_ADDR", DefaultAdminAddr, "listen address of /healthz, /readyz and /metrics; off: none")),
 		NATS:                 broker.LoadConfig(e),
 		Region:               e.String("KYCFLOW_JUMIO_REGION", string(wire.RegionAMER), "Jumio data center of the tenant (amer-1, emea-1, apac-1)"),
 		PathSecret:           e.Secret("KYCFLOW_INGEST_PATH_SECRET", "secret last path segment of the callback URLs; unset: no segment"),
@@ -157,6 +164,15 @@ func (c *Config) setDefaults() {
 	if c.NATS.Name == "" {
 		c.NATS.Name = "kycflow-ingest"
 	}
+}
+
+// ParseAdminAddr is the Config.AdminAddr of a KYCFLOW_INGEST_ADMIN_ADDR
+// value: the address, or "" for AdminOff.
+func ParseAdminAddr(v string) string {
+	if strings.EqualFold(v, AdminOff) {
+		return ""
+	}
+	return v
 }
 
 // ErrInvalidConfig is matched (errors.Is) by every error Validate and New
@@ -292,9 +308,11 @@ func (c *Config) CallbackPath(api events.API) string {
 	return p
 }
 
-// ChecksOff names the sender checks that are off, for a loud warning at
-// start ("kycflow run" relaxes them for local use).
-func (c *Config) ChecksOff() []string {
+// ChecksOff names the sender checks ingest does not run on the callbacks
+// of api, for a loud warning at start ("kycflow run" relaxes them for
+// local use). The enricher's confirmation of Netverify callbacks against
+// Jumio is the enricher's to name (enricher.NetverifyCheckOff).
+func (c *Config) ChecksOff(api events.API) []string {
 	var off []string
 	if !c.CheckSourceIP {
 		off = append(off, "source address (KYCFLOW_INGEST_CHECK_SOURCE_IP=false): callbacks are accepted from anywhere")
@@ -302,8 +320,11 @@ func (c *Config) ChecksOff() []string {
 	if !c.PathSecret.IsSet() {
 		off = append(off, "secret path segment (KYCFLOW_INGEST_PATH_SECRET unset): the callback URLs are guessable")
 	}
-	if !c.UserReferenceSecrets.IsSet() {
+	switch {
+	case !c.UserReferenceSecrets.IsSet():
 		off = append(off, "signed userReference (KYCFLOW_INGEST_USER_REFERENCE_SECRETS unset)")
+	case !c.checksUserReference(api):
+		off = append(off, "signed userReference (KYCFLOW_INGEST_USER_REFERENCE_APIS does not name "+string(api)+")")
 	}
 	return off
 }

@@ -26,6 +26,14 @@ func TestConfigDefaultsAreValid(t *testing.T) {
 	if cfg.checksUserReference("platform") {
 		t.Errorf("userReference checked without secrets")
 	}
+	// /metrics and the readiness details are on their own port by
+	// default, not on the port the internet reaches.
+	if cfg.AdminAddr != DefaultAdminAddr || DefaultAdminAddr == "" || sameListenAddr(cfg.AdminAddr, cfg.Server.Addr) {
+		t.Errorf("default admin address %q (callbacks on %q), want %q apart", cfg.AdminAddr, cfg.Server.Addr, DefaultAdminAddr)
+	}
+	if got := LoadConfig(config.FromMap(map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": "off"})).AdminAddr; got != "" {
+		t.Errorf("KYCFLOW_INGEST_ADMIN_ADDR=off: admin address %q, want none", got)
+	}
 }
 
 func TestConfigValidate(t *testing.T) {

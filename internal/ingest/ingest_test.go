@@ -552,7 +552,7 @@ func TestMetricNames(t *testing.T) {
 	h := startIngest(t, nil, nil)
 	h.send(t, bench.PlatformCallback(t.Name(), 0))
 	h.post(t, "/nope", "", nil, nil)
-	resp, err := h.client.Get(h.url + "/metrics")
+	resp, err := h.client.Get(h.adminURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,7 @@ var metricLabelValues = map[string][]string{
 	"reason": {
 		ReasonUnknownPath, ReasonWrongPathSecret, ReasonMethodNotAllowed, ReasonRateLimited,
 		ReasonSourceNotAllowed, ReasonUnsupportedMediaType, ReasonBodyTooLarge, ReasonBodyUnreadable,
-		ReasonMalformedBody, ReasonInvalidCallback, ReasonUserReferenceMissing, ReasonUserReferenceMalformed,
+		ReasonMalformedBody, ReasonInvalidCallback, ReasonInvalidUTF8, ReasonUserReferenceMissing, ReasonUserReferenceMalformed,
 		ReasonUserReferenceInvalid, ReasonUserReferenceExpired, ReasonBrokerUnavailable,
 	},
 }

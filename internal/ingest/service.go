@@ -219,36 +219,27 @@ func (s *Service) Ready(ctx context.Context) error {
 	return broker.Ready(ctx, s.nc, s.js, events.StreamCallbacks)
 }
 
-// Serve serves the callback endpoints, /healthz, /readyz and /metrics on
-// ln until ctx is done; then it stops accepting and waits for in-flight
-// requests (up to Server.ShutdownTimeout). Every 200 it gave was stored.
-//
-// With Config.AdminAddr set, ln serves the callback endpoints only and
-// Serve listens on AdminAddr for the others, as ServeWithAdmin. Serve
-// closes ln when it returns, also when it cannot listen on AdminAddr.
+// Serve serves the callback endpoints on ln, and bare /healthz and
+// /readyz answers ("ok", "ready", or a 503 that does not say why), until
+// ctx is done; then it stops accepting and waits for in-flight requests
+// (up to Server.ShutdownTimeout). Every other path answers the 404
+// problem: no /metrics, no error details on the port the internet
+// reaches. Every 200 it gave was stored. ServeWithAdmin adds the admin
+// port; Run listens on Config.AdminAddr for it.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
-	if s.cfg.AdminAddr == "" {
-		srv := httpserver.New(s.cfg.Server, s, s.Ready, s.metricsH, s.logger)
-		return srv.Serve(ctx, ln)
-	}
-	admin, err := net.Listen("tcp", s.cfg.AdminAddr)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("ingest: listen %s: %w", s.cfg.AdminAddr, err)
-	}
-	return s.ServeWithAdmin(ctx, ln, admin)
+	return httpserver.NewPublic(s.cfg.Server, s, s.Ready, s.logger).Serve(ctx, ln)
 }
 
-// ServeWithAdmin serves the callback endpoints alone on ln (every other
-// path answers the 404 problem) and /healthz, /readyz and /metrics on
-// admin, with the same timeouts, until ctx is done or one of the two
-// fails; then both stop accepting together and in-flight requests finish
-// (up to Server.ShutdownTimeout). Every 200 it gave was stored.
+// ServeWithAdmin serves ln as Serve does and /healthz, /readyz (with the
+// reason when not ready) and /metrics on admin, with the same timeouts,
+// until ctx is done or one of the two fails; then both stop accepting
+// together and in-flight requests finish (up to Server.ShutdownTimeout).
+// Every 200 it gave was stored.
 func (s *Service) ServeWithAdmin(ctx context.Context, ln, admin net.Listener) error {
 	acfg := s.cfg.Server
 	acfg.Addr = admin.Addr().String()
 	return httpserver.ServeAll(ctx,
-		httpserver.Binding{Server: httpserver.NewBare(s.cfg.Server, s, s.logger), Listener: ln},
+		httpserver.Binding{Server: httpserver.NewPublic(s.cfg.Server, s, s.Ready, s.logger), Listener: ln},
 		httpserver.Binding{Server: httpserver.New(acfg, nil, s.Ready, s.metricsH, s.logger), Listener: admin},
 	)
 }

@@ -9,3 +9,7 @@ func SetDisabledDelay(d time.Duration) (restore func()) {
 	disabledDelay = d
 	return func() { disabledDelay = old }
 }
+
+// SetHook makes n call hook with the route's name and the event id in
+// each route's handler before the delivery.
+func SetHook(n *Notifier, hook func(route, eventID string)) { n.hook = hook }

@@ -53,9 +53,18 @@ func testConfig() notifier.Config {
 // the test ends); stop waits for Run and checks it returned nil.
 func (h *harness) start(cfg notifier.Config, routes ...notifier.Route) (stop func()) {
 	h.t.Helper()
+	return h.startWith(cfg, nil, routes...)
+}
+
+// startWith is start with setup applied to the notifier before it runs.
+func (h *harness) startWith(cfg notifier.Config, setup func(*notifier.Notifier), routes ...notifier.Route) (stop func()) {
+	h.t.Helper()
 	n, err := notifier.New(cfg, routes, h.js, h.tel)
 	if err != nil {
 		h.t.Fatalf("New: %v", err)
+	}
+	if setup != nil {
+		setup(n)
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(h.t.Context()))
 	done := make(chan error, 1)

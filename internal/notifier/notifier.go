@@ -45,6 +45,10 @@ type Notifier struct {
 	mu      sync.Mutex
 	ledger  *ledger
 	ready   bool
+
+	// hook, set by tests only, runs in each route's handler before the
+	// delivery (a panic there is a panic of the handler).
+	hook func(route, eventID string)
 }
 
 // New returns a notifier for routes (from LoadRoutes or ParseRoutes)
@@ -177,6 +181,16 @@ func (n *Notifier) Run(ctx context.Context) error {
 			return fmt.Errorf("notifier: route %s: %w", rt.Name, err)
 		}
 		rt.handler = router.AddConsumerHandler("notify-"+rt.Name, "", sub, rt.handle)
+		// A result whose delivery panics is retried with the route's
+		// back-off and dead-lettered (class panic) once a delivery at
+		// its maxAttempts panics.
+		rt.handler.AddMiddleware(broker.Recoverer(broker.PanicPolicy{
+			MaxAttempts: rt.Retry.MaxAttempts,
+			Backoff:     func(attempt int) time.Duration { return rt.Retry.delay(attempt, 0) },
+			DeadLetter:  rt.deadLetterPanic,
+			OnPanic:     rt.countPanic,
+			Logger:      rt.log,
+		}))
 	}
 	// kycflow_consumer_lag_messages and _ack_pending_messages per route, as
 	// the enricher reports its own: a route falling behind shows here.

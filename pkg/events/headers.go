@@ -38,12 +38,16 @@ const (
 	HeaderEventID = "Kycflow-Event-Id"
 
 	// Dead-letter headers.
-	HeaderError            = "Kycflow-Error"
-	HeaderStage            = "Kycflow-Stage"
-	HeaderAttempts         = "Kycflow-Attempts"
-	HeaderOriginalSubject  = "Kycflow-Original-Subject"
-	HeaderRoute            = "Kycflow-Route"
-	HeaderErrorClass       = "Kycflow-Error-Class"
+	HeaderError           = "Kycflow-Error"
+	HeaderStage           = "Kycflow-Stage"
+	HeaderAttempts        = "Kycflow-Attempts"
+	HeaderOriginalSubject = "Kycflow-Original-Subject"
+	HeaderRoute           = "Kycflow-Route"
+	HeaderErrorClass      = "Kycflow-Error-Class"
+	// HeaderErrorStack is where a handler panicked, for class "panic":
+	// "function file:line" frames from the panic outwards, joined by
+	// " < ", without argument values.
+	HeaderErrorStack       = "Kycflow-Error-Stack"
 	HeaderDeadLetteredAt   = "Kycflow-Dead-Lettered-At"
 	HeaderOriginalStream   = "Kycflow-Original-Stream"
 	HeaderOriginalSequence = "Kycflow-Original-Sequence"

@@ -175,8 +175,10 @@ type Counters struct {
 
 // Evidence messages: the log lines (their "msg") in which the stages
 // account for a message they settle without output, with its event_id
-// (and, for the notifier, its route). The notifier logs the identical and
-// in-flight suppressions at debug level, so the rig runs it at that level.
+// (and, for the notifier, its route). The stages log them at debug level,
+// so the rig runs them at that level. A line renamed here and not there
+// (or the other way round) makes the ledger fail: drops without the
+// stage's word are losses.
 var (
 	evidenceStale      = []string{"callback dropped: a newer callback of the execution came first"}
 	evidenceSuppressed = []string{

@@ -13,7 +13,7 @@ import (
 // series of the metric name (as Prometheus exposes it, "…_total" for a
 // counter) whose labels include every one of labels.
 func (p *Process) Metric(ctx context.Context, name string, labels map[string]string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.Addr()+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.MetricsAddr()+"/metrics", nil)
 	if err != nil {
 		return 0, err
 	}

@@ -226,10 +226,10 @@ func (p *Pipeline) startProcesses(ctx context.Context, env map[string]string) (e
 		return stage + "-" + strconv.Itoa(i+1)
 	}
 	// Evidence: the stages' account of what they drop, event by event.
-	// The notifier logs its identical and in-flight suppressions at debug
-	// level.
-	notifierEnv := maps.Clone(env)
-	notifierEnv["KYCFLOW_LOG_LEVEL"] = "debug"
+	// The enricher logs its stale drops, and the notifier its identical
+	// and in-flight suppressions, at debug level.
+	stageEnv := maps.Clone(env)
+	stageEnv["KYCFLOW_LOG_LEVEL"] = "debug"
 	for _, s := range []struct {
 		procs        *[]*Process
 		stage, path  string
@@ -238,8 +238,8 @@ func (p *Pipeline) startProcesses(ctx context.Context, env map[string]string) (e
 		records      []string
 	}{
 		{&p.ingest, "ingest", cfg.Binaries.Ingest, "KYCFLOW_INGEST_ADDR", "ingest listening", env, nil},
-		{&p.enricher, "enricher", cfg.Binaries.Enricher, "KYCFLOW_ENRICHER_ADDR", "enricher listening", env, evidenceStale},
-		{&p.notifier, "notifier", cfg.Binaries.Notifier, "KYCFLOW_NOTIFIER_ADDR", "notifier listening", notifierEnv, evidenceSuppressed},
+		{&p.enricher, "enricher", cfg.Binaries.Enricher, "KYCFLOW_ENRICHER_ADDR", "enricher listening", stageEnv, evidenceStale},
+		{&p.notifier, "notifier", cfg.Binaries.Notifier, "KYCFLOW_NOTIFIER_ADDR", "notifier listening", stageEnv, evidenceSuppressed},
 	} {
 		for i := range n {
 			proc, err := StartProcess(ctx, ProcessConfig{Name: name(s.stage, i), Path: s.path, Env: s.env, AddrEnv: s.addrEnv, ListenMessage: s.msg, Log: cfg.Log, Records: s.records})
@@ -283,6 +283,7 @@ func (p *Pipeline) env(routesFile string) map[string]string {
 		"KYCFLOW_LOG_FORMAT":                 "json",
 		"KYCFLOW_LOG_LEVEL":                  "info",
 		"KYCFLOW_INGEST_ADDR":                "127.0.0.1:0",
+		"KYCFLOW_INGEST_ADMIN_ADDR":          "127.0.0.1:0",
 		"KYCFLOW_ENRICHER_ADDR":              "127.0.0.1:0",
 		"KYCFLOW_NOTIFIER_ADDR":              "127.0.0.1:0",
 		"KYCFLOW_INGEST_ALLOWED_SOURCES":     "127.0.0.1",

@@ -2,6 +2,7 @@ package rig
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -60,16 +61,19 @@ type LogRecord struct {
 type Process struct {
 	cfg ProcessConfig
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	done    chan struct{}
-	err     error
-	addr    string
-	tail    []string
-	logged  map[string]bool
-	reports []string
-	records []LogRecord
-	starts  int
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+	addr string
+	// adminAddr is the admin address of the listen line ("admin_addr"),
+	// where ingest serves /metrics apart from its callbacks.
+	adminAddr string
+	tail      []string
+	logged    map[string]bool
+	reports   []string
+	records   []LogRecord
+	starts    int
 	// cpuBefore is the CPU time of the runs before the current one.
 	cpuBefore time.Duration
 }
@@ -112,7 +116,7 @@ func (p *Process) start(ctx context.Context) error {
 		return fmt.Errorf("rig: start %s: %w", p.cfg.Name, err)
 	}
 	done := make(chan struct{})
-	addrc := make(chan string, 1)
+	addrc := make(chan listenAddrs, 1)
 	p.mu.Lock()
 	p.cmd, p.done, p.err = cmd, done, nil
 	p.starts++
@@ -130,7 +134,7 @@ func (p *Process) start(ctx context.Context) error {
 		select {
 		case a := <-addrc:
 			p.mu.Lock()
-			p.addr = a
+			p.addr, p.adminAddr = a.addr, a.admin
 			p.mu.Unlock()
 		case <-done:
 			return p.failed(errExited.Error())
@@ -173,7 +177,7 @@ func (p *Process) ready(ctx context.Context, done <-chan struct{}) error {
 
 // read scans the output: it keeps the last lines, notes every log
 // message, and sends the address of the listen message.
-func (p *Process) read(r io.Reader, addrc chan<- string) {
+func (p *Process) read(r io.Reader, addrc chan<- listenAddrs) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -182,8 +186,9 @@ func (p *Process) read(r io.Reader, addrc chan<- string) {
 			_, _ = fmt.Fprintf(p.cfg.Log, "%s\n", line)
 		}
 		var rec struct {
-			Msg  string `json:"msg"`
-			Addr string `json:"addr"`
+			Msg       string `json:"msg"`
+			Addr      string `json:"addr"`
+			AdminAddr string `json:"admin_addr"`
 		}
 		_ = json.Unmarshal(line, &rec)
 		var kept *LogRecord
@@ -207,13 +212,16 @@ func (p *Process) read(r io.Reader, addrc chan<- string) {
 		p.mu.Unlock()
 		if rec.Msg != "" && rec.Msg == p.cfg.ListenMessage && rec.Addr != "" {
 			select {
-			case addrc <- rec.Addr:
+			case addrc <- listenAddrs{addr: rec.Addr, admin: rec.AdminAddr}:
 			default:
 			}
 		}
 	}
 	_, _ = io.Copy(io.Discard, r)
 }
+
+// listenAddrs are the addresses of a listen line.
+type listenAddrs struct{ addr, admin string }
 
 // stringAttrs are the string attributes of a JSON log line.
 func stringAttrs(line []byte) map[string]string {
@@ -317,6 +325,14 @@ func (p *Process) Addr() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.addr
+}
+
+// MetricsAddr is where the process serves /metrics: its admin address
+// when its listen line names one (ingest, kycflow run), else Addr.
+func (p *Process) MetricsAddr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return cmp.Or(p.adminAddr, p.addr)
 }
 
 // PID is the process id of the current run.
