@@ -48,6 +48,13 @@ func (e *Enricher) handle(msg *message.Message) error {
 		e.metrics.duplicates.Add(mctx, 1, apiAttr(api))
 		e.logger.DebugContext(ctx, "callback dropped: event already enriched", e.attrs(msg, c)...)
 		return nil
+	case errors.Is(err, errCollapsed):
+		e.metrics.collapsed.Add(mctx, 1, apiAttr(api))
+		// The fault suite's ledger reads this line as the enricher's word
+		// for the drop (internal/bench/rig, evidenceCollapsed): keep its
+		// message and event_id.
+		e.logger.DebugContext(ctx, "callback dropped: its status was enriched across a reconciliation", e.attrs(msg, c)...)
+		return nil
 	case errors.Is(err, errStale):
 		e.metrics.stale.Add(mctx, 1, apiAttr(api))
 		// The fault suite's ledger reads this line as the enricher's word

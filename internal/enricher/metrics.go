@@ -34,6 +34,11 @@ const (
 	// MetricDuplicates counts callbacks dropped because their event id
 	// was already enriched, by API.
 	MetricDuplicates = "kycflow_enricher_duplicates"
+	// MetricCollapsed counts callbacks dropped because their status was
+	// already enriched from the other side of a reconciliation: Jumio's
+	// late callback after a reconciled one, or a reconciled callback
+	// after Jumio's, by API.
+	MetricCollapsed = "kycflow_enricher_collapsed_drops"
 	// MetricDeadLetters counts callbacks dead-lettered, by API and class
 	// (permanent, retry_budget).
 	MetricDeadLetters = "kycflow_enricher_dead_letters"
@@ -68,6 +73,7 @@ type metrics struct {
 	retries     metric.Int64Counter
 	stale       metric.Int64Counter
 	duplicates  metric.Int64Counter
+	collapsed   metric.Int64Counter
 	deadLetters metric.Int64Counter
 	unreadable  metric.Int64Counter
 }
@@ -88,6 +94,7 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	ms.retries = counter(MetricRetries, "{callback}", "Callbacks redelivered later, by reason.")
 	ms.stale = counter(MetricStaleDrops, "{callback}", "Callbacks dropped because a newer callback of the execution was enriched or claimed, by API.")
 	ms.duplicates = counter(MetricDuplicates, "{callback}", "Callbacks dropped because their event id was already enriched, by API.")
+	ms.collapsed = counter(MetricCollapsed, "{callback}", "Callbacks dropped because their status was already enriched from the other side of a reconciliation (a reconciled callback and Jumio's own), by API.")
 	ms.deadLetters = counter(MetricDeadLetters, "{callback}", "Callbacks dead-lettered to JUMIO_DLQ, by API and class.")
 	ms.unreadable = counter(MetricUnreadableFields, "{field}", "Verdict-carrying fields a published result could not read, by API and field.")
 	var err error

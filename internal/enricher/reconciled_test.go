@@ -45,8 +45,11 @@ func TestReconciledAndLateCallbackCollapse(t *testing.T) {
 	h.publish(reconciledEvent(xs[2], now.Add(time.Minute)), nil)
 	l := h.settle(6)
 
-	if l.Results != 3 || l.Duplicates+l.Stale != 3 || l.DeadLetters != 0 {
-		t.Errorf("ledger %+v: want 3 results, 3 dropped", l)
+	// 0 and 2 come one after the other: collapsed. 1's two callbacks race:
+	// whichever is claimed second collapses, or, claimed before the first
+	// is recorded, is stale (its callbackSentAt is older).
+	if l.Results != 3 || l.Collapsed < 2 || l.Collapsed+l.Stale != 3 || l.Duplicates != 0 || l.DeadLetters != 0 {
+		t.Errorf("ledger %+v: want 3 results, 3 dropped (at least 2 collapsed, the rest stale)", l)
 	}
 	per := map[string]int{}
 	for _, m := range h.enriched() {

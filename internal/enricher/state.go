@@ -96,10 +96,11 @@ func (s *execState) record(m mark) {
 	}
 }
 
-// errDuplicate and errStale end processing without output: the message
-// is acked and counted.
+// errDuplicate, errCollapsed and errStale end processing without output:
+// the message is acked and counted.
 var (
 	errDuplicate = errors.New("event already enriched")
+	errCollapsed = errors.New("status already enriched across a reconciliation")
 	errStale     = errors.New("a newer callback of the execution was enriched or claimed")
 )
 
@@ -202,15 +203,18 @@ func (s *stateStore) update(ctx context.Context, key string, change func(*execSt
 }
 
 // claim checks a callback against the state of its execution before it is
-// fetched: errDuplicate when its event id was enriched or it collapses
-// with a status enriched across a reconciliation, errStale when a newer
+// fetched: errDuplicate when its event id was enriched, errCollapsed when
+// it collapses with a status enriched across a reconciliation, errStale
+// when a newer
 // callback was enriched or claimed; otherwise it claims the execution for
 // callbacks sent at m.sentAt (later ones stay welcome).
 func (s *stateStore) claim(ctx context.Context, key string, m mark) error {
 	return s.update(ctx, key, func(st *execState) (bool, error) {
 		switch {
-		case st.enriched(m.eventID), st.collapses(m):
+		case st.enriched(m.eventID):
 			return false, errDuplicate
+		case st.collapses(m):
+			return false, errCollapsed
 		case st.stale(m.sentAt):
 			return false, errStale
 		case m.sentAt.After(st.Newest):
@@ -229,8 +233,10 @@ func (s *stateStore) check(ctx context.Context, key string, m mark) error {
 	switch {
 	case err != nil:
 		return err
-	case st.enriched(m.eventID), st.collapses(m):
+	case st.enriched(m.eventID):
 		return errDuplicate
+	case st.collapses(m):
+		return errCollapsed
 	case st.stale(m.sentAt):
 		return errStale
 	}

@@ -183,7 +183,7 @@ func StartPipeline(ctx context.Context, cfg PipelineConfig) (_ *Pipeline, err er
 			Name: "kycflow run", Path: cfg.Binaries.Kycflow,
 			Args: args,
 			Env:  env, AddrEnv: "KYCFLOW_INGEST_ADDR", ListenMessage: "ingest listening", Log: cfg.Log,
-			Records: slices.Concat(evidenceStale, evidenceSuppressed),
+			Records: slices.Concat(evidenceStale, evidenceCollapsed, evidenceSuppressed),
 		})
 		if err != nil {
 			return nil, err
@@ -238,7 +238,7 @@ func (p *Pipeline) startProcesses(ctx context.Context, env map[string]string) (e
 		records      []string
 	}{
 		{&p.ingest, "ingest", cfg.Binaries.Ingest, "KYCFLOW_INGEST_ADDR", "ingest listening", env, nil},
-		{&p.enricher, "enricher", cfg.Binaries.Enricher, "KYCFLOW_ENRICHER_ADDR", "enricher listening", stageEnv, evidenceStale},
+		{&p.enricher, "enricher", cfg.Binaries.Enricher, "KYCFLOW_ENRICHER_ADDR", "enricher listening", stageEnv, slices.Concat(evidenceStale, evidenceCollapsed)},
 		{&p.notifier, "notifier", cfg.Binaries.Notifier, "KYCFLOW_NOTIFIER_ADDR", "notifier listening", stageEnv, evidenceSuppressed},
 	} {
 		for i := range n {
