@@ -164,20 +164,43 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfi
 // a create or update within milliseconds, or not at all.
 const unansweredAfter = 5 * time.Second
 
+// Cluster errors that pass: a server restarting or a leader being elected
+// (a rolling restart, a pod rescheduled) leaves too few peers, or no
+// leader, for a few seconds.
+const (
+	jsClusterNoPeers   jetstream.ErrorCode = 10005 // no suitable peers for placement
+	jsClusterNotAvail  jetstream.ErrorCode = 10008 // JetStream system temporarily unavailable
+	jsClusterNotLeader jetstream.ErrorCode = 10009 // JetStream cluster can not handle request
+)
+
+// passing reports whether err goes away when asked again: the request went
+// unanswered, or the cluster lacks peers or a leader for the moment.
+func passing(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case jsClusterNoPeers, jsClusterNotAvail, jsClusterNotLeader:
+			return true
+		}
+	}
+	return errors.Is(err, context.DeadlineExceeded)
+}
+
 // RetryUnanswered runs call, a JetStream API request that creates or
 // updates a stream, consumer or bucket idempotently, and asks again each
 // time it goes unanswered for a few seconds, until ctx ends. On a cluster
 // a create or update that races another client's creation of the same
 // stream can go unanswered for good (every stage's instances start at
-// once after a deploy); asked again, it is answered at once. Other errors
-// are returned as they are.
+// once after a deploy); asked again, it is answered at once. A cluster
+// short of peers or of a leader for the moment (a server restarting, an
+// election) is asked again too. Other errors are returned as they are.
 func RetryUnanswered(ctx context.Context, call func(ctx context.Context) error) error {
 	wait := 100 * time.Millisecond
 	for {
 		actx, cancel := context.WithTimeout(ctx, unansweredAfter)
 		err := call(actx)
 		cancel()
-		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+		if err == nil || ctx.Err() != nil || !passing(err) {
 			return err
 		}
 		select {
