@@ -332,6 +332,10 @@ func TestExpiredReconciledAsSuch(t *testing.T) {
 	if st := w.reconciled()[0].Status; st != "TOKEN_EXPIRED" {
 		t.Errorf("status %s, want TOKEN_EXPIRED", st)
 	}
+	// The callback is stored before the check is counted and logged.
+	w.eventually("the check counted and logged", func() bool {
+		return w.counter(MetricReconciled, attribute.String("status", "TOKEN_EXPIRED")) >= 1 && strings.Contains(w.logs.text(), "the token expired")
+	})
 	if n := w.counter(MetricReconciled, attribute.String("status", "TOKEN_EXPIRED")); n != 1 {
 		t.Errorf("reconciled{TOKEN_EXPIRED} %d, want 1", n)
 	}
