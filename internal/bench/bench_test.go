@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/kycflow/kycflow/internal/broker/embedded"
 )
 
@@ -19,11 +22,12 @@ func benchServers(b *testing.B) (ref, ing *server) {
 	}
 	b.Cleanup(emb.Stop)
 	ctx := context.Background()
-	if ref, err = startReference(ctx, emb.URL()); err != nil {
+	streams := streamsConfig(SyncDefault)
+	if ref, err = startReference(ctx, emb.URL(), streams); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(ref.stop)
-	if ing, err = startIngest(ctx, emb.URL()); err != nil {
+	if ing, err = startIngest(ctx, emb.URL(), streams); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(ing.stop)
@@ -62,23 +66,65 @@ func BenchmarkReference(b *testing.B) {
 	benchmarkTarget(b, func(ref, _ *server) *server { return ref })
 }
 
-// TestRunIngestSmoke runs the whole comparison briefly: it must complete
-// without errors (figures are not asserted).
+// TestRunIngestSmoke runs the whole comparison briefly on each store: it
+// must complete without errors (figures are not asserted), with the
+// memory setting's streams in memory.
 func TestRunIngestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs load for a few seconds")
 	}
-	res, err := RunIngest(t.Context(), IngestOptions{Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond, Concurrency: 4, Rate: 100, Syncs: []string{SyncDefault}})
+	res, err := RunIngest(t.Context(), IngestOptions{Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond, Rounds: 2, Concurrency: 4, Rate: 100, Syncs: []string{SyncDefault, SyncMemory}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 1 || res[0].Errors() != 0 || res[0].Ingest.Requests == 0 || res[0].IngestAt.Requests == 0 {
-		t.Fatalf("got %+v", res)
+	if len(res) != 2 {
+		t.Fatalf("got %d results, want 2", len(res))
+	}
+	for _, r := range res {
+		if r.Errors() != 0 || r.Ingest.Requests == 0 || r.IngestAt.Requests == 0 || r.Reference.Requests == 0 || r.ReferenceAt.Requests == 0 {
+			t.Errorf("%s: got %+v", r.Sync, r)
+		}
 	}
 }
 
-// TestP99Ratio: the rounds' median decides, one stalled round does not;
-// without rounds the pooled ratio does.
+// TestStreamsConfig: the memory setting puts the streams in memory, the
+// sync settings keep them on file.
+func TestStreamsConfig(t *testing.T) {
+	for sync, want := range map[string]jetstream.StorageType{
+		SyncDefault: jetstream.FileStorage,
+		SyncAlways:  jetstream.FileStorage,
+		SyncMemory:  jetstream.MemoryStorage,
+	} {
+		for _, sc := range streamsConfig(sync).StreamConfigs() {
+			if sc.Storage != want {
+				t.Errorf("%s: stream %s storage %v, want %v", sync, sc.Name, sc.Storage, want)
+			}
+		}
+	}
+}
+
+// TestAlternate: the reference goes first in even rounds and ingest in
+// odd ones, each round ends with after, and an ended context stops the
+// rounds.
+func TestAlternate(t *testing.T) {
+	var got []string
+	alternate(t.Context(), 4, func() { got = append(got, "ref") }, func() { got = append(got, "ing") }, func() { got = append(got, "|") })
+	want := []string{"ref", "ing", "|", "ing", "ref", "|", "ref", "ing", "|", "ing", "ref", "|"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	got = nil
+	alternate(ctx, 4, func() { got = append(got, "ref"); cancel() }, func() { got = append(got, "ing") })
+	if diff := cmp.Diff([]string{"ref", "ing"}, got); diff != "" {
+		t.Errorf("after cancel (-want +got):\n%s", diff)
+	}
+}
+
+// TestP99Ratio: the target's ratio pools the latencies of all rounds, so
+// that many slow rounds are not hidden behind their median; the median is
+// reported apart.
 func TestP99Ratio(t *testing.T) {
 	ms := func(d ...int) Measurement {
 		var m Measurement
@@ -88,17 +134,54 @@ func TestP99Ratio(t *testing.T) {
 		return m
 	}
 	for _, tc := range []struct {
-		name string
-		r    IngestResult
-		want float64
+		name       string
+		r          IngestResult
+		want       float64
+		wantMedian float64
 	}{
-		{"odd rounds", IngestResult{RoundP99Ratios: []float64{1.1, 9, 0.9}}, 1.1},
-		{"even rounds", IngestResult{RoundP99Ratios: []float64{1, 9, 0.5, 2}}, 1.5},
-		{"pooled", IngestResult{ReferenceAt: ms(4), IngestAt: ms(8)}, 2},
-		{"no reference", IngestResult{IngestAt: ms(1)}, 0},
+		{"pooled, not median", IngestResult{RoundP99Ratios: []float64{1.1, 9, 0.9}, ReferenceAt: ms(4), IngestAt: ms(8)}, 2, 1.1},
+		{"even rounds", IngestResult{RoundP99Ratios: []float64{1, 9, 0.5, 2}, ReferenceAt: ms(2), IngestAt: ms(2)}, 1, 1.5},
+		{"no reference", IngestResult{IngestAt: ms(1)}, 0, 0},
 	} {
 		if got := tc.r.P99Ratio(); got != tc.want {
 			t.Errorf("%s: P99Ratio %v, want %v", tc.name, got, tc.want)
+		}
+		if got := tc.r.RoundMedianP99Ratio(); got != tc.wantMedian {
+			t.Errorf("%s: RoundMedianP99Ratio %v, want %v", tc.name, got, tc.wantMedian)
+		}
+	}
+}
+
+// TestMet: the targets are 85% of the reference's throughput and a pooled
+// p99 at most 1.5x, with no errors; a median of rounds under the target
+// does not save a pooled p99 over it.
+func TestMet(t *testing.T) {
+	lat := func(d time.Duration) []time.Duration { return []time.Duration{d} }
+	base := func() IngestResult {
+		return IngestResult{
+			Reference:   Measurement{Requests: 1000, Elapsed: time.Second},
+			Ingest:      Measurement{Requests: 850, Elapsed: time.Second},
+			ReferenceAt: Measurement{Latencies: lat(10 * time.Millisecond)},
+			IngestAt:    Measurement{Latencies: lat(15 * time.Millisecond)},
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*IngestResult)
+		want   bool
+	}{
+		{"at the targets", func(*IngestResult) {}, true},
+		{"throughput 84%", func(r *IngestResult) { r.Ingest.Requests = 840 }, false},
+		{"pooled p99 1.6x, round median 1x", func(r *IngestResult) {
+			r.IngestAt.Latencies = lat(16 * time.Millisecond)
+			r.RoundP99Ratios = []float64{1, 1, 1}
+		}, false},
+		{"an error", func(r *IngestResult) { r.IngestAt.Errors = 1 }, false},
+	} {
+		r := base()
+		tc.change(&r)
+		if got := r.Met(); got != tc.want {
+			t.Errorf("%s: Met %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -39,6 +40,17 @@ type E2EOptions struct {
 	// MaxInFlight bounds the open-loop clients at the fixed rate (default
 	// 512).
 	MaxInFlight int
+	// Count is how many callbacks the counting phase posts, after the
+	// timed ones, from Concurrency closed-loop clients (default 500; -1:
+	// no counting phase). A tap on the account counts every request the
+	// stages send to JetStream, and the server's figures what it stored.
+	Count int
+	// ProfileDir, when set, receives CPU profiles of the enricher, the
+	// notifier and nats-server ("kycflow run": the one process) taken
+	// during the saturation phase, ProfileTime long (default 5s), one
+	// directory per mode.
+	ProfileDir  string
+	ProfileTime time.Duration
 	// SyncDefault runs the external nats-server with JetStream's default
 	// sync instead of sync_interval: always (production's setting and the
 	// embedded server's).
@@ -77,6 +89,12 @@ func (o *E2EOptions) setDefaults() {
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = 512
 	}
+	if o.Count == 0 {
+		o.Count = 500
+	}
+	if o.ProfileTime <= 0 {
+		o.ProfileTime = 5 * time.Second
+	}
 	if o.JumioLatency == 0 {
 		o.JumioLatency = 20 * time.Millisecond
 	}
@@ -103,6 +121,10 @@ type E2EResult struct {
 	// JumioRequests and Jumio429s are what the simulator served.
 	JumioRequests int `json:"jumioRequests"`
 	Jumio429s     int `json:"jumio429s"`
+	// Ops are the JetStream operations per result of the counting phase.
+	Ops *rig.OpsCount `json:"jetstreamOpsPerResult,omitempty"`
+	// Profiles are the CPU profiles taken at saturation.
+	Profiles []string `json:"profiles,omitempty"`
 	// Ledger is the ledger of the whole run; LedgerError is empty when it
 	// balances.
 	Ledger      *rig.Ledger `json:"ledger,omitempty"`
@@ -217,7 +239,7 @@ func runMode(ctx context.Context, opts E2EOptions, bins rig.Binaries, dir string
 	}
 	flushDisk()
 	fixed := int(opts.Rate * opts.Duration.Seconds())
-	sim := benchSimulator(opts, seed, warmupCallbacks+fixed+opts.Saturation)
+	sim := benchSimulator(opts, seed, warmupCallbacks+fixed+opts.Saturation+max(opts.Count, 0))
 	defer sim.Close()
 	jc := sim.ClientConfig(0)
 	jc.RateLimit, jc.RateBurst = opts.JumioBudget, 100
@@ -225,7 +247,7 @@ func runMode(ctx context.Context, opts E2EOptions, bins rig.Binaries, dir string
 	p, err := rig.StartPipeline(ctx, rig.PipelineConfig{
 		Mode: mode, Binaries: bins, Dir: dir, SyncAlways: res.Sync == SyncAlways, Jumio: jc, Routes: benchRoutes,
 		Env: map[string]string{"KYCFLOW_ENRICHER_CONCURRENCY": strconv.Itoa(enricherWorkers)},
-		Log: opts.Log,
+		Log: opts.Log, Profiling: opts.ProfileDir != "",
 	})
 	if err != nil {
 		return res, err
@@ -251,7 +273,7 @@ func runMode(ctx context.Context, opts E2EOptions, bins rig.Binaries, dir string
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		phase, err := measurePhase(ctx, opts, mode, p, d, sampler, ph)
+		phase, err := measurePhase(ctx, opts, mode, p, d, sampler, ph, &res.Profiles)
 		if err != nil {
 			return res, err
 		}
@@ -259,6 +281,14 @@ func runMode(ctx context.Context, opts E2EOptions, bins rig.Binaries, dir string
 	}
 	sampler.stop()
 	res.Processes = sampler.figures(p.Processes())
+	if opts.Count > 0 {
+		ops, err := count(ctx, d, p, opts, res.Sync == SyncAlways)
+		if err != nil {
+			return res, err
+		}
+		res.Ops = ops
+		fmt.Fprintf(opts.Progress, "  %s: counted %d callbacks\n", mode, opts.Count)
+	}
 	res.JumioRequests, res.Jumio429s = jumioAnswers(sim)
 	return auditMode(ctx, p, d, res)
 }
@@ -285,8 +315,10 @@ type benchPhase struct {
 }
 
 // measurePhase sends the phase's callbacks, waits until the pipeline
-// settled, and measures throughput, latency and CPU per 1000 results.
-func measurePhase(ctx context.Context, opts E2EOptions, mode rig.Mode, p *rig.Pipeline, d *driver, sampler *sampler, ph benchPhase) (Phase, error) {
+// settled, and measures throughput, latency and CPU per 1000 results. At
+// saturation with opts.ProfileDir set it takes the stages' CPU profiles
+// meanwhile, whose files it stores in profiles.
+func measurePhase(ctx context.Context, opts E2EOptions, mode rig.Mode, p *rig.Pipeline, d *driver, sampler *sampler, ph benchPhase, profiles *[]string) (Phase, error) {
 	cpu0 := cpuTimes(p.Processes())
 	sampler.phase(ph.name)
 	shots := d.take(ph.n)
@@ -295,7 +327,28 @@ func measurePhase(ctx context.Context, opts E2EOptions, mode rig.Mode, p *rig.Pi
 		conc = opts.MaxInFlight
 	}
 	fmt.Fprintf(opts.Progress, "  %s: %s, %d callbacks\n", mode, ph.name, ph.n)
+	var profiled chan []string
+	if ph.name == "saturation" && opts.ProfileDir != "" {
+		profiled = make(chan []string, 1)
+		go func() {
+			// Past the start, where the backlog builds up.
+			select {
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+				profiled <- nil
+				return
+			}
+			files, err := p.Profile(ctx, opts.ProfileTime, filepath.Join(opts.ProfileDir, string(mode)))
+			if err != nil {
+				fmt.Fprintf(opts.Progress, "  %s: profiles: %v\n", mode, err)
+			}
+			profiled <- files
+		}()
+	}
 	posted := d.fire(ctx, shots, ph.rate, conc)
+	if profiled != nil {
+		*profiles = <-profiled
+	}
 	if err := settle(ctx, p); err != nil {
 		return Phase{}, err
 	}
@@ -339,6 +392,39 @@ func auditMode(ctx context.Context, p *rig.Pipeline, d *driver, res E2EResult) (
 		res.LedgerError = err.Error()
 	}
 	return res, nil
+}
+
+// count runs the counting phase: opts.Count callbacks at saturation with a
+// tap on the account, settled, divided by the callbacks accepted.
+func count(ctx context.Context, d *driver, p *rig.Pipeline, opts E2EOptions, syncAlways bool) (*rig.OpsCount, error) {
+	ctx, cancel := context.WithTimeout(ctx, settleTimeout+time.Minute)
+	defer cancel()
+	tap, err := p.StartTap(ctx)
+	if err != nil {
+		return nil, err
+	}
+	before, err := p.ServerFigures(ctx, tap)
+	if err != nil {
+		_, _ = tap.Stop(ctx)
+		return nil, err
+	}
+	posted := d.fire(ctx, d.take(opts.Count), 0, opts.Concurrency)
+	if err := settle(ctx, p); err != nil {
+		_, _ = tap.Stop(ctx)
+		return nil, err
+	}
+	after, err := p.ServerFigures(ctx, tap)
+	ops, serr := tap.Stop(ctx)
+	if err = errors.Join(err, serr); err != nil {
+		return nil, err
+	}
+	accepted := 0
+	for _, ps := range posted {
+		if ps.cb.Err == nil && ps.cb.Status == http.StatusOK {
+			accepted++
+		}
+	}
+	return rig.NewOpsCount(accepted, ops, before, after, syncAlways), nil
 }
 
 // runWired reports why "kycflow run" cannot be measured ("" when it can):

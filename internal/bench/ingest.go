@@ -25,10 +25,13 @@ import (
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
-// Sync settings of the JetStream server.
+// Store settings of the JetStream server and its streams.
 const (
-	SyncDefault = "default" // JetStream's default: fsync every two minutes
-	SyncAlways  = "always"  // sync_interval: always, an fsync per write
+	SyncDefault = "default" // file storage, JetStream's default: fsync every two minutes
+	SyncAlways  = "always"  // file storage, sync_interval: always, an fsync per write
+	// SyncMemory keeps the streams in memory: no disk at all, so that
+	// the comparison shows ingest's own latency apart from the disk's.
+	SyncMemory = "memory"
 )
 
 // IngestOptions configures RunIngest.
@@ -48,8 +51,8 @@ type IngestOptions struct {
 	Rate float64
 	// MaxInFlight bounds the open-loop clients at the fixed rate.
 	MaxInFlight int
-	// Syncs are the JetStream sync settings to measure (SyncDefault,
-	// SyncAlways).
+	// Syncs are the store settings to measure (SyncDefault, SyncAlways,
+	// SyncMemory).
 	Syncs []string
 	// Dir holds the JetStream stores (a temporary directory when empty).
 	Dir string
@@ -74,14 +77,14 @@ func (o *IngestOptions) setDefaults() {
 		o.MaxInFlight = 512
 	}
 	if len(o.Syncs) == 0 {
-		o.Syncs = []string{SyncDefault, SyncAlways}
+		o.Syncs = []string{SyncDefault, SyncAlways, SyncMemory}
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
 }
 
-// IngestResult compares ingest with the reference server under one sync
+// IngestResult compares ingest with the reference server under one store
 // setting.
 type IngestResult struct {
 	Sync string
@@ -91,7 +94,8 @@ type IngestResult struct {
 	Rate                  float64
 	ReferenceAt, IngestAt Measurement
 	// RoundP99Ratios are ingest's p99 over the reference's at the fixed
-	// rate in each round, where the two ran one after the other.
+	// rate in each round, where the two ran one after the other (which
+	// one first alternates from round to round).
 	RoundP99Ratios []float64
 }
 
@@ -114,27 +118,27 @@ func (r IngestResult) CPURatio() float64 {
 }
 
 // P99Ratio compares ingest's p99 with the reference's at the fixed rate:
-// the median of the rounds' ratios, each of two runs a few seconds apart.
-// One disk stall (an fsync taking tens of milliseconds, on a machine that
-// other work shares) moves the p99 of the run it falls in; pairing the
-// rounds and taking the median keeps one stall from deciding the
-// comparison, where the p99s of all rounds together (PooledP99Ratio) let
-// it. Without rounds it is the pooled ratio.
+// each one's p99 over the latencies of all rounds together. It is the
+// figure the target is set on. The median of the rounds' ratios is
+// steadier against one disk stall but hides how often ingest is slow
+// (it swung from 1.02x to 1.91x between two runs on the same code); a
+// stall in a pooled p99 weighs on both servers alike, as they take turns
+// in short rounds and alternate which one goes first.
 func (r IngestResult) P99Ratio() float64 {
+	return p99Ratio(r.IngestAt, r.ReferenceAt)
+}
+
+// RoundMedianP99Ratio is the median of the rounds' p99 ratios, printed
+// beside P99Ratio to show how much single rounds swing.
+func (r IngestResult) RoundMedianP99Ratio() float64 {
 	if len(r.RoundP99Ratios) == 0 {
-		return r.PooledP99Ratio()
+		return 0
 	}
 	s := slices.Sorted(slices.Values(r.RoundP99Ratios))
 	if n := len(s); n%2 == 0 {
 		return (s[n/2-1] + s[n/2]) / 2
 	}
 	return s[len(s)/2]
-}
-
-// PooledP99Ratio is ingest's p99 over the reference's at the fixed rate,
-// each over all rounds.
-func (r IngestResult) PooledP99Ratio() float64 {
-	return p99Ratio(r.IngestAt, r.ReferenceAt)
 }
 
 func p99Ratio(ingest, ref Measurement) float64 {
@@ -151,11 +155,12 @@ func (r IngestResult) Errors() int {
 
 // Targets of ingest (docs/architecture.md#performance-targets).
 const (
-	TargetThroughputRatio = 0.70
+	TargetThroughputRatio = 0.85
 	TargetP99Ratio        = 1.5
 )
 
-// Met reports whether ingest meets the targets.
+// Met reports whether ingest meets the targets: the throughput ratio, the
+// pooled p99 ratio, no errors.
 func (r IngestResult) Met() bool {
 	return r.ThroughputRatio() >= TargetThroughputRatio && r.P99Ratio() <= TargetP99Ratio && r.Errors() == 0
 }
@@ -163,8 +168,9 @@ func (r IngestResult) Met() bool {
 // RunIngest measures the real ingest against a minimal reference server
 // (read the body, publish it to JetStream, wait for the ack, answer 200)
 // on the same machine, over loopback, against one embedded JetStream
-// server per sync setting with the same stream configuration. Each is
-// driven at saturation and then at a fixed rate, one at a time.
+// server per store setting with the same stream configuration. Each is
+// driven at saturation and then at a fixed rate, one at a time, in rounds
+// that alternate which goes first.
 func RunIngest(ctx context.Context, opts IngestOptions) ([]IngestResult, error) {
 	opts.setDefaults()
 	dir := opts.Dir
@@ -178,8 +184,8 @@ func RunIngest(ctx context.Context, opts IngestOptions) ([]IngestResult, error) 
 	}
 	var out []IngestResult
 	for _, sync := range opts.Syncs {
-		if sync != SyncDefault && sync != SyncAlways {
-			return nil, fmt.Errorf("bench: unknown sync setting %q", sync)
+		if sync != SyncDefault && sync != SyncAlways && sync != SyncMemory {
+			return nil, fmt.Errorf("bench: unknown store setting %q (want default, always or memory)", sync)
 		}
 		r, err := runIngestSync(ctx, opts, dir, sync)
 		if err != nil {
@@ -203,12 +209,13 @@ func runIngestSync(ctx context.Context, opts IngestOptions, dir, sync string) (I
 	}
 	defer emb.Stop()
 
-	ref, err := startReference(ctx, emb.URL())
+	streams := streamsConfig(sync)
+	ref, err := startReference(ctx, emb.URL(), streams)
 	if err != nil {
 		return IngestResult{}, err
 	}
 	defer ref.stop()
-	ing, err := startIngest(ctx, emb.URL())
+	ing, err := startIngest(ctx, emb.URL(), streams)
 	if err != nil {
 		return IngestResult{}, err
 	}
@@ -226,17 +233,16 @@ func runIngestSync(ctx context.Context, opts IngestOptions, dir, sync string) (I
 			sync, what, m.Throughput(), round(m.Quantile(0.5)), round(m.Quantile(0.99)), m.Errors)
 	}
 	// The machine's load drifts (other processes, disk flushes), so the
-	// two servers take turns in short rounds and each round's figures are
-	// added up: drift then weighs on both alike.
+	// two servers take turns in short rounds, alternating which goes
+	// first, and each round's figures are added up: drift then weighs on
+	// both alike.
 	rounds := opts.Rounds
 	slice := opts.Duration / time.Duration(rounds)
-	for i := range rounds {
+	alternate(ctx, rounds, func() {
 		res.Reference = res.Reference.Merge(Saturate(ctx, ref.target, opts.Concurrency, opts.Warmup, slice, series("ref-sat")))
+	}, func() {
 		res.Ingest = res.Ingest.Merge(Saturate(ctx, ing.target, opts.Concurrency, opts.Warmup, slice, series("ingest-sat")))
-		if ctx.Err() != nil || i == rounds-1 {
-			break
-		}
-	}
+	})
 	progress("reference, saturation", res.Reference)
 	progress("ingest, saturation", res.Ingest)
 	res.Rate = opts.Rate
@@ -247,29 +253,62 @@ func runIngestSync(ctx context.Context, opts IngestOptions, dir, sync string) (I
 	// write back: JetStream's periodic flush of what the saturation phase
 	// wrote (hundreds of megabytes with the default sync) stalls writes
 	// for seconds, whichever server's round it falls in.
-	if err := purgeCallbacks(ctx, emb.URL()); err != nil {
+	if err := purgeCallbacks(ctx, emb.URL(), streams); err != nil {
 		return res, err
 	}
 	flushDisk()
-	for i := range rounds {
-		r := FixedRate(ctx, ref.target, res.Rate, opts.MaxInFlight, opts.Warmup, slice, series("ref-rate"))
-		g := FixedRate(ctx, ing.target, res.Rate, opts.MaxInFlight, opts.Warmup, slice, series("ingest-rate"))
-		res.ReferenceAt, res.IngestAt = res.ReferenceAt.Merge(r), res.IngestAt.Merge(g)
+	var r, g Measurement
+	alternate(ctx, rounds, func() {
+		r = FixedRate(ctx, ref.target, res.Rate, opts.MaxInFlight, opts.Warmup, slice, series("ref-rate"))
+		res.ReferenceAt = res.ReferenceAt.Merge(r)
+	}, func() {
+		g = FixedRate(ctx, ing.target, res.Rate, opts.MaxInFlight, opts.Warmup, slice, series("ingest-rate"))
+		res.IngestAt = res.IngestAt.Merge(g)
+	}, func() {
 		if ratio := p99Ratio(g, r); ratio > 0 {
 			res.RoundP99Ratios = append(res.RoundP99Ratios, ratio)
 		}
-		if ctx.Err() != nil || i == rounds-1 {
-			break
-		}
-	}
+	})
 	progress(fmt.Sprintf("reference, %.0f/s", res.Rate), res.ReferenceAt)
 	progress(fmt.Sprintf("ingest, %.0f/s", res.Rate), res.IngestAt)
 	return res, ctx.Err()
 }
 
+// alternate runs rounds of ref and ing, the reference first in even
+// rounds and ingest first in odd ones, so that neither always runs on
+// what the other left behind (a disk flush, a collection); after, when
+// given, runs at the end of each round. It stops early when ctx ends.
+func alternate(ctx context.Context, rounds int, ref, ing func(), after ...func()) {
+	for i := range rounds {
+		if i%2 == 0 {
+			ref()
+			ing()
+		} else {
+			ing()
+			ref()
+		}
+		for _, f := range after {
+			f()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// streamsConfig is the streams' configuration for a store setting: the
+// defaults, in memory for SyncMemory.
+func streamsConfig(sync string) broker.StreamsConfig {
+	c := broker.DefaultStreamsConfig()
+	if sync == SyncMemory {
+		c.Storage = "memory"
+	}
+	return c
+}
+
 // purgeCallbacks empties JUMIO_CALLBACKS.
-func purgeCallbacks(ctx context.Context, url string) error {
-	nc, js, err := ensureStreams(ctx, url)
+func purgeCallbacks(ctx context.Context, url string, streams broker.StreamsConfig) error {
+	nc, js, err := ensureStreams(ctx, url, streams)
 	if err != nil {
 		return err
 	}
@@ -296,7 +335,7 @@ type server struct {
 	stop   func()
 }
 
-func ensureStreams(ctx context.Context, url string) (*nats.Conn, jetstream.JetStream, error) {
+func ensureStreams(ctx context.Context, url string, streams broker.StreamsConfig) (*nats.Conn, jetstream.JetStream, error) {
 	nc, err := nats.Connect(url)
 	if err != nil {
 		return nil, nil, err
@@ -306,7 +345,7 @@ func ensureStreams(ctx context.Context, url string) (*nats.Conn, jetstream.JetSt
 		nc.Close()
 		return nil, nil, err
 	}
-	if err := broker.EnsureStreams(ctx, js, broker.DefaultStreamsConfig()); err != nil {
+	if err := broker.EnsureStreams(ctx, js, streams); err != nil {
 		nc.Close()
 		return nil, nil, err
 	}
@@ -316,8 +355,8 @@ func ensureStreams(ctx context.Context, url string) (*nats.Conn, jetstream.JetSt
 // startReference runs the minimal reference server: read the body,
 // publish it to JUMIO_CALLBACKS with a unique Nats-Msg-Id, wait for the
 // ack, answer 200 (503 on any error).
-func startReference(ctx context.Context, url string) (*server, error) {
-	nc, js, err := ensureStreams(ctx, url)
+func startReference(ctx context.Context, url string, streams broker.StreamsConfig) (*server, error) {
+	nc, js, err := ensureStreams(ctx, url, streams)
 	if err != nil {
 		return nil, err
 	}
@@ -359,8 +398,8 @@ func startReference(ctx context.Context, url string) (*server, error) {
 // it can run over loopback on (source address allowlisted, content type,
 // parsing, region), logs at info level (to nowhere), metrics and tracing
 // on. The per-address rate limit is off: all load comes from one address.
-func startIngest(ctx context.Context, url string) (*server, error) {
-	nc, _, err := ensureStreams(ctx, url)
+func startIngest(ctx context.Context, url string, streams broker.StreamsConfig) (*server, error) {
+	nc, _, err := ensureStreams(ctx, url, streams)
 	if err != nil {
 		return nil, err
 	}
@@ -402,29 +441,26 @@ func Report(w io.Writer, opts IngestOptions, results []IngestResult) error {
 	opts.setDefaults()
 	fmt.Fprintf(w, "\ningest vs reference (HTTP body -> JetStream publish -> ack -> 200), %d CPUs (GOMAXPROCS %d), %s\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
-	fmt.Fprintf(w, "bodies: alternating Platform JSON (~0.6 KiB) and Netverify forms (~1 KiB); %s per measurement in %d alternating rounds, each after %s warm-up; %d clients at saturation\n\n",
+	fmt.Fprintf(w, "bodies: alternating Platform JSON (~0.6 KiB) and Netverify forms (~1 KiB); %s per measurement in %d rounds alternating which server goes first, each after %s warm-up; %d clients at saturation\n\n",
 		opts.Duration, opts.Rounds, opts.Warmup, opts.Concurrency)
-	fmt.Fprintf(w, "%-8s %-10s %12s %7s %9s %7s %10s %9s %9s %8s %7s\n", "sync", "server", "saturation", "ratio", "CPU/req", "ratio", "fixed", "p50", "p99", "p99 x", "errors")
+	fmt.Fprintf(w, "%-8s %-10s %12s %7s %9s %7s %10s %9s %9s %8s %8s %7s\n", "store", "server", "saturation", "ratio", "CPU/req", "ratio", "fixed", "p50", "p99", "p99 x", "median x", "errors")
 	var failed []string
 	for _, r := range results {
-		fmt.Fprintf(w, "%-8s %-10s %10.0f/s %7s %9s %7s %8.0f/s %9s %9s %8s %7d\n", r.Sync, "reference",
-			r.Reference.Throughput(), "", round(r.Reference.CPUPerRequest()), "", r.Rate, round(r.ReferenceAt.Quantile(0.5)), round(r.ReferenceAt.Quantile(0.99)), "", r.Reference.Errors+r.ReferenceAt.Errors)
-		fmt.Fprintf(w, "%-8s %-10s %10.0f/s %6.1f%% %9s %6.1f%% %8.0f/s %9s %9s %7.2fx %7d\n", r.Sync, "ingest",
-			r.Ingest.Throughput(), 100*r.ThroughputRatio(), round(r.Ingest.CPUPerRequest()), 100*r.CPURatio(), r.Rate, round(r.IngestAt.Quantile(0.5)), round(r.IngestAt.Quantile(0.99)), r.P99Ratio(), r.Ingest.Errors+r.IngestAt.Errors)
+		fmt.Fprintf(w, "%-8s %-10s %10.0f/s %7s %9s %7s %8.0f/s %9s %9s %8s %8s %7d\n", r.Sync, "reference",
+			r.Reference.Throughput(), "", round(r.Reference.CPUPerRequest()), "", r.Rate, round(r.ReferenceAt.Quantile(0.5)), round(r.ReferenceAt.Quantile(0.99)), "", "", r.Reference.Errors+r.ReferenceAt.Errors)
+		fmt.Fprintf(w, "%-8s %-10s %10.0f/s %6.1f%% %9s %6.1f%% %8.0f/s %9s %9s %7.2fx %7.2fx %7d\n", r.Sync, "ingest",
+			r.Ingest.Throughput(), 100*r.ThroughputRatio(), round(r.Ingest.CPUPerRequest()), 100*r.CPURatio(), r.Rate, round(r.IngestAt.Quantile(0.5)), round(r.IngestAt.Quantile(0.99)), r.P99Ratio(), r.RoundMedianP99Ratio(), r.Ingest.Errors+r.IngestAt.Errors)
 		if !r.Met() {
 			failed = append(failed, r.Sync)
 		}
 	}
-	fmt.Fprintf(w, "\nCPU/req: processor time of the whole process (clients, server, JetStream) per request at saturation; its ratio is the\nthroughput ratio on an idle machine where the CPU is the limit, and is steadier than throughput on a shared one.\n")
-	fmt.Fprintf(w, "p99 x: the median over the rounds of ingest's p99 over the reference's in the same round, so that one disk stall does\nnot decide it; the p99 columns and their ratio pooled over all rounds:")
-	for _, r := range results {
-		fmt.Fprintf(w, " %s %.2fx", r.Sync, r.PooledP99Ratio())
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintf(w, "targets: throughput >= %.0f%% of the reference, p99 <= %.1fx the reference's at the same fixed rate, zero errors\n",
+	fmt.Fprintf(w, "\nstore: default and always are file storage with JetStream's default sync and sync_interval: always; memory keeps\nthe streams in memory, so that ingest's own latency shows apart from the disk's.\n")
+	fmt.Fprintf(w, "CPU/req: processor time of the whole process (clients, server, JetStream) per request at saturation; its ratio is the\nthroughput ratio on an idle machine where the CPU is the limit, and is steadier than throughput on a shared one.\n")
+	fmt.Fprintf(w, "p99 x: ingest's p99 over the reference's, each pooled over all rounds (the target is set on it); median x: the median\nof the rounds' ratios, to show how much single rounds swing.\n")
+	fmt.Fprintf(w, "targets: throughput >= %.0f%% of the reference, pooled p99 <= %.1fx the reference's at the same fixed rate, zero errors\n",
 		100*TargetThroughputRatio, TargetP99Ratio)
 	if len(failed) > 0 {
-		fmt.Fprintf(w, "result: MISSED for sync %v\n", failed)
+		fmt.Fprintf(w, "result: MISSED for store %v\n", failed)
 		return ErrTargetMissed
 	}
 	fmt.Fprintf(w, "result: met\n")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +40,7 @@ type Results struct {
 	Machine Machine        `json:"machine"`
 	E2E     *E2EReport     `json:"e2e,omitempty"`
 	Ingest  *IngestSummary `json:"ingest,omitempty"`
+	Migrate *MigrateResult `json:"migrate,omitempty"`
 }
 
 // E2EReport is the end-to-end benchmark with its options.
@@ -47,6 +49,7 @@ type E2EReport struct {
 	Duration        string      `json:"fixedDuration"`
 	Saturation      int         `json:"saturationCallbacks"`
 	Concurrency     int         `json:"saturationClients"`
+	Count           int         `json:"countingCallbacks"`
 	JumioLatencyMs  float64     `json:"jumioLatencyMs"`
 	JumioBudget     float64     `json:"jumioBudgetPerSecond"`
 	EnricherWorkers int         `json:"enricherConcurrency"`
@@ -125,7 +128,7 @@ const (
 func NewE2EReport(opts E2EOptions, results []E2EResult) *E2EReport {
 	opts.setDefaults()
 	r := &E2EReport{
-		Rate: opts.Rate, Duration: opts.Duration.String(), Saturation: opts.Saturation, Concurrency: opts.Concurrency,
+		Rate: opts.Rate, Duration: opts.Duration.String(), Saturation: opts.Saturation, Concurrency: opts.Concurrency, Count: max(opts.Count, 0),
 		JumioLatencyMs: ms(opts.JumioLatency), JumioBudget: opts.JumioBudget, EnricherWorkers: enricherWorkers,
 		TargetP99Ms: ms(TargetE2EP99 + opts.JumioLatency), TargetRSSMiB: float64(TargetRSS) / (1 << 20),
 		Results: results, Cluster: compareCluster(results),
@@ -190,19 +193,23 @@ func (r *E2EReport) Write(w io.Writer, m Machine) {
 	fmt.Fprintf(w, "\nresident memory in MiB (median at the fixed rate, peak sampled, kernel's VmHWM) and CPU seconds per 1000 results\n")
 	fmt.Fprintf(w, "%-10s %-12s %9s %7s %7s %12s %12s\n", "mode", "process", "rss fixed", "peak", "hwm", "cpu fixed", "cpu satur.")
 	for _, res := range r.Results {
+		var all [2]float64
 		for _, p := range res.Processes {
 			var cpu [2]float64
 			for i, ph := range res.Phases {
 				if i < 2 {
 					cpu[i] = ph.CPUPerThousand[p.Name]
+					all[i] += cpu[i]
 				}
 			}
 			fmt.Fprintf(w, "%-10s %-12s %9.1f %7.1f %7.1f %12.2f %12.2f\n", res.Mode, p.Name, p.RSSFixed, p.RSSPeak, p.HWM, cpu[0], cpu[1])
 		}
 		if res.Skipped == "" {
+			fmt.Fprintf(w, "%-10s %-12s %9s %7s %7s %12.2f %12.2f\n", res.Mode, "all", "", "", "", all[0], all[1])
 			fmt.Fprintf(w, "%-10s Jumio: %d requests, %d answered 429\n", res.Mode, res.JumioRequests, res.Jumio429s)
 		}
 	}
+	r.writeOps(w)
 	if c := r.Cluster; c != nil {
 		fmt.Fprintf(w, "\ncluster (3 servers, R3 streams, 2 processes per stage) vs single node (1 server, 1 process per stage), same run:\n")
 		fmt.Fprintf(w, "  delivered/s at saturation  %8.0f vs %8.0f  ratio %.2f\n", c.ClusterDeliveredPerSecond, c.SingleDeliveredPerSecond, c.ThroughputRatio)
@@ -223,6 +230,50 @@ func (r *E2EReport) Write(w io.Writer, m Machine) {
 		fmt.Fprintf(w, "result: MISSED: %s\n", strings.Join(r.TargetsMissed, "; "))
 	default:
 		fmt.Fprintf(w, "result: met\n")
+	}
+}
+
+// writeOps prints the JetStream operations per result of each mode's
+// counting phase.
+func (r *E2EReport) writeOps(w io.Writer) {
+	counted := false
+	for _, res := range r.Results {
+		counted = counted || res.Ops != nil
+	}
+	if !counted {
+		return
+	}
+	fmt.Fprintf(w, "\nJetStream operations per result (counting phase: %d callbacks from %d clients after the timed phases): requests each stage sent,\n", r.Count, r.Concurrency)
+	fmt.Fprintf(w, "by kind, from a tap on the account's request subjects (answered: with a reply the server sends back); stored: messages the\n")
+	fmt.Fprintf(w, "stage's streams and buckets stored, from their sequences; fsync: stored times replicas when every write is synced (sync_interval: always)\n")
+	fmt.Fprintf(w, "%-10s %-9s %8s %8s %8s %8s %8s %6s %8s %6s %6s %7s %6s\n", "mode", "stage", "requests", "answered", "publish", "kv write", "kv read", "ack", "progress", "pull", "api", "stored", "fsync")
+	for _, res := range r.Results {
+		o := res.Ops
+		if o == nil {
+			continue
+		}
+		for _, s := range o.Stages {
+			fsync := fmt.Sprintf("%6.2f", s.FsyncWrites)
+			if !o.SyncAlways {
+				fsync = fmt.Sprintf("%6s", "-")
+			}
+			fmt.Fprintf(w, "%-10s %-9s %8.2f %8.2f %8.2f %8.2f %8.2f %6.2f %8.2f %6.2f %6.2f %7.2f %s\n", res.Mode, s.Stage,
+				s.Requests, s.Answered, s.Publishes, s.KVWrites, s.KVReads, s.Acks, s.Progress, s.Pulls, s.API, s.Stored, fsync)
+		}
+		subs := "-"
+		if o.Subscriptions != nil {
+			subs = fmt.Sprintf("%.2f", *o.Subscriptions)
+		}
+		names := make([]string, 0, len(o.Stored))
+		for name := range o.Stored {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		var stored []string
+		for _, name := range names {
+			stored = append(stored, fmt.Sprintf("%s %.2f", name, o.Stored[name]))
+		}
+		fmt.Fprintf(w, "%-10s server's own count: JetStream API requests %.2f, subscriptions created %s; stored: %s\n", res.Mode, o.API, subs, strings.Join(stored, ", "))
 	}
 }
 
@@ -250,8 +301,8 @@ type IngestFigures struct {
 	ReferenceP99        float64   `json:"referenceP99Ms"`
 	IngestP50           float64   `json:"ingestP50Ms"`
 	IngestP99           float64   `json:"ingestP99Ms"`
-	P99Ratio            float64   `json:"p99Ratio"` // the median of RoundP99Ratios
-	PooledP99Ratio      float64   `json:"pooledP99Ratio"`
+	P99Ratio            float64   `json:"p99Ratio"` // pooled over all rounds: the target's figure
+	RoundMedianP99Ratio float64   `json:"roundMedianP99Ratio"`
 	RoundP99Ratios      []float64 `json:"roundP99Ratios"`
 	Errors              int       `json:"errors"`
 	Met                 bool      `json:"met"`
@@ -269,7 +320,7 @@ func NewIngestSummary(opts IngestOptions, results []IngestResult) *IngestSummary
 			ReferenceCPUus: us(r.Reference.CPUPerRequest()), IngestCPUus: us(r.Ingest.CPUPerRequest()), CPURatio: r.CPURatio(),
 			Rate: r.Rate, ReferenceP50: ms(r.ReferenceAt.Quantile(0.5)), ReferenceP99: ms(r.ReferenceAt.Quantile(0.99)),
 			IngestP50: ms(r.IngestAt.Quantile(0.5)), IngestP99: ms(r.IngestAt.Quantile(0.99)), P99Ratio: r.P99Ratio(),
-			PooledP99Ratio: r.PooledP99Ratio(), RoundP99Ratios: r.RoundP99Ratios,
+			RoundMedianP99Ratio: r.RoundMedianP99Ratio(), RoundP99Ratios: r.RoundP99Ratios,
 			Errors: r.Errors(), Met: r.Met(),
 		})
 	}

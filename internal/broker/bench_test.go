@@ -48,7 +48,7 @@ func BenchmarkPublisher(b *testing.B) {
 }
 
 // BenchmarkSubscriber reads b.N stored 1 KiB messages through a Subscriber
-// and acks each (DoubleAck), with the given concurrency.
+// and acks each, with the given concurrency.
 func BenchmarkSubscriber(b *testing.B) {
 	for _, concurrency := range []int{1, 16, 64} {
 		b.Run("concurrency="+strconv.Itoa(concurrency), func(b *testing.B) {

@@ -104,16 +104,22 @@ func (sb *subscription) inProgress(m jetstream.Msg) {
 	}
 }
 
-// ack acknowledges m and waits for the server's confirmation, retrying
-// within AckTimeout. When it fails the server redelivers m after AckWait;
-// handlers are idempotent, so that costs a repeat, never a loss.
+// ack acknowledges m. The ack is a single message to the server, not a
+// request: the handler's output is stored already, and an ack that is lost
+// on its way (the connection breaks before the server reads it) only makes
+// the server redeliver m after AckWait, which the stages' de-duplication
+// absorbs; waiting for the server's confirmation would cost a round trip
+// and a reply per message and protect nothing more. An ack that cannot even
+// be handed to the connection (disconnected, reconnect buffer full) is
+// tried again within AckTimeout, then counted as failed and left to
+// AckWait.
 func (sb *subscription) ack(m jetstream.Msg, msg *message.Message) {
 	ctx, cancel := context.WithTimeout(context.Background(), sb.s.cfg.AckTimeout)
 	defer cancel()
 	wait := 50 * time.Millisecond
 	var err error
 	for {
-		err = m.DoubleAck(ctx)
+		err = m.Ack()
 		if err == nil || errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
 			sb.count(outcomeAck)
 			return

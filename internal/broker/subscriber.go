@@ -75,9 +75,10 @@ type SubscriberConfig struct {
 	DeliverPolicy jetstream.DeliverPolicy
 	OptStartSeq   uint64
 	OptStartTime  *time.Time
-	// AckTimeout bounds an ack waiting for the server's confirmation,
-	// retries included (default 5s). A failed ack is logged and counted;
-	// the server redelivers the message after AckWait.
+	// AckTimeout bounds the retries of an ack the connection cannot take
+	// (disconnected, its reconnect buffer full; default 5s). A failed ack
+	// is logged and counted; the server redelivers the message after
+	// AckWait.
 	AckTimeout time.Duration
 	// DrainTimeout bounds how long stopping waits for handlers to settle
 	// the messages they hold (default 15s). Messages still unsettled then
@@ -178,7 +179,7 @@ func validName(s string) bool {
 }
 
 // Subscriber is a Watermill message.Subscriber over a durable JetStream
-// pull consumer, with explicit acks confirmed by the server, per-message
+// pull consumer, with explicit acks (sent, not awaited), per-message
 // delayed redelivery (SetRetryDelay), delivery attempt and stream sequence
 // exposed to handlers (Attempt, StreamSeq), many messages in flight, and
 // a bounded drain on Close. It is safe for concurrent use.
@@ -191,8 +192,9 @@ func validName(s string) bool {
 //
 // Message flow: a message is fetched only when one of Concurrency slots is
 // free, handed to the output channel, and kept alive with InProgress until
-// the handler acks or nacks it. Ack waits for the server's confirmation
-// (DoubleAck). Nack redelivers it at once, after RetryDelay when set, or
+// the handler acks or nacks it. Ack sends the ack without waiting for the
+// server's confirmation: a lost ack is a redelivery after AckWait, never a
+// loss. Nack redelivers it at once, after RetryDelay when set, or
 // never (Term) when Terminate was used. msg.UUID is the Nats-Msg-Id header
 // (kycflow's deterministic event ids), or "<stream>:<sequence>" when the
 // message has none; every NATS header is a metadata key (first value).

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -17,7 +18,7 @@ func init() {
 	register(&Command{
 		Name:    "bench",
 		Summary: "measure kycflow end to end and against a minimal reference on this machine",
-		Usage:   "[all|e2e|ingest] [flags]",
+		Usage:   "[all|e2e|ingest|migrate] [flags]",
 		Description: `bench e2e builds ingest, the enricher, the notifier, kycflow and nats-server
 from this source tree and measures the whole pipeline: the Jumio simulator's
 callbacks are posted to ingest at a fixed rate, then at saturation; results
@@ -29,22 +30,40 @@ three-server JetStream cluster with R3 streams, whose throughput and p99 it
 sets beside the single node's with their ratios; and prints accepted callbacks/s, results delivered/s, latency from
 each callback's scheduled send time to the webhook's arrival (p50, p90,
 p99, max), resident memory and CPU per process, and the ledger of every
-callback. The simulator answers after --jumio-latency within a budget
-generous enough that Jumio is not the bottleneck.
+callback. A counting phase after the timed ones counts, per result and
+stage, the requests the stages send to JetStream (publishes, key-value
+writes and reads, acks, pull requests, API calls) and what the server
+stored and synced; --profile writes CPU profiles taken at saturation.
+The simulator answers after --jumio-latency within a budget generous
+enough that Jumio is not the bottleneck.
 
 bench ingest drives the real ingest over loopback, at saturation and at a
 fixed rate, and in the same run a minimal reference server (HTTP body ->
 JetStream publish -> ack -> 200) on the same stream configuration, once per
-JetStream sync setting, and prints both throughputs, their ratio and p50/p99
-latency (from each request's scheduled send time at the fixed rate).
+store (file with JetStream's default sync, file with sync always, memory).
+The two take turns in short rounds, alternating which goes first. It prints
+both throughputs, their ratio, CPU per request and p50/p99 latency (from
+each request's scheduled send time at the fixed rate); the p99 ratio the
+target is set on pools the latencies of all rounds.
 
-bench all (the default) runs both. Results are printed as tables and, with
+bench migrate measures the Jumio budget lanes: the live end-to-end p99 at
+--migrate-live-rate alone and while "kycflow migrate-data" migrates
+--migrate-scans Netverify scans (rounds of each in turn, the migration
+paused for the rounds alone; the median of the rounds' ratios counts), against a simulator that enforces a budget
+of --migrate-budget requests per second (the enricher is configured with
+it), and the share of the budget the live traffic leaves that the
+migration used. Targets: live p99 with the migration at most 1.2x the p99
+alone, at least 90% of what live leaves used, no 429. It takes a few
+minutes and is not part of "all".
+
+bench all (the default) runs e2e and ingest. Results are printed as tables and, with
 --json-out, written as JSON to compare runs. It exits 1 when a ledger does
 not balance or a target of the design is missed. Everything runs on this
 machine: close other work for stable figures.`,
 		Example: `  kycflow bench
   kycflow bench e2e --e2e-rate 200 --e2e-duration 30s --json-out e2e.json
-  kycflow bench ingest --duration 10s --sync always --rate 1000`,
+  kycflow bench ingest --duration 10s --sync always --rate 1000
+  kycflow bench migrate --migrate-scans 10000 --json-out migrate.json`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.String("json-out", "", "also write the results as JSON to this file")
 			fs.String("log", "", "write the pipeline processes' output to this file")
@@ -53,6 +72,8 @@ machine: close other work for stable figures.`,
 			fs.Duration("e2e-duration", 20*time.Second, "end to end: how long the fixed rate is offered")
 			fs.Int("e2e-saturation", 3000, "end to end: callbacks posted at saturation")
 			fs.Int("e2e-concurrency", 32, "end to end: closed-loop clients at saturation")
+			fs.Int("e2e-count", 500, "end to end: callbacks of the counting phase, whose JetStream operations per result are counted (0: none)")
+			fs.String("profile", "", "end to end: write CPU profiles of the enricher, the notifier and nats-server (kycflow run: the one process), taken at saturation, into this directory")
 			fs.String("modes", "processes,run,cluster", "end to end: processes (separate services and nats-server), run (kycflow run), cluster (two processes of each service on three nats-servers, R3 streams)")
 			fs.String("nats-sync", bench.SyncAlways, "end to end: sync setting of the external nats-server: always or default")
 			fs.Duration("jumio-latency", 20*time.Millisecond, "end to end: the Jumio simulator's latency per request")
@@ -63,7 +84,14 @@ machine: close other work for stable figures.`,
 			fs.Duration("warmup", 300*time.Millisecond, "ingest: warm-up before each round")
 			fs.Int("concurrency", 32, "ingest: closed-loop clients at saturation")
 			fs.Float64("rate", 0, "ingest: fixed request rate per second (0: a quarter of the reference's saturation throughput)")
-			fs.String("sync", "default,always", "ingest: JetStream sync settings to measure: default, always")
+			fs.String("sync", "default,always,memory", "ingest: stores to measure: default (file, JetStream's default sync), always (file, sync_interval: always), memory (memory storage, no disk)")
+			// Migration against live traffic.
+			fs.Float64("migrate-budget", 30, "migrate: the tenant's Jumio request budget per second (simulator and enricher)")
+			fs.Float64("migrate-live-rate", 10, "migrate: live callbacks per second")
+			fs.Duration("migrate-window", 20*time.Second, "migrate: length of each live window (one alone and one with the migration per round)")
+			fs.Int("migrate-rounds", 5, "migrate: rounds, each a live window alone and one with the migration; the median of the rounds' p99 ratios counts")
+			fs.Int("migrate-scans", 10000, "migrate: Netverify scans migrated")
+			fs.Int("migrate-per-user", 4, "migrate: scans per end user (one account each)")
 		},
 		Run: runBench,
 	})
@@ -77,13 +105,14 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 	if len(args) > 0 {
 		target = args[0]
 	}
-	if len(args) > 1 || (target != "all" && target != "e2e" && target != "ingest") {
-		return usageError("bench: unknown target %q (want all, e2e or ingest)", strings.Join(args, " "))
+	if len(args) > 1 || (target != "all" && target != "e2e" && target != "ingest" && target != "migrate") {
+		return usageError("bench: unknown target %q (want all, e2e, ingest or migrate)", strings.Join(args, " "))
 	}
 	e2eOpts, ingestOpts, err := benchOptions(env, fs)
 	if err != nil {
 		return err
 	}
+	migrateOpts := benchMigrateOptions(env, fs)
 	if path := strFlag(fs, "log"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
@@ -91,6 +120,7 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 		}
 		defer f.Close()
 		e2eOpts.Log = f
+		migrateOpts.Log = f
 	}
 
 	res := bench.Results{Machine: bench.ThisMachine()}
@@ -110,6 +140,13 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 			return err
 		}
 		errs = append(errs, failed...)
+		missed = append(missed, miss...)
+	}
+	if target == "migrate" {
+		miss, err := benchMigrate(ctx, env, migrateOpts, &res)
+		if err != nil {
+			return err
+		}
 		missed = append(missed, miss...)
 	}
 	if path := strFlag(fs, "json-out"); path != "" {
@@ -132,6 +169,8 @@ func benchOptions(env Env, fs *flag.FlagSet) (bench.E2EOptions, bench.IngestOpti
 		Duration:     get("e2e-duration").(time.Duration),
 		Saturation:   get("e2e-saturation").(int),
 		Concurrency:  get("e2e-concurrency").(int),
+		Count:        cmp.Or(get("e2e-count").(int), -1),
+		ProfileDir:   strFlag(fs, "profile"),
 		JumioLatency: get("jumio-latency").(time.Duration),
 		JumioBudget:  get("jumio-budget").(float64),
 		Progress:     env.Stdout,
@@ -149,6 +188,11 @@ func benchOptions(env Env, fs *flag.FlagSet) (bench.E2EOptions, bench.IngestOpti
 	default:
 		return e2eOpts, bench.IngestOptions{}, usageError("bench: --nats-sync: want always or default")
 	}
+	for _, s := range benchList(strFlag(fs, "sync")) {
+		if s != bench.SyncDefault && s != bench.SyncAlways && s != bench.SyncMemory {
+			return e2eOpts, bench.IngestOptions{}, usageError("bench: --sync: unknown store %q (want default, always, memory)", s)
+		}
+	}
 	ingestOpts := bench.IngestOptions{
 		Duration:    get("duration").(time.Duration),
 		Warmup:      get("warmup").(time.Duration),
@@ -159,6 +203,36 @@ func benchOptions(env Env, fs *flag.FlagSet) (bench.E2EOptions, bench.IngestOpti
 		Progress:    env.Stdout,
 	}
 	return e2eOpts, ingestOpts, nil
+}
+
+// benchMigrateOptions reads the options of the migration benchmark.
+func benchMigrateOptions(env Env, fs *flag.FlagSet) bench.MigrateOptions {
+	get := func(name string) any { return fs.Lookup(name).Value.(flag.Getter).Get() }
+	return bench.MigrateOptions{
+		Budget:       get("migrate-budget").(float64),
+		LiveRate:     get("migrate-live-rate").(float64),
+		Window:       get("migrate-window").(time.Duration),
+		Rounds:       get("migrate-rounds").(int),
+		Scans:        get("migrate-scans").(int),
+		ScansPerUser: get("migrate-per-user").(int),
+		Progress:     env.Stdout,
+	}
+}
+
+// benchMigrate runs the migration benchmark into res and prints it;
+// missed holds "migrate" when a target is missed. err ends the command.
+func benchMigrate(ctx context.Context, env Env, opts bench.MigrateOptions, res *bench.Results) (missed []string, err error) {
+	fmt.Fprintln(env.Stdout, "kycflow bench migrate")
+	r, err := bench.RunMigrate(ctx, opts)
+	if err != nil {
+		return nil, benchInterrupted(err)
+	}
+	res.Migrate = &r
+	bench.WriteMigrate(env.Stdout, r, res.Machine)
+	if len(r.TargetsMissed) > 0 {
+		missed = append(missed, "migrate")
+	}
+	return missed, nil
 }
 
 // benchE2E runs the end-to-end benchmark into res and prints it; failed

@@ -21,6 +21,7 @@ func TestBenchUsage(t *testing.T) {
 		{"two targets", []string{"bench", "e2e", "ingest"}, 2, "", "unknown target"},
 		{"unknown mode", []string{"bench", "e2e", "--modes", "processes,threads"}, 2, "", `unknown mode "threads"`},
 		{"unknown sync", []string{"bench", "e2e", "--nats-sync", "sometimes"}, 2, "", "--nats-sync"},
+		{"unknown store", []string{"bench", "ingest", "--sync", "default,tape"}, 2, "", `--sync: unknown store "tape"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer

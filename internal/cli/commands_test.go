@@ -12,6 +12,8 @@ import (
 
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/internal/enricher"
+	"github.com/kycflow/kycflow/internal/erasure"
+	"github.com/kycflow/kycflow/internal/migration"
 	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/internal/reconcile"
 	"github.com/kycflow/kycflow/pkg/events"
@@ -144,21 +146,43 @@ func TestResultFilterSubjects(t *testing.T) {
 	}
 }
 
-// TestBucketNames: the buckets streams shows and erase purges are the
-// stages' own, with their key formats.
+// TestBucketNames: the buckets streams shows are the stages' own, and
+// erase purges their records with the stages' own key functions.
 func TestBucketNames(t *testing.T) {
-	if diff := cmp.Diff([]string{enricher.StateBucket, notifier.DeliveriesBucket, reconcile.Bucket}, kvBuckets); diff != "" {
+	if diff := cmp.Diff([]string{enricher.StateBucket, notifier.DeliveriesBucket, reconcile.Bucket, migration.Bucket, erasure.Bucket}, kvBuckets); diff != "" {
 		t.Errorf("buckets (-stages +cli):\n%s", diff)
 	}
-	if enricherBucket != enricher.StateBucket || deliveriesBucket != notifier.DeliveriesBucket || reconcileBucket != reconcile.Bucket {
-		t.Errorf("erase purges other buckets than the stages write")
+	const acct, x = "4a1b2c3d-5e6f-4711-8899-aabbccddeeff", "5b6c7d8e-1111-4222-8333-944455556666"
+	got := bucketFilters(erasure.Target{Account: acct}, map[string][]string{x: {acct}, "x:y@z": {acct}})
+	want := map[string][]string{
+		"KV_" + enricher.StateBucket: {"$KV." + enricher.StateBucket + "." + acct + ".*", "$KV." + enricher.StateBucket + "." + acct + "." + x,
+			"$KV." + enricher.StateBucket + "." + enricher.StateKey(acct, "x:y@z")},
+		"KV_" + notifier.DeliveriesBucket: {"$KV." + notifier.DeliveriesBucket + "." + notifier.LedgerAccountFilter(acct)},
+		"KV_" + migration.Bucket:          {"$KV." + migration.Bucket + "." + migration.ScanKey(x)},
+		"KV_" + reconcile.Bucket:          {"$KV." + reconcile.Bucket + "." + acct + ".*"},
 	}
-	for _, acct := range []string{"4a1b2c3d-5e6f-4711-8899-aabbccddeeff", "", "we.ird"} {
-		key := notifier.LedgerKey("crm", events.Result{IDs: events.IDs{AccountID: acct, WorkflowExecutionID: "x"}, Status: "PROCESSED"})
-		if want := "crm." + kvToken(events.AccountToken(acct)) + ".x.PROCESSED"; key != want {
-			t.Errorf("ledger key of %q: notifier %q, erase expects %q", acct, key, want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("bucket filters of an account (-want +got):\n%s", diff)
+	}
+	// Each filter selects the key the stage writes.
+	key := notifier.LedgerKey("crm", events.Result{IDs: events.IDs{AccountID: acct, WorkflowExecutionID: x}, Status: "PROCESSED"})
+	if !subjectMatches(notifier.LedgerAccountFilter(acct), key) || !subjectMatches(notifier.LedgerExecutionFilter(x), key) {
+		t.Errorf("ledger filters do not select the notifier's key %q", key)
+	}
+}
+
+// subjectMatches reports whether a NATS subject matches a filter (* and >).
+func subjectMatches(filter, subject string) bool {
+	f, s := strings.Split(filter, "."), strings.Split(subject, ".")
+	for i, tok := range f {
+		switch {
+		case tok == ">":
+			return len(s) > i
+		case i >= len(s), tok != "*" && tok != s[i]:
+			return false
 		}
 	}
+	return len(f) == len(s)
 }
 
 func TestMigrateRequest(t *testing.T) {

@@ -2,237 +2,702 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kycflow/kycflow/internal/config"
+	"github.com/kycflow/kycflow/internal/enricher"
+	"github.com/kycflow/kycflow/internal/erasure"
+	"github.com/kycflow/kycflow/internal/jumioconfig"
+	"github.com/kycflow/kycflow/internal/migration"
+	"github.com/kycflow/kycflow/internal/notifier"
+	"github.com/kycflow/kycflow/internal/reconcile"
 	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 func init() {
 	register(&Command{
 		Name:    "erase",
-		Summary: "erase one account's (or one execution's) messages and records everywhere",
-		Usage:   "--account ID | --execution ID [flags]",
-		Description: `Purges every message of one Jumio account from JUMIO_CALLBACKS,
-JUMIO_ENRICHED, JUMIO_RESULTS (under every route prefix), JUMIO_DLQ and
-JUMIO_EXECUTIONS, and its records from the enricher's, the notifier's and
-the reconciler's key-value buckets
-(history and delete markers included, so that the ids are gone too). The
-subjects make this one filter per stream. It shows what it will remove and
-asks first (--yes skips the question), then prints what it removed.
+		Summary: "erase one account's (or one execution's) data at Jumio and everywhere in kycflow",
+		Usage:   "--account ID | --execution ID [flags] | --audit",
+		Description: `Deletes a data subject's transactions at Jumio, then every message and
+record of them in kycflow:
 
-Netverify transactions have no account (their subjects say "legacy"):
-erase those with --execution and the scan reference. Consumers outside
-kycflow that copied results keep their copies: erase them there.`,
+  at Jumio (with Jumio credentials, KYCFLOW_JUMIO_*; without them the
+  simulator of the local kycflow run): the Platform account (--account),
+  or the workflow execution (--execution of a Platform transaction), and
+  the Netverify scans or authentications among them, which deletes their
+  migrated copies too. A 404 means deleted already.
+
+  in kycflow: their messages in JUMIO_CALLBACKS, JUMIO_ENRICHED,
+  JUMIO_RESULTS (under every route prefix) and JUMIO_DLQ, and their records
+  in the enricher's, the notifier's and the migration's key-value buckets
+  (history and delete markers included, so that the ids are gone too).
+
+It shows what it will delete and asks first (--yes skips the question).
+Each erasure is recorded (kycflow_erasures) before anything is deleted:
+when a step fails part way, kycflow's copies are kept, and running the same
+command again completes it; a callback that reaches an erased transaction
+later becomes a tombstone result. Every run writes an audit record (ids,
+times, what was deleted where, the outcome; no personal data) to
+KYCFLOW_AUDIT, listed by --audit.
+
+--local-only leaves Jumio alone and erases kycflow's copies only. Netverify
+transactions have no account: erase them with --execution and the scan
+reference; --execution with --account names a Platform execution kycflow
+holds nothing of. Consumers outside kycflow that copied results keep their
+copies: erase them there.`,
 		Example: `  kycflow erase --account 4a1b2c3d-5e6f-4711-8899-aabbccddeeff
-  kycflow erase --execution 5b6c7d8e-1111-4222-8333-944455556666 --yes`,
+  kycflow erase --execution 5b6c7d8e-1111-4222-8333-944455556666 --yes
+  kycflow erase --account 4a1b2c3d-5e6f-4711-8899-aabbccddeeff --local-only --dry-run
+  kycflow erase --audit --since 30d`,
 		Flags: func(fs *flag.FlagSet) {
 			natsFlag(fs)
 			fs.String("account", "", "Jumio account id to erase")
 			fs.String("execution", "", "workflow execution id or Netverify scan reference to erase")
 			fs.Bool("yes", false, "do not ask for confirmation")
-			fs.Bool("dry-run", false, "only show what would be removed")
+			fs.Bool("dry-run", false, "only show what would be deleted")
+			fs.Bool("local-only", false, "erase kycflow's copies only, not at Jumio")
+			fs.String("simulator", "", "Jumio simulator to use without credentials (default the local kycflow run's)")
+			fs.Bool("audit", false, "list the audit records of erasures (and the erasures not completed)")
+			fs.String("since", "", "--audit: only records since this time or duration ago")
+			fs.Bool("json", false, "--audit: print the records as JSON")
 		},
 		Check: checkErase,
 		Run:   runErase,
 	})
 }
 
-// Key formats of the stages' buckets (see internal/enricher state keys,
-// notifier.LedgerKey and reconcile.Key):
-//
-//	kycflow_enricher_executions  <account>.<execution>, or h.<sha256(account 0 execution)>
-//	kycflow_notifier_deliveries  <route>.<account>.<execution>.<status>
-//	kycflow_reconcile_executions <account>.<execution>, in lower case
-const (
-	enricherBucket   = "kycflow_enricher_executions"
-	deliveriesBucket = "kycflow_notifier_deliveries"
-	reconcileBucket  = "kycflow_reconcile_executions"
-)
-
-// erasure is one purge: a filter on a stream and how many messages it
-// holds.
-type erasure struct {
-	stream, filter string
-	count          uint64
+// eraseRequest is an erase command line, read.
+type eraseRequest struct {
+	target    erasure.Target
+	audit     bool
+	localOnly bool
 }
 
-var uuidish = regexp.MustCompile(`^[-/_=a-zA-Z0-9]+$`)
-
-// readErase reads what to erase: an account or an execution.
-func readErase(fs *flag.FlagSet, args []string) (account, execution string, err error) {
+// readErase reads what to erase: an account, an execution, or an
+// execution of an account; or --audit.
+func readErase(fs *flag.FlagSet, args []string) (eraseRequest, error) {
+	var r eraseRequest
 	if len(args) > 0 {
-		return "", "", usageError("erase: unexpected argument %q", args[0])
+		return r, usageError("erase: unexpected argument %q", args[0])
 	}
-	account, execution = strFlag(fs, "account"), strFlag(fs, "execution")
+	account, execution := strings.TrimSpace(strFlag(fs, "account")), strings.TrimSpace(strFlag(fs, "execution"))
+	r.target, r.audit, r.localOnly = erasure.Target{Account: account, Execution: execution}, boolFlag(fs, "audit"), boolFlag(fs, "local-only")
+	if r.audit {
+		if account != "" || execution != "" {
+			return r, usageError("erase: --audit lists the audit records; it erases nothing")
+		}
+		if s := strFlag(fs, "since"); s != "" {
+			if _, err := parseWhen(s, time.Now()); err != nil {
+				return r, usageError("erase: --since: %v", err)
+			}
+		}
+		return r, nil
+	}
 	switch {
-	case (account == "") == (execution == ""):
-		return "", "", usageError("erase: give --account or --execution")
+	case account == "" && execution == "":
+		return r, usageError("erase: give --account or --execution")
 	case account != "" && strings.EqualFold(events.AccountToken(account), events.LegacyAccount):
-		return "", "", usageError("erase: %q stands for every Netverify transaction; erase those one by one with --execution", account)
+		return r, usageError("erase: %q stands for every Netverify transaction; erase those one by one with --execution", account)
 	case account != "" && events.Token(account) != account, execution != "" && events.Token(execution) != execution:
-		return "", "", usageError("erase: the id holds characters a subject cannot (., *, >, spaces)")
+		return r, usageError("erase: the id holds characters a subject cannot (., *, >, spaces)")
 	}
-	return account, execution, nil
+	return r, nil
 }
 
 func checkErase(fs *flag.FlagSet, args []string) error {
-	_, _, err := readErase(fs, args)
+	_, err := readErase(fs, args)
 	return err
 }
 
 func runErase(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
-	account, execution, err := readErase(fs, args)
+	req, err := readErase(fs, args)
 	if err != nil {
 		return err
+	}
+	var client *jumio.Client
+	jumioTarget := ""
+	if !req.audit && !req.localOnly {
+		if client, jumioTarget, err = eraseClient(env, fs); err != nil {
+			return err
+		}
+		defer client.CloseIdleConnections()
 	}
 	s, err := connect(ctx, env, fs)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-
-	var plan []erasure
-	filters := map[string][]string{}
-	if account != "" {
-		for st, f := range events.AccountFilters(account) {
-			filters[st] = []string{f}
-		}
-		filters[events.StreamResults] = events.ResultAccountFilters(account)
-	} else {
-		for st, f := range events.ExecutionFilters(execution) {
-			filters[st] = []string{f}
-		}
-		filters[events.StreamResults] = events.ResultExecutionFilters(execution)
+	cfg := erasure.Config{Storage: s.streams.Storage, Replicas: s.streams.Replicas, AuditMaxAge: auditMaxAge(env)}
+	if err := erasure.EnsureAudit(ctx, s.js, cfg); err != nil {
+		return fmt.Errorf("erase: %w", err)
 	}
-	// The executions of the account, for the enricher's hashed keys.
-	executions := map[string]bool{}
-	if execution != "" {
-		executions[execution] = true
+	reg, err := erasure.Ensure(ctx, s.js, cfg)
+	if err != nil {
+		return fmt.Errorf("erase: %w", err)
 	}
-	for _, st := range slices.Sorted(maps.Keys(filters)) {
-		for _, f := range filters[st] {
-			n, subjects, err := countSubjects(ctx, s.js, st, f)
-			if err != nil {
-				return fmt.Errorf("erase: %w", err)
-			}
-			for subj := range subjects {
-				if p := strings.Split(subj, "."); account != "" {
-					executions[p[len(p)-1]] = true
-				}
-			}
-			plan = append(plan, erasure{stream: st, filter: f, count: n})
-		}
+	if req.audit {
+		return listAudit(ctx, env, fs, s.js, reg)
 	}
-	plan = append(plan, bucketErasures(account, execution, slices.Sorted(maps.Keys(executions)))...)
-	for i := range plan {
-		if strings.HasPrefix(plan[i].stream, "KV_") {
-			n, _, err := countSubjects(ctx, s.js, plan[i].stream, plan[i].filter)
-			if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-				return fmt.Errorf("erase: %w", err)
-			}
-			plan[i].count = n
-		}
+	run, err := planErasure(ctx, s.js, reg, req)
+	if err != nil {
+		return fmt.Errorf("erase: %w", err)
 	}
-
-	var total uint64
-	for _, e := range plan {
-		total += e.count
-	}
-	what := "account " + account
-	if execution != "" {
-		what = "execution " + execution
-	}
-	if total == 0 {
-		fmt.Fprintf(env.Stdout, "nothing stored for %s\n", what)
+	run.client, run.jumioTarget, run.out = client, jumioTarget, env.Stdout
+	if run.nothing() {
+		fmt.Fprintf(env.Stdout, "nothing stored for %s in kycflow, and nothing to delete at Jumio\n", req.target)
 		return nil
 	}
-	printErasures(env, plan, "found")
+	run.printPlan()
 	if boolFlag(fs, "dry-run") {
-		fmt.Fprintf(env.Stdout, "would remove %d messages and records of %s\n", total, what)
+		fmt.Fprintf(env.Stdout, "dry run: nothing deleted\n")
 		return nil
 	}
-	ok, err := confirm(env, boolFlag(fs, "yes"), fmt.Sprintf("Remove these %d messages and records of %s for good?", total, what))
+	ok, err := confirm(env, boolFlag(fs, "yes"), fmt.Sprintf("Delete all of this for %s, for good?", req.target))
 	if err != nil || !ok {
 		return fmt.Errorf("erase: %w", err)
 	}
-	var removed uint64
-	for _, e := range plan {
-		if e.count == 0 {
-			continue
-		}
-		cctx, cancel := ctxCall(ctx)
-		st, err := s.js.Stream(cctx, e.stream)
-		if err == nil {
-			err = st.Purge(cctx, jetstream.WithPurgeSubject(e.filter))
-		}
-		cancel()
-		if err != nil {
-			return fmt.Errorf("erase: purge %s %s: %w (%d of %d removed; run it again)", e.stream, e.filter, err, removed, total)
-		}
-		removed += e.count
-	}
-	printErasures(env, plan, "removed")
-	fmt.Fprintf(env.Stdout, "removed %d messages and records of %s\n", removed, what)
-	return nil
+	return run.execute(ctx, s.js, reg)
 }
 
-// bucketErasures lists the key filters of the stages' buckets.
-func bucketErasures(account, execution string, executions []string) []erasure {
-	var out []erasure
-	kv := func(bucket, key string) {
-		out = append(out, erasure{stream: "KV_" + bucket, filter: "$KV." + bucket + "." + key})
+// auditMaxAge is KYCFLOW_STREAM_AUDIT_MAX_AGE (0 when unset or bad: the
+// default).
+func auditMaxAge(env Env) time.Duration {
+	e := config.New(env.Getenv)
+	d := e.Duration("KYCFLOW_STREAM_AUDIT_MAX_AGE", erasure.DefaultAuditMaxAge, "retention of KYCFLOW_AUDIT, the audit records of erasures")
+	if e.Err() != nil {
+		return 0
 	}
-	a := "*"
-	if account != "" {
-		a = events.AccountToken(account)
+	return d
+}
+
+// eraseClient is the Jumio client an erasure deletes with: the
+// credentials of the KYCFLOW_JUMIO_* variables, else the simulator of the
+// local kycflow run (or --simulator). Without either it refuses: erasing
+// kycflow's copies only must be asked for (--local-only).
+func eraseClient(env Env, fs *flag.FlagSet) (*jumio.Client, string, error) {
+	e := config.New(env.Getenv)
+	jc := jumioconfig.LoadConfig(e)
+	if err := e.Err(); err != nil {
+		return nil, "", fmt.Errorf("configuration: %w", err)
 	}
-	if account != "" {
-		kv(enricherBucket, a+".*")
-	}
-	for _, e := range executions {
-		if account == "" {
-			kv(enricherBucket, "*."+events.Token(e))
+	target := "region " + string(jc.Region)
+	if !jumioconfig.HasCredentials(jc) {
+		sim := strFlag(fs, "simulator")
+		if ri, ok := localRun(env, fs); ok && sim == "" {
+			sim = ri.SimulatorURL
 		}
-		if !uuidish.MatchString(a) || !uuidish.MatchString(events.Token(e)) {
-			h := sha256.Sum256([]byte(account + "\x00" + e))
-			kv(enricherBucket, "h."+hex.EncodeToString(h[:]))
+		if sim == "" {
+			return nil, "", fmt.Errorf("erase: no Jumio credentials (KYCFLOW_JUMIO_CLIENT_ID and _SECRET, KYCFLOW_JUMIO_NETVERIFY_API_TOKEN and _SECRET) and no local simulator: the data at Jumio would stay; set them, or pass --local-only to erase kycflow's copies only")
+		}
+		sim = strings.TrimRight(sim, "/")
+		jc.Hosts = wire.Hosts{Auth: sim, Account: sim, API: sim, Retrieval: sim, Netverify: sim}
+		jc.ClientID, jc.ClientSecret = jumiotest.DefaultClientID, jumiotest.DefaultClientSecret
+		jc.NetverifyAPIToken, jc.NetverifyAPISecret = jumiotest.DefaultAPIToken, jumiotest.DefaultAPISecret
+		target = "the simulator at " + sim
+	}
+	c, err := jumio.NewClient(jc)
+	if err != nil {
+		return nil, "", fmt.Errorf("erase: %w", err)
+	}
+	return c, target, nil
+}
+
+// purge is one subject filter of a stream to purge, and the messages it
+// holds now.
+type purge struct {
+	stream, filter string
+	count          uint64
+}
+
+// eraseRun is one run of one erasure: its record (the plan of Jumio
+// deletions, what is done) and the purges in kycflow.
+type eraseRun struct {
+	rec         erasure.Record
+	purges      []purge
+	client      *jumio.Client
+	jumioTarget string
+	out         io.Writer
+	started     time.Time
+}
+
+func (r *eraseRun) total() uint64 {
+	var n uint64
+	for _, p := range r.purges {
+		n += p.count
+	}
+	return n
+}
+
+func (r *eraseRun) nothing() bool {
+	return r.total() == 0 && (r.rec.LocalOnly || len(r.rec.Jumio) == 0)
+}
+
+// planErasure finds what kycflow holds of the target (executions, the
+// Netverify scans among them, the messages and records), plans the Jumio
+// deletions, and takes up the record of an erasure of the same target
+// that did not complete.
+func planErasure(ctx context.Context, js jetstream.JetStream, reg *erasure.Registry, req eraseRequest) (*eraseRun, error) {
+	t := req.target
+	r := &eraseRun{started: time.Now().UTC()}
+	prev, found, err := reg.Record(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	// executions: each execution erased, with the accounts it appears
+	// under ("" for Netverify's none).
+	executions := map[string][]string{}
+	note := func(x, account string) {
+		if !slices.Contains(executions[x], account) {
+			executions[x] = append(executions[x], account)
 		}
 	}
-	if account != "" {
-		kv(deliveriesBucket, "*."+kvToken(a)+".*.*")
-	} else {
-		kv(deliveriesBucket, "*.*."+kvToken(execution)+".*")
+	if t.Execution != "" && t.Account != "" {
+		note(t.Execution, t.Account)
 	}
-	// The reconciler's keys are <account>.<execution> (reconcile.Key),
-	// Platform ids in lower case.
-	if account != "" && uuidish.MatchString(account) {
-		kv(reconcileBucket, strings.ToLower(account)+".*")
-	} else if execution != "" && uuidish.MatchString(execution) {
-		kv(reconcileBucket, "*."+strings.ToLower(execution))
+	filters := streamFilters(t)
+	if err := r.count(ctx, js, filters, func(subject string) {
+		if x, a, ok := subjectIDs(subject); ok && (t.Execution == "" || x == t.Execution) {
+			note(x, a)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	// An execution named without its account is what kycflow stored it
+	// under; one kycflow holds nothing of (erased before, or never seen)
+	// has no account: a Netverify scan, or an execution whose account
+	// the operator must name.
+	if t.Execution != "" && len(executions[t.Execution]) == 0 {
+		note(t.Execution, t.Account)
+	}
+	// Netverify originals of the account's migrated executions: kycflow
+	// holds them under "legacy".
+	store, _, err := migration.Open(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	var scans []string
+	for x, accounts := range executions {
+		netverify := slices.Contains(accounts, "")
+		if !netverify && store != nil {
+			_, netverify, err = store.Lookup(ctx, x)
+			if err != nil {
+				return nil, err
+			}
+		}
+		if netverify {
+			scans = append(scans, x)
+			note(x, "")
+		}
+	}
+	slices.Sort(scans)
+	if t.Account != "" && t.Execution == "" {
+		legacy := map[string][]string{}
+		for _, x := range scans {
+			for st, fs := range legacyFilters(x) {
+				legacy[st] = append(legacy[st], fs...)
+			}
+		}
+		if err := r.count(ctx, js, legacy, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.count(ctx, js, bucketFilters(t, executions), nil); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(r.purges, func(a, b purge) int { return strings.Compare(a.stream+" "+a.filter, b.stream+" "+b.filter) })
+
+	r.rec = erasure.Record{ID: t.ID(), Target: t, State: erasure.StateInProgress, LocalOnly: req.localOnly,
+		Executions: slices.Sorted(maps.Keys(executions)), Started: r.started}
+	if !req.localOnly {
+		r.rec.Jumio = jumioSteps(ctx, js, t, executions, scans)
+	}
+	if found {
+		// What kycflow no longer holds, the last run's record still
+		// knows: a Netverify transaction deleted as an authentication
+		// is one again.
+		for i, st := range r.rec.Jumio {
+			if st.Kind == erasure.JumioNetverifyScan && slices.ContainsFunc(prev.Jumio, func(old erasure.JumioStep) bool {
+				return old.ID == st.ID && old.Kind == erasure.JumioNetverifyAuthentication
+			}) {
+				r.rec.Jumio[i].Kind = erasure.JumioNetverifyAuthentication
+			}
+		}
+	}
+	if found && prev.State != erasure.StateCompleted {
+		// Take up where the last run stopped: its Jumio steps and what
+		// they got, plus whatever this run found besides.
+		r.rec.Runs, r.rec.Started = prev.Runs, prev.Started
+		for _, old := range prev.Jumio {
+			i := slices.IndexFunc(r.rec.Jumio, func(s erasure.JumioStep) bool { return s.Kind == old.Kind && s.ID == old.ID })
+			if i >= 0 {
+				r.rec.Jumio[i] = old
+			} else if !req.localOnly {
+				r.rec.Jumio = append(r.rec.Jumio, old)
+			}
+		}
+		r.rec.Executions = slices.Compact(slices.Sorted(slices.Values(append(r.rec.Executions, prev.Executions...))))
+	} else if found {
+		r.rec.Runs = prev.Runs
+	}
+	r.rec.Runs++
+	return r, nil
+}
+
+// streamFilters are the subject filters of the target in the four
+// streams.
+func streamFilters(t erasure.Target) map[string][]string {
+	out := map[string][]string{}
+	switch {
+	case t.Execution != "" && t.Account != "":
+		a, x := events.AccountToken(t.Account), events.Token(t.Execution)
+		out[events.StreamCallbacks] = []string{events.SubjectCallbacks + ".*." + a + "." + x}
+		out[events.StreamEnriched] = []string{events.SubjectEnriched + "." + a + "." + x}
+		out[events.StreamDLQ] = []string{events.SubjectDLQ + ".*." + a + "." + x}
+		out[events.StreamExecutions] = []string{events.SubjectExecutions + ".*." + a + "." + x}
+		out[events.StreamResults] = events.ResultExecutionFilters(t.Execution)
+	case t.Execution != "":
+		for st, f := range events.ExecutionFilters(t.Execution) {
+			out[st] = []string{f}
+		}
+		out[events.StreamResults] = events.ResultExecutionFilters(t.Execution)
+	default:
+		for st, f := range events.AccountFilters(t.Account) {
+			out[st] = []string{f}
+		}
+		out[events.StreamResults] = events.ResultAccountFilters(t.Account)
 	}
 	return out
 }
 
-// kvToken is the notifier's key token of an id (notifier.LedgerKey).
-func kvToken(s string) string {
-	if s != "" && !strings.ContainsFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
-	}) {
-		return s
+// legacyFilters select the Netverify messages of a scan (account token
+// "legacy") in the four streams.
+func legacyFilters(scan string) map[string][]string {
+	x, l := events.Token(scan), events.LegacyAccount
+	var results []string
+	for _, f := range events.ResultExecutionFilters(scan) {
+		// <prefix>.*.*.*.<x>: the account token is the one before the last.
+		results = append(results, strings.TrimSuffix(f, ".*."+x)+"."+l+"."+x)
 	}
-	return "=" + base64.RawURLEncoding.EncodeToString([]byte(s))
+	return map[string][]string{
+		events.StreamCallbacks: {events.SubjectCallbacks + ".*." + l + "." + x},
+		events.StreamEnriched:  {events.SubjectEnriched + "." + l + "." + x},
+		events.StreamDLQ:       {events.SubjectDLQ + ".*." + l + "." + x},
+		events.StreamResults:   results,
+	}
+}
+
+// bucketFilters select the records of the target in the stages' and the
+// migration's key-value buckets, with the key functions of the stages
+// that own them.
+func bucketFilters(t erasure.Target, executions map[string][]string) map[string][]string {
+	kv := func(bucket string, keys ...string) (string, []string) {
+		var out []string
+		for _, k := range keys {
+			out = append(out, "$KV."+bucket+"."+k)
+		}
+		return "KV_" + bucket, out
+	}
+	out := map[string][]string{}
+	add := func(stream string, filters []string) { out[stream] = append(out[stream], filters...) }
+	account := t.Account
+	if t.Execution != "" {
+		account = ""
+	}
+	add(kv(enricher.StateBucket, enricher.StateKeyFilters(account, executions)...))
+	if account != "" {
+		add(kv(notifier.DeliveriesBucket, notifier.LedgerAccountFilter(account)))
+	}
+	for x := range executions {
+		if account == "" || slices.Contains(executions[x], "") {
+			add(kv(notifier.DeliveriesBucket, notifier.LedgerExecutionFilter(x)))
+		}
+		if wire.ValidID(x) {
+			add(kv(migration.Bucket, migration.ScanKey(x)))
+		}
+	}
+	// The reconciler's keys are <account>.<execution> (reconcile.Key),
+	// Platform ids in lower case.
+	switch {
+	case account != "" && events.Token(account) == account:
+		add(kv(reconcile.Bucket, strings.ToLower(account)+".*"))
+	case t.Execution != "" && events.Token(t.Execution) == t.Execution:
+		add(kv(reconcile.Bucket, "*."+strings.ToLower(t.Execution)))
+	}
+	return out
+}
+
+// count adds a purge per filter, with the messages it holds now; seen,
+// when set, is told every subject. Subjects two filters share are counted
+// once.
+func (r *eraseRun) count(ctx context.Context, js jetstream.JetStream, filters map[string][]string, seen func(subject string)) error {
+	for _, st := range slices.Sorted(maps.Keys(filters)) {
+		counted := map[string]bool{}
+		for _, p := range r.purges {
+			if p.stream == st {
+				counted[p.filter] = true
+			}
+		}
+		subjects := map[string]bool{}
+		for _, f := range slices.Compact(slices.Sorted(slices.Values(filters[st]))) {
+			if counted[f] {
+				continue
+			}
+			_, subj, err := countSubjects(ctx, js, st, f)
+			if err != nil {
+				return err
+			}
+			var n uint64
+			for s, c := range subj {
+				if seen != nil {
+					seen(s)
+				}
+				if !subjects[s] {
+					subjects[s] = true
+					n += c
+				}
+			}
+			r.purges = append(r.purges, purge{stream: st, filter: f, count: n})
+		}
+	}
+	return nil
+}
+
+// subjectIDs reads the execution and account of a stream subject (the
+// last two tokens; account "" for legacy).
+func subjectIDs(subject string) (execution, account string, ok bool) {
+	p := strings.Split(subject, ".")
+	if len(p) < 4 {
+		return "", "", false
+	}
+	execution, account = p[len(p)-1], p[len(p)-2]
+	if account == events.LegacyAccount {
+		account = ""
+	}
+	return execution, account, true
+}
+
+// jumioSteps plans the deletions at Jumio: the account (or the Platform
+// executions of an execution erasure), and every Netverify scan among the
+// executions (its migrated copy goes with it), as a scan or, when kycflow
+// stored it as one, an authentication.
+func jumioSteps(ctx context.Context, js jetstream.JetStream, t erasure.Target, executions map[string][]string, scans []string) []erasure.JumioStep {
+	var out []erasure.JumioStep
+	if t.Account != "" && t.Execution == "" && wire.ValidID(t.Account) {
+		out = append(out, erasure.JumioStep{Kind: erasure.JumioAccount, ID: t.Account})
+	}
+	for _, x := range slices.Sorted(maps.Keys(executions)) {
+		if !wire.ValidID(x) {
+			continue
+		}
+		if slices.Contains(scans, x) {
+			kind := erasure.JumioNetverifyScan
+			if storedKind(ctx, js, x) == events.KindAuthentication {
+				kind = erasure.JumioNetverifyAuthentication
+			}
+			out = append(out, erasure.JumioStep{Kind: kind, ID: x})
+		}
+		if t.Execution == "" {
+			continue
+		}
+		for _, a := range executions[x] {
+			if wire.ValidID(a) {
+				out = append(out, erasure.JumioStep{Kind: erasure.JumioExecution, AccountID: a, ID: x})
+			}
+		}
+	}
+	return out
+}
+
+// storedKind is the kind of the Netverify callback kycflow stored for a
+// scan ("" when none is stored).
+func storedKind(ctx context.Context, js jetstream.JetStream, scan string) events.CallbackKind {
+	st, err := js.Stream(ctx, events.StreamCallbacks)
+	if err != nil {
+		return ""
+	}
+	cctx, cancel := ctxCall(ctx)
+	defer cancel()
+	m, err := st.GetLastMsgForSubject(cctx, events.CallbackSubject(events.APINetverify, "", scan))
+	if err != nil {
+		return ""
+	}
+	var ev events.CallbackEvent
+	if json.Unmarshal(m.Data, &ev) != nil {
+		return ""
+	}
+	return ev.Kind
+}
+
+func (r *eraseRun) printPlan() {
+	if r.rec.Runs > 1 && r.rec.State != erasure.StateCompleted {
+		fmt.Fprintf(r.out, "an earlier erasure of %s did not complete (run %d): completing it\n", r.rec.Target, r.rec.Runs)
+	}
+	switch {
+	case r.rec.LocalOnly:
+		fmt.Fprintf(r.out, "at Jumio: nothing (--local-only)\n")
+	case len(r.rec.Jumio) == 0:
+		fmt.Fprintf(r.out, "at Jumio (%s): nothing kycflow knows of to delete\n", r.jumioTarget)
+	default:
+		fmt.Fprintf(r.out, "at Jumio (%s):\n", r.jumioTarget)
+		tw := tabwriter.NewWriter(r.out, 0, 0, 2, ' ', 0)
+		for _, s := range r.rec.Jumio {
+			state := "to delete"
+			if s.Outcome != erasure.OutcomeNotConfirmed {
+				state = "done earlier: " + s.Outcome
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", s.Kind, s.ID, state)
+		}
+		tw.Flush()
+	}
+	if r.total() == 0 {
+		fmt.Fprintf(r.out, "in kycflow: nothing stored\n")
+		return
+	}
+	fmt.Fprintf(r.out, "in kycflow:\n")
+	printPurges(r.out, r.purges, "found")
+}
+
+// execute erases: the markers and the record first, then Jumio, then
+// kycflow's copies, and an audit record of the run in every case.
+func (r *eraseRun) execute(ctx context.Context, js jetstream.JetStream, reg *erasure.Registry) error {
+	err := r.markErased(ctx, reg)
+	if err == nil {
+		err = r.atJumio(ctx, reg)
+	}
+	if err == nil {
+		err = r.locally(ctx, js, reg)
+	}
+	return r.finish(ctx, js, reg, err)
+}
+
+// markErased saves the record and marks the account and the executions
+// erased before anything is deleted, so that a callback arriving
+// meanwhile becomes a tombstone.
+func (r *eraseRun) markErased(ctx context.Context, reg *erasure.Registry) error {
+	r.rec.Updated = time.Now().UTC()
+	if err := reg.Save(ctx, r.rec); err != nil {
+		return err
+	}
+	account := r.rec.Target.Account
+	if r.rec.Target.Execution != "" {
+		account = ""
+	}
+	return reg.Mark(ctx, r.rec.ID, r.started, account, r.rec.Executions...)
+}
+
+// atJumio runs the Jumio deletions not done yet, saving the record after
+// each; it stops at the first that fails (not a 404, which is "deleted
+// already").
+func (r *eraseRun) atJumio(ctx context.Context, reg *erasure.Registry) error {
+	for i := range r.rec.Jumio {
+		s := &r.rec.Jumio[i]
+		if s.Outcome != erasure.OutcomeNotConfirmed {
+			continue
+		}
+		var err error
+		switch s.Kind {
+		case erasure.JumioAccount:
+			err = r.client.DeleteAccount(ctx, s.ID)
+		case erasure.JumioExecution:
+			err = r.client.DeleteWorkflowExecution(ctx, s.AccountID, s.ID)
+		case erasure.JumioNetverifyScan:
+			err = r.client.DeleteNetverifyScan(ctx, s.ID)
+		case erasure.JumioNetverifyAuthentication:
+			err = r.client.DeleteNetverifyAuthentication(ctx, s.ID)
+		}
+		switch {
+		case err == nil:
+			s.Outcome = erasure.OutcomeDeleted
+		case errors.Is(err, jumio.ErrNotFound):
+			s.Outcome = erasure.OutcomeNotFound
+		default:
+			return fmt.Errorf("at Jumio: %s %s: %w", s.Kind, s.ID, err)
+		}
+		s.At = time.Now().UTC()
+		fmt.Fprintf(r.out, "deleted at Jumio: %s %s (%s)\n", s.Kind, s.ID, strings.ReplaceAll(s.Outcome, "_", " "))
+		r.rec.Updated = s.At
+		if err := reg.Save(context.WithoutCancel(ctx), r.rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// locally purges the streams and buckets.
+func (r *eraseRun) locally(ctx context.Context, js jetstream.JetStream, reg *erasure.Registry) error {
+	r.rec.Local = r.rec.Local[:0]
+	for _, p := range r.purges {
+		step := erasure.LocalStep{Stream: p.stream, Filter: p.filter, Removed: p.count}
+		if p.count > 0 {
+			cctx, cancel := ctxCall(ctx)
+			st, err := js.Stream(cctx, p.stream)
+			if err == nil {
+				err = st.Purge(cctx, jetstream.WithPurgeSubject(p.filter))
+			}
+			cancel()
+			if err != nil {
+				return fmt.Errorf("purge %s %s: %w", p.stream, p.filter, err)
+			}
+		}
+		step.Done, step.At = true, time.Now().UTC()
+		r.rec.Local = append(r.rec.Local, step)
+	}
+	if r.total() > 0 {
+		fmt.Fprintf(r.out, "removed from kycflow:\n")
+		printPurges(r.out, r.purges, "removed")
+	}
+	return nil
+}
+
+// finish records the outcome (completed, incomplete, interrupted) in the
+// record and in an audit record, and says what is left.
+func (r *eraseRun) finish(ctx context.Context, js jetstream.JetStream, reg *erasure.Registry, cause error) error {
+	now := time.Now().UTC()
+	outcome := "completed"
+	switch {
+	case cause != nil && ctx.Err() != nil:
+		outcome = "interrupted"
+	case cause != nil:
+		outcome = "incomplete"
+	default:
+		r.rec.State, r.rec.Completed = erasure.StateCompleted, now
+	}
+	r.rec.Updated = now
+	a := erasure.Audit{Erasure: r.rec.ID, Run: r.rec.Runs, Target: r.rec.Target, Executions: r.rec.Executions,
+		Started: r.started, Finished: now, LocalOnly: r.rec.LocalOnly, Jumio: r.rec.Jumio, Local: r.rec.Local, Outcome: outcome}
+	if cause != nil {
+		a.Error = strings.Join(strings.Fields(cause.Error()), " ")
+	}
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	defer cancel()
+	errs := []error{reg.Save(bctx, r.rec), erasure.PublishAudit(bctx, js, a)}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("erase: %s; its record or audit record was not stored: %w", outcome, errors.Join(cause, err))
+	}
+	if cause != nil {
+		return fmt.Errorf("erase: %w; kycflow's copies are kept until Jumio's part is done: run the same command again to complete the erasure %s", cause, r.rec.ID)
+	}
+	fmt.Fprintf(r.out, "erased %s: %d messages and records removed from kycflow", r.rec.Target, r.total())
+	if !r.rec.LocalOnly {
+		fmt.Fprintf(r.out, ", %d deletions at Jumio", len(r.rec.Jumio))
+	}
+	fmt.Fprintf(r.out, " (erasure %s, audit record %d)\n", r.rec.ID, r.rec.Runs)
+	return nil
 }
 
 // countSubjects returns how many messages of stream match filter, by
@@ -258,13 +723,93 @@ func countSubjects(ctx context.Context, js jetstream.JetStream, stream, filter s
 	return n, info.State.Subjects, nil
 }
 
-func printErasures(env Env, plan []erasure, verb string) {
-	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "STREAM\tFILTER\t%s\n", strings.ToUpper(verb))
+func printPurges(w io.Writer, plan []purge, verb string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  STREAM\tFILTER\t%s\n", strings.ToUpper(verb))
 	for _, e := range plan {
 		if e.count > 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%d\n", e.stream, e.filter, e.count)
+			fmt.Fprintf(tw, "  %s\t%s\t%d\n", e.stream, e.filter, e.count)
 		}
 	}
 	tw.Flush()
+}
+
+// listAudit prints the audit records, and the erasures that did not
+// complete.
+func listAudit(ctx context.Context, env Env, fs *flag.FlagSet, js jetstream.JetStream, reg *erasure.Registry) error {
+	var since time.Time
+	if s := strFlag(fs, "since"); s != "" {
+		since, _ = parseWhen(s, time.Now())
+	}
+	var records []erasure.Audit
+	err := each(ctx, js, scan{stream: erasure.StreamAudit, since: since}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
+		var a erasure.Audit
+		if json.Unmarshal(m.Data(), &a) == nil {
+			records = append(records, a)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("erase: %w", err)
+	}
+	open, err := reg.Unfinished(ctx)
+	if err != nil {
+		return fmt.Errorf("erase: %w", err)
+	}
+	if boolFlag(fs, "json") {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Audit      []erasure.Audit  `json:"audit"`
+			Unfinished []erasure.Record `json:"unfinished"`
+		}{append([]erasure.Audit{}, records...), append([]erasure.Record{}, open...)})
+	}
+	if len(records) == 0 {
+		fmt.Fprintln(env.Stdout, "no erasure recorded")
+	} else {
+		tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "FINISHED\tERASURE\tRUN\tTARGET\tOUTCOME\tJUMIO\tKYCFLOW\n")
+		for _, a := range records {
+			jumioText := "local only"
+			if !a.LocalOnly {
+				counts := map[string]int{}
+				for _, s := range a.Jumio {
+					counts[cmpOutcome(s.Outcome)]++
+				}
+				var parts []string
+				for _, k := range slices.Sorted(maps.Keys(counts)) {
+					parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
+				}
+				jumioText = strings.Join(parts, ", ")
+				if jumioText == "" {
+					jumioText = "nothing"
+				}
+			}
+			var removed uint64
+			for _, l := range a.Local {
+				removed += l.Removed
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d removed\n", a.Finished.UTC().Format(time.RFC3339), a.Erasure, a.Run, a.Target, a.Outcome, jumioText, removed)
+		}
+		tw.Flush()
+	}
+	for _, r := range open {
+		flag := "--account " + r.Target.Account
+		if r.Target.Execution != "" {
+			flag = "--execution " + r.Target.Execution
+			if r.Target.Account != "" {
+				flag += " --account " + r.Target.Account
+			}
+		}
+		fmt.Fprintf(env.Stdout, "not completed: erasure %s of %s (run %d, started %s): run kycflow erase %s again\n",
+			r.ID, r.Target, r.Runs, r.Started.UTC().Format(time.RFC3339), flag)
+	}
+	return nil
+}
+
+func cmpOutcome(o string) string {
+	if o == erasure.OutcomeNotConfirmed {
+		return "pending"
+	}
+	return strings.ReplaceAll(o, "_", " ")
 }

@@ -16,7 +16,11 @@ import (
 
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/config"
+	"github.com/kycflow/kycflow/internal/enricher"
+	"github.com/kycflow/kycflow/internal/erasure"
+	"github.com/kycflow/kycflow/internal/migration"
 	"github.com/kycflow/kycflow/internal/notifier"
+	"github.com/kycflow/kycflow/internal/reconcile"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -55,7 +59,7 @@ running notifier reads while another route's consumer is read.`,
 // Key-value buckets of the stages, by their stream name. They are written
 // here rather than imported so that this command reads them without
 // starting a stage; a test checks them against the stages' constants.
-var kvBuckets = []string{"kycflow_enricher_executions", "kycflow_notifier_deliveries", "kycflow_reconcile_executions"}
+var kvBuckets = []string{enricher.StateBucket, notifier.DeliveriesBucket, reconcile.Bucket, migration.Bucket, erasure.Bucket}
 
 // streamReport is one stream in "kycflow streams".
 type streamReport struct {
@@ -147,7 +151,7 @@ func runStreams(ctx context.Context, env Env, fs *flag.FlagSet, args []string) e
 		want[sc.Name] = sc
 	}
 	var reports []streamReport
-	for _, name := range append(slices.Clone(broker.StreamNames), kvStreams()...) {
+	for _, name := range append(append(slices.Clone(broker.StreamNames), otherStreams...), kvStreams()...) {
 		r, err := reportStream(ctx, s.js, name)
 		if err != nil {
 			return err
@@ -180,6 +184,10 @@ func runStreams(ctx context.Context, env Env, fs *flag.FlagSet, args []string) e
 	}
 	return nil
 }
+
+// otherStreams are the streams of bulk work and of the audit trail, which
+// the enricher and "kycflow erase" create when they first need them.
+var otherStreams = []string{migration.StreamWork, erasure.StreamAudit}
 
 func kvStreams() []string {
 	out := make([]string, len(kvBuckets))
@@ -290,7 +298,11 @@ func printStreams(w io.Writer, reports []streamReport, now time.Time) {
 	hidden := 0
 	for _, r := range reports {
 		if r.Missing {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\tmissing\n", r.Name)
+			state := "missing"
+			if slices.Contains(otherStreams, r.Name) {
+				state = "not created yet (created on first use)"
+			}
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", r.Name, state)
 			continue
 		}
 		conf := "as configured"

@@ -20,18 +20,21 @@ import (
 // block's first command line. A block the table does not know fails the
 // test, so that a new block is either run or skipped for a stated reason.
 var readmeBlocks = map[string]string{
-	"go run ./cmd/kycflow run":                                       "run",
-	"go test -race ./...":                                            "skip: the test suite this test is part of",
-	"go build -o bin/ ./cmd/kycflow":                                 "run",
-	"go run ./cmd/kycflow send --count 10":                           "run",
-	"go run ./cmd/jumiosim -h":                                       "run",
-	"export KYCFLOW_INGEST_PATH_SECRET=local-path-secret-0123456789": "run",
-	"docker build -t registry.example.com/kycflow/kycflow:1.0.0 .":   "skip: no Docker here; CI builds the image",
-	"docker-compose up --build":                                      "skip: no Docker here; CI runs docker-compose config",
-	"make bench":                                                     "skip: minutes long; TestDocumentedCommandsParse checks its flags",
-	"make faults":                                                    "skip: the fault suite, part of go test ./...",
 	"kycflow initiate --workflow-key 10011 --front id-front.jpg --back id-back.jpg --face selfie.jpg": "skip: needs photos of an identity document; " +
 		"TestInitiateAPIChannel and TestDroppedCallbacksReconciled run it with generated images",
+	"go run ./cmd/kycflow run":                                               "run",
+	"go test -race ./...":                                                    "skip: the test suite this test is part of",
+	"go build -o bin/ ./cmd/kycflow":                                         "run",
+	"go run ./cmd/kycflow send --count 10":                                   "run",
+	"go run ./cmd/jumiosim -h":                                               "run",
+	"export KYCFLOW_INGEST_PATH_SECRET=local-path-secret-0123456789":         "run",
+	"docker build -t registry.example.com/kycflow/kycflow:1.0.0 .":           "skip: no Docker here; CI builds the image",
+	"docker-compose up --build":                                              "skip: no Docker here; CI runs docker-compose config",
+	"make bench":                                                             "skip: minutes long; TestDocumentedCommandsParse checks its flags",
+	"make faults":                                                            "skip: the fault suite, part of go test ./...",
+	"bin/kycflow bench ingest --json-out ingest-1.json":                      "skip: minutes long; TestDocumentedCommandsParse checks its flags",
+	"kycflow migrate-data --since 2025-01-01 --dry-run":                      "skip: examples (scans.txt is the reader's); TestMigrateDataInterruptedAndResumed runs these commands against the simulator, TestDocumentedCommandsParse checks their flags",
+	"kycflow erase --account 4a1b2c3d-5e6f-4711-8899-aabbccddeeff --dry-run": "skip: examples with made-up ids, and erase asks before it deletes; TestEraseFailsAtJumioAndCompletesLater and TestEraseExecutionAtJumio run these commands against the simulator",
 }
 
 // TestREADMECommandBlocks runs the README's shell blocks as a reader

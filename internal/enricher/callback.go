@@ -24,10 +24,15 @@ type callback struct {
 	// Kycflow-Replay); replayHeader is the header as received.
 	replay       *events.ReplayMarker
 	replayHeader string
+	// lane is the Kycflow-Lane header, as received (checked by lane).
+	lane string
+	// tombstone: the transaction was erased; its result is a tombstone
+	// made from the erasure registry.
+	tombstone bool
 }
 
 // key is the state key of the callback's execution.
-func (c *callback) key() string { return stateKey(c.ev.AccountID, c.ev.WorkflowExecutionID) }
+func (c *callback) key() string { return StateKey(c.ev.AccountID, c.ev.WorkflowExecutionID) }
 
 // mark is the callback as the execution state sees it.
 func (c *callback) mark() mark {
@@ -82,6 +87,7 @@ func decodeCallback(msg *message.Message, stored time.Time) (*callback, error) {
 	case !ev.ReceivedAt.IsZero():
 		c.sentAt = ev.ReceivedAt
 	}
+	c.lane = msg.Metadata.Get(events.HeaderLane)
 	if h := msg.Metadata.Get(events.HeaderReplay); h != "" {
 		m, err := events.ParseReplayMarker(h)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +47,7 @@ const (
 	DefaultRetryMaxInterval     = 5 * time.Minute
 	DefaultStateTTL             = 30 * 24 * time.Hour
 	DefaultHealthInterval       = 30 * time.Second
+	DefaultWorkConcurrency      = 2
 )
 
 // Settings of Config.NetverifyConfirm (KYCFLOW_ENRICHER_NETVERIFY_CONFIRM).
@@ -148,6 +150,16 @@ type Config struct {
 	// it reports retrieval DOWN, retrieval is held (callbacks wait, no
 	// retries are spent). Negative turns the watch off; default 30s.
 	HealthInterval time.Duration
+	// WorkConcurrency is how many items of the work stream (migration
+	// batches queued by "kycflow migrate-data") one process runs at once.
+	// Their requests wait in the migrate lane of the Jumio budget, so this
+	// only has to cover Jumio's latency.
+	WorkConcurrency int
+	// MigrationCallbackURL is where Jumio posts the callbacks of scans the
+	// enricher migrates: ingest's Platform callback URL, path secret
+	// included (it is read like a secret). Empty: the callback URL of the
+	// Jumio Portal.
+	MigrationCallbackURL string
 }
 
 // LoadConfig reads the enricher variables (KYCFLOW_ENRICHER_*,
@@ -175,6 +187,8 @@ func LoadConfig(e *config.Env) Config {
 		StateTTL:             e.Duration("KYCFLOW_ENRICHER_STATE_TTL", DefaultStateTTL, "how long per-execution state is kept after its last update"),
 		Reconcile:            reconcile.LoadConfig(e),
 		HealthInterval:       e.Duration("KYCFLOW_ENRICHER_HEALTH_INTERVAL", DefaultHealthInterval, "how often Jumio's status endpoint is read (0: never)"),
+		WorkConcurrency:      e.Int("KYCFLOW_ENRICHER_WORK_CONCURRENCY", DefaultWorkConcurrency, "migration batches run at once per process"),
+		MigrationCallbackURL: e.Secret("KYCFLOW_ENRICHER_MIGRATION_CALLBACK_URL", "callback URL Jumio posts migrated scans' callbacks to (ingest's Platform URL with its path secret); empty: the Portal's").Value(),
 	}
 	if c.HealthInterval == 0 {
 		c.HealthInterval = -1 // "0" turns the watch off; Config's zero is the default
@@ -187,6 +201,7 @@ func LoadConfig(e *config.Env) Config {
 		}
 		c.NotReadySchedule = append(c.NotReadySchedule, d)
 	}
+	c.Server.Profiling = e.Bool("KYCFLOW_ENRICHER_PPROF", false, "serve Go profiles under /debug/pprof/ on KYCFLOW_ENRICHER_ADDR, for measuring")
 	return c
 }
 
@@ -210,6 +225,7 @@ func (c *Config) setDefaults() {
 	c.RetryMaxInterval = cmp.Or(c.RetryMaxInterval, DefaultRetryMaxInterval)
 	c.StateTTL = cmp.Or(c.StateTTL, DefaultStateTTL)
 	c.HealthInterval = cmp.Or(c.HealthInterval, DefaultHealthInterval)
+	c.WorkConcurrency = cmp.Or(c.WorkConcurrency, DefaultWorkConcurrency)
 	c.NetverifyConfirm = cmp.Or(c.NetverifyConfirm, ConfirmAuto)
 	if c.NotReadySchedule == nil {
 		c.NotReadySchedule = jumio.NotReadySchedule
@@ -249,6 +265,14 @@ func (c Config) Validate() error {
 		if d <= 0 {
 			bad("the not-ready schedule holds a delay that is not a positive duration")
 			break
+		}
+	}
+	if c.WorkConcurrency < 1 {
+		bad("work concurrency must be at least 1")
+	}
+	if u := c.MigrationCallbackURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || len(u) > 255 {
+			bad("the migration callback URL is not an http(s) URL of at most 255 characters")
 		}
 	}
 	switch c.NetverifyConfirm {

@@ -17,6 +17,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/erasure"
+	"github.com/kycflow/kycflow/internal/migration"
 	"github.com/kycflow/kycflow/internal/reconcile"
 	"github.com/kycflow/kycflow/internal/telemetry"
 	"github.com/kycflow/kycflow/pkg/events"
@@ -33,6 +35,10 @@ type Handlers struct {
 	// (broker.Redeliver) and always returns nil, so the router acks only
 	// what it did not nack and logs no error per retry.
 	Enrich message.NoPublishHandlerFunc
+	// Work handles one item of the work stream (a migration batch): it
+	// runs it in the migrate lane, asks for its delayed redelivery, or
+	// dead-letters it; like Enrich it settles the message itself.
+	Work message.NoPublishHandlerFunc
 }
 
 // Enricher turns stored callbacks into enriched results: one durable
@@ -65,11 +71,15 @@ type Enricher struct {
 	// there is a panic of the handler).
 	hook func(eventID string)
 
-	// state is set by Run before any message is handled.
-	state   *stateStore
-	started atomic.Bool
-	running chan struct{} // closed once the router runs
-	stopped atomic.Bool
+	// state, migrations, erasures and runner are set by Run before any
+	// message is handled.
+	state      *stateStore
+	migrations *migration.Store
+	erasures   *erasure.Registry
+	runner     *migration.Runner
+	started    atomic.Bool
+	running    chan struct{} // closed once the router runs
+	stopped    atomic.Bool
 }
 
 // New returns an enricher for cfg (defaults applied, then validated) that
@@ -143,7 +153,7 @@ func New(cfg Config, nc *nats.Conn, client *jumio.Client, tel *telemetry.Telemet
 		confirm: ConfirmsNetverify(cfg),
 	}
 	e.health = newHealthWatch(client, cfg.HealthInterval, logger)
-	e.Handlers = Handlers{Enrich: e.handle}
+	e.Handlers = Handlers{Enrich: e.handle, Work: e.handleWork}
 	if !e.confirm {
 		logger.Warn("Netverify callbacks not confirmed: their own fields decide, and any Jumio customer can send one",
 			"check", NetverifyCheckOff(cfg))
@@ -171,6 +181,9 @@ func (e *Enricher) Run(ctx context.Context) error {
 		return err
 	}
 	e.state = st
+	if err := e.ensureBulk(ctx); err != nil {
+		return err
+	}
 	sub, err := broker.NewSubscriber(broker.SubscriberConfig{
 		Stream:        events.StreamCallbacks,
 		Durable:       Durable,
@@ -208,6 +221,23 @@ func (e *Enricher) Run(ctx context.Context) error {
 		OnPanic:     e.countPanic,
 		Logger:      e.logger,
 	}))
+	work, err := broker.NewSubscriber(broker.SubscriberConfig{
+		Stream:        migration.StreamWork,
+		Durable:       migration.WorkDurable,
+		Description:   "kycflow enricher: bulk Jumio work (migration batches)",
+		AckWait:       e.cfg.AckWait,
+		MaxAckPending: max(e.cfg.WorkConcurrency, 100),
+		Concurrency:   e.cfg.WorkConcurrency,
+		DrainTimeout:  e.cfg.DrainTimeout,
+		PullExpiry:    e.cfg.PullExpiry,
+		Logger:        e.logger,
+		MeterProvider: e.mp,
+	}, e.js)
+	if err != nil {
+		return fmt.Errorf("enricher: %w", err)
+	}
+	defer work.Close()
+	router.AddConsumerHandler("work", migration.SubjectWork+".>", work, e.Handlers.Work)
 	reg, err := broker.RegisterConsumerLag(e.mp, e.js, broker.ConsumerRef{Stream: events.StreamCallbacks, Durable: Durable})
 	if err != nil {
 		return fmt.Errorf("enricher: %w", err)
@@ -309,14 +339,37 @@ func (e *Enricher) Ready(ctx context.Context) error {
 	if err := broker.Ready(ctx, e.nc, e.js, events.StreamCallbacks, events.StreamEnriched, events.StreamDLQ); err != nil {
 		return err
 	}
-	if _, err := e.js.KeyValue(ctx, StateBucket); err != nil {
-		return fmt.Errorf("state bucket %s: %w", StateBucket, err)
+	for _, b := range []string{StateBucket, migration.Bucket, erasure.Bucket} {
+		if _, err := e.js.KeyValue(ctx, b); err != nil {
+			return fmt.Errorf("bucket %s: %w", b, err)
+		}
 	}
 	if !e.cfg.Reconcile.Disabled {
 		if _, err := e.js.KeyValue(ctx, reconcile.Bucket); err != nil {
 			return fmt.Errorf("reconciler bucket %s: %w", reconcile.Bucket, err)
 		}
 	}
+	return nil
+}
+
+// ensureBulk creates (or updates) what the enricher shares with "kycflow
+// migrate-data" and "kycflow erase": the migration bucket and work stream,
+// and the erasure bucket.
+func (e *Enricher) ensureBulk(ctx context.Context) error {
+	streams := e.cfg.NATS.Streams
+	m, err := migration.Ensure(ctx, e.js, migration.StoreConfig{Storage: streams.Storage, Replicas: streams.Replicas})
+	if err != nil {
+		return fmt.Errorf("enricher: %w", err)
+	}
+	if err := migration.EnsureWorkStream(ctx, e.js, migration.WorkStreamConfig{Storage: streams.Storage, Replicas: streams.Replicas}); err != nil {
+		return fmt.Errorf("enricher: %w", err)
+	}
+	r, err := erasure.Ensure(ctx, e.js, erasure.Config{Storage: streams.Storage, Replicas: streams.Replicas})
+	if err != nil {
+		return fmt.Errorf("enricher: %w", err)
+	}
+	e.migrations, e.erasures = m, r
+	e.runner = migration.NewRunner(m, e.jumio, e.cfg.MigrationCallbackURL, e.logger)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
 )
 
 // handle enriches one stored callback and settles its message. What
@@ -43,6 +45,9 @@ func (e *Enricher) handle(msg *message.Message) error {
 	case err == nil:
 		e.metrics.results.Add(mctx, 1, apiAttr(api))
 		e.logger.DebugContext(ctx, "callback enriched", e.attrs(msg, c)...)
+		if c.tombstone {
+			e.dropErased(ctx, msg, c)
+		}
 		return nil
 	case errors.Is(err, errDuplicate):
 		e.metrics.duplicates.Add(mctx, 1, apiAttr(api))
@@ -95,6 +100,11 @@ func (e *Enricher) handle(msg *message.Message) error {
 // claim again, publishes the enriched event and records it. A replay
 // skips the duplicate and stale checks (it must reproduce its results) but
 // still records, never moving the newest callback back.
+//
+// The Jumio requests wait in the callback's lane of the budget (lane);
+// the callback of a migrated scan is linked to its Netverify original and
+// recorded as migrated once its result is stored. A transaction that was
+// erased gives a tombstone (retrieve).
 func (e *Enricher) enrich(ctx context.Context, c *callback, started time.Time) error {
 	key, m := c.key(), c.mark()
 	if c.replay == nil {
@@ -105,26 +115,45 @@ func (e *Enricher) enrich(ctx context.Context, c *callback, started time.Time) e
 	if e.hook != nil {
 		e.hook(c.ev.EventID)
 	}
-	ee, err := e.retrieve(ctx, c, started)
+	lane, migrated, err := e.lane(ctx, c)
 	if err != nil {
 		return err
 	}
+	ee, err := e.retrieve(jumio.WithLane(ctx, lane), c, started)
+	if err != nil {
+		return err
+	}
+	if migrated {
+		ref := c.ev.WorkflowExecutionID
+		ee.Result.IDs.ScanReference = ref
+		ee.Result.Migration = &events.Migration{ScanReference: ref}
+	}
 	at := e.now().UTC()
 	ee.Result.Timestamps.Enriched = &at
+	var checked *seen
 	if c.replay == nil {
-		if err := e.state.check(ctx, key, m); err != nil {
+		s, err := e.state.check(ctx, key, m)
+		if err != nil {
 			return err
 		}
+		checked = &s
 	}
 	stored, err := e.publish(ctx, c, ee, at)
 	if err != nil {
 		return err
 	}
+	// Before the record: a failure here redelivers the callback, whose
+	// publish is then dropped as a duplicate and whose mark is written.
+	if migrated {
+		if err := e.migrations.MarkMigrated(ctx, c.ev.WorkflowExecutionID, c.ev.AccountID); err != nil {
+			return fmt.Errorf("%w: %w", ErrBroker, err)
+		}
+	}
 	e.unreadable(ctx, c, ee.Result)
 	// A crash here leaves the event unrecorded: its redelivery is fetched
 	// again and its publish dropped by JetStream's duplicate window
 	// (Nats-Msg-Id), then recorded.
-	if err := e.state.record(ctx, key, m); err != nil {
+	if err := e.state.record(ctx, key, m, checked); err != nil {
 		return err
 	}
 	if !stored {
@@ -133,6 +162,32 @@ func (e *Enricher) enrich(ctx context.Context, c *callback, started time.Time) e
 		return errDuplicate
 	}
 	return nil
+}
+
+// lane is the lane of the budget a callback's Jumio requests wait in,
+// and whether it is the callback of a scan kycflow asked Jumio to migrate
+// (its execution id is a scan reference of the migration bucket): a
+// replay waits in the replay lane, a migrated scan in the migrate lane, a
+// callback kycflow fed with a Kycflow-Lane header in that bulk lane,
+// anything else in the live lane.
+func (e *Enricher) lane(ctx context.Context, c *callback) (jumio.Lane, bool, error) {
+	migrated := false
+	if c.ev.API == events.APIPlatform {
+		_, ok, err := e.migrations.Lookup(ctx, c.ev.WorkflowExecutionID)
+		if err != nil {
+			return "", false, fmt.Errorf("%w: %w", ErrBroker, err)
+		}
+		migrated = ok
+	}
+	switch l := jumio.Lane(c.lane); {
+	case c.replay != nil:
+		return jumio.LaneReplay, migrated, nil
+	case migrated:
+		return jumio.LaneMigrate, true, nil
+	case slices.Contains(jumio.BulkLanes, l):
+		return l, false, nil
+	}
+	return jumio.LaneLive, false, nil
 }
 
 // publish stores the enriched event in JUMIO_ENRICHED and returns once it
@@ -231,6 +286,27 @@ func (e *Enricher) deadLetter(ctx context.Context, msg *message.Message, c *call
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.NATS.PublishTimeout)
 	defer cancel()
 	return broker.PublishDeadLetter(dctx, e.js, dl)
+}
+
+// dropErased deletes the stored callback of an erased transaction from
+// JUMIO_CALLBACKS once its tombstone is stored: a late Netverify callback
+// carries the personal data the erasure removed. A failure is logged; the
+// callback then stays until the stream's retention or the next erasure
+// run removes it.
+func (e *Enricher) dropErased(ctx context.Context, msg *message.Message, c *callback) {
+	seq := broker.StreamSeq(msg)
+	if seq == 0 || broker.Stream(msg) != events.StreamCallbacks {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.NATS.PublishTimeout)
+	defer cancel()
+	st, err := e.js.Stream(dctx, events.StreamCallbacks)
+	if err == nil {
+		err = st.DeleteMsg(dctx, seq)
+	}
+	if err != nil {
+		e.logger.WarnContext(ctx, "callback of an erased transaction not deleted", append(e.attrs(msg, c), "error", err)...)
+	}
 }
 
 // attrs are the log attributes of a message: ids only.

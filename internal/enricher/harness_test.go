@@ -187,6 +187,17 @@ func (h *harness) publish(ev events.CallbackEvent, extra nats.Header) {
 
 func (h *harness) publishRaw(subject string, body []byte, id string, extra nats.Header) {
 	h.t.Helper()
+	m := callbackMsg(subject, body, id, extra)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := h.js.PublishMsg(ctx, m); err != nil {
+		h.t.Fatalf("publish %s: %v", subject, err)
+	}
+}
+
+// callbackMsg is a callback message as ingest stores it, with extra
+// headers.
+func callbackMsg(subject string, body []byte, id string, extra nats.Header) *nats.Msg {
 	m := nats.NewMsg(subject)
 	m.Data = body
 	m.Header.Set(events.HeaderCESpecVersion, events.CESpecVersion)
@@ -201,11 +212,7 @@ func (h *harness) publishRaw(subject string, body []byte, id string, extra nats.
 	for k, v := range extra {
 		m.Header[k] = v
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := h.js.PublishMsg(ctx, m); err != nil {
-		h.t.Fatalf("publish %s: %v", subject, err)
-	}
+	return m
 }
 
 var compiled struct {

@@ -100,11 +100,11 @@ func TestStateKey(t *testing.T) {
 		{"a.b", "c d", "a_b.c_d"},
 	}
 	for _, tt := range tests {
-		if got := stateKey(tt.account, tt.execution); got != tt.want {
-			t.Errorf("stateKey(%q, %q) = %q, want %q", tt.account, tt.execution, got, tt.want)
+		if got := StateKey(tt.account, tt.execution); got != tt.want {
+			t.Errorf("StateKey(%q, %q) = %q, want %q", tt.account, tt.execution, got, tt.want)
 		}
 	}
-	if got := stateKey("acct", "x:y@z"); !strings.HasPrefix(got, "h.") || len(got) != 66 {
+	if got := StateKey("acct", "x:y@z"); !strings.HasPrefix(got, "h.") || len(got) != 66 {
 		t.Errorf("stateKey of ids that cannot be key tokens = %q, want a hash", got)
 	}
 }
@@ -138,23 +138,24 @@ func TestClaimRace(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
-	key := stateKey("acct", "exec")
+	key := StateKey("acct", "exec")
 	if err := st.claim(ctx, key, mark{eventID: "old", sentAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.claim(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.check(ctx, key, mark{eventID: "old", sentAt: t0}); !errors.Is(err, errStale) {
+	if _, err := st.check(ctx, key, mark{eventID: "old", sentAt: t0}); !errors.Is(err, errStale) {
 		t.Errorf("older callback after a newer claim: %v, want errStale", err)
 	}
-	if err := st.check(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)}); err != nil {
+	seenNew, err := st.check(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)})
+	if err != nil {
 		t.Errorf("newer callback: %v", err)
 	}
-	if err := st.record(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)}); err != nil {
+	if err := st.record(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)}, &seenNew); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.check(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)}); !errors.Is(err, errDuplicate) {
+	if _, err := st.check(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)}); !errors.Is(err, errDuplicate) {
 		t.Errorf("event recorded meanwhile: %v, want errDuplicate", err)
 	}
 	if err := st.claim(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)}); !errors.Is(err, errDuplicate) {
@@ -176,6 +177,45 @@ func TestClaimRace(t *testing.T) {
 	s, _, err := st.get(ctx, key)
 	if err != nil || !s.Newest.Equal(t0.Add(17*time.Second)) {
 		t.Errorf("newest after concurrent claims %v (%v), want the latest", s.Newest, err)
+	}
+}
+
+// TestRecordAfterChange: record writes with compare-and-set on what check
+// read; when a newer callback claimed the execution in between, the
+// record is applied to the state as it is now, keeping the newer claim.
+func TestRecordAfterChange(t *testing.T) {
+	srv := brokertest.Start(t)
+	_, js := srv.JetStream(t)
+	ctx := context.Background()
+	st, err := ensureState(ctx, js, Config{StateTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	key := StateKey("acct", "exec")
+	if err := st.claim(ctx, key, mark{eventID: "first", sentAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	seenFirst, err := st.check(ctx, key, mark{eventID: "first", sentAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A newer callback claims while the first is being published.
+	if err := st.claim(ctx, key, mark{eventID: "second", sentAt: t0.Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.record(ctx, key, mark{eventID: "first", sentAt: t0}, &seenFirst); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := st.get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Newest.Equal(t0.Add(time.Second)) || !got.enriched("first") {
+		t.Errorf("state after the record: newest %v, enriched %v; want the second claim kept and first enriched", got.Newest, got.Enriched)
+	}
+	if err := st.claim(ctx, key, mark{eventID: "first", sentAt: t0}); !errors.Is(err, errDuplicate) {
+		t.Errorf("claim of the recorded event: %v, want errDuplicate", err)
 	}
 }
 

@@ -48,6 +48,12 @@ const (
 	// MetricRetrievalHeld is 1 while retrieval is held because Jumio
 	// reports it DOWN.
 	MetricRetrievalHeld = "kycflow_enricher_retrieval_held"
+	// MetricTombstones counts callbacks of erased transactions made into
+	// tombstones, by API.
+	MetricTombstones = "kycflow_enricher_tombstones"
+	// MetricWork counts work items (migration batches) by outcome (done,
+	// retried, dead_lettered).
+	MetricWork = "kycflow_enricher_work_items"
 	// MetricUnreadableFields counts, by API and field, the fields carrying
 	// a verification outcome that a published result could not read
 	// (events.Result.UnreadableFields): each such result went out as a
@@ -75,6 +81,8 @@ type metrics struct {
 	duplicates  metric.Int64Counter
 	collapsed   metric.Int64Counter
 	deadLetters metric.Int64Counter
+	tombstones  metric.Int64Counter
+	work        metric.Int64Counter
 	unreadable  metric.Int64Counter
 }
 
@@ -96,6 +104,8 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	ms.duplicates = counter(MetricDuplicates, "{callback}", "Callbacks dropped because their event id was already enriched, by API.")
 	ms.collapsed = counter(MetricCollapsed, "{callback}", "Callbacks dropped because their status was already enriched from the other side of a reconciliation (a reconciled callback and Jumio's own), by API.")
 	ms.deadLetters = counter(MetricDeadLetters, "{callback}", "Callbacks dead-lettered to JUMIO_DLQ, by API and class.")
+	ms.tombstones = counter(MetricTombstones, "{callback}", "Callbacks of erased transactions made into tombstones, by API.")
+	ms.work = counter(MetricWork, "{item}", "Work items (migration batches) by outcome.")
 	ms.unreadable = counter(MetricUnreadableFields, "{field}", "Verdict-carrying fields a published result could not read, by API and field.")
 	var err error
 	ms.fetchTime, err = m.Float64Histogram(MetricFetchDuration, metric.WithUnit("s"),

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
 
 	"github.com/kycflow/kycflow/internal/enricher"
@@ -214,4 +216,88 @@ func TestOrderAcrossInstances(t *testing.T) {
 		t.Errorf("ledger %+v: %d results, want %d (%d older ones went first)", l, l.Results, want, olderEnriched)
 	}
 	t.Logf("%d executions, 4 callbacks each on two instances: %d older ones went first, %d stale, %d duplicates", n, olderEnriched, l.Stale, l.Duplicates)
+}
+
+// TestConcurrentClaimsAcrossInstances: two enricher instances take an
+// execution's callbacks at the same moment: six statuses sent a minute
+// apart, each also stored again under another message id, all published
+// at once in a shuffled order. Every callback is held after its claim
+// until each has been claimed or dropped as stale, so the claims race
+// each other and nothing else: with compare-and-set on the execution's
+// state the newest claim stands, every older callback is dropped as
+// stale at its second look, and each execution yields exactly one
+// result, its newest status. A claim that overwrote a newer one would
+// let an older status through as a second result.
+func TestConcurrentClaimsAcrossInstances(t *testing.T) {
+	const n, statuses = 6, 6
+	h := newHarness(t, jumiotest.Config{})
+	total := n * statuses * 2
+	release := make(chan struct{})
+	var claimed [2]atomic.Int64
+	cfg := h.config()
+	// Together the two instances hold every callback at once, so none
+	// waits for a slot while the others are held; apart, neither can take
+	// them all.
+	cfg.Concurrency = total / 2
+	for i := range 2 {
+		conn, _ := h.broker.JetStream(t)
+		h.startWith(cfg, conn, func(e *enricher.Enricher) {
+			enricher.SetHook(e, func(string) {
+				claimed[i].Add(1)
+				<-release
+			})
+		})
+	}
+	t0 := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	newest := map[string]string{} // execution → its newest event id
+	var msgs []*nats.Msg
+	for i, x := range h.executions(n, 31) {
+		base := h.platformEvent(x, t0)
+		for s := range statuses {
+			ev := withStatus(base, base.Status, t0.Add(time.Duration(s)*time.Minute))
+			b, err := json.Marshal(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs = append(msgs,
+				callbackMsg(ev.Subject(), b, ev.EventID, nil),
+				callbackMsg(ev.Subject(), b, ev.EventID, redelivered(fmt.Sprintf("again-%d-%d", i, s))))
+			newest[ev.WorkflowExecutionID] = ev.EventID
+		}
+	}
+	rand.Shuffle(len(msgs), func(i, j int) { msgs[i], msgs[j] = msgs[j], msgs[i] })
+	for _, m := range msgs {
+		if _, err := h.js.PublishMsgAsync(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-h.js.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		t.Fatal("publishes not acknowledged")
+	}
+	h.eventually("every callback claimed or dropped", func() bool {
+		l := h.ledger()
+		return claimed[0].Load()+claimed[1].Load()+l.settled() >= int64(total)
+	})
+	close(release)
+	l := h.settle(total)
+
+	got := map[string][]string{} // execution → event ids as stored
+	for _, m := range h.enriched() {
+		x := m.Event.Result.IDs.WorkflowExecutionID
+		got[x] = append(got[x], m.Header.Get(events.HeaderCEID))
+	}
+	want := map[string][]string{}
+	for x, id := range newest {
+		want[x] = []string{id}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("enriched per execution (-want +got):\n%s", diff)
+	}
+	if claimed[0].Load() == 0 || claimed[1].Load() == 0 {
+		t.Errorf("claims %d and %d: want both instances to take callbacks", claimed[0].Load(), claimed[1].Load())
+	}
+	t.Logf("%d executions, %d callbacks each at once on two instances: %d and %d claimed, %d stale, %d duplicates, %d results",
+		n, statuses*2, claimed[0].Load(), claimed[1].Load(), l.Stale, l.Duplicates, l.Results)
 }

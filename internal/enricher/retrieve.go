@@ -2,6 +2,7 @@ package enricher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -19,11 +20,44 @@ import (
 // Netverify ones when they are confirmed (Config.NetverifyConfirm), else
 // from the callback itself.
 // now is when the message was taken up: 404s are judged against it.
+//
+// A transaction kycflow erased ("kycflow erase") gives a tombstone: a
+// Netverify callback without being mapped (its fields are personal data),
+// a Platform callback when Jumio answers 404 (the account is gone), at
+// once, instead of retrying a 404 "not ready yet" for an hour and
+// dead-lettering it. Platform details Jumio wiped out map to a tombstone
+// on their own (mapping.FromPlatform).
 func (e *Enricher) retrieve(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
 	if c.ev.API == events.APIPlatform {
-		return e.platform(ctx, c, now)
+		ee, err := e.platform(ctx, c, now)
+		if errors.Is(err, jumio.ErrNotFound) {
+			if t, ok, rerr := e.erased(ctx, c); rerr != nil || ok {
+				return t, rerr
+			}
+		}
+		return ee, err
+	}
+	if t, ok, err := e.erased(ctx, c); err != nil || ok {
+		return t, err
 	}
 	return e.netverify(ctx, c, now)
+}
+
+// erased returns the tombstone of a callback whose transaction (or
+// account) kycflow erased, and ok. A registry that cannot be read is an
+// ErrBroker (retried): a Netverify callback of an erased scan must not be
+// mapped meanwhile.
+func (e *Enricher) erased(ctx context.Context, c *callback) (events.EnrichedEvent, bool, error) {
+	at, ok, err := e.erasures.Erased(ctx, c.ev.AccountID, c.ev.WorkflowExecutionID)
+	if err != nil {
+		return events.EnrichedEvent{}, false, fmt.Errorf("%w: %w", ErrBroker, err)
+	}
+	if !ok {
+		return events.EnrichedEvent{}, false, nil
+	}
+	e.metrics.tombstones.Add(context.WithoutCancel(ctx), 1, apiAttr(c.ev.API))
+	c.tombstone = true
+	return enriched(mapping.Tombstone(c.ev, at, e.tables), events.RawTombstone, nil), true, nil
 }
 
 // platform fetches the workflow details, built from the callback's ids and

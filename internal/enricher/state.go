@@ -136,17 +136,41 @@ func ensureState(ctx context.Context, js jetstream.JetStream, c Config) (*stateS
 
 var kvKeyRE = regexp.MustCompile(`^[-/_=a-zA-Z0-9]+$`)
 
-// stateKey is the key of an execution: "<account>.<execution>" ("legacy"
-// for Netverify's missing account), readable for operators
-// ("nats kv get kycflow_enricher_executions <account>.<execution>"). Ids
-// that cannot be key tokens are hashed ("h.<sha256>").
-func stateKey(accountID, executionID string) string {
+// StateKey is the key of an execution in StateBucket:
+// "<account>.<execution>" ("legacy" for Netverify's missing account),
+// readable for operators ("nats kv get kycflow_enricher_executions
+// <account>.<execution>"). Ids that cannot be key tokens are hashed
+// ("h.<sha256>").
+func StateKey(accountID, executionID string) string {
 	a, e := events.AccountToken(accountID), events.Token(executionID)
 	if kvKeyRE.MatchString(a) && kvKeyRE.MatchString(e) {
 		return a + "." + e
 	}
 	h := sha256.Sum256([]byte(accountID + "\x00" + executionID))
 	return "h." + hex.EncodeToString(h[:])
+}
+
+// StateKeyFilters are the key filters of StateBucket that select the
+// state of an account (accountID set; executions, the account's, each with
+// the accounts it appeared under, "" for Netverify's none) or of one
+// execution (accountID empty): the account's or the execution's keys with
+// a wildcard, and each execution's exact keys, which hashed keys and the
+// Netverify originals of migrated executions need.
+func StateKeyFilters(accountID string, executions map[string][]string) []string {
+	var out []string
+	if accountID != "" {
+		out = append(out, events.AccountToken(accountID)+".*")
+	}
+	for x, accounts := range executions {
+		if accountID == "" {
+			out = append(out, "*."+events.Token(x))
+		}
+		for _, a := range accounts {
+			out = append(out, StateKey(a, x))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // get returns the state of key and its revision (0: none).
@@ -181,34 +205,59 @@ func (s *stateStore) update(ctx context.Context, key string, change func(*execSt
 		if err != nil || !write {
 			return err
 		}
-		b, err := json.Marshal(st)
-		if err != nil {
-			return fmt.Errorf("enricher: state encode: %w", err)
-		}
-		if rev == 0 {
-			_, err = s.kv.Create(ctx, key, b)
-		} else {
-			_, err = s.kv.Update(ctx, key, b, rev)
-		}
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
-			continue
-		default:
-			return fmt.Errorf("%w: state write: %w", ErrBroker, err)
+		if err := s.put(ctx, key, st, rev); !conflict(err) {
+			return err
 		}
 	}
 	return fmt.Errorf("%w: state of %s contended", ErrBroker, key)
 }
 
+// put writes st under key if its revision is still rev (0: the key does
+// not exist, or holds a deletion marker). A lost race is returned as is
+// (conflict).
+func (s *stateStore) put(ctx context.Context, key string, st execState, rev uint64) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("enricher: state encode: %w", err)
+	}
+	if rev == 0 {
+		_, err = s.kv.Create(ctx, key, b)
+	} else {
+		_, err = s.kv.Update(ctx, key, b, rev)
+	}
+	if err != nil && !conflict(err) {
+		return fmt.Errorf("%w: state write: %w", ErrBroker, err)
+	}
+	return err
+}
+
+func conflict(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
+}
+
 // claim checks a callback against the state of its execution before it is
 // fetched: errDuplicate when its event id was enriched, errCollapsed when
 // it collapses with a status enriched across a reconciliation, errStale
-// when a newer
-// callback was enriched or claimed; otherwise it claims the execution for
-// callbacks sent at m.sentAt (later ones stay welcome).
+// when a newer callback was enriched or claimed; otherwise it claims the
+// execution for callbacks sent at m.sentAt (later ones stay welcome).
+//
+// Most callbacks are the first of their execution: the state is created
+// outright, a single write without a read. Only when the execution has a
+// state already is it read and updated with compare-and-set.
 func (s *stateStore) claim(ctx context.Context, key string, m mark) error {
+	b, err := json.Marshal(execState{Newest: m.sentAt})
+	if err != nil {
+		return fmt.Errorf("enricher: state encode: %w", err)
+	}
+	// Update with revision 0 writes only if the key has no value; unlike
+	// Create it does not read the key back when it has one.
+	_, err = s.kv.Update(ctx, key, b, 0)
+	switch {
+	case err == nil:
+		return nil
+	case !conflict(err):
+		return fmt.Errorf("%w: state write: %w", ErrBroker, err)
+	}
 	return s.update(ctx, key, func(st *execState) (bool, error) {
 		switch {
 		case st.enriched(m.eventID):
@@ -225,26 +274,43 @@ func (s *stateStore) claim(ctx context.Context, key string, m mark) error {
 	})
 }
 
-// check is claim's second look, after fetching and before publishing: a
-// newer callback may have claimed the execution meanwhile, or the same
-// event been enriched by another worker.
-func (s *stateStore) check(ctx context.Context, key string, m mark) error {
-	st, _, err := s.get(ctx, key)
-	switch {
-	case err != nil:
-		return err
-	case st.enriched(m.eventID):
-		return errDuplicate
-	case st.collapses(m):
-		return errCollapsed
-	case st.stale(m.sentAt):
-		return errStale
-	}
-	return nil
+// seen is the state of an execution as check read it, for record.
+type seen struct {
+	st  execState
+	rev uint64
 }
 
-// record notes the callback as enriched.
-func (s *stateStore) record(ctx context.Context, key string, m mark) error {
+// check is claim's second look, after fetching and before publishing: a
+// newer callback may have claimed the execution meanwhile, or the same
+// event been enriched by another worker. It returns what it read.
+func (s *stateStore) check(ctx context.Context, key string, m mark) (seen, error) {
+	st, rev, err := s.get(ctx, key)
+	switch {
+	case err != nil:
+		return seen{}, err
+	case st.enriched(m.eventID):
+		return seen{}, errDuplicate
+	case st.collapses(m):
+		return seen{}, errCollapsed
+	case st.stale(m.sentAt):
+		return seen{}, errStale
+	}
+	return seen{st: st, rev: rev}, nil
+}
+
+// record notes the callback m as enriched. With what check read
+// (prev, nil for a replay, which does not check) it writes at once with
+// compare-and-set on that revision, without reading the state again;
+// when another writer changed it meanwhile, it reads and updates as usual.
+func (s *stateStore) record(ctx context.Context, key string, m mark, prev *seen) error {
+	if prev != nil {
+		st := prev.st
+		st.Enriched = slices.Clone(st.Enriched)
+		st.record(m)
+		if err := s.put(ctx, key, st, prev.rev); !conflict(err) {
+			return err
+		}
+	}
 	return s.update(ctx, key, func(st *execState) (bool, error) {
 		st.record(m)
 		return true, nil

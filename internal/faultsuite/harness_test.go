@@ -141,6 +141,10 @@ type world struct {
 	sim   *jumiotest.Server
 	jumio *rig.Gate
 	p     *rig.Pipeline
+	// probeErr is why the last probe of held work read nothing (nil when
+	// it read): awaitHeld names it, so that a probe that cannot read
+	// (a metrics address gone wrong) is not taken for an idle pipeline.
+	probeErr error
 }
 
 func newWorld(t *testing.T, cfg worldConfig) *world {
@@ -331,10 +335,12 @@ func (w *world) consumer(stream, durable string) *jetstream.ConsumerInfo {
 	defer cancel()
 	c, err := w.p.JetStream().Consumer(ctx, stream, durable)
 	if err != nil {
+		w.probeErr = fmt.Errorf("consumer %s/%s: %w", stream, durable, err)
 		return nil
 	}
 	info, err := c.Info(ctx)
 	if err != nil {
+		w.probeErr = fmt.Errorf("consumer %s/%s: %w", stream, durable, err)
 		return nil
 	}
 	return info
@@ -387,6 +393,7 @@ func (w *world) inFlight(proc *rig.Process) int {
 	defer cancel()
 	v, err := proc.Metric(ctx, name, nil)
 	if err != nil {
+		w.probeErr = err
 		return 0
 	}
 	return int(v)
@@ -394,17 +401,30 @@ func (w *world) inFlight(proc *rig.Process) int {
 
 // awaitHeld polls probe until it reports at least min messages held and
 // returns what it reported: a fault is fired only once the pipeline is
-// seen holding work. The case fails when the load (if any) ends first: a
-// fault then could not land on anything.
+// seen holding work. Work a stage holds only briefly (ingest answers in
+// milliseconds) is seen by polling often while the load lasts. The case
+// fails when the load (if any) ends first, or after a few minutes: a
+// fault then could not land on anything. The failure names the probe's
+// last read error, if any, as a probe that cannot read sees nothing held.
 func (w *world) awaitHeld(what string, l *load, min int, probe func() int) int {
 	w.t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
+	most, reads, failed := 0, 0, 0
+	var lastErr error
 	for {
-		if n := probe(); n >= min {
+		w.probeErr = nil
+		n := probe()
+		reads++
+		if w.probeErr != nil {
+			failed, lastErr = failed+1, w.probeErr
+		}
+		if n >= min {
 			return n
 		}
+		most = max(most, n)
 		if (l != nil && l.finished()) || time.Now().After(deadline) {
-			w.t.Fatalf("%s: nothing held (%d at most wanted) while callbacks flowed: the fault would have landed on nothing", what, min)
+			w.t.Fatalf("%s: at most %d held (%d wanted) in %d reads while callbacks flowed (%d reads failed, the last: %v): the fault would have landed on nothing",
+				what, most, min, reads, failed, lastErr)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

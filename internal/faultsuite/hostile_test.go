@@ -384,9 +384,13 @@ func (h *hostile) slow(ctx context.Context, head, trickle string) outcome {
 
 // closedByServer reports whether err means the server closed the
 // connection (EOF, reset, broken pipe) rather than a client-side failure.
+// A write on a closed connection (net.ErrClosed) is the server's close
+// too: each request has a transport and a connection of its own, which
+// the transport closes only once it read the server's close while the
+// body was still being written (a loaded machine, a limit's timeout).
 func closedByServer(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
 
 // post sends one callback body and returns the status.

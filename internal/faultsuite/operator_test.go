@@ -54,6 +54,7 @@ func TestClusterOperatorCommands(t *testing.T) {
 	var reports []struct {
 		Name    string `json:"name"`
 		Drift   []string
+		Missing bool `json:"missing"`
 		Cluster *struct {
 			Leader   string `json:"leader"`
 			Replicas []struct {
@@ -66,6 +67,11 @@ func TestClusterOperatorCommands(t *testing.T) {
 		t.Fatalf("streams --json: %v\n%s", err, out)
 	}
 	for _, r := range reports {
+		if r.Missing {
+			// Created on first use (KYCFLOW_AUDIT by kycflow erase); a
+			// missing stream of the stages would have made streams exit 1.
+			continue
+		}
 		if r.Cluster == nil || r.Cluster.Leader == "" || len(r.Cluster.Replicas) != 2 {
 			t.Errorf("streams: %s: cluster %+v, want a leader and two replicas", r.Name, r.Cluster)
 			continue
@@ -117,11 +123,13 @@ func TestClusterOperatorCommands(t *testing.T) {
 	w.kycflow(0, "replay", "notify", "--execution", again.ID, "--redeliver", "--route", "hook-a")
 	w.awaitHeld("the replayed delivery", nil, before+1, count)
 
-	// erase: nothing of the account is left anywhere.
+	// erase: nothing of the account is left anywhere in kycflow (the
+	// deletion at Jumio has its own end-to-end tests in internal/cli; the
+	// command here has no Jumio credentials).
 	if account == again.AccountID {
 		t.Fatal("the scenario has a single account: nothing to tell an erasure from")
 	}
-	w.kycflow(0, "erase", "--account", account, "--yes")
+	w.kycflow(0, "erase", "--account", account, "--local-only", "--yes")
 	token := "." + events.AccountToken(account) + "."
 	for _, stream := range []string{events.StreamCallbacks, events.StreamEnriched, events.StreamResults, events.StreamDLQ} {
 		msgs, err := rig.ReadStream(w.timeout(time.Minute), w.p.JetStream(), stream)

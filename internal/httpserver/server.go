@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,11 @@ type Config struct {
 	MaxHeaderBytes int
 	// ShutdownTimeout bounds the wait for in-flight requests on shutdown.
 	ShutdownTimeout time.Duration
+	// Profiling serves the Go runtime's profiles (net/http/pprof) under
+	// /debug/pprof/ on a server built by New: for measuring ("kycflow
+	// bench e2e --profile"), on an address only operators reach. A CPU
+	// profile is limited to WriteTimeout.
+	Profiling bool
 }
 
 // LoadConfig reads a server's variables under prefix (for example
@@ -141,6 +147,13 @@ func newServer(cfg Config, handler http.Handler, ready ReadyFunc, metrics http.H
 	})
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
+	}
+	if cfg.Profiling {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
 	if handler != nil {
 		mux.Handle("/", handler)

@@ -1,11 +1,14 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -217,4 +220,87 @@ func TestAdminAddrInvalid(t *testing.T) {
 	if !errors.Is(err, ingest.ErrInvalidConfig) || !errors.As(err, &ve) || ve.Var != "KYCFLOW_INGEST_ADMIN_ADDR" {
 		t.Errorf("Run: got %v, want a *VarError for KYCFLOW_INGEST_ADMIN_ADDR", err)
 	}
+}
+
+// TestRunWarnsChecksOff: standalone ingest logs, at startup and per API,
+// a warning naming exactly the sender checks that are off, and none when
+// every check is on.
+func TestRunWarnsChecksOff(t *testing.T) {
+	broker := brokertest.Start(t)
+	for _, tc := range []struct {
+		name   string
+		mutate func(*ingest.Config)
+		want   map[string]string // api -> a check named in its warning
+	}{
+		{"every check on", func(c *ingest.Config) {
+			c.PathSecret = secret("s3cr3t-segment-0123456789")
+			c.UserReferenceSecrets = secret("hmac-secret")
+			c.UserReferenceAPIs = []string{"platform", "netverify"}
+		}, map[string]string{}},
+		{"source address off, Netverify's userReference unsigned", func(c *ingest.Config) {
+			c.CheckSourceIP = false
+			c.PathSecret = secret("s3cr3t-segment-0123456789")
+			c.UserReferenceSecrets = secret("hmac-secret")
+		}, map[string]string{
+			"platform":  "KYCFLOW_INGEST_CHECK_SOURCE_IP=false",
+			"netverify": "KYCFLOW_INGEST_USER_REFERENCE_APIS does not name netverify",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs lockedLog
+			tel, err := telemetry.Setup(t.Context(), telemetry.Config{ServiceName: "ingest", LogFormat: "json", LogLevel: "info"}, &logs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := testConfig()
+			cfg.NATS.URL = broker.URL()
+			cfg.AdminAddr = ingesttest.FreeAddr(t)
+			tc.mutate(&cfg)
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- ingest.Run(ctx, cfg, tel, nil) }()
+			ingesttest.WaitReady(t, "http://"+cfg.AdminAddr)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			got := map[string]string{}
+			for line := range strings.SplitSeq(logs.String(), "\n") {
+				var rec struct{ Msg, Level, API, Checks string }
+				if json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != "sender checks off" {
+					continue
+				}
+				if rec.Level != "WARN" {
+					t.Errorf("%s: level %s, want WARN", rec.API, rec.Level)
+				}
+				got[rec.API] = rec.Checks
+			}
+			if len(got) != len(tc.want) {
+				t.Errorf("warnings for %v, want for %v", got, tc.want)
+			}
+			for api, check := range tc.want {
+				if !strings.Contains(got[api], check) {
+					t.Errorf("%s: warning %q does not name %q", api, got[api], check)
+				}
+			}
+		})
+	}
+}
+
+// lockedLog is a log destination that a server's goroutines may share.
+type lockedLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

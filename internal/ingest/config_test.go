@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kycflow/kycflow/internal/config"
+	"github.com/kycflow/kycflow/pkg/events"
 )
 
 func TestConfigDefaultsAreValid(t *testing.T) {
@@ -50,6 +51,8 @@ func TestConfigValidate(t *testing.T) {
 		{"user reference APIs", map[string]string{"KYCFLOW_INGEST_USER_REFERENCE_APIS": "platform,soap"}, "KYCFLOW_INGEST_USER_REFERENCE_APIS"},
 		{"user reference secrets", map[string]string{"KYCFLOW_INGEST_USER_REFERENCE_SECRETS": " , "}, "KYCFLOW_INGEST_USER_REFERENCE_SECRETS"},
 		{"rate", map[string]string{"KYCFLOW_INGEST_RATE_LIMIT": "-1"}, "KYCFLOW_INGEST_RATE_LIMIT"},
+		{"IPv6 prefix too short", map[string]string{"KYCFLOW_INGEST_RATE_LIMIT_IPV6_PREFIX": "8"}, "KYCFLOW_INGEST_RATE_LIMIT_IPV6_PREFIX"},
+		{"IPv6 prefix too long", map[string]string{"KYCFLOW_INGEST_RATE_LIMIT_IPV6_PREFIX": "129"}, "KYCFLOW_INGEST_RATE_LIMIT_IPV6_PREFIX"},
 		{"admin address without a port", map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": "9090"}, "KYCFLOW_INGEST_ADMIN_ADDR"},
 		{"admin port out of range", map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": ":70000"}, "KYCFLOW_INGEST_ADMIN_ADDR"},
 		{"admin port not a number", map[string]string{"KYCFLOW_INGEST_ADMIN_ADDR": "localhost:admin"}, "KYCFLOW_INGEST_ADMIN_ADDR"},
@@ -114,5 +117,55 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 		if got != want {
 			t.Errorf("README.md default of %s: got %s, want %s", v.Key, got, want)
 		}
+	}
+}
+
+// TestChecksOff: each API's list names exactly the sender checks that are
+// off for it, each by the variable that turns it on.
+func TestChecksOff(t *testing.T) {
+	on := map[string]string{
+		"KYCFLOW_INGEST_PATH_SECRET":            "s3cr3t-segment-0123456789",
+		"KYCFLOW_INGEST_USER_REFERENCE_SECRETS": "hmac-secret",
+		"KYCFLOW_INGEST_USER_REFERENCE_APIS":    "platform,netverify",
+	}
+	for _, tc := range []struct {
+		name         string
+		env          map[string]string
+		platform, nv []string // one variable named per check that is off
+	}{
+		{"every check on", nil, nil, nil},
+		{"source address", map[string]string{"KYCFLOW_INGEST_CHECK_SOURCE_IP": "false"},
+			[]string{"KYCFLOW_INGEST_CHECK_SOURCE_IP=false"}, []string{"KYCFLOW_INGEST_CHECK_SOURCE_IP=false"}},
+		{"path secret", map[string]string{"KYCFLOW_INGEST_PATH_SECRET": ""},
+			[]string{"KYCFLOW_INGEST_PATH_SECRET unset"}, []string{"KYCFLOW_INGEST_PATH_SECRET unset"}},
+		{"userReference secrets", map[string]string{"KYCFLOW_INGEST_USER_REFERENCE_SECRETS": ""},
+			[]string{"KYCFLOW_INGEST_USER_REFERENCE_SECRETS unset"}, []string{"KYCFLOW_INGEST_USER_REFERENCE_SECRETS unset"}},
+		{"userReference of the Platform only", map[string]string{"KYCFLOW_INGEST_USER_REFERENCE_APIS": "platform"},
+			nil, []string{"KYCFLOW_INGEST_USER_REFERENCE_APIS does not name netverify"}},
+		{"userReference of Netverify only", map[string]string{"KYCFLOW_INGEST_USER_REFERENCE_APIS": "netverify"},
+			[]string{"KYCFLOW_INGEST_USER_REFERENCE_APIS does not name platform"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range on {
+				env[k] = v
+			}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			cfg := LoadConfig(config.FromMap(env))
+			for api, want := range map[events.API][]string{events.APIPlatform: tc.platform, events.APINetverify: tc.nv} {
+				got := cfg.ChecksOff(api)
+				if len(got) != len(want) {
+					t.Errorf("%s: got %q, want one entry for each of %q", api, got, want)
+					continue
+				}
+				for i := range want {
+					if !strings.Contains(got[i], want[i]) {
+						t.Errorf("%s: entry %d %q does not name %q", api, i, got[i], want[i])
+					}
+				}
+			}
+		})
 	}
 }

@@ -539,6 +539,26 @@ func TestRateLimit(t *testing.T) {
 			t.Errorf("stored: got %d, want 0", n)
 		}
 	})
+	t.Run("IPv6 by the configured prefix", func(t *testing.T) {
+		// Two /64s of one /56 share a bucket at prefix 56, which the
+		// default 64 would keep apart; the next /56 has its own.
+		h := startIngest(t, nil, func(c *ingest.Config) {
+			limited(c)
+			c.CheckSourceIP = false
+			c.RateLimitIPv6Prefix = 56
+		})
+		for i := range burst {
+			if r := h.send2(t, bench.PlatformCallback(t.Name(), i), from("2001:db8:1:200::1")); r.status != http.StatusOK {
+				t.Fatalf("request %d: got %d, want 200", i, r.status)
+			}
+		}
+		if r := h.send2(t, bench.PlatformCallback(t.Name(), burst), from("2001:db8:1:2ff::9")); r.status != http.StatusTooManyRequests {
+			t.Errorf("another /64 of the same /56 past the burst: got %d, want 429", r.status)
+		}
+		if r := h.send2(t, bench.PlatformCallback(t.Name(), burst+1), from("2001:db8:1:300::1")); r.status != http.StatusOK {
+			t.Errorf("the next /56: got %d, want 200", r.status)
+		}
+	})
 }
 
 func (h *harness) send2(t *testing.T, cb bench.Callback, header http.Header) response {

@@ -69,7 +69,7 @@ const (
 // LoadConfig reads the notifier variables (KYCFLOW_NOTIFIER_*) and the
 // NATS ones.
 func LoadConfig(e *config.Env) Config {
-	return Config{
+	c := Config{
 		NATS:          broker.LoadConfig(e),
 		Server:        httpserver.LoadConfig(e, "KYCFLOW_NOTIFIER_", ":8082"),
 		RoutesFile:    e.String("KYCFLOW_NOTIFIER_ROUTES_FILE", "", "path of the routes file (required)"),
@@ -79,6 +79,8 @@ func LoadConfig(e *config.Env) Config {
 		DrainTimeout:  e.Duration("KYCFLOW_NOTIFIER_DRAIN_TIMEOUT", DefaultDrainTimeout, "time allowed at shutdown for deliveries in progress"),
 		DeliveriesTTL: e.Duration("KYCFLOW_NOTIFIER_DELIVERIES_TTL", DefaultDeliveriesTTL, "how long a delivery record is kept (keep it at least the retention of JUMIO_ENRICHED)"),
 	}
+	c.Server.Profiling = e.Bool("KYCFLOW_NOTIFIER_PPROF", false, "serve Go profiles under /debug/pprof/ on KYCFLOW_NOTIFIER_ADDR, for measuring")
+	return c
 }
 
 func (c *Config) setDefaults() {

@@ -83,7 +83,8 @@ func decode(msg *message.Message) (input, error) {
 // message it could not settle otherwise.
 //
 //  1. prepare: read the message, filter it, project it by the route's
-//     policy, and name its delivery (ids, replay marker);
+//     policy (and its migrated key), and name its delivery (ids, replay
+//     marker);
 //  2. claim: ask the delivery records whether it goes out (suppressed as
 //     identical, stale or in flight; busy: later) and hold its record;
 //  3. deliver to the sink;
@@ -95,9 +96,9 @@ func (rt *route) handle(msg *message.Message) error {
 		broker.Redeliver(msg, disabledDelay)
 		return nil
 	}
-	j, ok := rt.prepare(ctx, msg)
+	j, ok, err := rt.prepare(ctx, msg)
 	if !ok {
-		return nil
+		return err
 	}
 	claimed, ok, err := rt.claim(ctx, msg, j)
 	if !ok {
@@ -131,20 +132,23 @@ type job struct {
 }
 
 // prepare reads msg into a job. A message that is not an enriched event
-// is dead-lettered, one the filter or the replay marker leaves out is
-// counted; for those ok is false and the message is acked.
-func (rt *route) prepare(ctx context.Context, msg *message.Message) (j job, ok bool) {
+// is dead-lettered, one the filter, the replay marker or the route's
+// migrated key leaves out is counted; for those ok is false and the
+// message is acked. When the delivery records cannot say whether the
+// route delivered a migrated result's Netverify original, ok is false and
+// the message is redelivered later; err is what handle returns then.
+func (rt *route) prepare(ctx context.Context, msg *message.Message) (j job, ok bool, err error) {
 	j.attempt = broker.Attempt(msg)
-	in, err := decode(msg)
+	in, derr := decode(msg)
 	j.in = in
 	j.log = rt.log.With("event_id", in.eventID, "account_id", in.account, "workflow_execution_id", in.execution, "attempt", j.attempt)
-	if err != nil {
-		rt.deadLetter(ctx, msg, in, in.eventID, err, ClassMalformed, j.attempt, j.log)
-		return j, false
+	if derr != nil {
+		rt.deadLetter(ctx, msg, in, in.eventID, derr, ClassMalformed, j.attempt, j.log)
+		return j, false, nil
 	}
 	if !rt.Filter.Match(in.result) {
 		rt.n.metrics.filtered.Add(ctx, 1, routeAttrs(rt.Name))
-		return j, false
+		return j, false, nil
 	}
 	if rt.n.hook != nil {
 		rt.n.hook(rt.Name, in.eventID)
@@ -159,10 +163,26 @@ func (rt *route) prepare(ctx context.Context, msg *message.Message) (j job, ok b
 	}
 	if j.marker != nil && !j.marker.Covers(rt.Name) {
 		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "replay_other_route")))
-		return j, false
+		return j, false, nil
 	}
 
 	projected := events.Project(in.result, rt.Policy)
+	if in.result.Migration != nil && rt.Migrated != MigratedDeliver {
+		lctx, cancel := context.WithTimeout(ctx, opTimeout)
+		had, err := rt.n.ledger.deliveredAny(lctx, rt.Name, in.result.Migration.ScanReference)
+		cancel()
+		switch {
+		case err != nil:
+			j.log.WarnContext(ctx, "delivery records unavailable; retrying", "error", err)
+			return j, false, rt.retry(ctx, msg, rt.Retry.delay(j.attempt, 0), "ledger")
+		case had && rt.Migrated == MigratedSuppress:
+			rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "migrated")))
+			j.log.DebugContext(ctx, "migrated result suppressed: the route delivered its Netverify original")
+			return j, false, nil
+		case had:
+			projected.Migration.NetverifyDelivered = true
+		}
+	}
 	j.hash = ContentHash(projected)
 	j.delivery = Delivery{ID: DeliveryID(in.eventID, rt.Name, j.hash), Route: rt.Name, EventID: in.eventID, Result: projected}
 	j.want = want{id: j.delivery.ID, hash: j.hash, eventID: in.eventID, hold: rt.hold}
@@ -177,7 +197,7 @@ func (rt *route) prepare(ctx context.Context, msg *message.Message) (j job, ok b
 	}
 	j.log = j.log.With("delivery_id", j.delivery.ID)
 	j.key = LedgerKey(rt.Name, in.result)
-	return j, true
+	return j, true, nil
 }
 
 // claim asks the delivery records whether j goes out and, when it does,

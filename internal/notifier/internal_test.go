@@ -312,3 +312,51 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	a, _ := netip.AddrFromSlice(b)
 	return a
 }
+
+// TestLedgerFirstClaim: begin writes the claim of a key without a record
+// outright, create-only; a key with a record, or one erased (a deletion
+// marker), is read and decided on, and its record is not overwritten.
+func TestLedgerFirstClaim(t *testing.T) {
+	_, js := brokertest.Start(t).JetStream(t)
+	kv, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: DeliveriesBucket, Storage: jetstream.MemoryStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := &ledger{kv: kv, now: func() time.Time { return now }}
+	ctx := t.Context()
+	w1 := want{id: "d1", hash: "h1", eventID: "e1", sent: now, hold: time.Minute}
+	w2 := want{id: "d2", hash: "h2", eventID: "e2", sent: now.Add(time.Second), hold: time.Minute}
+
+	// The first result of a key claims it.
+	v, a1, _, err := l.begin(ctx, "first", w1)
+	if err != nil || v != deliver {
+		t.Fatalf("begin on no record: %v, %v; want deliver", v, err)
+	}
+	// A different result while the claim holds waits; the claim stays.
+	if v, _, _, err := l.begin(ctx, "first", w2); err != nil || v != busy {
+		t.Errorf("begin while claimed: %v, %v; want busy", v, err)
+	}
+	if err := l.done(ctx, a1, delivered{Hash: "h1", ID: "d1", Sent: w1.sent, At: now}); err != nil {
+		t.Fatal(err)
+	}
+	// The same result again is suppressed, and the record kept.
+	if v, _, _, err := l.begin(ctx, "first", w1); err != nil || v != suppress {
+		t.Errorf("begin after delivery: %v, %v; want suppress", v, err)
+	}
+	rec, _, err := l.get(ctx, "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Delivered) != 1 || rec.Delivered[0].ID != "d1" || rec.Claim != nil {
+		t.Errorf("record after the suppressed repeat: %+v; want d1 delivered, no claim", rec)
+	}
+
+	// An erased key (deletion marker) is claimed again.
+	if err := kv.Delete(ctx, "first"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _, err := l.begin(ctx, "first", w1); err != nil || v != deliver {
+		t.Errorf("begin on an erased key: %v, %v; want deliver", v, err)
+	}
+}

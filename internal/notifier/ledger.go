@@ -49,6 +49,46 @@ func LedgerKey(route string, r events.Result) string {
 	return route + "." + kvToken(events.AccountToken(r.IDs.AccountID)) + "." + kvToken(r.IDs.WorkflowExecutionID) + "." + kvToken(string(r.Status))
 }
 
+// LedgerAccountFilter and LedgerExecutionFilter are the key filters of
+// DeliveriesBucket that select every record of an account (of every
+// route, execution and status) and of one execution.
+func LedgerAccountFilter(accountID string) string {
+	return "*." + kvToken(events.AccountToken(accountID)) + ".*.*"
+}
+
+// LedgerExecutionFilter: see LedgerAccountFilter.
+func LedgerExecutionFilter(executionID string) string {
+	return "*.*." + kvToken(executionID) + ".*"
+}
+
+// deliveredAny reports whether the route delivered (not dead-lettered) a
+// Netverify result of the scan: any record under
+// <route>.legacy.<scan reference>.* that holds a delivery.
+func (l *ledger) deliveredAny(ctx context.Context, route, scanReference string) (bool, error) {
+	keys, err := l.kv.ListKeysFiltered(ctx, route+"."+events.LegacyAccount+"."+kvToken(scanReference)+".*")
+	if err != nil {
+		return false, fmt.Errorf("notifier: delivery records: %w", err)
+	}
+	defer keys.Stop() //nolint:errcheck // nothing to do about it
+	for key := range keys.Keys() {
+		e, err := l.kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("notifier: delivery records: %w", err)
+		}
+		var rec record
+		if json.Unmarshal(e.Value(), &rec) != nil {
+			continue
+		}
+		if slices.ContainsFunc(rec.Delivered, func(d delivered) bool { return !d.DeadLettered }) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // kvToken keeps s when it holds only letters, digits, '-' and '_' (UUIDs,
 // statuses), else writes it "=<base64url>", so that distinct values give
 // distinct keys.
@@ -245,6 +285,23 @@ const ledgerTries = 5
 // unless the replay asks for redelivery and has not delivered it yet; one
 // older than the newest delivered is stale.
 func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attempt, time.Duration, error) {
+	// Most results are the first for their key, and an empty record lets
+	// every result through (record.check): the claim is written outright,
+	// create-only, without reading the record first. Update at revision 0
+	// writes only if the key has no record (unlike Create, it does not read
+	// the key back when it has one); when it has, the record is read and
+	// decided on as usual.
+	first := record{Claim: &claim{ID: w.id, Hash: w.hash, Replay: w.replay, Until: l.now().Add(w.hold)}}
+	b, err := json.Marshal(first)
+	if err != nil {
+		return 0, attempt{}, 0, err
+	}
+	switch rev, err := l.kv.Update(ctx, key, b, 0); {
+	case err == nil:
+		return deliver, attempt{key: key, rev: rev, id: w.id}, 0, nil
+	case !conflict(err):
+		return 0, attempt{}, 0, fmt.Errorf("notifier: delivery record: %w", err)
+	}
 	for range ledgerTries {
 		rec, rev, err := l.get(ctx, key)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/notifier"
@@ -26,7 +27,11 @@ func TestPanicRedeliveredThenDeadLettered(t *testing.T) {
 		mu    sync.Mutex
 		calls int
 	)
-	h.startWith(testConfig(), func(n *notifier.Notifier) {
+	// Only the back-off redelivers here: a loaded machine must not see the
+	// ack wait run out too, which would count one more attempt.
+	cfg := testConfig()
+	cfg.AckWait = time.Minute
+	h.startWith(cfg, func(n *notifier.Notifier) {
 		notifier.SetHook(n, func(route, eventID string) {
 			if route != hooked.Name || eventID != bad.IDs.EventID {
 				return

@@ -69,6 +69,17 @@ func (p *parser) parseRoute(n *yaml.Node) (Route, bool) {
 			r.Retry = p.retry(v)
 		case "concurrency":
 			r.Concurrency = p.intIn(v, key, 1, maxRouteConcurrency)
+		case "migrated":
+			s, ok := p.str(v, key)
+			if !ok {
+				return
+			}
+			switch m := MigratedPolicy(strings.ToLower(strings.TrimSpace(s))); m {
+			case MigratedDeliver, MigratedMark, MigratedSuppress:
+				r.Migrated = m
+			default:
+				p.fail(v, key, fmt.Errorf("%w: %q: want deliver, mark or suppress", ErrInvalidValue, s))
+			}
 		default:
 			p.fail(k, key, ErrUnknownKey)
 		}
@@ -91,6 +102,9 @@ func (p *parser) parseRoute(n *yaml.Node) (Route, bool) {
 	}
 	if r.Retry == (Retry{}) {
 		r.Retry = Retry{MaxAttempts: DefaultMaxAttempts, InitialInterval: DefaultInitialInterval, MaxInterval: DefaultMaxInterval}
+	}
+	if r.Migrated == "" {
+		r.Migrated = MigratedDeliver
 	}
 	return r, len(p.errs) == before
 }

@@ -35,9 +35,27 @@ type Route struct {
 	// Concurrency is how many results the route delivers at once (0: the
 	// notifier's default).
 	Concurrency int
+	// Migrated says what the route does with the result of a transaction
+	// Jumio migrated from Netverify (events.Result.Migration) when it
+	// delivered a Netverify result of the original already: deliver it
+	// like any other (default), mark it (Migration.NetverifyDelivered),
+	// or suppress it. Results of migrated transactions whose original the
+	// route never delivered are delivered either way.
+	Migrated MigratedPolicy
 	// Line is the line of the route in the routes file.
 	Line int
 }
+
+// MigratedPolicy is a route's choice for migrated results whose Netverify
+// original it delivered.
+type MigratedPolicy string
+
+// Migrated policies.
+const (
+	MigratedDeliver  MigratedPolicy = "deliver"
+	MigratedMark     MigratedPolicy = "mark"
+	MigratedSuppress MigratedPolicy = "suppress"
+)
 
 // Durable is the route's durable consumer on JUMIO_ENRICHED.
 func (r Route) Durable() string { return DurablePrefix + r.Name }

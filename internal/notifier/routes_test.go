@@ -47,9 +47,11 @@ routes:
       timeout: 5s
     retry: {maxAttempts: 12, initialInterval: 1s, maxInterval: 5m}
     concurrency: 4
+    migrated: Suppress
   - name: all-results
     policy: full
     nats: {prefix: jumio.results.all}
+    migrated: mark
   - name: default-subjects
     policy: decision-only
     nats:
@@ -78,11 +80,12 @@ routes:
 			Webhook:     &notifier.WebhookRoute{URL: crm, Keys: notifiertest.Keys(t, notifiertest.Secret, notifiertest.OldSecret), Timeout: 5 * time.Second},
 			Retry:       notifier.Retry{MaxAttempts: 12, InitialInterval: time.Second, MaxInterval: 5 * time.Minute},
 			Concurrency: 4,
+			Migrated:    notifier.MigratedSuppress,
 		},
-		{Name: "all-results", Line: 13, Policy: events.PolicyFull, NATS: &notifier.NATSRoute{Prefix: "jumio.results.all"}, Retry: def},
-		{Name: "default-subjects", Line: 16, Policy: events.PolicyDecisionOnly, NATS: &notifier.NATSRoute{Prefix: events.SubjectResults}, Retry: def},
+		{Name: "all-results", Line: 14, Policy: events.PolicyFull, NATS: &notifier.NATSRoute{Prefix: "jumio.results.all"}, Retry: def, Migrated: notifier.MigratedMark},
+		{Name: "default-subjects", Line: 18, Policy: events.PolicyDecisionOnly, NATS: &notifier.NATSRoute{Prefix: events.SubjectResults}, Retry: def, Migrated: notifier.MigratedDeliver},
 		{
-			Name: "files", Line: 19, Policy: events.PolicyDecisionOnly, Retry: def,
+			Name: "files", Line: 21, Policy: events.PolicyDecisionOnly, Retry: def, Migrated: notifier.MigratedDeliver,
 			Webhook: &notifier.WebhookRoute{URL: files, Keys: notifiertest.Keys(t, notifiertest.Secret, notifiertest.OldSecret), Timeout: notifier.DefaultWebhookTimeout, AllowPrivate: true},
 		},
 	}
@@ -151,6 +154,13 @@ routes:
   - policy: full
     nats: {}
 `, []problem{{3, "Has_Upper", "name", notifier.ErrInvalidValue}, {6, "", "name", notifier.ErrMissing}}},
+		{"bad migrated", `
+routes:
+  - name: a
+    policy: full
+    nats: {}
+    migrated: forward
+`, []problem{{6, "a", "migrated", notifier.ErrInvalidValue}}},
 		{"bad policy and none", `
 routes:
   - name: a

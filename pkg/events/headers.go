@@ -32,6 +32,13 @@ const (
 	// replay.
 	HeaderRefed = "Kycflow-Refed"
 
+	// HeaderLane puts a callback kycflow itself feeds into JUMIO_CALLBACKS
+	// (reconciliation) into a bulk lane of the enricher's Jumio budget:
+	// "reconcile", "replay" or "migrate". Ingest never sets it; callbacks
+	// without it are live (replays and migrated scans are recognised
+	// without it).
+	HeaderLane = "Kycflow-Lane"
+
 	// HeaderEventID carries the id of the callback event a message derives
 	// from, on every stage, so that one verification can be followed from
 	// the callback to every delivery.

@@ -50,6 +50,8 @@ const (
 	StageNotify Stage = "notify"
 	// StageReconcile dead-letters initiated events it cannot read.
 	StageReconcile Stage = "reconcile"
+	// StageWork is the enricher's bulk Jumio work (migration batches).
+	StageWork Stage = "work"
 )
 
 // Token makes s safe to use as one NATS subject token: the empty string

@@ -671,6 +671,9 @@ const (
 	RawPlatformDetails   = "platform.workflow-details"
 	RawNetverifyCallback = "netverify.callback"
 	RawNetverifyData     = "netverify.retrieval-data"
+	// RawTombstone: the result is a tombstone made without a Jumio
+	// document (the transaction was erased); Raw is empty.
+	RawTombstone = "tombstone"
 )
 
 // JSONValue is a JSON value kept as Jumio sent it, compacted (so that two

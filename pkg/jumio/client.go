@@ -62,7 +62,14 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		}
 	}
 	if o.transport == nil {
-		o.transport = http.DefaultTransport.(*http.Transport).Clone()
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Keep the connections the workers use at the rate limit: with
+		// net/http's default of 2 idle connections per host, every
+		// request beyond two in flight opens (and, with TLS, handshakes)
+		// a connection of its own, and live requests pay for it while
+		// bulk lanes keep the budget busy.
+		t.MaxIdleConnsPerHost = 64
+		o.transport = t
 	}
 	if o.tracerProvider == nil {
 		o.tracerProvider = otel.GetTracerProvider()

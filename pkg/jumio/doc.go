@@ -22,6 +22,14 @@
 // Spans (otelhttp) are named after the Endpoint, and no error string, span
 // or metric carries personal data or credentials.
 //
+// Callers wait for the budget in lanes (Lane, WithLane): live requests
+// first and with most of the burst kept for them, the bulk lanes
+// (reconcile, replay, migrate) sharing what live leaves by weight. The
+// client also speaks Jumio's data migration API (MigrateScans, whose
+// documented refusals come back as a *MigrationError by class) and its
+// delete endpoints (DeleteAccount, DeleteWorkflowExecution,
+// DeleteNetverifyScan, DeleteNetverifyAuthentication).
+//
 // The payload types the client sends and returns (workflow details,
 // Netverify retrieval data, the Account API request and response) and the
 // callback parsers live in package wire, which has no HTTP client, so that

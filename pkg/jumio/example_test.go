@@ -49,3 +49,16 @@ func ExampleClient_WorkflowDetails() {
 	// PROCESSED PASSED 12.5 true
 	// true retry_after(35s)
 }
+
+// Bulk work waits in its own lane: a migration's requests go after live
+// callbacks' and share what they leave with the other bulk lanes by
+// weight.
+func ExampleWithLane() {
+	ctx := jumio.WithLane(context.Background(), jumio.LaneMigrate)
+	fmt.Println(jumio.LaneFrom(ctx), jumio.LaneFrom(context.Background()))
+	w, err := jumio.ParseLaneWeights("migrate=3")
+	fmt.Println(jumio.FormatLaneWeights(w), err)
+	// Output:
+	// migrate live
+	// reconcile=4,replay=2,migrate=3 <nil>
+}

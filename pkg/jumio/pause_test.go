@@ -55,6 +55,7 @@ func TestRetryAfterCapped(t *testing.T) {
 		{"a day, default cap", jumio.EndpointWorkflowDetails, 0, 24 * time.Hour, jumio.DefaultMaxRetryAfter, 1},
 		{"a day, capped at 2m", jumio.EndpointWorkflowDetails, 2 * time.Minute, 24 * time.Hour, 2 * time.Minute, 1},
 		{"30s, under the cap", jumio.EndpointWorkflowDetails, 0, 30 * time.Second, 30 * time.Second, 0},
+		{"90s, over a minute and under the cap", jumio.EndpointWorkflowDetails, 0, 90 * time.Second, 90 * time.Second, 1},
 		{"token endpoint, a day", jumio.EndpointToken, 0, 24 * time.Hour, jumio.DefaultMaxRetryAfter, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -40,3 +40,18 @@ func BenchmarkProject(b *testing.B) {
 		_ = events.Project(r, events.PolicyNoPII)
 	}
 }
+
+// BenchmarkDecodeWorkflowDetails decodes a workflow details document as
+// the enricher receives it from Jumio (wire.WorkflowDetails, field by
+// field).
+func BenchmarkDecodeWorkflowDetails(b *testing.B) {
+	in := readFile(b, filepath.Join("testdata", "platform-passed.input.details.json"))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		var d wire.WorkflowDetails
+		if err := json.Unmarshal(in, &d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -40,6 +40,8 @@ type NATSServer struct {
 	name    string
 	url     string
 	monitor string
+	// prof serves the server's Go profiles (prof_port).
+	prof string
 }
 
 // serverSpec is one server's configuration.
@@ -52,6 +54,8 @@ type serverSpec struct {
 	host       string
 	port       int
 	httpPort   int
+	// profPort serves Go profiles (0: none).
+	profPort   int
 	syncAlways bool
 	// cluster: the cluster port and every member's route URL (none for a
 	// single server).
@@ -65,13 +69,13 @@ type serverSpec struct {
 // StartNATS writes a configuration file, starts nats-server with it and
 // waits until JetStream answers.
 func StartNATS(ctx context.Context, cfg NATSConfig) (*NATSServer, error) {
-	ports, err := freePorts(2)
+	ports, err := freePorts(3)
 	if err != nil {
 		return nil, err
 	}
 	return startServer(ctx, serverSpec{
 		name: "kycflow-rig", proc: "nats-server", binary: cfg.Binary, dir: cfg.Dir, host: "127.0.0.1", port: ports[0], httpPort: ports[1],
-		syncAlways: cfg.SyncAlways, log: cfg.Log,
+		profPort: ports[2], syncAlways: cfg.SyncAlways, log: cfg.Log,
 	}, jetStreamReady)
 }
 
@@ -89,6 +93,9 @@ func startServer(ctx context.Context, spec serverSpec, ready func(ctx context.Co
 	// at most a second apart, whatever its duration (at least 30 s), so
 	// with a handful of clients it takes seconds.
 	b.WriteString("ping_interval: \"1s\"\nping_max: 3\nlame_duck_duration: \"30s\"\nlame_duck_grace_period: \"1s\"\n")
+	if spec.profPort != 0 {
+		fmt.Fprintf(&b, "prof_port: %d\n", spec.profPort)
+	}
 	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n", store)
 	if spec.syncAlways {
 		b.WriteString("  sync_interval: always\n")
@@ -116,7 +123,20 @@ func startServer(ctx context.Context, spec serverSpec, ready func(ctx context.Co
 	if err != nil {
 		return nil, err
 	}
-	return &NATSServer{Process: p, name: spec.name, url: url, monitor: "http://" + net.JoinHostPort(spec.host, strconv.Itoa(spec.httpPort))}, nil
+	ns := &NATSServer{Process: p, name: spec.name, url: url, monitor: "http://" + net.JoinHostPort(spec.host, strconv.Itoa(spec.httpPort))}
+	if spec.profPort != 0 {
+		ns.prof = "http://" + net.JoinHostPort(spec.host, strconv.Itoa(spec.profPort))
+	}
+	return ns, nil
+}
+
+// CPUProfile records the server's CPU profile for d (ErrNoProfiles when
+// it serves none).
+func (s *NATSServer) CPUProfile(ctx context.Context, d time.Duration) ([]byte, error) {
+	if s.prof == "" {
+		return nil, ErrNoProfiles
+	}
+	return cpuProfile(ctx, s.prof, d)
 }
 
 // URL is the client URL.

@@ -94,6 +94,9 @@ type PipelineConfig struct {
 	// (CallbackURL); several enrichers and notifiers share their durable
 	// consumers.
 	Instances int
+	// Profiling makes the enricher and the notifier (and "kycflow run")
+	// serve Go profiles for Pipeline.Profile.
+	Profiling bool
 }
 
 // Pipeline is a running kycflow pipeline with a webhook receiver.
@@ -178,12 +181,24 @@ func StartPipeline(ctx context.Context, cfg PipelineConfig) (_ *Pipeline, err er
 			p.natsURL = "nats://127.0.0.1:" + strconv.Itoa(port)
 			args = append(args, "--nats-listen", "127.0.0.1:"+strconv.Itoa(port))
 		}
+		profAddr := ""
+		if cfg.Profiling {
+			// The enricher's address serves the profiles of the whole
+			// process.
+			port, err := FreePort()
+			if err != nil {
+				return nil, err
+			}
+			profAddr = "127.0.0.1:" + strconv.Itoa(port)
+			env["KYCFLOW_ENRICHER_ADDR"], env["KYCFLOW_ENRICHER_PPROF"] = profAddr, "true"
+		}
 		maps.Copy(env, cfg.Env)
 		p.run, err = StartProcess(ctx, ProcessConfig{
 			Name: "kycflow run", Path: cfg.Binaries.Kycflow,
 			Args: args,
 			Env:  env, AddrEnv: "KYCFLOW_INGEST_ADDR", ListenMessage: "ingest listening", Log: cfg.Log,
-			Records: slices.Concat(evidenceStale, evidenceCollapsed, evidenceSuppressed),
+			Records:   slices.Concat(evidenceStale, evidenceCollapsed, evidenceSuppressed),
+			Profiling: cfg.Profiling, ProfilingAddr: profAddr,
 		})
 		if err != nil {
 			return nil, err
@@ -191,8 +206,9 @@ func StartPipeline(ctx context.Context, cfg PipelineConfig) (_ *Pipeline, err er
 	}
 	// Short pings: on a partitioned server the connection hangs without
 	// an error until they fail.
+	// Its own inbox prefix tells its requests apart (Tap).
 	if p.nc, err = nats.Connect(p.natsURL, nats.Name("kycflow-rig"), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
-		nats.PingInterval(time.Second), nats.MaxPingsOutstanding(3)); err != nil {
+		nats.PingInterval(time.Second), nats.MaxPingsOutstanding(3), nats.CustomInboxPrefix(rigInboxPrefix)); err != nil {
 		return nil, fmt.Errorf("rig: %w", err)
 	}
 	if p.js, err = jetstream.New(p.nc); err != nil {
@@ -230,19 +246,24 @@ func (p *Pipeline) startProcesses(ctx context.Context, env map[string]string) (e
 	// and in-flight suppressions, at debug level.
 	stageEnv := maps.Clone(env)
 	stageEnv["KYCFLOW_LOG_LEVEL"] = "debug"
+	if cfg.Profiling {
+		stageEnv["KYCFLOW_ENRICHER_PPROF"] = "true"
+		stageEnv["KYCFLOW_NOTIFIER_PPROF"] = "true"
+	}
 	for _, s := range []struct {
 		procs        *[]*Process
 		stage, path  string
 		addrEnv, msg string
 		env          map[string]string
 		records      []string
+		profiling    bool
 	}{
-		{&p.ingest, "ingest", cfg.Binaries.Ingest, "KYCFLOW_INGEST_ADDR", "ingest listening", env, nil},
-		{&p.enricher, "enricher", cfg.Binaries.Enricher, "KYCFLOW_ENRICHER_ADDR", "enricher listening", stageEnv, slices.Concat(evidenceStale, evidenceCollapsed)},
-		{&p.notifier, "notifier", cfg.Binaries.Notifier, "KYCFLOW_NOTIFIER_ADDR", "notifier listening", stageEnv, evidenceSuppressed},
+		{&p.ingest, "ingest", cfg.Binaries.Ingest, "KYCFLOW_INGEST_ADDR", "ingest listening", env, nil, false},
+		{&p.enricher, "enricher", cfg.Binaries.Enricher, "KYCFLOW_ENRICHER_ADDR", "enricher listening", stageEnv, slices.Concat(evidenceStale, evidenceCollapsed), cfg.Profiling},
+		{&p.notifier, "notifier", cfg.Binaries.Notifier, "KYCFLOW_NOTIFIER_ADDR", "notifier listening", stageEnv, evidenceSuppressed, cfg.Profiling},
 	} {
 		for i := range n {
-			proc, err := StartProcess(ctx, ProcessConfig{Name: name(s.stage, i), Path: s.path, Env: s.env, AddrEnv: s.addrEnv, ListenMessage: s.msg, Log: cfg.Log, Records: s.records})
+			proc, err := StartProcess(ctx, ProcessConfig{Name: name(s.stage, i), Path: s.path, Env: s.env, AddrEnv: s.addrEnv, ListenMessage: s.msg, Log: cfg.Log, Records: s.records, Profiling: s.profiling})
 			if err != nil {
 				return err
 			}

@@ -46,6 +46,10 @@ type ProcessConfig struct {
 	// Records are log messages whose lines are kept, with their string
 	// attributes, for Records.
 	Records []string
+	// Profiling says the process serves Go profiles (/debug/pprof/), at
+	// ProfilingAddr, or at its own address when that is empty.
+	Profiling     bool
+	ProfilingAddr string
 }
 
 // LogRecord is a JSON log line a process wrote: its message and its

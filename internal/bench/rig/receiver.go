@@ -30,6 +30,10 @@ type Delivery struct {
 	Decision    events.DecisionType
 	// At is when the request arrived.
 	At time.Time
+	// Received and Enriched are the result's times: when ingest received
+	// the callback and when the enricher made the result (zero when the
+	// route's policy left them out).
+	Received, Enriched time.Time
 }
 
 // Receiver is a webhook endpoint on 127.0.0.1 for every route
@@ -146,6 +150,12 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		Status:      env.Data.Status,
 		Decision:    env.Data.Decision.Type,
 		At:          at,
+	}
+	if t := env.Data.Timestamps.Received; t != nil {
+		d.Received = *t
+	}
+	if t := env.Data.Timestamps.Enriched; t != nil {
+		d.Enriched = *t
 	}
 	r.mu.Lock()
 	r.log = append(r.log, d)

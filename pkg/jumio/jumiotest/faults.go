@@ -25,6 +25,10 @@ type Fault struct {
 	Drop bool `json:"drop,omitempty"`
 	// Malformed answers 200 with a truncated JSON body.
 	Malformed bool `json:"malformed,omitempty"`
+	// Lose serves the request (it has its effect: a migration is
+	// accepted, a deletion done) and then closes the connection without
+	// the answer, as when a response is lost on its way back.
+	Lose bool `json:"lose,omitempty"`
 	// Latency delays the response (then it is served normally unless
 	// another field says otherwise).
 	Latency time.Duration `json:"latency,omitempty"`

@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -157,6 +158,14 @@ func (s *Server) endpoint(ep jumio.Endpoint, auth authKind, f func(http.Response
 		case fault.Malformed:
 			writeJSON(w, []byte(`{"workflow":{"id":`))
 			return
+		case fault.Lose:
+			f(httptest.NewRecorder(), r, t)
+			s.count(ep, 0)
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+			panic(http.ErrAbortHandler)
 		}
 		f(w, r, t)
 	})

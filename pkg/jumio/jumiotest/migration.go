@@ -131,14 +131,48 @@ func (s *Server) handleMigration(w http.ResponseWriter, r *http.Request, _ *tena
 		if s.closed {
 			continue
 		}
-		if target != "" {
-			s.sends.Add(1)
+		if s.holding {
+			s.held = append(s.held, heldMigration{ref, target})
+			continue
 		}
-		s.timers = append(s.timers, time.AfterFunc(s.cfg.MigrationDelay, func() { s.migrate(ref, target) }))
+		s.startMigration(ref, target)
 	}
 	s.mu.Unlock()
 	b, _ := json.Marshal(wire.MigrationResponse{Account: wire.Link{ID: call.AccountID}})
 	writeJSON(w, b)
+}
+
+// startMigration schedules a scan's copy and callback; s.mu is held.
+func (s *Server) startMigration(ref, target string) {
+	if target != "" {
+		s.sends.Add(1)
+	}
+	s.timers = append(s.timers, time.AfterFunc(s.cfg.MigrationDelay, func() { s.migrate(ref, target) }))
+}
+
+// heldMigration is an accepted scan whose copy waits for
+// ReleaseMigrations.
+type heldMigration struct{ ref, target string }
+
+// HoldMigrations keeps the scans of migration requests accepted from now
+// on in progress: no copy, no callback, until ReleaseMigrations.
+func (s *Server) HoldMigrations() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holding = true
+}
+
+// ReleaseMigrations migrates the scans held and stops holding.
+func (s *Server) ReleaseMigrations() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holding = false
+	for _, h := range s.held {
+		if !s.closed {
+			s.startMigration(h.ref, h.target)
+		}
+	}
+	s.held = nil
 }
 
 // accountExists reports whether an execution or a migration holds the

@@ -148,6 +148,8 @@ type Server struct {
 	migrations        map[string]*migration
 	migrationAccounts map[string]bool
 	migrationLog      []MigrationCall
+	holding           bool
+	held              []heldMigration
 	deletedAccounts   map[string]bool
 	wipedScans        map[string]bool
 	sends             sync.WaitGroup
