@@ -233,6 +233,8 @@ type eraseRun struct {
 	jumioTarget string
 	out         io.Writer
 	started     time.Time
+	// resuming: an earlier run of the same erasure did not complete.
+	resuming bool
 }
 
 func (r *eraseRun) total() uint64 {
@@ -339,6 +341,7 @@ func planErasure(ctx context.Context, js jetstream.JetStream, reg *erasure.Regis
 		}
 	}
 	if found && prev.State != erasure.StateCompleted {
+		r.resuming = true
 		// Take up where the last run stopped: its Jumio steps and what
 		// they got, plus whatever this run found besides.
 		r.rec.Runs, r.rec.Started = prev.Runs, prev.Started
@@ -544,7 +547,7 @@ func storedKind(ctx context.Context, js jetstream.JetStream, scan string) events
 }
 
 func (r *eraseRun) printPlan() {
-	if r.rec.Runs > 1 && r.rec.State != erasure.StateCompleted {
+	if r.resuming {
 		fmt.Fprintf(r.out, "an earlier erasure of %s did not complete (run %d): completing it\n", r.rec.Target, r.rec.Runs)
 	}
 	switch {

@@ -192,7 +192,7 @@ exec "` + realGo + `" "$@"
 var loopbackPortRE = regexp.MustCompile(`127\.0\.0\.1:(\d{4,5})\b`)
 
 // localize replaces the fixed ports of a command with free ones, the same
-// port by the same free one throughout the session.
+// port by the same free one throughout the README run.
 func (s *readmeSession) localize(c string) string {
 	return loopbackPortRE.ReplaceAllStringFunc(c, func(m string) string {
 		port := m[len("127.0.0.1:"):]
@@ -270,7 +270,7 @@ var readmeOutputs = map[string][]string{
 	"go run ./cmd/jumiosim -h":             {"-callback-url", "-details", "-revoke-every"},
 }
 
-// script is c preceded by the session's exports, with free ports.
+// script is c preceded by the exports of the README run so far, with free ports.
 func (s *readmeSession) script(c string) string {
 	return strings.Join(append(append([]string{}, s.exports...), s.localize(c)), "\n")
 }

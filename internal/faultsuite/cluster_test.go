@@ -171,7 +171,19 @@ func TestClusterStageInstances(t *testing.T) {
 	w := clusterWorld(t, 23, false)
 	ctx := t.Context()
 	l := w.startLoad(clusterLoad)
-	kills, err := w.killHolding(l, w.p.Ingests()[0], w.p.Enrichers()[0], w.p.Notifiers()[0])
+	// The sender's kept-alive connections may all pass the balancer to
+	// one ingest instance: the one killed is one seen answering.
+	var busy *rig.Process
+	w.awaitHeld("an ingest instance answering", l, 1, func() int {
+		for _, p := range w.p.Ingests() {
+			if n := w.inFlight(p); n > 0 {
+				busy = p
+				return n
+			}
+		}
+		return 0
+	})
+	kills, err := w.killHolding(l, busy, w.p.Enrichers()[0], w.p.Notifiers()[0])
 	if err != nil {
 		t.Fatal(err)
 	}

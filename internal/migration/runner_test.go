@@ -201,16 +201,22 @@ func TestRunnerAfterLostAnswer(t *testing.T) {
 			t.Errorf("%s accepted %d times, want once", ref, acc[ref])
 		}
 	}
+	// The repeat of the lost request is refused; Jumio may refuse its
+	// scans in one answer or, when one is migrated already and the other
+	// still in progress, class by class. Only the second group's scans
+	// are ever asked again.
 	refused := 0
 	for _, c := range r.sim.MigrationCalls() {
 		if c.Status != 200 {
 			refused++
-			if !slices.Equal(c.ScanReferences, r.scans[2:4]) {
-				t.Errorf("refused call %+v: want the second group's scans", c)
+			for _, ref := range c.ScanReferences {
+				if !slices.Contains(r.scans[2:4], ref) {
+					t.Errorf("refused call %+v: %s is not of the second group, whose answer was lost", c, ref)
+				}
 			}
 		}
 	}
-	if refused != 1 {
-		t.Errorf("%d refused calls, want the one repeat of the lost request", refused)
+	if refused == 0 {
+		t.Error("no refused call: the lost request was not repeated")
 	}
 }
