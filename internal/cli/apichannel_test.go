@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
 )
@@ -144,5 +146,35 @@ func TestMigrateRequestExecute(t *testing.T) {
 	}
 	if n := len(sim.Accounts()); n != 1 {
 		t.Errorf("%d transactions created, want only the first", n)
+	}
+}
+
+// TestInitiateAPIChannelFailureAnnounced: when the API channel fails
+// after the transaction was created (here the workflow's SELFIE
+// credential gets no face image), initiate fails with the ids and still
+// announces the execution, which Jumio will expire and call back about.
+func TestInitiateAPIChannelFailureAnnounced(t *testing.T) {
+	srv := brokertest.Start(t)
+	_, js := srv.JetStream(t)
+	sim := jumiotest.NewServer(jumiotest.Config{})
+	defer sim.Close()
+	env := func(k string) string {
+		return map[string]string{"KYCFLOW_DATA_DIR": t.TempDir(), "KYCFLOW_NATS_URL": srv.URL()}[k]
+	}
+	front := writeFile(t, "front.jpg", jpegImage(t, 1))
+
+	var out, errOut bytes.Buffer
+	code := Main(t.Context(), []string{"initiate", "--workflow-key", "10011", "--front", front, "--simulator", sim.URL()}, env, nil, &out, &errOut)
+	execs := sim.Executions()
+	if code == 0 || len(execs) != 1 {
+		t.Fatalf("exit %d with %d executions, want a failure after creating one:\n%s%s", code, len(execs), out.String(), errOut.String())
+	}
+	x := execs[0]
+	if !strings.Contains(errOut.String(), x.ID) || !strings.Contains(errOut.String(), "announced on JUMIO_EXECUTIONS") {
+		t.Errorf("stderr lacks the execution id or the announcement:\n%s", errOut.String())
+	}
+	msgs := brokertest.Messages(t, js, events.StreamExecutions)
+	if len(msgs) != 1 || msgs[0].Subject != events.InitiatedSubject(x.AccountID, x.ID) {
+		t.Errorf("JUMIO_EXECUTIONS holds %d messages, want the announcement of %s", len(msgs), x.ID)
 	}
 }

@@ -123,7 +123,8 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 			if ctx.Err() != nil {
 				return errInterrupted
 			}
-			return fmt.Errorf("initiate: API channel of account %s workflow execution %s: %w", resp.Account.ID, resp.WorkflowExecution.ID, err)
+			return announceUnfinished(ctx, env, fs, resp, ir.req, "kycflow initiate",
+				fmt.Errorf("initiate: API channel of account %s workflow execution %s: %w", resp.Account.ID, resp.WorkflowExecution.ID, err))
 		}
 	}
 	if boolFlag(fs, "json") {

@@ -62,7 +62,8 @@ func executePerform(ctx context.Context, env Env, fs *flag.FlagSet, kind string,
 		if ctx.Err() != nil {
 			return errInterrupted
 		}
-		return fmt.Errorf("migrate-request: API channel of account %s workflow execution %s: %w", resp.Account.ID, resp.WorkflowExecution.ID, err)
+		return announceUnfinished(ctx, env, fs, resp, req, "kycflow migrate-request",
+			fmt.Errorf("migrate-request: API channel of account %s workflow execution %s: %w", resp.Account.ID, resp.WorkflowExecution.ID, err))
 	}
 	if boolFlag(fs, "json") {
 		enc := json.NewEncoder(env.Stdout)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -206,4 +207,15 @@ func announce(ctx context.Context, w io.Writer, env Env, fs *flag.FlagSet, resp 
 	}
 	fmt.Fprintf(w, "  reconciliation      announced on %s\n", events.StreamExecutions)
 	return nil
+}
+
+// announceUnfinished announces an execution whose API channel failed
+// after it was created, then returns failed: Jumio still expires it and
+// calls back (TOKEN_EXPIRED or SESSION_EXPIRED), and the reconciler is to
+// stand in for that callback as for any other.
+func announceUnfinished(ctx context.Context, env Env, fs *flag.FlagSet, resp *wire.AccountResponse, req wire.AccountRequest, source string, failed error) error {
+	if err := announce(ctx, env.Stderr, env, fs, resp, req, source); err != nil {
+		return errors.Join(failed, err)
+	}
+	return failed
 }
