@@ -21,6 +21,7 @@ import (
 	"github.com/kycflow/kycflow/internal/erasure"
 	"github.com/kycflow/kycflow/internal/migration"
 	"github.com/kycflow/kycflow/internal/notifier"
+	"github.com/kycflow/kycflow/internal/reconcile"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -63,7 +64,7 @@ running notifier reads while another route's consumer is read.`,
 // Key-value buckets of the stages and of the operator commands, by their
 // bucket names as the packages that own them export them (importing a
 // package starts nothing), so the list cannot drift from what they create.
-var kvBuckets = []string{enricher.StateBucket, notifier.DeliveriesBucket, migration.Bucket, erasure.Bucket}
+var kvBuckets = []string{enricher.StateBucket, notifier.DeliveriesBucket, reconcile.Bucket, migration.Bucket, erasure.Bucket}
 
 // streamReport is one stream in "kycflow streams".
 type streamReport struct {
@@ -210,7 +211,7 @@ var streamPersonalData = map[string]string{
 	events.StreamCallbacks: "Netverify callbacks as received: names, date of birth, document number, address, image links (Platform callbacks hold ids only)",
 	events.StreamEnriched:  "every result in full (person, document, image links, extra) and the raw Jumio document, unless KYCFLOW_ENRICHER_KEEP_RAW=false",
 	events.StreamResults:   "the results of NATS routes with policy full (no_pii and decision_only results hold none)",
-	events.StreamDLQ:       "enrich dead letters: the callbacks as received; notify dead letters: what the route's policy allows",
+	events.StreamDLQ:       "enrich dead letters: the callbacks as received; notify dead letters: what the route's policy allows (reconcile dead letters hold ids)",
 }
 
 // storeEncryption says, per stream, whether the NATS server the command
