@@ -22,3 +22,24 @@ func BenchmarkParseNetverifyRequestIDs(b *testing.B) {
 		}
 	}
 }
+
+// TestParseNetverifyRequestIDsAllocations: reading a 30-field callback
+// takes the allocations quoted next to scanIDForm, no more: the decoded
+// names and values share one buffer, sized before the first is decoded.
+func TestParseNetverifyRequestIDsAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts")
+	}
+	body, err := os.ReadFile("../testdata/netverify/callback-approved-verified.form")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := testing.AllocsPerRun(100, func() {
+		if _, _, err := ParseNetverifyRequestIDs(body, ""); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if got > 8 {
+		t.Errorf("got %v allocations, want at most 8", got)
+	}
+}
