@@ -102,11 +102,7 @@ func (s *Service) callback(api events.API, read readFunc) http.Handler {
 			outcome, msg = OutcomeDuplicate, "callback already stored"
 		}
 		s.metrics.answered(apiName, outcome)
-		// A stored callback is counted and kept in JUMIO_CALLBACKS; its
-		// line is for debugging. At info, ingest logs what an operator
-		// acts on (rejections, callbacks not stored), not one line per
-		// callback Jumio sends (docs/operations.md, Logs).
-		s.logEvent(ctx, slog.LevelDebug, msg, ev)
+		s.logEvent(ctx, slog.LevelInfo, msg, ev)
 		w.Header()[eventIDHeader] = []string{ev.EventID}
 		w.WriteHeader(http.StatusOK)
 	})
