@@ -238,7 +238,7 @@ func runMode(ctx context.Context, opts E2EOptions, bins rig.Binaries, dir string
 		return res, err
 	}
 	flushDisk()
-	fixed := int(opts.Rate * opts.Duration.Seconds())
+	fixed := sendCount(opts.Rate, opts.Duration)
 	sim := benchSimulator(opts, seed, warmupCallbacks+fixed+opts.Saturation+max(opts.Count, 0))
 	defer sim.Close()
 	jc := sim.ClientConfig(0)
@@ -506,15 +506,9 @@ func (d *driver) take(n int) []shot {
 // or, with rate 0, from conc closed-loop clients; it returns the posts.
 func (d *driver) fire(ctx context.Context, shots []shot, rate float64, conc int) []post {
 	out := make([]post, len(shots))
-	one := func(n int, due time.Time) {
+	dispatch(ctx, len(shots), rate, conc, func(n int, due time.Time) {
 		out[n] = d.post(ctx, shots[n], due)
-	}
-	if rate > 0 {
-		begin := time.Now()
-		openLoop(ctx, rate, conc, begin, begin.Add(time.Duration(float64(len(shots))/rate*float64(time.Second))), one)
-	} else {
-		closedLoop(ctx, conc, len(shots), func(n int) { one(n, time.Now()) })
-	}
+	})
 	var posted []post
 	for _, p := range out {
 		if !p.due.IsZero() {
@@ -525,6 +519,18 @@ func (d *driver) fire(ctx context.Context, shots []shot, rate float64, conc int)
 	d.posts = append(d.posts, posted...)
 	d.mu.Unlock()
 	return posted
+}
+
+// dispatch calls one(i, due) for i = 0 … n−1, each exactly once unless
+// ctx ends first: at rate per second (open loop, up to conc calls at
+// once, due the scheduled time) or, with rate 0, from conc closed-loop
+// clients (due the time of the call).
+func dispatch(ctx context.Context, n int, rate float64, conc int, one func(i int, due time.Time)) {
+	if rate > 0 {
+		openLoop(ctx, conc, countSchedule(time.Now(), rate, n), one)
+		return
+	}
+	closedLoop(ctx, conc, n, func(i int) { one(i, time.Now()) })
 }
 
 // post sends one callback, Jumio's way, with its due time as

@@ -172,7 +172,7 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 		bins = &b
 	}
 	flushDisk()
-	live := warmupCallbacks + 2*opts.Rounds*int(opts.LiveRate*opts.Window.Seconds())
+	live := warmupCallbacks + 2*opts.Rounds*sendCount(opts.LiveRate, opts.Window)
 	// The tenant's budget, with bursts of half a second's worth as
 	// Jumio's per-5-seconds limits allow; the enricher's own burst is 10,
 	// of which the bulk lanes use 1.
@@ -260,7 +260,7 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 		return res, fmt.Errorf("%w\n%s", err, migOut.String())
 	}
 
-	n := int(opts.LiveRate * opts.Window.Seconds())
+	n := sendCount(opts.LiveRate, opts.Window)
 	var alonePosts, withPosts []post
 	var total, details int
 	var windows time.Duration
