@@ -153,24 +153,11 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 	opts.setDefaults()
 	res := MigrateResult{Budget: opts.Budget, LiveRate: opts.LiveRate, Window: opts.Window.String(), Scans: opts.Scans,
 		ScansPerUser: opts.ScansPerUser, JumioLatencyMs: ms(opts.JumioLatency)}
-	dir := opts.Dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "kycflow-bench-migrate-")
-		if err != nil {
-			return res, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, bins, cleanup, err := setUp(ctx, opts.Dir, "kycflow-bench-migrate-", opts.Binaries, opts.Progress)
+	if err != nil {
+		return res, err
 	}
-	bins := opts.Binaries
-	if bins == nil {
-		fmt.Fprintf(opts.Progress, "  building ingest, enricher, notifier, kycflow and nats-server\n")
-		b, err := rig.Build(ctx, rig.BuildConfig{Dir: filepath.Join(dir, "bin")})
-		if err != nil {
-			return res, err
-		}
-		bins = &b
-	}
+	defer cleanup()
 	flushDisk()
 	live := warmupCallbacks + 2*opts.Rounds*sendCount(opts.LiveRate, opts.Window)
 	// The tenant's budget, with bursts of half a second's worth as
@@ -196,7 +183,7 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 		return res, err
 	}
 	p, err := rig.StartPipeline(ctx, rig.PipelineConfig{
-		Mode: rig.ModeProcesses, Binaries: *bins, Dir: pdir, SyncAlways: true, Jumio: jc, Routes: benchRoutes,
+		Mode: rig.ModeProcesses, Binaries: bins, Dir: pdir, SyncAlways: true, Jumio: jc, Routes: benchRoutes,
 		Env: map[string]string{
 			"KYCFLOW_INGEST_ADDR":                     ingestAddr,
 			"KYCFLOW_ENRICHER_MIGRATION_CALLBACK_URL": "http://" + ingestAddr + "/callbacks/platform",
