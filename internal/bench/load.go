@@ -70,10 +70,15 @@ func (m Measurement) Merge(o Measurement) Measurement {
 }
 
 // newClient returns an HTTP client that keeps up to conns connections.
-func newClient(conns int) *http.Client {
+func newClient(conns int) *http.Client { return newClientIdle(conns, conns) }
+
+// newClientIdle returns an HTTP client with up to conns connections, of
+// which it keeps idle for later requests up to idle: the others are
+// closed once their request is answered.
+func newClientIdle(conns, idle int) *http.Client {
 	tr := &http.Transport{
-		MaxIdleConns:        conns,
-		MaxIdleConnsPerHost: conns,
+		MaxIdleConns:        idle,
+		MaxIdleConnsPerHost: idle,
 		MaxConnsPerHost:     conns,
 		IdleConnTimeout:     time.Minute,
 		DisableCompression:  true,
