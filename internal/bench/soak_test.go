@@ -323,10 +323,7 @@ func TestRunSoakSmoke(t *testing.T) {
 		t.Skip("builds the binaries and runs load for several seconds")
 	}
 	dir := t.TempDir()
-	bins, err := rig.Build(t.Context(), rig.BuildConfig{Dir: dir, Race: raceEnabled})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bins := testBinaries(t)
 	opts := SoakOptions{Rate: 50, Duration: 6 * time.Second, Warmup: 2 * time.Second, Interval: 500 * time.Millisecond, Dir: dir, Binaries: &bins, Progress: testWriter{t}}
 	if os.Getenv("KYCFLOW_TEST_LOG") != "" {
 		opts.Log = os.Stderr
