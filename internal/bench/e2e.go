@@ -197,33 +197,44 @@ const warmupCallbacks = 100
 // settled before the next; then it draws the ledger of the whole run.
 func RunE2E(ctx context.Context, opts E2EOptions) ([]E2EResult, error) {
 	opts.setDefaults()
-	dir := opts.Dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "kycflow-bench-e2e-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, bins, cleanup, err := setUp(ctx, opts.Dir, "kycflow-bench-e2e-", opts.Binaries, opts.Progress)
+	if err != nil {
+		return nil, err
 	}
-	bins := opts.Binaries
-	if bins == nil {
-		fmt.Fprintf(opts.Progress, "  building ingest, enricher, notifier, kycflow and nats-server\n")
-		b, err := rig.Build(ctx, rig.BuildConfig{Dir: filepath.Join(dir, "bin")})
-		if err != nil {
-			return nil, err
-		}
-		bins = &b
-	}
+	defer cleanup()
 	var out []E2EResult
 	for i, mode := range opts.Modes {
-		r, err := runMode(ctx, opts, *bins, filepath.Join(dir, string(mode)), mode, uint64(i+1))
+		r, err := runMode(ctx, opts, bins, filepath.Join(dir, string(mode)), mode, uint64(i+1))
 		if err != nil {
 			return out, fmt.Errorf("bench: %s: %w", mode, err)
 		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// setUp returns the directory a benchmark works in (dir, or a temporary
+// one named after prefix that cleanup removes) and the binaries (bins, or
+// built into it).
+func setUp(ctx context.Context, dir, prefix string, bins *rig.Binaries, progress io.Writer) (_ string, _ rig.Binaries, cleanup func(), err error) {
+	cleanup = func() {}
+	if dir == "" {
+		d, err := os.MkdirTemp("", prefix)
+		if err != nil {
+			return "", rig.Binaries{}, cleanup, err
+		}
+		dir, cleanup = d, func() { os.RemoveAll(d) }
+	}
+	if bins != nil {
+		return dir, *bins, cleanup, nil
+	}
+	fmt.Fprintf(progress, "  building ingest, enricher, notifier, kycflow and nats-server\n")
+	b, err := rig.Build(ctx, rig.BuildConfig{Dir: filepath.Join(dir, "bin")})
+	if err != nil {
+		cleanup()
+		return "", rig.Binaries{}, func() {}, err
+	}
+	return dir, b, cleanup, nil
 }
 
 // runMode measures one mode: it starts the simulator and the pipeline,
@@ -238,8 +249,8 @@ func runMode(ctx context.Context, opts E2EOptions, bins rig.Binaries, dir string
 		return res, err
 	}
 	flushDisk()
-	fixed := int(opts.Rate * opts.Duration.Seconds())
-	sim := benchSimulator(opts, seed, warmupCallbacks+fixed+opts.Saturation+max(opts.Count, 0))
+	fixed := sendCount(opts.Rate, opts.Duration)
+	sim := benchSimulator(opts.JumioBudget, opts.JumioLatency, seed, warmupCallbacks+fixed+opts.Saturation+max(opts.Count, 0))
 	defer sim.Close()
 	jc := sim.ClientConfig(0)
 	jc.RateLimit, jc.RateBurst = opts.JumioBudget, 100
@@ -293,15 +304,15 @@ func runMode(ctx context.Context, opts E2EOptions, bins rig.Binaries, dir string
 	return auditMode(ctx, p, d, res)
 }
 
-// benchSimulator is the Jumio simulator of a mode, with total
+// benchSimulator is the Jumio simulator of a run, with total
 // transactions: three Platform callbacks for one Netverify one (Platform
 // results are fetched from the simulator, Netverify ones mapped from the
 // form).
-func benchSimulator(opts E2EOptions, seed uint64, total int) *jumiotest.Server {
+func benchSimulator(budget float64, latency time.Duration, seed uint64, total int) *jumiotest.Server {
 	return jumiotest.NewServer(jumiotest.Config{
-		Budget:      opts.JumioBudget,
-		BudgetBurst: int(opts.JumioBudget),
-		Latency:     opts.JumioLatency,
+		Budget:      budget,
+		BudgetBurst: int(budget),
+		Latency:     latency,
 		Scenario:    jumiotest.Scenario{Seed: seed, Executions: total - total/4, NetverifyScans: total / 4},
 	})
 }
@@ -506,15 +517,9 @@ func (d *driver) take(n int) []shot {
 // or, with rate 0, from conc closed-loop clients; it returns the posts.
 func (d *driver) fire(ctx context.Context, shots []shot, rate float64, conc int) []post {
 	out := make([]post, len(shots))
-	one := func(n int, due time.Time) {
+	dispatch(ctx, len(shots), rate, conc, func(n int, due time.Time) {
 		out[n] = d.post(ctx, shots[n], due)
-	}
-	if rate > 0 {
-		begin := time.Now()
-		openLoop(ctx, rate, conc, begin, begin.Add(time.Duration(float64(len(shots))/rate*float64(time.Second))), one)
-	} else {
-		closedLoop(ctx, conc, len(shots), func(n int) { one(n, time.Now()) })
-	}
+	})
 	var posted []post
 	for _, p := range out {
 		if !p.due.IsZero() {
@@ -525,6 +530,18 @@ func (d *driver) fire(ctx context.Context, shots []shot, rate float64, conc int)
 	d.posts = append(d.posts, posted...)
 	d.mu.Unlock()
 	return posted
+}
+
+// dispatch calls one(i, due) for i = 0 … n−1, each exactly once unless
+// ctx ends first: at rate per second (open loop, up to conc calls at
+// once, due the scheduled time) or, with rate 0, from conc closed-loop
+// clients (due the time of the call).
+func dispatch(ctx context.Context, n int, rate float64, conc int, one func(i int, due time.Time)) {
+	if rate > 0 {
+		openLoop(ctx, conc, countSchedule(time.Now(), rate, n), one)
+		return
+	}
+	closedLoop(ctx, conc, n, func(i int) { one(i, time.Now()) })
 }
 
 // post sends one callback, Jumio's way, with its due time as

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/kycflow/kycflow/internal/bench/rig"
 )
 
 // TestRunE2ESmoke runs the three modes briefly: each must complete with a
@@ -18,10 +16,7 @@ func TestRunE2ESmoke(t *testing.T) {
 		t.Skip("builds the binaries and runs load for a few seconds")
 	}
 	dir := t.TempDir()
-	bins, err := rig.Build(t.Context(), rig.BuildConfig{Dir: dir, Race: raceEnabled})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bins := testBinaries(t)
 	opts := E2EOptions{Rate: 50, Duration: time.Second, Saturation: 150, Concurrency: 8, Dir: dir, Binaries: &bins, Progress: testWriter{t}}
 	if os.Getenv("KYCFLOW_TEST_LOG") != "" {
 		opts.Log = os.Stderr

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math"
+	"math/bits"
 	"net/http"
 	"slices"
 	"sync"
@@ -68,10 +70,15 @@ func (m Measurement) Merge(o Measurement) Measurement {
 }
 
 // newClient returns an HTTP client that keeps up to conns connections.
-func newClient(conns int) *http.Client {
+func newClient(conns int) *http.Client { return newClientIdle(conns, conns) }
+
+// newClientIdle returns an HTTP client with up to conns connections, of
+// which it keeps idle for later requests up to idle: the others are
+// closed once their request is answered.
+func newClientIdle(conns, idle int) *http.Client {
 	tr := &http.Transport{
-		MaxIdleConns:        conns,
-		MaxIdleConnsPerHost: conns,
+		MaxIdleConns:        idle,
+		MaxIdleConnsPerHost: idle,
 		MaxConnsPerHost:     conns,
 		IdleConnTimeout:     time.Minute,
 		DisableCompression:  true,
@@ -160,7 +167,8 @@ func Saturate(ctx context.Context, t Target, conc int, warmup, d time.Duration, 
 
 // FixedRate sends callbacks at rate per second (open loop: a request is
 // sent at its scheduled time whether or not earlier ones have been
-// answered, up to maxInFlight) for warmup plus d, and measures the last d.
+// answered, up to maxInFlight) for warmup plus d, rate × (warmup+d)
+// requests in all (rounded; see schedule), and measures the last d.
 // Latency is measured from each request's scheduled send time, so a
 // server that falls behind is charged for the queueing it causes.
 func FixedRate(ctx context.Context, t Target, rate float64, maxInFlight int, warmup, d time.Duration, next func(n int) Callback) Measurement {
@@ -169,7 +177,7 @@ func FixedRate(ctx context.Context, t Target, rate float64, maxInFlight int, war
 	var rec recorder
 	begin := time.Now()
 	measureFrom := begin.Add(warmup)
-	openLoop(ctx, rate, maxInFlight, begin, measureFrom.Add(d), func(n int, at time.Time) {
+	openLoop(ctx, maxInFlight, rateSchedule(begin, rate, warmup+d), func(n int, at time.Time) {
 		ok := send(context.WithoutCancel(ctx), client, t, next(n))
 		if !at.Before(measureFrom) {
 			rec.add(time.Since(at), ok)
@@ -200,12 +208,55 @@ func closedLoop(ctx context.Context, conc, limit int, fire func(n int)) {
 	wg.Wait()
 }
 
-// openLoop calls fire(n, at) for n = 0, 1, … with at = begin + n/rate,
-// each at its scheduled time whether or not earlier calls have returned,
-// until at reaches end or ctx ends; up to workers calls run at once (a
-// call that waits for a worker is late, and at says by how much). It
-// returns when every call has.
-func openLoop(ctx context.Context, rate float64, workers int, begin, end time.Time, fire func(n int, at time.Time)) {
+// schedule is n sends spread evenly over span from begin: the i-th is due
+// at begin + i·span/n. Each time is computed from i in integers, not by
+// adding up an interval: an interval of 1s/rate rounded to whole
+// nanoseconds (1s/150 is 6666666.67 ns) would drift, and a loop that
+// stops at begin+span would send one request too many or too few.
+type schedule struct {
+	begin time.Time
+	span  time.Duration
+	n     int
+}
+
+// sendCount is how many requests rate per second sends in d: rate × d
+// rounded to the nearest whole number (so that 0.29/s for 100 s is 29,
+// not the 28 a truncation of 28.999999999999996 gives).
+func sendCount(rate float64, d time.Duration) int {
+	if rate <= 0 || d <= 0 {
+		return 0
+	}
+	return int(math.Round(rate * d.Seconds()))
+}
+
+// rateSchedule sends at rate per second for d: sendCount(rate, d)
+// requests over d.
+func rateSchedule(begin time.Time, rate float64, d time.Duration) schedule {
+	return schedule{begin: begin, span: d, n: sendCount(rate, d)}
+}
+
+// countSchedule sends n requests at rate per second: over n/rate seconds.
+func countSchedule(begin time.Time, rate float64, n int) schedule {
+	return schedule{begin: begin, span: time.Duration(math.Round(float64(n) / rate * float64(time.Second))), n: n}
+}
+
+// at is when the i-th send (0 <= i < n) is due: begin + i·span/n, with the
+// product in 128 bits so that no span and count overflow it.
+func (s schedule) at(i int) time.Time {
+	if s.n <= 0 || i <= 0 || s.span <= 0 {
+		return s.begin
+	}
+	hi, lo := bits.Mul64(uint64(s.span), uint64(i))
+	q, _ := bits.Div64(hi, lo, uint64(s.n)) // i < n: the quotient fits
+	return s.begin.Add(time.Duration(q))
+}
+
+// openLoop calls fire(i, at) for each send i of s, at its due time at,
+// whether or not earlier calls have returned, until all s.n were made or
+// ctx ends; up to workers calls run at once (a call that waits for a
+// worker is late, and at says by how much). It returns when every call
+// has.
+func openLoop(ctx context.Context, workers int, s schedule, fire func(n int, at time.Time)) {
 	type job struct {
 		n  int
 		at time.Time
@@ -219,14 +270,13 @@ func openLoop(ctx context.Context, rate float64, workers int, begin, end time.Ti
 			}
 		})
 	}
-	interval := time.Duration(float64(time.Second) / rate)
-	for n := 0; ctx.Err() == nil; n++ {
-		at := begin.Add(time.Duration(n) * interval)
-		if !at.Before(end) {
-			break
-		}
+	for n := 0; n < s.n; n++ {
+		at := s.at(n)
 		if wait := time.Until(at); wait > 0 {
-			time.Sleep(wait)
+			sleep(ctx, wait)
+		}
+		if ctx.Err() != nil {
+			break
 		}
 		jobs <- job{n: n, at: at}
 	}

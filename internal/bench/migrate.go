@@ -153,26 +153,13 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 	opts.setDefaults()
 	res := MigrateResult{Budget: opts.Budget, LiveRate: opts.LiveRate, Window: opts.Window.String(), Scans: opts.Scans,
 		ScansPerUser: opts.ScansPerUser, JumioLatencyMs: ms(opts.JumioLatency)}
-	dir := opts.Dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "kycflow-bench-migrate-")
-		if err != nil {
-			return res, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, bins, cleanup, err := setUp(ctx, opts.Dir, "kycflow-bench-migrate-", opts.Binaries, opts.Progress)
+	if err != nil {
+		return res, err
 	}
-	bins := opts.Binaries
-	if bins == nil {
-		fmt.Fprintf(opts.Progress, "  building ingest, enricher, notifier, kycflow and nats-server\n")
-		b, err := rig.Build(ctx, rig.BuildConfig{Dir: filepath.Join(dir, "bin")})
-		if err != nil {
-			return res, err
-		}
-		bins = &b
-	}
+	defer cleanup()
 	flushDisk()
-	sim, p, err := startMigrateRig(ctx, opts, *bins, dir)
+	sim, p, err := startMigrateRig(ctx, opts, bins, dir)
 	if err != nil {
 		return res, err
 	}
@@ -229,7 +216,7 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 // pipeline as separate processes, its enricher told where Jumio posts
 // the migrated scans' callbacks.
 func startMigrateRig(ctx context.Context, opts MigrateOptions, bins rig.Binaries, dir string) (*jumiotest.Server, *rig.Pipeline, error) {
-	live := warmupCallbacks + 2*opts.Rounds*int(opts.LiveRate*opts.Window.Seconds())
+	live := warmupCallbacks + 2*opts.Rounds*sendCount(opts.LiveRate, opts.Window)
 	// The tenant's budget, with bursts of half a second's worth as
 	// Jumio's per-5-seconds limits allow; the enricher's own burst is 10,
 	// of which the bulk lanes use 1.
@@ -356,7 +343,7 @@ type windows struct {
 // full speed again. Each round's p99s go to res.Rounds.
 func migrateRounds(ctx context.Context, opts MigrateOptions, sim *jumiotest.Server, p *rig.Pipeline, d *driver, m *migration, res *MigrateResult) (windows, error) {
 	var w windows
-	n := int(opts.LiveRate * opts.Window.Seconds())
+	n := sendCount(opts.LiveRate, opts.Window)
 	for round := 1; round <= opts.Rounds; round++ {
 		sim.HoldMigrations()
 		if err := waitDrained(ctx, p, sim); err != nil {

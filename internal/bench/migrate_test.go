@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/kycflow/kycflow/internal/bench/rig"
 )
 
 // TestRunMigrateSmoke runs the migration benchmark briefly (200 scans,
@@ -18,10 +16,7 @@ func TestRunMigrateSmoke(t *testing.T) {
 		t.Skip("builds the binaries and runs a migration for a minute")
 	}
 	dir := t.TempDir()
-	bins, err := rig.Build(t.Context(), rig.BuildConfig{Dir: dir, Race: raceEnabled})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bins := testBinaries(t)
 	opts := MigrateOptions{Scans: 200, Rounds: 1, Window: time.Second, Dir: dir, Binaries: &bins, Progress: testWriter{t}}
 	if os.Getenv("KYCFLOW_TEST_LOG") != "" {
 		opts.Log = os.Stderr

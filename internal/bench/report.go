@@ -41,6 +41,7 @@ type Results struct {
 	E2E     *E2EReport     `json:"e2e,omitempty"`
 	Ingest  *IngestSummary `json:"ingest,omitempty"`
 	Migrate *MigrateResult `json:"migrate,omitempty"`
+	Soak    *SoakResult    `json:"soak,omitempty"`
 }
 
 // E2EReport is the end-to-end benchmark with its options.

@@ -19,7 +19,7 @@ func init() {
 	register(&Command{
 		Name:    "bench",
 		Summary: "measure kycflow end to end and against a minimal reference on this machine",
-		Usage:   "[all|e2e|ingest|migrate] [flags]",
+		Usage:   "[all|e2e|ingest|migrate|soak] [flags]",
 		Description: `bench e2e builds ingest, the enricher, the notifier, kycflow and nats-server
 from this source tree and measures the whole pipeline: the Jumio simulator's
 callbacks are posted to ingest at a fixed rate, then at saturation; results
@@ -61,6 +61,20 @@ migration used. Targets: live p99 with the migration at most 1.2x the p99
 alone, at least 90% of what live leaves used, no 429. It takes a few
 minutes and is not part of "all".
 
+bench soak runs ingest, the enricher and the notifier as processes against
+nats-server (sync_interval: always) at --soak-rate callbacks/s for
+--soak-duration (minutes), and samples every --soak-interval each
+process's resident memory (VmRSS), goroutines (the services' go_goroutines,
+nats-server's goroutine profile) and open file descriptors (/proc/PID/fd),
+and what the streams store. It prints per process the first, last and
+highest sample, and after --soak-warmup the growth and the least-squares
+slope per minute, so that a leak shows as a trend; then the ledger of every
+callback. Targets, after the warm-up: ingest, the enricher and the notifier
+each flat, resident memory growing < 1 MiB/min and < 5 MiB in all,
+goroutines < 20/min, open descriptors < 10/min; nats-server's resident
+memory beyond what its streams store flat by the same memory targets (its
+growth is the stored data). Not part of "all".
+
 bench all (the default) runs e2e and ingest. Results are printed as tables and, with
 --json-out, written as JSON to compare runs. It exits 1 when a ledger does
 not balance or a target of the design is missed. Everything runs on this
@@ -69,7 +83,8 @@ machine: close other work for stable figures.`,
   kycflow bench e2e --e2e-rate 200 --e2e-duration 30s --json-out e2e.json
   kycflow bench ingest --duration 10s --sync always --rate 1000
   kycflow bench ingest --sync always,encrypted,encrypted-aes --interleave --rate 200
-  kycflow bench migrate --migrate-scans 10000 --json-out migrate.json`,
+  kycflow bench migrate --migrate-scans 10000 --json-out migrate.json
+  kycflow bench soak --soak-rate 125 --soak-duration 3m --json-out soak.json`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.String("json-out", "", "also write the results as JSON to this file")
 			fs.String("log", "", "write the pipeline processes' output to this file")
@@ -82,8 +97,8 @@ machine: close other work for stable figures.`,
 			fs.String("profile", "", "end to end: write CPU profiles of the enricher, the notifier and nats-server (kycflow run: the one process), taken at saturation, into this directory")
 			fs.String("modes", "processes,run,cluster", "end to end: processes (separate services and nats-server), run (kycflow run), cluster (two processes of each service on three nats-servers, R3 streams)")
 			fs.String("nats-sync", bench.SyncAlways, "end to end: sync setting of the external nats-server: always or default")
-			fs.Duration("jumio-latency", 20*time.Millisecond, "end to end: the Jumio simulator's latency per request")
-			fs.Float64("jumio-budget", 10000, "end to end: the Jumio simulator's request budget per second")
+			fs.Duration("jumio-latency", 20*time.Millisecond, "end to end and soak: the Jumio simulator's latency per request")
+			fs.Float64("jumio-budget", 10000, "end to end and soak: the Jumio simulator's request budget per second")
 			// Ingest against the reference.
 			fs.Duration("duration", 30*time.Second, "ingest: length of each measurement, split into alternating rounds")
 			fs.Int("rounds", 30, "ingest: rounds in which the reference and ingest take turns (a p99 from fewer than about 30 one-second rounds swings with single disk stalls)")
@@ -99,6 +114,11 @@ machine: close other work for stable figures.`,
 			fs.Int("migrate-rounds", 5, "migrate: rounds, each a live window alone and one with the migration; the median of the rounds' p99 ratios counts")
 			fs.Int("migrate-scans", 10000, "migrate: Netverify scans migrated")
 			fs.Int("migrate-per-user", 4, "migrate: scans per end user (one account each)")
+			// Soak.
+			fs.Float64("soak-rate", 125, "soak: callbacks per second")
+			fs.Duration("soak-duration", 10*time.Minute, "soak: how long the rate is offered")
+			fs.Duration("soak-warmup", time.Minute, "soak: the start of the run whose samples are shown but not judged")
+			fs.Duration("soak-interval", 2*time.Second, "soak: time between samples")
 		},
 		Run: runBench,
 	})
@@ -112,14 +132,18 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 	if len(args) > 0 {
 		target = args[0]
 	}
-	if len(args) > 1 || (target != "all" && target != "e2e" && target != "ingest" && target != "migrate") {
-		return usageError("bench: unknown target %q (want all, e2e, ingest or migrate)", strings.Join(args, " "))
+	if len(args) > 1 || (target != "all" && target != "e2e" && target != "ingest" && target != "migrate" && target != "soak") {
+		return usageError("bench: unknown target %q (want all, e2e, ingest, migrate or soak)", strings.Join(args, " "))
 	}
 	e2eOpts, ingestOpts, err := benchOptions(env, fs)
 	if err != nil {
 		return err
 	}
 	migrateOpts := benchMigrateOptions(env, fs)
+	soakOpts := benchSoakOptions(env, fs, e2eOpts)
+	if err := soakOpts.Validate(); err != nil && target == "soak" {
+		return usageError("%v", err)
+	}
 	if path := strFlag(fs, "log"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
@@ -128,6 +152,7 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 		defer f.Close()
 		e2eOpts.Log = f
 		migrateOpts.Log = f
+		soakOpts.Log = f
 	}
 
 	res := bench.Results{Machine: bench.ThisMachine()}
@@ -154,6 +179,14 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 		if err != nil {
 			return err
 		}
+		missed = append(missed, miss...)
+	}
+	if target == "soak" {
+		failed, miss, err := benchSoak(ctx, env, soakOpts, &res)
+		if err != nil {
+			return err
+		}
+		errs = append(errs, failed...)
 		missed = append(missed, miss...)
 	}
 	if path := strFlag(fs, "json-out"); path != "" {
@@ -229,6 +262,40 @@ func benchMigrateOptions(env Env, fs *flag.FlagSet) bench.MigrateOptions {
 		ScansPerUser: get("migrate-per-user").(int),
 		Progress:     env.Stdout,
 	}
+}
+
+// benchSoakOptions reads the options of the soak; the simulator's are
+// the end-to-end benchmark's.
+func benchSoakOptions(env Env, fs *flag.FlagSet, e2e bench.E2EOptions) bench.SoakOptions {
+	get := func(name string) any { return fs.Lookup(name).Value.(flag.Getter).Get() }
+	return bench.SoakOptions{
+		Rate:         get("soak-rate").(float64),
+		Duration:     get("soak-duration").(time.Duration),
+		Warmup:       get("soak-warmup").(time.Duration),
+		Interval:     get("soak-interval").(time.Duration),
+		JumioLatency: e2e.JumioLatency,
+		JumioBudget:  e2e.JumioBudget,
+		Progress:     env.Stdout,
+	}
+}
+
+// benchSoak runs the soak into res and prints it; failed holds an
+// unbalanced ledger, missed "soak" when a target is missed.
+func benchSoak(ctx context.Context, env Env, opts bench.SoakOptions, res *bench.Results) (failed []error, missed []string, err error) {
+	fmt.Fprintln(env.Stdout, "kycflow bench soak")
+	r, err := bench.RunSoak(ctx, opts)
+	if err != nil {
+		return nil, nil, benchInterrupted(err)
+	}
+	res.Soak = &r
+	r.Write(env.Stdout, res.Machine)
+	if r.Ledger == nil || r.LedgerError != "" {
+		failed = append(failed, fmt.Errorf("bench: the soak's ledger does not balance: %s", r.LedgerError))
+	}
+	if len(r.TargetsMissed) > 0 {
+		missed = append(missed, "soak")
+	}
+	return failed, missed, nil
 }
 
 // benchMigrate runs the migration benchmark into res and prints it;

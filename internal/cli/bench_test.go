@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// TestBenchUsage: bench refuses unknown targets, modes and sync settings
-// before it builds or starts anything, and its help names every target.
+// TestBenchUsage: bench refuses unknown targets, modes and sync settings,
+// and a soak with too few samples after its warm-up, before it builds or
+// starts anything, and its help names every target.
 func TestBenchUsage(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -22,6 +23,9 @@ func TestBenchUsage(t *testing.T) {
 		{"unknown mode", []string{"bench", "e2e", "--modes", "processes,threads"}, 2, "", `unknown mode "threads"`},
 		{"unknown sync", []string{"bench", "e2e", "--nats-sync", "sometimes"}, 2, "", "--nats-sync"},
 		{"unknown store", []string{"bench", "ingest", "--sync", "default,tape"}, 2, "", `--sync: unknown store "tape"`},
+		{"help names the soak", []string{"bench", "--help"}, 0, "bench soak", ""},
+		{"soak warm-up as long as the run", []string{"bench", "soak", "--soak-duration", "1m", "--soak-warmup", "1m"}, 2, "", "warm-up"},
+		{"soak too few samples after the warm-up", []string{"bench", "soak", "--soak-duration", "65s", "--soak-warmup", "1m", "--soak-interval", "2s"}, 2, "", "three sampling intervals"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer

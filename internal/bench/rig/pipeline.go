@@ -461,6 +461,21 @@ func (p *Pipeline) Routes() []notifier.Route { return p.routes }
 // reconnects across restarts.
 func (p *Pipeline) JetStream() jetstream.JetStream { return p.js }
 
+// StoredBytes is what each stream of the account stores (its state's
+// bytes, key-value buckets' streams included), by stream, from the
+// streams' information.
+func (p *Pipeline) StoredBytes(ctx context.Context) (map[string]uint64, error) {
+	out := map[string]uint64{}
+	lister := p.js.ListStreams(ctx)
+	for info := range lister.Info() {
+		out[info.Config.Name] = info.State.Bytes
+	}
+	if err := lister.Err(); err != nil {
+		return nil, fmt.Errorf("rig: streams: %w", err)
+	}
+	return out, nil
+}
+
 // ClusterStreams are the streams of a pipeline: the four of the design
 // and the key-value buckets of the enricher and the notifier.
 var ClusterStreams = []string{

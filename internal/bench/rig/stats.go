@@ -2,6 +2,7 @@ package rig
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -16,22 +17,9 @@ const clockTick = 10 * time.Millisecond
 // readStats reads VmRSS and VmHWM from /proc/<pid>/status and the CPU time
 // from /proc/<pid>/stat; before is added to the CPU time.
 func readStats(pid int, before time.Duration) (Stats, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	s, _, err := readStatus(pid)
 	if err != nil {
-		return Stats{}, fmt.Errorf("rig: %w", err)
-	}
-	var s Stats
-	for line := range bytes.Lines(data) {
-		k, v, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			continue
-		}
-		switch string(k) {
-		case "VmRSS":
-			s.RSS = kib(v)
-		case "VmHWM":
-			s.HWM = kib(v)
-		}
+		return Stats{}, err
 	}
 	cpu, err := processCPU(pid)
 	if err != nil {
@@ -39,6 +27,54 @@ func readStats(pid int, before time.Duration) (Stats, error) {
 	}
 	s.CPU = before + cpu
 	return s, nil
+}
+
+// readStatus reads VmRSS and VmHWM from /proc/<pid>/status; rss says
+// whether it has a VmRSS line (a zombie, exited and not yet waited for,
+// has none).
+func readStatus(pid int) (s Stats, rss bool, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return Stats{}, false, fmt.Errorf("rig: %w", err)
+	}
+	for line := range bytes.Lines(data) {
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		switch string(k) {
+		case "VmRSS":
+			s.RSS, rss = kib(v), true
+		case "VmHWM":
+			s.HWM = kib(v)
+		}
+	}
+	return s, rss, nil
+}
+
+// ErrNoMemory is returned by ResidentBytes for a process that has no
+// resident memory to report: it has exited and not been waited for yet.
+var ErrNoMemory = errors.New("no VmRSS: the process has exited")
+
+// ResidentBytes is the resident memory of process pid (VmRSS of
+// /proc/<pid>/status), in bytes.
+func ResidentBytes(pid int) (int64, error) {
+	s, rss, err := readStatus(pid)
+	if err == nil && !rss {
+		err = fmt.Errorf("rig: /proc/%d/status: %w", pid, ErrNoMemory)
+	}
+	return s.RSS, err
+}
+
+// OpenFDs counts the open file descriptors of process pid: the entries of
+// /proc/<pid>/fd (sockets, pipes, files, the runtime's epoll and event
+// descriptors alike).
+func OpenFDs(pid int) (int, error) {
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, fmt.Errorf("rig: %w", err)
+	}
+	return len(entries), nil
 }
 
 // kib reads "  1234 kB" as bytes.
