@@ -296,7 +296,11 @@ func TestClusterFreshStart(t *testing.T) {
 				t.Errorf("JetStream never answered %d of the stream and bucket creates and updates the stages sent at start: %v", len(un), un)
 			}
 			w.only200(sent)
-			w.ledger(rig.AuditInput{Sent: sent, ExactCounters: true})
+			// Counters at least the ledger's figures, not equal to them:
+			// with two-second ack waits a loaded machine redelivers a
+			// result now and then, and the notifier counts the
+			// suppression of what it delivered already.
+			w.ledger(rig.AuditInput{Sent: sent})
 		})
 	}
 }
