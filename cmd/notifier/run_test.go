@@ -68,6 +68,12 @@ func TestRunRejectsBadConfiguration(t *testing.T) {
 	if code := exitCode(flag.ErrHelp); code != 0 {
 		t.Errorf("exit code of -h: %d", code)
 	}
+	// -h prints the usage and the flags, and is no failure.
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"-h"}, env(nil), io.Discard, &out)
+	if !errors.Is(err, flag.ErrHelp) || exitCode(err) != 0 || !strings.Contains(out.String(), "usage: notifier") || !strings.Contains(out.String(), "-check") {
+		t.Errorf("-h: got %v (exit %d) and %q, want the usage with -check and exit 0", err, exitCode(err), out.String())
+	}
 }
 
 func TestCheckPrintsTheRoutes(t *testing.T) {

@@ -172,6 +172,63 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 		bins = &b
 	}
 	flushDisk()
+	sim, p, err := startMigrateRig(ctx, opts, *bins, dir)
+	if err != nil {
+		return res, err
+	}
+	defer sim.Close()
+	defer p.Close()
+	d := newDriver(sim, p)
+	defer d.client.CloseIdleConnections()
+	// Live traffic is Platform callbacks only: their details are the
+	// live lane's requests.
+	d.queue = slices.DeleteFunc(d.queue, func(s shot) bool { return s.api != events.APIPlatform })
+
+	fmt.Fprintf(opts.Progress, "  warm-up, %d callbacks\n", warmupCallbacks)
+	d.fire(ctx, d.take(warmupCallbacks), 0, 8)
+	if err := settle(ctx, p); err != nil {
+		return res, err
+	}
+	m, err := startMigration(ctx, opts, bins.Kycflow, dir, sim, p)
+	if err != nil {
+		return res, err
+	}
+	defer m.stop()
+	w, err := migrateRounds(ctx, opts, sim, p, d, m, &res)
+	if err != nil {
+		return res, err
+	}
+	if len(acceptedScans(sim)) >= opts.Scans {
+		res.TargetsMissed = append(res.TargetsMissed, "the migration ended before the last round did: use more scans")
+	}
+	res.LiveAlone = d.measure("live alone", opts.LiveRate, w.alone)
+	res.LiveWithMigration = d.measure("live with migration", opts.LiveRate, w.with)
+	res.StagesAlone, res.StagesWithMigration = stages(p, w.alone), stages(p, w.with)
+	if res.LiveAlone.Latency.P99 > 0 {
+		res.PooledP99Ratio = res.LiveWithMigration.Latency.P99 / res.LiveAlone.Latency.P99
+	}
+	res.P99Ratio = medianRatio(res.Rounds)
+
+	fmt.Fprintf(opts.Progress, "  waiting for the migration to finish\n")
+	if err := m.wait(); err != nil {
+		return res, err
+	}
+	res.MigrationTime = time.Since(m.started).Round(time.Second).String()
+	res.Migrated = len(acceptedScans(sim))
+	for _, c := range sim.MigrationCalls() {
+		if c.Status != http.StatusOK {
+			res.Failed++
+		}
+	}
+	res.budgetShares(opts.Budget, w, sim.Counts())
+	res.checkTargets(opts.Scans)
+	return res, nil
+}
+
+// startMigrateRig starts the simulator, with the tenant's budget, and the
+// pipeline as separate processes, its enricher told where Jumio posts
+// the migrated scans' callbacks.
+func startMigrateRig(ctx context.Context, opts MigrateOptions, bins rig.Binaries, dir string) (*jumiotest.Server, *rig.Pipeline, error) {
 	live := warmupCallbacks + 2*opts.Rounds*int(opts.LiveRate*opts.Window.Seconds())
 	// The tenant's budget, with bursts of half a second's worth as
 	// Jumio's per-5-seconds limits allow; the enricher's own burst is 10,
@@ -181,22 +238,23 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 		Scenario: jumiotest.Scenario{Seed: 42, Executions: live, NetverifyScans: opts.Scans,
 			NetverifyMix: jumiotest.NetverifyMix{Approved: 8, DeniedFraud: 1, NotReadable: 1}},
 	})
-	defer sim.Close()
 	jc := sim.ClientConfig(0)
 	jc.RateLimit, jc.RateBurst = opts.Budget, 10
 	// Ingest on a port chosen here, so that the enricher can be told
 	// where Jumio posts the migrated scans' callbacks.
 	port, err := rig.FreePort()
 	if err != nil {
-		return res, err
+		sim.Close()
+		return nil, nil, err
 	}
 	ingestAddr := "127.0.0.1:" + strconv.Itoa(port)
 	pdir := filepath.Join(dir, "pipeline")
 	if err := os.MkdirAll(pdir, 0o750); err != nil {
-		return res, err
+		sim.Close()
+		return nil, nil, err
 	}
 	p, err := rig.StartPipeline(ctx, rig.PipelineConfig{
-		Mode: rig.ModeProcesses, Binaries: *bins, Dir: pdir, SyncAlways: true, Jumio: jc, Routes: benchRoutes,
+		Mode: rig.ModeProcesses, Binaries: bins, Dir: pdir, SyncAlways: true, Jumio: jc, Routes: benchRoutes,
 		Env: map[string]string{
 			"KYCFLOW_INGEST_ADDR":                     ingestAddr,
 			"KYCFLOW_ENRICHER_MIGRATION_CALLBACK_URL": "http://" + ingestAddr + "/callbacks/platform",
@@ -207,99 +265,132 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 		Log: opts.Log,
 	})
 	if err != nil {
-		return res, err
+		sim.Close()
+		return nil, nil, err
 	}
-	defer p.Close()
-	d := newDriver(sim, p)
-	defer d.client.CloseIdleConnections()
-	// Live traffic is Platform callbacks only: their details are the
-	// live lane's requests.
-	var platform []shot
-	for _, s := range d.queue {
-		if s.api == events.APIPlatform {
-			platform = append(platform, s)
-		}
-	}
-	d.queue = platform
+	return sim, p, nil
+}
 
-	fmt.Fprintf(opts.Progress, "  warm-up, %d callbacks\n", warmupCallbacks)
-	d.fire(ctx, d.take(warmupCallbacks), 0, 8)
-	if err := settle(ctx, p); err != nil {
-		return res, err
-	}
+// migration is the "kycflow migrate-data" process of the benchmark.
+type migration struct {
+	sim     *jumiotest.Server
+	proc    *exec.Cmd
+	out     *strings.Builder
+	started time.Time
+	done    chan error
+	ended   bool
+}
 
-	// The migration, as an operator starts it; held for the rounds alone:
-	// Jumio accepts but does not migrate, so the scans waiting for their
-	// callback reach --max-pending, migrate-data queues nothing more, and
-	// the pipeline drains.
+// startMigration starts the migration as an operator does, and waits
+// until Jumio accepted the first --max-pending scans. Jumio holds the
+// migration for the rounds alone (HoldMigrations): it accepts but does
+// not migrate, so the scans waiting for their callback reach
+// --max-pending, migrate-data queues nothing more, and the pipeline
+// drains.
+func startMigration(ctx context.Context, opts MigrateOptions, kycflow, dir string, sim *jumiotest.Server, p *rig.Pipeline) (*migration, error) {
 	input := filepath.Join(dir, "scans.txt")
 	if err := writeScans(input, sim.NetverifyScans(), opts.ScansPerUser); err != nil {
-		return res, err
+		return nil, err
 	}
-	mig := exec.CommandContext(ctx, bins.Kycflow, "migrate-data", input, "--group-by", "user",
+	cmd := exec.CommandContext(ctx, kycflow, "migrate-data", input, "--group-by", "user",
 		"--batch", strconv.Itoa(opts.Batch), "--max-pending", strconv.Itoa(opts.MaxPending), "--stall", "10m")
-	mig.Env = []string{"KYCFLOW_NATS_URL=" + p.NATS().URL(), "HOME=" + dir}
-	var migOut strings.Builder
-	mig.Stdout, mig.Stderr = &migOut, &migOut
-	migStart := time.Now()
-	if err := mig.Start(); err != nil {
-		return res, err
+	cmd.Env = []string{"KYCFLOW_NATS_URL=" + p.NATS().URL(), "HOME=" + dir}
+	m := &migration{sim: sim, proc: cmd, out: &strings.Builder{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = m.out, m.out
+	m.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, err
 	}
-	migDone := make(chan error, 1)
-	go func() { migDone <- mig.Wait() }()
-	finished := false
-	defer func() {
-		if !finished {
-			sim.ReleaseMigrations()
-			_ = mig.Process.Kill()
-			<-migDone
-		}
-	}()
+	go func() { m.done <- cmd.Wait() }()
 	fmt.Fprintf(opts.Progress, "  migration of %d scans started\n", opts.Scans)
-	if err := waitAccepted(ctx, sim, opts.MaxPending, migDone); err != nil {
-		return res, fmt.Errorf("%w\n%s", err, migOut.String())
+	if err := m.accepted(ctx, opts.MaxPending); err != nil {
+		m.stop()
+		return nil, err
 	}
+	return m, nil
+}
 
+// accepted waits until Jumio accepted n scans (or the migration ended).
+func (m *migration) accepted(ctx context.Context, n int) error {
+	if err := waitAccepted(ctx, m.sim, n, m.done); err != nil {
+		return fmt.Errorf("%w\n%s", err, m.out.String())
+	}
+	return nil
+}
+
+// wait waits for the migration to finish.
+func (m *migration) wait() error {
+	err := <-m.done
+	m.ended = true
+	if err != nil {
+		return fmt.Errorf("migrate-data: %w\n%s", err, m.out.String())
+	}
+	return nil
+}
+
+// stop ends a migration that did not finish: Jumio releases what it
+// held, and the process is killed.
+func (m *migration) stop() {
+	if m.ended {
+		return
+	}
+	m.sim.ReleaseMigrations()
+	_ = m.proc.Process.Kill()
+	<-m.done
+	m.ended = true
+}
+
+// windows are the live posts of the rounds, alone and with the
+// migration, and the Jumio requests of the windows with it.
+type windows struct {
+	alone, with []post
+	// span is the time of the windows with the migration; requests the
+	// simulator's answers in them (tokens aside), details those of the
+	// live callbacks.
+	span              time.Duration
+	requests, details int
+}
+
+// migrateRounds runs the rounds: the live traffic alone (the migration
+// held and the pipeline drained), then with the migration running at
+// full speed again. Each round's p99s go to res.Rounds.
+func migrateRounds(ctx context.Context, opts MigrateOptions, sim *jumiotest.Server, p *rig.Pipeline, d *driver, m *migration, res *MigrateResult) (windows, error) {
+	var w windows
 	n := int(opts.LiveRate * opts.Window.Seconds())
-	var alonePosts, withPosts []post
-	var total, details int
-	var windows time.Duration
 	for round := 1; round <= opts.Rounds; round++ {
-		// Alone: the migration held and drained.
 		sim.HoldMigrations()
 		if err := waitDrained(ctx, p, sim); err != nil {
-			return res, err
+			return w, err
 		}
 		posted := d.fire(ctx, d.take(n), opts.LiveRate, 64)
 		if err := waitDelivered(ctx, p, posted); err != nil {
-			return res, err
+			return w, err
 		}
 		alone := d.measure("live alone", opts.LiveRate, posted)
-		alonePosts = append(alonePosts, posted...)
+		w.alone = append(w.alone, posted...)
 
-		// With the migration, running at full speed again.
 		sim.ReleaseMigrations()
-		if err := waitAccepted(ctx, sim, len(acceptedScans(sim))+opts.MaxPending, migDone); err != nil {
-			return res, fmt.Errorf("%w\n%s", err, migOut.String())
+		if err := m.accepted(ctx, len(acceptedScans(sim))+opts.MaxPending); err != nil {
+			return w, err
 		}
 		before := sim.Counts()
 		t0 := time.Now()
 		posted = d.fire(ctx, d.take(n), opts.LiveRate, 64)
-		windows += time.Since(t0)
+		w.span += time.Since(t0)
 		after := sim.Counts()
 		if err := waitDelivered(ctx, p, posted); err != nil {
-			return res, err
+			return w, err
 		}
 		with := d.measure("live with migration", opts.LiveRate, posted)
-		withPosts = append(withPosts, posted...)
+		w.with = append(w.with, posted...)
 		for k, v := range after {
 			if k.Endpoint != jumio.EndpointToken {
-				total += v - before[k]
+				w.requests += v - before[k]
 			}
 		}
 		for _, ps := range posted {
 			if ps.cb.Status == http.StatusOK {
-				details++
+				w.details++
 			}
 		}
 		r := MigrateRound{AloneP99: alone.Latency.P99, WithP99: with.Latency.P99}
@@ -309,48 +400,36 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 		res.Rounds = append(res.Rounds, r)
 		fmt.Fprintf(opts.Progress, "  round %d: live p99 alone %.1f ms, with the migration %.1f ms (%.2fx)\n", round, r.AloneP99, r.WithP99, r.Ratio)
 	}
-	if len(acceptedScans(sim)) >= opts.Scans {
-		res.TargetsMissed = append(res.TargetsMissed, "the migration ended before the last round did: use more scans")
+	return w, nil
+}
+
+// medianRatio is the median of the rounds' p99 ratios.
+func medianRatio(rounds []MigrateRound) float64 {
+	if len(rounds) == 0 {
+		return 0
 	}
-	res.LiveAlone = d.measure("live alone", opts.LiveRate, alonePosts)
-	res.LiveWithMigration = d.measure("live with migration", opts.LiveRate, withPosts)
-	res.StagesAlone, res.StagesWithMigration = stages(p, alonePosts), stages(p, withPosts)
-	if res.LiveAlone.Latency.P99 > 0 {
-		res.PooledP99Ratio = res.LiveWithMigration.Latency.P99 / res.LiveAlone.Latency.P99
-	}
-	ratios := make([]float64, 0, len(res.Rounds))
-	for _, r := range res.Rounds {
+	ratios := make([]float64, 0, len(rounds))
+	for _, r := range rounds {
 		ratios = append(ratios, r.Ratio)
 	}
 	slices.Sort(ratios)
-	res.P99Ratio = ratios[len(ratios)/2]
 	if len(ratios)%2 == 0 {
-		res.P99Ratio = (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
+		return (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
 	}
+	return ratios[len(ratios)/2]
+}
 
-	fmt.Fprintf(opts.Progress, "  waiting for the migration to finish\n")
-	err = <-migDone
-	finished = true
-	if err != nil {
-		return res, fmt.Errorf("migrate-data: %w\n%s", err, migOut.String())
-	}
-	res.MigrationTime = time.Since(migStart).Round(time.Second).String()
-	res.Migrated = len(acceptedScans(sim))
-	for _, c := range sim.MigrationCalls() {
-		if c.Status != http.StatusOK {
-			res.Failed++
-		}
-	}
-
-	// The shares of the budget in the windows with the migration.
-	secs := windows.Seconds()
-	res.LiveRequestsPerSecond = float64(details) / secs
-	res.MigrationRequestsPerSecond = float64(total-details) / secs
-	res.LeftOverPerSecond = opts.Budget - res.LiveRequestsPerSecond
+// budgetShares sets the shares of the budget in the windows with the
+// migration, and the run's Jumio requests and 429s from counts.
+func (res *MigrateResult) budgetShares(budget float64, w windows, counts map[jumiotest.Key]int) {
+	secs := w.span.Seconds()
+	res.LiveRequestsPerSecond = float64(w.details) / secs
+	res.MigrationRequestsPerSecond = float64(w.requests-w.details) / secs
+	res.LeftOverPerSecond = budget - res.LiveRequestsPerSecond
 	if res.LeftOverPerSecond > 0 {
 		res.MigrationShare = res.MigrationRequestsPerSecond / res.LeftOverPerSecond
 	}
-	for k, v := range sim.Counts() {
+	for k, v := range counts {
 		if k.Endpoint == jumio.EndpointToken {
 			continue
 		}
@@ -359,8 +438,11 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 			res.Jumio429s += v
 		}
 	}
-	switch {
-	case res.P99Ratio > TargetLiveP99Ratio:
+}
+
+// checkTargets notes the targets the run missed.
+func (res *MigrateResult) checkTargets(scans int) {
+	if res.P99Ratio > TargetLiveP99Ratio {
 		res.TargetsMissed = append(res.TargetsMissed, fmt.Sprintf("live p99 with the migration %.2fx the p99 alone (target at most %.1fx)", res.P99Ratio, TargetLiveP99Ratio))
 	}
 	if res.MigrationShare < TargetMigrationShare {
@@ -369,10 +451,9 @@ func RunMigrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error)
 	if res.Jumio429s > 0 {
 		res.TargetsMissed = append(res.TargetsMissed, fmt.Sprintf("%d 429s from the simulator (target none)", res.Jumio429s))
 	}
-	if res.Migrated != opts.Scans {
-		res.TargetsMissed = append(res.TargetsMissed, fmt.Sprintf("%d of %d scans migrated", res.Migrated, opts.Scans))
+	if res.Migrated != scans {
+		res.TargetsMissed = append(res.TargetsMissed, fmt.Sprintf("%d of %d scans migrated", res.Migrated, scans))
 	}
-	return res, nil
 }
 
 // MigrateRound is one round: the live p99 alone and with the migration,

@@ -54,9 +54,9 @@ running notifier reads while another route's consumer is read.`,
 	})
 }
 
-// Key-value buckets of the stages, by their stream name. They are written
-// here rather than imported so that this command reads them without
-// starting a stage; a test checks them against the stages' constants.
+// Key-value buckets of the stages and of the operator commands, by their
+// bucket names as the packages that own them export them (importing a
+// package starts nothing), so the list cannot drift from what they create.
 var kvBuckets = []string{enricher.StateBucket, notifier.DeliveriesBucket, migration.Bucket, erasure.Bucket}
 
 // streamReport is one stream in "kycflow streams".

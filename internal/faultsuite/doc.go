@@ -12,7 +12,9 @@
 //   - duplicate, late and out-of-order callbacks;
 //   - malformed and hostile requests at ingest (oversize bodies, deep
 //     JSON, invalid UTF-8, header floods, slow headers and bodies) next to
-//     valid traffic;
+//     valid traffic; and input ingest must accept that still must not
+//     pass (a capability Jumio serves unreadable, forged Netverify copies,
+//     a caller's baggage);
 //   - and on the shape kycflow ships for, three servers as a JetStream
 //     cluster with R3 streams and two processes of each stage: a first
 //     start with every stage process started at once on the empty

@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -18,7 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/kycflow/kycflow/internal/bench/rig"
+	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
 )
 
@@ -414,4 +419,168 @@ func uuid() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// callerBaggage is the W3C baggage a caller sends with every callback of
+// TestHostileAcceptedInput; nothing of kycflow may carry it on.
+const callerBaggage = "tenant=hostile-baggage-7f3a,user.email=victim%40example.com"
+
+// TestHostileAcceptedInput: input that ingest must accept, since it may be
+// genuine, and that still never yields a verdict the evidence does not
+// support. While the simulator's callbacks flow, each with a caller's
+// traceparent and baggage:
+//   - Jumio serves executions due to pass with a capability entry that
+//     cannot be read: their results are WARNING and name the capability;
+//   - before the genuine callback of Netverify scans that Jumio did not
+//     approve, a forged copy arrives that claims APPROVED_VERIFIED (with an
+//     identityVerification that matches, or one that is truncated): it is
+//     stored as an event of its own
+//     (the genuine one is not taken for its duplicate), and no result of
+//     those scans is PASSED, as the enricher maps what Jumio's retrieval
+//     returns;
+//   - neither a webhook nor any stored message carries the baggage.
+//
+// The ledger balances: every callback accepted gives its results, once.
+func TestHostileAcceptedInput(t *testing.T) {
+	w := newWorld(t, worldConfig{scenario: jumiotest.Scenario{Seed: 17, Executions: 60, NetverifyScans: 40}})
+	ctx := t.Context()
+
+	broken := map[string]string{} // execution id → capability made unreadable
+	for _, e := range w.sim.Executions() {
+		if e.Outcome != jumiotest.OutcomePassed || len(broken) == 5 {
+			continue
+		}
+		details, name, ok := breakCapability(e.Details)
+		if !ok {
+			continue
+		}
+		e.Details = details
+		if err := w.sim.AddExecution(e); err != nil {
+			t.Fatal(err)
+		}
+		broken[e.ID] = name
+	}
+	forged := map[string]bool{} // scan reference
+	var sent []jumiotest.SentCallback
+	for _, sc := range w.sim.NetverifyScans() {
+		if sc.Kind != events.KindIDVerification || sc.Result == jumiotest.OutcomeApprovedVerified || len(sc.Callback) == 0 || len(forged) == 5 {
+			continue
+		}
+		f, err := url.ParseQuery(string(w.sim.NetverifyCallback(sc, sc.CallbackDate)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Set("verificationStatus", jumiotest.OutcomeApprovedVerified)
+		// Every other copy is a perfect forgery; the rest carry a
+		// truncated identityVerification as well.
+		iv := `{"similarity":"MATCH","validity":"TRUE"}`
+		if len(forged)%2 == 1 {
+			iv = `{"similarity":"MATCH","validity":"TRUE","reas`
+		}
+		f.Set("identityVerification", iv)
+		f.Del("rejectReason")
+		body := []byte(f.Encode())
+		const form = "application/x-www-form-urlencoded"
+		status, err := post(ctx, w.p.CallbackURL(events.APINetverify), form, body)
+		sent = append(sent, jumiotest.SentCallback{API: events.APINetverify, Reference: sc.Reference, SentAt: sc.CallbackDate,
+			ContentType: form, Body: body, Status: status, Err: err})
+		forged[sc.Reference] = true
+	}
+	if len(broken) == 0 || len(forged) == 0 {
+		t.Fatalf("the scenario gave %d executions due to pass and %d Netverify scans not approved: too few to test", len(broken), len(forged))
+	}
+	for _, s := range sent {
+		if s.Err != nil || s.Status != http.StatusOK {
+			t.Errorf("forged copy of %s: answered %d %v; it is well-formed and from an allowed address, so it is accepted", s.Reference, s.Status, s.Err)
+		}
+	}
+	hdr := http.Header{
+		"Traceparent": {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+		"Baggage":     {callerBaggage},
+	}
+	sent = append(sent, w.send(ctx, jumiotest.CallbackOptions{Concurrency: 4, Header: hdr})...)
+	w.settle()
+	w.ledger(rig.AuditInput{Sent: sent, ExactCounters: true})
+
+	seen := map[string]bool{}
+	for _, d := range w.p.Receiver().Deliveries("") {
+		if d.Baggage != "" {
+			t.Errorf("webhook %s of %s carried baggage %q", d.ID, d.Route, d.Baggage)
+		}
+		if name, ok := broken[d.ExecutionID]; ok {
+			seen[d.ExecutionID] = true
+			if d.Decision != events.DecisionWarning || !slices.Contains(d.Unreadable, "capabilities."+name) {
+				t.Errorf("execution %s, served with capability %s unreadable: %s delivered %s with unreadable fields %v, want WARNING naming capabilities.%s",
+					d.ExecutionID, name, d.Route, d.Decision, d.Unreadable, name)
+			}
+		}
+		if forged[d.ExecutionID] {
+			seen[d.ExecutionID] = true
+			if d.Decision == events.DecisionPassed {
+				t.Errorf("Netverify scan %s, not approved by Jumio: %s delivered PASSED after a forged APPROVED_VERIFIED copy", d.ExecutionID, d.Route)
+			}
+		}
+	}
+	for id := range maps.Keys(broken) {
+		if !seen[id] {
+			t.Errorf("no webhook for execution %s", id)
+		}
+	}
+	for id := range maps.Keys(forged) {
+		if !seen[id] {
+			t.Errorf("no webhook for Netverify scan %s", id)
+		}
+	}
+	for _, stream := range []string{events.StreamCallbacks, events.StreamEnriched, events.StreamResults, events.StreamDLQ} {
+		msgs, err := rig.ReadStream(ctx, w.p.JetStream(), stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if hasBaggage(m) {
+				t.Errorf("%s holds a message (subject %s) with the caller's baggage", stream, m.Subject)
+			}
+		}
+	}
+	w.figure("%d executions served with an unreadable capability, %d forged Netverify copies, %d callbacks with a caller's baggage",
+		len(broken), len(forged), len(sent)-len(forged))
+}
+
+// breakCapability replaces the entries of the first capability (by name)
+// of a workflow details document with one that cannot be read: a
+// truncated JSON text where an entry object belongs. It reports false
+// when the document has no capability.
+func breakCapability(details json.RawMessage) (json.RawMessage, string, bool) {
+	var d map[string]json.RawMessage
+	if json.Unmarshal(details, &d) != nil {
+		return nil, "", false
+	}
+	var caps map[string]json.RawMessage
+	if json.Unmarshal(d["capabilities"], &caps) != nil || len(caps) == 0 {
+		return nil, "", false
+	}
+	name := slices.Sorted(maps.Keys(caps))[0]
+	caps[name] = json.RawMessage(`["{\"id\":\"x\",\"decision\":{\"type\":\"PAS"]`)
+	var err error
+	if d["capabilities"], err = json.Marshal(caps); err != nil {
+		return nil, "", false
+	}
+	out, err := json.Marshal(d)
+	return out, name, err == nil
+}
+
+// hasBaggage reports whether a stored message carries callerBaggage, in a
+// header or its data.
+func hasBaggage(m *nats.Msg) bool {
+	if bytes.Contains(m.Data, []byte("hostile-baggage")) {
+		return true
+	}
+	for _, vs := range m.Header {
+		for _, v := range vs {
+			if strings.Contains(v, "hostile-baggage") {
+				return true
+			}
+		}
+	}
+	return false
 }

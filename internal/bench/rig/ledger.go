@@ -330,10 +330,41 @@ type stored struct {
 
 func audit(in AuditInput, routes []notifier.Route, s streams, hooks []Delivery, ev Evidence, c Counters) (*Ledger, error) {
 	l := &Ledger{Posts: len(in.Sent), SameIDRepeatsAllowed: in.AllowSameIDRepeats, Counters: c.Mode}
+	cbs, err := l.ingest(in.Sent, s.callbacks)
+	if err != nil {
+		return nil, err
+	}
+	results, err := enrichedResults(l, s.enriched)
+	if err != nil {
+		return nil, err
+	}
+	enrichDLQ, routeDLQ := deadLetters(s.dlq)
+	l.enricher(cbs, results, enrichDLQ, ev.Stale)
+	l.StaleCounted = c.Stale
+	for _, r := range routes {
+		rl := routeLedger(r, results, routeDLQ[r.Name], ev.Suppressed[r.Name], s.results, hooks)
+		rl.SuppressedCounted, rl.FilteredCounted = c.Suppressed[r.Name], c.Filtered[r.Name]
+		l.Routes = append(l.Routes, rl)
+	}
+	l.compareCounters()
+	for _, s := range [][]string{l.NotStored, l.StoredTwice, l.Unaccounted, l.EnrichedTwice} {
+		slices.Sort(s)
+	}
+	return l, l.Err()
+}
 
-	// Ingest: every callback answered 200 is stored once.
+// storedCallbacks are the distinct callbacks of JUMIO_CALLBACKS, by event
+// id and by execution.
+type storedCallbacks struct {
+	byEvent map[string]*stored
+	byExec  map[string][]*stored
+}
+
+// ingest checks ingest's part: every callback answered 200 is stored
+// once, and nothing else is stored.
+func (l *Ledger) ingest(sent []jumiotest.SentCallback, msgs []*nats.Msg) (storedCallbacks, error) {
 	accepted := map[string]bool{}
-	for _, s := range in.Sent {
+	for _, s := range sent {
 		if s.Err != nil || s.Status != 200 {
 			continue
 		}
@@ -345,24 +376,23 @@ func audit(in AuditInput, routes []notifier.Route, s streams, hooks []Delivery, 
 		accepted[k] = true
 	}
 	l.Callbacks = len(accepted)
-	byEvent := map[string]*stored{}
+	cbs := storedCallbacks{byEvent: map[string]*stored{}, byExec: map[string][]*stored{}}
 	byKey := map[string][]*stored{}
-	byExec := map[string][]*stored{}
-	for _, m := range s.callbacks {
+	for _, m := range msgs {
 		var ev events.CallbackEvent
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
-			return nil, fmt.Errorf("rig: %s holds a message that is not a callback event: %w", events.StreamCallbacks, err)
+			return cbs, fmt.Errorf("rig: %s holds a message that is not a callback event: %w", events.StreamCallbacks, err)
 		}
 		st := &stored{ev: ev, key: callbackKey(ev.WorkflowExecutionID, ev.CallbackSentAt)}
-		if byEvent[ev.EventID] != nil {
+		if cbs.byEvent[ev.EventID] != nil {
 			l.StoredTwice = append(l.StoredTwice, ev.EventID)
 			continue
 		}
-		byEvent[ev.EventID] = st
+		cbs.byEvent[ev.EventID] = st
 		byKey[st.key] = append(byKey[st.key], st)
-		byExec[ev.WorkflowExecutionID] = append(byExec[ev.WorkflowExecutionID], st)
+		cbs.byExec[ev.WorkflowExecutionID] = append(cbs.byExec[ev.WorkflowExecutionID], st)
 	}
-	l.Stored = len(byEvent)
+	l.Stored = len(cbs.byEvent)
 	for k := range accepted {
 		ref, _, _ := strings.Cut(k, "@")
 		if len(byKey[k]) == 0 && len(byKey[ref+"@?"]) == 0 {
@@ -374,11 +404,14 @@ func audit(in AuditInput, routes []notifier.Route, s streams, hooks []Delivery, 
 			l.Unanswered += len(ss)
 		}
 	}
+	return cbs, nil
+}
 
-	// Enricher: every stored callback is enriched, dead-lettered, or
-	// dropped as stale on the enricher's word.
-	results := map[string]events.Result{} // by callback event id
-	for _, m := range s.enriched {
+// enrichedResults decodes JUMIO_ENRICHED's results by callback event id,
+// noting the events enriched twice.
+func enrichedResults(l *Ledger, msgs []*nats.Msg) (map[string]events.Result, error) {
+	results := map[string]events.Result{}
+	for _, m := range msgs {
 		id := m.Header.Get(events.HeaderCEID)
 		if _, ok := results[id]; ok {
 			l.EnrichedTwice = append(l.EnrichedTwice, id)
@@ -390,47 +423,46 @@ func audit(in AuditInput, routes []notifier.Route, s streams, hooks []Delivery, 
 		}
 		results[id] = ee.Result
 	}
-	enrichDLQ := map[string]bool{}
-	routeDLQ := map[string]map[string]bool{} // route → event ids
-	for _, m := range s.dlq {
+	return results, nil
+}
+
+// deadLetters are the event ids of JUMIO_DLQ: the enrich stage's, and the
+// notify stage's by route.
+func deadLetters(msgs []*nats.Msg) (enrich map[string]bool, byRoute map[string]map[string]bool) {
+	enrich, byRoute = map[string]bool{}, map[string]map[string]bool{}
+	for _, m := range msgs {
 		id := eventIDOf(m)
 		switch events.Stage(m.Header.Get(events.HeaderStage)) {
 		case events.StageEnrich:
-			enrichDLQ[id] = true
+			enrich[id] = true
 		case events.StageNotify:
 			r := m.Header.Get(events.HeaderRoute)
-			if routeDLQ[r] == nil {
-				routeDLQ[r] = map[string]bool{}
+			if byRoute[r] == nil {
+				byRoute[r] = map[string]bool{}
 			}
-			routeDLQ[r][id] = true
+			byRoute[r][id] = true
 		}
 	}
-	for id, st := range byEvent {
+	return enrich, byRoute
+}
+
+// enricher checks the enricher's part: every stored callback is
+// enriched, dead-lettered, or dropped as stale on the enricher's word
+// (stale, from its log) when a newer callback of the execution exists.
+func (l *Ledger) enricher(cbs storedCallbacks, results map[string]events.Result, dlq, stale map[string]bool) {
+	for id, st := range cbs.byEvent {
 		_, enriched := results[id]
 		switch {
 		case enriched:
 			l.Enriched++
-		case enrichDLQ[id]:
+		case dlq[id]:
 			l.EnrichDeadLetters++
-		case ev.Stale[id] && newerExists(st, byExec[st.ev.WorkflowExecutionID]):
+		case stale[id] && newerExists(st, cbs.byExec[st.ev.WorkflowExecutionID]):
 			l.Stale++
 		default:
 			l.Unaccounted = append(l.Unaccounted, st.key+" ("+id+")")
 		}
 	}
-	l.StaleCounted = c.Stale
-
-	// Routes.
-	for _, r := range routes {
-		rl := routeLedger(r, results, routeDLQ[r.Name], ev.Suppressed[r.Name], s.results, hooks)
-		rl.SuppressedCounted, rl.FilteredCounted = c.Suppressed[r.Name], c.Filtered[r.Name]
-		l.Routes = append(l.Routes, rl)
-	}
-	l.compareCounters()
-	for _, s := range [][]string{l.NotStored, l.StoredTwice, l.Unaccounted, l.EnrichedTwice} {
-		slices.Sort(s)
-	}
-	return l, l.Err()
 }
 
 // compareCounters notes where the stages' counters disagree with the

@@ -28,6 +28,11 @@ type Delivery struct {
 	ExecutionID string
 	Status      events.Status
 	Decision    events.DecisionType
+	// Unreadable are the result's unreadable fields (UnreadableFields).
+	Unreadable []string
+	// Baggage is the request's W3C baggage header, which kycflow never
+	// sends (a caller's baggage stays at ingest).
+	Baggage string
 	// At is when the request arrived.
 	At time.Time
 	// Received and Enriched are the result's times: when ingest received
@@ -149,6 +154,8 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		ExecutionID: env.Data.IDs.WorkflowExecutionID,
 		Status:      env.Data.Status,
 		Decision:    env.Data.Decision.Type,
+		Unreadable:  env.Data.UnreadableFields,
+		Baggage:     strings.Join(req.Header.Values("Baggage"), ","),
 		At:          at,
 	}
 	if t := env.Data.Timestamps.Received; t != nil {

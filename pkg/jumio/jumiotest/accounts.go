@@ -125,5 +125,5 @@ func (s *Server) complete(accountID, id string, created time.Time, o execOpts, t
 		return
 	}
 	defer s.sends.Done()
-	_, _ = s.post(s.cfg.CallbackClient, target, "application/json", s.PlatformCallback(e, e.CallbackSentAt, e.UserReference))
+	_, _ = s.post(s.cfg.CallbackClient, target, "application/json", s.PlatformCallback(e, e.CallbackSentAt, e.UserReference), nil)
 }

@@ -52,6 +52,9 @@ type CallbackOptions struct {
 	UserReference func(Execution) string
 	// Client posts the callbacks; default a client with a 10s timeout.
 	Client *http.Client
+	// Header is added to every request (a caller's trace headers, say);
+	// it cannot replace Content-Type or User-Agent.
+	Header http.Header
 	// Answered, when set, is called with each callback once it is
 	// answered (or failed), in the order the answers come; one call at a
 	// time.
@@ -141,7 +144,7 @@ func (s *Server) SendCallbacks(ctx context.Context, o CallbackOptions) ([]SentCa
 				if c.API == events.APINetverify {
 					target = o.NetverifyURL
 				}
-				c.Status, c.Err = s.post(o.Client, target, c.ContentType, c.Body)
+				c.Status, c.Err = s.post(o.Client, target, c.ContentType, c.Body, o.Header)
 				if o.Answered != nil {
 					answered.Lock()
 					o.Answered(*c)
@@ -239,10 +242,13 @@ func (s *Server) plan(o CallbackOptions) []SentCallback {
 }
 
 // post sends one callback as Jumio does and returns the status.
-func (s *Server) post(c *http.Client, target, contentType string, body []byte) (int, error) {
+func (s *Server) post(c *http.Client, target, contentType string, body []byte, hdr http.Header) (int, error) {
 	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
+	}
+	for k, v := range hdr {
+		req.Header[http.CanonicalHeaderKey(k)] = v
 	}
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", "Jumio Callback (jumiotest)")
