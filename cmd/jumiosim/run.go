@@ -15,6 +15,7 @@ import (
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // errUsage marks bad flags (exit code 2).
@@ -50,6 +51,9 @@ type options struct {
 	callbackDelay                     time.Duration
 	callbackDuplicates                int
 	callbackOutOfOrder                bool
+	callbackDrop                      float64
+	acquiredCallbacks                 bool
+	health                            string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -85,6 +89,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.callbackDelay, "callback-delay", 2*time.Second, "wait before posting callbacks (let the receiver start)")
 	fs.IntVar(&o.callbackDuplicates, "callback-duplicates", 0, "send every callback N more times, unchanged")
 	fs.BoolVar(&o.callbackOutOfOrder, "callback-out-of-order", false, "follow every callback with a repeat carrying an older callbackSentAt")
+	fs.Float64Var(&o.callbackDrop, "callback-drop", 0, "share (0 to 1) of the callbacks of initiated transactions dropped, as when Jumio gives up; POST /_jumiotest/dropped posts them late")
+	fs.BoolVar(&o.acquiredCallbacks, "acquired-callbacks", false, "also post an ACQUIRED callback when an API-channel transaction is finalized")
+	fs.StringVar(&o.health, "health", "UP", "what the status endpoint (GET /) answers: UP, DEGRADED, DOWN, or component=status pairs such as retrieval=DOWN; POST /_jumiotest/health changes it")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -96,6 +103,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.revokeEvery < 0 {
 		return o, fmt.Errorf("%w: -revoke-every must not be negative", errUsage)
+	}
+	if !(o.callbackDrop >= 0 && o.callbackDrop <= 1) {
+		return o, fmt.Errorf("%w: -callback-drop must be between 0 and 1", errUsage)
+	}
+	if _, err := parseHealth(o.health); err != nil {
+		return o, fmt.Errorf("%w: -health: %w", errUsage, err)
 	}
 	if o.failEndpoint != "" && !isEndpoint(o.failEndpoint) {
 		return o, fmt.Errorf("%w: unknown endpoint %q", errUsage, o.failEndpoint)
@@ -159,6 +172,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		AllowMissingUserAgent: o.allowNoUserAgent,
 		CompleteAfter:         o.completeAfter,
 		CallbackURL:           cb.platform,
+		CallbackDrop:          o.callbackDrop,
+		AcquiredCallbacks:     o.acquiredCallbacks,
 		PublicURL:             o.publicURL,
 		Scenario: jumiotest.Scenario{
 			Seed: o.seed, Executions: o.executions, Accounts: o.accounts, Mix: mix,
@@ -192,6 +207,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			srv.NotReady(sc.Reference, o.notReady, time.Time{})
 		}
 	}
+	health, _ := parseHealth(o.health)
+	srv.SetHealth(health)
 	if err := srv.Start(o.listen); err != nil {
 		return err
 	}
@@ -229,7 +246,9 @@ func printServing(w io.Writer, srv *jumiotest.Server, o options, loaded int, t j
 	fmt.Fprintf(w, "  account    %s%s\n", u, jumio.PathAccounts)
 	fmt.Fprintf(w, "  retrieval  %s%s/{accountId}/workflow-executions/{workflowExecutionId}\n", u, jumio.PathAccounts)
 	fmt.Fprintf(w, "  netverify  %s%s/{scanReference}\n", u, jumio.PathNetverifyScans)
-	fmt.Fprintf(w, "  control    %s%s/counts, /executions, /faults, /revoke\n", u, jumiotest.AdminPrefix)
+	fmt.Fprintf(w, "  api        %s%s/{accountId}/workflow-executions/{workflowExecutionId}[/credentials/{credentialId}/parts/{classifier}]\n", u, jumio.PathAccounts)
+	fmt.Fprintf(w, "  status     %s/ (%s)\n", u, srv.CurrentHealth().Status)
+	fmt.Fprintf(w, "  control    %s%s/counts, /executions, /faults, /revoke, /health, /callback-drop, /dropped\n", u, jumiotest.AdminPrefix)
 	fmt.Fprintf(w, "  OAuth2 client %q, secret %s\n", t.ClientID, secretHint("KYCFLOW_JUMIO_CLIENT_SECRET"))
 	fmt.Fprintf(w, "  Netverify API token and secret %s\n", secretHint("KYCFLOW_JUMIO_NETVERIFY_API_SECRET"))
 	fmt.Fprintf(w, "  executions: %d Platform (seed %d, mix %s), %d Netverify\n", len(srv.Executions()), o.seed, o.mix, len(srv.NetverifyScans()))
@@ -241,7 +260,7 @@ func printServing(w io.Writer, srv *jumiotest.Server, o options, loaded int, t j
 		revoke = "every " + o.revokeEvery.String()
 	}
 	fmt.Fprintf(w, "  budget: %s; token lifetime %s, revoked %s; latency %s\n", budget, o.tokenLifetime, revoke, o.latency)
-	fmt.Fprintf(w, "  clients: KYCFLOW_JUMIO_AUTH_URL=%[1]s KYCFLOW_JUMIO_ACCOUNT_URL=%[1]s KYCFLOW_JUMIO_RETRIEVAL_URL=%[1]s KYCFLOW_JUMIO_NETVERIFY_URL=%[1]s\n", u)
+	fmt.Fprintf(w, "  clients: KYCFLOW_JUMIO_AUTH_URL=%[1]s KYCFLOW_JUMIO_ACCOUNT_URL=%[1]s KYCFLOW_JUMIO_API_URL=%[1]s KYCFLOW_JUMIO_RETRIEVAL_URL=%[1]s KYCFLOW_JUMIO_NETVERIFY_URL=%[1]s KYCFLOW_JUMIO_STATUS_URL=%[1]s\n", u)
 }
 
 // revokeTokens revokes every issued token at each tick until ctx ends.
@@ -283,4 +302,36 @@ func sendCallbacks(ctx context.Context, w io.Writer, srv *jumiotest.Server, o op
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintln(w, "jumiosim: callbacks:", err)
 	}
+}
+
+// parseHealth reads -health: one status for everything ("DOWN"), or
+// component=status pairs ("retrieval=DOWN,processing=DEGRADED"), the
+// overall status then being the worst of them.
+func parseHealth(s string) (wire.Health, error) {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	valid := func(v string) bool { return v == wire.HealthUp || v == wire.HealthDegraded || v == wire.HealthDown }
+	if !strings.Contains(s, "=") {
+		if !valid(s) {
+			return wire.Health{}, fmt.Errorf("%q is not UP, DEGRADED or DOWN", s)
+		}
+		return jumiotest.Health(s, nil), nil
+	}
+	overall, components := wire.HealthUp, map[string]string{}
+	rank := map[string]int{wire.HealthUp: 0, wire.HealthDegraded: 1, wire.HealthDown: 2}
+	for _, item := range split(s) {
+		k, v, _ := strings.Cut(item, "=")
+		if k == "" || !valid(v) {
+			return wire.Health{}, fmt.Errorf("%q is not component=UP|DEGRADED|DOWN", item)
+		}
+		components[strings.ToLower(k)] = v
+		if rank[v] > rank[overall] {
+			overall = v
+		}
+	}
+	if overall == wire.HealthDown {
+		overall = wire.HealthDegraded // some components still work
+	}
+	h := jumiotest.Health(wire.HealthUp, components)
+	h.Status = wire.String(overall)
+	return h, nil
 }

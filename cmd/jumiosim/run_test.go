@@ -77,7 +77,7 @@ func TestRunServesAndPrints(t *testing.T) {
 	env := map[string]string{"KYCFLOW_JUMIO_CLIENT_ID": "demo", "KYCFLOW_JUMIO_CLIENT_SECRET": "demo-secret-value"}
 	base, stop := startRun(t, []string{"-listen", "127.0.0.1:0", "-executions", "3", "-netverify", "2", "-seed", "4"}, env)
 	c, err := jumio.NewClient(jumio.Config{
-		Hosts:    wire.Hosts{Auth: base, Account: base, API: base, Retrieval: base, Netverify: base},
+		Hosts:    wire.Hosts{Auth: base, Account: base, API: base, Retrieval: base, Netverify: base, Status: base},
 		ClientID: "demo", ClientSecret: "demo-secret-value", UserAgent: "kycflow-test/1.0",
 	})
 	if err != nil {
@@ -233,7 +233,7 @@ func TestRunServesDetailsFiles(t *testing.T) {
 	dir, want := detailsDir(t)
 	base, stop := startRun(t, []string{"-listen", "127.0.0.1:0", "-executions", "0", "-netverify", "0", "-details", dir}, nil)
 	c, err := jumio.NewClient(jumio.Config{
-		Hosts:    wire.Hosts{Auth: base, Account: base, API: base, Retrieval: base, Netverify: base},
+		Hosts:    wire.Hosts{Auth: base, Account: base, API: base, Retrieval: base, Netverify: base, Status: base},
 		ClientID: jumiotest.DefaultClientID, ClientSecret: jumiotest.DefaultClientSecret, UserAgent: "kycflow-test/1.0",
 	})
 	if err != nil {

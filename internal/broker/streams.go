@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +16,7 @@ import (
 )
 
 // StreamsConfig sets storage, replicas, retention and duplicate window of
-// the four streams.
+// the streams.
 type StreamsConfig struct {
 	// Storage is "file" or "memory".
 	Storage string
@@ -26,6 +27,9 @@ type StreamsConfig struct {
 	EnrichedMaxAge  time.Duration
 	ResultsMaxAge   time.Duration
 	DLQMaxAge       time.Duration
+	// ExecutionsMaxAge is the retention of JUMIO_EXECUTIONS (initiated
+	// executions, read by the reconciler into its bucket).
+	ExecutionsMaxAge time.Duration
 	// DuplicateWindow is how long JetStream remembers a Nats-Msg-Id; a
 	// repeated Jumio callback inside it is stored once.
 	DuplicateWindow time.Duration
@@ -36,14 +40,15 @@ type StreamsConfig struct {
 // LoadStreamsConfig reads the stream variables.
 func LoadStreamsConfig(e *config.Env) StreamsConfig {
 	return StreamsConfig{
-		Storage:         e.Enum("KYCFLOW_STREAM_STORAGE", "file", "JetStream storage of the streams", "file", "memory"),
-		Replicas:        e.IntRange("KYCFLOW_STREAM_REPLICAS", 1, 1, 5, "stream replicas (3 on a production cluster)"),
-		CallbacksMaxAge: e.Duration("KYCFLOW_STREAM_CALLBACKS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_CALLBACKS"),
-		EnrichedMaxAge:  e.Duration("KYCFLOW_STREAM_ENRICHED_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_ENRICHED"),
-		ResultsMaxAge:   e.Duration("KYCFLOW_STREAM_RESULTS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_RESULTS"),
-		DLQMaxAge:       e.Duration("KYCFLOW_STREAM_DLQ_MAX_AGE", 90*24*time.Hour, "retention of JUMIO_DLQ"),
-		DuplicateWindow: e.Duration("KYCFLOW_STREAM_DUPLICATE_WINDOW", 24*time.Hour, "JetStream duplicate window (repeated callbacks inside it are stored once)"),
-		MaxBytes:        e.Int64("KYCFLOW_STREAM_MAX_BYTES", -1, "size cap of each stream in bytes, -1 for none; a full stream refuses new messages (ingest answers 503, stages retry) and never drops unprocessed ones"),
+		Storage:          e.Enum("KYCFLOW_STREAM_STORAGE", "file", "JetStream storage of the streams", "file", "memory"),
+		Replicas:         e.IntRange("KYCFLOW_STREAM_REPLICAS", 1, 1, 5, "stream replicas (3 on a production cluster)"),
+		CallbacksMaxAge:  e.Duration("KYCFLOW_STREAM_CALLBACKS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_CALLBACKS"),
+		EnrichedMaxAge:   e.Duration("KYCFLOW_STREAM_ENRICHED_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_ENRICHED"),
+		ResultsMaxAge:    e.Duration("KYCFLOW_STREAM_RESULTS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_RESULTS"),
+		DLQMaxAge:        e.Duration("KYCFLOW_STREAM_DLQ_MAX_AGE", 90*24*time.Hour, "retention of JUMIO_DLQ"),
+		ExecutionsMaxAge: e.Duration("KYCFLOW_STREAM_EXECUTIONS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_EXECUTIONS"),
+		DuplicateWindow:  e.Duration("KYCFLOW_STREAM_DUPLICATE_WINDOW", 24*time.Hour, "JetStream duplicate window (repeated callbacks inside it are stored once)"),
+		MaxBytes:         e.Int64("KYCFLOW_STREAM_MAX_BYTES", -1, "size cap of each stream in bytes, -1 for none; a full stream refuses new messages (ingest answers 503, stages retry) and never drops unprocessed ones"),
 	}
 }
 
@@ -53,7 +58,7 @@ func DefaultStreamsConfig() StreamsConfig {
 	return LoadStreamsConfig(config.FromMap(nil))
 }
 
-// StreamConfigs returns the JetStream configuration of the four streams.
+// StreamConfigs returns the JetStream configuration of the streams.
 func (c StreamsConfig) StreamConfigs() []jetstream.StreamConfig {
 	storage := jetstream.FileStorage
 	if c.Storage == "memory" {
@@ -90,6 +95,7 @@ func (c StreamsConfig) StreamConfigs() []jetstream.StreamConfig {
 		mk(events.StreamEnriched, events.SubjectEnriched, "normalized results and raw Jumio documents", c.EnrichedMaxAge),
 		mk(events.StreamResults, events.SubjectResults, "results for downstream services", c.ResultsMaxAge),
 		mk(events.StreamDLQ, events.SubjectDLQ, "dead letters: payload and error headers", c.DLQMaxAge),
+		mk(events.StreamExecutions, events.SubjectExecutions, "workflow executions announced as initiated, for reconciliation", cmp.Or(c.ExecutionsMaxAge, 30*24*time.Hour)),
 	}
 }
 
@@ -108,7 +114,7 @@ var (
 // supported in non-clustered mode".
 const jsReplicasNotSupported jetstream.ErrorCode = 10074
 
-// EnsureStreams creates the four streams, or updates them to cfg when they
+// EnsureStreams creates the streams, or updates them to cfg when they
 // exist, with EnsureStream. It is idempotent and safe to run from every
 // service at start, all at once; it returns once every stream is as cfg
 // says, with a leader, or when ctx ends, with an *EnsureError naming the
@@ -147,5 +153,5 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfi
 	return nil
 }
 
-// StreamNames are the four streams.
-var StreamNames = []string{events.StreamCallbacks, events.StreamEnriched, events.StreamResults, events.StreamDLQ}
+// StreamNames are the streams.
+var StreamNames = []string{events.StreamCallbacks, events.StreamEnriched, events.StreamResults, events.StreamDLQ, events.StreamExecutions}

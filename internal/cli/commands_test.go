@@ -15,6 +15,7 @@ import (
 	"github.com/kycflow/kycflow/internal/erasure"
 	"github.com/kycflow/kycflow/internal/migration"
 	"github.com/kycflow/kycflow/internal/notifier"
+	"github.com/kycflow/kycflow/internal/reconcile"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
 	"github.com/kycflow/kycflow/pkg/jumio/wire"
@@ -148,7 +149,7 @@ func TestResultFilterSubjects(t *testing.T) {
 // TestBucketNames: the buckets streams shows are the stages' own, and
 // erase purges their records with the stages' own key functions.
 func TestBucketNames(t *testing.T) {
-	if diff := cmp.Diff([]string{enricher.StateBucket, notifier.DeliveriesBucket, migration.Bucket, erasure.Bucket}, kvBuckets); diff != "" {
+	if diff := cmp.Diff([]string{enricher.StateBucket, notifier.DeliveriesBucket, reconcile.Bucket, migration.Bucket, erasure.Bucket}, kvBuckets); diff != "" {
 		t.Errorf("buckets (-stages +cli):\n%s", diff)
 	}
 	const acct, x = "4a1b2c3d-5e6f-4711-8899-aabbccddeeff", "5b6c7d8e-1111-4222-8333-944455556666"
@@ -158,6 +159,7 @@ func TestBucketNames(t *testing.T) {
 			"$KV." + enricher.StateBucket + "." + enricher.StateKey(acct, "x:y@z")},
 		"KV_" + notifier.DeliveriesBucket: {"$KV." + notifier.DeliveriesBucket + "." + notifier.LedgerAccountFilter(acct)},
 		"KV_" + migration.Bucket:          {"$KV." + migration.Bucket + "." + migration.ScanKey(x)},
+		"KV_" + reconcile.Bucket:          {"$KV." + reconcile.Bucket + "." + acct + ".*"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("bucket filters of an account (-want +got):\n%s", diff)

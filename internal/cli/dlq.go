@@ -30,7 +30,7 @@ func init() {
 		Usage:   "list|show|redrive|purge [sequence...] [flags]",
 		Description: `Works on JUMIO_DLQ, where a stage puts what it gave up on: the original
 message with the error, its class, the attempts and where it came from.
-Select by --stage (enrich, notify), --route (a notifier route), time,
+Select by --stage (enrich, notify, reconcile), --route (a notifier route), time,
 account, execution, or sequences (the first column of "dlq list") given
 after the action or with --seq.
 
@@ -56,7 +56,7 @@ after the action or with --seq.
 		Flags: func(fs *flag.FlagSet) {
 			natsFlag(fs)
 			selectionFlags(fs)
-			fs.String("stage", "", "only dead letters of this stage: enrich or notify")
+			fs.String("stage", "", "only dead letters of this stage: enrich, notify or reconcile")
 			fs.String("route", "", "only dead letters of this notifier route")
 			fs.Var(&listFlag{}, "seq", "only these JUMIO_DLQ sequences (repeat or comma-separate)")
 			fs.Bool("reveal", false, "show: print the payload with its personal data")
@@ -152,11 +152,11 @@ func readDLQSelection(fs *flag.FlagSet, seqArgs []string) (dlqSelection, error) 
 		}
 		stage = string(events.StageNotify)
 		token = events.DLQStageToken(events.StageNotify, route)
-	case stage == string(events.StageEnrich):
-		token = events.DLQStageToken(events.StageEnrich, "")
+	case stage == string(events.StageEnrich), stage == string(events.StageReconcile):
+		token = events.DLQStageToken(events.Stage(stage), "")
 	case stage == string(events.StageNotify), stage == "":
 	default:
-		return sel, usageError("--stage %q: want enrich or notify", stage)
+		return sel, usageError("--stage %q: want enrich, notify or reconcile", stage)
 	}
 	sel.stage = stage
 	a, e := "*", "*"

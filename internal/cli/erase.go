@@ -21,6 +21,7 @@ import (
 	"github.com/kycflow/kycflow/internal/jumioconfig"
 	"github.com/kycflow/kycflow/internal/migration"
 	"github.com/kycflow/kycflow/internal/notifier"
+	"github.com/kycflow/kycflow/internal/reconcile"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
@@ -370,6 +371,7 @@ func streamFilters(t erasure.Target) map[string][]string {
 		out[events.StreamCallbacks] = []string{events.SubjectCallbacks + ".*." + a + "." + x}
 		out[events.StreamEnriched] = []string{events.SubjectEnriched + "." + a + "." + x}
 		out[events.StreamDLQ] = []string{events.SubjectDLQ + ".*." + a + "." + x}
+		out[events.StreamExecutions] = []string{events.SubjectExecutions + ".*." + a + "." + x}
 		out[events.StreamResults] = events.ResultExecutionFilters(t.Execution)
 	case t.Execution != "":
 		for st, f := range events.ExecutionFilters(t.Execution) {
@@ -430,6 +432,14 @@ func bucketFilters(t erasure.Target, executions map[string][]string) map[string]
 		if wire.ValidID(x) {
 			add(kv(migration.Bucket, migration.ScanKey(x)))
 		}
+	}
+	// The reconciler's keys are <account>.<execution> (reconcile.Key),
+	// Platform ids in lower case.
+	switch {
+	case account != "" && events.Token(account) == account:
+		add(kv(reconcile.Bucket, strings.ToLower(account)+".*"))
+	case t.Execution != "" && events.Token(t.Execution) == t.Execution:
+		add(kv(reconcile.Bucket, "*."+strings.ToLower(t.Execution)))
 	}
 	return out
 }

@@ -28,7 +28,7 @@ func TestEraseFailsAtJumioAndCompletesLater(t *testing.T) {
 	scans := sim.NetverifyScans()
 	scan := scans[0]
 	p.sendNetverify([]string{scan.Reference, scans[1].Reference})
-	f := writeFile(t, scan.Reference+"\n")
+	f := writeInput(t, scan.Reference+"\n")
 	p.kycflow(t.Context(), 0, "migrate-data", f, "--stall", "1m")
 	account, ok := sim.Migrated(scan.Reference)
 	if !ok {

@@ -27,18 +27,29 @@ func init() {
 (or, with --account, a new workflow execution on an existing account) and
 prints the ids and the web link to send the end user to.
 
+The transaction is announced on JUMIO_EXECUTIONS (events.InitiatedEvent)
+to the NATS server of --nats-url, KYCFLOW_NATS_URL or the local kycflow
+run, so that its callback is reconciled if Jumio's never comes.
+
 The userReference is signed as ingest verifies it: with
 KYCFLOW_INGEST_USER_REFERENCE_SECRETS set it is
 wire.SignUserReference(first secret, --user-id, now), so that the callback
 passes ingest's check; otherwise it is --user-id as given (or none). Use an
 opaque id, never personal data: Jumio echoes it in every callback.
 
+With --front (and --back, --face, --prepared-data) it sends the images
+itself through Jumio's API channel instead: each file is checked first
+(JPEG or PNG, at most 5 MB and 8000×8000 pixels), then uploaded to the
+credential's parts in order and the execution finalized, so that Jumio
+processes it and calls back; no web link is needed.
+
 Jumio credentials and region come from the KYCFLOW_JUMIO_* variables.
 Without credentials it uses the simulator of the local kycflow run, whose
 transactions complete a few seconds later and call back that run's ingest.`,
 		Example: `  kycflow initiate --workflow-key 10011
   kycflow initiate --workflow-key 10013 --user-id cust-4711 --reference order-2026-0042 --locale de
-  kycflow initiate --workflow-key 10011 --account 4a1b2c3d-5e6f-4711-8899-aabbccddeeff --json`,
+  kycflow initiate --workflow-key 10011 --account 4a1b2c3d-5e6f-4711-8899-aabbccddeeff --json
+  kycflow initiate --workflow-key 10011 --front id-front.jpg --back id-back.jpg --face selfie.jpg`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.Int("workflow-key", 0, "workflow definition key (required; see the Jumio Portal)")
 			fs.String("account", "", "existing Jumio account id: start a new workflow execution on it")
@@ -50,7 +61,8 @@ transactions complete a few seconds later and call back that run's ingest.`,
 			fs.String("success-url", "", "where the web client sends the user after success")
 			fs.String("error-url", "", "where the web client sends the user after an error")
 			fs.String("simulator", "", "Jumio simulator to use without credentials (default the local kycflow run's)")
-			dataDirFlag(fs)
+			apiChannelFlags(fs)
+			natsFlag(fs)
 			fs.Bool("json", false, "print Jumio's answer as JSON")
 		},
 		Run: runInitiate,
@@ -59,7 +71,9 @@ transactions complete a few seconds later and call back that run's ingest.`,
 
 // runInitiate picks the Jumio to talk to (the local simulator without
 // credentials), builds the account request with a signed userReference,
-// sends it, and prints the ids and the web link.
+// reads and checks the API channel's files, sends the request, sends the
+// files through the API channel when there are any, prints the ids and the
+// web link, and announces the execution for reconciliation.
 func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
 	if len(args) > 0 {
 		return usageError("initiate: unexpected argument %q", args[0])
@@ -76,7 +90,7 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 	}
 	jc, target, err := initiateTarget(env, fs, jc)
 	if err != nil {
-		return err
+		return fmt.Errorf("initiate: %w", err)
 	}
 	client, err := jumio.NewClient(jc)
 	if err != nil {
@@ -86,6 +100,10 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 	ir, err := initiateRequest(fs, key, refSecrets)
 	if err != nil {
 		return err
+	}
+	acq, err := readAcquisition(fs)
+	if err != nil {
+		return fmt.Errorf("initiate: %w", err)
 	}
 	var resp *wire.AccountResponse
 	if account := strFlag(fs, "account"); account != "" {
@@ -99,18 +117,33 @@ func runInitiate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) 
 		}
 		return fmt.Errorf("initiate: %s: %w", target, err)
 	}
+	var channel strings.Builder
+	if acq != nil {
+		if err := acquire(ctx, &channel, client, resp, *acq); err != nil {
+			if ctx.Err() != nil {
+				return errInterrupted
+			}
+			return announceUnfinished(ctx, env, fs, resp, ir.req, "kycflow initiate",
+				fmt.Errorf("initiate: API channel of account %s workflow execution %s: %w", resp.Account.ID, resp.WorkflowExecution.ID, err))
+		}
+	}
 	if boolFlag(fs, "json") {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(resp)
+		if err := enc.Encode(resp); err != nil {
+			return err
+		}
+		return announce(ctx, env.Stderr, env, fs, resp, ir.req, "kycflow initiate")
 	}
 	printInitiated(env.Stdout, target, ir, resp)
-	return nil
+	fmt.Fprint(env.Stdout, channel.String())
+	return announce(ctx, env.Stdout, env, fs, resp, ir.req, "kycflow initiate")
 }
 
 // initiateTarget returns the client configuration and says which Jumio it
 // reaches: Jumio with credentials, else the simulator of --simulator or of
-// the local kycflow run, with its development credentials.
+// the local kycflow run, with its development credentials. The operator
+// commands that talk to Jumio use it (jumioClient).
 func initiateTarget(env Env, fs *flag.FlagSet, jc jumio.Config) (jumio.Config, string, error) {
 	if jumioconfig.HasCredentials(jc) {
 		return jc, "Jumio (" + string(jc.Region) + ")", nil
@@ -120,10 +153,10 @@ func initiateTarget(env Env, fs *flag.FlagSet, jc jumio.Config) (jumio.Config, s
 		sim = ri.SimulatorURL
 	}
 	if sim == "" {
-		return jc, "", fmt.Errorf("initiate: no Jumio credentials (KYCFLOW_JUMIO_CLIENT_ID and KYCFLOW_JUMIO_CLIENT_SECRET) and no local simulator: %s", noLocalRun(env, fs))
+		return jc, "", fmt.Errorf("no Jumio credentials (KYCFLOW_JUMIO_CLIENT_ID and KYCFLOW_JUMIO_CLIENT_SECRET) and no local simulator: %s", noLocalRun(env, fs))
 	}
 	sim = strings.TrimRight(sim, "/")
-	jc.Hosts = wire.Hosts{Auth: sim, Account: sim, API: sim, Retrieval: sim, Netverify: sim}
+	jc.Hosts = wire.Hosts{Auth: sim, Account: sim, API: sim, Retrieval: sim, Netverify: sim, Status: sim}
 	jc.ClientID, jc.ClientSecret = jumiotest.DefaultClientID, jumiotest.DefaultClientSecret
 	return jc, "the simulator at " + sim, nil
 }

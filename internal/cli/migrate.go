@@ -40,15 +40,26 @@ acquisitionStatus for transactionStatus, and the new accountId.
 Netverify workflowId values map to Platform workflow keys through the
 built-in table; override entries with --workflows or KYCFLOW_WORKFLOWS
 ("200=10011,201=10011"). The input is never printed: a performNetverify body
-holds images and personal data.`,
+holds images and personal data.
+
+With --execute a /performNetverify request is run against the Jumio
+Platform instead of printed: the account is created with the translated
+request, the base64 images of the body (frontsideImage, backsideImage,
+faceImage) are checked and uploaded through the API channel, with
+firstName, lastName and dob as prepared data when the workflow has a DATA
+credential, and the execution is finalized; the ids are printed. Jumio
+credentials come from the KYCFLOW_JUMIO_* variables, else the simulator of
+the local kycflow run is used.`,
 		Example: `  kycflow migrate-request initiate.json
   cat perform.json | kycflow migrate-request --kind perform --workflows 200=10013
   kycflow migrate-request initiate.json --json | jq .warnings
-  echo 'https://shop.example/kyc/done?transactionStatus=SUCCESS&transactionReference=…' | kycflow migrate-request`,
+  echo 'https://shop.example/kyc/done?transactionStatus=SUCCESS&transactionReference=…' | kycflow migrate-request
+  kycflow migrate-request perform.json --execute`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.String("kind", "auto", "kind of input: initiate, perform, response, redirect or auto")
 			fs.String("workflows", "", "Netverify workflowId → Platform workflow key overrides, \"200=10011,...\" (default KYCFLOW_WORKFLOWS)")
 			fs.Bool("json", false, "print {kind, request, warnings} as one JSON document")
+			executeFlags(fs)
 		},
 		Run: runMigrate,
 	})
@@ -125,6 +136,10 @@ func runMigrate(ctx context.Context, env Env, fs *flag.FlagSet, args []string) e
 			return fmt.Errorf("migrate-request: %s is not %s", name, what)
 		}
 		return fmt.Errorf("migrate-request: %w", err)
+	}
+	if boolFlag(fs, "execute") {
+		req, _ := out.(wire.AccountRequest)
+		return executePerform(ctx, env, fs, kind, req, warnings, body)
 	}
 	if boolFlag(fs, "json") {
 		key := map[string]string{"response": "response", "redirect": "redirect"}[kind]

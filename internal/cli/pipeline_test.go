@@ -154,9 +154,9 @@ func newTestClient(t *testing.T, sim *jumiotest.Server) *jumio.Client {
 	return c
 }
 
-// writeFile writes content to a file of the test's own and returns its
+// writeInput writes content to a file of the test's own and returns its
 // path.
-func writeFile(t *testing.T, content string) string {
+func writeInput(t *testing.T, content string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "input.txt")
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/kycflow/kycflow/internal/erasure"
 	"github.com/kycflow/kycflow/internal/migration"
 	"github.com/kycflow/kycflow/internal/notifier"
+	"github.com/kycflow/kycflow/internal/reconcile"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -57,7 +58,7 @@ running notifier reads while another route's consumer is read.`,
 // Key-value buckets of the stages and of the operator commands, by their
 // bucket names as the packages that own them export them (importing a
 // package starts nothing), so the list cannot drift from what they create.
-var kvBuckets = []string{enricher.StateBucket, notifier.DeliveriesBucket, migration.Bucket, erasure.Bucket}
+var kvBuckets = []string{enricher.StateBucket, notifier.DeliveriesBucket, reconcile.Bucket, migration.Bucket, erasure.Bucket}
 
 // streamReport is one stream in "kycflow streams".
 type streamReport struct {

@@ -112,10 +112,11 @@ func TestStreamsDrift(t *testing.T) {
 			name: "every stream's storage and duplicate window",
 			vars: map[string]string{"KYCFLOW_STREAM_STORAGE": "memory", "KYCFLOW_STREAM_DUPLICATE_WINDOW": "2m"},
 			want: map[string][]string{
-				events.StreamCallbacks: {"storage File (want Memory)", "duplicate window 1d (want 2m0s)"},
-				events.StreamEnriched:  {"storage File (want Memory)", "duplicate window 1d (want 2m0s)"},
-				events.StreamResults:   {"storage File (want Memory)", "duplicate window 1d (want 2m0s)"},
-				events.StreamDLQ:       {"storage File (want Memory)", "duplicate window 1d (want 2m0s)"},
+				events.StreamCallbacks:  {"storage File (want Memory)", "duplicate window 1d (want 2m0s)"},
+				events.StreamEnriched:   {"storage File (want Memory)", "duplicate window 1d (want 2m0s)"},
+				events.StreamResults:    {"storage File (want Memory)", "duplicate window 1d (want 2m0s)"},
+				events.StreamDLQ:        {"storage File (want Memory)", "duplicate window 1d (want 2m0s)"},
+				events.StreamExecutions: {"storage File (want Memory)", "duplicate window 1d (want 2m0s)"},
 			},
 		},
 	} {

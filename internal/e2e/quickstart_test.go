@@ -157,8 +157,8 @@ func TestQuickStart(t *testing.T) {
 		if !strings.Contains(out, "removed") {
 			t.Errorf("erase: %s", out)
 		}
-		streams := []string{events.StreamCallbacks, events.StreamEnriched, events.StreamResults, events.StreamDLQ,
-			"KV_kycflow_enricher_executions", "KV_kycflow_notifier_deliveries"}
+		streams := []string{events.StreamCallbacks, events.StreamEnriched, events.StreamResults, events.StreamDLQ, events.StreamExecutions,
+			"KV_kycflow_enricher_executions", "KV_kycflow_notifier_deliveries", "KV_kycflow_reconcile_executions"}
 		others := 0
 		for _, st := range streams {
 			for _, m := range messages(t, js, st) {

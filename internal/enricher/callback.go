@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -32,6 +33,11 @@ type callback struct {
 
 // key is the state key of the callback's execution.
 func (c *callback) key() string { return StateKey(c.ev.AccountID, c.ev.WorkflowExecutionID) }
+
+// mark is the callback as the execution state sees it.
+func (c *callback) mark() mark {
+	return mark{eventID: c.ev.EventID, sentAt: c.sentAt, status: strings.ToUpper(c.ev.Status), reconciled: c.ev.Reconciled}
+}
 
 // eventIDRE is what a callback event's id must look like: what ingest
 // makes (events.EventID) and the result schema accepts.

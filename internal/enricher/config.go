@@ -13,6 +13,7 @@ import (
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/internal/httpserver"
 	"github.com/kycflow/kycflow/internal/jumioconfig"
+	"github.com/kycflow/kycflow/internal/reconcile"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/mapping"
 )
@@ -45,6 +46,7 @@ const (
 	DefaultRetryInitialInterval = time.Second
 	DefaultRetryMaxInterval     = 5 * time.Minute
 	DefaultStateTTL             = 30 * 24 * time.Hour
+	DefaultHealthInterval       = 30 * time.Second
 	DefaultWorkConcurrency      = 2
 )
 
@@ -139,6 +141,15 @@ type Config struct {
 	// callbacks.
 	StateTTL time.Duration
 
+	// Reconcile configures the reconciler of missed callbacks, which the
+	// enricher runs (KYCFLOW_RECONCILE_*); its bucket takes its storage and
+	// replicas from NATS.Streams.
+	Reconcile reconcile.Config
+
+	// HealthInterval is how often Jumio's status endpoint is read; while
+	// it reports retrieval DOWN, retrieval is held (callbacks wait, no
+	// retries are spent). Negative turns the watch off; default 30s.
+	HealthInterval time.Duration
 	// WorkConcurrency is how many items of the work stream (migration
 	// batches queued by "kycflow migrate-data") one process runs at once.
 	// Their requests wait in the migrate lane of the Jumio budget, so this
@@ -174,8 +185,13 @@ func LoadConfig(e *config.Env) Config {
 		RetryMaxInterval:     e.Duration("KYCFLOW_ENRICHER_RETRY_MAX_INTERVAL", DefaultRetryMaxInterval, "longest redelivery delay after transient failures"),
 		NetverifyConfirm:     e.Enum("KYCFLOW_ENRICHER_NETVERIFY_CONFIRM", ConfirmAuto, "confirm Netverify callbacks against the Netverify retrieval API; auto: when its credentials are set", ConfirmAuto, ConfirmOn, ConfirmOff),
 		StateTTL:             e.Duration("KYCFLOW_ENRICHER_STATE_TTL", DefaultStateTTL, "how long per-execution state is kept after its last update"),
+		Reconcile:            reconcile.LoadConfig(e),
+		HealthInterval:       e.Duration("KYCFLOW_ENRICHER_HEALTH_INTERVAL", DefaultHealthInterval, "how often Jumio's status endpoint is read (0: never)"),
 		WorkConcurrency:      e.Int("KYCFLOW_ENRICHER_WORK_CONCURRENCY", DefaultWorkConcurrency, "migration batches run at once per process"),
 		MigrationCallbackURL: e.Secret("KYCFLOW_ENRICHER_MIGRATION_CALLBACK_URL", "callback URL Jumio posts migrated scans' callbacks to (ingest's Platform URL with its path secret); empty: the Portal's").Value(),
+	}
+	if c.HealthInterval == 0 {
+		c.HealthInterval = -1 // "0" turns the watch off; Config's zero is the default
 	}
 	for _, s := range e.List("KYCFLOW_ENRICHER_NOT_READY_SCHEDULE", schedule, "redelivery delays for data Jumio does not have yet") {
 		d, err := config.ParseDuration(s)
@@ -208,6 +224,7 @@ func (c *Config) setDefaults() {
 	c.RetryInitialInterval = cmp.Or(c.RetryInitialInterval, DefaultRetryInitialInterval)
 	c.RetryMaxInterval = cmp.Or(c.RetryMaxInterval, DefaultRetryMaxInterval)
 	c.StateTTL = cmp.Or(c.StateTTL, DefaultStateTTL)
+	c.HealthInterval = cmp.Or(c.HealthInterval, DefaultHealthInterval)
 	c.WorkConcurrency = cmp.Or(c.WorkConcurrency, DefaultWorkConcurrency)
 	c.NetverifyConfirm = cmp.Or(c.NetverifyConfirm, ConfirmAuto)
 	if c.NotReadySchedule == nil {

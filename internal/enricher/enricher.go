@@ -19,6 +19,7 @@ import (
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/erasure"
 	"github.com/kycflow/kycflow/internal/migration"
+	"github.com/kycflow/kycflow/internal/reconcile"
 	"github.com/kycflow/kycflow/internal/telemetry"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
@@ -56,6 +57,7 @@ type Enricher struct {
 	tables  *mapping.Tables
 	policy  retryPolicy
 	metrics *metrics
+	health  *healthWatch
 	pub     message.Publisher
 
 	logger *slog.Logger
@@ -150,6 +152,7 @@ func New(cfg Config, nc *nats.Conn, client *jumio.Client, tel *telemetry.Telemet
 		running: make(chan struct{}),
 		confirm: ConfirmsNetverify(cfg),
 	}
+	e.health = newHealthWatch(client, cfg.HealthInterval, logger)
 	e.Handlers = Handlers{Enrich: e.handle, Work: e.handleWork}
 	if !e.confirm {
 		logger.Warn("Netverify callbacks not confirmed: their own fields decide, and any Jumio customer can send one",
@@ -237,6 +240,25 @@ func (e *Enricher) Run(ctx context.Context) error {
 		return fmt.Errorf("enricher: %w", err)
 	}
 	defer reg.Unregister() //nolint:errcheck // nothing to do about it at exit
+	hreg, err := registerHealthMetrics(e.mp, e.health)
+	if err != nil {
+		return fmt.Errorf("enricher: %w", err)
+	}
+	defer hreg.Unregister() //nolint:errcheck // nothing to do about it at exit
+	rec, err := e.reconciler()
+	if err != nil {
+		return err
+	}
+	hctx, stopHealth := context.WithCancel(ctx)
+	healthDone := make(chan struct{})
+	go func() {
+		defer close(healthDone)
+		e.health.run(hctx)
+	}()
+	defer func() {
+		stopHealth()
+		<-healthDone
+	}()
 
 	done := make(chan struct{})
 	defer close(done)
@@ -248,12 +270,55 @@ func (e *Enricher) Run(ctx context.Context) error {
 		case <-done:
 		}
 	}()
-	err = router.Run(ctx)
+	// The reconciler runs next to the router and stops with it; one that
+	// fails stops the enricher.
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	recErr := make(chan error, 1)
+	if rec == nil {
+		recErr <- nil
+	} else {
+		go func() {
+			err := rec.Run(runCtx, reconcile.RunConfig{AckWait: e.cfg.AckWait, DrainTimeout: e.cfg.DrainTimeout, PullExpiry: e.cfg.PullExpiry})
+			if err != nil {
+				cancelRun()
+			}
+			recErr <- err
+		}()
+	}
+	err = router.Run(runCtx)
+	cancelRun()
+	rerr := <-recErr
 	e.logger.Info("enricher stopped")
+	if rerr != nil {
+		return fmt.Errorf("enricher: %w", rerr)
+	}
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("enricher: %w", err)
 	}
 	return nil
+}
+
+// reconciler is the reconciler of missed callbacks the enricher runs, nil
+// when it is disabled (docs/architecture.md#reconciliation-of-missed-callbacks).
+// It shares the enricher's Jumio client, so its status
+// requests wait in the reconcile lane of the same budget, and skips its
+// passes while retrieval is held.
+func (e *Enricher) reconciler() (*reconcile.Reconciler, error) {
+	c := e.cfg.Reconcile
+	if c.Disabled {
+		return nil, nil
+	}
+	c.Storage, c.Replicas = e.cfg.NATS.Streams.Storage, e.cfg.NATS.Streams.Replicas
+	c.PublishTimeout = e.cfg.NATS.PublishTimeout
+	r, err := reconcile.New(c, reconcile.Deps{
+		JetStream: e.js, Status: e.jumio.WorkflowStatus, Region: e.region, Held: e.health.Held,
+		Logger: e.logger.With("component", "reconciler"), MeterProvider: e.mp, Now: e.now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("enricher: %w", err)
+	}
+	return r, nil
 }
 
 // Ready reports whether the enricher can work: it runs, NATS is
@@ -274,6 +339,11 @@ func (e *Enricher) Ready(ctx context.Context) error {
 	for _, b := range []string{StateBucket, migration.Bucket, erasure.Bucket} {
 		if _, err := e.js.KeyValue(ctx, b); err != nil {
 			return fmt.Errorf("bucket %s: %w", b, err)
+		}
+	}
+	if !e.cfg.Reconcile.Disabled {
+		if _, err := e.js.KeyValue(ctx, reconcile.Bucket); err != nil {
+			return fmt.Errorf("reconciler bucket %s: %w", reconcile.Bucket, err)
 		}
 	}
 	return nil

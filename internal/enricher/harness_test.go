@@ -337,19 +337,22 @@ func hasAll(set attribute.Set, attrs []attribute.KeyValue) bool {
 
 // ledger is what became of the callbacks, by the enricher's counters.
 type ledger struct {
-	Results, Duplicates, Stale, DeadLetters int64
+	Results, Duplicates, Collapsed, Stale, DeadLetters int64
 }
 
 func (h *harness) ledger() ledger {
 	return ledger{
 		Results:     h.counter(enricher.MetricResults),
 		Duplicates:  h.counter(enricher.MetricDuplicates),
+		Collapsed:   h.counter(enricher.MetricCollapsed),
 		Stale:       h.counter(enricher.MetricStaleDrops),
 		DeadLetters: h.counter(enricher.MetricDeadLetters),
 	}
 }
 
-func (l ledger) settled() int64 { return l.Results + l.Duplicates + l.Stale + l.DeadLetters }
+func (l ledger) settled() int64 {
+	return l.Results + l.Duplicates + l.Collapsed + l.Stale + l.DeadLetters
+}
 
 // consumer returns the enricher's durable consumer state.
 func (h *harness) consumer() *jetstream.ConsumerInfo {

@@ -115,9 +115,9 @@ func TestStateRecordBounded(t *testing.T) {
 	var s execState
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range recentEvents + 5 {
-		s.record("e"+strconv.Itoa(i), t0.Add(time.Duration(i)*time.Second))
+		s.record(mark{eventID: "e" + strconv.Itoa(i), sentAt: t0.Add(time.Duration(i) * time.Second)})
 	}
-	s.record("old", t0)
+	s.record(mark{eventID: "old", sentAt: t0})
 	if len(s.Enriched) != recentEvents || s.Enriched[0] != "e6" || s.Enriched[recentEvents-1] != "old" {
 		t.Errorf("enriched %v", s.Enriched)
 	}
@@ -139,26 +139,26 @@ func TestClaimRace(t *testing.T) {
 	}
 	t0 := time.Now()
 	key := StateKey("acct", "exec")
-	if err := st.claim(ctx, key, "old", t0); err != nil {
+	if err := st.claim(ctx, key, mark{eventID: "old", sentAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.claim(ctx, key, "new", t0.Add(time.Second)); err != nil {
+	if err := st.claim(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.check(ctx, key, "old", t0); !errors.Is(err, errStale) {
+	if _, err := st.check(ctx, key, mark{eventID: "old", sentAt: t0}); !errors.Is(err, errStale) {
 		t.Errorf("older callback after a newer claim: %v, want errStale", err)
 	}
-	seenNew, err := st.check(ctx, key, "new", t0.Add(time.Second))
+	seenNew, err := st.check(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)})
 	if err != nil {
 		t.Errorf("newer callback: %v", err)
 	}
-	if err := st.record(ctx, key, "new", t0.Add(time.Second), &seenNew); err != nil {
+	if err := st.record(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)}, &seenNew); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.check(ctx, key, "new", t0.Add(time.Second)); !errors.Is(err, errDuplicate) {
+	if _, err := st.check(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)}); !errors.Is(err, errDuplicate) {
 		t.Errorf("event recorded meanwhile: %v, want errDuplicate", err)
 	}
-	if err := st.claim(ctx, key, "new", t0.Add(time.Second)); !errors.Is(err, errDuplicate) {
+	if err := st.claim(ctx, key, mark{eventID: "new", sentAt: t0.Add(time.Second)}); !errors.Is(err, errDuplicate) {
 		t.Errorf("claim of an enriched event: %v, want errDuplicate", err)
 	}
 
@@ -166,7 +166,7 @@ func TestClaimRace(t *testing.T) {
 	errc := make(chan error, 8)
 	for i := range 8 {
 		go func() {
-			errc <- st.claim(ctx, key, "c"+strconv.Itoa(i), t0.Add(time.Duration(10+i)*time.Second))
+			errc <- st.claim(ctx, key, mark{eventID: "c" + strconv.Itoa(i), sentAt: t0.Add(time.Duration(10+i) * time.Second)})
 		}()
 	}
 	for range 8 {
@@ -193,18 +193,18 @@ func TestRecordAfterChange(t *testing.T) {
 	}
 	t0 := time.Now()
 	key := StateKey("acct", "exec")
-	if err := st.claim(ctx, key, "first", t0); err != nil {
+	if err := st.claim(ctx, key, mark{eventID: "first", sentAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	seenFirst, err := st.check(ctx, key, "first", t0)
+	seenFirst, err := st.check(ctx, key, mark{eventID: "first", sentAt: t0})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A newer callback claims while the first is being published.
-	if err := st.claim(ctx, key, "second", t0.Add(time.Second)); err != nil {
+	if err := st.claim(ctx, key, mark{eventID: "second", sentAt: t0.Add(time.Second)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.record(ctx, key, "first", t0, &seenFirst); err != nil {
+	if err := st.record(ctx, key, mark{eventID: "first", sentAt: t0}, &seenFirst); err != nil {
 		t.Fatal(err)
 	}
 	got, _, err := st.get(ctx, key)
@@ -214,7 +214,7 @@ func TestRecordAfterChange(t *testing.T) {
 	if !got.Newest.Equal(t0.Add(time.Second)) || !got.enriched("first") {
 		t.Errorf("state after the record: newest %v, enriched %v; want the second claim kept and first enriched", got.Newest, got.Enriched)
 	}
-	if err := st.claim(ctx, key, "first", t0); !errors.Is(err, errDuplicate) {
+	if err := st.claim(ctx, key, mark{eventID: "first", sentAt: t0}); !errors.Is(err, errDuplicate) {
 		t.Errorf("claim of the recorded event: %v, want errDuplicate", err)
 	}
 }

@@ -34,9 +34,20 @@ const (
 	// MetricDuplicates counts callbacks dropped because their event id
 	// was already enriched, by API.
 	MetricDuplicates = "kycflow_enricher_duplicates"
+	// MetricCollapsed counts callbacks dropped because their status was
+	// already enriched from the other side of a reconciliation: Jumio's
+	// late callback after a reconciled one, or a reconciled callback
+	// after Jumio's, by API.
+	MetricCollapsed = "kycflow_enricher_collapsed_drops"
 	// MetricDeadLetters counts callbacks dead-lettered, by API and class
 	// (permanent, retry_budget).
 	MetricDeadLetters = "kycflow_enricher_dead_letters"
+	// MetricJumioStatus is Jumio's status endpoint by component (overall,
+	// retrieval): 2 UP, 1 DEGRADED, 0 DOWN, -1 unknown.
+	MetricJumioStatus = "kycflow_enricher_jumio_status"
+	// MetricRetrievalHeld is 1 while retrieval is held because Jumio
+	// reports it DOWN.
+	MetricRetrievalHeld = "kycflow_enricher_retrieval_held"
 	// MetricTombstones counts callbacks of erased transactions made into
 	// tombstones, by API.
 	MetricTombstones = "kycflow_enricher_tombstones"
@@ -68,6 +79,7 @@ type metrics struct {
 	retries     metric.Int64Counter
 	stale       metric.Int64Counter
 	duplicates  metric.Int64Counter
+	collapsed   metric.Int64Counter
 	deadLetters metric.Int64Counter
 	tombstones  metric.Int64Counter
 	work        metric.Int64Counter
@@ -90,6 +102,7 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	ms.retries = counter(MetricRetries, "{callback}", "Callbacks redelivered later, by reason.")
 	ms.stale = counter(MetricStaleDrops, "{callback}", "Callbacks dropped because a newer callback of the execution was enriched or claimed, by API.")
 	ms.duplicates = counter(MetricDuplicates, "{callback}", "Callbacks dropped because their event id was already enriched, by API.")
+	ms.collapsed = counter(MetricCollapsed, "{callback}", "Callbacks dropped because their status was already enriched from the other side of a reconciliation (a reconciled callback and Jumio's own), by API.")
 	ms.deadLetters = counter(MetricDeadLetters, "{callback}", "Callbacks dead-lettered to JUMIO_DLQ, by API and class.")
 	ms.tombstones = counter(MetricTombstones, "{callback}", "Callbacks of erased transactions made into tombstones, by API.")
 	ms.work = counter(MetricWork, "{item}", "Work items (migration batches) by outcome.")

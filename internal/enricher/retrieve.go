@@ -176,7 +176,13 @@ func enriched(r events.Result, rawType string, raw []byte) events.EnrichedEvent 
 // fetch makes one retrieval call: a 404 that comes soon enough after the
 // callback is not ready yet (jumio.NotReadyIfRecent, judged at now), and
 // the outcome and time are counted.
+//
+// While Jumio reports retrieval DOWN it first waits for it to come back
+// (healthWatch): the callback stays in progress, spending no delivery.
 func (e *Enricher) fetch(ctx context.Context, ep jumio.Endpoint, c *callback, now time.Time, call func() error) error {
+	if err := e.health.wait(ctx); err != nil {
+		return fmt.Errorf("enricher: %w", err)
+	}
 	start := time.Now()
 	err := jumio.NotReadyIfRecent(call(), c.sentAt, now, e.policy.notReadyWindow())
 	e.metrics.fetch(ctx, ep, err, time.Since(start))

@@ -135,7 +135,7 @@ func (p retryPolicy) notReadyWindow() time.Duration { return p.schedule.Total() 
 func (p retryPolicy) decide(err error, d delivery) verdict {
 	var pe *permanentError
 	switch {
-	case d.stopping:
+	case d.stopping, errors.Is(err, errStopping):
 		return verdict{kind: verdictRedeliver, reason: reasonShutdown, err: err}
 	case errors.As(err, &pe), jumio.Classify(err).Kind == jumio.Permanent && !errors.Is(err, jumio.ErrUnauthorized):
 		return verdict{kind: verdictDeadLetter, class: ClassPermanent, err: err}

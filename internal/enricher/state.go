@@ -34,32 +34,73 @@ type execState struct {
 	Newest time.Time `json:"newest"`
 	// Enriched are the event ids recently enriched, oldest first.
 	Enriched []string `json:"enriched,omitempty"`
+	// Statuses are the workflow statuses enriched for the execution, and
+	// Reconciled those of them enriched from a reconciled callback
+	// (events.CallbackEvent.Reconciled): the two sides of collapses.
+	Statuses   []string `json:"statuses,omitempty"`
+	Reconciled []string `json:"reconciled,omitempty"`
+}
+
+// mark is one callback as the state sees it.
+type mark struct {
+	eventID string
+	// sentAt orders the callbacks of the execution (callback.sentAt).
+	sentAt     time.Time
+	status     string
+	reconciled bool
 }
 
 func (s execState) enriched(eventID string) bool { return slices.Contains(s.Enriched, eventID) }
+
+// collapses reports whether a callback repeats a status of the execution
+// across a reconciliation: a reconciled callback for a status already
+// enriched (Jumio's callback came after all, or another reconciliation
+// did), or Jumio's callback for a status already enriched from a
+// reconciled one (it arrived late). Either is a duplicate: Jumio's status
+// API gives no callbackSentAt, so the two cannot share an event id (see
+// docs/architecture.md#reconciliation-of-missed-callbacks). Two
+// callbacks from Jumio with one status are not collapsed here: the newer
+// is enriched again, and the notifier suppresses an identical result.
+func (s execState) collapses(m mark) bool {
+	if m.status == "" {
+		return false
+	}
+	if m.reconciled {
+		return slices.Contains(s.Statuses, m.status)
+	}
+	return slices.Contains(s.Reconciled, m.status)
+}
 
 // stale reports whether a callback sent at t is older than the newest
 // one enriched or claimed. One sent at the same time is not stale: it is
 // the claim itself, redelivered.
 func (s execState) stale(t time.Time) bool { return t.Before(s.Newest) }
 
-// record notes eventID as enriched and moves Newest forward (never back).
-func (s *execState) record(eventID string, t time.Time) {
-	if t.After(s.Newest) {
-		s.Newest = t
+// record notes the callback as enriched and moves Newest forward (never
+// back).
+func (s *execState) record(m mark) {
+	if m.sentAt.After(s.Newest) {
+		s.Newest = m.sentAt
 	}
-	if !s.enriched(eventID) {
-		s.Enriched = append(s.Enriched, eventID)
+	if !s.enriched(m.eventID) {
+		s.Enriched = append(s.Enriched, m.eventID)
 		if n := len(s.Enriched) - recentEvents; n > 0 {
 			s.Enriched = slices.Delete(s.Enriched, 0, n)
 		}
 	}
+	if m.status != "" && !slices.Contains(s.Statuses, m.status) {
+		s.Statuses = append(s.Statuses, m.status)
+	}
+	if m.reconciled && m.status != "" && !slices.Contains(s.Reconciled, m.status) {
+		s.Reconciled = append(s.Reconciled, m.status)
+	}
 }
 
-// errDuplicate and errStale end processing without output: the message
-// is acked and counted.
+// errDuplicate, errCollapsed and errStale end processing without output:
+// the message is acked and counted.
 var (
 	errDuplicate = errors.New("event already enriched")
+	errCollapsed = errors.New("status already enriched across a reconciliation")
 	errStale     = errors.New("a newer callback of the execution was enriched or claimed")
 )
 
@@ -191,15 +232,16 @@ func conflict(err error) bool {
 }
 
 // claim checks a callback against the state of its execution before it is
-// fetched: errDuplicate when its event id was enriched, errStale when a
-// newer callback was enriched or claimed; otherwise it claims the
-// execution for callbacks sent at t (later ones stay welcome).
+// fetched: errDuplicate when its event id was enriched, errCollapsed when
+// it collapses with a status enriched across a reconciliation, errStale
+// when a newer callback was enriched or claimed; otherwise it claims the
+// execution for callbacks sent at m.sentAt (later ones stay welcome).
 //
 // Most callbacks are the first of their execution: the state is created
 // outright, a single write without a read. Only when the execution has a
 // state already is it read and updated with compare-and-set.
-func (s *stateStore) claim(ctx context.Context, key, eventID string, t time.Time) error {
-	b, err := json.Marshal(execState{Newest: t})
+func (s *stateStore) claim(ctx context.Context, key string, m mark) error {
+	b, err := json.Marshal(execState{Newest: m.sentAt})
 	if err != nil {
 		return fmt.Errorf("enricher: state encode: %w", err)
 	}
@@ -214,12 +256,14 @@ func (s *stateStore) claim(ctx context.Context, key, eventID string, t time.Time
 	}
 	return s.update(ctx, key, func(st *execState) (bool, error) {
 		switch {
-		case st.enriched(eventID):
+		case st.enriched(m.eventID):
 			return false, errDuplicate
-		case st.stale(t):
+		case st.collapses(m):
+			return false, errCollapsed
+		case st.stale(m.sentAt):
 			return false, errStale
-		case t.After(st.Newest):
-			st.Newest = t
+		case m.sentAt.After(st.Newest):
+			st.Newest = m.sentAt
 			return true, nil
 		}
 		return false, nil
@@ -235,34 +279,36 @@ type seen struct {
 // check is claim's second look, after fetching and before publishing: a
 // newer callback may have claimed the execution meanwhile, or the same
 // event been enriched by another worker. It returns what it read.
-func (s *stateStore) check(ctx context.Context, key, eventID string, t time.Time) (seen, error) {
+func (s *stateStore) check(ctx context.Context, key string, m mark) (seen, error) {
 	st, rev, err := s.get(ctx, key)
 	switch {
 	case err != nil:
 		return seen{}, err
-	case st.enriched(eventID):
+	case st.enriched(m.eventID):
 		return seen{}, errDuplicate
-	case st.stale(t):
+	case st.collapses(m):
+		return seen{}, errCollapsed
+	case st.stale(m.sentAt):
 		return seen{}, errStale
 	}
 	return seen{st: st, rev: rev}, nil
 }
 
-// record notes eventID, sent at t, as enriched. With what check read
+// record notes the callback m as enriched. With what check read
 // (prev, nil for a replay, which does not check) it writes at once with
 // compare-and-set on that revision, without reading the state again;
 // when another writer changed it meanwhile, it reads and updates as usual.
-func (s *stateStore) record(ctx context.Context, key, eventID string, t time.Time, prev *seen) error {
+func (s *stateStore) record(ctx context.Context, key string, m mark, prev *seen) error {
 	if prev != nil {
 		st := prev.st
 		st.Enriched = slices.Clone(st.Enriched)
-		st.record(eventID, t)
+		st.record(m)
 		if err := s.put(ctx, key, st, prev.rev); !conflict(err) {
 			return err
 		}
 	}
 	return s.update(ctx, key, func(st *execState) (bool, error) {
-		st.record(eventID, t)
+		st.record(m)
 		return true, nil
 	})
 }

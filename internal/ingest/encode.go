@@ -52,6 +52,9 @@ func appendEvent(b []byte, ev events.CallbackEvent) ([]byte, error) {
 	if ev.Form != "" {
 		b = appendField(b, "form", ev.Form)
 	}
+	if ev.Reconciled {
+		b = append(b, `,"reconciled":true`...)
+	}
 	return append(b, '}'), nil
 }
 

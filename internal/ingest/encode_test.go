@@ -53,7 +53,7 @@ func TestAppendEventKnowsEveryField(t *testing.T) {
 		`Region json:"region,omitempty"`, `AccountID json:"accountId,omitempty"`, `WorkflowExecutionID json:"workflowExecutionId"`,
 		`WorkflowDefinitionKey json:"workflowDefinitionKey,omitempty"`, `Status json:"status"`,
 		`CallbackSentAt json:"callbackSentAt,omitempty"`, `ReceivedAt json:"receivedAt"`, `JSON json:"json,omitempty"`,
-		`Form json:"form,omitempty"`,
+		`Form json:"form,omitempty"`, `Reconciled json:"reconciled,omitempty"`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("events.CallbackEvent changed; update appendEvent (-known +now):\n%s", diff)

@@ -37,7 +37,7 @@ func TestLoadConfig(t *testing.T) {
 		RateLimit: 7.5, RateBurst: jumio.DefaultRateBurst, RateLimitCooldown: jumio.DefaultRateLimitCooldown,
 		BulkBurst:      jumio.DefaultBulkBurst,
 		LaneWeights:    map[jumio.Lane]int{jumio.LaneReconcile: 4, jumio.LaneReplay: 2, jumio.LaneMigrate: 3},
-		TokenRateLimit: jumio.DefaultTokenRateLimit, AccountRateLimit: jumio.DefaultAccountRateLimit,
+		TokenRateLimit: jumio.DefaultTokenRateLimit, AccountRateLimit: jumio.DefaultAccountRateLimit, APIRateLimit: jumio.DefaultAPIRateLimit,
 		TokenRefreshAhead: 2 * time.Minute, MaxImageBytes: 4 << 20, MaxResponseBytes: jumio.DefaultMaxResponseBytes,
 		MaxRetryAfter: jumio.DefaultMaxRetryAfter,
 	}

@@ -61,6 +61,12 @@ type CallbackEvent struct {
 	// Form is the Netverify callback as received: the form body, followed
 	// by the query string when both were sent ("body&query").
 	Form string `json:"form,omitempty"`
+	// Reconciled marks a callback that Jumio did not send: kycflow's
+	// reconciler made it from Jumio's status API because no final callback
+	// had come by the execution's deadline. Its EventID is
+	// ReconciledEventID, CallbackSentAt is absent, ReceivedAt is when it
+	// was reconciled and JSON is the status API's answer. Platform only.
+	Reconciled bool `json:"reconciled,omitempty"`
 }
 
 // Subject is the subject the event is stored under.

@@ -48,6 +48,8 @@ type Stage string
 const (
 	StageEnrich Stage = "enrich"
 	StageNotify Stage = "notify"
+	// StageReconcile dead-letters initiated events it cannot read.
+	StageReconcile Stage = "reconcile"
 	// StageWork is the enricher's bulk Jumio work (migration batches).
 	StageWork Stage = "work"
 )
@@ -141,10 +143,11 @@ func DLQStageToken(stage Stage, route string) string {
 func AccountFilters(accountID string) map[string]string {
 	a := AccountToken(accountID)
 	return map[string]string{
-		StreamCallbacks: SubjectCallbacks + ".*." + a + ".*",
-		StreamEnriched:  SubjectEnriched + "." + a + ".*",
-		StreamResults:   SubjectResults + ".*.*." + a + ".*",
-		StreamDLQ:       SubjectDLQ + ".*." + a + ".*",
+		StreamCallbacks:  SubjectCallbacks + ".*." + a + ".*",
+		StreamEnriched:   SubjectEnriched + "." + a + ".*",
+		StreamResults:    SubjectResults + ".*.*." + a + ".*",
+		StreamDLQ:        SubjectDLQ + ".*." + a + ".*",
+		StreamExecutions: SubjectExecutions + ".*." + a + ".*",
 	}
 }
 
@@ -153,9 +156,10 @@ func AccountFilters(accountID string) map[string]string {
 func ExecutionFilters(executionID string) map[string]string {
 	e := Token(executionID)
 	return map[string]string{
-		StreamCallbacks: SubjectCallbacks + ".*.*." + e,
-		StreamEnriched:  SubjectEnriched + ".*." + e,
-		StreamResults:   SubjectResults + ".*.*.*." + e,
-		StreamDLQ:       SubjectDLQ + ".*.*." + e,
+		StreamCallbacks:  SubjectCallbacks + ".*.*." + e,
+		StreamEnriched:   SubjectEnriched + ".*." + e,
+		StreamResults:    SubjectResults + ".*.*.*." + e,
+		StreamDLQ:        SubjectDLQ + ".*.*." + e,
+		StreamExecutions: SubjectExecutions + ".*.*." + e,
 	}
 }

@@ -2,6 +2,7 @@ package jumio
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,6 +42,8 @@ type Client struct {
 	tokens    *tokens
 	retrieval *limiter
 	account   *limiter
+	api       *limiter
+	health    *limiter
 	token     *limiter
 	metrics   *clientMetrics
 }
@@ -82,12 +85,15 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		transport: o.transport,
 		retrieval: newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitCooldown),
 		account:   newLimiter(cfg.AccountRateLimit, max(1, int(cfg.AccountRateLimit)), cfg.RateLimitCooldown),
+		api:       newLimiter(cfg.APIRateLimit, max(1, int(cfg.APIRateLimit)), cfg.RateLimitCooldown),
+		health:    newLimiter(1, 1, cfg.RateLimitCooldown),
 		token:     newLimiter(cfg.TokenRateLimit, 1, cfg.RateLimitCooldown),
 	}
-	for _, l := range []*limiter{c.retrieval, c.account, c.token} {
-		l.lanes.configure(l.lim.Burst(), cfg.BulkBurst, cfg.LaneWeights)
+	for _, n := range c.limiters() {
+		n.lim.lanes.configure(n.lim.lim.Burst(), cfg.BulkBurst, cfg.LaneWeights)
 	}
-	for name, l := range map[string]*limiter{"retrieval": c.retrieval, "account": c.account, "token": c.token} {
+	for _, n := range c.limiters() {
+		name, l := n.name, n.lim
 		l.maxPause = cfg.MaxRetryAfter
 		l.onLong = func(d time.Duration) {
 			o.logger.Error("jumio rate limit: every request paused", "limiter", name,
@@ -146,6 +152,8 @@ type authKind int
 const (
 	authPlatform authKind = iota
 	authNetverify
+	// authNone: Jumio's status endpoint, which takes no credentials.
+	authNone
 )
 
 // call describes one API operation.
@@ -163,6 +171,12 @@ type call struct {
 	also *limiter
 	// once disables in-call retries (non-idempotent calls).
 	once bool
+	// contentType of body; default application/json.
+	contentType string
+	// token, when set, is sent as the bearer instead of the OAuth2 token:
+	// the transaction token of an API-channel call. A 401 answered to it
+	// is final (the transaction token expired), not a reason to refresh.
+	token string
 }
 
 type endpointKey struct{}
@@ -242,7 +256,7 @@ func (c *Client) attempt(ctx context.Context, cl call, handle func(*http.Respons
 		req.Header.Set("User-Agent", c.cfg.UserAgent)
 		req.Header.Set("Accept", cl.accept)
 		if cl.body != nil {
-			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Content-Type", cmp.Or(cl.contentType, "application/json"))
 		}
 		bearer, err := c.authorize(actx, req, cl)
 		if err != nil {
@@ -281,6 +295,11 @@ func (c *Client) attempt(ctx context.Context, cl call, handle func(*http.Respons
 // used, if any.
 func (c *Client) authorize(ctx context.Context, req *http.Request, cl call) (string, error) {
 	switch {
+	case cl.token != "":
+		req.Header.Set("Authorization", "Bearer "+cl.token)
+		return "", nil
+	case cl.auth == authNone:
+		return "", nil
 	case cl.auth == authNetverify:
 		if c.cfg.NetverifyAPIToken == "" {
 			return "", fmt.Errorf("jumio: %s: Netverify API token: %w", cl.ep, ErrNotConfigured)

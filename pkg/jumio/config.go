@@ -95,6 +95,10 @@ type Config struct {
 	// AccountRateLimit is the Account API request rate; default 1, Jumio's
 	// default tenant limit for initiating transactions.
 	AccountRateLimit float64
+	// APIRateLimit is the request rate of the API channel (part uploads
+	// and finalization on the api host); default 5. Jumio documents no
+	// limit for it.
+	APIRateLimit float64
 	// MaxRetryAfter caps the Retry-After of a 429: every caller of the
 	// client pauses that long at most, and the APIError says no more
 	// (a Retry-After of a day would stop all work for a day); default 5m.
@@ -121,6 +125,7 @@ const (
 	DefaultRateLimitCooldown = 30 * time.Second
 	DefaultTokenRateLimit    = 10.0
 	DefaultAccountRateLimit  = 1.0
+	DefaultAPIRateLimit      = 5.0
 	DefaultTokenRefreshAhead = 5 * time.Minute
 	DefaultMaxRetryAfter     = 5 * time.Minute
 	DefaultMaxImageBytes     = 10 << 20
@@ -137,7 +142,7 @@ func (c *Config) setDefaults() {
 		d string
 	}{
 		{&c.Hosts.Auth, def.Auth}, {&c.Hosts.Account, def.Account}, {&c.Hosts.API, def.API},
-		{&c.Hosts.Retrieval, def.Retrieval}, {&c.Hosts.Netverify, def.Netverify},
+		{&c.Hosts.Retrieval, def.Retrieval}, {&c.Hosts.Netverify, def.Netverify}, {&c.Hosts.Status, def.Status},
 	} {
 		*f.v = strings.TrimRight(strings.TrimSpace(*f.v), "/")
 		if *f.v == "" {
@@ -160,6 +165,7 @@ func (c *Config) setDefaults() {
 	}
 	c.TokenRateLimit = cmp.Or(c.TokenRateLimit, DefaultTokenRateLimit)
 	c.AccountRateLimit = cmp.Or(c.AccountRateLimit, DefaultAccountRateLimit)
+	c.APIRateLimit = cmp.Or(c.APIRateLimit, DefaultAPIRateLimit)
 	c.TokenRefreshAhead = cmp.Or(c.TokenRefreshAhead, DefaultTokenRefreshAhead)
 	c.MaxRetryAfter = cmp.Or(c.MaxRetryAfter, DefaultMaxRetryAfter)
 	c.MaxImageBytes = cmp.Or(c.MaxImageBytes, DefaultMaxImageBytes)
@@ -216,7 +222,7 @@ func (c Config) Validate() error {
 	}
 	for _, h := range []struct{ name, url string }{
 		{"Hosts.Auth", c.Hosts.Auth}, {"Hosts.Account", c.Hosts.Account}, {"Hosts.API", c.Hosts.API},
-		{"Hosts.Retrieval", c.Hosts.Retrieval}, {"Hosts.Netverify", c.Hosts.Netverify},
+		{"Hosts.Retrieval", c.Hosts.Retrieval}, {"Hosts.Netverify", c.Hosts.Netverify}, {"Hosts.Status", c.Hosts.Status},
 	} {
 		if err := CheckBaseURL(h.url, c.AllowHTTP); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", h.name, err))
@@ -240,7 +246,7 @@ func (c Config) Validate() error {
 	if c.Timeout <= 0 || c.MaxAttempts < 1 || c.RetryInitialInterval <= 0 || c.RetryMaxInterval < c.RetryInitialInterval {
 		bad("Timeout, MaxAttempts and retry intervals must be positive (RetryMaxInterval ≥ RetryInitialInterval)")
 	}
-	if c.RateLimit <= 0 || c.RateBurst < 1 || c.TokenRateLimit <= 0 || c.AccountRateLimit <= 0 || c.RateLimitCooldown <= 0 {
+	if c.RateLimit <= 0 || c.RateBurst < 1 || c.TokenRateLimit <= 0 || c.AccountRateLimit <= 0 || c.APIRateLimit <= 0 || c.RateLimitCooldown <= 0 {
 		bad("rate limits, burst and cooldown must be positive")
 	}
 	if c.BulkBurst < 1 || c.BulkBurst > c.RateBurst {

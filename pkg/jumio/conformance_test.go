@@ -37,6 +37,15 @@ type execution struct{ AccountID, ID string }
 // testConformance checks the client's contract against a tenant: the
 // same assertions hold for jumiotest and for Jumio itself.
 func testConformance(t *testing.T, c *jumio.Client, tn tenant) {
+	t.Run("Health", func(t *testing.T) {
+		h, err := c.Health(t.Context())
+		if err != nil {
+			t.Fatalf("Health: %v", err)
+		}
+		if s := h.Component("retrieval"); s != wire.HealthUp && s != wire.HealthDegraded && s != wire.HealthDown {
+			t.Errorf("retrieval status %q, want UP, DEGRADED or DOWN", s)
+		}
+	})
 	t.Run("WorkflowStatus", func(t *testing.T) {
 		for _, e := range tn.Executions {
 			st, err := c.WorkflowStatus(t.Context(), e.AccountID, e.ID)
@@ -263,6 +272,7 @@ func TestConformanceJumioEnv(t *testing.T) {
 		"KYCFLOW_JUMIO_API_URL":                    srv.URL(),
 		"KYCFLOW_JUMIO_RETRIEVAL_URL":              srv.URL(),
 		"KYCFLOW_JUMIO_NETVERIFY_URL":              srv.URL(),
+		"KYCFLOW_JUMIO_STATUS_URL":                 srv.URL(),
 		"KYCFLOW_JUMIO_CLIENT_ID":                  "conformance-client",
 		"KYCFLOW_JUMIO_CLIENT_SECRET":              "conformance-secret",
 		"KYCFLOW_JUMIO_NETVERIFY_API_TOKEN":        "conformance-token",
@@ -297,6 +307,7 @@ func tenantFromEnv(t *testing.T, getenv func(string) string) (c *jumio.Client, t
 			API:       getenv("KYCFLOW_JUMIO_API_URL"),
 			Retrieval: getenv("KYCFLOW_JUMIO_RETRIEVAL_URL"),
 			Netverify: getenv("KYCFLOW_JUMIO_NETVERIFY_URL"),
+			Status:    getenv("KYCFLOW_JUMIO_STATUS_URL"),
 		},
 		ClientID:           getenv("KYCFLOW_JUMIO_CLIENT_ID"),
 		ClientSecret:       getenv("KYCFLOW_JUMIO_CLIENT_SECRET"),

@@ -15,6 +15,9 @@ const (
 	EndpointWorkflowDetails       Endpoint = "platform.details"
 	EndpointSteps                 Endpoint = "platform.steps"
 	EndpointCredentialPart        Endpoint = "platform.part"
+	EndpointPartUpload            Endpoint = "api.upload"
+	EndpointFinalize              Endpoint = "api.finalize"
+	EndpointHealth                Endpoint = "status.health"
 	EndpointNetverifyScan         Endpoint = "netverify.scan"
 	EndpointNetverifyData         Endpoint = "netverify.data"
 	EndpointNetverifyDocument     Endpoint = "netverify.document"
@@ -35,6 +38,7 @@ const (
 var Endpoints = []Endpoint{
 	EndpointToken, EndpointAccountCreate, EndpointAccountUpdate,
 	EndpointWorkflowStatus, EndpointWorkflowDetails, EndpointSteps, EndpointCredentialPart,
+	EndpointPartUpload, EndpointFinalize, EndpointHealth,
 	EndpointNetverifyScan, EndpointNetverifyData, EndpointNetverifyDocument,
 	EndpointNetverifyTransaction, EndpointNetverifyVerification,
 	EndpointNetverifyImages, EndpointNetverifyImage,

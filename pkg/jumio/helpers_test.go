@@ -17,6 +17,7 @@ func fastRetries(c *jumio.Config) {
 	c.RateBurst = 1000
 	c.TokenRateLimit = 10000
 	c.AccountRateLimit = 10000
+	c.APIRateLimit = 10000
 }
 
 // newClient returns a client for srv's default tenant, modified by mods.

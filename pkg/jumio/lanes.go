@@ -130,7 +130,7 @@ func FormatLaneWeights(w map[Lane]int) string {
 // LaneState is a snapshot of one lane of a limiter, for metrics and
 // tests.
 type LaneState struct {
-	// Limiter is "retrieval", "account" or "token".
+	// Limiter is "retrieval", "account", "api", "status" or "token".
 	Limiter string
 	Lane    Lane
 	// Granted counts the requests the lane was let through.
@@ -313,7 +313,7 @@ func (l *limiter) laneStates(name string) []LaneState {
 }
 
 // Lanes returns the state of every lane of the client's limiters
-// (retrieval, account, token), in that order, live first.
+// (retrieval, account, api, status, token), in that order, live first.
 func (c *Client) Lanes() []LaneState {
 	var out []LaneState
 	for _, n := range c.limiters() {
@@ -328,5 +328,5 @@ type namedLimiter struct {
 }
 
 func (c *Client) limiters() []namedLimiter {
-	return []namedLimiter{{"retrieval", c.retrieval}, {"account", c.account}, {"token", c.token}}
+	return []namedLimiter{{"retrieval", c.retrieval}, {"account", c.account}, {"api", c.api}, {"status", c.health}, {"token", c.token}}
 }

@@ -20,7 +20,7 @@ const (
 	// MetricRetries counts in-call retries of transient failures.
 	MetricRetries = "kycflow_jumio_retries"
 	// MetricRateLimit is the current request rate limit (requests per
-	// second) of each limiter (retrieval, account, token).
+	// second) of each limiter (retrieval, account, api, token).
 	MetricRateLimit = "kycflow_jumio_rate_limit"
 	// MetricThrottled counts 429 answers by limiter.
 	MetricThrottled = "kycflow_jumio_throttled"

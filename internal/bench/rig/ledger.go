@@ -25,9 +25,12 @@ import (
 // event, and their counters):
 //
 //	ingest:   every callback answered 200 is stored, once
-//	enricher: every stored callback is enriched, dead-lettered, or dropped
+//	enricher: every stored callback is enriched, dead-lettered, dropped
 //	          as stale by the enricher's own account (a newer callback of
-//	          the execution stored, and the enricher's log naming the event)
+//	          the execution stored, and the enricher's log naming the event),
+//	          or collapsed by its account across a reconciliation (the
+//	          other side's callback of the execution and status, reconciled
+//	          or Jumio's, enriched, and the enricher's log naming the event)
 //	route:    every enriched result the route selects is delivered,
 //	          dead-lettered for the route, or suppressed by the notifier's
 //	          own account (its log naming the event and the route); an
@@ -51,9 +54,12 @@ type Ledger struct {
 	Callbacks int `json:"callbacks"`
 	// Stored are the distinct callbacks in JUMIO_CALLBACKS; Unanswered
 	// those of them not answered 200 (stored, but the answer was a 503 or
-	// never came: the sender retries, and ingest stores it once).
+	// never came: the sender retries, and ingest stores it once);
+	// Reconciled those the reconciler stored (events.CallbackEvent.
+	// Reconciled), which nobody posted.
 	Stored     int `json:"stored"`
 	Unanswered int `json:"unanswered"`
+	Reconciled int `json:"reconciled"`
 	// NotStored are callbacks answered 200 that JUMIO_CALLBACKS does not
 	// hold (lost); StoredTwice those it holds more than once (doubled).
 	NotStored   []string `json:"notStored,omitempty"`
@@ -69,9 +75,16 @@ type Ledger struct {
 	Stale             int      `json:"stale"`
 	Unaccounted       []string `json:"unaccounted,omitempty"`
 	EnrichedTwice     []string `json:"enrichedTwice,omitempty"`
-	// StaleCounted is the enricher's counter of stale drops (every
-	// instance, every run the rig scraped).
-	StaleCounted float64 `json:"staleCounted"`
+	// Collapsed are stored callbacks the enricher dropped, on its word,
+	// because the same status of the execution was enriched from the
+	// other side of a reconciliation: a reconciled callback and Jumio's
+	// own give one result.
+	Collapsed int `json:"collapsed"`
+	// StaleCounted and CollapsedCounted are the enricher's counters of
+	// stale and collapsed drops (every instance, every run the rig
+	// scraped).
+	StaleCounted     float64 `json:"staleCounted"`
+	CollapsedCounted float64 `json:"collapsedCounted"`
 
 	// Routes has a line per route.
 	Routes []RouteLedger `json:"routes"`
@@ -155,8 +168,10 @@ type AuditInput struct {
 // Evidence is what the stages said, event by event, about the messages
 // they dropped without output: the lines of their logs.
 type Evidence struct {
-	// Stale are the event ids the enricher dropped as stale.
-	Stale map[string]bool
+	// Stale are the event ids the enricher dropped as stale; Collapsed
+	// those it dropped as collapsing across a reconciliation.
+	Stale     map[string]bool
+	Collapsed map[string]bool
 	// Suppressed are, by route, the event ids the notifier suppressed.
 	Suppressed map[string]map[string]bool
 }
@@ -164,8 +179,9 @@ type Evidence struct {
 // Counters are the stages' own counters, summed over their instances.
 type Counters struct {
 	Mode CounterMode
-	// Stale is the enricher's kycflow_enricher_stale_drops_total.
-	Stale float64
+	// Stale is the enricher's kycflow_enricher_stale_drops_total;
+	// Collapsed its kycflow_enricher_collapsed_drops_total.
+	Stale, Collapsed float64
 	// Suppressed and Filtered are the notifier's
 	// kycflow_notifier_suppressed_total and kycflow_notifier_filtered_total
 	// by route.
@@ -181,6 +197,7 @@ type Counters struct {
 // stage's word are losses.
 var (
 	evidenceStale      = []string{"callback dropped: a newer callback of the execution came first"}
+	evidenceCollapsed  = []string{"callback dropped: its status was enriched across a reconciliation"}
 	evidenceSuppressed = []string{
 		"result suppressed: delivered already",
 		"result suppressed: a newer one was delivered",
@@ -239,7 +256,7 @@ type streams struct {
 // evidence collects the stages' account of their drops from the logs of
 // every run of every stage process.
 func (p *Pipeline) evidence() Evidence {
-	ev := Evidence{Stale: map[string]bool{}, Suppressed: map[string]map[string]bool{}}
+	ev := Evidence{Stale: map[string]bool{}, Collapsed: map[string]bool{}, Suppressed: map[string]map[string]bool{}}
 	for _, proc := range p.stageProcesses() {
 		for _, r := range proc.Records() {
 			id := r.Attrs["event_id"]
@@ -247,6 +264,8 @@ func (p *Pipeline) evidence() Evidence {
 			case id == "":
 			case slices.Contains(evidenceStale, r.Msg):
 				ev.Stale[id] = true
+			case slices.Contains(evidenceCollapsed, r.Msg):
+				ev.Collapsed[id] = true
 			case slices.Contains(evidenceSuppressed, r.Msg):
 				route := r.Attrs["route"]
 				if ev.Suppressed[route] == nil {
@@ -283,6 +302,10 @@ func (p *Pipeline) counters(ctx context.Context, exact bool) (Counters, error) {
 			return c, err
 		}
 		c.Stale += v
+		if v, err = proc.Metric(mctx, metricCollapsedDrops, nil); err != nil {
+			return c, err
+		}
+		c.Collapsed += v
 	}
 	for _, proc := range p.notifiers() {
 		if proc.Exited() {
@@ -308,9 +331,10 @@ func (p *Pipeline) counters(ctx context.Context, exact bool) (Counters, error) {
 // The stages' counters as Prometheus names them (OpenTelemetry counters
 // gain "_total").
 const (
-	metricStaleDrops = "kycflow_enricher_stale_drops_total"
-	metricSuppressed = "kycflow_notifier_suppressed_total"
-	metricFiltered   = "kycflow_notifier_filtered_total"
+	metricStaleDrops     = "kycflow_enricher_stale_drops_total"
+	metricCollapsedDrops = "kycflow_enricher_collapsed_drops_total"
+	metricSuppressed     = "kycflow_notifier_suppressed_total"
+	metricFiltered       = "kycflow_notifier_filtered_total"
 )
 
 // callbackKey identifies a callback: the execution (scan reference) and
@@ -339,8 +363,8 @@ func audit(in AuditInput, routes []notifier.Route, s streams, hooks []Delivery, 
 		return nil, err
 	}
 	enrichDLQ, routeDLQ := deadLetters(s.dlq)
-	l.enricher(cbs, results, enrichDLQ, ev.Stale)
-	l.StaleCounted = c.Stale
+	l.enricher(cbs, results, enrichDLQ, ev.Stale, ev.Collapsed)
+	l.StaleCounted, l.CollapsedCounted = c.Stale, c.Collapsed
 	for _, r := range routes {
 		rl := routeLedger(r, results, routeDLQ[r.Name], ev.Suppressed[r.Name], s.results, hooks)
 		rl.SuppressedCounted, rl.FilteredCounted = c.Suppressed[r.Name], c.Filtered[r.Name]
@@ -389,8 +413,14 @@ func (l *Ledger) ingest(sent []jumiotest.SentCallback, msgs []*nats.Msg) (stored
 			continue
 		}
 		cbs.byEvent[ev.EventID] = st
-		byKey[st.key] = append(byKey[st.key], st)
 		cbs.byExec[ev.WorkflowExecutionID] = append(cbs.byExec[ev.WorkflowExecutionID], st)
+		if ev.Reconciled {
+			// Nobody posted it: it neither stands for a posted callback
+			// nor counts as unanswered.
+			l.Reconciled++
+			continue
+		}
+		byKey[st.key] = append(byKey[st.key], st)
 	}
 	l.Stored = len(cbs.byEvent)
 	for k := range accepted {
@@ -447,9 +477,11 @@ func deadLetters(msgs []*nats.Msg) (enrich map[string]bool, byRoute map[string]m
 }
 
 // enricher checks the enricher's part: every stored callback is
-// enriched, dead-lettered, or dropped as stale on the enricher's word
-// (stale, from its log) when a newer callback of the execution exists.
-func (l *Ledger) enricher(cbs storedCallbacks, results map[string]events.Result, dlq, stale map[string]bool) {
+// enriched, dead-lettered, dropped as stale on the enricher's word
+// (stale, from its log) when a newer callback of the execution exists, or
+// collapsed on its word (collapsed) when the other side of a
+// reconciliation of the execution and status was enriched.
+func (l *Ledger) enricher(cbs storedCallbacks, results map[string]events.Result, dlq, stale, collapsed map[string]bool) {
 	for id, st := range cbs.byEvent {
 		_, enriched := results[id]
 		switch {
@@ -459,6 +491,8 @@ func (l *Ledger) enricher(cbs storedCallbacks, results map[string]events.Result,
 			l.EnrichDeadLetters++
 		case stale[id] && newerExists(st, cbs.byExec[st.ev.WorkflowExecutionID]):
 			l.Stale++
+		case collapsed[id] && otherSideEnriched(st, cbs.byExec[st.ev.WorkflowExecutionID], results):
+			l.Collapsed++
 		default:
 			l.Unaccounted = append(l.Unaccounted, st.key+" ("+id+")")
 		}
@@ -481,6 +515,7 @@ func (l *Ledger) compareCounters() {
 		}
 	}
 	check("enricher stale drops", l.Stale, l.StaleCounted)
+	check("enricher collapsed drops", l.Collapsed, l.CollapsedCounted)
 	for _, r := range l.Routes {
 		check("route "+r.Name+" suppressed", r.Suppressed, r.SuppressedCounted)
 		check("route "+r.Name+" filtered", r.Filtered, r.FilteredCounted)
@@ -495,6 +530,19 @@ func newerExists(s *stored, same []*stored) bool {
 	}
 	for _, o := range same {
 		if o.ev.CallbackSentAt != nil && o.ev.CallbackSentAt.After(*s.ev.CallbackSentAt) {
+			return true
+		}
+	}
+	return false
+}
+
+// otherSideEnriched reports whether a callback of the execution with s's
+// status from the other side of a reconciliation (reconciled when s is
+// Jumio's, Jumio's when s is reconciled) was enriched: what a collapse
+// keeps.
+func otherSideEnriched(s *stored, same []*stored, enriched map[string]events.Result) bool {
+	for _, o := range same {
+		if _, ok := enriched[o.ev.EventID]; ok && o.ev.Reconciled != s.ev.Reconciled && strings.EqualFold(o.ev.Status, s.ev.Status) {
 			return true
 		}
 	}
@@ -615,7 +663,7 @@ func (l *Ledger) Err() error {
 	}
 	bad("callbacks answered 200 and not stored", l.NotStored)
 	bad("callbacks stored twice", l.StoredTwice)
-	bad("stored callbacks neither enriched, dead-lettered nor dropped as stale by the enricher's account", l.Unaccounted)
+	bad("stored callbacks neither enriched, dead-lettered nor dropped as stale or collapsed by the enricher's account", l.Unaccounted)
 	bad("callbacks enriched twice", l.EnrichedTwice)
 	for _, r := range l.Routes {
 		bad("results lost at route "+r.Name, r.Lost)
@@ -670,10 +718,10 @@ func (l *Ledger) SameIDRepeats() int {
 // Write prints the ledger.
 func (l *Ledger) Write(w io.Writer) {
 	fmt.Fprintf(w, "  ledger  posted %d, answered 200: %d = %d callbacks + %d repeated posts\n", l.Posts, l.Accepted, l.Callbacks, l.Repeats)
-	fmt.Fprintf(w, "          ingest    stored %d (%d of them answered other than 200), not stored %d, stored twice %d\n",
-		l.Stored, l.Unanswered, len(l.NotStored), len(l.StoredTwice))
-	fmt.Fprintf(w, "          enricher  %d stored = %d enriched + %d dead letters + %d stale drops (counted %.0f) + %d unaccounted; enriched twice %d\n",
-		l.Stored, l.Enriched, l.EnrichDeadLetters, l.Stale, l.StaleCounted, len(l.Unaccounted), len(l.EnrichedTwice))
+	fmt.Fprintf(w, "          ingest    stored %d (%d of them answered other than 200, %d reconciled), not stored %d, stored twice %d\n",
+		l.Stored, l.Unanswered, l.Reconciled, len(l.NotStored), len(l.StoredTwice))
+	fmt.Fprintf(w, "          enricher  %d stored = %d enriched + %d dead letters + %d stale drops (counted %.0f) + %d collapsed drops (counted %.0f) + %d unaccounted; enriched twice %d\n",
+		l.Stored, l.Enriched, l.EnrichDeadLetters, l.Stale, l.StaleCounted, l.Collapsed, l.CollapsedCounted, len(l.Unaccounted), len(l.EnrichedTwice))
 	for _, r := range l.Routes {
 		fmt.Fprintf(w, "          route %-10s %d enriched = %d delivered + %d suppressed (counted %.0f) + %d filtered out (counted %.0f) + %d dead letters + %d lost; delivered twice %d, delivered and dead-lettered %d, same-id repeats %d\n",
 			r.Name, l.Enriched, r.Delivered, r.Suppressed, r.SuppressedCounted, r.Filtered, r.FilteredCounted, r.DeadLetters, len(r.Lost), len(r.Twice), len(r.DeliveredAndDeadLettered), r.SameIDRepeats)

@@ -32,6 +32,15 @@ func (b *book) stale(id string) {
 	b.evidence.Stale[id] = true
 }
 
+// collapse records the enricher's word that it dropped event id as
+// collapsing across a reconciliation.
+func (b *book) collapse(id string) {
+	if b.evidence.Collapsed == nil {
+		b.evidence.Collapsed = map[string]bool{}
+	}
+	b.evidence.Collapsed[id] = true
+}
+
 // suppress records the notifier's word that it suppressed event id at
 // route.
 func (b *book) suppress(route, id string) {
@@ -60,6 +69,16 @@ func (b *book) store(n, sec int) string {
 	at := t0.Add(time.Duration(sec) * time.Second)
 	ev := events.CallbackEvent{SchemaVersion: 1, EventID: events.PlatformEventID(execID(n), "PROCESSED", at), API: events.APIPlatform,
 		AccountID: acct, WorkflowExecutionID: execID(n), Status: "PROCESSED", CallbackSentAt: &at}
+	data, _ := json.Marshal(ev)
+	b.callbacks = append(b.callbacks, &nats.Msg{Subject: ev.Subject(), Data: data, Header: nats.Header{}})
+	return ev.EventID
+}
+
+// storeReconciled puts the reconciler's callback of execution n into
+// JUMIO_CALLBACKS and returns its event id.
+func (b *book) storeReconciled(n int) string {
+	ev := events.CallbackEvent{SchemaVersion: 1, EventID: events.ReconciledEventID(execID(n), "PROCESSED"), API: events.APIPlatform,
+		AccountID: acct, WorkflowExecutionID: execID(n), Status: "PROCESSED", ReceivedAt: t0, Reconciled: true}
 	data, _ := json.Marshal(ev)
 	b.callbacks = append(b.callbacks, &nats.Msg{Subject: ev.Subject(), Data: data, Header: nats.Header{}})
 	return ev.EventID
@@ -106,15 +125,16 @@ func routes(t *testing.T) []notifier.Route {
 // summary is what a test compares of a ledger.
 type summary struct {
 	Accepted, Repeats, Callbacks, Stored, Unanswered int
-	NotStored, Unaccounted                           int
-	Enriched, EnrichDL, Stale                        int
+	Reconciled, NotStored, Unaccounted               int
+	Enriched, EnrichDL, Stale, Collapsed             int
 	Routes                                           map[string][6]int // delivered, suppressed, filtered, dead letters, lost, twice
 	Both, SameID, CounterMismatches                  int
 }
 
 func summarize(l *Ledger) summary {
 	s := summary{Accepted: l.Accepted, Repeats: l.Repeats, Callbacks: l.Callbacks, Stored: l.Stored, Unanswered: l.Unanswered,
-		NotStored: len(l.NotStored), Unaccounted: len(l.Unaccounted), Enriched: l.Enriched, EnrichDL: l.EnrichDeadLetters, Stale: l.Stale,
+		Reconciled: l.Reconciled, NotStored: len(l.NotStored), Unaccounted: len(l.Unaccounted),
+		Enriched: l.Enriched, EnrichDL: l.EnrichDeadLetters, Stale: l.Stale, Collapsed: l.Collapsed,
 		Routes: map[string][6]int{}, CounterMismatches: len(l.CounterMismatches)}
 	for _, r := range l.Routes {
 		s.Routes[r.Name] = [6]int{r.Delivered, r.Suppressed, r.Filtered, r.DeadLetters, len(r.Lost), len(r.Twice)}
@@ -290,6 +310,64 @@ func TestLedger(t *testing.T) {
 			bad: true,
 		},
 		{
+			name: "a dropped callback reconciled, Jumio's late one collapsed on the enricher's word",
+			run: func(b *book) {
+				b.post(1, 0, 200)
+				rid := b.storeReconciled(1)
+				b.enrich(rid, result(1, events.DecisionPassed))
+				b.deliverAll(1, rid, result(1, events.DecisionPassed))
+				b.collapse(b.store(1, 0))
+			},
+			want: summary{Accepted: 1, Callbacks: 1, Stored: 2, Reconciled: 1, Enriched: 1, Collapsed: 1, Routes: oneOK},
+		},
+		{
+			name: "Jumio's callback first, a racing reconciliation collapsed on the enricher's word",
+			run: func(b *book) {
+				b.post(1, 0, 200)
+				b.enrichAndDeliver(1, 0)
+				b.collapse(b.storeReconciled(1))
+			},
+			want: summary{Accepted: 1, Callbacks: 1, Stored: 2, Reconciled: 1, Enriched: 1, Collapsed: 1, Routes: oneOK},
+		},
+		{
+			name: "Jumio's late callback without output and without the enricher's word is lost",
+			run: func(b *book) {
+				b.post(1, 0, 200)
+				rid := b.storeReconciled(1)
+				b.enrich(rid, result(1, events.DecisionPassed))
+				b.deliverAll(1, rid, result(1, events.DecisionPassed))
+				b.store(1, 0)
+			},
+			want: summary{Accepted: 1, Callbacks: 1, Stored: 2, Reconciled: 1, Enriched: 1, Unaccounted: 1, Routes: oneOK},
+			bad:  true,
+		},
+		{
+			name: "the enricher's word of a collapse without a reconciled callback enriched is no account",
+			run: func(b *book) {
+				b.post(1, 0, 200)
+				b.post(1, 60, 200)
+				b.enrichAndDeliver(1, 60)
+				b.collapse(b.store(1, 0))
+				b.collapse(b.storeReconciled(2))
+			},
+			want: summary{Accepted: 2, Callbacks: 2, Stored: 3, Reconciled: 1, Enriched: 1, Unaccounted: 2, Routes: oneOK},
+			bad:  true,
+		},
+		{
+			name: "a reconciled callback and Jumio's both enriched: delivered twice",
+			run: func(b *book) {
+				b.post(1, 0, 200)
+				b.enrichAndDeliver(1, 0)
+				rid := b.storeReconciled(1)
+				b.enrich(rid, result(1, events.DecisionPassed))
+				b.deliver("results", "results-r", rid, result(1, events.DecisionPassed))
+				b.deliver("hook", "hook-r", rid, result(1, events.DecisionPassed))
+			},
+			want: summary{Accepted: 1, Callbacks: 1, Stored: 2, Reconciled: 1, Enriched: 2,
+				Routes: map[string][6]int{"results": {1, 0, 0, 0, 0, 1}, "hook": {1, 0, 0, 0, 0, 1}, "rejected": {0, 0, 2, 0, 0, 0}}},
+			bad: true,
+		},
+		{
 			name: "a repeat with the same webhook-id fails unless allowed",
 			run:  sameIDRepeat,
 			want: sameIDRepeatLedger,
@@ -341,7 +419,7 @@ func TestLedger(t *testing.T) {
 // was killed.
 func TestLedgerCounters(t *testing.T) {
 	// One stale drop, one identical result suppressed at each webhook
-	// route, two results filtered out at "rejected".
+	// route, one collapsed drop, three results filtered out at "rejected".
 	run := func(b *book) {
 		b.post(1, 0, 200)
 		b.post(1, -60, 200)
@@ -352,10 +430,16 @@ func TestLedgerCounters(t *testing.T) {
 		b.enrich(late, result(1, events.DecisionPassed))
 		b.suppress("results", late)
 		b.suppress("hook", late)
+		// Execution 2: reconciled, Jumio's late callback collapsed.
+		b.post(2, 0, 200)
+		rid := b.storeReconciled(2)
+		b.enrich(rid, result(2, events.DecisionPassed))
+		b.deliverAll(2, rid, result(2, events.DecisionPassed))
+		b.collapse(b.store(2, 0))
 	}
-	right := Counters{Stale: 1, Suppressed: map[string]float64{"results": 1, "hook": 1}, Filtered: map[string]float64{"rejected": 2}}
-	more := Counters{Stale: 2, Suppressed: map[string]float64{"results": 2, "hook": 1}, Filtered: map[string]float64{"rejected": 3}}
-	fewer := Counters{Stale: 0, Suppressed: map[string]float64{"results": 1, "hook": 1}, Filtered: map[string]float64{"rejected": 2}}
+	right := Counters{Stale: 1, Collapsed: 1, Suppressed: map[string]float64{"results": 1, "hook": 1}, Filtered: map[string]float64{"rejected": 3}}
+	more := Counters{Stale: 2, Collapsed: 2, Suppressed: map[string]float64{"results": 2, "hook": 1}, Filtered: map[string]float64{"rejected": 4}}
+	fewer := Counters{Stale: 0, Collapsed: 1, Suppressed: map[string]float64{"results": 1, "hook": 1}, Filtered: map[string]float64{"rejected": 3}}
 	for _, tc := range []struct {
 		name       string
 		mode       CounterMode
@@ -363,7 +447,8 @@ func TestLedgerCounters(t *testing.T) {
 		mismatches int
 	}{
 		{"exact and equal", CountersExact, right, 0},
-		{"exact, the counters above", CountersExact, more, 3},
+		{"exact, the counters above", CountersExact, more, 4},
+		{"exact, the collapsed counter below", CountersExact, Counters{Stale: 1, Suppressed: right.Suppressed, Filtered: right.Filtered}, 1},
 		{"exact, a counter below", CountersExact, fewer, 1},
 		{"at least, the counters above", CountersAtLeast, more, 0},
 		{"at least, a counter below", CountersAtLeast, fewer, 1},

@@ -213,7 +213,7 @@ func StartPipeline(ctx context.Context, cfg PipelineConfig) (_ *Pipeline, err er
 			Name: "kycflow run", Path: cfg.Binaries.Kycflow,
 			Args: args,
 			Env:  env, AddrEnv: "KYCFLOW_INGEST_ADDR", ListenMessage: "ingest listening", Log: cfg.Log,
-			Records:   slices.Concat(evidenceStale, evidenceSuppressed),
+			Records:   slices.Concat(evidenceStale, evidenceCollapsed, evidenceSuppressed),
 			Profiling: cfg.Profiling, ProfilingAddr: profAddr,
 		})
 		if err != nil {
@@ -280,7 +280,7 @@ func (p *Pipeline) startProcesses(ctx context.Context, env map[string]string) (e
 		profiling    bool
 	}{
 		{p.ingest, "ingest", cfg.Binaries.Ingest, "KYCFLOW_INGEST_ADDR", "ingest listening", env, nil, false},
-		{p.enricher, "enricher", cfg.Binaries.Enricher, "KYCFLOW_ENRICHER_ADDR", "enricher listening", stageEnv, evidenceStale, cfg.Profiling},
+		{p.enricher, "enricher", cfg.Binaries.Enricher, "KYCFLOW_ENRICHER_ADDR", "enricher listening", stageEnv, slices.Concat(evidenceStale, evidenceCollapsed), cfg.Profiling},
 		{p.notifier, "notifier", cfg.Binaries.Notifier, "KYCFLOW_NOTIFIER_ADDR", "notifier listening", stageEnv, evidenceSuppressed, cfg.Profiling},
 	} {
 		for i := range n {
@@ -367,6 +367,7 @@ func (p *Pipeline) env(routesFile string) map[string]string {
 		"KYCFLOW_JUMIO_API_URL":              j.Hosts.API,
 		"KYCFLOW_JUMIO_RETRIEVAL_URL":        j.Hosts.Retrieval,
 		"KYCFLOW_JUMIO_NETVERIFY_URL":        j.Hosts.Netverify,
+		"KYCFLOW_JUMIO_STATUS_URL":           j.Hosts.Status,
 		"KYCFLOW_JUMIO_CLIENT_ID":            j.ClientID,
 		"KYCFLOW_JUMIO_CLIENT_SECRET":        j.ClientSecret,
 		"KYCFLOW_JUMIO_NETVERIFY_API_TOKEN":  j.NetverifyAPIToken,

@@ -4,6 +4,9 @@
 //   - callback-event.v1.json: events.CallbackEvent, the body of JUMIO_CALLBACKS messages
 //   - result.v1.json: events.Result, the body of JUMIO_RESULTS messages and the
 //     result inside JUMIO_ENRICHED messages
+//   - initiated-event.v1.json: events.InitiatedEvent, the body of the
+//     JUMIO_EXECUTIONS messages services publish when they initiate a
+//     transaction
 //
 // The files use JSON Schema draft 2020-12.
 package schema
@@ -17,6 +20,7 @@ var FS embed.FS
 
 // Names of the schema files in FS.
 const (
-	CallbackEventV1 = "callback-event.v1.json"
-	ResultV1        = "result.v1.json"
+	CallbackEventV1  = "callback-event.v1.json"
+	ResultV1         = "result.v1.json"
+	InitiatedEventV1 = "initiated-event.v1.json"
 )

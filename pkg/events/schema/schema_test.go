@@ -121,3 +121,43 @@ func TestCallbackEventsMatchSchema(t *testing.T) {
 		t.Error("schema accepted a Platform event without an account")
 	}
 }
+
+// TestInitiatedEventMatchesSchema: what InitiatedEvent.Message publishes
+// is valid against initiated-event.v1.json; a body without ids is not.
+func TestInitiatedEventMatchesSchema(t *testing.T) {
+	s := compile(t, schema.InitiatedEventV1)
+	ev := events.InitiatedEvent{SchemaVersion: 1, AccountID: "4a1b2c3d-5e6f-4711-8899-aabbccddeeff",
+		WorkflowExecutionID: "9f2c1e7a-3b4d-4c5e-8f60-1a2b3c4d5e6f", InitiatedAt: time.Now().UTC(), TokenLifetime: "7d", Source: "kycflow initiate"}
+	_, _, body, err := ev.Message("/kycflow/cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	_ = json.Unmarshal(body, &doc)
+	if err := validate(t, s, doc); err != nil {
+		t.Errorf("initiated event: %v", err)
+	}
+	if err := validate(t, s, map[string]any{"schemaVersion": 1, "initiatedAt": "2026-03-04T10:00:00Z"}); err == nil {
+		t.Error("an initiated event without ids is valid")
+	}
+}
+
+// TestReconciledCallbackMatchesSchema: a reconciled callback event is
+// valid; one that claims a callbackSentAt or comes from Netverify is not.
+func TestReconciledCallbackMatchesSchema(t *testing.T) {
+	s := compile(t, schema.CallbackEventV1)
+	const x = "9f2c1e7a-3b4d-4c5e-8f60-1a2b3c4d5e6f"
+	ev := events.CallbackEvent{SchemaVersion: 1, EventID: events.ReconciledEventID(x, "PROCESSED"), API: events.APIPlatform,
+		Kind: events.KindWorkflow, Region: "amer-1", AccountID: "4a1b2c3d-5e6f-4711-8899-aabbccddeeff", WorkflowExecutionID: x,
+		Status: "PROCESSED", ReceivedAt: time.Now().UTC(), Reconciled: true,
+		JSON: json.RawMessage(`{"account":{"id":"4a1b2c3d-5e6f-4711-8899-aabbccddeeff"},"workflowExecution":{"id":"` + x + `","status":"PROCESSED"}}`)}
+	if err := validate(t, s, ev); err != nil {
+		t.Fatalf("reconciled callback: %v", err)
+	}
+	sent := ev
+	at := time.Now()
+	sent.CallbackSentAt = &at
+	if err := validate(t, s, sent); err == nil {
+		t.Error("a reconciled callback with a callbackSentAt is valid")
+	}
+}

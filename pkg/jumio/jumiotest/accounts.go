@@ -7,15 +7,20 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // handleAccount serves the Account API: create (POST) or update (PUT) an
-// account with a new workflow execution. The execution starts INITIATED;
-// with Config.CompleteAfter set it is completed later with a generated
-// outcome and its callback is sent.
-func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request, _ *tenantState) {
+// account with a new workflow execution and its credentials (ID, plus
+// SELFIE and FACEMAP for workflows with a liveness check, plus other
+// categories the request names), each on the web, SDK and (but FACEMAP)
+// API channels.
+// The execution starts INITIATED. With Config.CompleteAfter set it is
+// completed that much later with a generated outcome, as if the end user
+// finished in the web client, unless the API channel is used (see
+// handleFinalize); an execution that neither completes nor is finalized
+// expires after its tokenLifetime (Expire). Each end posts a callback.
+func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request, t *tenantState) {
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	var req wire.AccountRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
@@ -42,44 +47,47 @@ func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request, _ *tenant
 	if accountID == "" {
 		accountID = s.gen.uuid()
 	}
-	id, credID := s.gen.uuid(), s.gen.uuid()
+	id := s.gen.uuid()
 	s.accounts = append(s.accounts, req)
 	key := strconv.Itoa(req.WorkflowDefinition.Key)
+	target := req.CallbackURL
+	if target == "" {
+		target = s.cfg.CallbackURL
+	}
+	a := &acquisition{tenant: t, token: newToken(), created: now, lifetime: tokenLifetime(req.TokenLifetime), target: target,
+		opts: execOpts{key: key, userReference: req.UserReference, customerInternalReference: req.CustomerInternalReference}}
 	var d genDetails
 	d.Workflow.ID, d.Workflow.Status, d.Workflow.DefinitionKey = id, "INITIATED", key
 	d.Workflow.UserReference, d.Workflow.CustomerInternalReference = req.UserReference, req.CustomerInternalReference
 	d.Account.ID = accountID
 	d.CreatedAt = ts(now)
-	d.Credentials = []genCredential{{ID: credID, Category: "ID"}}
+	for _, cat := range credentialCategories(req, key) {
+		c := &acqCredential{id: s.gen.uuid(), category: cat, parts: map[string]acqPart{}}
+		a.credentials = append(a.credentials, c)
+		d.Credentials = append(d.Credentials, genCredential{ID: c.id, Category: cat})
+	}
 	d.Decision = decision("NOT_EXECUTED", "NOT_EXECUTED")
 	d.Capabilities = map[string][]genCapability{}
 	raw, _ := json.Marshal(d)
 	s.addExecution(Execution{AccountID: accountID, ID: id, DefinitionKey: key, Status: "INITIATED",
 		UserReference: req.UserReference, Details: raw, Outcome: "INITIATED"})
-	if s.cfg.CompleteAfter > 0 && !s.closed {
-		target := req.CallbackURL
-		if target == "" {
-			target = s.cfg.CallbackURL
+	s.acquisitions[id] = a
+	if !s.closed {
+		if s.cfg.CompleteAfter > 0 {
+			s.timers = append(s.timers, time.AfterFunc(s.cfg.CompleteAfter, func() { s.complete(id) }))
 		}
-		opts := execOpts{key: key, userReference: req.UserReference, customerInternalReference: req.CustomerInternalReference}
-		s.timers = append(s.timers, time.AfterFunc(s.cfg.CompleteAfter, func() { s.complete(accountID, id, now, opts, target) }))
+		s.timers = append(s.timers, time.AfterFunc(a.lifetime, func() { s.Expire(id) }))
 	}
+	creds := s.credentialsJSON(accountID, id, a)
 	s.mu.Unlock()
 
-	base := s.url + jumio.PathAccounts + "/" + accountID + "/workflow-executions/" + id
-	token := newToken()
 	resp := map[string]any{
 		"timestamp": ts(now),
 		"account":   map[string]string{"id": accountID},
-		"web": map[string]string{"href": s.url + "/web/v4/app?authorizationToken=" + token + "&locale=en",
+		"web": map[string]string{"href": s.url + "/web/v4/app?authorizationToken=" + a.token + "&locale=en",
 			"successUrl": webURL(req, true), "errorUrl": webURL(req, false)},
-		"sdk": map[string]string{"token": token},
-		"workflowExecution": map[string]any{"id": id, "credentials": []any{map[string]any{
-			"id": credID, "category": "ID", "allowedChannels": []string{"WEB", "API", "SDK"},
-			"api": map[string]any{"token": token, "parts": map[string]string{
-				"front": base + "/credentials/" + credID + "/parts/FRONT", "back": base + "/credentials/" + credID + "/parts/BACK"},
-				"workflowExecution": base},
-		}}},
+		"sdk":               map[string]string{"token": a.token},
+		"workflowExecution": map[string]any{"id": id, "credentials": creds},
 	}
 	b, _ := json.Marshal(resp)
 	writeJSON(w, b)
@@ -106,24 +114,28 @@ func (s *Server) knownAccount(id string) bool {
 	return false
 }
 
-// complete replaces an initiated execution with a generated outcome and
-// posts its callback to target (if any).
-func (s *Server) complete(accountID, id string, created time.Time, o execOpts, target string) {
+// complete stands for the end user finishing in Jumio's web client: it
+// replaces an initiated execution with a generated outcome (the Scenario's
+// mix) and posts its callback, unless the API channel was used meanwhile
+// (finalization then completes it from the uploads) or it ended.
+func (s *Server) complete(id string) {
 	s.mu.Lock()
-	if s.closed {
+	a := s.acquisitions[id]
+	e := s.executions[id]
+	if s.closed || a == nil || e == nil || a.touched || a.ended {
 		s.mu.Unlock()
 		return
 	}
-	e := s.gen.execution(accountID, id, s.gen.pick(s.cfg.Scenario.Mix.weights()), created, o)
-	e.CallbackSentAt = time.Now().UTC()
-	s.addExecution(e)
-	if target != "" {
+	a.ended = true
+	done := s.gen.execution(e.AccountID, id, s.gen.pick(s.cfg.Scenario.Mix.weights()), a.created, a.opts)
+	done.CallbackSentAt = time.Now().UTC()
+	s.addExecution(done)
+	if a.target != "" {
 		s.sends.Add(1)
 	}
 	s.mu.Unlock()
-	if target == "" {
-		return
+	if a.target != "" {
+		defer s.sends.Done()
+		s.callback(a.target, done)
 	}
-	defer s.sends.Done()
-	_, _ = s.post(s.cfg.CallbackClient, target, "application/json", s.PlatformCallback(e, e.CallbackSentAt, e.UserReference), nil)
 }

@@ -16,6 +16,10 @@ import (
 //	POST   /_jumiotest/revoke       revoke every token
 //	POST   /_jumiotest/generate     generate new executions (GenerateOptions)
 //	POST   /_jumiotest/callbacks    post their callbacks to a URL (SendRequest)
+//	POST   /_jumiotest/health       set the status endpoint's answer (UP, DEGRADED, DOWN)
+//	POST   /_jumiotest/callback-drop  set the share of callbacks dropped ({"share":0.2})
+//	GET    /_jumiotest/dropped      the dropped callbacks (a SentRow each, status 0)
+//	POST   /_jumiotest/dropped      post the dropped callbacks now, late (a SentRow each)
 const AdminPrefix = "/_jumiotest"
 
 func (s *Server) adminRoutes(mux *http.ServeMux) {
@@ -60,4 +64,36 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	s.moreRoutes(mux)
+	mux.HandleFunc("POST "+AdminPrefix+"/callback-drop", func(w http.ResponseWriter, r *http.Request) {
+		var q struct {
+			Share *float64 `json:"share"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10)).Decode(&q); err != nil || q.Share == nil || !(*q.Share >= 0 && *q.Share <= 1) {
+			problem(w, http.StatusBadRequest, "Body is not {\"share\": 0…1}")
+			return
+		}
+		s.SetCallbackDrop(*q.Share)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET "+AdminPrefix+"/dropped", func(w http.ResponseWriter, r *http.Request) {
+		dropped := s.DroppedCallbacks()
+		rows := make([]SentRow, len(dropped))
+		for i, c := range dropped {
+			rows[i] = SentRow{API: string(c.API), Reference: c.Reference, AccountID: c.AccountID, SentAt: c.SentAt}
+		}
+		b, _ := json.Marshal(rows)
+		writeJSON(w, b)
+	})
+	mux.HandleFunc("POST "+AdminPrefix+"/dropped", func(w http.ResponseWriter, r *http.Request) {
+		sent, _ := s.DeliverDropped(r.Context())
+		rows := make([]SentRow, len(sent))
+		for i, c := range sent {
+			rows[i] = SentRow{API: string(c.API), Reference: c.Reference, AccountID: c.AccountID, SentAt: c.SentAt, Status: c.Status}
+			if c.Err != nil {
+				rows[i].Error = c.Err.Error()
+			}
+		}
+		b, _ := json.Marshal(rows)
+		writeJSON(w, b)
+	})
 }

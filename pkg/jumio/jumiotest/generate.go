@@ -370,6 +370,12 @@ func capabilitiesOf(key string) []string {
 // the Account API).
 type execOpts struct {
 	key, userReference, customerInternalReference string
+	// docType, first, last and dob replace the generated document type
+	// and holder (an API-channel upload says them).
+	docType, first, last, dob string
+	// reject, when set, is the capability and label of a REJECTED
+	// outcome.
+	reject *struct{ capability, label string }
 }
 
 // execution generates one Platform workflow execution with the outcome.
@@ -380,6 +386,11 @@ func (g *generator) execution(accountID, id, outcome string, created time.Time, 
 	}
 	country := g.one(g.countries)
 	p := g.person(country)
+	if o.docType != "" {
+		p.docType = o.docType
+		p.subType = map[string]string{"PASSPORT": "E_PASSPORT", "ID_CARD": "NATIONAL_ID", "DRIVING_LICENSE": "REGULAR_DRIVING_LICENSE"}[p.docType]
+	}
+	p.first, p.last, p.dob = cmp.Or(o.first, p.first), cmp.Or(o.last, p.last), cmp.Or(o.dob, p.dob)
 	caps := capabilitiesOf(key)
 	has := func(c string) bool { return slices.Contains(caps, c) }
 	selfie := has("liveness")
@@ -450,6 +461,9 @@ func (g *generator) execution(accountID, id, outcome string, created time.Time, 
 	case OutcomeRejected:
 		score = float64(71 + g.rng.IntN(30))
 		r := g.pickPair(rejections, has)
+		if o.reject != nil {
+			r = *o.reject
+		}
 		result[r.capability] = decision("REJECTED", r.label)
 		for _, dep := range dependants[r.capability] {
 			if has(dep) {

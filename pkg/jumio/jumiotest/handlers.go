@@ -29,6 +29,9 @@ const (
 	authToken authKind = iota
 	authPlatform
 	authNetverify
+	// authTransaction: the API channel's transaction token of the
+	// execution in the path (its handler checks it against the execution).
+	authTransaction
 )
 
 func (s *Server) routes() http.Handler {
@@ -44,6 +47,8 @@ func (s *Server) routes() http.Handler {
 	h("GET "+exec+"/status", jumio.EndpointWorkflowStatus, authPlatform, s.handleStatus)
 	h("GET "+exec+"/steps", jumio.EndpointSteps, authPlatform, s.handleSteps)
 	h("GET "+jumio.PathAccounts+"/{accountId}/credentials/{credentialId}/parts/{classifier}", jumio.EndpointCredentialPart, authPlatform, s.handlePart)
+	h("POST "+exec+"/credentials/{credentialId}/parts/{classifier}", jumio.EndpointPartUpload, authTransaction, s.handleUpload)
+	h("PUT "+exec, jumio.EndpointFinalize, authTransaction, s.handleFinalize)
 	scan := jumio.PathNetverifyScans + "/{ref}"
 	h("GET "+scan, jumio.EndpointNetverifyScan, authNetverify, s.handleScan)
 	h("GET "+scan+"/data", jumio.EndpointNetverifyData, authNetverify, s.handleScanData(""))
@@ -54,6 +59,7 @@ func (s *Server) routes() http.Handler {
 	h("GET "+scan+"/images/{classifier}", jumio.EndpointNetverifyImage, authNetverify, s.handleImage)
 	s.migrationRoutes(mux)
 	s.adminRoutes(mux)
+	s.healthRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.count("", http.StatusNotFound)
 		problem(w, http.StatusNotFound, "No such endpoint")
@@ -89,10 +95,11 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 const StatusClientGone = 499
 
 // endpoint wraps a handler with what every Jumio endpoint does, in this
-// order: latency, injected faults that drop the connection, the User-Agent
-// check (403), authentication (401), the tenant's budget (429), injected
-// error statuses and malformed bodies; then the handler. Every answer is
-// counted.
+// order: latency, injected faults that drop the connection, 503 for a
+// retrieval endpoint while the status says retrieval is DOWN (SetHealth),
+// the User-Agent check (403), authentication (401), the tenant's budget
+// (429), injected error statuses and malformed bodies; then the handler.
+// Every answer is counted.
 func (s *Server) endpoint(ep jumio.Endpoint, auth authKind, f func(http.ResponseWriter, *http.Request, *tenantState)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fault := s.takeFault(ep)
@@ -114,6 +121,10 @@ func (s *Server) endpoint(ep jumio.Endpoint, auth authKind, f func(http.Response
 		}
 		w = &statusRecorder{ResponseWriter: w, counted: func(code int) { s.count(ep, code) }}
 		w.Header().Set("X-Request-Id", newRequestID())
+		if s.retrievalDown(ep) {
+			problem(w, http.StatusServiceUnavailable, "Retrieval is down")
+			return
+		}
 
 		if ua := r.UserAgent(); !s.cfg.AllowMissingUserAgent && (ua == "" || strings.HasPrefix(ua, "Go-http-client")) {
 			problem(w, http.StatusForbidden, "A User-Agent naming your company and application is required")
@@ -122,7 +133,7 @@ func (s *Server) endpoint(ep jumio.Endpoint, auth authKind, f func(http.Response
 		var t *tenantState
 		if auth != authToken {
 			if t = s.authenticate(r, auth); t == nil {
-				w.Header().Set("WWW-Authenticate", map[authKind]string{authPlatform: `Bearer`, authNetverify: `Basic realm="Netverify"`}[auth])
+				w.Header().Set("WWW-Authenticate", map[authKind]string{authPlatform: `Bearer`, authTransaction: `Bearer`, authNetverify: `Basic realm="Netverify"`}[auth])
 				problem(w, http.StatusUnauthorized, "Missing, invalid or expired credentials")
 				return
 			}
@@ -191,6 +202,13 @@ func (s *Server) spend(l *rate.Limiter) (time.Duration, bool) {
 func (s *Server) authenticate(r *http.Request, auth authKind) *tenantState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if auth == authTransaction {
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if a := s.acquisitions[r.PathValue("id")]; a != nil && tok != "" && equal(tok, a.token) {
+			return a.tenant
+		}
+		return nil
+	}
 	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && auth == authPlatform {
 		is, ok := s.tokens[tok]
 		if !ok || !time.Now().Before(is.expires) {

@@ -76,12 +76,26 @@ type Config struct {
 	// Scenario's mix and seed) and its callback sent; 0 leaves it
 	// INITIATED.
 	CompleteAfter time.Duration
+	// CompleteAPIAfter is how long after its finalization an execution
+	// acquired through the API channel completes; default CompleteAfter.
+	// Tests set CompleteAfter long (no simulated web user finishing
+	// first) and this short.
+	CompleteAPIAfter time.Duration
 	// CallbackURL receives callbacks of completed executions when the
 	// account request named no callbackUrl.
 	CallbackURL string
 	// CallbackClient sends those callbacks; default a client with a 10s
 	// timeout.
 	CallbackClient *http.Client
+	// AcquiredCallbacks makes finalization of an API-channel execution
+	// post an ACQUIRED callback too (Jumio documents callbacks for final
+	// statuses only; some tenants see ACQUIRED ones).
+	AcquiredCallbacks bool
+	// CallbackDrop is the share (0 to 1) of the callbacks the server posts
+	// on its own (completions, expiries, ACQUIRED) that it drops instead,
+	// as when Jumio gives up on a receiver; they are kept for
+	// DeliverDropped. SetCallbackDrop changes it.
+	CallbackDrop float64
 	// PublicURL is the base URL put into hrefs and printed (for a server
 	// behind a proxy or in a container); default the listener's address.
 	PublicURL string
@@ -124,6 +138,12 @@ type Server struct {
 	gen        *generator
 	timers     []*time.Timer
 	closed     bool
+
+	// acquisitions are the executions created through the Account API, by
+	// id.
+	acquisitions map[string]*acquisition
+	drops        dropper
+	health       wire.Health
 
 	migrations        map[string]*migration
 	migrationAccounts map[string]bool
@@ -172,8 +192,14 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 	if cfg.CallbackClient == nil {
 		cfg.CallbackClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	if cfg.TokenLifetime < 0 || cfg.Budget < 0 || cfg.TokenBudget < 0 || cfg.Latency < 0 || cfg.CompleteAfter < 0 || cfg.MigrationDelay < 0 {
+	if cfg.CompleteAPIAfter == 0 {
+		cfg.CompleteAPIAfter = cfg.CompleteAfter
+	}
+	if cfg.TokenLifetime < 0 || cfg.Budget < 0 || cfg.TokenBudget < 0 || cfg.Latency < 0 || cfg.CompleteAfter < 0 || cfg.CompleteAPIAfter < 0 || cfg.MigrationDelay < 0 {
 		return nil, errors.New("jumiotest: negative durations or budgets")
+	}
+	if !(cfg.CallbackDrop >= 0 && cfg.CallbackDrop <= 1) {
+		return nil, errors.New("jumiotest: callback drop share outside 0…1")
 	}
 	s := &Server{
 		cfg:        cfg,
@@ -186,6 +212,9 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 		latency:    cfg.Latency,
 		gen:        newGenerator(cfg.Scenario),
 
+		acquisitions:      map[string]*acquisition{},
+		drops:             newDropper(cfg.Scenario.Seed, cfg.CallbackDrop),
+		health:            Health(wire.HealthUp, nil),
 		migrations:        map[string]*migration{},
 		migrationAccounts: map[string]bool{},
 		deletedAccounts:   map[string]bool{},
@@ -284,7 +313,7 @@ func (s *Server) URL() string { return s.url }
 
 // Hosts returns the base URLs to put into jumio.Config.Hosts.
 func (s *Server) Hosts() wire.Hosts {
-	return wire.Hosts{Auth: s.url, Account: s.url, API: s.url, Retrieval: s.url, Netverify: s.url}
+	return wire.Hosts{Auth: s.url, Account: s.url, API: s.url, Retrieval: s.url, Netverify: s.url, Status: s.url}
 }
 
 // Transport returns an http.RoundTripper that reaches the server: over

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"strings"
 )
 
 // Link is an {id, href} reference in Platform payloads. kycflow never
@@ -492,4 +493,29 @@ type NetverifyImages struct {
 type NetverifyImage struct {
 	Classifier string `json:"classifier"`
 	Href       string `json:"href"`
+}
+
+// Health is the answer of Jumio's status endpoint
+// (GET https://status.{region}.jumio.ai): the overall status and one per
+// component (api, callback, mobile, processing, retrieval, web), each UP,
+// DEGRADED or DOWN, or a value Jumio adds later.
+type Health struct {
+	Status  String            `json:"status"`
+	Details map[string]String `json:"details,omitempty"`
+}
+
+// Health statuses.
+const (
+	HealthUp       = "UP"
+	HealthDegraded = "DEGRADED"
+	HealthDown     = "DOWN"
+)
+
+// Component returns the status of a component (upper case), or the
+// overall status when the answer names no such component.
+func (h Health) Component(name string) string {
+	if v, ok := h.Details[name]; ok && v != "" {
+		return strings.ToUpper(string(v))
+	}
+	return strings.ToUpper(string(h.Status))
 }

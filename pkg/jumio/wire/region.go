@@ -51,6 +51,9 @@ type Hosts struct {
 	Retrieval string
 	// Netverify is the legacy Netverify host of the region.
 	Netverify string
+	// Status is Jumio's health endpoint (https://status.<region>.jumio.ai),
+	// which needs no credentials.
+	Status string
 }
 
 // RegionHosts returns Jumio's published hosts for r.
@@ -66,6 +69,7 @@ func RegionHosts(r Region) Hosts {
 		API:       "https://api." + string(r) + ".jumio.ai",
 		Retrieval: "https://retrieval." + string(r) + ".jumio.ai",
 		Netverify: nv,
+		Status:    "https://status." + string(r) + ".jumio.ai",
 	}
 }
 

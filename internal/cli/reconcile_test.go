@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/internal/reconcile"
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+)
+
+// TestInitiateAnnouncesAndReconcile: kycflow initiate announces the
+// transaction on JUMIO_EXECUTIONS; once the reconciler tracks it and it is
+// overdue, kycflow reconcile lists it, a dry pass says what it would do
+// and changes nothing, and a pass feeds the reconciled callback.
+func TestInitiateAnnouncesAndReconcile(t *testing.T) {
+	srv := brokertest.Start(t)
+	_, js := srv.JetStream(t)
+	sim := jumiotest.NewServer(jumiotest.Config{CompleteAfter: time.Millisecond}) // completes, calls nobody back
+	defer sim.Close()
+	env := func(k string) string {
+		return map[string]string{"KYCFLOW_DATA_DIR": t.TempDir(), "KYCFLOW_NATS_URL": srv.URL(),
+			"KYCFLOW_RECONCILE_TOKEN_LIFETIME": "1ms", "KYCFLOW_RECONCILE_SLACK": "1ms"}[k]
+	}
+	// A reconciler that tracks, and does not pass by itself.
+	r, err := reconcile.New(reconcile.Config{TokenLifetime: time.Millisecond, Slack: time.Millisecond, Interval: time.Hour, Storage: "memory"},
+		reconcile.Deps{JetStream: js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Run(ctx, reconcile.RunConfig{PullExpiry: 200 * time.Millisecond, DrainTimeout: time.Second})
+	}()
+	defer func() { cancel(); <-done }()
+
+	var out, errOut bytes.Buffer
+	if code := Main(t.Context(), []string{"initiate", "--workflow-key", "10011", "--simulator", sim.URL()}, env, nil, &out, &errOut); code != 0 {
+		t.Fatalf("initiate: exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "announced on JUMIO_EXECUTIONS") {
+		t.Errorf("initiate does not say it announced:\n%s", out.String())
+	}
+	x := sim.Executions()[0]
+	msgs := brokertest.Messages(t, js, events.StreamExecutions)
+	if len(msgs) != 1 || msgs[0].Subject != events.InitiatedSubject(x.AccountID, x.ID) {
+		t.Fatalf("JUMIO_EXECUTIONS holds %d messages, want the announcement of %s", len(msgs), x.ID)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		xs, _ := r.List(context.Background())
+		if len(xs) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the announced execution was not tracked")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for {
+		if e, _ := sim.Execution(x.ID); e.Status == "PROCESSED" {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	run := func(args ...string) string {
+		t.Helper()
+		out.Reset()
+		errOut.Reset()
+		if code := Main(t.Context(), append([]string{"reconcile", "--simulator", sim.URL()}, args...), env, nil, &out, &errOut); code != 0 {
+			t.Fatalf("reconcile %v: exit %d: %s", args, code, errOut.String())
+		}
+		return out.String()
+	}
+	if got := run(); !strings.Contains(got, x.ID) || !strings.Contains(got, "OVERDUE") {
+		t.Errorf("reconcile lists:\n%s", got)
+	}
+	var row struct{ Outcome, Status string }
+	if err := json.Unmarshal([]byte(run("--dry-run", "--json")), &row); err != nil || row.Outcome != reconcile.OutcomeWouldFeed || row.Status != "PROCESSED" {
+		t.Errorf("dry pass: %+v %v", row, err)
+	}
+	if n := countReconciled(t, js); n != 0 {
+		t.Fatalf("a dry pass published %d", n)
+	}
+	if got := run("--pass"); !strings.Contains(got, "reconciled PROCESSED") {
+		t.Errorf("pass:\n%s", got)
+	}
+	if n := countReconciled(t, js); n != 1 {
+		t.Errorf("%d reconciled callbacks stored, want 1", n)
+	}
+	if got := run("--all"); !strings.Contains(got, "no execution tracked") {
+		t.Errorf("after the pass:\n%s", got)
+	}
+}
+
+func countReconciled(t *testing.T, js jetstream.JetStream) int {
+	t.Helper()
+	n := 0
+	for _, m := range brokertest.Messages(t, js, events.StreamCallbacks) {
+		var ev events.CallbackEvent
+		if json.Unmarshal(m.Data, &ev) == nil && ev.Reconciled {
+			n++
+		}
+	}
+	return n
+}
