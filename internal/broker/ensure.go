@@ -323,6 +323,7 @@ func bucketDrift(have jetstream.StreamConfig, want jetstream.KeyValueConfig) []s
 	d.diff("storage", have.Storage, want.Storage)
 	d.diff("replicas", max(have.Replicas, 1), max(want.Replicas, 1))
 	d.diff("max bytes", have.MaxBytes, cmp.Or(want.MaxBytes, -1))
+	d.diff("limit marker ttl", have.SubjectDeleteMarkerTTL, want.LimitMarkerTTL)
 	return d.out
 }
 
