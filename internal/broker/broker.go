@@ -16,6 +16,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -60,6 +61,11 @@ type Config struct {
 	// stays on a server it can no longer reach (a partition, a node lost
 	// without closing its connections), where it hears no error at all.
 	PingInterval time.Duration
+	// SetupTimeout bounds how long a stage waits at start for the
+	// streams, buckets and consumers it needs to be created or updated
+	// (Ensure) before it exits naming the one that is not, and what
+	// JetStream last answered (default DefaultSetupTimeout).
+	SetupTimeout time.Duration
 
 	Streams StreamsConfig
 }
@@ -79,6 +85,7 @@ func LoadConfig(e *config.Env) Config {
 		ConnectTimeout: e.Duration("KYCFLOW_NATS_CONNECT_TIMEOUT", 5*time.Second, "time allowed for the first NATS connection"),
 		PublishTimeout: e.Duration("KYCFLOW_NATS_PUBLISH_TIMEOUT", 5*time.Second, "time allowed for a JetStream publish ack"),
 		PingInterval:   e.Duration("KYCFLOW_NATS_PING_INTERVAL", nats.DefaultPingInterval, "how often the client pings its NATS server; two unanswered pings move it to another server"),
+		SetupTimeout:   e.Duration("KYCFLOW_NATS_SETUP_TIMEOUT", DefaultSetupTimeout, "time a stage waits at start for its streams, buckets and consumers to be created or updated before it exits"),
 		Streams:        LoadStreamsConfig(e),
 	}
 }
@@ -219,8 +226,17 @@ func Ready(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, streams .
 	return nil
 }
 
+// SetupContext is ctx bounded by SetupTimeout (DefaultSetupTimeout when
+// zero): what a stage allows for creating or updating what it needs at
+// start.
+func (cfg Config) SetupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, cmp.Or(cfg.SetupTimeout, DefaultSetupTimeout))
+}
+
 // Open connects to NATS and creates or updates the four streams: what every
-// service does at start. On error nothing stays open.
+// service does at start. It gives up after SetupTimeout with an
+// *EnsureError naming the stream that is not as configured and what
+// JetStream last answered. On error nothing stays open.
 func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
 	nc, err := Connect(ctx, cfg, logger)
 	if err != nil {
@@ -231,7 +247,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*nats.Conn, jet
 		nc.Close()
 		return nil, nil, fmt.Errorf("broker: jetstream: %w", err)
 	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	sctx, cancel := cfg.SetupContext(ctx)
 	err = EnsureStreams(sctx, js, cfg.Streams)
 	cancel()
 	if err != nil {

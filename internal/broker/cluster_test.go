@@ -2,9 +2,12 @@ package broker_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,12 +18,27 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/pkg/events"
 )
 
-// startCluster runs three in-process JetStream servers routed to each
-// other on 127.0.0.1 and returns their client URLs, comma-separated, once
-// JetStream answers.
-func startCluster(t *testing.T) string {
+// cluster is three in-process JetStream servers routed to each other on
+// 127.0.0.1.
+type cluster struct {
+	servers []*server.Server
+}
+
+// urls are the servers' client URLs, comma-separated.
+func (c *cluster) urls() string {
+	var urls []string
+	for _, s := range c.servers {
+		urls = append(urls, s.ClientURL())
+	}
+	return strings.Join(urls, ",")
+}
+
+// startCluster runs the three servers and returns once JetStream answers.
+func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	ports := make([]int, 3)
 	for i := range ports {
@@ -35,7 +53,7 @@ func startCluster(t *testing.T) string {
 	for _, p := range ports {
 		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
 	}
-	var urls []string
+	c := &cluster{}
 	for i, p := range ports {
 		s, err := server.NewServer(&server.Options{
 			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
@@ -52,9 +70,9 @@ func startCluster(t *testing.T) string {
 		if !s.ReadyForConnections(10 * time.Second) {
 			t.Fatal("server not ready")
 		}
-		urls = append(urls, s.ClientURL())
+		c.servers = append(c.servers, s)
 	}
-	nc, err := nats.Connect(strings.Join(urls, ","))
+	nc, err := nats.Connect(c.urls())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +84,7 @@ func startCluster(t *testing.T) string {
 		_, err := js.AccountInfo(ctx)
 		cancel()
 		if err == nil {
-			return strings.Join(urls, ",")
+			return c
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no JetStream on the cluster: %v", err)
@@ -75,37 +93,236 @@ func startCluster(t *testing.T) string {
 	}
 }
 
-// TestEnsureStreamsConcurrentlyOnCluster: every instance of every stage
-// ensures the R3 streams at start, all at once after a deploy. On a
-// cluster a create or update racing another client's creation of the same
-// stream can go unanswered; EnsureStreams asks again, so each client is
-// done in seconds, not stuck until its deadline.
-func TestEnsureStreamsConcurrentlyOnCluster(t *testing.T) {
+// connect opens a JetStream client on urls, closed when the test ends.
+func connect(t *testing.T, urls string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(urls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// stageStart is what a stage instance creates or updates at start: the
+// streams, three buckets and a durable consumer, with replicas.
+func stageStart(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	cfg := broker.DefaultStreamsConfig()
+	cfg.Replicas = replicas
+	if err := broker.EnsureStreams(ctx, js, cfg); err != nil {
+		return err
+	}
+	for _, kv := range []jetstream.KeyValueConfig{
+		{Bucket: "test_state", Description: "test", History: 1, TTL: time.Hour},
+		{Bucket: "test_deliveries", Description: "test", History: 1, TTL: time.Hour},
+		{Bucket: "test_executions", Description: "test", History: 1, LimitMarkerTTL: time.Hour},
+	} {
+		kv.Replicas = replicas
+		if _, err := broker.EnsureKeyValue(ctx, js, kv); err != nil {
+			return err
+		}
+	}
+	sub, err := broker.NewSubscriber(broker.SubscriberConfig{
+		Stream: events.StreamCallbacks, Durable: "test", Description: "test",
+		FilterSubjects: []string{events.SubjectCallbacks + ".>"}, AckWait: time.Minute,
+		Logger: slog.New(slog.DiscardHandler),
+	}, js)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	return sub.SubscribeInitialize("")
+}
+
+// TestEnsureConcurrentlyOnCluster: every instance of every stage creates
+// or updates the R3 streams, its buckets and its durable consumers at
+// start, all at once after a first deploy on an empty cluster. Each comes
+// up, and JetStream answers every create and update of a stream or bucket
+// they send: an update that overtakes another client's create of the
+// same stream leaves both unanswered, and their clients waiting.
+func TestEnsureConcurrentlyOnCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-server cluster")
 	}
-	urls := startCluster(t)
-	cfg := broker.DefaultStreamsConfig()
-	cfg.Replicas = 3
-	// Without the retry a client whose request went unanswered waits for
-	// this deadline, however long; with it, each is done in seconds. The
-	// deadline is generous for a loaded machine.
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	c := startCluster(t)
+	unanswered := watchAnswers(t, c.urls())
+	// Generous for a loaded machine: the setup timeout of the stages.
+	ctx, cancel := context.WithTimeout(t.Context(), broker.DefaultSetupTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
 	for i := range 6 {
+		js := connect(t, c.urls())
 		wg.Go(func() {
-			nc, err := nats.Connect(urls)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer nc.Close()
-			js, _ := jetstream.New(nc)
-			if err := broker.EnsureStreams(ctx, js, cfg); err != nil {
+			if err := stageStart(ctx, js, 3); err != nil {
 				t.Errorf("client %d: %v", i, err)
 			}
 		})
 	}
 	wg.Wait()
+	if un := unanswered(); len(un) > 0 {
+		t.Errorf("JetStream never answered %v", un)
+	}
+}
+
+// watchAnswers watches the requests that create or update a stream (a
+// bucket is one) and the answers sent to the clients' inboxes; the
+// function it returns gives the subjects of the requests not answered,
+// waiting a few seconds for answers still on their way.
+func watchAnswers(t *testing.T, urls string) func() []string {
+	t.Helper()
+	nc, err := nats.Connect(urls, nats.CustomInboxPrefix("_WATCH"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	var mu sync.Mutex
+	var requests [][2]string // subject, reply
+	answered := map[string]bool{}
+	for _, subject := range []string{"$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>"} {
+		if _, err := nc.Subscribe(subject, func(m *nats.Msg) {
+			mu.Lock()
+			requests = append(requests, [2]string{m.Subject, m.Reply})
+			mu.Unlock()
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := nc.Subscribe("_INBOX.>", func(m *nats.Msg) {
+		mu.Lock()
+		answered[m.Subject] = true
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return func() []string {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if err := nc.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			var un []string
+			for _, r := range requests {
+				if !answered[r[1]] {
+					un = append(un, r[0])
+				}
+			}
+			mu.Unlock()
+			if len(un) == 0 || time.Now().After(deadline) {
+				return un
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// TestEnsureAsksNothingWhenCurrent: once the streams, buckets and
+// consumers are as configured, a stage that starts sends no create and
+// no update (the lookups say they are current), on a single server and
+// on the cluster with R3: after a deploy, the instances that start after
+// the first ask nothing that could race another's creation.
+func TestEnsureAsksNothingWhenCurrent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-server cluster")
+	}
+	for _, tc := range []struct {
+		name     string
+		urls     func(t *testing.T) string
+		replicas int
+	}{
+		{"single server", func(t *testing.T) string { return brokertest.Start(t).URL() }, 1},
+		{"cluster R3", func(t *testing.T) string { return startCluster(t).urls() }, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			urls := tc.urls(t)
+			js := connect(t, urls)
+			if err := stageStart(t.Context(), js, tc.replicas); err != nil {
+				t.Fatal(err)
+			}
+			watch, err := nats.Connect(urls)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer watch.Close()
+			var mu sync.Mutex
+			var asked []string
+			for _, subject := range []string{"$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.CONSUMER.CREATE.>", "$JS.API.CONSUMER.DURABLE.CREATE.>"} {
+				if _, err := watch.Subscribe(subject, func(m *nats.Msg) {
+					mu.Lock()
+					asked = append(asked, m.Subject)
+					mu.Unlock()
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := watch.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if err := stageStart(t.Context(), connect(t, urls), tc.replicas); err != nil {
+				t.Fatal(err)
+			}
+			// The watcher has seen everything the second start sent once
+			// its own round trip through the server is done.
+			if err := watch.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(asked) > 0 {
+				t.Errorf("a start on current assets asked %v, want nothing", asked)
+			}
+		})
+	}
+}
+
+// TestEnsureNamesWhatTheClusterCannotCreate: when the cluster cannot
+// create a stream (more replicas than servers; R3 with one server of
+// three left), EnsureStreams gives up when its time is up, with one error
+// that names the stream and JetStream's last answer.
+func TestEnsureNamesWhatTheClusterCannotCreate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-server cluster")
+	}
+	for _, tc := range []struct {
+		name     string
+		replicas int
+		// stop is how many servers are shut down first.
+		stop int
+		// answers are the error codes JetStream may answer with.
+		answers []jetstream.ErrorCode
+	}{
+		{"replicas above the servers", 5, 0, []jetstream.ErrorCode{10005}},
+		// No quorum: "temporarily unavailable", or "no suitable peers,
+		// peer offline" from a meta leader that has not noticed yet.
+		{"one server of three", 3, 2, []jetstream.ErrorCode{10008, 10005}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startCluster(t)
+			for _, s := range c.servers[:tc.stop] {
+				s.Shutdown()
+			}
+			js := connect(t, c.servers[len(c.servers)-1].ClientURL())
+			cfg := broker.DefaultStreamsConfig()
+			cfg.Replicas = tc.replicas
+			ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+			defer cancel()
+			err := broker.EnsureStreams(ctx, js, cfg)
+			t.Logf("EnsureStreams: %v", err)
+			var ee *broker.EnsureError
+			if !errors.As(err, &ee) || ee.Kind != "stream" || ee.Name != events.StreamCallbacks || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("got %v, want an *EnsureError naming stream %s at the deadline", err, events.StreamCallbacks)
+			}
+			var ae *jetstream.APIError
+			if !errors.As(err, &ae) || !slices.Contains(tc.answers, ae.ErrorCode) {
+				t.Errorf("JetStream's answer: got %v, want an error code of %v", ee.Answer, tc.answers)
+			}
+		})
+	}
 }

@@ -115,8 +115,10 @@ var (
 const jsReplicasNotSupported jetstream.ErrorCode = 10074
 
 // EnsureStreams creates the streams, or updates them to cfg when they
-// exist. It is idempotent and safe to run from every service at start,
-// all at once (RetryUnanswered).
+// exist, with EnsureStream. It is idempotent and safe to run from every
+// service at start, all at once; it returns once every stream is as cfg
+// says, with a leader, or when ctx ends, with an *EnsureError naming the
+// stream and what JetStream last answered.
 // Settings the server cannot take come back as a *config.Error naming the
 // variable and what to do: a storage change on a stream that exists
 // (ErrStorageChange), replicas on a server without a cluster
@@ -124,27 +126,18 @@ const jsReplicasNotSupported jetstream.ErrorCode = 10074
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfig) error {
 	for _, sc := range cfg.StreamConfigs() {
 		// A stream that exists keeps its storage: say so before the
-		// server refuses the update. (A lookup that fails is left to the
-		// create or update to report.)
-		var s jetstream.Stream
-		err := RetryUnanswered(ctx, func(ctx context.Context) (err error) {
-			s, err = js.Stream(ctx, sc.Name)
-			return err
-		})
-		if err == nil {
-			if h := s.CachedInfo().Config.Storage; h != sc.Storage {
-				have := strings.ToLower(h.String())
-				return &config.Error{Problems: []*config.Problem{{
-					Key: "KYCFLOW_STREAM_STORAGE", Value: cfg.Storage,
-					Err: fmt.Errorf("%w: %s exists with %s storage. Set KYCFLOW_STREAM_STORAGE=%s again; to change it, "+
-						"let the stages drain, then delete the streams (their messages with them: nats stream rm) and start again "+
-						"(kycflow run: start with another --data-dir)", ErrStorageChange, sc.Name, have, have),
-				}}}
+		// server refuses the update.
+		_, err := EnsureStream(ctx, js, sc, func(have jetstream.StreamConfig) error {
+			if have.Storage == sc.Storage {
+				return nil
 			}
-		}
-		err = RetryUnanswered(ctx, func(ctx context.Context) error {
-			_, err := js.CreateOrUpdateStream(ctx, sc)
-			return err
+			h := strings.ToLower(have.Storage.String())
+			return &config.Error{Problems: []*config.Problem{{
+				Key: "KYCFLOW_STREAM_STORAGE", Value: cfg.Storage,
+				Err: fmt.Errorf("%w: %s exists with %s storage. Set KYCFLOW_STREAM_STORAGE=%s again; to change it, "+
+					"let the stages drain, then delete the streams (their messages with them: nats stream rm) and start again "+
+					"(kycflow run: start with another --data-dir)", ErrStorageChange, sc.Name, h, h),
+			}}}
 		})
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.ErrorCode == jsReplicasNotSupported {
@@ -154,62 +147,10 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfi
 			}}}
 		}
 		if err != nil {
-			return fmt.Errorf("broker: ensure stream %s: %w", sc.Name, err)
+			return err
 		}
 	}
 	return nil
-}
-
-// unansweredAfter bounds one attempt of RetryUnanswered: JetStream answers
-// a create or update within milliseconds, or not at all.
-const unansweredAfter = 5 * time.Second
-
-// Cluster errors that pass: a server restarting or a leader being elected
-// (a rolling restart, a pod rescheduled) leaves too few peers, or no
-// leader, for a few seconds.
-const (
-	jsClusterNoPeers   jetstream.ErrorCode = 10005 // no suitable peers for placement
-	jsClusterNotAvail  jetstream.ErrorCode = 10008 // JetStream system temporarily unavailable
-	jsClusterNotLeader jetstream.ErrorCode = 10009 // JetStream cluster can not handle request
-)
-
-// passing reports whether err goes away when asked again: the request went
-// unanswered, or the cluster lacks peers or a leader for the moment.
-func passing(err error) bool {
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) {
-		switch apiErr.ErrorCode {
-		case jsClusterNoPeers, jsClusterNotAvail, jsClusterNotLeader:
-			return true
-		}
-	}
-	return errors.Is(err, context.DeadlineExceeded)
-}
-
-// RetryUnanswered runs call, a JetStream API request that creates or
-// updates a stream, consumer or bucket idempotently, and asks again each
-// time it goes unanswered for a few seconds, until ctx ends. On a cluster
-// a create or update that races another client's creation of the same
-// stream can go unanswered for good (every stage's instances start at
-// once after a deploy); asked again, it is answered at once. A cluster
-// short of peers or of a leader for the moment (a server restarting, an
-// election) is asked again too. Other errors are returned as they are.
-func RetryUnanswered(ctx context.Context, call func(ctx context.Context) error) error {
-	wait := 100 * time.Millisecond
-	for {
-		actx, cancel := context.WithTimeout(ctx, unansweredAfter)
-		err := call(actx)
-		cancel()
-		if err == nil || ctx.Err() != nil || !passing(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, time.Second)
-	}
 }
 
 // StreamNames are the streams.

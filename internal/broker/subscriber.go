@@ -93,8 +93,14 @@ type SubscriberConfig struct {
 	// PullExpiry to stop.
 	PullExpiry time.Duration
 	// ConsumerConfig, when set, adjusts the consumer configuration last,
-	// before it is created or updated.
+	// before it is created or updated. A durable that exists is then
+	// updated at every Subscribe, whatever it adjusts.
 	ConsumerConfig func(*jetstream.ConsumerConfig)
+	// SetupTimeout bounds how long Subscribe waits for the durable to be
+	// created or updated (Ensure) before it fails with an *EnsureError
+	// naming it and what JetStream last answered (default
+	// DefaultSetupTimeout).
+	SetupTimeout time.Duration
 	// Logger receives failures and state changes, never a line per
 	// message above debug (default: discard).
 	Logger *slog.Logger
@@ -131,6 +137,9 @@ func (c *SubscriberConfig) setDefaults() {
 	}
 	if c.PullExpiry == 0 {
 		c.PullExpiry = 2 * time.Second
+	}
+	if c.SetupTimeout == 0 {
+		c.SetupTimeout = DefaultSetupTimeout
 	}
 	c.Logger, c.MeterProvider = observability(c.Logger, c.MeterProvider)
 }
@@ -363,27 +372,53 @@ func (s *Subscriber) consumerConfig(filters []string) jetstream.ConsumerConfig {
 	return cc
 }
 
-// ensureConsumer creates the durable or updates it to the configuration.
-// An existing durable keeps its start position: the server refuses to
-// change it, and moving it would skip or repeat messages.
+// ensureConsumer creates the durable or updates it to the configuration,
+// with Ensure, within SetupTimeout. An existing durable keeps its start
+// position: the server refuses to change it, and moving it would skip or
+// repeat messages.
 func (s *Subscriber) ensureConsumer(ctx context.Context, stream string, filters []string) (jetstream.Consumer, error) {
-	cc := s.consumerConfig(filters)
-	if existing, err := s.js.Consumer(ctx, stream, s.cfg.Durable); err == nil {
-		old := existing.CachedInfo().Config
-		cc.DeliverPolicy, cc.OptStartSeq, cc.OptStartTime = old.DeliverPolicy, old.OptStartSeq, old.OptStartTime
-	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return nil, fmt.Errorf("broker: consumer %s/%s: %w", stream, s.cfg.Durable, err)
-	}
-	if s.cfg.ConsumerConfig != nil {
-		s.cfg.ConsumerConfig(&cc)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.SetupTimeout)
+	defer cancel()
+	want := func(existing *jetstream.ConsumerConfig) jetstream.ConsumerConfig {
+		cc := s.consumerConfig(filters)
+		if existing != nil {
+			cc.DeliverPolicy, cc.OptStartSeq, cc.OptStartTime = existing.DeliverPolicy, existing.OptStartSeq, existing.OptStartTime
+		}
+		if s.cfg.ConsumerConfig != nil {
+			s.cfg.ConsumerConfig(&cc)
+		}
+		return cc
 	}
 	var c jetstream.Consumer
-	err := RetryUnanswered(ctx, func(ctx context.Context) (err error) {
-		c, err = s.js.CreateOrUpdateConsumer(ctx, stream, cc)
-		return err
+	var have *jetstream.ConsumerConfig
+	err := Ensure(ctx, Asset{
+		Kind: "consumer", Name: stream + "/" + s.cfg.Durable,
+		Look: func(ctx context.Context) (State, error) {
+			var err error
+			c, err = s.js.Consumer(ctx, stream, s.cfg.Durable)
+			if errors.Is(err, jetstream.ErrConsumerNotFound) {
+				have = nil
+				return Missing, nil
+			}
+			if err != nil {
+				return Missing, err
+			}
+			info := c.CachedInfo()
+			have = &info.Config
+			return state(info.Cluster, s.cfg.ConsumerConfig != nil || len(consumerDrift(info.Config, want(have))) > 0), nil
+		},
+		Create: func(ctx context.Context) error {
+			_, err := s.js.CreateConsumer(ctx, stream, want(nil))
+			return err
+		},
+		Update: func(ctx context.Context) error {
+			var err error
+			c, err = s.js.UpdateConsumer(ctx, stream, want(have))
+			return err
+		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("broker: ensure consumer %s/%s: %w", stream, s.cfg.Durable, err)
+		return nil, err
 	}
 	return c, nil
 }

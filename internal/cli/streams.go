@@ -16,7 +16,6 @@ import (
 
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/broker/embedded"
-	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/internal/erasure"
 	"github.com/kycflow/kycflow/internal/migration"
@@ -170,7 +169,7 @@ func runStreams(ctx context.Context, env Env, fs *flag.FlagSet, args []string) e
 			return err
 		}
 		if w, ok := want[name]; ok && !r.Missing {
-			r.Drift = drift(r.config, w)
+			r.Drift = broker.StreamDrift(r.config, w)
 		}
 		r.PersonalDataHeld = streamPersonalData[name]
 		r.PersonalData = r.PersonalDataHeld != ""
@@ -331,28 +330,6 @@ func flagOrphans(env Env, consumers []consumerReport) {
 			consumers[i].Orphan = "no notifier reads it (a route removed, renamed, or disabled after a 410)"
 		}
 	}
-}
-
-// drift lists the settings of got that differ from want.
-func drift(got, want jetstream.StreamConfig) []string {
-	var out []string
-	diff := func(what string, g, w any) {
-		if d, ok := g.(time.Duration); ok {
-			g, w = config.FormatDuration(d), config.FormatDuration(w.(time.Duration))
-		}
-		if fmt.Sprint(g) != fmt.Sprint(w) {
-			out = append(out, fmt.Sprintf("%s %v (want %v)", what, g, w))
-		}
-	}
-	diff("subjects", got.Subjects, want.Subjects)
-	diff("storage", got.Storage, want.Storage)
-	diff("replicas", max(got.Replicas, 1), max(want.Replicas, 1))
-	diff("max age", got.MaxAge, want.MaxAge)
-	diff("max bytes", got.MaxBytes, want.MaxBytes)
-	diff("duplicate window", got.Duplicates, want.Duplicates)
-	diff("retention", got.Retention, want.Retention)
-	diff("discard", got.Discard, want.Discard)
-	return out
 }
 
 func printStreams(w io.Writer, reports []streamReport, now time.Time) {

@@ -180,12 +180,7 @@ func (e *Enricher) Run(ctx context.Context) error {
 		return errors.New("enricher: Run called twice")
 	}
 	defer e.stopped.Store(true)
-	st, err := ensureState(ctx, e.js, e.cfg)
-	if err != nil {
-		return err
-	}
-	e.state = st
-	if err := e.ensureBulk(ctx); err != nil {
+	if err := e.ensureBuckets(ctx); err != nil {
 		return err
 	}
 	sub, err := broker.NewSubscriber(broker.SubscriberConfig{
@@ -197,6 +192,7 @@ func (e *Enricher) Run(ctx context.Context) error {
 		Concurrency:   e.cfg.Concurrency,
 		DrainTimeout:  e.cfg.DrainTimeout,
 		PullExpiry:    e.cfg.PullExpiry,
+		SetupTimeout:  e.cfg.NATS.SetupTimeout,
 		Logger:        e.logger,
 		MeterProvider: e.mp,
 	}, e.js)
@@ -234,6 +230,7 @@ func (e *Enricher) Run(ctx context.Context) error {
 		Concurrency:   e.cfg.WorkConcurrency,
 		DrainTimeout:  e.cfg.DrainTimeout,
 		PullExpiry:    e.cfg.PullExpiry,
+		SetupTimeout:  e.cfg.NATS.SetupTimeout,
 		Logger:        e.logger,
 		MeterProvider: e.mp,
 	}, e.js)
@@ -354,6 +351,20 @@ func (e *Enricher) Ready(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// ensureBuckets creates or updates the state bucket and what the enricher
+// shares with "kycflow migrate-data" and "kycflow erase", within the
+// NATS setup timeout.
+func (e *Enricher) ensureBuckets(ctx context.Context) error {
+	ctx, cancel := e.cfg.NATS.SetupContext(ctx)
+	defer cancel()
+	st, err := ensureState(ctx, e.js, e.cfg)
+	if err != nil {
+		return err
+	}
+	e.state = st
+	return e.ensureBulk(ctx)
 }
 
 // ensureBulk creates (or updates) what the enricher shares with "kycflow

@@ -116,20 +116,16 @@ func ensureState(ctx context.Context, js jetstream.JetStream, c Config) (*stateS
 	if c.NATS.Streams.Storage == "memory" {
 		storage = jetstream.MemoryStorage
 	}
-	var kv jetstream.KeyValue
-	err := broker.RetryUnanswered(ctx, func(ctx context.Context) (err error) {
-		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      StateBucket,
-			Description: "kycflow enricher: newest callback and recent event ids per workflow execution",
-			History:     1,
-			TTL:         c.StateTTL,
-			Storage:     storage,
-			Replicas:    max(1, c.NATS.Streams.Replicas),
-		})
-		return err
+	kv, err := broker.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
+		Bucket:      StateBucket,
+		Description: "kycflow enricher: newest callback and recent event ids per workflow execution",
+		History:     1,
+		TTL:         c.StateTTL,
+		Storage:     storage,
+		Replicas:    max(1, c.NATS.Streams.Replicas),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("enricher: state bucket %s: %w", StateBucket, err)
+		return nil, fmt.Errorf("enricher: state bucket: %w", err)
 	}
 	return &stateStore{kv: kv}, nil
 }

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kycflow/kycflow/internal/broker"
 )
 
 // Wire names; see each comment for what renaming does.
@@ -215,7 +217,7 @@ type Registry struct {
 // records are kept for good: they hold ids only, and a callback may come
 // late.
 func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) (*Registry, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := broker.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      Bucket,
 		Description: "kycflow erasures: each erasure's plan and progress, and the ids erased",
 		History:     1,
@@ -223,7 +225,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) (*Registry,
 		Replicas:    max(1, cfg.Replicas),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: bucket %s: %w", ErrBroker, Bucket, err)
+		return nil, fmt.Errorf("%w: %w", ErrBroker, err)
 	}
 	return &Registry{kv: kv}, nil
 }
@@ -234,7 +236,7 @@ func EnsureAudit(ctx context.Context, js jetstream.JetStream, cfg Config) error 
 	if age <= 0 {
 		age = DefaultAuditMaxAge
 	}
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	_, err := broker.EnsureStream(ctx, js, jetstream.StreamConfig{
 		Name:        StreamAudit,
 		Description: "kycflow audit trail: one record per erasure run (ids, times, what was deleted where, outcome)",
 		Subjects:    []string{SubjectAudit + ".>"},
@@ -248,9 +250,9 @@ func EnsureAudit(ctx context.Context, js jetstream.JetStream, cfg Config) error 
 		// purges so that nobody removes one by accident through the API.
 		DenyDelete: true,
 		DenyPurge:  true,
-	})
+	}, nil)
 	if err != nil {
-		return fmt.Errorf("%w: stream %s: %w", ErrBroker, StreamAudit, err)
+		return fmt.Errorf("%w: %w", ErrBroker, err)
 	}
 	return nil
 }

@@ -16,8 +16,9 @@
 //     pass (a capability Jumio serves unreadable, forged Netverify copies,
 //     a caller's baggage);
 //   - and on the shape kycflow ships for, three servers as a JetStream
-//     cluster with R3 streams and two processes of each stage: the stream
-//     leader and the meta leader killed, a rolling restart through
+//     cluster with R3 streams and two processes of each stage: a first
+//     start with every stage process started at once on the empty
+//     cluster, the stream leader and the meta leader killed, a rolling restart through
 //     lame-duck mode, a stage process killed or frozen beyond its ack
 //     wait, a server cut off by a partition (network namespaces: root and
 //     iproute2, else the case skips), and the operator commands on the R3

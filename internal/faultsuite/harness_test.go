@@ -132,6 +132,11 @@ type worldConfig struct {
 	// dropOneIn runs the enricher built with the fault hooks, losing
 	// about one callback in that many (0: the normal enricher).
 	dropOneIn int
+	// together starts every stage process at once, as a deploy does,
+	// instead of each once the one before is ready, and watches the
+	// stream and bucket creates and updates they send meanwhile
+	// (rig.Pipeline.SetupUnanswered).
+	together bool
 }
 
 // world is one case's pipeline: the simulator behind a gate, the
@@ -192,6 +197,7 @@ func newWorld(t *testing.T, cfg worldConfig) *world {
 		Mode: mode, Binaries: b, Dir: t.TempDir(), SyncAlways: true,
 		Jumio: jc, Routes: defaultRoutes, Env: env, Log: log,
 		Servers: cfg.servers, Netns: cfg.netns, Instances: cfg.instances,
+		Together: cfg.together, WatchSetup: cfg.together,
 	})
 	if err != nil {
 		t.Fatal(err)

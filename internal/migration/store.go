@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
@@ -163,7 +164,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*Stor
 	if cfg.Storage == "memory" {
 		storage = jetstream.MemoryStorage
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := broker.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      Bucket,
 		Description: "kycflow migration: per scan, batch and account group, what Jumio was asked and answered",
 		History:     1,
@@ -171,7 +172,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*Stor
 		Replicas:    max(1, cfg.Replicas),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: bucket %s: %w", ErrBroker, Bucket, err)
+		return nil, fmt.Errorf("%w: %w", ErrBroker, err)
 	}
 	return &Store{kv: kv, now: time.Now}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
 )
@@ -82,7 +83,7 @@ func EnsureWorkStream(ctx context.Context, js jetstream.JetStream, cfg WorkStrea
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = 7 * 24 * time.Hour
 	}
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	_, err := broker.EnsureStream(ctx, js, jetstream.StreamConfig{
 		Name:        StreamWork,
 		Description: "kycflow: bulk Jumio work for the enricher (migration batches)",
 		Subjects:    []string{SubjectWork + ".>"},
@@ -92,9 +93,9 @@ func EnsureWorkStream(ctx context.Context, js jetstream.JetStream, cfg WorkStrea
 		MaxAge:      cfg.MaxAge,
 		Duplicates:  24 * time.Hour,
 		Discard:     jetstream.DiscardNew,
-	})
+	}, nil)
 	if err != nil {
-		return fmt.Errorf("%w: stream %s: %w", ErrBroker, StreamWork, err)
+		return fmt.Errorf("%w: %w", ErrBroker, err)
 	}
 	return nil
 }

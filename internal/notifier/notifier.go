@@ -174,6 +174,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 			Concurrency:    rt.Concurrency,
 			DrainTimeout:   n.cfg.DrainTimeout,
 			PullExpiry:     n.cfg.PullExpiry,
+			SetupTimeout:   n.cfg.NATS.SetupTimeout,
 			Logger:         rt.log,
 			MeterProvider:  n.tel.MeterProvider,
 		}, n.js)
@@ -236,22 +237,18 @@ func (n *Notifier) ensureBucket(ctx context.Context) error {
 	if n.cfg.DeliveriesStorage == "memory" {
 		storage = jetstream.MemoryStorage
 	}
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	cctx, cancel := n.cfg.NATS.SetupContext(ctx)
 	defer cancel()
-	var kv jetstream.KeyValue
-	err := broker.RetryUnanswered(cctx, func(ctx context.Context) (err error) {
-		kv, err = n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      DeliveriesBucket,
-			Description: "what each notifier route delivered, per execution status",
-			History:     1,
-			TTL:         n.cfg.DeliveriesTTL,
-			Storage:     storage,
-			Replicas:    n.cfg.DeliveriesReplicas,
-		})
-		return err
+	kv, err := broker.EnsureKeyValue(cctx, n.js, jetstream.KeyValueConfig{
+		Bucket:      DeliveriesBucket,
+		Description: "what each notifier route delivered, per execution status",
+		History:     1,
+		TTL:         n.cfg.DeliveriesTTL,
+		Storage:     storage,
+		Replicas:    n.cfg.DeliveriesReplicas,
 	})
 	if err != nil {
-		return fmt.Errorf("notifier: delivery bucket %s: %w", DeliveriesBucket, err)
+		return fmt.Errorf("notifier: delivery bucket: %w", err)
 	}
 	n.mu.Lock()
 	n.ledger = &ledger{kv: kv, now: n.cfg.Now}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
@@ -104,7 +105,7 @@ func ensureStore(ctx context.Context, js jetstream.JetStream, c Config) (*store,
 	if c.Storage == "memory" {
 		storage = jetstream.MemoryStorage
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := broker.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:         Bucket,
 		Description:    "kycflow reconciler: workflow executions due a final callback",
 		History:        1,
@@ -113,7 +114,7 @@ func ensureStore(ctx context.Context, js jetstream.JetStream, c Config) (*store,
 		LimitMarkerTTL: c.Forget,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reconcile: bucket %s: %w", Bucket, err)
+		return nil, fmt.Errorf("reconcile: %w", err)
 	}
 	return &store{kv: kv, forget: c.Forget}, nil
 }

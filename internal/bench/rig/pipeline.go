@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -97,6 +98,16 @@ type PipelineConfig struct {
 	// Profiling makes the enricher and the notifier (and "kycflow run")
 	// serve Go profiles for Pipeline.Profile.
 	Profiling bool
+	// Together starts every stage process at once, as a deploy does
+	// (ModeProcesses), instead of each once the one before is ready: on
+	// an empty server they all create the streams, buckets and consumers
+	// at the same moment.
+	Together bool
+	// WatchSetup watches, from before the stages start until
+	// Pipeline.SetupUnanswered, the requests that create or update a
+	// stream or bucket and JetStream's answers to them. Not with the
+	// embedded server of "kycflow run", which starts with it.
+	WatchSetup bool
 }
 
 // Pipeline is a running kycflow pipeline with a webhook receiver.
@@ -115,6 +126,8 @@ type Pipeline struct {
 	routes   []notifier.Route
 	nc       *nats.Conn
 	js       jetstream.JetStream
+	// setup watches the stages' creates and updates while they start.
+	setup *setupWatch
 }
 
 // webhookSecretsEnv is the variable the routes file names for the
@@ -170,6 +183,9 @@ func StartPipeline(ctx context.Context, cfg PipelineConfig) (_ *Pipeline, err er
 			// "kycflow run --nats-url" on the cluster instead of its
 			// embedded server.
 			if err := p.startCluster(ctx, env); err != nil {
+				return nil, err
+			}
+			if err := p.watchSetup(ctx); err != nil {
 				return nil, err
 			}
 			args = append(args, "--nats-url", p.natsURL)
@@ -234,6 +250,9 @@ func (p *Pipeline) startProcesses(ctx context.Context, env map[string]string) (e
 	}
 	env["KYCFLOW_NATS_URL"] = p.natsURL
 	maps.Copy(env, cfg.Env)
+	if err := p.watchSetup(ctx); err != nil {
+		return err
+	}
 	n := max(cfg.Instances, 1)
 	name := func(stage string, i int) string {
 		if n == 1 {
@@ -250,25 +269,29 @@ func (p *Pipeline) startProcesses(ctx context.Context, env map[string]string) (e
 		stageEnv["KYCFLOW_ENRICHER_PPROF"] = "true"
 		stageEnv["KYCFLOW_NOTIFIER_PPROF"] = "true"
 	}
+	p.ingest, p.enricher, p.notifier = make([]*Process, n), make([]*Process, n), make([]*Process, n)
+	var starts []func() error
 	for _, s := range []struct {
-		procs        *[]*Process
+		procs        []*Process
 		stage, path  string
 		addrEnv, msg string
 		env          map[string]string
 		records      []string
 		profiling    bool
 	}{
-		{&p.ingest, "ingest", cfg.Binaries.Ingest, "KYCFLOW_INGEST_ADDR", "ingest listening", env, nil, false},
-		{&p.enricher, "enricher", cfg.Binaries.Enricher, "KYCFLOW_ENRICHER_ADDR", "enricher listening", stageEnv, slices.Concat(evidenceStale, evidenceCollapsed), cfg.Profiling},
-		{&p.notifier, "notifier", cfg.Binaries.Notifier, "KYCFLOW_NOTIFIER_ADDR", "notifier listening", stageEnv, evidenceSuppressed, cfg.Profiling},
+		{p.ingest, "ingest", cfg.Binaries.Ingest, "KYCFLOW_INGEST_ADDR", "ingest listening", env, nil, false},
+		{p.enricher, "enricher", cfg.Binaries.Enricher, "KYCFLOW_ENRICHER_ADDR", "enricher listening", stageEnv, slices.Concat(evidenceStale, evidenceCollapsed), cfg.Profiling},
+		{p.notifier, "notifier", cfg.Binaries.Notifier, "KYCFLOW_NOTIFIER_ADDR", "notifier listening", stageEnv, evidenceSuppressed, cfg.Profiling},
 	} {
 		for i := range n {
-			proc, err := StartProcess(ctx, ProcessConfig{Name: name(s.stage, i), Path: s.path, Env: s.env, AddrEnv: s.addrEnv, ListenMessage: s.msg, Log: cfg.Log, Records: s.records, Profiling: s.profiling})
-			if err != nil {
+			starts = append(starts, func() (err error) {
+				s.procs[i], err = StartProcess(ctx, ProcessConfig{Name: name(s.stage, i), Path: s.path, Env: s.env, AddrEnv: s.addrEnv, ListenMessage: s.msg, Log: cfg.Log, Records: s.records, Profiling: s.profiling})
 				return err
-			}
-			*s.procs = append(*s.procs, proc)
+			})
 		}
+	}
+	if err := startAll(cfg.Together, starts); err != nil {
+		return err
 	}
 	if n > 1 {
 		var addrs []string
@@ -280,6 +303,34 @@ func (p *Pipeline) startProcesses(ctx context.Context, env map[string]string) (e
 		}
 	}
 	return nil
+}
+
+// startAll runs the starts one after the other, stopping at the first
+// error, or all at once (together), returning every error.
+func startAll(together bool, starts []func() error) error {
+	if !together {
+		for _, start := range starts {
+			if err := start(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, len(starts))
+	var wg sync.WaitGroup
+	for i, start := range starts {
+		wg.Go(func() { errs[i] = start() })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// watchSetup starts the watch of PipelineConfig.WatchSetup, if asked.
+func (p *Pipeline) watchSetup(ctx context.Context) (err error) {
+	if p.cfg.WatchSetup {
+		p.setup, err = watchSetup(ctx, p.natsURL)
+	}
+	return err
 }
 
 // startCluster starts the JetStream cluster and sets what the services
@@ -581,6 +632,9 @@ func (p *Pipeline) consumerInfo(ctx context.Context, c consumer) (*jetstream.Con
 func (p *Pipeline) Close() error {
 	if p.nc != nil {
 		p.nc.Close()
+	}
+	if p.setup != nil {
+		p.setup.nc.Close()
 	}
 	var errs []error
 	if p.balancer != nil {
