@@ -295,13 +295,16 @@ func TestEnsureNamesWhatTheClusterCannotCreate(t *testing.T) {
 		replicas int
 		// stop is how many servers are shut down first.
 		stop int
-		// answers are the error codes JetStream may answer with.
+		// answers are the error codes JetStream may answer with;
+		// silent, that it may answer nothing (the error then says so).
 		answers []jetstream.ErrorCode
+		silent  bool
 	}{
-		{"replicas above the servers", 5, 0, []jetstream.ErrorCode{10005}},
-		// No quorum: "temporarily unavailable", or "no suitable peers,
-		// peer offline" from a meta leader that has not noticed yet.
-		{"one server of three", 3, 2, []jetstream.ErrorCode{10008, 10005}},
+		{"replicas above the servers", 5, 0, []jetstream.ErrorCode{10005}, false},
+		// No quorum: "temporarily unavailable", "no suitable peers, peer
+		// offline" from a meta leader that has not noticed yet, or no
+		// answer at all from a server that has no meta leader.
+		{"one server of three", 3, 2, []jetstream.ErrorCode{10008, 10005}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := startCluster(t)
@@ -318,6 +321,12 @@ func TestEnsureNamesWhatTheClusterCannotCreate(t *testing.T) {
 			var ee *broker.EnsureError
 			if !errors.As(err, &ee) || ee.Kind != "stream" || ee.Name != events.StreamCallbacks || !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("got %v, want an *EnsureError naming stream %s at the deadline", err, events.StreamCallbacks)
+			}
+			if ee.Answer == nil && tc.silent {
+				if !strings.Contains(err.Error(), "no answer from JetStream") {
+					t.Errorf("got %q, want it to say that JetStream did not answer", err)
+				}
+				return
 			}
 			var ae *jetstream.APIError
 			if !errors.As(err, &ae) || !slices.Contains(tc.answers, ae.ErrorCode) {
