@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker/embedded"
+	"github.com/kycflow/kycflow/pkg/events"
 )
 
 // benchServers runs the reference and the real ingest on one embedded
@@ -89,6 +91,69 @@ func TestRunIngestSmoke(t *testing.T) {
 		if r.Errors() != 0 || r.Ingest.Requests == 0 || r.IngestAt.Requests == 0 || r.Reference.Requests == 0 || r.ReferenceAt.Requests == 0 {
 			t.Errorf("%s: got %+v", r.Sync, r)
 		}
+	}
+}
+
+// TestReferenceStoresUnderIngestsSubjects: the reference stores each body
+// under the subject ingest stores the same callback under, one per
+// execution, so that the comparison leaves JetStream's per-subject index
+// out of ingest's overhead; and it stores nothing for a path that is no
+// callback subject.
+func TestReferenceStoresUnderIngestsSubjects(t *testing.T) {
+	emb, err := embedded.Run(embedded.Config{StoreDir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Stop)
+	ctx := t.Context()
+	streams := streamsConfig(SyncDefault)
+	ref, err := startReference(ctx, emb.URL(), streams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ref.stop)
+	ing, err := startIngest(ctx, emb.URL(), streams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ing.stop)
+	nc, js, err := ensureStreams(ctx, emb.URL(), streams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	stream, err := js.Stream(ctx, events.StreamCallbacks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := newClient(1)
+	var want []string
+	for n := range 4 {
+		cb := MixedCallback(t.Name(), n)
+		for _, srv := range []*server{ing, ref} {
+			if !send(ctx, client, srv.target, cb) {
+				t.Fatalf("%s: callback %d not accepted", srv.target.Name, n)
+			}
+			want = append(want, cb.Subject)
+		}
+	}
+	bad := Target{Name: "reference", Base: ref.target.Base, Path: func(Callback) string { return "/other.subject" }}
+	if send(ctx, client, bad, MixedCallback(t.Name(), 9)) {
+		t.Error("reference: a path that is no callback subject was accepted")
+	}
+	var got []string
+	for seq := uint64(1); seq <= uint64(len(want))+1; seq++ {
+		m, err := stream.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, m.Subject)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("stored subjects, ingest and reference in turn (-want +got):\n%s", diff)
 	}
 }
 

@@ -20,6 +20,11 @@ type Callback struct {
 	Body []byte
 	// ExecutionID is the workflow execution id or scan reference.
 	ExecutionID string
+	// Subject is the subject ingest stores the callback under
+	// (events.CallbackSubject): one per execution. The reference server
+	// stores the body under it too, so that both pay JetStream's
+	// per-subject index alike.
+	Subject string
 }
 
 // uuidFor derives a stable, well-formed UUID (version 4 layout) from parts.
@@ -52,7 +57,8 @@ func PlatformCallback(seed string, n int) Callback {
     "href": "https://retrieval.amer-1.jumio.ai/api/v1/accounts/%s"
   }
 }`, sentAt, hex.EncodeToString([]byte(exec))[:64], exec, acct, exec, acct, acct)
-	return Callback{API: events.APIPlatform, ContentType: "application/json", Body: []byte(body), ExecutionID: exec}
+	return Callback{API: events.APIPlatform, ContentType: "application/json", Body: []byte(body), ExecutionID: exec,
+		Subject: events.CallbackSubject(events.APIPlatform, acct, exec)}
 }
 
 // NetverifyCallback returns the n-th of a series of distinct, realistic
@@ -79,7 +85,10 @@ func NetverifyCallback(seed string, n int) Callback {
 	} {
 		v.Set(k, val)
 	}
-	return Callback{API: events.APINetverify, ContentType: "application/x-www-form-urlencoded", Body: []byte(v.Encode()), ExecutionID: ref}
+	// Netverify callbacks name no account: ingest stores them under the
+	// legacy account token.
+	return Callback{API: events.APINetverify, ContentType: "application/x-www-form-urlencoded", Body: []byte(v.Encode()), ExecutionID: ref,
+		Subject: events.CallbackSubject(events.APINetverify, "", ref)}
 }
 
 // MixedCallback alternates Platform and Netverify callbacks: about 1 KiB

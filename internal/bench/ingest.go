@@ -497,7 +497,14 @@ func ensureStreams(ctx context.Context, url string, streams broker.StreamsConfig
 
 // startReference runs the minimal reference server: read the body,
 // publish it to JUMIO_CALLBACKS with a unique Nats-Msg-Id, wait for the
-// ack, answer 200 (503 on any error).
+// ack, answer 200 (503 on any error). The request path is the subject
+// ingest stores the callback under (Callback.Subject, one per execution):
+// JetStream indexes every subject a stream holds, which costs the server
+// about as much CPU per request as all of ingest's checks together, and
+// the reference must pay for the stream layout the pipeline needs (the
+// enricher's per-execution order, erasure's purge by subject) as ingest
+// does. It reads the subject from the path instead of the body, which is
+// the parsing the reference leaves out.
 func startReference(ctx context.Context, url string, streams broker.StreamsConfig) (*server, error) {
 	nc, js, err := ensureStreams(ctx, url, streams)
 	if err != nil {
@@ -505,12 +512,17 @@ func startReference(ctx context.Context, url string, streams broker.StreamsConfi
 	}
 	var seq atomic.Int64
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		subject := strings.TrimPrefix(r.URL.Path, "/")
+		if !strings.HasPrefix(subject, events.SubjectCallbacks+".") {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 		if err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
-		msg := nats.NewMsg(events.SubjectCallbacks + ".reference.bench.x")
+		msg := nats.NewMsg(subject)
 		msg.Data = body
 		msg.Header.Set(events.HeaderMsgID, strconv.FormatInt(seq.Add(1), 10))
 		pctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
@@ -529,7 +541,7 @@ func startReference(ctx context.Context, url string, streams broker.StreamsConfi
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return &server{
-		target: Target{Name: "reference", Base: "http://" + ln.Addr().String(), Path: func(Callback) string { return "/" }},
+		target: Target{Name: "reference", Base: "http://" + ln.Addr().String(), Path: func(cb Callback) string { return "/" + cb.Subject }},
 		stop: func() {
 			_ = srv.Close()
 			nc.Close()

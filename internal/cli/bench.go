@@ -40,7 +40,9 @@ enough that Jumio is not the bottleneck.
 
 bench ingest drives the real ingest over loopback, at saturation and at a
 fixed rate, and in the same run a minimal reference server (HTTP body ->
-JetStream publish -> ack -> 200) on the same stream configuration, once per
+JetStream publish -> ack -> 200) on the same stream configuration and
+subjects (the one ingest stores each callback under, one per execution,
+taken from the request path), once per
 store (file with JetStream's default sync, file with sync always, memory;
 on request encrypted and encrypted-aes: sync always on an encrypted store,
 compared with always to show what store encryption costs; --interleave
