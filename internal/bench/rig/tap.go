@@ -12,7 +12,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/enricher"
+	"github.com/kycflow/kycflow/internal/erasure"
+	"github.com/kycflow/kycflow/internal/migration"
 	"github.com/kycflow/kycflow/internal/notifier"
+	"github.com/kycflow/kycflow/internal/reconcile"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -21,12 +24,21 @@ const (
 	StageIngest   = "ingest"
 	StageEnricher = "enricher"
 	StageNotifier = "notifier"
+	// StageReconciler is the reconciler, which runs in the enricher's
+	// process: its consumer of JUMIO_CALLBACKS and JUMIO_EXECUTIONS and
+	// its bucket.
+	StageReconciler = "reconciler"
 	// StageOther is what no stage of the pipeline can be named for.
 	StageOther = "other"
 )
 
 // Stages are the stages in pipeline order, StageOther last.
-var Stages = []string{StageIngest, StageEnricher, StageNotifier, StageOther}
+var Stages = []string{StageIngest, StageEnricher, StageReconciler, StageNotifier, StageOther}
+
+// CountedStreams are the streams whose stored messages the count reads:
+// the pipeline's streams and every bucket a stage writes.
+var CountedStreams = append(slices.Clone(ClusterStreams),
+	"KV_"+reconcile.Bucket, "KV_"+migration.Bucket, "KV_"+erasure.Bucket, events.StreamExecutions)
 
 // rigInboxPrefix is the inbox prefix of the rig's own connection: the tap
 // leaves out the rig's requests (its polls of consumer and stream
@@ -220,6 +232,8 @@ func consumerStage(stream, durable string) string {
 		return StageEnricher
 	case stream == events.StreamEnriched && strings.HasPrefix(durable, notifier.DurablePrefix):
 		return StageNotifier
+	case (stream == events.StreamCallbacks || stream == events.StreamExecutions) && durable == reconcile.Durable:
+		return StageReconciler
 	}
 	return StageOther
 }
@@ -231,6 +245,13 @@ func bucketStage(bucket string) string {
 		return StageEnricher
 	case notifier.DeliveriesBucket:
 		return StageNotifier
+	case reconcile.Bucket:
+		return StageReconciler
+	case migration.Bucket, erasure.Bucket:
+		// The enricher looks up every Platform callback's execution in
+		// the migration (its lane) and every Netverify callback's scan in
+		// the erasures; migrate-data and erase write them.
+		return StageEnricher
 	}
 	return StageOther
 }
@@ -245,6 +266,10 @@ func streamStage(stream string) string {
 		return StageEnricher
 	case events.StreamResults, "KV_" + notifier.DeliveriesBucket:
 		return StageNotifier
+	case "KV_" + reconcile.Bucket:
+		return StageReconciler
+	case "KV_" + migration.Bucket, "KV_" + erasure.Bucket:
+		return StageEnricher
 	}
 	return ""
 }
@@ -280,8 +305,7 @@ type ServerFigures struct {
 // requests it makes are the rig's own: tap, when not nil, counts them.
 func (p *Pipeline) ServerFigures(ctx context.Context, tap *Tap) (ServerFigures, error) {
 	f := ServerFigures{Streams: map[string]StreamFigures{}, SubInserts: -1}
-	names := slices.Clone(ClusterStreams)
-	for _, name := range names {
+	for _, name := range CountedStreams {
 		info, err := streamInfo(ctx, p.js, name)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			continue
@@ -399,7 +423,7 @@ func NewOpsCount(results int, ops map[string]Ops, before, after ServerFigures, s
 			Acks: float64(o.Acks) / n, Progress: float64(o.Progress) / n, Pulls: float64(o.Pulls) / n, API: float64(o.API) / n,
 			Stored: stored[s], FsyncWrites: fsyncs[s],
 		}
-		if s == StageOther && so == (StageOps{Stage: s}) {
+		if (s == StageOther || s == StageReconciler) && so == (StageOps{Stage: s}) {
 			continue
 		}
 		c.Stages = append(c.Stages, so)

@@ -1,6 +1,7 @@
 package rig
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -33,6 +34,13 @@ func TestClassify(t *testing.T) {
 		{"$JS.API.CONSUMER.INFO.JUMIO_ENRICHED.notifier-results", "", StageNotifier, Ops{API: 1}},
 		{"$JS.API.STREAM.INFO.JUMIO_ENRICHED", "", StageOther, Ops{API: 1}},
 		{"$JS.ACK.OTHER.consumer.1.2.3.4.5", "+ACK", StageOther, Ops{Acks: 1}},
+		{"$JS.ACK.JUMIO_CALLBACKS.reconciler.1.2.3.4.5", "+ACK", StageReconciler, Ops{Acks: 1}},
+		{"$JS.ACK.JUMIO_EXECUTIONS.reconciler.1.2.3.4.5", "+ACK", StageReconciler, Ops{Acks: 1}},
+		{"$JS.API.CONSUMER.MSG.NEXT.JUMIO_CALLBACKS.reconciler", `{"batch":1}`, StageReconciler, Ops{Pulls: 1}},
+		{"$KV.kycflow_reconcile_executions.acc.exec", "{}", StageReconciler, Ops{KVWrites: 1}},
+		{"$JS.API.DIRECT.GET.KV_kycflow_reconcile_executions.$KV.kycflow_reconcile_executions.acc.exec", "", StageReconciler, Ops{KVReads: 1}},
+		{"$JS.API.DIRECT.GET.KV_kycflow_migration.$KV.kycflow_migration.ref", "", StageEnricher, Ops{KVReads: 1}},
+		{"$JS.API.DIRECT.GET.KV_kycflow_erasures.$KV.kycflow_erasures.scan", "", StageEnricher, Ops{KVReads: 1}},
 	} {
 		stage, ops := classify(tc.subject, []byte(tc.data))
 		if stage != tc.stage || ops != tc.ops {
@@ -83,5 +91,28 @@ func TestNewOpsCount(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("NewOpsCount (-want +got):\n%s", diff)
+	}
+}
+
+// TestStreamStage: what a stream or bucket stores is counted for the stage
+// that writes it, and every bucket a stage writes is counted.
+func TestStreamStage(t *testing.T) {
+	for stream, want := range map[string]string{
+		"JUMIO_CALLBACKS":                 StageIngest,
+		"JUMIO_ENRICHED":                  StageEnricher,
+		"KV_kycflow_enricher_executions":  StageEnricher,
+		"KV_kycflow_migration":            StageEnricher,
+		"KV_kycflow_reconcile_executions": StageReconciler,
+		"JUMIO_RESULTS":                   StageNotifier,
+		"KV_kycflow_notifier_deliveries":  StageNotifier,
+		"JUMIO_DLQ":                       "",
+		"JUMIO_EXECUTIONS":                "",
+	} {
+		if got := streamStage(stream); got != want {
+			t.Errorf("streamStage(%s) = %q, want %q", stream, got, want)
+		}
+		if !slices.Contains(CountedStreams, stream) {
+			t.Errorf("%s is not counted", stream)
+		}
 	}
 }
