@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -49,28 +48,23 @@ type input struct {
 	execution string
 }
 
-// decode reads an enriched message. On error the ids come from the
-// subject (jumio.enriched.<account>.<execution>), for the dead letter.
-func decode(msg *message.Message) (input, error) {
+// decode reads an enriched message, its result through d (shared by the
+// routes; nil: decoded here). On error the ids come from the subject
+// (jumio.enriched.<account>.<execution>), for the dead letter.
+func decode(msg *message.Message, d *decodings) (input, error) {
 	var in input
 	if parts := strings.Split(broker.Subject(msg), "."); len(parts) == 4 {
 		in.account, in.execution = parts[2], parts[3]
 	}
 	in.eventID = msg.Metadata.Get(events.HeaderEventID)
-	var ev events.EnrichedEvent
-	if err := json.Unmarshal(msg.Payload, &ev); err != nil {
-		return in, fmt.Errorf("%w: not JSON of an enriched event", ErrMalformed)
+	r, err := d.result(broker.StreamSeq(msg), msg.Payload)
+	if err != nil {
+		return in, err
 	}
-	if v := max(ev.SchemaVersion, ev.Result.SchemaVersion); v > events.ResultSchemaVersion {
-		return in, fmt.Errorf("%w: schema version %d, this notifier reads %d", ErrMalformed, v, events.ResultSchemaVersion)
-	}
-	if ev.Result.IDs.WorkflowExecutionID == "" {
-		return in, fmt.Errorf("%w: no workflow execution id", ErrMalformed)
-	}
-	in.result = ev.Result
-	in.account, in.execution = ev.Result.IDs.AccountID, ev.Result.IDs.WorkflowExecutionID
+	in.result = r
+	in.account, in.execution = r.IDs.AccountID, r.IDs.WorkflowExecutionID
 	if in.eventID == "" {
-		in.eventID = ev.Result.IDs.EventID
+		in.eventID = r.IDs.EventID
 	}
 	if in.eventID == "" {
 		in.eventID = msg.UUID
@@ -130,7 +124,31 @@ type job struct {
 	// dlqEvent is the event id a dead letter is derived from.
 	dlqEvent string
 	replayed bool
-	log      *slog.Logger
+	// base is the route's logger; log, built by logger when a line is
+	// written, adds the job's ids (slog's With encodes them at once,
+	// which most messages, writing no line at INFO, need not pay).
+	base *slog.Logger
+	log  *slog.Logger
+}
+
+// logger is the route's logger with the job's ids: the message's, and
+// the delivery's once prepared.
+func (j *job) logger() *slog.Logger {
+	if j.log == nil {
+		args := []any{"event_id", j.in.eventID, "account_id", j.in.account, "workflow_execution_id", j.in.execution, "attempt", j.attempt}
+		if j.delivery.ID != "" {
+			args = append(args, "delivery_id", j.delivery.ID)
+		}
+		j.log = j.base.With(args...)
+	}
+	return j.log
+}
+
+// debug writes a DEBUG line with the job's ids, when DEBUG is on.
+func (j *job) debug(ctx context.Context, msg string, args ...any) {
+	if j.base.Enabled(ctx, slog.LevelDebug) {
+		j.logger().DebugContext(ctx, msg, args...)
+	}
 }
 
 // prepare reads msg into a job. A message that is not an enriched event
@@ -141,17 +159,17 @@ type job struct {
 // the message is redelivered later; err is what handle returns then.
 func (rt *route) prepare(ctx context.Context, msg *message.Message) (j job, ok bool, err error) {
 	j.attempt = broker.Attempt(msg)
-	in, derr := decode(msg)
+	in, derr := decode(msg, rt.n.decoded)
 	j.in = in
-	j.log = rt.log.With("event_id", in.eventID, "account_id", in.account, "workflow_execution_id", in.execution, "attempt", j.attempt)
+	j.base = rt.log
 	if derr != nil {
-		rt.deadLetter(ctx, msg, in, in.eventID, derr, ClassMalformed, j.attempt, j.log)
+		rt.deadLetter(ctx, msg, in, in.eventID, derr, ClassMalformed, j.attempt, j.logger())
 		return j, false, nil
 	}
 	if h := msg.Metadata.Get(events.HeaderReplay); h != "" {
 		m, err := events.ParseReplayMarker(h)
 		if err != nil {
-			j.log.WarnContext(ctx, "malformed replay marker; handled as a first delivery", "error", err)
+			j.logger().WarnContext(ctx, "malformed replay marker; handled as a first delivery", "error", err)
 		} else {
 			j.marker = &m
 		}
@@ -175,11 +193,11 @@ func (rt *route) prepare(ctx context.Context, msg *message.Message) (j job, ok b
 		cancel()
 		switch {
 		case err != nil:
-			j.log.WarnContext(ctx, "delivery records unavailable; retrying", "error", err)
+			j.logger().WarnContext(ctx, "delivery records unavailable; retrying", "error", err)
 			return j, false, rt.retry(ctx, msg, rt.Retry.delay(j.attempt, 0), "ledger")
 		case had && rt.Migrated == MigratedSuppress:
 			rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "migrated")))
-			j.log.DebugContext(ctx, "migrated result suppressed: the route delivered its Netverify original")
+			j.debug(ctx, "migrated result suppressed: the route delivered its Netverify original")
 			return j, false, nil
 		case had:
 			projected.Migration.NetverifyDelivered = true
@@ -197,8 +215,8 @@ func (rt *route) prepare(ctx context.Context, msg *message.Message) (j job, ok b
 		j.want.id, j.want.replay, j.want.redeliver = j.delivery.ID, m.ID, m.Redeliver
 		j.dlqEvent = m.MessageID(in.eventID)
 	}
-	j.log = j.log.With("delivery_id", j.delivery.ID)
 	j.key = LedgerKey(rt.Name, in.result)
+	j.log = nil // built again with the delivery id
 	return j, true, nil
 }
 
@@ -212,22 +230,22 @@ func (rt *route) claim(ctx context.Context, msg *message.Message, j job) (claime
 	cancel()
 	switch {
 	case err != nil:
-		j.log.WarnContext(ctx, "delivery record unavailable; retrying", "error", err)
+		j.logger().WarnContext(ctx, "delivery record unavailable; retrying", "error", err)
 		return claimed, false, rt.retry(ctx, msg, rt.Retry.delay(j.attempt, 0), "ledger")
 	// The fault suite's ledger reads the three suppression lines as the
 	// notifier's word for them (internal/bench/rig, evidenceSuppressed):
 	// keep their messages, event_id and route.
 	case v == suppress:
 		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "identical")))
-		j.log.DebugContext(ctx, "result suppressed: delivered already")
+		j.debug(ctx, "result suppressed: delivered already")
 		return claimed, false, nil
 	case v == stale:
 		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "stale")))
-		j.log.DebugContext(ctx, "result suppressed: a newer one was delivered")
+		j.debug(ctx, "result suppressed: a newer one was delivered")
 		return claimed, false, nil
 	case v == inFlight:
 		rt.n.metrics.suppressed.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("reason", "in_flight")))
-		j.log.DebugContext(ctx, "result suppressed: the same result is being delivered")
+		j.debug(ctx, "result suppressed: the same result is being delivered")
 		return claimed, false, nil
 	case v == busy:
 		return claimed, false, rt.retry(ctx, msg, wait+rand.N(time.Second), "busy")
@@ -248,7 +266,7 @@ func (rt *route) settle(ctx context.Context, msg *message.Message, j job, claime
 	}
 	if ctx.Err() != nil {
 		// Shutting down: the subscriber has released the message.
-		rt.releaseClaim(rctx, claimed, false, j.log)
+		rt.releaseClaim(rctx, claimed, false, j.logger())
 		msg.Nack()
 		return nil
 	}
@@ -260,13 +278,13 @@ func (rt *route) delivered(ctx, rctx context.Context, j job, claimed attempt) {
 	if err := rt.n.ledger.done(rctx, claimed, j.record(rt.n.cfg.Now(), false)); err != nil {
 		// Delivered, not recorded: an identical repeat would be
 		// delivered again, with the same id.
-		j.log.WarnContext(ctx, "result delivered but not recorded", "error", err)
+		j.logger().WarnContext(ctx, "result delivered but not recorded", "error", err)
 	}
 	rt.n.metrics.delivered.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("sink", rt.SinkKind())))
 	if !j.replayed && j.in.result.Timestamps.Received != nil {
 		rt.n.metrics.observeLatency(ctx, rt.Name, rt.n.cfg.Now().Sub(*j.in.result.Timestamps.Received))
 	}
-	j.log.DebugContext(ctx, "result delivered", "sink", rt.SinkKind(), "replay", j.replayed)
+	j.debug(ctx, "result delivered", "sink", rt.SinkKind(), "replay", j.replayed)
 }
 
 // record is the delivery record of j, made at now.
@@ -287,7 +305,7 @@ func (rt *route) failed(ctx, rctx context.Context, msg *message.Message, j job, 
 	dlClass := ""
 	switch {
 	case errors.Is(class, ErrGone):
-		rt.releaseClaim(rctx, claimed, false, j.log)
+		rt.releaseClaim(rctx, claimed, false, j.logger())
 		rt.disable(err)
 		broker.Redeliver(msg, disabledDelay)
 		return nil
@@ -297,13 +315,13 @@ func (rt *route) failed(ctx, rctx context.Context, msg *message.Message, j job, 
 		dlClass = ClassRetryBudget
 	}
 	if dlClass == "" {
-		rt.releaseClaim(rctx, claimed, true, j.log)
+		rt.releaseClaim(rctx, claimed, true, j.logger())
 		delay := rt.Retry.delay(tries, after)
-		j.log.WarnContext(ctx, "delivery failed; retrying", "reason", reason, "error", err, "delay", delay, "failures", tries)
+		j.logger().WarnContext(ctx, "delivery failed; retrying", "reason", reason, "error", err, "delay", delay, "failures", tries)
 		return rt.retry(ctx, msg, delay, reason)
 	}
-	if !rt.deadLetter(ctx, msg, j.in, j.dlqEvent, err, dlClass, tries, j.log) {
-		rt.releaseClaim(rctx, claimed, true, j.log)
+	if !rt.deadLetter(ctx, msg, j.in, j.dlqEvent, err, dlClass, tries, j.logger()) {
+		rt.releaseClaim(rctx, claimed, true, j.logger())
 		return nil
 	}
 	// Recorded like a delivery: an identical repeat of a dead-lettered
@@ -311,7 +329,7 @@ func (rt *route) failed(ctx, rctx context.Context, msg *message.Message, j job, 
 	// delivery or one dead letter per route. A redrive (a replay that
 	// asks for redelivery) still goes through.
 	if err := rt.n.ledger.done(rctx, claimed, j.record(rt.n.cfg.Now(), true)); err != nil {
-		j.log.WarnContext(ctx, "result dead-lettered but not recorded", "error", err)
+		j.logger().WarnContext(ctx, "result dead-lettered but not recorded", "error", err)
 	}
 	return nil
 }
@@ -334,7 +352,7 @@ func (rt *route) releaseClaim(ctx context.Context, claimed attempt, failed bool,
 // deadLetterPanic stores msg in JUMIO_DLQ with class panic and the stack
 // (broker.Recoverer calls it once a delivery at the budget panicked).
 func (rt *route) deadLetterPanic(ctx context.Context, msg *message.Message, pe *broker.PanicError) error {
-	in, _ := decode(msg) // the ids, also from the subject when it fails
+	in, _ := decode(msg, nil) // the ids, also from the subject when it fails
 	dl := rt.deadLetterOf(msg, in, in.eventID, pe, broker.ClassPanic, broker.Attempt(msg))
 	dl.Stack = pe.Stack
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)

@@ -45,6 +45,8 @@ type Notifier struct {
 	mu      sync.Mutex
 	ledger  *ledger
 	ready   bool
+	// decoded shares each message's decoded result among the routes.
+	decoded *decodings
 
 	// hook, set by tests only, runs in each route's handler before the
 	// delivery (a panic there is a panic of the handler).
@@ -74,7 +76,7 @@ func New(cfg Config, routes []Route, js jetstream.JetStream, tel *telemetry.Tele
 	if err != nil {
 		return nil, err
 	}
-	n := &Notifier{cfg: cfg, js: js, tel: tel, logger: tel.Logger.With("stage", string(events.StageNotify)), metrics: m}
+	n := &Notifier{cfg: cfg, js: js, tel: tel, logger: tel.Logger.With("stage", string(events.StageNotify)), metrics: m, decoded: newDecodings(len(routes))}
 	pub, err := broker.NewPublisher(broker.PublisherConfig{PublishTimeout: cfg.NATS.PublishTimeout, Logger: n.logger, MeterProvider: tel.MeterProvider}, js)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -372,6 +373,31 @@ func TestOneDeliveryPerRoutePerStatus(t *testing.T) {
 	}
 	if n := len(h.messages(events.StreamResults)); n != 3 {
 		t.Errorf("NATS deliveries after the restart: got %d, want 3", n)
+	}
+	checkLineIDs(t, h.log.String(), "result delivered", 6)
+	checkLineIDs(t, h.log.String(), "result suppressed", 16)
+}
+
+// checkLineIDs: the notifier wrote at least want lines whose message
+// starts with msg, each naming
+// its route, event, execution, attempt and delivery.
+func checkLineIDs(t *testing.T, logs, msg string, want int) {
+	t.Helper()
+	n := 0
+	for line := range strings.SplitSeq(logs, "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil || !strings.HasPrefix(fmt.Sprint(rec["msg"]), msg) {
+			continue
+		}
+		n++
+		for _, k := range []string{"route", "event_id", "account_id", "workflow_execution_id", "attempt", "delivery_id"} {
+			if v, ok := rec[k]; !ok || v == "" {
+				t.Errorf("%q line without %s: %s", msg, k, line)
+			}
+		}
+	}
+	if n < want {
+		t.Errorf("%d %q lines, want at least %d", n, msg, want)
 	}
 }
 
