@@ -44,7 +44,9 @@ func (e *Enricher) handle(msg *message.Message) error {
 	switch {
 	case err == nil:
 		e.metrics.results.Add(mctx, 1, apiAttr(api))
-		e.logger.DebugContext(ctx, "callback enriched", e.attrs(msg, c)...)
+		if e.logger.Enabled(ctx, slog.LevelDebug) { // the attributes cost more than the test
+			e.logger.DebugContext(ctx, "callback enriched", e.attrs(msg, c)...)
+		}
 		if c.tombstone {
 			e.dropErased(ctx, msg, c)
 		}
