@@ -51,7 +51,6 @@ type decodings struct {
 	routes int
 	decode func([]byte) (events.Result, error) // decodeResult; tests count calls
 
-
 	mu      sync.Mutex
 	entries map[uint64]*decoded
 	order   [decodedCap]uint64 // sequences in insertion order, a ring
