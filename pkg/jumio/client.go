@@ -18,6 +18,7 @@ import (
 	"github.com/kycflow/kycflow/pkg/jumio/wire"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 )
 
@@ -107,7 +108,12 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	c.metrics = m
 	traced := otelhttp.NewTransport(o.transport,
 		otelhttp.WithTracerProvider(o.tracerProvider),
-		otelhttp.WithMeterProvider(o.meterProvider),
+		// The client's own metrics (kycflow_jumio_requests,
+		// _request_duration) count every request by endpoint and
+		// status; otelhttp's generic http.client ones repeated them at
+		// the cost of an attribute set per request (about 4% of the
+		// enricher's CPU under "kycflow bench e2e").
+		otelhttp.WithMeterProvider(noop.NewMeterProvider()),
 		// Trace context stays inside kycflow: Jumio gets no traceparent.
 		otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator()),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {

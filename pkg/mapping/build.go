@@ -414,24 +414,9 @@ func riskScore(s *float64) *float64 {
 	return ptr(*s)
 }
 
-// objectOf returns the keys of a JSON object, or of a JSON string holding
-// one (Jumio has been seen to double-encode); ok is false for anything
-// else.
-func objectOf(raw json.RawMessage) (map[string]json.RawMessage, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return nil, false
-		}
-		raw = bytes.TrimSpace([]byte(s))
-	}
-	var m map[string]json.RawMessage
-	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &m) != nil {
-		return nil, false
-	}
-	return m, true
-}
+// objectOf is wire.ObjectOf: the keys of a JSON object, or of a JSON
+// string holding one (Jumio has been seen to double-encode).
+func objectOf(raw json.RawMessage) (map[string]json.RawMessage, bool) { return wire.ObjectOf(raw) }
 
 // str reads a scalar leniently: a string or a number, trimmed, "N/A" as
 // empty; anything else is empty.
