@@ -301,7 +301,8 @@ func runMode(ctx context.Context, opts E2EOptions, bins rig.Binaries, dir string
 		fmt.Fprintf(opts.Progress, "  %s: counted %d callbacks\n", mode, opts.Count)
 	}
 	res.JumioRequests, res.Jumio429s = jumioAnswers(sim)
-	return auditMode(ctx, p, d, res)
+	err = audit(ctx, p, d, &res.Ledger, &res.LedgerError)
+	return res, err
 }
 
 // benchSimulator is the Jumio simulator of a run, with total
@@ -390,19 +391,23 @@ func jumioAnswers(sim *jumiotest.Server) (requests, throttled int) {
 	return requests, throttled
 }
 
-// auditMode adds the ledger of every callback sent to res.
-func auditMode(ctx context.Context, p *rig.Pipeline, d *driver, res E2EResult) (E2EResult, error) {
-	actx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+// audit draws the ledger of every callback d sent, given two minutes, and
+// fills a result's Ledger and LedgerError (E2EResult's or SoakResult's)
+// through ledger and ledgerError: the ledger, and why it does not balance
+// ("" when it does). When no ledger can be drawn it fills neither and
+// returns the error.
+func audit(ctx context.Context, p *rig.Pipeline, d *driver, ledger **rig.Ledger, ledgerError *string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	l, err := p.Audit(actx, rig.AuditInput{Sent: d.sent()})
+	l, err := p.Audit(ctx, rig.AuditInput{Sent: d.sent()})
 	if l == nil {
-		return res, err
+		return err
 	}
-	res.Ledger = l
+	*ledger = l
 	if err != nil {
-		res.LedgerError = err.Error()
+		*ledgerError = err.Error()
 	}
-	return res, nil
+	return nil
 }
 
 // count runs the counting phase: opts.Count callbacks at saturation with a

@@ -246,15 +246,8 @@ func RunSoak(ctx context.Context, opts SoakOptions) (SoakResult, error) {
 		}
 	}
 	res.JumioRequests, res.Jumio429s = jumioAnswers(sim)
-	actx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	l, err := p.Audit(actx, rig.AuditInput{Sent: d.sent()})
-	if l == nil {
+	if err := audit(ctx, p, d, &res.Ledger, &res.LedgerError); err != nil {
 		return res, err
-	}
-	res.Ledger = l
-	if err != nil {
-		res.LedgerError = err.Error()
 	}
 	res.TargetsMissed = res.judge()
 	return res, nil

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -130,44 +129,11 @@ type runEmbedded struct {
 
 func startRunEmbedded(t *testing.T, sim *jumiotest.Server, dataDir string, extra map[string]string) runEmbedded {
 	t.Helper()
-	jc := sim.ClientConfig(0)
-	vars := map[string]string{
-		"KYCFLOW_JUMIO_AUTH_URL":             sim.URL(),
-		"KYCFLOW_JUMIO_ACCOUNT_URL":          sim.URL(),
-		"KYCFLOW_JUMIO_RETRIEVAL_URL":        sim.URL(),
-		"KYCFLOW_JUMIO_NETVERIFY_URL":        sim.URL(),
-		"KYCFLOW_JUMIO_API_URL":              sim.URL(),
-		"KYCFLOW_JUMIO_CLIENT_ID":            jc.ClientID,
-		"KYCFLOW_JUMIO_CLIENT_SECRET":        jc.ClientSecret,
-		"KYCFLOW_JUMIO_NETVERIFY_API_TOKEN":  jc.NetverifyAPIToken,
-		"KYCFLOW_JUMIO_NETVERIFY_API_SECRET": jc.NetverifyAPISecret,
-		"KYCFLOW_JUMIO_USER_AGENT":           jc.UserAgent,
-		"KYCFLOW_LOG_FORMAT":                 "json",
-		"KYCFLOW_LOG_LEVEL":                  "warn",
-		"KYCFLOW_INGEST_CHECK_SOURCE_IP":     "false",
-	}
+	vars := jumioVars(sim)
 	maps.Copy(vars, extra)
 	addr := ingesttest.FreeAddr(t)
-	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
-	var out, errOut ingesttest.SyncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"run", "--data-dir", dataDir, "--addr", addr, "--nats-listen", "127.0.0.1:0",
-			"--admin-addr", "127.0.0.1:0", "--enricher-addr", "127.0.0.1:0", "--notifier-addr", "127.0.0.1:0"},
-			func(k string) string { return vars[k] }, nil, &out, &errOut)
-	}()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("kycflow run: exit %d; stderr:\n%s", code, errOut.String())
-		}
-	}
-	t.Cleanup(stop)
+	stop := runInBackground(t, vars, "--data-dir", dataDir, "--addr", addr, "--nats-listen", "127.0.0.1:0",
+		"--admin-addr", "127.0.0.1:0", "--enricher-addr", "127.0.0.1:0", "--notifier-addr", "127.0.0.1:0")
 	ingesttest.WaitReady(t, "http://"+addr)
 	b, err := os.ReadFile(filepath.Join(dataDir, runInfoFile))
 	if err != nil {
@@ -204,16 +170,8 @@ func TestPersonalDataAtRest(t *testing.T) {
 			sim, ids := piiSim(t)
 			dataDir := t.TempDir()
 			run := startRunEmbedded(t, sim, dataDir, tc.vars)
-			sent, err := sim.SendCallbacks(t.Context(), jumiotest.CallbackOptions{
+			sendCallbacks(t, sim, jumiotest.CallbackOptions{
 				URL: run.ingest + "/callbacks/platform", NetverifyURL: run.ingest + "/callbacks/netverify", IDs: ids})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, s := range sent {
-				if s.Status != 200 {
-					t.Fatalf("callback of %s: %d %v", s.Reference, s.Status, s.Err)
-				}
-			}
 			waitStored(t, run.nats, events.StreamResults, len(ids))
 			run.stop()
 

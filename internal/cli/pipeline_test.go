@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,10 +54,28 @@ func startPipelineWith(t *testing.T, sim *jumiotest.Server, extra map[string]str
 	_, p.js = p.srv.JetStream(t)
 	addr := ingesttest.FreeAddr(t)
 	p.ingest = "http://" + addr
+	p.vars = jumioVars(sim)
+	p.vars["KYCFLOW_NATS_URL"] = p.srv.URL()
+	p.vars["KYCFLOW_DATA_DIR"] = t.TempDir()
+	runVars := maps.Clone(p.vars)
+	maps.Copy(runVars, map[string]string{
+		"KYCFLOW_JUMIO_ACCOUNT_RATE_LIMIT":        "100",
+		"KYCFLOW_JUMIO_RATE_LIMIT":                "200",
+		"KYCFLOW_JUMIO_RATE_BURST":                "20",
+		"KYCFLOW_ENRICHER_MIGRATION_CALLBACK_URL": p.ingest + "/callbacks/platform",
+	})
+	maps.Copy(runVars, extra)
+	runInBackground(t, runVars, "--data-dir", t.TempDir(), "--addr", addr, "--nats-url", p.srv.URL(),
+		"--enricher-addr", "127.0.0.1:0", "--notifier-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0")
+	ingesttest.WaitReady(t, p.ingest)
+	return p
+}
+
+// jumioVars is the environment that points kycflow at sim's default
+// tenant: its URLs and credentials.
+func jumioVars(sim *jumiotest.Server) map[string]string {
 	jc := sim.ClientConfig(0)
-	p.vars = map[string]string{
-		"KYCFLOW_NATS_URL":                   p.srv.URL(),
-		"KYCFLOW_DATA_DIR":                   t.TempDir(),
+	return map[string]string{
 		"KYCFLOW_JUMIO_AUTH_URL":             sim.URL(),
 		"KYCFLOW_JUMIO_ACCOUNT_URL":          sim.URL(),
 		"KYCFLOW_JUMIO_RETRIEVAL_URL":        sim.URL(),
@@ -68,33 +87,55 @@ func startPipelineWith(t *testing.T, sim *jumiotest.Server, extra map[string]str
 		"KYCFLOW_JUMIO_NETVERIFY_API_SECRET": jc.NetverifyAPISecret,
 		"KYCFLOW_JUMIO_USER_AGENT":           jc.UserAgent,
 	}
-	runVars := maps.Clone(p.vars)
-	maps.Copy(runVars, map[string]string{
-		"KYCFLOW_LOG_FORMAT":                      "json",
-		"KYCFLOW_LOG_LEVEL":                       "warn",
-		"KYCFLOW_INGEST_CHECK_SOURCE_IP":          "false",
-		"KYCFLOW_JUMIO_ACCOUNT_RATE_LIMIT":        "100",
-		"KYCFLOW_JUMIO_RATE_LIMIT":                "200",
-		"KYCFLOW_JUMIO_RATE_BURST":                "20",
-		"KYCFLOW_ENRICHER_MIGRATION_CALLBACK_URL": p.ingest + "/callbacks/platform",
-	})
-	maps.Copy(runVars, extra)
+}
+
+// runInBackground runs "kycflow run" with args in this process, with vars
+// over JSON logs at warn and ingest's source-address check off, until
+// stop is called or the test ends. stop fails the test unless the run
+// exits 0; calling it again does nothing. The caller waits for readiness.
+func runInBackground(t *testing.T, vars map[string]string, args ...string) (stop func()) {
+	t.Helper()
+	env := map[string]string{
+		"KYCFLOW_LOG_FORMAT":             "json",
+		"KYCFLOW_LOG_LEVEL":              "warn",
+		"KYCFLOW_INGEST_CHECK_SOURCE_IP": "false",
+	}
+	maps.Copy(env, vars)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
 	var out, errOut ingesttest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- Main(ctx, []string{"run", "--data-dir", t.TempDir(), "--addr", addr, "--nats-url", p.srv.URL(),
-			"--enricher-addr", "127.0.0.1:0", "--notifier-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"},
-			func(k string) string { return runVars[k] }, nil, &out, &errOut)
+		done <- Main(ctx, append([]string{"run"}, args...), func(k string) string { return env[k] }, nil, &out, &errOut)
 	}()
-	t.Cleanup(func() {
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		cancel()
 		if code := <-done; code != 0 {
 			t.Errorf("kycflow run: exit %d; stderr:\n%s", code, errOut.String())
 		}
-	})
-	ingesttest.WaitReady(t, p.ingest)
-	return p
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// sendCallbacks posts sim's callbacks as opts says and returns them; it
+// fails the test unless every one was answered 200.
+func sendCallbacks(t *testing.T, sim *jumiotest.Server, opts jumiotest.CallbackOptions) []jumiotest.SentCallback {
+	t.Helper()
+	sent, err := sim.SendCallbacks(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sent {
+		if s.Status != http.StatusOK {
+			t.Fatalf("callback of %s: %d %v", s.Reference, s.Status, s.Err)
+		}
+	}
+	return sent
 }
 
 // kycflow runs a command against the pipeline and returns its output; it
@@ -138,16 +179,8 @@ func (p *pipeline) eventually(what string, cond func() bool) {
 func (p *pipeline) sendNetverify(refs []string) {
 	p.t.Helper()
 	before := len(p.results())
-	sent, err := p.sim.SendCallbacks(p.t.Context(), jumiotest.CallbackOptions{
+	sent := sendCallbacks(p.t, p.sim, jumiotest.CallbackOptions{
 		NetverifyURL: p.ingest + "/callbacks/netverify", SkipPlatform: true, IDs: refs, Concurrency: 4})
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	for _, s := range sent {
-		if s.Status != 200 {
-			p.t.Fatalf("callback of %s: %d %v", s.Reference, s.Status, s.Err)
-		}
-	}
 	p.eventually("the Netverify results delivered", func() bool { return len(p.results()) >= before+len(sent) })
 }
 

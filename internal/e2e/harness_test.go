@@ -20,7 +20,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/internal/cli"
 	"github.com/kycflow/kycflow/internal/ingest/ingesttest"
 	"github.com/kycflow/kycflow/pkg/events"
 )
@@ -243,6 +245,80 @@ func (r *run) js() jetstream.JetStream {
 		r.t.Fatal(err)
 	}
 	return js
+}
+
+// inProcess is "kycflow run" in the test process (cli.Main) with its
+// embedded NATS server and Jumio simulator, for tests that read its
+// streams and drive its simulator directly.
+type inProcess struct {
+	getenv    func(string) string // the run's environment, for other commands
+	enricher  string              // base URL
+	simulator string              // base URL, from run.json
+	js        jetstream.JetStream
+}
+
+// startInProcess runs "kycflow run" in this process on free loopback
+// ports, with a data directory of its own, JSON logs at warn and the
+// extra environment env ("KEY=value"), waits until every stage is ready
+// and connects to its NATS server. The run is stopped, and its exit code
+// checked, when the test ends.
+func startInProcess(t *testing.T, env ...string) *inProcess {
+	t.Helper()
+	dir := t.TempDir()
+	vars := map[string]string{"KYCFLOW_LOG_LEVEL": "warn", "KYCFLOW_LOG_FORMAT": "json", "KYCFLOW_DATA_DIR": dir}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	p := &inProcess{getenv: func(k string) string { return vars[k] }}
+	ingestAddr, enricherAddr, notifierAddr := ingesttest.FreeAddr(t), ingesttest.FreeAddr(t), ingesttest.FreeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var stdout, stderr ingesttest.SyncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.Main(ctx, []string{"run", "--data-dir", dir, "--addr", ingestAddr, "--admin-addr", "127.0.0.1:0", "--enricher-addr", enricherAddr,
+			"--notifier-addr", notifierAddr, "--nats-listen", "127.0.0.1:0"}, p.getenv, nil, &stdout, &stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("kycflow run: exit %d\n%s", code, stderr.String())
+		}
+	})
+	for _, base := range []string{ingestAddr, enricherAddr, notifierAddr} {
+		ingesttest.WaitReady(t, "http://"+base)
+	}
+	p.enricher = "http://" + enricherAddr
+	var ri struct{ NATSURL, SimulatorURL string }
+	b, _ := os.ReadFile(filepath.Join(dir, "run.json"))
+	if err := json.Unmarshal(b, &ri); err != nil {
+		t.Fatalf("run.json: %v %s", err, b)
+	}
+	p.simulator = ri.SimulatorURL
+	nc, err := nats.Connect(ri.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if p.js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// settle waits until none of the consumers has messages pending or
+// unacknowledged.
+func settle(t *testing.T, js jetstream.JetStream, consumers ...broker.ConsumerRef) {
+	t.Helper()
+	eventually(t, "every consumer to settle", func() bool {
+		for _, c := range consumers {
+			pending, ackPending, err := broker.ConsumerLag(t.Context(), js, c.Stream, c.Durable)
+			if err != nil || pending+ackPending > 0 {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // messages returns every message of stream.

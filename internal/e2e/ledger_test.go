@@ -1,17 +1,12 @@
 package e2e_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/cli"
@@ -61,33 +56,10 @@ func TestLedger(t *testing.T) {
       allowPrivate: true
     retry: {maxAttempts: 4, initialInterval: 50ms, maxInterval: 100ms}
 `)
-	dir := t.TempDir()
-	vars := map[string]string{"KYCFLOW_LOG_LEVEL": "warn", "KYCFLOW_LOG_FORMAT": "json", "KYCFLOW_DATA_DIR": dir}
-	for _, kv := range routesEnv {
-		k, v, _ := strings.Cut(kv, "=")
-		vars[k] = v
-	}
-	getenv := func(k string) string { return vars[k] }
-	ingestAddr, enricherAddr, notifierAddr := ingesttest.FreeAddr(t), ingesttest.FreeAddr(t), ingesttest.FreeAddr(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	var stdout, stderr ingesttest.SyncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- cli.Main(ctx, []string{"run", "--data-dir", dir, "--addr", ingestAddr, "--admin-addr", "127.0.0.1:0", "--enricher-addr", enricherAddr,
-			"--notifier-addr", notifierAddr, "--nats-listen", "127.0.0.1:0"}, getenv, nil, &stdout, &stderr)
-	}()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("kycflow run: exit %d\n%s", code, stderr.String())
-		}
-	}()
-	for _, base := range []string{ingestAddr, enricherAddr, notifierAddr} {
-		ingesttest.WaitReady(t, "http://"+base)
-	}
+	proc := startInProcess(t, routesEnv...)
 
 	var out, errOut ingesttest.SyncBuffer
-	if code := cli.Main(ctx, []string{"send", "--json", "--count", "40", "--rate", "0", "--duplicates", "1", "--out-of-order"}, getenv, nil, &out, &errOut); code != 0 {
+	if code := cli.Main(t.Context(), []string{"send", "--json", "--count", "40", "--rate", "0", "--duplicates", "1", "--out-of-order"}, proc.getenv, nil, &out, &errOut); code != 0 {
 		t.Fatalf("send: exit %d: %s", code, errOut.String())
 	}
 	executions := map[string]sent{}
@@ -102,38 +74,16 @@ func TestLedger(t *testing.T) {
 		executions[s.WorkflowExecutionID] = s
 	}
 
-	b, _ := os.ReadFile(dir + "/run.json")
-	var ri struct{ NATSURL string }
-	if err := json.Unmarshal(b, &ri); err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(ri.NATSURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	consumers := []broker.ConsumerRef{{Stream: events.StreamCallbacks, Durable: "enricher"},
-		{Stream: events.StreamEnriched, Durable: notifier.DurablePrefix + "decided"}, {Stream: events.StreamEnriched, Durable: notifier.DurablePrefix + "hook"}}
-	eventually(t, "every stage to settle", func() bool {
-		for _, c := range consumers {
-			pending, ackPending, err := broker.ConsumerLag(ctx, js, c.Stream, c.Durable)
-			if err != nil || pending+ackPending > 0 {
-				return false
-			}
-		}
-		return true
-	})
+	settle(t, proc.js, broker.ConsumerRef{Stream: events.StreamCallbacks, Durable: "enricher"},
+		broker.ConsumerRef{Stream: events.StreamEnriched, Durable: notifier.DurablePrefix + "decided"},
+		broker.ConsumerRef{Stream: events.StreamEnriched, Durable: notifier.DurablePrefix + "hook"})
 
 	// The enriched results by transaction. A stale repeat stored before
 	// the callback it repeats (they race in ingest) is enriched first and
 	// the newer callback after it: two enriched messages with one status,
 	// which the routes deliver once.
 	enriched := map[string]events.Result{}
-	for _, m := range messages(t, js, events.StreamEnriched) {
+	for _, m := range messages(t, proc.js, events.StreamEnriched) {
 		var ev events.EnrichedEvent
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
 			t.Fatal(err)
@@ -150,7 +100,7 @@ func TestLedger(t *testing.T) {
 
 	// Deliveries and dead letters per route and transaction.
 	count := map[string]int{} // "<route> <kind> <execution> <status>"
-	for _, m := range messages(t, js, events.StreamResults) {
+	for _, m := range messages(t, proc.js, events.StreamResults) {
 		var r events.Result
 		if err := json.Unmarshal(m.Data, &r); err != nil {
 			t.Fatal(err)
@@ -163,7 +113,7 @@ func TestLedger(t *testing.T) {
 	for _, d := range h.deliveries() {
 		count[fmt.Sprintf("hook delivered %s %s", d.envelope.Data.IDs.WorkflowExecutionID, d.envelope.Data.Status)]++
 	}
-	for _, m := range messages(t, js, events.StreamDLQ) {
+	for _, m := range messages(t, proc.js, events.StreamDLQ) {
 		var ev events.EnrichedEvent
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
 			t.Fatalf("dead letter %s: %v", m.Subject, err)

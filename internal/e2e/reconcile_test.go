@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -17,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
@@ -65,40 +63,15 @@ func TestDroppedCallbacksReconciled(t *testing.T) {
       secretEnv: KYCFLOW_WEBHOOK_HOOK_SECRETS
       allowPrivate: true
 `)
-	dir := t.TempDir()
-	vars := map[string]string{"KYCFLOW_LOG_LEVEL": "warn", "KYCFLOW_LOG_FORMAT": "json", "KYCFLOW_DATA_DIR": dir,
-		"KYCFLOW_JUMIO_ACCOUNT_RATE_LIMIT": "100", "KYCFLOW_JUMIO_API_RATE_LIMIT": "100"}
+	env := append(routesEnv, "KYCFLOW_JUMIO_ACCOUNT_RATE_LIMIT=100", "KYCFLOW_JUMIO_API_RATE_LIMIT=100")
 	for k, v := range reconcileTiming {
-		vars[k] = v
+		env = append(env, k+"="+v)
 	}
-	for _, kv := range routesEnv {
-		k, v, _ := strings.Cut(kv, "=")
-		vars[k] = v
+	proc := startInProcess(t, env...)
+	if proc.simulator == "" {
+		t.Fatal("run.json names no simulator")
 	}
-	getenv := func(k string) string { return vars[k] }
-	ingestAddr, enricherAddr, notifierAddr := ingesttest.FreeAddr(t), ingesttest.FreeAddr(t), ingesttest.FreeAddr(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	var stdout, stderr ingesttest.SyncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- cli.Main(ctx, []string{"run", "--data-dir", dir, "--addr", ingestAddr, "--enricher-addr", enricherAddr,
-			"--notifier-addr", notifierAddr, "--nats-listen", "127.0.0.1:0"}, getenv, nil, &stdout, &stderr)
-	}()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("kycflow run: exit %d\n%s", code, stderr.String())
-		}
-	}()
-	for _, base := range []string{ingestAddr, enricherAddr, notifierAddr} {
-		ingesttest.WaitReady(t, "http://"+base)
-	}
-	var ri struct{ NATSURL, SimulatorURL string }
-	b, _ := os.ReadFile(filepath.Join(dir, "run.json"))
-	if err := json.Unmarshal(b, &ri); err != nil || ri.SimulatorURL == "" {
-		t.Fatalf("run.json: %v %s", err, b)
-	}
-	sim := &simAdmin{t: t, base: ri.SimulatorURL}
+	sim := &simAdmin{t: t, base: proc.simulator}
 	sim.post("/callback-drop", `{"share":0.4}`)
 
 	// Initiate: even ones through the API channel, odd ones by the web
@@ -112,7 +85,7 @@ func TestDroppedCallbacksReconciled(t *testing.T) {
 			args = append(args, "--front", front, "--face", face)
 		}
 		var out, errOut ingesttest.SyncBuffer
-		if code := cli.Main(ctx, args, getenv, nil, &out, &errOut); code != 0 {
+		if code := cli.Main(t.Context(), args, proc.getenv, nil, &out, &errOut); code != 0 {
 			t.Fatalf("initiate: exit %d: %s", code, errOut.String())
 		}
 		var resp struct{ WorkflowExecution struct{ ID string } }
@@ -125,17 +98,8 @@ func TestDroppedCallbacksReconciled(t *testing.T) {
 		ids = append(ids, resp.WorkflowExecution.ID)
 	}
 
-	nc, err := nats.Connect(ri.NATSURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	eventually(t, "a result per transaction on every route", func() bool {
-		c := deliveries(t, js, h)
+		c := deliveries(t, proc.js, h)
 		for _, id := range ids {
 			if c.byRoute["all"][id] == 0 || c.byRoute["hook"][id] == 0 {
 				return false
@@ -143,7 +107,7 @@ func TestDroppedCallbacksReconciled(t *testing.T) {
 		}
 		return true
 	})
-	settle(t, ctx, js)
+	settle(t, proc.js, reconcileConsumers...)
 
 	// What was dropped, and what was reconciled.
 	dropped := sim.dropped()
@@ -151,7 +115,7 @@ func TestDroppedCallbacksReconciled(t *testing.T) {
 		t.Fatal("the simulator dropped no callback: the test covers nothing")
 	}
 	reconciled := map[string][]time.Time{} // execution → when each reconciled callback was stored
-	for _, m := range messages(t, js, events.StreamCallbacks) {
+	for _, m := range messages(t, proc.js, events.StreamCallbacks) {
 		var ev events.CallbackEvent
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
 			t.Fatal(err)
@@ -170,13 +134,13 @@ func TestDroppedCallbacksReconciled(t *testing.T) {
 		}
 	}
 	eventually(t, "the late callbacks stored", func() bool {
-		return len(messages(t, js, events.StreamCallbacks)) >= len(ids)-len(dropped)+len(reconciled)+len(late)
+		return len(messages(t, proc.js, events.StreamCallbacks)) >= len(ids)-len(dropped)+len(reconciled)+len(late)
 	})
-	settle(t, ctx, js)
+	settle(t, proc.js, reconcileConsumers...)
 
 	// Exactly one result per execution, status and route; no dead
 	// letters.
-	c := deliveries(t, js, h)
+	c := deliveries(t, proc.js, h)
 	for _, id := range ids {
 		for _, route := range []string{"all", "hook"} {
 			if got := c.byRoute[route][id]; got != 1 {
@@ -187,7 +151,7 @@ func TestDroppedCallbacksReconciled(t *testing.T) {
 			t.Errorf("%s enriched %d times, want once", id, got)
 		}
 	}
-	if n := len(messages(t, js, events.StreamDLQ)); n != 0 {
+	if n := len(messages(t, proc.js, events.StreamDLQ)); n != 0 {
 		t.Errorf("%d dead letters, want none", n)
 	}
 	// Every dropped callback reconciled once, none twice, nothing after
@@ -203,7 +167,7 @@ func TestDroppedCallbacksReconciled(t *testing.T) {
 		}
 	}
 	var after int
-	for _, m := range messages(t, js, events.StreamCallbacks) {
+	for _, m := range messages(t, proc.js, events.StreamCallbacks) {
 		var ev events.CallbackEvent
 		_ = json.Unmarshal(m.Data, &ev)
 		if ev.Reconciled {
@@ -214,7 +178,7 @@ func TestDroppedCallbacksReconciled(t *testing.T) {
 		t.Errorf("%d reconciled callbacks after the late delivery, %d before", after, len(reconciled))
 	}
 	var out, errOut ingesttest.SyncBuffer
-	if code := cli.Main(ctx, []string{"reconcile", "--all"}, getenv, nil, &out, &errOut); code != 0 || !strings.Contains(out.String(), "no execution tracked") {
+	if code := cli.Main(t.Context(), []string{"reconcile", "--all"}, proc.getenv, nil, &out, &errOut); code != 0 || !strings.Contains(out.String(), "no execution tracked") {
 		t.Errorf("kycflow reconcile --all: exit %d %s%s", code, out.String(), errOut.String())
 	}
 
@@ -234,7 +198,7 @@ func TestDroppedCallbacksReconciled(t *testing.T) {
 	}
 	t.Logf("Jumio requests spent by reconciliation: %d status requests for %d reconciled executions (%.2f each); details requests in all: %d for %d transactions",
 		statusRequests, len(reconciled), float64(statusRequests)/float64(max(len(reconciled), 1)), sim.count(jumio.EndpointWorkflowDetails), n)
-	if metrics := httpGet(t, "http://"+enricherAddr+"/metrics"); !strings.Contains(metrics, fmt.Sprintf(`%s_total{`, reconcile.MetricReconciled)) {
+	if metrics := httpGet(t, proc.enricher+"/metrics"); !strings.Contains(metrics, fmt.Sprintf(`%s_total{`, reconcile.MetricReconciled)) {
 		t.Errorf("the enricher's /metrics has no %s_total", reconcile.MetricReconciled)
 	}
 }
@@ -268,22 +232,12 @@ func deliveries(t *testing.T, js jetstream.JetStream, h *hook) counts {
 	return c
 }
 
-// settle waits until the enricher and both routes have nothing pending.
-func settle(t *testing.T, ctx context.Context, js jetstream.JetStream) {
-	t.Helper()
-	consumers := []broker.ConsumerRef{{Stream: events.StreamCallbacks, Durable: "enricher"},
-		{Stream: events.StreamCallbacks, Durable: reconcile.Durable}, {Stream: events.StreamExecutions, Durable: reconcile.Durable},
-		{Stream: events.StreamEnriched, Durable: notifier.DurablePrefix + "all"}, {Stream: events.StreamEnriched, Durable: notifier.DurablePrefix + "hook"}}
-	eventually(t, "every consumer to settle", func() bool {
-		for _, c := range consumers {
-			pending, ackPending, err := broker.ConsumerLag(ctx, js, c.Stream, c.Durable)
-			if err != nil || pending+ackPending > 0 {
-				return false
-			}
-		}
-		return true
-	})
-}
+// reconcileConsumers are the consumers of TestDroppedCallbacksReconciled:
+// the enricher's, the reconciler's on both streams it reads, and both
+// routes'.
+var reconcileConsumers = []broker.ConsumerRef{{Stream: events.StreamCallbacks, Durable: "enricher"},
+	{Stream: events.StreamCallbacks, Durable: reconcile.Durable}, {Stream: events.StreamExecutions, Durable: reconcile.Durable},
+	{Stream: events.StreamEnriched, Durable: notifier.DurablePrefix + "all"}, {Stream: events.StreamEnriched, Durable: notifier.DurablePrefix + "hook"}}
 
 // simAdmin calls the simulator's control endpoints.
 type simAdmin struct {

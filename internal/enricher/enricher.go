@@ -183,19 +183,7 @@ func (e *Enricher) Run(ctx context.Context) error {
 	if err := e.ensureBuckets(ctx); err != nil {
 		return err
 	}
-	sub, err := broker.NewSubscriber(broker.SubscriberConfig{
-		Stream:        events.StreamCallbacks,
-		Durable:       Durable,
-		Description:   "kycflow enricher: callbacks to enrich",
-		AckWait:       e.cfg.AckWait,
-		MaxAckPending: e.cfg.MaxAckPending,
-		Concurrency:   e.cfg.Concurrency,
-		DrainTimeout:  e.cfg.DrainTimeout,
-		PullExpiry:    e.cfg.PullExpiry,
-		SetupTimeout:  e.cfg.NATS.SetupTimeout,
-		Logger:        e.logger,
-		MeterProvider: e.mp,
-	}, e.js)
+	sub, err := e.subscriber(events.StreamCallbacks, Durable, "kycflow enricher: callbacks to enrich", e.cfg.MaxAckPending, e.cfg.Concurrency)
 	if err != nil {
 		return fmt.Errorf("enricher: %w", err)
 	}
@@ -221,19 +209,8 @@ func (e *Enricher) Run(ctx context.Context) error {
 		OnPanic:     e.countPanic,
 		Logger:      e.logger,
 	}))
-	work, err := broker.NewSubscriber(broker.SubscriberConfig{
-		Stream:        migration.StreamWork,
-		Durable:       migration.WorkDurable,
-		Description:   "kycflow enricher: bulk Jumio work (migration batches)",
-		AckWait:       e.cfg.AckWait,
-		MaxAckPending: max(e.cfg.WorkConcurrency, 100),
-		Concurrency:   e.cfg.WorkConcurrency,
-		DrainTimeout:  e.cfg.DrainTimeout,
-		PullExpiry:    e.cfg.PullExpiry,
-		SetupTimeout:  e.cfg.NATS.SetupTimeout,
-		Logger:        e.logger,
-		MeterProvider: e.mp,
-	}, e.js)
+	work, err := e.subscriber(migration.StreamWork, migration.WorkDurable, "kycflow enricher: bulk Jumio work (migration batches)",
+		max(e.cfg.WorkConcurrency, 100), e.cfg.WorkConcurrency)
 	if err != nil {
 		return fmt.Errorf("enricher: %w", err)
 	}
@@ -301,6 +278,26 @@ func (e *Enricher) Run(ctx context.Context) error {
 		return fmt.Errorf("enricher: %w", err)
 	}
 	return nil
+}
+
+// subscriber returns the subscriber of one of the enricher's durables,
+// the callbacks' (Durable) or the work stream's (migration.WorkDurable),
+// with the configuration's ack wait, drain, pull and setup timeouts and
+// the enricher's logger and meters. It creates nothing until Subscribe.
+func (e *Enricher) subscriber(stream, durable, description string, maxAckPending, concurrency int) (*broker.Subscriber, error) {
+	return broker.NewSubscriber(broker.SubscriberConfig{
+		Stream:        stream,
+		Durable:       durable,
+		Description:   description,
+		AckWait:       e.cfg.AckWait,
+		MaxAckPending: maxAckPending,
+		Concurrency:   concurrency,
+		DrainTimeout:  e.cfg.DrainTimeout,
+		PullExpiry:    e.cfg.PullExpiry,
+		SetupTimeout:  e.cfg.NATS.SetupTimeout,
+		Logger:        e.logger,
+		MeterProvider: e.mp,
+	}, e.js)
 }
 
 // reconciler is the reconciler of missed callbacks the enricher runs, nil

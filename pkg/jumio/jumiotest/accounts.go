@@ -119,15 +119,35 @@ func (s *Server) knownAccount(id string) bool {
 // mix) and posts its callback, unless the API channel was used meanwhile
 // (finalization then completes it from the uploads) or it ended.
 func (s *Server) complete(id string) {
+	s.end(id, func(a *acquisition, accountID string) (Execution, bool) {
+		if a.touched {
+			return Execution{}, false
+		}
+		return s.gen.execution(accountID, id, s.gen.pick(s.cfg.Scenario.Mix.weights()), a.created, a.opts), true
+	})
+}
+
+// end ends the acquisition of execution id: it replaces the execution
+// with the one outcome makes of the acquisition and posts its callback,
+// then reports true. It does nothing and reports false when the server
+// is closed, id is not an execution created through the Account API or
+// has ended, or outcome declines (ok false). outcome runs with s.mu held;
+// the callback is posted without it. Completions (web client or API
+// channel) and expiries all end an execution here.
+func (s *Server) end(id string, outcome func(a *acquisition, accountID string) (done Execution, ok bool)) bool {
 	s.mu.Lock()
 	a := s.acquisitions[id]
 	e := s.executions[id]
-	if s.closed || a == nil || e == nil || a.touched || a.ended {
+	if s.closed || a == nil || e == nil || a.ended {
 		s.mu.Unlock()
-		return
+		return false
+	}
+	done, ok := outcome(a, e.AccountID)
+	if !ok {
+		s.mu.Unlock()
+		return false
 	}
 	a.ended = true
-	done := s.gen.execution(e.AccountID, id, s.gen.pick(s.cfg.Scenario.Mix.weights()), a.created, a.opts)
 	done.CallbackSentAt = time.Now().UTC()
 	s.addExecution(done)
 	if a.target != "" {
@@ -138,4 +158,5 @@ func (s *Server) complete(id string) {
 		defer s.sends.Done()
 		s.callback(a.target, done)
 	}
+	return true
 }

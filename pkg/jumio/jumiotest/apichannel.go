@@ -421,33 +421,18 @@ func (s *Server) derive(a *acquisition) (string, execOpts) {
 // completeUploaded completes a finalized acquisition with the outcome its
 // uploads give and posts its callback.
 func (s *Server) completeUploaded(id string) {
-	s.mu.Lock()
-	a := s.acquisitions[id]
-	e := s.executions[id]
-	if s.closed || a == nil || e == nil || a.ended {
-		s.mu.Unlock()
-		return
-	}
-	a.ended = true
-	outcome, o := s.derive(a)
-	done := s.gen.execution(e.AccountID, id, outcome, a.created, o)
-	done.CallbackSentAt = time.Now().UTC()
-	// The uploads are the parts it serves.
-	done.Parts = nil
-	for _, c := range a.credentials {
-		for cls := range c.parts {
-			done.Parts = append(done.Parts, Part{AccountID: e.AccountID, CredentialID: c.id, Classifier: cls})
+	s.end(id, func(a *acquisition, accountID string) (Execution, bool) {
+		outcome, o := s.derive(a)
+		done := s.gen.execution(accountID, id, outcome, a.created, o)
+		// The uploads are the parts it serves.
+		done.Parts = nil
+		for _, c := range a.credentials {
+			for cls := range c.parts {
+				done.Parts = append(done.Parts, Part{AccountID: accountID, CredentialID: c.id, Classifier: cls})
+			}
 		}
-	}
-	s.addExecution(done)
-	if a.target != "" {
-		s.sends.Add(1)
-	}
-	s.mu.Unlock()
-	if a.target != "" {
-		defer s.sends.Done()
-		s.callback(a.target, done)
-	}
+		return done, true
+	})
 }
 
 // Expire ends an execution created through the Account API that has not
@@ -457,28 +442,14 @@ func (s *Server) completeUploaded(id string) {
 // false for an execution that is unknown or already ended. Executions also
 // expire on their own once their tokenLifetime has passed.
 func (s *Server) Expire(id string) bool {
-	s.mu.Lock()
-	a := s.acquisitions[id]
-	e := s.executions[id]
-	if s.closed || a == nil || e == nil || a.ended || a.finalized {
-		s.mu.Unlock()
-		return false
-	}
-	a.ended = true
-	outcome := OutcomeTokenExpired
-	if a.touched {
-		outcome = OutcomeSessionExpired
-	}
-	done := s.gen.execution(e.AccountID, id, outcome, a.created, a.opts)
-	done.CallbackSentAt = time.Now().UTC()
-	s.addExecution(done)
-	if a.target != "" {
-		s.sends.Add(1)
-	}
-	s.mu.Unlock()
-	if a.target != "" {
-		defer s.sends.Done()
-		s.callback(a.target, done)
-	}
-	return true
+	return s.end(id, func(a *acquisition, accountID string) (Execution, bool) {
+		if a.finalized {
+			return Execution{}, false
+		}
+		outcome := OutcomeTokenExpired
+		if a.touched {
+			outcome = OutcomeSessionExpired
+		}
+		return s.gen.execution(accountID, id, outcome, a.created, a.opts), true
+	})
 }
