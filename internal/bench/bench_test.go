@@ -16,25 +16,25 @@ import (
 )
 
 // benchServers runs the reference and the real ingest on one embedded
-// JetStream server with JetStream's default sync.
-func benchServers(b *testing.B) (ref, ing *server) {
-	b.Helper()
-	emb, err := embedded.Run(embedded.Config{StoreDir: b.TempDir(), Port: -1})
+// JetStream server with JetStream's default sync, and returns its URL.
+func benchServers(tb testing.TB) (url string, ref, ing *server) {
+	tb.Helper()
+	emb, err := embedded.Run(embedded.Config{StoreDir: tb.TempDir(), Port: -1})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(emb.Stop)
+	tb.Cleanup(emb.Stop)
 	ctx := context.Background()
 	streams := streamsConfig(SyncDefault)
 	if ref, err = startReference(ctx, emb.URL(), streams); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(ref.stop)
+	tb.Cleanup(ref.stop)
 	if ing, err = startIngest(ctx, emb.URL(), streams); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(ing.stop)
-	return ref, ing
+	tb.Cleanup(ing.stop)
+	return emb.URL(), ref, ing
 }
 
 // benchmarkTarget posts b.N distinct callbacks from 32 clients and reports
@@ -43,7 +43,7 @@ func benchServers(b *testing.B) (ref, ing *server) {
 // than ns/op on a shared machine: it is the CPU/req of "kycflow bench
 // ingest".
 func benchmarkTarget(b *testing.B, pick func(ref, ing *server) *server) {
-	ref, ing := benchServers(b)
+	_, ref, ing := benchServers(b)
 	t := pick(ref, ing).target
 	client := newClient(32)
 	seed := b.Name() + strconv.Itoa(b.N)
@@ -100,24 +100,9 @@ func TestRunIngestSmoke(t *testing.T) {
 // out of ingest's overhead; and it stores nothing for a path that is no
 // callback subject.
 func TestReferenceStoresUnderIngestsSubjects(t *testing.T) {
-	emb, err := embedded.Run(embedded.Config{StoreDir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emb.Stop)
+	url, ref, ing := benchServers(t)
 	ctx := t.Context()
-	streams := streamsConfig(SyncDefault)
-	ref, err := startReference(ctx, emb.URL(), streams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ref.stop)
-	ing, err := startIngest(ctx, emb.URL(), streams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ing.stop)
-	nc, js, err := ensureStreams(ctx, emb.URL(), streams)
+	nc, js, err := ensureStreams(ctx, url, streamsConfig(SyncDefault))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,42 +10,26 @@ import (
 
 // objectOfDecoded and arrayOfDecoded are objectOf and arrayOf as they were
 // written with encoding/json: the reference the splitting ones must match.
-func objectOfDecoded(raw json.RawMessage) (map[string]json.RawMessage, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return nil, false
-		}
-		raw = bytes.TrimSpace([]byte(s))
-	}
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil, false
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return nil, false
-	}
-	return m, true
+func objectOfDecoded(raw json.RawMessage) (m map[string]json.RawMessage, ok bool) {
+	return m, decodedOf(raw, '{', &m)
 }
 
-func arrayOfDecoded(raw json.RawMessage) ([]json.RawMessage, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return nil, false
+func arrayOfDecoded(raw json.RawMessage) (list []json.RawMessage, ok bool) {
+	return list, decodedOf(raw, '[', &list)
+}
+
+// decodedOf decodes into v raw, or the JSON string raw holds, when it
+// starts with open.
+func decodedOf(raw json.RawMessage, open byte, v any) bool {
+	if s := bytes.TrimSpace(raw); len(s) > 0 && s[0] == '"' {
+		var inner string
+		if json.Unmarshal(s, &inner) != nil {
+			return false
 		}
-		raw = bytes.TrimSpace([]byte(s))
+		raw = []byte(inner)
 	}
-	if len(raw) == 0 || raw[0] != '[' {
-		return nil, false
-	}
-	var list []json.RawMessage
-	if json.Unmarshal(raw, &list) != nil {
-		return nil, false
-	}
-	return list, true
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == open && json.Unmarshal(raw, v) == nil
 }
 
 var splitSeeds = []string{
@@ -64,23 +48,22 @@ func FuzzObjectOf(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		gotM, gotOK := objectOf(b)
-		wantM, wantOK := objectOfDecoded(b)
-		if gotOK != wantOK {
-			t.Fatalf("objectOf(%q): ok %v, encoding/json %v", b, gotOK, wantOK)
-		}
-		if diff := cmp.Diff(wantM, gotM); gotOK && diff != "" {
-			t.Fatalf("objectOf(%q) (-encoding/json +split):\n%s", b, diff)
-		}
-		gotL, gotOK := arrayOf(b)
-		wantL, wantOK := arrayOfDecoded(b)
-		if gotOK != wantOK {
-			t.Fatalf("arrayOf(%q): ok %v, encoding/json %v", b, gotOK, wantOK)
-		}
-		if diff := cmp.Diff(wantL, gotL); gotOK && diff != "" {
-			t.Fatalf("arrayOf(%q) (-encoding/json +split):\n%s", b, diff)
-		}
+		sameAnswer(t, "objectOf", b, objectOf, objectOfDecoded)
+		sameAnswer(t, "arrayOf", b, arrayOf, arrayOfDecoded)
 	})
+}
+
+// sameAnswer fails unless split and decoded give the same for b.
+func sameAnswer[T any](t *testing.T, name string, b []byte, split, decoded func(json.RawMessage) (T, bool)) {
+	t.Helper()
+	got, gotOK := split(b)
+	want, wantOK := decoded(b)
+	if gotOK != wantOK {
+		t.Fatalf("%s(%q): ok %v, encoding/json %v", name, b, gotOK, wantOK)
+	}
+	if diff := cmp.Diff(want, got); gotOK && diff != "" {
+		t.Fatalf("%s(%q) (-encoding/json +split):\n%s", name, b, diff)
+	}
 }
 
 // TestSplitValuesAreNotShared: appending to one value never writes over
