@@ -96,16 +96,7 @@ func startCluster(t *testing.T) *cluster {
 // connect opens a JetStream client on urls, closed when the test ends.
 func connect(t *testing.T, urls string) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(urls)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
+	return brokertest.Connect(t, urls)
 }
 
 // stageStart is what a stage instance creates or updates at start: the

@@ -13,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/internal/broker/embedded"
 	"github.com/kycflow/kycflow/internal/ingest/ingesttest"
@@ -200,15 +197,7 @@ func TestPersonalDataAtRest(t *testing.T) {
 // waitStored waits until stream holds n messages.
 func waitStored(t *testing.T, url, stream string, n int) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := brokertest.Connect(t, url)
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		if msgs := brokertest.Messages(t, js, stream); len(msgs) >= n {
 			return

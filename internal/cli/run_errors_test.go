@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/internal/broker/embedded"
 )
 
@@ -174,15 +174,7 @@ func writeKYCStream(t *testing.T, storeDir, key string) {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	nc, err := nats.Connect(s.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := brokertest.Connect(t, s.URL())
 	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "KYC", Subjects: []string{"kyc.>"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
@@ -235,16 +234,7 @@ func (r *run) results(n int, args ...string) []events.Result {
 // js connects the test to the run's NATS server.
 func (r *run) js() jetstream.JetStream {
 	r.t.Helper()
-	nc, err := nats.Connect(r.natsURL)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return js
+	return brokertest.Connect(r.t, r.natsURL)
 }
 
 // inProcess is "kycflow run" in the test process (cli.Main) with its
@@ -295,14 +285,7 @@ func startInProcess(t *testing.T, env ...string) *inProcess {
 		t.Fatalf("run.json: %v %s", err, b)
 	}
 	p.simulator = ri.SimulatorURL
-	nc, err := nats.Connect(ri.NATSURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	if p.js, err = jetstream.New(nc); err != nil {
-		t.Fatal(err)
-	}
+	p.js = brokertest.Connect(t, ri.NATSURL)
 	return p
 }
 

@@ -151,6 +151,22 @@ func (s *Server) JetStream(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 	return nc, js
 }
 
+// Connect opens a JetStream client on urls (any server: a cluster's, a
+// run's), closed when the test ends.
+func Connect(t testing.TB, urls string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(urls)
+	if err != nil {
+		t.Fatalf("brokertest: connect: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("brokertest: jetstream: %v", err)
+	}
+	return js
+}
+
 // Messages returns every message stored in stream, oldest first.
 func Messages(t testing.TB, js jetstream.JetStream, stream string) []*jetstream.RawStreamMsg {
 	t.Helper()
