@@ -296,6 +296,104 @@ func TestFinalCallbackEndsTracking(t *testing.T) {
 	}
 }
 
+// TestFinalCallbackOfUntrackedExecutionWritesNothing: the final callback
+// of an execution nobody announced costs the bucket no write; should the
+// execution be tracked afterwards (here by a late non-final callback), the
+// pass that finds it overdue finds the final callback stored and ends it
+// without asking Jumio or feeding a callback.
+func TestFinalCallbackOfUntrackedExecutionWritesNothing(t *testing.T) {
+	w := newWorld(t, jumiotest.Config{CompleteAfter: time.Millisecond})
+	r := w.reconciler(quick(), nil)
+	w.run(r)
+	resp := w.initiate(false)
+	before := w.bucketLastSeq()
+	now := time.Now()
+	w.callback(resp.Account.ID, resp.WorkflowExecution.ID, "PROCESSED", now)
+	w.eventually("the final callback acked", func() bool { return w.callbacksAcked() == 1 })
+	if after := w.bucketLastSeq(); after != before {
+		t.Errorf("the bucket took %d writes for an execution it did not track, want none", after-before)
+	}
+
+	// A late ACQUIRED callback tracks it, overdue at once.
+	w.callback(resp.Account.ID, resp.WorkflowExecution.ID, "ACQUIRED", now.Add(-time.Minute))
+	w.eventually("tracked and ended", func() bool {
+		return w.callbacksAcked() >= 2 && w.bucketLastSeq() >= before+2 && len(w.tracked(r)) == 0
+	})
+	if n := w.sim.Requests(jumio.EndpointWorkflowStatus); n != 0 {
+		t.Errorf("%d status requests, want none: the final callback is stored", n)
+	}
+	if n := len(w.reconciled()); n != 0 {
+		t.Errorf("%d reconciled callbacks, want none", n)
+	}
+	if n := w.counter(MetricChecks); n != 0 {
+		t.Errorf("%d checks counted, want none", n)
+	}
+	if !strings.Contains(w.logs.text(), "final callback is stored") {
+		t.Errorf("no log line says why the execution ended:\n%s", w.logs.text())
+	}
+}
+
+// TestRestartEndsTrackedExecution: a final callback stored while the
+// reconciler was down ends the execution it tracked at once after the
+// restart, without waiting for the deadline.
+func TestRestartEndsTrackedExecution(t *testing.T) {
+	w := newWorld(t, jumiotest.Config{})
+	cfg := quick()
+	cfg.TokenLifetime = time.Hour
+	first := w.reconciler(cfg, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- first.Run(ctx, RunConfig{PullExpiry: 200 * time.Millisecond, DrainTimeout: time.Second})
+	}()
+	resp := w.initiate(true)
+	w.eventually("tracked", func() bool {
+		_, err := w.js.KeyValue(context.Background(), Bucket)
+		return err == nil && len(w.tracked(first)) == 1
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	w.callback(resp.Account.ID, resp.WorkflowExecution.ID, "PROCESSED", time.Now())
+	r := w.reconciler(cfg, nil)
+	w.run(r)
+	w.eventually("ended", func() bool { return len(w.tracked(r)) == 0 })
+	if n := w.sim.Requests(jumio.EndpointWorkflowStatus); n != 0 {
+		t.Errorf("%d status requests, want none", n)
+	}
+}
+
+// bucketLastSeq is the last sequence of the bucket's stream: it moves with
+// every write.
+func (w *world) bucketLastSeq() uint64 {
+	w.t.Helper()
+	s, err := w.js.Stream(context.Background(), "KV_"+Bucket)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return info.State.LastSeq
+}
+
+// callbacksAcked is how many callbacks the reconciler's consumer on
+// JUMIO_CALLBACKS has acked.
+func (w *world) callbacksAcked() uint64 {
+	w.t.Helper()
+	c, err := w.js.Consumer(context.Background(), events.StreamCallbacks, Durable)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	info, err := c.Info(context.Background())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return info.AckFloor.Consumer
+}
+
 // TestNotFinalAskedAgainThenGivenUp: an execution Jumio keeps INITIATED is
 // asked MaxChecks times, then given up.
 func TestNotFinalAskedAgainThenGivenUp(t *testing.T) {

@@ -156,6 +156,11 @@ const (
 	OutcomeNotFound   = "not_found"  // Jumio does not know it (deleted, another tenant)
 	OutcomeFailed     = "failed"     // the request or the publish failed; asked again later
 	OutcomeWouldFeed  = "would_reconcile"
+	// OutcomeCalledBack: a final callback of the execution is stored in
+	// JUMIO_CALLBACKS (it came before the execution was tracked, or while
+	// the watch did not show it yet); the execution ends without a status
+	// request, so it is not counted in MetricChecks.
+	OutcomeCalledBack = "called_back"
 )
 
 // Checked is what one check of an execution found.
@@ -202,13 +207,23 @@ func (r *Reconciler) pass(ctx context.Context, st *store, es []entry, dryRun boo
 			due = append(due, e)
 		}
 	}
+	if len(due) == 0 {
+		return nil
+	}
+	callbacks, err := r.deps.JetStream.Stream(ctx, events.StreamCallbacks)
+	if err != nil {
+		// Every check asks Jumio then: a final answer is fed and the
+		// enricher collapses it should the callback be stored already.
+		r.logger.Warn("reconciliation pass cannot read JUMIO_CALLBACKS; it asks Jumio about every execution due", "error", err)
+		callbacks = nil
+	}
 	out := make([]Checked, len(due))
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range min(r.cfg.Concurrency, len(due)) {
 		wg.Go(func() {
 			for i := range next {
-				out[i] = r.check(ctx, st, due[i], dryRun)
+				out[i] = r.check(ctx, st, callbacks, due[i], dryRun)
 			}
 		})
 	}
@@ -232,9 +247,10 @@ func (r *Reconciler) pass(ctx context.Context, st *store, es []entry, dryRun boo
 // check claims one execution, asks Jumio, and acts on the answer: a final
 // status is published as a reconciled callback and the execution ended; a
 // status not final yet (or a failure) is asked again later; Jumio not
-// knowing it ends it. An execution another pass claimed first is left
-// alone (the zero Checked).
-func (r *Reconciler) check(ctx context.Context, st *store, e entry, dryRun bool) Checked {
+// knowing it ends it. An execution whose final callback callbacks holds
+// already ends without asking. An execution another pass claimed first is
+// left alone (the zero Checked).
+func (r *Reconciler) check(ctx context.Context, st *store, callbacks jetstream.Stream, e entry, dryRun bool) Checked {
 	x := e.x
 	if !dryRun {
 		claimed := x
@@ -244,6 +260,20 @@ func (r *Reconciler) check(ctx context.Context, st *store, e entry, dryRun bool)
 			return Checked{} // another pass has it, or it ended meanwhile
 		}
 		e = ce
+	}
+	if callbacks != nil {
+		final, err := calledBack(ctx, callbacks, x)
+		if err != nil {
+			r.logger.Warn("execution's callbacks not readable; Jumio is asked", "account_id", x.AccountID,
+				"workflow_execution_id", x.WorkflowExecutionID, "error", err)
+		}
+		if final {
+			c := Checked{Execution: x, Outcome: OutcomeCalledBack}
+			if !dryRun {
+				r.settle(ctx, st, e, c)
+			}
+			return c
+		}
 	}
 	lctx := jumio.WithLane(ctx, jumio.LaneReconcile)
 	ws, err := r.deps.Status(lctx, x.AccountID, x.WorkflowExecutionID)
@@ -281,11 +311,13 @@ func (r *Reconciler) check(ctx context.Context, st *store, e entry, dryRun bool)
 // later with its lease released. It logs and counts.
 func (r *Reconciler) settle(ctx context.Context, st *store, e entry, c Checked) {
 	mctx := context.WithoutCancel(ctx)
-	r.metrics.checked(mctx, c.Outcome)
+	if c.Outcome != OutcomeCalledBack {
+		r.metrics.checked(mctx, c.Outcome)
+	}
 	attrs := []any{"account_id", e.x.AccountID, "workflow_execution_id", e.x.WorkflowExecutionID,
 		"outcome", c.Outcome, "status", c.Status, "checks", e.x.Checks + 1, "source", e.x.Source}
 	switch c.Outcome {
-	case OutcomeReconciled, OutcomeNotFound, OutcomeAbandoned:
+	case OutcomeReconciled, OutcomeNotFound, OutcomeAbandoned, OutcomeCalledBack:
 		if err := st.end(mctx, e.key, e.rev); err != nil && !conflict(err) {
 			r.logger.Warn("reconciled execution not ended; it is checked again after its lease", append(attrs, "error", err)...)
 		}
@@ -308,6 +340,8 @@ func (r *Reconciler) settle(ctx context.Context, st *store, e entry, c Checked) 
 				string(events.StatusTokenExpired): "token", string(events.StatusSessionExpired): "session"}[c.Status] + " expired"
 		}
 		r.logger.Info(msg, attrs...)
+	case OutcomeCalledBack:
+		r.logger.Info("execution's final callback is stored: no longer tracked", attrs...)
 	case OutcomeNotFound:
 		r.logger.Warn("execution unknown to Jumio's status API: no longer tracked", attrs...)
 	case OutcomeAbandoned:
@@ -373,4 +407,34 @@ func (r *Reconciler) publish(ctx context.Context, x Execution, ws *wire.Workflow
 		return fmt.Errorf("reconcile: publish the reconciled callback: %w", err)
 	}
 	return nil
+}
+
+// maxScanned bounds the callbacks calledBack reads of one execution; an
+// execution has a handful (one per status change, reconciled ones, Jumio's
+// repeats). Past it, Jumio is asked.
+const maxScanned = 64
+
+// calledBack reports whether callbacks holds a final callback (Jumio's or
+// a reconciled one) of x, reading the execution's subject from its first
+// message on.
+func calledBack(ctx context.Context, callbacks jetstream.Stream, x Execution) (bool, error) {
+	subject := events.CallbackSubject(events.APIPlatform, x.AccountID, x.WorkflowExecutionID)
+	seq := uint64(1)
+	for range maxScanned {
+		m, err := callbacks.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("reconcile: callbacks of the execution: %w", err)
+		}
+		var ev struct {
+			Status string `json:"status"`
+		}
+		if json.Unmarshal(m.Data, &ev) == nil && Final(ev.Status) {
+			return true, nil
+		}
+		seq = m.Sequence + 1
+	}
+	return false, nil
 }

@@ -75,15 +75,24 @@ func (r *Reconciler) Run(ctx context.Context, rc RunConfig) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 2)
+	// The callbacks are read once the watch has the bucket's current
+	// values: a final callback ends only an execution known to be tracked
+	// (trackCallback).
+	synced := make(chan struct{})
 	wg.Go(func() {
-		if err := router.Run(rctx); err != nil && rctx.Err() == nil {
-			errc <- fmt.Errorf("reconcile: router: %w", err)
+		if err := r.watch(rctx, st, synced); err != nil && rctx.Err() == nil {
+			errc <- err
 			cancel()
 		}
 	})
 	wg.Go(func() {
-		if err := r.watch(rctx, st); err != nil && rctx.Err() == nil {
-			errc <- err
+		select {
+		case <-synced:
+		case <-rctx.Done():
+			return
+		}
+		if err := router.Run(rctx); err != nil && rctx.Err() == nil {
+			errc <- fmt.Errorf("reconcile: router: %w", err)
 			cancel()
 		}
 	})
@@ -113,8 +122,9 @@ func (r *Reconciler) passes(ctx context.Context, st *store) {
 	}
 }
 
-// watch keeps r.known equal to the bucket until ctx ends.
-func (r *Reconciler) watch(ctx context.Context, st *store) error {
+// watch keeps r.known equal to the bucket until ctx ends. It closes
+// synced once the bucket's current values are in.
+func (r *Reconciler) watch(ctx context.Context, st *store, synced chan<- struct{}) error {
 	w, err := st.kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("reconcile: watch: %w", err)
@@ -132,7 +142,11 @@ func (r *Reconciler) watch(ctx context.Context, st *store) error {
 				return errors.New("reconcile: watch ended")
 			}
 			if kve == nil {
-				continue // the current values are all in
+				if synced != nil {
+					close(synced) // the current values are all in
+					synced = nil
+				}
+				continue
 			}
 			r.mu.Lock()
 			if e, ok := decode(kve); ok {
@@ -146,9 +160,18 @@ func (r *Reconciler) watch(ctx context.Context, st *store) error {
 }
 
 // trackCallback reads one Platform callback stored in JUMIO_CALLBACKS: a
-// final one ends its execution, a non-final one (INITIATED, ACQUIRED)
-// tracks it. What cannot be read is acked: the enricher dead-letters it.
-// A bucket failure redelivers the callback later.
+// final one ends its execution when it is tracked, a non-final one
+// (INITIATED, ACQUIRED) tracks it. What cannot be read is acked: the
+// enricher dead-letters it. A bucket failure redelivers the callback
+// later.
+//
+// A final callback of an execution the watch does not show as tracked
+// writes nothing: most executions are never tracked (Jumio's documented
+// callbacks are all final, and not every service announces what it
+// initiates). Should the execution be tracked after all (a track the watch
+// has not shown yet, a late non-final callback, a late announcement), the
+// pass that finds it overdue finds this callback in JUMIO_CALLBACKS and
+// ends it without asking Jumio (OutcomeCalledBack).
 func (r *Reconciler) trackCallback(msg *message.Message, st *store) error {
 	var ev events.CallbackEvent
 	if json.Unmarshal(msg.Payload, &ev) != nil || ev.API != events.APIPlatform {
@@ -161,7 +184,9 @@ func (r *Reconciler) trackCallback(msg *message.Message, st *store) error {
 	ctx := msg.Context()
 	var err error
 	if Final(ev.Status) {
-		err = st.end(ctx, key, 0)
+		if r.isKnown(key) {
+			err = st.end(ctx, key, 0)
+		}
 	} else {
 		at := ev.ReceivedAt
 		if ev.CallbackSentAt != nil && !ev.CallbackSentAt.IsZero() {
@@ -180,6 +205,14 @@ func (r *Reconciler) trackCallback(msg *message.Message, st *store) error {
 		r.logger.Warn("callback not taken into the reconciler's bucket; redelivered later", "subject", broker.Subject(msg), "error", err)
 	}
 	return nil
+}
+
+// isKnown reports whether the watch shows key as tracked.
+func (r *Reconciler) isKnown(key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.known[key]
+	return ok
 }
 
 // deadline is when an execution heard of at at is overdue: after its
