@@ -59,53 +59,44 @@ func (d *WorkflowDetails) UnmarshalJSON(b []byte) error {
 
 // decodeCapabilities decodes the capabilities object, keeping the order of
 // its keys.
+// raw is a value of a checked document (see objectIn).
 func decodeCapabilities(raw json.RawMessage, t *tolerant) (map[string][]CapabilityEntry, []string) {
-	m, ok := objectOf(raw)
+	inner, ok := jsonIn(raw, '{')
 	if !ok {
 		t.warn("capabilities")
 		return nil, nil
 	}
+	m := splitObject(inner)
 	caps := make(map[string][]CapabilityEntry, len(m))
-	order := objectKeys(raw)
+	order := objectKeys(inner)
 	for _, name := range order {
 		var entries capabilityEntries
-		_ = entries.UnmarshalJSON(m[name])
+		entries.decode(m[name])
 		caps[name] = entries
 	}
 	return caps, order
 }
 
-// objectKeys returns the keys of a JSON object (or of a JSON string
-// holding one) in the order they appear, each once.
-func objectKeys(raw json.RawMessage) []string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return nil
-		}
-		raw = []byte(s)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil
-	}
+// objectKeys returns the keys of b, a valid JSON object, in the order they
+// appear, each once.
+func objectKeys(b []byte) []string {
 	var keys []string
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return keys
-		}
-		key, _ := tok.(string)
-		var skip json.RawMessage
-		if dec.Decode(&skip) != nil {
-			return keys
-		}
-		if !slices.Contains(keys, key) {
+	i := skipSpace(b, 1)
+	if b[i] == '}' {
+		return keys
+	}
+	for {
+		end := stringEnd(b, i)
+		if key := unquoteKey(b[i:end]); !slices.Contains(keys, key) {
 			keys = append(keys, key)
 		}
+		i = skipSpace(b, skipSpace(b, end)+1) // past ':'
+		i = skipSpace(b, valueEnd(b, i))
+		if b[i] == '}' {
+			return keys
+		}
+		i = skipSpace(b, i+1) // past ','
 	}
-	return keys
 }
 
 // UnmarshalJSON decodes a decision object ({type, details.label,
@@ -115,11 +106,20 @@ func objectKeys(raw json.RawMessage) []string {
 // absent. A decision that is not an object, or whose type cannot be read,
 // fails: its outcome is unknown.
 func (d *WorkflowDecision) UnmarshalJSON(b []byte) error {
+	if !json.Valid(b) {
+		return ErrNotObject
+	}
+	return d.decode(b)
+}
+
+// decode is UnmarshalJSON for b, a value of a checked document (see
+// objectIn).
+func (d *WorkflowDecision) decode(b []byte) error {
 	if isNull(b) {
 		*d = WorkflowDecision{}
 		return nil
 	}
-	m, ok := objectOf(b)
+	m, ok := objectIn(b)
 	if !ok {
 		return ErrNotObject
 	}
@@ -130,13 +130,13 @@ func (d *WorkflowDecision) UnmarshalJSON(b []byte) error {
 		}
 	}
 	*d = WorkflowDecision{Type: string(typ)}
-	if details, ok := objectOf(m["details"]); ok {
+	if details, ok := objectIn(m["details"]); ok {
 		var label String
 		if json.Unmarshal(details["label"], &label) == nil {
 			d.Details.Label = string(label)
 		}
 	}
-	if risk, ok := objectOf(m["risk"]); ok {
+	if risk, ok := objectIn(m["risk"]); ok {
 		d.Risk = &struct {
 			Score *float64 `json:"score,omitempty"`
 		}{Score: lenientFloat(risk["score"])}
@@ -150,7 +150,16 @@ func (d *WorkflowDecision) UnmarshalJSON(b []byte) error {
 // decision that cannot be read (see WorkflowDecision.UnmarshalJSON) sets
 // Unreadable. Keys it does not name are kept in Extra.
 func (e *CapabilityEntry) UnmarshalJSON(b []byte) error {
-	m, ok := objectOf(b)
+	if !json.Valid(b) {
+		return ErrNotObject
+	}
+	return e.decode(b)
+}
+
+// decode is UnmarshalJSON for b, a value of a checked document (see
+// objectIn).
+func (e *CapabilityEntry) decode(b []byte) error {
+	m, ok := objectIn(b)
 	if !ok {
 		return ErrNotObject
 	}
@@ -176,7 +185,7 @@ func (e *CapabilityEntry) UnmarshalJSON(b []byte) error {
 			e.Credentials = refs
 		case "decision":
 			var dec WorkflowDecision
-			if err := json.Unmarshal(raw, &dec); err != nil {
+			if err := unmarshalIn(raw, &decisionIn{&dec}); err != nil {
 				e.Unreadable = true
 			} else {
 				e.Decision = dec
@@ -202,34 +211,54 @@ func (e *CapabilityEntry) UnmarshalJSON(b []byte) error {
 type capabilityEntries []CapabilityEntry
 
 func (c *capabilityEntries) UnmarshalJSON(b []byte) error {
-	*c = nil
-	if isNull(b) {
+	if !json.Valid(b) {
+		*c = capabilityEntries{{Unreadable: true}}
 		return nil
 	}
-	if _, ok := objectOf(b); ok {
+	c.decode(b)
+	return nil
+}
+
+// decode is UnmarshalJSON for b, a value of a checked document (see
+// objectIn).
+func (c *capabilityEntries) decode(b []byte) {
+	*c = nil
+	if isNull(b) {
+		return
+	}
+	if _, ok := jsonIn(b, '{'); ok {
 		var e CapabilityEntry
-		if e.UnmarshalJSON(b) != nil {
+		if unmarshalIn(b, &entryIn{&e}) != nil {
 			e = CapabilityEntry{Unreadable: true}
 		}
 		*c = capabilityEntries{e}
-		return nil
+		return
 	}
-	list, ok := arrayOf(b)
+	list, ok := arrayIn(b)
 	if !ok {
 		*c = capabilityEntries{{Unreadable: true}}
-		return nil
+		return
 	}
 	out := make(capabilityEntries, 0, len(list))
 	for _, r := range list {
 		var e CapabilityEntry
-		if e.UnmarshalJSON(r) != nil {
+		if unmarshalIn(r, &entryIn{&e}) != nil {
 			e = CapabilityEntry{Unreadable: true}
 		}
 		out = append(out, e)
 	}
 	*c = out
-	return nil
 }
+
+// entryIn and decisionIn decode a value of a checked document (see
+// unmarshalIn).
+type (
+	entryIn    struct{ e *CapabilityEntry }
+	decisionIn struct{ d *WorkflowDecision }
+)
+
+func (x entryIn) UnmarshalJSON(b []byte) error    { return x.e.decode(b) }
+func (x decisionIn) UnmarshalJSON(b []byte) error { return x.d.decode(b) }
 
 // UnmarshalJSON decodes a Netverify retrieval /data response field by
 // field (see tolerant): a field of another shape (a timestamp that is not
@@ -260,7 +289,7 @@ func (iv *IdentityVerification) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
-	if m, _ := objectOf(b); m != nil {
+	if m, _ := objectIn(b); m != nil { // decodeTolerant checked b
 		for k, raw := range m {
 			if !strings.EqualFold(k, "validity") || isNull(raw) || iv.Validity.Valid {
 				continue
