@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -170,7 +171,29 @@ func connect(ctx context.Context, env Env, fs *flag.FlagSet) (*session, error) {
 		nc.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	return &session{nc: nc, js: js, streams: cfg.Streams}, nil
+	return &session{nc: nc, js: patientJS{js}, streams: cfg.Streams}, nil
+}
+
+// noResponderWait is how long an operator command waits out JetStream
+// answering nothing: in a cluster, a stream without a leader for a moment
+// (an election) leaves its requests without a responder.
+const noResponderWait = 15 * time.Second
+
+// patientJS is an operator command's JetStream client: a stream lookup
+// answered by no one is asked again, backing off, for up to
+// noResponderWait (or until ctx ends), instead of failing the command.
+type patientJS struct{ jetstream.JetStream }
+
+func (p patientJS) Stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
+		backoff.WithMaxInterval(2*time.Second), backoff.WithMaxElapsedTime(noResponderWait)), ctx)
+	return backoff.RetryWithData(func() (jetstream.Stream, error) {
+		st, err := p.JetStream.Stream(ctx, name)
+		if err != nil && !errors.Is(err, nats.ErrNoResponders) {
+			return nil, backoff.Permanent(err)
+		}
+		return st, err
+	}, b)
 }
 
 // errInterrupted is returned by a command stopped by Ctrl-C.
