@@ -179,20 +179,30 @@ func connect(ctx context.Context, env Env, fs *flag.FlagSet) (*session, error) {
 // (an election) leaves its requests without a responder.
 const noResponderWait = 15 * time.Second
 
-// patientJS is an operator command's JetStream client: a stream lookup
-// answered by no one is asked again, backing off, for up to
+// patientJS is an operator command's JetStream client: a stream or
+// bucket lookup answered by no one is asked again, backing off, for up to
 // noResponderWait (or until ctx ends), instead of failing the command.
 type patientJS struct{ jetstream.JetStream }
 
 func (p patientJS) Stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	return untilAnswered(ctx, func() (jetstream.Stream, error) { return p.JetStream.Stream(ctx, name) })
+}
+
+func (p patientJS) KeyValue(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
+	return untilAnswered(ctx, func() (jetstream.KeyValue, error) { return p.JetStream.KeyValue(ctx, bucket) })
+}
+
+// untilAnswered calls lookup until it gets an answer other than "no
+// responders" (see patientJS).
+func untilAnswered[T any](ctx context.Context, lookup func() (T, error)) (T, error) {
 	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
 		backoff.WithMaxInterval(2*time.Second), backoff.WithMaxElapsedTime(noResponderWait)), ctx)
-	return backoff.RetryWithData(func() (jetstream.Stream, error) {
-		st, err := p.JetStream.Stream(ctx, name)
+	return backoff.RetryWithData(func() (T, error) {
+		v, err := lookup()
 		if err != nil && !errors.Is(err, nats.ErrNoResponders) {
-			return nil, backoff.Permanent(err)
+			return v, backoff.Permanent(err)
 		}
-		return st, err
+		return v, err
 	}, b)
 }
 

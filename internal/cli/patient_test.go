@@ -13,8 +13,8 @@ import (
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
 )
 
-// TestStreamLookupWaitsOutNoResponders: an operator command's stream
-// lookup that no one answers (a cluster's stream without a leader for a
+// TestStreamLookupWaitsOutNoResponders: an operator command's stream or
+// bucket lookup that no one answers (a cluster's stream without a leader for a
 // moment) is asked again until JetStream answers, instead of failing the
 // command; a lookup JetStream answers with an error fails at once.
 func TestStreamLookupWaitsOutNoResponders(t *testing.T) {
@@ -23,6 +23,9 @@ func TestStreamLookupWaitsOutNoResponders(t *testing.T) {
 	first := brokertest.Start(t, brokertest.WithStoreDir(dir))
 	_, js := first.JetStream(t)
 	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "TEST", Subjects: []string{"test"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	first.Stop()
@@ -53,7 +56,7 @@ func TestStreamLookupWaitsOutNoResponders(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	go func() {
 		st, err := patientJS{plain}.Stream(ctx, "TEST")
 		if err == nil && st.CachedInfo().Config.Name != "TEST" {
@@ -61,15 +64,27 @@ func TestStreamLookupWaitsOutNoResponders(t *testing.T) {
 		}
 		done <- err
 	}()
+	go func() {
+		kv, err := patientJS{plain}.KeyValue(ctx, "test")
+		if err == nil && kv.Bucket() != "test" {
+			err = errors.New("another bucket: " + kv.Bucket())
+		}
+		done <- err
+	}()
 	time.Sleep(300 * time.Millisecond) // a few lookups go unanswered
 	if err := srv.EnableJetStream(&natsserver.JetStreamConfig{StoreDir: dir}); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
-		t.Fatalf("lookup once JetStream answers: %v", err)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatalf("lookup once JetStream answers: %v", err)
+		}
 	}
 
 	if _, err := (patientJS{plain}).Stream(ctx, "MISSING"); !errors.Is(err, jetstream.ErrStreamNotFound) {
 		t.Errorf("lookup of a stream that does not exist: %v, want ErrStreamNotFound", err)
+	}
+	if _, err := (patientJS{plain}).KeyValue(ctx, "missing"); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		t.Errorf("lookup of a bucket that does not exist: %v, want ErrBucketNotFound", err)
 	}
 }
