@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/bench/rig"
 	"github.com/kycflow/kycflow/internal/enricher"
@@ -143,18 +146,44 @@ func TestClusterOperatorCommands(t *testing.T) {
 		}
 	}
 	for _, bucket := range []string{enricher.StateBucket, notifier.DeliveriesBucket} {
-		kv, err := w.p.JetStream().KeyValue(ctx, bucket)
+		keys, err := bucketKeys(w.timeout(time.Minute), w.p.JetStream(), bucket)
 		if err != nil {
 			t.Fatal(err)
 		}
-		keys, err := kv.ListKeys(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k := range keys.Keys() {
+		for _, k := range keys {
 			if strings.Contains("."+k+".", token) {
 				t.Errorf("erase: bucket %s still holds %s", bucket, k)
 			}
+		}
+	}
+}
+
+// bucketKeys lists a bucket's keys. Like rig.ReadStream, it tries again
+// until ctx ends while the cluster settles (a stream without a leader for
+// a moment answers nothing).
+func bucketKeys(ctx context.Context, js jetstream.JetStream, bucket string) ([]string, error) {
+	for {
+		kv, err := js.KeyValue(ctx, bucket)
+		var keys []string
+		if err == nil {
+			var lister jetstream.KeyLister
+			if lister, err = kv.ListKeys(ctx); err == nil {
+				for k := range lister.Keys() {
+					keys = append(keys, k)
+				}
+				_ = lister.Stop() // the listing was read to its end
+				if err = ctx.Err(); err == nil {
+					return keys, nil
+				}
+			}
+		}
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
 }

@@ -209,22 +209,7 @@ var (
 // logs and counters, and draws the ledger. Call it after Settle. The error
 // matches ErrLedger when the ledger does not balance.
 func (p *Pipeline) Audit(ctx context.Context, in AuditInput) (*Ledger, error) {
-	// A read can fail while the cluster settles after a fault (no
-	// responders on a server just restarted): it is tried again until
-	// ctx ends.
-	read := func(stream string) ([]*nats.Msg, error) {
-		for {
-			msgs, err := ReadStream(ctx, p.js, stream)
-			if err == nil || ctx.Err() != nil {
-				return msgs, err
-			}
-			select {
-			case <-ctx.Done():
-				return nil, err
-			case <-time.After(250 * time.Millisecond):
-			}
-		}
-	}
+	read := func(stream string) ([]*nats.Msg, error) { return ReadStream(ctx, p.js, stream) }
 	callbacks, err := read(events.StreamCallbacks)
 	if err != nil {
 		return nil, err
@@ -741,8 +726,26 @@ func (p *Pipeline) stageProcesses() []*Process {
 }
 
 // ReadStream returns every message of a stream, in order, through an
-// ordered consumer.
+// ordered consumer. A read can fail while a cluster settles (no
+// responders on a server just restarted, a stream without a leader for a
+// moment): it is tried again until ctx ends. A stream that does not exist
+// fails at once.
 func ReadStream(ctx context.Context, js jetstream.JetStream, stream string) ([]*nats.Msg, error) {
+	for {
+		msgs, err := readStream(ctx, js, stream)
+		if err == nil || ctx.Err() != nil || errors.Is(err, jetstream.ErrStreamNotFound) {
+			return msgs, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// readStream is one attempt of ReadStream.
+func readStream(ctx context.Context, js jetstream.JetStream, stream string) ([]*nats.Msg, error) {
 	s, err := js.Stream(ctx, stream)
 	if err != nil {
 		return nil, fmt.Errorf("rig: stream %s: %w", stream, err)
