@@ -57,22 +57,25 @@ func ObjectOf(raw json.RawMessage) (map[string]json.RawMessage, bool) { return o
 
 // objectOf is ObjectOf.
 func objectOf(raw json.RawMessage) (map[string]json.RawMessage, bool) {
-	raw, ok := jsonOf(raw, '{')
-	if !ok {
-		return nil, false
-	}
-	return splitObject(raw), true
+	return splitWith(raw, '{', jsonOf, splitObject)
 }
 
 // arrayOf returns the elements of a JSON array, or of a JSON string holding
 // one; ok is false for anything else. The elements are slices of raw (or
 // of the string's contents), not copies.
 func arrayOf(raw json.RawMessage) ([]json.RawMessage, bool) {
-	raw, ok := jsonOf(raw, '[')
+	return splitWith(raw, '[', jsonOf, splitArray)
+}
+
+// splitWith splits the JSON that find (jsonOf or jsonIn) finds in raw,
+// starting with open.
+func splitWith[T any](raw json.RawMessage, open byte, find func(json.RawMessage, byte) (json.RawMessage, bool), split func([]byte) T) (T, bool) {
+	raw, ok := find(raw, open)
 	if !ok {
-		return nil, false
+		var zero T
+		return zero, false
 	}
-	return splitArray(raw), true
+	return split(raw), true
 }
 
 // jsonOf returns raw, or the contents of the JSON string raw, trimmed,
@@ -107,21 +110,13 @@ var checkedOnce = true
 // allocations per document (three runs of each, interleaved, 2 CPUs).
 // FuzzCheckedOnce holds the decoders to what checking every part gives.
 func objectIn(raw json.RawMessage) (map[string]json.RawMessage, bool) {
-	raw, ok := jsonIn(raw, '{')
-	if !ok {
-		return nil, false
-	}
-	return splitObject(raw), true
+	return splitWith(raw, '{', jsonIn, splitObject)
 }
 
 // arrayIn is arrayOf for raw, a value split out of a checked document (see
 // objectIn).
 func arrayIn(raw json.RawMessage) ([]json.RawMessage, bool) {
-	raw, ok := jsonIn(raw, '[')
-	if !ok {
-		return nil, false
-	}
-	return splitArray(raw), true
+	return splitWith(raw, '[', jsonIn, splitArray)
 }
 
 // jsonIn is jsonOf for raw, a value split out of a checked document.
