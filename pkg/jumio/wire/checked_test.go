@@ -44,8 +44,6 @@ func decodeAll(b []byte) map[string]any {
 	decode("NetverifyScanStatus", &NetverifyScanStatus{})
 	decode("WorkflowDecision", &WorkflowDecision{})
 	decode("CapabilityEntry", &CapabilityEntry{})
-	var entries capabilityEntries
-	decode("capabilityEntries", &entries)
 	return out
 }
 

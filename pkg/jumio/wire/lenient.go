@@ -70,9 +70,7 @@ func decodeCapabilities(raw json.RawMessage, t *tolerant) (map[string][]Capabili
 	caps := make(map[string][]CapabilityEntry, len(m))
 	order := objectKeys(inner)
 	for _, name := range order {
-		var entries capabilityEntries
-		entries.decode(m[name])
-		caps[name] = entries
+		caps[name] = decodeEntries(m[name])
 	}
 	return caps, order
 }
@@ -185,7 +183,7 @@ func (e *CapabilityEntry) decode(b []byte) error {
 			e.Credentials = refs
 		case "decision":
 			var dec WorkflowDecision
-			if err := unmarshalIn(raw, &decisionIn{&dec}); err != nil {
+			if err := decodeIn(raw, dec.decode); err != nil {
 				e.Unreadable = true
 			} else {
 				e.Decision = dec
@@ -204,61 +202,35 @@ func (e *CapabilityEntry) decode(b []byte) error {
 	return nil
 }
 
-// capabilityEntries decodes a capability's entries from an array or a
-// single object. An element that is not an entry, or a value that is
-// neither array nor object, gives an entry with Unreadable set: something
-// was there, and its outcome is unknown.
-type capabilityEntries []CapabilityEntry
-
-func (c *capabilityEntries) UnmarshalJSON(b []byte) error {
-	if !json.Valid(b) {
-		*c = capabilityEntries{{Unreadable: true}}
+// decodeEntries decodes a capability's entries from an array or a single
+// object, b being a value of a checked document (see objectIn). An
+// element that is not an entry, or a value that is neither array nor
+// object, gives an entry with Unreadable set: something was there, and its
+// outcome is unknown.
+func decodeEntries(b []byte) []CapabilityEntry {
+	if isNull(b) {
 		return nil
 	}
-	c.decode(b)
-	return nil
-}
-
-// decode is UnmarshalJSON for b, a value of a checked document (see
-// objectIn).
-func (c *capabilityEntries) decode(b []byte) {
-	*c = nil
-	if isNull(b) {
-		return
+	entry := func(raw []byte) CapabilityEntry {
+		var e CapabilityEntry
+		if decodeIn(raw, e.decode) != nil {
+			return CapabilityEntry{Unreadable: true}
+		}
+		return e
 	}
 	if _, ok := jsonIn(b, '{'); ok {
-		var e CapabilityEntry
-		if unmarshalIn(b, &entryIn{&e}) != nil {
-			e = CapabilityEntry{Unreadable: true}
-		}
-		*c = capabilityEntries{e}
-		return
+		return []CapabilityEntry{entry(b)}
 	}
 	list, ok := arrayIn(b)
 	if !ok {
-		*c = capabilityEntries{{Unreadable: true}}
-		return
+		return []CapabilityEntry{{Unreadable: true}}
 	}
-	out := make(capabilityEntries, 0, len(list))
+	out := make([]CapabilityEntry, 0, len(list))
 	for _, r := range list {
-		var e CapabilityEntry
-		if unmarshalIn(r, &entryIn{&e}) != nil {
-			e = CapabilityEntry{Unreadable: true}
-		}
-		out = append(out, e)
+		out = append(out, entry(r))
 	}
-	*c = out
+	return out
 }
-
-// entryIn and decisionIn decode a value of a checked document (see
-// unmarshalIn).
-type (
-	entryIn    struct{ e *CapabilityEntry }
-	decisionIn struct{ d *WorkflowDecision }
-)
-
-func (x entryIn) UnmarshalJSON(b []byte) error    { return x.e.decode(b) }
-func (x decisionIn) UnmarshalJSON(b []byte) error { return x.d.decode(b) }
 
 // UnmarshalJSON decodes a Netverify retrieval /data response field by
 // field (see tolerant): a field of another shape (a timestamp that is not

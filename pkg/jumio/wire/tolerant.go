@@ -131,14 +131,14 @@ func jsonIn(raw json.RawMessage, open byte) (json.RawMessage, bool) {
 	return raw, true
 }
 
-// unmarshalIn decodes raw, a value split out of a checked document, into
-// v with v's UnmarshalJSON method, without json.Unmarshal checking raw
-// again.
-func unmarshalIn(raw json.RawMessage, v json.Unmarshaler) error {
-	if !checkedOnce {
-		return json.Unmarshal(raw, v)
+// decodeIn decodes raw, a value split out of a checked document, with
+// decode (an UnmarshalJSON method, or the decode behind one), without
+// checking raw again as json.Unmarshal would.
+func decodeIn(raw json.RawMessage, decode func([]byte) error) error {
+	if !checkedOnce && !json.Valid(raw) {
+		return ErrNotObject
 	}
-	return v.UnmarshalJSON(raw)
+	return decode(raw)
 }
 
 // The enricher reads every retrieval document through objectOf and
@@ -388,7 +388,7 @@ func (d *tolerant) value(raw json.RawMessage, v reflect.Value, path string) {
 		return
 	case reflect.PointerTo(t).Implements(unmarshalerType):
 		p := reflect.New(t)
-		err := unmarshalIn(raw, p.Interface().(json.Unmarshaler))
+		err := decodeIn(raw, p.Interface().(json.Unmarshaler).UnmarshalJSON)
 		if err != nil && raw[0] == '"' && t.Kind() != reflect.String && t.Kind() != reflect.Struct {
 			// A list or object type sent double encoded.
 			var s string
