@@ -215,13 +215,22 @@ func TestAPIChannelOutcomeFromUploads(t *testing.T) {
 		if s := c.finalize(t); s != 200 {
 			t.Fatalf("finalize %d", s)
 		}
-		if e, _ := srv.Execution(c.execution); e.Status != "ACQUIRED" {
-			t.Errorf("status after finalize %s, want ACQUIRED", e.Status)
-		}
 		return waitStatus(t, srv, c.execution, "PROCESSED").Outcome
 	}
 	if a, b := outcome(), outcome(); a != b {
 		t.Errorf("the same uploads gave %s, then %s", a, b)
+	}
+	// A server that completes an hour after finalization shows the
+	// ACQUIRED state without a race against the completion timer.
+	slow := jumiotest.NewServer(jumiotest.Config{CompleteAfter: time.Hour, CompleteAPIAfter: time.Hour})
+	defer slow.Close()
+	c := create(t, slow, 2)
+	c.upload(t, "ID", "FRONT", pngImage(t, 30, 20, false, 7))
+	if s := c.finalize(t); s != 200 {
+		t.Fatalf("finalize %d", s)
+	}
+	if e, _ := slow.Execution(c.execution); e.Status != "ACQUIRED" {
+		t.Errorf("status after finalize %s, want ACQUIRED", e.Status)
 	}
 	// Three executions: an ACQUIRED and a PROCESSED callback each.
 	deadline := time.Now().Add(5 * time.Second)
