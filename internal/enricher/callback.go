@@ -10,6 +10,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
@@ -29,6 +30,8 @@ type callback struct {
 	// tombstone: the transaction was erased; its result is a tombstone
 	// made from the erasure registry.
 	tombstone bool
+	// attempt is the message's delivery count, 1 on the first.
+	attempt int
 }
 
 // key is the state key of the callback's execution.
@@ -80,7 +83,7 @@ func decodeCallback(msg *message.Message, stored time.Time) (*callback, error) {
 	default:
 		return nil, invalid("api is neither platform nor netverify")
 	}
-	c := &callback{ev: ev, sentAt: stored}
+	c := &callback{ev: ev, sentAt: stored, attempt: broker.Attempt(msg)}
 	switch {
 	case ev.CallbackSentAt != nil && !ev.CallbackSentAt.IsZero():
 		c.sentAt = *ev.CallbackSentAt

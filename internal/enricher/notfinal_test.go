@@ -2,6 +2,7 @@ package enricher_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,7 +112,98 @@ func TestNetverifyConfirm(t *testing.T) {
 	if raw[id.Reference] != events.RawNetverifyData || raw[auth.Reference] != events.RawNetverifyCallback {
 		t.Errorf("raw types %v: want retrieval data for the ID verification, the callback for the authentication", raw)
 	}
-	if n := h.jumio.Requests(jumio.EndpointNetverifyData); n != 1 {
-		t.Errorf("%d /data requests, want 1 (after the scan was no longer PENDING)", n)
+	// The first delivery asks for the data, finds it PENDING and polls the
+	// status; later ones poll the status first and ask for the data once
+	// the scan has ended.
+	if n := h.jumio.Requests(jumio.EndpointNetverifyData); n != 2 {
+		t.Errorf("%d /data requests, want 2 (the first delivery's, PENDING, and one after the scan ended)", n)
+	}
+	if n := h.jumio.Requests(jumio.EndpointNetverifyScan); n < 2 {
+		t.Errorf("%d /scans requests, want one per delivery (at least 2)", n)
+	}
+}
+
+// withTransactionStatus returns Netverify retrieval data with
+// transaction.status replaced, or removed when status is empty.
+func withTransactionStatus(t *testing.T, data []byte, status string) []byte {
+	t.Helper()
+	var d map[string]json.RawMessage
+	if err := json.Unmarshal(data, &d); err != nil {
+		t.Fatal(err)
+	}
+	var tx map[string]any
+	if err := json.Unmarshal(d["transaction"], &tx); err != nil {
+		t.Fatal(err)
+	}
+	delete(tx, "status")
+	if status != "" {
+		tx["status"] = status
+	}
+	d["transaction"], _ = json.Marshal(tx)
+	out, _ := json.Marshal(d)
+	return out
+}
+
+// TestNetverifyConfirmEndedScan: the callback of a scan that has ended
+// costs one retrieval request, its data, when the data's transaction
+// status says so (DONE, FAILED); data without a status that reads is not
+// taken for an end: the status is polled, then the data fetched again.
+func TestNetverifyConfirmEndedScan(t *testing.T) {
+	_, scans := jumiotest.Generate(jumiotest.Scenario{Seed: 44, NetverifyScans: 16})
+	var id []jumiotest.NetverifyScan
+	for _, sc := range scans {
+		if sc.Kind == events.KindIDVerification && sc.Data != nil {
+			id = append(id, sc)
+		}
+	}
+	if len(id) < 3 {
+		t.Fatalf("the scenario has %d ID-verification scans with data, want 3", len(id))
+	}
+	tests := []struct {
+		name, status       string
+		wantScan, wantData int
+	}{
+		{"DONE", "DONE", 0, 1},
+		{"FAILED", "FAILED", 0, 1},
+		{"no status", "", 1, 2},
+		{"status not a word", `{"nested":true}`, 1, 2},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, jumiotest.Config{})
+			sc := id[i%len(id)]
+			var data []byte
+			if tt.status == `{"nested":true}` {
+				data = withTransactionStatus(t, sc.Data, "")
+				data = []byte(strings.Replace(string(data), `"transaction":{`, `"transaction":{"status":{"nested":true},`, 1))
+			} else {
+				data = withTransactionStatus(t, sc.Data, tt.status)
+			}
+			sc.Data, sc.Status = data, ""
+			if err := h.jumio.AddNetverifyScan(sc); err != nil {
+				t.Fatal(err)
+			}
+			cfg := h.config()
+			cfg.NetverifyConfirm = enricher.ConfirmOn
+			h.start(cfg, nil)
+			body := string(h.jumio.NetverifyCallback(sc, time.Now()))
+			m, err := wire.ParseNetverifyCallback(mustParseQuery(t, body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.publish(m.Event(wire.RegionAMER, time.Now(), body), nil)
+			if l := h.settle(1); l.Results != 1 {
+				t.Fatalf("ledger %+v: want a result", l)
+			}
+			if got := h.enriched()[0].Event.RawType; got != events.RawNetverifyData {
+				t.Errorf("raw type %s, want the retrieval data", got)
+			}
+			if got := h.jumio.Requests(jumio.EndpointNetverifyScan); got != tt.wantScan {
+				t.Errorf("%d /scans requests, want %d", got, tt.wantScan)
+			}
+			if got := h.jumio.Requests(jumio.EndpointNetverifyData); got != tt.wantData {
+				t.Errorf("%d /data requests, want %d", got, tt.wantData)
+			}
+		})
 	}
 }

@@ -389,7 +389,30 @@ func (s *Server) scan(w http.ResponseWriter, r *http.Request) (*NetverifyScan, b
 		problem(w, http.StatusNotFound, "Scan not found")
 		return nil, false
 	}
+	sc.Data = withTransactionStatus(sc.Data, sc.Status)
 	return &sc, true
+}
+
+// withTransactionStatus is the /data document data with its
+// transaction.status set to status, the scan status /scans/{ref} serves:
+// Jumio reports one status at both. data is returned as it is when status
+// is empty or already there, or when data has no transaction object.
+func withTransactionStatus(data json.RawMessage, status string) json.RawMessage {
+	if status == "" {
+		return data
+	}
+	var d map[string]json.RawMessage
+	var tx map[string]any
+	if json.Unmarshal(data, &d) != nil || json.Unmarshal(d["transaction"], &tx) != nil || tx == nil || tx["status"] == status {
+		return data
+	}
+	tx["status"] = status
+	d["transaction"], _ = json.Marshal(tx)
+	b, err := json.Marshal(d)
+	if err != nil {
+		return data
+	}
+	return b
 }
 
 func (s *Server) handleScan(w http.ResponseWriter, r *http.Request, _ *tenantState) {
@@ -398,10 +421,13 @@ func (s *Server) handleScan(w http.ResponseWriter, r *http.Request, _ *tenantSta
 		return
 	}
 	var d struct {
-		Timestamp string `json:"timestamp"`
+		Timestamp   string `json:"timestamp"`
+		Transaction struct {
+			Status string `json:"status"`
+		} `json:"transaction"`
 	}
 	_ = json.Unmarshal(sc.Data, &d)
-	b, _ := json.Marshal(map[string]string{"timestamp": d.Timestamp, "scanReference": sc.Reference, "status": cmp.Or(sc.Status, "DONE")})
+	b, _ := json.Marshal(map[string]string{"timestamp": d.Timestamp, "scanReference": sc.Reference, "status": cmp.Or(sc.Status, d.Transaction.Status, "DONE")})
 	writeJSON(w, b)
 }
 

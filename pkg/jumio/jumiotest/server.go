@@ -472,8 +472,10 @@ type NetverifyScan struct {
 	Kind events.CallbackKind
 	// Reference is the scan (or transaction) reference.
 	Reference string
-	// Status is the scan status served by /scans/{ref}: PENDING, DONE or
-	// FAILED (ID verification only).
+	// Status is the scan status served by /scans/{ref} and as the /data
+	// transaction.status: PENDING, DONE or FAILED (ID verification only).
+	// Empty, /scans/{ref} serves the data's own transaction.status, DONE
+	// without one.
 	Status string
 	// Result is the verificationStatus, transactionResult or document
 	// status.
