@@ -389,7 +389,6 @@ func (s *Server) scan(w http.ResponseWriter, r *http.Request) (*NetverifyScan, b
 		problem(w, http.StatusNotFound, "Scan not found")
 		return nil, false
 	}
-	sc.Data = withTransactionStatus(sc.Data, sc.Status)
 	return &sc, true
 }
 

@@ -514,6 +514,7 @@ func (s *Server) addScan(sc NetverifyScan) {
 	}
 	s.changes++
 	sc.Callback = cloneValues(sc.Callback)
+	sc.Data = withTransactionStatus(sc.Data, sc.Status)
 	s.scans[sc.Reference] = &sc
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
 	"github.com/kycflow/kycflow/pkg/jumio/wire"
@@ -179,5 +180,55 @@ func TestAccountAPI(t *testing.T) {
 	}
 	if _, err := c.UpdateAccount(t.Context(), "00000000-0000-4000-8000-000000000000", req); err == nil || jumio.Classify(err).Kind != jumio.Permanent {
 		t.Errorf("update of an unknown account: %v, want a permanent 404", err)
+	}
+}
+
+// TestScanStatusAgrees: a scan's status is served alike by /scans/{ref}
+// and as its /data transaction.status, whichever of the two the test set:
+// the status given, or without one the data's own.
+func TestScanStatusAgrees(t *testing.T) {
+	srv := jumiotest.NewServer(jumiotest.Config{})
+	defer srv.Close()
+	_, scans := jumiotest.Generate(jumiotest.Scenario{Seed: 7, NetverifyScans: 8})
+	var sc jumiotest.NetverifyScan
+	for _, s := range scans {
+		if s.Kind == events.KindIDVerification && s.Data != nil {
+			sc = s
+			break
+		}
+	}
+	if sc.Data == nil {
+		t.Fatal("no ID-verification scan with data")
+	}
+	status := func() (scan, data string) {
+		var st struct{ Status string }
+		if err := json.Unmarshal([]byte(getJSON(t, srv, srv.URL()+jumio.PathNetverifyScans+"/"+sc.Reference)), &st); err != nil {
+			t.Fatal(err)
+		}
+		var d struct{ Transaction struct{ Status string } }
+		if err := json.Unmarshal([]byte(getJSON(t, srv, srv.URL()+jumio.PathNetverifyScans+"/"+sc.Reference+"/data")), &d); err != nil {
+			t.Fatal(err)
+		}
+		return st.Status, d.Transaction.Status
+	}
+	for _, tt := range []struct{ set, data, want string }{
+		{"PENDING", "DONE", "PENDING"},
+		{"", "FAILED", "FAILED"},
+		{"DONE", "DONE", "DONE"},
+	} {
+		x := sc
+		var d map[string]any
+		if err := json.Unmarshal(x.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		d["transaction"].(map[string]any)["status"] = tt.data
+		x.Data, _ = json.Marshal(d)
+		x.Status = tt.set
+		if err := srv.AddNetverifyScan(x); err != nil {
+			t.Fatal(err)
+		}
+		if scan, data := status(); scan != tt.want || data != tt.want {
+			t.Errorf("status %q, data %q: /scans says %s, /data %s, want %s at both", tt.set, tt.data, scan, data, tt.want)
+		}
 	}
 }
