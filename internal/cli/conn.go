@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -172,38 +171,6 @@ func connect(ctx context.Context, env Env, fs *flag.FlagSet) (*session, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	return &session{nc: nc, js: patientJS{js}, streams: cfg.Streams}, nil
-}
-
-// noResponderWait is how long an operator command waits out JetStream
-// answering nothing: in a cluster, a stream without a leader for a moment
-// (an election) leaves its requests without a responder.
-const noResponderWait = 15 * time.Second
-
-// patientJS is an operator command's JetStream client: a stream or
-// bucket lookup answered by no one is asked again, backing off, for up to
-// noResponderWait (or until ctx ends), instead of failing the command.
-type patientJS struct{ jetstream.JetStream }
-
-func (p patientJS) Stream(ctx context.Context, name string) (jetstream.Stream, error) {
-	return untilAnswered(ctx, func() (jetstream.Stream, error) { return p.JetStream.Stream(ctx, name) })
-}
-
-func (p patientJS) KeyValue(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
-	return untilAnswered(ctx, func() (jetstream.KeyValue, error) { return p.JetStream.KeyValue(ctx, bucket) })
-}
-
-// untilAnswered calls lookup until it gets an answer other than "no
-// responders" (see patientJS).
-func untilAnswered[T any](ctx context.Context, lookup func() (T, error)) (T, error) {
-	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
-		backoff.WithMaxInterval(2*time.Second), backoff.WithMaxElapsedTime(noResponderWait)), ctx)
-	return backoff.RetryWithData(func() (T, error) {
-		v, err := lookup()
-		if err != nil && !errors.Is(err, nats.ErrNoResponders) {
-			return v, backoff.Permanent(err)
-		}
-		return v, err
-	}, b)
 }
 
 // errInterrupted is returned by a command stopped by Ctrl-C.

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -86,5 +88,161 @@ func TestStreamLookupWaitsOutNoResponders(t *testing.T) {
 	}
 	if _, err := (patientJS{plain}).KeyValue(ctx, "missing"); !errors.Is(err, jetstream.ErrBucketNotFound) {
 		t.Errorf("lookup of a bucket that does not exist: %v, want ErrBucketNotFound", err)
+	}
+}
+
+// TestStreamRequestsWaitOutNoResponders: the requests an operator command
+// sends through the handles patientJS returns (stream information, a
+// message, the last message of a subject, a delete, a purge, an ordered
+// consumer, a consumer's information), and its publishes, are asked again
+// while no one answers them, as the lookups are: a handle looked up just
+// before a stream lost its leader does not fail the command.
+func TestStreamRequestsWaitOutNoResponders(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	serve := func(jsOn bool) *natsserver.Server {
+		t.Helper()
+		opts := &natsserver.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true}
+		if jsOn {
+			opts.JetStream, opts.StoreDir = true, dir
+		}
+		srv, err := natsserver.NewServer(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Start()
+		t.Cleanup(srv.Shutdown)
+		if !srv.ReadyForConnections(10 * time.Second) {
+			t.Fatal("server not ready")
+		}
+		return srv
+	}
+
+	// Handles looked up while JetStream answers.
+	first := serve(true)
+	nc, err := nats.Connect(first.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "TEST", Subjects: []string{"test.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateOrUpdateConsumer(ctx, "TEST", jetstream.ConsumerConfig{Durable: "durable"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, subj := range []string{"test.a", "test.b", "test.c", "test.d"} {
+		if _, err := js.Publish(ctx, subj, []byte(subj)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pj := patientJS{js}
+	st, err := pj.Stream(ctx, "TEST")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := pj.Consumer(ctx, "TEST", "durable")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The same store served with JetStream off: nothing answers.
+	first.Shutdown()
+	first.WaitForShutdown()
+	second := serve(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for !nc.IsConnected() || nc.ConnectedUrl() == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("no reconnection")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := st.(patientStream).Stream.Info(ctx); !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("information through a plain handle: %v, want no responders", err)
+	}
+
+	requests := map[string]func() error{
+		"Info": func() error {
+			info, err := st.Info(ctx)
+			if err == nil && info.Config.Name != "TEST" {
+				err = errors.New("another stream: " + info.Config.Name)
+			}
+			return err
+		},
+		"GetMsg": func() error {
+			m, err := st.GetMsg(ctx, 1)
+			if err == nil && m.Subject != "test.a" {
+				err = errors.New("another message: " + m.Subject)
+			}
+			return err
+		},
+		"GetLastMsgForSubject": func() error {
+			m, err := st.GetLastMsgForSubject(ctx, "test.b")
+			if err == nil && m.Sequence != 2 {
+				err = fmt.Errorf("sequence %d, want 2", m.Sequence)
+			}
+			return err
+		},
+		"DeleteMsg": func() error { return st.DeleteMsg(ctx, 3) },
+		"Purge":     func() error { return st.Purge(ctx, jetstream.WithPurgeSubject("test.d")) },
+		"OrderedConsumer": func() error {
+			_, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"test.a"}})
+			return err
+		},
+		"PublishMsg": func() error {
+			ack, err := pj.PublishMsg(ctx, &nats.Msg{Subject: "test.e", Data: []byte("e")})
+			if err == nil && ack.Stream != "TEST" {
+				err = errors.New("stored in another stream: " + ack.Stream)
+			}
+			return err
+		},
+		"consumer Info": func() error {
+			info, err := c.Info(ctx)
+			if err == nil && info.Name != "durable" {
+				err = errors.New("another consumer: " + info.Name)
+			}
+			return err
+		},
+	}
+	type outcome struct {
+		name string
+		err  error
+	}
+	done := make(chan outcome, len(requests))
+	for name, req := range requests {
+		go func() { done <- outcome{name, req()} }()
+	}
+	// Longer than nats.go itself retries a publish without a responder.
+	time.Sleep(1200 * time.Millisecond)
+	if err := second.EnableJetStream(&natsserver.JetStreamConfig{StoreDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	for range requests {
+		if o := <-done; o.err != nil {
+			t.Errorf("%s once JetStream answers: %v", o.name, o.err)
+		}
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 3 {
+		t.Errorf("%d messages, want 3 (four, one deleted, one purged, one published)", info.State.Msgs)
+	}
+
+	// An answer that is an error still fails at once.
+	if _, err := st.GetMsg(ctx, 99); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Errorf("a message that does not exist: %v, want ErrMsgNotFound", err)
 	}
 }

@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// noResponderWait is how long an operator command waits out JetStream
+// answering nothing: in a cluster, a stream without a leader for a moment
+// (an election) leaves its requests without a responder.
+const noResponderWait = 15 * time.Second
+
+// patientJS is an operator command's JetStream client: a stream, bucket
+// or consumer lookup answered by no one is asked again, backing off, for
+// up to noResponderWait (or until ctx ends), instead of failing the
+// command; and so are its publishes and the requests sent through the
+// stream and consumer handles it returns. A request that no one answered was handled by no
+// one, so asking again is safe even for a delete or a purge.
+type patientJS struct{ jetstream.JetStream }
+
+func (p patientJS) Stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	st, err := untilAnswered(ctx, func() (jetstream.Stream, error) { return p.JetStream.Stream(ctx, name) })
+	if err != nil {
+		return nil, err
+	}
+	return patientStream{st}, nil
+}
+
+func (p patientJS) KeyValue(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
+	return untilAnswered(ctx, func() (jetstream.KeyValue, error) { return p.JetStream.KeyValue(ctx, bucket) })
+}
+
+func (p patientJS) Consumer(ctx context.Context, stream, name string) (jetstream.Consumer, error) {
+	c, err := untilAnswered(ctx, func() (jetstream.Consumer, error) { return p.JetStream.Consumer(ctx, stream, name) })
+	if err != nil {
+		return nil, err
+	}
+	return patientConsumer{c}, nil
+}
+
+// PublishMsg stores msg, publishing again while no stream answers (nats.go
+// itself tries twice, a quarter of a second apart: less than an election
+// takes). A publish no one answered stored nothing; the commands' messages
+// carry a Nats-Msg-Id besides.
+func (p patientJS) PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	return untilAnswered(ctx, func() (*jetstream.PubAck, error) { return p.JetStream.PublishMsg(ctx, msg, opts...) })
+}
+
+// patientStream is a stream handle of patientJS: the requests operator
+// commands send through it are asked again while no one answers them.
+type patientStream struct{ jetstream.Stream }
+
+func (s patientStream) Info(ctx context.Context, opts ...jetstream.StreamInfoOpt) (*jetstream.StreamInfo, error) {
+	return untilAnswered(ctx, func() (*jetstream.StreamInfo, error) { return s.Stream.Info(ctx, opts...) })
+}
+
+func (s patientStream) GetMsg(ctx context.Context, seq uint64, opts ...jetstream.GetMsgOpt) (*jetstream.RawStreamMsg, error) {
+	return untilAnswered(ctx, func() (*jetstream.RawStreamMsg, error) { return s.Stream.GetMsg(ctx, seq, opts...) })
+}
+
+func (s patientStream) GetLastMsgForSubject(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error) {
+	return untilAnswered(ctx, func() (*jetstream.RawStreamMsg, error) { return s.Stream.GetLastMsgForSubject(ctx, subject) })
+}
+
+func (s patientStream) DeleteMsg(ctx context.Context, seq uint64) error {
+	return answered(ctx, func() error { return s.Stream.DeleteMsg(ctx, seq) })
+}
+
+func (s patientStream) Purge(ctx context.Context, opts ...jetstream.StreamPurgeOpt) error {
+	return answered(ctx, func() error { return s.Stream.Purge(ctx, opts...) })
+}
+
+func (s patientStream) OrderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
+	return untilAnswered(ctx, func() (jetstream.Consumer, error) { return s.Stream.OrderedConsumer(ctx, cfg) })
+}
+
+// patientConsumer is a consumer handle of patientJS: its information is
+// asked for again while no one answers.
+type patientConsumer struct{ jetstream.Consumer }
+
+func (c patientConsumer) Info(ctx context.Context) (*jetstream.ConsumerInfo, error) {
+	return untilAnswered(ctx, func() (*jetstream.ConsumerInfo, error) { return c.Consumer.Info(ctx) })
+}
+
+// untilAnswered calls request until it gets an answer other than "no
+// responders" (see patientJS): nats.ErrNoResponders, or
+// jetstream.ErrNoStreamResponse, which is what a publish reports once
+// nats.go's own tries found no responder.
+func untilAnswered[T any](ctx context.Context, request func() (T, error)) (T, error) {
+	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
+		backoff.WithMaxInterval(2*time.Second), backoff.WithMaxElapsedTime(noResponderWait)), ctx)
+	return backoff.RetryWithData(func() (T, error) {
+		v, err := request()
+		if err != nil && !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoStreamResponse) {
+			return v, backoff.Permanent(err)
+		}
+		return v, err
+	}, b)
+}
+
+// answered is untilAnswered for a request that returns only an error.
+func answered(ctx context.Context, request func() error) error {
+	_, err := untilAnswered(ctx, func() (struct{}, error) { return struct{}{}, request() })
+	return err
+}
