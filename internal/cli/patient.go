@@ -19,7 +19,7 @@ const noResponderWait = 15 * time.Second
 // or consumer lookup answered by no one is asked again, backing off, for
 // up to noResponderWait (or until ctx ends), instead of failing the
 // command; and so are its publishes and the requests sent through the
-// stream and consumer handles it returns. A request that no one answered was handled by no
+// stream, bucket and consumer handles it returns. A request that no one answered was handled by no
 // one, so asking again is safe even for a delete or a purge.
 type patientJS struct{ jetstream.JetStream }
 
@@ -32,7 +32,11 @@ func (p patientJS) Stream(ctx context.Context, name string) (jetstream.Stream, e
 }
 
 func (p patientJS) KeyValue(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
-	return untilAnswered(ctx, func() (jetstream.KeyValue, error) { return p.JetStream.KeyValue(ctx, bucket) })
+	kv, err := untilAnswered(ctx, func() (jetstream.KeyValue, error) { return p.JetStream.KeyValue(ctx, bucket) })
+	if err != nil {
+		return nil, err
+	}
+	return patientKeyValue{kv}, nil
 }
 
 func (p patientJS) Consumer(ctx context.Context, stream, name string) (jetstream.Consumer, error) {
@@ -77,6 +81,36 @@ func (s patientStream) Purge(ctx context.Context, opts ...jetstream.StreamPurgeO
 
 func (s patientStream) OrderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
 	return untilAnswered(ctx, func() (jetstream.Consumer, error) { return s.Stream.OrderedConsumer(ctx, cfg) })
+}
+
+// patientKeyValue is a bucket handle of patientJS: its reads and writes
+// are asked again while no one answers them (a write no one answered was
+// not stored, so a create or an update on a revision is asked again as it
+// was).
+type patientKeyValue struct{ jetstream.KeyValue }
+
+func (kv patientKeyValue) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	return untilAnswered(ctx, func() (jetstream.KeyValueEntry, error) { return kv.KeyValue.Get(ctx, key) })
+}
+
+func (kv patientKeyValue) Put(ctx context.Context, key string, value []byte) (uint64, error) {
+	return untilAnswered(ctx, func() (uint64, error) { return kv.KeyValue.Put(ctx, key, value) })
+}
+
+func (kv patientKeyValue) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
+	return untilAnswered(ctx, func() (uint64, error) { return kv.KeyValue.Create(ctx, key, value, opts...) })
+}
+
+func (kv patientKeyValue) Update(ctx context.Context, key string, value []byte, revision uint64) (uint64, error) {
+	return untilAnswered(ctx, func() (uint64, error) { return kv.KeyValue.Update(ctx, key, value, revision) })
+}
+
+func (kv patientKeyValue) Delete(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
+	return answered(ctx, func() error { return kv.KeyValue.Delete(ctx, key, opts...) })
+}
+
+func (kv patientKeyValue) Purge(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
+	return answered(ctx, func() error { return kv.KeyValue.Purge(ctx, key, opts...) })
 }
 
 // patientConsumer is a consumer handle of patientJS: its information is

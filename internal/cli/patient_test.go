@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -94,9 +95,10 @@ func TestStreamLookupWaitsOutNoResponders(t *testing.T) {
 // TestStreamRequestsWaitOutNoResponders: the requests an operator command
 // sends through the handles patientJS returns (stream information, a
 // message, the last message of a subject, a delete, a purge, an ordered
-// consumer, a consumer's information), and its publishes, are asked again
-// while no one answers them, as the lookups are: a handle looked up just
-// before a stream lost its leader does not fail the command.
+// consumer, a consumer's information, a bucket's reads and writes), and its
+// publishes, are asked again while no one answers them, as the lookups
+// are: a handle looked up just before a stream lost its leader does not
+// fail the command.
 func TestStreamRequestsWaitOutNoResponders(t *testing.T) {
 	dir := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -147,7 +149,21 @@ func TestStreamRequestsWaitOutNoResponders(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	bucket, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "test", History: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs := map[string]uint64{}
+	for _, key := range []string{"get", "update", "delete", "purge"} {
+		if revs[key], err = bucket.Put(ctx, key, []byte(key)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	pj := patientJS{js}
+	kv, err := pj.KeyValue(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
 	st, err := pj.Stream(ctx, "TEST")
 	if err != nil {
 		t.Fatal(err)
@@ -207,6 +223,18 @@ func TestStreamRequestsWaitOutNoResponders(t *testing.T) {
 			}
 			return err
 		},
+		"kv Get": func() error {
+			e, err := kv.Get(ctx, "get")
+			if err == nil && string(e.Value()) != "get" {
+				err = errors.New("another value: " + string(e.Value()))
+			}
+			return err
+		},
+		"kv Put":    func() error { _, err := kv.Put(ctx, "put", []byte("put")); return err },
+		"kv Create": func() error { _, err := kv.Create(ctx, "create", []byte("create")); return err },
+		"kv Update": func() error { _, err := kv.Update(ctx, "update", []byte("updated"), revs["update"]); return err },
+		"kv Delete": func() error { return kv.Delete(ctx, "delete") },
+		"kv Purge":  func() error { return kv.Purge(ctx, "purge") },
 		"consumer Info": func() error {
 			info, err := c.Info(ctx)
 			if err == nil && info.Name != "durable" {
@@ -241,8 +269,17 @@ func TestStreamRequestsWaitOutNoResponders(t *testing.T) {
 		t.Errorf("%d messages, want 3 (four, one deleted, one purged, one published)", info.State.Msgs)
 	}
 
+	keys, err := kv.Keys(ctx)
+	slices.Sort(keys)
+	if want := []string{"create", "get", "put", "update"}; err != nil || !slices.Equal(keys, want) {
+		t.Errorf("keys %v (%v), want %v", keys, err, want)
+	}
+
 	// An answer that is an error still fails at once.
 	if _, err := st.GetMsg(ctx, 99); !errors.Is(err, jetstream.ErrMsgNotFound) {
 		t.Errorf("a message that does not exist: %v, want ErrMsgNotFound", err)
+	}
+	if _, err := kv.Create(ctx, "get", nil); !errors.Is(err, jetstream.ErrKeyExists) {
+		t.Errorf("a key that exists created: %v, want ErrKeyExists", err)
 	}
 }
