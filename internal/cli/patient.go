@@ -121,20 +121,48 @@ func (c patientConsumer) Info(ctx context.Context) (*jetstream.ConsumerInfo, err
 	return untilAnswered(ctx, func() (*jetstream.ConsumerInfo, error) { return c.Consumer.Info(ctx) })
 }
 
-// untilAnswered calls request until it gets an answer other than "no
-// responders" (see patientJS): nats.ErrNoResponders, or
-// jetstream.ErrNoStreamResponse, which is what a publish reports once
-// nats.go's own tries found no responder.
+// untilAnswered calls request until it gets an answer (see patientJS and
+// unanswered).
 func untilAnswered[T any](ctx context.Context, request func() (T, error)) (T, error) {
-	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
-		backoff.WithMaxInterval(2*time.Second), backoff.WithMaxElapsedTime(noResponderWait)), ctx)
 	return backoff.RetryWithData(func() (T, error) {
 		v, err := request()
-		if err != nil && !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoStreamResponse) {
+		if err != nil && !unanswered(err) {
 			return v, backoff.Permanent(err)
 		}
 		return v, err
-	}, b)
+	}, patience(ctx))
+}
+
+// unanswered reports whether err says that no one answered a request:
+// nats.ErrNoResponders, or jetstream.ErrNoStreamResponse, which is what a
+// publish reports once nats.go's own tries found no responder.
+func unanswered(err error) bool {
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse)
+}
+
+// patience is how an unanswered request is asked again: backing off from
+// a tenth of a second to two, for up to noResponderWait, or until ctx
+// ends.
+func patience(ctx context.Context) backoff.BackOff {
+	return backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
+		backoff.WithMaxInterval(2*time.Second), backoff.WithMaxElapsedTime(noResponderWait)), ctx)
+}
+
+// waitOut waits b's next interval and reports whether to ask again: false
+// once b gives up or ctx ends.
+func waitOut(ctx context.Context, b backoff.BackOff) bool {
+	d := b.NextBackOff()
+	if d == backoff.Stop {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // answered is untilAnswered for a request that returns only an error.

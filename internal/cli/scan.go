@@ -56,15 +56,26 @@ func each(ctx context.Context, js jetstream.JetStream, sc scan, fn func(m jetstr
 	if info.State.Msgs == 0 {
 		return nil
 	}
-	last := info.State.LastSeq
 	oc, err := st.OrderedConsumer(ctx, sc.consumerConfig())
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", sc.stream, err)
 	}
+	return visit(ctx, sc.stream, oc, info.State.LastSeq, fn)
+}
+
+// visit calls fn for the messages oc delivers up to stream sequence last.
+// A fetch that no one answers (a cluster's stream without a leader for a
+// moment) is asked again as patientJS asks (the ordered consumer resumes
+// after the last message it delivered).
+func visit(ctx context.Context, stream string, oc jetstream.Consumer, last uint64, fn func(m jetstream.Msg, md *jetstream.MsgMetadata) error) error {
+	wait := patience(ctx)
 	for {
 		batch, err := oc.FetchNoWait(scanBatch)
 		if err != nil {
-			return fmt.Errorf("stream %s: %w", sc.stream, err)
+			if unanswered(err) && waitOut(ctx, wait) {
+				continue
+			}
+			return fmt.Errorf("stream %s: %w", stream, err)
 		}
 		n, done := 0, false
 		for m := range batch.Messages() {
@@ -74,7 +85,7 @@ func each(ctx context.Context, js jetstream.JetStream, sc scan, fn func(m jetstr
 			}
 			md, err := m.Metadata()
 			if err != nil {
-				return fmt.Errorf("stream %s: %w", sc.stream, err)
+				return fmt.Errorf("stream %s: %w", stream, err)
 			}
 			if md.Sequence.Stream > last {
 				done = true
@@ -88,11 +99,15 @@ func each(ctx context.Context, js jetstream.JetStream, sc scan, fn func(m jetstr
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			return fmt.Errorf("stream %s: %w", sc.stream, err)
+			if !done && unanswered(err) && waitOut(ctx, wait) {
+				continue
+			}
+			return fmt.Errorf("stream %s: %w", stream, err)
 		}
 		if done || n == 0 {
 			return ctx.Err()
 		}
+		wait.Reset()
 	}
 }
 
