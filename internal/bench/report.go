@@ -37,11 +37,14 @@ func ThisMachine() Machine {
 // Results is everything one "kycflow bench" run measured: the JSON it
 // writes with --json-out, so that runs can be compared.
 type Results struct {
-	Machine Machine        `json:"machine"`
-	E2E     *E2EReport     `json:"e2e,omitempty"`
-	Ingest  *IngestSummary `json:"ingest,omitempty"`
-	Migrate *MigrateResult `json:"migrate,omitempty"`
-	Soak    *SoakResult    `json:"soak,omitempty"`
+	Machine Machine    `json:"machine"`
+	E2E     *E2EReport `json:"e2e,omitempty"`
+	// E2ESeries holds the p99s of every run when the end-to-end
+	// benchmark ran more than once; E2E is then the last run.
+	E2ESeries *E2ESeries     `json:"e2eSeries,omitempty"`
+	Ingest    *IngestSummary `json:"ingest,omitempty"`
+	Migrate   *MigrateResult `json:"migrate,omitempty"`
+	Soak      *SoakResult    `json:"soak,omitempty"`
 }
 
 // E2EReport is the end-to-end benchmark with its options.

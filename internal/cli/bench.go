@@ -95,6 +95,7 @@ machine: close other work for stable figures.`,
 			fs.Duration("e2e-duration", 20*time.Second, "end to end: how long the fixed rate is offered")
 			fs.Int("e2e-saturation", 3000, "end to end: callbacks posted at saturation")
 			fs.Int("e2e-concurrency", 32, "end to end: closed-loop clients at saturation")
+			fs.Int("e2e-runs", 1, "end to end: run it this many times in a row and print each run's p99 at the fixed rate; the target must hold in every run")
 			fs.Int("e2e-count", 500, "end to end: callbacks of the counting phase, whose JetStream operations per result are counted (0: none)")
 			fs.String("profile", "", "end to end: write CPU profiles of the enricher, the notifier and nats-server (kycflow run: the one process), taken at saturation, into this directory")
 			fs.String("modes", "processes,run,cluster", "end to end: processes (separate services and nats-server), run (kycflow run), cluster (two processes of each service on three nats-servers, R3 streams)")
@@ -141,6 +142,9 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return err
 	}
+	if getFlag(fs, "e2e-runs").(int) < 1 {
+		return usageError("bench: --e2e-runs: want at least 1")
+	}
 	migrateOpts := benchMigrateOptions(env, fs)
 	soakOpts := benchSoakOptions(env, fs, e2eOpts)
 	if err := soakOpts.Validate(); err != nil && target == "soak" {
@@ -161,7 +165,7 @@ func runBench(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 	var errs []error
 	var missed []string
 	if target == "all" || target == "e2e" {
-		failed, miss, err := benchE2E(ctx, env, e2eOpts, &res)
+		failed, miss, err := benchE2ERuns(ctx, env, e2eOpts, getFlag(fs, "e2e-runs").(int), &res)
 		if err != nil {
 			return err
 		}
@@ -314,6 +318,33 @@ func benchMigrate(ctx context.Context, env Env, opts bench.MigrateOptions, res *
 		missed = append(missed, "migrate")
 	}
 	return missed, nil
+}
+
+// benchE2ERuns runs the end-to-end benchmark runs times in a row (see
+// benchE2E), and with more than one run prints the p99 at the fixed rate
+// of each (bench.E2ESeries), which must meet the target in every run.
+func benchE2ERuns(ctx context.Context, env Env, opts bench.E2EOptions, runs int, res *bench.Results) (failed []error, missed []string, err error) {
+	if runs <= 1 {
+		return benchE2E(ctx, env, opts, res)
+	}
+	series := &bench.E2ESeries{}
+	anyMissed := false
+	for i := range runs {
+		fmt.Fprintf(env.Stdout, "run %d of %d: ", i+1, runs)
+		f, m, err := benchE2E(ctx, env, opts, res)
+		if err != nil {
+			return nil, nil, err
+		}
+		failed = append(failed, f...)
+		anyMissed = anyMissed || len(m) > 0
+		series.Add(res.E2E)
+	}
+	res.E2ESeries = series
+	series.Write(env.Stdout)
+	if anyMissed || len(series.Missed()) > 0 {
+		missed = append(missed, "e2e")
+	}
+	return failed, missed, nil
 }
 
 // benchE2E runs the end-to-end benchmark into res and prints it; failed

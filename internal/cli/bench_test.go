@@ -22,6 +22,7 @@ func TestBenchUsage(t *testing.T) {
 		{"two targets", []string{"bench", "e2e", "ingest"}, 2, "", "unknown target"},
 		{"unknown mode", []string{"bench", "e2e", "--modes", "processes,threads"}, 2, "", `unknown mode "threads"`},
 		{"unknown sync", []string{"bench", "e2e", "--nats-sync", "sometimes"}, 2, "", "--nats-sync"},
+		{"no run", []string{"bench", "e2e", "--e2e-runs", "0"}, 2, "", "--e2e-runs: want at least 1"},
 		{"unknown store", []string{"bench", "ingest", "--sync", "default,tape"}, 2, "", `--sync: unknown store "tape"`},
 		{"help names the soak", []string{"bench", "--help"}, 0, "bench soak", ""},
 		{"soak warm-up as long as the run", []string{"bench", "soak", "--soak-duration", "1m", "--soak-warmup", "1m"}, 2, "", "warm-up"},
