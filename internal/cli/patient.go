@@ -83,6 +83,37 @@ func (s patientStream) OrderedConsumer(ctx context.Context, cfg jetstream.Ordere
 	return untilAnswered(ctx, func() (jetstream.Consumer, error) { return s.Stream.OrderedConsumer(ctx, cfg) })
 }
 
+// ListConsumers lists the stream's consumers, listing again from the
+// start while a page goes unanswered.
+func (s patientStream) ListConsumers(ctx context.Context) jetstream.ConsumerInfoLister {
+	infos, err := untilAnswered(ctx, func() ([]*jetstream.ConsumerInfo, error) {
+		l := s.Stream.ListConsumers(ctx)
+		var infos []*jetstream.ConsumerInfo
+		for ci := range l.Info() {
+			infos = append(infos, ci)
+		}
+		return infos, l.Err()
+	})
+	return listedConsumers{infos: infos, err: err}
+}
+
+// listedConsumers is a consumer listing already read.
+type listedConsumers struct {
+	infos []*jetstream.ConsumerInfo
+	err   error
+}
+
+func (l listedConsumers) Info() <-chan *jetstream.ConsumerInfo {
+	ch := make(chan *jetstream.ConsumerInfo, len(l.infos))
+	for _, ci := range l.infos {
+		ch <- ci
+	}
+	close(ch)
+	return ch
+}
+
+func (l listedConsumers) Err() error { return l.err }
+
 // patientKeyValue is a bucket handle of patientJS: its reads and writes
 // are asked again while no one answers them (a write no one answered was
 // not stored, so a create or an update on a revision is asked again as it

@@ -170,6 +170,13 @@ func (s unansweredStream) OrderedConsumer(ctx context.Context, cfg jetstream.Ord
 	return s.Stream.OrderedConsumer(ctx, cfg)
 }
 
+func (s unansweredStream) ListConsumers(ctx context.Context) jetstream.ConsumerInfoLister {
+	if s.unanswered("ListConsumers") {
+		return listedConsumers{err: nats.ErrNoResponders}
+	}
+	return s.Stream.ListConsumers(ctx)
+}
+
 type unansweredConsumer struct {
 	jetstream.Consumer
 	*unanswering
@@ -232,12 +239,12 @@ func (kv unansweredKV) Purge(ctx context.Context, key string, opts ...jetstream.
 // TestHandleRequestsWaitOutNoResponders: the requests an operator command
 // sends through the handles patientJS returns (stream information, a
 // message, the last message of a subject, a delete, a purge, an ordered
-// consumer, a consumer's information, a bucket's reads and writes), and its
-// publishes, are asked again while no one answers them, as the lookups
-// are (TestStreamLookupWaitsOutNoResponders: a stream that lost its leader
-// for a moment must not fail the command); an answer that is an error
-// still fails at once. Each request goes unanswered twice, then reaches a
-// real JetStream server.
+// consumer, the consumers' listing, a consumer's information, a bucket's
+// reads and writes), and its publishes, are asked again while no one
+// answers them, as the lookups are (TestStreamLookupWaitsOutNoResponders:
+// a stream that lost its leader for a moment must not fail the command);
+// an answer that is an error still fails at once. Each request goes
+// unanswered twice, then reaches a real JetStream server.
 func TestHandleRequestsWaitOutNoResponders(t *testing.T) {
 	_, js := brokertest.Start(t).JetStream(t)
 	ctx := t.Context()
@@ -301,6 +308,20 @@ func TestHandleRequestsWaitOutNoResponders(t *testing.T) {
 	add("OrderedConsumer", func() error {
 		_, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"test.a"}})
 		return err
+	})
+	add("ListConsumers", func() error {
+		l := st.ListConsumers(ctx)
+		var names []string
+		for ci := range l.Info() {
+			names = append(names, ci.Name)
+		}
+		if err := l.Err(); err != nil {
+			return err
+		}
+		if !slices.Contains(names, "durable") {
+			return fmt.Errorf("consumers %v, want durable among them", names)
+		}
+		return nil
 	})
 	add("PublishMsg", func() error {
 		ack, err := pj.PublishMsg(ctx, &nats.Msg{Subject: "test.e", Data: []byte("e")})
