@@ -166,13 +166,13 @@ func (e *Enricher) confirmScan(ctx context.Context, c *callback, now time.Time) 
 		if err != nil {
 			return events.EnrichedEvent{}, err
 		}
-		if scanEnded(data) {
+		if data.Ended() {
 			return enriched(mapping.FromNetverifyData(c.ev, data, e.tables), events.RawNetverifyData, raw), nil
 		}
 	}
 	err := e.fetch(ctx, jumio.EndpointNetverifyScan, c, now, func() error {
 		scan, err := e.jumio.NetverifyScan(ctx, c.ev.WorkflowExecutionID)
-		if err == nil && strings.EqualFold(scan.Status, "PENDING") {
+		if err == nil && strings.EqualFold(scan.Status, wire.ScanPending) {
 			err = fmt.Errorf("%w: Netverify scan PENDING", ErrNotFinal)
 		}
 		return err
@@ -194,18 +194,6 @@ func (e *Enricher) scanData(ctx context.Context, c *callback, now time.Time) (da
 		return err
 	})
 	return data, raw, err
-}
-
-// scanEnded reports whether retrieval data says its scan has ended: a
-// transaction status DONE or FAILED. A status missing, or unreadable
-// (which the decoder leaves out), is not an end: it fails closed, to the
-// status poll.
-func scanEnded(d *wire.NetverifyData) bool {
-	if d == nil {
-		return false
-	}
-	s := strings.ToUpper(strings.TrimSpace(string(d.Transaction.Status)))
-	return s == "DONE" || s == "FAILED"
 }
 
 // enriched is the enriched event of result r made from the raw document

@@ -84,11 +84,11 @@ func FromNetverifyData(ev events.CallbackEvent, d *wire.NetverifyData, t *Tables
 	r.VerificationStatus = vs
 	source := strings.ToUpper(word(d.Transaction.Source))
 	switch ts := strings.ToUpper(word(d.Transaction.Status)); {
-	case ts == "FAILED" || vs == nvNoIDUploaded:
+	case ts == wire.ScanFailed || vs == nvNoIDUploaded:
 		r.Status = expiry(source, false)
-	case ts == "PENDING":
+	case ts == wire.ScanPending:
 		r.Status = events.StatusAcquired
-	case ts == "DONE" || (ts == "" && vs != ""):
+	case ts == wire.ScanDone || (ts == "" && vs != ""):
 		r.Status = events.StatusProcessed
 	default:
 		r.Status = events.Status(ts)
@@ -511,13 +511,13 @@ func (b *builder) netverifyDocument(ev events.CallbackEvent, dv *wire.NetverifyD
 	ts := strings.ToUpper(word(dv.Transaction.Status))
 	data := map[string]string{"documentStatus": ds}
 	switch {
-	case ds == "" && ts == "FAILED":
+	case ds == "" && ts == wire.ScanFailed:
 		r.Status = events.StatusSessionExpired
 		e := b.add(capUsability, events.DecisionNotExecuted, labelNotUploaded, nil)
 		e.CredentialCategories = []string{"DOCUMENT"}
-	case ts == "PENDING":
+	case ts == wire.ScanPending:
 		r.Status = events.StatusAcquired
-	case ts == "DONE" || ts == "FAILED" || (ts == "" && ds != ""):
+	case ts == wire.ScanDone || ts == wire.ScanFailed || (ts == "" && ds != ""):
 		r.Status = events.StatusProcessed
 	default:
 		r.Status = events.Status(ts)

@@ -255,3 +255,28 @@ func TestFlexErrorsQuoteNoValue(t *testing.T) {
 		}
 	}
 }
+
+// TestNetverifyDataEnded: retrieval data says its scan ended only with a
+// transaction status DONE or FAILED that was read; a pending, missing or
+// unreadable one is no end.
+func TestNetverifyDataEnded(t *testing.T) {
+	for body, want := range map[string]bool{
+		`{"transaction":{"status":"DONE"}}`:            true,
+		`{"transaction":{"status":"failed"}}`:          true,
+		`{"transaction":{"status":"PENDING"}}`:         false,
+		`{"transaction":{}}`:                           false,
+		`{}`:                                           false,
+		`{"transaction":{"status":{"nested":"DONE"}}}`: false,
+	} {
+		var d wire.NetverifyData
+		if err := json.Unmarshal([]byte(body), &d); err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		if got := d.Ended(); got != want {
+			t.Errorf("%s: Ended %v, want %v", body, got, want)
+		}
+	}
+	if (*wire.NetverifyData)(nil).Ended() {
+		t.Error("no data: Ended true")
+	}
+}

@@ -407,8 +407,27 @@ type Step struct {
 type NetverifyScanStatus struct {
 	Timestamp     Time   `json:"timestamp"`
 	ScanReference string `json:"scanReference"`
-	// Status is PENDING, DONE or FAILED.
+	// Status is ScanPending, ScanDone or ScanFailed.
 	Status string `json:"status"`
+}
+
+// Netverify scan statuses: the status of /scans/{ref}, and the
+// transaction.status of the scan's data.
+const (
+	ScanPending = "PENDING"
+	ScanDone    = "DONE"
+	ScanFailed  = "FAILED"
+)
+
+// Ended reports whether the data's transaction status says its scan has
+// ended (ScanDone or ScanFailed, in any case). A status missing, or
+// unreadable (which the decoder leaves out), is no end.
+func (d *NetverifyData) Ended() bool {
+	if d == nil {
+		return false
+	}
+	s := strings.ToUpper(strings.TrimSpace(string(d.Transaction.Status)))
+	return s == ScanDone || s == ScanFailed
 }
 
 // NetverifyData is the response of GET /api/netverify/v2/scans/{ref}/data.
