@@ -67,6 +67,10 @@ func decodeCapabilities(raw json.RawMessage, t *tolerant) (map[string][]Capabili
 		return nil, nil
 	}
 	m := splitObject(inner)
+	if m == nil {
+		t.warn("capabilities")
+		return nil, nil
+	}
 	caps := make(map[string][]CapabilityEntry, len(m))
 	order := objectKeys(inner)
 	for _, name := range order {
@@ -145,8 +149,8 @@ func (d *WorkflowDecision) decode(b []byte) error {
 // UnmarshalJSON decodes a capability entry tolerantly: id and
 // validFaceMapForAuthentication may be strings, numbers or booleans,
 // credentials that are not an array of objects are left out, and a
-// decision that cannot be read (see WorkflowDecision.UnmarshalJSON) sets
-// Unreadable. Keys it does not name are kept in Extra.
+// decision that cannot be read (see WorkflowDecision.UnmarshalJSON), or
+// none with a type, sets Unreadable. Keys it does not name are kept in Extra.
 func (e *CapabilityEntry) UnmarshalJSON(b []byte) error {
 	if !json.Valid(b) {
 		return ErrNotObject
@@ -198,6 +202,11 @@ func (e *CapabilityEntry) decode(b []byte) error {
 			}
 			e.Extra[key] = raw
 		}
+	}
+	// An entry is there to carry a decision: without one (no decision, a
+	// null one, one without a type) its outcome is unknown.
+	if strings.TrimSpace(e.Decision.Type) == "" {
+		e.Unreadable = true
 	}
 	return nil
 }

@@ -57,7 +57,8 @@ func ObjectOf(raw json.RawMessage) (map[string]json.RawMessage, bool) { return o
 
 // objectOf is ObjectOf.
 func objectOf(raw json.RawMessage) (map[string]json.RawMessage, bool) {
-	return splitWith(raw, '{', jsonOf, splitObject)
+	m, ok := splitWith(raw, '{', jsonOf, splitObject)
+	return m, ok && m != nil
 }
 
 // arrayOf returns the elements of a JSON array, or of a JSON string holding
@@ -111,7 +112,8 @@ var checkedOnce = true
 // without the adapter values of the first version, 653 allocations.
 // FuzzCheckedOnce holds the decoders to what checking every part gives.
 func objectIn(raw json.RawMessage) (map[string]json.RawMessage, bool) {
-	return splitWith(raw, '{', jsonIn, splitObject)
+	m, ok := splitWith(raw, '{', jsonIn, splitObject)
+	return m, ok && m != nil
 }
 
 // arrayIn is arrayOf for raw, a value split out of a checked document (see
@@ -153,8 +155,11 @@ func decodeIn(raw json.RawMessage, decode func([]byte) error) error {
 
 // splitObject returns the members of b, a valid JSON object: each value
 // as a slice of b without the white space around it, the key unquoted as
-// encoding/json unquotes it. A later duplicate key wins, as with
-// json.Unmarshal into a map.
+// encoding/json unquotes it. A key sent twice with the same value counts
+// once; sent twice with different values, it makes the object unreadable
+// (nil): which of the two Jumio meant cannot be known, and taking either
+// could turn a REJECTED into a PASSED (objectOf and objectIn report such
+// an object as not one, so that a verdict field holding it is unreadable).
 func splitObject(b []byte) map[string]json.RawMessage {
 	m := make(map[string]json.RawMessage)
 	i := skipSpace(b, 1)
@@ -166,6 +171,9 @@ func splitObject(b []byte) map[string]json.RawMessage {
 		key := unquoteKey(b[i:end])
 		i = skipSpace(b, skipSpace(b, end)+1) // past ':'
 		end = valueEnd(b, i)
+		if prev, dup := m[key]; dup && !bytes.Equal(prev, b[i:end]) {
+			return nil
+		}
 		m[key] = json.RawMessage(b[i:end:end])
 		i = skipSpace(b, end)
 		if b[i] == '}' {
