@@ -233,14 +233,19 @@ type Source struct {
 type Decision struct {
 	// Type is PASSED, WARNING, REJECTED, NOT_EXECUTED or a value Jumio adds
 	// later. Platform: decision.type (NOT_EXECUTED when the status is
-	// expired or Jumio sent none). Netverify: derived from
+	// expired or Jumio sent none), WARNING instead of a PASSED that the
+	// details contradict (a capability WARNING, REJECTED or of an
+	// undocumented decision; no capability at all). Netverify: derived from
 	// verificationStatus, transactionResult or the document status, then
 	// lowered by identity verification and additional checks (a
 	// NO_MATCH similarity rejects an APPROVED_VERIFIED ID); an unknown
 	// verificationStatus is WARNING (REJECTED for DENIED_… and ERROR_…),
 	// never a type of its own. WARNING, never PASSED, when a field
 	// carrying an outcome could not be read (UnreadableFields), unless
-	// REJECTED or expired.
+	// REJECTED or expired. Never PASSED unless the verification ended
+	// (status PROCESSED): NOT_EXECUTED, labelled with the status, while
+	// it runs (INITIATED, ACQUIRED), WARNING for a status kycflow does
+	// not know.
 	Type DecisionType `json:"type"`
 	// Label is Jumio's decision label. Platform: decision.details.label
 	// (the status when expired). Netverify: the type, or for expiry the
@@ -293,8 +298,9 @@ type Capability struct {
 	// ID is the capability entry id. Platform: capabilities.<name>[].id.
 	// Netverify: none.
 	ID string `json:"id,omitempty"`
-	// Decision is the entry's decision. Platform: decision.type
-	// (NOT_EXECUTED when absent). Netverify: derived.
+	// Decision is the entry's decision. Platform: decision.type (an
+	// entry without one is unreadable: WARNING / UNREADABLE). Netverify:
+	// derived.
 	Decision DecisionType `json:"decision"`
 	// Label is the entry's label. Platform: decision.details.label.
 	// Netverify: derived; an unknown Netverify value is kept as the label.

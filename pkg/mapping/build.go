@@ -182,6 +182,18 @@ func (b *builder) finish() events.Result {
 			r.Decision.RiskScore = ptr(-1.0)
 		}
 	}
+	// Only a verification that ended has a verdict: a PASSED of one still
+	// running (INITIATED, ACQUIRED; Netverify PENDING) is not executed yet,
+	// and one of a status kycflow does not know (or of none) goes to
+	// manual review.
+	if r.Decision.Type == events.DecisionPassed && r.Status != events.StatusProcessed && !r.Status.Expired() {
+		switch r.Status {
+		case events.StatusInitiated, events.StatusAcquired:
+			r.Decision.Type, r.Decision.Label = events.DecisionNotExecuted, string(r.Status)
+		default:
+			r.Decision.Type, r.Decision.Label = events.DecisionWarning, string(events.DecisionWarning)
+		}
+	}
 	// A field that carries an outcome and could not be read never leaves
 	// the verdict standing: the result goes to manual review (WARNING),
 	// unless it is already REJECTED, or expired (no outcome at all);

@@ -180,6 +180,25 @@ Rules for every result:
 - SESSION_EXPIRED and TOKEN_EXPIRED give decision NOT_EXECUTED (label: the status,
   risk score -1 when Jumio gave one), whatever decision Jumio reported: it has been
   seen to report an expired session as REJECTED/100.
+- Only a verification that ended can pass: a PASSED decision of a workflow still
+  running (INITIATED, ACQUIRED; a Netverify scan still PENDING) becomes NOT_EXECUTED,
+  labelled with the status, and one of a status kycflow does not know (or of none)
+  WARNING.
+- A PASSED that the rest of the document contradicts does not stand; it becomes
+  WARNING, a manual review:
+  - Platform: a capability WARNING or REJECTED, or with a decision type Jumio does not
+    document (` + "`FAILED`, `rejected`" + `); no capability entry at all (` + "`capabilities`" + ` is then
+    named unreadable). A NOT_EXECUTED capability does not lower it. A decision type
+    spelled in another case than Jumio's (` + "`passed`" + `) is unreadable, so it never reaches
+    the ` + "`passed`" + ` token of a result subject.
+  - Netverify ID verification: APPROVED_VERIFIED with an ` + "`idScanStatus`" + ` other than
+    SUCCESS (a WARNING usability labelled with it) or an ` + "`idCheck…`" + ` other than OK or
+    N/A (a WARNING imageChecks); a retrieval ` + "`mrzCheck`" + ` other than OK or NOT_AVAILABLE
+    (a WARNING dataChecks). A ` + "`rejectReason`" + ` without a code is unreadable.
+- A JSON object with a key sent twice with different values
+  (` + "`{\"type\":\"REJECTED\",\"type\":\"PASSED\"}`" + `) is unreadable: which one Jumio
+  meant cannot be known. Where it carries an outcome, the field is named unreadable; a whole document of that kind is
+  not read at all (retried, then dead-lettered).
 - Capabilities are listed in a fixed order: ` + "`" + strings.Join(capabilityOrder, "`, `") + "`" + `,
   then unknown names alphabetically; within a capability by id, then label.
 - Reasons are the capabilities that did not pass: REJECTED first, then WARNING, then
@@ -202,7 +221,8 @@ it was. The fields: Netverify ` + "`identityVerification`" + ` (and its similari
 ` + "`rejectReason`" + `, document verification's ` + "`document`" + `, and in retrieval ` + "`document`" + `,
 ` + "`document.status`" + `, ` + "`verification`" + ` and each of its fields, each additional check;
 Platform ` + "`decision`" + `, ` + "`capabilities`" + ` and each capability entry (an entry, or its
-decision, of another shape). For such a result:
+decision, of another shape, or an entry without a decision type); retrieval
+` + "`transaction.status`" + `. For such a result:
 
 - ` + "`unreadableFields`" + ` names each field (never its value), and each capability it feeds
   (or, when it feeds none on its own, a capability named after the field) gets a result

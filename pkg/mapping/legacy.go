@@ -126,6 +126,10 @@ func legacyStatus(r events.Result) (string, string, string) {
 		return nvNotReadable, "", ""
 	case has("", events.DecisionWarning):
 		return "", "", ""
+	case slices.ContainsFunc(doc, func(c events.Reason) bool { return !documentedDecision(c.Decision) }):
+		// A document capability whose decision Jumio does not document:
+		// nothing says the document passed.
+		return "", "", ""
 	}
 	switch r.Decision.Type {
 	case events.DecisionRejected:

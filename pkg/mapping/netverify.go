@@ -95,7 +95,7 @@ func FromNetverifyData(ev events.CallbackEvent, d *wire.NetverifyData, t *Tables
 	}
 	for _, w := range d.Warnings {
 		switch field, _, _ := strings.Cut(w, "["); {
-		case field == "document" || field == "document.status" || field == "verification":
+		case field == "document" || field == "document.status" || field == "verification" || field == "transaction.status":
 			b.unreadable(field)
 		case strings.HasPrefix(field, "verification.rejectReason"):
 			b.unreadable("verification.rejectReason", rejectCapability(vs))
@@ -111,10 +111,16 @@ func FromNetverifyData(ev events.CallbackEvent, d *wire.NetverifyData, t *Tables
 			b.unreadable("verification.additionalChecks."+name, checkCapability(name))
 		}
 	}
+	b.codeless("verification.rejectReason", vs, v.RejectReason)
 	b.decide(vs, v.RejectReason)
 	b.identity("verification.identityVerification", v.IdentityVerification)
 	b.additionalChecks(v.AdditionalChecks)
 	b.attach(capDataChecks, map[string]string{"mrzCheck": word(v.MRZCheck)})
+	if mrz := strings.ToUpper(word(v.MRZCheck)); mrz != "" && mrz != "OK" && mrz != "NOT_AVAILABLE" {
+		// OK and NOT_AVAILABLE are all Jumio documents (docs/jumio.md
+		// 3.3): anything else is a check that did not say it passed.
+		b.add(capDataChecks, events.DecisionWarning, mrz, map[string]string{"field": "verification.mrzCheck"})
+	}
 	b.lowerDecision()
 
 	setIdentity(r, documentIdentity(d.Document))
@@ -209,8 +215,12 @@ func (b *builder) netverifyID(ev events.CallbackEvent, cb *wire.NetverifyCallbac
 			b.unreadable(w, capSimilarity, capLiveness)
 		}
 	}
+	b.codeless("rejectReason", vs, cb.RejectReason)
 	b.decide(vs, cb.RejectReason)
 	b.identity("identityVerification", cb.IdentityVerification)
+	if vs == nvApproved {
+		b.approvedChecks(cb)
+	}
 	b.lowerDecision()
 
 	setIdentity(r, callbackIdentity(cb))
@@ -235,6 +245,31 @@ func (b *builder) netverifyID(ev events.CallbackEvent, cb *wire.NetverifyCallbac
 	}
 	r.Timestamps.Created = utc(cb.TransactionDate.Time)
 	r.Timestamps.Started = utc(cb.FirstAttemptDate.Time)
+}
+
+// codeless names a rejectReason without a code (none, "N/A", only a
+// description or details) unreadable: Jumio sends one only with a
+// rejection (docs/jumio.md 2.4), and what it rejects cannot be read.
+func (b *builder) codeless(field, vs string, rr *wire.RejectReason) {
+	if rr != nil && word(rr.Code) == "" {
+		b.unreadable(field, rejectCapability(vs))
+	}
+}
+
+// approvedChecks holds an APPROVED_VERIFIED callback to the scan status
+// and ID checks Netverify sends with it: idScanStatus SUCCESS, each
+// idCheck… OK (or N/A, not checked; docs/jumio.md 2.3). Any other value
+// contradicts the approval: a WARNING usability (idScanStatus) or image
+// check (idCheck…) labelled with the value, so that a person looks at it.
+func (b *builder) approvedChecks(cb *wire.NetverifyCallback) {
+	if st := strings.ToUpper(word(cb.IDScanStatus)); st != "" && st != "SUCCESS" {
+		b.add(capUsability, events.DecisionWarning, st, map[string]string{"field": "idScanStatus"})
+	}
+	for _, k := range slices.Sorted(maps.Keys(cb.IDChecks)) {
+		if v := strings.ToUpper(word(cb.IDChecks[k])); v != "" && v != "OK" {
+			b.add(capImageChecks, events.DecisionWarning, v, map[string]string{"field": k})
+		}
+	}
 }
 
 func (b *builder) livenessImages(hrefs []string) {

@@ -70,6 +70,11 @@ func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) e
 			b.unreadable(w)
 		}
 	}
+	if t := r.Decision.Type; !documentedDecision(t) && documentedDecision(events.DecisionType(strings.ToUpper(string(t)))) {
+		// "passed" is not Jumio's PASSED, and must not become the
+		// "passed" of a result subject either.
+		b.unreadable("decision")
+	}
 
 	for _, name := range capabilityNames(d) {
 		if word(name) == "" {
@@ -80,6 +85,7 @@ func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) e
 		}
 	}
 	b.extract(d.Capabilities[capExtraction])
+	b.contradicted(d)
 
 	categories := map[string]string{}
 	for _, c := range d.Credentials {
@@ -134,6 +140,47 @@ func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) e
 	out.VerificationStatus, _, _ = LegacyStatus(out)
 	out.IdentityVerification = LegacyIdentity(out)
 	return out
+}
+
+// contradicted keeps a PASSED that the details do not bear out from
+// standing: details of an ended workflow without a single capability
+// entry (nothing shows what passed: unreadable "capabilities"), and a
+// capability that did not pass (WARNING, REJECTED) or whose decision is
+// none Jumio documents. Jumio's overall decision is made from its
+// capabilities' (docs/jumio.md 4.6), so either is a document kycflow cannot
+// read as a pass: it goes to manual review (WARNING), with the capability
+// among the reasons. NOT_EXECUTED capabilities do not lower it: a
+// capability a workflow did not need is not executed.
+func (b *builder) contradicted(d *wire.WorkflowDetails) {
+	r := &b.r
+	if r.Decision.Type != events.DecisionPassed {
+		return
+	}
+	entries := 0
+	for _, list := range d.Capabilities {
+		entries += len(list)
+	}
+	if entries == 0 && !slices.Contains(r.UnreadableFields, "capabilities") {
+		b.unreadable("capabilities")
+		return
+	}
+	for _, e := range b.caps {
+		if e.Decision == events.DecisionWarning || e.Decision == events.DecisionRejected || !documentedDecision(e.Decision) {
+			r.Decision.Type = events.DecisionWarning
+			r.Decision.Label = string(events.DecisionWarning)
+			return
+		}
+	}
+}
+
+// documentedDecision reports whether d is one of the decision types Jumio
+// documents, spelled as Jumio does.
+func documentedDecision(d events.DecisionType) bool {
+	switch d {
+	case events.DecisionPassed, events.DecisionWarning, events.DecisionRejected, events.DecisionNotExecuted:
+		return true
+	}
+	return false
 }
 
 // capabilityNames are the capabilities of d in the order Jumio sent them
