@@ -114,12 +114,24 @@ func EnrichedSubject(accountID, executionID string) string {
 
 // ResultSubject is the subject of a result published for downstream
 // services: <prefix>.<decision>.<workflowKey>.<account>.<execution>, where
-// prefix defaults to SubjectResults and decision is lower case.
+// prefix defaults to SubjectResults and decision is lower case. A decision
+// that is one of the four only in another spelling ("passed", "Passed")
+// is not one of them: its token is "undocumented", so that a subscriber
+// to the passed results never receives it.
 func ResultSubject(prefix string, decision DecisionType, workflowKey, accountID, executionID string) string {
 	if prefix == "" {
 		prefix = SubjectResults
 	}
-	return prefix + "." + Token(strings.ToLower(string(decision))) + "." + Token(workflowKey) + "." + AccountToken(accountID) + "." + Token(executionID)
+	token := strings.ToLower(string(decision))
+	switch decision {
+	case DecisionPassed, DecisionWarning, DecisionRejected, DecisionNotExecuted:
+	default:
+		switch DecisionType(strings.ToUpper(token)) {
+		case DecisionPassed, DecisionWarning, DecisionRejected, DecisionNotExecuted:
+			token = "undocumented"
+		}
+	}
+	return prefix + "." + Token(token) + "." + Token(workflowKey) + "." + AccountToken(accountID) + "." + Token(executionID)
 }
 
 // DLQSubject is the subject of a dead letter:

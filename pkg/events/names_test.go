@@ -13,6 +13,11 @@ func TestSubjects(t *testing.T) {
 		{EnrichedSubject("acc", "exe"), "jumio.enriched.acc.exe"},
 		{ResultSubject("", DecisionNotExecuted, "10011", "acc", "exe"), "jumio.results.not_executed.10011.acc.exe"},
 		{ResultSubject("jumio.results.crm", DecisionPassed, "", "", "exe"), "jumio.results.crm.passed._.legacy.exe"},
+		// A decision Jumio does not document passes through, but never
+		// as the token of one it does.
+		{ResultSubject("", "FAILED", "10011", "acc", "exe"), "jumio.results.failed.10011.acc.exe"},
+		{ResultSubject("", "passed", "10011", "acc", "exe"), "jumio.results.undocumented.10011.acc.exe"},
+		{ResultSubject("", "Not_Executed", "10011", "acc", "exe"), "jumio.results.undocumented.10011.acc.exe"},
 		{DLQSubject(StageEnrich, "", "acc", "exe"), "jumio.dlq.enrich.acc.exe"},
 		{DLQSubject(StageNotify, "crm-webhook", "acc", "exe"), "jumio.dlq.notify-crm-webhook.acc.exe"},
 		{Token("a.b*c>d e"), "a_b_c_d_e"},
