@@ -352,3 +352,43 @@ func TestBrokerHiccups(t *testing.T) {
 		t.Errorf("ledger %+v: want a result and a dead letter", l)
 	}
 }
+
+// TestNetverifyFormReadsAsStored: a stored Netverify callback whose form
+// does not read as the event ingest stored it under (its kind, reference
+// or status) is dead-lettered as permanent, without a request to Jumio
+// and without a result: the enricher never maps fields ingest did not
+// check.
+func TestNetverifyFormReadsAsStored(t *testing.T) {
+	h := newHarness(t, jumiotest.Config{})
+	_, scans := jumiotest.Generate(jumiotest.Scenario{Seed: 5, NetverifyScans: 4})
+	cfg := h.config()
+	cfg.NetverifyConfirm = enricher.ConfirmOff
+	h.start(cfg, nil)
+	other := scans[3].Reference
+	payloads := map[string][]byte{}
+	for i, change := range []func(ev *events.CallbackEvent){
+		func(ev *events.CallbackEvent) { ev.WorkflowExecutionID = other },
+		func(ev *events.CallbackEvent) { ev.Status = "DENIED_FRAUD" },
+		func(ev *events.CallbackEvent) { ev.Kind = events.KindAuthentication },
+	} {
+		body := h.jumio.NetverifyCallback(scans[i], time.Now())
+		m, err := wire.ParseNetverifyCallback(mustParseQuery(t, string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := m.Event(wire.RegionAMER, time.Now(), string(body))
+		if ev.Status == "DENIED_FRAUD" {
+			ev.Status = "APPROVED_VERIFIED"
+		}
+		change(&ev)
+		h.publish(ev, nil)
+		payloads[ev.EventID], _ = json.Marshal(ev)
+	}
+	l := h.settle(3)
+	if l.DeadLetters != 3 || l.Results != 0 {
+		t.Fatalf("ledger %+v: want 3 dead letters and no result", l)
+	}
+	for _, m := range h.deadLetters() {
+		checkDeadLetter(t, m.Subject, m.Header, m.Data, payloads, enricher.ClassPermanent, "invalid")
+	}
+}

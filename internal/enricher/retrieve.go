@@ -103,6 +103,11 @@ func (e *Enricher) netverify(ctx context.Context, c *callback, now time.Time) (e
 	if err != nil {
 		return events.EnrichedEvent{}, err
 	}
+	// The form must read as ingest read it when it checked and stored
+	// it: the kind, reference and status ingest stored the callback under.
+	if m.Kind != c.ev.Kind || m.Reference() != c.ev.WorkflowExecutionID || m.Status() != c.ev.Status {
+		return events.EnrichedEvent{}, permanent(fmt.Errorf("%w: the form does not read as the stored event's kind, reference and status", ErrInvalidCallback))
+	}
 	if e.confirm && m.ID != nil {
 		return e.confirmScan(ctx, c, now)
 	}

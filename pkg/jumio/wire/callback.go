@@ -310,11 +310,31 @@ func newForm(values url.Values) form {
 // documents, so that reading a callback does not allocate one per field.
 var lowerNames = map[string]string{}
 
+// lower folds the ASCII letters of name only, as ingest's scan of the
+// form does (idField): with Unicode folding, "JUMİOIDSCANREFERENCE" (a
+// dotted capital I) or a Kelvin sign K would name a field here that
+// ingest never read, so that ingest checked one reference and the
+// enricher mapped another.
 func lower(name string) string {
 	if l, ok := lowerNames[name]; ok {
 		return l
 	}
-	return strings.ToLower(name)
+	return asciiLower(name)
+}
+
+// asciiLower returns s with A–Z lowered and every other byte as it is.
+func asciiLower(s string) string {
+	i := strings.IndexFunc(s, func(r rune) bool { return 'A' <= r && r <= 'Z' })
+	if i < 0 {
+		return s
+	}
+	b := []byte(s)
+	for j := i; j < len(b); j++ {
+		if 'A' <= b[j] && b[j] <= 'Z' {
+			b[j] += 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 func (f form) get(name string) string { return strings.TrimSpace(NA(f[lower(name)])) }
@@ -483,7 +503,7 @@ func init() {
 		"identityVerification", "idCheckMRZCode", "transactionReference", "enrollmentTransactionReference",
 		"transactionResult", "scanSource", "userReference", "scanReference", "timestamp", "transaction", "document",
 	}, idChecks...) {
-		lowerNames[k] = strings.ToLower(k)
+		lowerNames[k] = asciiLower(k)
 	}
 }
 

@@ -408,6 +408,10 @@ func FuzzParseNetverifyCallback(f *testing.F) {
 		f.Add([]byte(nil), strings.TrimSpace(string(b)))
 	}
 	f.Add([]byte("callbackType=NETVERIFYID&jumioIdScanReference="+tolScan+"&verificationStatus=X"), "callbackDate=2021-05-10T08%3A05%3A10Z")
+	// Field names that only Unicode case folding would read as Jumio's.
+	f.Add([]byte("callBackType=NETVERIFYID&jumioIdScanReference="+tolScan+"&verificationStatus=DENIED_FRAUD&VER%C4%B0FICATIONSTATUS=APPROVED_VERIFIED"), "")
+	f.Add([]byte("CALLBAC%E2%84%AATYPE=NETVERIFY_AUTHENTICATION&jumioIdScanReference="+tolScan+"&verificationStatus=DENIED_FRAUD"), "")
+	f.Add([]byte("jumioIdScanReference="+tolScan+"&verificationStatus=DENIED_FRAUD"+strings.Repeat("&", 9998)), "x=1")
 	f.Fuzz(func(t *testing.T, body []byte, query string) {
 		m, raw, err := ParseNetverifyRequest(body, query)
 		if err != nil {
@@ -439,8 +443,19 @@ func FuzzParseNetverifyCallback(f *testing.F) {
 			t.Fatalf("second parse differs: %v", err)
 		}
 		light, lightRaw, err := ParseNetverifyRequestIDs(body, query)
-		if err != nil || light.EventID() != id || lightRaw != raw || light.Kind != m.Kind || light.UserReference() != m.UserReference() {
+		if err != nil || light.EventID() != id || lightRaw != raw || light.Kind != m.Kind || light.UserReference() != m.UserReference() ||
+			light.Reference() != m.Reference() || light.Status() != m.Status() {
 			t.Fatalf("ParseNetverifyRequestIDs differs: %v", err)
+		}
+		// The enricher reads the stored form (body&query) as one: it must
+		// parse, and read as ingest read it.
+		values, _, err := NetverifyForm([]byte(raw), "")
+		if err != nil {
+			t.Fatalf("the stored form does not parse again: %v", err)
+		}
+		stored, err := ParseNetverifyCallback(values)
+		if err != nil || stored.Kind != light.Kind || stored.Reference() != light.Reference() || stored.Status() != light.Status() || stored.UserReference() != light.UserReference() {
+			t.Fatalf("the stored form reads differently: %v", err)
 		}
 	})
 }

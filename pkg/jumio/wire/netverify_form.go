@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"net/url"
+	"strings"
 
 	"github.com/kycflow/kycflow/pkg/events"
 )
@@ -23,6 +24,11 @@ func NetverifyForm(body []byte, rawQuery string) (values url.Values, raw string,
 	if err := checkForm(rawQuery); err != nil {
 		return nil, "", err
 	}
+	raw = rawForm(body, rawQuery)
+	if strings.Count(raw, "&")+1 > maxFormParams {
+		// The stored form (body&query) must parse again as one.
+		return nil, "", malformed("body")
+	}
 	values, err = url.ParseQuery(string(body))
 	if err != nil {
 		return nil, "", malformed("body")
@@ -36,7 +42,7 @@ func NetverifyForm(body []byte, rawQuery string) (values url.Values, raw string,
 			values[k] = append(values[k], vs...)
 		}
 	}
-	return values, rawForm(body, rawQuery), nil
+	return values, raw, nil
 }
 
 // rawForm is a Netverify callback as stored: the (trimmed) body, then the

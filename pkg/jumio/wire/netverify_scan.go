@@ -47,15 +47,17 @@ func scanIDForm(body []byte, rawQuery string) (form, []events.FormField, string,
 	if len(body) > 0 && rawQuery != "" {
 		parts = [2]string{raw[:len(body)], raw[len(body)+1:]}
 	}
+	if strings.Count(raw, "&")+1 > maxFormParams {
+		// Counted on the form as stored (body&query), which the enricher
+		// parses again as one.
+		return nil, nil, "", malformed("body")
+	}
 	var kept [len(idFields)]scanned
 	dec := &decoder{size: escapedLen(raw)}
 	fields := make([]events.FormField, 0, strings.Count(raw, "&")+1)
 	for _, part := range parts {
 		if part == "" {
 			continue
-		}
-		if strings.Count(part, "&")+1 > maxFormParams {
-			return nil, nil, "", malformed("body")
 		}
 		var err error
 		if fields, err = scanQuery(part, &kept, dec, fields); err != nil {
@@ -177,11 +179,30 @@ func (d *decoder) unescape(s string) string {
 // when it is none of them.
 func idField(key string) int {
 	for i, name := range idFields {
-		if len(name) == len(key) && strings.EqualFold(name, key) {
+		if asciiEqualFold(name, key) {
 			return i
 		}
 	}
 	return -1
+}
+
+// asciiEqualFold reports whether lower (lower case) and s are equal with
+// the ASCII letters of s folded; other bytes must be equal as they are
+// (see lower: no Unicode folding).
+func asciiEqualFold(lower, s string) bool {
+	if len(lower) != len(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func isHex(c byte) bool {
