@@ -91,6 +91,12 @@ func (s *Service) callback(api events.API, read readFunc) http.Handler {
 			return
 		}
 		dup, err := s.store(ctx, ev)
+		if errors.Is(err, nats.ErrMaxPayload) {
+			// It can never be stored: asking Jumio to send it again
+			// (503) would not help.
+			s.fail(w, r, apiName, reject(http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, "Body too large", "the callback is too large to store"))
+			return
+		}
 		if err != nil {
 			outcome = OutcomeUnavailable
 			s.unavailable(w, r, ev, err)

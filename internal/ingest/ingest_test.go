@@ -539,6 +539,36 @@ func TestRateLimit(t *testing.T) {
 			t.Errorf("stored: got %d, want 0", n)
 		}
 	})
+	t.Run("secret guesses", func(t *testing.T) {
+		// Guesses at the secret segment spend the sender's budget as
+		// callbacks do: past it, 429, and no guess gets a 404 more.
+		h := startIngest(t, nil, func(c *ingest.Config) {
+			limited(c)
+			c.CheckSourceIP = false
+			c.PathSecret = secret(pathSecret)
+		})
+		guess := func(i int, addr string) response {
+			cb := bench.PlatformCallback(t.Name(), i)
+			return h.post(t, "/callbacks/platform/guess-"+strconv.Itoa(i), cb.ContentType, cb.Body, from(addr))
+		}
+		for i := range burst {
+			if r := guess(i, "198.51.100.7"); r.status != http.StatusNotFound {
+				t.Fatalf("guess %d: got %d, want 404", i, r.status)
+			}
+		}
+		if r := guess(burst, "198.51.100.7"); r.status != http.StatusTooManyRequests || r.problem.Type != httpserver.ProblemTypeBase+ingest.ReasonRateLimited {
+			t.Errorf("guess past the burst: got %d %q, want 429 rate-limited", r.status, r.problem.Type)
+		}
+		cb := bench.PlatformCallback(t.Name(), 9)
+		if r := h.post(t, "/callbacks/platform/"+pathSecret, cb.ContentType, cb.Body, from("198.51.100.7")); r.status != http.StatusTooManyRequests {
+			t.Errorf("the right secret from the same address past its budget: got %d, want 429", r.status)
+		}
+		for i := range 3 * burst {
+			if r := guess(10+i, "192.0.2.1"); r.status != http.StatusNotFound {
+				t.Fatalf("an allowed source's guess %d: got %d, want 404 (never rate limited)", i, r.status)
+			}
+		}
+	})
 	t.Run("IPv6 by the configured prefix", func(t *testing.T) {
 		// Two /64s of one /56 share a bucket at prefix 56, which the
 		// default 64 would keep apart; the next /56 has its own.

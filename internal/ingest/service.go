@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -63,6 +64,9 @@ type Service struct {
 func New(cfg Config, nc *nats.Conn, tel *telemetry.Telemetry) (*Service, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("ingest: config: %w", err)
+	}
+	if err := fitsPayload(cfg.MaxBodyBytes, nc.MaxPayload()); err != nil {
 		return nil, fmt.Errorf("ingest: config: %w", err)
 	}
 	js, err := jetstream.New(nc)
@@ -160,6 +164,13 @@ func (s *Service) route(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	if !s.secretOK(rt.segment) {
+		// Guesses at the secret segment count against the sender's rate
+		// limit (and meet the source check) like callbacks do, so that
+		// guessing is throttled too.
+		if rj := s.checkSource(clientAddr(r, s.trusted), time.Now(), w); rj != nil {
+			s.fail(w, r, string(rt.api), rj)
+			return
+		}
 		s.fail(w, r, string(rt.api), errWrongSecret)
 		return
 	}
@@ -174,6 +185,24 @@ func (s *Service) route(w http.ResponseWriter, r *http.Request, rt route) {
 	case events.APINetverify:
 		s.Handlers.Netverify.ServeHTTP(w, r)
 	}
+}
+
+// storedOverhead bounds what a stored callback adds to its body: the
+// event's other fields and the message headers.
+const storedOverhead = 4 << 10
+
+// fitsPayload checks that the largest body accepted can be stored: JSON
+// escaping makes a control character six bytes (\u0001), so a body of
+// limit bytes can take 6×limit once stored, and a message larger than the
+// server's max_payload (maxPayload, 0 when not known yet) could never be
+// stored: ingest would answer 503 to a callback Jumio then retries in
+// vain.
+func fitsPayload(limit, maxPayload int64) error {
+	if maxPayload <= 0 || 6*limit+storedOverhead <= maxPayload {
+		return nil
+	}
+	return fmt.Errorf("KYCFLOW_INGEST_MAX_BODY_BYTES=%d: a callback this large can take up to %d bytes once stored, more than the NATS server's max_payload of %d; set it to at most %d, or raise max_payload",
+		limit, 6*limit+storedOverhead, maxPayload, (maxPayload-storedOverhead)/6)
 }
 
 // secretOK compares the segment with the configured secret in constant

@@ -44,6 +44,9 @@ func WithStoreKey(key string) Option { return func(c *embedded.Config) { c.Store
 // WithStoreDir uses dir instead of a fresh temporary directory.
 func WithStoreDir(dir string) Option { return func(c *embedded.Config) { c.StoreDir = dir } }
 
+// WithMaxPayload sets the largest message the server accepts.
+func WithMaxPayload(n int32) Option { return func(c *embedded.Config) { c.MaxPayload = n } }
+
 // Start runs a server that lets anyone in and stops it when the test
 // ends.
 func Start(t testing.TB, opts ...Option) *Server {
@@ -118,6 +121,19 @@ func (s *Server) Stop() {
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
+	s.start()
+}
+
+// RestartWith restarts the server on the same port and store with opts
+// applied to its configuration.
+func (s *Server) RestartWith(opts ...Option) {
+	s.t.Helper()
+	s.Stop()
+	s.mu.Lock()
+	for _, opt := range opts {
+		opt(&s.cfg)
+	}
+	s.mu.Unlock()
 	s.start()
 }
 

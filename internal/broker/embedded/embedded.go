@@ -9,6 +9,7 @@
 package embedded
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -31,6 +32,8 @@ type Config struct {
 	SyncAlways bool
 	// MaxStore caps JetStream file storage (0: server default).
 	MaxStore int64
+	// MaxPayload is the largest message the server accepts (0: 8 MiB).
+	MaxPayload int32
 	// ServerName names the server.
 	ServerName string
 	// Configure, when set, changes the server options last, before the
@@ -92,7 +95,7 @@ func Run(cfg Config) (*Server, error) {
 		SyncAlways:            cfg.SyncAlways,
 		NoSigs:                true,
 		NoLog:                 true,
-		MaxPayload:            8 << 20,
+		MaxPayload:            cmp.Or(cfg.MaxPayload, 8<<20),
 		DisableShortFirstPing: true,
 	}
 	if cfg.SyncAlways {
