@@ -264,6 +264,17 @@ func TestNetverifyApprovalNeedsItsChecks(t *testing.T) {
 		{"hologram failed", func(f url.Values) { f.Set("idCheckHologram", "FAILED") }, warning(nil, "imageChecks WARNING/FAILED")},
 		{"reject reason without a code", func(f url.Values) { f.Set("rejectReason", `{"rejectReasonDescription":"MANIPULATED_DOCUMENT"}`) },
 			warning([]string{"rejectReason"}, "rejectReason WARNING/UNREADABLE")},
+		// A verdict field sent twice with different values reads as
+		// neither; with the same value it reads.
+		{"status twice", func(f url.Values) { f.Add("verificationStatus", "DENIED_FRAUD") },
+			warning([]string{"verificationStatus"}, "verificationStatus WARNING/UNREADABLE")},
+		{"identity twice", func(f url.Values) { f.Add("identityVerification", `{"similarity":"NO_MATCH","validity":true}`) },
+			warning([]string{"identityVerification"}, "similarity WARNING/UNREADABLE")},
+		{"check twice", func(f url.Values) { f.Add("idCheckHologram", "FAILED") },
+			warning([]string{"idCheckHologram"}, "imageChecks WARNING/UNREADABLE")},
+		{"scan status twice", func(f url.Values) { f.Add("IDSCANSTATUS", "ERROR") },
+			warning([]string{"idScanStatus"}, "usability WARNING/UNREADABLE")},
+		{"same status twice", func(f url.Values) { f.Add("verificationStatus", "APPROVED_VERIFIED") }, passed},
 	} {
 		t.Run("callback "+tc.name, func(t *testing.T) {
 			f := approvedForm(t)

@@ -198,7 +198,10 @@ Rules for every result:
 - A JSON object with a key sent twice with different values
   (` + "`{\"type\":\"REJECTED\",\"type\":\"PASSED\"}`" + `) is unreadable: which one Jumio
   meant cannot be known. Where it carries an outcome, the field is named unreadable; a whole document of that kind is
-  not read at all (retried, then dead-lettered).
+  not read at all (retried, then dead-lettered). So is a Netverify callback field that
+  carries an outcome (verificationStatus, identityVerification, rejectReason,
+  idScanStatus, an idCheck…) sent twice, in any case or in body and query string, with
+  different values.
 - Capabilities are listed in a fixed order: ` + "`" + strings.Join(capabilityOrder, "`, `") + "`" + `,
   then unknown names alphabetically; within a capability by id, then label.
 - Reasons are the capabilities that did not pass: REJECTED first, then WARNING, then

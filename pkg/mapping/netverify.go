@@ -208,11 +208,17 @@ func (b *builder) netverifyID(ev events.CallbackEvent, cb *wire.NetverifyCallbac
 		r.Status = events.StatusProcessed
 	}
 	for _, w := range warnings {
-		switch w {
-		case "rejectReason":
+		switch {
+		case w == "rejectReason":
 			b.unreadable(w, rejectCapability(vs))
-		case "identityVerification":
+		case w == "identityVerification":
 			b.unreadable(w, capSimilarity, capLiveness)
+		case w == "verificationStatus":
+			b.unreadable(w)
+		case w == "idScanStatus":
+			b.unreadable(w, capUsability)
+		case strings.HasPrefix(w, "idCheck"):
+			b.unreadable(w, capImageChecks)
 		}
 	}
 	b.codeless("rejectReason", vs, cb.RejectReason)

@@ -306,6 +306,37 @@ func newForm(values url.Values) form {
 	return f
 }
 
+// verdictFields are the fields of an ID-verification callback that carry
+// its outcome.
+var verdictFields = append([]string{"verificationStatus", "identityVerification", "rejectReason", "idScanStatus"}, idChecks...)
+
+// conflicting returns those of names sent more than once (in any case, in
+// body or query string) with different values: the form reads the first
+// of them, but which one Jumio meant cannot be known, so the field is
+// named in Warnings and its outcome unreadable.
+func conflicting(values url.Values, names []string) []string {
+	var out []string
+	for _, name := range names {
+		ln := lower(name)
+		first, seen := "", false
+		for k, vs := range values {
+			if asciiLower(strings.TrimSpace(k)) != ln {
+				continue
+			}
+			for _, v := range vs {
+				v = strings.TrimSpace(NA(v))
+				switch {
+				case !seen:
+					first, seen = v, true
+				case v != first:
+					out = append(out, name)
+				}
+			}
+		}
+	}
+	return out
+}
+
 // lowerNames caches the lower-case form of the field names Jumio
 // documents, so that reading a callback does not allocate one per field.
 var lowerNames = map[string]string{}
@@ -366,6 +397,13 @@ func parseNetverify(values url.Values, full bool) (*NetverifyMessage, error) {
 	m, err := parseForm(newForm(values), full)
 	if err != nil {
 		return nil, err
+	}
+	if full && m.ID != nil {
+		for _, w := range conflicting(values, verdictFields) {
+			if !slices.Contains(m.Warnings, w) {
+				m.Warnings = append(m.Warnings, w)
+			}
+		}
 	}
 	n := 0
 	for _, vs := range values {

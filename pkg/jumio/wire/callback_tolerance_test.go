@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,8 +249,14 @@ func TestNetverifyTolerance(t *testing.T) {
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
-			if len(m.Warnings) != 0 {
-				t.Errorf("warnings: %v", m.Warnings)
+			// The body's value is read, but one sent twice with different
+			// values leaves its outcome unreadable.
+			wantWarnings := []string(nil)
+			if tc.name == "body wins over query string" {
+				wantWarnings = []string{"verificationStatus"}
+			}
+			if !slices.Equal(m.Warnings, wantWarnings) {
+				t.Errorf("warnings: %v, want %v", m.Warnings, wantWarnings)
 			}
 			wantRaw := strings.Trim(tc.body+"&"+tc.query, "&")
 			if raw != wantRaw {
