@@ -109,6 +109,11 @@ func (w *world) run(r *Reconciler) {
 		_, err := w.js.KeyValue(context.Background(), Bucket)
 		return err == nil
 	})
+	// Run creates its consumer after the bucket: callbacksAcked reads it.
+	w.eventually("the consumer exists", func() bool {
+		_, err := w.js.Consumer(context.Background(), events.StreamCallbacks, Durable)
+		return err == nil
+	})
 }
 
 func (w *world) eventually(what string, cond func() bool) {
