@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/kycflow/kycflow/internal/broker"
@@ -226,8 +227,16 @@ func (rt *route) prepare(ctx context.Context, msg *message.Message) (j job, ok b
 // unavailable; err is what handle returns then.
 func (rt *route) claim(ctx context.Context, msg *message.Message, j job) (claimed attempt, ok bool, err error) {
 	lctx, cancel := context.WithTimeout(ctx, opTimeout)
-	v, claimed, wait, err := rt.n.ledger.begin(lctx, j.key, j.want)
-	cancel()
+	defer cancel()
+	newer, err := rt.superseded(lctx, msg, j)
+	if err != nil {
+		j.logger().WarnContext(ctx, "enriched stream unavailable; retrying", "error", err)
+		return claimed, false, rt.retry(ctx, msg, rt.Retry.delay(j.attempt, 0), "ledger")
+	}
+	v, claimed, wait, err := stale, attempt{}, time.Duration(0), error(nil)
+	if !newer {
+		v, claimed, wait, err = rt.n.ledger.begin(lctx, j.key, j.want)
+	}
 	switch {
 	case err != nil:
 		j.logger().WarnContext(ctx, "delivery record unavailable; retrying", "error", err)
@@ -251,6 +260,39 @@ func (rt *route) claim(ctx context.Context, msg *message.Message, j job) (claime
 		return claimed, false, rt.retry(ctx, msg, wait+rand.N(time.Second), "busy")
 	}
 	return claimed, true, nil
+}
+
+// superseded reports whether a result of a verification that has not
+// ended (INITIATED, ACQUIRED, a status kycflow does not know) was
+// followed, in JUMIO_ENRICHED, by another result of its execution: the
+// delivery records are kept per status, so without this an ACQUIRED result
+// waiting for a retry would reach the receiver after the PROCESSED one and
+// leave it on the outdated state. The enricher stores an execution's
+// results in the order of their callbacks (it drops older ones), so a
+// later message of the execution's subject is a newer result. A result
+// that ended is never superseded, and a replay asking for redelivery is
+// delivered as asked. It costs one direct get, for unfinished results
+// only.
+func (rt *route) superseded(ctx context.Context, msg *message.Message, j job) (bool, error) {
+	st := j.in.result.Status
+	if st == events.StatusProcessed || st.Expired() || j.want.redeliver {
+		return false, nil
+	}
+	seq, subject := broker.StreamSeq(msg), broker.Subject(msg)
+	rt.n.mu.Lock()
+	enriched := rt.n.enriched
+	rt.n.mu.Unlock()
+	if seq == 0 || subject == "" || enriched == nil {
+		return false, nil
+	}
+	last, err := enriched.GetLastMsgForSubject(ctx, subject)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return false, nil // erased meanwhile: the records decide
+	case err != nil:
+		return false, err
+	}
+	return last.Sequence > seq, nil
 }
 
 // settle ends an attempt whose sink call returned err: recorded when it

@@ -45,6 +45,8 @@ type Notifier struct {
 	mu      sync.Mutex
 	ledger  *ledger
 	ready   bool
+	// enriched is JUMIO_ENRICHED, read by superseded.
+	enriched jetstream.Stream
 	// decoded shares each message's decoded result among the routes.
 	decoded *decodings
 
@@ -252,8 +254,13 @@ func (n *Notifier) ensureBucket(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("notifier: delivery bucket: %w", err)
 	}
+	enriched, err := n.js.Stream(cctx, events.StreamEnriched)
+	if err != nil {
+		return fmt.Errorf("notifier: %s: %w", events.StreamEnriched, err)
+	}
 	n.mu.Lock()
 	n.ledger = &ledger{kv: kv, now: n.cfg.Now}
+	n.enriched = enriched
 	n.mu.Unlock()
 	return nil
 }

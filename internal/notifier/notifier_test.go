@@ -530,6 +530,32 @@ func TestOlderResultNeverFollowsANewerOne(t *testing.T) {
 	}
 }
 
+// TestUnfinishedResultNeverFollowsTheNextOne: the delivery records are
+// kept per status, so an ACQUIRED result that waits for a retry while the
+// execution's PROCESSED result goes through is suppressed as stale on its
+// retry, not delivered after it; an unfinished result nothing followed is
+// delivered.
+func TestUnfinishedResultNeverFollowsTheNextOne(t *testing.T) {
+	acquired := func(r *events.Result) { r.Status = events.StatusAcquired }
+	h := newHarness(t)
+	rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
+	rcv.Fail(1, http.StatusServiceUnavailable, http.Header{"Retry-After": {"2"}})
+	h.start(testConfig(), rcv.Route("hook", events.PolicyFull))
+	h.publish(result(1, acquired, decided(events.DecisionNotExecuted), sentAt(0)), nil)
+	waitFor(t, "the unfinished result to fail", func() bool { return h.metric("kycflow_notifier_retries_total", "hook") == 1 })
+	h.publish(result(1, decided(events.DecisionPassed), sentAt(time.Minute)), nil)
+	waitFor(t, "the unfinished result suppressed", func() bool { return h.metric("kycflow_notifier_suppressed_total", "hook") == 1 })
+	var got []events.Status
+	for _, r := range rcv.Accepted() {
+		got = append(got, r.Envelope.Data.Status)
+	}
+	if !slices.Equal(got, []events.Status{events.StatusProcessed}) {
+		t.Errorf("delivered statuses: got %v, want [PROCESSED]", got)
+	}
+	h.publish(result(2, acquired, decided(events.DecisionNotExecuted), sentAt(0)), nil)
+	waitFor(t, "an unfinished result nothing followed delivered", func() bool { return len(rcv.Accepted()) == 2 })
+}
+
 // TestFirstDeliveryThroughAReplay: a result the route never delivered is a
 // normal delivery even when it comes through a replay asking for
 // redelivery (a redrive): no replay flag, no Kycflow-Replay header, and it
