@@ -235,12 +235,20 @@ func (p *parser) webhook(n *yaml.Node) *WebhookRoute {
 			return w
 		}
 		w.Keys = p.keys(secretNode, "webhook.secretEnv", secretEnv, v)
-	case len(secretFiles) > 0:
+	case len(secretFiles) == 0:
+		p.fail(secretNode, "webhook", fmt.Errorf("%w: no secret named: secretEnv is empty or secretFiles an empty list", ErrSecret))
+	default:
 		var all []string
 		for _, f := range secretFiles {
 			b, err := p.src.ReadFile(f)
 			if err != nil {
 				p.fail(secretNode, "webhook.secretFiles", fmt.Errorf("%w: cannot read %s", ErrSecret, f))
+				continue
+			}
+			if strings.TrimSpace(string(b)) == "" {
+				// A mount that failed during a rotation must not go
+				// unnoticed behind the other file's secrets.
+				p.fail(secretNode, "webhook.secretFiles", fmt.Errorf("%w: %s holds no secret", ErrSecret, f))
 				continue
 			}
 			all = append(all, string(b))

@@ -32,6 +32,7 @@ var env = secrets(map[string]string{
 	"file:/run/secrets/hook":   notifiertest.Secret + "\n",
 	"BAD_SECRET":               "whsec_short",
 	"file:/run/secrets/rotate": notifiertest.Secret + "," + notifiertest.OldSecret,
+	"file:/run/secrets/empty":  "\n",
 })
 
 func TestParseRoutes(t *testing.T) {
@@ -240,10 +241,19 @@ routes:
   - name: both
     policy: full
     webhook: {url: "https://x.example/h", secretEnv: CRM_SECRETS, secretFiles: [/run/secrets/hook]}
+  - name: nofiles
+    policy: full
+    webhook: {url: "https://x.example/h", secretFiles: []}
+  - name: emptyfile
+    policy: full
+    webhook: {url: "https://x.example/h", secretFiles: [/run/secrets/hook, /run/secrets/empty]}
 `, []problem{
 			{5, "unset", "webhook.secretEnv", notifier.ErrSecret}, {8, "malformed", "webhook.secretEnv", events.ErrWebhookSecret},
 			{11, "nofile", "webhook.secretFiles", notifier.ErrSecret}, {14, "none", "webhook", notifier.ErrSecret},
 			{17, "both", "webhook.secretFiles", notifier.ErrSecret},
+			// An empty list, and an empty file beside a good one (a
+			// mount that failed during a rotation), are refused too.
+			{20, "nofiles", "webhook", notifier.ErrSecret}, {23, "emptyfile", "webhook.secretFiles", notifier.ErrSecret},
 		}},
 		{"bad numbers and durations", `
 routes:
