@@ -204,7 +204,11 @@ func (s *WebhookSink) Deliver(ctx context.Context, d Delivery) (err error) {
 	h.Set(events.HeaderWebhookSignature, events.SignWebhook(s.keys.keys, d.ID, ts, body))
 	h.Set(events.HeaderEventID, d.EventID)
 	if d.Replay != nil {
-		h.Set(events.HeaderReplay, d.Replay.String())
+		// The receiver is outside: it learns the replay, not the names
+		// of the other routes it was meant for.
+		m := *d.Replay
+		m.Routes = nil
+		h.Set(events.HeaderReplay, m.String())
 	}
 	s.prop.Inject(ctx, traceHeaders(h))
 
