@@ -135,6 +135,22 @@ func checkDLQ(fs *flag.FlagSet, args []string) error {
 	return err
 }
 
+// allFound fails when a sequence named on the command line ("dlq show
+// 42") is not among the dead letters found: a mistyped number must not
+// read as "no dead letters" and exit 0.
+func (sel dlqSelection) allFound(dls []deadLetter) error {
+	var missing []string
+	for _, seq := range sel.seqs {
+		if !slices.ContainsFunc(dls, func(d deadLetter) bool { return d.Seq == seq }) {
+			missing = append(missing, strconv.FormatUint(seq, 10))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("dlq: no dead letter at sequence %s (of those the other flags select)", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 // readDLQSelection reads the selection flags and the sequences seqArgs.
 func readDLQSelection(fs *flag.FlagSet, seqArgs []string) (dlqSelection, error) {
 	var sel dlqSelection
@@ -216,6 +232,9 @@ func runDLQ(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 	dls, err := sel.find(ctx, s.js)
 	if err != nil {
 		return fmt.Errorf("dlq: %w", err)
+	}
+	if err := sel.allFound(dls); err != nil {
+		return err
 	}
 	switch action {
 	case "list":

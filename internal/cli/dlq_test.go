@@ -82,6 +82,11 @@ func TestRedriveRefusesAnUnreadRoute(t *testing.T) {
 		}
 	}
 	s.kycflow(2, "dlq", "show", "9f2c1e7a-3b4d-4c5e-8f60-1a2b3c4d5e6f")
+	// A sequence that holds no dead letter is an error, not "no dead
+	// letters" and success.
+	if out := s.kycflow(1, "dlq", "show", "99999"); !strings.Contains(out, "no dead letter at sequence 99999") {
+		t.Errorf("dlq show 99999: %q", out)
+	}
 	if out := s.kycflow(0, "dlq", "redrive", "--route", "live"); !strings.Contains(out, "1 dead letter re-driven") {
 		t.Errorf("redrive to a read route: %s", out)
 	}
