@@ -247,56 +247,60 @@ func (c Config) Validate() error {
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	if c.Concurrency < 1 {
-		bad("concurrency must be at least 1")
+		bad("concurrency (KYCFLOW_ENRICHER_CONCURRENCY) must be at least 1")
 	}
 	if c.MaxAckPending != -1 && c.MaxAckPending < c.Concurrency {
-		bad("max ack pending %d is below the concurrency %d", c.MaxAckPending, c.Concurrency)
+		bad("max ack pending %d (KYCFLOW_ENRICHER_MAX_ACK_PENDING) is below the concurrency %d (KYCFLOW_ENRICHER_CONCURRENCY)", c.MaxAckPending, c.Concurrency)
 	}
 	if c.AckWait < time.Second {
-		bad("ack wait must be at least 1s")
+		bad("ack wait %s (KYCFLOW_ENRICHER_ACK_WAIT) must be at least 1s", c.AckWait)
 	}
 	if c.DrainTimeout <= 0 {
-		bad("drain timeout must be positive")
+		bad("drain timeout (KYCFLOW_ENRICHER_DRAIN_TIMEOUT) must be positive")
 	}
 	if c.PullExpiry != 0 && c.PullExpiry < 100*time.Millisecond {
 		bad("pull expiry must be at least 100ms")
 	}
 	if c.RetryMaxAttempts < 1 || c.RetryMaxAge <= 0 {
-		bad("retry max attempts and max age must be positive")
+		bad("retry max attempts and max age (KYCFLOW_ENRICHER_RETRY_MAX_ATTEMPTS, KYCFLOW_ENRICHER_RETRY_MAX_AGE) must be positive")
 	}
 	if c.RetryInitialInterval <= 0 || c.RetryMaxInterval < c.RetryInitialInterval {
-		bad("retry intervals must be positive, the maximum not below the initial one")
+		bad("retry intervals (KYCFLOW_ENRICHER_RETRY_INITIAL_INTERVAL, KYCFLOW_ENRICHER_RETRY_MAX_INTERVAL) must be positive, the maximum not below the initial one")
 	}
 	if len(c.NotReadySchedule) == 0 {
-		bad("the not-ready schedule needs at least one delay")
+		bad("the not-ready schedule (KYCFLOW_ENRICHER_NOT_READY_SCHEDULE) needs at least one delay")
 	}
 	for _, d := range c.NotReadySchedule {
 		if d <= 0 {
-			bad("the not-ready schedule holds a delay that is not a positive duration")
+			bad("the not-ready schedule (KYCFLOW_ENRICHER_NOT_READY_SCHEDULE) holds a delay that is not a positive duration")
 			break
 		}
 	}
 	if c.WorkConcurrency < 1 {
-		bad("work concurrency must be at least 1")
+		bad("work concurrency (KYCFLOW_ENRICHER_WORK_CONCURRENCY) must be at least 1")
 	}
 	if u := c.MigrationCallbackURL; u != "" {
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || len(u) > 255 {
-			bad("the migration callback URL is not an http(s) URL of at most 255 characters")
+			bad("the migration callback URL (KYCFLOW_ENRICHER_MIGRATION_CALLBACK_URL) is not an http(s) URL of at most 255 characters")
 		}
 	}
 	switch c.NetverifyConfirm {
 	case ConfirmAuto, ConfirmOn, ConfirmOff:
 	default:
-		bad("Netverify confirmation %q is not auto, true or false", c.NetverifyConfirm)
+		bad("Netverify confirmation %q (KYCFLOW_ENRICHER_NETVERIFY_CONFIRM) is not auto, true or false", c.NetverifyConfirm)
 	}
 	if c.StateTTL < time.Minute {
-		bad("state TTL must be at least 1m")
+		bad("state TTL (KYCFLOW_ENRICHER_STATE_TTL) must be at least 1m")
 	}
 	if _, err := mapping.ParseProducts(c.Products); err != nil {
-		bad("products: %v", err)
+		bad("products (KYCFLOW_PRODUCTS): %v", err)
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("%w: %s", ErrInvalidConfig, strings.Join(errs, "; "))
+		if len(errs) == 1 {
+			return fmt.Errorf("%w: %s", ErrInvalidConfig, errs[0])
+		}
+		// One per line, so that each reads on its own.
+		return fmt.Errorf("%w:\n  %s", ErrInvalidConfig, strings.Join(errs, "\n  "))
 	}
 	return nil
 }

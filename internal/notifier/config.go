@@ -121,15 +121,15 @@ func (c Config) Validate() error {
 	}
 	switch {
 	case c.Concurrency < 1 || c.Concurrency > maxRouteConcurrency:
-		return bad("concurrency %d: want 1 to %d", c.Concurrency, maxRouteConcurrency)
+		return bad("concurrency %d (KYCFLOW_NOTIFIER_CONCURRENCY): want 1 to %d", c.Concurrency, maxRouteConcurrency)
 	case c.MaxAckPending < c.Concurrency:
-		return bad("max ack pending %d is below the concurrency %d", c.MaxAckPending, c.Concurrency)
+		return bad("max ack pending %d (KYCFLOW_NOTIFIER_MAX_ACK_PENDING) is below the concurrency %d (KYCFLOW_NOTIFIER_CONCURRENCY)", c.MaxAckPending, c.Concurrency)
 	case c.AckWait < time.Second:
-		return bad("ack wait %s: want at least 1s", c.AckWait)
+		return bad("ack wait %s (KYCFLOW_NOTIFIER_ACK_WAIT): want at least 1s", c.AckWait)
 	case c.DrainTimeout <= 0:
-		return bad("drain timeout must be positive")
+		return bad("drain timeout (KYCFLOW_NOTIFIER_DRAIN_TIMEOUT) must be positive")
 	case c.DeliveriesTTL < time.Hour:
-		return bad("deliveries TTL %s: want at least 1h", c.DeliveriesTTL)
+		return bad("deliveries TTL %s (KYCFLOW_NOTIFIER_DELIVERIES_TTL): want at least 1h", c.DeliveriesTTL)
 	case c.DeliveriesStorage != "file" && c.DeliveriesStorage != "memory":
 		return bad("deliveries storage %q: want file or memory", c.DeliveriesStorage)
 	}
