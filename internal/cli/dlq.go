@@ -135,6 +135,27 @@ func checkDLQ(fs *flag.FlagSet, args []string) error {
 	return err
 }
 
+// redriveMarker is the replay marker of a dead letter's redrive. A
+// notifier dead letter asks its route for redelivery (its record counts
+// the dead letter as delivered), under an id made of the route and the
+// event: two dead letters of one result for one route (the result and a
+// replay's copy of it) redriven together are one redrive, which the
+// route's record delivers once. Other dead letters get an id of their
+// own message.
+func redriveMarker(d deadLetter) events.ReplayMarker {
+	if d.Stage == string(events.StageNotify) {
+		if ev := d.header.Get(events.HeaderEventID); ev != "" && d.Route != "" {
+			return events.ReplayMarker{ID: events.EventID("redrive", d.Route, ev)[:32], Redeliver: true, Routes: []string{d.Route}}
+		}
+		m := events.ReplayMarker{ID: events.EventID("redrive", d.header.Get(events.HeaderMsgID), strconv.FormatUint(d.Seq, 10))[:32], Redeliver: true}
+		if d.Route != "" {
+			m.Routes = []string{d.Route}
+		}
+		return m
+	}
+	return events.ReplayMarker{ID: events.EventID("redrive", d.header.Get(events.HeaderMsgID), strconv.FormatUint(d.Seq, 10))[:32]}
+}
+
 // allFound fails when a sequence named on the command line ("dlq show
 // 42") is not among the dead letters found: a mistyped number must not
 // read as "no dead letters" and exit 0.
@@ -335,13 +356,7 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 		if d.OriginalSubject == "" {
 			return fmt.Errorf("dlq: dead letter %d has no %s header; %d of %d re-driven", d.Seq, events.HeaderOriginalSubject, done, len(dls))
 		}
-		marker := events.ReplayMarker{ID: events.EventID("redrive", d.header.Get(events.HeaderMsgID), strconv.FormatUint(d.Seq, 10))[:32]}
-		if d.Stage == string(events.StageNotify) {
-			marker.Redeliver = true
-			if d.Route != "" {
-				marker.Routes = []string{d.Route}
-			}
-		}
+		marker := redriveMarker(d)
 		if dryRun {
 			fmt.Fprintf(env.Stdout, "would re-drive dead letter %d to %s (%s)\n", d.Seq, d.OriginalSubject, marker)
 			continue

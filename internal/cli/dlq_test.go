@@ -2,10 +2,12 @@ package cli
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
@@ -120,5 +122,29 @@ func TestRedriveRefusesADeadLetterWithoutPayload(t *testing.T) {
 	}
 	if out := s.kycflow(0, "dlq", "list"); !strings.Contains(out, "2 dead letters") {
 		t.Errorf("dead letters after the refusal:\n%s", out)
+	}
+}
+
+// TestRedriveMarker: two notifier dead letters of one result for one route
+// (the result's and a replay copy's) are one redrive, so that the route's
+// record delivers it once; dead letters of other routes or events, and
+// the enricher's, are redriven each under its own.
+func TestRedriveMarker(t *testing.T) {
+	dl := func(stage, route, event, msgID string, seq uint64) deadLetter {
+		return deadLetter{Seq: seq, Stage: stage, Route: route, header: nats.Header{events.HeaderEventID: {event}, events.HeaderMsgID: {msgID}}}
+	}
+	a := redriveMarker(dl("notify", "crm", "ev1", "m1", 1))
+	b := redriveMarker(dl("notify", "crm", "ev1", "m1-replay-copy", 7))
+	if a.ID != b.ID || !a.Redeliver || !slices.Equal(a.Routes, []string{"crm"}) {
+		t.Errorf("one result's dead letters for one route: %v and %v, want one redeliver marker for crm", a, b)
+	}
+	for _, other := range []deadLetter{dl("notify", "bus", "ev1", "m1", 1), dl("notify", "crm", "ev2", "m2", 2)} {
+		if m := redriveMarker(other); m.ID == a.ID {
+			t.Errorf("%s/%s redriven under the same marker as crm/ev1", other.Route, other.header.Get(events.HeaderEventID))
+		}
+	}
+	e1, e2 := redriveMarker(dl("enrich", "", "ev1", "m1", 1)), redriveMarker(dl("enrich", "", "ev1", "m1-copy", 2))
+	if e1.ID == e2.ID || e1.Redeliver {
+		t.Errorf("enricher dead letters: %v and %v, want distinct markers without redeliver", e1, e2)
 	}
 }

@@ -19,6 +19,7 @@ func TestRecordCheck(t *testing.T) {
 		{Hash: "passed", Sent: t0},
 		{Hash: "rejected", Sent: t0.Add(time.Hour)},
 		{Hash: "rejected", Replay: "r1", Sent: t0.Add(time.Hour)},
+		{Hash: "rejected", Replay: "r3", Sent: t0.Add(time.Hour), DeadLettered: true},
 	}}
 	for _, tc := range []struct {
 		name string
@@ -34,6 +35,7 @@ func TestRecordCheck(t *testing.T) {
 		{"repeat of a superseded one without a time", want{hash: "passed"}, suppress},
 		{"redeliver, replay already delivered", want{hash: "rejected", replay: "r1", redeliver: true}, suppress},
 		{"redeliver, new replay", want{hash: "rejected", replay: "r2", redeliver: true}, deliver},
+		{"redeliver, replay that dead-lettered it", want{hash: "rejected", replay: "r3", redeliver: true}, deliver},
 		{"redeliver of an older result", want{hash: "passed", replay: "r2", redeliver: true, sent: t0}, deliver},
 	} {
 		if got := rec.check(tc.w); got != tc.want {

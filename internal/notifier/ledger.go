@@ -162,7 +162,9 @@ func (rec record) check(w want) verdict {
 		return deliver
 	}
 	if w.redeliver {
-		if slices.ContainsFunc(rec.Delivered, func(d delivered) bool { return d.Hash == w.hash && d.Replay == w.replay }) {
+		// A replay delivers a result once; what it dead-lettered it may
+		// try again (a redrive of that dead letter).
+		if slices.ContainsFunc(rec.Delivered, func(d delivered) bool { return d.Hash == w.hash && d.Replay == w.replay && !d.DeadLettered }) {
 			return suppress
 		}
 		return deliver
