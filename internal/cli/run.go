@@ -59,7 +59,7 @@ the callbacks in flight, the stages drain, then the server stops.`,
 			fs.String("admin-addr", "", "listen address of ingest's /healthz, /readyz and /metrics, apart from the callback endpoints (default KYCFLOW_INGEST_ADMIN_ADDR or 127.0.0.1:9090; off: none)")
 			fs.String("enricher-addr", "", "listen address of the enricher's /healthz, /readyz and /metrics (default KYCFLOW_ENRICHER_ADDR or 127.0.0.1:8081)")
 			fs.String("notifier-addr", "", "listen address of the notifier's /healthz, /readyz and /metrics (default KYCFLOW_NOTIFIER_ADDR or 127.0.0.1:8082)")
-			fs.String("simulator-addr", "127.0.0.1:0", "listen address of the Jumio simulator, started without Jumio credentials (port 0: any free port)")
+			fs.String("simulator-addr", "127.0.0.1:0", "listen address of the Jumio simulator, started without Jumio credentials (port 0: the port of its last start in this data directory when free, else any)")
 			fs.String("nats-listen", "", "listen address of the embedded NATS server (default KYCFLOW_NATS_LISTEN, else "+defaultNATSListen+"; port 0: any free port)")
 			fs.String("nats-url", "", "use this NATS server instead of the embedded one (credentials from the KYCFLOW_NATS_* variables)")
 		},

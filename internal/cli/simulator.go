@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
@@ -64,10 +67,37 @@ func startSimulator(dir, addr, callbackURL string) (*localSimulator, error) {
 		}
 	}
 	s.saved = srv.Changes()
-	if err := srv.Start(addr); err != nil {
+	if err := startAt(srv, dir, addr); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// simulatorAddrFile keeps, in the data directory, the address the
+// simulator last listened on.
+const simulatorAddrFile = "simulator.addr"
+
+// startAt starts srv on addr. With port 0 (any free port) it takes the
+// port of the last start of this data directory again when it is free:
+// the results carry the simulator's URL (image and steps links), and a
+// new port at every start would make every result of a replay look
+// changed, so that a replay without --redeliver sent them all out again.
+func startAt(srv *jumiotest.Server, dir, addr string) error {
+	path := filepath.Join(dir, simulatorAddrFile)
+	if _, port, err := net.SplitHostPort(addr); err == nil && port == "0" {
+		if b, err := os.ReadFile(path); err == nil {
+			if last := strings.TrimSpace(string(b)); last != "" && srv.Start(last) == nil {
+				return nil
+			}
+		}
+	}
+	if err := srv.Start(addr); err != nil {
+		return err
+	}
+	if u, err := url.Parse(srv.URL()); err == nil {
+		_ = os.WriteFile(path, []byte(u.Host+"\n"), 0o600) // a convenience: a new port next time otherwise
+	}
+	return nil
 }
 
 func (s *localSimulator) load() error {
