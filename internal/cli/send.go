@@ -487,7 +487,13 @@ func (r *sendReport) finish(base string) error {
 		fmt.Fprintf(r.w, "sent %s to %s: %s\n", count(r.n, "callback"), base, r.answers())
 	}
 	if r.failed > 0 {
-		return fmt.Errorf("send: %d of %d callbacks were not stored (see the status column; 4xx bodies are RFC 9457 problems)", r.failed, r.n)
+		hint := ""
+		if r.counts[http.StatusNotFound] == r.failed {
+			// A wrong or missing secret segment is answered 404, like
+			// any path that is not a callback URL.
+			hint = "; 404: no callback URL at that path: when ingest has a secret path segment, set KYCFLOW_INGEST_PATH_SECRET here too"
+		}
+		return fmt.Errorf("send: %d of %d callbacks were not stored (see the status column; 4xx bodies are RFC 9457 problems)%s", r.failed, r.n, hint)
 	}
 	return nil
 }
