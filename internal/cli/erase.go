@@ -330,13 +330,17 @@ func planErasure(ctx context.Context, js jetstream.JetStream, reg *erasure.Regis
 	}
 	if found {
 		// What kycflow no longer holds, the last run's record still
-		// knows: a Netverify transaction deleted as an authentication
+		// knows: a transaction guessed to be a Netverify scan that the
+		// last run deleted as an authentication or a Platform execution
 		// is one again.
 		for i, st := range r.rec.Jumio {
-			if st.Kind == erasure.JumioNetverifyScan && slices.ContainsFunc(prev.Jumio, func(old erasure.JumioStep) bool {
-				return old.ID == st.ID && old.Kind == erasure.JumioNetverifyAuthentication
-			}) {
-				r.rec.Jumio[i].Kind = erasure.JumioNetverifyAuthentication
+			if st.Kind != erasure.JumioNetverifyScan {
+				continue
+			}
+			if j := slices.IndexFunc(prev.Jumio, func(old erasure.JumioStep) bool {
+				return old.ID == st.ID && old.Kind != erasure.JumioNetverifyScan && old.Kind != erasure.JumioAccount
+			}); j >= 0 {
+				r.rec.Jumio[i].Kind, r.rec.Jumio[i].AccountID = prev.Jumio[j].Kind, prev.Jumio[j].AccountID
 			}
 		}
 	}
@@ -697,7 +701,16 @@ func (r *eraseRun) finish(ctx context.Context, js jetstream.JetStream, reg *eras
 	}
 	fmt.Fprintf(r.out, "erased %s: %d messages and records removed from kycflow", r.rec.Target, r.total())
 	if !r.rec.LocalOnly {
-		fmt.Fprintf(r.out, ", %d deletions at Jumio", len(r.rec.Jumio))
+		deleted := 0
+		for _, st := range r.rec.Jumio {
+			if st.Outcome == erasure.OutcomeDeleted {
+				deleted++
+			}
+		}
+		fmt.Fprintf(r.out, ", %d deleted at Jumio", deleted)
+		if gone := len(r.rec.Jumio) - deleted; gone > 0 {
+			fmt.Fprintf(r.out, " (%d gone already)", gone)
+		}
 	}
 	fmt.Fprintf(r.out, " (erasure %s, audit record %d)\n", r.rec.ID, r.rec.Runs)
 	return nil
