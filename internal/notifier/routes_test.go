@@ -147,6 +147,17 @@ routes:
     policy: no_pii
     nats: {}
 `, []problem{{9, "a", "name", notifier.ErrDuplicateRoute}}},
+		// The first route of a name has a problem of its own: the
+		// second is reported all the same.
+		{"duplicate name of a route with a problem", `
+routes:
+  - name: a
+    policy: full
+    nats: {prefix: jumio.other}
+  - name: a
+    policy: full
+    nats: {}
+`, []problem{{5, "a", "nats.prefix", events.ErrResultPrefix}, {6, "a", "name", notifier.ErrDuplicateRoute}}},
 		{"bad names", `
 routes:
   - name: Has_Upper

@@ -188,16 +188,20 @@ func (p *parser) parse(data []byte) []Route {
 	seen := map[string]int{}
 	for _, n := range routesNode.Content {
 		r, ok := p.parseRoute(deref(n))
-		if !ok {
-			continue
-		}
-		if first, dup := seen[r.Name]; dup {
+		// A name is checked even when the route has other problems, so
+		// that every problem is reported at once.
+		if first, dup := seen[r.Name]; dup && r.Name != "" {
 			p.route = r.Name
 			p.fail(n, "name", fmt.Errorf("%w: also on line %d", ErrDuplicateRoute, first))
 			p.route = ""
 			continue
 		}
-		seen[r.Name] = r.Line
+		if r.Name != "" {
+			seen[r.Name] = r.Line
+		}
+		if !ok {
+			continue
+		}
 		routes = append(routes, r)
 	}
 	return routes
