@@ -50,18 +50,6 @@ func checkOutcome(t *testing.T, r events.Result, want outcome) {
 	}
 }
 
-// platformRaw maps workflow details given as raw JSON (duplicate keys
-// cannot be written through a map).
-func platformRaw(raw []byte, status string) (events.Result, error) {
-	var d wire.WorkflowDetails
-	if err := json.Unmarshal(raw, &d); err != nil {
-		return events.Result{}, err
-	}
-	ev := events.CallbackEvent{SchemaVersion: 1, EventID: probeEventID, API: events.APIPlatform, Kind: events.KindWorkflow,
-		Region: "amer-1", Status: status, ReceivedAt: probeReceived}
-	return FromPlatform(ev, &d, nil), nil
-}
-
 var (
 	passed  = outcome{decision: events.DecisionPassed, label: "PASSED"}
 	warning = func(unreadable []string, reasons ...string) outcome {

@@ -80,8 +80,14 @@ func loadForm(t testing.TB, name string) url.Values {
 // given status that names no ids (the details' are used).
 func probePlatform(details map[string]any, status string) (events.Result, error) {
 	b, _ := json.Marshal(details)
+	return platformRaw(b, status)
+}
+
+// platformRaw maps workflow details given as raw JSON (duplicate keys
+// cannot be written through a map).
+func platformRaw(raw []byte, status string) (events.Result, error) {
 	var d wire.WorkflowDetails
-	if err := json.Unmarshal(b, &d); err != nil {
+	if err := json.Unmarshal(raw, &d); err != nil {
 		return events.Result{}, err
 	}
 	ev := events.CallbackEvent{SchemaVersion: 1, EventID: probeEventID, API: events.APIPlatform, Kind: events.KindWorkflow,
