@@ -362,6 +362,13 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 			continue
 		}
 		origID := cmp.Or(d.header.Get(events.HeaderCEID), d.header.Get(events.HeaderEventID), events.EventID("dlq", strconv.FormatUint(d.Seq, 10)))
+		if d.Stage == string(events.StageNotify) {
+			// The marker is the same for every redrive of a result to a
+			// route (redriveMarker); the message of each dead letter is
+			// a message of its own, or a result that failed again after
+			// a redrive would never be stored again (duplicate window).
+			origID += "@" + strconv.FormatUint(d.Seq, 10)
+		}
 		cctx, cancel := ctxCall(ctx)
 		_, err := republish(cctx, js, d.OriginalSubject, d.data, d.header, marker, origID, func(k string) bool { return slices.Contains(dlqHeaders, k) })
 		if err == nil {
