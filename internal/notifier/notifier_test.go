@@ -558,6 +558,30 @@ func TestUnfinishedResultNeverFollowsTheNextOne(t *testing.T) {
 	waitFor(t, "an unfinished result nothing followed delivered", func() bool { return len(rcv.Accepted()) == 2 })
 }
 
+// TestOneRedriveOfTwoDeadLetters: a result the route dead-lettered, re-fed
+// twice under one redrive marker (its two dead letters, say the result's
+// and a replay copy's, redriven together), reaches the receiver once; the
+// other copy is suppressed.
+func TestOneRedriveOfTwoDeadLetters(t *testing.T) {
+	h := newHarness(t)
+	rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
+	rcv.Fail(1, http.StatusBadRequest, nil)
+	h.start(testConfig(), rcv.Route("hook", events.PolicyFull))
+	r := result(1)
+	h.publish(r, nil)
+	waitFor(t, "the result dead-lettered", func() bool { return h.metric("kycflow_notifier_dead_letters_total", "hook") == 1 })
+	redrive := &events.ReplayMarker{ID: "redrive-hook-1", Redeliver: true, Routes: []string{"hook"}}
+	subject := events.EnrichedSubject(notifiertest.AccountID(1), notifiertest.ExecutionID(1))
+	h.publishRaw(subject, r.IDs.EventID+"@1", mustEnriched(t, r), redrive)
+	h.publishRaw(subject, r.IDs.EventID+"@2", mustEnriched(t, r), redrive)
+	waitFor(t, "one delivered, one suppressed", func() bool {
+		return len(rcv.Accepted()) >= 1 && h.metric("kycflow_notifier_suppressed_total", "hook") >= 1
+	})
+	if n := len(rcv.Accepted()); n != 1 {
+		t.Errorf("%d deliveries, want 1", n)
+	}
+}
+
 // TestFirstDeliveryThroughAReplay: a result the route never delivered is a
 // normal delivery even when it comes through a replay asking for
 // redelivery (a redrive): no replay flag, no Kycflow-Replay header, and it
