@@ -313,25 +313,36 @@ var verdictFields = append([]string{"verificationStatus", "identityVerification"
 // conflicting returns those of names sent more than once (in any case, in
 // body or query string) with different values: the form reads the first
 // of them, but which one Jumio meant cannot be known, so the field is
-// named in Warnings and its outcome unreadable.
+// named in Warnings and its outcome unreadable. Each field name is
+// lowered once.
 func conflicting(values url.Values, names []string) []string {
+	type read struct {
+		first      string
+		seen, diff bool
+	}
+	byName := make(map[string]*read, len(names))
+	for _, name := range names {
+		byName[lower(name)] = &read{}
+	}
+	for k, vs := range values {
+		r := byName[asciiLower(strings.TrimSpace(k))]
+		if r == nil {
+			continue
+		}
+		for _, v := range vs {
+			v = strings.TrimSpace(NA(v))
+			switch {
+			case !r.seen:
+				r.first, r.seen = v, true
+			case v != r.first:
+				r.diff = true
+			}
+		}
+	}
 	var out []string
 	for _, name := range names {
-		ln := lower(name)
-		first, seen := "", false
-		for k, vs := range values {
-			if asciiLower(strings.TrimSpace(k)) != ln {
-				continue
-			}
-			for _, v := range vs {
-				v = strings.TrimSpace(NA(v))
-				switch {
-				case !seen:
-					first, seen = v, true
-				case v != first:
-					out = append(out, name)
-				}
-			}
+		if byName[lower(name)].diff {
+			out = append(out, name)
 		}
 	}
 	return out
@@ -400,7 +411,7 @@ func parseNetverify(values url.Values, full bool) (*NetverifyMessage, error) {
 	}
 	if full && m.ID != nil {
 		for _, w := range conflicting(values, verdictFields) {
-			if !slices.Contains(m.Warnings, w) {
+			if !slices.Contains(m.Warnings, w) { // a field can be malformed and sent twice
 				m.Warnings = append(m.Warnings, w)
 			}
 		}
