@@ -123,13 +123,8 @@ func ResultSubject(prefix string, decision DecisionType, workflowKey, accountID,
 		prefix = SubjectResults
 	}
 	token := strings.ToLower(string(decision))
-	switch decision {
-	case DecisionPassed, DecisionWarning, DecisionRejected, DecisionNotExecuted:
-	default:
-		switch DecisionType(strings.ToUpper(token)) {
-		case DecisionPassed, DecisionWarning, DecisionRejected, DecisionNotExecuted:
-			token = "undocumented"
-		}
+	if !decision.Documented() && DecisionType(strings.ToUpper(token)).Documented() {
+		token = "undocumented"
 	}
 	return prefix + "." + Token(token) + "." + Token(workflowKey) + "." + AccountToken(accountID) + "." + Token(executionID)
 }

@@ -35,6 +35,16 @@ const (
 	StatusTokenExpired   Status = "TOKEN_EXPIRED"
 )
 
+// Documented reports whether d is one of the decision types Jumio
+// documents, spelled as Jumio spells it.
+func (d DecisionType) Documented() bool {
+	switch d {
+	case DecisionPassed, DecisionWarning, DecisionRejected, DecisionNotExecuted:
+		return true
+	}
+	return false
+}
+
 // Expired reports whether s is SESSION_EXPIRED or TOKEN_EXPIRED: the end
 // user did not finish, whatever decision Jumio reported.
 func (s Status) Expired() bool {

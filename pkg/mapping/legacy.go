@@ -126,7 +126,7 @@ func legacyStatus(r events.Result) (string, string, string) {
 		return nvNotReadable, "", ""
 	case has("", events.DecisionWarning):
 		return "", "", ""
-	case slices.ContainsFunc(doc, func(c events.Reason) bool { return !documentedDecision(c.Decision) }):
+	case slices.ContainsFunc(doc, func(c events.Reason) bool { return !c.Decision.Documented() }):
 		// A document capability whose decision Jumio does not document:
 		// nothing says the document passed.
 		return "", "", ""

@@ -70,7 +70,7 @@ func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) e
 			b.unreadable(w)
 		}
 	}
-	if t := r.Decision.Type; !documentedDecision(t) && documentedDecision(events.DecisionType(strings.ToUpper(string(t)))) {
+	if t := r.Decision.Type; !t.Documented() && events.DecisionType(strings.ToUpper(string(t))).Documented() {
 		// "passed" is not Jumio's PASSED, and must not become the
 		// "passed" of a result subject either.
 		b.unreadable("decision")
@@ -165,22 +165,12 @@ func (b *builder) contradicted(d *wire.WorkflowDetails) {
 		return
 	}
 	for _, e := range b.caps {
-		if e.Decision == events.DecisionWarning || e.Decision == events.DecisionRejected || !documentedDecision(e.Decision) {
+		if e.Decision == events.DecisionWarning || e.Decision == events.DecisionRejected || !e.Decision.Documented() {
 			r.Decision.Type = events.DecisionWarning
 			r.Decision.Label = string(events.DecisionWarning)
 			return
 		}
 	}
-}
-
-// documentedDecision reports whether d is one of the decision types Jumio
-// documents, spelled as Jumio does.
-func documentedDecision(d events.DecisionType) bool {
-	switch d {
-	case events.DecisionPassed, events.DecisionWarning, events.DecisionRejected, events.DecisionNotExecuted:
-		return true
-	}
-	return false
 }
 
 // capabilityNames are the capabilities of d in the order Jumio sent them
