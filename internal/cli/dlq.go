@@ -143,17 +143,18 @@ func checkDLQ(fs *flag.FlagSet, args []string) error {
 // route's record delivers once. Other dead letters get an id of their
 // own message.
 func redriveMarker(d deadLetter) events.ReplayMarker {
-	if d.Stage == string(events.StageNotify) {
-		if ev := d.header.Get(events.HeaderEventID); ev != "" && d.Route != "" {
-			return events.ReplayMarker{ID: events.EventID("redrive", d.Route, ev)[:32], Redeliver: true, Routes: []string{d.Route}}
-		}
-		m := events.ReplayMarker{ID: events.EventID("redrive", d.header.Get(events.HeaderMsgID), strconv.FormatUint(d.Seq, 10))[:32], Redeliver: true}
-		if d.Route != "" {
-			m.Routes = []string{d.Route}
-		}
+	m := events.ReplayMarker{ID: events.EventID("redrive", d.header.Get(events.HeaderMsgID), strconv.FormatUint(d.Seq, 10))[:32]}
+	if d.Stage != string(events.StageNotify) {
 		return m
 	}
-	return events.ReplayMarker{ID: events.EventID("redrive", d.header.Get(events.HeaderMsgID), strconv.FormatUint(d.Seq, 10))[:32]}
+	m.Redeliver = true
+	if d.Route != "" {
+		m.Routes = []string{d.Route}
+		if ev := d.header.Get(events.HeaderEventID); ev != "" {
+			m.ID = events.EventID("redrive", d.Route, ev)[:32]
+		}
+	}
+	return m
 }
 
 // allFound fails when a sequence named on the command line ("dlq show
