@@ -233,7 +233,7 @@ func (rt *route) claim(ctx context.Context, msg *message.Message, j job) (claime
 		j.logger().WarnContext(ctx, "enriched stream unavailable; retrying", "error", err)
 		return claimed, false, rt.retry(ctx, msg, rt.Retry.delay(j.attempt, 0), "ledger")
 	}
-	v, claimed, wait, err := stale, attempt{}, time.Duration(0), error(nil)
+	v, wait := stale, time.Duration(0) // superseded: stale, without a claim
 	if !newer {
 		v, claimed, wait, err = rt.n.ledger.begin(lctx, j.key, j.want)
 	}
