@@ -208,6 +208,15 @@ func (b *builder) finish() events.Result {
 			r.VerificationStatus = ""
 		}
 	}
+	// APPROVED_VERIFIED says the document passed: not of a verification
+	// that has not ended (an expired one is NO_ID_UPLOADED, docs/jumio.md
+	// 6.2), nor of a document whose own checks did not pass.
+	if r.VerificationStatus == nvApproved && (r.Status != events.StatusProcessed || b.documentFailed()) {
+		r.VerificationStatus = ""
+		if r.Status.Expired() {
+			r.VerificationStatus = nvNoIDUploaded
+		}
+	}
 	// Reasons: most severe first, then in the order Jumio sent them.
 	bySource := slices.Clone(b.caps)
 	slices.SortStableFunc(bySource, func(a, b entry) int {
@@ -241,6 +250,14 @@ func (b *builder) finish() events.Result {
 		r.Images = nil
 	}
 	return *r
+}
+
+// documentFailed reports whether a capability of the ID document did not
+// pass.
+func (b *builder) documentFailed() bool {
+	return slices.ContainsFunc(b.caps, func(e entry) bool {
+		return e.Decision != events.DecisionPassed && documentCapability(e.Name, e.CredentialCategories)
+	})
 }
 
 // categoriesOf returns the credential categories a capability derived from

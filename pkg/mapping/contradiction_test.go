@@ -247,7 +247,11 @@ func TestNetverifyApprovalNeedsItsChecks(t *testing.T) {
 		want  outcome
 	}{
 		{"as sent", func(url.Values) {}, passed},
-		{"checks not available", func(f url.Values) { f.Set("idCheckHologram", "N/A") }, passed},
+		{"MRZ check not available", func(f url.Values) { f.Set("idCheckMRZcode", "N/A") }, passed},
+		{"MRZ check left out", func(f url.Values) { f.Del("idCheckMRZcode") }, passed},
+		{"hologram not available", func(f url.Values) { f.Set("idCheckHologram", "N/A") }, warning(nil, "imageChecks WARNING/N/A")},
+		{"signature left out", func(f url.Values) { f.Del("idCheckSignature") }, warning(nil, "imageChecks WARNING/N/A")},
+		{"scan status left out", func(f url.Values) { f.Del("idScanStatus") }, warning([]string{"idScanStatus"}, "usability WARNING/UNREADABLE")},
 		{"scan status error", func(f url.Values) { f.Set("idScanStatus", "ERROR") }, warning(nil, "usability WARNING/ERROR")},
 		{"hologram failed", func(f url.Values) { f.Set("idCheckHologram", "FAILED") }, warning(nil, "imageChecks WARNING/FAILED")},
 		{"reject reason without a code", func(f url.Values) { f.Set("rejectReason", `{"rejectReasonDescription":"MANIPULATED_DOCUMENT"}`) },

@@ -187,14 +187,31 @@ Rules for every result:
 - A PASSED that the rest of the document contradicts does not stand; it becomes
   WARNING, a manual review:
   - Platform: a capability WARNING or REJECTED, or with a decision type Jumio does not
-    document (` + "`FAILED`, `rejected`" + `); no capability entry at all (` + "`capabilities`" + ` is then
-    named unreadable). A NOT_EXECUTED capability does not lower it. A decision type
-    spelled in another case than Jumio's (` + "`passed`" + `) is unreadable, so it never reaches
-    the ` + "`passed`" + ` token of a result subject.
+    document (` + "`FAILED`, `rejected`" + `); a capability PASSED with a label other than the
+    one Jumio documents for a pass (OK; MATCH for similarity, whose ` + "`data.similarity`" + `
+    must say MATCH too), such as similarity PASSED / NO_MATCH or liveness PASSED /
+    MULTIPLE_PEOPLE; a capability of the document or the face (usability, imageChecks,
+    extraction, dataChecks, liveness, similarity) NOT_EXECUTED: the document was not
+    read whole; a workflow decision PASSED labelled otherwise (` + "`REJECTED`" + `); extraction
+    data that does not read (` + "`capabilities.extraction.data`" + ` is named unreadable); no
+    capability entry at all (` + "`capabilities`" + ` is then named unreadable). Other
+    capabilities NOT_EXECUTED (a screening without enough data) do not lower it. A
+    decision type spelled in another case than Jumio's (` + "`passed`" + `) is unreadable, so it
+    never reaches the ` + "`passed`" + ` token of a result subject.
   - Netverify ID verification: APPROVED_VERIFIED with an ` + "`idScanStatus`" + ` other than
-    SUCCESS (a WARNING usability labelled with it) or an ` + "`idCheck…`" + ` other than OK or
-    N/A (a WARNING imageChecks); a retrieval ` + "`mrzCheck`" + ` other than OK or NOT_AVAILABLE
-    (a WARNING dataChecks). A ` + "`rejectReason`" + ` without a code is unreadable.
+    SUCCESS (a WARNING usability labelled with it; none at all is unreadable) or an
+    ` + "`idCheck…`" + ` other than OK (a WARNING imageChecks; N/A or none, which Jumio sends only
+    without an approval, labelled N/A; ` + "`idCheckMRZcode`" + ` may be N/A or left out, as IDs
+    without an MRZ and masking have it); an ` + "`identityVerification`" + ` with validity TRUE
+    and a reason (the reason is unreadable), or with neither similarity nor validity
+    (unreadable); a retrieval ` + "`mrzCheck`" + ` other than OK or NOT_AVAILABLE (a WARNING
+    dataChecks); a ` + "`transaction`" + ` that does not read (unreadable, on retrieval and on
+    document verification callbacks). A ` + "`rejectReason`" + ` without a code is unreadable.
+  - The Netverify ` + "`verificationStatus`" + ` APPROVED_VERIFIED says the document passed: it
+    does not stand for a verification that has not ended (none; NO_ID_UPLOADED when
+    it expired), nor when a capability of the document did not pass. A similarity
+    that did not pass never gives a legacy ` + "`identityVerification`" + ` MATCH, whatever its
+    ` + "`data.similarity`" + ` says.
 - A JSON object with a key sent twice with different values
   (` + "`{\"type\":\"REJECTED\",\"type\":\"PASSED\"}`" + `) is unreadable: which one Jumio
   meant cannot be known. Where it carries an outcome, the field is named unreadable; a whole document of that kind is

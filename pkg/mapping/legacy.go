@@ -222,9 +222,10 @@ func notUploaded(r events.Result, doc []events.Reason) bool {
 // direction), the most severe entry of each deciding:
 //
 //   - similarity: data.similarity when Jumio gave it (NOT_MATCH, an older
-//     spelling, is NO_MATCH), else PASSED → MATCH, REJECTED → NO_MATCH,
-//     WARNING or NOT_EXECUTED → NOT_POSSIBLE (Netverify: "not executed or
-//     bad face quality");
+//     spelling, is NO_MATCH) and it is not a MATCH of a similarity that
+//     did not pass, else PASSED → MATCH, REJECTED → NO_MATCH, WARNING or
+//     NOT_EXECUTED → NOT_POSSIBLE (Netverify: "not executed or bad face
+//     quality");
 //   - validity: liveness PASSED → TRUE; REJECTED or WARNING → FALSE, with
 //     the reason of its label (ID_USED_AS_SELFIE → ENTIRE_ID_USED_AS_SELFIE,
 //     DIGITAL_COPY and PHOTOCOPY → SELFIE_IS_SCREEN_PAPER_VIDEO, … ; an
@@ -245,17 +246,21 @@ func LegacyIdentity(r events.Result) *events.IdentityVerification {
 	}
 	var iv events.IdentityVerification
 	if c, ok := mostSevere(r, capSimilarity); ok {
+		switch c.Decision {
+		case events.DecisionPassed:
+			iv.Similarity = "MATCH"
+		case events.DecisionRejected:
+			iv.Similarity = "NO_MATCH"
+		case events.DecisionWarning, events.DecisionNotExecuted:
+			iv.Similarity = "NOT_POSSIBLE"
+		}
+		// data.similarity says more when it is worse than the decision;
+		// it never turns a similarity that did not pass into a MATCH.
 		switch sim := strings.ToUpper(c.Data["similarity"]); {
 		case sim == "NOT_MATCH":
 			iv.Similarity = "NO_MATCH"
-		case sim != "":
+		case sim != "" && (sim != "MATCH" || c.Decision == events.DecisionPassed):
 			iv.Similarity = sim
-		case c.Decision == events.DecisionPassed:
-			iv.Similarity = "MATCH"
-		case c.Decision == events.DecisionRejected:
-			iv.Similarity = "NO_MATCH"
-		case c.Decision == events.DecisionWarning, c.Decision == events.DecisionNotExecuted:
-			iv.Similarity = "NOT_POSSIBLE"
 		}
 	}
 	if c, ok := mostSevere(r, capLiveness); ok {

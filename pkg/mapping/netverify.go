@@ -95,7 +95,7 @@ func FromNetverifyData(ev events.CallbackEvent, d *wire.NetverifyData, t *Tables
 	}
 	for _, w := range d.Warnings {
 		switch field, _, _ := strings.Cut(w, "["); {
-		case field == "document" || field == "document.status" || field == "verification" || field == "transaction.status":
+		case field == "document" || field == "document.status" || field == "verification" || field == "transaction" || field == "transaction.status":
 			b.unreadable(field)
 		case strings.HasPrefix(field, "verification.rejectReason"):
 			b.unreadable("verification.rejectReason", rejectCapability(vs))
@@ -263,20 +263,40 @@ func (b *builder) codeless(field, vs string, rr *wire.RejectReason) {
 }
 
 // approvedChecks holds an APPROVED_VERIFIED callback to the scan status
-// and ID checks Netverify sends with it: idScanStatus SUCCESS, each
-// idCheck… OK (or N/A, not checked; docs/jumio.md 2.3). Any other value
-// contradicts the approval: a WARNING usability (idScanStatus) or image
-// check (idCheck…) labelled with the value, so that a person looks at it.
+// and ID checks Netverify sends with it (docs/jumio.md 2.3): idScanStatus
+// SUCCESS, always sent (missing: unreadable); each idCheck… OK. N/A (or
+// none) is what a check says when the ID was not approved, so with an
+// approval it contradicts it, except on idCheckMRZcode, which only IDs
+// with an MRZ have and masking may leave out. A contradiction is a
+// WARNING usability (idScanStatus) or image check (idCheck…) labelled
+// with the value, so that a person looks at it.
 func (b *builder) approvedChecks(cb *wire.NetverifyCallback) {
-	if st := strings.ToUpper(word(cb.IDScanStatus)); st != "" && st != "SUCCESS" {
+	switch st := strings.ToUpper(word(cb.IDScanStatus)); st {
+	case "SUCCESS":
+	case "":
+		b.unreadable("idScanStatus", capUsability)
+	default:
 		b.add(capUsability, events.DecisionWarning, st, map[string]string{"field": "idScanStatus"})
 	}
-	for _, k := range slices.Sorted(maps.Keys(cb.IDChecks)) {
-		if v := strings.ToUpper(word(cb.IDChecks[k])); v != "" && v != "OK" {
-			b.add(capImageChecks, events.DecisionWarning, v, map[string]string{"field": k})
+	checks := map[string]string{}
+	for k, v := range cb.IDChecks {
+		checks[strings.ToLower(k)] = strings.ToUpper(word(v))
+	}
+	for _, name := range idChecksSent {
+		if v := checks[strings.ToLower(name)]; v != "OK" {
+			b.add(capImageChecks, events.DecisionWarning, cmp.Or(v, "N/A"), map[string]string{"field": name})
 		}
 	}
+	if v := checks[strings.ToLower(idCheckMRZ)]; v != "" && v != "OK" {
+		b.add(capImageChecks, events.DecisionWarning, v, map[string]string{"field": idCheckMRZ})
+	}
 }
+
+// idChecksSent are the ID checks Netverify sends with every ID
+// verification callback; idCheckMRZ only for an ID with an MRZ.
+var idChecksSent = []string{"idCheckDataPositions", "idCheckDocumentValidation", "idCheckHologram", "idCheckMicroprint", "idCheckSecurityFeatures", "idCheckSignature"}
+
+const idCheckMRZ = "idCheckMRZcode"
 
 func (b *builder) livenessImages(hrefs []string) {
 	for i, h := range hrefs {
@@ -397,6 +417,14 @@ func (b *builder) identity(field string, iv *wire.IdentityVerification) {
 	reason := word(iv.Reason)
 	switch {
 	case bad["validity"] || bad["reason"]:
+	case iv.Validity.Valid && iv.Validity.Value && reason != "":
+		// Jumio gives a reason only with validity FALSE (docs/jumio.md
+		// 2.5): both cannot be read as a pass.
+		b.unreadable(field+".reason", capLiveness)
+	case !iv.Validity.Valid && reason == "" && (word(iv.Similarity) == "" || bad["similarity"]):
+		// Neither similarity nor validity: an identityVerification that
+		// says nothing is not a face check that passed.
+		b.unreadable(field, capSimilarity, capLiveness)
 	case iv.Validity.Valid && iv.Validity.Value:
 		b.add(capLiveness, events.DecisionPassed, labelOK, map[string]string{"validity": "true", "reason": reason})
 		legacy.Validity, legacy.Reason = "TRUE", reason
@@ -543,9 +571,11 @@ func (b *builder) netverifyDocument(ev events.CallbackEvent, dv *wire.NetverifyD
 	r.IDs.CustomerInternalReference = word(dv.Transaction.MerchantScanReference)
 	r.IDs.ReportingCriteria = word(dv.Transaction.MerchantReportingCriteria)
 	r.Source.CaptureSource = word(dv.Transaction.Source)
-	if slices.Contains(warnings, "document") {
-		for _, e := range b.unreadable("document", capUsability) {
-			e.CredentialCategories = []string{"DOCUMENT"}
+	for _, field := range []string{"document", "transaction"} {
+		if slices.Contains(warnings, field) {
+			for _, e := range b.unreadable(field, capUsability) {
+				e.CredentialCategories = []string{"DOCUMENT"}
+			}
 		}
 	}
 	ds := strings.ToUpper(word(dv.Document.Status))

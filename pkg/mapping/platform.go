@@ -144,13 +144,20 @@ func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) e
 
 // contradicted keeps a PASSED that the details do not bear out from
 // standing: details of an ended workflow without a single capability
-// entry (nothing shows what passed: unreadable "capabilities"), and a
-// capability that did not pass (WARNING, REJECTED) or whose decision is
-// none Jumio documents. Jumio's overall decision is made from its
-// capabilities' (docs/jumio.md 4.6), so either is a document kycflow cannot
-// read as a pass: it goes to manual review (WARNING), with the capability
-// among the reasons. NOT_EXECUTED capabilities do not lower it: a
-// capability a workflow did not need is not executed.
+// entry (nothing shows what passed: unreadable "capabilities"); a
+// workflow decision labelled other than PASSED (Jumio labels a PASSED
+// PASSED, docs/jumio.md 4.5); and a capability that did not pass
+// (WARNING, REJECTED), whose decision is none Jumio documents, whose
+// PASSED carries a label other than the one Jumio documents for a pass
+// (OK; MATCH for similarity, whose data must then say MATCH too), or a
+// capability of the document or the face (usability, imageChecks,
+// extraction, dataChecks, liveness, similarity) that was NOT_EXECUTED:
+// the document was not read whole. Jumio's overall decision is made from
+// its capabilities' (docs/jumio.md 4.6), so each is a document kycflow
+// cannot read as a pass: it goes to manual review (WARNING), with the
+// capability among the reasons. Other capabilities NOT_EXECUTED (a
+// screening without enough data) do not lower it: a check a workflow did
+// not need is not executed.
 func (b *builder) contradicted(d *wire.WorkflowDetails) {
 	r := &b.r
 	if r.Decision.Type != events.DecisionPassed {
@@ -164,13 +171,44 @@ func (b *builder) contradicted(d *wire.WorkflowDetails) {
 		b.unreadable("capabilities")
 		return
 	}
+	lower := r.Decision.Label != "" && r.Decision.Label != string(events.DecisionPassed)
 	for _, e := range b.caps {
-		if e.Decision == events.DecisionWarning || e.Decision == events.DecisionRejected || !e.Decision.Documented() {
+		if lower || contradicts(e) {
 			r.Decision.Type = events.DecisionWarning
 			r.Decision.Label = string(events.DecisionWarning)
 			return
 		}
 	}
+}
+
+// passLabels are the labels Jumio documents for a PASSED capability
+// (docs/jumio.md 4.6); a capability missing here has no label rule.
+var passLabels = map[string]string{
+	capUsability: labelOK, capImageChecks: labelOK, capExtraction: labelOK, capDataChecks: labelOK,
+	capLiveness: labelOK, capSimilarity: "MATCH", capAuthentication: labelOK, capWatchlist: labelOK,
+	capAddress: labelOK, capResidency: labelOK, capDrivingLicense: labelOK, capCPF: labelOK,
+}
+
+// readWhole are the capabilities a PASSED needs to have run, if the
+// workflow has them: those of the document and of the face.
+var readWhole = []string{capUsability, capImageChecks, capExtraction, capDataChecks, capLiveness, capSimilarity}
+
+// contradicts reports whether capability entry e does not bear out a
+// PASSED workflow (see contradicted).
+func contradicts(e entry) bool {
+	switch e.Decision {
+	case events.DecisionWarning, events.DecisionRejected:
+		return true
+	case events.DecisionNotExecuted:
+		return slices.Contains(readWhole, e.Name)
+	case events.DecisionPassed:
+		if want, ok := passLabels[e.Name]; ok && e.Label != "" && !strings.EqualFold(e.Label, want) {
+			return true
+		}
+		sim := e.Data["similarity"]
+		return e.Name == capSimilarity && sim != "" && !strings.EqualFold(sim, "MATCH")
+	}
+	return !e.Decision.Documented()
 }
 
 // capabilityNames are the capabilities of d in the order Jumio sent them
@@ -349,8 +387,16 @@ func (b *builder) extract(entries []wire.CapabilityEntry) {
 	var all []decoded
 	for i, e := range entries {
 		var x wire.ExtractionData
-		if len(e.Data) == 0 || json.Unmarshal(e.Data, &x) != nil {
+		if len(e.Data) == 0 {
 			continue
+		}
+		if err := json.Unmarshal(e.Data, &x); err != nil || len(x.Warnings) > 0 {
+			// What a PASSED extraction read cannot be read here: not
+			// a pass kycflow can stand behind.
+			b.unreadable("capabilities.extraction.data", capExtraction)
+			if err != nil {
+				continue
+			}
 		}
 		path := "capabilities.extraction[" + strconv.Itoa(i) + "].data."
 		for _, k := range slices.Sorted(maps.Keys(x.Extra)) {
