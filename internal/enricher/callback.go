@@ -1,6 +1,7 @@
 package enricher
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -21,6 +22,11 @@ type callback struct {
 	// sentAt orders the callbacks of one execution: callbackSentAt, else
 	// when ingest received it, else when it was stored.
 	sentAt time.Time
+	// since is when the callback was sent, as far as kycflow can vouch:
+	// sentAt, but never after ingest received it (a callbackSentAt ahead
+	// of the clocks must not stretch the retry budgets, which count from
+	// it).
+	since time.Time
 	// replay is set when the message was re-fed by a replay (header
 	// Kycflow-Replay); replayHeader is the header as received.
 	replay       *events.ReplayMarker
@@ -89,6 +95,10 @@ func decodeCallback(msg *message.Message, stored time.Time) (*callback, error) {
 		c.sentAt = *ev.CallbackSentAt
 	case !ev.ReceivedAt.IsZero():
 		c.sentAt = ev.ReceivedAt
+	}
+	c.since = c.sentAt
+	if upper := cmp.Or(ev.ReceivedAt, stored); !upper.IsZero() && c.since.After(upper) {
+		c.since = upper
 	}
 	c.lane = msg.Metadata.Get(events.HeaderLane)
 	if h := msg.Metadata.Get(events.HeaderReplay); h != "" {

@@ -74,7 +74,7 @@ func (e *Enricher) handle(msg *message.Message) error {
 	now := e.now()
 	d := delivery{attempt: broker.Attempt(msg), age: now.Sub(broker.Timestamp(msg)), stopping: ctx.Err() != nil}
 	if c != nil {
-		d.sinceCallback = max(now.Sub(c.sentAt), 0)
+		d.sinceCallback = max(now.Sub(c.since), 0)
 	}
 	v := e.policy.decide(err, d)
 	if v.kind == verdictDeadLetter {

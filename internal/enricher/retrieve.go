@@ -84,6 +84,11 @@ func (e *Enricher) platform(ctx context.Context, c *callback, now time.Time) (ev
 		if d, raw, err = e.jumio.WorkflowDetails(ctx, c.ev.AccountID, c.ev.WorkflowExecutionID); err != nil {
 			return err
 		}
+		if !sameID(d.Workflow.ID, c.ev.WorkflowExecutionID) || (d.Account.ID != "" && !sameID(d.Account.ID, c.ev.AccountID)) {
+			// Another execution's (or account's) details, with another
+			// person's data: never this execution's result.
+			return fmt.Errorf("%w: the details are not of the execution and account asked for", jumio.ErrMalformedResponse)
+		}
 		return final(c.ev.Status, d.Workflow.Status)
 	})
 	if err != nil {
@@ -189,16 +194,33 @@ func (e *Enricher) confirmScan(ctx context.Context, c *callback, now time.Time) 
 	if err != nil {
 		return events.EnrichedEvent{}, err
 	}
+	if strings.EqualFold(strings.TrimSpace(string(data.Transaction.Status)), wire.ScanPending) {
+		// The data lags the scan status: not mapped as a result that
+		// has not ended (Jumio calls back once), asked for again later.
+		return events.EnrichedEvent{}, fmt.Errorf("%w: Netverify data PENDING after the scan ended", ErrNotFinal)
+	}
 	return enriched(mapping.FromNetverifyData(c.ev, data, e.tables), events.RawNetverifyData, raw), nil
 }
 
 // scanData fetches the retrieval data of the callback's scan.
 func (e *Enricher) scanData(ctx context.Context, c *callback, now time.Time) (data *wire.NetverifyData, raw []byte, err error) {
 	err = e.fetch(ctx, jumio.EndpointNetverifyData, c, now, func() (err error) {
-		data, raw, err = e.jumio.NetverifyData(ctx, c.ev.WorkflowExecutionID)
-		return err
+		if data, raw, err = e.jumio.NetverifyData(ctx, c.ev.WorkflowExecutionID); err != nil {
+			return err
+		}
+		if !sameID(string(data.ScanReference), c.ev.WorkflowExecutionID) {
+			// Another scan's data: never this scan's result.
+			return fmt.Errorf("%w: the data is not of the scan asked for", jumio.ErrMalformedResponse)
+		}
+		return nil
 	})
 	return data, raw, err
+}
+
+// sameID reports whether id, as Jumio's answer gives it, is want (ids
+// are UUIDs, compared in any case).
+func sameID(id, want string) bool {
+	return strings.EqualFold(strings.TrimSpace(id), want)
 }
 
 // enriched is the enriched event of result r made from the raw document
@@ -218,7 +240,7 @@ func (e *Enricher) fetch(ctx context.Context, ep jumio.Endpoint, c *callback, no
 		return fmt.Errorf("enricher: %w", err)
 	}
 	start := time.Now()
-	err := jumio.NotReadyIfRecent(call(), c.sentAt, now, e.policy.notReadyWindow())
+	err := jumio.NotReadyIfRecent(call(), c.since, now, e.policy.notReadyWindow())
 	e.metrics.fetch(ctx, ep, err, time.Since(start))
 	if err != nil {
 		return fmt.Errorf("enricher: %w", err)

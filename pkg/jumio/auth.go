@@ -21,6 +21,9 @@ import (
 // it.
 type tokens struct {
 	fetch func() oauth2.TokenSource // a new caching source
+	// maxRetryAfter caps the Retry-After of a token error, as
+	// Config.MaxRetryAfter caps the API's.
+	maxRetryAfter time.Duration
 
 	mu       sync.Mutex
 	src      oauth2.TokenSource
@@ -42,7 +45,7 @@ func newTokens(cfg Config, httpClient *http.Client) *tokens {
 	// timeout, and callers stop waiting when their own context ends.
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, httpClient)
 	raw := &refreshAhead{src: oauth2TokenSourceFunc(func() (*oauth2.Token, error) { return cc.Token(ctx) }), ahead: cfg.TokenRefreshAhead}
-	t := &tokens{fetch: func() oauth2.TokenSource {
+	t := &tokens{maxRetryAfter: cfg.MaxRetryAfter, fetch: func() oauth2.TokenSource {
 		return oauth2.ReuseTokenSourceWithExpiry(nil, raw, cfg.TokenRefreshAhead)
 	}}
 	t.src = t.fetch()
@@ -106,7 +109,7 @@ func (t *tokens) Token(ctx context.Context) (*oauth2.Token, error) {
 		// caller's goroutine, while the others wait on ch.
 		tok, err := src.Token()
 		if err != nil {
-			err = tokenError(err)
+			err = tokenError(err, t.maxRetryAfter)
 		}
 		t.mu.Lock()
 		t.inflight = nil
@@ -138,7 +141,7 @@ func (t *tokens) Invalidate(bad string) {
 // tokenError turns an oauth2 error into an *APIError for the token
 // endpoint (status, OAuth2 error code, Retry-After), dropping the response
 // body that oauth2 puts into its error string.
-func tokenError(err error) error {
+func tokenError(err error, maxRetryAfter time.Duration) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
 		ae := &APIError{
@@ -146,7 +149,7 @@ func tokenError(err error) error {
 			Status:     re.Response.StatusCode,
 			Code:       re.ErrorCode,
 			RequestID:  requestID(re.Response.Header),
-			RetryAfter: parseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now()),
+			RetryAfter: min(parseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now()), maxRetryAfter),
 		}
 		if ae.Code == "" {
 			fillErrorBody(ae, re.Body)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -355,25 +356,67 @@ func buildFieldIndex(t reflect.Type) map[string][]int {
 	return out
 }
 
-// fields decodes the keys of an object into the struct v.
+// fields decodes the keys of an object into the struct v. A field may be
+// sent in another case than its name; one sent under two spellings with
+// different values ("decision" and "DECISION") is neither: which one Jumio
+// meant cannot be known, so it is left at its zero value and recorded (by
+// its name), never decided by which key a map visits last.
 func (d *tolerant) fields(m map[string]json.RawMessage, v reflect.Value, path string) {
 	byName := fieldIndex(v.Type())
-	for key, raw := range m {
-		idx, ok := byName[key]
-		if !ok {
-			for name, j := range byName {
-				if strings.EqualFold(name, key) {
-					idx, ok = j, true
+	type field struct {
+		key  string // the first spelling, in key order
+		idx  []int
+		raws []json.RawMessage
+	}
+	found := map[string]*field{}
+	for _, key := range slices.Sorted(maps.Keys(m)) {
+		raw := m[key]
+		name, idx := key, byName[key]
+		if idx == nil {
+			for n, j := range byName {
+				if strings.EqualFold(n, key) {
+					name, idx = n, j
 					break
 				}
 			}
 		}
-		if !ok {
+		if idx == nil {
 			d.keep(join(path, key), raw)
 			continue
 		}
-		d.value(raw, v.FieldByIndex(idx), join(path, key))
+		f := found[name]
+		if f == nil {
+			f = &field{key: key, idx: idx}
+			found[name] = f
+		}
+		f.raws = append(f.raws, raw)
 	}
+	for _, name := range slices.Sorted(maps.Keys(found)) {
+		f := found[name]
+		if !sameJSON(f.raws) {
+			d.warn(join(path, name))
+			continue
+		}
+		d.value(f.raws[0], v.FieldByIndex(f.idx), join(path, f.key))
+	}
+}
+
+// sameJSON reports whether the values are one JSON text, spacing aside.
+func sameJSON(raws []json.RawMessage) bool {
+	if len(raws) < 2 {
+		return true
+	}
+	var first bytes.Buffer
+	if json.Compact(&first, raws[0]) != nil {
+		return false
+	}
+	for _, raw := range raws[1:] {
+		var b bytes.Buffer
+		if json.Compact(&b, raw) != nil || !bytes.Equal(b.Bytes(), first.Bytes()) {
+			return false
+		}
+	}
+	return true
 }
 
 // value decodes raw into v (settable), leaving v at its zero value and
