@@ -279,6 +279,25 @@ func TestInitiate(t *testing.T) {
 	}
 }
 
+// TestInitiateTokenLifetimeCheckedFirst: a lifetime Jumio does not take
+// (or kycflow could not announce) is refused before Jumio creates a
+// transaction.
+func TestInitiateTokenLifetimeCheckedFirst(t *testing.T) {
+	sim := jumiotest.NewServer(jumiotest.Config{})
+	defer sim.Close()
+	env := func(k string) string { return map[string]string{"KYCFLOW_DATA_DIR": t.TempDir()}[k] }
+	for _, lt := range []string{"90d", "1s", "soon"} {
+		var out, errOut bytes.Buffer
+		code := Main(t.Context(), []string{"initiate", "--workflow-key", "10011", "--token-lifetime", lt, "--simulator", sim.URL()}, env, nil, &out, &errOut)
+		if code == 0 || !strings.Contains(errOut.String(), "--token-lifetime") {
+			t.Errorf("--token-lifetime %s: exit %d, stderr %q; want a refusal naming the flag", lt, code, errOut.String())
+		}
+	}
+	if n := len(sim.Accounts()); n != 0 {
+		t.Errorf("%d transactions created at Jumio, want none", n)
+	}
+}
+
 // TestOperatorCommandsFindTheRunByDataDir: a kycflow run started with
 // --data-dir elsewhere is found with the same --data-dir (or
 // KYCFLOW_DATA_DIR); without it the error says where it looked and how to

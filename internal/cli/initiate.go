@@ -13,6 +13,7 @@ import (
 
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/internal/jumioconfig"
+	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
 	"github.com/kycflow/kycflow/pkg/jumio/wire"
@@ -175,6 +176,13 @@ type initiation struct {
 // KYCFLOW_INGEST_USER_REFERENCE_SECRETS when set.
 func initiateRequest(fs *flag.FlagSet, key int, refSecrets config.Secret) (initiation, error) {
 	ir := initiation{key: key, userID: strFlag(fs, "user-id")}
+	if lt := strFlag(fs, "token-lifetime"); lt != "" {
+		// Checked before Jumio is asked: a transaction created with a
+		// lifetime kycflow cannot announce would never be reconciled.
+		if d, err := events.ParseTokenLifetime(lt); err != nil || d < 5*time.Minute || d > 60*24*time.Hour {
+			return ir, usageError("initiate: --token-lifetime %q: give 5m to 60d, like 30m, 2h or 7d", lt)
+		}
+	}
 	ir.req = wire.AccountRequest{
 		CustomerInternalReference: strFlag(fs, "reference"),
 		WorkflowDefinition:        wire.WorkflowDefinition{Key: key},
