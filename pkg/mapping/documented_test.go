@@ -49,7 +49,7 @@ func rvEntry(n int, selfie bool, decision, data string) string {
 const rvExtraction = `{"type":"PASSPORT","issuingCountry":"AUT","firstName":"JANE","lastName":"DOE","dateOfBirth":"1990-01-01","expiryDate":"2030-12-31","documentNumber":"P1234567"}`
 
 // rvCaps are the capabilities of a fully passed ID + identity workflow
-// (JUMIO.md F5); override replaces entries by capability name.
+// (docs/jumio.md F5); override replaces entries by capability name.
 func rvCaps(override map[string]string) string {
 	caps := map[string]string{
 		"usability":   rvEntry(1, false, rvDec("PASSED", "OK"), ""),
@@ -84,7 +84,7 @@ func rvPlatform(t *testing.T, decision, caps string) events.Result {
 	return mapping.FromPlatform(ev, &d, nil)
 }
 
-// rvApprovedForm is JUMIO.md F10 (APPROVED_VERIFIED), as form values.
+// rvApprovedForm is docs/jumio.md F10 (APPROVED_VERIFIED), as form values.
 func rvApprovedForm() url.Values {
 	v := url.Values{}
 	for k, s := range map[string]string{
@@ -122,7 +122,7 @@ func rvData(t *testing.T, raw string) events.Result {
 	return mapping.FromNetverifyData(ev, &d, nil)
 }
 
-// JUMIO.md F14 with a transaction object supplied by the test.
+// docs/jumio.md F14 with a transaction object supplied by the test.
 func rvDataDoc(transaction string) string {
 	return `{"scanReference":"5b6c7d8e-1111-4222-8333-944455556666",
 	  "document":{"type":"PASSPORT","issuingCountry":"AUT","firstName":"JANE","lastName":"DOE","dob":"1990-01-01","expiry":"2030-12-31","number":"P1234567","status":"APPROVED_VERIFIED"},
@@ -137,7 +137,7 @@ func rvSummary(r events.Result) string {
 
 // ---- 1. A PASSED stands on an ID document capability that was NOT executed --
 
-// JUMIO.md 6.1: "document.status = APPROVED_VERIFIED ⇔ all Platform
+// docs/jumio.md 6.1: "document.status = APPROVED_VERIFIED ⇔ all Platform
 // capabilities OK [C: S17, first table row]"; 6.5: "NO_ID_UPLOADED | usability
 // NOT_EXECUTED / NOT_UPLOADED". kycflow keeps PASSED and at the same time
 // publishes verificationStatus NO_ID_UPLOADED / ERROR_NOT_READABLE_ID.
@@ -168,7 +168,7 @@ func TestPassedNeedsTheDocumentRead(t *testing.T) {
 
 // ---- 2. Platform similarity NO_MATCH does not lower a PASSED ---------------
 
-// JUMIO.md 4.6: similarity labels "PASSED: MATCH | WARNING: NOT_POSSIBLE |
+// docs/jumio.md 4.6: similarity labels "PASSED: MATCH | WARNING: NOT_POSSIBLE |
 // REJECTED: NO_MATCH"; "similarity.data.similarity: MATCH | NO_MATCH |
 // NOT_POSSIBLE [C: S19]"; 6.6: "similarity NO_MATCH | similarity REJECTED /
 // NO_MATCH". Liveness: "REJECTED: LIVENESS_UNDETERMINED, ID_USED_AS_SELFIE,
@@ -202,7 +202,7 @@ func TestPassedLabelsBearOutThePass(t *testing.T) {
 
 // ---- 3. Netverify keeps APPROVED_VERIFIED on a result that did not pass ----
 
-// JUMIO.md 6.3: "transaction.status=PENDING | workflow.status ∈ INITIATED,
+// docs/jumio.md 6.3: "transaction.status=PENDING | workflow.status ∈ INITIATED,
 // ACQUIRED"; "transaction.status=FAILED (drop-off/expiry) + verificationStatus=
 // NO_ID_UPLOADED | SESSION_EXPIRED or TOKEN_EXPIRED"; 6.5 reverse:
 // "SESSION_EXPIRED/TOKEN_EXPIRED … → NO_ID_UPLOADED". The Platform path gives
@@ -222,7 +222,7 @@ func TestApprovedVerifiedOnlyForAnEndedDocument(t *testing.T) {
 
 // ---- 4. A contradicted (WARNING) Platform result reads as a clean pass -----
 
-// JUMIO.md 6.6: "similarity NO_MATCH | similarity REJECTED / NO_MATCH"; 6.5
+// docs/jumio.md 6.6: "similarity NO_MATCH | similarity REJECTED / NO_MATCH"; 6.5
 // reverse: "decision WARNING → no NV equivalent (keep as "review")". kycflow
 // publishes verificationStatus APPROVED_VERIFIED with identityVerification
 // similarity MATCH for a REJECTED (or undocumented FAILED) similarity.
@@ -246,7 +246,7 @@ func TestLegacyIdentityFollowsTheSimilarityDecision(t *testing.T) {
 
 // A readable transaction.status FAILED refuses the pass (WARNING / expired);
 // the same object unreadable does not, and is not named unreadable.
-// JUMIO.md 2.6: DV "transaction (JSON: date, status DONE|FAILED, …)"; 5:
+// docs/jumio.md 2.6: DV "transaction (JSON: date, status DONE|FAILED, …)"; 5:
 // "transaction: status (PENDING/DONE/FAILED)".
 func TestUnreadableTransactionIsNoPass(t *testing.T) {
 	t.Run("retrieval /data", func(t *testing.T) {
@@ -275,7 +275,7 @@ func TestUnreadableTransactionIsNoPass(t *testing.T) {
 // ---- 6. Unreadable Platform extraction data leaves PASSED standing ---------
 
 // ExtractionData.Warnings are computed by pkg/jumio/wire and never read by
-// pkg/mapping. JUMIO.md 4.6: "Mandatory for a successful ID extraction: first
+// pkg/mapping. docs/jumio.md 4.6: "Mandatory for a successful ID extraction: first
 // name, last name, DOB, document number, expiry date [C: S19]".
 func TestUnreadableExtractionIsNoPass(t *testing.T) {
 	for name, data := range map[string]string{
@@ -295,7 +295,7 @@ func TestUnreadableExtractionIsNoPass(t *testing.T) {
 
 // ---- 7. Platform decision label contradicting its type ---------------------
 
-// JUMIO.md 4.5: "decision.details.label: same as type for
+// docs/jumio.md 4.5: "decision.details.label: same as type for
 // PASSED/REJECTED/WARNING".
 func TestPassedLabelledOtherwise(t *testing.T) {
 	r := rvPlatform(t, rvDec("PASSED", "REJECTED"), rvCaps(nil))
@@ -306,7 +306,7 @@ func TestPassedLabelledOtherwise(t *testing.T) {
 
 // ---- 8. Netverify identityVerification contradicting or incomplete ---------
 
-// JUMIO.md 2.5: "reason (only if validity FALSE): SELFIE_CROPPED_FROM_ID, …,
+// docs/jumio.md 2.5: "reason (only if validity FALSE): SELFIE_CROPPED_FROM_ID, …,
 // MULTIPLE_PEOPLE, …"; similarity "MATCH | NO_MATCH | NOT_POSSIBLE",
 // validity "TRUE | FALSE (liveness)".
 func TestNetverifyIdentityContradiction(t *testing.T) {
@@ -326,7 +326,7 @@ func TestNetverifyIdentityContradiction(t *testing.T) {
 
 // ---- 9. APPROVED_VERIFIED without the scan status / ID checks behind it ---
 
-// JUMIO.md 2.3 (bold = always present): "idScanStatus | SUCCESS iff
+// docs/jumio.md 2.3 (bold = always present): "idScanStatus | SUCCESS iff
 // verificationStatus = APPROVED_VERIFIED, else ERROR"; idCheck…: "OK if
 // APPROVED_VERIFIED else N/A (MRZ only for passports/supported IDs with MRZ
 // check enabled)".
