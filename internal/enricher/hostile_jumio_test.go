@@ -249,3 +249,53 @@ func TestHostileNetverifyDataLagsScanStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileErrorBodyEchoedIntoDeadLetter: Jumio's answer to the details
+// request echoes personal data, in the errorCode/title of a 400's error
+// body, or in a broken status line. None of it may reach the error, hence
+// the dead letter's Kycflow-Error header and the log: only codes that are
+// code words are quoted, and a response that cannot be read is not.
+func TestHostileErrorBodyEchoedIntoDeadLetter(t *testing.T) {
+	const pii = "JANE.DOE.1990-01-01"
+	answers := map[string]func(w http.ResponseWriter){
+		"error body": func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"title":"Document of ` + pii + ` could not be processed","status":400,"errorCode":"` + pii + `"}`))
+		},
+		"status line": func(w http.ResponseWriter) {
+			conn, buf, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				panic(err)
+			}
+			_, _ = buf.WriteString("HTTP/1.1 " + pii + " Bad\r\n\r\n")
+			_ = buf.Flush()
+			_ = conn.Close()
+		},
+	}
+	for name, answer := range answers {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, jumiotest.Config{})
+			x := h.executions(1, 81)[0]
+			cfg := h.config()
+			cfg.RetryMaxAttempts = 1 // dead-letter the transient one at once too
+			cfg = hostileJumio(t, h, cfg, func(w http.ResponseWriter, r *http.Request) bool {
+				if !strings.HasSuffix(r.URL.Path, "/workflow-executions/"+x.ID) {
+					return false
+				}
+				answer(w)
+				return true
+			})
+			h.start(cfg, nil)
+			h.publish(h.platformEvent(x, time.Now()), nil)
+			if l := h.settle(1); l.DeadLetters != 1 {
+				t.Fatalf("ledger %+v: want a dead letter", l)
+			}
+			for _, m := range h.deadLetters() {
+				if e := m.Header.Get(events.HeaderError); strings.Contains(e, "DOE") {
+					t.Errorf("dead letter header %s quotes Jumio's answer: %q", events.HeaderError, e)
+				}
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -328,12 +329,28 @@ func (c *Client) authorize(ctx context.Context, req *http.Request, cl call) (str
 
 // transportError drops the URL from a *url.Error (the operation and the
 // cause stay, so timeouts still match context.DeadlineExceeded).
+//
+// Its text never quotes the response: net/http's errors about a response
+// it could not read ("malformed HTTP status code …") quote the server's
+// bytes, which could be anything; they read "the response could not be
+// read" and keep their chain. Timeouts, cancellations, connection errors
+// and a cut-off body say what happened without quoting.
 func transportError(ep Endpoint, err error) error {
+	op := ""
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return fmt.Errorf("jumio: %s: %s: %w", ep, ue.Op, ue.Err)
+		op, err = ue.Op+": ", ue.Err
 	}
-	return fmt.Errorf("jumio: %s: %w", ep, err)
+	var ne *net.OpError
+	var te interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &te) && te.Timeout(), errors.As(err, &ne),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	default:
+		err = &opaqueError{msg: "the response could not be read", err: err}
+	}
+	return fmt.Errorf("jumio: %s: %s%w", ep, op, err)
 }
 
 // maxErrorBody caps how much of an error response is read.

@@ -72,12 +72,13 @@ func (e *APIError) Error() string {
 	if t := http.StatusText(e.Status); t != "" {
 		b.WriteString(" " + t)
 	}
-	if e.Code != "" {
+	// Jumio's words are quoted only when they are a code: a title or
+	// message is free text, which may name a person, and this string
+	// reaches logs and dead letters.
+	if codeWord(e.Code) {
 		b.WriteString(" (" + e.Code + ")")
-	} else if e.Title != "" && e.Title != http.StatusText(e.Status) {
-		b.WriteString(" (" + e.Title + ")")
 	}
-	if e.RequestID != "" {
+	if codeWord(e.RequestID) {
 		b.WriteString(", request id " + e.RequestID)
 	}
 	if e.RetryAfter > 0 {
@@ -275,3 +276,31 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 func invalid(ep Endpoint, what string) error {
 	return fmt.Errorf("jumio: %s: %s: %w", ep, what, ErrInvalidArgument)
 }
+
+// codeWord reports whether s looks like an error code or request id:
+// 1 to 64 ASCII letters, digits, '_' and '-', with no run of letters
+// broken by anything but those (no dots, spaces or '@' that names,
+// dates and addresses have).
+func codeWord(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// opaqueError keeps an error's chain for errors.Is and errors.As, with a
+// message of its own: for transport errors whose text quotes what the
+// server sent (a malformed status line, a broken response).
+type opaqueError struct {
+	msg string
+	err error
+}
+
+func (e *opaqueError) Error() string { return e.msg }
+func (e *opaqueError) Unwrap() error { return e.err }
