@@ -271,6 +271,9 @@ func planErasure(ctx context.Context, js jetstream.JetStream, reg *erasure.Regis
 	if t.Execution != "" && t.Account != "" {
 		note(t.Execution, t.Account)
 	}
+	if err := checkStoredAs(ctx, js, t); err != nil {
+		return nil, err
+	}
 	filters := streamFilters(t)
 	if err := r.count(ctx, js, filters, func(subject string) {
 		if x, a, ok := subjectIDs(subject); ok && (t.Execution == "" || x == t.Execution) {
@@ -363,6 +366,66 @@ func planErasure(ctx context.Context, js jetstream.JetStream, reg *erasure.Regis
 	}
 	r.rec.Runs++
 	return r, nil
+}
+
+// checkStoredAs refuses a target that names an id otherwise than
+// kycflow stored it, which would erase nothing (or part) and still report
+// the erasure done: an execution given with an account it is not stored
+// under, and an id whose letters are in another case than the stored
+// one's (subjects, and so the purges, are case-sensitive; ids are stored
+// as Jumio sent them).
+func checkStoredAs(ctx context.Context, js jetstream.JetStream, t erasure.Target) error {
+	stored := func(t erasure.Target) (map[string]bool, error) {
+		found := map[string]bool{}
+		var r eraseRun
+		err := r.count(ctx, js, streamFilters(t), func(subject string) {
+			if x, a, ok := subjectIDs(subject); ok {
+				found[a+" "+x] = true
+			}
+		})
+		return found, err
+	}
+	if t.Execution != "" && t.Account != "" {
+		found, err := stored(erasure.Target{Execution: t.Execution})
+		if err != nil {
+			return err
+		}
+		var others []string
+		for _, k := range slices.Sorted(maps.Keys(found)) {
+			a, x, _ := strings.Cut(k, " ")
+			if x != t.Execution || a == "" { // a Netverify original has none
+				continue
+			}
+			if a == t.Account {
+				others = nil
+				break
+			}
+			others = append(others, a)
+		}
+		if len(others) > 0 {
+			return usageError("erase: execution %s is stored under account %s, not %s: erase --execution %s --account %s, or without --account",
+				t.Execution, others[0], t.Account, t.Execution, others[0])
+		}
+	}
+	found, err := stored(t)
+	if err != nil || len(found) > 0 {
+		return err
+	}
+	for _, other := range []erasure.Target{
+		{Account: strings.ToLower(t.Account), Execution: strings.ToLower(t.Execution)},
+		{Account: strings.ToUpper(t.Account), Execution: strings.ToUpper(t.Execution)},
+	} {
+		if other == t {
+			continue
+		}
+		if found, err := stored(other); err != nil || len(found) > 0 {
+			if err != nil {
+				return err
+			}
+			return usageError("erase: kycflow stores nothing under %s but holds data under %s (ids are case-sensitive, stored as Jumio sent them): erase that", t, other)
+		}
+	}
+	return nil
 }
 
 // streamFilters are the subject filters of the target in the four

@@ -212,3 +212,42 @@ func TestEraseExecutionAtJumio(t *testing.T) {
 		t.Errorf("second erase of the execution:\n%s", out)
 	}
 }
+
+// TestEraseRefusesIDsNotAsStored: an id in another case than kycflow
+// stored it, and an execution given with an account it is not stored
+// under, would erase nothing (or part) and report the erasure done; each
+// is refused, naming what is stored, and nothing is deleted anywhere.
+func TestEraseRefusesIDsNotAsStored(t *testing.T) {
+	sim := jumiotest.NewServer(jumiotest.Config{Scenario: jumiotest.Scenario{Seed: 37, Executions: 2}})
+	t.Cleanup(sim.Close)
+	p := startPipeline(t, sim)
+	execs := sim.Executions()
+	sendCallbacks(t, sim, jumiotest.CallbackOptions{URL: p.ingest + "/callbacks/platform", Concurrency: 2})
+	p.eventually("the results delivered", func() bool { return len(p.results()) >= len(execs) })
+	x, other := execs[0], execs[1]
+	if x.AccountID == other.AccountID {
+		t.Fatal("the test wants two accounts")
+	}
+
+	out := p.kycflow(t.Context(), 2, "erase", "--account", strings.ToUpper(x.AccountID), "--yes")
+	if !strings.Contains(out, "holds data under account "+x.AccountID) {
+		t.Errorf("erase of the account in upper case:\n%s", out)
+	}
+	out = p.kycflow(t.Context(), 2, "erase", "--execution", x.ID, "--account", other.AccountID, "--yes")
+	if !strings.Contains(out, "stored under account "+x.AccountID+", not "+other.AccountID) {
+		t.Errorf("erase of an execution with another account:\n%s", out)
+	}
+	if !p.holds(x.ID) || !p.holds(other.ID) {
+		t.Error("a refused erasure removed messages")
+	}
+	for _, ep := range []jumio.Endpoint{jumio.EndpointAccountDelete, jumio.EndpointExecutionDelete} {
+		if n := sim.Requests(ep); n != 0 {
+			t.Errorf("%s: %d requests, want none", ep, n)
+		}
+	}
+	// As stored, the execution with its own account erases.
+	out = p.kycflow(t.Context(), 0, "erase", "--execution", x.ID, "--account", x.AccountID, "--yes")
+	if !strings.Contains(out, "execution "+x.ID+" of account "+x.AccountID) || p.holds(x.ID) {
+		t.Errorf("erase of the execution as stored:\n%s", out)
+	}
+}

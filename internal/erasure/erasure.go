@@ -83,7 +83,10 @@ func (t Target) ID() string {
 }
 
 func (t Target) String() string {
-	if t.Account != "" {
+	switch {
+	case t.Execution != "" && t.Account != "":
+		return "execution " + t.Execution + " of account " + t.Account
+	case t.Account != "":
 		return "account " + t.Account
 	}
 	return "execution " + t.Execution
