@@ -299,3 +299,82 @@ func TestHostileErrorBodyEchoedIntoDeadLetter(t *testing.T) {
 		})
 	}
 }
+
+// TestHostile503RetryAfterIgnored: Jumio answers the details request 503
+// with Retry-After: 3 (down for maintenance, back in 3 s). Neither the
+// client's retry within the call nor the enricher's redelivery may ask
+// again sooner.
+func TestHostile503RetryAfterIgnored(t *testing.T) {
+	h := newHarness(t, jumiotest.Config{})
+	x := h.executions(1, 91)[0]
+	var (
+		mu    sync.Mutex
+		times []time.Time
+	)
+	cfg := hostileJumio(t, h, h.config(), func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/workflow-executions/"+x.ID) {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		times = append(times, time.Now())
+		if len(times) > 1 {
+			return false
+		}
+		w.Header().Set("Retry-After", "3")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"title":"Service Unavailable","status":503}`))
+		return true
+	})
+	h.start(cfg, nil)
+	h.publish(h.platformEvent(x, time.Now()), nil)
+	if l := h.settle(1); l.Results != 1 {
+		t.Fatalf("ledger %+v: want a result", l)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(times) < 2 {
+		t.Fatalf("%d details requests", len(times))
+	}
+	if gap := times[1].Sub(times[0]); gap < 2500*time.Millisecond {
+		t.Errorf("details asked again %s after a 503 with Retry-After: 3", gap.Round(time.Millisecond))
+	}
+}
+
+// TestHostileNegativeTokenLifetime: the token endpoint answers with
+// expires_in -1. The token works throughout; a 401 would tell when it
+// stops working. One token request must serve all the details requests,
+// not one each.
+func TestHostileNegativeTokenLifetime(t *testing.T) {
+	h := newHarness(t, jumiotest.Config{})
+	execs := h.executions(20, 101)
+	sim := h.jumio.Handler()
+	cfg := hostileJumio(t, h, h.config(), func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != jumio.PathToken {
+			return false
+		}
+		rec := httptest.NewRecorder()
+		sim.ServeHTTP(rec, r)
+		var body map[string]any
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &body) != nil {
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			return true
+		}
+		body["expires_in"] = -1
+		b, _ := json.Marshal(body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+		return true
+	})
+	h.start(cfg, nil)
+	h.publishAll(execs)
+	if l := h.settle(len(execs)); l.Results != int64(len(execs)) {
+		t.Fatalf("ledger %+v", l)
+	}
+	if n := h.jumio.Requests(jumio.EndpointToken); n > 2 {
+		t.Errorf("%d token requests for %d details requests; the first token was accepted throughout",
+			n, h.jumio.Requests(jumio.EndpointWorkflowDetails))
+	}
+}

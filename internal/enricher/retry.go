@@ -159,8 +159,10 @@ func (p retryPolicy) decide(err error, d delivery) verdict {
 	case errors.Is(err, jumio.ErrUnauthorized):
 		reason = reasonAuth
 	case r.Kind == jumio.RetryAfter:
-		reason = reasonRateLimited
-		delay = max(delay, r.After)
+		if errors.Is(err, jumio.ErrRateLimited) {
+			reason = reasonRateLimited
+		}
+		delay = max(delay, r.After) // a 429's, or a 5xx's Retry-After
 	}
 	return verdict{kind: verdictRedeliver, reason: reason, delay: delay, err: err}
 }

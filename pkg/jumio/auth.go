@@ -70,7 +70,14 @@ func (r *refreshAhead) Token() (*oauth2.Token, error) {
 	if err != nil || t.Expiry.IsZero() {
 		return t, err
 	}
-	if life := time.Until(t.Expiry); life < 2*r.ahead {
+	life := time.Until(t.Expiry)
+	switch {
+	case life <= 0:
+		// A lifetime of zero or less (expires_in ≤ 0) tells nothing:
+		// the token is kept until Jumio answers 401, which renews it,
+		// rather than fetched again for every request.
+		t.Expiry = time.Time{}
+	case life < 2*r.ahead:
 		t.Expiry = t.Expiry.Add(r.ahead - life/2)
 	}
 	return t, nil

@@ -42,6 +42,7 @@ func TestClassify(t *testing.T) {
 		{"429 Retry-After", api(429, 30*time.Second), jumio.Retry{Kind: jumio.RetryAfter, After: 30 * time.Second}},
 		{"500", api(500, 0), jumio.Retry{Kind: jumio.RetryNow}},
 		{"503", api(503, 0), jumio.Retry{Kind: jumio.RetryNow}},
+		{"503 Retry-After", api(503, 3*time.Second), jumio.Retry{Kind: jumio.RetryAfter, After: 3 * time.Second}},
 		{"deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), jumio.Retry{Kind: jumio.RetryNow}},
 		{"canceled", context.Canceled, jumio.Retry{Kind: jumio.RetryNow}},
 		{"connection", &net.OpError{Op: "dial", Err: errors.New("refused")}, jumio.Retry{Kind: jumio.RetryNow}},

@@ -238,6 +238,11 @@ func Classify(err error) Retry {
 			}
 			return Retry{Kind: RetryAfter, After: d}
 		case ae.Status >= 500, ae.Status == http.StatusRequestTimeout:
+			if ae.RetryAfter > 0 {
+				// A maintenance window says when to come back: no
+				// sooner, and not within the call.
+				return Retry{Kind: RetryAfter, After: ae.RetryAfter}
+			}
 			return Retry{Kind: RetryNow}
 		default:
 			return Retry{Kind: Permanent}
