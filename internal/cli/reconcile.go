@@ -86,7 +86,15 @@ func runReconcile(ctx context.Context, env Env, fs *flag.FlagSet, args []string)
 		if err != nil {
 			return fmt.Errorf("reconcile: %w (is an enricher running with reconciliation on?)", err)
 		}
-		return printChecked(env.Stdout, checked, dry, boolFlag(fs, "json"))
+		if err := printChecked(env.Stdout, checked, dry, boolFlag(fs, "json")); err != nil {
+			return err
+		}
+		// A pass whose checks failed did not do its work: the exit
+		// status says so (the executions are asked again later).
+		if n := countFailed(checked); n > 0 {
+			return fmt.Errorf("reconcile: %d of %d checks failed; they are asked again at their next check", n, len(checked))
+		}
+		return nil
 	}
 	xs, err := r.List(ctx)
 	if err != nil {
@@ -139,6 +147,17 @@ func printTracked(w io.Writer, xs []reconcile.Execution, all, asJSON bool, now t
 }
 
 // printChecked prints what a pass did (or would do).
+// countFailed is the number of checks that failed.
+func countFailed(checked []reconcile.Checked) int {
+	n := 0
+	for _, c := range checked {
+		if c.Outcome == reconcile.OutcomeFailed {
+			n++
+		}
+	}
+	return n
+}
+
 func printChecked(w io.Writer, checked []reconcile.Checked, dry, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)

@@ -100,6 +100,26 @@ func TestInitiateAnnouncesAndReconcile(t *testing.T) {
 	if got := run("--all"); !strings.Contains(got, "no execution tracked") {
 		t.Errorf("after the pass:\n%s", got)
 	}
+
+	// A pass whose checks fail (Jumio out of reach) says so in its exit
+	// status, not only in its lines.
+	if code := Main(t.Context(), []string{"initiate", "--workflow-key", "10011", "--simulator", sim.URL()}, env, nil, &out, &errOut); code != 0 {
+		t.Fatalf("initiate: exit %d: %s", code, errOut.String())
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if xs, _ := r.List(context.Background()); len(xs) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second execution was not tracked")
+		}
+	}
+	out.Reset()
+	errOut.Reset()
+	code := Main(t.Context(), []string{"reconcile", "--simulator", "http://127.0.0.1:1", "--pass"}, env, nil, &out, &errOut)
+	if code == 0 || !strings.Contains(errOut.String(), "1 of 1 checks failed") || !strings.Contains(out.String(), "failed") {
+		t.Errorf("a pass whose check failed: exit %d\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
+	}
 }
 
 func countReconciled(t *testing.T, js jetstream.JetStream) int {
