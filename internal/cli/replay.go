@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/time/rate"
 
+	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -282,6 +283,9 @@ func runReplay(ctx context.Context, env Env, fs *flag.FlagSet, args []string) er
 		return err
 	}
 	defer s.Close()
+	if err := checkReplayRoutes(ctx, s.js, req.routes); err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
 	sel, err := selectMessages(ctx, s.js, stream, inputFilters(stream, req.account, req.execution), win, req.fromSeq, req.toSeq)
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
@@ -390,4 +394,23 @@ func republish(ctx context.Context, js jetstream.JetStream, subject string, data
 		return false, err
 	}
 	return ack.Duplicate, nil
+}
+
+// checkReplayRoutes refuses --route names no notifier route has: a copy
+// marked for them only would be dropped by every route, a replay that
+// stores copies and delivers nothing.
+func checkReplayRoutes(ctx context.Context, js jetstream.JetStream, routes []string) error {
+	for _, route := range routes {
+		cctx, cancel := ctxCall(ctx)
+		_, err := js.Consumer(cctx, events.StreamEnriched, notifier.DurablePrefix+route)
+		cancel()
+		switch {
+		case errors.Is(err, jetstream.ErrConsumerNotFound):
+			return usageError("--route %s: no route of that name (%s has no consumer %s%s; kycflow streams lists the routes' consumers)",
+				route, events.StreamEnriched, notifier.DurablePrefix, route)
+		case err != nil:
+			return err
+		}
+	}
+	return nil
 }

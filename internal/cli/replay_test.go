@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -370,4 +371,26 @@ func TestReplayRate(t *testing.T) {
 		t.Errorf("copies: got %d, want 4", n)
 	}
 	s.kycflow(2, "replay", "enrich", "--rate", "-1")
+}
+
+// TestReplayNotifyRefusesUnknownRoute: a copy marked for a route no
+// notifier has would be dropped by every route; such a replay is refused
+// before anything is stored, and one for an existing route goes ahead.
+func TestReplayNotifyRefusesUnknownRoute(t *testing.T) {
+	s := newServer(t)
+	const x = "33333333-3333-4333-8333-333333333333"
+	s.enriched(x, events.StatusProcessed, events.DecisionPassed, nil)
+	if _, err := s.js.CreateOrUpdateConsumer(t.Context(), events.StreamEnriched, jetstream.ConsumerConfig{Durable: notifier.DurablePrefix + "crm"}); err != nil {
+		t.Fatal(err)
+	}
+	out := s.kycflow(2, "replay", "notify", "--redeliver", "--execution", x, "--route", "crm,nosuch")
+	if !strings.Contains(out, "--route nosuch: no route of that name") {
+		t.Errorf("replay to an unknown route:\n%s", out)
+	}
+	if n := len(s.copies(events.StreamEnriched)); n != 0 {
+		t.Errorf("a refused replay stored %d copies", n)
+	}
+	if out := s.kycflow(0, "replay", "notify", "--redeliver", "--execution", x, "--route", "crm"); !strings.Contains(out, "1 stored") {
+		t.Errorf("replay to an existing route:\n%s", out)
+	}
 }
