@@ -154,14 +154,44 @@ func (c patientConsumer) Info(ctx context.Context) (*jetstream.ConsumerInfo, err
 
 // untilAnswered calls request until it gets an answer (see patientJS and
 // unanswered).
+//
+// A stream, bucket or consumer "not found" that follows unanswered
+// requests is asked again for restoreGrace too: JetStream that has just
+// come up answers its API before it has restored its streams from the
+// store. Without unanswered requests first, "not found" is believed at
+// once.
 func untilAnswered[T any](ctx context.Context, request func() (T, error)) (T, error) {
+	sawNone := false
+	var firstAnswer time.Time
 	return backoff.RetryWithData(func() (T, error) {
 		v, err := request()
-		if err != nil && !unanswered(err) {
+		switch {
+		case err == nil:
+		case unanswered(err):
+			sawNone = true
+		case sawNone && restoring(err):
+			if firstAnswer.IsZero() {
+				firstAnswer = time.Now()
+			}
+			if time.Since(firstAnswer) >= restoreGrace {
+				return v, backoff.Permanent(err)
+			}
+		default:
 			return v, backoff.Permanent(err)
 		}
 		return v, err
 	}, patience(ctx))
+}
+
+// restoreGrace is how long a "not found" right after JetStream came up is
+// asked again.
+const restoreGrace = 2 * time.Second
+
+// restoring reports whether err is a "not found" of a stream, bucket or
+// consumer, which JetStream answers while it restores them.
+func restoring(err error) bool {
+	return errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) ||
+		errors.Is(err, jetstream.ErrConsumerNotFound)
 }
 
 // unanswered reports whether err says that no one answered a request:
