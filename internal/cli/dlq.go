@@ -56,7 +56,7 @@ after the action or with --seq.
 		Flags: func(fs *flag.FlagSet) {
 			natsFlag(fs)
 			selectionFlags(fs)
-			fs.String("stage", "", "only dead letters of this stage: enrich, notify or reconcile")
+			fs.String("stage", "", "only dead letters of this stage: enrich, notify, reconcile or work (migration batches)")
 			fs.String("route", "", "only dead letters of this notifier route")
 			fs.Var(&listFlag{}, "seq", "only these JUMIO_DLQ sequences (repeat or comma-separate)")
 			fs.Bool("reveal", false, "show: print the payload with its personal data")
@@ -190,11 +190,11 @@ func readDLQSelection(fs *flag.FlagSet, seqArgs []string) (dlqSelection, error) 
 		}
 		stage = string(events.StageNotify)
 		token = events.DLQStageToken(events.StageNotify, route)
-	case stage == string(events.StageEnrich), stage == string(events.StageReconcile):
+	case stage == string(events.StageEnrich), stage == string(events.StageReconcile), stage == string(events.StageWork):
 		token = events.DLQStageToken(events.Stage(stage), "")
 	case stage == string(events.StageNotify), stage == "":
 	default:
-		return sel, usageError("--stage %q: want enrich, notify or reconcile", stage)
+		return sel, usageError("--stage %q: want enrich, notify, reconcile or work", stage)
 	}
 	sel.stage = stage
 	a, e := "*", "*"

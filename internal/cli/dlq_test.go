@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/migration"
 	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/pkg/events"
 )
@@ -146,5 +147,23 @@ func TestRedriveMarker(t *testing.T) {
 	e1, e2 := redriveMarker(dl("enrich", "", "ev1", "m1", 1)), redriveMarker(dl("enrich", "", "ev1", "m1-copy", 2))
 	if e1.ID == e2.ID || e1.Redeliver {
 		t.Errorf("enricher dead letters: %v and %v, want distinct markers without redeliver", e1, e2)
+	}
+}
+
+// TestDLQListWorkStage: the dead letters of migration batches (stage
+// work), which dlq list shows, are selected with --stage work too.
+func TestDLQListWorkStage(t *testing.T) {
+	s := newServer(t)
+	s.deadLetter("crm", "11111111-1111-4111-8111-111111111111")
+	err := broker.PublishDeadLetter(t.Context(), s.js, broker.DeadLetter{
+		Stage: events.StageWork, ExecutionID: "batch-1", EventID: "work-batch-1", Payload: []byte(`{}`),
+		Err: errors.New("jumio: migration.create: 403 Forbidden"), Class: "permanent", Attempts: 1,
+		OriginalSubject: migration.SubjectWork + ".migrate.batch-1", OriginalStream: migration.StreamWork, OriginalSeq: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := s.kycflow(0, "dlq", "list", "--stage", "work"); !strings.Contains(out, "1 dead letter") || strings.Contains(out, "notify") {
+		t.Errorf("dlq list --stage work:\n%s", out)
 	}
 }
