@@ -452,6 +452,9 @@ type migrationRun struct {
 	// batches not done yet, with their batch.
 	state   map[string]migration.Scan
 	inBatch map[string]string
+	// asked: the scans this run queued; one that fails again is not
+	// asked for again by the same run (--retry-failed).
+	asked map[string]bool
 	// unqueued are the open batches whose work item is missing.
 	unqueued []migration.Batch
 	known    int // groups going into an account kycflow knows
@@ -459,7 +462,7 @@ type migrationRun struct {
 }
 
 func newMigrationRun(req migrateRequest, scans []scanRef) *migrationRun {
-	return &migrationRun{req: req, scans: scans, state: map[string]migration.Scan{}, inBatch: map[string]string{}}
+	return &migrationRun{req: req, scans: scans, state: map[string]migration.Scan{}, inBatch: map[string]string{}, asked: map[string]bool{}}
 }
 
 func (m *migrationRun) hasUsers() bool {
@@ -498,7 +501,7 @@ func (m *migrationRun) load(ctx context.Context, store *migration.Store) error {
 
 // todo reports whether a selected scan still has to be queued.
 func (m *migrationRun) todo(ref string) bool {
-	if _, open := m.inBatch[ref]; open {
+	if _, open := m.inBatch[ref]; open || m.asked[ref] {
 		return false
 	}
 	sc, ok := m.state[ref]
@@ -516,7 +519,8 @@ func (m *migrationRun) todo(ref string) bool {
 func (m *migrationRun) finished() bool {
 	for _, s := range m.scans {
 		sc, ok := m.state[s.ref]
-		if !ok || sc.State == migration.StateRequested || m.todo(s.ref) {
+		_, open := m.inBatch[s.ref] // a failed scan asked for again
+		if !ok || open || sc.State == migration.StateRequested || m.todo(s.ref) {
 			return false
 		}
 	}
@@ -552,7 +556,7 @@ func (m *migrationRun) plan(known map[string]string) []migration.Batch {
 	size := 0
 	flush := func() {
 		if len(cur.Groups) > 0 {
-			cur.ID = batchID(cur)
+			cur.ID = batchID(cur, m.state)
 			out = append(out, cur)
 		}
 		cur, size = migration.Batch{}, 0
@@ -574,11 +578,20 @@ func (m *migrationRun) plan(known map[string]string) []migration.Batch {
 
 // batchID derives a batch's id from its scans: the same batch planned
 // again (a resumed run that crashed between recording and queuing it) has
-// the same id, and its work item the same message id.
-func batchID(b migration.Batch) string {
+// the same id, and its work item the same message id. A scan asked for
+// again after it failed (--retry-failed) adds the batch that failed it:
+// the retry is a batch of its own, not the finished one, which would be
+// taken for done and ask Jumio nothing.
+func batchID(b migration.Batch, state map[string]migration.Scan) string {
 	refs := b.Scans()
 	slices.Sort(refs)
-	h := sha256.Sum256([]byte(strings.Join(refs, ",")))
+	parts := slices.Clone(refs)
+	for _, ref := range refs {
+		if sc, ok := state[ref]; ok && sc.State == migration.StateFailed && sc.Batch != "" {
+			parts = append(parts, ref+"@"+sc.Batch)
+		}
+	}
+	h := sha256.Sum256([]byte(strings.Join(parts, ",")))
 	return hex.EncodeToString(h[:16])
 }
 
@@ -690,6 +703,7 @@ func (m *migrationRun) drive(ctx context.Context, env Env, js jetstream.JetStrea
 			}
 			for _, ref := range b.Scans() {
 				m.inBatch[ref] = b.ID
+				m.asked[ref] = true
 			}
 			batches = batches[1:]
 			c = m.counts()
@@ -713,6 +727,12 @@ func (m *migrationRun) drive(ctx context.Context, env Env, js jetstream.JetStrea
 				time.Since(last).Round(time.Second), c.migrated, c.failed, c.requested, c.queued)
 		case u := <-updates:
 			if !selected[u.ref] {
+				continue
+			}
+			// A scan's record from before its open batch (the failure a
+			// retry asks again about, as the watch first delivers it)
+			// does not end that batch's wait.
+			if b, open := m.inBatch[u.ref]; open && u.sc.State != migration.StateMigrated && u.sc.Batch != b {
 				continue
 			}
 			m.state[u.ref] = u.sc

@@ -150,6 +150,16 @@ func TestMigrateDataInterruptedAndResumed(t *testing.T) {
 	if !strings.Contains(out, "every selected scan is migrated or failed already") || len(sim.MigrationCalls()) != calls {
 		t.Errorf("third run:\n%s", out)
 	}
+	// The failed scan asked for again, twice: each retry asks Jumio,
+	// the second too, though it plans the very scans of the first's
+	// batch, which is finished.
+	for i := range 2 {
+		calls := len(sim.MigrationCalls())
+		out = p.kycflow(t.Context(), 0, "migrate-data", "--since", "1h", "--retry-failed", "wiped_out", "--stall", "1m")
+		if n := len(sim.MigrationCalls()) - calls; n != 1 || !strings.Contains(out, "1 failed (wiped_out 1)") {
+			t.Errorf("retry %d asked Jumio %d times, want once:\n%s", i+1, n, out)
+		}
+	}
 }
 
 // TestMigratePlan: account groups by user reference (and a signed token's
