@@ -45,7 +45,10 @@ record of them in kycflow:
   in kycflow: their messages in JUMIO_CALLBACKS, JUMIO_ENRICHED,
   JUMIO_RESULTS (under every route prefix) and JUMIO_DLQ, and their records
   in the enricher's, the notifier's and the migration's key-value buckets
-  (history and delete markers included, so that the ids are gone too).
+  (history and delete markers included, so that the ids are gone too; in
+  the migration's: the scans, their account groups and the finished
+  batches that asked for them. While a batch that holds them is still
+  being sent, the erasure is refused: run it once the batch is done).
 
 It shows what it will delete and asks first (--yes skips the question).
 Each erasure is recorded (kycflow_erasures) before anything is deleted:
@@ -324,6 +327,13 @@ func planErasure(ctx context.Context, js jetstream.JetStream, reg *erasure.Regis
 	if err := r.count(ctx, js, bucketFilters(t, executions), nil); err != nil {
 		return nil, err
 	}
+	mf, err := migrationFilters(ctx, store, t, executions)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.count(ctx, js, mf, nil); err != nil {
+		return nil, err
+	}
 	slices.SortFunc(r.purges, func(a, b purge) int { return strings.Compare(a.stream+" "+a.filter, b.stream+" "+b.filter) })
 
 	r.rec = erasure.Record{ID: t.ID(), Target: t, State: erasure.StateInProgress, LocalOnly: req.localOnly,
@@ -426,6 +436,44 @@ func checkStoredAs(ctx context.Context, js jetstream.JetStream, t erasure.Target
 		}
 	}
 	return nil
+}
+
+// migrationFilters are the migration bucket's records of the target
+// beside its scans': the records of the account groups the target's
+// scans or account were migrated in (the account id), and the finished
+// batches that hold such a group (account id, scan references, user
+// reference). A batch still being sent is not erased under the
+// migration's feet: the erasure is refused until it is done, or the
+// migration could bring back what the erasure deleted.
+func migrationFilters(ctx context.Context, store *migration.Store, t erasure.Target, executions map[string][]string) (map[string][]string, error) {
+	out := map[string][]string{}
+	if store == nil {
+		return out, nil
+	}
+	erased := func(g migration.Group) bool {
+		if t.Account != "" && t.Execution == "" && g.AccountID == t.Account {
+			return true
+		}
+		return slices.ContainsFunc(g.ScanReferences, func(ref string) bool { _, ok := executions[ref]; return ok })
+	}
+	stream := "KV_" + migration.Bucket
+	for b := range store.Batches(ctx) {
+		hit := false
+		for _, g := range b.Groups {
+			if erased(g) {
+				hit = true
+				out[stream] = append(out[stream], "$KV."+migration.Bucket+"."+migration.GroupKey(g.Key))
+			}
+		}
+		if !hit {
+			continue
+		}
+		if b.State != migration.BatchDone {
+			return nil, fmt.Errorf("migration batch %s, which holds %s, is still being sent: erase once it is done (kycflow migrate-data status)", b.ID, t)
+		}
+		out[stream] = append(out[stream], "$KV."+migration.Bucket+"."+migration.BatchKey(b.ID))
+	}
+	return out, ctx.Err()
 }
 
 // streamFilters are the subject filters of the target in the four

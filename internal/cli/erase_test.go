@@ -9,6 +9,7 @@ import (
 
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/internal/erasure"
+	"github.com/kycflow/kycflow/internal/migration"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
@@ -75,6 +76,13 @@ func TestEraseFailsAtJumioAndCompletesLater(t *testing.T) {
 	}
 	if !p.holds(scans[1].Reference) {
 		t.Error("the erasure removed another scan's messages")
+	}
+	// Nor in what the migration's records hold: its account group and
+	// the finished batch that asked for the scan.
+	for _, m := range brokertest.Messages(t, p.js, "KV_"+migration.Bucket) {
+		if strings.Contains(string(m.Data), account) || strings.Contains(string(m.Data), scan.Reference) {
+			t.Errorf("the migration bucket still holds %s: %s", m.Subject, m.Data)
+		}
 	}
 	audit = p.kycflow(t.Context(), 0, "erase", "--audit", "--json")
 	if !strings.Contains(audit, `"outcome": "completed"`) || !strings.Contains(audit, `"outcome": "incomplete"`) || strings.Contains(audit, `"unfinished": [
@@ -249,5 +257,29 @@ func TestEraseRefusesIDsNotAsStored(t *testing.T) {
 	out = p.kycflow(t.Context(), 0, "erase", "--execution", x.ID, "--account", x.AccountID, "--yes")
 	if !strings.Contains(out, "execution "+x.ID+" of account "+x.AccountID) || p.holds(x.ID) {
 		t.Errorf("erase of the execution as stored:\n%s", out)
+	}
+}
+
+// TestEraseWaitsForAMigrationBatch: an account a migration batch still
+// being sent holds is not erased under the migration's feet, which could
+// bring back at Jumio what the erasure deleted: the erasure is refused,
+// naming the batch, and nothing is removed.
+func TestEraseWaitsForAMigrationBatch(t *testing.T) {
+	s := newServer(t)
+	const account, scan = "4a1b2c3d-5e6f-4711-8899-aabbccddeeff", "5b6c7d8e-1111-4222-8333-944455556666"
+	store, err := migration.Ensure(t.Context(), s.js, migration.StoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := migration.Batch{ID: "b-open", Groups: []migration.Group{{Key: "user:u-1", AccountID: account, ScanReferences: []string{scan}}}}
+	if err := store.QueueBatch(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	out := s.kycflow(1, "erase", "--account", account, "--local-only", "--yes")
+	if !strings.Contains(out, "migration batch b-open") || !strings.Contains(out, "still being sent") {
+		t.Errorf("erase during the migration:\n%s", out)
+	}
+	if _, ok, err := store.Batch(t.Context(), "b-open"); err != nil || !ok {
+		t.Errorf("the open batch is gone (%v)", err)
 	}
 }
