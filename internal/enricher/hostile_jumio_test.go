@@ -2,6 +2,7 @@ package enricher_test
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -376,5 +377,64 @@ func TestHostileNegativeTokenLifetime(t *testing.T) {
 	if n := h.jumio.Requests(jumio.EndpointToken); n > 2 {
 		t.Errorf("%d token requests for %d details requests; the first token was accepted throughout",
 			n, h.jumio.Requests(jumio.EndpointWorkflowDetails))
+	}
+}
+
+// TestHostileTokenCachedServerSide: Jumio may cache tokens server-side
+// ("consecutive token calls may return the same token", docs/jumio.md
+// 3.1): asked again before expiry, the token endpoint returns the token it
+// issued, with the lifetime it has left. The early refresh must not turn
+// that into a run of token requests as the token's end nears: about one
+// request per token lifetime.
+func TestHostileTokenCachedServerSide(t *testing.T) {
+	const life = 12 * time.Second
+	h := newHarness(t, jumiotest.Config{TokenLifetime: life})
+	sim := h.jumio.Handler()
+	var (
+		mu      sync.Mutex
+		cached  []byte
+		expires time.Time
+		asked   int
+	)
+	cfg := h.config()
+	cfg.Jumio.TokenRefreshAhead = 5 * time.Second
+	cfg = hostileJumio(t, h, cfg, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != jumio.PathToken {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		asked++
+		if now := time.Now(); cached == nil || !now.Before(expires) {
+			rec := httptest.NewRecorder()
+			sim.ServeHTTP(rec, r)
+			if rec.Code != http.StatusOK {
+				w.WriteHeader(rec.Code)
+				_, _ = w.Write(rec.Body.Bytes())
+				return true
+			}
+			cached, expires = rec.Body.Bytes(), now.Add(life)
+		}
+		var body map[string]any
+		_ = json.Unmarshal(cached, &body)
+		body["expires_in"] = int(math.Ceil(time.Until(expires).Seconds()))
+		b, _ := json.Marshal(body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+		return true
+	})
+	execs := h.executions(130, 121)
+	h.start(cfg, nil)
+	// One callback every 100ms for a token lifetime and a bit.
+	for _, x := range execs {
+		h.publish(h.platformEvent(x, time.Now()), nil)
+		time.Sleep(100 * time.Millisecond)
+	}
+	h.settle(len(execs))
+	mu.Lock()
+	defer mu.Unlock()
+	if asked > 3 {
+		t.Errorf("%d token requests in %s with %s tokens (%d new tokens issued)",
+			asked, time.Duration(len(execs))*100*time.Millisecond, life, h.jumio.Requests(jumio.EndpointToken))
 	}
 }

@@ -60,9 +60,17 @@ func (f oauth2TokenSourceFunc) Token() (*oauth2.Token, error) { return f() }
 // call: ReuseTokenSourceWithExpiry treats a token as expired `ahead`
 // before its expiry, so for a token that lives less than 2×ahead the
 // expiry is moved so that it is replaced after half its lifetime instead.
+//
+// Jumio may answer a token request with the token it issued before
+// (docs/jumio.md 3.1), with the lifetime it has left: refreshing that one
+// ahead again would ask again and again as its end nears. A token
+// answered again is kept until its end instead.
 type refreshAhead struct {
 	src   oauth2.TokenSource
 	ahead time.Duration
+
+	mu   sync.Mutex
+	last string // the access token last answered
 }
 
 func (r *refreshAhead) Token() (*oauth2.Token, error) {
@@ -70,8 +78,16 @@ func (r *refreshAhead) Token() (*oauth2.Token, error) {
 	if err != nil || t.Expiry.IsZero() {
 		return t, err
 	}
+	r.mu.Lock()
+	again := t.AccessToken == r.last
+	r.last = t.AccessToken
+	r.mu.Unlock()
 	life := time.Until(t.Expiry)
 	switch {
+	case again && life > 0:
+		// ReuseTokenSourceWithExpiry replaces it `ahead` before
+		// Expiry: at its end, not before.
+		t.Expiry = t.Expiry.Add(r.ahead)
 	case life <= 0:
 		// A lifetime of zero or less (expires_in ≤ 0) tells nothing:
 		// the token is kept until Jumio answers 401, which renews it,
