@@ -194,7 +194,7 @@ func (e *Enricher) confirmScan(ctx context.Context, c *callback, now time.Time) 
 	if err != nil {
 		return events.EnrichedEvent{}, err
 	}
-	if strings.EqualFold(strings.TrimSpace(string(data.Transaction.Status)), wire.ScanPending) {
+	if data.Pending() {
 		// The data lags the scan status: not mapped as a result that
 		// has not ended (Jumio calls back once), asked for again later.
 		return events.EnrichedEvent{}, fmt.Errorf("%w: Netverify data PENDING after the scan ended", ErrNotFinal)

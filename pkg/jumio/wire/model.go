@@ -423,11 +423,19 @@ const (
 // ended (ScanDone or ScanFailed, in any case). A status missing, or
 // unreadable (which the decoder leaves out), is no end.
 func (d *NetverifyData) Ended() bool {
-	if d == nil {
-		return false
-	}
-	s := strings.ToUpper(strings.TrimSpace(string(d.Transaction.Status)))
+	s := d.transactionStatus()
 	return s == ScanDone || s == ScanFailed
+}
+
+// Pending reports whether the data's transaction status says the scan is
+// still PENDING.
+func (d *NetverifyData) Pending() bool { return d.transactionStatus() == ScanPending }
+
+func (d *NetverifyData) transactionStatus() string {
+	if d == nil {
+		return ""
+	}
+	return strings.ToUpper(strings.TrimSpace(string(d.Transaction.Status)))
 }
 
 // NetverifyData is the response of GET /api/netverify/v2/scans/{ref}/data.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -364,13 +363,13 @@ func buildFieldIndex(t reflect.Type) map[string][]int {
 func (d *tolerant) fields(m map[string]json.RawMessage, v reflect.Value, path string) {
 	byName := fieldIndex(v.Type())
 	type field struct {
-		key  string // the first spelling, in key order
-		idx  []int
-		raws []json.RawMessage
+		key      string // the least spelling sent, for the path
+		idx      []int
+		raw      json.RawMessage
+		conflict bool
 	}
-	found := map[string]*field{}
-	for _, key := range slices.Sorted(maps.Keys(m)) {
-		raw := m[key]
+	found := make(map[string]field, len(m))
+	for key, raw := range m {
 		name, idx := key, byName[key]
 		if idx == nil {
 			for n, j := range byName {
@@ -384,39 +383,34 @@ func (d *tolerant) fields(m map[string]json.RawMessage, v reflect.Value, path st
 			d.keep(join(path, key), raw)
 			continue
 		}
-		f := found[name]
-		if f == nil {
-			f = &field{key: key, idx: idx}
-			found[name] = f
+		f, seen := found[name]
+		switch {
+		case !seen:
+			f = field{key: key, idx: idx, raw: raw}
+		case key < f.key:
+			f.key = key
+			fallthrough
+		default:
+			f.conflict = f.conflict || !sameJSON(f.raw, raw)
 		}
-		f.raws = append(f.raws, raw)
+		found[name] = f
 	}
-	for _, name := range slices.Sorted(maps.Keys(found)) {
-		f := found[name]
-		if !sameJSON(f.raws) {
+	for name, f := range found {
+		if f.conflict {
 			d.warn(join(path, name))
 			continue
 		}
-		d.value(f.raws[0], v.FieldByIndex(f.idx), join(path, f.key))
+		d.value(f.raw, v.FieldByIndex(f.idx), join(path, f.key))
 	}
 }
 
-// sameJSON reports whether the values are one JSON text, spacing aside.
-func sameJSON(raws []json.RawMessage) bool {
-	if len(raws) < 2 {
+// sameJSON reports whether a and b are one JSON text, spacing aside.
+func sameJSON(a, b json.RawMessage) bool {
+	if bytes.Equal(a, b) {
 		return true
 	}
-	var first bytes.Buffer
-	if json.Compact(&first, raws[0]) != nil {
-		return false
-	}
-	for _, raw := range raws[1:] {
-		var b bytes.Buffer
-		if json.Compact(&b, raw) != nil || !bytes.Equal(b.Bytes(), first.Bytes()) {
-			return false
-		}
-	}
-	return true
+	var ca, cb bytes.Buffer
+	return json.Compact(&ca, a) == nil && json.Compact(&cb, b) == nil && bytes.Equal(ca.Bytes(), cb.Bytes())
 }
 
 // value decodes raw into v (settable), leaving v at its zero value and
