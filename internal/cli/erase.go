@@ -274,15 +274,15 @@ func planErasure(ctx context.Context, js jetstream.JetStream, reg *erasure.Regis
 	if t.Execution != "" && t.Account != "" {
 		note(t.Execution, t.Account)
 	}
-	if err := checkStoredAs(ctx, js, t); err != nil {
-		return nil, err
-	}
 	filters := streamFilters(t)
 	if err := r.count(ctx, js, filters, func(subject string) {
 		if x, a, ok := subjectIDs(subject); ok && (t.Execution == "" || x == t.Execution) {
 			note(x, a)
 		}
 	}); err != nil {
+		return nil, err
+	}
+	if err := checkStoredAs(ctx, js, t, r.total() > 0); err != nil {
 		return nil, err
 	}
 	// An execution named without its account is what kycflow stored it
@@ -383,8 +383,9 @@ func planErasure(ctx context.Context, js jetstream.JetStream, reg *erasure.Regis
 // the erasure done: an execution given with an account it is not stored
 // under, and an id whose letters are in another case than the stored
 // one's (subjects, and so the purges, are case-sensitive; ids are stored
-// as Jumio sent them).
-func checkStoredAs(ctx context.Context, js jetstream.JetStream, t erasure.Target) error {
+// as Jumio sent them). held says whether the streams hold anything under
+// the target as given (the plan counted them).
+func checkStoredAs(ctx context.Context, js jetstream.JetStream, t erasure.Target, held bool) error {
 	stored := func(t erasure.Target) (map[string]bool, error) {
 		found := map[string]bool{}
 		var r eraseRun
@@ -417,9 +418,8 @@ func checkStoredAs(ctx context.Context, js jetstream.JetStream, t erasure.Target
 				t.Execution, others[0], t.Account, t.Execution, others[0])
 		}
 	}
-	found, err := stored(t)
-	if err != nil || len(found) > 0 {
-		return err
+	if held {
+		return nil
 	}
 	for _, other := range []erasure.Target{
 		{Account: strings.ToLower(t.Account), Execution: strings.ToLower(t.Execution)},
