@@ -453,3 +453,29 @@ func TestVisitWaitsOutUnansweredFetches(t *testing.T) {
 		})
 	}
 }
+
+// TestUntilAnsweredRestoreGrace: a "stream not found" that follows
+// unanswered requests (JetStream just came up and restores its streams)
+// is asked again; one that comes first is believed at once.
+func TestUntilAnsweredRestoreGrace(t *testing.T) {
+	answers := func(errs ...error) func() (int, error) {
+		i := 0
+		return func() (int, error) {
+			i++
+			if i <= len(errs) {
+				return 0, errs[i-1]
+			}
+			return i, nil
+		}
+	}
+	n, err := untilAnswered(t.Context(), answers(nats.ErrNoResponders, jetstream.ErrStreamNotFound, jetstream.ErrStreamNotFound))
+	if err != nil || n != 4 {
+		t.Errorf("not found after no responders: got %d, %v; want the fourth answer", n, err)
+	}
+	if _, err := untilAnswered(t.Context(), answers(jetstream.ErrStreamNotFound)); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Errorf("not found first: %v, want it at once", err)
+	}
+	if _, err := untilAnswered(t.Context(), answers(nats.ErrNoResponders, jetstream.ErrKeyNotFound)); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("a key not found after no responders: %v, want it at once (keys are data, not restored streams)", err)
+	}
+}
