@@ -42,8 +42,8 @@ func (c RouterConfig) Validate() error {
 }
 
 // NewRouter returns a Watermill router for a kycflow stage: it logs
-// through logger (NewWatermillLogger), runs Recoverer and TraceHandler
-// around every handler and decorates every handler's publisher with
+// through logger (NewWatermillLogger), runs GrowStack, Recoverer and
+// TraceHandler around every handler and decorates every handler's publisher with
 // TracePublisher. Handlers, their subscribers (Subscriber) and publishers
 // (Publisher) are added by the service, each with a Recoverer of its own
 // that dead-letters past its budget: the router's recovers what those
@@ -59,7 +59,7 @@ func NewRouter(cfg RouterConfig, logger *slog.Logger) (*message.Router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: router: %w", err)
 	}
-	r.AddMiddleware(Recoverer(PanicPolicy{Logger: logger}), TraceHandler(cfg.TracerProvider, cfg.Propagator))
+	r.AddMiddleware(GrowStack, Recoverer(PanicPolicy{Logger: logger}), TraceHandler(cfg.TracerProvider, cfg.Propagator))
 	r.AddPublisherDecorators(TracePublisher(cfg.TracerProvider, cfg.Propagator))
 	return r, nil
 }
