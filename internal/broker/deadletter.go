@@ -93,7 +93,8 @@ func (dl DeadLetter) Subject() string {
 // headers. It waits for the PubAck (bounded by ctx, else by js's default
 // timeout) and fails unless the dead letter is stored, so the caller acks
 // the original only after it. Dead-lettering the same message again is
-// stored once within the stream's duplicate window (same Nats-Msg-Id).
+// stored once within the stream's duplicate window (same Nats-Msg-Id),
+// unless that dead letter was deleted meanwhile (storeDeadLetter).
 func PublishDeadLetter(ctx context.Context, js jetstream.JetStream, dl DeadLetter) error {
 	if dl.Stage == "" {
 		return fmt.Errorf("broker: dead letter: %w: no stage", ErrInvalidDeadLetter)
@@ -139,12 +140,56 @@ func PublishDeadLetter(ctx context.Context, js jetstream.JetStream, dl DeadLette
 	if nm.Header.Get(events.HeaderEventID) == "" {
 		set(events.HeaderEventID, dl.EventID)
 	}
-	nm.Header.Set(nats.MsgIdHdr, dl.ID())
+	return storeDeadLetter(ctx, js, nm, dl.ID())
+}
 
-	if _, err := js.PublishMsg(ctx, nm); err != nil {
-		return fmt.Errorf("broker: dead letter %s: %w", nm.Subject, err)
+// deadLetterTries bounds the ids storeDeadLetter tries: one more for each
+// dead letter of the same id that was re-driven or purged inside the
+// duplicate window.
+const deadLetterTries = 8
+
+// storeDeadLetter publishes nm with Nats-Msg-Id id and waits for the ack.
+// A duplicate is stored only while the dead letter it repeats is still in
+// JUMIO_DLQ: a re-drive or a purge deletes it, and JetStream's duplicate
+// window would then drop the new one while the caller acks the original
+// (a result neither delivered nor dead-lettered). So a duplicate of a
+// deleted dead letter is published again under an id derived from the
+// deleted one's sequence: the same for every attempt of this failure,
+// new for each deleted predecessor.
+func storeDeadLetter(ctx context.Context, js jetstream.JetStream, nm *nats.Msg, id string) error {
+	for range deadLetterTries {
+		nm.Header.Set(nats.MsgIdHdr, id)
+		ack, err := js.PublishMsg(ctx, nm)
+		if err != nil {
+			return fmt.Errorf("broker: dead letter %s: %w", nm.Subject, err)
+		}
+		if !ack.Duplicate {
+			return nil
+		}
+		kept, err := deadLetterKept(ctx, js, ack)
+		if err != nil || kept {
+			return err
+		}
+		id = events.DerivedID(id, "after", strconv.FormatUint(ack.Sequence, 10))
 	}
-	return nil
+	return fmt.Errorf("broker: dead letter %s: not stored: dead letters of its id were deleted %d times within the duplicate window", nm.Subject, deadLetterTries)
+}
+
+// deadLetterKept reports whether the dead letter a duplicate ack names is
+// still stored.
+func deadLetterKept(ctx context.Context, js jetstream.JetStream, ack *jetstream.PubAck) (bool, error) {
+	st, err := js.Stream(ctx, ack.Stream)
+	if err != nil {
+		return false, fmt.Errorf("broker: dead letter: %w", err)
+	}
+	_, err = st.GetMsg(ctx, ack.Sequence)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("broker: dead letter: %w", err)
+	}
+	return true, nil
 }
 
 // headerText makes s one header line of at most n bytes.

@@ -172,3 +172,43 @@ func TestDeadLetterAfterRedrive(t *testing.T) {
 		})
 	}
 }
+
+// TestDeadLetterOfDeletedIDStoredAgain: a dead letter whose id JetStream
+// still remembers from one a re-drive (or purge) deleted is stored all the
+// same, each time, however often the same failure comes back; while one
+// of the id is stored, another is a repeat and is not.
+func TestDeadLetterOfDeletedIDStoredAgain(t *testing.T) {
+	_, js := setup(t)
+	// A redrive marks every copy of one result for one route alike, so
+	// each failure of a copy has the same dead letter id.
+	dl := broker.DeadLetter{Stage: events.StageNotify, Route: "crm", AccountID: "a", ExecutionID: "e", EventID: "evt-1",
+		Headers: nats.Header{events.HeaderReplay: {events.ReplayMarker{ID: "redrive1", Redeliver: true}.String()}}}
+	st, err := js.Stream(t.Context(), events.StreamDLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func() uint64 {
+		info, err := st.Info(t.Context(), jetstream.WithSubjectFilter(dl.Subject()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Subjects[dl.Subject()]
+	}
+	for round := range 3 {
+		for range 2 { // a failure dead-lettered twice (redelivered before its ack) is one
+			if err := broker.PublishDeadLetter(t.Context(), js, dl); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if got := stored(); got != 1 {
+			t.Fatalf("round %d: dead letters stored: got %d, want 1", round, got)
+		}
+		m, err := st.GetLastMsgForSubject(t.Context(), dl.Subject())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DeleteMsg(t.Context(), m.Sequence); err != nil { // the redrive
+			t.Fatal(err)
+		}
+	}
+}
