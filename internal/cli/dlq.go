@@ -137,8 +137,10 @@ func checkDLQ(fs *flag.FlagSet, args []string) error {
 
 // redriveMarker is the replay marker of a dead letter's redrive. A
 // notifier dead letter asks its route for redelivery (its record counts
-// the dead letter as delivered), under an id made of the route and the
-// event: two dead letters of one result for one route (the result and a
+// the dead letter as delivered) as a redrive, which the route suppresses
+// when it delivered the result, or a newer one of its key, since the dead
+// letter (events.ReplayMarker.Redrive), under an id made of the route and
+// the event: two dead letters of one result for one route (the result and a
 // replay's copy of it) redriven together are one redrive, which the
 // route's record delivers once. Other dead letters get an id of their
 // own message.
@@ -147,7 +149,7 @@ func redriveMarker(d deadLetter) events.ReplayMarker {
 	if d.Stage != string(events.StageNotify) {
 		return m
 	}
-	m.Redeliver = true
+	m.Redeliver, m.Redrive = true, true
 	if d.Route != "" {
 		m.Routes = []string{d.Route}
 		if ev := d.header.Get(events.HeaderEventID); ev != "" {
@@ -352,7 +354,7 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 	if err != nil {
 		return fmt.Errorf("dlq: %w", err)
 	}
-	done := 0
+	done, others := 0, 0
 	for _, d := range dls {
 		if d.OriginalSubject == "" {
 			return fmt.Errorf("dlq: dead letter %d has no %s header; %d of %d re-driven", d.Seq, events.HeaderOriginalSubject, done, len(dls))
@@ -371,24 +373,56 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 			origID += "@" + strconv.FormatUint(d.Seq, 10)
 		}
 		cctx, cancel := ctxCall(ctx)
+		deleted := false
 		_, err := republish(cctx, js, d.OriginalSubject, d.data, d.header, marker, origID, func(k string) bool { return slices.Contains(dlqHeaders, k) })
 		if err == nil {
-			err = st.DeleteMsg(cctx, d.Seq)
-			if errors.Is(err, jetstream.ErrMsgNotFound) {
-				err = nil // deleted by a redrive running beside this one
-			}
+			deleted, err = deleteDeadLetter(cctx, st, d.Seq)
 		}
 		cancel()
 		if err != nil {
 			return fmt.Errorf("dlq: re-drive dead letter %d: %w; %d of %d re-driven", d.Seq, err, done, len(dls))
 		}
+		if !deleted {
+			// Another redrive stored the same copy (its message id is
+			// the dead letter's) and deleted it first.
+			others++
+			fmt.Fprintf(env.Stdout, "dead letter %d was re-driven by another run meanwhile\n", d.Seq)
+			continue
+		}
 		done++
 		fmt.Fprintf(env.Stdout, "re-drove dead letter %d to %s\n", d.Seq, d.OriginalSubject)
 	}
 	if !dryRun {
-		fmt.Fprintf(env.Stdout, "%s re-driven\n", count(done, "dead letter"))
+		fmt.Fprintf(env.Stdout, "%s re-driven%s\n", count(done, "dead letter"), byOthers(others, "re-driven"))
 	}
 	return nil
+}
+
+// deleteDeadLetter deletes the dead letter at seq and reports whether
+// this call deleted it: false, without an error, when it was gone already
+// (a redrive or purge running beside this one). JetStream answers the
+// deletion of a message that is gone with an error of its own, not
+// ErrMsgNotFound, so the message is looked up to tell.
+func deleteDeadLetter(ctx context.Context, st jetstream.Stream, seq uint64) (bool, error) {
+	err := st.DeleteMsg(ctx, seq)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	if _, gerr := st.GetMsg(ctx, seq); errors.Is(gerr, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	return false, err
+}
+
+// byOthers is the note of a count that another run did instead.
+func byOthers(n int, what string) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d %s by another run meanwhile", n, what)
 }
 
 // checkRedrivePayloads refuses to re-drive a notifier dead letter that
@@ -493,15 +527,21 @@ func purgeDeadLetters(ctx context.Context, env Env, js jetstream.JetStream, dls 
 	if err != nil {
 		return fmt.Errorf("dlq: %w", err)
 	}
-	for i, d := range dls {
+	done, others := 0, 0
+	for _, d := range dls {
 		cctx, cancel := ctxCall(ctx)
-		err := st.DeleteMsg(cctx, d.Seq)
+		deleted, err := deleteDeadLetter(cctx, st, d.Seq)
 		cancel()
-		if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-			return fmt.Errorf("dlq: delete dead letter %d: %w; %d of %d deleted", d.Seq, err, i, len(dls))
+		switch {
+		case err != nil:
+			return fmt.Errorf("dlq: delete dead letter %d: %w; %d of %d deleted", d.Seq, err, done, len(dls))
+		case deleted:
+			done++
+		default:
+			others++
 		}
 	}
-	fmt.Fprintf(env.Stdout, "%s deleted\n", count(len(dls), "dead letter"))
+	fmt.Fprintf(env.Stdout, "%s deleted%s\n", count(done, "dead letter"), byOthers(others, "removed"))
 	return nil
 }
 

@@ -283,7 +283,7 @@ func runReplay(ctx context.Context, env Env, fs *flag.FlagSet, args []string) er
 		return err
 	}
 	defer s.Close()
-	if err := checkReplayRoutes(ctx, s.js, req.routes); err != nil {
+	if err := checkReplayRoutes(ctx, s.js, req.routes, !boolFlag(fs, "dry-run")); err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
 	sel, err := selectMessages(ctx, s.js, stream, inputFilters(stream, req.account, req.execution), win, req.fromSeq, req.toSeq)
@@ -314,8 +314,9 @@ func runReplay(ctx context.Context, env Env, fs *flag.FlagSet, args []string) er
 	interrupted := func(done int) error {
 		return fmt.Errorf("replay: interrupted after %d of %d messages; run the same command again to finish: it is the same replay (id %s), which stores each message once", done, len(sel.seqs), marker.ID)
 	}
+	replaySelected(sel.seqs)
 	bar := newProgress(env.Stderr, "replay "+string(req.stage), len(sel.seqs))
-	stored, dups := 0, 0
+	stored, dups, gone := 0, 0, 0
 	for i, seq := range sel.seqs {
 		if lim != nil {
 			if err := lim.Wait(ctx); err != nil {
@@ -327,7 +328,9 @@ func runReplay(ctx context.Context, env Env, fs *flag.FlagSet, args []string) er
 		m, err := st.GetMsg(cctx, seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			cancel()
-			continue // removed meanwhile (erased, or past retention)
+			gone++ // removed meanwhile (erased, or past retention)
+			bar.update(i + 1)
+			continue
 		}
 		if err != nil {
 			cancel()
@@ -354,13 +357,21 @@ func runReplay(ctx context.Context, env Env, fs *flag.FlagSet, args []string) er
 		bar.update(i + 1)
 	}
 	bar.finish()
-	fmt.Fprintf(env.Stdout, "replayed %s of %s (%s) to the %s stage, replay id %s: %d stored", count(len(sel.seqs), "message"), stream, span, req.stage, marker.ID, stored)
+	fmt.Fprintf(env.Stdout, "replayed %s of %s (%s) to the %s stage, replay id %s: %d stored", count(stored+dups, "message"), stream, span, req.stage, marker.ID, stored)
 	if dups > 0 {
 		fmt.Fprintf(env.Stdout, ", %d already stored by an earlier run of this replay", dups)
+	}
+	if gone > 0 {
+		fmt.Fprintf(env.Stdout, "; %d of the %d selected left %s meanwhile (erased, or past its retention) and were not replayed", gone, len(sel.seqs), stream)
 	}
 	fmt.Fprintln(env.Stdout)
 	return nil
 }
+
+// replaySelected is called with the sequences a replay selected, before
+// it reads them. (A variable for tests: they remove messages there, as an
+// erasure or the stream's retention can while a replay runs.)
+var replaySelected = func([]uint64) {}
 
 // originalID is the id a stored message was published with.
 func originalID(m *jetstream.RawStreamMsg) string {
@@ -398,8 +409,23 @@ func republish(ctx context.Context, js jetstream.JetStream, subject string, data
 
 // checkReplayRoutes refuses --route names no notifier route has: a copy
 // marked for them only would be dropped by every route, a replay that
-// stores copies and delivers nothing.
-func checkReplayRoutes(ctx context.Context, js jetstream.JetStream, routes []string) error {
+// stores copies and delivers nothing. With read, it also refuses a route
+// whose consumer no notifier reads (routeRead): one removed from the
+// routes file keeps its consumer.
+func checkReplayRoutes(ctx context.Context, js jetstream.JetStream, routes []string, read bool) error {
+	if err := checkRouteNames(ctx, js, routes); err != nil || !read {
+		return err
+	}
+	for _, route := range routes {
+		if err := routeRead(ctx, js, route); err != nil {
+			return fmt.Errorf("--route %s, nothing was replayed: %w", route, err)
+		}
+	}
+	return nil
+}
+
+// checkRouteNames refuses route names without a consumer.
+func checkRouteNames(ctx context.Context, js jetstream.JetStream, routes []string) error {
 	for _, route := range routes {
 		cctx, cancel := ctxCall(ctx)
 		_, err := js.Consumer(cctx, events.StreamEnriched, notifier.DurablePrefix+route)

@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
-	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -375,22 +374,114 @@ func TestReplayRate(t *testing.T) {
 
 // TestReplayNotifyRefusesUnknownRoute: a copy marked for a route no
 // notifier has would be dropped by every route; such a replay is refused
-// before anything is stored, and one for an existing route goes ahead.
+// before anything is stored: a route without a consumer (a usage error),
+// or one whose consumer nothing reads (a route removed from the routes
+// file keeps its consumer). One for a route a notifier reads goes ahead.
 func TestReplayNotifyRefusesUnknownRoute(t *testing.T) {
+	defer func(d time.Duration) { routeReadWait = d }(routeReadWait)
+	routeReadWait = 500 * time.Millisecond
 	s := newServer(t)
 	const x = "33333333-3333-4333-8333-333333333333"
 	s.enriched(x, events.StatusProcessed, events.DecisionPassed, nil)
-	if _, err := s.js.CreateOrUpdateConsumer(t.Context(), events.StreamEnriched, jetstream.ConsumerConfig{Durable: notifier.DurablePrefix + "crm"}); err != nil {
-		t.Fatal(err)
-	}
+	s.consumer("crm", true)
+	s.consumer("removed", false)
 	out := s.kycflow(2, "replay", "notify", "--redeliver", "--execution", x, "--route", "crm,nosuch")
 	if !strings.Contains(out, "--route nosuch: no route of that name") {
 		t.Errorf("replay to an unknown route:\n%s", out)
 	}
+	out = s.kycflow(1, "replay", "notify", "--redeliver", "--execution", x, "--route", "removed")
+	if !strings.Contains(out, "--route removed, nothing was replayed") || !strings.Contains(out, "nothing read consumer notifier-removed") {
+		t.Errorf("replay to a route nothing reads:\n%s", out)
+	}
 	if n := len(s.copies(events.StreamEnriched)); n != 0 {
 		t.Errorf("a refused replay stored %d copies", n)
 	}
+	if out := s.kycflow(0, "replay", "notify", "--redeliver", "--execution", x, "--route", "removed", "--dry-run"); !strings.Contains(out, "would replay 1 message") {
+		t.Errorf("dry run of a replay to a route nothing reads:\n%s", out)
+	}
 	if out := s.kycflow(0, "replay", "notify", "--redeliver", "--execution", x, "--route", "crm"); !strings.Contains(out, "1 stored") {
 		t.Errorf("replay to an existing route:\n%s", out)
+	}
+}
+
+// TestReplayCountsWhatLeftTheStream: messages erased (or aged out) after a
+// replay selected them and before it read them are not replayed, and the
+// summary says so instead of counting them replayed.
+func TestReplayCountsWhatLeftTheStream(t *testing.T) {
+	s := newServer(t)
+	s.executions(4)
+	st, err := s.js.Stream(t.Context(), events.StreamEnriched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(f func([]uint64)) { replaySelected = f }(replaySelected)
+	replaySelected = func(seqs []uint64) {
+		for _, seq := range seqs[2:] {
+			if err := st.DeleteMsg(t.Context(), seq); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	out := s.kycflow(0, "replay", "notify", "--redeliver")
+	if n := len(s.copies(events.StreamEnriched)); n != 2 {
+		t.Fatalf("copies: got %d, want 2", n)
+	}
+	for _, want := range []string{"replayed 2 messages of JUMIO_ENRICHED", "2 stored", "2 of the 4 selected left JUMIO_ENRICHED meanwhile"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary %q lacks %q", out, want)
+		}
+	}
+}
+
+// TestDeadLetterRemovedByAnotherRun: two operators re-drive, or purge, the
+// same dead letters at once: the run that finds one gone already neither
+// fails nor counts it as its own.
+func TestDeadLetterRemovedByAnotherRun(t *testing.T) {
+	defer func(d time.Duration) { routeReadWait = d }(routeReadWait)
+	routeReadWait = 500 * time.Millisecond
+	s := newServer(t)
+	s.consumer("live", true)
+	s.deadLetter("live", "11111111-1111-4111-8111-111111111111")
+	st, err := s.js.Stream(t.Context(), events.StreamDLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted, err := deleteDeadLetter(t.Context(), st, 1)
+	if err != nil || !deleted {
+		t.Fatalf("first delete: %v, %v", deleted, err)
+	}
+	// JetStream answers the second deletion with an error of its own.
+	if err := st.DeleteMsg(t.Context(), 1); err == nil {
+		t.Fatal("a second deletion succeeded")
+	}
+	deleted, err = deleteDeadLetter(t.Context(), st, 1)
+	if err != nil || deleted {
+		t.Fatalf("second delete: got %v, %v; want not deleted, no error", deleted, err)
+	}
+
+	// The whole commands, racing: whichever deletes a dead letter counts
+	// it; the other run says another did.
+	for _, cmd := range [][]string{{"dlq", "redrive", "--route", "live"}, {"dlq", "purge", "--yes"}} {
+		s.deadLetter("live", "22222222-2222-4222-8222-222222222222")
+		outs := make(chan string, 2)
+		codes := make(chan int, 2)
+		for range 2 {
+			go func() {
+				var o, e strings.Builder
+				codes <- Main(t.Context(), cmd, s.env, nil, &o, &e)
+				outs <- o.String() + e.String()
+			}()
+		}
+		a, b := <-outs, <-outs
+		if ca, cb := <-codes, <-codes; ca != 0 || cb != 0 {
+			t.Errorf("%s: exit codes %d and %d, want 0:\n%s\n%s", strings.Join(cmd, " "), ca, cb, a, b)
+		}
+		own := strings.Count(a+b, "1 dead letter re-driven") + strings.Count(a+b, "1 dead letter deleted")
+		if own > 1 {
+			t.Errorf("%s: both runs count the one dead letter:\n%s\n%s", strings.Join(cmd, " "), a, b)
+		}
+		if s.deadLetters() != 0 {
+			t.Errorf("%s: %d dead letters left", strings.Join(cmd, " "), s.deadLetters())
+		}
 	}
 }

@@ -213,7 +213,7 @@ func (rt *route) prepare(ctx context.Context, msg *message.Message) (j job, ok b
 	j.dlqEvent = in.eventID
 	if m := j.marker; m != nil {
 		j.delivery.ID = m.MessageID(j.delivery.ID)
-		j.want.id, j.want.replay, j.want.redeliver = j.delivery.ID, m.ID, m.Redeliver
+		j.want.id, j.want.replay, j.want.redeliver, j.want.redrive = j.delivery.ID, m.ID, m.Redeliver, m.Redeliver && m.Redrive
 		j.dlqEvent = m.MessageID(in.eventID)
 	}
 	j.key = LedgerKey(rt.Name, in.result)

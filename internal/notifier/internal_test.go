@@ -50,6 +50,52 @@ func TestRecordCheck(t *testing.T) {
 	if got := dl.check(want{hash: "rejected", sent: t0}); got != stale {
 		t.Errorf("older than a dead letter: got %v, want stale", got)
 	}
+	// A redrive of a dead letter is delivered unless the route delivered
+	// the result, or a newer one of its key, after the dead letter.
+	t1 := t0.Add(time.Hour)
+	dead := delivered{Hash: "rejected", Sent: t1, DeadLettered: true}
+	redrive := want{hash: "rejected", replay: "rd", redeliver: true, redrive: true, sent: t1}
+	for _, tc := range []struct {
+		name  string
+		since []delivered
+		want  verdict
+	}{
+		{"nothing since", nil, deliver},
+		{"delivered since by a replay", []delivered{{Hash: "rejected", Replay: "r5", Sent: t1}}, suppress},
+		{"the same callback mapped again since", []delivered{{Hash: "passed", Replay: "fix", Sent: t1}}, stale},
+		{"a newer result since", []delivered{{Hash: "passed", Sent: t1.Add(time.Hour)}}, stale},
+		{"a result without a time since", []delivered{{Hash: "passed"}}, stale},
+		{"an older result replayed since", []delivered{{Hash: "approved", Replay: "r6", Sent: t0}}, deliver},
+		{"another dead letter since", []delivered{{Hash: "passed", Sent: t1.Add(time.Hour), DeadLettered: true}}, deliver},
+	} {
+		rec := record{Delivered: append([]delivered{{Hash: "approved", Sent: t0}, dead}, tc.since...)}
+		if got := rec.check(redrive); got != tc.want {
+			t.Errorf("redrive, %s: got %v, want %v", tc.name, got, tc.want)
+		}
+		// A replay asking for redelivery delivers whatever came since.
+		replay := redrive
+		replay.redrive = false
+		if got := rec.check(replay); got != deliver && tc.want != suppress {
+			t.Errorf("replay with redeliver, %s: got %v, want deliver", tc.name, got)
+		}
+	}
+	// Before the dead letter, only a newer result counts (a replay of an
+	// older one can fail after it went out); the same result or one sent
+	// with it does not.
+	for _, tc := range []struct {
+		name   string
+		before delivered
+		want   verdict
+	}{
+		{"a newer result", delivered{Hash: "passed", Sent: t1.Add(time.Hour)}, stale},
+		{"the same result", delivered{Hash: "rejected", Sent: t1}, deliver},
+		{"one sent with it", delivered{Hash: "passed", Sent: t1}, deliver},
+	} {
+		rec := record{Delivered: []delivered{tc.before, dead}}
+		if got := rec.check(redrive); got != tc.want {
+			t.Errorf("redrive, %s delivered before the dead letter: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
 	long := record{}
 	for i := range maxDelivered + 5 {
 		long.Delivered = with(long.Delivered, delivered{Hash: string(rune('a' + i))})

@@ -167,6 +167,9 @@ func (rec record) check(w want) verdict {
 		if slices.ContainsFunc(rec.Delivered, func(d delivered) bool { return d.Hash == w.hash && d.Replay == w.replay && !d.DeadLettered }) {
 			return suppress
 		}
+		if w.redrive {
+			return rec.checkRedrive(w)
+		}
 		return deliver
 	}
 	if rec.Delivered[len(rec.Delivered)-1].Hash == w.hash {
@@ -183,6 +186,40 @@ func (rec record) check(w want) verdict {
 		return stale
 	case !w.sent.After(newest) && slices.ContainsFunc(rec.Delivered, func(d delivered) bool { return d.Hash == w.hash }):
 		return suppress
+	}
+	return deliver
+}
+
+// checkRedrive decides about the redrive of a dead letter of w: the route
+// has moved on when, after the dead letter (its newest entry of w's hash),
+// it delivered the same result (suppress: a replay ran first) or one whose
+// callback was not sent before w's (stale: the same callback mapped again,
+// as after a mapping fix and an enrich replay), or when it ever delivered
+// a result sent after w's (stale): delivering the dead letter would leave
+// the receiver on an outdated decision. An older result delivered since (an operator's replay of it)
+// leaves the redrive standing; so does a record that no longer holds the
+// dead letter (its history is bounded).
+func (rec record) checkRedrive(w want) verdict {
+	at := -1
+	for i, d := range slices.Backward(rec.Delivered) {
+		if d.DeadLettered && d.Hash == w.hash {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		return deliver
+	}
+	for i, d := range rec.Delivered {
+		switch {
+		case d.DeadLettered:
+		case i > at && d.Hash == w.hash:
+			return suppress
+		case !w.sent.IsZero() && d.Sent.After(w.sent):
+			return stale
+		case i > at && (w.sent.IsZero() || d.Sent.IsZero() || !d.Sent.Before(w.sent)):
+			return stale
+		}
 	}
 	return deliver
 }
@@ -276,6 +313,7 @@ type want struct {
 	id, hash, eventID string
 	replay            string    // replay id, "" when not replayed
 	redeliver         bool      // a replay that asks for redelivery
+	redrive           bool      // redeliver of a dead letter (events.ReplayMarker.Redrive)
 	sent              time.Time // the callback's time, zero when unknown
 	hold              time.Duration
 }

@@ -25,6 +25,12 @@ type ReplayMarker struct {
 	Redeliver bool
 	// Routes limits a notify replay to these routes; empty means all.
 	Routes []string
+	// Redrive marks the retry of a dead letter ("kycflow dlq redrive"):
+	// the notifier delivers it only when the route has delivered neither
+	// the same result nor a newer one of its key since it was
+	// dead-lettered. (Redeliver alone asks for a delivery however often
+	// the route had it.)
+	Redrive bool
 }
 
 // ErrBadReplayMarker is returned by ParseReplayMarker for a value that is
@@ -42,6 +48,9 @@ func (m ReplayMarker) String() string {
 	if len(m.Routes) > 0 {
 		b.WriteString("; routes=")
 		b.WriteString(strings.Join(m.Routes, ","))
+	}
+	if m.Redrive {
+		b.WriteString("; redrive=true")
 	}
 	return b.String()
 }
@@ -61,6 +70,8 @@ func ParseReplayMarker(s string) (ReplayMarker, error) {
 			m.ID = v
 		case "redeliver":
 			m.Redeliver = v == "true"
+		case "redrive":
+			m.Redrive = v == "true"
 		case "routes":
 			for r := range strings.SplitSeq(v, ",") {
 				if r = strings.TrimSpace(r); r != "" {

@@ -12,6 +12,7 @@ func TestReplayMarkerRoundTrip(t *testing.T) {
 		{ID: "r1"},
 		{ID: "r2", Redeliver: true},
 		{ID: "r3", Redeliver: true, Routes: []string{"crm", "warehouse"}},
+		{ID: "r4", Redeliver: true, Routes: []string{"crm"}, Redrive: true},
 	} {
 		got, err := ParseReplayMarker(m.String())
 		if err != nil {
