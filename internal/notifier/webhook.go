@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -22,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -203,6 +205,11 @@ func (s *WebhookSink) Deliver(ctx context.Context, d Delivery) (err error) {
 	h.Set(events.HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))
 	h.Set(events.HeaderWebhookSignature, events.SignWebhook(s.keys.keys, d.ID, ts, body))
 	h.Set(events.HeaderEventID, d.EventID)
+	if !validHeaderValues(h) {
+		// An id the request cannot carry comes from the message itself:
+		// no retry can deliver it.
+		return &DeliveryError{Class: ErrPermanent, Reason: "header", Err: broker.ErrInvalidHeader}
+	}
 	if d.Replay != nil {
 		// The receiver is outside: it learns the replay, not the names
 		// of the other routes it was meant for.
@@ -216,10 +223,37 @@ func (s *WebhookSink) Deliver(ctx context.Context, d Delivery) (err error) {
 	if err != nil {
 		return s.transportError(ctx, actx, err)
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBody))
-	_ = resp.Body.Close()
+	s.discardBody(actx, resp)
 	span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
 	return statusError(resp, s.now())
+}
+
+// discardBody reads what the receiver sent after the status (at most
+// maxResponseBody, so that the connection can be reused) and closes it,
+// within the call's timeout. The body of a 101 Switching Protocols is the
+// connection itself, which no context bounds: it is closed at once, and
+// any other body once the timeout is up.
+func (s *WebhookSink) discardBody(actx context.Context, resp *http.Response) {
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return
+	}
+	stop := context.AfterFunc(actx, func() { _ = resp.Body.Close() })
+	defer stop()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBody))
+}
+
+// validHeaderValues reports whether every header value can be sent: no
+// control character but tab (net/http refuses the request otherwise).
+func validHeaderValues(h http.Header) bool {
+	for _, vs := range h {
+		for _, v := range vs {
+			if strings.ContainsFunc(v, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // transportError classifies an error without a response. The URL is
@@ -237,8 +271,42 @@ func (s *WebhookSink) transportError(ctx, actx context.Context, err error) error
 	case actx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
 		return &DeliveryError{Class: ErrRetryable, Reason: "timeout", Err: fmt.Errorf("no response within %s", s.timeout)}
 	}
-	return &DeliveryError{Class: ErrRetryable, Reason: "connection", Err: err}
+	return &DeliveryError{Class: ErrRetryable, Reason: "connection", Err: peerError(err)}
 }
+
+// peerError is err with a text of kycflow's words. net/http quotes what
+// the receiver sent when it cannot read it as a response ("malformed MIME
+// header line: …", a receiver that echoes the request: the result's
+// personal data; "malformed HTTP status code …", an echo of the URL's
+// token), and the error text goes into logs, spans and dead letters. Only
+// a failure to connect keeps its own text, which names the address and
+// the system's reason; the chain is kept for errors.Is and errors.As.
+func peerError(err error) error {
+	var op *net.OpError
+	var cert *tls.CertificateVerificationError
+	var alert tls.AlertError
+	var rec tls.RecordHeaderError
+	switch {
+	case errors.As(err, &op) && op.Op == "dial":
+		return err
+	case errors.As(err, &cert):
+		return opaqueError{"the receiver's TLS certificate is not trusted", err}
+	case errors.As(err, &alert), errors.As(err, &rec):
+		return opaqueError{"the TLS handshake failed", err}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		return opaqueError{"the receiver closed the connection without a response", err}
+	}
+	return opaqueError{"the receiver's response could not be read", err}
+}
+
+// opaqueError prints text and unwraps to err.
+type opaqueError struct {
+	text string
+	err  error
+}
+
+func (e opaqueError) Error() string { return e.text }
+func (e opaqueError) Unwrap() error { return e.err }
 
 // statusError classifies a response: 2xx delivered; 410 gone; 408, 429
 // and 5xx retryable (with Retry-After); anything else, redirects

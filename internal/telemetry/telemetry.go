@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"os"
@@ -99,6 +100,8 @@ func Setup(ctx context.Context, cfg Config, logOut io.Writer) (*Telemetry, error
 		Registry:   prometheus.NewRegistry(),
 	}
 	t.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	log.SetFlags(0)
+	log.SetOutput(stdlibLog{t.Logger})
 
 	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL,
 		semconv.ServiceName("kycflow-"+cfg.ServiceName),
@@ -160,6 +163,29 @@ func (t *Telemetry) MetricsHandler() http.Handler {
 // internet (ingest) to every NATS message and webhook.
 func Propagator() propagation.TextMapPropagator {
 	return propagation.TraceContext{}
+}
+
+// stdlibLog takes the lines packages write through the standard library's
+// log package into the service's log, at WARN, cut before the first
+// quote and at maxStdlibLine bytes. net/http's client writes there, and
+// quotes the peer: "Unsolicited response received on idle HTTP channel
+// starting with …" holds what a webhook receiver sent, an echo of the
+// result's personal data included.
+type stdlibLog struct{ logger *slog.Logger }
+
+// maxStdlibLine caps a line of the standard library's log.
+const maxStdlibLine = 200
+
+func (w stdlibLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if i := strings.IndexAny(msg, "\"'`"); i >= 0 {
+		msg = strings.TrimSpace(msg[:i]) + " (quoted text left out)"
+	}
+	if len(msg) > maxStdlibLine {
+		msg = strings.ToValidUTF8(msg[:maxStdlibLine], "") + "…"
+	}
+	w.logger.Warn(msg, "logger", "stdlib")
+	return len(p), nil
 }
 
 // NewLogger returns a slog logger writing to w in the given format ("json",

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -294,5 +295,35 @@ func TestMetricsHandler(t *testing.T) {
 	}
 	if strings.Contains(body, "otel_scope_name") {
 		t.Error("/metrics carries scope labels")
+	}
+}
+
+// TestStdlibLogQuotesLeftOut: what packages write through the standard
+// library's log (net/http's client: "Unsolicited response … starting with
+// <the peer's bytes>") reaches the service's log as one WARN line, without
+// the quoted text and at most 200 bytes long.
+func TestStdlibLogQuotesLeftOut(t *testing.T) {
+	var buf bytes.Buffer
+	if _, err := telemetry.Setup(t.Context(), telemetry.Config{ServiceName: "notifier", LogFormat: "json", LogLevel: "info"}, &buf); err != nil {
+		t.Fatal(err)
+	}
+	log.Printf("Unsolicited response received on idle HTTP channel starting with %q; err=%v", `{"firstName":"JANE"}`, nil)
+	log.Print(strings.Repeat("x", 500))
+	var lines []map[string]any
+	for l := range strings.Lines(buf.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		lines = append(lines, m)
+	}
+	if len(lines) != 2 {
+		t.Fatalf("got %d lines, want 2:\n%s", len(lines), buf.String())
+	}
+	if got, want := lines[0]["msg"], "Unsolicited response received on idle HTTP channel starting with (quoted text left out)"; got != want || lines[0]["level"] != "WARN" {
+		t.Errorf("got %v %q, want WARN %q", lines[0]["level"], got, want)
+	}
+	if msg, _ := lines[1]["msg"].(string); len(msg) > 204 {
+		t.Errorf("a long line is kept whole (%d bytes)", len(msg))
 	}
 }
