@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"github.com/kycflow/kycflow/internal/config"
+	"github.com/kycflow/kycflow/internal/telemetry"
 )
 
 // Config configures a server.
@@ -183,7 +185,9 @@ func newHTTPServer(cfg Config, handler http.Handler, logger *slog.Logger) *http.
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		// net/http's server log quotes what a client sent when it
+		// cannot read it ("bogus greeting …"); the quote is left out.
+		ErrorLog: log.New(telemetry.StdlibLogWriter(logger, slog.LevelDebug), "", 0),
 	}
 }
 

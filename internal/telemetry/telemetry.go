@@ -101,7 +101,7 @@ func Setup(ctx context.Context, cfg Config, logOut io.Writer) (*Telemetry, error
 	}
 	t.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	log.SetFlags(0)
-	log.SetOutput(stdlibLog{t.Logger})
+	log.SetOutput(StdlibLogWriter(t.Logger, slog.LevelWarn))
 
 	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL,
 		semconv.ServiceName("kycflow-"+cfg.ServiceName),
@@ -171,7 +171,18 @@ func Propagator() propagation.TextMapPropagator {
 // quotes the peer: "Unsolicited response received on idle HTTP channel
 // starting with …" holds what a webhook receiver sent, an echo of the
 // result's personal data included.
-type stdlibLog struct{ logger *slog.Logger }
+type stdlibLog struct {
+	logger *slog.Logger
+	level  slog.Level
+}
+
+// StdlibLogWriter is a writer for a standard library log.Logger (an
+// http.Server's ErrorLog) that logs each line to logger at level, as the
+// standard library's own log is taken (stdlibLog): without quoted text,
+// which may be a peer's bytes.
+func StdlibLogWriter(logger *slog.Logger, level slog.Level) io.Writer {
+	return stdlibLog{logger: logger, level: level}
+}
 
 // maxStdlibLine caps a line of the standard library's log.
 const maxStdlibLine = 200
@@ -184,7 +195,7 @@ func (w stdlibLog) Write(p []byte) (int, error) {
 	if len(msg) > maxStdlibLine {
 		msg = strings.ToValidUTF8(msg[:maxStdlibLine], "") + "…"
 	}
-	w.logger.Warn(msg, "logger", "stdlib")
+	w.logger.Log(context.Background(), w.level, msg, "logger", "stdlib")
 	return len(p), nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -325,5 +326,21 @@ func TestStdlibLogQuotesLeftOut(t *testing.T) {
 	}
 	if msg, _ := lines[1]["msg"].(string); len(msg) > 204 {
 		t.Errorf("a long line is kept whole (%d bytes)", len(msg))
+	}
+}
+
+// TestStdlibLogWriterLevel: an http.Server's ErrorLog made with
+// StdlibLogWriter logs at the level asked for, quotes left out.
+func TestStdlibLogWriterLevel(t *testing.T) {
+	var buf bytes.Buffer
+	logger := telemetry.NewLogger(&buf, "json", "debug")
+	l := log.New(telemetry.StdlibLogWriter(logger, slog.LevelDebug), "", 0)
+	l.Printf("http2: server: error reading preface from client 127.0.0.1:1: bogus greeting %q", "JANE DOE")
+	var m map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+		t.Fatalf("%q: %v", buf.String(), err)
+	}
+	if m["level"] != "DEBUG" || strings.Contains(buf.String(), "JANE") {
+		t.Errorf("got %s", buf.String())
 	}
 }
