@@ -78,6 +78,19 @@ func (s *server) publishResult(r events.Result, hdr nats.Header) {
 
 func (s *server) deadLetters() int { return len(brokertest.Messages(s.t, s.js, events.StreamDLQ)) }
 
+// hookFailing runs a notifier with the webhook route "hook" whose
+// receiver answers the first fails requests with 400, publishes r and
+// waits for its dead letter.
+func (s *server) hookFailing(fails int, r events.Result) *notifiertest.Receiver {
+	s.t.Helper()
+	rcv := notifiertest.NewReceiver(s.t, notifiertest.Secret)
+	rcv.Fail(fails, http.StatusBadRequest, nil)
+	s.startNotifier(rcv.Route("hook", events.PolicyFull))
+	s.publishResult(r, nil)
+	waitUntil(s.t, "the dead letter", func() bool { return s.deadLetters() == 1 })
+	return rcv
+}
+
 // settled waits until cond holds and stays so for a while: what a
 // notifier does with a copy takes a moment, and a copy that is wrongly
 // delivered must have the time to show.
@@ -98,11 +111,7 @@ func settled(t *testing.T, what string, cond func() bool) {
 // next redrive delivers it, once.
 func TestRedriveAgainAfterItFailedAgain(t *testing.T) {
 	s := newServer(t)
-	rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
-	rcv.Fail(3, http.StatusBadRequest, nil)
-	s.startNotifier(rcv.Route("hook", events.PolicyFull))
-	s.publishResult(notifiertest.Result(1), nil)
-	waitUntil(t, "the dead letter", func() bool { return s.deadLetters() == 1 })
+	rcv := s.hookFailing(3, notifiertest.Result(1))
 	for n := 2; n <= 3; n++ {
 		if out := s.kycflow(0, "dlq", "redrive", "--route", "hook"); !strings.Contains(out, "1 dead letter re-driven") {
 			t.Fatalf("redrive %d:\n%s", n-1, out)
@@ -120,11 +129,7 @@ func TestRedriveOfAResultDeliveredSince(t *testing.T) {
 	defer func(d time.Duration) { routeReadWait = d }(routeReadWait)
 	routeReadWait = time.Second
 	s := newServer(t)
-	rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
-	rcv.Fail(1, http.StatusBadRequest, nil)
-	s.startNotifier(rcv.Route("hook", events.PolicyFull))
-	s.publishResult(notifiertest.Result(1), nil)
-	waitUntil(t, "the dead letter", func() bool { return s.deadLetters() == 1 })
+	rcv := s.hookFailing(1, notifiertest.Result(1))
 	s.kycflow(0, "replay", "notify", "--redeliver", "--route", "hook")
 	waitUntil(t, "the replay's delivery", func() bool { return len(rcv.Accepted()) == 1 })
 	s.kycflow(0, "dlq", "redrive", "--route", "hook")
@@ -140,13 +145,9 @@ func TestRedriveOfAResultDeliveredSince(t *testing.T) {
 // the receiver on REJECTED.
 func TestRedriveOfAResultMappedAgainSince(t *testing.T) {
 	s := newServer(t)
-	rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
-	rcv.Fail(1, http.StatusBadRequest, nil)
-	s.startNotifier(rcv.Route("hook", events.PolicyFull))
 	old := notifiertest.Result(1)
 	old.Decision.Type, old.Decision.Label = events.DecisionRejected, "REJECTED"
-	s.publishResult(old, nil)
-	waitUntil(t, "the dead letter", func() bool { return s.deadLetters() == 1 })
+	rcv := s.hookFailing(1, old)
 	fixed := notifiertest.Result(1)
 	fixed.Decision.Type, fixed.Decision.Label = events.DecisionPassed, "PASSED"
 	hdr := nats.Header{}
