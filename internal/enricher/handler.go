@@ -12,6 +12,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/pkg/events"
@@ -77,6 +78,19 @@ func (e *Enricher) handle(msg *message.Message) error {
 		d.sinceCallback = max(now.Sub(c.since), 0)
 	}
 	v := e.policy.decide(err, d)
+	if v.kind == verdictDeadLetter && c != nil {
+		// A failure after the publish (the state record, the migration
+		// mark) must not also dead-letter the callback: one callback, one
+		// result or one dead letter.
+		switch stored, serr := e.resultStored(ctx, c); {
+		case serr != nil:
+			v = verdict{kind: verdictRedeliver, reason: reasonBroker, delay: e.policy.backoff(d.attempt), err: serr}
+		case stored:
+			e.metrics.results.Add(mctx, 1, apiAttr(api))
+			e.logger.WarnContext(ctx, "callback's result is stored; its state record was not written", append(e.attrs(msg, c), "error", v.err)...)
+			return nil
+		}
+	}
 	if v.kind == verdictDeadLetter {
 		derr := e.deadLetter(ctx, msg, c, v)
 		if derr == nil {
@@ -230,6 +244,42 @@ func (e *Enricher) publish(ctx context.Context, c *callback, ee events.EnrichedE
 		return false, fmt.Errorf("%w: publish: %w", ErrBroker, err)
 	}
 	return !broker.PublishedDuplicate(out), nil
+}
+
+// maxResultsScanned bounds the results of one execution resultStored reads.
+const maxResultsScanned = 256
+
+// resultStored reports whether JUMIO_ENRICHED holds c's result: a message
+// on its execution's subject with c's message id (the event id, or the
+// replay's id of it). A dead letter is decided only after the retry
+// budget or a permanent error, so the look-up, a read per result of the
+// execution, is rare; JetStream's duplicate window may be over by then.
+func (e *Enricher) resultStored(ctx context.Context, c *callback) (bool, error) {
+	id := c.ev.EventID
+	if c.replay != nil {
+		id = c.replay.MessageID(id)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.NATS.PublishTimeout)
+	defer cancel()
+	st, err := e.js.Stream(ctx, events.StreamEnriched)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrBroker, err)
+	}
+	subject := events.EnrichedSubject(c.ev.AccountID, c.ev.WorkflowExecutionID)
+	seq := uint64(1)
+	for range maxResultsScanned {
+		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("%w: %w", ErrBroker, err)
+		case m.Header.Get(nats.MsgIdHdr) == id:
+			return true, nil
+		}
+		seq = m.Sequence + 1
+	}
+	return false, nil
 }
 
 // deadLetterPanic stores msg in JUMIO_DLQ with class panic and the stack
