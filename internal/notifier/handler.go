@@ -207,9 +207,7 @@ func (rt *route) prepare(ctx context.Context, msg *message.Message) (j job, ok b
 	j.hash = ContentHash(projected)
 	j.delivery = Delivery{ID: DeliveryID(in.eventID, rt.Name, j.hash), Route: rt.Name, EventID: in.eventID, Result: projected}
 	j.want = want{id: j.delivery.ID, hash: j.hash, eventID: in.eventID, hold: rt.hold}
-	if t := in.result.Timestamps.CallbackSent; t != nil {
-		j.want.sent = *t
-	}
+	j.want.sent = resultTime(in.result)
 	j.dlqEvent = in.eventID
 	if m := j.marker; m != nil {
 		j.delivery.ID = m.MessageID(j.delivery.ID)
@@ -219,6 +217,19 @@ func (rt *route) prepare(ctx context.Context, msg *message.Message) (j job, ok b
 	j.key = LedgerKey(rt.Name, in.result)
 	j.log = nil // built again with the delivery id
 	return j, true, nil
+}
+
+// resultTime orders the results of a key: when Jumio sent the callback,
+// else when ingest received it (as the enricher orders an execution's
+// callbacks, enricher's callback.since); zero when neither is known.
+func resultTime(r events.Result) time.Time {
+	switch ts := r.Timestamps; {
+	case ts.CallbackSent != nil:
+		return *ts.CallbackSent
+	case ts.Received != nil:
+		return *ts.Received
+	}
+	return time.Time{}
 }
 
 // claim asks the delivery records whether j goes out and, when it does,
@@ -303,8 +314,7 @@ func (rt *route) settle(ctx context.Context, msg *message.Message, j job, claime
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
 	defer cancel()
 	if err == nil {
-		rt.delivered(ctx, rctx, j, claimed)
-		return nil
+		return rt.delivered(ctx, rctx, msg, j, claimed)
 	}
 	if ctx.Err() != nil {
 		// Shutting down: the subscriber has released the message.
@@ -315,18 +325,23 @@ func (rt *route) settle(ctx context.Context, msg *message.Message, j job, claime
 	return rt.failed(ctx, rctx, msg, j, claimed, err)
 }
 
-// delivered records a delivery and counts it.
-func (rt *route) delivered(ctx, rctx context.Context, j job, claimed attempt) {
-	if err := rt.n.ledger.done(rctx, claimed, j.record(rt.n.cfg.Now(), false)); err != nil {
-		// Delivered, not recorded: an identical repeat would be
-		// delivered again, with the same id.
-		j.logger().WarnContext(ctx, "result delivered but not recorded", "error", err)
-	}
+// delivered records a delivery and counts it. A delivery that could not
+// be recorded is not acked: acked, it would leave its key with a claim
+// and no delivery, and an older result retrying meanwhile would follow it
+// once the claim ran out. Its redelivery holds the same claim (the same
+// delivery id): it is delivered once more, with the same id, and
+// recorded, as after a crash between delivery and record.
+func (rt *route) delivered(ctx, rctx context.Context, msg *message.Message, j job, claimed attempt) error {
 	rt.n.metrics.delivered.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("sink", rt.SinkKind())))
+	if err := rt.n.ledger.done(rctx, claimed, j.record(rt.n.cfg.Now(), false)); err != nil {
+		j.logger().WarnContext(ctx, "result delivered but not recorded; it is delivered again, with the same id", "error", err)
+		return rt.retry(ctx, msg, rt.Retry.delay(j.attempt, 0), "ledger")
+	}
 	if !j.replayed && j.in.result.Timestamps.Received != nil {
 		rt.n.metrics.observeLatency(ctx, rt.Name, rt.n.cfg.Now().Sub(*j.in.result.Timestamps.Received))
 	}
 	j.debug(ctx, "result delivered", "sink", rt.SinkKind(), "replay", j.replayed)
+	return nil
 }
 
 // record is the delivery record of j, made at now.

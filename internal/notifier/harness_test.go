@@ -280,3 +280,22 @@ func (h *benchHarness) waitResults(n int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// recordsAvailable makes the delivery records' bucket unavailable (its
+// stream no longer takes its subjects: writes find no responder) or
+// available again.
+func (h *harness) recordsAvailable(up bool) {
+	h.t.Helper()
+	st, err := h.js.Stream(h.t.Context(), "KV_"+notifier.DeliveriesBucket)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	cfg.Subjects = []string{"$KV.unavailable-for-test.>"}
+	if up {
+		cfg.Subjects = []string{"$KV." + notifier.DeliveriesBucket + ".>"}
+	}
+	if _, err := h.js.UpdateStream(h.t.Context(), cfg); err != nil {
+		h.t.Fatal(err)
+	}
+}

@@ -96,6 +96,27 @@ func TestRecordCheck(t *testing.T) {
 			t.Errorf("redrive, %s delivered before the dead letter: got %v, want %v", tc.name, got, tc.want)
 		}
 	}
+	// An identical result suppressed with a newer time than every
+	// delivery catches the record up: a result sent between them is
+	// stale from then on.
+	up := record{Delivered: []delivered{{Hash: "passed", Sent: t0}}}
+	again := want{hash: "passed", sent: t0.Add(2 * time.Hour)}
+	if up.check(again) != suppress || !up.catchUp(again) || !up.Delivered[0].Sent.Equal(again.sent) {
+		t.Errorf("catch-up of an identical newer result: %+v", up.Delivered)
+	}
+	if got := up.check(want{hash: "rejected", sent: t0.Add(time.Hour)}); got != stale {
+		t.Errorf("a result sent between them after the catch-up: got %v, want stale", got)
+	}
+	for name, w := range map[string]want{
+		"not newer":      {hash: "passed", sent: t0.Add(2 * time.Hour)},
+		"without a time": {hash: "passed"},
+		"a redelivery":   {hash: "passed", sent: t0.Add(3 * time.Hour), redeliver: true, replay: "r"},
+		"not the last":   {hash: "other", sent: t0.Add(3 * time.Hour)},
+	} {
+		if up.catchUp(w) {
+			t.Errorf("catch-up of %s", name)
+		}
+	}
 	long := record{}
 	for i := range maxDelivered + 5 {
 		long.Delivered = with(long.Delivered, delivered{Hash: string(rune('a' + i))})

@@ -190,6 +190,27 @@ func (rec record) check(w want) verdict {
 	return deliver
 }
 
+// catchUp notes that w, suppressed as identical to the last result
+// delivered, was sent after every result of the record: that delivery
+// now stands for the receiver's decision as of w's time, so that a result
+// sent between the two (a decision that changed and changed back, its
+// middle one late) is stale rather than delivered last. It reports
+// whether it changed rec.
+func (rec *record) catchUp(w want) bool {
+	n := len(rec.Delivered)
+	if w.redeliver || w.sent.IsZero() || n == 0 || rec.Delivered[n-1].Hash != w.hash {
+		return false
+	}
+	for _, d := range rec.Delivered {
+		if !w.sent.After(d.Sent) {
+			return false
+		}
+	}
+	rec.Delivered = slices.Clone(rec.Delivered)
+	rec.Delivered[n-1].Sent = w.sent
+	return true
+}
+
 // checkRedrive decides about the redrive of a dead letter of w: the route
 // has moved on when, after the dead letter (its newest entry of w's hash),
 // it delivered the same result (suppress: a replay ran first) or one whose
@@ -256,10 +277,12 @@ func with(history []delivered, d delivered) []delivered {
 }
 
 type claim struct {
-	ID     string    `json:"id"`
-	Hash   string    `json:"hash"`
-	Replay string    `json:"replay,omitempty"`
-	Until  time.Time `json:"until"`
+	ID     string `json:"id"`
+	Hash   string `json:"hash"`
+	Replay string `json:"replay,omitempty"`
+	// Sent is the callback time of the result being delivered.
+	Sent  time.Time `json:"sent,omitzero"`
+	Until time.Time `json:"until"`
 }
 
 // ledger keeps the delivery records.
@@ -331,7 +354,7 @@ func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attemp
 	// writes only if the key has no record (unlike Create, it does not read
 	// the key back when it has one); when it has, the record is read and
 	// decided on as usual.
-	first := record{Claim: &claim{ID: w.id, Hash: w.hash, Replay: w.replay, Until: l.now().Add(w.hold)}}
+	first := record{Claim: &claim{ID: w.id, Hash: w.hash, Replay: w.replay, Sent: w.sent, Until: l.now().Add(w.hold)}}
 	b, err := json.Marshal(first)
 	if err != nil {
 		return 0, attempt{}, 0, err
@@ -348,19 +371,32 @@ func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attemp
 			return 0, attempt{}, 0, err
 		}
 		now := l.now()
-		if v := rec.check(w); v != deliver {
-			return v, attempt{}, 0, nil
-		}
+		// A delivery in flight for the key is waited for before the
+		// record is asked: what it records decides about w. Only a
+		// repeat of it, sent no later, is settled at once.
 		if c := rec.Claim; c != nil && c.ID != w.id && now.Before(c.Until) {
-			if c.Hash == w.hash && c.Replay == w.replay {
+			if c.Hash == w.hash && c.Replay == w.replay && !w.sent.After(c.Sent) {
 				return inFlight, attempt{}, 0, nil
 			}
 			return busy, attempt{}, min(c.Until.Sub(now), busyPoll), nil
 		}
+		v := rec.check(w)
+		if v == suppress && rec.catchUp(w) {
+			// The receiver's decision is w's too, as of w's time: a
+			// result sent before it is stale from now on.
+			if _, err := l.put(ctx, key, rec, rev); conflict(err) {
+				continue
+			} else if err != nil {
+				return 0, attempt{}, 0, err
+			}
+		}
+		if v != deliver {
+			return v, attempt{}, 0, nil
+		}
 		prev := rec
 		prev.Claim = nil
 		next := prev
-		next.Claim = &claim{ID: w.id, Hash: w.hash, Replay: w.replay, Until: now.Add(w.hold)}
+		next.Claim = &claim{ID: w.id, Hash: w.hash, Replay: w.replay, Sent: w.sent, Until: now.Add(w.hold)}
 		newRev, err := l.put(ctx, key, next, rev)
 		if conflict(err) {
 			continue // changed under us: look again

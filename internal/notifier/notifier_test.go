@@ -511,24 +511,73 @@ func sentAt(d time.Duration) func(*events.Result) {
 // status is delivered is suppressed as stale when its retry comes, so the
 // receiver ends on the newer decision.
 func TestOlderResultNeverFollowsANewerOne(t *testing.T) {
+	// Without callbackSentAt (Jumio sent none) results are ordered by
+	// when ingest received them, as the enricher orders them.
+	receivedAt := func(d time.Duration) func(*events.Result) {
+		return func(r *events.Result) {
+			at := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC).Add(d)
+			r.Timestamps.CallbackSent, r.Timestamps.Received = nil, &at
+			r.IDs.EventID += "-" + d.String()
+		}
+	}
+	for name, at := range map[string]func(time.Duration) func(*events.Result){"sent": sentAt, "received": receivedAt} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
+			rcv.Fail(1, http.StatusServiceUnavailable, http.Header{"Retry-After": {"2"}})
+			h.start(testConfig(), rcv.Route("hook", events.PolicyFull))
+			h.publish(result(1, decided(events.DecisionRejected), at(0)), nil)
+			waitFor(t, "the older result to fail", func() bool { return h.metric("kycflow_notifier_retries_total", "hook") == 1 })
+			h.publish(result(1, decided(events.DecisionPassed), at(time.Minute)), nil)
+			waitFor(t, "the older result suppressed", func() bool { return h.metric("kycflow_notifier_suppressed_total", "hook") == 1 })
+			if got := decisions(rcv); !slices.Equal(got, []events.DecisionType{events.DecisionPassed}) {
+				t.Errorf("delivered decisions: got %v, want [PASSED]", got)
+			}
+			if !strings.Contains(h.log.String(), "result suppressed: a newer one was delivered") {
+				t.Error("no log line says why the older result was suppressed")
+			}
+		})
+	}
+}
+
+// decisions are the decisions the receiver accepted, in order.
+func decisions(rcv *notifiertest.Receiver) []events.DecisionType {
+	var ds []events.DecisionType
+	for _, r := range rcv.Accepted() {
+		ds = append(ds, r.Envelope.Data.Decision.Type)
+	}
+	return ds
+}
+
+// TestDeliveryNotRecordedIsNotAcked: the newer result is delivered while
+// the delivery records are unavailable. Acked unrecorded, it left its key
+// with a claim and no delivery, and the older result, retrying meanwhile,
+// was delivered after it once the claim ran out. Now the newer result is
+// redelivered: it goes out once more with the same webhook-id and is
+// recorded, and the older one is suppressed as stale.
+func TestDeliveryNotRecordedIsNotAcked(t *testing.T) {
 	h := newHarness(t)
 	rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
-	rcv.Fail(1, http.StatusServiceUnavailable, http.Header{"Retry-After": {"2"}})
-	h.start(testConfig(), rcv.Route("hook", events.PolicyFull))
+	rcv.Fail(1, http.StatusServiceUnavailable, http.Header{"Retry-After": {"3"}})
+	release := make(chan struct{})
+	rcv.Hold(release)
+	route := rcv.Route("hook", events.PolicyFull)
+	route.Webhook.Timeout = 2 * time.Second // a claim holds 32 s
+	h.start(testConfig(), route)
 	h.publish(result(1, decided(events.DecisionRejected), sentAt(0)), nil)
+	<-rcv.Arrived()
 	waitFor(t, "the older result to fail", func() bool { return h.metric("kycflow_notifier_retries_total", "hook") == 1 })
 	h.publish(result(1, decided(events.DecisionPassed), sentAt(time.Minute)), nil)
-	waitFor(t, "the older result suppressed", func() bool { return h.metric("kycflow_notifier_suppressed_total", "hook") == 1 })
-	got := rcv.Accepted()
-	if len(got) != 1 || got[0].Envelope.Data.Decision.Type != events.DecisionPassed {
-		var ds []events.DecisionType
-		for _, r := range got {
-			ds = append(ds, r.Envelope.Data.Decision.Type)
-		}
-		t.Errorf("delivered decisions: got %v, want [PASSED]", ds)
-	}
-	if !strings.Contains(h.log.String(), "result suppressed: a newer one was delivered") {
-		t.Error("no log line says why the older result was suppressed")
+	<-rcv.Arrived() // the newer one in flight
+	h.recordsAvailable(false)
+	close(release)
+	waitFor(t, "the delivery not recorded", func() bool { return strings.Contains(h.log.String(), "result delivered but not recorded") })
+	h.recordsAvailable(true)
+	waitFor(t, "the older result suppressed", func() bool { return h.metric("kycflow_notifier_suppressed_total", "hook") >= 1 })
+	// The receiver keeps one request per webhook-id: a repeat with the
+	// same id is one.
+	if got := decisions(rcv); !slices.Equal(got, []events.DecisionType{events.DecisionPassed}) {
+		t.Errorf("delivered decisions: got %v, want [PASSED] (the older REJECTED must not follow it)", got)
 	}
 }
 
@@ -639,5 +688,40 @@ func TestWaitingIsNotChargedToTheBudget(t *testing.T) {
 	}
 	if got := rcv.Accepted()[1].Envelope.Data.Decision.Type; got != events.DecisionPassed {
 		t.Errorf("last delivered decision: got %s, want PASSED", got)
+	}
+}
+
+// TestDecisionChangedBackWhileDeliveriesOverlap: three results of one
+// status, in callback order PASSED, REJECTED, PASSED (a decision that
+// changed and changed back), the next arriving while one is in flight.
+// The receiver must end on PASSED. It ended on REJECTED: the last PASSED
+// was suppressed as identical to the first delivered while REJECTED was
+// in flight, or acked as "the same result in flight" while the first
+// PASSED was.
+func TestDecisionChangedBackWhileDeliveriesOverlap(t *testing.T) {
+	for name, held := range map[string]int{"the second in flight": 1, "the first in flight": 0} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
+			h.start(testConfig(), rcv.Route("hook", events.PolicyFull))
+			release := make(chan struct{})
+			for i, d := range []events.DecisionType{events.DecisionPassed, events.DecisionRejected, events.DecisionPassed} {
+				if i == held {
+					rcv.Hold(release)
+				}
+				h.publish(result(1, decided(d), sentAt(time.Duration(i)*time.Minute)), nil)
+				if i <= held {
+					<-rcv.Arrived()
+				}
+			}
+			time.Sleep(500 * time.Millisecond) // the third is handled while one is held
+			close(release)
+			waitFor(t, "all three settled", func() bool {
+				return h.metric("kycflow_notifier_delivered_total", "hook")+h.metric("kycflow_notifier_suppressed_total", "hook") >= 3
+			})
+			if got := decisions(rcv); got[len(got)-1] != events.DecisionPassed {
+				t.Errorf("delivered decisions %v: the receiver ends on the outdated one", got)
+			}
+		})
 	}
 }
