@@ -48,7 +48,18 @@ const (
 	// stream acknowledged as a duplicate (its Nats-Msg-Id stored already).
 	// See PublishedDuplicate.
 	MetadataPublishedDuplicate = MetadataPrefix + "published_duplicate"
+	// MetadataPublishedSeq is set by the Publisher to the stream sequence
+	// the message is stored at (the original's, for a duplicate). See
+	// PublishedSeq.
+	MetadataPublishedSeq = MetadataPrefix + "published_seq"
 )
+
+// PublishedSeq is the stream sequence the Publisher's last publish of msg
+// is stored at (the stored original's for a duplicate); 0 before.
+func PublishedSeq(msg *message.Message) uint64 {
+	n, _ := strconv.ParseUint(msg.Metadata.Get(MetadataPublishedSeq), 10, 64)
+	return n
+}
 
 // PublishedDuplicate reports whether the Publisher's last publish of msg
 // was acknowledged as a duplicate: the stream held a message with its

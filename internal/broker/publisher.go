@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -107,6 +108,7 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 			p.count("", "failed")
 			return fmt.Errorf("broker: publish %s: %w", subject, err)
 		}
+		msg.Metadata.Set(MetadataPublishedSeq, strconv.FormatUint(ack.Sequence, 10))
 		if ack.Duplicate {
 			msg.Metadata.Set(MetadataPublishedDuplicate, "true")
 			p.count(ack.Stream, "duplicate")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -154,10 +155,11 @@ func (e *Enricher) enrich(ctx context.Context, c *callback, started time.Time) e
 		}
 		checked = &s
 	}
-	stored, err := e.publish(ctx, c, ee, at)
+	stored, seq, err := e.publishInOrder(ctx, c, ee, at, checked)
 	if err != nil {
 		return err
 	}
+	m.seq = seq
 	// Before the record: a failure here redelivers the callback, whose
 	// publish is then dropped as a duplicate and whose mark is written.
 	if migrated {
@@ -206,16 +208,110 @@ func (e *Enricher) lane(ctx context.Context, c *callback) (jumio.Lane, bool, err
 	return jumio.LaneLive, false, nil
 }
 
+// orderTries bounds publishInOrder's rounds: each lost one means another
+// result of the execution was stored meanwhile.
+const orderTries = 4
+
+// publishInOrder publishes c's result only if its execution's subject in
+// JUMIO_ENRICHED still ends where the state check read it
+// (Nats-Expected-Last-Subject-Sequence): the check and the publish are two
+// steps, and a publish that stalled between them (a replica's link to
+// NATS, a slow acknowledgement) would otherwise store an older result
+// after the newer one another replica stored meanwhile. When the subject
+// moved on, its last result decides: newer, c is stale; c's own (stored
+// by an earlier attempt: the server checks the sequence before the
+// duplicate id), stored; older or none (a state that expired, an
+// erasure), published after it. A replay is published without the check.
+func (e *Enricher) publishInOrder(ctx context.Context, c *callback, ee events.EnrichedEvent, at time.Time, checked *seen) (stored bool, seq uint64, err error) {
+	if checked == nil {
+		return e.publish(ctx, c, ee, at, nil)
+	}
+	expect := checked.st.LastSeq
+	for range orderTries {
+		stored, seq, err = e.publish(ctx, c, ee, at, &expect)
+		if !wrongLastSequence(err) {
+			return stored, seq, err
+		}
+		last, found, err := e.lastResult(ctx, c)
+		switch {
+		case err != nil:
+			return false, 0, err
+		case !found:
+			expect = 0
+		case last.msgID == c.ev.EventID:
+			return false, last.seq, nil
+		case last.sentAt.After(c.sentAt):
+			return false, 0, errStale
+		default:
+			expect = last.seq
+		}
+	}
+	return false, 0, fmt.Errorf("%w: results of execution kept arriving while publishing", ErrBroker)
+}
+
+// wrongLastSequence reports a publish refused because its subject did not
+// end at the expected sequence (10164 on replicated streams).
+func wrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) &&
+		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// storedResult is what publishInOrder reads of an execution's last result.
+type storedResult struct {
+	seq    uint64
+	msgID  string
+	sentAt time.Time
+}
+
+// lastResult reads the last result stored on c's execution subject.
+func (e *Enricher) lastResult(ctx context.Context, c *callback) (storedResult, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.NATS.PublishTimeout)
+	defer cancel()
+	st, err := e.js.Stream(ctx, events.StreamEnriched)
+	if err != nil {
+		return storedResult{}, false, fmt.Errorf("%w: %w", ErrBroker, err)
+	}
+	m, err := st.GetLastMsgForSubject(ctx, events.EnrichedSubject(c.ev.AccountID, c.ev.WorkflowExecutionID))
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return storedResult{}, false, nil
+	case err != nil:
+		return storedResult{}, false, fmt.Errorf("%w: %w", ErrBroker, err)
+	}
+	r := storedResult{seq: m.Sequence, msgID: m.Header.Get(nats.MsgIdHdr)}
+	var ev struct {
+		Result struct {
+			Timestamps struct {
+				CallbackSent *time.Time `json:"callbackSent"`
+				Received     *time.Time `json:"received"`
+			} `json:"timestamps"`
+		} `json:"result"`
+	}
+	// A result that does not read has no time: it is not newer, and c is
+	// published after it.
+	if json.Unmarshal(m.Data, &ev) == nil {
+		switch ts := ev.Result.Timestamps; {
+		case ts.CallbackSent != nil:
+			r.sentAt = *ts.CallbackSent
+		case ts.Received != nil:
+			r.sentAt = *ts.Received
+		}
+	}
+	return r, true, nil
+}
+
 // publish stores the enriched event in JUMIO_ENRICHED and returns once it
-// is stored; stored is false when JetStream had it already (the same
-// Nats-Msg-Id from another worker or an earlier attempt). ce-id is the
-// callback's event id (same lineage); so is Nats-Msg-Id, except for
-// replays, whose outputs get the replay's message id so that they are
-// stored next to the original.
-func (e *Enricher) publish(ctx context.Context, c *callback, ee events.EnrichedEvent, at time.Time) (stored bool, err error) {
+// is stored, with its sequence; stored is false when JetStream had it
+// already (the same Nats-Msg-Id from another worker or an earlier
+// attempt). ce-id is the callback's event id (same lineage); so is
+// Nats-Msg-Id, except for replays, whose outputs get the replay's message
+// id so that they are stored next to the original. With expect, the
+// subject must end at that sequence (0: hold nothing).
+func (e *Enricher) publish(ctx context.Context, c *callback, ee events.EnrichedEvent, at time.Time, expect *uint64) (stored bool, seq uint64, err error) {
 	payload, err := json.Marshal(ee)
 	if err != nil {
-		return false, permanent(fmt.Errorf("enricher: encode the enriched event: %w", err))
+		return false, 0, permanent(fmt.Errorf("enricher: encode the enriched event: %w", err))
 	}
 	id := c.ev.EventID
 	msgID := id
@@ -236,14 +332,17 @@ func (e *Enricher) publish(ctx context.Context, c *callback, ee events.EnrichedE
 	if c.replay != nil {
 		md.Set(events.HeaderReplay, c.replayHeader)
 	}
+	if expect != nil {
+		md.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(*expect, 10))
+	}
 	broker.SetPublishSubject(out, events.EnrichedSubject(c.ev.AccountID, c.ev.WorkflowExecutionID))
 	if err := e.pub.Publish(events.SubjectEnriched, out); err != nil {
 		if errors.Is(err, nats.ErrMaxPayload) {
-			return false, permanent(fmt.Errorf("%w: %d bytes", ErrTooLarge, len(payload)))
+			return false, 0, permanent(fmt.Errorf("%w: %d bytes", ErrTooLarge, len(payload)))
 		}
-		return false, fmt.Errorf("%w: publish: %w", ErrBroker, err)
+		return false, 0, fmt.Errorf("%w: publish: %w", ErrBroker, err)
 	}
-	return !broker.PublishedDuplicate(out), nil
+	return !broker.PublishedDuplicate(out), broker.PublishedSeq(out), nil
 }
 
 // maxResultsScanned bounds the results of one execution resultStored reads.

@@ -39,6 +39,10 @@ type execState struct {
 	// (events.CallbackEvent.Reconciled): the two sides of collapses.
 	Statuses   []string `json:"statuses,omitempty"`
 	Reconciled []string `json:"reconciled,omitempty"`
+	// LastSeq is the sequence in JUMIO_ENRICHED of the newest result
+	// recorded for the execution: the next one is published only if its
+	// subject still ends there (publishInOrder).
+	LastSeq uint64 `json:"lastSeq,omitempty"`
 }
 
 // mark is one callback as the state sees it.
@@ -48,6 +52,9 @@ type mark struct {
 	sentAt     time.Time
 	status     string
 	reconciled bool
+	// seq is where the callback's result is stored in JUMIO_ENRICHED
+	// (known once it is published).
+	seq uint64
 }
 
 func (s execState) enriched(eventID string) bool { return slices.Contains(s.Enriched, eventID) }
@@ -82,6 +89,7 @@ func (s *execState) record(m mark) {
 	if m.sentAt.After(s.Newest) {
 		s.Newest = m.sentAt
 	}
+	s.LastSeq = max(s.LastSeq, m.seq)
 	if !s.enriched(m.eventID) {
 		s.Enriched = append(s.Enriched, m.eventID)
 		if n := len(s.Enriched) - recentEvents; n > 0 {
