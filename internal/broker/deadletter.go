@@ -66,15 +66,23 @@ type DeadLetter struct {
 }
 
 // ID returns the dead letter's Nats-Msg-Id. It is derived from the event
-// id (else the original stream and sequence), the stage and the route, and
-// from the replay id when the message carries a Kycflow-Replay marker: a
-// message that "kycflow dlq redrive" or "kycflow replay" re-fed and that
+// id (else the original stream and sequence), the stage and the route,
+// from the replay id when the message carries a Kycflow-Replay marker, and
+// from the copy's stream and sequence when it is a copy (Kycflow-Refed):
+// a message that "kycflow dlq redrive" or "kycflow replay" re-fed and that
 // fails again is a new dead letter, not a repeat of the one the redrive
-// deleted, which JetStream's duplicate window would drop.
+// deletes, which JetStream's duplicate window would drop.
 func (dl DeadLetter) ID() string {
 	var replay []string
 	if m, err := events.ParseReplayMarker(dl.Headers.Get(events.HeaderReplay)); err == nil {
 		replay = []string{"replay", m.ID}
+	}
+	if dl.Headers.Get(events.HeaderRefed) != "" && dl.OriginalSeq > 0 {
+		// A copy a replay or redrive wrote (the redrives of one result
+		// to one route share a replay id): its own position, so that each
+		// copy that fails is a dead letter of its own, and the same copy
+		// failing twice is one.
+		replay = append(replay, "copy", dl.OriginalStream, strconv.FormatUint(dl.OriginalSeq, 10))
 	}
 	if dl.EventID != "" {
 		return events.DerivedID(dl.EventID, append([]string{"dlq", string(dl.Stage), dl.Route}, replay...)...)

@@ -212,3 +212,31 @@ func TestDeadLetterOfDeletedIDStoredAgain(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadLetterOfEachRedriveCopy: the redrives of one result to one
+// route share a replay id, and a redrive stores its copy before it
+// deletes the dead letter it re-drives. A copy that failed in between was
+// a duplicate of that dead letter, still stored, and the deletion then
+// left nothing. Each copy (Kycflow-Refed, its own stream position) has a
+// dead letter of its own; the same copy failing twice has one.
+func TestDeadLetterOfEachRedriveCopy(t *testing.T) {
+	_, js := setup(t)
+	marker := events.ReplayMarker{ID: "redrive1", Redeliver: true, Redrive: true}
+	copyOf := func(seq uint64) broker.DeadLetter {
+		return broker.DeadLetter{Stage: events.StageNotify, Route: "crm", AccountID: "a", ExecutionID: "e", EventID: "evt-1",
+			Headers:        nats.Header{events.HeaderReplay: {marker.String()}, events.HeaderRefed: {marker.ID}},
+			OriginalStream: events.StreamEnriched, OriginalSeq: seq}
+	}
+	first, second := copyOf(10), copyOf(11)
+	if first.ID() == second.ID() {
+		t.Fatal("two redrive copies have one dead letter id")
+	}
+	for _, dl := range []broker.DeadLetter{first, second, second} {
+		if err := broker.PublishDeadLetter(t.Context(), js, dl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(brokertest.Messages(t, js, events.StreamDLQ)); n != 2 {
+		t.Errorf("dead letters: got %d, want 2 (one per copy)", n)
+	}
+}
