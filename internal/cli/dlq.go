@@ -374,7 +374,7 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 		}
 		cctx, cancel := ctxCall(ctx)
 		deleted := false
-		_, err := republish(cctx, js, d.OriginalSubject, d.data, d.header, marker, origID, func(k string) bool { return slices.Contains(dlqHeaders, k) })
+		dup, err := republish(cctx, js, d.OriginalSubject, d.data, d.header, marker, origID, func(k string) bool { return slices.Contains(dlqHeaders, k) })
 		if err == nil {
 			deleted, err = deleteDeadLetter(cctx, st, d.Seq)
 		}
@@ -382,9 +382,11 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 		if err != nil {
 			return fmt.Errorf("dlq: re-drive dead letter %d: %w; %d of %d re-driven", d.Seq, err, done, len(dls))
 		}
-		if !deleted {
+		if !deleted && dup {
 			// Another redrive stored the same copy (its message id is
-			// the dead letter's) and deleted it first.
+			// the dead letter's) and deleted it first. (A copy this run
+			// stored is its redrive, whoever deleted the dead letter: a
+			// purge beside it.)
 			others++
 			fmt.Fprintf(env.Stdout, "dead letter %d was re-driven by another run meanwhile\n", d.Seq)
 			continue

@@ -87,6 +87,13 @@ func (e *Enricher) handle(msg *message.Message) error {
 		case serr != nil:
 			v = verdict{kind: verdictRedeliver, reason: reasonBroker, delay: e.policy.backoff(d.attempt), err: serr}
 		case stored:
+			// The migration mark matters beyond this callback (without it
+			// the scan would be migrated again): it is written before the
+			// ack, or the callback waits for it on the server.
+			if merr := e.markIfMigrated(ctx, c); merr != nil {
+				v = verdict{kind: verdictRedeliver, reason: reasonBroker, delay: e.policy.backoff(d.attempt), err: merr}
+				break
+			}
 			e.metrics.results.Add(mctx, 1, apiAttr(api))
 			e.logger.WarnContext(ctx, "callback's result is stored; its state record was not written", append(e.attrs(msg, c), "error", v.err)...)
 			return nil
@@ -345,6 +352,18 @@ func (e *Enricher) publish(ctx context.Context, c *callback, ee events.EnrichedE
 	return !broker.PublishedDuplicate(out), broker.PublishedSeq(out), nil
 }
 
+// markIfMigrated marks c's scan migrated when it is the callback of a
+// scan kycflow asked Jumio to migrate.
+func (e *Enricher) markIfMigrated(ctx context.Context, c *callback) error {
+	if c.ev.API != events.APIPlatform {
+		return nil
+	}
+	if _, ok, err := e.migrations.Lookup(ctx, c.ev.WorkflowExecutionID); err != nil || !ok {
+		return err
+	}
+	return e.migrations.MarkMigrated(ctx, c.ev.WorkflowExecutionID, c.ev.AccountID)
+}
+
 // maxResultsScanned bounds the results of one execution resultStored reads.
 const maxResultsScanned = 256
 
@@ -385,6 +404,17 @@ func (e *Enricher) resultStored(ctx context.Context, c *callback) (bool, error) 
 // (broker.Recoverer calls it once a delivery at the budget panicked).
 func (e *Enricher) deadLetterPanic(ctx context.Context, msg *message.Message, pe *broker.PanicError) error {
 	c, _ := decodeCallback(msg, broker.Timestamp(msg))
+	if c != nil {
+		// A panic after the publish: the result stands, no dead letter.
+		stored, err := e.resultStored(ctx, c)
+		if err != nil {
+			return err
+		}
+		if stored {
+			e.logger.ErrorContext(ctx, "callback's result is stored; handling it panicked after the publish", append(e.attrs(msg, c), "error", pe)...)
+			return nil
+		}
+	}
 	return e.deadLetter(ctx, msg, c, verdict{kind: verdictDeadLetter, class: broker.ClassPanic, err: pe, stack: pe.Stack})
 }
 

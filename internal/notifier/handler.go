@@ -332,11 +332,15 @@ func (rt *route) settle(ctx context.Context, msg *message.Message, j job, claime
 // delivery id): it is delivered once more, with the same id, and
 // recorded, as after a crash between delivery and record.
 func (rt *route) delivered(ctx, rctx context.Context, msg *message.Message, j job, claimed attempt) error {
-	rt.n.metrics.delivered.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("sink", rt.SinkKind())))
 	if err := rt.n.ledger.done(rctx, claimed, j.record(rt.n.cfg.Now(), false)); err != nil {
+		// Back well before the claim runs out (it holds the key for the
+		// route's timeout plus 30 s), not after the back-off of the
+		// message's deliveries: a result waiting for the key would
+		// otherwise take it and go out before this one's repeat.
 		j.logger().WarnContext(ctx, "result delivered but not recorded; it is delivered again, with the same id", "error", err)
-		return rt.retry(ctx, msg, rt.Retry.delay(j.attempt, 0), "ledger")
+		return rt.retry(ctx, msg, unrecordedDelay, "ledger")
 	}
+	rt.n.metrics.delivered.Add(ctx, 1, routeAttrs(rt.Name, attribute.String("sink", rt.SinkKind())))
 	if !j.replayed && j.in.result.Timestamps.Received != nil {
 		rt.n.metrics.observeLatency(ctx, rt.Name, rt.n.cfg.Now().Sub(*j.in.result.Timestamps.Received))
 	}
@@ -390,6 +394,10 @@ func (rt *route) failed(ctx, rctx context.Context, msg *message.Message, j job, 
 	}
 	return nil
 }
+
+// unrecordedDelay is the wait before a delivery that could not be
+// recorded is tried again.
+const unrecordedDelay = time.Second
 
 // retry redelivers msg after delay, quietly (no router error log).
 func (rt *route) retry(ctx context.Context, msg *message.Message, delay time.Duration, reason string) error {

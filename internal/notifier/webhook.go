@@ -205,11 +205,6 @@ func (s *WebhookSink) Deliver(ctx context.Context, d Delivery) (err error) {
 	h.Set(events.HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))
 	h.Set(events.HeaderWebhookSignature, events.SignWebhook(s.keys.keys, d.ID, ts, body))
 	h.Set(events.HeaderEventID, d.EventID)
-	if !validHeaderValues(h) {
-		// An id the request cannot carry comes from the message itself:
-		// no retry can deliver it.
-		return &DeliveryError{Class: ErrPermanent, Reason: "header", Err: broker.ErrInvalidHeader}
-	}
 	if d.Replay != nil {
 		// The receiver is outside: it learns the replay, not the names
 		// of the other routes it was meant for.
@@ -218,6 +213,11 @@ func (s *WebhookSink) Deliver(ctx context.Context, d Delivery) (err error) {
 		h.Set(events.HeaderReplay, m.String())
 	}
 	s.prop.Inject(ctx, traceHeaders(h))
+	if !validHeaderValues(h) {
+		// An id the request cannot carry comes from the message itself:
+		// no retry can deliver it.
+		return &DeliveryError{Class: ErrPermanent, Reason: "header", Err: broker.ErrInvalidHeader}
+	}
 
 	resp, err := s.client.Do(req)
 	if err != nil {
