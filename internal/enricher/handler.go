@@ -264,6 +264,15 @@ func wrongLastSequence(err error) bool {
 		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
+// resultsOf is JUMIO_ENRICHED and the subject of c's execution there.
+func (e *Enricher) resultsOf(ctx context.Context, c *callback) (jetstream.Stream, string, error) {
+	st, err := e.js.Stream(ctx, events.StreamEnriched)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %w", ErrBroker, err)
+	}
+	return st, events.EnrichedSubject(c.ev.AccountID, c.ev.WorkflowExecutionID), nil
+}
+
 // storedResult is what publishInOrder reads of an execution's last result.
 type storedResult struct {
 	seq    uint64
@@ -275,11 +284,11 @@ type storedResult struct {
 func (e *Enricher) lastResult(ctx context.Context, c *callback) (storedResult, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.NATS.PublishTimeout)
 	defer cancel()
-	st, err := e.js.Stream(ctx, events.StreamEnriched)
+	st, subject, err := e.resultsOf(ctx, c)
 	if err != nil {
-		return storedResult{}, false, fmt.Errorf("%w: %w", ErrBroker, err)
+		return storedResult{}, false, err
 	}
-	m, err := st.GetLastMsgForSubject(ctx, events.EnrichedSubject(c.ev.AccountID, c.ev.WorkflowExecutionID))
+	m, err := st.GetLastMsgForSubject(ctx, subject)
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 		return storedResult{}, false, nil
@@ -287,23 +296,11 @@ func (e *Enricher) lastResult(ctx context.Context, c *callback) (storedResult, b
 		return storedResult{}, false, fmt.Errorf("%w: %w", ErrBroker, err)
 	}
 	r := storedResult{seq: m.Sequence, msgID: m.Header.Get(nats.MsgIdHdr)}
-	var ev struct {
-		Result struct {
-			Timestamps struct {
-				CallbackSent *time.Time `json:"callbackSent"`
-				Received     *time.Time `json:"received"`
-			} `json:"timestamps"`
-		} `json:"result"`
-	}
 	// A result that does not read has no time: it is not newer, and c is
 	// published after it.
+	var ev events.EnrichedEvent
 	if json.Unmarshal(m.Data, &ev) == nil {
-		switch ts := ev.Result.Timestamps; {
-		case ts.CallbackSent != nil:
-			r.sentAt = *ts.CallbackSent
-		case ts.Received != nil:
-			r.sentAt = *ts.Received
-		}
+		r.sentAt = ev.Result.Timestamps.OrderTime()
 	}
 	return r, true, nil
 }
@@ -379,11 +376,10 @@ func (e *Enricher) resultStored(ctx context.Context, c *callback) (bool, error) 
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.NATS.PublishTimeout)
 	defer cancel()
-	st, err := e.js.Stream(ctx, events.StreamEnriched)
+	st, subject, err := e.resultsOf(ctx, c)
 	if err != nil {
-		return false, fmt.Errorf("%w: %w", ErrBroker, err)
+		return false, err
 	}
-	subject := events.EnrichedSubject(c.ev.AccountID, c.ev.WorkflowExecutionID)
 	seq := uint64(1)
 	for range maxResultsScanned {
 		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))

@@ -207,7 +207,7 @@ func (rt *route) prepare(ctx context.Context, msg *message.Message) (j job, ok b
 	j.hash = ContentHash(projected)
 	j.delivery = Delivery{ID: DeliveryID(in.eventID, rt.Name, j.hash), Route: rt.Name, EventID: in.eventID, Result: projected}
 	j.want = want{id: j.delivery.ID, hash: j.hash, eventID: in.eventID, hold: rt.hold}
-	j.want.sent = resultTime(in.result)
+	j.want.sent = in.result.Timestamps.OrderTime()
 	j.dlqEvent = in.eventID
 	if m := j.marker; m != nil {
 		j.delivery.ID = m.MessageID(j.delivery.ID)
@@ -217,19 +217,6 @@ func (rt *route) prepare(ctx context.Context, msg *message.Message) (j job, ok b
 	j.key = LedgerKey(rt.Name, in.result)
 	j.log = nil // built again with the delivery id
 	return j, true, nil
-}
-
-// resultTime orders the results of a key: when Jumio sent the callback,
-// else when ingest received it (as the enricher orders an execution's
-// callbacks, enricher's callback.since); zero when neither is known.
-func resultTime(r events.Result) time.Time {
-	switch ts := r.Timestamps; {
-	case ts.CallbackSent != nil:
-		return *ts.CallbackSent
-	case ts.Received != nil:
-		return *ts.Received
-	}
-	return time.Time{}
 }
 
 // claim asks the delivery records whether j goes out and, when it does,

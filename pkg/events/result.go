@@ -649,6 +649,19 @@ type Timestamps struct {
 	WipedOut *time.Time `json:"wipedOut,omitempty"`
 }
 
+// OrderTime orders the results of one execution: when Jumio sent the
+// callback, else when ingest received it (as the enricher orders an
+// execution's callbacks); zero when neither is known.
+func (t Timestamps) OrderTime() time.Time {
+	switch {
+	case t.CallbackSent != nil:
+		return *t.CallbackSent
+	case t.Received != nil:
+		return *t.Received
+	}
+	return time.Time{}
+}
+
 // Migration links a migrated transaction's result to its Netverify
 // original.
 type Migration struct {
