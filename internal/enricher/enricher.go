@@ -73,6 +73,9 @@ type Enricher struct {
 	// hook, set by tests only, runs before each retrieval (a panic
 	// there is a panic of the handler).
 	hook func(eventID string)
+	// markFault, set by tests only, fails the migration marks it returns
+	// an error for (see markMigrated).
+	markFault func() error
 
 	// state, migrations, erasures and runner are set by Run before any
 	// message is handled.

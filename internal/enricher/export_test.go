@@ -8,3 +8,7 @@ func SetHook(e *Enricher, hook func(eventID string)) { e.hook = hook }
 
 // WrapPublisher wraps the publisher e stores its results with.
 func WrapPublisher(e *Enricher, wrap func(message.Publisher) message.Publisher) { e.pub = wrap(e.pub) }
+
+// SetMarkFault makes e's migration marks fail with fault's error while it
+// returns one (the migration bucket refusing writes).
+func SetMarkFault(e *Enricher, fault func() error) { e.markFault = fault }

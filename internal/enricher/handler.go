@@ -170,7 +170,7 @@ func (e *Enricher) enrich(ctx context.Context, c *callback, started time.Time) e
 	// Before the record: a failure here redelivers the callback, whose
 	// publish is then dropped as a duplicate and whose mark is written.
 	if migrated {
-		if err := e.migrations.MarkMigrated(ctx, c.ev.WorkflowExecutionID, c.ev.AccountID); err != nil {
+		if err := e.markMigrated(ctx, c); err != nil {
 			return fmt.Errorf("%w: %w", ErrBroker, err)
 		}
 	}
@@ -357,6 +357,16 @@ func (e *Enricher) markIfMigrated(ctx context.Context, c *callback) error {
 	}
 	if _, ok, err := e.migrations.Lookup(ctx, c.ev.WorkflowExecutionID); err != nil || !ok {
 		return err
+	}
+	return e.markMigrated(ctx, c)
+}
+
+// markMigrated records c's scan as migrated by c's execution.
+func (e *Enricher) markMigrated(ctx context.Context, c *callback) error {
+	if e.markFault != nil {
+		if err := e.markFault(); err != nil {
+			return err
+		}
 	}
 	return e.migrations.MarkMigrated(ctx, c.ev.WorkflowExecutionID, c.ev.AccountID)
 }
