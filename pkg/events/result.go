@@ -241,11 +241,12 @@ type Source struct {
 
 // Decision is the overall decision.
 type Decision struct {
-	// Type is PASSED, WARNING, REJECTED, NOT_EXECUTED or a value Jumio adds
-	// later. Platform: decision.type (NOT_EXECUTED when the status is
-	// expired or Jumio sent none), WARNING instead of a PASSED that the
-	// details contradict (a capability WARNING, REJECTED or of an
-	// undocumented decision; no capability at all). Netverify: derived from
+	// Type is PASSED, WARNING, REJECTED or NOT_EXECUTED. Platform:
+	// decision.type (NOT_EXECUTED when the status is expired or Jumio sent
+	// none; WARNING for a type Jumio does not document), WARNING instead
+	// of a PASSED that the details contradict (a capability WARNING,
+	// REJECTED or of an undocumented decision; no capability at all, or
+	// none that passed). Netverify: derived from
 	// verificationStatus, transactionResult or the document status, then
 	// lowered by identity verification and additional checks (a
 	// NO_MATCH similarity rejects an APPROVED_VERIFIED ID); an unknown

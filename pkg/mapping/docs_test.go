@@ -194,10 +194,17 @@ Rules for every result:
     extraction, dataChecks, liveness, similarity) NOT_EXECUTED: the document was not
     read whole; a workflow decision PASSED labelled otherwise (` + "`REJECTED`" + `); extraction
     data that does not read (` + "`capabilities.extraction.data`" + ` is named unreadable); no
-    capability entry at all (` + "`capabilities`" + ` is then named unreadable). Other
+    capability entry at all (` + "`capabilities`" + ` is then named unreadable); not one
+    capability PASSED (all NOT_EXECUTED: nothing bears the pass out); a risk score of
+    -1 (Jumio's NOT_EXECUTED); a watchlistScreening PASSED whose ` + "`data.searchResults`" + `
+    counts hits (an ALERT in Jumio's table, as it is from Netverify); an extraction PASSED
+    whose data names neither the person nor the document number (partial data). Other
     capabilities NOT_EXECUTED (a screening without enough data) do not lower it. A
-    decision type spelled in another case than Jumio's (` + "`passed`" + `) is unreadable, so it
-    never reaches the ` + "`passed`" + ` token of a result subject.
+    decision type Jumio does not document, spelled in another case than Jumio's
+    (` + "`passed`" + `), or one that only looks like a documented one (a zero-width space in
+    it) is unreadable: it goes to manual review and never reaches a result subject. So is
+    a ` + "`workflow.status`" + ` that could not be read: whether the verification ended is not
+    known.
   - Netverify ID verification: APPROVED_VERIFIED with an ` + "`idScanStatus`" + ` other than
     SUCCESS (a WARNING usability labelled with it; none at all is unreadable) or an
     ` + "`idCheck…`" + ` other than OK (a WARNING imageChecks; N/A or none, which Jumio sends only
@@ -207,18 +214,29 @@ Rules for every result:
     (unreadable); a retrieval ` + "`mrzCheck`" + ` other than OK or NOT_AVAILABLE (a WARNING
     dataChecks); a ` + "`transaction`" + ` that does not read (unreadable, on retrieval and on
     document verification callbacks). A ` + "`rejectReason`" + ` without a code is unreadable.
+    A ` + "`DENIED_…`" + ` or ` + "`ERROR_…`" + ` status kycflow does not know rejects in any case.
+  - Netverify callbacks whose kind is in doubt: ` + "`callBackType`" + ` sent with two values,
+    or the outcome of another kind of callback beside the form's own (a
+    ` + "`verificationStatus`" + ` beside an authentication's ` + "`transactionResult`" + `): ` + "`callBackType`" + `
+    is named unreadable and the callback, read as the kind its fields choose, gives no
+    verdict.
   - The Netverify ` + "`verificationStatus`" + ` APPROVED_VERIFIED says the document passed: it
     does not stand for a verification that has not ended (none; NO_ID_UPLOADED when
     it expired), nor when a capability of the document did not pass. A similarity
     that did not pass never gives a legacy ` + "`identityVerification`" + ` MATCH, whatever its
     ` + "`data.similarity`" + ` says.
-- A JSON object with a key sent twice with different values
-  (` + "`{\"type\":\"REJECTED\",\"type\":\"PASSED\"}`" + `) is unreadable: which one Jumio
-  meant cannot be known. Where it carries an outcome, the field is named unreadable; a whole document of that kind is
-  not read at all (retried, then dead-lettered). So is a Netverify callback field that
-  carries an outcome (verificationStatus, identityVerification, rejectReason,
-  idScanStatus, an idCheck…) sent twice, in any case or in body and query string, with
-  different values.
+- A JSON object with a key sent twice, or in two spellings encoding/json reads as one
+  field (` + "`type`" + ` and ` + "`TYPE`" + `), with different values
+  (` + "`{\"type\":\"REJECTED\",\"type\":\"PASSED\"}`" + `) is unreadable at any depth: which one
+  Jumio meant cannot be known. Where it carries an outcome (a decision, a capability
+  entry and its data, ` + "`capabilities`" + `, an additional check, a Netverify callback's JSON
+  field such as ` + "`rejectReason`" + ` or a document verification's ` + "`document`" + `), the field is
+  named unreadable; a whole document of that kind is not read at all (retried, then
+  dead-lettered). So is a Netverify callback field that carries an outcome
+  (verificationStatus, identityVerification, rejectReason, idScanStatus, an idCheck…;
+  an authentication's transactionResult; a document verification's document and
+  transaction) sent twice, in any case or in body and query string, with different
+  values.
 - Capabilities are listed in a fixed order: ` + "`" + strings.Join(capabilityOrder, "`, `") + "`" + `,
   then unknown names alphabetically; within a capability by id, then label.
 - Reasons are the capabilities that did not pass: REJECTED first, then WARNING, then

@@ -43,11 +43,16 @@ func FromNetverify(ev events.CallbackEvent, m *wire.NetverifyMessage, t *Tables)
 	case m.ID != nil:
 		b.netverifyID(ev, m.ID, m.Warnings)
 	case m.Auth != nil:
-		b.netverifyAuth(ev, m.Auth)
+		b.netverifyAuth(ev, m.Auth, m.Warnings)
 	case m.Document != nil:
 		b.netverifyDocument(ev, m.Document, m.Warnings)
 	default:
 		b.reference(ev, events.KindIDVerification, "")
+	}
+	if m != nil && slices.Contains(m.Warnings, "callBackType") {
+		// The kind of callback is in doubt (wire's warnConflicts): its
+		// outcome is read as the kind chosen, and is no verdict.
+		b.unreadable("callBackType")
 	}
 	return b.finish()
 }
@@ -318,7 +323,7 @@ func (b *builder) decide(vs string, rr *wire.RejectReason) {
 	switch {
 	case known:
 		b.r.Decision.Type = row.decision
-	case strings.HasPrefix(vs, "DENIED") || strings.HasPrefix(vs, "ERROR"):
+	case strings.HasPrefix(strings.ToUpper(vs), "DENIED") || strings.HasPrefix(strings.ToUpper(vs), "ERROR"):
 		b.r.Decision.Type, label = events.DecisionRejected, vs
 	case vs == "" && code != "":
 		b.r.Decision.Type = events.DecisionRejected
@@ -464,7 +469,7 @@ func (b *builder) additionalChecks(checks map[string]json.RawMessage) {
 		}
 		capName := checkCapability(name)
 		m, ok := objectOf(checks[name])
-		if !ok {
+		if !ok || wire.Ambiguous(checks[name]) {
 			b.unreadable(at+name, capName)
 			continue
 		}
@@ -530,7 +535,7 @@ func (b *builder) additionalChecks(checks map[string]json.RawMessage) {
 	}
 }
 
-func (b *builder) netverifyAuth(ev events.CallbackEvent, a *wire.NetverifyAuthCallback) {
+func (b *builder) netverifyAuth(ev events.CallbackEvent, a *wire.NetverifyAuthCallback, warnings []string) {
 	r := &b.r
 	b.reference(ev, events.KindAuthentication, a.TransactionReference)
 	r.IDs.UserReference = word(a.UserReference)
@@ -547,6 +552,9 @@ func (b *builder) netverifyAuth(ev events.CallbackEvent, a *wire.NetverifyAuthCa
 		r.Decision.Type = events.DecisionWarning
 	}
 	r.Decision.Label = string(r.Decision.Type)
+	if slices.Contains(warnings, "transactionResult") {
+		b.unreadable("transactionResult", capAuthentication)
+	}
 	switch {
 	case res == "EXPIRED":
 		r.Status = events.StatusTokenExpired

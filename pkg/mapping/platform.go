@@ -66,13 +66,19 @@ func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) e
 		RiskScore: riskScore(d.Decision.RiskScore()),
 	}
 	for _, w := range d.Warnings {
-		if w == "decision" || w == "capabilities" {
+		if w == "decision" || w == "capabilities" || w == "workflow.status" {
+			// A workflow.status that could not be read (sent in two
+			// spellings, say PROCESSED and ACQUIRED) leaves the
+			// callback's status, and no verdict: whether the
+			// verification ended is not known.
 			b.unreadable(w)
 		}
 	}
-	if t := r.Decision.Type; !t.Documented() && events.DecisionType(strings.ToUpper(string(t))).Documented() {
-		// "passed" is not Jumio's PASSED, and must not become the
-		// "passed" of a result subject either.
+	if t := r.Decision.Type; t != "" && !t.Documented() {
+		// "passed" is not Jumio's PASSED, "PASSED" with a zero-width
+		// space only looks like it, and a type Jumio does not document
+		// is no verdict kycflow can stand behind: each goes to manual
+		// review, never into a result subject of its own.
 		b.unreadable("decision")
 	}
 
@@ -171,14 +177,30 @@ func (b *builder) contradicted(d *wire.WorkflowDetails) {
 		b.unreadable("capabilities")
 		return
 	}
-	lower := r.Decision.Label != "" && r.Decision.Label != string(events.DecisionPassed)
+	// A risk score of -1 is Jumio's NOT_EXECUTED (docs/jumio.md 4.5): a
+	// check started and not completed.
+	lower := (r.Decision.Label != "" && r.Decision.Label != string(events.DecisionPassed)) ||
+		(r.Decision.RiskScore != nil && *r.Decision.RiskScore < 0) || b.hollow
+	passed := false
 	for _, e := range b.caps {
 		if lower || contradicts(e) {
-			r.Decision.Type = events.DecisionWarning
-			r.Decision.Label = string(events.DecisionWarning)
+			b.lowerToWarning()
 			return
 		}
+		passed = passed || e.Decision == events.DecisionPassed
 	}
+	if !passed {
+		// Not one capability passed (all NOT_EXECUTED: an
+		// authentication without a valid token, a screening without
+		// enough data): nothing bears the PASSED out.
+		b.lowerToWarning()
+	}
+}
+
+// lowerToWarning turns the workflow decision into a manual review.
+func (b *builder) lowerToWarning() {
+	b.r.Decision.Type = events.DecisionWarning
+	b.r.Decision.Label = string(events.DecisionWarning)
 }
 
 // passLabels are the labels Jumio documents for a PASSED capability
@@ -203,6 +225,12 @@ func contradicts(e entry) bool {
 		return slices.Contains(readWhole, e.Name)
 	case events.DecisionPassed:
 		if want, ok := passLabels[e.Name]; ok && e.Label != "" && !strings.EqualFold(e.Label, want) {
+			return true
+		}
+		if n, err := strconv.Atoi(e.Data["searchResults"]); e.Name == capWatchlist && err == nil && n > 0 {
+			// Hits are an ALERT (WARNING) in Jumio's table
+			// (docs/jumio.md 4.6), as they are from Netverify's
+			// additionalChecks.
 			return true
 		}
 		sim := e.Data["similarity"]
@@ -403,7 +431,14 @@ func (b *builder) extract(entries []wire.CapabilityEntry) {
 			b.extra(path+k, x.Extra[k])
 		}
 		b.extra(path+"additionalLanguage", x.AdditionalLanguage)
-		all = append(all, decoded{i, e.Decision.Type == string(events.DecisionPassed), e.ID, x})
+		passed := e.Decision.Type == string(events.DecisionPassed)
+		if passed && word(string(x.FirstName)) == "" && word(string(x.LastName)) == "" && word(string(x.DocumentNumber)) == "" {
+			// Names and document number are mandatory for a
+			// successful extraction (docs/jumio.md 4.6): data without
+			// any of them is partial, whatever the entry says.
+			b.hollow = true
+		}
+		all = append(all, decoded{i, passed, e.ID, x})
 	}
 	slices.SortStableFunc(all, func(a, b decoded) int {
 		switch {

@@ -310,6 +310,45 @@ func newForm(values url.Values) form {
 // its outcome.
 var verdictFields = append([]string{"verificationStatus", "identityVerification", "rejectReason", "idScanStatus"}, idChecks...)
 
+// authVerdictFields and documentVerdictFields are the fields of an
+// authentication and of a document-verification callback that carry its
+// outcome.
+var (
+	authVerdictFields     = []string{"transactionResult"}
+	documentVerdictFields = []string{"document", "transaction"}
+)
+
+// warnConflicts names in Warnings the fields of m's kind that carry its
+// outcome and were sent more than once with different values
+// (conflicting), and "callBackType" when the kind itself is in doubt:
+// callBackType sent with different values, or the form carrying the
+// outcome of another kind of callback besides its own (a
+// verificationStatus beside a transactionResult). Which callback Jumio
+// sent cannot be known then, and reading it as the kind parseForm chose
+// could pass an authentication where the ID verification was denied.
+func (m *NetverifyMessage) warnConflicts(values url.Values, f form) {
+	own, others := verdictFields, [][]string{authVerdictFields, documentVerdictFields}
+	switch {
+	case m.Auth != nil:
+		own, others = authVerdictFields, [][]string{verdictFields, documentVerdictFields}
+	case m.Document != nil:
+		own, others = documentVerdictFields, [][]string{verdictFields, authVerdictFields}
+	}
+	warn := func(w string) {
+		if !slices.Contains(m.Warnings, w) { // a field can be malformed and sent twice
+			m.Warnings = append(m.Warnings, w)
+		}
+	}
+	for _, w := range conflicting(values, append(slices.Clone(own), "callBackType")) {
+		warn(w)
+	}
+	for _, fields := range others {
+		if slices.ContainsFunc(fields, f.has) {
+			warn("callBackType")
+		}
+	}
+}
+
 // conflicting returns those of names sent more than once (in any case, in
 // body or query string) with different values: the form reads the first
 // of them, but which one Jumio meant cannot be known, so the field is
@@ -405,16 +444,13 @@ func ParseNetverifyIDs(values url.Values) (*NetverifyMessage, error) {
 }
 
 func parseNetverify(values url.Values, full bool) (*NetverifyMessage, error) {
-	m, err := parseForm(newForm(values), full)
+	f := newForm(values)
+	m, err := parseForm(f, full)
 	if err != nil {
 		return nil, err
 	}
-	if full && m.ID != nil {
-		for _, w := range conflicting(values, verdictFields) {
-			if !slices.Contains(m.Warnings, w) { // a field can be malformed and sent twice
-				m.Warnings = append(m.Warnings, w)
-			}
-		}
+	if full {
+		m.warnConflicts(values, f)
 	}
 	n := 0
 	for _, vs := range values {
@@ -493,7 +529,9 @@ func (m *NetverifyMessage) jsonField(f form, field string, v any) bool {
 	if s == "" {
 		return false
 	}
-	if err := json.Unmarshal([]byte(s), v); err != nil {
+	if err := json.Unmarshal([]byte(s), v); err != nil || Ambiguous(json.RawMessage(s)) {
+		// Ambiguous: a key sent twice, or in two spellings, with
+		// different values; encoding/json took one of them.
 		m.Warnings = append(m.Warnings, field)
 		return false
 	}

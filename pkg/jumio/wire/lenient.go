@@ -46,10 +46,25 @@ func (d *WorkflowDetails) UnmarshalJSON(b []byte) error {
 	type plain WorkflowDetails
 	*d = WorkflowDetails{}
 	var t tolerant
-	capsRaw, hasCaps := m["capabilities"]
-	delete(m, "capabilities")
+	// The capabilities in any spelling, as encoding/json would read
+	// them; two spellings with different values are neither.
+	var capsRaw json.RawMessage
+	hasCaps, capsConflict := false, false
+	for k, raw := range m {
+		if !strings.EqualFold(k, "capabilities") {
+			continue
+		}
+		if hasCaps && !sameJSON(capsRaw, raw) {
+			capsConflict = true
+		}
+		capsRaw, hasCaps = raw, true
+		delete(m, k)
+	}
 	t.fields(m, reflectValue((*plain)(d)), "")
-	if hasCaps && !isNull(capsRaw) {
+	switch {
+	case capsConflict:
+		t.warn("capabilities")
+	case hasCaps && !isNull(capsRaw):
 		d.Capabilities, d.CapabilityOrder = decodeCapabilities(capsRaw, &t)
 	}
 	slices.Sort(t.warns)
@@ -117,6 +132,17 @@ func (d *WorkflowDecision) UnmarshalJSON(b []byte) error {
 // decode is UnmarshalJSON for b, a value of a checked document (see
 // objectIn).
 func (d *WorkflowDecision) decode(b []byte) error {
+	if ambiguousIn(b) {
+		// A key sent twice, or in two spellings ("type" and "TYPE"),
+		// with different values: its outcome cannot be known.
+		return ErrNotObject
+	}
+	return d.decodeClear(b)
+}
+
+// decodeClear is decode for b, a value checked not to be ambiguous (a
+// capability entry's decision, checked with the entry).
+func (d *WorkflowDecision) decodeClear(b []byte) error {
 	if isNull(b) {
 		*d = WorkflowDecision{}
 		return nil
@@ -126,24 +152,60 @@ func (d *WorkflowDecision) decode(b []byte) error {
 		return ErrNotObject
 	}
 	var typ String
-	if raw, ok := m["type"]; ok {
+	if raw, ok := member(m, "type"); ok {
 		if err := json.Unmarshal(raw, &typ); err != nil {
 			return err
 		}
 	}
 	*d = WorkflowDecision{Type: string(typ)}
-	if details, ok := objectIn(m["details"]); ok {
-		var label String
-		if json.Unmarshal(details["label"], &label) == nil {
-			d.Details.Label = string(label)
+	if raw, ok := member(m, "details"); ok {
+		if details, ok := objectIn(raw); ok {
+			var label String
+			if raw, ok := member(details, "label"); ok && json.Unmarshal(raw, &label) == nil {
+				d.Details.Label = string(label)
+			}
 		}
 	}
-	if risk, ok := objectIn(m["risk"]); ok {
-		d.Risk = &struct {
-			Score *float64 `json:"score,omitempty"`
-		}{Score: lenientFloat(risk["score"])}
+	if raw, ok := member(m, "risk"); ok {
+		if risk, ok := objectIn(raw); ok {
+			score, _ := member(risk, "score")
+			d.Risk = &struct {
+				Score *float64 `json:"score,omitempty"`
+			}{Score: lenientFloat(score)}
+		}
 	}
 	return nil
+}
+
+// member returns the member of m named name, matched as encoding/json
+// matches a field: exactly, else in another case. m holds no two
+// spellings of a name with different values (see ambiguous), so which
+// spelling is taken does not matter.
+func member(m map[string]json.RawMessage, name string) (json.RawMessage, bool) {
+	if raw, ok := m[name]; ok {
+		return raw, true
+	}
+	for k, raw := range m {
+		if strings.EqualFold(k, name) {
+			return raw, true
+		}
+	}
+	return nil, false
+}
+
+// entryKeys are the keys of a capability entry CapabilityEntry decodes
+// into its own fields.
+var entryKeys = []string{"id", "validFaceMapForAuthentication", "data", "credentials", "decision"}
+
+// entryKey is the name among entryKeys that key spells (in any case), or
+// key itself.
+func entryKey(key string) string {
+	for _, k := range entryKeys {
+		if strings.EqualFold(k, key) {
+			return k
+		}
+	}
+	return key
 }
 
 // UnmarshalJSON decodes a capability entry tolerantly: id and
@@ -166,8 +228,13 @@ func (e *CapabilityEntry) decode(b []byte) error {
 		return ErrNotObject
 	}
 	*e = CapabilityEntry{}
+	// An entry with a key sent twice, or in two spellings ("decision"
+	// and "Decision", "similarity" and "SIMILARITY" in its data), with
+	// different values has no outcome that can be known; checked once
+	// for the whole entry, its decision included.
+	ambiguous := ambiguousIn(b)
 	for key, raw := range m {
-		switch key {
+		switch entryKey(key) {
 		case "id":
 			var s String
 			_ = json.Unmarshal(raw, &s)
@@ -187,7 +254,7 @@ func (e *CapabilityEntry) decode(b []byte) error {
 			e.Credentials = refs
 		case "decision":
 			var dec WorkflowDecision
-			if err := decodeIn(raw, dec.decode); err != nil {
+			if err := decodeIn(raw, dec.decodeClear); err != nil {
 				e.Unreadable = true
 			} else {
 				e.Decision = dec
@@ -205,7 +272,7 @@ func (e *CapabilityEntry) decode(b []byte) error {
 	}
 	// An entry is there to carry a decision: without one (no decision, a
 	// null one, one without a type) its outcome is unknown.
-	if strings.TrimSpace(e.Decision.Type) == "" {
+	if strings.TrimSpace(e.Decision.Type) == "" || ambiguous {
 		e.Unreadable = true
 	}
 	return nil

@@ -1,0 +1,34 @@
+package wire
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func TestAmbiguous(t *testing.T) {
+	for _, c := range []struct {
+		json string
+		want bool
+	}{
+		{`{"type":"PASSED"}`, false},
+		{`{"type":"PASSED","type":"PASSED"}`, false}, // the same value twice
+		{`{"type":"PASSED","type": "PASSED" }`, false},
+		{`{"a":{"x":1, "y":[1,2]},"a":{"x":1,"y":[1, 2]}}`, false},
+		{`{"type":"PASSED","type":"REJECTED"}`, true},
+		{`{"type":"PASSED","TYPE":"REJECTED"}`, true},
+		{`{"type":"PASSED","\u0074ype":"REJECTED"}`, true}, // an escape spells the same key
+		{`{"kind":"a","\u212aind":"b"}`, true},             // the Kelvin sign folds to k, as in encoding/json
+		{`{"types":"PASSED","type":"REJECTED"}`, false},
+		{`{"d":{"label":"OK","Label":"FAKE"}}`, true},
+		{`[{"a":1},{"a":1,"A":2}]`, true},
+		{`{"list":[{"x":"1"},{"x":"2"}]}`, false},
+		{`"{\"type\":\"PASSED\",\"TYPE\":\"REJECTED\"}"`, true}, // JSON in a string
+		{`"not json"`, false},
+		{`{"truncated":`, false},
+		{`42`, false},
+	} {
+		if got := Ambiguous(json.RawMessage(c.json)); got != c.want {
+			t.Errorf("Ambiguous(%s) = %v, want %v", c.json, got, c.want)
+		}
+	}
+}

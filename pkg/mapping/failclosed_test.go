@@ -1,0 +1,207 @@
+package mapping
+
+import (
+	"encoding/json"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
+)
+
+// Inputs built for the fail-closed tests: Platform details of a PROCESSED
+// workflow with a decision and capabilities given as JSON, Netverify
+// callback forms and retrieval documents.
+const (
+	fcAccount   = "4a1b2c3d-5e6f-4711-8899-aabbccddeeff"
+	fcExecution = "9f2c1e7a-3b4d-4c5e-8f60-1a2b3c4d5e6f"
+	fcScan      = "5b6c7d8e-1111-4222-8333-944455556666"
+	fcPassed    = `{"type":"PASSED","details":{"label":"PASSED"},"risk":{"score":5}}`
+)
+
+func fcDetails(key, decision, caps string) string {
+	return `{"workflow":{"id":"` + fcExecution + `","status":"PROCESSED","definitionKey":"` + key + `"},"account":{"id":"` + fcAccount + `"},` +
+		`"decision":` + decision + `,"capabilities":` + caps + `}`
+}
+
+// fcEntry is a capability entry on an ID credential; more is added to it
+// (",\"data\":{…}").
+func fcEntry(decision, label, more string) string {
+	return `{"id":"c1000000-0000-4000-8000-000000000001","credentials":[{"id":"11111111-aaaa-4bbb-8ccc-000000000001","category":"ID"}],` +
+		`"decision":{"type":"` + decision + `","details":{"label":"` + label + `"}}` + more + `}`
+}
+
+var fcUsable = `"usability":[` + fcEntry("PASSED", "OK", "") + `]`
+
+func fcPlatform(t *testing.T, body string) events.Result {
+	t.Helper()
+	var d wire.WorkflowDetails
+	if err := json.Unmarshal([]byte(body), &d); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	sent := time.Date(2024, 3, 14, 10, 0, 0, 0, time.UTC)
+	ev := events.CallbackEvent{EventID: events.EventID("failclosed"), API: events.APIPlatform, Kind: events.KindWorkflow, AccountID: fcAccount,
+		WorkflowExecutionID: fcExecution, Status: "PROCESSED", CallbackSentAt: &sent, ReceivedAt: sent}
+	return FromPlatform(ev, &d, nil)
+}
+
+func fcNetverify(t *testing.T, form string) events.Result {
+	t.Helper()
+	values, err := url.ParseQuery(form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := wire.ParseNetverifyCallback(values)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	ev := events.CallbackEvent{EventID: events.EventID("failclosed"), API: events.APINetverify, Kind: m.Kind, WorkflowExecutionID: m.Reference(), Status: m.Status()}
+	return FromNetverify(ev, m, nil)
+}
+
+func fcData(t *testing.T, body string) events.Result {
+	t.Helper()
+	var d wire.NetverifyData
+	if err := json.Unmarshal([]byte(body), &d); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	ev := events.CallbackEvent{EventID: events.EventID("failclosed"), API: events.APINetverify, Kind: events.KindIDVerification, WorkflowExecutionID: string(d.ScanReference)}
+	return FromNetverifyData(ev, &d, nil)
+}
+
+// fcCase is an input and the decision and unreadable fields it must
+// give.
+type fcCase struct {
+	name       string
+	result     func(t *testing.T) events.Result
+	decision   events.DecisionType
+	unreadable []string
+}
+
+func runFailClosed(t *testing.T, cases []fcCase) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := c.result(t)
+			if r.Decision.Type != c.decision || !slices.Equal(r.UnreadableFields, c.unreadable) {
+				t.Errorf("decision %s/%s unreadable %q, want %s unreadable %q", r.Decision.Type, r.Decision.Label, r.UnreadableFields, c.decision, c.unreadable)
+			}
+			for _, p := range invariants(r) {
+				t.Error(p)
+			}
+		})
+	}
+}
+
+func platformCase(name, body string, decision events.DecisionType, unreadable ...string) fcCase {
+	return fcCase{name, func(t *testing.T) events.Result { return fcPlatform(t, body) }, decision, unreadable}
+}
+
+func netverifyCase(name, form string, decision events.DecisionType, unreadable ...string) fcCase {
+	return fcCase{name, func(t *testing.T) events.Result { return fcNetverify(t, form) }, decision, unreadable}
+}
+
+func dataCase(name, body string, decision events.DecisionType, unreadable ...string) fcCase {
+	return fcCase{name, func(t *testing.T) events.Result { return fcData(t, body) }, decision, unreadable}
+}
+
+// TestAmbiguousKeysAreUnreadable: a key that carries an outcome, sent
+// twice or in two spellings encoding/json reads as one ("type" and
+// "TYPE"), with different values, is unreadable wherever it is: which of
+// the two Jumio meant cannot be known, and reading either could pass a
+// rejected verification (docs/mapping.md, "Unreadable fields").
+func TestAmbiguousKeysAreUnreadable(t *testing.T) {
+	imageChecks := func(more string) string {
+		return `{"id":"c2000000-0000-4000-8000-000000000001","credentials":[{"id":"11111111-aaaa-4bbb-8ccc-000000000001","category":"ID"}],` +
+			`"decision":{"type":"PASSED","details":{"label":"OK"}}` + more + `}`
+	}
+	sim := `{"id":"c6000000-0000-4000-8000-000000000001","credentials":[{"id":"11111111-aaaa-4bbb-8ccc-000000000001","category":"ID"}],` +
+		`"decision":{"type":"PASSED","details":{"label":"MATCH"}},"data":{"similarity":"MATCH","SIMILARITY":"NO_MATCH"}}`
+	authBase := "callBackType=NETVERIFY_AUTHENTICATION&transactionReference=" + fcScan + "&callbackDate=2021-05-10T08%3A05%3A10.123Z"
+	dvBase := "scanReference=" + fcScan + "&timestamp=2021-05-10T08%3A05%3A10.123Z&transaction=" + url.QueryEscape(`{"status":"DONE","source":"DOC_UPLOAD"}`)
+	idForm := "callBackType=NETVERIFYID&jumioIdScanReference=6c7d8e9f-2222-4333-8444-a55566667777&verificationStatus=ERROR_NOT_READABLE_ID&idScanStatus=ERROR&callbackDate=2021-05-10T09%3A03%3A00.1Z&rejectReason="
+	runFailClosed(t, []fcCase{
+		platformCase("decision type and TYPE", fcDetails("10011", `{"type":"PASSED","TYPE":"REJECTED","details":{"label":"PASSED"}}`, `{`+fcUsable+`}`),
+			events.DecisionWarning, "decision"),
+		platformCase("decision label and LABEL", fcDetails("10011", `{"type":"PASSED","details":{"label":"PASSED","Label":"REJECTED"}}`, `{`+fcUsable+`}`),
+			events.DecisionWarning, "decision"),
+		platformCase("entry decision and Decision", fcDetails("10011", fcPassed, `{`+fcUsable+`,"imageChecks":[`+imageChecks(`,"Decision":{"type":"REJECTED","details":{"label":"FAKE"}}`)+`]}`),
+			events.DecisionWarning, "capabilities.imageChecks"),
+		platformCase("capabilities and Capabilities", `{"workflow":{"id":"`+fcExecution+`","status":"PROCESSED","definitionKey":"10011"},"account":{"id":"`+fcAccount+`"},`+
+			`"decision":`+fcPassed+`,"capabilities":{`+fcUsable+`},"Capabilities":{"imageChecks":[`+fcEntry("REJECTED", "MANIPULATED_DOCUMENT", "")+`]}}`,
+			events.DecisionWarning, "capabilities"),
+		platformCase("similarity data in two spellings", fcDetails("10011", fcPassed, `{`+fcUsable+`,"similarity":[`+sim+`]}`),
+			events.DecisionWarning, "capabilities.similarity"),
+		platformCase("workflow status and STATUS", `{"workflow":{"id":"`+fcExecution+`","status":"PROCESSED","STATUS":"ACQUIRED","definitionKey":"10011"},"account":{"id":"`+fcAccount+`"},`+
+			`"decision":`+fcPassed+`,"capabilities":{`+fcUsable+`}}`,
+			events.DecisionWarning, "workflow.status"),
+		netverifyCase("authentication transactionResult in two spellings", authBase+"&transactionResult=FAILED&TRANSACTIONRESULT=PASSED",
+			events.DecisionWarning, "transactionResult"),
+		netverifyCase("authentication transactionResult twice", authBase+"&transactionResult=PASSED&transactionResult=FAILED",
+			events.DecisionWarning, "transactionResult"),
+		netverifyCase("document verification status twice in its JSON", dvBase+"&document="+url.QueryEscape(`{"status":"DISCARDED","status":"EXTRACTED","type":"BS"}`),
+			events.DecisionWarning, "document"),
+		netverifyCase("document verification status and Status", dvBase+"&document="+url.QueryEscape(`{"status":"DISCARDED","Status":"EXTRACTED","type":"BS"}`),
+			events.DecisionWarning, "document"),
+		netverifyCase("document verification document in two spellings", dvBase+"&Document="+url.QueryEscape(`{"status":"EXTRACTED"}`)+"&document="+url.QueryEscape(`{"status":"DISCARDED"}`),
+			events.DecisionWarning, "document"),
+		netverifyCase("reject code twice", idForm+url.QueryEscape(`{"rejectReasonCode":"200","rejectReasonCode":"100","rejectReasonDescription":"NOT_READABLE_DOCUMENT"}`),
+			events.DecisionRejected, "rejectReason"),
+		dataCase("additional check searchResults and SearchResults", `{"scanReference":"`+fcScan+`","document":{"status":"APPROVED_VERIFIED"},"transaction":{"status":"DONE"},`+
+			`"verification":{"additionalChecks":{"addressValidation":{"searchResults":"POSITIVE_RESULT","SearchResults":"NEGATIVE_RESULT"}}}}`,
+			events.DecisionWarning, "verification.additionalChecks.addressValidation"),
+	})
+}
+
+// TestAmbiguousKindIsNoVerdict: a Netverify callback whose kind is in
+// doubt (callBackType sent with two values, or the outcome of another kind
+// beside its own) is read as the kind chosen, and gives no verdict: an
+// ID verification DENIED_FRAUD must not pass as an authentication.
+func TestAmbiguousKindIsNoVerdict(t *testing.T) {
+	id := "&jumioIdScanReference=6c7d8e9f-2222-4333-8444-a55566667777&verificationStatus=DENIED_FRAUD&idScanStatus=ERROR&callbackDate=2021-05-10T09%3A03%3A00.1Z&rejectReason=" +
+		url.QueryEscape(`{"rejectReasonCode":"106","rejectReasonDescription":"FAKE"}`)
+	auth := "&transactionReference=6c7d8e9f-2222-4333-8444-a55566667777&transactionResult=PASSED"
+	runFailClosed(t, []fcCase{
+		netverifyCase("callBackType in two spellings", "CALLBACKTYPE=NETVERIFY_AUTHENTICATION&callBackType=NETVERIFYID"+id+auth,
+			events.DecisionWarning, "callBackType"),
+		netverifyCase("no callBackType, two kinds' outcomes", "x=1"+id+auth, events.DecisionWarning, "callBackType"),
+		netverifyCase("authentication with an ID verification's status", "callBackType=NETVERIFY_AUTHENTICATION"+auth+"&verificationStatus=DENIED_FRAUD",
+			events.DecisionWarning, "callBackType"),
+		netverifyCase("authentication alone", "callBackType=NETVERIFY_AUTHENTICATION&callbackDate=2021-05-10T09%3A03%3A00.1Z"+auth, events.DecisionPassed),
+	})
+}
+
+// TestPassedTheDetailsDoNotBearOut: a Platform PASSED stands only when the
+// details bear it out; otherwise it goes to manual review (WARNING).
+func TestPassedTheDetailsDoNotBearOut(t *testing.T) {
+	hollow := fcEntry("PASSED", "OK", `,"data":{"type":"PASSPORT","firstName":"N/A","lastName":"N/A"}`)
+	full := fcEntry("PASSED", "OK", `,"data":{"type":"PASSPORT","firstName":"JANE","lastName":"DOE","documentNumber":"P1234567"}`)
+	hits := fcEntry("PASSED", "OK", `,"data":{"searchStatus":"DONE","searchResults":3}`)
+	clean := fcEntry("PASSED", "OK", `,"data":{"searchStatus":"DONE","searchResults":0}`)
+	runFailClosed(t, []fcCase{
+		platformCase("nothing but an authentication not executed", fcDetails("10014", fcPassed, `{"authentication":[`+fcEntry("NOT_EXECUTED", "TECHNICAL_ERROR", "")+`]}`),
+			events.DecisionWarning),
+		platformCase("nothing but a screening not executed", fcDetails("10010", fcPassed, `{"watchlistScreening":[`+fcEntry("NOT_EXECUTED", "NOT_ENOUGH_DATA", "")+`]}`),
+			events.DecisionWarning),
+		platformCase("a passed screening", fcDetails("10010", fcPassed, `{"watchlistScreening":[`+clean+`]}`), events.DecisionPassed),
+		platformCase("a screening passed with hits", fcDetails("10013", fcPassed, `{`+fcUsable+`,"watchlistScreening":[`+hits+`]}`), events.DecisionWarning),
+		platformCase("risk score -1", fcDetails("10011", `{"type":"PASSED","details":{"label":"PASSED"},"risk":{"score":-1}}`, `{`+fcUsable+`}`), events.DecisionWarning),
+		platformCase("an extraction without names or number", fcDetails("10011", fcPassed, `{`+fcUsable+`,"extraction":[`+hollow+`]}`), events.DecisionWarning),
+		platformCase("an extraction with names and number", fcDetails("10011", fcPassed, `{`+fcUsable+`,"extraction":[`+full+`]}`), events.DecisionPassed),
+		platformCase("an undocumented type", fcDetails("10011", `{"type":"APPROVED","details":{"label":"APPROVED"}}`, `{`+fcUsable+`}`), events.DecisionWarning, "decision"),
+		platformCase("a number for a type", fcDetails("10011", `{"type":1}`, `{`+fcUsable+`}`), events.DecisionWarning, "decision"),
+		platformCase("PASSED with a zero-width space", fcDetails("10011", "{\"type\":\"PASSED\u200b\",\"details\":{\"label\":\"PASSED\"}}", `{`+fcUsable+`}`),
+			events.DecisionWarning, "decision"),
+	})
+}
+
+// TestDeniedInAnyCase: a Netverify status Jumio does not document that
+// denies (DENIED_…, ERROR_…) rejects in any case; a fraud denial never
+// becomes a manual review for being lower case.
+func TestDeniedInAnyCase(t *testing.T) {
+	runFailClosed(t, []fcCase{
+		dataCase("denied_fraud", `{"scanReference":"`+fcScan+`","document":{"status":"denied_fraud"},"transaction":{"status":"DONE"},"verification":{}}`, events.DecisionRejected),
+		dataCase("Error_Something", `{"scanReference":"`+fcScan+`","document":{"status":"Error_Something"},"transaction":{"status":"DONE"},"verification":{}}`, events.DecisionRejected),
+	})
+}
