@@ -122,6 +122,24 @@ func TestRedriveAgainAfterItFailedAgain(t *testing.T) {
 	settled(t, "the delivery", func() bool { return len(rcv.Accepted()) == 1 && s.deadLetters() == 0 })
 }
 
+// TestRedriveKeepsTheWebhookID: a redrive retries the delivery that
+// failed, so it carries the webhook-id the failed attempts carried
+// (Standard Webhooks: the id stays the same however often a failed
+// message is retried): a receiver that processed a failed attempt (its
+// answer lost, say) de-duplicates the redrive.
+func TestRedriveKeepsTheWebhookID(t *testing.T) {
+	s := newServer(t)
+	rcv := s.hookFailing(2, notifiertest.Result(1))
+	s.kycflow(0, "dlq", "redrive", "--route", "hook")
+	settled(t, "the failed copy dead-lettered again", func() bool { return rcv.Attempts() == 2 && s.deadLetters() == 1 })
+	s.kycflow(0, "dlq", "redrive", "--route", "hook")
+	settled(t, "the delivery", func() bool { return len(rcv.Accepted()) == 1 && s.deadLetters() == 0 })
+	ids := rcv.IDs()
+	if len(ids) != 3 || ids[1] != ids[0] || ids[2] != ids[0] {
+		t.Errorf("webhook-ids of the first attempt and the two redrives: %q, want one id", ids)
+	}
+}
+
 // TestRedriveOfAResultDeliveredSince: a dead letter whose result the
 // route delivered since (an operator replayed it first) is not delivered
 // again by its redrive.

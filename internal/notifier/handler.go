@@ -101,6 +101,11 @@ func (rt *route) handle(msg *message.Message) error {
 	if !ok {
 		return err
 	}
+	if claimed.id != j.delivery.ID {
+		// A redrive goes out under the id of the delivery that failed
+		// (ledger.begin).
+		j.delivery.ID, j.log = claimed.id, nil
+	}
 	// A replay is a replay to the receiver only when it repeats what the
 	// route delivered: a first delivery that comes through a replay or a
 	// redrive is a normal one.

@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -245,6 +246,17 @@ func (rec record) checkRedrive(w want) verdict {
 	return deliver
 }
 
+// deadLetteredID is the delivery id of the newest dead letter of the
+// result with hash, or "" when the record holds none.
+func (rec record) deadLetteredID(hash string) string {
+	for _, d := range slices.Backward(rec.Delivered) {
+		if d.DeadLettered && d.Hash == hash {
+			return d.ID
+		}
+	}
+	return ""
+}
+
 // failed returns how many sink calls of delivery id failed.
 func (rec record) failed(id string) int {
 	for _, f := range rec.Failures {
@@ -393,10 +405,17 @@ func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attemp
 		if v != deliver {
 			return v, attempt{}, 0, nil
 		}
+		id := w.id
+		if w.redrive {
+			// A redrive retries the delivery that failed: it carries the
+			// id its failed attempts carried (a receiver may have
+			// processed one of them; it de-duplicates by webhook-id).
+			id = cmp.Or(rec.deadLetteredID(w.hash), id)
+		}
 		prev := rec
 		prev.Claim = nil
 		next := prev
-		next.Claim = &claim{ID: w.id, Hash: w.hash, Replay: w.replay, Sent: w.sent, Until: now.Add(w.hold)}
+		next.Claim = &claim{ID: id, Hash: w.hash, Replay: w.replay, Sent: w.sent, Until: now.Add(w.hold)}
 		newRev, err := l.put(ctx, key, next, rev)
 		if conflict(err) {
 			continue // changed under us: look again
@@ -404,7 +423,7 @@ func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attemp
 		if err != nil {
 			return 0, attempt{}, 0, err
 		}
-		return deliver, attempt{key: key, rev: newRev, id: w.id, prev: prev}, 0, nil
+		return deliver, attempt{key: key, rev: newRev, id: id, prev: prev}, 0, nil
 	}
 	return busy, attempt{}, busyPoll, nil
 }

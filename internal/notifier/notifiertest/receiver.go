@@ -64,6 +64,7 @@ type Receiver struct {
 	accepted []Request
 	ids      map[string]int
 	attempts int
+	seen     []string // the webhook-id of every request, in order
 }
 
 // NewReceiver starts a plain-HTTP receiver that accepts signatures made
@@ -199,6 +200,14 @@ func (r *Receiver) Attempts() int {
 	return r.attempts
 }
 
+// IDs are the webhook-ids of every request that reached the receiver,
+// answered or not, in the order they came.
+func (r *Receiver) IDs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.seen...)
+}
+
 // ServeHTTP is the endpoint.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
@@ -213,6 +222,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Lock()
 	r.attempts++
+	r.seen = append(r.seen, id)
 	var step func(http.ResponseWriter, *http.Request) outcome
 	if len(r.script) > 0 {
 		step, r.script = r.script[0], r.script[1:]
