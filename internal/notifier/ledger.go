@@ -26,15 +26,23 @@ import (
 const DeliveriesBucket = "kycflow_notifier_deliveries"
 
 // ContentHash is the hex SHA-256 of a projected result without the fields
-// that differ between repeats of the same fact: the event id and the
-// callback-sent, received and enriched times. Two results with the same
-// hash are the same delivery for a route.
+// that differ between repeats of the same fact: the event id, the
+// callback-sent, received and enriched times, and the mark a "migrated:
+// mark" route sets when it delivered the Netverify original
+// (Migration.NetverifyDelivered, which may turn true between two attempts
+// of one delivery). Two results with the same hash are the same delivery
+// for a route, under one delivery id.
 func ContentHash(projected events.Result) string {
 	r := projected // Project's copy: the pointer fields are not shared
 	r.IDs.EventID = ""
 	r.Timestamps.CallbackSent = nil
 	r.Timestamps.Received = nil
 	r.Timestamps.Enriched = nil
+	if m := r.Migration; m != nil && m.NetverifyDelivered {
+		unmarked := *m
+		unmarked.NetverifyDelivered = false
+		r.Migration = &unmarked
+	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		// A Result always encodes; keep the hash total regardless.

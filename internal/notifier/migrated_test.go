@@ -2,6 +2,7 @@ package notifier_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -72,5 +73,47 @@ func TestMigratedResults(t *testing.T) {
 		if *per[route] != w {
 			t.Errorf("route %s: %+v migrated results (marked), want %+v", route, *per[route], w)
 		}
+	}
+}
+
+// TestMarkedRetryKeepsItsID: on a "mark" route, the migrated result's
+// first attempt fails; the route delivers the Netverify original before
+// the retry, which now goes out marked. It is the same delivery retried:
+// it keeps its webhook-id (a receiver that processed the first attempt
+// drops it), and one delivery is recorded.
+func TestMarkedRetryKeepsItsID(t *testing.T) {
+	h := newHarness(t)
+	rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
+	rcv.Fail(1, http.StatusServiceUnavailable, http.Header{"Retry-After": {"2"}})
+	rt := rcv.Route("mark", events.PolicyNoPII)
+	rt.Migrated = notifier.MigratedMark
+	h.start(testConfig(), rt)
+	scan := notifiertest.ExecutionID(7)
+	h.publish(result(3, func(r *events.Result) {
+		r.IDs.WorkflowExecutionID, r.IDs.ScanReference = scan, scan
+		r.Migration = &events.Migration{ScanReference: scan}
+	}), nil)
+	waitFor(t, "the copy's first attempt to fail", func() bool { return h.metric("kycflow_notifier_retries_total", "mark") == 1 })
+	h.publish(result(1, func(r *events.Result) {
+		r.IDs.AccountID, r.IDs.WorkflowExecutionID, r.IDs.ScanReference = "", scan, scan
+		r.Source = events.Source{API: events.APINetverify, Kind: events.KindIDVerification}
+	}), nil)
+	waitFor(t, "the original and the retried copy delivered", func() bool { return len(rcv.Accepted()) == 2 })
+	var first, retried string
+	for _, id := range rcv.IDs() {
+		if first == "" {
+			first = id // the copy's failed attempt
+			continue
+		}
+		if id != rcv.Accepted()[0].ID() {
+			retried = id
+		}
+	}
+	copyReq := rcv.Accepted()[1]
+	if copyReq.Envelope.Data.Migration == nil || !copyReq.Envelope.Data.Migration.NetverifyDelivered {
+		t.Fatalf("the retried copy: migration %+v, want marked", copyReq.Envelope.Data.Migration)
+	}
+	if retried != first || copyReq.ID() != first {
+		t.Errorf("webhook-ids: first attempt %s, retry %s; want one id", first, retried)
 	}
 }
