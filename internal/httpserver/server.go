@@ -157,10 +157,26 @@ func newServer(cfg Config, handler http.Handler, ready ReadyFunc, metrics http.H
 		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
-	if handler != nil {
+	var h http.Handler = mux
+	switch {
+	case handler != nil && !details:
+		// The public port: the health endpoints by their exact paths,
+		// everything else to handler as sent. ServeMux would answer a
+		// path it cleans ("//callbacks/x", "/a/./b") with a bare 307
+		// that repeats the path (a secret segment in it) instead of
+		// the handler's 404 problem, and uncounted.
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/healthz", "/readyz":
+				mux.ServeHTTP(w, r)
+			default:
+				handler.ServeHTTP(w, r)
+			}
+		})
+	case handler != nil:
 		mux.Handle("/", handler)
 	}
-	s.srv = newHTTPServer(cfg, mux, logger)
+	s.srv = newHTTPServer(cfg, h, logger)
 	return s
 }
 

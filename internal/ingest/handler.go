@@ -106,6 +106,8 @@ func (s *Service) callback(api events.API, read readFunc) http.Handler {
 		msg := "callback stored"
 		if dup {
 			outcome, msg = OutcomeDuplicate, "callback already stored"
+		} else {
+			s.noteOtherRegion(ctx, ev)
 		}
 		s.metrics.answered(apiName, outcome)
 		// A stored callback is counted (kycflow_ingest_callbacks_total)
@@ -299,14 +301,22 @@ func (s *Service) readPlatform(r *http.Request, buf *bytes.Buffer, received time
 	if err != nil {
 		return events.CallbackEvent{}, "", invalid(err)
 	}
-	region, other := otherRegion(cb, s.region)
-	ev := cb.Event(region, received, body)
-	if other {
-		s.metrics.regionMismatch(string(events.APIPlatform))
-		s.logEvent(r.Context(), slog.LevelWarn, "callback names another region", ev,
-			slog.String("region", string(region)), slog.String("configured_region", string(s.region)))
+	region, _ := otherRegion(cb, s.region)
+	return cb.Event(region, received, body), cb.UserReference, nil
+}
+
+// noteOtherRegion counts and logs a stored callback whose hrefs name
+// another region than the configured one (see readPlatform). Only a
+// callback that passed the sender checks and was stored counts: another
+// tenant's callbacks, sent to this URL and refused, say nothing of this
+// configuration.
+func (s *Service) noteOtherRegion(ctx context.Context, ev events.CallbackEvent) {
+	if ev.API != events.APIPlatform || ev.Region == "" || wire.Region(ev.Region) == s.region {
+		return
 	}
-	return ev, cb.UserReference, nil
+	s.metrics.regionMismatch(string(events.APIPlatform))
+	s.logEvent(ctx, slog.LevelWarn, "callback names another region", ev,
+		slog.String("region", ev.Region), slog.String("configured_region", string(s.region)))
 }
 
 // otherRegion returns the first region named by the callback's hrefs that

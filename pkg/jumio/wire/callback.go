@@ -94,6 +94,9 @@ func ParsePlatformCallback(body []byte) (*Callback, error) {
 	var cb Callback
 	ok, err := decodeCallback(body, &cb)
 	if !ok {
+		if nestingDepth(body) > maxCallbackDepth {
+			return nil, malformed("body")
+		}
 		// Unmarshal rejects trailing data after the object, as it should.
 		cb = Callback{}
 		err = json.Unmarshal(body, &cb)
@@ -421,6 +424,31 @@ func asciiLower(s string) string {
 func (f form) get(name string) string { return strings.TrimSpace(NA(f[lower(name)])) }
 
 func (f form) has(name string) bool { return f.get(name) != "" }
+
+// maxCallbackDepth bounds how deeply a Platform callback nests: Jumio's
+// is two levels deep, and this leaves room for whatever it adds. Without a
+// bound, a body as deep as encoding/json reads (10,000 levels) was stored
+// one level deeper, inside its callback event, which then did not decode.
+const maxCallbackDepth = 32
+
+// nestingDepth is the deepest nesting of objects and arrays in b, strings
+// skipped; on text that is not JSON it counts what it finds.
+func nestingDepth(b []byte) int {
+	depth, deepest := 0, 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			i = stringEnd(b, i) - 1
+		case '{', '[':
+			if depth++; depth > deepest {
+				deepest = depth
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return deepest
+}
 
 // ParseNetverifyCallback decodes a Netverify callback from its form fields
 // (body and query string merged, as http.Request.ParseForm gives them).

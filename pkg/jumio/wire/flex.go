@@ -146,7 +146,8 @@ var ErrBadTime = fmt.Errorf("jumio: malformed timestamp")
 
 // ParseTime parses a Jumio timestamp ("2024-03-14T10:15:30.123Z", with 0–9
 // fractional digits, or with an offset) into UTC. "", "N/A" give the zero
-// time and no error.
+// time and no error; a time outside the years 0–9999 in UTC is
+// ErrBadTime.
 func ParseTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(NA(s))
 	if s == "" {
@@ -161,7 +162,14 @@ func ParseTime(s string) (time.Time, error) {
 		}
 		v = v2
 	}
-	return v.UTC(), nil
+	v = v.UTC()
+	if y := v.Year(); y < 0 || y > 9999 {
+		// RFC 3339 has four-digit years: a time whose zone moves it
+		// out of them could be read but never written back (the
+		// stored callback event would not decode).
+		return time.Time{}, ErrBadTime
+	}
+	return v, nil
 }
 
 // jsonString decodes a JSON string literal; the common case, without
