@@ -161,10 +161,13 @@ func runErase(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 		return fmt.Errorf("erase: %w", err)
 	}
 	run.client, run.jumioTarget, run.out = client, jumioTarget, env.Stdout
-	if run.nothing() {
+	if run.nothing() && !req.localOnly {
 		fmt.Fprintf(env.Stdout, "nothing stored for %s in kycflow, and nothing to delete at Jumio\n", req.target)
 		return nil
 	}
+	// With --local-only and nothing stored, the run still marks the
+	// target erased (a callback of it that comes later, Jumio retrying
+	// one, becomes a tombstone) and writes its audit record.
 	run.printPlan()
 	if boolFlag(fs, "dry-run") {
 		fmt.Fprintf(env.Stdout, "dry run: nothing deleted\n")
@@ -298,6 +301,23 @@ func planErasure(ctx context.Context, js jetstream.JetStream, reg *erasure.Regis
 	if err != nil {
 		return nil, err
 	}
+	if store != nil && t.Account != "" && t.Execution == "" {
+		// Scans Jumio migrated into the account whose callbacks have not
+		// come yet: kycflow holds their Netverify originals, and the
+		// migration's records are the only link to the account.
+		for b := range store.Batches(ctx) {
+			for _, g := range b.Groups {
+				if g.AccountID == t.Account {
+					for _, ref := range g.ScanReferences {
+						note(ref, "")
+					}
+				}
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
 	var scans []string
 	for x, accounts := range executions {
 		netverify := slices.Contains(accounts, "")
@@ -313,7 +333,9 @@ func planErasure(ctx context.Context, js jetstream.JetStream, reg *erasure.Regis
 		}
 	}
 	slices.Sort(scans)
-	if t.Account != "" && t.Execution == "" {
+	if t.Account != "" {
+		// An execution given with its account is purged under that
+		// account only: its Netverify original is added here.
 		legacy := map[string][]string{}
 		for _, x := range scans {
 			for st, fs := range legacyFilters(x) {
@@ -756,24 +778,31 @@ func (r *eraseRun) atJumio(ctx context.Context, reg *erasure.Registry) error {
 	return nil
 }
 
-// locally purges the streams and buckets.
+// locally purges the streams and buckets: every filter of the plan, and
+// counts what it removes as it purges. What a stage stored since the plan
+// (a result of a callback being enriched while the operator confirmed,
+// or while Jumio deleted) goes with the rest, and is counted.
 func (r *eraseRun) locally(ctx context.Context, js jetstream.JetStream, reg *erasure.Registry) error {
 	r.rec.Local = r.rec.Local[:0]
-	for _, p := range r.purges {
-		step := erasure.LocalStep{Stream: p.stream, Filter: p.filter, Removed: p.count}
-		if p.count > 0 {
+	for i := range r.purges {
+		p := &r.purges[i]
+		n, _, err := countSubjects(ctx, js, p.stream, p.filter)
+		if err == nil {
 			cctx, cancel := ctxCall(ctx)
-			st, err := js.Stream(cctx, p.stream)
-			if err == nil {
+			var st jetstream.Stream
+			if st, err = js.Stream(cctx, p.stream); err == nil {
 				err = st.Purge(cctx, jetstream.WithPurgeSubject(p.filter))
 			}
 			cancel()
-			if err != nil {
-				return fmt.Errorf("purge %s %s: %w", p.stream, p.filter, err)
+			if errors.Is(err, jetstream.ErrStreamNotFound) {
+				err = nil // a bucket no stage made yet holds nothing
 			}
 		}
-		step.Done, step.At = true, time.Now().UTC()
-		r.rec.Local = append(r.rec.Local, step)
+		if err != nil {
+			return fmt.Errorf("purge %s %s: %w", p.stream, p.filter, err)
+		}
+		p.count = n
+		r.rec.Local = append(r.rec.Local, erasure.LocalStep{Stream: p.stream, Filter: p.filter, Removed: n, Done: true, At: time.Now().UTC()})
 	}
 	if r.total() > 0 {
 		fmt.Fprintf(r.out, "removed from kycflow:\n")

@@ -1,0 +1,191 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/internal/erasure"
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+)
+
+// These tests erase a subject in the moments an erasure meets in
+// practice (a migration under way, a callback being enriched, a callback
+// still to come) and then look for the subject's personal data in every
+// stream that holds callbacks and results.
+
+// auditPII lists "stream subject" of every message in the four data
+// streams whose subject names id and whose payload holds one of the
+// personal-data values pd.
+func auditPII(t *testing.T, p *pipeline, id string, pd ...string) []string {
+	t.Helper()
+	var out []string
+	for _, st := range []string{events.StreamCallbacks, events.StreamEnriched, events.StreamResults, events.StreamDLQ} {
+		for _, m := range brokertest.Messages(t, p.js, st) {
+			if !strings.Contains(m.Subject, id) {
+				continue
+			}
+			for _, v := range pd {
+				if v != "" && strings.Contains(string(m.Data), v) {
+					out = append(out, st+" "+m.Subject+" (holds "+v+")")
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+func scanPII(sc jumiotest.NetverifyScan) []string {
+	return []string{sc.Callback.Get("idFirstName"), sc.Callback.Get("idLastName"), sc.Callback.Get("idNumber"), sc.Callback.Get("idDob")}
+}
+
+// TestEraseMigratedExecutionWithItsAccount: --execution <migrated scan>
+// --account <its account> (a form the command accepts,
+// TestEraseRefusesIDsNotAsStored) left the Netverify original (legacy
+// subjects), the full callback form with it. It is erased with the
+// migrated copy.
+func TestEraseMigratedExecutionWithItsAccount(t *testing.T) {
+	sim := jumiotest.NewServer(jumiotest.Config{Scenario: jumiotest.Scenario{Seed: 23, NetverifyScans: 3,
+		NetverifyMix: jumiotest.NetverifyMix{Approved: 1}}})
+	t.Cleanup(sim.Close)
+	p := startPipeline(t, sim)
+	scan := sim.NetverifyScans()[0]
+	p.sendNetverify([]string{scan.Reference})
+	p.kycflow(t.Context(), 0, "migrate-data", writeInput(t, scan.Reference+"\n"), "--stall", "1m")
+	account, ok := sim.Migrated(scan.Reference)
+	if !ok {
+		t.Fatal("the scan was not migrated")
+	}
+	p.eventually("the migrated result delivered", func() bool { return p.holds(account) })
+
+	out := p.kycflow(t.Context(), 0, "erase", "--execution", scan.Reference, "--account", account, "--yes")
+	t.Logf("erase:\n%s", out)
+	if left := auditPII(t, p, scan.Reference, scanPII(scan)...); len(left) > 0 {
+		t.Errorf("after a completed erase, kycflow still holds the subject's personal data:\n  %s", strings.Join(left, "\n  "))
+	}
+}
+
+// TestEraseAccountWithMigrationPending: an account erased while Jumio has
+// accepted the migration of a scan into it but its callback has not come:
+// the Netverify original stayed in kycflow and the scan at Jumio, and the
+// migration records, the only link between the two, were purged, so that
+// a second run found nothing. The account's migrated scans are erased
+// with it, at Jumio too.
+func TestEraseAccountWithMigrationPending(t *testing.T) {
+	sim := jumiotest.NewServer(jumiotest.Config{Scenario: jumiotest.Scenario{Seed: 23, NetverifyScans: 3,
+		NetverifyMix: jumiotest.NetverifyMix{Approved: 1}}})
+	t.Cleanup(sim.Close)
+	p := startPipeline(t, sim)
+	scan := sim.NetverifyScans()[0]
+	p.sendNetverify([]string{scan.Reference})
+	sim.HoldMigrations() // Jumio accepted the migration; its callback comes later
+	var mo, me bytes.Buffer
+	code := Main(t.Context(), []string{"migrate-data", writeInput(t, scan.Reference+"\n"), "--stall", "3s"},
+		func(k string) string { return p.vars[k] }, nil, &mo, &me)
+	t.Logf("migrate-data: exit %d\n%s%s", code, mo.String(), me.String())
+	account := ""
+	for _, c := range sim.MigrationCalls() {
+		if c.Status == http.StatusOK {
+			account = c.AccountID
+		}
+	}
+	if account == "" {
+		t.Fatal("no migration accepted")
+	}
+
+	out := p.kycflow(t.Context(), 0, "erase", "--account", account, "--yes")
+	t.Logf("erase --account %s:\n%s", account, out)
+	if left := auditPII(t, p, scan.Reference, scanPII(scan)...); len(left) > 0 {
+		t.Errorf("after a completed erase of the account its scan was migrated into, kycflow still holds:\n  %s", strings.Join(left, "\n  "))
+	}
+	if _, err := newTestClient(t, sim).NetverifyScan(t.Context(), scan.Reference); err == nil {
+		t.Errorf("the Netverify scan migrated into the erased account is still at Jumio")
+	}
+}
+
+// TestEraseWhileACallbackIsEnriched: a callback being enriched while the
+// erase runs has its result stored after the plan counted JUMIO_ENRICHED
+// and JUMIO_RESULTS empty. Those purges were skipped yet recorded done,
+// and the erase said it completed with the person still stored. Every
+// filter is purged, and counted as it is purged.
+func TestEraseWhileACallbackIsEnriched(t *testing.T) {
+	sim := jumiotest.NewServer(jumiotest.Config{Scenario: jumiotest.Scenario{Seed: 41, Executions: 1}})
+	t.Cleanup(sim.Close)
+	p := startPipeline(t, sim)
+	x := sim.Executions()[0]
+	// Retrieval takes 2s; Jumio takes 6s to answer the deletion.
+	sim.Inject(jumiotest.Fault{Endpoints: []jumio.Endpoint{jumio.EndpointWorkflowDetails}, Latency: 2 * time.Second, Count: -1})
+	sim.Inject(jumiotest.Fault{Endpoints: []jumio.Endpoint{jumio.EndpointExecutionDelete}, Latency: 6 * time.Second})
+	resp, err := http.Post(p.ingest+"/callbacks/platform", "application/json", bytes.NewReader(sim.PlatformCallback(x, time.Now().UTC(), x.UserReference)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	p.eventually("the callback stored", func() bool { return len(brokertest.Messages(t, p.js, events.StreamCallbacks)) == 1 })
+
+	out := p.kycflow(t.Context(), 0, "erase", "--execution", x.ID, "--yes")
+	t.Logf("erase:\n%s", out)
+	sim.ClearFaults()
+	time.Sleep(2 * time.Second) // let the notifier settle
+	stored := map[string]time.Time{}
+	for _, st := range []string{events.StreamEnriched, events.StreamResults} {
+		for _, m := range brokertest.Messages(t, p.js, st) {
+			var r events.Result
+			if st == events.StreamEnriched {
+				var ee events.EnrichedEvent
+				_ = json.Unmarshal(m.Data, &ee)
+				r = ee.Result
+			} else {
+				_ = json.Unmarshal(m.Data, &r)
+			}
+			if strings.Contains(m.Subject, x.ID) && r.Person != nil {
+				t.Errorf("after the erase reported completion, %s %s (stored %s) holds the person", st, m.Subject, m.Time.Format(time.RFC3339Nano))
+				stored[st] = m.Time
+			}
+		}
+	}
+	audit := p.kycflow(t.Context(), 0, "erase", "--audit", "--json")
+	var a struct{ Audit []erasure.Audit }
+	_ = json.Unmarshal([]byte(audit), &a)
+	for _, rec := range a.Audit {
+		for _, l := range rec.Local {
+			if l.Stream == events.StreamEnriched || l.Stream == events.StreamResults {
+				t.Logf("audit (outcome %s): %s %s done=%v removed=%d at %s", rec.Outcome, l.Stream, l.Filter, l.Done, l.Removed, l.At.Format(time.RFC3339Nano))
+				if at, ok := stored[l.Stream]; ok && at.Before(l.At) && l.Removed == 0 {
+					t.Errorf("%s: the message was stored before this purge step, which removed nothing and is recorded done", l.Filter)
+				}
+			}
+		}
+	}
+}
+
+// TestEraseLocalOnlyBeforeTheCallback: --local-only of a scan kycflow
+// holds nothing of yet wrote no marker and no audit record, and said
+// there was nothing to delete at Jumio, which it never asked; the
+// callback that came later was enriched in full. The scan is marked
+// erased, the run audited, and the callback becomes a tombstone.
+func TestEraseLocalOnlyBeforeTheCallback(t *testing.T) {
+	sim := jumiotest.NewServer(jumiotest.Config{Scenario: jumiotest.Scenario{Seed: 23, NetverifyScans: 3,
+		NetverifyMix: jumiotest.NetverifyMix{Approved: 1}}})
+	t.Cleanup(sim.Close)
+	p := startPipeline(t, sim)
+	scan := sim.NetverifyScans()[0]
+	out := p.kycflow(t.Context(), 0, "erase", "--execution", scan.Reference, "--local-only", "--yes")
+	if strings.Contains(out, "nothing to delete at Jumio") {
+		t.Errorf("--local-only run claims Jumio had nothing:\n%s", out)
+	}
+	if audit := p.kycflow(t.Context(), 0, "erase", "--audit"); !strings.Contains(audit, scan.Reference) {
+		t.Errorf("no audit record of the run:\n%s", audit)
+	}
+	p.sendNetverify([]string{scan.Reference}) // Jumio's (retried) callback arrives
+	if left := auditPII(t, p, scan.Reference, scanPII(scan)...); len(left) > 0 {
+		t.Errorf("a callback of the erased scan arriving after the erase is stored and enriched in full:\n  %s", strings.Join(left, "\n  "))
+	}
+}
