@@ -42,6 +42,15 @@ func auditPII(t *testing.T, p *pipeline, id string, pd ...string) []string {
 	return out
 }
 
+// scanPipeline runs the pipeline against a simulator with an approved
+// Netverify scan, which it returns.
+func scanPipeline(t *testing.T) (*jumiotest.Server, *pipeline, jumiotest.NetverifyScan) {
+	sim := jumiotest.NewServer(jumiotest.Config{Scenario: jumiotest.Scenario{Seed: 23, NetverifyScans: 3,
+		NetverifyMix: jumiotest.NetverifyMix{Approved: 1}}})
+	t.Cleanup(sim.Close)
+	return sim, startPipeline(t, sim), sim.NetverifyScans()[0]
+}
+
 func scanPII(sc jumiotest.NetverifyScan) []string {
 	return []string{sc.Callback.Get("idFirstName"), sc.Callback.Get("idLastName"), sc.Callback.Get("idNumber"), sc.Callback.Get("idDob")}
 }
@@ -52,11 +61,7 @@ func scanPII(sc jumiotest.NetverifyScan) []string {
 // subjects), the full callback form with it. It is erased with the
 // migrated copy.
 func TestEraseMigratedExecutionWithItsAccount(t *testing.T) {
-	sim := jumiotest.NewServer(jumiotest.Config{Scenario: jumiotest.Scenario{Seed: 23, NetverifyScans: 3,
-		NetverifyMix: jumiotest.NetverifyMix{Approved: 1}}})
-	t.Cleanup(sim.Close)
-	p := startPipeline(t, sim)
-	scan := sim.NetverifyScans()[0]
+	sim, p, scan := scanPipeline(t)
 	p.sendNetverify([]string{scan.Reference})
 	p.kycflow(t.Context(), 0, "migrate-data", writeInput(t, scan.Reference+"\n"), "--stall", "1m")
 	account, ok := sim.Migrated(scan.Reference)
@@ -79,11 +84,7 @@ func TestEraseMigratedExecutionWithItsAccount(t *testing.T) {
 // a second run found nothing. The account's migrated scans are erased
 // with it, at Jumio too.
 func TestEraseAccountWithMigrationPending(t *testing.T) {
-	sim := jumiotest.NewServer(jumiotest.Config{Scenario: jumiotest.Scenario{Seed: 23, NetverifyScans: 3,
-		NetverifyMix: jumiotest.NetverifyMix{Approved: 1}}})
-	t.Cleanup(sim.Close)
-	p := startPipeline(t, sim)
-	scan := sim.NetverifyScans()[0]
+	sim, p, scan := scanPipeline(t)
 	p.sendNetverify([]string{scan.Reference})
 	sim.HoldMigrations() // Jumio accepted the migration; its callback comes later
 	var mo, me bytes.Buffer
@@ -172,11 +173,7 @@ func TestEraseWhileACallbackIsEnriched(t *testing.T) {
 // callback that came later was enriched in full. The scan is marked
 // erased, the run audited, and the callback becomes a tombstone.
 func TestEraseLocalOnlyBeforeTheCallback(t *testing.T) {
-	sim := jumiotest.NewServer(jumiotest.Config{Scenario: jumiotest.Scenario{Seed: 23, NetverifyScans: 3,
-		NetverifyMix: jumiotest.NetverifyMix{Approved: 1}}})
-	t.Cleanup(sim.Close)
-	p := startPipeline(t, sim)
-	scan := sim.NetverifyScans()[0]
+	_, p, scan := scanPipeline(t)
 	out := p.kycflow(t.Context(), 0, "erase", "--execution", scan.Reference, "--local-only", "--yes")
 	if strings.Contains(out, "nothing to delete at Jumio") {
 		t.Errorf("--local-only run claims Jumio had nothing:\n%s", out)
