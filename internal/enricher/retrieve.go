@@ -31,13 +31,19 @@ func (e *Enricher) retrieve(ctx context.Context, c *callback, now time.Time) (ev
 // from the callback itself.
 // now is when the message was taken up: 404s are judged against it.
 //
-// A transaction kycflow erased ("kycflow erase") gives a tombstone: a
-// Netverify callback without being mapped (its fields are personal data),
-// a Platform callback when Jumio answers 404 (the account is gone), at
-// once, instead of retrying a 404 "not ready yet" for an hour and
-// dead-lettering it. Platform details Jumio wiped out map to a tombstone
-// on their own (mapping.FromPlatform).
+// A transaction kycflow erased ("kycflow erase") gives a tombstone,
+// without being fetched or mapped: Jumio may still serve its data (an
+// erasure with --local-only, a deletion Jumio acknowledged and has not
+// done yet), and a Netverify callback's fields are personal data
+// themselves. A Platform callback whose details Jumio answers 404 is
+// looked up again (erased while it was fetched: the account is gone), a
+// tombstone at once instead of retrying a 404 "not ready yet" for an hour
+// and dead-lettering it. Platform details Jumio wiped out map to a
+// tombstone on their own (mapping.FromPlatform).
 func (e *Enricher) retrieveDocument(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
+	if t, ok, err := e.erased(ctx, c); err != nil || ok {
+		return t, err
+	}
 	if c.ev.API == events.APIPlatform {
 		ee, err := e.platform(ctx, c, now)
 		if errors.Is(err, jumio.ErrNotFound) {
@@ -46,9 +52,6 @@ func (e *Enricher) retrieveDocument(ctx context.Context, c *callback, now time.T
 			}
 		}
 		return ee, err
-	}
-	if t, ok, err := e.erased(ctx, c); err != nil || ok {
-		return t, err
 	}
 	return e.netverify(ctx, c, now)
 }
@@ -276,7 +279,8 @@ var wordRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
 // callback, and they are fetched again later (ErrNotFinal).
 func final(callbackStatus, detailsStatus string) error {
 	pending := func(s string) bool {
-		s = strings.ToUpper(s)
+		// As the mapping reads it: trimmed, in any case.
+		s = strings.ToUpper(strings.TrimSpace(s))
 		return s == string(events.StatusInitiated) || s == string(events.StatusAcquired)
 	}
 	if !pending(detailsStatus) || pending(callbackStatus) {
@@ -286,5 +290,5 @@ func final(callbackStatus, detailsStatus string) error {
 	if !wordRE.MatchString(cs) {
 		cs = "final"
 	}
-	return fmt.Errorf("%w: workflow details %s after a %s callback", ErrNotFinal, strings.ToUpper(detailsStatus), cs)
+	return fmt.Errorf("%w: workflow details %s after a %s callback", ErrNotFinal, strings.ToUpper(strings.TrimSpace(detailsStatus)), cs)
 }

@@ -420,8 +420,14 @@ func (c *Client) getJSON(ctx context.Context, cl call, v any) ([]byte, error) {
 		defer done()
 		defer resp.Body.Close()
 		b, err := readCapped(resp.Body, c.cfg.MaxResponseBytes)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrTooLarge):
 			return fmt.Errorf("jumio: %s: read body: %w", cl.ep, err)
+		case err != nil:
+			// A body that breaks off mid-way, or whose chunked framing
+			// is malformed: net/http's error may quote the response
+			// (a trailer line), which is personal data.
+			return transportError(cl.ep, err)
 		}
 		if v != nil {
 			if err := json.Unmarshal(b, v); err != nil {

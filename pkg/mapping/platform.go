@@ -60,6 +60,12 @@ func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) e
 	}
 
 	r.Status = events.Status(firstWord(d.Workflow.Status, ev.Status))
+	if cs, ds := events.Status(word(ev.Status)), events.Status(word(d.Workflow.Status)); ended(cs) && ended(ds) && cs != ds {
+		// The callback and the details name two different ends (a
+		// TOKEN_EXPIRED callback, PROCESSED details): one of them is
+		// wrong, and which cannot be known.
+		b.unreadable("workflow.status")
+	}
 	r.Decision = events.Decision{
 		Type:      events.DecisionType(word(d.Decision.Type)),
 		Label:     word(d.Decision.Label()),
@@ -147,6 +153,9 @@ func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) e
 	out.IdentityVerification = LegacyIdentity(out)
 	return out
 }
+
+// ended reports whether s is a status a verification ends with.
+func ended(s events.Status) bool { return s == events.StatusProcessed || s.Expired() }
 
 // contradicted keeps a PASSED that the details do not bear out from
 // standing: details of an ended workflow without a single capability

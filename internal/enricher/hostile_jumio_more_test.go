@@ -1,0 +1,154 @@
+package enricher_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kycflow/kycflow/internal/erasure"
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+)
+
+// TestTrailerNeverQuoted: the details answer is a 200 whose chunked body
+// ends in a malformed trailer line holding personal data. net/http's
+// error quotes the line, and it reached the dead letter's Kycflow-Error
+// header and the log. The read error is one of fixed text.
+func TestTrailerNeverQuoted(t *testing.T) {
+	const pii = "JANE DOE 1990-01-01"
+	h := newHarness(t, jumiotest.Config{})
+	x := h.executions(1, 81)[0]
+	cfg := h.config()
+	cfg.RetryMaxAttempts = 1
+	cfg = hostileJumio(t, h, cfg, func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/workflow-executions/"+x.ID) {
+			return false
+		}
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(err)
+		}
+		body := `{"workflow":{"id":"` + x.ID + `"}}`
+		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n%s\r\n\r\n", len(body), body, pii)
+		_ = buf.Flush()
+		_ = conn.Close()
+		return true
+	})
+	h.start(cfg, nil)
+	h.publish(h.platformEvent(x, time.Now()), nil)
+	if l := h.settle(1); l.DeadLetters != 1 {
+		t.Fatalf("ledger %+v: want a dead letter", l)
+	}
+	for _, m := range h.deadLetters() {
+		if e := m.Header.Get(events.HeaderError); strings.Contains(e, "DOE") {
+			t.Errorf("dead letter header %s quotes Jumio's answer: %q", events.HeaderError, e)
+		}
+	}
+}
+
+// TestPaddedPendingDetailsRetried: after a PROCESSED callback the details
+// still say INITIATED (Jumio lagging), with a trailing space. The check for
+// details that lag read the status unpadded and let it through; the
+// mapping trims it and published NOT_EXECUTED/INITIATED as the callback's
+// verdict, and the real one (PASSED) never followed. The status is read as
+// the mapping reads it: the callback waits until the details have ended.
+func TestPaddedPendingDetailsRetried(t *testing.T) {
+	h := newHarness(t, jumiotest.Config{})
+	execs, _ := jumiotest.Generate(jumiotest.Scenario{Seed: 201, Executions: 1, Mix: jumiotest.Mix{Passed: 1}})
+	x := execs[0]
+	if err := h.jumio.AddExecution(x); err != nil {
+		t.Fatal(err)
+	}
+	lagging := withWorkflowStatus(t, x.Details, "INITIATED ")
+	sim := h.jumio.Handler()
+	var served atomic.Int32
+	cfg := hostileJumio(t, h, h.config(), func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/workflow-executions/"+x.ID) {
+			return false
+		}
+		if served.Add(1) > 2 { // Jumio catches up
+			sim.ServeHTTP(w, r)
+			return true
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(lagging)
+		return true
+	})
+	h.start(cfg, nil)
+	h.publish(h.platformEvent(x, time.Now()), nil)
+	h.settle(1)
+	if n := len(h.enriched()); n != 1 {
+		t.Fatalf("%d results, want 1", n)
+	}
+	for _, m := range h.enriched() {
+		r := m.Event.Result
+		if r.Status != events.StatusProcessed || r.Decision.Type != events.DecisionPassed {
+			t.Errorf("PROCESSED callback published as status %s decision %s/%s from lagging details (%d details requests); the callback is acked",
+				r.Status, r.Decision.Type, r.Decision.Label, served.Load())
+		}
+	}
+}
+
+// TestExpiredCallbackPassedDetailsNoVerdict: Jumio calls back TOKEN_EXPIRED
+// (the user never finished), yet the details answered for it say
+// PROCESSED / PASSED. The contradiction was published as PASSED; two
+// different ends are an unreadable workflow.status: WARNING.
+func TestExpiredCallbackPassedDetailsNoVerdict(t *testing.T) {
+	h := newHarness(t, jumiotest.Config{})
+	execs, _ := jumiotest.Generate(jumiotest.Scenario{Seed: 202, Executions: 1, Mix: jumiotest.Mix{Passed: 1}})
+	x := execs[0]
+	if err := h.jumio.AddExecution(x); err != nil {
+		t.Fatal(err)
+	}
+	h.start(h.config(), nil)
+	cb := x
+	cb.Status = string(events.StatusTokenExpired)
+	h.publish(h.platformEvent(cb, time.Now()), nil)
+	h.settle(1)
+	if n := len(h.enriched()); n != 1 {
+		t.Fatalf("%d results, want 1", n)
+	}
+	for _, m := range h.enriched() {
+		r := m.Event.Result
+		if r.Decision.Type == events.DecisionPassed {
+			t.Errorf("TOKEN_EXPIRED callback published as status %s decision PASSED (details said PROCESSED)", r.Status)
+		}
+	}
+}
+
+// TestErasedAccountServedAgainIsATombstone: kycflow erased the account
+// (its marker is in the registry), but Jumio still answers 200 with the
+// details (an erasure with --local-only, a deletion Jumio acknowledged and
+// has not done yet). The enricher looked at the registry only on a 404 and
+// published the person again. A callback of an erased account or
+// execution is a tombstone, without a fetch.
+func TestErasedAccountServedAgainIsATombstone(t *testing.T) {
+	h := newHarness(t, jumiotest.Config{})
+	execs, _ := jumiotest.Generate(jumiotest.Scenario{Seed: 203, Executions: 1, Mix: jumiotest.Mix{Passed: 1}})
+	x := execs[0]
+	if err := h.jumio.AddExecution(x); err != nil {
+		t.Fatal(err)
+	}
+	h.start(h.config(), nil)
+	reg, err := erasure.Ensure(t.Context(), h.js, erasure.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Mark(t.Context(), "e1", time.Now(), x.AccountID); err != nil {
+		t.Fatal(err)
+	}
+	h.publish(h.platformEvent(x, time.Now()), nil)
+	h.settle(1)
+	if n := len(h.enriched()); n != 1 {
+		t.Fatalf("%d results, want the tombstone", n)
+	}
+	for _, m := range h.enriched() {
+		if r := m.Event.Result; r.Timestamps.WipedOut == nil || r.Person != nil || len(m.Event.Raw) != 0 {
+			t.Errorf("callback of an erased account published with raw %s (%d bytes), person %v, wipedOut %v: want a tombstone",
+				m.Event.RawType, len(m.Event.Raw), r.Person != nil, r.Timestamps.WipedOut)
+		}
+	}
+}
