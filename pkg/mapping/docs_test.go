@@ -203,8 +203,9 @@ Rules for every result:
     decision type Jumio does not document, spelled in another case than Jumio's
     (` + "`passed`" + `), or one that only looks like a documented one (a zero-width space in
     it) is unreadable: it goes to manual review and never reaches a result subject. So is
-    a ` + "`workflow.status`" + ` that could not be read: whether the verification ended is not
-    known.
+    a ` + "`workflow.status`" + ` that could not be read, or that names another end than the
+    callback's (PROCESSED details for a TOKEN_EXPIRED callback): whether, or how, the
+    verification ended is not known.
   - Netverify ID verification: APPROVED_VERIFIED with an ` + "`idScanStatus`" + ` other than
     SUCCESS (a WARNING usability labelled with it; none at all is unreadable) or an
     ` + "`idCheck…`" + ` other than OK (a WARNING imageChecks; N/A or none, which Jumio sends only
