@@ -235,6 +235,8 @@ type purge struct {
 type eraseRun struct {
 	rec         erasure.Record
 	purges      []purge
+	trims       []batchTrim
+	store       *migration.Store
 	client      *jumio.Client
 	jumioTarget string
 	out         io.Writer
@@ -349,10 +351,11 @@ func planErasure(ctx context.Context, js jetstream.JetStream, reg *erasure.Regis
 	if err := r.count(ctx, js, bucketFilters(t, executions), nil); err != nil {
 		return nil, err
 	}
-	mf, err := migrationFilters(ctx, store, t, executions)
+	mf, trims, err := migrationFilters(ctx, js, store, t, executions)
 	if err != nil {
 		return nil, err
 	}
+	r.trims, r.store = trims, store
 	if err := r.count(ctx, js, mf, nil); err != nil {
 		return nil, err
 	}
@@ -466,11 +469,16 @@ func checkStoredAs(ctx context.Context, js jetstream.JetStream, t erasure.Target
 // batches that hold such a group (account id, scan references, user
 // reference). A batch still being sent is not erased under the
 // migration's feet: the erasure is refused until it is done, or the
-// migration could bring back what the erasure deleted.
-func migrationFilters(ctx context.Context, store *migration.Store, t erasure.Target, executions map[string][]string) (map[string][]string, error) {
+// migration could bring back what the erasure deleted. A batch whose work
+// item is gone (dead-lettered: Jumio refused it, or its retries ran out)
+// is not being sent: nothing runs it until "kycflow migrate-data" queues
+// it again. Its erased groups are taken out of it (trims) and the rest
+// stays, for that run to go on with.
+func migrationFilters(ctx context.Context, js jetstream.JetStream, store *migration.Store, t erasure.Target, executions map[string][]string) (map[string][]string, []batchTrim, error) {
 	out := map[string][]string{}
+	var trims []batchTrim
 	if store == nil {
-		return out, nil
+		return out, nil, nil
 	}
 	erased := func(g migration.Group) bool {
 		if t.Account != "" && t.Execution == "" && g.AccountID == t.Account {
@@ -480,22 +488,39 @@ func migrationFilters(ctx context.Context, store *migration.Store, t erasure.Tar
 	}
 	stream := "KV_" + migration.Bucket
 	for b := range store.Batches(ctx) {
-		hit := false
+		var hit []string
 		for _, g := range b.Groups {
 			if erased(g) {
-				hit = true
+				hit = append(hit, g.Key)
 				out[stream] = append(out[stream], "$KV."+migration.Bucket+"."+migration.GroupKey(g.Key))
 			}
 		}
-		if !hit {
+		if len(hit) == 0 {
 			continue
 		}
 		if b.State != migration.BatchDone {
-			return nil, fmt.Errorf("migration batch %s, which holds %s, is still being sent: erase once it is done (kycflow migrate-data status)", b.ID, t)
+			queued, err := migration.Queued(ctx, js, b.ID)
+			if err != nil {
+				return nil, nil, err
+			}
+			if queued || b.State != migration.BatchSent {
+				return nil, nil, fmt.Errorf("migration batch %s, which holds %s, is still being sent: erase once it is done (kycflow migrate-data status)", b.ID, t)
+			}
+			if len(hit) < len(b.Groups) {
+				trims = append(trims, batchTrim{batch: b.ID, groups: hit})
+				continue
+			}
 		}
 		out[stream] = append(out[stream], "$KV."+migration.Bucket+"."+migration.BatchKey(b.ID))
 	}
-	return out, ctx.Err()
+	return out, trims, ctx.Err()
+}
+
+// batchTrim takes the groups of an erased subject out of a batch that
+// was left unfinished.
+type batchTrim struct {
+	batch  string
+	groups []string // keys
 }
 
 // streamFilters are the subject filters of the target in the four
@@ -784,6 +809,14 @@ func (r *eraseRun) atJumio(ctx context.Context, reg *erasure.Registry) error {
 // or while Jumio deleted) goes with the rest, and is counted.
 func (r *eraseRun) locally(ctx context.Context, js jetstream.JetStream, reg *erasure.Registry) error {
 	r.rec.Local = r.rec.Local[:0]
+	for _, tr := range r.trims {
+		n, err := r.store.DropGroups(ctx, tr.batch, tr.groups)
+		if err != nil {
+			return fmt.Errorf("migration batch %s: %w", tr.batch, err)
+		}
+		r.rec.Local = append(r.rec.Local, erasure.LocalStep{Stream: "KV_" + migration.Bucket, Filter: "$KV." + migration.Bucket + "." + migration.BatchKey(tr.batch),
+			Removed: uint64(n), Done: true, At: time.Now().UTC()})
+	}
 	for i := range r.purges {
 		p := &r.purges[i]
 		n, _, err := countSubjects(ctx, js, p.stream, p.filter)

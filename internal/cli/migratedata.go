@@ -276,7 +276,12 @@ func readScanList(r io.Reader, name string) ([]scanRef, error) {
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+		line := sc.Text()
+		if n == 1 {
+			// A byte order mark, as spreadsheets write one.
+			line = strings.TrimPrefix(line, "\ufeff")
+		}
+		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -285,8 +290,10 @@ func readScanList(r io.Reader, name string) ([]scanRef, error) {
 		if !wire.ValidID(ref) {
 			return nil, fmt.Errorf("%s:%d: not a scan reference (a UUID)", name, n)
 		}
-		if !seen[ref] {
-			seen[ref] = true
+		// A UUID in another case is the same scan: selected once, as
+		// first spelled.
+		if key := strings.ToLower(ref); !seen[key] {
+			seen[key] = true
 			out = append(out, scanRef{ref: ref, user: user})
 		}
 	}
@@ -492,7 +499,10 @@ func (m *migrationRun) load(ctx context.Context, store *migration.Store) error {
 				open = true
 			}
 		}
-		if open && b.State == migration.BatchQueued {
+		// Queued and never taken up, or taken up and left (its work
+		// item dead-lettered after Jumio refused it or its retries ran
+		// out): each goes on once its work item is queued again.
+		if open && (b.State == migration.BatchQueued || b.State == migration.BatchSent) {
 			m.unqueued = append(m.unqueued, b)
 		}
 	}
@@ -679,7 +689,15 @@ func (m *migrationRun) drive(ctx context.Context, env Env, js jetstream.JetStrea
 		if err != nil {
 			return fmt.Errorf("migrate-data: %w", err)
 		}
-		if !queued {
+		switch {
+		case queued:
+		case b.State == migration.BatchSent:
+			// Under an id of its own: the first work item's is still
+			// remembered for a while by JetStream's duplicate window.
+			if err := migration.EnqueueAgain(ctx, js, b.ID, b.Attempts); err != nil {
+				return fmt.Errorf("migrate-data: %w", err)
+			}
+		default:
 			if err := migration.Enqueue(ctx, js, b.ID); err != nil {
 				return fmt.Errorf("migrate-data: %w", err)
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 
 	"github.com/kycflow/kycflow/pkg/jumio"
@@ -62,7 +63,6 @@ func (r *Runner) Run(ctx context.Context, id string) error {
 		return nil
 	}
 	b.Attempts++
-	again := b.Attempts > 1
 	b.State = BatchSent
 	if err := r.store.saveBatch(ctx, b); err != nil {
 		return err
@@ -72,7 +72,7 @@ func (r *Runner) Run(ctx context.Context, id string) error {
 		if g.Done {
 			continue
 		}
-		if err := r.group(ctx, b.ID, g, again); err != nil {
+		if err := r.group(ctx, b.ID, g); err != nil {
 			if serr := r.store.saveBatch(context.WithoutCancel(ctx), b); serr != nil {
 				return errors.Join(err, serr)
 			}
@@ -88,8 +88,11 @@ func (r *Runner) Run(ctx context.Context, id string) error {
 }
 
 // group migrates one group's scans that are not answered yet.
-func (r *Runner) group(ctx context.Context, batch string, g *Group, again bool) error {
+func (r *Runner) group(ctx context.Context, batch string, g *Group) error {
 	var refs []string
+	// sent: scans an earlier attempt of this batch may have got through
+	// for (Scan.Sent).
+	sent := map[string]bool{}
 	for _, ref := range g.ScanReferences {
 		sc, ok, err := r.store.Lookup(ctx, ref)
 		if err != nil {
@@ -101,6 +104,7 @@ func (r *Runner) group(ctx context.Context, batch string, g *Group, again bool) 
 		if ok && (sc.State == StateMigrated || sc.Batch == batch && (sc.State == StateFailed || sc.Conflict)) {
 			continue
 		}
+		sent[ref] = ok && sc.Batch == batch && sc.Sent
 		refs = append(refs, ref)
 	}
 	if len(refs) == 0 {
@@ -114,14 +118,19 @@ func (r *Runner) group(ctx context.Context, batch string, g *Group, again bool) 
 		g.AccountID = acct
 	}
 	// Marked before the request leaves: a callback that comes back
-	// before the answer finds its scan.
+	// before the answer finds its scan, and a run that stops with the
+	// request under way knows it may have got through.
 	if err := r.store.setScans(ctx, refs, batch, StateRequested, "", false); err != nil {
+		return err
+	}
+	if err := r.store.setSent(ctx, refs, batch, true); err != nil {
 		return err
 	}
 	for len(refs) > 0 {
 		chunk := refs[:min(len(refs), wire.MaxMigrationScanReferences)]
 		resp, err := r.client.MigrateScans(ctx, g.AccountID, wire.MigrationRequest{ScanReferences: chunk, CallbackURL: r.callbackURL})
 		var me *jumio.MigrationError
+		var ae *jumio.APIError
 		switch {
 		case err == nil:
 			if g.AccountID != resp.Account.ID {
@@ -139,19 +148,36 @@ func (r *Runner) group(ctx context.Context, batch string, g *Group, again bool) 
 			}
 			refs = nil
 		case errors.As(err, &me):
-			accepted := again && (me.Class == jumio.MigrationInProgress || me.Class == jumio.MigrationAlreadyMigrated)
-			state, class := StateFailed, me.Class
-			if accepted {
-				state, class = StateRequested, ""
+			// In progress or migrated already: by this batch's own
+			// earlier request, whose answer was lost, only for a scan
+			// that request may have got through for.
+			mine := me.Class == jumio.MigrationInProgress || me.Class == jumio.MigrationAlreadyMigrated
+			var accepted, refused []string
+			for _, ref := range me.ScanReferences {
+				if mine && sent[ref] {
+					accepted = append(accepted, ref)
+				} else {
+					refused = append(refused, ref)
+				}
 			}
 			r.logger.InfoContext(ctx, "migration refused for some scans", "batch", batch, "class", string(me.Class),
-				"scans", len(me.ScanReferences), "counted_as_requested", accepted)
-			if err := r.store.setScans(ctx, me.ScanReferences, batch, state, class, accepted); err != nil {
+				"scans", len(me.ScanReferences), "counted_as_requested", len(accepted))
+			if err := r.store.setScans(ctx, refused, batch, StateFailed, me.Class, false); err != nil {
+				return err
+			}
+			if err := r.store.setScans(ctx, accepted, batch, StateRequested, "", true); err != nil {
 				return err
 			}
 			refs = slices.DeleteFunc(refs, func(ref string) bool { return slices.Contains(me.ScanReferences, ref) })
+		case errors.As(err, &ae) && (ae.Status == http.StatusTooManyRequests || ae.Status == http.StatusServiceUnavailable || ae.Status < 500):
+			// Refused whole before it was taken: none of the scans left
+			// is Jumio's doing on a later attempt.
+			return errors.Join(err, r.store.setSent(context.WithoutCancel(ctx), refs, batch, false))
 		default:
-			return err
+			// The answer is lost (a timeout, a broken connection, a
+			// 5xx): the chunk may have got through, the scans after it
+			// did not leave.
+			return errors.Join(err, r.store.setSent(context.WithoutCancel(ctx), refs[len(chunk):], batch, false))
 		}
 	}
 	return nil

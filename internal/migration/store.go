@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,9 +73,16 @@ type Scan struct {
 	// (from the callback).
 	AccountID string `json:"accountId,omitempty"`
 	// Conflict: Jumio answered that the scan was in progress or migrated
-	// already when the batch was sent again after an earlier attempt; it
-	// counts as requested by that attempt.
+	// already when the batch was sent again after an earlier attempt
+	// whose request for it may have got through; it counts as requested
+	// by that attempt.
 	Conflict bool `json:"conflict,omitempty"`
+	// Sent: a request of Batch naming the scan may have reached Jumio
+	// without an answer saying what became of it (marked before the
+	// request leaves, cleared when Jumio refuses it whole: a 429, a 503,
+	// a 4xx). Only such a scan's "in progress" or "migrated already" on a
+	// later attempt is its own request's doing.
+	Sent bool `json:"sent,omitempty"`
 	// Updated is when the record last changed.
 	Updated time.Time `json:"updated"`
 }
@@ -273,7 +281,27 @@ func (s *Store) setScans(ctx context.Context, refs []string, batch string, state
 			if sc.State == StateMigrated || exists && sc.State == state && sc.Class == class && sc.Batch == batch && sc.Conflict == conflict {
 				return false
 			}
+			if sc.Batch != batch {
+				sc.Sent = false // another batch's request
+			}
 			sc.State, sc.Class, sc.Batch, sc.Conflict, sc.Updated = state, class, batch, conflict, s.now().UTC()
+			return true
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setSent sets Sent of the batch's scans refs.
+func (s *Store) setSent(ctx context.Context, refs []string, batch string, sent bool) error {
+	for _, ref := range refs {
+		err := update(ctx, s, ScanKey(ref), func(sc *Scan, exists bool) bool {
+			if !exists || sc.State == StateMigrated || sc.Batch != batch || sc.Sent == sent {
+				return false
+			}
+			sc.Sent, sc.Updated = sent, s.now().UTC()
 			return true
 		})
 		if err != nil {
@@ -311,6 +339,29 @@ func (s *Store) saveBatch(ctx context.Context, b Batch) error {
 		*v = b
 		return true
 	})
+}
+
+// DropGroups takes the groups with keys out of batch id (an erasure of
+// their end users from a batch left unfinished) and returns how many
+// scans went with them.
+func (s *Store) DropGroups(ctx context.Context, id string, keys []string) (int, error) {
+	n := 0
+	err := update(ctx, s, BatchKey(id), func(b *Batch, exists bool) bool {
+		n = 0
+		if !exists {
+			return false
+		}
+		b.Groups = slices.DeleteFunc(b.Groups, func(g Group) bool {
+			if slices.Contains(keys, g.Key) {
+				n += len(g.ScanReferences)
+				return true
+			}
+			return false
+		})
+		b.Updated = s.now().UTC()
+		return n > 0
+	})
+	return n, err
 }
 
 // GroupAccount returns the account a group's scans were migrated into, ""

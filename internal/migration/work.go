@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -104,10 +105,22 @@ func EnsureWorkStream(ctx context.Context, js jetstream.JetStream, cfg WorkStrea
 // message id, so queuing it again within the duplicate window stores it
 // once. It returns once the stream stored it.
 func Enqueue(ctx context.Context, js jetstream.JetStream, batchID string) error {
+	return enqueue(ctx, js, batchID, "work-"+batchID)
+}
+
+// EnqueueAgain queues the work item of a batch that was taken up after
+// attempts attempts and whose work item is gone (dead-lettered): under a
+// message id of that attempt, so that two runs queueing it at once store
+// one work item.
+func EnqueueAgain(ctx context.Context, js jetstream.JetStream, batchID string, attempts int) error {
+	return enqueue(ctx, js, batchID, "work-"+batchID+"-"+strconv.Itoa(attempts))
+}
+
+func enqueue(ctx context.Context, js jetstream.JetStream, batchID, msgID string) error {
 	b, _ := json.Marshal(WorkItem{Kind: KindMigrate, Batch: batchID})
 	m := nats.NewMsg(WorkSubject(jumio.LaneMigrate, batchID))
 	m.Data = b
-	m.Header.Set(events.HeaderMsgID, "work-"+batchID)
+	m.Header.Set(events.HeaderMsgID, msgID)
 	m.Header.Set(events.HeaderContentType, events.ContentTypeJSON)
 	if _, err := js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("%w: queue batch: %w", ErrBroker, err)
@@ -119,6 +132,9 @@ func Enqueue(ctx context.Context, js jetstream.JetStream, batchID string) error 
 // not taken up yet (or being run).
 func Queued(ctx context.Context, js jetstream.JetStream, batchID string) (bool, error) {
 	st, err := js.Stream(ctx, StreamWork)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return false, nil // no enricher made it yet: nothing queued
+	}
 	if err != nil {
 		return false, fmt.Errorf("%w: stream %s: %w", ErrBroker, StreamWork, err)
 	}

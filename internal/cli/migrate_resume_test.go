@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kycflow/kycflow/internal/migration"
+	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+)
+
+// migrationSim is a simulator with n approved Netverify scans, and their
+// references.
+func migrationSim(t *testing.T, n int) (*jumiotest.Server, []string) {
+	t.Helper()
+	sim := jumiotest.NewServer(jumiotest.Config{Scenario: jumiotest.Scenario{Seed: 17, NetverifyScans: n,
+		NetverifyMix: jumiotest.NetverifyMix{Approved: 1}}})
+	t.Cleanup(sim.Close)
+	var refs []string
+	for _, sc := range sim.NetverifyScans() {
+		refs = append(refs, sc.Reference)
+	}
+	return sim, refs
+}
+
+// TestDeadLetteredBatchGoesOn: a batch the enricher dead-letters (Jumio
+// refused it with a 403; an outage past the retry budget does the same)
+// stayed "sent" with its work item gone: a second run asked Jumio for
+// nothing although it said running it again goes on, and an erasure of
+// one of its scans was refused for good as "still being sent". The
+// erasure goes through, and the second run queues the batch again and
+// migrates the rest.
+func TestDeadLetteredBatchGoesOn(t *testing.T) {
+	sim, refs := migrationSim(t, 6)
+	p := startPipeline(t, sim)
+	p.sendNetverify(refs)
+	in := writeInput(t, strings.Join(refs, "\n")+"\n")
+	sim.Inject(jumiotest.Fault{Endpoints: []jumio.Endpoint{jumio.EndpointMigrationCreate}, Status: 403})
+	args := []string{"migrate-data", in, "--group-by", "scan", "--batch", "3", "--stall", "5s"}
+	p.kycflow(t.Context(), 1, args...)
+	// A scan of the batch left unfinished is erased: the batch keeps
+	// the others.
+	store, _, err := migration.Open(t.Context(), p.js)
+	if err != nil || store == nil {
+		t.Fatalf("migration bucket: %v", err)
+	}
+	erased := ""
+	for b := range store.Batches(t.Context()) {
+		if b.State == migration.BatchSent {
+			erased = b.Groups[len(b.Groups)-1].ScanReferences[0]
+		}
+	}
+	if erased == "" {
+		t.Fatal("no batch left unfinished")
+	}
+	if out := p.kycflow(t.Context(), 0, "erase", "--execution", erased, "--local-only", "--yes"); !strings.Contains(out, "erased") {
+		t.Fatalf("erase of a scan of the dead-lettered batch:\n%s", out)
+	}
+	calls := len(sim.MigrationCalls())
+	p.kycflow(t.Context(), 0, args...) // the erased scan fails, not found
+	if len(sim.MigrationCalls()) == calls {
+		t.Fatal("the second run asked Jumio nothing")
+	}
+	for _, ref := range refs {
+		if _, ok := sim.Migrated(ref); !ok && ref != erased {
+			t.Errorf("scan %s never migrated", ref)
+		}
+	}
+}
+
+// TestScanListReadsSpreadsheetExports: a byte order mark (a spreadsheet's
+// export) refused the whole file; a scan reference in another case was a
+// second scan, asked for twice.
+func TestScanListReadsSpreadsheetExports(t *testing.T) {
+	const a, b = "00000000-0000-4000-8000-00000000000a", "00000000-0000-4000-8000-00000000000b"
+	got, err := readScanList(strings.NewReader("\ufeff"+a+"\r\n"+b+"\r\n"+strings.ToUpper(a)+"\r\n"), "export.csv")
+	if err != nil || len(got) != 2 || got[0].ref != a || got[1].ref != b {
+		t.Errorf("got %v, %v; want %s and %s", got, err, a, b)
+	}
+}

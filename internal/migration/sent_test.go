@@ -1,0 +1,61 @@
+package migration_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/kycflow/kycflow/internal/migration"
+	"github.com/kycflow/kycflow/pkg/jumio"
+	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
+)
+
+// TestAlreadyMigratedAfterA429Fails: a scan Jumio Support migrated long
+// ago is in a batch whose first attempt got a 429 (nothing taken). On the
+// retry Jumio answers "already migrated". Counted as requested by the
+// first attempt, it waited for a callback that never comes and filled
+// --max-pending for good. Only a scan an earlier attempt may have got
+// through for counts so (TestRunnerAfterLostAnswer); this one fails
+// already_migrated, and the other group's scan is migrated.
+func TestAlreadyMigratedAfterA429Fails(t *testing.T) {
+	r := newRig(t)
+	client, err := jumio.NewClient(r.sim.ClientConfig(0), jumio.WithTransport(r.sim.Transport()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := r.scans[5]
+	// Migrated before, outside this migration (Jumio Support).
+	if _, err := client.MigrateScans(t.Context(), "", wire.MigrationRequest{ScanReferences: []string{old}}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, ok := r.sim.Migrated(old); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not migrated")
+		}
+	}
+	r.queue(t, batchA,
+		migration.Group{Key: "scan:" + old, ScanReferences: []string{old}},
+		migration.Group{Key: "user:u-9", ScanReferences: r.scans[0:1]})
+	// Jumio's budget refuses the first request: nothing is accepted.
+	r.sim.Inject(jumiotest.Fault{Endpoints: []jumio.Endpoint{jumio.EndpointMigrationCreate}, Status: 429})
+	if err := r.runner.Run(t.Context(), batchA); err == nil {
+		t.Fatal("first attempt: want the 429")
+	} else if errors.Is(err, migration.ErrInvalid) {
+		t.Fatal(err)
+	}
+	if err := r.runner.Run(t.Context(), batchA); err != nil {
+		t.Fatal(err)
+	}
+	sc := r.state(t, old)
+	if sc.State != migration.StateFailed || sc.Class != jumio.MigrationAlreadyMigrated {
+		t.Errorf("scan never sent before, refused 'already migrated': state %s class %q conflict %v; want failed already_migrated",
+			sc.State, sc.Class, sc.Conflict)
+	}
+	if sc := r.state(t, r.scans[0]); sc.State != migration.StateRequested || sc.Conflict {
+		t.Errorf("the other group's scan: %+v, want requested by the retry", sc)
+	}
+}
