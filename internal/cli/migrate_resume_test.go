@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -76,5 +77,25 @@ func TestScanListReadsSpreadsheetExports(t *testing.T) {
 	got, err := readScanList(strings.NewReader("\ufeff"+a+"\r\n"+b+"\r\n"+strings.ToUpper(a)+"\r\n"), "export.csv")
 	if err != nil || len(got) != 2 || got[0].ref != a || got[1].ref != b {
 		t.Errorf("got %v, %v; want %s and %s", got, err, a, b)
+	}
+}
+
+// TestMaxPendingHoldsWithTheDefaults: the default --batch (50) was larger
+// than the default --max-pending, and a batch is queued whole when
+// nothing waits: 40 scans waited for their callbacks at once. Batches are
+// cut to --max-pending.
+func TestMaxPendingHoldsWithTheDefaults(t *testing.T) {
+	sim, refs := migrationSim(t, 40)
+	p := startPipeline(t, sim)
+	sim.HoldMigrations() // no callback comes: the scans stay requested
+	in := writeInput(t, strings.Join(refs, "\n")+"\n")
+	var out, errOut bytes.Buffer
+	Main(t.Context(), []string{"migrate-data", in, "--group-by", "scan", "--stall", "2s"}, func(k string) string { return p.vars[k] }, nil, &out, &errOut)
+	asked := 0
+	for _, c := range sim.MigrationCalls() {
+		asked += len(c.ScanReferences)
+	}
+	if asked == 0 || asked > 8 {
+		t.Errorf("%d scans asked for with none called back, want 1 to 8 (the default --max-pending):\n%s%s", asked, out.String(), errOut.String())
 	}
 }

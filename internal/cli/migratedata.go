@@ -75,7 +75,7 @@ by class.`,
 			fs.String("from", "callbacks", "history to select from: callbacks (JUMIO_CALLBACKS) or results (JUMIO_RESULTS)")
 			fs.String("group-by", "user", "account groups: user (one account per user reference, one per scan without) or scan (one account per scan)")
 			fs.Int("batch", 50, "scans per batch (per work item of the enricher)")
-			fs.Int("max-pending", 32, "scans asked for and not called back yet, at most; keep it at most half of the enricher's KYCFLOW_ENRICHER_CONCURRENCY (times its replicas), so that live callbacks always find a worker")
+			fs.Int("max-pending", 8, "scans asked for and not called back yet, at most (batches are cut to it); keep it at most half of the enricher's KYCFLOW_ENRICHER_CONCURRENCY (times its replicas; the default suits the default 16), so that live callbacks always find a worker")
 			fs.Var(&listFlag{}, "retry-failed", "ask again for scans that failed with these classes (not_final, in_progress, ...)")
 			fs.Duration("stall", 10*time.Minute, "give up when no scan changed state for this long")
 			fs.Bool("dry-run", false, "only show what would be queued")
@@ -571,12 +571,19 @@ func (m *migrationRun) plan(known map[string]string) []migration.Batch {
 		}
 		cur, size = migration.Batch{}, 0
 	}
+	limit := m.req.batch
+	if m.req.maxPending > 0 {
+		limit = min(limit, m.req.maxPending)
+	}
 	for _, key := range order {
 		g := groups[key]
 		if g.AccountID != "" {
 			m.known++
 		}
-		if size > 0 && size+len(g.ScanReferences) > m.req.batch {
+		// A batch is queued whole: one larger than --max-pending would
+		// have more scans waiting than it allows. (An end user with
+		// more scans than that goes alone, and waits alone.)
+		if size > 0 && size+len(g.ScanReferences) > limit {
 			flush()
 		}
 		cur.Groups = append(cur.Groups, *g)
