@@ -59,3 +59,44 @@ func TestAlreadyMigratedAfterA429Fails(t *testing.T) {
 		t.Errorf("the other group's scan: %+v, want requested by the retry", sc)
 	}
 }
+
+// TestLostAnswerKeepsTheUsersAccount: the answer of an end user's first
+// migration request is lost (Jumio made account A; the retry is told "in
+// progress"). Only an answer recorded the group's account, so the user's
+// next batch made a second account. The migrated callbacks name A: it
+// becomes the group's, and the next batch goes into it.
+func TestLostAnswerKeepsTheUsersAccount(t *testing.T) {
+	r := newRig(t)
+	const user = "user:u-split"
+	r.queue(t, batchA, migration.Group{Key: user, ScanReferences: r.scans[0:2]})
+	r.sim.Inject(jumiotest.Fault{Endpoints: []jumio.Endpoint{jumio.EndpointMigrationCreate}, Lose: true})
+	if err := r.runner.Run(t.Context(), batchA); err == nil {
+		t.Fatal("want the lost answer")
+	}
+	if err := r.runner.Run(t.Context(), batchA); err != nil {
+		t.Fatal(err)
+	}
+	// Their callbacks arrive; the enricher marks them migrated with
+	// their account, as it does (Store.MarkMigrated).
+	acct := r.sim.MigrationCalls()[0].AccountID
+	for _, ref := range r.scans[0:2] {
+		if err := r.store.MarkMigrated(t.Context(), ref, acct); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A later batch of the same user (e.g. --retry-failed not_final, or
+	// the next export file).
+	r.queue(t, batchB, migration.Group{Key: user, ScanReferences: r.scans[2:3]})
+	if err := r.runner.Run(t.Context(), batchB); err != nil {
+		t.Fatal(err)
+	}
+	accounts := map[string][]string{}
+	for _, c := range r.sim.MigrationCalls() {
+		if c.Status == 200 {
+			accounts[c.AccountID] = append(accounts[c.AccountID], c.ScanReferences...)
+		}
+	}
+	if len(accounts) != 1 {
+		t.Errorf("one user's scans went into %d Platform accounts: %v", len(accounts), accounts)
+	}
+}

@@ -264,13 +264,42 @@ func (s *Store) Lookup(ctx context.Context, scanReference string) (Scan, bool, e
 // MarkMigrated records that the callback of a migrated scan arrived, with
 // the account of its copy. A scan marked already stays as it is.
 func (s *Store) MarkMigrated(ctx context.Context, scanReference, accountID string) error {
-	return update(ctx, s, ScanKey(scanReference), func(sc *Scan, exists bool) bool {
+	var batch string
+	err := update(ctx, s, ScanKey(scanReference), func(sc *Scan, exists bool) bool {
+		batch = sc.Batch
 		if sc.State == StateMigrated {
 			return false
 		}
 		sc.State, sc.Class, sc.AccountID, sc.Updated = StateMigrated, "", accountID, s.now().UTC()
 		return true
 	})
+	if err != nil || batch == "" || !wire.ValidID(accountID) {
+		return err
+	}
+	return s.learnGroupAccount(ctx, batch, scanReference, accountID)
+}
+
+// learnGroupAccount records accountID as the account of the group of
+// batch that holds the scan, when the group has none yet: the answer of
+// the request that made the account was lost (the retry was told "in
+// progress"), and the callback is the first to name it. Without it, the
+// end user's next batch would make a second account.
+func (s *Store) learnGroupAccount(ctx context.Context, batch, scanReference, accountID string) error {
+	b, ok, err := s.Batch(ctx, batch)
+	if err != nil || !ok {
+		return err
+	}
+	for _, g := range b.Groups {
+		if !slices.Contains(g.ScanReferences, scanReference) {
+			continue
+		}
+		known, err := s.GroupAccount(ctx, g.Key)
+		if err != nil || known != "" {
+			return err
+		}
+		return s.setGroupAccount(ctx, g.Key, accountID)
+	}
+	return nil
 }
 
 // setScans moves each scan to state (with class for StateFailed), unless
