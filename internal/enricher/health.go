@@ -30,7 +30,10 @@ var errStopping = errors.New("enricher: stopping while retrieval is held")
 // status reports retrieval UP or DEGRADED again the gate opens. A status
 // endpoint that cannot be read leaves the gate as it was: it is a page,
 // not the API, and a failure of its own must neither stop nor start
-// retrieval. See docs/architecture.md#jumios-health.
+// retrieval; but not for longer than unreadableHold reads in a row: a
+// DOWN it can no longer confirm does not hold retrieval for good (the
+// API's own failures have their retries). See
+// docs/architecture.md#jumios-health.
 type healthWatch struct {
 	client   *jumio.Client
 	interval time.Duration
@@ -42,6 +45,8 @@ type healthWatch struct {
 	// gate is closed while retrieval flows, open (blocking) while held.
 	gate chan struct{}
 	held bool
+	// unreadable counts the failed reads in a row.
+	unreadable int
 	// stop is closed when the enricher stops.
 	stop <-chan struct{}
 }
@@ -93,6 +98,14 @@ func (h *healthWatch) check(ctx context.Context) {
 func (h *healthWatch) apply(overall, retrieval string, readErr error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if readErr == nil {
+		h.unreadable = 0
+	} else if h.unreadable++; h.held && h.unreadable >= unreadableHold {
+		close(h.gate)
+		h.held = false
+		h.logger.Warn("Jumio status endpoint unreadable while retrieval was held: retrieval resumed, its failures are retried",
+			"reads", h.unreadable, "error", readErr)
+	}
 	if overall == h.overall && retrieval == h.retrieval {
 		return
 	}
@@ -124,6 +137,10 @@ func (h *healthWatch) apply(overall, retrieval string, readErr error) {
 		h.logger.Info("Jumio status changed", attrs...)
 	}
 }
+
+// unreadableHold is how many failed reads of the status endpoint in a row
+// end a hold (three intervals: a minute and a half by default).
+const unreadableHold = 3
 
 // wait blocks while retrieval is held; it returns ctx's error when ctx
 // ends, and errStopping when the enricher stops.

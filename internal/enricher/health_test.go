@@ -142,3 +142,22 @@ func TestUnreadableStatusHoldsNothing(t *testing.T) {
 		t.Errorf("held gauge %d, want 0", v)
 	}
 }
+
+// TestUnreadableStatusEndsAHold: the status page says retrieval DOWN,
+// then answers 502 for good while the Retrieval API works. The hold had no
+// bound: callbacks waited in progress for ever, unfetched. Three
+// unreadable reads in a row end it, and the callback is enriched.
+func TestUnreadableStatusEndsAHold(t *testing.T) {
+	h := newHarness(t, jumiotest.Config{})
+	h.jumio.SetHealth(jumiotest.Health(wire.HealthUp, map[string]string{"retrieval": wire.HealthDown}))
+	cfg := h.config()
+	cfg.HealthInterval = 20 * time.Millisecond
+	h.start(cfg, nil)
+	h.eventually("retrieval held", func() bool { v, _ := h.gauge(enricher.MetricRetrievalHeld); return v == 1 })
+	h.jumio.Inject(jumiotest.Fault{Endpoints: []jumio.Endpoint{jumio.EndpointHealth}, Status: http.StatusBadGateway, Count: -1})
+	h.jumio.SetHealth(jumiotest.Health(wire.HealthUp, nil)) // the API works; the page cannot say so
+	h.publishAll(h.executions(1, 204))
+	if l := h.settle(1); l.Results != 1 {
+		t.Errorf("ledger %+v, want the result", l)
+	}
+}
