@@ -167,7 +167,11 @@ func runErase(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 	}
 	// With --local-only and nothing stored, the run still marks the
 	// target erased (a callback of it that comes later, Jumio retrying
-	// one, becomes a tombstone) and writes its audit record.
+	// one, becomes a tombstone) and writes its audit record: under the
+	// spelling Jumio's callbacks will carry, lower case.
+	if run.nothing() && (req.target.Account != strings.ToLower(req.target.Account) || req.target.Execution != strings.ToLower(req.target.Execution)) {
+		return usageError("erase: kycflow holds nothing under %s, and Jumio's ids are lower case: an erasure marked under this spelling would never meet a callback; give the id as Jumio sends it", req.target)
+	}
 	run.printPlan()
 	if boolFlag(fs, "dry-run") {
 		fmt.Fprintf(env.Stdout, "dry run: nothing deleted\n")
@@ -480,18 +484,27 @@ func migrationFilters(ctx context.Context, js jetstream.JetStream, store *migrat
 	if store == nil {
 		return out, nil, nil
 	}
-	erased := func(g migration.Group) bool {
+	// take returns the group's scans the erasure takes, and whether that
+	// is all of them: a group taken whole (its end user erased) loses its
+	// record too; one that keeps scans keeps the account they go into.
+	take := func(g migration.Group) (refs []string, whole bool) {
 		if t.Account != "" && t.Execution == "" && g.AccountID == t.Account {
-			return true
+			return g.ScanReferences, true
 		}
-		return slices.ContainsFunc(g.ScanReferences, func(ref string) bool { _, ok := executions[ref]; return ok })
+		for _, ref := range g.ScanReferences {
+			if _, ok := executions[ref]; ok {
+				refs = append(refs, ref)
+			}
+		}
+		return refs, len(refs) == len(g.ScanReferences)
 	}
 	stream := "KV_" + migration.Bucket
 	for b := range store.Batches(ctx) {
 		var hit []string
 		for _, g := range b.Groups {
-			if erased(g) {
-				hit = append(hit, g.Key)
+			refs, whole := take(g)
+			hit = append(hit, refs...)
+			if len(refs) > 0 && whole {
 				out[stream] = append(out[stream], "$KV."+migration.Bucket+"."+migration.GroupKey(g.Key))
 			}
 		}
@@ -506,8 +519,8 @@ func migrationFilters(ctx context.Context, js jetstream.JetStream, store *migrat
 			if queued || b.State != migration.BatchSent {
 				return nil, nil, fmt.Errorf("migration batch %s, which holds %s, is still being sent: erase once it is done (kycflow migrate-data status)", b.ID, t)
 			}
-			if len(hit) < len(b.Groups) {
-				trims = append(trims, batchTrim{batch: b.ID, groups: hit})
+			if len(hit) < len(b.Scans()) {
+				trims = append(trims, batchTrim{batch: b.ID, scans: hit})
 				continue
 			}
 		}
@@ -516,11 +529,11 @@ func migrationFilters(ctx context.Context, js jetstream.JetStream, store *migrat
 	return out, trims, ctx.Err()
 }
 
-// batchTrim takes the groups of an erased subject out of a batch that
-// was left unfinished.
+// batchTrim takes the scans of an erased subject out of a batch that was
+// left unfinished.
 type batchTrim struct {
-	batch  string
-	groups []string // keys
+	batch string
+	scans []string
 }
 
 // streamFilters are the subject filters of the target in the four
@@ -810,7 +823,12 @@ func (r *eraseRun) atJumio(ctx context.Context, reg *erasure.Registry) error {
 func (r *eraseRun) locally(ctx context.Context, js jetstream.JetStream, reg *erasure.Registry) error {
 	r.rec.Local = r.rec.Local[:0]
 	for _, tr := range r.trims {
-		n, err := r.store.DropGroups(ctx, tr.batch, tr.groups)
+		// Looked at again: a "kycflow migrate-data" run may have queued
+		// the batch since the plan, and a runner holds its own copy.
+		if queued, err := migration.Queued(ctx, js, tr.batch); err != nil || queued {
+			return fmt.Errorf("migration batch %s is being sent again: run the same command once it is done (%w)", tr.batch, err)
+		}
+		n, err := r.store.DropScans(ctx, tr.batch, tr.scans)
 		if err != nil {
 			return fmt.Errorf("migration batch %s: %w", tr.batch, err)
 		}

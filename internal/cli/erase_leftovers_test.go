@@ -186,3 +186,15 @@ func TestEraseLocalOnlyBeforeTheCallback(t *testing.T) {
 		t.Errorf("a callback of the erased scan arriving after the erase is stored and enriched in full:\n  %s", strings.Join(left, "\n  "))
 	}
 }
+
+// TestEraseLocalOnlyNeedsJumiosSpelling: with nothing stored, an id in
+// upper case was marked erased under that spelling, which no callback
+// ever carries (markers are exact): the later callback was enriched in
+// full. Such a run is refused.
+func TestEraseLocalOnlyNeedsJumiosSpelling(t *testing.T) {
+	s := newServer(t)
+	out := s.kycflow(2, "erase", "--execution", strings.ToUpper("5b6c7d8e-1111-4222-8333-944455556666"), "--local-only", "--yes")
+	if !strings.Contains(out, "lower case") {
+		t.Errorf("erase of an upper-case id kycflow holds nothing of:\n%s", out)
+	}
+}

@@ -99,3 +99,35 @@ func TestMaxPendingHoldsWithTheDefaults(t *testing.T) {
 		t.Errorf("%d scans asked for with none called back, want 1 to 8 (the default --max-pending):\n%s%s", asked, out.String(), errOut.String())
 	}
 }
+
+// TestEraseOneScanOfAUserMidMigration: one end user, three scans in one
+// group of a dead-lettered batch; one scan is erased. The whole group (or
+// batch) went with it, leaving the user's two other scans requested
+// without a batch for good. Only the erased scan leaves the batch; the
+// next run migrates the other two, into one account.
+func TestEraseOneScanOfAUserMidMigration(t *testing.T) {
+	sim, refs := migrationSim(t, 3)
+	p := startPipeline(t, sim)
+	p.sendNetverify(refs)
+	var lines []string
+	for _, r := range refs {
+		lines = append(lines, r+",user-1")
+	}
+	in := writeInput(t, strings.Join(lines, "\n")+"\n")
+	sim.Inject(jumiotest.Fault{Endpoints: []jumio.Endpoint{jumio.EndpointMigrationCreate}, Status: 403})
+	args := []string{"migrate-data", in, "--group-by", "user", "--stall", "5s"}
+	p.kycflow(t.Context(), 1, args...)
+	p.kycflow(t.Context(), 0, "erase", "--execution", refs[0], "--local-only", "--yes")
+	p.kycflow(t.Context(), 0, args...)
+	accounts := map[string]bool{}
+	for _, ref := range refs[1:] {
+		acct, ok := sim.Migrated(ref)
+		if !ok {
+			t.Errorf("scan %s (not erased) never migrated", ref)
+		}
+		accounts[acct] = true
+	}
+	if len(accounts) != 1 {
+		t.Errorf("the user's scans went into %d accounts", len(accounts))
+	}
+}

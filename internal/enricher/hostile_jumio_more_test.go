@@ -152,3 +152,36 @@ func TestErasedAccountServedAgainIsATombstone(t *testing.T) {
 		}
 	}
 }
+
+// TestNewExecutionAfterAccountErasureIsEnriched: the account was erased a
+// day ago (with --local-only: Jumio keeps it); the end user verifies again
+// today in the same Platform account. The new execution is a verification
+// of its own, enriched in full: only executions made before the erasure
+// are tombstones.
+func TestNewExecutionAfterAccountErasureIsEnriched(t *testing.T) {
+	h := newHarness(t, jumiotest.Config{})
+	execs, _ := jumiotest.Generate(jumiotest.Scenario{Seed: 203, Executions: 1, Mix: jumiotest.Mix{Passed: 1}, Start: time.Now().Add(-10 * time.Minute)})
+	x := execs[0]
+	if err := h.jumio.AddExecution(x); err != nil {
+		t.Fatal(err)
+	}
+	h.start(h.config(), nil)
+	reg, err := erasure.Ensure(t.Context(), h.js, erasure.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Mark(t.Context(), "e1", time.Now().Add(-24*time.Hour), x.AccountID); err != nil {
+		t.Fatal(err)
+	}
+	h.publish(h.platformEvent(x, time.Now()), nil)
+	h.settle(1)
+	if n := len(h.enriched()); n != 1 {
+		t.Fatalf("%d results, want 1", n)
+	}
+	for _, m := range h.enriched() {
+		if r := m.Event.Result; r.Timestamps.WipedOut != nil || r.Decision.Type != events.DecisionPassed {
+			t.Errorf("a new execution of an account erased a day ago: decision %s, wipedOut %v, raw %s; want it enriched",
+				r.Decision.Type, r.Timestamps.WipedOut, m.Event.RawType)
+		}
+	}
+}

@@ -35,55 +35,73 @@ func (e *Enricher) retrieve(ctx context.Context, c *callback, now time.Time) (ev
 // without being fetched or mapped: Jumio may still serve its data (an
 // erasure with --local-only, a deletion Jumio acknowledged and has not
 // done yet), and a Netverify callback's fields are personal data
-// themselves. A Platform callback whose details Jumio answers 404 is
-// looked up again (erased while it was fetched: the account is gone), a
-// tombstone at once instead of retrying a 404 "not ready yet" for an hour
-// and dead-lettering it. Platform details Jumio wiped out map to a
-// tombstone on their own (mapping.FromPlatform).
+// themselves. An execution of an erased account that kycflow held
+// nothing of is fetched: one Jumio made before the erasure is a
+// tombstone, one made since (the end user verified again) a result of its
+// own. A Platform callback whose details Jumio answers 404 is looked up
+// again (erased while it was fetched: the account is gone), a tombstone at
+// once instead of retrying a 404 "not ready yet" for an hour and
+// dead-lettering it. Platform details Jumio wiped out map to a tombstone
+// on their own (mapping.FromPlatform).
 func (e *Enricher) retrieveDocument(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
-	if t, ok, err := e.erased(ctx, c); err != nil || ok {
-		return t, err
+	execution, account, err := e.erasures.ErasedMarkers(ctx, c.ev.AccountID, c.ev.WorkflowExecutionID)
+	if err != nil {
+		// A Netverify callback of an erased scan must not be mapped
+		// meanwhile: retried.
+		return events.EnrichedEvent{}, fmt.Errorf("%w: %w", ErrBroker, err)
 	}
-	if c.ev.API == events.APIPlatform {
-		ee, err := e.platform(ctx, c, now)
-		if errors.Is(err, jumio.ErrNotFound) {
-			if t, ok, rerr := e.erased(ctx, c); rerr != nil || ok {
-				return t, rerr
-			}
+	if !execution.IsZero() {
+		return e.tombstone(ctx, c, execution), nil
+	}
+	if c.ev.API != events.APIPlatform {
+		return e.netverify(ctx, c, now)
+	}
+	ee, created, err := e.platform(ctx, c, now)
+	switch {
+	case errors.Is(err, jumio.ErrNotFound):
+		// Erased while it was fetched (the account is gone at Jumio),
+		// or erased with its account before.
+		execution, account, rerr := e.erasures.ErasedMarkers(ctx, c.ev.AccountID, c.ev.WorkflowExecutionID)
+		if rerr != nil {
+			return events.EnrichedEvent{}, fmt.Errorf("%w: %w", ErrBroker, rerr)
 		}
-		return ee, err
+		if !execution.IsZero() {
+			return e.tombstone(ctx, c, execution), nil
+		}
+		if !account.IsZero() {
+			return e.tombstone(ctx, c, account), nil
+		}
+	case err == nil && !account.IsZero() && (created.IsZero() || !created.After(account)):
+		// An execution of the erased account that was there when it
+		// was erased (kycflow held nothing of it then). One made since
+		// (the same end user verified again) is a verification of its
+		// own.
+		return e.tombstone(ctx, c, account), nil
 	}
-	return e.netverify(ctx, c, now)
+	return ee, err
 }
 
-// erased returns the tombstone of a callback whose transaction (or
-// account) kycflow erased, and ok. A registry that cannot be read is an
-// ErrBroker (retried): a Netverify callback of an erased scan must not be
-// mapped meanwhile.
-func (e *Enricher) erased(ctx context.Context, c *callback) (events.EnrichedEvent, bool, error) {
-	at, ok, err := e.erasures.Erased(ctx, c.ev.AccountID, c.ev.WorkflowExecutionID)
-	if err != nil {
-		return events.EnrichedEvent{}, false, fmt.Errorf("%w: %w", ErrBroker, err)
-	}
-	if !ok {
-		return events.EnrichedEvent{}, false, nil
-	}
+// tombstone is the tombstone of a callback whose transaction (or
+// account) kycflow erased at at.
+func (e *Enricher) tombstone(ctx context.Context, c *callback, at time.Time) events.EnrichedEvent {
 	e.metrics.tombstones.Add(context.WithoutCancel(ctx), 1, apiAttr(c.ev.API))
 	c.tombstone = true
-	return enriched(mapping.Tombstone(c.ev, at, e.tables), events.RawTombstone, nil), true, nil
+	return enriched(mapping.Tombstone(c.ev, at, e.tables), events.RawTombstone, nil)
 }
 
 // platform fetches the workflow details, built from the callback's ids and
 // the client's region (never the callback's href), and maps them.
-func (e *Enricher) platform(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
+// created is when Jumio made the execution, zero when the details do not
+// say.
+func (e *Enricher) platform(ctx context.Context, c *callback, now time.Time) (ee events.EnrichedEvent, created time.Time, err error) {
 	if err := e.checkRegion(c.ev); err != nil {
-		return events.EnrichedEvent{}, err
+		return events.EnrichedEvent{}, time.Time{}, err
 	}
 	var (
 		d   *wire.WorkflowDetails
 		raw []byte
 	)
-	err := e.fetch(ctx, jumio.EndpointWorkflowDetails, c, now, func() (err error) {
+	err = e.fetch(ctx, jumio.EndpointWorkflowDetails, c, now, func() (err error) {
 		if d, raw, err = e.jumio.WorkflowDetails(ctx, c.ev.AccountID, c.ev.WorkflowExecutionID); err != nil {
 			return err
 		}
@@ -95,9 +113,9 @@ func (e *Enricher) platform(ctx context.Context, c *callback, now time.Time) (ev
 		return final(c.ev.Status, d.Workflow.Status)
 	})
 	if err != nil {
-		return events.EnrichedEvent{}, err
+		return events.EnrichedEvent{}, time.Time{}, err
 	}
-	return enriched(mapping.FromPlatform(c.ev, d, e.tables), events.RawPlatformDetails, raw), nil
+	return enriched(mapping.FromPlatform(c.ev, d, e.tables), events.RawPlatformDetails, raw), d.CreatedAt.Time, nil
 }
 
 // netverify maps a Netverify callback. Confirmed (the default with

@@ -315,6 +315,31 @@ func (g *Registry) Mark(ctx context.Context, erasureID string, at time.Time, acc
 	return nil
 }
 
+// ErasedMarkers returns the erasure markers of the execution and of its
+// account (when not empty): when each was erased, and whether it was.
+func (g *Registry) ErasedMarkers(ctx context.Context, accountID, executionID string) (execution, account time.Time, err error) {
+	var m Marker
+	rev, err := g.get(ctx, ExecutionMarkerKey(executionID), &m)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	if rev > 0 {
+		execution = m.At
+	}
+	if accountID == "" {
+		return execution, time.Time{}, nil
+	}
+	m = Marker{}
+	rev, err = g.get(ctx, AccountMarkerKey(accountID), &m)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	if rev > 0 {
+		account = m.At
+	}
+	return execution, account, nil
+}
+
 // Erased reports whether the execution, or its account (when not empty),
 // was erased, and when.
 func (g *Registry) Erased(ctx context.Context, accountID, executionID string) (time.Time, bool, error) {

@@ -166,12 +166,11 @@ func newServer(cfg Config, handler http.Handler, ready ReadyFunc, metrics http.H
 		// that repeats the path (a secret segment in it) instead of
 		// the handler's 404 problem, and uncounted.
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			switch r.URL.Path {
-			case "/healthz", "/readyz":
+			if (r.URL.Path == "/healthz" || r.URL.Path == "/readyz") && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 				mux.ServeHTTP(w, r)
-			default:
-				handler.ServeHTTP(w, r)
+				return
 			}
+			handler.ServeHTTP(w, r)
 		})
 	case handler != nil:
 		mux.Handle("/", handler)

@@ -139,4 +139,10 @@ func TestUncleanPathIsTheNotFoundProblem(t *testing.T) {
 	if r, err := http.Get(h.url + "/healthz"); err != nil || r.StatusCode != http.StatusOK {
 		t.Errorf("/healthz: %v %v", r, err)
 	}
+	// Any other method on the health endpoints is the 404 problem too,
+	// as it was.
+	if r, err := http.Post(h.url+"/readyz", "application/json", strings.NewReader("{}")); err != nil || r.StatusCode != http.StatusNotFound ||
+		r.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("POST /readyz: %v %v", r, err)
+	}
 }

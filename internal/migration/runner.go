@@ -104,7 +104,7 @@ func (r *Runner) group(ctx context.Context, batch string, g *Group) error {
 		if ok && (sc.State == StateMigrated || sc.Batch == batch && (sc.State == StateFailed || sc.Conflict)) {
 			continue
 		}
-		sent[ref] = ok && sc.Batch == batch && sc.Sent
+		sent[ref] = ok && sc.Batch == batch && (sc.Sent || sc.Pending)
 		refs = append(refs, ref)
 	}
 	if len(refs) == 0 {
@@ -118,16 +118,17 @@ func (r *Runner) group(ctx context.Context, batch string, g *Group) error {
 		g.AccountID = acct
 	}
 	// Marked before the request leaves: a callback that comes back
-	// before the answer finds its scan, and a run that stops with the
-	// request under way knows it may have got through.
+	// before the answer finds its scan.
 	if err := r.store.setScans(ctx, refs, batch, StateRequested, "", false); err != nil {
-		return err
-	}
-	if err := r.store.setSent(ctx, refs, batch, true); err != nil {
 		return err
 	}
 	for len(refs) > 0 {
 		chunk := refs[:min(len(refs), wire.MaxMigrationScanReferences)]
+		// Pending while under way: a run that stops before the answer
+		// knows the request may have got through.
+		if err := r.store.request(ctx, chunk, batch, true, false); err != nil {
+			return err
+		}
 		resp, err := r.client.MigrateScans(ctx, g.AccountID, wire.MigrationRequest{ScanReferences: chunk, CallbackURL: r.callbackURL})
 		var me *jumio.MigrationError
 		var ae *jumio.APIError
@@ -170,14 +171,13 @@ func (r *Runner) group(ctx context.Context, batch string, g *Group) error {
 			}
 			refs = slices.DeleteFunc(refs, func(ref string) bool { return slices.Contains(me.ScanReferences, ref) })
 		case errors.As(err, &ae) && (ae.Status == http.StatusTooManyRequests || ae.Status == http.StatusServiceUnavailable || ae.Status < 500):
-			// Refused whole before it was taken: none of the scans left
-			// is Jumio's doing on a later attempt.
-			return errors.Join(err, r.store.setSent(context.WithoutCancel(ctx), refs, batch, false))
+			// Refused whole before it was taken: nothing of this
+			// request is Jumio's doing on a later attempt.
+			return errors.Join(err, r.store.request(context.WithoutCancel(ctx), chunk, batch, false, false))
 		default:
 			// The answer is lost (a timeout, a broken connection, a
-			// 5xx): the chunk may have got through, the scans after it
-			// did not leave.
-			return errors.Join(err, r.store.setSent(context.WithoutCancel(ctx), refs[len(chunk):], batch, false))
+			// 5xx): the chunk may have got through.
+			return errors.Join(err, r.store.request(context.WithoutCancel(ctx), chunk, batch, false, true))
 		}
 	}
 	return nil

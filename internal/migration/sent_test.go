@@ -100,3 +100,33 @@ func TestLostAnswerKeepsTheUsersAccount(t *testing.T) {
 		t.Errorf("one user's scans went into %d Platform accounts: %v", len(accounts), accounts)
 	}
 }
+
+// TestStoppedMidRequestCountsAsSent: a run stopped (killed) with a
+// request under way; Jumio took it. On the batch's next attempt Jumio
+// calls the scans in progress: the earlier request's doing, so they stay
+// requested, their callbacks to come.
+func TestStoppedMidRequestCountsAsSent(t *testing.T) {
+	r := newRig(t)
+	client, err := jumio.NewClient(r.sim.ClientConfig(0), jumio.WithTransport(r.sim.Transport()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := r.scans[0:2]
+	r.queue(t, batchA, migration.Group{Key: "user:u-7", ScanReferences: refs})
+	// The request that left before the run stopped.
+	r.sim.HoldMigrations()
+	if _, err := client.MigrateScans(t.Context(), "", wire.MigrationRequest{ScanReferences: refs}); err != nil {
+		t.Fatal(err)
+	}
+	if err := migration.LeavePending(t.Context(), r.store, refs, batchA); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.runner.Run(t.Context(), batchA); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range refs {
+		if sc := r.state(t, ref); sc.State != migration.StateRequested || !sc.Conflict {
+			t.Errorf("scan %s: %+v, want requested (the stopped run's request)", ref, sc)
+		}
+	}
+}

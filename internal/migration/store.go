@@ -78,11 +78,14 @@ type Scan struct {
 	// by that attempt.
 	Conflict bool `json:"conflict,omitempty"`
 	// Sent: a request of Batch naming the scan may have reached Jumio
-	// without an answer saying what became of it (marked before the
-	// request leaves, cleared when Jumio refuses it whole: a 429, a 503,
-	// a 4xx). Only such a scan's "in progress" or "migrated already" on a
-	// later attempt is its own request's doing.
-	Sent bool `json:"sent,omitempty"`
+	// without an answer saying what became of it (a timeout, a broken
+	// connection, a 5xx). Pending: a request naming it is under way (set
+	// before it leaves, cleared by its answer); one left pending by a
+	// run that stopped counts as sent. Only such a scan's "in progress"
+	// or "migrated already" on a later attempt is its own request's doing;
+	// Jumio refusing a request whole (a 429, a 503, a 4xx) took nothing.
+	Sent    bool `json:"sent,omitempty"`
+	Pending bool `json:"pending,omitempty"`
 	// Updated is when the record last changed.
 	Updated time.Time `json:"updated"`
 }
@@ -311,7 +314,7 @@ func (s *Store) setScans(ctx context.Context, refs []string, batch string, state
 				return false
 			}
 			if sc.Batch != batch {
-				sc.Sent = false // another batch's request
+				sc.Sent, sc.Pending = false, false // another batch's request
 			}
 			sc.State, sc.Class, sc.Batch, sc.Conflict, sc.Updated = state, class, batch, conflict, s.now().UTC()
 			return true
@@ -323,14 +326,15 @@ func (s *Store) setScans(ctx context.Context, refs []string, batch string, state
 	return nil
 }
 
-// setSent sets Sent of the batch's scans refs.
-func (s *Store) setSent(ctx context.Context, refs []string, batch string, sent bool) error {
+// request notes what became of a request of batch naming refs: under
+// way (pending), or answered (not pending), its answer lost (sent).
+func (s *Store) request(ctx context.Context, refs []string, batch string, pending, lost bool) error {
 	for _, ref := range refs {
 		err := update(ctx, s, ScanKey(ref), func(sc *Scan, exists bool) bool {
-			if !exists || sc.State == StateMigrated || sc.Batch != batch || sc.Sent == sent {
+			if !exists || sc.State == StateMigrated || sc.Batch != batch || sc.Pending == pending && (sc.Sent || !lost) {
 				return false
 			}
-			sc.Sent, sc.Updated = sent, s.now().UTC()
+			sc.Pending, sc.Sent, sc.Updated = pending, sc.Sent || lost, s.now().UTC()
 			return true
 		})
 		if err != nil {
@@ -370,28 +374,40 @@ func (s *Store) saveBatch(ctx context.Context, b Batch) error {
 	})
 }
 
-// DropGroups takes the groups with keys out of batch id (an erasure of
-// their end users from a batch left unfinished) and returns how many
-// scans went with them.
-func (s *Store) DropGroups(ctx context.Context, id string, keys []string) (int, error) {
+// DropScans takes the scans refs out of batch id, left unfinished (an
+// erasure of them), and the groups left with none; it returns how many
+// it took. A batch that is no longer left as it was ("sent") is not
+// changed: ErrBatchBusy.
+func (s *Store) DropScans(ctx context.Context, id string, refs []string) (int, error) {
 	n := 0
+	var busy bool
 	err := update(ctx, s, BatchKey(id), func(b *Batch, exists bool) bool {
-		n = 0
+		n, busy = 0, false
 		if !exists {
 			return false
 		}
-		b.Groups = slices.DeleteFunc(b.Groups, func(g Group) bool {
-			if slices.Contains(keys, g.Key) {
-				n += len(g.ScanReferences)
-				return true
-			}
+		if b.State != BatchSent {
+			busy = true
 			return false
-		})
+		}
+		for i := range b.Groups {
+			g := &b.Groups[i]
+			before := len(g.ScanReferences)
+			g.ScanReferences = slices.DeleteFunc(slices.Clone(g.ScanReferences), func(ref string) bool { return slices.Contains(refs, ref) })
+			n += before - len(g.ScanReferences)
+		}
+		b.Groups = slices.DeleteFunc(b.Groups, func(g Group) bool { return len(g.ScanReferences) == 0 })
 		b.Updated = s.now().UTC()
 		return n > 0
 	})
+	if err == nil && busy {
+		err = ErrBatchBusy
+	}
 	return n, err
 }
+
+// ErrBatchBusy: the batch is being sent.
+var ErrBatchBusy = errors.New("migration: the batch is being sent")
 
 // GroupAccount returns the account a group's scans were migrated into, ""
 // when none yet.

@@ -197,8 +197,9 @@ Rules for every result:
     capability entry at all (` + "`capabilities`" + ` is then named unreadable); not one
     capability PASSED (all NOT_EXECUTED: nothing bears the pass out); a risk score of
     -1 (Jumio's NOT_EXECUTED); a watchlistScreening PASSED whose ` + "`data.searchResults`" + `
-    counts hits (an ALERT in Jumio's table, as it is from Netverify); an extraction PASSED
-    whose data names neither the person nor the document number (partial data). Other
+    counts hits (an ALERT in Jumio's table, as it is from Netverify); an extraction of an ID
+    PASSED whose data names neither the person nor the document number (partial data;
+    not once Jumio wiped the data out). Other
     capabilities NOT_EXECUTED (a screening without enough data) do not lower it. A
     decision type Jumio does not document, spelled in another case than Jumio's
     (` + "`passed`" + `), or one that only looks like a documented one (a zero-width space in

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,6 +177,9 @@ func TestAmbiguousKindIsNoVerdict(t *testing.T) {
 // details bear it out; otherwise it goes to manual review (WARNING).
 func TestPassedTheDetailsDoNotBearOut(t *testing.T) {
 	hollow := fcEntry("PASSED", "OK", `,"data":{"type":"PASSPORT","firstName":"N/A","lastName":"N/A"}`)
+	bill := func(decision, label, more string) string {
+		return strings.Replace(fcEntry(decision, label, more), `"category":"ID"`, `"category":"DOCUMENT"`, 1)
+	}
 	full := fcEntry("PASSED", "OK", `,"data":{"type":"PASSPORT","firstName":"JANE","lastName":"DOE","documentNumber":"P1234567"}`)
 	hits := fcEntry("PASSED", "OK", `,"data":{"searchStatus":"DONE","searchResults":3}`)
 	clean := fcEntry("PASSED", "OK", `,"data":{"searchStatus":"DONE","searchResults":0}`)
@@ -189,6 +193,10 @@ func TestPassedTheDetailsDoNotBearOut(t *testing.T) {
 		platformCase("risk score -1", fcDetails("10011", `{"type":"PASSED","details":{"label":"PASSED"},"risk":{"score":-1}}`, `{`+fcUsable+`}`), events.DecisionWarning),
 		platformCase("an extraction without names or number", fcDetails("10011", fcPassed, `{`+fcUsable+`,"extraction":[`+hollow+`]}`), events.DecisionWarning),
 		platformCase("an extraction with names and number", fcDetails("10011", fcPassed, `{`+fcUsable+`,"extraction":[`+full+`]}`), events.DecisionPassed),
+		platformCase("a document's extraction (a utility bill: no names, no number)", fcDetails("10026", fcPassed, `{"usability":[`+bill("PASSED", "OK", "")+`],"extraction":[`+
+			bill("PASSED", "OK", `,"data":{"type":"UTILITY_BILL","address":{"city":"WIEN"}}`)+`]}`), events.DecisionPassed),
+		platformCase("an ID extraction Jumio wiped out", strings.Replace(fcDetails("10011", fcPassed, `{`+fcUsable+`,"extraction":[`+hollow+`]}`),
+			`"account":`, `"wipedOutAt":"2024-03-20T10:00:00.000Z","account":`, 1), events.DecisionPassed),
 		platformCase("an undocumented type", fcDetails("10011", `{"type":"APPROVED","details":{"label":"APPROVED"}}`, `{`+fcUsable+`}`), events.DecisionWarning, "decision"),
 		platformCase("a number for a type", fcDetails("10011", `{"type":1}`, `{`+fcUsable+`}`), events.DecisionWarning, "decision"),
 		platformCase("PASSED with a zero-width space", fcDetails("10011", "{\"type\":\"PASSED\u200b\",\"details\":{\"label\":\"PASSED\"}}", `{`+fcUsable+`}`),

@@ -189,7 +189,7 @@ func (b *builder) contradicted(d *wire.WorkflowDetails) {
 	// A risk score of -1 is Jumio's NOT_EXECUTED (docs/jumio.md 4.5): a
 	// check started and not completed.
 	lower := (r.Decision.Label != "" && r.Decision.Label != string(events.DecisionPassed)) ||
-		(r.Decision.RiskScore != nil && *r.Decision.RiskScore < 0) || b.hollow
+		(r.Decision.RiskScore != nil && *r.Decision.RiskScore < 0) || (b.hollow && d.WipedOutAt.IsZero())
 	passed := false
 	for _, e := range b.caps {
 		if lower || contradicts(e) {
@@ -204,6 +204,11 @@ func (b *builder) contradicted(d *wire.WorkflowDetails) {
 		// enough data): nothing bears the PASSED out.
 		b.lowerToWarning()
 	}
+}
+
+// ofID reports whether a capability entry evaluated an ID credential.
+func ofID(e wire.CapabilityEntry) bool {
+	return slices.ContainsFunc(e.Credentials, func(c wire.CredentialRef) bool { return strings.EqualFold(word(c.Category), "ID") })
 }
 
 // lowerToWarning turns the workflow decision into a manual review.
@@ -441,10 +446,11 @@ func (b *builder) extract(entries []wire.CapabilityEntry) {
 		}
 		b.extra(path+"additionalLanguage", x.AdditionalLanguage)
 		passed := e.Decision.Type == string(events.DecisionPassed)
-		if passed && word(string(x.FirstName)) == "" && word(string(x.LastName)) == "" && word(string(x.DocumentNumber)) == "" {
+		if passed && ofID(e) && word(string(x.FirstName)) == "" && word(string(x.LastName)) == "" && word(string(x.DocumentNumber)) == "" {
 			// Names and document number are mandatory for a
-			// successful extraction (docs/jumio.md 4.6): data without
-			// any of them is partial, whatever the entry says.
+			// successful extraction of an ID (docs/jumio.md 4.6): data
+			// without any of them is partial, whatever the entry says.
+			// (A document's, a utility bill's, has none of them.)
 			b.hollow = true
 		}
 		all = append(all, decoded{i, passed, e.ID, x})

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 )
 
 // Ambiguous reports whether raw, JSON (or a JSON string holding JSON),
@@ -85,7 +86,7 @@ func ambiguous(b []byte) bool {
 		end = valueEnd(b, i)
 		value := b[i:end]
 		for _, m := range members {
-			if bytes.EqualFold(m.key, key) && !sameJSON(m.value, value) {
+			if bytes.EqualFold(m.key, key) && !sameValue(m.value, value) {
 				return true
 			}
 		}
@@ -99,4 +100,15 @@ func ambiguous(b []byte) bool {
 		}
 		i = skipSpace(b, i+1) // past ','
 	}
+}
+
+// sameValue reports whether a and b, valid JSON values, are one value as
+// encoding/json reads them: 5 and 5.0, "PASSED" and "\u0050ASSED" are.
+// It decodes only when the texts differ, which is rare (a key sent twice).
+func sameValue(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	var va, vb any
+	return json.Unmarshal(a, &va) == nil && json.Unmarshal(b, &vb) == nil && reflect.DeepEqual(va, vb)
 }

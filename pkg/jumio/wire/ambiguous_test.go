@@ -14,6 +14,8 @@ func TestAmbiguous(t *testing.T) {
 		{`{"type":"PASSED","type":"PASSED"}`, false}, // the same value twice
 		{`{"type":"PASSED","type": "PASSED" }`, false},
 		{`{"a":{"x":1, "y":[1,2]},"a":{"x":1,"y":[1, 2]}}`, false},
+		{`{"score":5,"score":5.0}`, false},                  // one number, written twice
+		{`{"label":"PASSED","label":"\u0050ASSED"}`, false}, // one string, escaped once
 		{`{"type":"PASSED","type":"REJECTED"}`, true},
 		{`{"type":"PASSED","TYPE":"REJECTED"}`, true},
 		{`{"type":"PASSED","\u0074ype":"REJECTED"}`, true}, // an escape spells the same key
