@@ -1,7 +1,6 @@
 package enricher_test
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -13,42 +12,6 @@ import (
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
 )
 
-// TestTrailerNeverQuoted: the details answer is a 200 whose chunked body
-// ends in a malformed trailer line holding personal data. net/http's
-// error quotes the line, and it reached the dead letter's Kycflow-Error
-// header and the log. The read error is one of fixed text.
-func TestTrailerNeverQuoted(t *testing.T) {
-	const pii = "JANE DOE 1990-01-01"
-	h := newHarness(t, jumiotest.Config{})
-	x := h.executions(1, 81)[0]
-	cfg := h.config()
-	cfg.RetryMaxAttempts = 1
-	cfg = hostileJumio(t, h, cfg, func(w http.ResponseWriter, r *http.Request) bool {
-		if !strings.HasSuffix(r.URL.Path, "/workflow-executions/"+x.ID) {
-			return false
-		}
-		conn, buf, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			panic(err)
-		}
-		body := `{"workflow":{"id":"` + x.ID + `"}}`
-		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n%s\r\n\r\n", len(body), body, pii)
-		_ = buf.Flush()
-		_ = conn.Close()
-		return true
-	})
-	h.start(cfg, nil)
-	h.publish(h.platformEvent(x, time.Now()), nil)
-	if l := h.settle(1); l.DeadLetters != 1 {
-		t.Fatalf("ledger %+v: want a dead letter", l)
-	}
-	for _, m := range h.deadLetters() {
-		if e := m.Header.Get(events.HeaderError); strings.Contains(e, "DOE") {
-			t.Errorf("dead letter header %s quotes Jumio's answer: %q", events.HeaderError, e)
-		}
-	}
-}
-
 // TestPaddedPendingDetailsRetried: after a PROCESSED callback the details
 // still say INITIATED (Jumio lagging), with a trailing space. The check for
 // details that lag read the status unpadded and let it through; the
@@ -56,12 +19,7 @@ func TestTrailerNeverQuoted(t *testing.T) {
 // verdict, and the real one (PASSED) never followed. The status is read as
 // the mapping reads it: the callback waits until the details have ended.
 func TestPaddedPendingDetailsRetried(t *testing.T) {
-	h := newHarness(t, jumiotest.Config{})
-	execs, _ := jumiotest.Generate(jumiotest.Scenario{Seed: 201, Executions: 1, Mix: jumiotest.Mix{Passed: 1}})
-	x := execs[0]
-	if err := h.jumio.AddExecution(x); err != nil {
-		t.Fatal(err)
-	}
+	h, x := passedExecution(t, 201, time.Time{})
 	lagging := withWorkflowStatus(t, x.Details, "INITIATED ")
 	sim := h.jumio.Handler()
 	var served atomic.Int32
@@ -97,12 +55,7 @@ func TestPaddedPendingDetailsRetried(t *testing.T) {
 // PROCESSED / PASSED. The contradiction was published as PASSED; two
 // different ends are an unreadable workflow.status: WARNING.
 func TestExpiredCallbackPassedDetailsNoVerdict(t *testing.T) {
-	h := newHarness(t, jumiotest.Config{})
-	execs, _ := jumiotest.Generate(jumiotest.Scenario{Seed: 202, Executions: 1, Mix: jumiotest.Mix{Passed: 1}})
-	x := execs[0]
-	if err := h.jumio.AddExecution(x); err != nil {
-		t.Fatal(err)
-	}
+	h, x := passedExecution(t, 202, time.Time{})
 	h.start(h.config(), nil)
 	cb := x
 	cb.Status = string(events.StatusTokenExpired)
@@ -126,30 +79,10 @@ func TestExpiredCallbackPassedDetailsNoVerdict(t *testing.T) {
 // published the person again. A callback of an erased account or
 // execution is a tombstone, without a fetch.
 func TestErasedAccountServedAgainIsATombstone(t *testing.T) {
-	h := newHarness(t, jumiotest.Config{})
-	execs, _ := jumiotest.Generate(jumiotest.Scenario{Seed: 203, Executions: 1, Mix: jumiotest.Mix{Passed: 1}})
-	x := execs[0]
-	if err := h.jumio.AddExecution(x); err != nil {
-		t.Fatal(err)
-	}
-	h.start(h.config(), nil)
-	reg, err := erasure.Ensure(t.Context(), h.js, erasure.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := reg.Mark(t.Context(), "e1", time.Now(), x.AccountID); err != nil {
-		t.Fatal(err)
-	}
-	h.publish(h.platformEvent(x, time.Now()), nil)
-	h.settle(1)
-	if n := len(h.enriched()); n != 1 {
-		t.Fatalf("%d results, want the tombstone", n)
-	}
-	for _, m := range h.enriched() {
-		if r := m.Event.Result; r.Timestamps.WipedOut == nil || r.Person != nil || len(m.Event.Raw) != 0 {
-			t.Errorf("callback of an erased account published with raw %s (%d bytes), person %v, wipedOut %v: want a tombstone",
-				m.Event.RawType, len(m.Event.Raw), r.Person != nil, r.Timestamps.WipedOut)
-		}
+	m := afterAccountErasure(t, time.Time{}, time.Now())
+	if r := m.Event.Result; r.Timestamps.WipedOut == nil || r.Person != nil || len(m.Event.Raw) != 0 {
+		t.Errorf("callback of an erased account published with raw %s (%d bytes), person %v, wipedOut %v: want a tombstone",
+			m.Event.RawType, len(m.Event.Raw), r.Person != nil, r.Timestamps.WipedOut)
 	}
 }
 
@@ -159,29 +92,44 @@ func TestErasedAccountServedAgainIsATombstone(t *testing.T) {
 // of its own, enriched in full: only executions made before the erasure
 // are tombstones.
 func TestNewExecutionAfterAccountErasureIsEnriched(t *testing.T) {
-	h := newHarness(t, jumiotest.Config{})
-	execs, _ := jumiotest.Generate(jumiotest.Scenario{Seed: 203, Executions: 1, Mix: jumiotest.Mix{Passed: 1}, Start: time.Now().Add(-10 * time.Minute)})
-	x := execs[0]
-	if err := h.jumio.AddExecution(x); err != nil {
-		t.Fatal(err)
+	m := afterAccountErasure(t, time.Now().Add(-10*time.Minute), time.Now().Add(-24*time.Hour))
+	if r := m.Event.Result; r.Timestamps.WipedOut != nil || r.Decision.Type != events.DecisionPassed {
+		t.Errorf("a new execution of an account erased a day ago: decision %s, wipedOut %v, raw %s; want it enriched",
+			r.Decision.Type, r.Timestamps.WipedOut, m.Event.RawType)
 	}
+}
+
+// afterAccountErasure enriches the callback of a PASSED execution Jumio
+// made at created (the scenario's default when zero) whose account
+// kycflow marked erased at erased, and returns its one result.
+func afterAccountErasure(t *testing.T, created, erased time.Time) enrichedMsg {
+	t.Helper()
+	h, x := passedExecution(t, 203, created)
 	h.start(h.config(), nil)
 	reg, err := erasure.Ensure(t.Context(), h.js, erasure.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := reg.Mark(t.Context(), "e1", time.Now().Add(-24*time.Hour), x.AccountID); err != nil {
+	if err := reg.Mark(t.Context(), "e1", erased, x.AccountID); err != nil {
 		t.Fatal(err)
 	}
 	h.publish(h.platformEvent(x, time.Now()), nil)
 	h.settle(1)
-	if n := len(h.enriched()); n != 1 {
-		t.Fatalf("%d results, want 1", n)
+	ms := h.enriched()
+	if len(ms) != 1 {
+		t.Fatalf("%d results, want 1", len(ms))
 	}
-	for _, m := range h.enriched() {
-		if r := m.Event.Result; r.Timestamps.WipedOut != nil || r.Decision.Type != events.DecisionPassed {
-			t.Errorf("a new execution of an account erased a day ago: decision %s, wipedOut %v, raw %s; want it enriched",
-				r.Decision.Type, r.Timestamps.WipedOut, m.Event.RawType)
-		}
+	return ms[0]
+}
+
+// passedExecution is a harness whose simulator serves one PASSED
+// execution, made at start (the scenario's default when zero).
+func passedExecution(t *testing.T, seed uint64, start time.Time) (*harness, jumiotest.Execution) {
+	t.Helper()
+	h := newHarness(t, jumiotest.Config{})
+	execs, _ := jumiotest.Generate(jumiotest.Scenario{Seed: seed, Executions: 1, Mix: jumiotest.Mix{Passed: 1}, Start: start})
+	if err := h.jumio.AddExecution(execs[0]); err != nil {
+		t.Fatal(err)
 	}
+	return h, execs[0]
 }

@@ -2,6 +2,7 @@ package enricher_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -255,7 +256,8 @@ func TestHostileNetverifyDataLagsScanStatus(t *testing.T) {
 // request echoes personal data, in the errorCode/title of a 400's error
 // body, or in a broken status line. None of it may reach the error, hence
 // the dead letter's Kycflow-Error header and the log: only codes that are
-// code words are quoted, and a response that cannot be read is not.
+// code words are quoted, and a response that cannot be read (a status
+// line, a chunked body's trailer) is not.
 func TestHostileErrorBodyEchoedIntoDeadLetter(t *testing.T) {
 	const pii = "JANE.DOE.1990-01-01"
 	answers := map[string]func(w http.ResponseWriter){
@@ -270,6 +272,17 @@ func TestHostileErrorBodyEchoedIntoDeadLetter(t *testing.T) {
 				panic(err)
 			}
 			_, _ = buf.WriteString("HTTP/1.1 " + pii + " Bad\r\n\r\n")
+			_ = buf.Flush()
+			_ = conn.Close()
+		},
+		// A 200 whose chunked body ends in a malformed trailer line:
+		// net/http's read error quotes the line.
+		"chunked trailer": func(w http.ResponseWriter) {
+			conn, buf, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				panic(err)
+			}
+			fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n%s\r\n\r\n", pii)
 			_ = buf.Flush()
 			_ = conn.Close()
 		},
