@@ -34,3 +34,18 @@ func TestAmbiguous(t *testing.T) {
 		}
 	}
 }
+
+// TestSpellingsOfOneValue: a field sent in two spellings with one value
+// written two ways (5 and 5.0) is read, not unreadable, in the struct
+// decoding as in Ambiguous: one comparison of values for both.
+func TestSpellingsOfOneValue(t *testing.T) {
+	var d WorkflowDetails
+	body := `{"workflow":{"id":"9f2c1e7a-3b4d-4c5e-8f60-1a2b3c4d5e6f","status":"PROCESSED"},` +
+		`"decision":{"type":"PASSED","risk":{"score":5}},"DECISION":{"type":"PASSED","risk":{"score":5.0}}}`
+	if err := json.Unmarshal([]byte(body), &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Warnings) != 0 || d.Decision.Type != "PASSED" {
+		t.Errorf("warnings %q, decision %q; want the decision read", d.Warnings, d.Decision.Type)
+	}
+}

@@ -54,7 +54,7 @@ func (d *WorkflowDetails) UnmarshalJSON(b []byte) error {
 		if !strings.EqualFold(k, "capabilities") {
 			continue
 		}
-		if hasCaps && !sameJSON(capsRaw, raw) {
+		if hasCaps && !sameValue(capsRaw, raw) {
 			capsConflict = true
 		}
 		capsRaw, hasCaps = raw, true

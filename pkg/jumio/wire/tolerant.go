@@ -391,7 +391,7 @@ func (d *tolerant) fields(m map[string]json.RawMessage, v reflect.Value, path st
 			f.key = key
 			fallthrough
 		default:
-			f.conflict = f.conflict || !sameJSON(f.raw, raw)
+			f.conflict = f.conflict || !sameValue(f.raw, raw)
 		}
 		found[name] = f
 	}
@@ -402,15 +402,6 @@ func (d *tolerant) fields(m map[string]json.RawMessage, v reflect.Value, path st
 		}
 		d.value(f.raw, v.FieldByIndex(f.idx), join(path, f.key))
 	}
-}
-
-// sameJSON reports whether a and b are one JSON text, spacing aside.
-func sameJSON(a, b json.RawMessage) bool {
-	if bytes.Equal(a, b) {
-		return true
-	}
-	var ca, cb bytes.Buffer
-	return json.Compact(&ca, a) == nil && json.Compact(&cb, b) == nil && bytes.Equal(ca.Bytes(), cb.Bytes())
 }
 
 // value decodes raw into v (settable), leaving v at its zero value and
