@@ -340,26 +340,6 @@ func (g *Registry) ErasedMarkers(ctx context.Context, accountID, executionID str
 	return execution, account, nil
 }
 
-// Erased reports whether the execution, or its account (when not empty),
-// was erased, and when.
-func (g *Registry) Erased(ctx context.Context, accountID, executionID string) (time.Time, bool, error) {
-	keys := []string{ExecutionMarkerKey(executionID)}
-	if accountID != "" {
-		keys = append(keys, AccountMarkerKey(accountID))
-	}
-	for _, k := range keys {
-		var m Marker
-		rev, err := g.get(ctx, k, &m)
-		if err != nil {
-			return time.Time{}, false, err
-		}
-		if rev > 0 {
-			return m.At, true, nil
-		}
-	}
-	return time.Time{}, false, nil
-}
-
 // Unfinished returns the erasures that are not completed.
 func (g *Registry) Unfinished(ctx context.Context) ([]Record, error) {
 	w, err := g.kv.Watch(ctx, "erasure.>", jetstream.IgnoreDeletes())

@@ -301,8 +301,7 @@ func (s *Service) readPlatform(r *http.Request, buf *bytes.Buffer, received time
 	if err != nil {
 		return events.CallbackEvent{}, "", invalid(err)
 	}
-	region, _ := otherRegion(cb, s.region)
-	return cb.Event(region, received, body), cb.UserReference, nil
+	return cb.Event(otherRegion(cb, s.region), received, body), cb.UserReference, nil
 }
 
 // noteOtherRegion counts and logs a stored callback whose hrefs name
@@ -320,15 +319,15 @@ func (s *Service) noteOtherRegion(ctx context.Context, ev events.CallbackEvent) 
 }
 
 // otherRegion returns the first region named by the callback's hrefs that
-// is not the configured one, and true; or the configured region and false
-// when the hrefs name no other (or none).
-func otherRegion(cb *wire.Callback, configured wire.Region) (wire.Region, bool) {
+// is not the configured one, or the configured region when the hrefs name
+// no other (or none).
+func otherRegion(cb *wire.Callback, configured wire.Region) wire.Region {
 	for _, h := range [...]string{cb.WorkflowExecution.Href, cb.Account.Href} {
 		if r, ok := wire.RegionFromHref(h); ok && r != configured {
-			return r, true
+			return r
 		}
 	}
-	return configured, false
+	return configured
 }
 
 // readNetverify reads a Netverify callback: a form body, or a query string
