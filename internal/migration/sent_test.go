@@ -2,6 +2,7 @@ package migration_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -128,5 +129,31 @@ func TestStoppedMidRequestCountsAsSent(t *testing.T) {
 		if sc := r.state(t, ref); sc.State != migration.StateRequested || !sc.Conflict {
 			t.Errorf("scan %s: %+v, want requested (the stopped run's request)", ref, sc)
 		}
+	}
+}
+
+// TestDropScansOnlyFromABatchLeftSent: an erasure takes its scans out of a
+// batch left unfinished ("sent", its work item gone) and leaves the other
+// scans of their group; a batch queued (a runner may hold a copy of it)
+// is not changed.
+func TestDropScansOnlyFromABatchLeftSent(t *testing.T) {
+	r := newRig(t)
+	user, other := migration.Group{Key: "user:u-1", ScanReferences: r.scans[0:2]}, migration.Group{Key: "user:u-2", ScanReferences: r.scans[2:3]}
+	r.queue(t, batchA, user, other)
+	if _, err := r.store.DropScans(t.Context(), batchA, r.scans[0:1]); !errors.Is(err, migration.ErrBatchBusy) {
+		t.Fatalf("queued batch: %v, want ErrBatchBusy", err)
+	}
+	// Left "sent": Jumio refused its first request for good.
+	r.sim.Inject(jumiotest.Fault{Endpoints: []jumio.Endpoint{jumio.EndpointMigrationCreate}, Status: 403})
+	if err := r.runner.Run(t.Context(), batchA); err == nil {
+		t.Fatal("want the 403")
+	}
+	n, err := r.store.DropScans(t.Context(), batchA, []string{r.scans[0], r.scans[2]})
+	if err != nil || n != 2 {
+		t.Fatalf("dropped %d: %v, want 2", n, err)
+	}
+	b, _, _ := r.store.Batch(t.Context(), batchA)
+	if len(b.Groups) != 1 || b.Groups[0].Key != user.Key || !slices.Equal(b.Groups[0].ScanReferences, r.scans[1:2]) {
+		t.Errorf("batch groups %+v, want %s with its other scan only", b.Groups, user.Key)
 	}
 }
