@@ -364,17 +364,9 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 			fmt.Fprintf(env.Stdout, "would re-drive dead letter %d to %s (%s)\n", d.Seq, d.OriginalSubject, marker)
 			continue
 		}
-		origID := cmp.Or(d.header.Get(events.HeaderCEID), d.header.Get(events.HeaderEventID), events.EventID("dlq", strconv.FormatUint(d.Seq, 10)))
-		if d.Stage == string(events.StageNotify) {
-			// The marker is the same for every redrive of a result to a
-			// route (redriveMarker); the message of each dead letter is
-			// a message of its own, or a result that failed again after
-			// a redrive would never be stored again (duplicate window).
-			origID += "@" + strconv.FormatUint(d.Seq, 10)
-		}
 		cctx, cancel := ctxCall(ctx)
 		deleted := false
-		dup, err := republish(cctx, js, d.OriginalSubject, d.data, d.header, marker, origID, func(k string) bool { return slices.Contains(dlqHeaders, k) })
+		dup, err := republishDeadLetter(cctx, js, d)
 		if err == nil {
 			deleted, err = deleteDeadLetter(cctx, st, d.Seq)
 		}
@@ -382,13 +374,18 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 		if err != nil {
 			return fmt.Errorf("dlq: re-drive dead letter %d: %w; %d of %d re-driven", d.Seq, err, done, len(dls))
 		}
-		if !deleted && dup {
-			// Another redrive stored the same copy (its message id is
-			// the dead letter's) and deleted it first. (A copy this run
-			// stored is its redrive, whoever deleted the dead letter: a
-			// purge beside it.)
+		if dup {
+			// Another redrive stored the same copy first (its message id
+			// is the dead letter's): the redrive is that run's, whichever
+			// of the two deleted the dead letter. A copy this run stored
+			// is its own redrive, whoever deleted the dead letter (a
+			// purge beside it).
 			others++
-			fmt.Fprintf(env.Stdout, "dead letter %d was re-driven by another run meanwhile\n", d.Seq)
+			if deleted {
+				fmt.Fprintf(env.Stdout, "dead letter %d was re-driven by another run meanwhile; deleted here\n", d.Seq)
+			} else {
+				fmt.Fprintf(env.Stdout, "dead letter %d was re-driven by another run meanwhile\n", d.Seq)
+			}
 			continue
 		}
 		done++
@@ -398,6 +395,21 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 		fmt.Fprintf(env.Stdout, "%s re-driven%s\n", count(done, "dead letter"), byOthers(others, "re-driven"))
 	}
 	return nil
+}
+
+// republishDeadLetter stores d's copy where it came from, under a message
+// id of d's own: a second store of it within the duplicate window, by
+// another run, is reported a duplicate.
+func republishDeadLetter(ctx context.Context, js jetstream.JetStream, d deadLetter) (dup bool, err error) {
+	origID := cmp.Or(d.header.Get(events.HeaderCEID), d.header.Get(events.HeaderEventID), events.EventID("dlq", strconv.FormatUint(d.Seq, 10)))
+	if d.Stage == string(events.StageNotify) {
+		// The marker is the same for every redrive of a result to a
+		// route (redriveMarker); the message of each dead letter is a
+		// message of its own, or a result that failed again after a
+		// redrive would never be stored again (duplicate window).
+		origID += "@" + strconv.FormatUint(d.Seq, 10)
+	}
+	return republish(ctx, js, d.OriginalSubject, d.data, d.header, redriveMarker(d), origID, func(k string) bool { return slices.Contains(dlqHeaders, k) })
 }
 
 // deleteDeadLetter deletes the dead letter at seq and reports whether

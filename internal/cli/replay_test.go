@@ -459,8 +459,29 @@ func TestDeadLetterRemovedByAnotherRun(t *testing.T) {
 		t.Fatalf("second delete: got %v, %v; want not deleted, no error", deleted, err)
 	}
 
-	// The whole commands, racing: whichever deletes a dead letter counts
-	// it; the other run says another did.
+	// Another run stored the copy and has not deleted the dead letter
+	// yet: this run deletes it but the redrive is the other's.
+	s.deadLetter("live", "33333333-3333-4333-8333-333333333333")
+	dls, err := dlqSelection{scan: scan{stream: events.StreamDLQ}}.find(t.Context(), s.js)
+	if err != nil || len(dls) != 1 {
+		t.Fatalf("find: %d dead letters, %v", len(dls), err)
+	}
+	if dup, err := republishDeadLetter(t.Context(), s.js, dls[0]); dup || err != nil {
+		t.Fatalf("the other run's copy: dup %v, %v", dup, err)
+	}
+	var o, e strings.Builder
+	if code := Main(t.Context(), []string{"dlq", "redrive", "--route", "live"}, s.env, nil, &o, &e); code != 0 {
+		t.Fatalf("dlq redrive: exit %d: %s", code, e.String())
+	}
+	if !strings.Contains(o.String(), "0 dead letters re-driven, 1 re-driven by another run meanwhile") {
+		t.Errorf("dlq redrive after another run stored the copy:\n%s", o.String())
+	}
+	if n := s.deadLetters(); n != 0 {
+		t.Errorf("%d dead letters left", n)
+	}
+
+	// The whole commands, racing: whichever stores a dead letter's copy
+	// counts it; the other run says another did.
 	for _, cmd := range [][]string{{"dlq", "redrive", "--route", "live"}, {"dlq", "purge", "--yes"}} {
 		s.deadLetter("live", "22222222-2222-4222-8222-222222222222")
 		outs := make(chan string, 2)
