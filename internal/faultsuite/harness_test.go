@@ -135,7 +135,7 @@ type worldConfig struct {
 	// together starts every stage process at once, as a deploy does,
 	// instead of each once the one before is ready, and watches the
 	// stream and bucket creates and updates they send meanwhile
-	// (rig.Pipeline.SetupUnanswered).
+	// (rig.Pipeline.SetupSeen).
 	together bool
 }
 

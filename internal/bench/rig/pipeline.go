@@ -104,7 +104,7 @@ type PipelineConfig struct {
 	// at the same moment.
 	Together bool
 	// WatchSetup watches, from before the stages start until
-	// Pipeline.SetupUnanswered, the requests that create or update a
+	// Pipeline.SetupSeen, the requests that create or update a
 	// stream or bucket and JetStream's answers to them. Not with the
 	// embedded server of "kycflow run", which starts with it.
 	WatchSetup bool
@@ -327,8 +327,18 @@ func startAll(together bool, starts []func() error) error {
 
 // watchSetup starts the watch of PipelineConfig.WatchSetup, if asked.
 func (p *Pipeline) watchSetup(ctx context.Context) (err error) {
-	if p.cfg.WatchSetup {
-		p.setup, err = watchSetup(ctx, p.natsURL)
+	if !p.cfg.WatchSetup {
+		return nil
+	}
+	if p.setup, err = watchSetup(ctx, p.natsURL); err != nil {
+		return err
+	}
+	if p.cluster != nil {
+		p.setup.cluster = p.cluster
+		if p.setup.metaTerm, err = p.cluster.MetaTerm(ctx); err != nil {
+			p.setup.nc.Close()
+			p.setup = nil
+		}
 	}
 	return err
 }

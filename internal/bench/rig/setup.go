@@ -24,6 +24,11 @@ type setupWatch struct {
 	mu       sync.Mutex
 	requests []setupRequest
 	answered map[string]bool
+
+	// cluster, when the pipeline runs one, and its meta group's term
+	// when the watch started.
+	cluster  *Cluster
+	metaTerm uint64
 }
 
 // setupRequest is a create or update request: its subject and the inbox
@@ -76,10 +81,23 @@ func watchSetup(ctx context.Context, url string) (*setupWatch, error) {
 // the server never comes.
 const unansweredGrace = 10 * time.Second
 
-// stop ends the watch and returns the subjects of the requests no answer
-// was seen for, in the order sent, once every request is answered or
-// unansweredGrace has passed.
-func (w *setupWatch) stop(ctx context.Context) ([]string, error) {
+// SetupSeen is what the watch of PipelineConfig.WatchSetup saw while the
+// stages started.
+type SetupSeen struct {
+	// Requests are the subjects of the requests that create or update a
+	// stream or a bucket, in the order sent.
+	Requests []string
+	// Unanswered are those of Requests that JetStream did not answer.
+	Unanswered []string
+	// MetaElections is how much the cluster's meta group term grew
+	// meanwhile (Cluster.MetaTerm): 0 when no meta leader was elected
+	// while the stages started (and with no cluster).
+	MetaElections uint64
+}
+
+// stop ends the watch and returns what it saw, once every request is
+// answered or unansweredGrace has passed.
+func (w *setupWatch) stop(ctx context.Context) (SetupSeen, error) {
 	defer w.nc.Close()
 	deadline := time.Now().Add(unansweredGrace)
 	for {
@@ -88,43 +106,50 @@ func (w *setupWatch) stop(ctx context.Context) ([]string, error) {
 		err := w.nc.FlushWithContext(fctx)
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("rig: %w", err)
+			return SetupSeen{}, fmt.Errorf("rig: %w", err)
 		}
-		un := w.unanswered()
-		if len(un) == 0 || time.Now().After(deadline) {
-			return un, nil
+		seen := w.seen()
+		if len(seen.Unanswered) == 0 || time.Now().After(deadline) {
+			if w.cluster != nil {
+				term, err := w.cluster.MetaTerm(ctx)
+				if err != nil {
+					return SetupSeen{}, err
+				}
+				seen.MetaElections = term - min(term, w.metaTerm)
+			}
+			return seen, nil
 		}
 		select {
 		case <-ctx.Done():
-			return un, nil
+			return seen, nil
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-func (w *setupWatch) unanswered() []string {
+func (w *setupWatch) seen() SetupSeen {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var out []string
+	var seen SetupSeen
 	for _, r := range w.requests {
+		seen.Requests = append(seen.Requests, r.subject)
 		if !w.answered[r.reply] {
-			out = append(out, r.subject)
+			seen.Unanswered = append(seen.Unanswered, r.subject)
 		}
 	}
-	return out
+	return seen
 }
 
-// SetupUnanswered ends the watch of PipelineConfig.WatchSetup and returns
-// the requests that create or update a stream or a bucket which the
-// stages sent since they started and which JetStream did not answer
-// (subjects, in the order sent; it waits a few seconds for answers still
-// missing). A request answered too late for its requester counts as
+// SetupSeen ends the watch of PipelineConfig.WatchSetup and returns the
+// requests that create or update a stream or a bucket which the stages
+// sent since they started, those JetStream did not answer (it waits a few
+// seconds for answers still missing), and the meta leader elections
+// meanwhile. A request answered too late for its requester counts as
 // answered; one never answered made its requester wait for its own
-// timeout, and perhaps the create it raced too. Call it once the stages
-// are up and have done some work.
-func (p *Pipeline) SetupUnanswered(ctx context.Context) ([]string, error) {
+// timeout. Call it once the stages are up and have done some work.
+func (p *Pipeline) SetupSeen(ctx context.Context) (SetupSeen, error) {
 	if p.setup == nil {
-		return nil, errors.New("rig: no setup watch (PipelineConfig.WatchSetup), or it has ended")
+		return SetupSeen{}, errors.New("rig: no setup watch (PipelineConfig.WatchSetup), or it has ended")
 	}
 	w := p.setup
 	p.setup = nil
