@@ -86,6 +86,58 @@ func TestErasedAccountServedAgainIsATombstone(t *testing.T) {
 	}
 }
 
+// TestErasedWhileFetchedIsATombstone: "kycflow erase" marks the execution
+// while Jumio answers the enricher's request for its details (the
+// request went out before the mark; the erasure's purge would come
+// before the result's publish). The registry was read only before the
+// fetch, and the person was published after the erasure. The markers are
+// read once the details are in hand: a tombstone.
+func TestErasedWhileFetchedIsATombstone(t *testing.T) {
+	for _, marks := range []struct {
+		name    string
+		account bool
+	}{{"execution", false}, {"account", true}} {
+		t.Run(marks.name, func(t *testing.T) {
+			h, x := passedExecution(t, 204, time.Time{})
+			reg, err := erasure.Ensure(t.Context(), h.js, erasure.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sim := h.jumio.Handler()
+			var marked atomic.Bool
+			cfg := hostileJumio(t, h, h.config(), func(w http.ResponseWriter, r *http.Request) bool {
+				if !strings.HasSuffix(r.URL.Path, "/workflow-executions/"+x.ID) {
+					return false
+				}
+				if !marked.Swap(true) {
+					var err error
+					if marks.account {
+						err = reg.Mark(r.Context(), "e1", time.Now(), x.AccountID)
+					} else {
+						err = reg.Mark(r.Context(), "e1", time.Now(), "", x.ID)
+					}
+					if err != nil {
+						t.Error(err)
+					}
+				}
+				sim.ServeHTTP(w, r)
+				return true
+			})
+			h.start(cfg, nil)
+			h.publish(h.platformEvent(x, time.Now()), nil)
+			h.settle(1)
+			ms := h.enriched()
+			if len(ms) != 1 {
+				t.Fatalf("%d results, want 1", len(ms))
+			}
+			if r := ms[0].Event.Result; !marked.Load() || r.Timestamps.WipedOut == nil || r.Person != nil || len(ms[0].Event.Raw) != 0 {
+				t.Errorf("erased while its details were fetched (marked %v): published with raw %s (%d bytes), person %v, wipedOut %v; want a tombstone",
+					marked.Load(), ms[0].Event.RawType, len(ms[0].Event.Raw), r.Person != nil, r.Timestamps.WipedOut)
+			}
+		})
+	}
+}
+
 // TestNewExecutionAfterAccountErasureIsEnriched: the account was erased a
 // day ago (with --local-only: Jumio keeps it); the end user verifies again
 // today in the same Platform account. The new execution is a verification

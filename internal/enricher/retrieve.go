@@ -31,47 +31,47 @@ func (e *Enricher) retrieve(ctx context.Context, c *callback, now time.Time) (ev
 // from the callback itself.
 // now is when the message was taken up: 404s are judged against it.
 //
-// A transaction kycflow erased ("kycflow erase") gives a tombstone,
-// without being fetched or mapped: Jumio may still serve its data (an
-// erasure with --local-only, a deletion Jumio acknowledged and has not
-// done yet), and a Netverify callback's fields are personal data
-// themselves. An execution of an erased account that kycflow held
+// A transaction kycflow erased ("kycflow erase") gives a tombstone: the
+// registry's markers are read once the transaction's data is in hand,
+// before anything of it is stored, so that an erasure that marks it while
+// Jumio answers (the fetch began before the mark, the publish would come
+// after the purge) is seen too. Jumio may still serve an erased
+// transaction's data (an erasure with --local-only, a deletion Jumio
+// acknowledged and has not done yet), and a Netverify callback's fields
+// are personal data themselves: none of it is mapped into a result or a
+// dead letter. An execution of an erased account that kycflow held
 // nothing of is fetched: one Jumio made before the erasure is a
 // tombstone, one made since (the end user verified again) a result of its
-// own. A Platform callback whose details Jumio answers 404 is looked up
-// again (erased while it was fetched: the account is gone), a tombstone at
-// once instead of retrying a 404 "not ready yet" for an hour and
-// dead-lettering it. Platform details Jumio wiped out map to a tombstone
-// on their own (mapping.FromPlatform).
+// own. A Platform callback whose details Jumio answers 404 after an
+// erasure is a tombstone at once instead of retrying a 404 "not ready
+// yet" for an hour and dead-lettering it. Platform details Jumio wiped
+// out map to a tombstone on their own (mapping.FromPlatform).
 func (e *Enricher) retrieveDocument(ctx context.Context, c *callback, now time.Time) (events.EnrichedEvent, error) {
-	execution, account, err := e.erasures.ErasedMarkers(ctx, c.ev.AccountID, c.ev.WorkflowExecutionID)
-	if err != nil {
-		// A Netverify callback of an erased scan must not be mapped
-		// meanwhile: retried.
-		return events.EnrichedEvent{}, fmt.Errorf("%w: %w", ErrBroker, err)
+	var (
+		ee      events.EnrichedEvent
+		created time.Time
+		err     error
+	)
+	if c.ev.API == events.APIPlatform {
+		ee, created, err = e.platform(ctx, c, now)
+	} else {
+		ee, err = e.netverify(ctx, c, now)
 	}
-	if !execution.IsZero() {
-		return e.tombstone(ctx, c, execution), nil
+	if err != nil && ctx.Err() != nil {
+		return ee, err // shutting down: taken up again, markers and all
 	}
-	if c.ev.API != events.APIPlatform {
-		return e.netverify(ctx, c, now)
-	}
-	ee, created, err := e.platform(ctx, c, now)
+	execution, account, merr := e.erasures.ErasedMarkers(ctx, c.ev.AccountID, c.ev.WorkflowExecutionID)
 	switch {
+	case merr != nil:
+		// Whatever was fetched is not stored unread: retried.
+		return events.EnrichedEvent{}, fmt.Errorf("%w: %w", ErrBroker, merr)
+	case !execution.IsZero():
+		return e.tombstone(ctx, c, execution), nil
+	case account.IsZero() || c.ev.API != events.APIPlatform:
 	case errors.Is(err, jumio.ErrNotFound):
-		// Erased while it was fetched (the account is gone at Jumio),
-		// or erased with its account before.
-		execution, account, rerr := e.erasures.ErasedMarkers(ctx, c.ev.AccountID, c.ev.WorkflowExecutionID)
-		if rerr != nil {
-			return events.EnrichedEvent{}, fmt.Errorf("%w: %w", ErrBroker, rerr)
-		}
-		if !execution.IsZero() {
-			return e.tombstone(ctx, c, execution), nil
-		}
-		if !account.IsZero() {
-			return e.tombstone(ctx, c, account), nil
-		}
-	case err == nil && !account.IsZero() && (created.IsZero() || !created.After(account)):
+		// Erased with its account (before, or while it was fetched).
+		return e.tombstone(ctx, c, account), nil
+	case err == nil && (created.IsZero() || !created.After(account)):
 		// An execution of the erased account that was there when it
 		// was erased (kycflow held nothing of it then). One made since
 		// (the same end user verified again) is a verification of its
