@@ -50,6 +50,11 @@ record of them in kycflow:
   batches that asked for them. While a batch that holds them is still
   being sent, the erasure is refused: run it once the batch is done).
 
+A result a stage was storing as the erasure began (its data read before
+the erasure was marked) is stored within the stage's publish timeout
+(KYCFLOW_NATS_PUBLISH_TIMEOUT, 5s by default): the erasure waits --settle
+after its purges and purges once more, and counts what it removes then.
+
 It shows what it will delete and asks first (--yes skips the question).
 Each erasure is recorded (kycflow_erasures) before anything is deleted:
 when a step fails part way, kycflow's copies are kept, and running the same
@@ -78,11 +83,18 @@ copies: erase them there.`,
 			fs.Bool("audit", false, "list the audit records of erasures (and the erasures not completed)")
 			fs.String("since", "", "--audit: only records since this time or duration ago")
 			fs.Bool("json", false, "--audit: print the records as JSON")
+			fs.Duration("settle", eraseSettle, "time to wait before purging once more what stages in flight stored (0: purge once)")
 		},
 		Check: checkErase,
 		Run:   runErase,
 	})
 }
+
+// eraseSettle is --settle's default: twice the stages' default publish
+// timeout (broker.Config.PublishTimeout), the longest a stage that read a
+// transaction's data before its erasure was marked takes to store what
+// it made of it.
+var eraseSettle = 10 * time.Second
 
 // eraseRequest is an erase command line, read.
 type eraseRequest struct {
@@ -123,6 +135,9 @@ func readErase(fs *flag.FlagSet, args []string) (eraseRequest, error) {
 }
 
 func checkErase(fs *flag.FlagSet, args []string) error {
+	if getFlag(fs, "settle").(time.Duration) < 0 {
+		return usageError("--settle %s: want a duration of 0 or more", strFlag(fs, "settle"))
+	}
 	_, err := readErase(fs, args)
 	return err
 }
@@ -161,6 +176,7 @@ func runErase(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 		return fmt.Errorf("erase: %w", err)
 	}
 	run.client, run.jumioTarget, run.out = client, jumioTarget, env.Stdout
+	run.settle = getFlag(fs, "settle").(time.Duration)
 	if run.nothing() && !req.localOnly {
 		fmt.Fprintf(env.Stdout, "nothing stored for %s in kycflow, and nothing to delete at Jumio\n", req.target)
 		return nil
@@ -232,6 +248,8 @@ func eraseClient(env Env, fs *flag.FlagSet) (*jumio.Client, string, error) {
 type purge struct {
 	stream, filter string
 	count          uint64
+	// at is when it was last purged.
+	at time.Time
 }
 
 // eraseRun is one run of one erasure: its record (the plan of Jumio
@@ -245,6 +263,8 @@ type eraseRun struct {
 	jumioTarget string
 	out         io.Writer
 	started     time.Time
+	// settle is how long it waits before it purges once more (--settle).
+	settle time.Duration
 	// resuming: an earlier run of the same erasure did not complete.
 	resuming bool
 }
@@ -835,10 +855,37 @@ func (r *eraseRun) locally(ctx context.Context, js jetstream.JetStream, reg *era
 		r.rec.Local = append(r.rec.Local, erasure.LocalStep{Stream: "KV_" + migration.Bucket, Filter: "$KV." + migration.Bucket + "." + migration.BatchKey(tr.batch),
 			Removed: uint64(n), Done: true, At: time.Now().UTC()})
 	}
+	if err := r.purgeAll(ctx, js, false); err != nil {
+		return err
+	}
+	if r.settle > 0 {
+		fmt.Fprintf(r.out, "waiting %s for results stages were storing as the erasure began\n", r.settle)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(r.settle):
+		}
+		if err := r.purgeAll(ctx, js, true); err != nil {
+			return err
+		}
+	}
+	for _, p := range r.purges {
+		r.rec.Local = append(r.rec.Local, erasure.LocalStep{Stream: p.stream, Filter: p.filter, Removed: p.count, Done: true, At: p.at})
+	}
+	if r.total() > 0 {
+		fmt.Fprintf(r.out, "removed from kycflow:\n")
+		printPurges(r.out, r.purges, "removed")
+	}
+	return nil
+}
+
+// purgeAll purges every filter of the plan, counting what each removes;
+// again, it adds to the counts and says what it removed.
+func (r *eraseRun) purgeAll(ctx context.Context, js jetstream.JetStream, again bool) error {
 	for i := range r.purges {
 		p := &r.purges[i]
 		n, _, err := countSubjects(ctx, js, p.stream, p.filter)
-		if err == nil {
+		if err == nil && (n > 0 || !again) {
 			cctx, cancel := ctxCall(ctx)
 			var st jetstream.Stream
 			if st, err = js.Stream(cctx, p.stream); err == nil {
@@ -852,12 +899,13 @@ func (r *eraseRun) locally(ctx context.Context, js jetstream.JetStream, reg *era
 		if err != nil {
 			return fmt.Errorf("purge %s %s: %w", p.stream, p.filter, err)
 		}
-		p.count = n
-		r.rec.Local = append(r.rec.Local, erasure.LocalStep{Stream: p.stream, Filter: p.filter, Removed: n, Done: true, At: time.Now().UTC()})
-	}
-	if r.total() > 0 {
-		fmt.Fprintf(r.out, "removed from kycflow:\n")
-		printPurges(r.out, r.purges, "removed")
+		if again && n > 0 {
+			fmt.Fprintf(r.out, "stored while the erasure began, removed: %s %s in %s\n", count(int(n), "message"), p.filter, p.stream)
+			p.count += n
+		} else if !again {
+			p.count = n
+		}
+		p.at = time.Now().UTC()
 	}
 	return nil
 }

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/internal/erasure"
@@ -196,5 +199,68 @@ func TestEraseLocalOnlyNeedsJumiosSpelling(t *testing.T) {
 	out := s.kycflow(2, "erase", "--execution", strings.ToUpper("5b6c7d8e-1111-4222-8333-944455556666"), "--local-only", "--yes")
 	if !strings.Contains(out, "lower case") {
 		t.Errorf("erase of an upper-case id kycflow holds nothing of:\n%s", out)
+	}
+}
+
+// syncBuffer is a buffer a command writes to while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestEraseRemovesWhatWasStoredAsItBegan: a stage that read the scan's
+// data before the erasure was marked stores its result after the
+// erasure's purge (a publish in flight, the notifier's copy to
+// JUMIO_RESULTS). The erasure reported completion with that copy kept;
+// it waits --settle and purges once more, and says what it removed then.
+func TestEraseRemovesWhatWasStoredAsItBegan(t *testing.T) {
+	_, p, scan := scanPipeline(t)
+	p.sendNetverify([]string{scan.Reference})
+	p.eventually("the result delivered", func() bool { return len(auditPII(t, p, scan.Reference, scanPII(scan)...)) > 0 })
+	var late []*jetstream.RawStreamMsg
+	for _, m := range brokertest.Messages(t, p.js, events.StreamResults) {
+		if strings.Contains(m.Subject, scan.Reference) {
+			late = append(late, m)
+		}
+	}
+	if len(late) == 0 {
+		t.Fatal("no result of the scan in JUMIO_RESULTS")
+	}
+
+	var out syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- Main(t.Context(), []string{"erase", "--execution", scan.Reference, "--local-only", "--yes", "--settle", "2s"},
+			func(k string) string { return p.vars[k] }, nil, &out, &out)
+	}()
+	p.eventually("the erasure's purge", func() bool { return strings.Contains(out.String(), "waiting 2s") })
+	for _, m := range late {
+		// The copy the notifier stores after the purge (its message id
+		// is its own: a new message, not a duplicate).
+		if _, err := p.js.Publish(t.Context(), m.Subject, m.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := <-code; c != 0 {
+		t.Fatalf("erase: exit %d:\n%s", c, out.String())
+	}
+	t.Logf("erase:\n%s", out.String())
+	if !strings.Contains(out.String(), "stored while the erasure began, removed") {
+		t.Errorf("erase does not say what it removed after it settled:\n%s", out.String())
+	}
+	if left := auditPII(t, p, scan.Reference, scanPII(scan)...); len(left) > 0 {
+		t.Errorf("after a completed erase, kycflow still holds the subject's personal data:\n  %s\nerase:\n%s", strings.Join(left, "\n  "), out.String())
 	}
 }
