@@ -77,7 +77,7 @@ func TestExpiredCallbackPassedDetailsNoVerdict(t *testing.T) {
 // details (an erasure with --local-only, a deletion Jumio acknowledged and
 // has not done yet). The enricher looked at the registry only on a 404 and
 // published the person again. A callback of an erased account or
-// execution is a tombstone, without a fetch.
+// execution is a tombstone, whatever Jumio answers.
 func TestErasedAccountServedAgainIsATombstone(t *testing.T) {
 	m := afterAccountErasure(t, time.Time{}, time.Now())
 	if r := m.Event.Result; r.Timestamps.WipedOut == nil || r.Person != nil || len(m.Event.Raw) != 0 {

@@ -212,6 +212,11 @@ func TestTombstones(t *testing.T) {
 	if n := h.counter(enricher.MetricTombstones); n != 2 {
 		t.Errorf("%d tombstones made from the registry, want 2", n)
 	}
+	// The erased scan's callback (its form is personal data) is not held
+	// for a fetch: a tombstone before Jumio is asked.
+	if n := h.jumio.Requests(jumio.EndpointNetverifyData) + h.jumio.Requests(jumio.EndpointNetverifyScan); n != 0 {
+		t.Errorf("%d Netverify retrieval requests for the erased scan, want none", n)
+	}
 	// The stored callbacks of the erased transactions are gone; the
 	// wiped one's (Jumio's own tombstone) stays.
 	h.eventually("the erased transactions' callbacks deleted", func() bool { return h.streamCount(events.StreamCallbacks) == 1 })

@@ -32,14 +32,14 @@ func (e *Enricher) retrieve(ctx context.Context, c *callback, now time.Time) (ev
 // now is when the message was taken up: 404s are judged against it.
 //
 // A transaction kycflow erased ("kycflow erase") gives a tombstone: the
-// registry's markers are read once the transaction's data is in hand,
-// before anything of it is stored, so that an erasure that marks it while
-// Jumio answers (the fetch began before the mark, the publish would come
-// after the purge) is seen too. Jumio may still serve an erased
-// transaction's data (an erasure with --local-only, a deletion Jumio
-// acknowledged and has not done yet), and a Netverify callback's fields
-// are personal data themselves: none of it is mapped into a result or a
-// dead letter. An execution of an erased account that kycflow held
+// registry's markers are read once Jumio has answered, before anything of
+// it is stored, so that an erasure that marks it while Jumio answers (the
+// fetch began before the mark, the publish would come after the purge)
+// is seen too; a Netverify callback, whose fields are personal data
+// themselves, is looked up before it is fetched or mapped as well. Jumio
+// may still serve an erased transaction's data (an erasure with
+// --local-only, a deletion Jumio acknowledged and has not done yet): none
+// of it is stored in a result or a dead letter. An execution of an erased account that kycflow held
 // nothing of is fetched: one Jumio made before the erasure is a
 // tombstone, one made since (the end user verified again) a result of its
 // own. A Platform callback whose details Jumio answers 404 after an
@@ -55,6 +55,16 @@ func (e *Enricher) retrieveDocument(ctx context.Context, c *callback, now time.T
 	if c.ev.API == events.APIPlatform {
 		ee, created, err = e.platform(ctx, c, now)
 	} else {
+		// The stored form is personal data itself: an erased scan's
+		// callback is not held through a Jumio outage or a queue, nor
+		// mapped, before it becomes a tombstone.
+		execution, _, merr := e.erasures.ErasedMarkers(ctx, "", c.ev.WorkflowExecutionID)
+		if merr != nil {
+			return events.EnrichedEvent{}, fmt.Errorf("%w: %w", ErrBroker, merr)
+		}
+		if !execution.IsZero() {
+			return e.tombstone(ctx, c, execution), nil
+		}
 		ee, err = e.netverify(ctx, c, now)
 	}
 	if err != nil && ctx.Err() != nil {
@@ -62,6 +72,10 @@ func (e *Enricher) retrieveDocument(ctx context.Context, c *callback, now time.T
 	}
 	execution, account, merr := e.erasures.ErasedMarkers(ctx, c.ev.AccountID, c.ev.WorkflowExecutionID)
 	switch {
+	case merr != nil && err != nil:
+		// Retried as the fetch's failure says (its class, a 429's
+		// Retry-After); the markers are read again then.
+		return events.EnrichedEvent{}, err
 	case merr != nil:
 		// Whatever was fetched is not stored unread: retried.
 		return events.EnrichedEvent{}, fmt.Errorf("%w: %w", ErrBroker, merr)
