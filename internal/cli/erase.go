@@ -51,14 +51,16 @@ record of them in kycflow:
   being sent, the erasure is refused: run it once the batch is done).
 
 A result a stage was storing as the erasure began (its data read before
-the erasure was marked) is stored within the stage's publish timeout
+the erasure was marked) comes within a few publish timeouts
 (KYCFLOW_NATS_PUBLISH_TIMEOUT, 5s by default): the erasure waits --settle
-after its purges and purges once more, and counts what it removes then.
+after its purges, purges the messages and records of the erased
+executions once more, and counts what it removes then. A new execution of
+an erased account called back meanwhile is a verification of its own.
 
 It shows what it will delete and asks first (--yes skips the question).
 Each erasure is recorded (kycflow_erasures) before anything is deleted:
-when a step fails part way, kycflow's copies are kept, and running the same
-command again completes it; a callback that reaches an erased transaction
+when a deletion at Jumio fails, kycflow's copies are kept, and running the
+same command again completes it; a callback that reaches an erased transaction
 later becomes a tombstone result. Every run writes an audit record (ids,
 times, what was deleted where, the outcome; no personal data) to
 KYCFLOW_AUDIT, listed by --audit.
@@ -90,11 +92,13 @@ copies: erase them there.`,
 	})
 }
 
-// eraseSettle is --settle's default: twice the stages' default publish
-// timeout (broker.Config.PublishTimeout), the longest a stage that read a
-// transaction's data before its erasure was marked takes to store what
-// it made of it.
-var eraseSettle = 10 * time.Second
+// eraseSettle is --settle's default: six of the stages' default publish
+// timeouts (broker.Config.PublishTimeout). A stage that read a
+// transaction's data before its erasure was marked stores what it made of
+// it within that: the enricher's result after up to four publishes in
+// order (orderTries), then the notifier's copy to JUMIO_RESULTS and its
+// delivery record.
+var eraseSettle = 30 * time.Second
 
 // eraseRequest is an erase command line, read.
 type eraseRequest struct {
@@ -248,8 +252,6 @@ func eraseClient(env Env, fs *flag.FlagSet) (*jumio.Client, string, error) {
 type purge struct {
 	stream, filter string
 	count          uint64
-	// at is when it was last purged.
-	at time.Time
 }
 
 // eraseRun is one run of one erasure: its record (the plan of Jumio
@@ -855,57 +857,95 @@ func (r *eraseRun) locally(ctx context.Context, js jetstream.JetStream, reg *era
 		r.rec.Local = append(r.rec.Local, erasure.LocalStep{Stream: "KV_" + migration.Bucket, Filter: "$KV." + migration.Bucket + "." + migration.BatchKey(tr.batch),
 			Removed: uint64(n), Done: true, At: time.Now().UTC()})
 	}
-	if err := r.purgeAll(ctx, js, false); err != nil {
-		return err
-	}
-	if r.settle > 0 {
-		fmt.Fprintf(r.out, "waiting %s for results stages were storing as the erasure began\n", r.settle)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(r.settle):
-		}
-		if err := r.purgeAll(ctx, js, true); err != nil {
+	found := map[string]bool{}
+	for i := range r.purges {
+		p := &r.purges[i]
+		n, subjects, err := r.purgeOne(ctx, js, p.stream, p.filter)
+		if err != nil {
 			return err
 		}
-	}
-	for _, p := range r.purges {
-		r.rec.Local = append(r.rec.Local, erasure.LocalStep{Stream: p.stream, Filter: p.filter, Removed: p.count, Done: true, At: p.at})
+		p.count = n
+		r.rec.Local = append(r.rec.Local, erasure.LocalStep{Stream: p.stream, Filter: p.filter, Removed: n, Done: true, At: time.Now().UTC()})
+		if !strings.HasPrefix(p.stream, "KV_") {
+			for subj := range subjects {
+				if x, _, ok := subjectIDs(subj); ok {
+					found[x] = true
+				}
+			}
+		}
 	}
 	if r.total() > 0 {
 		fmt.Fprintf(r.out, "removed from kycflow:\n")
 		printPurges(r.out, r.purges, "removed")
 	}
-	return nil
+	return r.settleAndPurge(ctx, js, found)
 }
 
-// purgeAll purges every filter of the plan, counting what each removes;
-// again, it adds to the counts and says what it removed.
-func (r *eraseRun) purgeAll(ctx context.Context, js jetstream.JetStream, again bool) error {
-	for i := range r.purges {
-		p := &r.purges[i]
-		n, _, err := countSubjects(ctx, js, p.stream, p.filter)
-		if err == nil && (n > 0 || !again) {
-			cctx, cancel := ctxCall(ctx)
-			var st jetstream.Stream
-			if st, err = js.Stream(cctx, p.stream); err == nil {
-				err = st.Purge(cctx, jetstream.WithPurgeSubject(p.filter))
+// purgeOne purges filter of stream and returns what it removed, by
+// subject (counted just before).
+func (r *eraseRun) purgeOne(ctx context.Context, js jetstream.JetStream, stream, filter string) (uint64, map[string]uint64, error) {
+	n, subjects, err := countSubjects(ctx, js, stream, filter)
+	if err == nil {
+		cctx, cancel := ctxCall(ctx)
+		var st jetstream.Stream
+		if st, err = js.Stream(cctx, stream); err == nil {
+			err = st.Purge(cctx, jetstream.WithPurgeSubject(filter))
+		}
+		cancel()
+	}
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return 0, nil, nil // a bucket no stage made yet holds nothing
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("purge %s %s: %w", stream, filter, err)
+	}
+	return n, subjects, nil
+}
+
+// settleAndPurge waits r.settle, then purges once more what a stage that
+// read the data before the markers were written stored since (the
+// enricher's publish in flight, retried in order; the notifier's copy to
+// JUMIO_RESULTS and its record): every message and record of the
+// executions the erasure covers, planned or found by the purge. A new
+// execution of an erased account that Jumio calls back meanwhile (the end
+// user verifying again) is a verification of its own and is left alone.
+// What it removes is added to the record as steps of their own.
+func (r *eraseRun) settleAndPurge(ctx context.Context, js jetstream.JetStream, found map[string]bool) error {
+	if r.settle <= 0 {
+		return nil
+	}
+	for _, x := range r.rec.Executions {
+		found[x] = true
+	}
+	filters := map[string][]string{}
+	for _, x := range slices.Sorted(maps.Keys(found)) {
+		t := erasure.Target{Execution: x}
+		for st, fs := range streamFilters(t) {
+			filters[st] = append(filters[st], fs...)
+		}
+		for st, fs := range bucketFilters(t, map[string][]string{x: {""}}) {
+			filters[st] = append(filters[st], fs...)
+		}
+	}
+	fmt.Fprintf(r.out, "waiting %s for results stages were storing as the erasure began\n", r.settle)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(r.settle):
+	}
+	for _, st := range slices.Sorted(maps.Keys(filters)) {
+		for _, f := range slices.Compact(slices.Sorted(slices.Values(filters[st]))) {
+			n, _, err := r.purgeOne(ctx, js, st, f)
+			if err != nil {
+				return err
 			}
-			cancel()
-			if errors.Is(err, jetstream.ErrStreamNotFound) {
-				err = nil // a bucket no stage made yet holds nothing
+			if n == 0 {
+				continue
 			}
+			fmt.Fprintf(r.out, "stored as the erasure began, removed since: %s %s in %s\n", count(int(n), "message"), f, st)
+			r.purges = append(r.purges, purge{stream: st, filter: f, count: n})
+			r.rec.Local = append(r.rec.Local, erasure.LocalStep{Stream: st, Filter: f, Removed: n, Done: true, At: time.Now().UTC()})
 		}
-		if err != nil {
-			return fmt.Errorf("purge %s %s: %w", p.stream, p.filter, err)
-		}
-		if again && n > 0 {
-			fmt.Fprintf(r.out, "stored while the erasure began, removed: %s %s in %s\n", count(int(n), "message"), p.filter, p.stream)
-			p.count += n
-		} else if !again {
-			p.count = n
-		}
-		p.at = time.Now().UTC()
 	}
 	return nil
 }
@@ -935,7 +975,10 @@ func (r *eraseRun) finish(ctx context.Context, js jetstream.JetStream, reg *eras
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("erase: %s; its record or audit record was not stored: %w", outcome, errors.Join(cause, err))
 	}
-	if cause != nil {
+	switch {
+	case cause != nil && len(r.rec.Local) > 0:
+		return fmt.Errorf("erase: %w; run the same command again to complete the erasure %s", cause, r.rec.ID)
+	case cause != nil:
 		return fmt.Errorf("erase: %w; kycflow's copies are kept until Jumio's part is done: run the same command again to complete the erasure %s", cause, r.rec.ID)
 	}
 	fmt.Fprintf(r.out, "erased %s: %d messages and records removed from kycflow", r.rec.Target, r.total())

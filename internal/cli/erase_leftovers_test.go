@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -224,7 +225,9 @@ func (s *syncBuffer) String() string {
 // data before the erasure was marked stores its result after the
 // erasure's purge (a publish in flight, the notifier's copy to
 // JUMIO_RESULTS). The erasure reported completion with that copy kept;
-// it waits --settle and purges once more, and says what it removed then.
+// it waits --settle and purges the erased executions once more, says what
+// it removed then, and its audit record counts it. Stopped during the
+// wait, its audit record keeps what the first purge removed.
 func TestEraseRemovesWhatWasStoredAsItBegan(t *testing.T) {
 	_, p, scan := scanPipeline(t)
 	p.sendNetverify([]string{scan.Reference})
@@ -238,29 +241,131 @@ func TestEraseRemovesWhatWasStoredAsItBegan(t *testing.T) {
 	if len(late) == 0 {
 		t.Fatal("no result of the scan in JUMIO_RESULTS")
 	}
-
-	var out syncBuffer
-	code := make(chan int, 1)
-	go func() {
-		code <- Main(t.Context(), []string{"erase", "--execution", scan.Reference, "--local-only", "--yes", "--settle", "2s"},
-			func(k string) string { return p.vars[k] }, nil, &out, &out)
-	}()
-	p.eventually("the erasure's purge", func() bool { return strings.Contains(out.String(), "waiting 2s") })
-	for _, m := range late {
-		// The copy the notifier stores after the purge (its message id
-		// is its own: a new message, not a duplicate).
-		if _, err := p.js.Publish(t.Context(), m.Subject, m.Data); err != nil {
-			t.Fatal(err)
+	storeLate := func() {
+		for _, m := range late {
+			// The copy the notifier stores after the purge (its message
+			// id is its own: a new message, not a duplicate).
+			if _, err := p.js.Publish(t.Context(), m.Subject, m.Data); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	erase := func(ctx context.Context, out *syncBuffer) <-chan int {
+		code := make(chan int, 1)
+		go func() {
+			code <- Main(ctx, []string{"erase", "--execution", scan.Reference, "--local-only", "--yes", "--settle", "2s"},
+				func(k string) string { return p.vars[k] }, nil, out, out)
+		}()
+		p.eventually("the erasure's purge", func() bool { return strings.Contains(out.String(), "waiting 2s") })
+		return code
+	}
+	removed := func() (n uint64) {
+		var a struct {
+			Audit []erasure.Audit `json:"audit"`
+		}
+		if err := json.Unmarshal([]byte(p.kycflow(t.Context(), 0, "erase", "--audit", "--json")), &a); err != nil || len(a.Audit) == 0 {
+			t.Fatalf("audit records: %v", err)
+		}
+		for _, st := range a.Audit[len(a.Audit)-1].Local {
+			n += st.Removed
+		}
+		return n
+	}
+
+	// Stopped while it waits: the record keeps the first purge's counts.
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(t.Context())
+	code := erase(ctx, &out)
+	cancel()
+	if c := <-code; c == 0 {
+		t.Fatalf("erase stopped while it waited: exit 0:\n%s", out.String())
+	}
+	first := removed()
+	if first == 0 {
+		t.Errorf("erase stopped after its purge: its audit record counts nothing removed:\n%s", out.String())
+	}
+
+	// Again, with the late copy stored while it waits.
+	storeLate() // stored after the first run's purge
+	out = syncBuffer{}
+	code = erase(t.Context(), &out)
+	storeLate()
 	if c := <-code; c != 0 {
 		t.Fatalf("erase: exit %d:\n%s", c, out.String())
 	}
 	t.Logf("erase:\n%s", out.String())
-	if !strings.Contains(out.String(), "stored while the erasure began, removed") {
+	if !strings.Contains(out.String(), "stored as the erasure began, removed since") {
 		t.Errorf("erase does not say what it removed after it settled:\n%s", out.String())
+	}
+	if n := removed(); n != uint64(2*len(late)) {
+		t.Errorf("the completed run's audit record counts %d removed, want %d (the copy stored before it began and the one stored as it waited)", n, 2*len(late))
 	}
 	if left := auditPII(t, p, scan.Reference, scanPII(scan)...); len(left) > 0 {
 		t.Errorf("after a completed erase, kycflow still holds the subject's personal data:\n  %s\nerase:\n%s", strings.Join(left, "\n  "), out.String())
+	}
+}
+
+// TestEraseLeavesANewExecutionCalledBackAsItSettles: an account is erased
+// (--local-only) and, while the erasure waits to purge once more, the end
+// user verifies again in the same account. The new execution is a
+// verification of its own: its callback and its result stay, where a
+// purge of the whole account again would have taken them (ingest had
+// answered 200; Jumio would never send it again).
+func TestEraseLeavesANewExecutionCalledBackAsItSettles(t *testing.T) {
+	sim := jumiotest.NewServer(jumiotest.Config{Scenario: jumiotest.Scenario{Seed: 43, Executions: 1, Mix: jumiotest.Mix{Passed: 1}}})
+	t.Cleanup(sim.Close)
+	p := startPipeline(t, sim)
+	x := sim.Executions()[0]
+	post := func(e jumiotest.Execution) {
+		t.Helper()
+		resp, err := http.Post(p.ingest+"/callbacks/platform", "application/json", bytes.NewReader(sim.PlatformCallback(e, time.Now().UTC(), e.UserReference)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("callback of %s: status %d", e.ID, resp.StatusCode)
+		}
+	}
+	post(x)
+	p.eventually("the first result delivered", func() bool { return p.holds(x.ID) && len(p.results()) == 1 })
+
+	var out syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- Main(t.Context(), []string{"erase", "--account", x.AccountID, "--local-only", "--yes", "--settle", "3s"},
+			func(k string) string { return p.vars[k] }, nil, &out, &out)
+	}()
+	p.eventually("the erasure's purge", func() bool { return strings.Contains(out.String(), "waiting 3s") })
+	gen, _ := jumiotest.Generate(jumiotest.Scenario{Seed: 44, Executions: 1, Mix: jumiotest.Mix{Passed: 1}, Start: time.Now()})
+	y := gen[0]
+	y.Details = bytes.ReplaceAll(y.Details, []byte(y.AccountID), []byte(x.AccountID))
+	y.AccountID = x.AccountID
+	if err := sim.AddExecution(y); err != nil {
+		t.Fatal(err)
+	}
+	post(y)
+	p.eventually("the new execution's result delivered", func() bool {
+		for _, r := range p.results() {
+			if r.IDs.WorkflowExecutionID == y.ID {
+				return true
+			}
+		}
+		return false
+	})
+	if c := <-code; c != 0 {
+		t.Fatalf("erase: exit %d:\n%s", c, out.String())
+	}
+	t.Logf("erase:\n%s", out.String())
+	for _, st := range []string{events.StreamCallbacks, events.StreamEnriched, events.StreamResults} {
+		n := 0
+		for _, m := range brokertest.Messages(t, p.js, st) {
+			if strings.HasSuffix(m.Subject, "."+y.ID) {
+				n++
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s holds nothing of the execution called back as the erasure settled", st)
+		}
 	}
 }
