@@ -354,7 +354,7 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 	if err != nil {
 		return fmt.Errorf("dlq: %w", err)
 	}
-	done, others := 0, 0
+	done, others, finished := 0, 0, 0
 	for _, d := range dls {
 		if d.OriginalSubject == "" {
 			return fmt.Errorf("dlq: dead letter %d has no %s header; %d of %d re-driven", d.Seq, events.HeaderOriginalSubject, done, len(dls))
@@ -374,25 +374,33 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 		if err != nil {
 			return fmt.Errorf("dlq: re-drive dead letter %d: %w; %d of %d re-driven", d.Seq, err, done, len(dls))
 		}
-		if dup {
-			// Another redrive stored the same copy first (its message id
-			// is the dead letter's): the redrive is that run's, whichever
-			// of the two deleted the dead letter. A copy this run stored
-			// is its own redrive, whoever deleted the dead letter (a
-			// purge beside it).
+		switch {
+		case dup && !deleted:
+			// Another redrive stored the same copy (its message id is
+			// the dead letter's) and deleted the dead letter: its own.
 			others++
-			if deleted {
-				fmt.Fprintf(env.Stdout, "dead letter %d was re-driven by another run meanwhile; deleted here\n", d.Seq)
-			} else {
-				fmt.Fprintf(env.Stdout, "dead letter %d was re-driven by another run meanwhile\n", d.Seq)
-			}
+			fmt.Fprintf(env.Stdout, "dead letter %d was re-driven by another run meanwhile\n", d.Seq)
+			continue
+		case dup:
+			// Its copy was stored already, by a run beside this one or
+			// by an earlier one that stopped before it deleted the dead
+			// letter; this run finished it. Counted apart, so that two
+			// runs at once never both count it re-driven.
+			finished++
+			fmt.Fprintf(env.Stdout, "dead letter %d: its copy was stored already (by another run, or an earlier one that stopped); deleted\n", d.Seq)
 			continue
 		}
+		// A copy this run stored is its own redrive, whoever deleted the
+		// dead letter (a purge beside it).
 		done++
 		fmt.Fprintf(env.Stdout, "re-drove dead letter %d to %s\n", d.Seq, d.OriginalSubject)
 	}
 	if !dryRun {
-		fmt.Fprintf(env.Stdout, "%s re-driven%s\n", count(done, "dead letter"), byOthers(others, "re-driven"))
+		note := byOthers(others, "re-driven")
+		if finished > 0 {
+			note += fmt.Sprintf(", %d stored already and deleted", finished)
+		}
+		fmt.Fprintf(env.Stdout, "%s re-driven%s\n", count(done, "dead letter"), note)
 	}
 	return nil
 }

@@ -459,8 +459,9 @@ func TestDeadLetterRemovedByAnotherRun(t *testing.T) {
 		t.Fatalf("second delete: got %v, %v; want not deleted, no error", deleted, err)
 	}
 
-	// Another run stored the copy and has not deleted the dead letter
-	// yet: this run deletes it but the redrive is the other's.
+	// Another run (beside this one, or one that stopped) stored the copy
+	// and did not delete the dead letter: this run deletes it and says
+	// the copy was stored already, not counting it as its own.
 	s.deadLetter("live", "33333333-3333-4333-8333-333333333333")
 	dls, err := dlqSelection{scan: scan{stream: events.StreamDLQ}}.find(t.Context(), s.js)
 	if err != nil || len(dls) != 1 {
@@ -473,7 +474,7 @@ func TestDeadLetterRemovedByAnotherRun(t *testing.T) {
 	if code := Main(t.Context(), []string{"dlq", "redrive", "--route", "live"}, s.env, nil, &o, &e); code != 0 {
 		t.Fatalf("dlq redrive: exit %d: %s", code, e.String())
 	}
-	if !strings.Contains(o.String(), "0 dead letters re-driven, 1 re-driven by another run meanwhile") {
+	if !strings.Contains(o.String(), "0 dead letters re-driven, 1 stored already and deleted") {
 		t.Errorf("dlq redrive after another run stored the copy:\n%s", o.String())
 	}
 	if n := s.deadLetters(); n != 0 {
