@@ -126,9 +126,9 @@ func TestRecordCheck(t *testing.T) {
 	}
 	var f record
 	for i := range maxFailures + 3 {
-		f.setFailed(string(rune('a'+i)), 1)
+		f.setFailed(attempt{id: string(rune('a' + i))}, 1)
 	}
-	f.setFailed("b", 0)
+	f.setFailed(attempt{id: "b"}, 0)
 	if n := len(f.Failures); n != maxFailures || f.failed("b") != 0 || f.failed(string(rune('a'+maxFailures+2))) != 1 {
 		t.Errorf("failure counts: %+v", f.Failures)
 	}

@@ -139,10 +139,15 @@ type delivered struct {
 	DeadLettered bool `json:"deadLettered,omitempty"`
 }
 
-// failures are the failed sink calls of one delivery id.
+// failures are the failed sink calls of one delivery id, and the result
+// it carries (Hash, Replay): a repeat of that result (Jumio's callback
+// sent again, with an event id of its own) that comes while the delivery
+// waits for its retry goes out under the same id (record.pendingID).
 type failures struct {
-	ID string `json:"id"`
-	N  int    `json:"n"`
+	ID     string `json:"id"`
+	N      int    `json:"n"`
+	Hash   string `json:"hash,omitempty"`
+	Replay string `json:"replay,omitempty"`
 }
 
 const (
@@ -265,6 +270,20 @@ func (rec record) deadLetteredID(hash string) string {
 	return ""
 }
 
+// pendingID is the id of the newest delivery of the result with hash
+// (within replay) whose sink calls failed and which is not finished, or
+// "" when there is none. The receiver may have processed one of those
+// calls (answered too late, a reset): a repeat goes out under the same
+// webhook-id, which it de-duplicates by.
+func (rec record) pendingID(hash, replay string) string {
+	for _, f := range slices.Backward(rec.Failures) {
+		if f.Hash == hash && f.Replay == replay {
+			return f.ID
+		}
+	}
+	return ""
+}
+
 // failed returns how many sink calls of delivery id failed.
 func (rec record) failed(id string) int {
 	for _, f := range rec.Failures {
@@ -275,11 +294,11 @@ func (rec record) failed(id string) int {
 	return 0
 }
 
-// setFailed sets the failure count of id; 0 removes it.
-func (rec *record) setFailed(id string, n int) {
-	rec.Failures = slices.DeleteFunc(slices.Clone(rec.Failures), func(f failures) bool { return f.ID == id })
+// setFailed sets the failure count of a's delivery; 0 removes it.
+func (rec *record) setFailed(a attempt, n int) {
+	rec.Failures = slices.DeleteFunc(slices.Clone(rec.Failures), func(f failures) bool { return f.ID == a.id })
 	if n > 0 {
-		rec.Failures = append(rec.Failures, failures{ID: id, N: n})
+		rec.Failures = append(rec.Failures, failures{ID: a.id, N: n, Hash: a.hash, Replay: a.replay})
 		if len(rec.Failures) > maxFailures {
 			rec.Failures = rec.Failures[len(rec.Failures)-maxFailures:]
 		}
@@ -338,6 +357,8 @@ type attempt struct {
 	key string
 	rev uint64
 	id  string
+	// hash and replay are the result's (want.hash, want.replay).
+	hash, replay string
 	// prev is the record as it was before the claim.
 	prev record
 }
@@ -381,7 +402,7 @@ func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attemp
 	}
 	switch rev, err := l.kv.Update(ctx, key, b, 0); {
 	case err == nil:
-		return deliver, attempt{key: key, rev: rev, id: w.id}, 0, nil
+		return deliver, attempt{key: key, rev: rev, id: w.id, hash: w.hash, replay: w.replay}, 0, nil
 	case !conflict(err):
 		return 0, attempt{}, 0, fmt.Errorf("notifier: delivery record: %w", err)
 	}
@@ -420,6 +441,9 @@ func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attemp
 			// processed one of them; it de-duplicates by webhook-id).
 			id = cmp.Or(rec.deadLetteredID(w.hash), id)
 		}
+		// A repeat of a delivery that failed and waits for its retry
+		// is that delivery.
+		id = cmp.Or(rec.pendingID(w.hash, w.replay), id)
 		prev := rec
 		prev.Claim = nil
 		next := prev
@@ -431,7 +455,7 @@ func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attemp
 		if err != nil {
 			return 0, attempt{}, 0, err
 		}
-		return deliver, attempt{key: key, rev: newRev, id: id, prev: prev}, 0, nil
+		return deliver, attempt{key: key, rev: newRev, id: id, hash: w.hash, replay: w.replay, prev: prev}, 0, nil
 	}
 	return busy, attempt{}, busyPoll, nil
 }
@@ -440,7 +464,7 @@ func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attemp
 func (l *ledger) done(ctx context.Context, a attempt, d delivered) error {
 	return l.settle(ctx, a, func(rec *record) {
 		rec.Delivered = with(rec.Delivered, d)
-		rec.setFailed(a.id, 0)
+		rec.setFailed(a, 0)
 	})
 }
 
@@ -449,7 +473,7 @@ func (l *ledger) done(ctx context.Context, a attempt, d delivered) error {
 func (l *ledger) release(ctx context.Context, a attempt, failed bool) error {
 	return l.settle(ctx, a, func(rec *record) {
 		if failed {
-			rec.setFailed(a.id, rec.failed(a.id)+1)
+			rec.setFailed(a, rec.failed(a.id)+1)
 		}
 	})
 }
