@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kycflow/kycflow/internal/erasure"
 	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/pkg/events"
 )
@@ -112,6 +113,8 @@ type dlqSelection struct {
 	win   window
 	stage string
 	seqs  []uint64
+	// route, account and execution are the flags as given.
+	route, account, execution string
 }
 
 // dlqActions are the actions of "kycflow dlq".
@@ -198,7 +201,8 @@ func readDLQSelection(fs *flag.FlagSet, seqArgs []string) (dlqSelection, error) 
 	default:
 		return sel, usageError("--stage %q: want enrich, notify, reconcile or work", stage)
 	}
-	sel.stage = stage
+	sel.stage, sel.route = stage, route
+	sel.account, sel.execution = strFlag(fs, "account"), strFlag(fs, "execution")
 	a, e := "*", "*"
 	if v := strFlag(fs, "account"); v != "" {
 		a = events.AccountToken(v)
@@ -253,9 +257,20 @@ func runDLQ(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error
 		return err
 	}
 	defer s.Close()
+	if err := checkIDCase(ctx, s.js, "dlq", erasure.Target{Account: sel.account, Execution: sel.execution}, true); err != nil {
+		return err
+	}
 	dls, err := sel.find(ctx, s.js)
 	if err != nil {
 		return fmt.Errorf("dlq: %w", err)
+	}
+	if len(dls) == 0 && sel.route != "" {
+		// A route removed since keeps its dead letters, listed and
+		// purged by name; a name that selects none and is no route's is
+		// a typo, not "nothing to do".
+		if err := checkRouteNames(ctx, s.js, []string{sel.route}); err != nil {
+			return fmt.Errorf("dlq: no dead letters of that route, and %w", err)
+		}
 	}
 	if err := sel.allFound(dls); err != nil {
 		return err

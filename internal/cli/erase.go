@@ -472,18 +472,40 @@ func checkStoredAs(ctx context.Context, js jetstream.JetStream, t erasure.Target
 	if held {
 		return nil
 	}
-	for _, other := range []erasure.Target{
-		{Account: strings.ToLower(t.Account), Execution: strings.ToLower(t.Execution)},
-		{Account: strings.ToUpper(t.Account), Execution: strings.ToUpper(t.Execution)},
-	} {
+	return checkIDCase(ctx, js, "erase", t, false)
+}
+
+// checkIDCase refuses ids kycflow holds nothing under when it holds data
+// under the same ids in another case: subjects are case-sensitive and
+// ids are stored as Jumio sent them (lower case), so an id pasted in
+// upper case (a ticket, a CRM) would select nothing, and the command
+// would say all is well. look says whether to look under t as given
+// first (the caller has not).
+func checkIDCase(ctx context.Context, js jetstream.JetStream, cmd string, t erasure.Target, look bool) error {
+	lower := erasure.Target{Account: strings.ToLower(t.Account), Execution: strings.ToLower(t.Execution)}
+	upper := erasure.Target{Account: strings.ToUpper(t.Account), Execution: strings.ToUpper(t.Execution)}
+	if t.Account == "" && t.Execution == "" || look && t == lower {
+		return nil // the spelling kycflow stores
+	}
+	stored := func(t erasure.Target) (bool, error) {
+		var r eraseRun
+		err := r.count(ctx, js, streamFilters(t), nil)
+		return r.total() > 0, err
+	}
+	if look {
+		if found, err := stored(t); err != nil || found {
+			return err
+		}
+	}
+	for _, other := range []erasure.Target{lower, upper} {
 		if other == t {
 			continue
 		}
-		if found, err := stored(other); err != nil || len(found) > 0 {
+		if found, err := stored(other); err != nil || found {
 			if err != nil {
 				return err
 			}
-			return usageError("erase: kycflow stores nothing under %s but holds data under %s (ids are case-sensitive, stored as Jumio sent them): erase that", t, other)
+			return usageError("%s: kycflow stores nothing under %s but holds data under %s (ids are case-sensitive, stored as Jumio sent them): give that", cmd, t, other)
 		}
 	}
 	return nil

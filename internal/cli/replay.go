@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/time/rate"
 
+	"github.com/kycflow/kycflow/internal/erasure"
 	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/pkg/events"
 )
@@ -285,6 +286,9 @@ func runReplay(ctx context.Context, env Env, fs *flag.FlagSet, args []string) er
 	defer s.Close()
 	if err := checkReplayRoutes(ctx, s.js, req.routes, !boolFlag(fs, "dry-run")); err != nil {
 		return fmt.Errorf("replay: %w", err)
+	}
+	if err := checkIDCase(ctx, s.js, "replay", erasure.Target{Account: req.account, Execution: req.execution}, true); err != nil {
+		return err
 	}
 	sel, err := selectMessages(ctx, s.js, stream, inputFilters(stream, req.account, req.execution), win, req.fromSeq, req.toSeq)
 	if err != nil {

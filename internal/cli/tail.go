@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kycflow/kycflow/internal/erasure"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -174,6 +175,9 @@ func runTail(ctx context.Context, env Env, fs *flag.FlagSet, args []string) erro
 		return err
 	}
 	defer s.Close()
+	if err := checkIDCase(ctx, s.js, "tail", erasure.Target{Account: f.account, Execution: f.execution}, true); err != nil {
+		return err
+	}
 	out := bufio.NewWriter(env.Stdout)
 	defer out.Flush()
 	asJSON, reveal := boolFlag(fs, "json"), boolFlag(fs, "reveal")
