@@ -142,6 +142,9 @@ type consumerReport struct {
 	Read bool `json:"read,omitempty"`
 	// Orphan says why a notifier consumer belongs to no route any more.
 	Orphan string `json:"orphan,omitempty"`
+	// Unread says why a notifier consumer that may still be a route's is
+	// not read at this moment.
+	Unread string `json:"unread,omitempty"`
 }
 
 // finished reports whether c is an ephemeral consumer with nothing left
@@ -326,6 +329,12 @@ func flagOrphans(env Env, consumers []consumerReport) {
 		case !c.Durable || !strings.HasPrefix(c.Name, notifier.DurablePrefix):
 		case routes != nil && !routes[c.Name]:
 			consumers[i].Orphan = "no route " + strings.TrimPrefix(c.Name, notifier.DurablePrefix) + " in " + file
+		case routes == nil && running && !c.Read && c.AckPending > 0:
+			// A notifier whose every delivery slot waits on a slow
+			// endpoint pulls nothing meanwhile: no pull request waits,
+			// and the messages it holds are unacknowledged. Deleting the
+			// consumer would lose the route's backlog.
+			consumers[i].Unread = fmt.Sprintf("no pull waiting, %d held unacknowledged (deliveries waiting on a slow endpoint, or a notifier that stopped with them)", c.AckPending)
 		case routes == nil && running && !c.Read:
 			consumers[i].Orphan = "no notifier reads it (a route removed, renamed, or disabled after a 410)"
 		}
@@ -372,9 +381,12 @@ func printStreams(w io.Writer, reports []streamReport, now time.Time) {
 				kind = "ephemeral"
 			}
 			flag := ""
-			if c.Orphan != "" {
+			switch {
+			case c.Orphan != "":
 				flag = "ORPHANED: " + c.Orphan
 				orphans = append(orphans, "nats consumer rm "+r.Name+" "+c.Name+" -f")
+			case c.Unread != "":
+				flag = "NOT READ NOW: " + c.Unread
 			}
 			fmt.Fprintf(tw, "  %s %s\tpending %d\tack pending %d\tredelivered %d\tactive %s\t\t\t%s\n", kind, c.Name, c.Pending, c.AckPending, c.Redelivered, ago(c.LastActive, now), flag)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/internal/enricher"
+	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -204,7 +205,9 @@ func oneErrorLine(t *testing.T, stderr string) {
 // TestStreamsOrphansAndFinishedEphemerals: a notifier consumer of a route
 // that is gone is flagged with the command that removes it (from the
 // routes file when KYCFLOW_NOTIFIER_ROUTES_FILE is set, else because no
-// notifier reads it while another route is read); an ephemeral consumer
+// notifier reads it while another route is read, and holds nothing: a
+// route whose deliveries all wait on a slow endpoint pulls nothing
+// meanwhile, and is flagged without the removal); an ephemeral consumer
 // with nothing left to deliver is not listed, one with a backlog is.
 func TestStreamsOrphansAndFinishedEphemerals(t *testing.T) {
 	s := newServer(t)
@@ -223,9 +226,25 @@ func TestStreamsOrphansAndFinishedEphemerals(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A live route whose every delivery slot waits on a hanging endpoint:
+	// it took the message and pulls nothing more until it answers.
+	s.consumer("hanging", false)
+	held, err := s.js.Consumer(t.Context(), events.StreamEnriched, notifier.DurablePrefix+"hanging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := held.Fetch(1, jetstream.FetchMaxWait(5*time.Second)); err != nil {
+		t.Fatal(err)
+	} else {
+		for range b.Messages() {
+		}
+	}
 	removal := "nats consumer rm JUMIO_ENRICHED notifier-gone -f"
 
 	out, _ := s.run(0, "streams")
+	if !strings.Contains(out, "NOT READ NOW: no pull waiting, 1 held unacknowledged") || strings.Contains(out, "notifier-hanging -f") {
+		t.Errorf("the route held on a slow endpoint is not told apart from a removed one:\n%s", out)
+	}
 	if !strings.Contains(out, "consumer notifier-gone") || !strings.Contains(out, "ORPHANED: no notifier reads it") || !strings.Contains(out, removal) {
 		t.Errorf("the unread route's consumer is not flagged with its removal:\n%s", out)
 	}
@@ -246,7 +265,7 @@ func TestStreamsOrphansAndFinishedEphemerals(t *testing.T) {
 	for _, c := range got {
 		orphans[c.Name] = c.Orphan
 	}
-	want := map[string]string{"notifier-live": "", "notifier-gone": "no route gone in " + routes, "tail-finished": "", "tail-backlog": ""}
+	want := map[string]string{"notifier-live": "", "notifier-gone": "no route gone in " + routes, "notifier-hanging": "no route hanging in " + routes, "tail-finished": "", "tail-backlog": ""}
 	if diff := cmp.Diff(want, orphans); diff != "" {
 		t.Errorf("orphans with the routes file (-want +got):\n%s", diff)
 	}
