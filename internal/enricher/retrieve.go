@@ -39,10 +39,10 @@ func (e *Enricher) retrieve(ctx context.Context, c *callback, now time.Time) (ev
 // themselves, is looked up before it is fetched or mapped as well. Jumio
 // may still serve an erased transaction's data (an erasure with
 // --local-only, a deletion Jumio acknowledged and has not done yet): none
-// of it is stored in a result or a dead letter. An execution of an erased account that kycflow held
-// nothing of is fetched: one Jumio made before the erasure is a
-// tombstone, one made since (the end user verified again) a result of its
-// own. A Platform callback whose details Jumio answers 404 after an
+// of it is stored in a result or a dead letter. An execution of an erased
+// account that kycflow held nothing of is fetched: one Jumio made before
+// the erasure is a tombstone, one made since (the end user verified
+// again) a result of its own. A Platform callback whose details Jumio answers 404 after an
 // erasure is a tombstone at once instead of retrying a 404 "not ready
 // yet" for an hour and dead-lettering it. Platform details Jumio wiped
 // out map to a tombstone on their own (mapping.FromPlatform).
@@ -66,6 +66,9 @@ func (e *Enricher) retrieveDocument(ctx context.Context, c *callback, now time.T
 			return e.tombstone(ctx, c, execution), nil
 		}
 		ee, err = e.netverify(ctx, c, now)
+		if err == nil && ee.RawType == events.RawNetverifyCallback {
+			return ee, nil // mapped from the form: nothing was fetched since the read
+		}
 	}
 	if err != nil && ctx.Err() != nil {
 		return ee, err // shutting down: taken up again, markers and all
