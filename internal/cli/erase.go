@@ -949,6 +949,9 @@ func (r *eraseRun) settleAndPurge(ctx context.Context, js jetstream.JetStream, f
 			filters[st] = append(filters[st], fs...)
 		}
 	}
+	if len(filters) == 0 {
+		return nil // no execution: nothing a stage could be storing
+	}
 	fmt.Fprintf(r.out, "waiting %s for results stages were storing as the erasure began\n", r.settle)
 	select {
 	case <-ctx.Done():
