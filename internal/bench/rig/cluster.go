@@ -188,39 +188,6 @@ func (c *Cluster) MetaLeader(ctx context.Context) (*NATSServer, error) {
 
 var errNoLeader = errors.New("no server reports a leader")
 
-// MetaTerm is the highest term of the JetStream meta group the running
-// servers report (/raftz): it grows with every election of a meta
-// leader, the server that handles every create and update of a stream.
-// A server that stops being the meta leader drops, unanswered, the
-// requests it has not proposed yet (nats-server jsStreamCreateRequest
-// answers only on the meta leader; a failed meta.Propose answers
-// nothing).
-func (c *Cluster) MetaTerm(ctx context.Context) (uint64, error) {
-	var term uint64
-	var errs []error
-	for _, s := range c.servers {
-		if s.Exited() {
-			continue
-		}
-		var out map[string]map[string]struct {
-			Term uint64 `json:"term"`
-		}
-		if _, err := s.monitorJSON(ctx, "/raftz?group=_meta_", &out); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, groups := range out {
-			if g, ok := groups["_meta_"]; ok {
-				term = max(term, g.Term)
-			}
-		}
-	}
-	if term == 0 {
-		return 0, fmt.Errorf("rig: no meta group term: %w", errors.Join(append(errs, errNoLeader)...))
-	}
-	return term, nil
-}
-
 // StreamLeader is the server that leads stream, as the cluster reports it.
 func (c *Cluster) StreamLeader(ctx context.Context, js jetstream.JetStream, stream string) (*NATSServer, error) {
 	info, err := streamInfo(ctx, js, stream)

@@ -327,18 +327,8 @@ func startAll(together bool, starts []func() error) error {
 
 // watchSetup starts the watch of PipelineConfig.WatchSetup, if asked.
 func (p *Pipeline) watchSetup(ctx context.Context) (err error) {
-	if !p.cfg.WatchSetup {
-		return nil
-	}
-	if p.setup, err = watchSetup(ctx, p.natsURL); err != nil {
-		return err
-	}
-	if p.cluster != nil {
-		p.setup.cluster = p.cluster
-		if p.setup.metaTerm, err = p.cluster.MetaTerm(ctx); err != nil {
-			p.setup.nc.Close()
-			p.setup = nil
-		}
+	if p.cfg.WatchSetup {
+		p.setup, err = watchSetup(ctx, p.natsURL)
 	}
 	return err
 }

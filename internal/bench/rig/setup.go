@@ -24,11 +24,6 @@ type setupWatch struct {
 	mu       sync.Mutex
 	requests []setupRequest
 	answered map[string]bool
-
-	// cluster, when the pipeline runs one, and its meta group's term
-	// when the watch started.
-	cluster  *Cluster
-	metaTerm uint64
 }
 
 // setupRequest is a create or update request: its subject and the inbox
@@ -89,10 +84,6 @@ type SetupSeen struct {
 	Requests []string
 	// Unanswered are those of Requests that JetStream did not answer.
 	Unanswered []string
-	// MetaElections is how much the cluster's meta group term grew
-	// meanwhile (Cluster.MetaTerm): 0 when no meta leader was elected
-	// while the stages started (and with no cluster).
-	MetaElections uint64
 }
 
 // stop ends the watch and returns what it saw, once every request is
@@ -110,13 +101,6 @@ func (w *setupWatch) stop(ctx context.Context) (SetupSeen, error) {
 		}
 		seen := w.seen()
 		if len(seen.Unanswered) == 0 || time.Now().After(deadline) {
-			if w.cluster != nil {
-				term, err := w.cluster.MetaTerm(ctx)
-				if err != nil {
-					return SetupSeen{}, err
-				}
-				seen.MetaElections = term - min(term, w.metaTerm)
-			}
 			return seen, nil
 		}
 		select {
@@ -142,9 +126,8 @@ func (w *setupWatch) seen() SetupSeen {
 
 // SetupSeen ends the watch of PipelineConfig.WatchSetup and returns the
 // requests that create or update a stream or a bucket which the stages
-// sent since they started, those JetStream did not answer (it waits a few
-// seconds for answers still missing), and the meta leader elections
-// meanwhile. A request answered too late for its requester counts as
+// sent since they started and those JetStream did not answer (it waits a
+// few seconds for answers still missing). A request answered too late for its requester counts as
 // answered; one never answered made its requester wait for its own
 // timeout. Call it once the stages are up and have done some work.
 func (p *Pipeline) SetupSeen(ctx context.Context) (SetupSeen, error) {
