@@ -318,26 +318,33 @@ func (g *Registry) Mark(ctx context.Context, erasureID string, at time.Time, acc
 // ErasedMarkers returns the erasure markers of the execution and of its
 // account (when not empty): when each was erased, and whether it was.
 func (g *Registry) ErasedMarkers(ctx context.Context, accountID, executionID string) (execution, account time.Time, err error) {
-	var m Marker
-	rev, err := g.get(ctx, ExecutionMarkerKey(executionID), &m)
-	if err != nil {
+	if execution, err = g.marker(ctx, ExecutionMarkerKey(executionID)); err != nil || accountID == "" {
+		return execution, time.Time{}, err
+	}
+	if account, err = g.marker(ctx, AccountMarkerKey(accountID)); err != nil {
 		return time.Time{}, time.Time{}, err
-	}
-	if rev > 0 {
-		execution = m.At
-	}
-	if accountID == "" {
-		return execution, time.Time{}, nil
-	}
-	m = Marker{}
-	rev, err = g.get(ctx, AccountMarkerKey(accountID), &m)
-	if err != nil {
-		return time.Time{}, time.Time{}, err
-	}
-	if rev > 0 {
-		account = m.At
 	}
 	return execution, account, nil
+}
+
+// marker returns when the marker under key says its id was erased, zero
+// when there is none. A marker is there because an erasure wrote it, so
+// one that does not read (or says no time) still marks its id erased, as
+// of when it was written: read as absent, it would let the erased
+// person's data be stored again.
+func (g *Registry) marker(ctx context.Context, key string) (time.Time, error) {
+	e, err := g.kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return time.Time{}, nil
+	case err != nil:
+		return time.Time{}, fmt.Errorf("%w: get: %w", ErrBroker, err)
+	}
+	var m Marker
+	if json.Unmarshal(e.Value(), &m) != nil || m.At.IsZero() {
+		return e.Created().UTC(), nil
+	}
+	return m.At, nil
 }
 
 // Unfinished returns the erasures that are not completed.
