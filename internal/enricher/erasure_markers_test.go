@@ -1,6 +1,7 @@
 package enricher_test
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -148,5 +149,56 @@ func TestFetchErrorDecidesRetryWhenMarkersUnreadable(t *testing.T) {
 	ms := h.enriched()
 	if len(ms) != 1 || ms[0].Event.Result.Decision.Type != events.DecisionPassed {
 		t.Fatalf("%d results, want the one PASSED once Jumio and the markers are back", len(ms))
+	}
+}
+
+// TestUnreadMarkersNeverDeadLetterOnAPermanentFetchError: a late callback
+// (sent an hour ago) of an erased account: Jumio answers 404, permanent
+// past the not-ready schedule, and the erasure markers cannot be read at
+// that moment (their bucket is gone, then back with the marker). Whether
+// the account was erased is not known then: the callback is retried, not
+// dead-lettered on the 404, and the next attempt makes its tombstone.
+func TestUnreadMarkersNeverDeadLetterOnAPermanentFetchError(t *testing.T) {
+	h, x := passedExecution(t, 207, time.Time{})
+	mark := func() {
+		reg, err := erasure.Ensure(context.Background(), h.js, erasure.Config{})
+		if err == nil {
+			err = reg.Mark(context.Background(), "e1", time.Now().Add(-time.Minute), x.AccountID)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	mark()
+	var served atomic.Int32
+	restored := make(chan struct{})
+	cfg := hostileJumio(t, h, h.config(), func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/workflow-executions/"+x.ID) {
+			return false
+		}
+		if served.Add(1) == 1 {
+			if err := h.js.DeleteKeyValue(r.Context(), erasure.Bucket); err != nil {
+				t.Error(err)
+			}
+			go func() {
+				defer close(restored)
+				time.Sleep(300 * time.Millisecond)
+				mark()
+			}()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"message":"not found"}`))
+		return true
+	})
+	h.start(cfg, nil)
+	h.publish(h.platformEvent(x, time.Now().Add(-time.Hour)), nil)
+	l := h.settle(1)
+	<-restored
+	if l.DeadLetters != 0 || l.Results != 1 {
+		t.Fatalf("ledger %+v after %d fetches: want the erased account's callback retried and tombstoned, never dead-lettered", l, served.Load())
+	}
+	if r := h.enriched()[0].Event.Result; r.Timestamps.WipedOut == nil {
+		t.Errorf("decision %s, want a tombstone", r.Decision.Type)
 	}
 }

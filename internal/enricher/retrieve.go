@@ -77,8 +77,9 @@ func (e *Enricher) retrieveDocument(ctx context.Context, c *callback, now time.T
 	switch {
 	case merr != nil && err != nil:
 		// Retried as the fetch's failure says (its class, a 429's
-		// Retry-After); the markers are read again then.
-		return events.EnrichedEvent{}, err
+		// Retry-After), the markers read again then; never
+		// dead-lettered unread (see unreadMarkers).
+		return events.EnrichedEvent{}, &unreadMarkers{fetch: err, markers: merr}
 	case merr != nil:
 		// Whatever was fetched is not stored unread: retried.
 		return events.EnrichedEvent{}, fmt.Errorf("%w: %w", ErrBroker, merr)

@@ -34,6 +34,21 @@ var (
 	ErrRetryBudget = errors.New("enricher: retry budget spent")
 )
 
+// unreadMarkers is a failed fetch whose erasure markers could not be
+// read either. It is retried as the fetch's error says; where that error
+// would end in a dead letter (a permanent 404, a retry budget spent), it
+// is retried as the broker failure instead: whether the transaction was
+// erased is not known, and a dead letter stored after its erasure
+// completed would stay (a tombstone, never a retry or a dead letter, is
+// what an erased transaction's callback becomes).
+type unreadMarkers struct{ fetch, markers error }
+
+func (e *unreadMarkers) Error() string {
+	return e.fetch.Error() + "; erasure markers not read: " + e.markers.Error()
+}
+
+func (e *unreadMarkers) Unwrap() []error { return []error{e.fetch, e.markers} }
+
 // permanentError marks an error that retrying cannot fix.
 type permanentError struct{ err error }
 
@@ -123,6 +138,9 @@ func (p retryPolicy) notReadyWindow() time.Duration { return p.schedule.Total() 
 //
 //   - the process is stopping: redeliver at once (another replica, or
 //     this one after its restart, takes it), whatever the budget;
+//   - a failed fetch whose erasure markers could not be read either
+//     (unreadMarkers): as the fetch's error when that redelivers, else
+//     as a broker failure;
 //   - permanent (invalid callback, another region, a message too large,
 //     and what jumio.Classify calls permanent but 401): dead letter;
 //   - not ready yet (404 soon after the callback, data not final): the
@@ -133,10 +151,19 @@ func (p retryPolicy) notReadyWindow() time.Duration { return p.schedule.Total() 
 //     back-off with jitter for the attempt, and no sooner than Jumio's
 //     Retry-After.
 func (p retryPolicy) decide(err error, d delivery) verdict {
-	var pe *permanentError
+	var (
+		pe *permanentError
+		um *unreadMarkers
+	)
 	switch {
 	case d.stopping, errors.Is(err, errStopping):
 		return verdict{kind: verdictRedeliver, reason: reasonShutdown, err: err}
+	case errors.As(err, &um):
+		if v := p.decide(um.fetch, d); v.kind == verdictRedeliver {
+			v.err = err
+			return v
+		}
+		return p.decide(fmt.Errorf("%w: erasure markers: %w", ErrBroker, um.markers), d)
 	case errors.As(err, &pe), jumio.Classify(err).Kind == jumio.Permanent && !errors.Is(err, jumio.ErrUnauthorized):
 		return verdict{kind: verdictDeadLetter, class: ClassPermanent, err: err}
 	case errors.Is(err, jumio.ErrNotReady), errors.Is(err, ErrNotFinal):
