@@ -140,14 +140,17 @@ type delivered struct {
 }
 
 // failures are the failed sink calls of one delivery id, and the result
-// it carries (Hash, Replay): a repeat of that result (Jumio's callback
-// sent again, with an event id of its own) that comes while the delivery
-// waits for its retry goes out under the same id (record.pendingID).
+// it carries (Hash, Replay, Sent): a repeat of that result (Jumio's
+// callback sent again, with an event id of its own) that comes while the
+// delivery waits for its retry goes out under the same id
+// (record.pendingID).
 type failures struct {
 	ID     string `json:"id"`
 	N      int    `json:"n"`
 	Hash   string `json:"hash,omitempty"`
 	Replay string `json:"replay,omitempty"`
+	// Sent is the callback time of the result (zero when unknown).
+	Sent time.Time `json:"sent,omitzero"`
 }
 
 const (
@@ -274,10 +277,21 @@ func (rec record) deadLetteredID(hash string) string {
 // (within replay) whose sink calls failed and which is not finished, or
 // "" when there is none. The receiver may have processed one of those
 // calls (answered too late, a reset): a repeat goes out under the same
-// webhook-id, which it de-duplicates by.
+// webhook-id, which it de-duplicates by. A failed delivery whose callback
+// was sent before the newest result delivered (or dead-lettered) is
+// finished, though its count stays: its retry is stale, and its id is
+// one the receiver may have processed and moved on from, so a repeat
+// under it would be dropped as a duplicate and the receiver left on the
+// result delivered since.
 func (rec record) pendingID(hash, replay string) string {
+	var newest time.Time
+	for _, d := range rec.Delivered {
+		if d.Sent.After(newest) {
+			newest = d.Sent
+		}
+	}
 	for _, f := range slices.Backward(rec.Failures) {
-		if f.Hash == hash && f.Replay == replay {
+		if f.Hash == hash && f.Replay == replay && !f.Sent.Before(newest) {
 			return f.ID
 		}
 	}
@@ -298,7 +312,7 @@ func (rec record) failed(id string) int {
 func (rec *record) setFailed(a attempt, n int) {
 	rec.Failures = slices.DeleteFunc(slices.Clone(rec.Failures), func(f failures) bool { return f.ID == a.id })
 	if n > 0 {
-		rec.Failures = append(rec.Failures, failures{ID: a.id, N: n, Hash: a.hash, Replay: a.replay})
+		rec.Failures = append(rec.Failures, failures{ID: a.id, N: n, Hash: a.hash, Replay: a.replay, Sent: a.sent})
 		if len(rec.Failures) > maxFailures {
 			rec.Failures = rec.Failures[len(rec.Failures)-maxFailures:]
 		}
@@ -316,7 +330,12 @@ func with(history []delivered, d delivered) []delivered {
 }
 
 type claim struct {
-	ID     string `json:"id"`
+	ID string `json:"id"`
+	// Own is the delivery id of the message being delivered (want.id)
+	// when ID is another's: a repeat of a result that failed carries the
+	// failed delivery's id (pendingID), a redrive its dead letter's, and
+	// the id alone does not tell the two messages apart then.
+	Own    string `json:"own,omitempty"`
 	Hash   string `json:"hash"`
 	Replay string `json:"replay,omitempty"`
 	// Sent is the callback time of the result being delivered.
@@ -357,8 +376,12 @@ type attempt struct {
 	key string
 	rev uint64
 	id  string
-	// hash and replay are the result's (want.hash, want.replay).
+	// own is the message's own delivery id (want.id; id may be
+	// another's, see claim.Own).
+	own string
+	// hash, replay and sent are the result's (want's).
 	hash, replay string
+	sent         time.Time
 	// prev is the record as it was before the claim.
 	prev record
 }
@@ -384,6 +407,26 @@ type want struct {
 
 const ledgerTries = 5
 
+// claim is w's claim under delivery id, held from now for w.hold.
+func (w want) claim(id string, now time.Time) *claim {
+	c := &claim{ID: id, Hash: w.hash, Replay: w.replay, Sent: w.sent, Until: now.Add(w.hold)}
+	if id != w.id {
+		c.Own = w.id
+	}
+	return c
+}
+
+// attempt is w's attempt under delivery id, holding key at rev.
+func (w want) attempt(key string, rev uint64, id string, prev record) attempt {
+	return attempt{key: key, rev: rev, id: id, own: w.id, hash: w.hash, replay: w.replay, sent: w.sent, prev: prev}
+}
+
+// owner is the delivery id of the message that holds c.
+func (c *claim) owner() string { return cmp.Or(c.Own, c.ID) }
+
+// of reports whether c is the claim of w's own message.
+func (c *claim) of(w want) bool { return c.owner() == w.id }
+
 // begin decides whether w is delivered, and when it is, claims the key
 // for w.hold. A result identical to the one delivered is suppressed,
 // unless the replay asks for redelivery and has not delivered it yet; one
@@ -395,14 +438,14 @@ func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attemp
 	// writes only if the key has no record (unlike Create, it does not read
 	// the key back when it has one); when it has, the record is read and
 	// decided on as usual.
-	first := record{Claim: &claim{ID: w.id, Hash: w.hash, Replay: w.replay, Sent: w.sent, Until: l.now().Add(w.hold)}}
+	first := record{Claim: w.claim(w.id, l.now())}
 	b, err := json.Marshal(first)
 	if err != nil {
 		return 0, attempt{}, 0, err
 	}
 	switch rev, err := l.kv.Update(ctx, key, b, 0); {
 	case err == nil:
-		return deliver, attempt{key: key, rev: rev, id: w.id, hash: w.hash, replay: w.replay}, 0, nil
+		return deliver, w.attempt(key, rev, w.id, record{}), 0, nil
 	case !conflict(err):
 		return 0, attempt{}, 0, fmt.Errorf("notifier: delivery record: %w", err)
 	}
@@ -414,8 +457,10 @@ func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attemp
 		now := l.now()
 		// A delivery in flight for the key is waited for before the
 		// record is asked: what it records decides about w. Only a
-		// repeat of it, sent no later, is settled at once.
-		if c := rec.Claim; c != nil && c.ID != w.id && now.Before(c.Until) {
+		// repeat of it, sent no later, is settled at once. The claim of
+		// w's own message (a redelivery after its delivery was not
+		// recorded) is taken over.
+		if c := rec.Claim; c != nil && !c.of(w) && now.Before(c.Until) {
 			if c.Hash == w.hash && c.Replay == w.replay && !w.sent.After(c.Sent) {
 				return inFlight, attempt{}, 0, nil
 			}
@@ -447,7 +492,7 @@ func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attemp
 		prev := rec
 		prev.Claim = nil
 		next := prev
-		next.Claim = &claim{ID: id, Hash: w.hash, Replay: w.replay, Sent: w.sent, Until: now.Add(w.hold)}
+		next.Claim = w.claim(id, now)
 		newRev, err := l.put(ctx, key, next, rev)
 		if conflict(err) {
 			continue // changed under us: look again
@@ -455,7 +500,7 @@ func (l *ledger) begin(ctx context.Context, key string, w want) (verdict, attemp
 		if err != nil {
 			return 0, attempt{}, 0, err
 		}
-		return deliver, attempt{key: key, rev: newRev, id: id, hash: w.hash, replay: w.replay, prev: prev}, 0, nil
+		return deliver, w.attempt(key, newRev, id, prev), 0, nil
 	}
 	return busy, attempt{}, busyPoll, nil
 }
@@ -496,7 +541,7 @@ func (l *ledger) settle(ctx context.Context, a attempt, change func(*record)) er
 		if err != nil || r == 0 {
 			return err // r == 0: erased meanwhile, nothing to keep
 		}
-		if c := cur.Claim; c != nil && (c.ID == a.id || !l.now().Before(c.Until)) {
+		if c := cur.Claim; c != nil && (c.ID == a.id && c.owner() == a.own || !l.now().Before(c.Until)) {
 			cur.Claim = nil
 		}
 		rec, rev = cur, r
