@@ -132,12 +132,15 @@ func newClusterReport(ci *jetstream.ClusterInfo) *clusterReport {
 }
 
 type consumerReport struct {
-	Name        string    `json:"name"`
-	Durable     bool      `json:"durable"`
-	Pending     uint64    `json:"pending"`
-	AckPending  int       `json:"ackPending"`
-	Redelivered int       `json:"redelivered"`
-	LastActive  time.Time `json:"lastActive,omitzero"`
+	Name        string `json:"name"`
+	Durable     bool   `json:"durable"`
+	Pending     uint64 `json:"pending"`
+	AckPending  int    `json:"ackPending"`
+	Redelivered int    `json:"redelivered"`
+	// LastActive is the consumer's last delivery or acknowledgement.
+	LastActive time.Time `json:"lastActive,omitzero"`
+	// ackWait is the consumer's.
+	ackWait time.Duration
 	// Read: a pull request is waiting, something reads the consumer.
 	Read bool `json:"read,omitempty"`
 	// Orphan says why a notifier consumer belongs to no route any more.
@@ -180,7 +183,7 @@ func runStreams(ctx context.Context, env Env, fs *flag.FlagSet, args []string) e
 			r.Encrypted = encryptedText(r.config, encrypted, name)
 		}
 		if name == events.StreamEnriched {
-			flagOrphans(env, r.Consumers)
+			flagOrphans(env, r.Consumers, time.Now())
 		}
 		reports = append(reports, r.streamReport)
 	}
@@ -293,9 +296,11 @@ func reportStream(ctx context.Context, js jetstream.JetStream, name string) (str
 	lister := st.ListConsumers(cctx)
 	for ci := range lister.Info() {
 		c := consumerReport{Name: ci.Name, Durable: ci.Config.Durable != "", Pending: ci.NumPending,
-			AckPending: ci.NumAckPending, Redelivered: ci.NumRedelivered, Read: ci.NumWaiting > 0}
-		if ci.Delivered.Last != nil {
-			c.LastActive = *ci.Delivered.Last
+			AckPending: ci.NumAckPending, Redelivered: ci.NumRedelivered, Read: ci.NumWaiting > 0, ackWait: ci.Config.AckWait}
+		for _, t := range []*time.Time{ci.Delivered.Last, ci.AckFloor.Last} {
+			if t != nil && t.After(c.LastActive) {
+				c.LastActive = *t
+			}
 		}
 		r.Consumers = append(r.Consumers, c)
 	}
@@ -306,11 +311,19 @@ func reportStream(ctx context.Context, js jetstream.JetStream, name string) (str
 	return r, nil
 }
 
+// heldIdle is how long a notifier consumer that holds messages and has no
+// pull waiting must have neither delivered nor been acked before it is
+// flagged as no route's (at least ten of its ack waits): a live
+// notifier whose every slot waits on a slow endpoint moves within the
+// longest webhook timeout (5 minutes) and the retry that follows.
+var heldIdle = 15 * time.Minute
+
 // flagOrphans marks the notifier consumers of routes that no longer
 // exist: not in the routes file of KYCFLOW_NOTIFIER_ROUTES_FILE when it is
-// set (and reads), else not read while a notifier reads another route's.
-// Such a consumer keeps its backlog and its position; nothing delivers it.
-func flagOrphans(env Env, consumers []consumerReport) {
+// set (and reads), else not read while a notifier reads another route's,
+// and holding nothing or nothing that moved for heldIdle. Such a
+// consumer keeps its backlog and its position; nothing delivers it.
+func flagOrphans(env Env, consumers []consumerReport, now time.Time) {
 	var routes map[string]bool
 	file := env.Getenv("KYCFLOW_NOTIFIER_ROUTES_FILE")
 	if file != "" {
@@ -329,12 +342,15 @@ func flagOrphans(env Env, consumers []consumerReport) {
 		case !c.Durable || !strings.HasPrefix(c.Name, notifier.DurablePrefix):
 		case routes != nil && !routes[c.Name]:
 			consumers[i].Orphan = "no route " + strings.TrimPrefix(c.Name, notifier.DurablePrefix) + " in " + file
-		case routes == nil && running && !c.Read && c.AckPending > 0:
+		case routes == nil && running && !c.Read && c.AckPending > 0 && now.Sub(c.LastActive) < max(heldIdle, 10*c.ackWait):
 			// A notifier whose every delivery slot waits on a slow
 			// endpoint pulls nothing meanwhile: no pull request waits,
 			// and the messages it holds are unacknowledged. Deleting the
 			// consumer would lose the route's backlog.
 			consumers[i].Unread = fmt.Sprintf("no pull waiting, %d held unacknowledged (deliveries waiting on a slow endpoint, or a notifier that stopped with them)", c.AckPending)
+		case routes == nil && running && !c.Read && c.AckPending > 0:
+			consumers[i].Orphan = fmt.Sprintf("no notifier reads it, and the %s it holds moved last %s ago (a route removed while its notifier held them)",
+				count(c.AckPending, "message"), now.Sub(c.LastActive).Round(time.Second))
 		case routes == nil && running && !c.Read:
 			consumers[i].Orphan = "no notifier reads it (a route removed, renamed, or disabled after a 410)"
 		}
