@@ -869,8 +869,11 @@ func (r *eraseRun) locally(ctx context.Context, js jetstream.JetStream, reg *era
 	for _, tr := range r.trims {
 		// Looked at again: a "kycflow migrate-data" run may have queued
 		// the batch since the plan, and a runner holds its own copy.
-		if queued, err := migration.Queued(ctx, js, tr.batch); err != nil || queued {
-			return fmt.Errorf("migration batch %s is being sent again: run the same command once it is done (%w)", tr.batch, err)
+		switch queued, err := migration.Queued(ctx, js, tr.batch); {
+		case err != nil:
+			return fmt.Errorf("migration batch %s: %w", tr.batch, err)
+		case queued:
+			return fmt.Errorf("migration batch %s is being sent again: run the same command once it is done", tr.batch)
 		}
 		n, err := r.store.DropScans(ctx, tr.batch, tr.scans)
 		if err != nil {
@@ -975,6 +978,12 @@ func (r *eraseRun) settleAndPurge(ctx context.Context, js jetstream.JetStream, f
 	return nil
 }
 
+// jumioDone reports whether Jumio's part of the erasure is done: every
+// deletion confirmed (or none asked for, --local-only).
+func (r *eraseRun) jumioDone() bool {
+	return !slices.ContainsFunc(r.rec.Jumio, func(s erasure.JumioStep) bool { return s.Outcome == erasure.OutcomeNotConfirmed })
+}
+
 // finish records the outcome (completed, incomplete, interrupted) in the
 // record and in an audit record, and says what is left.
 func (r *eraseRun) finish(ctx context.Context, js jetstream.JetStream, reg *erasure.Registry, cause error) error {
@@ -1001,7 +1010,7 @@ func (r *eraseRun) finish(ctx context.Context, js jetstream.JetStream, reg *eras
 		return fmt.Errorf("erase: %s; its record or audit record was not stored: %w", outcome, errors.Join(cause, err))
 	}
 	switch {
-	case cause != nil && len(r.rec.Local) > 0:
+	case cause != nil && (len(r.rec.Local) > 0 || r.jumioDone()):
 		return fmt.Errorf("erase: %w; run the same command again to complete the erasure %s", cause, r.rec.ID)
 	case cause != nil:
 		return fmt.Errorf("erase: %w; kycflow's copies are kept until Jumio's part is done: run the same command again to complete the erasure %s", cause, r.rec.ID)

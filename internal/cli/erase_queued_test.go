@@ -2,7 +2,6 @@ package cli
 
 import (
 	"io"
-	"strings"
 	"testing"
 
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
@@ -28,6 +27,9 @@ func TestEraseRefusesABatchQueuedAgainSincePlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := migration.EnsureWorkStream(ctx, js, migration.WorkStreamConfig{Storage: "memory"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := erasure.EnsureAudit(ctx, js, erasure.Config{Storage: "memory"}); err != nil {
 		t.Fatal(err)
 	}
 	reg, err := erasure.Ensure(ctx, js, erasure.Config{Storage: "memory"})
@@ -62,8 +64,13 @@ func TestEraseRefusesABatchQueuedAgainSincePlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &eraseRun{store: store, trims: []batchTrim{{batch: batch, scans: scans[:1]}}, out: io.Discard}
-	if err := r.locally(ctx, js, reg); err == nil || !strings.Contains(err.Error(), "being sent again") {
-		t.Errorf("erasure of a scan of a batch queued again: %v, want it refused", err)
+	r.rec = erasure.Record{ID: "x1", Target: erasure.Target{Execution: scans[0]}, Runs: 1,
+		Jumio: []erasure.JumioStep{{Kind: erasure.JumioNetverifyScan, ID: scans[0], Outcome: erasure.OutcomeDeleted}}}
+	// Jumio's part is done: the refusal says what to do, and nothing
+	// about Jumio.
+	want := "erase: migration batch b1 is being sent again: run the same command once it is done; run the same command again to complete the erasure x1"
+	if err := r.finish(ctx, js, reg, r.locally(ctx, js, reg)); err == nil || err.Error() != want {
+		t.Errorf("erasure of a scan of a batch queued again:\n got %v\nwant %s", err, want)
 	}
 	b, _, err := store.Batch(ctx, batch)
 	if err != nil || len(b.Groups) != 1 || len(b.Groups[0].ScanReferences) != 2 {
