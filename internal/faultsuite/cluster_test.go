@@ -3,6 +3,7 @@ package faultsuite
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -323,6 +324,10 @@ func checkFreshSetup(t *testing.T, seen rig.SetupSeen) {
 	t.Log(note)
 }
 
+// freshStreams are streams the stages create on a cluster that holds
+// nothing.
+var freshStreams = []string{events.StreamCallbacks, events.StreamEnriched, events.StreamDLQ}
+
 // freshSetupProblems is checkFreshSetup's verdict: what fails the case,
 // and a note of what JetStream answered.
 func freshSetupProblems(seen rig.SetupSeen) (problems []string, note string) {
@@ -335,24 +340,41 @@ func freshSetupProblems(seen rig.SetupSeen) (problems []string, note string) {
 	if len(updates) > 0 {
 		problems = append(problems, fmt.Sprintf("the stages sent %d updates on a cluster that held nothing: %v", len(updates), updates))
 	}
+	// A watch that saw nothing (a wrong prefix, started late) would pass
+	// any start: the streams every stage creates must be among what it
+	// saw.
+	for _, name := range freshStreams {
+		if !slices.Contains(seen.Requests, "$JS.API.STREAM.CREATE."+name) {
+			problems = append(problems, fmt.Sprintf("no create of %s seen at start (%d requests seen): the check saw nothing of the setup", name, len(seen.Requests)))
+		}
+	}
 	note = fmt.Sprintf("at start: %d stream and bucket requests, %d unanswered %v",
 		len(seen.Requests), len(seen.Unanswered), seen.Unanswered)
 	return problems, note
 }
 
 // TestFreshSetupProblems: the check of TestClusterFreshStart fails an
-// update, answered or not, and notes a create left unanswered.
+// update, answered or not, and a setup it saw nothing of, and notes a
+// create left unanswered.
 func TestFreshSetupProblems(t *testing.T) {
-	create, update := "$JS.API.STREAM.CREATE.JUMIO_CALLBACKS", "$JS.API.STREAM.UPDATE.JUMIO_CALLBACKS"
+	update := "$JS.API.STREAM.UPDATE.JUMIO_CALLBACKS"
+	var creates []string
+	for _, name := range freshStreams {
+		creates = append(creates, "$JS.API.STREAM.CREATE."+name)
+	}
+	create := creates[0]
+	with := func(extra ...string) []string { return append(slices.Clone(creates), extra...) }
 	for _, tc := range []struct {
 		name     string
 		seen     rig.SetupSeen
 		problems int
 	}{
-		{"all answered", rig.SetupSeen{Requests: []string{create, create}}, 0},
-		{"an update", rig.SetupSeen{Requests: []string{create, update}}, 1},
-		{"an update unanswered", rig.SetupSeen{Requests: []string{update}, Unanswered: []string{update}}, 1},
-		{"a create unanswered", rig.SetupSeen{Requests: []string{create, create}, Unanswered: []string{create}}, 0},
+		{"all answered", rig.SetupSeen{Requests: with(create)}, 0},
+		{"an update", rig.SetupSeen{Requests: with(update)}, 1},
+		{"an update unanswered", rig.SetupSeen{Requests: with(update), Unanswered: []string{update}}, 1},
+		{"a create unanswered", rig.SetupSeen{Requests: with(create), Unanswered: []string{create}}, 0},
+		{"nothing seen", rig.SetupSeen{}, len(freshStreams)},
+		{"one stream's create not seen", rig.SetupSeen{Requests: creates[1:]}, 1},
 	} {
 		problems, note := freshSetupProblems(tc.seen)
 		if len(problems) != tc.problems {
