@@ -19,8 +19,10 @@ import (
 // callback is a stored callback the enricher works on.
 type callback struct {
 	ev events.CallbackEvent
-	// sentAt orders the callbacks of one execution: callbackSentAt, else
-	// when ingest received it, else when it was stored.
+	// sentAt orders the callbacks of one execution: callbackSentAt, but
+	// at most events.MaxCallbackLead after ingest received it (or the
+	// stream stored it), else when it was received, else stored
+	// (events.CallbackOrderTime).
 	sentAt time.Time
 	// since is when the callback was sent, as far as kycflow can vouch:
 	// sentAt, but never after ingest received it (a callbackSentAt ahead
@@ -89,13 +91,8 @@ func decodeCallback(msg *message.Message, stored time.Time) (*callback, error) {
 	default:
 		return nil, invalid("api is neither platform nor netverify")
 	}
-	c := &callback{ev: ev, sentAt: stored, attempt: broker.Attempt(msg)}
-	switch {
-	case ev.CallbackSentAt != nil && !ev.CallbackSentAt.IsZero():
-		c.sentAt = *ev.CallbackSentAt
-	case !ev.ReceivedAt.IsZero():
-		c.sentAt = ev.ReceivedAt
-	}
+	c := &callback{ev: ev, attempt: broker.Attempt(msg)}
+	c.sentAt = cmp.Or(events.CallbackOrderTime(ev.CallbackSentAt, cmp.Or(ev.ReceivedAt, stored)), stored)
 	c.since = c.sentAt
 	if upper := cmp.Or(ev.ReceivedAt, stored); !upper.IsZero() && c.since.After(upper) {
 		c.since = upper

@@ -652,15 +652,35 @@ type Timestamps struct {
 
 // OrderTime orders the results of one execution: when Jumio sent the
 // callback, else when ingest received it (as the enricher orders an
-// execution's callbacks); zero when neither is known.
+// execution's callbacks, see CallbackOrderTime); zero when neither is
+// known.
 func (t Timestamps) OrderTime() time.Time {
-	switch {
-	case t.CallbackSent != nil:
-		return *t.CallbackSent
-	case t.Received != nil:
-		return *t.Received
+	var received time.Time
+	if t.Received != nil {
+		received = *t.Received
 	}
-	return time.Time{}
+	return CallbackOrderTime(t.CallbackSent, received)
+}
+
+// MaxCallbackLead is how far a callback's own time (callbackSentAt,
+// callbackDate) may be ahead of when ingest received it and still order
+// it as it says.
+const MaxCallbackLead = 5 * time.Second
+
+// CallbackOrderTime is the time that orders a callback among its
+// execution's: when it says it was sent, but at most MaxCallbackLead
+// after it was received (when that is known), else when it was received.
+// A date further ahead (a sender's clock or time zone wrong, or a forged
+// callback) would make the execution's genuine callbacks sent before it
+// look older, and drop them as stale, for as long as the date says.
+func CallbackOrderTime(sent *time.Time, received time.Time) time.Time {
+	switch {
+	case sent == nil || sent.IsZero():
+		return received
+	case !received.IsZero() && sent.After(received.Add(MaxCallbackLead)):
+		return received.Add(MaxCallbackLead)
+	}
+	return *sent
 }
 
 // Migration links a migrated transaction's result to its Netverify
