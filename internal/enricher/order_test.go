@@ -24,7 +24,7 @@ func withStatus(ev events.CallbackEvent, status string, sent time.Time) events.C
 	ev.Status = status
 	ev.CallbackSentAt = &sent
 	ev.ReceivedAt = sent.Add(time.Second)
-	ev.EventID = events.PlatformEventID(ev.WorkflowExecutionID, status, sent)
+	ev.EventID = events.PlatformEventID(ev.AccountID, ev.WorkflowExecutionID, status, sent)
 	return ev
 }
 

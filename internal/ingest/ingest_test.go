@@ -701,6 +701,38 @@ func TestAlteredNetverifyCopyCannotSuppressTheGenuine(t *testing.T) {
 	}
 }
 
+// TestCopyNamingAnotherAccountCannotSuppressTheGenuine: a Platform
+// callback copied with the execution's id, status and exact
+// callbackSentAt but another account, arriving first, is stored as a
+// callback of its own (the account is part of the event id); Jumio's
+// genuine callback after it is stored too, under its own account, not
+// dropped as the copy's duplicate.
+func TestCopyNamingAnotherAccountCannotSuppressTheGenuine(t *testing.T) {
+	h := startIngest(t, nil, nil)
+	genuine := fixtureBody(t, "platform/callback-processed.json")
+	const account, other = "4a1b2c3d-5e6f-4711-8899-aabbccddeeff", "00000000-0000-4000-8000-000000000bad"
+	forged := bytes.ReplaceAll(genuine, []byte(account), []byte(other))
+	f := h.post(t, "/callbacks/platform", "application/json", forged, nil)
+	g := h.post(t, "/callbacks/platform", "application/json", genuine, nil)
+	if f.status != http.StatusOK || g.status != http.StatusOK {
+		t.Fatalf("copy %d, genuine %d, want 200 both", f.status, g.status)
+	}
+	if f.header.Get(events.HeaderEventID) == g.header.Get(events.HeaderEventID) {
+		t.Fatalf("the copy naming another account and the genuine callback share event id %s", g.header.Get(events.HeaderEventID))
+	}
+	var subjects []string
+	for _, m := range h.stored(t) {
+		subjects = append(subjects, m.Subject)
+	}
+	want := []string{
+		"jumio.callbacks.platform." + other + ".9f2c1e7a-3b4d-4c5e-8f60-1a2b3c4d5e6f",
+		"jumio.callbacks.platform." + account + ".9f2c1e7a-3b4d-4c5e-8f60-1a2b3c4d5e6f",
+	}
+	if diff := cmp.Diff(want, subjects); diff != "" {
+		t.Errorf("stored (-want +got):\n%s", diff)
+	}
+}
+
 // fixtureRef is the jumioIdScanReference of a Netverify form.
 func fixtureRef(t *testing.T, form []byte) []byte {
 	t.Helper()

@@ -156,7 +156,7 @@ func (w *world) announce(ev events.InitiatedEvent) {
 // callback stores Jumio's callback for the execution as ingest does.
 func (w *world) callback(accountID, id, status string, sentAt time.Time) {
 	w.t.Helper()
-	ev := events.CallbackEvent{SchemaVersion: 1, EventID: events.PlatformEventID(id, status, sentAt), API: events.APIPlatform,
+	ev := events.CallbackEvent{SchemaVersion: 1, EventID: events.PlatformEventID(accountID, id, status, sentAt), API: events.APIPlatform,
 		Kind: events.KindWorkflow, AccountID: accountID, WorkflowExecutionID: id, Status: status, CallbackSentAt: &sentAt,
 		ReceivedAt: sentAt, JSON: json.RawMessage(`{}`)}
 	b, _ := json.Marshal(ev)

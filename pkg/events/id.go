@@ -45,11 +45,15 @@ func hexID(sum [sha256.Size]byte) string {
 }
 
 // PlatformEventID is the event id of a Jumio Platform callback:
-// sha256(workflow execution id, status, callbackSentAt). The time is
-// normalised to UTC RFC 3339 with nanoseconds, so "…:30.1Z" and
-// "…:30.100Z" are the same callback; a zero time counts as absent.
-func PlatformEventID(executionID, status string, callbackSentAt time.Time) string {
-	return EventID(string(APIPlatform), executionID, status, stamp(callbackSentAt))
+// sha256(account id, workflow execution id, status, callbackSentAt). The
+// time is normalised to UTC RFC 3339 with nanoseconds, so "…:30.1Z" and
+// "…:30.100Z" are the same callback; a zero time counts as absent. The
+// account is part of it: a copy of a callback naming another account
+// (forged, with the execution's ids and time) is stored under an id of
+// its own, not as the id the genuine callback then repeats and is
+// dropped as.
+func PlatformEventID(accountID, executionID, status string, callbackSentAt time.Time) string {
+	return EventID(string(APIPlatform), accountID, executionID, status, stamp(callbackSentAt))
 }
 
 // FormField is one field of a form-encoded callback: its name and value

@@ -95,8 +95,8 @@ func TestReconciledEventID(t *testing.T) {
 	ids := map[string]string{
 		"reconciled PROCESSED":       events.ReconciledEventID(x, "PROCESSED"),
 		"reconciled TOKEN_EXPIRED":   events.ReconciledEventID(x, "TOKEN_EXPIRED"),
-		"callback PROCESSED no time": events.PlatformEventID(x, "PROCESSED", time.Time{}),
-		"callback PROCESSED":         events.PlatformEventID(x, "PROCESSED", time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)),
+		"callback PROCESSED no time": events.PlatformEventID("a", x, "PROCESSED", time.Time{}),
+		"callback PROCESSED":         events.PlatformEventID("a", x, "PROCESSED", time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)),
 	}
 	seen := map[string]string{}
 	for name, id := range ids {

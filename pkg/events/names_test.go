@@ -32,19 +32,24 @@ func TestSubjects(t *testing.T) {
 func TestEventIDsAreDeterministic(t *testing.T) {
 	a, _ := time.Parse(time.RFC3339Nano, "2024-03-14T10:15:30.1Z")
 	b, _ := time.Parse(time.RFC3339Nano, "2024-03-14T10:15:30.100Z")
-	if PlatformEventID("e", "PROCESSED", a) != PlatformEventID("e", "PROCESSED", b) {
+	if PlatformEventID("a", "e", "PROCESSED", a) != PlatformEventID("a", "e", "PROCESSED", b) {
 		t.Error("same instant written differently gives different ids")
 	}
-	if PlatformEventID("e", "PROCESSED", a) == PlatformEventID("e", "SESSION_EXPIRED", a) {
+	if PlatformEventID("a", "e", "PROCESSED", a) == PlatformEventID("a", "e", "SESSION_EXPIRED", a) {
 		t.Error("different status gives the same id")
 	}
-	if PlatformEventID("e", "X", a) == NetverifyEventID([]FormField{{"jumioIdScanReference", "e"}, {"verificationStatus", "X"}}) {
+	// A copy naming another account (forged with the execution's ids and
+	// time) must not take the genuine callback's id.
+	if PlatformEventID("a", "e", "PROCESSED", a) == PlatformEventID("b", "e", "PROCESSED", a) {
+		t.Error("different account gives the same id")
+	}
+	if PlatformEventID("a", "e", "X", a) == NetverifyEventID([]FormField{{"jumioIdScanReference", "e"}, {"verificationStatus", "X"}}) {
 		t.Error("platform and netverify ids collide")
 	}
 	if EventID("ab", "c") == EventID("a", "bc") {
 		t.Error("parts are not separated")
 	}
-	if got := len(PlatformEventID("e", "s", time.Time{})); got != 64 {
+	if got := len(PlatformEventID("a", "e", "s", time.Time{})); got != 64 {
 		t.Errorf("id length: got %d, want 64", got)
 	}
 }

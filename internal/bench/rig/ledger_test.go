@@ -67,7 +67,7 @@ func (b *book) post(n, sec, status int) {
 // store puts that callback into JUMIO_CALLBACKS and returns its event id.
 func (b *book) store(n, sec int) string {
 	at := t0.Add(time.Duration(sec) * time.Second)
-	ev := events.CallbackEvent{SchemaVersion: 1, EventID: events.PlatformEventID(execID(n), "PROCESSED", at), API: events.APIPlatform,
+	ev := events.CallbackEvent{SchemaVersion: 1, EventID: events.PlatformEventID(acct, execID(n), "PROCESSED", at), API: events.APIPlatform,
 		AccountID: acct, WorkflowExecutionID: execID(n), Status: "PROCESSED", CallbackSentAt: &at}
 	data, _ := json.Marshal(ev)
 	b.callbacks = append(b.callbacks, &nats.Msg{Subject: ev.Subject(), Data: data, Header: nats.Header{}})

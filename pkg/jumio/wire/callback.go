@@ -126,7 +126,7 @@ func ParsePlatformCallback(body []byte) (*Callback, error) {
 
 // EventID is the callback's deterministic event id.
 func (cb *Callback) EventID() string {
-	return events.PlatformEventID(cb.WorkflowExecution.ID, cb.WorkflowExecution.Status, cb.CallbackSentAt.Time)
+	return events.PlatformEventID(cb.Account.ID, cb.WorkflowExecution.ID, cb.WorkflowExecution.Status, cb.CallbackSentAt.Time)
 }
 
 // Region returns the region named by the callback's hrefs, if any. The
