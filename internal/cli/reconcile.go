@@ -23,7 +23,7 @@ func init() {
 	register(&Command{
 		Name:    "reconcile",
 		Summary: "list the executions whose final callback is overdue, or reconcile them now",
-		Usage:   "[--all] [--pass] [--dry-run] [flags]",
+		Usage:   "[--all] [--pass] [--dry-run] [--execution ACCOUNT/EXECUTION ...] [flags]",
 		Description: `Lists the workflow executions the reconciler tracks (they are due a final
 Jumio callback) whose deadline has passed: initiation plus token lifetime
 plus slack (KYCFLOW_RECONCILE_*). --all lists every tracked execution.
@@ -35,17 +35,25 @@ reconciled callback (the pipeline makes its result), one not final yet is
 asked again later. --dry-run asks Jumio but claims, publishes and changes
 nothing, and prints what a pass would do.
 
+--execution ACCOUNT/EXECUTION names Platform executions whose callbacks
+never reached kycflow (an ingest outage longer than Jumio's retries): they
+are tracked, due at once, and a pass runs. Each final one is fed as a
+reconciled callback, unless a final callback of it is stored already; one
+not final yet is asked again later, as any tracked execution.
+
 Jumio credentials come from the KYCFLOW_JUMIO_* variables, else the
 simulator of the local kycflow run is used.`,
 		Example: `  kycflow reconcile
   kycflow reconcile --all --json
   kycflow reconcile --pass --dry-run
-  kycflow reconcile --pass`,
+  kycflow reconcile --pass
+  kycflow reconcile --execution 4a1b2c3d-5e6f-4711-8899-aabbccddeeff/9f2c1e7a-3b4d-4c5e-8f60-1a2b3c4d5e6f`,
 		Flags: func(fs *flag.FlagSet) {
 			natsFlag(fs)
 			fs.Bool("all", false, "list every tracked execution, not only the overdue ones")
 			fs.Bool("pass", false, "run a reconciliation pass now")
 			fs.Bool("dry-run", false, "with --pass (implied): ask Jumio, change nothing, print what a pass would do")
+			fs.Var(&listFlag{}, "execution", "track these Platform executions (ACCOUNT/EXECUTION; repeat or comma-separate), due now, and run a pass")
 			fs.String("simulator", "", "Jumio simulator to use for a pass without credentials (default the local kycflow run's)")
 			fs.Bool("json", false, "print JSON, one object per line")
 		},
@@ -56,6 +64,14 @@ simulator of the local kycflow run is used.`,
 func runReconcile(ctx context.Context, env Env, fs *flag.FlagSet, args []string) error {
 	if len(args) > 0 {
 		return usageError("reconcile: unexpected argument %q", args[0])
+	}
+	named, err := namedExecutions(listOf(fs, "execution"))
+	if err != nil {
+		return err
+	}
+	dry := boolFlag(fs, "dry-run")
+	if len(named) > 0 && dry {
+		return usageError("reconcile: --execution tracks the executions it names: not with --dry-run")
 	}
 	e := config.New(env.Getenv)
 	cfg := reconcile.LoadConfig(e)
@@ -68,8 +84,7 @@ func runReconcile(ctx context.Context, env Env, fs *flag.FlagSet, args []string)
 	}
 	defer s.Close()
 	deps := reconcile.Deps{JetStream: s.js}
-	dry := boolFlag(fs, "dry-run")
-	if boolFlag(fs, "pass") || dry {
+	if boolFlag(fs, "pass") || dry || len(named) > 0 {
 		client, _, err := jumioClient(env, fs, "reconcile")
 		if err != nil {
 			return err
@@ -82,6 +97,9 @@ func runReconcile(ctx context.Context, env Env, fs *flag.FlagSet, args []string)
 		return fmt.Errorf("reconcile: %w", err)
 	}
 	if deps.Status != nil {
+		if err := trackNamed(ctx, env.Stdout, r, named); err != nil {
+			return err
+		}
 		checked, err := r.Pass(ctx, dry)
 		if err != nil {
 			return fmt.Errorf("reconcile: %w (is an enricher running with reconciliation on?)", err)
@@ -101,6 +119,39 @@ func runReconcile(ctx context.Context, env Env, fs *flag.FlagSet, args []string)
 		return fmt.Errorf("reconcile: %w (is an enricher running with reconciliation on?)", err)
 	}
 	return printTracked(env.Stdout, xs, boolFlag(fs, "all"), boolFlag(fs, "json"), time.Now())
+}
+
+// namedExecution is an execution --execution names.
+type namedExecution struct{ account, execution string }
+
+// namedExecutions reads --execution's values, ACCOUNT/EXECUTION each.
+func namedExecutions(vals []string) ([]namedExecution, error) {
+	var out []namedExecution
+	for _, v := range vals {
+		a, x, ok := strings.Cut(v, "/")
+		if _, valid := reconcile.Key(a, x); !ok || !valid {
+			return nil, usageError("reconcile: --execution %q: want ACCOUNT/EXECUTION, two Platform ids (UUIDs)", v)
+		}
+		out = append(out, namedExecution{a, x})
+	}
+	return out, nil
+}
+
+// trackNamed tracks the named executions, due now, and says what became
+// of each.
+func trackNamed(ctx context.Context, w io.Writer, r *reconcile.Reconciler, named []namedExecution) error {
+	for _, n := range named {
+		tracked, err := r.Track(ctx, n.account, n.execution)
+		switch {
+		case err != nil:
+			return fmt.Errorf("reconcile: %w (is an enricher running with reconciliation on?)", err)
+		case tracked:
+			fmt.Fprintf(w, "tracked %s %s, due now\n", n.account, n.execution)
+		default:
+			fmt.Fprintf(w, "%s %s ended already (its final callback was stored, or reconciled): nothing to do\n", n.account, n.execution)
+		}
+	}
+	return nil
 }
 
 // printTracked prints the tracked executions, the overdue ones only

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/internal/reconcile"
 	"github.com/kycflow/kycflow/pkg/events"
@@ -132,4 +133,69 @@ func countReconciled(t *testing.T, js jetstream.JetStream) int {
 		}
 	}
 	return n
+}
+
+// TestReconcileNamedExecutions: after an ingest outage longer than
+// Jumio's retries, the operator names the executions whose callbacks were
+// lost. One with no callback stored is reconciled from Jumio's status
+// API; one whose final callback did arrive is not fed again; naming the
+// first again finds it ended; a value that is not ACCOUNT/EXECUTION is a
+// usage error, and --execution refuses --dry-run.
+func TestReconcileNamedExecutions(t *testing.T) {
+	srv := brokertest.Start(t)
+	_, js := srv.JetStream(t)
+	if err := broker.EnsureStreams(t.Context(), js, broker.DefaultStreamsConfig()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := reconcile.New(reconcile.Config{Storage: "memory"}, reconcile.Deps{JetStream: js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	sim := jumiotest.NewServer(jumiotest.Config{Scenario: jumiotest.Scenario{Seed: 31, Executions: 2, Mix: jumiotest.Mix{Passed: 1}}})
+	defer sim.Close()
+	xs := sim.Executions()
+	lost, arrived := xs[0], xs[1]
+	sent := time.Now().UTC()
+	ev := events.CallbackEvent{SchemaVersion: 1, EventID: events.PlatformEventID(arrived.AccountID, arrived.ID, "PROCESSED", sent),
+		API: events.APIPlatform, Kind: events.KindWorkflow, AccountID: arrived.AccountID, WorkflowExecutionID: arrived.ID,
+		Status: "PROCESSED", CallbackSentAt: &sent, ReceivedAt: sent, JSON: json.RawMessage(`{}`)}
+	body, _ := json.Marshal(ev)
+	if _, err := js.Publish(t.Context(), ev.Subject(), body); err != nil {
+		t.Fatal(err)
+	}
+	env := func(k string) string {
+		return map[string]string{"KYCFLOW_DATA_DIR": t.TempDir(), "KYCFLOW_NATS_URL": srv.URL()}[k]
+	}
+	run := func(want int, args ...string) (string, string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if code := Main(t.Context(), append([]string{"reconcile", "--simulator", sim.URL()}, args...), env, nil, &out, &errOut); code != want {
+			t.Fatalf("reconcile %v: exit %d, want %d: %s%s", args, code, want, out.String(), errOut.String())
+		}
+		return out.String(), errOut.String()
+	}
+	out, _ := run(0, "--execution", lost.AccountID+"/"+lost.ID, "--execution", arrived.AccountID+"/"+arrived.ID)
+	for _, want := range []string{"tracked " + lost.AccountID + " " + lost.ID + ", due now", lost.ID + "  reconciled PROCESSED", arrived.ID + "  called_back"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := countReconciled(t, js); n != 1 {
+		t.Errorf("%d reconciled callbacks stored, want 1 (the lost execution's only)", n)
+	}
+	if out, _ := run(0, "--execution", lost.AccountID+"/"+lost.ID); !strings.Contains(out, lost.ID+" ended already") {
+		t.Errorf("naming the reconciled execution again:\n%s", out)
+	}
+	if n := countReconciled(t, js); n != 1 {
+		t.Errorf("%d reconciled callbacks stored after naming it again, want still 1", n)
+	}
+	if _, errOut := run(2, "--execution", lost.ID); !strings.Contains(errOut, "want ACCOUNT/EXECUTION") {
+		t.Errorf("a value without the account: %s", errOut)
+	}
+	if _, errOut := run(2, "--dry-run", "--execution", lost.AccountID+"/"+lost.ID); !strings.Contains(errOut, "not with --dry-run") {
+		t.Errorf("--execution with --dry-run: %s", errOut)
+	}
 }

@@ -148,6 +148,35 @@ func (r *Reconciler) List(ctx context.Context) ([]Execution, error) {
 	return out, nil
 }
 
+// Track tracks an execution an operator names (SourceOperator), overdue
+// at once, so that the next pass asks Jumio about it: a final status is
+// fed as a reconciled callback unless a final callback of it is stored
+// already. It reports false when the bucket remembers that the execution
+// ended (a final callback came, or a pass reconciled it).
+func (r *Reconciler) Track(ctx context.Context, accountID, executionID string) (bool, error) {
+	key, ok := Key(accountID, executionID)
+	if !ok {
+		return false, fmt.Errorf("reconcile: %s/%s: the account and the execution are Platform ids (UUIDs)", accountID, executionID)
+	}
+	st, err := r.attach(ctx)
+	if err != nil {
+		return false, err
+	}
+	now := r.deps.Now().UTC()
+	x := Execution{AccountID: accountID, WorkflowExecutionID: executionID, Source: SourceOperator, Since: now, Deadline: now.Add(-time.Second)}
+	if _, err := st.track(ctx, key, x); err != nil {
+		return false, err
+	}
+	_, err = st.get(ctx, key)
+	switch {
+	case errors.Is(err, errGone):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
 // Outcomes of a check (the outcome attribute of MetricChecks).
 const (
 	OutcomeReconciled = "reconciled" // final: its callback was fed

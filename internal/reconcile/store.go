@@ -23,6 +23,10 @@ const (
 	// SourceEvent: an InitiatedEvent, kycflow initiate's or another
 	// service's.
 	SourceEvent = "event"
+	// SourceOperator: named by an operator ("kycflow reconcile
+	// --execution"), whose callbacks were lost (an outage of ingest that
+	// Jumio's retries did not cover); due at once.
+	SourceOperator = "operator"
 )
 
 // Execution is one tracked execution: the value of its key in Bucket
@@ -189,7 +193,8 @@ const casAttempts = 8
 
 // track starts tracking x, or merges it into the execution already
 // tracked under its key: an ACQUIRED callback brings the deadline forward
-// (processing follows acquisition) and the status along. An execution the
+// (processing follows acquisition) and the status along, an operator's
+// naming it makes it due now. An execution the
 // bucket remembers as ended (its purge marker) is not tracked again. It
 // reports whether the bucket changed.
 func (s *store) track(ctx context.Context, key string, x Execution) (bool, error) {
@@ -210,6 +215,13 @@ func (s *store) track(ctx context.Context, key string, x Execution) (bool, error
 			return false, err
 		}
 		next := cur.x
+		if x.Source == SourceOperator {
+			// Asked about now, whatever was scheduled.
+			if x.Deadline.Before(next.Deadline) {
+				next.Deadline = x.Deadline
+			}
+			next.NextCheck = time.Time{}
+		}
 		if strings.EqualFold(x.Status, string(events.StatusAcquired)) {
 			next.Status = x.Status
 			if x.Deadline.Before(next.Deadline) {
