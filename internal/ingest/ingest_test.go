@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -730,6 +731,34 @@ func TestCopyNamingAnotherAccountCannotSuppressTheGenuine(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, subjects); diff != "" {
 		t.Errorf("stored (-want +got):\n%s", diff)
+	}
+}
+
+// TestPlatformIDsInUpperCaseAreTheSameExecution: a copy of a Platform
+// callback whose ids are in upper case names the same execution (UUIDs):
+// it is stored under the ids in lower case, with the genuine callback's
+// event id, so that the genuine one is its duplicate and the execution is
+// enriched and delivered once, not once per spelling.
+func TestPlatformIDsInUpperCaseAreTheSameExecution(t *testing.T) {
+	h := startIngest(t, nil, nil)
+	genuine := fixtureBody(t, "platform/callback-processed.json")
+	const account, execution = "4a1b2c3d-5e6f-4711-8899-aabbccddeeff", "9f2c1e7a-3b4d-4c5e-8f60-1a2b3c4d5e6f"
+	upper := bytes.ReplaceAll(genuine, []byte(account), []byte(strings.ToUpper(account)))
+	upper = bytes.ReplaceAll(upper, []byte(execution), []byte(strings.ToUpper(execution)))
+	u := h.post(t, "/callbacks/platform", "application/json", upper, nil)
+	g := h.post(t, "/callbacks/platform", "application/json", genuine, nil)
+	if u.status != http.StatusOK || g.status != http.StatusOK {
+		t.Fatalf("upper case %d, genuine %d, want 200 both", u.status, g.status)
+	}
+	if u.header.Get(events.HeaderEventID) != g.header.Get(events.HeaderEventID) {
+		t.Errorf("event ids %s and %s: one execution's callback under two ids", u.header.Get(events.HeaderEventID), g.header.Get(events.HeaderEventID))
+	}
+	var subjects []string
+	for _, m := range h.stored(t) {
+		subjects = append(subjects, m.Subject)
+	}
+	if want := []string{"jumio.callbacks.platform." + account + "." + execution}; !slices.Equal(subjects, want) {
+		t.Errorf("stored under %v, want %v", subjects, want)
 	}
 }
 

@@ -121,6 +121,11 @@ func ParsePlatformCallback(body []byte) (*Callback, error) {
 	case !validStatus(cb.WorkflowExecution.Status):
 		return nil, malformed("workflowExecution.status")
 	}
+	// One execution, one spelling: Jumio's ids are UUIDs, which name the
+	// same execution in either case. Kept as sent, a copy in upper case
+	// would be a callback of another execution (another subject, event
+	// id and delivery record): enriched and delivered once more.
+	cb.Account.ID, cb.WorkflowExecution.ID = strings.ToLower(cb.Account.ID), strings.ToLower(cb.WorkflowExecution.ID)
 	return &cb, nil
 }
 
