@@ -263,6 +263,12 @@ func TestRejections(t *testing.T) {
 		{name: "secret segment when none is set",
 			path: "/callbacks/platform/" + pathSecret, contentType: "application/json", body: processed,
 			status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonWrongPathSecret},
+		// A 405 here would tell a sender that is not allowed that its
+		// guess at the secret was right: a wrong one gets this 403 too.
+		{name: "wrong method on the right secret path from a source not allowed", mutate: func(c *ingest.Config) {
+			c.PathSecret = secret(pathSecret)
+			c.AllowedSources = []string{"203.0.113.0/24"}
+		}, method: http.MethodGet, path: "/callbacks/platform/" + pathSecret, status: 403, reason: ingest.ReasonSourceNotAllowed},
 		{name: "wrong method on a secret path", mutate: func(c *ingest.Config) { c.PathSecret = secret(pathSecret) },
 			method: http.MethodGet, path: "/callbacks/platform/wrong-secret-segment", status: 404, reason: ingest.ReasonNotFound, counted: ingest.ReasonWrongPathSecret},
 		{name: "user reference signed with another secret", mutate: func(c *ingest.Config) { c.UserReferenceSecrets = secret("current,previous") },

@@ -175,6 +175,14 @@ func (s *Service) route(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	if r.Method != http.MethodPost {
+		// Checked as a callback's sender first: a 405 only for an
+		// allowed sender would otherwise tell anyone else that the path
+		// secret was right (a wrong one is a 403 from the same checks),
+		// without counting against the rate limit.
+		if rj := s.checkSource(clientAddr(r, s.trusted), time.Now(), w); rj != nil {
+			s.fail(w, r, string(rt.api), rj)
+			return
+		}
 		w.Header().Set("Allow", http.MethodPost)
 		s.fail(w, r, string(rt.api), reject(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "Method not allowed", "callbacks are POSTed"))
 		return
