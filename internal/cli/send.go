@@ -41,7 +41,10 @@ func init() {
 		Description: `Posts Jumio callbacks to an ingest (default the local kycflow run's) and
 prints one line per callback as it is answered: the answer, the API, the
 ids and the outcome Jumio would report; then a summary. It exits 1 when a
-callback was not stored. Ctrl-C stops it and says how many were sent.
+callback was not stored. Ctrl-C stops it and says how many were sent. A
+callback answered 429 or 503 (ingest's rate limit per address, which a
+local kycflow run applies to loopback; NATS unavailable) is posted again
+after its Retry-After, up to --retries more times, as Jumio retries.
 
 Where they come from:
   simulator  (default when kycflow run started one) the simulator creates new
@@ -73,6 +76,7 @@ userReference signed with the first secret.`,
 			fs.String("mix", "", "weights of the Platform outcomes, for example passed=70,warning=10,rejected=10,session_expired=5,token_expired=5")
 			fs.Int("duplicates", 0, "send every callback this many more times, unchanged (Jumio's retries)")
 			fs.Bool("out-of-order", false, "follow every callback with a stale repeat (an older callbackSentAt)")
+			fs.Int("retries", 5, "post a callback answered 429 or 503 again, after its Retry-After, up to this many more times (as Jumio retries)")
 			fs.Uint64("seed", 1, "seed of --generate (the same seed generates the same transactions)")
 			fs.Bool("json", false, "print one JSON object per callback")
 		},
@@ -228,7 +232,8 @@ func sendFromSimulator(ctx context.Context, fs *flag.FlagSet, sim string, tgt se
 	}
 	outcomes := map[string]string{}
 	req := jumiotest.SendRequest{URL: tgt.platformURL, NetverifyURL: tgt.netverifyURL, Rate: floatFlag(fs, "rate"),
-		Concurrency: intFlag(fs, "concurrency"), Duplicates: intFlag(fs, "duplicates"), OutOfOrder: boolFlag(fs, "out-of-order")}
+		Concurrency: intFlag(fs, "concurrency"), Duplicates: intFlag(fs, "duplicates"), OutOfOrder: boolFlag(fs, "out-of-order"),
+		Retries: intFlag(fs, "retries")}
 	for _, r := range rows {
 		outcomes[r.ID] = r.Outcome
 		req.IDs = append(req.IDs, r.ID)
@@ -290,7 +295,8 @@ func sendGenerated(ctx context.Context, env Env, fs *flag.FlagSet, tgt sendTarge
 		ids = append(ids, sc.Reference)
 	}
 	o := jumiotest.CallbackOptions{URL: tgt.platformURL, NetverifyURL: tgt.netverifyURL, IDs: ids, Rate: floatFlag(fs, "rate"),
-		Concurrency: intFlag(fs, "concurrency"), Duplicates: intFlag(fs, "duplicates"), OutOfOrder: boolFlag(fs, "out-of-order")}
+		Concurrency: intFlag(fs, "concurrency"), Duplicates: intFlag(fs, "duplicates"), OutOfOrder: boolFlag(fs, "out-of-order"),
+		Retries: intFlag(fs, "retries")}
 	if tgt.userRefSecret != nil {
 		o.UserReference = func(jumiotest.Execution) string {
 			tok, _ := wire.SignUserReference(tgt.userRefSecret, "", time.Now())

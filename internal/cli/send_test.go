@@ -55,3 +55,37 @@ func TestSendShowsProgressAndCountsOnInterrupt(t *testing.T) {
 		t.Errorf("stderr: got %q, want %q", errOut.String(), want)
 	}
 }
+
+// TestSendRetriesWhatIngestRateLimits: an ingest that answers 429 with
+// Retry-After (its per-address limit, as "kycflow run" applies to
+// loopback) gets each such callback again after the wait, as Jumio would
+// send it again: every callback ends stored and send exits 0. With
+// --retries 0 the 429s are the answers, and send exits 1.
+func TestSendRetriesWhatIngestRateLimits(t *testing.T) {
+	for _, tc := range []struct {
+		retries string
+		code    int
+	}{{"5", 0}, {"0", 1}} {
+		t.Run("retries "+tc.retries, func(t *testing.T) {
+			sim := jumiotest.NewServer(jumiotest.Config{})
+			defer sim.Close()
+			var n atomic.Int32
+			ingest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if n.Add(1)%2 == 1 { // every other request is over the limit
+					w.Header().Set("Retry-After", "1")
+					w.WriteHeader(http.StatusTooManyRequests)
+				}
+			}))
+			defer ingest.Close()
+			var out, errOut ingesttest.SyncBuffer
+			code := Main(t.Context(), []string{"send", "--simulator", sim.URL(), "--url", ingest.URL, "--count", "4", "--rate", "0",
+				"--concurrency", "1", "--retries", tc.retries, "--data-dir", t.TempDir()}, noEnv, nil, &out, &errOut)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\n%s%s", code, tc.code, out.String(), errOut.String())
+			}
+			if tc.code == 0 && strings.Contains(out.String(), "429") {
+				t.Errorf("a 429 was the last answer despite the retries:\n%s", out.String())
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +44,11 @@ type CallbackOptions struct {
 	// Duplicates sends each callback this many more times, unchanged (the
 	// same body: Jumio's retries look like this).
 	Duplicates int
+	// Retries is how many more times a callback answered 429 or 503 is
+	// posted, each after the answer's Retry-After (1s without one, at
+	// most maxRetryWait), as a sender that retries does; 0 posts each
+	// once.
+	Retries int
 	// OutOfOrder follows each callback with a repeat whose
 	// callbackSentAt (callbackDate) is a minute older: an out-of-order
 	// delivery that must be recognised as stale.
@@ -77,7 +83,13 @@ type SentCallback struct {
 	// Status is the HTTP status answered; 0 with Err when none came.
 	Status int
 	Err    error
+	// Attempts is how many times it was posted (Retries).
+	Attempts int
 }
+
+// maxRetryWait bounds the wait before a callback answered 429 or 503 is
+// posted again.
+const maxRetryWait = 10 * time.Second
 
 // PlatformCallback returns the JSON body of a Platform callback for e, with
 // hrefs on the server's URL.
@@ -144,7 +156,7 @@ func (s *Server) SendCallbacks(ctx context.Context, o CallbackOptions) ([]SentCa
 				if c.API == events.APINetverify {
 					target = o.NetverifyURL
 				}
-				c.Status, c.Err = s.post(o.Client, target, c.ContentType, c.Body, o.Header)
+				c.Status, c.Attempts, c.Err = s.postRetrying(ctx, o, target, c)
 				if o.Answered != nil {
 					answered.Lock()
 					o.Answered(*c)
@@ -241,11 +253,31 @@ func (s *Server) plan(o CallbackOptions) []SentCallback {
 	return plan
 }
 
-// post sends one callback as Jumio does and returns the status.
-func (s *Server) post(c *http.Client, target, contentType string, body []byte, hdr http.Header) (int, error) {
+// postRetrying posts c, and again after each 429 or 503 answer's
+// Retry-After, up to o.Retries more times or until ctx ends. It returns
+// the last answer and how many posts it made.
+func (s *Server) postRetrying(ctx context.Context, o CallbackOptions, target string, c *SentCallback) (status, attempts int, err error) {
+	for attempt := 1; ; attempt++ {
+		status, after, err := s.post(o.Client, target, c.ContentType, c.Body, o.Header)
+		if err != nil || (status != http.StatusTooManyRequests && status != http.StatusServiceUnavailable) || attempt > o.Retries {
+			return status, attempt, err
+		}
+		t := time.NewTimer(min(cmp.Or(after, time.Second), maxRetryWait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return status, attempt, err
+		case <-t.C:
+		}
+	}
+}
+
+// post sends one callback as Jumio does and returns the status and the
+// answer's Retry-After (seconds; 0 when it has none).
+func (s *Server) post(c *http.Client, target, contentType string, body []byte, hdr http.Header) (int, time.Duration, error) {
 	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	for k, v := range hdr {
 		req.Header[http.CanonicalHeaderKey(k)] = v
@@ -258,9 +290,13 @@ func (s *Server) post(c *http.Client, target, contentType string, body []byte, h
 		if errors.As(err, &ue) {
 			err = errors.New(strings.TrimSpace(ue.Op + " callback: " + ue.Err.Error()))
 		}
-		return 0, err
+		return 0, 0, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	return resp.StatusCode, nil
+	var after time.Duration
+	if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
+		after = time.Duration(n) * time.Second
+	}
+	return resp.StatusCode, after, nil
 }

@@ -47,7 +47,7 @@ func (s *Server) callback(target string, e Execution) {
 	if drop {
 		return
 	}
-	_, _ = s.post(s.cfg.CallbackClient, target, c.ContentType, body, nil)
+	_, _, _ = s.post(s.cfg.CallbackClient, target, c.ContentType, body, nil)
 }
 
 // DroppedCallbacks returns the callbacks dropped so far and not delivered
@@ -77,7 +77,7 @@ func (s *Server) DeliverDropped(ctx context.Context) ([]SentCallback, error) {
 			return out, err
 		}
 		c := d.sent
-		c.Status, c.Err = s.post(s.cfg.CallbackClient, d.target, c.ContentType, c.Body, nil)
+		c.Status, _, c.Err = s.post(s.cfg.CallbackClient, d.target, c.ContentType, c.Body, nil)
 		out = append(out, c)
 	}
 	return out, nil

@@ -206,7 +206,7 @@ func (s *Server) migrate(ref, target string) {
 		return
 	}
 	defer s.sends.Done()
-	_, _ = s.post(s.cfg.CallbackClient, target, "application/json", s.PlatformCallback(e, e.CallbackSentAt, e.UserReference), nil)
+	_, _, _ = s.post(s.cfg.CallbackClient, target, "application/json", s.PlatformCallback(e, e.CallbackSentAt, e.UserReference), nil)
 }
 
 // MigratedDefinitionKeys are the workflow definition keys of migrated

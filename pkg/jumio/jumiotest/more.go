@@ -94,6 +94,7 @@ type SendRequest struct {
 	Concurrency  int      `json:"concurrency,omitempty"`
 	Duplicates   int      `json:"duplicates,omitempty"`
 	OutOfOrder   bool     `json:"outOfOrder,omitempty"`
+	Retries      int      `json:"retries,omitempty"`
 	// UserReferences replaces the userReference of Platform callbacks by
 	// execution id (a signed token, for example).
 	UserReferences map[string]string `json:"userReferences,omitempty"`
@@ -110,6 +111,8 @@ type SentRow struct {
 	Stale     bool      `json:"stale,omitempty"`
 	Status    int       `json:"status"`
 	Error     string    `json:"error,omitempty"`
+	// Attempts is how many times it was posted (SendRequest.Retries).
+	Attempts int `json:"attempts,omitempty"`
 }
 
 // moreRoutes adds the control endpoints that generate transactions and
@@ -141,7 +144,7 @@ func (s *Server) moreRoutes(mux *http.ServeMux) {
 			return
 		}
 		o := CallbackOptions{URL: q.URL, NetverifyURL: q.NetverifyURL, IDs: q.IDs, Rate: q.Rate,
-			Concurrency: q.Concurrency, Duplicates: q.Duplicates, OutOfOrder: q.OutOfOrder}
+			Concurrency: q.Concurrency, Duplicates: q.Duplicates, OutOfOrder: q.OutOfOrder, Retries: q.Retries}
 		if len(q.UserReferences) > 0 {
 			o.UserReference = func(e Execution) string { return cmp.Or(q.UserReferences[e.ID], e.UserReference) }
 		}
@@ -189,7 +192,7 @@ func (s *Server) streamCallbacks(w http.ResponseWriter, r *http.Request, o Callb
 
 func sentRow(c SentCallback) SentRow {
 	row := SentRow{API: string(c.API), Reference: c.Reference, AccountID: c.AccountID, SentAt: c.SentAt,
-		Duplicate: c.Duplicate, Stale: c.Stale, Status: c.Status}
+		Duplicate: c.Duplicate, Stale: c.Stale, Status: c.Status, Attempts: c.Attempts}
 	if c.Err != nil {
 		row.Error = c.Err.Error()
 	}
