@@ -132,6 +132,25 @@ func natsURL(env Env, fs *flag.FlagSet) string {
 	return nats.DefaultURL
 }
 
+// namedRunMissing refuses to fall back to NATS's default URL when the
+// operator named a data directory (--data-dir, KYCFLOW_DATA_DIR) that
+// holds no running kycflow run and named no server: the default URL may
+// be another kycflow's (a second run, a local NATS), which a redrive, a
+// purge or an erasure would then change without a word.
+func namedRunMissing(env Env, fs *flag.FlagSet) error {
+	if strFlag(fs, "nats-url") != "" || env.Getenv("KYCFLOW_NATS_URL") != "" {
+		return nil
+	}
+	if !flagSet(fs, "data-dir") && env.Getenv("KYCFLOW_DATA_DIR") == "" {
+		return nil
+	}
+	if _, ok := localRun(env, fs); ok {
+		return nil
+	}
+	return fmt.Errorf("%s; not falling back to %s, which may be another kycflow's: start kycflow run with that data directory, or name the server with --nats-url or KYCFLOW_NATS_URL",
+		noLocalRun(env, fs), nats.DefaultURL)
+}
+
 // session is an operator command's connection to NATS.
 type session struct {
 	nc      *nats.Conn
@@ -147,6 +166,9 @@ func connect(ctx context.Context, env Env, fs *flag.FlagSet) (*session, error) {
 	e := config.New(env.Getenv)
 	cfg := broker.LoadConfig(e)
 	if err := e.Err(); err != nil {
+		return nil, err
+	}
+	if err := namedRunMissing(env, fs); err != nil {
 		return nil, err
 	}
 	cfg.URL = natsURL(env, fs)
