@@ -313,16 +313,18 @@ func reportStream(ctx context.Context, js jetstream.JetStream, name string) (str
 
 // heldIdle is how long a notifier consumer that holds messages and has no
 // pull waiting must have neither delivered nor been acked before it is
-// flagged as no route's (at least ten of its ack waits): a live
+// flagged as held unmoved (at least ten of its ack waits): a live
 // notifier whose every slot waits on a slow endpoint moves within the
 // longest webhook timeout (5 minutes) and the retry that follows.
 var heldIdle = 15 * time.Minute
 
 // flagOrphans marks the notifier consumers of routes that no longer
 // exist: not in the routes file of KYCFLOW_NOTIFIER_ROUTES_FILE when it is
-// set (and reads), else not read while a notifier reads another route's,
-// and holding nothing or nothing that moved for heldIdle. Such a
-// consumer keeps its backlog and its position; nothing delivers it.
+// set (and reads), else not read and holding nothing while a notifier
+// reads another route's. Such a consumer keeps its backlog and its
+// position; nothing delivers it. A route's consumer that is not read
+// while another is (all its deliveries waiting on a slow endpoint, a
+// route disabled after a 410 Gone, a notifier stopped) is marked unread.
 func flagOrphans(env Env, consumers []consumerReport, now time.Time) {
 	var routes map[string]bool
 	file := env.Getenv("KYCFLOW_NOTIFIER_ROUTES_FILE")
@@ -342,16 +344,27 @@ func flagOrphans(env Env, consumers []consumerReport, now time.Time) {
 		case !c.Durable || !strings.HasPrefix(c.Name, notifier.DurablePrefix):
 		case routes != nil && !routes[c.Name]:
 			consumers[i].Orphan = "no route " + strings.TrimPrefix(c.Name, notifier.DurablePrefix) + " in " + file
-		case routes == nil && running && !c.Read && c.AckPending > 0 && now.Sub(c.LastActive) < max(heldIdle, 10*c.ackWait):
+		case !running || c.Read:
+		case c.AckPending > 0 && now.Sub(c.LastActive) < max(heldIdle, 10*c.ackWait):
 			// A notifier whose every delivery slot waits on a slow
 			// endpoint pulls nothing meanwhile: no pull request waits,
 			// and the messages it holds are unacknowledged. Deleting the
 			// consumer would lose the route's backlog.
-			consumers[i].Unread = fmt.Sprintf("no pull waiting, %d held unacknowledged (deliveries waiting on a slow endpoint, or a notifier that stopped with them)", c.AckPending)
-		case routes == nil && running && !c.Read && c.AckPending > 0:
-			consumers[i].Orphan = fmt.Sprintf("no notifier reads it, and the %s it holds moved last %s ago (a route removed while its notifier held them)",
+			consumers[i].Unread = fmt.Sprintf("no pull waiting, %d held unacknowledged (deliveries waiting on a slow endpoint, a route disabled after a 410 Gone, or a notifier that stopped with them)", c.AckPending)
+		case c.AckPending > 0:
+			// Nothing moved for longer than a slow endpoint holds a
+			// delivery: a route disabled after a 410 keeps its messages
+			// so (until the notifier restarts), and so does one removed
+			// while its notifier held them. Only the routes file tells
+			// the two apart: the removal is named, not listed.
+			consumers[i].Unread = fmt.Sprintf("no pull waiting, %s held unmoved for %s: a route disabled after a 410 Gone (fix its endpoint, restart the notifier) or whose notifier stopped",
 				count(c.AckPending, "message"), now.Sub(c.LastActive).Round(time.Second))
-		case routes == nil && running && !c.Read:
+			if routes == nil {
+				consumers[i].Unread += "; or one removed while its notifier held them, whose consumer then goes with nats consumer rm " + events.StreamEnriched + " " + c.Name + " -f"
+			}
+		case routes != nil:
+			consumers[i].Unread = "no notifier reads it (a route disabled after a 410 Gone: fix its endpoint, restart the notifier; or its notifier stopped)"
+		default:
 			consumers[i].Orphan = "no notifier reads it (a route removed, renamed, or disabled after a 410)"
 		}
 	}

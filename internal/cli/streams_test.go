@@ -272,19 +272,22 @@ func TestStreamsOrphansAndFinishedEphemerals(t *testing.T) {
 	}
 }
 
-// TestStreamsRemovedRouteHoldingMessages: a route removed from the routes
-// file (none is set here) while its notifier held one of its messages.
-// Nothing pulls it and the message stays unacknowledged: told apart from
-// a route held on a slow endpoint by time, once nothing has moved on it
-// for heldIdle (and ten ack waits), it is flagged with its removal.
-func TestStreamsRemovedRouteHoldingMessages(t *testing.T) {
+// TestStreamsRouteHeldUnmoved: a route's consumer holds a message and
+// nothing pulls it: a route removed from the routes file while its
+// notifier held it, or one disabled after a 410 Gone (its notifier keeps
+// the messages until it restarts). Once nothing has moved on it for
+// heldIdle (and ten ack waits) it is flagged held unmoved, with the
+// removal for the first case named but not listed (without the routes
+// file the two look alike); with the routes file, a route still in it is
+// flagged not read, without the removal.
+func TestStreamsRouteHeldUnmoved(t *testing.T) {
 	defer func(d time.Duration) { heldIdle = d }(heldIdle)
 	heldIdle = time.Second
 	s := newServer(t)
 	s.consumer("live", true)
 	s.enriched("9f2c1e7a-1111-4222-8333-944455556666", events.StatusProcessed, events.DecisionPassed, nil)
 	c, err := s.js.CreateOrUpdateConsumer(t.Context(), events.StreamEnriched, jetstream.ConsumerConfig{
-		Durable: notifier.DurablePrefix + "gone", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 100 * time.Millisecond, FilterSubject: events.SubjectEnriched + ".>"})
+		Durable: notifier.DurablePrefix + "held", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 100 * time.Millisecond, FilterSubject: events.SubjectEnriched + ".>"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,14 +297,29 @@ func TestStreamsRemovedRouteHoldingMessages(t *testing.T) {
 	}
 	for range b.Messages() {
 	}
-	removal := "nats consumer rm JUMIO_ENRICHED notifier-gone -f"
-	if out, _ := s.run(0, "streams"); !strings.Contains(out, "NOT READ NOW: no pull waiting, 1 held") || strings.Contains(out, removal) {
+	removal := "nats consumer rm JUMIO_ENRICHED notifier-held -f"
+	if out, _ := s.run(0, "streams"); !strings.Contains(out, "NOT READ NOW: no pull waiting, 1 held unacknowledged") || strings.Contains(out, removal) {
 		t.Errorf("just taken, the held message may be a slow endpoint's: want NOT READ NOW, no removal:\n%s", out)
 	}
 	time.Sleep(1500 * time.Millisecond)
 	out, _ := s.run(0, "streams")
-	if !strings.Contains(out, "ORPHANED: no notifier reads it, and the 1 message it holds moved last") || !strings.Contains(out, removal) {
-		t.Errorf("a removed route's consumer, holding a message nothing moved for heldIdle, is not flagged with its removal:\n%s", out)
+	if !strings.Contains(out, "NOT READ NOW: no pull waiting, 1 message held unmoved for") || !strings.Contains(out, "a route disabled after a 410 Gone") ||
+		!strings.Contains(out, "whose consumer then goes with "+removal) || strings.Contains(out, "ORPHANED") {
+		t.Errorf("a consumer holding a message nothing moved for heldIdle: want it flagged held unmoved, the removal named, nothing listed as orphaned:\n%s", out)
+	}
+
+	s.consumer("idle", false) // a route of the file no notifier reads, holding nothing
+	routes := filepath.Join(t.TempDir(), "routes.yaml")
+	if err := os.WriteFile(routes, []byte("routes:\n  - name: live\n    policy: full\n    nats: {prefix: jumio.results}\n  - name: idle\n    policy: full\n    nats: {prefix: jumio.results}\n  - name: held\n    policy: full\n    nats: {prefix: jumio.results}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.vars["KYCFLOW_NOTIFIER_ROUTES_FILE"] = routes
+	out, _ = s.run(0, "streams")
+	if !strings.Contains(out, "NOT READ NOW: no pull waiting, 1 message held unmoved") || strings.Contains(out, removal) {
+		t.Errorf("with the routes file, a route of the file held unmoved: want NOT READ NOW without the removal:\n%s", out)
+	}
+	if !strings.Contains(out, "NOT READ NOW: no notifier reads it (a route disabled after a 410 Gone") || strings.Contains(out, "ORPHANED") {
+		t.Errorf("with the routes file, a route of the file no notifier reads: want NOT READ NOW, nothing orphaned:\n%s", out)
 	}
 }
 
