@@ -352,6 +352,10 @@ var dlqHeaders = []string{events.HeaderError, events.HeaderErrorClass, events.He
 	events.HeaderAttempts, events.HeaderOriginalSubject, events.HeaderOriginalStream, events.HeaderOriginalSequence,
 	events.HeaderDeadLetteredAt}
 
+// afterRepublish runs between a dead letter's copy and its deletion (a
+// test's Ctrl-C there).
+var afterRepublish = func() {}
+
 // redrive re-publishes each dead letter where it came from, then deletes
 // it; a dead letter is deleted only once its copy is stored.
 func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLetter, dryRun bool) error {
@@ -371,6 +375,9 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 	}
 	done, others, finished := 0, 0, 0
 	for _, d := range dls {
+		if !dryRun && ctx.Err() != nil {
+			return fmt.Errorf("dlq: %w; %d of %d re-driven, the rest kept: run the same command again", errInterrupted, done+finished, len(dls))
+		}
 		if d.OriginalSubject == "" {
 			return fmt.Errorf("dlq: dead letter %d has no %s header; %d of %d re-driven", d.Seq, events.HeaderOriginalSubject, done, len(dls))
 		}
@@ -379,10 +386,15 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 			fmt.Fprintf(env.Stdout, "would re-drive dead letter %d to %s (%s)\n", d.Seq, d.OriginalSubject, marker)
 			continue
 		}
-		cctx, cancel := ctxCall(ctx)
+		// Once begun, a dead letter's redrive is finished whatever
+		// Ctrl-C (a copy and a deletion, milliseconds): cut between
+		// the two, or with both done and unanswered, the counts would
+		// not say what the server holds.
+		cctx, cancel := ctxCall(context.WithoutCancel(ctx))
 		deleted := false
 		dup, err := republishDeadLetter(cctx, js, d)
 		if err == nil {
+			afterRepublish()
 			deleted, err = deleteDeadLetter(cctx, st, d.Seq)
 		}
 		cancel()

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/internal/migration"
 	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/pkg/events"
@@ -165,5 +168,30 @@ func TestDLQListWorkStage(t *testing.T) {
 	}
 	if out := s.kycflow(0, "dlq", "list", "--stage", "work"); !strings.Contains(out, "1 dead letter") || strings.Contains(out, "notify") {
 		t.Errorf("dlq list --stage work:\n%s", out)
+	}
+}
+
+// TestRedriveInterruptedCountsWhatItDid: Ctrl-C while a redrive runs,
+// between the first dead letter's copy and its deletion. That dead letter
+// is finished (its copy stored, the dead letter deleted), the rest are
+// kept, and the counts it prints are what the server holds: one
+// re-driven, two dead letters left.
+func TestRedriveInterruptedCountsWhatItDid(t *testing.T) {
+	s := newServer(t)
+	s.consumer("live", true)
+	for _, x := range []string{"11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"} {
+		s.deadLetter("live", x)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	defer func(f func()) { afterRepublish = f }(afterRepublish)
+	afterRepublish = cancel
+	var out, errOut bytes.Buffer
+	if code := Main(ctx, []string{"dlq", "redrive", "--route", "live"}, s.env, nil, &out, &errOut); code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", code, out.String(), errOut.String())
+	}
+	left := len(brokertest.Messages(t, s.js, events.StreamDLQ))
+	if left != 2 || !strings.Contains(errOut.String(), "interrupted; 1 of 3 re-driven, the rest kept") {
+		t.Errorf("%d dead letters left, stdout %q, stderr %q: want 2 left and 1 of 3 re-driven", left, out.String(), errOut.String())
 	}
 }
