@@ -549,7 +549,7 @@ func routeRead(ctx context.Context, js jetstream.JetStream, route string) error 
 			return nil
 		}
 		if !time.Now().Before(deadline) {
-			return fmt.Errorf("%w: nothing read consumer %s for %s (the route was removed from the routes file, disabled after a 410 Gone, or the notifier is not running; re-drive once it runs with the route)", errRouteNotRead, durable, routeReadWait)
+			return fmt.Errorf("%w: nothing read consumer %s for %s (the route was removed from the routes file, disabled after a 410 Gone, or the notifier is not running; run the command again once a notifier reads the route)", errRouteNotRead, durable, routeReadWait)
 		}
 		select {
 		case <-ctx.Done():

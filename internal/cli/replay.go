@@ -284,7 +284,9 @@ func runReplay(ctx context.Context, env Env, fs *flag.FlagSet, args []string) er
 		return err
 	}
 	defer s.Close()
-	if err := checkReplayRoutes(ctx, s.js, req.routes, !boolFlag(fs, "dry-run")); err != nil {
+	// A dry run checks the routes as the replay does: it says what the
+	// replay would do, a refusal included.
+	if err := checkReplayRoutes(ctx, s.js, req.routes); err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
 	if err := checkIDCase(ctx, s.js, "replay", erasure.Target{Account: req.account, Execution: req.execution}, true); err != nil {
@@ -413,11 +415,11 @@ func republish(ctx context.Context, js jetstream.JetStream, subject string, data
 
 // checkReplayRoutes refuses --route names no notifier route has: a copy
 // marked for them only would be dropped by every route, a replay that
-// stores copies and delivers nothing. With read, it also refuses a route
-// whose consumer no notifier reads (routeRead): one removed from the
-// routes file keeps its consumer.
-func checkReplayRoutes(ctx context.Context, js jetstream.JetStream, routes []string, read bool) error {
-	if err := checkRouteNames(ctx, js, routes); err != nil || !read {
+// stores copies and delivers nothing. It also refuses a route whose
+// consumer no notifier reads (routeRead): one removed from the routes
+// file keeps its consumer.
+func checkReplayRoutes(ctx context.Context, js jetstream.JetStream, routes []string) error {
+	if err := checkRouteNames(ctx, js, routes); err != nil {
 		return err
 	}
 	for _, route := range routes {

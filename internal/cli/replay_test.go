@@ -376,7 +376,8 @@ func TestReplayRate(t *testing.T) {
 // notifier has would be dropped by every route; such a replay is refused
 // before anything is stored: a route without a consumer (a usage error),
 // or one whose consumer nothing reads (a route removed from the routes
-// file keeps its consumer). One for a route a notifier reads goes ahead.
+// file keeps its consumer), its dry run too. One for a route a notifier
+// reads goes ahead.
 func TestReplayNotifyRefusesUnknownRoute(t *testing.T) {
 	defer func(d time.Duration) { routeReadWait = d }(routeReadWait)
 	routeReadWait = 500 * time.Millisecond
@@ -396,7 +397,8 @@ func TestReplayNotifyRefusesUnknownRoute(t *testing.T) {
 	if n := len(s.copies(events.StreamEnriched)); n != 0 {
 		t.Errorf("a refused replay stored %d copies", n)
 	}
-	if out := s.kycflow(0, "replay", "notify", "--redeliver", "--execution", x, "--route", "removed", "--dry-run"); !strings.Contains(out, "would replay 1 message") {
+	// The dry run says what the replay would do: refuse.
+	if out := s.kycflow(1, "replay", "notify", "--redeliver", "--execution", x, "--route", "removed", "--dry-run"); !strings.Contains(out, "nothing read consumer notifier-removed") || strings.Contains(out, "would replay") {
 		t.Errorf("dry run of a replay to a route nothing reads:\n%s", out)
 	}
 	if out := s.kycflow(0, "replay", "notify", "--redeliver", "--execution", x, "--route", "crm"); !strings.Contains(out, "1 stored") {
