@@ -155,3 +155,22 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfi
 
 // StreamNames are the streams.
 var StreamNames = []string{events.StreamCallbacks, events.StreamEnriched, events.StreamResults, events.StreamDLQ, events.StreamExecutions}
+
+// DeleteMsg deletes the message at seq of st and reports whether this
+// call deleted it: false, without an error, when it was gone already
+// (deleted or purged by another). JetStream answers the deletion of a
+// message that is gone with an error of its own, not ErrMsgNotFound, so
+// the message is looked up to tell.
+func DeleteMsg(ctx context.Context, st jetstream.Stream, seq uint64) (bool, error) {
+	err := st.DeleteMsg(ctx, seq)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	if _, gerr := st.GetMsg(ctx, seq); errors.Is(gerr, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	return false, err
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/erasure"
 	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/pkg/events"
@@ -449,21 +450,9 @@ func republishDeadLetter(ctx context.Context, js jetstream.JetStream, d deadLett
 
 // deleteDeadLetter deletes the dead letter at seq and reports whether
 // this call deleted it: false, without an error, when it was gone already
-// (a redrive or purge running beside this one). JetStream answers the
-// deletion of a message that is gone with an error of its own, not
-// ErrMsgNotFound, so the message is looked up to tell.
+// (a redrive or purge running beside this one).
 func deleteDeadLetter(ctx context.Context, st jetstream.Stream, seq uint64) (bool, error) {
-	err := st.DeleteMsg(ctx, seq)
-	if err == nil {
-		return true, nil
-	}
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return false, nil
-	}
-	if _, gerr := st.GetMsg(ctx, seq); errors.Is(gerr, jetstream.ErrMsgNotFound) {
-		return false, nil
-	}
-	return false, err
+	return broker.DeleteMsg(ctx, st, seq)
 }
 
 // byOthers is the note of a count that another run did instead.

@@ -2,6 +2,7 @@ package enricher_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/internal/erasure"
+	"github.com/kycflow/kycflow/internal/ingest/ingesttest"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
@@ -200,5 +203,46 @@ func TestUnreadMarkersNeverDeadLetterOnAPermanentFetchError(t *testing.T) {
 	}
 	if r := h.enriched()[0].Event.Result; r.Timestamps.WipedOut == nil {
 		t.Errorf("decision %s, want a tombstone", r.Decision.Type)
+	}
+}
+
+// TestCallbackPurgedByTheErasureIsNoWarning: the erasure purges the
+// execution's callback from JUMIO_CALLBACKS while the enricher fetches
+// it; the enricher then makes the tombstone and finds the callback gone
+// when it deletes it. That is the deletion done, not a failure to warn
+// an operator about.
+func TestCallbackPurgedByTheErasureIsNoWarning(t *testing.T) {
+	h, x := passedExecution(t, 209, time.Time{})
+	var logs ingesttest.SyncBuffer
+	h.tel.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	reg, err := erasure.Ensure(t.Context(), h.js, erasure.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var purged atomic.Bool
+	cfg := hostileJumio(t, h, h.config(), func(_ http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/workflow-executions/"+x.ID) && !purged.Swap(true) {
+			// What kycflow erase does: mark, then purge the subject.
+			if err := reg.Mark(r.Context(), "e1", time.Now(), "", x.ID); err != nil {
+				t.Error(err)
+			}
+			st, err := h.js.Stream(r.Context(), events.StreamCallbacks)
+			if err == nil {
+				err = st.Purge(r.Context(), jetstream.WithPurgeSubject(events.CallbackSubject(events.APIPlatform, x.AccountID, x.ID)))
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		return false
+	})
+	h.start(cfg, nil)
+	h.publish(h.platformEvent(x, time.Now()), nil)
+	h.settle(1)
+	if !purged.Load() || h.enriched()[0].Event.Result.Timestamps.WipedOut == nil {
+		t.Fatalf("purged %v: want the tombstone of the erased execution", purged.Load())
+	}
+	if strings.Contains(logs.String(), "not deleted") {
+		t.Errorf("a callback the erasure purged first is logged as not deleted:\n%s", logs.String())
 	}
 }

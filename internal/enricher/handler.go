@@ -489,7 +489,8 @@ func (e *Enricher) dropErased(ctx context.Context, msg *message.Message, c *call
 	defer cancel()
 	st, err := e.js.Stream(dctx, events.StreamCallbacks)
 	if err == nil {
-		err = st.DeleteMsg(dctx, seq)
+		// Gone already is done: the erasure purged it first.
+		_, err = broker.DeleteMsg(dctx, st, seq)
 	}
 	if err != nil {
 		e.logger.WarnContext(ctx, "callback of an erased transaction not deleted", append(e.attrs(msg, c), "error", err)...)
