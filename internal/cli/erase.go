@@ -176,7 +176,10 @@ func runErase(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 		return listAudit(ctx, env, fs, s.js, reg)
 	}
 	run, err := planErasure(ctx, s.js, reg, req)
-	if err != nil {
+	switch {
+	case errors.Is(err, errUsage):
+		return err // it names the command
+	case err != nil:
 		return fmt.Errorf("erase: %w", err)
 	}
 	run.client, run.jumioTarget, run.out = client, jumioTarget, env.Stdout

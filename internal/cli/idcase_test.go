@@ -40,6 +40,11 @@ func TestIDsInAnotherCaseAreRefused(t *testing.T) {
 			t.Errorf("kycflow %s: exit %d, want 2 naming the stored spelling:\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
 		}
 	}
+	var out, errOut strings.Builder
+	code := Main(t.Context(), []string{"erase", "--execution", upper, "--local-only", "--dry-run"}, func(k string) string { return s.vars[k] }, nil, &out, &errOut)
+	if code != 2 || !strings.HasPrefix(errOut.String(), "kycflow: erase: kycflow stores nothing under") {
+		t.Errorf("kycflow erase --execution %s: exit %d, want 2 and one erase: prefix:\n%s%s", upper, code, out.String(), errOut.String())
+	}
 	if n := s.deadLetters(); n != 1 {
 		t.Errorf("%d dead letters left, want the one", n)
 	}
