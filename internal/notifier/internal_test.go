@@ -134,18 +134,24 @@ func TestRecordCheck(t *testing.T) {
 	}
 }
 
-// TestLedgerClaims: a delivery that finishes after its claim ran out and
-// another attempt of the same delivery took the key clears that claim too,
-// so that a different result for the key does not wait for it; failed
-// sink calls are counted per delivery and forgotten once it is done.
-func TestLedgerClaims(t *testing.T) {
+// testLedger is a ledger on a bucket of its own whose clock reads *now.
+func testLedger(t *testing.T, now *time.Time) (*ledger, jetstream.KeyValue) {
+	t.Helper()
 	_, js := brokertest.Start(t).JetStream(t)
 	kv, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: DeliveriesBucket, Storage: jetstream.MemoryStorage})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &ledger{kv: kv, now: func() time.Time { return *now }}, kv
+}
+
+// TestLedgerClaims: a delivery that finishes after its claim ran out and
+// another attempt of the same delivery took the key clears that claim too,
+// so that a different result for the key does not wait for it; failed
+// sink calls are counted per delivery and forgotten once it is done.
+func TestLedgerClaims(t *testing.T) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := &ledger{kv: kv, now: func() time.Time { return now }}
+	l, _ := testLedger(t, &now)
 	ctx := t.Context()
 	w1 := want{id: "d1", hash: "h1", eventID: "e1", sent: now, hold: time.Minute}
 
@@ -386,13 +392,8 @@ func lastAddr(p netip.Prefix) netip.Addr {
 // outright, create-only; a key with a record, or one erased (a deletion
 // marker), is read and decided on, and its record is not overwritten.
 func TestLedgerFirstClaim(t *testing.T) {
-	_, js := brokertest.Start(t).JetStream(t)
-	kv, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: DeliveriesBucket, Storage: jetstream.MemoryStorage})
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := &ledger{kv: kv, now: func() time.Time { return now }}
+	l, kv := testLedger(t, &now)
 	ctx := t.Context()
 	w1 := want{id: "d1", hash: "h1", eventID: "e1", sent: now, hold: time.Minute}
 	w2 := want{id: "d2", hash: "h2", eventID: "e2", sent: now.Add(time.Second), hold: time.Minute}

@@ -3,10 +3,6 @@ package notifier
 import (
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/kycflow/kycflow/internal/broker/brokertest"
 )
 
 // TestPendingIDNotOfASupersededDelivery: a delivery of h1 fails (the
@@ -15,13 +11,8 @@ import (
 // to h1 in a new callback: it goes out under a new webhook-id, not the id
 // of the finished h1 delivery the receiver de-duplicates by.
 func TestPendingIDNotOfASupersededDelivery(t *testing.T) {
-	_, js := brokertest.Start(t).JetStream(t)
-	kv, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: DeliveriesBucket, Storage: jetstream.MemoryStorage})
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := &ledger{kv: kv, now: func() time.Time { return now }}
+	l, _ := testLedger(t, &now)
 	ctx := t.Context()
 	t0 := now
 	w1 := want{id: "d1", hash: "h1", eventID: "e1", sent: t0, hold: time.Minute}
@@ -61,13 +52,8 @@ func TestPendingIDNotOfASupersededDelivery(t *testing.T) {
 // first comes meanwhile: it is in flight (the repeat carries it), not
 // sent beside the repeat under the same id.
 func TestRetryWaitsForARepeatUnderItsID(t *testing.T) {
-	_, js := brokertest.Start(t).JetStream(t)
-	kv, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: DeliveriesBucket, Storage: jetstream.MemoryStorage})
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := &ledger{kv: kv, now: func() time.Time { return now }}
+	l, _ := testLedger(t, &now)
 	ctx := t.Context()
 	wA := want{id: "dA", hash: "h", eventID: "eA", sent: now, hold: time.Minute}
 	v, a, _, err := l.begin(ctx, "k", wA)
@@ -108,13 +94,8 @@ func TestRetryWaitsForARepeatUnderItsID(t *testing.T) {
 // delivery had failed before). A's late settle must not clear B's claim:
 // the id is the same, the message is not.
 func TestClaimOfAnotherMessageUnderTheSameIDKept(t *testing.T) {
-	_, js := brokertest.Start(t).JetStream(t)
-	kv, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: DeliveriesBucket, Storage: jetstream.MemoryStorage})
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := &ledger{kv: kv, now: func() time.Time { return now }}
+	l, _ := testLedger(t, &now)
 	ctx := t.Context()
 	wA := want{id: "dA", hash: "h", eventID: "eA", sent: now, hold: time.Minute}
 	_, a, _, err := l.begin(ctx, "k", wA)
