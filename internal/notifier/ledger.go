@@ -291,7 +291,10 @@ func (rec record) pendingID(hash, replay string) string {
 		}
 	}
 	for _, f := range slices.Backward(rec.Failures) {
-		if f.Hash == hash && f.Replay == replay && !f.Sent.Before(newest) {
+		// A failure without a time (written before failures had one,
+		// or of a result whose callback time is unknown) stays pending,
+		// as it was.
+		if f.Hash == hash && f.Replay == replay && (f.Sent.IsZero() || !f.Sent.Before(newest)) {
 			return f.ID
 		}
 	}

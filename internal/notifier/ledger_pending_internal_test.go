@@ -126,3 +126,27 @@ func TestClaimOfAnotherMessageUnderTheSameIDKept(t *testing.T) {
 		t.Errorf("A's late release cleared the claim B holds under the same id: %+v", rec.Claim)
 	}
 }
+
+// TestPendingIDOfAFailureWithoutATime: a record written before failures
+// carried their callback time (an upgrade), holding an earlier delivery
+// and a failed one of h1. A repeat of h1 still goes out under the failed
+// delivery's id, which the receiver de-duplicates by if it processed the
+// failed call: a failure without a time is pending, as it was.
+func TestPendingIDOfAFailureWithoutATime(t *testing.T) {
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	l, kv := testLedger(t, &now)
+	ctx := t.Context()
+	old := `{"delivered":[{"hash":"h0","id":"d0","eventId":"e0","sent":"2025-01-01T00:00:00Z","at":"2025-01-01T00:00:01Z"}],` +
+		`"failures":[{"id":"d1","n":1,"hash":"h1"}]}`
+	if _, err := kv.Put(ctx, "k", []byte(old)); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	v, a, _, err := l.begin(ctx, "k", want{id: "d2", hash: "h1", eventID: "e2", sent: now, hold: time.Minute})
+	if err != nil || v != deliver {
+		t.Fatalf("begin: %v %v", v, err)
+	}
+	if a.id != "d1" {
+		t.Errorf("a repeat of the failed delivery d1 goes out under %s: a receiver that processed d1 gets the result twice", a.id)
+	}
+}
