@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kycflow/kycflow/internal/enricher"
+	"github.com/kycflow/kycflow/pkg/events"
 )
 
 // TestFutureDatedCallbackDoesNotHoldBackTheGenuineOne: a callback that
@@ -18,7 +19,7 @@ func TestFutureDatedCallbackDoesNotHoldBackTheGenuineOne(t *testing.T) {
 	h, x := passedExecution(t, 208, time.Time{})
 	h.start(h.config(), nil)
 	forged := h.platformEvent(x, time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC))
-	forged.ReceivedAt = time.Now().Add(-30 * time.Second).UTC() // received half a minute ago
+	forged.ReceivedAt = time.Now().Add(-2 * events.MaxCallbackLead).UTC() // received a while ago
 	forged.Region = "emea-1"
 	h.publish(forged, nil)
 	if l := h.settle(1); l.DeadLetters != 1 {

@@ -664,8 +664,11 @@ func (t Timestamps) OrderTime() time.Time {
 
 // MaxCallbackLead is how far a callback's own time (callbackSentAt,
 // callbackDate) may be ahead of when ingest received it and still order
-// it as it says.
-const MaxCallbackLead = 5 * time.Second
+// it as it says. It is the tolerance for a sender's clock ahead of
+// kycflow's (beyond it, callbacks order by when they came, and a retry
+// that came late can pass a newer callback), and the window in which a
+// date forged ahead can have a genuine callback dropped as older.
+const MaxCallbackLead = time.Minute
 
 // CallbackOrderTime is the time that orders a callback among its
 // execution's: when it says it was sent, but at most MaxCallbackLead
