@@ -132,7 +132,10 @@ func namedExecutions(vals []string) ([]namedExecution, error) {
 		if _, valid := reconcile.Key(a, x); !ok || !valid {
 			return nil, usageError("reconcile: --execution %q: want ACCOUNT/EXECUTION, two Platform ids (UUIDs)", v)
 		}
-		out = append(out, namedExecution{a, x})
+		// As ingest stores Platform ids (wire.ParsePlatformCallback):
+		// the stored callbacks, the erasure markers and the subject of a
+		// reconciled callback are all under the lower-case spelling.
+		out = append(out, namedExecution{strings.ToLower(a), strings.ToLower(x)})
 	}
 	return out, nil
 }

@@ -177,7 +177,9 @@ func TestReconcileNamedExecutions(t *testing.T) {
 		}
 		return out.String(), errOut.String()
 	}
-	out, _ := run(0, "--execution", lost.AccountID+"/"+lost.ID, "--execution", arrived.AccountID+"/"+arrived.ID)
+	// The second named in upper case (a ticket's spelling): read as
+	// ingest stores Platform ids, it is found called back.
+	out, _ := run(0, "--execution", lost.AccountID+"/"+lost.ID, "--execution", strings.ToUpper(arrived.AccountID+"/"+arrived.ID))
 	for _, want := range []string{"tracked " + lost.AccountID + " " + lost.ID + ", due now", lost.ID + "  reconciled PROCESSED", arrived.ID + "  called_back"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
