@@ -377,7 +377,11 @@ func redrive(ctx context.Context, env Env, js jetstream.JetStream, dls []deadLet
 	done, others, finished := 0, 0, 0
 	for _, d := range dls {
 		if !dryRun && ctx.Err() != nil {
-			return fmt.Errorf("dlq: %w; %d of %d re-driven, the rest kept: run the same command again", errInterrupted, done+finished, len(dls))
+			note := byOthers(others, "re-driven")
+			if finished > 0 {
+				note += fmt.Sprintf(", %d stored already and deleted", finished)
+			}
+			return fmt.Errorf("dlq: %w; %d of %d re-driven%s, the rest kept: run the same command again", errInterrupted, done, len(dls), note)
 		}
 		if d.OriginalSubject == "" {
 			return fmt.Errorf("dlq: dead letter %d has no %s header; %d of %d re-driven", d.Seq, events.HeaderOriginalSubject, done, len(dls))

@@ -37,7 +37,8 @@ var (
 // unreadMarkers is a failed fetch whose erasure markers could not be
 // read either. It is retried as the fetch's error says; where that error
 // would end in a dead letter (a permanent 404, a retry budget spent), it
-// is retried as the broker failure instead: whether the transaction was
+// is retried as the broker failure instead, within the retry budget as
+// any broker failure is: whether the transaction was
 // erased is not known, and a dead letter stored after its erasure
 // completed would stay (a tombstone, never a retry or a dead letter, is
 // what an erased transaction's callback becomes).
