@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/internal/erasure"
+	"github.com/kycflow/kycflow/internal/ingest/ingesttest"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
@@ -203,24 +203,6 @@ func TestEraseLocalOnlyNeedsJumiosSpelling(t *testing.T) {
 	}
 }
 
-// syncBuffer is a buffer a command writes to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestEraseRemovesWhatWasStoredAsItBegan: a stage that read the scan's
 // data before the erasure was marked stores its result after the
 // erasure's purge (a publish in flight, the notifier's copy to
@@ -250,7 +232,7 @@ func TestEraseRemovesWhatWasStoredAsItBegan(t *testing.T) {
 			}
 		}
 	}
-	erase := func(ctx context.Context, out *syncBuffer) <-chan int {
+	erase := func(ctx context.Context, out *ingesttest.SyncBuffer) <-chan int {
 		code := make(chan int, 1)
 		go func() {
 			code <- Main(ctx, []string{"erase", "--execution", scan.Reference, "--local-only", "--yes", "--settle", "2s"},
@@ -273,7 +255,7 @@ func TestEraseRemovesWhatWasStoredAsItBegan(t *testing.T) {
 	}
 
 	// Stopped while it waits: the record keeps the first purge's counts.
-	var out syncBuffer
+	var out ingesttest.SyncBuffer
 	ctx, cancel := context.WithCancel(t.Context())
 	code := erase(ctx, &out)
 	cancel()
@@ -287,7 +269,7 @@ func TestEraseRemovesWhatWasStoredAsItBegan(t *testing.T) {
 
 	// Again, with the late copy stored while it waits.
 	storeLate() // stored after the first run's purge
-	out = syncBuffer{}
+	out = ingesttest.SyncBuffer{}
 	code = erase(t.Context(), &out)
 	storeLate()
 	if c := <-code; c != 0 {
@@ -330,7 +312,7 @@ func TestEraseLeavesANewExecutionCalledBackAsItSettles(t *testing.T) {
 	post(x)
 	p.eventually("the first result delivered", func() bool { return p.holds(x.ID) && len(p.results()) == 1 })
 
-	var out syncBuffer
+	var out ingesttest.SyncBuffer
 	code := make(chan int, 1)
 	go func() {
 		code <- Main(t.Context(), []string{"erase", "--account", x.AccountID, "--local-only", "--yes", "--settle", "3s"},

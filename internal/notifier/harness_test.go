@@ -1,7 +1,6 @@
 package notifier_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/internal/ingest/ingesttest"
 	"github.com/kycflow/kycflow/internal/notifier"
 	"github.com/kycflow/kycflow/internal/notifier/notifiertest"
 	"github.com/kycflow/kycflow/internal/telemetry"
@@ -28,14 +28,14 @@ type harness struct {
 	nc  *nats.Conn
 	js  jetstream.JetStream
 	tel *telemetry.Telemetry
-	log *syncBuffer
+	log *ingesttest.SyncBuffer
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	srv := brokertest.Start(t)
 	nc, js := srv.JetStream(t)
-	log := &syncBuffer{}
+	log := &ingesttest.SyncBuffer{}
 	tel, err := telemetry.Setup(t.Context(), telemetry.Config{ServiceName: "notifier", LogFormat: "json", LogLevel: "debug"}, log)
 	if err != nil {
 		t.Fatal(err)
@@ -176,23 +176,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // natsRoute is a NATS route for tests.

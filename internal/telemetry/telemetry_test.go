@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kycflow/kycflow/internal/config"
+	"github.com/kycflow/kycflow/internal/ingest/ingesttest"
 	"github.com/kycflow/kycflow/internal/telemetry"
 )
 
@@ -173,7 +174,7 @@ func TestSampler(t *testing.T) {
 			t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
 			t.Setenv("OTEL_TRACES_SAMPLER", tt.sampler)
 			t.Setenv("OTEL_TRACES_SAMPLER_ARG", tt.arg)
-			var logs syncBuffer
+			var logs ingesttest.SyncBuffer
 			tel := setup(t, telemetry.Config{ExportTraces: tt.export}, &logs)
 			ctx := t.Context()
 			if tt.parent.IsValid() {
@@ -196,24 +197,6 @@ func TestSampler(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is a log output safe for the exporter's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestLoadConfig(t *testing.T) {
