@@ -480,9 +480,10 @@ func checkStoredAs(ctx context.Context, js jetstream.JetStream, t erasure.Target
 
 // checkIDCase refuses ids kycflow holds nothing under when it holds data
 // under the same ids in another case: subjects are case-sensitive and
-// ids are stored as Jumio sent them (lower case), so an id pasted in
-// upper case (a ticket, a CRM) would select nothing, and the command
-// would say all is well. look says whether to look under t as given
+// ids are stored in lower case (ingest reads them so; data stored before
+// that keeps the case it came in), so an id pasted in upper case (a
+// ticket, a CRM) would select nothing, and the command would say all is
+// well. look says whether to look under t as given
 // first (the caller has not).
 func checkIDCase(ctx context.Context, js jetstream.JetStream, cmd string, t erasure.Target, look bool) error {
 	lower := erasure.Target{Account: strings.ToLower(t.Account), Execution: strings.ToLower(t.Execution)}
@@ -508,7 +509,7 @@ func checkIDCase(ctx context.Context, js jetstream.JetStream, cmd string, t eras
 			if err != nil {
 				return err
 			}
-			return usageError("%s: kycflow stores nothing under %s but holds data under %s (ids are case-sensitive, stored as Jumio sent them): give that", cmd, t, other)
+			return usageError("%s: kycflow stores nothing under %s but holds data under %s (ids are case-sensitive, stored in lower case): give that", cmd, t, other)
 		}
 	}
 	return nil

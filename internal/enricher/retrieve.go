@@ -149,7 +149,9 @@ func (e *Enricher) netverify(ctx context.Context, c *callback, now time.Time) (e
 	}
 	// The form must read as ingest read it when it checked and stored
 	// it: the kind, reference and status ingest stored the callback under.
-	if m.Kind != c.ev.Kind || m.Reference() != c.ev.WorkflowExecutionID || m.Status() != c.ev.Status {
+	// (The reference in any case: one stored before references were read
+	// in lower case keeps the spelling it came in.)
+	if m.Kind != c.ev.Kind || !strings.EqualFold(m.Reference(), c.ev.WorkflowExecutionID) || m.Status() != c.ev.Status {
 		return events.EnrichedEvent{}, permanent(fmt.Errorf("%w: the form does not read as the stored event's kind, reference and status", ErrInvalidCallback))
 	}
 	if e.confirm && m.ID != nil {

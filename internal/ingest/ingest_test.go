@@ -768,6 +768,26 @@ func TestPlatformIDsInUpperCaseAreTheSameExecution(t *testing.T) {
 	}
 }
 
+// TestNetverifyReferenceInUpperCaseIsTheSameScan: a Netverify callback
+// whose scan reference is in upper case is stored under the reference in
+// lower case, the scan's subject, not as a scan of its own.
+func TestNetverifyReferenceInUpperCaseIsTheSameScan(t *testing.T) {
+	h := startIngest(t, nil, nil)
+	genuine := fixtureBody(t, "netverify/callback-approved-verified.form")
+	ref := string(fixtureRef(t, genuine))
+	upper := bytes.ReplaceAll(genuine, []byte(ref), []byte(strings.ToUpper(ref)))
+	if r := h.post(t, "/callbacks/netverify", "application/x-www-form-urlencoded", upper, nil); r.status != http.StatusOK {
+		t.Fatalf("status %d, want 200", r.status)
+	}
+	var subjects []string
+	for _, m := range h.stored(t) {
+		subjects = append(subjects, m.Subject)
+	}
+	if want := []string{"jumio.callbacks.netverify.legacy." + strings.ToLower(ref)}; !slices.Equal(subjects, want) {
+		t.Errorf("stored under %v, want %v", subjects, want)
+	}
+}
+
 // fixtureRef is the jumioIdScanReference of a Netverify form.
 func fixtureRef(t *testing.T, form []byte) []byte {
 	t.Helper()

@@ -514,6 +514,10 @@ func parseForm(f form, full bool) (*NetverifyMessage, error) {
 	return nil, missing("jumioIdScanReference")
 }
 
+// reference reads a scan or transaction reference: a UUID, in lower case
+// whatever case it came in, as ParsePlatformCallback reads Platform ids,
+// so that a copy in upper case is the same transaction (subject, state,
+// delivery records), not another.
 func reference(f form, field string) (string, error) {
 	v := f.get(field)
 	switch {
@@ -522,7 +526,7 @@ func reference(f form, field string) (string, error) {
 	case !ValidID(v):
 		return "", malformed(field)
 	}
-	return v, nil
+	return strings.ToLower(v), nil
 }
 
 func status(f form, field string) (string, error) {
