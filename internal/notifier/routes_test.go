@@ -158,6 +158,18 @@ routes:
     policy: full
     nats: {}
 `, []problem{{5, "a", "nats.prefix", events.ErrResultPrefix}, {6, "a", "name", notifier.ErrDuplicateRoute}}},
+		// Another route's subscribers filter by the decision token:
+		// jumio.results.passed.> would receive this route's rejected
+		// results (jumio.results.passed.rejected....).
+		{"prefix with a decision token", `
+routes:
+  - name: all
+    policy: full
+    nats: {}
+  - name: vip
+    policy: no_pii
+    nats: {prefix: jumio.results.passed}
+`, []problem{{8, "vip", "nats.prefix", events.ErrResultPrefix}}},
 		{"bad names", `
 routes:
   - name: Has_Upper

@@ -3,6 +3,7 @@ package events
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -17,9 +18,17 @@ const MaxResultPrefixTokens = 3
 // not SubjectResults followed by at most MaxResultPrefixTokens tokens.
 var ErrResultPrefix = errors.New("events: invalid result subject prefix")
 
+// decisionTokens are the tokens ResultSubject puts after a prefix for the
+// decision.
+var decisionTokens = []string{"passed", "warning", "rejected", "not_executed", "undocumented"}
+
 // ValidateResultPrefix checks a subject prefix for results: SubjectResults
 // ("jumio.results", the stream's subjects) optionally followed by up to
-// MaxResultPrefixTokens tokens of letters, digits, '_' and '-'.
+// MaxResultPrefixTokens tokens of letters, digits, '_' and '-'. No token
+// may be a decision token, in any case: a route publishing under
+// "jumio.results.passed" would put its rejected results under
+// "jumio.results.passed.rejected...", which a subscriber to another
+// route's passed results ("jumio.results.passed.>") receives.
 func ValidateResultPrefix(prefix string) error {
 	rest, ok := strings.CutPrefix(prefix, SubjectResults)
 	if !ok {
@@ -41,6 +50,9 @@ func ValidateResultPrefix(prefix string) error {
 			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-')
 		}) {
 			return fmt.Errorf("%w: %q has a token that is empty or not letters, digits, '_' and '-'", ErrResultPrefix, prefix)
+		}
+		if slices.Contains(decisionTokens, strings.ToLower(t)) {
+			return fmt.Errorf("%w: %q has the token %q, which names a decision in result subjects (%s): a subscriber to another route's %s results would receive this route's", ErrResultPrefix, prefix, t, strings.Join(decisionTokens, ", "), strings.ToLower(t))
 		}
 	}
 	return nil

@@ -14,7 +14,8 @@ func TestValidateResultPrefix(t *testing.T) {
 			t.Errorf("ValidateResultPrefix(%q): %v", p, err)
 		}
 	}
-	for _, p := range []string{"", "jumio", "jumio.resultsx", "jumio.results.", "jumio.results..a", "jumio.results.a.b.c.d", "jumio.results.*", "jumio.results.>", "jumio.results.a b", "other.results"} {
+	for _, p := range []string{"", "jumio", "jumio.resultsx", "jumio.results.", "jumio.results..a", "jumio.results.a.b.c.d", "jumio.results.*", "jumio.results.>", "jumio.results.a b", "other.results",
+		"jumio.results.passed", "jumio.results.crm.rejected", "jumio.results.a.b.Warning", "jumio.results.not_executed", "jumio.results.undocumented"} {
 		if err := ValidateResultPrefix(p); !errors.Is(err, ErrResultPrefix) {
 			t.Errorf("ValidateResultPrefix(%q): got %v, want ErrResultPrefix", p, err)
 		}
