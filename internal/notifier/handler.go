@@ -215,9 +215,16 @@ func (rt *route) prepare(ctx context.Context, msg *message.Message) (j job, ok b
 	j.want.sent = in.result.Timestamps.OrderTime()
 	j.dlqEvent = in.eventID
 	if m := j.marker; m != nil {
-		j.delivery.ID = m.MessageID(j.delivery.ID)
-		j.want.id, j.want.replay, j.want.redeliver, j.want.redrive = j.delivery.ID, m.ID, m.Redeliver, m.Redeliver && m.Redrive
 		j.dlqEvent = m.MessageID(in.eventID)
+	}
+	if m := j.marker; m != nil && m.Redeliver {
+		// A replay asking for redelivery is a delivery of its own. One
+		// that does not ask for it is a repeat of the result, as Jumio's
+		// callback sent again is: under the result's own id, so that it
+		// is suppressed as one, and goes out under the id of its failed
+		// delivery while that waits for its retry (ledger.begin).
+		j.delivery.ID = m.MessageID(j.delivery.ID)
+		j.want.id, j.want.replay, j.want.redeliver, j.want.redrive = j.delivery.ID, m.ID, true, m.Redrive
 	}
 	j.key = LedgerKey(rt.Name, in.result)
 	j.log = nil // built again with the delivery id
