@@ -392,10 +392,12 @@ type attempt struct {
 // failed is how many sink calls of this delivery failed before.
 func (a attempt) failed() int { return a.prev.failed(a.id) }
 
-// repeat reports whether the route delivered a result for the key before
-// (dead letters do not count: the receiver never got those).
+// repeat reports whether the route delivered this result before: another
+// result of the key does not count (a redrive of a result the receiver
+// never got, after it got an older one, is news to it), nor does a dead
+// letter.
 func (a attempt) repeat() bool {
-	return slices.ContainsFunc(a.prev.Delivered, func(d delivered) bool { return !d.DeadLettered })
+	return slices.ContainsFunc(a.prev.Delivered, func(d delivered) bool { return d.Hash == a.hash && !d.DeadLettered })
 }
 
 // want describes the delivery begin is asked about.

@@ -725,3 +725,36 @@ func TestDecisionChangedBackWhileDeliveriesOverlap(t *testing.T) {
 		})
 	}
 }
+
+// TestRedriveOfAResultNeverReceivedIsNotAReplay: the route delivered
+// WARNING for an execution status; Jumio's later PASSED for the same status
+// is answered 400 by the receiver and dead-lettered. Once the receiver is
+// fixed, "kycflow dlq redrive --route hook" re-drives it. The receiver never
+// had PASSED: a normal delivery, not a replay (it came marked as one, as
+// the route had delivered another result of the status, and a receiver
+// that skips replays of what it processed stayed on WARNING).
+func TestRedriveOfAResultNeverReceivedIsNotAReplay(t *testing.T) {
+	h := newHarness(t)
+	rcv := notifiertest.NewReceiver(t, notifiertest.Secret)
+	h.start(testConfig(), rcv.Route("hook", events.PolicyFull))
+	h.publish(result(1, decided(events.DecisionWarning), sentAt(0)), nil)
+	waitFor(t, "WARNING delivered", func() bool { return len(rcv.Accepted()) == 1 })
+
+	rcv.Fail(1, http.StatusBadRequest, nil)
+	passed := result(1, decided(events.DecisionPassed), sentAt(time.Minute))
+	h.publish(passed, nil)
+	waitFor(t, "PASSED dead-lettered", func() bool { return h.metric("kycflow_notifier_dead_letters_total", "hook") == 1 })
+
+	// What "kycflow dlq redrive --route hook" stores (internal/cli/dlq.go redriveMarker).
+	redrive := &events.ReplayMarker{ID: events.EventID("redrive", "hook", passed.IDs.EventID)[:32], Redeliver: true, Redrive: true, Routes: []string{"hook"}}
+	h.publishRaw(events.EnrichedSubject(passed.IDs.AccountID, passed.IDs.WorkflowExecutionID), passed.IDs.EventID+"@2", mustEnriched(t, passed), redrive)
+	waitFor(t, "PASSED redriven", func() bool { return len(rcv.Accepted()) == 2 })
+	got := rcv.Accepted()[1]
+	if got.Envelope.Data.Decision.Type != events.DecisionPassed {
+		t.Fatalf("second delivery: %s", got.Envelope.Data.Decision.Type)
+	}
+	if got.Envelope.Replay || got.Header.Get(events.HeaderReplay) != "" {
+		t.Errorf("a result the receiver never received arrives as a replay: envelope replay=%v, Kycflow-Replay %q",
+			got.Envelope.Replay, got.Header.Get(events.HeaderReplay))
+	}
+}
