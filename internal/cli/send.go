@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
 	"github.com/kycflow/kycflow/pkg/jumio/wire"
@@ -117,11 +118,19 @@ func runSend(ctx context.Context, env Env, fs *flag.FlagSet, args []string) erro
 		platformURL:  base + "/callbacks/" + string(events.APIPlatform),
 		netverifyURL: base + "/callbacks/" + string(events.APINetverify),
 	}
-	if s := env.Getenv("KYCFLOW_INGEST_PATH_SECRET"); s != "" {
+	// The secrets as ingest reads them: from the variable or the file
+	// its _FILE names (a pod's mounted Secret).
+	e := config.New(env.Getenv)
+	pathSecret := e.Secret("KYCFLOW_INGEST_PATH_SECRET", "secret path segment of the callback URLs")
+	refSecrets := e.Secret("KYCFLOW_INGEST_USER_REFERENCE_SECRETS", "HMAC secrets of signed userReference tokens")
+	if err := e.Err(); err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	if s := pathSecret.Value(); s != "" {
 		tgt.platformURL += "/" + s
 		tgt.netverifyURL += "/" + s
 	}
-	if s := env.Getenv("KYCFLOW_INGEST_USER_REFERENCE_SECRETS"); s != "" {
+	if s := refSecrets.Value(); s != "" {
 		first, _, _ := strings.Cut(s, ",")
 		tgt.userRefSecret = []byte(strings.TrimSpace(first))
 	}

@@ -3,7 +3,10 @@ package cli
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/kycflow/kycflow/internal/ingest/ingesttest"
@@ -27,5 +30,43 @@ func TestSendHintsAtThePathSecret(t *testing.T) {
 		if got := strings.Contains(errOut.String(), "KYCFLOW_INGEST_PATH_SECRET"); got != tc.hint {
 			t.Errorf("%d: hint at the path secret %v, want %v:\n%s", tc.status, got, tc.hint, errOut.String())
 		}
+	}
+}
+
+// TestSendReadsTheSecretsFromFiles: send reads the path secret as ingest
+// does, from KYCFLOW_INGEST_PATH_SECRET_FILE too (a pod's mounted
+// Secret); it posted to the bare paths, and every callback was answered
+// 404.
+func TestSendReadsTheSecretsFromFiles(t *testing.T) {
+	const secret = "file-segment-0123456789"
+	file := filepath.Join(t.TempDir(), "path-secret")
+	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	var out, errOut ingesttest.SyncBuffer
+	env := map[string]string{"KYCFLOW_INGEST_PATH_SECRET_FILE": file}
+	if code := Main(t.Context(), []string{"send", "--url", srv.URL, "--samples"}, func(k string) string { return env[k] }, nil, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(paths) == 0 {
+		t.Fatal("nothing sent")
+	}
+	for _, p := range paths {
+		if !strings.HasSuffix(p, "/"+secret) {
+			t.Errorf("posted to %s, not under the secret path segment", p)
+		}
+	}
+	if strings.Contains(out.String()+errOut.String(), secret) {
+		t.Error("the path secret was printed")
 	}
 }
