@@ -363,7 +363,15 @@ func (e *Env) Secret(key, help string) Secret {
 			e.fail(key+"_FILE", fmt.Errorf("read secret file: %w", err))
 			return Secret{}
 		}
-		return NewSecret(strings.TrimRight(string(b), "\r\n"))
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			// A file set for a secret that holds none (a Secret made
+			// from an unset shell variable) would turn off what the
+			// secret guards, while the operator asked for it.
+			e.fail(key+"_FILE", errors.New("the file holds no secret (it is empty)"))
+			return Secret{}
+		}
+		return NewSecret(v)
 	}
 	return NewSecret(v)
 }

@@ -137,3 +137,24 @@ func TestSecretBothSetIsAnError(t *testing.T) {
 		t.Fatal("Err: got nil, want an error")
 	}
 }
+
+// TestEmptySecretFileIsAnError: a _FILE whose file holds no secret (empty,
+// or a newline: a Secret made from an unset shell variable) is refused;
+// read as unset, it turned off the checks the operator had asked for.
+func TestEmptySecretFileIsAnError(t *testing.T) {
+	for name, content := range map[string]string{"empty": "", "newline": "\n", "crlf": "\r\n"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "secret")
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			e := FromMap(map[string]string{"TOKEN_FILE": path})
+			if s := e.Secret("TOKEN", ""); s.IsSet() {
+				t.Fatalf("secret set from %q", content)
+			}
+			if want := "configuration: TOKEN_FILE=" + path + ": the file holds no secret (it is empty)"; fmt.Sprint(e.Err()) != want {
+				t.Errorf("Err: got %v, want %q", e.Err(), want)
+			}
+		})
+	}
+}
