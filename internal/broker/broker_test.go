@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,5 +155,25 @@ func TestFullStreamRefusesNewMessages(t *testing.T) {
 	msgs := brokertest.Messages(t, js, events.StreamCallbacks)
 	if len(msgs) != stored || msgs[0].Subject != events.CallbackSubject(events.APIPlatform, "a", "0") {
 		t.Errorf("stored %d messages, stream holds %d starting at %s; want the first ones kept", stored, len(msgs), msgs[0].Subject)
+	}
+}
+
+// TestZeroRetentionIsRefused: a max age of 0 is JetStream's "no limit";
+// the streams hold personal data that must expire, so 0 (in any unit)
+// and negative ages are configuration errors, not a stream kept for ever.
+func TestZeroRetentionIsRefused(t *testing.T) {
+	for _, key := range []string{"KYCFLOW_STREAM_CALLBACKS_MAX_AGE", "KYCFLOW_STREAM_ENRICHED_MAX_AGE", "KYCFLOW_STREAM_RESULTS_MAX_AGE", "KYCFLOW_STREAM_DLQ_MAX_AGE", "KYCFLOW_STREAM_EXECUTIONS_MAX_AGE"} {
+		for _, v := range []string{"0", "0s", "0d", "-1h"} {
+			e := config.FromMap(map[string]string{key: v})
+			c := broker.LoadStreamsConfig(e)
+			if err := e.Err(); err == nil || !strings.Contains(err.Error(), key+"="+v+": want a positive duration") {
+				t.Errorf("%s=%s: got %v, want a configuration error", key, v, err)
+			}
+			for _, sc := range c.StreamConfigs() {
+				if sc.MaxAge <= 0 {
+					t.Errorf("%s=%s: %s has max age %s", key, v, sc.Name, sc.MaxAge)
+				}
+			}
+		}
 	}
 }

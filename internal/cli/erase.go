@@ -159,12 +159,16 @@ func runErase(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 		}
 		defer client.CloseIdleConnections()
 	}
+	auditAge, err := auditMaxAge(env)
+	if err != nil {
+		return err
+	}
 	s, err := connect(ctx, env, fs)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	cfg := erasure.Config{Storage: s.streams.Storage, Replicas: s.streams.Replicas, AuditMaxAge: auditMaxAge(env)}
+	cfg := erasure.Config{Storage: s.streams.Storage, Replicas: s.streams.Replicas, AuditMaxAge: auditAge}
 	if err := erasure.EnsureAudit(ctx, s.js, cfg); err != nil {
 		return fmt.Errorf("erase: %w", err)
 	}
@@ -207,15 +211,19 @@ func runErase(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 	return run.execute(ctx, s.js, reg)
 }
 
-// auditMaxAge is KYCFLOW_STREAM_AUDIT_MAX_AGE (0 when unset or bad: the
-// default).
-func auditMaxAge(env Env) time.Duration {
+// auditMaxAge is KYCFLOW_STREAM_AUDIT_MAX_AGE. A value that does not
+// parse, or is not positive (JetStream's "no limit"), is refused rather
+// than read as the default.
+func auditMaxAge(env Env) (time.Duration, error) {
 	e := config.New(env.Getenv)
 	d := e.Duration("KYCFLOW_STREAM_AUDIT_MAX_AGE", erasure.DefaultAuditMaxAge, "retention of KYCFLOW_AUDIT, the audit records of erasures")
-	if e.Err() != nil {
-		return 0
+	if e.Err() == nil && d <= 0 {
+		e.Invalid("KYCFLOW_STREAM_AUDIT_MAX_AGE", "want a positive duration, such as 3650d")
 	}
-	return d
+	if err := e.Err(); err != nil {
+		return 0, fmt.Errorf("erase: %w", err)
+	}
+	return d, nil
 }
 
 // eraseClient is the Jumio client an erasure deletes with: the

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/internal/erasure"
+	"github.com/kycflow/kycflow/internal/ingest/ingesttest"
 	"github.com/kycflow/kycflow/internal/migration"
 	"github.com/kycflow/kycflow/pkg/events"
 	"github.com/kycflow/kycflow/pkg/jumio"
@@ -281,5 +282,19 @@ func TestEraseWaitsForAMigrationBatch(t *testing.T) {
 	}
 	if _, ok, err := store.Batch(t.Context(), "b-open"); err != nil || !ok {
 		t.Errorf("the open batch is gone (%v)", err)
+	}
+}
+
+// TestEraseRefusesAnAuditRetentionItCannotKeep: KYCFLOW_STREAM_AUDIT_MAX_AGE
+// that does not parse, or is 0 (JetStream's "no limit"), is refused
+// before anything is done; it was read as the default without a word.
+func TestEraseRefusesAnAuditRetentionItCannotKeep(t *testing.T) {
+	for _, v := range []string{"0", "5y", "-1d"} {
+		var out, errOut ingesttest.SyncBuffer
+		env := map[string]string{"KYCFLOW_STREAM_AUDIT_MAX_AGE": v}
+		code := Main(t.Context(), []string{"erase", "--audit", "--nats-url", "nats://127.0.0.1:1"}, func(k string) string { return env[k] }, nil, &out, &errOut)
+		if code == 0 || !strings.Contains(errOut.String(), "KYCFLOW_STREAM_AUDIT_MAX_AGE="+v+": want") {
+			t.Errorf("%s: exit %d, stderr %q", v, code, errOut.String())
+		}
 	}
 }
