@@ -299,7 +299,8 @@ type Reason struct {
 // Capability is one capability result (one entry per evaluated credential).
 type Capability struct {
 	// Name is the Platform capability name (usability, imageChecks, …).
-	// Platform: the key of the capabilities object, unknown names kept.
+	// Platform: the key of the capabilities object (a known name in
+	// another case read as the known name), unknown names kept.
 	// Netverify: derived (docs/jumio.md 6.4–6.7): rejectReason → usability,
 	// imageChecks or dataChecks; identityVerification → similarity and
 	// liveness; transactionResult → authentication; additionalChecks →

@@ -239,6 +239,10 @@ Rules for every result:
   an authentication's transactionResult; a document verification's document and
   transaction) sent twice, in any case or in body and query string, with different
   values.
+- A Platform capability named in another case than Jumio's (` + "`Liveness`" + `, ` + "`USABILITY`" + `)
+  is the capability it names, under Jumio's name, and held to its rules; two names for
+  one capability (` + "`liveness`" + ` and ` + "`Liveness`" + `) make ` + "`capabilities`" + ` unreadable. Unknown
+  names are kept as sent.
 - Capabilities are listed in a fixed order: ` + "`" + strings.Join(capabilityOrder, "`, `") + "`" + `,
   then unknown names alphabetically; within a capability by id, then label.
 - Reasons are the capabilities that did not pass: REJECTED first, then WARNING, then

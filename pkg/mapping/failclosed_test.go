@@ -36,6 +36,17 @@ func fcEntry(decision, label, more string) string {
 
 var fcUsable = `"usability":[` + fcEntry("PASSED", "OK", "") + `]`
 
+// fcExtracted is a passed extraction of an ID with the data Jumio names
+// mandatory for one.
+var fcExtracted = `"extraction":[` + fcEntry("PASSED", "OK",
+	`,"data":{"type":"PASSPORT","firstName":"JANE","lastName":"DOE","documentNumber":"X1","dateOfBirth":"1990-01-01","expiryDate":"2030-01-01"}`) + `]`
+
+// fcSelfie is a capability entry on a SELFIE credential.
+func fcSelfie(decision, label string) string {
+	return `{"id":"c1000000-0000-4000-8000-000000000009","credentials":[{"id":"11111111-aaaa-4bbb-8ccc-000000000002","category":"SELFIE"}],` +
+		`"decision":{"type":"` + decision + `","details":{"label":"` + label + `"}}}`
+}
+
 func fcPlatform(t *testing.T, body string) events.Result {
 	t.Helper()
 	var d wire.WorkflowDetails
@@ -212,4 +223,35 @@ func TestDeniedInAnyCase(t *testing.T) {
 		dataCase("denied_fraud", `{"scanReference":"`+fcScan+`","document":{"status":"denied_fraud"},"transaction":{"status":"DONE"},"verification":{}}`, events.DecisionRejected),
 		dataCase("Error_Something", `{"scanReference":"`+fcScan+`","document":{"status":"Error_Something"},"transaction":{"status":"DONE"},"verification":{}}`, events.DecisionRejected),
 	})
+}
+
+// TestCapabilityNamesInAnyCase: a capability named in another case than
+// Jumio's ("Liveness", "USABILITY", "Extraction") is held to the rules of
+// the capability it names; two names for one capability are unreadable.
+func TestCapabilityNamesInAnyCase(t *testing.T) {
+	similar := `"similarity":[` + fcSelfie("PASSED", "MATCH") + `]`
+	runFailClosed(t, []fcCase{
+		platformCase("complete (control)", fcDetails("10011", fcPassed, `{`+fcUsable+`,`+fcExtracted+`,"liveness":[`+fcSelfie("PASSED", "OK")+`],`+similar+`}`),
+			events.DecisionPassed),
+		platformCase("liveness NOT_EXECUTED (control)", fcDetails("10011", fcPassed, `{`+fcUsable+`,`+fcExtracted+`,"liveness":[`+fcSelfie("NOT_EXECUTED", "PRECONDITION_NOT_FULFILLED")+`],`+similar+`}`),
+			events.DecisionWarning),
+		platformCase("Liveness NOT_EXECUTED", fcDetails("10011", fcPassed, `{`+fcUsable+`,`+fcExtracted+`,"Liveness":[`+fcSelfie("NOT_EXECUTED", "PRECONDITION_NOT_FULFILLED")+`],`+similar+`}`),
+			events.DecisionWarning),
+		platformCase("USABILITY NOT_EXECUTED", fcDetails("10011", fcPassed, `{`+fcUsable+`,`+fcExtracted+`,"USABILITY":[`+fcEntry("NOT_EXECUTED", "TECHNICAL_ERROR", "")+`]}`),
+			events.DecisionWarning, "capabilities"),
+		platformCase("USABILITY NOT_EXECUTED alone", fcDetails("10011", fcPassed, `{`+fcExtracted+`,"USABILITY":[`+fcEntry("NOT_EXECUTED", "TECHNICAL_ERROR", "")+`]}`),
+			events.DecisionWarning),
+		platformCase("Extraction with empty data", fcDetails("10011", fcPassed, `{`+fcUsable+`,"Extraction":[`+fcEntry("PASSED", "OK", `,"data":{}`)+`]}`),
+			events.DecisionWarning),
+		platformCase("Usability and Extraction complete", fcDetails("10011", fcPassed, `{"Usability":[`+fcEntry("PASSED", "OK", "")+`],`+strings.Replace(fcExtracted, `"extraction"`, `"EXTRACTION"`, 1)+`}`),
+			events.DecisionPassed),
+	})
+	r := fcPlatform(t, fcDetails("10011", fcPassed, `{"Usability":[`+fcEntry("PASSED", "OK", "")+`],"ageEstimation":[`+fcEntry("PASSED", "OK", "")+`]}`))
+	var names []string
+	for _, c := range r.Capabilities {
+		names = append(names, c.Name)
+	}
+	if !slices.Equal(names, []string{"usability", "ageEstimation"}) {
+		t.Errorf("capabilities %q, want usability under Jumio's name and ageEstimation as sent", names)
+	}
 }

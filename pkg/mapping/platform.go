@@ -46,6 +46,12 @@ func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) e
 	}
 	r := &b.r
 	r.Source.Kind = events.KindWorkflow
+	caps, order, ok := knownCapabilities(d)
+	if !ok {
+		b.unreadable("capabilities")
+	}
+	d = ptr(*d) // the caller's details are left as they were
+	d.Capabilities, d.CapabilityOrder = caps, order
 
 	r.IDs.AccountID = firstID(ev.AccountID, d.Account.ID)
 	r.IDs.WorkflowExecutionID = firstID(ev.WorkflowExecutionID, d.Workflow.ID)
@@ -251,6 +257,43 @@ func contradicts(e entry) bool {
 		return e.Name == capSimilarity && sim != "" && !strings.EqualFold(sim, "MATCH")
 	}
 	return !e.Decision.Documented()
+}
+
+// knownCapabilities returns the capabilities of d with every name that
+// is a known capability's in another case ("Liveness", "USABILITY") or
+// with spaces around it spelled as the known name: the rules are written
+// against Jumio's names, and a capability that escaped them by its case
+// would let a NOT_EXECUTED liveness or a hollow extraction pass. Unknown
+// names are kept as they are. ok is false when two names are the same
+// capability ("liveness" and "Liveness"): which one Jumio meant cannot be
+// known, as with a key sent twice.
+func knownCapabilities(d *wire.WorkflowDetails) (map[string][]wire.CapabilityEntry, []string, bool) {
+	if d.Capabilities == nil {
+		return nil, d.CapabilityOrder, true
+	}
+	canonical := func(name string) string {
+		for _, c := range capabilityOrder {
+			if strings.EqualFold(word(name), c) {
+				return c
+			}
+		}
+		return name
+	}
+	caps := make(map[string][]wire.CapabilityEntry, len(d.Capabilities))
+	for name, entries := range d.Capabilities {
+		c := canonical(name)
+		if _, dup := caps[c]; dup {
+			return nil, nil, false
+		}
+		caps[c] = entries
+	}
+	var order []string
+	for _, name := range d.CapabilityOrder {
+		if c := canonical(name); !slices.Contains(order, c) {
+			order = append(order, c)
+		}
+	}
+	return caps, order, true
 }
 
 // capabilityNames are the capabilities of d in the order Jumio sent them
