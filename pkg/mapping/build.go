@@ -32,9 +32,9 @@ type builder struct {
 	r    events.Result
 	caps []entry
 	t    *Tables
-	// hollow is set by a PASSED extraction whose data names neither
-	// the person nor the document (see extract).
-	hollow bool
+	// missing names the mandatory fields a PASSED extraction of an ID
+	// lacks (see extract); never their values.
+	missing []string
 }
 
 func newBuilder(ev events.CallbackEvent, api events.API, t *Tables) *builder {

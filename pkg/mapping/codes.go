@@ -70,6 +70,10 @@ const (
 	labelNotUploaded  = "NOT_UPLOADED"
 	labelPrecondition = "PRECONDITION_NOT_FULFILLED"
 	labelTechnical    = "TECHNICAL_ERROR"
+	// labelMissingData is the label of the extraction result kycflow
+	// adds for a PASSED extraction of an ID without the data Jumio
+	// names mandatory for one: Jumio's own word for such data.
+	labelMissingData = "MISSING_MANDATORY_DATAPOINTS"
 	// labelUnreadable is the label of the capability result kycflow adds
 	// for a field that carries an outcome and could not be read.
 	labelUnreadable = "UNREADABLE"

@@ -198,8 +198,12 @@ Rules for every result:
     capability PASSED (all NOT_EXECUTED: nothing bears the pass out); a risk score of
     -1 (Jumio's NOT_EXECUTED); a watchlistScreening PASSED whose ` + "`data.searchResults`" + `
     counts hits (an ALERT in Jumio's table, as it is from Netverify); an extraction of an ID
-    PASSED whose data names neither the person nor the document number (partial data;
-    not once Jumio wiped the data out). Other
+    PASSED without every field Jumio names mandatory for one (` + "`firstName`" + `, ` + "`lastName`" + `,
+    ` + "`dateOfBirth`" + `, ` + "`documentNumber`" + `, ` + "`expiryDate`" + `; empty or ` + "`\"N/A\"`" + ` is missing, and so
+    is ` + "`data`" + ` absent or null): partial data, with a reason extraction WARNING /
+    MISSING_MANDATORY_DATAPOINTS whose ` + "`data.missing`" + ` names the fields, never their
+    values; not once Jumio wiped the data out. A credential reference without its category
+    has the category of the workflow's credential of that id (none known: an ID). Other
     capabilities NOT_EXECUTED (a screening without enough data) do not lower it. A
     decision type Jumio does not document, spelled in another case than Jumio's
     (` + "`passed`" + `), or one that only looks like a documented one (a zero-width space in

@@ -191,7 +191,7 @@ func TestPassedTheDetailsDoNotBearOut(t *testing.T) {
 	bill := func(decision, label, more string) string {
 		return strings.Replace(fcEntry(decision, label, more), `"category":"ID"`, `"category":"DOCUMENT"`, 1)
 	}
-	full := fcEntry("PASSED", "OK", `,"data":{"type":"PASSPORT","firstName":"JANE","lastName":"DOE","documentNumber":"P1234567"}`)
+	full := fcEntry("PASSED", "OK", `,"data":{"type":"PASSPORT","firstName":"JANE","lastName":"DOE","documentNumber":"P1234567","dateOfBirth":"1990-01-01","expiryDate":"2030-01-01"}`)
 	hits := fcEntry("PASSED", "OK", `,"data":{"searchStatus":"DONE","searchResults":3}`)
 	clean := fcEntry("PASSED", "OK", `,"data":{"searchStatus":"DONE","searchResults":0}`)
 	runFailClosed(t, []fcCase{
@@ -203,7 +203,7 @@ func TestPassedTheDetailsDoNotBearOut(t *testing.T) {
 		platformCase("a screening passed with hits", fcDetails("10013", fcPassed, `{`+fcUsable+`,"watchlistScreening":[`+hits+`]}`), events.DecisionWarning),
 		platformCase("risk score -1", fcDetails("10011", `{"type":"PASSED","details":{"label":"PASSED"},"risk":{"score":-1}}`, `{`+fcUsable+`}`), events.DecisionWarning),
 		platformCase("an extraction without names or number", fcDetails("10011", fcPassed, `{`+fcUsable+`,"extraction":[`+hollow+`]}`), events.DecisionWarning),
-		platformCase("an extraction with names and number", fcDetails("10011", fcPassed, `{`+fcUsable+`,"extraction":[`+full+`]}`), events.DecisionPassed),
+		platformCase("an extraction with the mandatory data", fcDetails("10011", fcPassed, `{`+fcUsable+`,"extraction":[`+full+`]}`), events.DecisionPassed),
 		platformCase("a document's extraction (a utility bill: no names, no number)", fcDetails("10026", fcPassed, `{"usability":[`+bill("PASSED", "OK", "")+`],"extraction":[`+
 			bill("PASSED", "OK", `,"data":{"type":"UTILITY_BILL","address":{"city":"WIEN"}}`)+`]}`), events.DecisionPassed),
 		platformCase("an ID extraction Jumio wiped out", strings.Replace(fcDetails("10011", fcPassed, `{`+fcUsable+`,"extraction":[`+hollow+`]}`),
@@ -253,5 +253,55 @@ func TestCapabilityNamesInAnyCase(t *testing.T) {
 	}
 	if !slices.Equal(names, []string{"usability", "ageEstimation"}) {
 		t.Errorf("capabilities %q, want usability under Jumio's name and ageEstimation as sent", names)
+	}
+}
+
+// TestPartialExtractionIsNoPass: an extraction of an ID that PASSED
+// without every field Jumio names mandatory for one (first and last name,
+// date of birth, document number, expiry date) is partial, whatever the
+// entry says: no data at all, null, {}, some of the fields, or "N/A" for
+// one. It goes to manual review with a reason naming the fields it lacks,
+// never their values. A credential reference without its category is
+// read by the category of the workflow's credential of that id.
+func TestPartialExtractionIsNoPass(t *testing.T) {
+	extraction := func(ext string) string {
+		return fcDetails("10011", fcPassed, `{`+fcUsable+`,"extraction":[`+ext+`]}`)
+	}
+	withCredential := func(category, ext string) string {
+		return strings.Replace(extraction(ext), `"decision":`, `"credentials":[{"id":"11111111-aaaa-4bbb-8ccc-000000000001","category":"`+category+`"}],"decision":`, 1)
+	}
+	noCategory := func(more string) string {
+		return `{"id":"c3000000-0000-4000-8000-000000000001","credentials":[{"id":"11111111-aaaa-4bbb-8ccc-000000000001"}],"decision":{"type":"PASSED","details":{"label":"OK"}}` + more + `}`
+	}
+	complete := `,"data":{"type":"PASSPORT","firstName":"JANE","lastName":"DOE","documentNumber":"X1","dateOfBirth":"1990-01-01","expiryDate":"2030-01-01"}`
+	runFailClosed(t, []fcCase{
+		platformCase("complete (control)", extraction(fcEntry("PASSED", "OK", complete)), events.DecisionPassed),
+		platformCase("data {}", extraction(fcEntry("PASSED", "OK", `,"data":{}`)), events.DecisionWarning),
+		platformCase("data absent", extraction(fcEntry("PASSED", "OK", "")), events.DecisionWarning),
+		platformCase("data null", extraction(fcEntry("PASSED", "OK", `,"data":null`)), events.DecisionWarning),
+		platformCase("first name only", extraction(fcEntry("PASSED", "OK", `,"data":{"firstName":"JANE"}`)), events.DecisionWarning),
+		platformCase("expiry date N/A", extraction(fcEntry("PASSED", "OK", strings.Replace(complete, `"2030-01-01"`, `"N/A"`, 1))), events.DecisionWarning),
+		platformCase("date of birth empty", extraction(fcEntry("PASSED", "OK", strings.Replace(complete, `"1990-01-01"`, `" "`, 1))), events.DecisionWarning),
+		platformCase("not passed, no data (control)", extraction(fcEntry("NOT_EXECUTED", "TECHNICAL_ERROR", "")), events.DecisionWarning),
+		platformCase("reference without category, credential ID", withCredential("ID", noCategory(`,"data":{}`)), events.DecisionWarning),
+		platformCase("reference without category, credential ID, complete (control)", withCredential("ID", noCategory(complete)), events.DecisionPassed),
+		platformCase("reference without category, no credentials", extraction(noCategory(`,"data":{}`)), events.DecisionWarning),
+		platformCase("reference without category, credential DOCUMENT (control)", withCredential("DOCUMENT", noCategory(`,"data":{"type":"UTILITY_BILL"}`)), events.DecisionPassed),
+	})
+	r := fcPlatform(t, extraction(fcEntry("PASSED", "OK", `,"data":{"firstName":"JANE","lastName":"DOE","documentNumber":"X1"}`)))
+	want := events.Reason{Capability: capExtraction, Decision: events.DecisionWarning, Label: labelMissingData}
+	if !slices.Contains(r.Reasons, want) {
+		t.Errorf("reasons %v, want %v", r.Reasons, want)
+	}
+	i := slices.IndexFunc(r.Capabilities, func(c events.Capability) bool { return c.Label == labelMissingData })
+	if i < 0 || r.Capabilities[i].Data["missing"] != "dateOfBirth,expiryDate" {
+		t.Errorf("capabilities %v: want the missing fields dateOfBirth,expiryDate named", r.Capabilities)
+	}
+	for _, c := range r.Capabilities {
+		for k, v := range c.Data {
+			if strings.Contains(v, "JANE") || strings.Contains(v, "DOE") {
+				t.Errorf("capability %s data %s holds a value of the extraction: %q", c.Name, k, v)
+			}
+		}
 	}
 }

@@ -102,7 +102,7 @@ func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) e
 			b.platformEntry(word(name), i, c)
 		}
 	}
-	b.extract(d.Capabilities[capExtraction])
+	b.extract(d.Capabilities[capExtraction], d.Credentials)
 	b.contradicted(d)
 
 	categories := map[string]string{}
@@ -195,7 +195,14 @@ func (b *builder) contradicted(d *wire.WorkflowDetails) {
 	// A risk score of -1 is Jumio's NOT_EXECUTED (docs/jumio.md 4.5): a
 	// check started and not completed.
 	lower := (r.Decision.Label != "" && r.Decision.Label != string(events.DecisionPassed)) ||
-		(r.Decision.RiskScore != nil && *r.Decision.RiskScore < 0) || (b.hollow && d.WipedOutAt.IsZero())
+		(r.Decision.RiskScore != nil && *r.Decision.RiskScore < 0)
+	if len(b.missing) > 0 && d.WipedOutAt.IsZero() {
+		// Partial extraction data is no pass, and the reason names
+		// the fields it lacks (never a value: they are personal data).
+		e := b.add(capExtraction, events.DecisionWarning, labelMissingData, map[string]string{"missing": strings.Join(b.missing, ",")})
+		e.CredentialCategories = []string{"ID"}
+		lower = true
+	}
 	passed := false
 	for _, e := range b.caps {
 		if lower || contradicts(e) {
@@ -212,9 +219,49 @@ func (b *builder) contradicted(d *wire.WorkflowDetails) {
 	}
 }
 
-// ofID reports whether a capability entry evaluated an ID credential.
-func ofID(e wire.CapabilityEntry) bool {
-	return slices.ContainsFunc(e.Credentials, func(c wire.CredentialRef) bool { return strings.EqualFold(word(c.Category), "ID") })
+// ofID reports whether a capability entry evaluated an ID credential: by
+// the category its reference names, else by the category of the
+// workflow's credential of that id (a reference need not repeat it).
+// An entry none of whose credentials has a known category is read as of
+// an ID, as documentCapability reads one: nothing says it is not.
+func ofID(e wire.CapabilityEntry, creds []wire.Credential) bool {
+	known := false
+	for _, c := range e.Credentials {
+		cat := word(c.Category)
+		if cat == "" {
+			if i := slices.IndexFunc(creds, func(cr wire.Credential) bool { return word(cr.ID) != "" && strings.EqualFold(word(cr.ID), word(c.ID)) }); i >= 0 {
+				cat = word(creds[i].Category)
+			}
+		}
+		if strings.EqualFold(cat, "ID") {
+			return true
+		}
+		known = known || cat != ""
+	}
+	return !known
+}
+
+// mandatoryExtraction are the extraction data Jumio names mandatory for
+// a successful extraction of an ID (docs/jumio.md 4.6), by Jumio's names.
+var mandatoryExtraction = []struct {
+	name  string
+	value func(wire.ExtractionData) wire.String
+}{
+	{"firstName", func(x wire.ExtractionData) wire.String { return x.FirstName }},
+	{"lastName", func(x wire.ExtractionData) wire.String { return x.LastName }},
+	{"dateOfBirth", func(x wire.ExtractionData) wire.String { return x.DateOfBirth }},
+	{"documentNumber", func(x wire.ExtractionData) wire.String { return x.DocumentNumber }},
+	{"expiryDate", func(x wire.ExtractionData) wire.String { return x.ExpiryDate }},
+}
+
+// lacks records the mandatory fields x lacks (empty or "N/A"); x is nil
+// for an extraction that sent no data at all.
+func (b *builder) lacks(x *wire.ExtractionData) {
+	for _, f := range mandatoryExtraction {
+		if (x == nil || word(f.value(*x)) == "") && !slices.Contains(b.missing, f.name) {
+			b.missing = append(b.missing, f.name)
+		}
+	}
 }
 
 // lowerToWarning turns the workflow decision into a manual review.
@@ -462,7 +509,7 @@ func countFindings(raw json.RawMessage) (string, bool) {
 // (by id) that passed and holds data, else the first that holds data.
 // "N/A" values are absent. The keys of every entry's data that name no
 // field of the result go to Extra.
-func (b *builder) extract(entries []wire.CapabilityEntry) {
+func (b *builder) extract(entries []wire.CapabilityEntry, creds []wire.Credential) {
 	type decoded struct {
 		i      int
 		passed bool
@@ -472,7 +519,12 @@ func (b *builder) extract(entries []wire.CapabilityEntry) {
 	var all []decoded
 	for i, e := range entries {
 		var x wire.ExtractionData
+		passed := e.Decision.Type == string(events.DecisionPassed)
 		if len(e.Data) == 0 {
+			if passed && ofID(e, creds) {
+				// No data (absent, null) is as partial as "data":{}.
+				b.lacks(nil)
+			}
 			continue
 		}
 		if err := json.Unmarshal(e.Data, &x); err != nil || len(x.Warnings) > 0 {
@@ -488,13 +540,13 @@ func (b *builder) extract(entries []wire.CapabilityEntry) {
 			b.extra(path+k, x.Extra[k])
 		}
 		b.extra(path+"additionalLanguage", x.AdditionalLanguage)
-		passed := e.Decision.Type == string(events.DecisionPassed)
-		if passed && ofID(e) && word(string(x.FirstName)) == "" && word(string(x.LastName)) == "" && word(string(x.DocumentNumber)) == "" {
-			// Names and document number are mandatory for a
-			// successful extraction of an ID (docs/jumio.md 4.6): data
-			// without any of them is partial, whatever the entry says.
-			// (A document's, a utility bill's, has none of them.)
-			b.hollow = true
+		if passed && ofID(e, creds) {
+			// Names, date of birth, document number and expiry date
+			// are mandatory for a successful extraction of an ID
+			// (docs/jumio.md 4.6): data without one of them is
+			// partial, whatever the entry says. (A document's, a
+			// utility bill's, has none of them.)
+			b.lacks(&x)
 		}
 		all = append(all, decoded{i, passed, e.ID, x})
 	}
