@@ -57,9 +57,16 @@ import (
 //   - decision REJECTED with no capability REJECTED at all → DENIED_FRAUD
 //     without a code, so that no legacy consumer reads an unexplained
 //     rejection as approved
-//   - decision PASSED, WARNING or REJECTED (the document passed; similarity,
+//   - decision PASSED or REJECTED (the document passed; similarity,
 //     liveness and checks such as screening failed, as in Netverify's
 //     identityVerification and additionalChecks) → APPROVED_VERIFIED
+//   - decision WARNING explained by a capability outside the document (a
+//     similarity that did not pass, a liveness WARNING or REJECTED, a
+//     check such as screening WARNING or REJECTED: Netverify's
+//     identityVerification and additionalChecks) → APPROVED_VERIFIED; any
+//     other WARNING (one kycflow lowered a PASSED to, Jumio's over
+//     capabilities that all passed) → "": a manual review, as a document
+//     capability WARNING is
 //   - anything else (decision NOT_EXECUTED) → "".
 func LegacyStatus(r events.Result) (verificationStatus, rejectCode, detailCode string) {
 	vs, code, detail := legacyStatus(r)
@@ -137,10 +144,38 @@ func legacyStatus(r events.Result) (string, string, string) {
 			return nvDeniedFraud, "", ""
 		}
 		return nvApproved, "", ""
-	case events.DecisionPassed, events.DecisionWarning:
+	case events.DecisionPassed:
 		return nvApproved, "", ""
+	case events.DecisionWarning:
+		if explained(r) {
+			return nvApproved, "", ""
+		}
+		// A WARNING nothing outside the document explains: a PASSED
+		// kycflow lowered (partial extraction, risk score -1, a label
+		// other than PASSED), or Jumio's WARNING over capabilities that
+		// all passed. Netverify approved no document it sent for review.
+		return "", "", ""
 	}
 	return "", "", ""
+}
+
+// explained reports whether a capability outside the document explains
+// a WARNING, as Netverify told it beside an approval: the face, as
+// LegacyIdentity gives it (a similarity other than MATCH, validity FALSE),
+// or a check such as a screening WARNING or REJECTED (additionalChecks).
+func explained(r events.Result) bool {
+	if iv := identityOf(r); (iv.Similarity != "" && iv.Similarity != "MATCH") || iv.Validity == "FALSE" {
+		return true
+	}
+	// The reasons too: a projection without capabilities (decision_only)
+	// has only them.
+	return slices.ContainsFunc(r.Reasons, func(rs events.Reason) bool {
+		if slices.Contains(idChain, rs.Capability) || rs.Label == labelUnreadable {
+			return false
+		}
+		return rs.Decision == events.DecisionWarning || rs.Decision == events.DecisionRejected ||
+			(rs.Capability == capSimilarity && rs.Decision == events.DecisionNotExecuted)
+	})
 }
 
 // nonIDKeys are the built-in workflow keys of products that are not an ID
@@ -244,6 +279,16 @@ func LegacyIdentity(r events.Result) *events.IdentityVerification {
 	if vs, _, _ := LegacyStatus(r); vs != nvApproved {
 		return nil
 	}
+	iv := identityOf(r)
+	if iv == (events.IdentityVerification{}) {
+		return nil
+	}
+	return &iv
+}
+
+// identityOf is the identityVerification LegacyIdentity derives from a
+// Platform result's similarity and liveness capabilities.
+func identityOf(r events.Result) events.IdentityVerification {
 	var iv events.IdentityVerification
 	if c, ok := mostSevere(r, capSimilarity); ok {
 		switch c.Decision {
@@ -271,10 +316,7 @@ func LegacyIdentity(r events.Result) *events.IdentityVerification {
 			iv.Validity, iv.Reason = "FALSE", livenessReason(c.Label)
 		}
 	}
-	if iv == (events.IdentityVerification{}) {
-		return nil
-	}
-	return &iv
+	return iv
 }
 
 // mostSevere returns the most severe entry of capability name (REJECTED,

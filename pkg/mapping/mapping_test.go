@@ -185,6 +185,12 @@ func TestLegacyStatus(t *testing.T) {
 		// identityVerification: the document passed.
 		{"similarity no match", platform(events.StatusProcessed, events.DecisionRejected, reason(capSimilarity, events.DecisionRejected, "NO_MATCH")), want{nvApproved, "", ""}},
 		{"screening alert", platform(events.StatusProcessed, events.DecisionWarning, reason(capWatchlist, events.DecisionWarning, "ALERT")), want{nvApproved, "", ""}},
+		{"liveness warning", platform(events.StatusProcessed, events.DecisionWarning, reason(capLiveness, events.DecisionWarning, "AGE_DIFFERENCE")), want{nvApproved, "", ""}},
+		{"similarity not executed", platform(events.StatusProcessed, events.DecisionWarning, reason(capSimilarity, events.DecisionNotExecuted, labelPrecondition)), want{nvApproved, "", ""}},
+		// A WARNING that no check beside the document explains is a
+		// manual review, not an approval.
+		{"warning without a reason", platform(events.StatusProcessed, events.DecisionWarning), want{"", "", ""}},
+		{"warning, liveness not executed", platform(events.StatusProcessed, events.DecisionWarning, reason(capLiveness, events.DecisionNotExecuted, labelPrecondition)), want{"", "", ""}},
 		{"document warning", platform(events.StatusProcessed, events.DecisionWarning, reason(capDataChecks, events.DecisionWarning, "DOCUMENT_EXPIRY_WITHIN_CONFIGURED_LIMIT")), want{"", "", ""}},
 		{"211 is a warning", platform(events.StatusProcessed, events.DecisionWarning, reason(capImageChecks, events.DecisionWarning, "DIFFERENT_PERSON")), want{nvNotReadable, "211", ""}},
 		{"rejected without a cause", platform(events.StatusProcessed, events.DecisionRejected), want{nvDeniedFraud, "", ""}},
@@ -214,6 +220,39 @@ func TestLegacyStatus(t *testing.T) {
 			proj.status, proj.code, proj.detail = LegacyStatus(events.Project(tc.r, events.PolicyDecisionOnly))
 			if proj != tc.want {
 				t.Errorf("decision_only projection: got %+v, want %+v", proj, tc.want)
+			}
+		})
+	}
+}
+
+// TestUnexplainedWarningIsNoApproval: verificationStatus is not
+// APPROVED_VERIFIED for a WARNING that no capability beside the document
+// explains: a PASSED kycflow cannot stand behind (partial extraction,
+// risk score -1, a label other than PASSED) or Jumio's WARNING over
+// capabilities that all passed. A WARNING of the face stays
+// APPROVED_VERIFIED, as Netverify sent it with identityVerification.
+func TestUnexplainedWarningIsNoApproval(t *testing.T) {
+	caps := `{` + fcUsable + `,` + fcExtracted + `}`
+	for _, tc := range []struct {
+		name, body string
+		decision   events.DecisionType
+		want       string
+	}{
+		{"passed (control)", fcDetails("10011", fcPassed, caps), events.DecisionPassed, nvApproved},
+		{"partial extraction", fcDetails("10011", fcPassed, `{`+fcUsable+`,"extraction":[`+fcEntry("PASSED", "OK", `,"data":{"type":"PASSPORT"}`)+`]}`), events.DecisionWarning, ""},
+		{"risk score -1", fcDetails("10011", `{"type":"PASSED","details":{"label":"PASSED"},"risk":{"score":-1}}`, caps), events.DecisionWarning, ""},
+		{"label REJECTED", fcDetails("10011", `{"type":"PASSED","details":{"label":"REJECTED"},"risk":{"score":5}}`, caps), events.DecisionWarning, ""},
+		{"Jumio's WARNING, all capabilities passed", fcDetails("10011", `{"type":"WARNING","details":{"label":"WARNING"},"risk":{"score":50}}`, caps), events.DecisionWarning, ""},
+		{"similarity NOT_POSSIBLE (control)", fcDetails("10011", `{"type":"WARNING","details":{"label":"WARNING"},"risk":{"score":50}}`,
+			`{`+fcUsable+`,`+fcExtracted+`,"similarity":[`+fcSelfie("WARNING", "NOT_POSSIBLE")+`]}`), events.DecisionWarning, nvApproved},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := fcPlatform(t, tc.body)
+			if r.Decision.Type != tc.decision {
+				t.Fatalf("decision %s, want %s", r.Decision.Type, tc.decision)
+			}
+			if vs, _, _ := LegacyStatus(r); vs != tc.want || r.VerificationStatus != tc.want {
+				t.Errorf("verificationStatus %q (LegacyStatus %q), want %q; reasons %v", r.VerificationStatus, vs, tc.want, r.Reasons)
 			}
 		})
 	}
