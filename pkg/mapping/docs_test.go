@@ -216,9 +216,10 @@ Rules for every result:
     ` + "`idCheck…`" + ` other than OK (a WARNING imageChecks; N/A or none, which Jumio sends only
     without an approval, labelled N/A; ` + "`idCheckMRZcode`" + ` may be N/A or left out, as IDs
     without an MRZ and masking have it); an ` + "`identityVerification`" + ` with validity TRUE
-    and a reason (the reason is unreadable), or with neither similarity nor validity
-    (unreadable); a retrieval ` + "`mrzCheck`" + ` other than OK or NOT_AVAILABLE (a WARNING
-    dataChecks); a ` + "`transaction`" + ` that does not read (unreadable, on retrieval and on
+    and a reason (the reason is unreadable), or without its similarity or its validity
+    (absent, null or ` + "`\"N/A\"`" + `: that one is unreadable, both missing the whole object; a
+    reason without validity reads as validity FALSE); a retrieval ` + "`mrzCheck`" + ` other
+    than OK or NOT_AVAILABLE (a WARNING dataChecks); a ` + "`transaction`" + ` that does not read (unreadable, on retrieval and on
     document verification callbacks). A ` + "`rejectReason`" + ` without a code is unreadable.
     A ` + "`DENIED_…`" + ` or ` + "`ERROR_…`" + ` status kycflow does not know rejects in any case.
   - Netverify callbacks whose kind is in doubt: ` + "`callBackType`" + ` sent with two values,
@@ -334,7 +335,7 @@ decision, of another shape, or an entry without a decision type); retrieval
 		}
 		tab.row(v, string(r.decision)+" / "+r.label, r.confidence)
 	}
-	b.WriteString("\nValidity arrives as a boolean or a string in any case; a value that is neither (`\"N/A\"`) with no reason gives no liveness result. An unknown reason is REJECTED with the reason as its label.\n")
+	b.WriteString("\nValidity arrives as a boolean or a string in any case; a value that is neither (`\"N/A\"`), or none, with no reason is unreadable (`identityVerification.validity`); so is a similarity that is missing (`identityVerification.similarity`). An unknown reason is REJECTED with the reason as its label.\n")
 
 	b.WriteString("\n### Authentication (`transactionResult`)\n")
 	tab = newTable(b, "transactionResult", "authentication decision / label", "confidence")

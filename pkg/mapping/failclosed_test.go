@@ -305,3 +305,36 @@ func TestPartialExtractionIsNoPass(t *testing.T) {
 		}
 	}
 }
+
+// TestPartialIdentityVerification: an identityVerification carries two
+// outcomes, similarity and validity; one of them missing (absent, null,
+// "N/A") is unreadable, in the callback and in retrieval: a MATCH says
+// nothing of liveness, nor a validity TRUE of the face.
+func TestPartialIdentityVerification(t *testing.T) {
+	form := "callBackType=NETVERIFYID&jumioIdScanReference=" + fcScan + "&verificationStatus=APPROVED_VERIFIED&idScanStatus=SUCCESS&idScanSource=WEB_UPLOAD" +
+		"&idCheckDataPositions=OK&idCheckDocumentValidation=OK&idCheckHologram=OK&idCheckMRZcode=OK&idCheckMicroprint=OK&idCheckSecurityFeatures=OK&idCheckSignature=OK" +
+		"&callbackDate=2021-05-10T08%3A05%3A10.123Z&idType=PASSPORT&idCountry=AUT&idFirstName=JANE&idLastName=DOE&identityVerification="
+	data := func(iv string) string {
+		return `{"scanReference":"` + fcScan + `","document":{"status":"APPROVED_VERIFIED"},"transaction":{"status":"DONE"},"verification":{"identityVerification":` + iv + `}}`
+	}
+	const (
+		sim      = "identityVerification.similarity"
+		validity = "identityVerification.validity"
+	)
+	runFailClosed(t, []fcCase{
+		netverifyCase("similarity MATCH, validity true (control)", form+url.QueryEscape(`{"similarity":"MATCH","validity":true}`), events.DecisionPassed),
+		netverifyCase("validity FALSE with a reason (control)", form+url.QueryEscape(`{"similarity":"MATCH","validity":"FALSE","reason":"MULTIPLE_PEOPLE"}`), events.DecisionRejected),
+		netverifyCase("a reason without validity (control: validity FALSE)", form+url.QueryEscape(`{"similarity":"MATCH","reason":"MULTIPLE_PEOPLE"}`), events.DecisionRejected),
+		netverifyCase("validity absent", form+url.QueryEscape(`{"similarity":"MATCH"}`), events.DecisionWarning, validity),
+		netverifyCase("validity N/A", form+url.QueryEscape(`{"similarity":"MATCH","validity":"N/A"}`), events.DecisionWarning, validity),
+		netverifyCase("validity null", form+url.QueryEscape(`{"similarity":"MATCH","validity":null}`), events.DecisionWarning, validity),
+		netverifyCase("similarity null", form+url.QueryEscape(`{"similarity":null,"validity":true}`), events.DecisionWarning, sim),
+		netverifyCase("similarity absent", form+url.QueryEscape(`{"validity":true}`), events.DecisionWarning, sim),
+		netverifyCase("similarity N/A", form+url.QueryEscape(`{"similarity":"N/A","validity":true}`), events.DecisionWarning, sim),
+		netverifyCase("similarityScore only", form+url.QueryEscape(`{"similarityScore":"12","validity":true}`), events.DecisionWarning, sim),
+		netverifyCase("neither", form+url.QueryEscape(`{"similarityScore":"12"}`), events.DecisionWarning, "identityVerification"),
+		dataCase("retrieval, complete (control)", data(`{"similarity":"MATCH","validity":"true"}`), events.DecisionPassed),
+		dataCase("retrieval, validity absent", data(`{"similarity":"MATCH"}`), events.DecisionWarning, "verification."+validity),
+		dataCase("retrieval, similarity absent", data(`{"validity":"true"}`), events.DecisionWarning, "verification."+sim),
+	})
+}

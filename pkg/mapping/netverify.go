@@ -393,8 +393,8 @@ func (b *builder) rejection(vs, code string, rr *wire.RejectReason) {
 // unknown similarity is a WARNING with the value as its label, so that a
 // person looks at it; an unknown liveness reason is REJECTED (validity was
 // false) with the reason as its label. A field that could not be read
-// (iv.Warnings) is unreadable. field is where identityVerification is in
-// the source.
+// (iv.Warnings), and a similarity or validity that is missing, is
+// unreadable. field is where identityVerification is in the source.
 func (b *builder) identity(field string, iv *wire.IdentityVerification) {
 	if iv == nil {
 		return
@@ -420,16 +420,27 @@ func (b *builder) identity(field string, iv *wire.IdentityVerification) {
 		legacy.Similarity = strings.ToUpper(sim)
 	}
 	reason := word(iv.Reason)
+	// Similarity and validity are the two outcomes identityVerification
+	// carries (docs/jumio.md 2.5): one missing (absent, null, "N/A") is a
+	// face check whose outcome cannot be read, not one that passed; a
+	// MATCH says nothing of liveness, nor a validity TRUE of the face. A
+	// reason is sent only with validity FALSE, so it reads as one.
+	simRead := word(iv.Similarity) != "" || bad["similarity"]
+	validRead := iv.Validity.Valid || reason != "" || bad["validity"] || bad["reason"]
+	switch {
+	case !simRead && !validRead:
+		b.unreadable(field, capSimilarity, capLiveness)
+	case !simRead:
+		b.unreadable(field+".similarity", capSimilarity)
+	case !validRead:
+		b.unreadable(field+".validity", capLiveness)
+	}
 	switch {
 	case bad["validity"] || bad["reason"]:
 	case iv.Validity.Valid && iv.Validity.Value && reason != "":
 		// Jumio gives a reason only with validity FALSE (docs/jumio.md
 		// 2.5): both cannot be read as a pass.
 		b.unreadable(field+".reason", capLiveness)
-	case !iv.Validity.Valid && reason == "" && (word(iv.Similarity) == "" || bad["similarity"]):
-		// Neither similarity nor validity: an identityVerification that
-		// says nothing is not a face check that passed.
-		b.unreadable(field, capSimilarity, capLiveness)
 	case iv.Validity.Valid && iv.Validity.Value:
 		b.add(capLiveness, events.DecisionPassed, labelOK, map[string]string{"validity": "true", "reason": reason})
 		legacy.Validity, legacy.Reason = "TRUE", reason

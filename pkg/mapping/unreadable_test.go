@@ -263,7 +263,8 @@ func TestUnreadablePlatform(t *testing.T) {
 }
 
 // TestReadableFieldsAreNotUnreadable: the fixtures, and values Jumio
-// documents as absent ("N/A", null), name no unreadable field.
+// documents as absent ("N/A", null) in fields that carry no outcome of
+// their own (a reason, a similarity score), name no unreadable field.
 func TestReadableFieldsAreNotUnreadable(t *testing.T) {
 	for _, c := range goldenCases(t) {
 		out := run(t, c)
@@ -272,8 +273,8 @@ func TestReadableFieldsAreNotUnreadable(t *testing.T) {
 		}
 	}
 	f := loadForm(t, "netverify-approved-verified.input.form")
-	f.Set("identityVerification", `{"similarity":"MATCH","validity":"N/A","reason":null}`)
+	f.Set("identityVerification", `{"similarity":"MATCH","validity":true,"reason":null,"similarityScore":"N/A"}`)
 	if r, _ := probeNetverify(f); len(r.UnreadableFields) > 0 || r.Decision.Type != events.DecisionPassed {
-		t.Errorf("validity N/A: unreadable %v, decision %s", r.UnreadableFields, r.Decision.Type)
+		t.Errorf("reason null, similarityScore N/A: unreadable %v, decision %s", r.UnreadableFields, r.Decision.Type)
 	}
 }
