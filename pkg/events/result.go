@@ -264,8 +264,9 @@ type Decision struct {
 	// PRECONDITION_NOT_FULFILLED (with type NOT_EXECUTED).
 	Label string `json:"label,omitempty"`
 	// RiskScore is Jumio's risk score, -1 … 100; absent when Jumio gave
-	// none. Platform: decision.risk.score (-1 when expired; a score outside
-	// -1 … 100 is dropped). Netverify: none.
+	// none. Platform: decision.risk.score (-1 when expired; a score that
+	// cannot be read or lies outside -1 … 100 is absent, and
+	// decision.risk.score is an unreadable field). Netverify: none.
 	RiskScore *float64 `json:"riskScore,omitempty"`
 }
 

@@ -269,7 +269,8 @@ A field that carries a verification outcome and cannot be read never leaves the 
 it was. The fields: Netverify ` + "`identityVerification`" + ` (and its similarity, validity, reason),
 ` + "`rejectReason`" + `, document verification's ` + "`document`" + `, and in retrieval ` + "`document`" + `,
 ` + "`document.status`" + `, ` + "`verification`" + ` and each of its fields, each additional check;
-Platform ` + "`decision`" + `, ` + "`capabilities`" + ` and each capability entry (an entry, or its
+Platform ` + "`decision`" + ` and its ` + "`decision.risk.score`" + ` (` + "`\"N/A\"`" + `, an object, a score outside
+-1 … 100), ` + "`capabilities`" + ` and each capability entry (an entry, or its
 decision, of another shape, or an entry without a decision type); retrieval
 ` + "`transaction.status`" + `. For such a result:
 

@@ -338,3 +338,25 @@ func TestPartialIdentityVerification(t *testing.T) {
 		dataCase("retrieval, similarity absent", data(`{"validity":"true"}`), events.DecisionWarning, "verification."+sim),
 	})
 }
+
+// TestUnreadableRiskScore: a risk score that cannot be read ("N/A", an
+// object) or that Jumio cannot give (outside -1 … 100) is unreadable, as
+// a score of -1 (NOT_EXECUTED) lowers a PASSED; none at all does not.
+func TestUnreadableRiskScore(t *testing.T) {
+	decision := func(risk string) string {
+		return fcDetails("10011", `{"type":"PASSED","details":{"label":"PASSED"}`+risk+`}`, `{`+fcUsable+`,`+fcExtracted+`}`)
+	}
+	const field = "decision.risk.score"
+	runFailClosed(t, []fcCase{
+		platformCase("score 5 (control)", decision(`,"risk":{"score":5}`), events.DecisionPassed),
+		platformCase("score \"30.5\" (control)", decision(`,"risk":{"score":"30.5"}`), events.DecisionPassed),
+		platformCase("no risk (control)", decision(``), events.DecisionPassed),
+		platformCase("risk without a score (control)", decision(`,"risk":{}`), events.DecisionPassed),
+		platformCase("score -1 (control)", decision(`,"risk":{"score":-1}`), events.DecisionWarning),
+		platformCase("score N/A", decision(`,"risk":{"score":"N/A"}`), events.DecisionWarning, field),
+		platformCase("score an object", decision(`,"risk":{"score":{"value":-1}}`), events.DecisionWarning, field),
+		platformCase("score -5", decision(`,"risk":{"score":-5}`), events.DecisionWarning, field),
+		platformCase("score 150", decision(`,"risk":{"score":150}`), events.DecisionWarning, field),
+		platformCase("risk not an object", decision(`,"risk":"N/A"`), events.DecisionWarning, field),
+	})
+}

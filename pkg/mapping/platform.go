@@ -77,6 +77,13 @@ func FromPlatform(ev events.CallbackEvent, d *wire.WorkflowDetails, t *Tables) e
 		Label:     word(d.Decision.Label()),
 		RiskScore: riskScore(d.Decision.RiskScore()),
 	}
+	if s := d.Decision.RiskScore(); d.Decision.RiskUnreadable || (s != nil && r.Decision.RiskScore == nil) {
+		// A risk score that cannot be read ("N/A", an object) or that
+		// Jumio cannot give (outside -1 … 100, docs/jumio.md 4.5) is
+		// no score of a pass: it may have been the -1 of a check not
+		// completed, or one above the tenant's threshold.
+		b.unreadable("decision.risk.score")
+	}
 	for _, w := range d.Warnings {
 		if w == "decision" || w == "capabilities" || w == "workflow.status" {
 			// A workflow.status that could not be read (sent in two

@@ -119,9 +119,10 @@ func objectKeys(b []byte) []string {
 // UnmarshalJSON decodes a decision object ({type, details.label,
 // risk.score}) tolerantly: type and label may be strings or numbers; a
 // label of another shape is left out; a risk score may be a number or a
-// string holding one, and a score of any other shape (or NaN, ±Inf) is
-// absent. A decision that is not an object, or whose type cannot be read,
-// fails: its outcome is unknown.
+// string holding one, and a score of any other shape (or NaN, ±Inf), or a
+// risk that is not an object, is absent with RiskUnreadable set. A
+// decision that is not an object, or whose type cannot be read, fails:
+// its outcome is unknown.
 func (d *WorkflowDecision) UnmarshalJSON(b []byte) error {
 	if !json.Valid(b) {
 		return ErrNotObject
@@ -166,13 +167,17 @@ func (d *WorkflowDecision) decodeClear(b []byte) error {
 			}
 		}
 	}
-	if raw, ok := member(m, "risk"); ok {
-		if risk, ok := objectIn(raw); ok {
-			score, _ := member(risk, "score")
-			d.Risk = &struct {
-				Score *float64 `json:"score,omitempty"`
-			}{Score: lenientFloat(score)}
+	if raw, ok := member(m, "risk"); ok && !isNull(raw) {
+		risk, ok := objectIn(raw)
+		if !ok {
+			d.RiskUnreadable = true
+			return nil
 		}
+		score, _ := member(risk, "score")
+		d.Risk = &struct {
+			Score *float64 `json:"score,omitempty"`
+		}{Score: lenientFloat(score)}
+		d.RiskUnreadable = d.Risk.Score == nil && len(bytes.TrimSpace(score)) > 0 && !isNull(score)
 	}
 	return nil
 }

@@ -132,6 +132,24 @@ func TestWorkflowDetailsLenient(t *testing.T) {
 
 // TestWorkflowDetailsStillFails: what cannot be a details document still
 // fails.
+// TestRiskScoreUnreadable: a risk score sent in a shape that cannot be
+// read ("N/A", an object), or a risk that is not an object, is left out
+// and flagged, so that it is not taken for a risk score never sent.
+func TestRiskScoreUnreadable(t *testing.T) {
+	for risk, want := range map[string]bool{
+		`{"score":5}`: false, `{"score":"5"}`: false, `{}`: false, `{"score":null}`: false, `null`: false,
+		`{"score":"N/A"}`: true, `{"score":{"value":-1}}`: true, `{"score":[1]}`: true, `"N/A"`: true, `5`: true,
+	} {
+		var d wire.WorkflowDetails
+		if err := json.Unmarshal([]byte(`{"decision":{"type":"PASSED","risk":`+risk+`}}`), &d); err != nil {
+			t.Fatalf("%s: %v", risk, err)
+		}
+		if d.Decision.RiskUnreadable != want {
+			t.Errorf("risk %s: RiskUnreadable %v, want %v", risk, d.Decision.RiskUnreadable, want)
+		}
+	}
+}
+
 func TestWorkflowDetailsStillFails(t *testing.T) {
 	for _, body := range []string{`[]`, `"details"`, `12`, `{"a":`} {
 		var d wire.WorkflowDetails

@@ -289,6 +289,10 @@ type WorkflowDecision struct {
 	Risk *struct {
 		Score *float64 `json:"score,omitempty"`
 	} `json:"risk,omitempty"`
+	// RiskUnreadable is set when a risk, or its score, was sent and could
+	// not be read (a score "N/A", an object, a risk that is not an
+	// object): it is left out, and its outcome is unknown.
+	RiskUnreadable bool `json:"-"`
 }
 
 // Label returns details.label.
