@@ -52,7 +52,8 @@ type Config struct {
 	TLSKeyFile  string
 	// TLSInsecureSkipVerify disables server verification (tests only).
 	TLSInsecureSkipVerify bool
-	// ConnectTimeout bounds the first connection attempt.
+	// ConnectTimeout is how long Connect tries while no server answers,
+	// and the timeout of each dial.
 	ConnectTimeout time.Duration
 	// PublishTimeout bounds a publish waiting for its JetStream ack.
 	PublishTimeout time.Duration
@@ -162,28 +163,50 @@ func (e *ConnectError) Error() string {
 
 func (e *ConnectError) Unwrap() error { return e.Err }
 
-// Connect opens a NATS connection. It fails if no server answers within
-// ConnectTimeout; after that the connection reconnects on its own.
+// Connect opens a NATS connection. While no server answers (NATS still
+// starting beside the service, or restarting) it tries again, backing off
+// from 250 ms to 2 s, until ConnectTimeout has passed since the first
+// try; any other failure (credentials refused, TLS) ends it at once.
+// After that the connection reconnects on its own.
 func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*nats.Conn, error) {
 	opts, err := cfg.Options(logger)
 	if err != nil {
 		return nil, err
 	}
+	deadline := time.Now().Add(cfg.ConnectTimeout)
+	wait := 250 * time.Millisecond
+	for {
+		nc, err := connectOnce(ctx, cfg.URL, opts)
+		if err == nil || ctx.Err() != nil {
+			return nc, err
+		}
+		left := time.Until(deadline)
+		if !errors.Is(err, nats.ErrNoServers) || left <= 0 {
+			return nil, &ConnectError{URL: cfg.URL, Err: err}
+		}
+		select {
+		case <-time.After(min(wait, left)):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// connectOnce is one nats.Connect, given up when ctx ends.
+func connectOnce(ctx context.Context, url string, opts []nats.Option) (*nats.Conn, error) {
 	type result struct {
 		nc  *nats.Conn
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		nc, err := nats.Connect(cfg.URL, opts...)
+		nc, err := nats.Connect(url, opts...)
 		ch <- result{nc, err}
 	}()
 	select {
 	case r := <-ch:
-		if r.err != nil {
-			return nil, &ConnectError{URL: cfg.URL, Err: r.err}
-		}
-		return r.nc, nil
+		return r.nc, r.err
 	case <-ctx.Done():
 		go func() {
 			if r := <-ch; r.nc != nil {

@@ -71,6 +71,28 @@ func TestConnectFailsWhenNoServer(t *testing.T) {
 	}
 }
 
+// TestConnectWaitsForAServerStarting: a service started beside NATS (a
+// first install, NATS restarting) connects once the server answers,
+// within KYCFLOW_NATS_CONNECT_TIMEOUT; it gave up at the first refused
+// dial and exited.
+func TestConnectWaitsForAServerStarting(t *testing.T) {
+	srv := brokertest.Start(t)
+	url := srv.URL()
+	srv.Stop()
+	restarted := make(chan struct{})
+	go func() {
+		defer close(restarted)
+		time.Sleep(time.Second)
+		srv.Restart()
+	}()
+	nc, err := broker.Connect(t.Context(), broker.Config{URL: url, ConnectTimeout: time.Minute}, slog.New(slog.DiscardHandler))
+	<-restarted
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	nc.Close()
+}
+
 // TestEnsureStreamsNamesWhatTheServerCannotTake: a storage change on
 // streams that exist, and replicas on a server without a cluster, come
 // back as configuration problems of the variable to change.
