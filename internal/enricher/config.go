@@ -292,6 +292,12 @@ func (c Config) Validate() error {
 	if c.StateTTL < time.Minute {
 		bad("state TTL (KYCFLOW_ENRICHER_STATE_TTL) must be at least 1m")
 	}
+	if age := c.NATS.Streams.CallbacksMaxAge; c.StateTTL < age {
+		// A callback kept longer than its execution's state (a replay,
+		// Jumio's repeat after the duplicate window) would be fetched and
+		// enriched again, and could pass a newer one.
+		bad("state TTL %s (KYCFLOW_ENRICHER_STATE_TTL) is shorter than the retention of JUMIO_CALLBACKS, %s (KYCFLOW_STREAM_CALLBACKS_MAX_AGE): keep it at least as long", config.FormatDuration(c.StateTTL), config.FormatDuration(age))
+	}
 	if _, err := mapping.ParseProducts(c.Products); err != nil {
 		bad("products (KYCFLOW_PRODUCTS): %v", err)
 	}

@@ -122,3 +122,31 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+// TestStateTTLCoversTheCallbacksRetention: an execution's state kept
+// shorter than JUMIO_CALLBACKS keeps its callbacks is refused, naming both
+// variables (docs/operations.md said the service checks it; it did not).
+func TestStateTTLCoversTheCallbacksRetention(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string // "" valid
+	}{
+		{nil, ""},
+		{map[string]string{"KYCFLOW_ENRICHER_STATE_TTL": "60d", "KYCFLOW_STREAM_CALLBACKS_MAX_AGE": "60d"}, ""},
+		{map[string]string{"KYCFLOW_ENRICHER_STATE_TTL": "1m"}, "state TTL 1m0s (KYCFLOW_ENRICHER_STATE_TTL) is shorter than the retention of JUMIO_CALLBACKS, 30d (KYCFLOW_STREAM_CALLBACKS_MAX_AGE)"},
+		{map[string]string{"KYCFLOW_STREAM_CALLBACKS_MAX_AGE": "31d"}, "state TTL 30d (KYCFLOW_ENRICHER_STATE_TTL) is shorter than the retention of JUMIO_CALLBACKS, 31d"},
+	} {
+		e := config.FromMap(tc.env)
+		cfg := enricher.LoadConfig(e)
+		if err := e.Err(); err != nil {
+			t.Fatal(err)
+		}
+		err := cfg.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v", tc.env, err)
+		case tc.want != "" && (!errors.Is(err, enricher.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: got %v, want %q", tc.env, err, tc.want)
+		}
+	}
+}

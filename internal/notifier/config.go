@@ -130,6 +130,11 @@ func (c Config) Validate() error {
 		return bad("drain timeout (KYCFLOW_NOTIFIER_DRAIN_TIMEOUT) must be positive")
 	case c.DeliveriesTTL < time.Hour:
 		return bad("deliveries TTL %s (KYCFLOW_NOTIFIER_DELIVERIES_TTL): want at least 1h", c.DeliveriesTTL)
+	case c.DeliveriesTTL < c.NATS.Streams.EnrichedMaxAge:
+		// A result kept longer than its delivery record would be
+		// delivered again by a replay, as if it were news.
+		return bad("deliveries TTL %s (KYCFLOW_NOTIFIER_DELIVERIES_TTL) is shorter than the retention of JUMIO_ENRICHED, %s (KYCFLOW_STREAM_ENRICHED_MAX_AGE): keep it at least as long",
+			config.FormatDuration(c.DeliveriesTTL), config.FormatDuration(c.NATS.Streams.EnrichedMaxAge))
 	case c.DeliveriesStorage != "file" && c.DeliveriesStorage != "memory":
 		return bad("deliveries storage %q: want file or memory", c.DeliveriesStorage)
 	}

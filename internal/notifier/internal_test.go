@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"errors"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker/brokertest"
+	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/pkg/events"
 )
 
@@ -428,5 +430,36 @@ func TestLedgerFirstClaim(t *testing.T) {
 	}
 	if v, _, _, err := l.begin(ctx, "first", w1); err != nil || v != deliver {
 		t.Errorf("begin on an erased key: %v, %v; want deliver", v, err)
+	}
+}
+
+// TestDeliveriesTTLCoversTheEnrichedRetention: delivery records kept
+// shorter than JUMIO_ENRICHED keeps results are refused, naming both
+// variables: a replay of an older result would deliver it again, as if
+// it were news (docs/operations.md said the service checks it; it did
+// not).
+func TestDeliveriesTTLCoversTheEnrichedRetention(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string // "" valid
+	}{
+		{nil, ""},
+		{map[string]string{"KYCFLOW_NOTIFIER_DELIVERIES_TTL": "90d", "KYCFLOW_STREAM_ENRICHED_MAX_AGE": "90d"}, ""},
+		{map[string]string{"KYCFLOW_NOTIFIER_DELIVERIES_TTL": "1h"}, "deliveries TTL 1h0m0s (KYCFLOW_NOTIFIER_DELIVERIES_TTL) is shorter than the retention of JUMIO_ENRICHED, 30d (KYCFLOW_STREAM_ENRICHED_MAX_AGE)"},
+		{map[string]string{"KYCFLOW_STREAM_ENRICHED_MAX_AGE": "45d"}, "deliveries TTL 30d (KYCFLOW_NOTIFIER_DELIVERIES_TTL) is shorter than the retention of JUMIO_ENRICHED, 45d"},
+	} {
+		e := config.FromMap(tc.env)
+		cfg := LoadConfig(e)
+		if err := e.Err(); err != nil {
+			t.Fatal(err)
+		}
+		cfg.setDefaults() // as Run does
+		err := cfg.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v", tc.env, err)
+		case tc.want != "" && (!errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: got %v, want %q", tc.env, err, tc.want)
+		}
 	}
 }
