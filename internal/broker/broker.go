@@ -67,6 +67,10 @@ type Config struct {
 	// (Ensure) before it exits naming the one that is not, and what
 	// JetStream last answered (default DefaultSetupTimeout).
 	SetupTimeout time.Duration
+	// GoneGrace is how long a stream, consumer or bucket a running stage
+	// needs may be reported missing before the stage stops (WatchGone;
+	// default DefaultGoneGrace).
+	GoneGrace time.Duration
 
 	Streams StreamsConfig
 }
@@ -233,6 +237,54 @@ func RedactURL(s string) string {
 		out = append(out, part)
 	}
 	return strings.Join(out, ",")
+}
+
+// DefaultGoneGrace is Config.GoneGrace's default.
+const DefaultGoneGrace = 30 * time.Second
+
+// ErrGone is WatchGone's error: what a stage needs is missing from
+// JetStream.
+var ErrGone = errors.New("missing from JetStream")
+
+// missing reports whether err says a stream, consumer or bucket does not
+// exist (not that the server could not be asked).
+func missing(err error) bool {
+	return errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		errors.Is(err, jetstream.ErrBucketNotFound)
+}
+
+// WatchGone asks check (a stage's readiness) every few seconds and
+// returns an error wrapping ErrGone once check has said for grace on end
+// that a stream, consumer or bucket the stage needs does not exist; it
+// returns nil when ctx ends. A stage creates what it needs at start only:
+// after JetStream lost them (its store gone, a stream deleted by mistake)
+// it would stay unready, answering 503, while its liveness held. Stopping
+// lets a restart create them again. A server that cannot be asked (NATS
+// down, an election) is not a reason: the connection comes back.
+func WatchGone(ctx context.Context, grace time.Duration, check func(context.Context) error) error {
+	grace = cmp.Or(grace, DefaultGoneGrace)
+	every := min(grace/6, 5*time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var since time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			cctx, cancel := context.WithTimeout(ctx, every)
+			err := check(cctx)
+			cancel()
+			switch {
+			case err == nil || !missing(err):
+				since = time.Time{}
+			case since.IsZero():
+				since = now
+			case now.Sub(since) >= grace:
+				return fmt.Errorf("%v: %w for %s; stopping, so that a restart creates it again", err, ErrGone, grace)
+			}
+		}
+	}
 }
 
 // Ready reports whether nc is connected and every stream exists; services

@@ -176,8 +176,10 @@ func New(cfg Config, nc *nats.Conn, client *jumio.Client, tel *telemetry.Telemet
 // ctx ends. Then it stops fetching, lets the callbacks being enriched
 // finish within DrainTimeout, releases the others unacked for another
 // replica, and returns nil. Nothing is acked that is not published (or
-// dead-lettered, or dropped as a duplicate or stale). Run may be called
-// once; the streams must exist (broker.EnsureStreams).
+// dead-lettered, or dropped as a duplicate or stale). What Ready checks
+// missing from JetStream for NATS.GoneGrace stops it with an error
+// wrapping broker.ErrGone. Run may be called once; the streams must
+// exist (broker.EnsureStreams).
 func (e *Enricher) Run(ctx context.Context) error {
 	if !e.started.CompareAndSwap(false, true) {
 		return errors.New("enricher: Run called twice")
@@ -270,10 +272,23 @@ func (e *Enricher) Run(ctx context.Context) error {
 			recErr <- err
 		}()
 	}
+	// What the enricher needs missing from JetStream for GoneGrace stops
+	// it as well, so that a restart creates it again (broker.WatchGone).
+	gone := make(chan error, 1)
+	go func() {
+		err := broker.WatchGone(runCtx, e.cfg.NATS.GoneGrace, e.Ready)
+		if err != nil {
+			cancelRun()
+		}
+		gone <- err
+	}()
 	err = router.Run(runCtx)
 	cancelRun()
-	rerr := <-recErr
+	rerr, gerr := <-recErr, <-gone
 	e.logger.Info("enricher stopped")
+	if gerr != nil {
+		return fmt.Errorf("enricher: %w", gerr)
+	}
 	if rerr != nil {
 		return fmt.Errorf("enricher: %w", rerr)
 	}

@@ -262,9 +262,36 @@ func (s *Service) Ready(ctx context.Context) error {
 // (up to Server.ShutdownTimeout). Every other path answers the 404
 // problem: no /metrics, no error details on the port the internet
 // reaches. Every 200 it gave was stored. ServeWithAdmin adds the admin
-// port; Run listens on Config.AdminAddr for it.
+// port; Run listens on Config.AdminAddr for it. It stops as well, with
+// an error wrapping broker.ErrGone, once JUMIO_CALLBACKS has been missing
+// for NATS.GoneGrace.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
-	return httpserver.NewPublic(s.cfg.Server, s, s.Ready, s.logger).Serve(ctx, ln)
+	return s.watching(ctx, func(ctx context.Context) error {
+		return httpserver.NewPublic(s.cfg.Server, s, s.Ready, s.logger).Serve(ctx, ln)
+	})
+}
+
+// watching runs serve until ctx ends, or until JUMIO_CALLBACKS has been
+// missing for NATS.GoneGrace (broker.WatchGone): then serve stops as at
+// shutdown (requests in flight finish) and the service returns the
+// error, so that a restart creates the stream again.
+func (s *Service) watching(ctx context.Context, serve func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	gone := make(chan error, 1)
+	go func() {
+		err := broker.WatchGone(ctx, s.cfg.NATS.GoneGrace, s.Ready)
+		if err != nil {
+			cancel()
+		}
+		gone <- err
+	}()
+	err := serve(ctx)
+	cancel()
+	if g := <-gone; g != nil {
+		return fmt.Errorf("ingest: %w", g)
+	}
+	return err
 }
 
 // ServeWithAdmin serves ln as Serve does and /healthz, /readyz (with the
@@ -275,8 +302,10 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Service) ServeWithAdmin(ctx context.Context, ln, admin net.Listener) error {
 	acfg := s.cfg.Server
 	acfg.Addr = admin.Addr().String()
-	return httpserver.ServeAll(ctx,
-		httpserver.Binding{Server: httpserver.NewPublic(s.cfg.Server, s, s.Ready, s.logger), Listener: ln},
-		httpserver.Binding{Server: httpserver.New(acfg, nil, s.Ready, s.metricsH, s.logger), Listener: admin},
-	)
+	return s.watching(ctx, func(ctx context.Context) error {
+		return httpserver.ServeAll(ctx,
+			httpserver.Binding{Server: httpserver.NewPublic(s.cfg.Server, s, s.Ready, s.logger), Listener: ln},
+			httpserver.Binding{Server: httpserver.New(acfg, nil, s.Ready, s.metricsH, s.logger), Listener: admin},
+		)
+	})
 }

@@ -150,7 +150,9 @@ func (n *Notifier) Routes() []string {
 // deliveries in progress finish for up to DrainTimeout, releases the rest
 // (never acked: another replica or the next start delivers them), and
 // returns nil. A route disabled by a 410 stops on its own; when every
-// route is disabled Run idles until ctx ends. Run may be called once.
+// route is disabled Run idles until ctx ends. A stream or the delivery
+// bucket missing from JetStream for NATS.GoneGrace stops it with an error
+// wrapping broker.ErrGone. Run may be called once.
 func (n *Notifier) Run(ctx context.Context) error {
 	if !n.running.CompareAndSwap(false, true) {
 		return ErrRunning
@@ -208,21 +210,42 @@ func (n *Notifier) Run(ctx context.Context) error {
 		return fmt.Errorf("notifier: %w", err)
 	}
 	defer reg.Unregister() //nolint:errcheck // nothing to do at shutdown
+	// The router stops, as at shutdown, when what the notifier needs has
+	// been missing from JetStream for GoneGrace (broker.WatchGone), so
+	// that a restart creates it again.
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	gone := make(chan error, 1)
+	go func() {
+		err := broker.WatchGone(rctx, n.cfg.NATS.GoneGrace, n.Ready)
+		if err != nil {
+			stop()
+		}
+		gone <- err
+	}()
 	errc := make(chan error, 1)
-	go func() { errc <- router.Run(ctx) }()
+	go func() { errc <- router.Run(rctx) }()
 	select {
 	case <-router.Running():
 		n.setReady(true)
 		n.logger.Info("notifier running", "routes", len(n.routes))
 	case err := <-errc:
+		stop()
+		if g := <-gone; g != nil {
+			return fmt.Errorf("notifier: %w", g)
+		}
 		return routerError(ctx, err)
 	}
 	err = <-errc
-	if err == nil && ctx.Err() == nil && n.allDisabled() {
+	if err == nil && ctx.Err() == nil && rctx.Err() == nil && n.allDisabled() {
 		n.logger.Error("every route is disabled; restart with a fixed routes file to resume")
-		<-ctx.Done()
+		<-rctx.Done()
 	}
+	stop()
 	n.logger.Info("notifier stopped")
+	if g := <-gone; g != nil {
+		return fmt.Errorf("notifier: %w", g)
+	}
 	return routerError(ctx, err)
 }
 

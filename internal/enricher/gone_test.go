@@ -1,0 +1,45 @@
+package enricher_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/enricher"
+	"github.com/kycflow/kycflow/pkg/events"
+	"github.com/kycflow/kycflow/pkg/jumio/jumiotest"
+)
+
+// TestEnricherStopsWhenWhatItNeedsIsGone: JetStream lost the stream the
+// enricher writes to (or another it needs). It creates them at start
+// only: it would retry for ever, unready, while its liveness held. Once
+// one has been missing for GoneGrace, Run returns an error naming it, and
+// a restart creates it again.
+func TestEnricherStopsWhenWhatItNeedsIsGone(t *testing.T) {
+	h := newHarness(t, jumiotest.Config{})
+	cfg := h.config()
+	cfg.NATS.GoneGrace = time.Second
+	e, err := enricher.New(cfg, h.nc, nil, h.tel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	h.eventually("the enricher is ready", func() bool { return e.Ready(ctx) == nil })
+	if err := h.js.DeleteStream(t.Context(), events.StreamEnriched); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, broker.ErrGone) {
+			t.Fatalf("Run: %v, want ErrGone", err)
+		}
+		t.Log(err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("enricher still running 30 s after JUMIO_ENRICHED was deleted")
+	}
+}
