@@ -289,7 +289,17 @@ func TestOverlayProd(t *testing.T) {
 	// could name a Jumio address in the header (docs/operations.md,
 	// "Trusted proxies").
 	if d := findDeployment(objs, "ingest"); d != nil {
-		checkTrustedProxies(t, envValue(d.Spec.Template.Spec.Containers[0], "KYCFLOW_INGEST_TRUSTED_PROXIES"))
+		proxies := envValue(d.Spec.Template.Spec.Containers[0], "KYCFLOW_INGEST_TRUSTED_PROXIES")
+		checkTrustedProxies(t, proxies)
+		// The controller runs on hostNetwork (the overlay's assumption):
+		// its connections come from its nodes' addresses, which a pod
+		// selector does not match on most CNIs. The NetworkPolicy admits
+		// each of them, or every callback is dropped before ingest.
+		for _, s := range strings.Split(proxies, ",") {
+			if a, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil && !admitsByAddress(objs, d, a) {
+				t.Errorf("prod ingest: the NetworkPolicy does not admit the ingress controller's address %s (KYCFLOW_INGEST_TRUSTED_PROXIES) to the callback port", a)
+			}
+		}
 	} else {
 		t.Error("prod: no ingest Deployment")
 	}
@@ -721,7 +731,10 @@ func checkNetworkPolicies(t *testing.T, objs []object) {
 			}
 			for _, from := range rule.From {
 				if from.IPBlock != nil && name == "ingest" {
-					t.Errorf("%s open to %s; callbacks come through the ingress controller", what, from.IPBlock.CIDR)
+					// Only the ingress controller's own addresses (on
+					// hostNetwork its nodes'), which ingest trusts as
+					// its proxies, and only to the callback port.
+					checkIngressControllerBlock(t, what, from.IPBlock, d, rule.Ports, ports)
 				}
 				if from.NamespaceSelector == nil {
 					continue // a pod of this namespace
@@ -750,6 +763,55 @@ func checkNetworkPolicies(t *testing.T, objs []object) {
 			}
 		}
 	}
+}
+
+// checkIngressControllerBlock: an ipBlock that reaches ingest is one of
+// the addresses of KYCFLOW_INGEST_TRUSTED_PROXIES (the ingress
+// controller's), with no exceptions, and reaches the callback port only.
+func checkIngressControllerBlock(t *testing.T, what string, b *networkingv1.IPBlock, d *appsv1.Deployment, rulePorts []networkingv1.NetworkPolicyPort, ports []corev1.ContainerPort) {
+	t.Helper()
+	trusted := map[string]bool{}
+	for _, s := range strings.Split(envValue(d.Spec.Template.Spec.Containers[0], "KYCFLOW_INGEST_TRUSTED_PROXIES"), ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(s); err == nil {
+			s = netip.PrefixFrom(a, a.BitLen()).String()
+		}
+		trusted[s] = true
+	}
+	if !trusted[b.CIDR] || len(b.Except) > 0 {
+		t.Errorf("%s open to %s, which is not one of the ingress controller's addresses in KYCFLOW_INGEST_TRUSTED_PROXIES; callbacks come through the controller", what, b.CIDR)
+	}
+	if len(rulePorts) == 0 {
+		t.Errorf("%s: %s reaches every port, want only %d", what, b.CIDR, callbackPort)
+	}
+	for _, p := range rulePorts {
+		if got := resolvePort(ports, ptrValue(p.Port)); got != callbackPort {
+			t.Errorf("%s: %s reaches port %d, want only %d", what, b.CIDR, got, callbackPort)
+		}
+	}
+}
+
+// admitsByAddress reports whether a NetworkPolicy rule selecting d's pods
+// admits address a by ipBlock to the callback port.
+func admitsByAddress(objs []object, d *appsv1.Deployment, a netip.Addr) bool {
+	ports := d.Spec.Template.Spec.Containers[0].Ports
+	for _, rule := range ingressRules(objs, d) {
+		reaches := false
+		for _, p := range rule.Ports {
+			reaches = reaches || resolvePort(ports, ptrValue(p.Port)) == callbackPort
+		}
+		for _, from := range rule.From {
+			if from.IPBlock == nil || !reaches {
+				continue
+			}
+			if p, err := netip.ParsePrefix(from.IPBlock.CIDR); err == nil && p.Contains(a) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // privateRanges are the ranges an egress rule to public addresses must
