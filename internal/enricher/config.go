@@ -187,7 +187,7 @@ func LoadConfig(e *config.Env) Config {
 		MaxAckPending:        e.Int("KYCFLOW_ENRICHER_MAX_ACK_PENDING", DefaultMaxAckPending, "callbacks delivered and not yet acked, over all replicas"),
 		AckWait:              e.Duration("KYCFLOW_ENRICHER_ACK_WAIT", DefaultAckWait, "time before a callback of a dead process is redelivered"),
 		DrainTimeout:         e.Duration("KYCFLOW_ENRICHER_DRAIN_TIMEOUT", DefaultDrainTimeout, "time allowed at shutdown for callbacks being enriched"),
-		RetryMaxAttempts:     e.Int("KYCFLOW_ENRICHER_RETRY_MAX_ATTEMPTS", DefaultRetryMaxAttempts, "deliveries of a callback failing for transient reasons before it is dead-lettered"),
+		RetryMaxAttempts:     e.IntMin("KYCFLOW_ENRICHER_RETRY_MAX_ATTEMPTS", DefaultRetryMaxAttempts, 1, "deliveries of a callback failing for transient reasons before it is dead-lettered"),
 		RetryMaxAge:          e.Duration("KYCFLOW_ENRICHER_RETRY_MAX_AGE", DefaultRetryMaxAge, "age of a callback failing for transient reasons past which it is dead-lettered"),
 		RetryInitialInterval: e.Duration("KYCFLOW_ENRICHER_RETRY_INITIAL_INTERVAL", DefaultRetryInitialInterval, "first redelivery delay after a transient failure"),
 		RetryMaxInterval:     e.Duration("KYCFLOW_ENRICHER_RETRY_MAX_INTERVAL", DefaultRetryMaxInterval, "longest redelivery delay after transient failures"),
@@ -195,7 +195,7 @@ func LoadConfig(e *config.Env) Config {
 		StateTTL:             e.Duration("KYCFLOW_ENRICHER_STATE_TTL", DefaultStateTTL, "how long per-execution state is kept after its last update"),
 		Reconcile:            reconcile.LoadConfig(e),
 		HealthInterval:       e.Duration("KYCFLOW_ENRICHER_HEALTH_INTERVAL", DefaultHealthInterval, "how often Jumio's status endpoint is read (0: never)"),
-		WorkConcurrency:      e.Int("KYCFLOW_ENRICHER_WORK_CONCURRENCY", DefaultWorkConcurrency, "migration batches run at once per process"),
+		WorkConcurrency:      e.IntMin("KYCFLOW_ENRICHER_WORK_CONCURRENCY", DefaultWorkConcurrency, 1, "migration batches run at once per process"),
 		MigrationCallbackURL: e.Secret("KYCFLOW_ENRICHER_MIGRATION_CALLBACK_URL", "callback URL Jumio posts migrated scans' callbacks to (ingest's Platform URL with its path secret); empty: the Portal's").Value(),
 	}
 	if c.HealthInterval == 0 {

@@ -150,3 +150,18 @@ func TestStateTTLCoversTheCallbacksRetention(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroOrNegativeCountsAreRefused: a count set to 0 or below was read
+// as its default without a word (0 migration batches at once meant the
+// default 4, not none); it is a configuration error naming the variable.
+func TestZeroOrNegativeCountsAreRefused(t *testing.T) {
+	for _, key := range []string{"KYCFLOW_ENRICHER_RETRY_MAX_ATTEMPTS", "KYCFLOW_ENRICHER_WORK_CONCURRENCY", "KYCFLOW_JUMIO_MAX_ATTEMPTS", "KYCFLOW_RECONCILE_MAX_CHECKS"} {
+		for _, v := range []string{"0", "-1"} {
+			e := config.FromMap(map[string]string{key: v})
+			enricher.LoadConfig(e)
+			if err := e.Err(); err == nil || !strings.Contains(err.Error(), key+"="+v+": want an integer of at least 1") {
+				t.Errorf("%s=%s: got %v", key, v, err)
+			}
+		}
+	}
+}

@@ -112,7 +112,7 @@ type Config struct {
 // LoadConfig reads the ingest variables, the NATS variables and
 // KYCFLOW_JUMIO_REGION.
 func LoadConfig(e *config.Env) Config {
-	return Config{
+	c := Config{
 		Server:               httpserver.LoadConfig(e, "KYCFLOW_INGEST_", DefaultAddr),
 		AdminAddr:            ParseAdminAddr(e.String("KYCFLOW_INGEST_ADMIN_ADDR", DefaultAdminAddr, "listen address of /healthz, /readyz and /metrics; off: none")),
 		NATS:                 broker.LoadConfig(e),
@@ -127,10 +127,15 @@ func LoadConfig(e *config.Env) Config {
 		MaxBodyBytes:         e.Int64("KYCFLOW_INGEST_MAX_BODY_BYTES", DefaultMaxBodyBytes, "largest callback body accepted, in bytes"),
 		RateLimit:            e.Float("KYCFLOW_INGEST_RATE_LIMIT", DefaultRateLimit, "requests per second allowed per client address outside the allowed sources; 0: no limit"),
 		RateBurst:            e.Int("KYCFLOW_INGEST_RATE_BURST", DefaultRateBurst, "burst of requests allowed per client address outside the allowed sources"),
-		RateLimitSources:     e.Int("KYCFLOW_INGEST_RATE_LIMIT_SOURCES", DefaultRateLimitSources, "client addresses tracked by the rate limiter"),
+		RateLimitSources:     e.IntMin("KYCFLOW_INGEST_RATE_LIMIT_SOURCES", DefaultRateLimitSources, 1, "client addresses tracked by the rate limiter"),
 		RateLimitIPv6Prefix:  e.Int("KYCFLOW_INGEST_RATE_LIMIT_IPV6_PREFIX", DefaultRateLimitIPv6Prefix, "prefix length by which IPv6 clients are rate limited"),
 		RetryAfter:           e.Duration("KYCFLOW_INGEST_RETRY_AFTER", DefaultRetryAfter, "Retry-After sent with 503 when the broker cannot store a callback"),
 	}
+	if c.MaxBodyBytes <= 0 {
+		// Not read as the default: an operator who set it meant a size.
+		e.Invalid("KYCFLOW_INGEST_MAX_BODY_BYTES", "want a positive size in bytes (KiB and MiB suffixes accepted)")
+	}
+	return c
 }
 
 func (c *Config) setDefaults() {

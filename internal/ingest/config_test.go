@@ -169,3 +169,21 @@ func TestChecksOff(t *testing.T) {
 		})
 	}
 }
+
+// TestZeroOrNegativeSizesAreRefused: a body size or tracked-address count
+// set to 0 or below was read as its default without a word; it is a
+// configuration error naming the variable.
+func TestZeroOrNegativeSizesAreRefused(t *testing.T) {
+	for key, want := range map[string]string{
+		"KYCFLOW_INGEST_MAX_BODY_BYTES":     "want a positive size in bytes",
+		"KYCFLOW_INGEST_RATE_LIMIT_SOURCES": "want an integer of at least 1",
+	} {
+		for _, v := range []string{"0", "-1"} {
+			e := config.FromMap(map[string]string{key: v})
+			LoadConfig(e)
+			if err := e.Err(); err == nil || !strings.Contains(err.Error(), key+"="+v+": "+want) {
+				t.Errorf("%s=%s: got %v", key, v, err)
+			}
+		}
+	}
+}

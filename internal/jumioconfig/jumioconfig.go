@@ -87,7 +87,7 @@ func load(e *config.Env) jumio.Config {
 		NetverifyAPISecret: e.Secret("KYCFLOW_JUMIO_NETVERIFY_API_SECRET", "Netverify API secret (Basic auth)").Value(),
 		UserAgent:          e.String("KYCFLOW_JUMIO_USER_AGENT", jumio.DefaultUserAgent, "User-Agent sent to Jumio, naming your company and application"),
 		Timeout:            e.Duration("KYCFLOW_JUMIO_TIMEOUT", jumio.DefaultTimeout, "time allowed for one attempt of one Jumio request"),
-		MaxAttempts:        e.Int("KYCFLOW_JUMIO_MAX_ATTEMPTS", jumio.DefaultMaxAttempts, "attempts of one call on transient failures"),
+		MaxAttempts:        e.IntMin("KYCFLOW_JUMIO_MAX_ATTEMPTS", jumio.DefaultMaxAttempts, 1, "attempts of one call on transient failures"),
 		RateLimit:          e.Float("KYCFLOW_JUMIO_RATE_LIMIT", jumio.DefaultRateLimit, "Retrieval API requests per second per process"),
 		RateBurst:          e.Int("KYCFLOW_JUMIO_RATE_BURST", jumio.DefaultRateBurst, "Retrieval API requests that may start at once"),
 		RateLimitCooldown:  e.Duration("KYCFLOW_JUMIO_RATE_LIMIT_COOLDOWN", jumio.DefaultRateLimitCooldown, "how long the rate stays halved after a 429"),

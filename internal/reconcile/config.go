@@ -91,7 +91,7 @@ func LoadConfig(e *config.Env) Config {
 		Interval:      e.Duration("KYCFLOW_RECONCILE_INTERVAL", DefaultInterval, "how often a pass looks for overdue executions"),
 		Recheck:       e.Duration("KYCFLOW_RECONCILE_RECHECK", DefaultRecheck, "first delay before asking again about an execution not final yet; doubles per check"),
 		MaxRecheck:    e.Duration("KYCFLOW_RECONCILE_MAX_RECHECK", DefaultMaxRecheck, "longest delay between two checks of an execution"),
-		MaxChecks:     e.Int("KYCFLOW_RECONCILE_MAX_CHECKS", DefaultMaxChecks, "status requests per execution before it is given up"),
+		MaxChecks:     e.IntMin("KYCFLOW_RECONCILE_MAX_CHECKS", DefaultMaxChecks, 1, "status requests per execution before it is given up"),
 		Forget:        e.Duration("KYCFLOW_RECONCILE_FORGET_AFTER", DefaultForget, "how long an ended execution is remembered"),
 	}
 }
