@@ -170,7 +170,7 @@ func explained(r events.Result) bool {
 	// The reasons too: a projection without capabilities (decision_only)
 	// has only them.
 	return slices.ContainsFunc(r.Reasons, func(rs events.Reason) bool {
-		if slices.Contains(idChain, rs.Capability) || rs.Label == labelUnreadable {
+		if ofDocument(r, rs) || rs.Label == labelUnreadable {
 			return false
 		}
 		return rs.Decision == events.DecisionWarning || rs.Decision == events.DecisionRejected ||
@@ -213,17 +213,23 @@ func idVerification(r events.Result) bool {
 func documentResults(r events.Result) []events.Reason {
 	var out []events.Reason
 	for _, rs := range r.Reasons {
-		if !slices.Contains(idChain, rs.Capability) {
-			continue
+		if ofDocument(r, rs) {
+			out = append(out, rs)
 		}
-		if len(r.Capabilities) > 0 && !slices.ContainsFunc(r.Capabilities, func(c events.Capability) bool {
-			return c.Name == rs.Capability && c.Decision == rs.Decision && c.Label == rs.Label && documentCapability(c.Name, c.CredentialCategories)
-		}) {
-			continue // e.g. usability of a SELFIE credential
-		}
-		out = append(out, rs)
 	}
 	return out
+}
+
+// ofDocument reports whether reason rs of r is a result of a document
+// capability: of the ID chain and, when r has its capabilities, of an
+// ID credential (not, say, the usability of a SELFIE).
+func ofDocument(r events.Result, rs events.Reason) bool {
+	if !slices.Contains(idChain, rs.Capability) {
+		return false
+	}
+	return len(r.Capabilities) == 0 || slices.ContainsFunc(r.Capabilities, func(c events.Capability) bool {
+		return c.Name == rs.Capability && c.Decision == rs.Decision && c.Label == rs.Label && documentCapability(c.Name, c.CredentialCategories)
+	})
 }
 
 // notUploaded reports whether no ID was uploaded: there are ID usability

@@ -245,6 +245,11 @@ func TestUnexplainedWarningIsNoApproval(t *testing.T) {
 		{"Jumio's WARNING, all capabilities passed", fcDetails("10011", `{"type":"WARNING","details":{"label":"WARNING"},"risk":{"score":50}}`, caps), events.DecisionWarning, ""},
 		{"similarity NOT_POSSIBLE (control)", fcDetails("10011", `{"type":"WARNING","details":{"label":"WARNING"},"risk":{"score":50}}`,
 			`{`+fcUsable+`,`+fcExtracted+`,"similarity":[`+fcSelfie("WARNING", "NOT_POSSIBLE")+`]}`), events.DecisionWarning, nvApproved},
+		// The usability of the selfie is the face's, not the document's
+		// (documentResults leaves it out): it explains the WARNING.
+		{"selfie usability WARNING", fcDetails("10011", `{"type":"WARNING","details":{"label":"WARNING"},"risk":{"score":40}}`,
+			`{"usability":[`+fcEntry("PASSED", "OK", "")+`,`+strings.Replace(fcSelfie("WARNING", "LIVENESS_UNDETERMINED"), "c1000000-0000-4000-8000-000000000009", "c1000000-0000-4000-8000-000000000008", 1)+`],`+
+				fcExtracted+`,"similarity":[`+fcSelfie("PASSED", "MATCH")+`]}`), events.DecisionWarning, nvApproved},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := fcPlatform(t, tc.body)
