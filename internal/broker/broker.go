@@ -21,7 +21,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -53,7 +55,7 @@ type Config struct {
 	// TLSInsecureSkipVerify disables server verification (tests only).
 	TLSInsecureSkipVerify bool
 	// ConnectTimeout is how long Connect tries while no server answers,
-	// and the timeout of each dial.
+	// and the timeout of each dial (at most 10 s).
 	ConnectTimeout time.Duration
 	// PublishTimeout bounds a publish waiting for its JetStream ack.
 	PublishTimeout time.Duration
@@ -121,7 +123,9 @@ func (cfg Config) Options(logger *slog.Logger) ([]nats.Option, error) {
 		}),
 	}
 	if cfg.ConnectTimeout > 0 {
-		opts = append(opts, nats.Timeout(cfg.ConnectTimeout))
+		// A dial that hangs is given up well within a long connect
+		// timeout, so that Connect tries again.
+		opts = append(opts, nats.Timeout(min(cfg.ConnectTimeout, maxDialTimeout)))
 	}
 	if cfg.PingInterval > 0 {
 		opts = append(opts, nats.PingInterval(cfg.PingInterval))
@@ -168,10 +172,11 @@ func (e *ConnectError) Error() string {
 func (e *ConnectError) Unwrap() error { return e.Err }
 
 // Connect opens a NATS connection. While no server answers (NATS still
-// starting beside the service, or restarting) it tries again, backing off
-// from 250 ms to 2 s, until ConnectTimeout has passed since the first
-// try; any other failure (credentials refused, TLS) ends it at once.
-// After that the connection reconnects on its own.
+// starting beside the service, or restarting: refused or closed
+// connections, a name that does not resolve yet) it tries again, backing
+// off from 250 ms to 2 s, until ConnectTimeout has passed since the first
+// try; a refusal that trying again does not cure (credentials, TLS)
+// ends it at once. After that the connection reconnects on its own.
 func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*nats.Conn, error) {
 	opts, err := cfg.Options(logger)
 	if err != nil {
@@ -185,7 +190,7 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*nats.Conn, 
 			return nc, err
 		}
 		left := time.Until(deadline)
-		if !errors.Is(err, nats.ErrNoServers) || left <= 0 {
+		if refused(err) || left <= 0 {
 			return nil, &ConnectError{URL: cfg.URL, Err: err}
 		}
 		select {
@@ -195,6 +200,30 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*nats.Conn, 
 		}
 		wait = min(2*wait, 2*time.Second)
 	}
+}
+
+// refused reports whether a connection attempt failed for a reason that
+// trying again does not cure: the server refused the credentials, the
+// TLS set-up does not match the server's, a file the options name cannot
+// be read. Anything else (refused, reset or closed connections, a name
+// that does not resolve yet, timeouts) may be a server still starting.
+func refused(err error) bool {
+	for _, e := range []error{
+		nats.ErrAuthorization, nats.ErrAuthExpired, nats.ErrAuthRevoked, nats.ErrAccountAuthExpired,
+		nats.ErrPermissionViolation, nats.ErrSecureConnRequired, nats.ErrSecureConnWanted,
+		nats.ErrConnectionNotTLS, nats.ErrTLS, nats.ErrNkeysNotSupported, nats.ErrInvalidArg,
+	} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var cert *tls.CertificateVerificationError
+	var record tls.RecordHeaderError
+	var path *fs.PathError
+	var op *net.OpError // a TLS alert from the server: our certificate refused
+	return errors.As(err, &cert) || errors.As(err, &record) || errors.As(err, &path) ||
+		errors.As(err, &op) && op.Op == "remote error" ||
+		strings.Contains(strings.ToLower(err.Error()), "authorization violation")
 }
 
 // connectOnce is one nats.Connect, given up when ctx ends.
@@ -238,6 +267,9 @@ func RedactURL(s string) string {
 	}
 	return strings.Join(out, ",")
 }
+
+// maxDialTimeout bounds each dial of a connection attempt.
+const maxDialTimeout = 10 * time.Second
 
 // DefaultGoneGrace is Config.GoneGrace's default.
 const DefaultGoneGrace = 30 * time.Second

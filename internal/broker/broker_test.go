@@ -1,13 +1,17 @@
 package broker_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kycflow/kycflow/internal/broker"
@@ -91,6 +95,52 @@ func TestConnectWaitsForAServerStarting(t *testing.T) {
 		t.Fatalf("Connect: %v", err)
 	}
 	nc.Close()
+}
+
+// TestConnectTriesAgainWhateverTheDialSays: a server not answering yet
+// may refuse the connection, or accept it and close it before it speaks
+// (a load balancer with no backend yet), or have a name that does not
+// resolve yet. Only the first was tried again; now each attempt that
+// fails for a reason other than a refusal of the credentials or TLS is.
+func TestConnectTriesAgainWhateverTheDialSays(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	_, err = broker.Connect(t.Context(), broker.Config{URL: "nats://" + ln.Addr().String(), ConnectTimeout: 2 * time.Second}, slog.New(slog.DiscardHandler))
+	var ce *broker.ConnectError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Connect: %v, want a ConnectError", err)
+	}
+	if n := accepted.Load(); n < 2 {
+		t.Errorf("%d connection attempts, want it tried again: %v", n, err)
+	}
+}
+
+// TestConnectRefusedCredentialsEndAtOnce: credentials the server refuses
+// are not tried again for the whole connect timeout; a deadline on the
+// caller's context shorter than the timeout sees the refusal, not its
+// own expiry.
+func TestConnectRefusedCredentialsEndAtOnce(t *testing.T) {
+	srv := brokertest.StartWith(t, brokertest.Options{User: "kycflow", Password: "right-password-0123456789"})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, err := broker.Connect(ctx, broker.Config{URL: srv.URL(), User: "kycflow", Password: config.NewSecret("wrong-password-0123456789"), ConnectTimeout: time.Hour}, slog.New(slog.DiscardHandler))
+	if !errors.Is(err, nats.ErrAuthorization) {
+		t.Errorf("Connect: %v, want the refusal (nats.ErrAuthorization)", err)
+	}
 }
 
 // TestEnsureStreamsNamesWhatTheServerCannotTake: a storage change on
