@@ -341,7 +341,9 @@ func (e *Enricher) reconciler() (*reconcile.Reconciler, error) {
 }
 
 // Ready reports whether the enricher can work: it runs, NATS is
-// connected, the streams it reads and writes and the state bucket exist.
+// connected, the streams it reads and writes (the migration work and,
+// with reconciliation, the initiated executions among them) and its
+// buckets exist.
 // The Jumio client is configured by construction.
 func (e *Enricher) Ready(ctx context.Context) error {
 	select {
@@ -352,7 +354,11 @@ func (e *Enricher) Ready(ctx context.Context) error {
 	if e.stopped.Load() {
 		return errors.New("enricher stopped")
 	}
-	if err := broker.Ready(ctx, e.nc, e.js, events.StreamCallbacks, events.StreamEnriched, events.StreamDLQ); err != nil {
+	streams := []string{events.StreamCallbacks, events.StreamEnriched, events.StreamDLQ, migration.StreamWork}
+	if !e.cfg.Reconcile.Disabled {
+		streams = append(streams, events.StreamExecutions)
+	}
+	if err := broker.Ready(ctx, e.nc, e.js, streams...); err != nil {
 		return err
 	}
 	for _, b := range []string{StateBucket, migration.Bucket, erasure.Bucket} {
