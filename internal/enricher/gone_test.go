@@ -2,11 +2,10 @@ package enricher_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
-	"github.com/kycflow/kycflow/internal/broker"
+	"github.com/kycflow/kycflow/internal/broker/brokertest"
 	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/internal/migration"
 	"github.com/kycflow/kycflow/pkg/events"
@@ -41,13 +40,5 @@ func enricherStopsWhenGone(t *testing.T, stream string) {
 	if err := h.js.DeleteStream(t.Context(), stream); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if !errors.Is(err, broker.ErrGone) {
-			t.Fatalf("Run: %v, want ErrGone", err)
-		}
-		t.Log(err)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("enricher still running 30 s after %s was deleted", stream)
-	}
+	t.Log(brokertest.WaitGone(t, done))
 }

@@ -7,6 +7,7 @@ package brokertest
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"sync"
@@ -205,4 +206,22 @@ func Messages(t testing.TB, js jetstream.JetStream, stream string) []*jetstream.
 		out = append(out, m)
 	}
 	return out
+}
+
+// WaitGone waits for a stage's run to end with an error wrapping
+// broker.ErrGone, which it returns; it fails the test when the run ends
+// otherwise, or has not ended after 30 s (a stage that did not notice
+// that what it needs is gone).
+func WaitGone(t testing.TB, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		if !errors.Is(err, broker.ErrGone) {
+			t.Fatalf("run ended with %v, want ErrGone", err)
+		}
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("still running 30 s after what it needs was removed")
+		return nil
+	}
 }
