@@ -255,12 +255,28 @@ func connectOnce(ctx context.Context, url string, opts []nats.Option) (*nats.Con
 func RedactURL(s string) string {
 	var out []string
 	for part := range strings.SplitSeq(s, ",") {
-		if u, err := url.Parse(strings.TrimSpace(part)); err == nil && u.User != nil {
+		part = strings.TrimSpace(part)
+		full, bare := part, !strings.Contains(part, "://")
+		if bare {
+			// nats.go takes user:pass@host:port and adds the scheme;
+			// url.Parse does not read it without one.
+			full = "nats://" + part
+		}
+		u, err := url.Parse(full)
+		switch {
+		case err != nil:
+			if at := strings.LastIndex(part, "@"); at >= 0 {
+				part = "xxxxx" + part[at:] // unreadable: hide all before the host
+			}
+		case u.User != nil:
 			if _, has := u.User.Password(); has {
-				part = u.Redacted()
+				u.User = url.UserPassword(u.User.Username(), "xxxxx")
 			} else {
 				u.User = url.User("xxxxx")
-				part = u.String()
+			}
+			part = u.String()
+			if bare {
+				part = strings.TrimPrefix(part, "nats://")
 			}
 		}
 		out = append(out, part)

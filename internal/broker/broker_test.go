@@ -249,3 +249,29 @@ func TestZeroRetentionIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactURLHidesEveryCredential: the URL forms nats.go takes, a
+// scheme or none, one server or a list; the password (or a token or user
+// alone) never shows. Without a scheme, url.Parse failed and the URL was
+// printed as given, password and all.
+func TestRedactURLHidesEveryCredential(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://bob:hunter2secret@127.0.0.1:4222":        "nats://bob:xxxxx@127.0.0.1:4222",
+		"bob:hunter2secret@127.0.0.1:4222":               "bob:xxxxx@127.0.0.1:4222",
+		"s3cr3ttoken@127.0.0.1:4222":                     "xxxxx@127.0.0.1:4222",
+		"tls://bob:hunter2secret@n1:4222, tls://n2:4222": "tls://bob:xxxxx@n1:4222,tls://n2:4222",
+		"nats://127.0.0.1:4222":                          "nats://127.0.0.1:4222",
+		"127.0.0.1:4222":                                 "127.0.0.1:4222",
+		"bob:hunter2%zzsecret@127.0.0.1:4222":            "xxxxx@127.0.0.1:4222",
+	} {
+		got := broker.RedactURL(in)
+		if got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+		for _, secret := range []string{"hunter2", "s3cr3ttoken"} {
+			if strings.Contains(got, secret) {
+				t.Errorf("RedactURL(%q) = %q shows a secret", in, got)
+			}
+		}
+	}
+}
