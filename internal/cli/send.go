@@ -395,11 +395,18 @@ func sendSamples(ctx context.Context, fs *flag.FlagSet, tgt sendTarget, answered
 		if perr != nil {
 			return fmt.Errorf("send: sample: %w", perr)
 		}
-		target := tgt.platformURL
+		target, body := tgt.platformURL, s.body
 		if s.api == events.APINetverify {
 			target = tgt.netverifyURL
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(s.body))
+		if s.api == events.APIPlatform && tgt.userRefSecret != nil {
+			// As the other modes do: ingest checks a Platform
+			// callback's userReference against these secrets.
+			if body, err = signedSample(body, tgt.userRefSecret); err != nil {
+				return fmt.Errorf("send: sample: %w", err)
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
@@ -418,6 +425,23 @@ func sendSamples(ctx context.Context, fs *flag.FlagSet, tgt sendTarget, answered
 		answered(line)
 	}
 	return nil
+}
+
+// signedSample is a Platform sample callback whose userReference is a
+// token signed with secret.
+func signedSample(body, secret []byte) ([]byte, error) {
+	var cb map[string]json.RawMessage
+	if err := json.Unmarshal(body, &cb); err != nil {
+		return nil, err
+	}
+	tok, err := wire.SignUserReference(secret, "", time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("sign userReference: %w", err)
+	}
+	if cb["userReference"], err = json.Marshal(tok); err != nil {
+		return nil, err
+	}
+	return json.Marshal(cb)
 }
 
 // parseSample reads the ids of a sample callback.

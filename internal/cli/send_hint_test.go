@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -8,8 +9,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kycflow/kycflow/internal/ingest/ingesttest"
+	"github.com/kycflow/kycflow/pkg/jumio/wire"
 )
 
 // TestSendHintsAtThePathSecret: when every callback is answered 404, send
@@ -68,5 +71,50 @@ func TestSendReadsTheSecretsFromFiles(t *testing.T) {
 	}
 	if strings.Contains(out.String()+errOut.String(), secret) {
 		t.Error("the path secret was printed")
+	}
+}
+
+// TestSendSamplesSignTheUserReference: with
+// KYCFLOW_INGEST_USER_REFERENCE_SECRETS (or its _FILE) set, the Platform
+// sample carries a userReference signed with the first secret, as the
+// other modes' callbacks do and as send --help says; it went out with its
+// plain sample value, which ingest refused with 403.
+func TestSendSamplesSignTheUserReference(t *testing.T) {
+	const secret = "sample-signing-secret-0123456789"
+	file := filepath.Join(t.TempDir(), "user-reference-secrets")
+	if err := os.WriteFile(file, []byte(secret+",older-secret-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var refs []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/callbacks/platform") {
+			return
+		}
+		var cb struct {
+			UserReference string `json:"userReference"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&cb); err != nil {
+			t.Errorf("platform body: %v", err)
+		}
+		mu.Lock()
+		refs = append(refs, cb.UserReference)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	var out, errOut ingesttest.SyncBuffer
+	env := map[string]string{"KYCFLOW_INGEST_USER_REFERENCE_SECRETS_FILE": file}
+	if code := Main(t.Context(), []string{"send", "--url", srv.URL, "--samples"}, func(k string) string { return env[k] }, nil, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(refs) == 0 {
+		t.Fatal("no Platform sample sent")
+	}
+	for _, ref := range refs {
+		if _, err := wire.VerifyUserReference(ref, [][]byte{[]byte(secret)}, time.Hour, time.Now()); err != nil {
+			t.Errorf("userReference %q: %v", ref, err)
+		}
 	}
 }
