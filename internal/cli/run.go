@@ -298,7 +298,11 @@ func loadRunConfig(env Env, fs *flag.FlagSet) (runConfig, error) {
 	if err := e.Err(); err != nil {
 		return rc, err
 	}
+	// Every stage's own checks before the banner, not after it.
 	if err := rc.enricher.Validate(); err != nil {
+		return rc, err
+	}
+	if err := rc.notifier.Validate(); err != nil {
 		return rc, err
 	}
 	if rc.notifier.RoutesFile != "" {

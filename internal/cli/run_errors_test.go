@@ -51,6 +51,12 @@ func TestRunConfigurationErrors(t *testing.T) {
 			[]string{"kycflow: configuration: KYCFLOW_NATS_STORE_PREVIOUS_KEY: set it together with KYCFLOW_NATS_STORE_KEY, the new key"}},
 		{"unknown store cipher", map[string]string{"KYCFLOW_NATS_STORE_KEY": testStoreKey, "KYCFLOW_NATS_STORE_CIPHER": "des"},
 			[]string{"kycflow: configuration: KYCFLOW_NATS_STORE_CIPHER=des: want one of chacha, aes"}},
+		// The notifier's and the reconciler's own checks, before the
+		// banner (they came after it, once the stages had started).
+		{"deliveries TTL below the results' retention", map[string]string{"KYCFLOW_NOTIFIER_DELIVERIES_TTL": "7d"},
+			[]string{"kycflow: notifier: invalid configuration: deliveries TTL 7d (KYCFLOW_NOTIFIER_DELIVERIES_TTL) is shorter than the retention of JUMIO_ENRICHED, 30d (KYCFLOW_STREAM_ENRICHED_MAX_AGE): keep it at least as long"}},
+		{"negative reconcile slack", map[string]string{"KYCFLOW_RECONCILE_SLACK": "-1m"},
+			[]string{"kycflow: enricher: invalid configuration: slack (KYCFLOW_RECONCILE_SLACK) must be positive"}},
 		{"several", map[string]string{"KYCFLOW_INGEST_RATE_LIMIT": "fast", "KYCFLOW_JUMIO_REGION": "mars-1", "KYCFLOW_STREAM_STORAGE": "disk"},
 			[]string{"kycflow: configuration:",
 				"  KYCFLOW_STREAM_STORAGE=disk: want one of file, memory",

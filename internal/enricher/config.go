@@ -298,6 +298,11 @@ func (c Config) Validate() error {
 		// enriched again, and could pass a newer one.
 		bad("state TTL %s (KYCFLOW_ENRICHER_STATE_TTL) is shorter than the retention of JUMIO_CALLBACKS, %s (KYCFLOW_STREAM_CALLBACKS_MAX_AGE): keep it at least as long", config.FormatDuration(c.StateTTL), config.FormatDuration(age))
 	}
+	if !c.Reconcile.Disabled {
+		if err := c.Reconcile.Validate(); err != nil {
+			bad("%s", strings.TrimPrefix(err.Error(), reconcile.ErrInvalidConfig.Error()+": "))
+		}
+	}
 	if _, err := mapping.ParseProducts(c.Products); err != nil {
 		bad("products (KYCFLOW_PRODUCTS): %v", err)
 	}

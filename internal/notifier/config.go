@@ -114,8 +114,10 @@ func (c *Config) setDefaults() {
 }
 
 // Validate reports the first configuration error, wrapping
-// ErrInvalidConfig. It does not read the routes file (LoadRoutes does).
+// ErrInvalidConfig, of the configuration as it runs (defaults applied).
+// It does not read the routes file (LoadRoutes does).
 func (c Config) Validate() error {
+	c.setDefaults()
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
 	}

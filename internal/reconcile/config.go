@@ -111,23 +111,32 @@ func (c *Config) setDefaults() {
 	c.PublishTimeout = cmp.Or(c.PublishTimeout, 5*time.Second)
 }
 
-// Validate reports every configuration error, wrapping ErrInvalidConfig.
+// Validate reports every configuration error, wrapping ErrInvalidConfig,
+// of the configuration as it runs (defaults applied), naming the
+// variables.
 func (c Config) Validate() error {
+	c.setDefaults()
 	var bad []string
-	for name, d := range map[string]time.Duration{"token lifetime": c.TokenLifetime, "slack": c.Slack, "interval": c.Interval,
-		"recheck": c.Recheck, "lease": c.Lease, "publish timeout": c.PublishTimeout} {
-		if d <= 0 {
-			bad = append(bad, name+" must be positive")
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"token lifetime (KYCFLOW_RECONCILE_TOKEN_LIFETIME)", c.TokenLifetime}, {"slack (KYCFLOW_RECONCILE_SLACK)", c.Slack},
+		{"interval (KYCFLOW_RECONCILE_INTERVAL)", c.Interval}, {"recheck (KYCFLOW_RECONCILE_RECHECK)", c.Recheck},
+		{"lease", c.Lease}, {"publish timeout", c.PublishTimeout},
+	} {
+		if d.d <= 0 {
+			bad = append(bad, d.name+" must be positive")
 		}
 	}
 	if c.MaxRecheck < c.Recheck {
-		bad = append(bad, "max recheck must not be below recheck")
+		bad = append(bad, "max recheck (KYCFLOW_RECONCILE_MAX_RECHECK) must not be below recheck (KYCFLOW_RECONCILE_RECHECK)")
 	}
 	if c.MaxChecks < 1 {
-		bad = append(bad, "max checks must be at least 1")
+		bad = append(bad, "max checks (KYCFLOW_RECONCILE_MAX_CHECKS) must be at least 1")
 	}
 	if c.Forget < time.Second {
-		bad = append(bad, "forget after must be at least 1s")
+		bad = append(bad, "forget after (KYCFLOW_RECONCILE_FORGET_AFTER) must be at least 1s")
 	}
 	if c.Concurrency < 1 {
 		bad = append(bad, "concurrency must be at least 1")
