@@ -21,7 +21,7 @@ import (
 // A ctx that ends while Serve is still starting is a clean stop.
 func Serve(ctx context.Context, cfg Config, tel *telemetry.Telemetry, ln net.Listener) error {
 	err := serve(ctx, cfg, tel, ln)
-	if err != nil && ctx.Err() != nil {
+	if err != nil && ctx.Err() != nil && !errors.Is(err, broker.ErrGone) {
 		tel.Logger.Info("enricher stopped while starting", "error", err)
 		return nil
 	}

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -28,7 +29,7 @@ func Run(ctx context.Context, cfg Config, tel *telemetry.Telemetry, ln net.Liste
 // cfg.AdminAddr, or none when it is empty).
 func RunWithAdmin(ctx context.Context, cfg Config, tel *telemetry.Telemetry, ln, admin net.Listener) error {
 	err := run(ctx, cfg, tel, ln, admin)
-	if err != nil && ctx.Err() != nil {
+	if err != nil && ctx.Err() != nil && !errors.Is(err, broker.ErrGone) {
 		tel.Logger.Info("ingest stopped while starting", "error", err)
 		return nil
 	}

@@ -19,7 +19,7 @@ import (
 // ctx that ends while Run is still starting is a clean stop.
 func Run(ctx context.Context, cfg Config, routes []Route, tel *telemetry.Telemetry, ln net.Listener) error {
 	err := run(ctx, cfg, routes, tel, ln)
-	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrInvalidConfig) {
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrInvalidConfig) && !errors.Is(err, broker.ErrGone) {
 		tel.Logger.Info("notifier stopped while starting", "error", err)
 		return nil
 	}
