@@ -335,6 +335,26 @@ func WatchGone(ctx context.Context, grace time.Duration, check func(context.Cont
 	}
 }
 
+// WhileNeeded returns a context that ends with ctx, or once WatchGone
+// reports on check; stop ends the watch and returns what it reported
+// (nil when it reported nothing). A stage runs in the context and, when
+// it has returned, calls stop: an error from stop is why it ended.
+func WhileNeeded(ctx context.Context, grace time.Duration, check func(context.Context) error) (context.Context, func() error) {
+	ctx, cancel := context.WithCancel(ctx)
+	gone := make(chan error, 1)
+	go func() {
+		err := WatchGone(ctx, grace, check)
+		if err != nil {
+			cancel()
+		}
+		gone <- err
+	}()
+	return ctx, func() error {
+		cancel()
+		return <-gone
+	}
+}
+
 // Ready reports whether nc is connected and every stream exists; services
 // use it for /readyz.
 func Ready(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, streams ...string) error {

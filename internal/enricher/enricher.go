@@ -258,7 +258,10 @@ func (e *Enricher) Run(ctx context.Context) error {
 	}()
 	// The reconciler runs next to the router and stops with it; one that
 	// fails stops the enricher.
-	runCtx, cancelRun := context.WithCancel(ctx)
+	// What the enricher needs missing from JetStream for GoneGrace stops
+	// it as well, so that a restart creates it again (broker.WatchGone).
+	watchCtx, stopWatch := broker.WhileNeeded(ctx, e.cfg.NATS.GoneGrace, e.Ready)
+	runCtx, cancelRun := context.WithCancel(watchCtx)
 	defer cancelRun()
 	recErr := make(chan error, 1)
 	if rec == nil {
@@ -272,19 +275,9 @@ func (e *Enricher) Run(ctx context.Context) error {
 			recErr <- err
 		}()
 	}
-	// What the enricher needs missing from JetStream for GoneGrace stops
-	// it as well, so that a restart creates it again (broker.WatchGone).
-	gone := make(chan error, 1)
-	go func() {
-		err := broker.WatchGone(runCtx, e.cfg.NATS.GoneGrace, e.Ready)
-		if err != nil {
-			cancelRun()
-		}
-		gone <- err
-	}()
 	err = router.Run(runCtx)
 	cancelRun()
-	rerr, gerr := <-recErr, <-gone
+	rerr, gerr := <-recErr, stopWatch()
 	e.logger.Info("enricher stopped")
 	if gerr != nil {
 		return fmt.Errorf("enricher: %w", gerr)

@@ -276,19 +276,9 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 // shutdown (requests in flight finish) and the service returns the
 // error, so that a restart creates the stream again.
 func (s *Service) watching(ctx context.Context, serve func(context.Context) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	gone := make(chan error, 1)
-	go func() {
-		err := broker.WatchGone(ctx, s.cfg.NATS.GoneGrace, s.Ready)
-		if err != nil {
-			cancel()
-		}
-		gone <- err
-	}()
+	ctx, stop := broker.WhileNeeded(ctx, s.cfg.NATS.GoneGrace, s.Ready)
 	err := serve(ctx)
-	cancel()
-	if g := <-gone; g != nil {
+	if g := stop(); g != nil {
 		return fmt.Errorf("ingest: %w", g)
 	}
 	return err

@@ -213,37 +213,22 @@ func (n *Notifier) Run(ctx context.Context) error {
 	// The router stops, as at shutdown, when what the notifier needs has
 	// been missing from JetStream for GoneGrace (broker.WatchGone), so
 	// that a restart creates it again.
-	rctx, stop := context.WithCancel(ctx)
-	defer stop()
-	gone := make(chan error, 1)
-	go func() {
-		err := broker.WatchGone(rctx, n.cfg.NATS.GoneGrace, n.Ready)
-		if err != nil {
-			stop()
-		}
-		gone <- err
-	}()
+	rctx, stopWatch := broker.WhileNeeded(ctx, n.cfg.NATS.GoneGrace, n.Ready)
 	errc := make(chan error, 1)
 	go func() { errc <- router.Run(rctx) }()
 	select {
 	case <-router.Running():
 		n.setReady(true)
 		n.logger.Info("notifier running", "routes", len(n.routes))
-	case err := <-errc:
-		stop()
-		if g := <-gone; g != nil {
-			return fmt.Errorf("notifier: %w", g)
+		err = <-errc
+		if err == nil && rctx.Err() == nil && n.allDisabled() {
+			n.logger.Error("every route is disabled; restart with a fixed routes file to resume")
+			<-rctx.Done()
 		}
-		return routerError(ctx, err)
+		n.logger.Info("notifier stopped")
+	case err = <-errc:
 	}
-	err = <-errc
-	if err == nil && ctx.Err() == nil && rctx.Err() == nil && n.allDisabled() {
-		n.logger.Error("every route is disabled; restart with a fixed routes file to resume")
-		<-rctx.Done()
-	}
-	stop()
-	n.logger.Info("notifier stopped")
-	if g := <-gone; g != nil {
+	if g := stopWatch(); g != nil {
 		return fmt.Errorf("notifier: %w", g)
 	}
 	return routerError(ctx, err)
