@@ -42,20 +42,20 @@ func LoadStreamsConfig(e *config.Env) StreamsConfig {
 	return StreamsConfig{
 		Storage:          e.Enum("KYCFLOW_STREAM_STORAGE", "file", "JetStream storage of the streams", "file", "memory"),
 		Replicas:         e.IntRange("KYCFLOW_STREAM_REPLICAS", 1, 1, 5, "stream replicas (3 on a production cluster)"),
-		CallbacksMaxAge:  retention(e, "KYCFLOW_STREAM_CALLBACKS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_CALLBACKS"),
-		EnrichedMaxAge:   retention(e, "KYCFLOW_STREAM_ENRICHED_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_ENRICHED"),
-		ResultsMaxAge:    retention(e, "KYCFLOW_STREAM_RESULTS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_RESULTS"),
-		DLQMaxAge:        retention(e, "KYCFLOW_STREAM_DLQ_MAX_AGE", 90*24*time.Hour, "retention of JUMIO_DLQ"),
-		ExecutionsMaxAge: retention(e, "KYCFLOW_STREAM_EXECUTIONS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_EXECUTIONS"),
+		CallbacksMaxAge:  Retention(e, "KYCFLOW_STREAM_CALLBACKS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_CALLBACKS"),
+		EnrichedMaxAge:   Retention(e, "KYCFLOW_STREAM_ENRICHED_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_ENRICHED"),
+		ResultsMaxAge:    Retention(e, "KYCFLOW_STREAM_RESULTS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_RESULTS"),
+		DLQMaxAge:        Retention(e, "KYCFLOW_STREAM_DLQ_MAX_AGE", 90*24*time.Hour, "retention of JUMIO_DLQ"),
+		ExecutionsMaxAge: Retention(e, "KYCFLOW_STREAM_EXECUTIONS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_EXECUTIONS"),
 		DuplicateWindow:  e.Duration("KYCFLOW_STREAM_DUPLICATE_WINDOW", 24*time.Hour, "JetStream duplicate window (repeated callbacks inside it are stored once)"),
 		MaxBytes:         e.Int64("KYCFLOW_STREAM_MAX_BYTES", -1, "size cap of each stream in bytes, -1 for none; a full stream refuses new messages (ingest answers 503, stages retry) and never drops unprocessed ones"),
 	}
 }
 
-// retention reads a stream's max age, which must be positive: JetStream
+// Retention reads a stream's max age, which must be positive: JetStream
 // reads 0 as no limit, and the streams hold personal data that must
 // expire.
-func retention(e *config.Env, key string, def time.Duration, help string) time.Duration {
+func Retention(e *config.Env, key string, def time.Duration, help string) time.Duration {
 	d := e.Duration(key, def, help)
 	if d <= 0 {
 		e.Invalid(key, "want a positive duration, such as 30d: the stream's messages would never expire")

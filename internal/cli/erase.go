@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kycflow/kycflow/internal/broker"
 	"github.com/kycflow/kycflow/internal/config"
 	"github.com/kycflow/kycflow/internal/enricher"
 	"github.com/kycflow/kycflow/internal/erasure"
@@ -216,10 +217,7 @@ func runErase(ctx context.Context, env Env, fs *flag.FlagSet, args []string) err
 // than read as the default.
 func auditMaxAge(env Env) (time.Duration, error) {
 	e := config.New(env.Getenv)
-	d := e.Duration("KYCFLOW_STREAM_AUDIT_MAX_AGE", erasure.DefaultAuditMaxAge, "retention of KYCFLOW_AUDIT, the audit records of erasures")
-	if e.Err() == nil && d <= 0 {
-		e.Invalid("KYCFLOW_STREAM_AUDIT_MAX_AGE", "want a positive duration, such as 3650d")
-	}
+	d := broker.Retention(e, "KYCFLOW_STREAM_AUDIT_MAX_AGE", erasure.DefaultAuditMaxAge, "retention of KYCFLOW_AUDIT, the audit records of erasures")
 	if err := e.Err(); err != nil {
 		return 0, fmt.Errorf("erase: %w", err)
 	}
