@@ -49,7 +49,13 @@ func scanIDForm(body []byte, rawQuery string) (form, []events.FormField, string,
 	}
 	if strings.Count(raw, "&")+1 > maxFormParams {
 		// Counted on the form as stored (body&query), which the enricher
-		// parses again as one.
+		// parses again as one. Text that is no form, or not UTF-8, is
+		// named first, as NetverifyForm names it.
+		for _, part := range parts {
+			if err := checkForm(part); err != nil {
+				return nil, nil, "", err
+			}
+		}
 		return nil, nil, "", malformed("body")
 	}
 	var kept [len(idFields)]scanned
