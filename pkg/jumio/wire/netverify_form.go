@@ -66,7 +66,10 @@ func ParseNetverifyRequest(body []byte, rawQuery string) (m *NetverifyMessage, r
 // with the same results, but it decodes only the fields it keeps (the
 // rest are checked for valid escapes and skipped).
 func ParseNetverifyRequestIDs(body []byte, rawQuery string) (m *NetverifyMessage, raw string, err error) {
-	f, fields, raw, err := scanIDForm(body, rawQuery)
+	// The fields of a callback as Jumio sends it (about 30) are kept on
+	// the stack: only the event id reads them.
+	var stack [64]events.FormField
+	f, fields, raw, err := scanIDForm(body, rawQuery, stack[:0])
 	if err != nil {
 		return nil, "", err
 	}

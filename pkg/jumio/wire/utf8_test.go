@@ -3,6 +3,7 @@ package wire
 import (
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -96,6 +97,50 @@ func FuzzCheckComponent(f *testing.F) {
 			t.Fatalf("checkComponent(%q) malformed, url.QueryUnescape accepts it", s)
 		case !utf8.ValidString(dec) && got != componentNotUTF8:
 			t.Fatalf("checkComponent(%q) = %d, decoded text is not valid UTF-8", s, got)
+		}
+	})
+}
+
+// FuzzDecodeComponent: decode, given what scanQuery's pass found in a
+// component, judges it as checkComponent does and decodes it as
+// url.QueryUnescape does; what it returned earlier stays as it was while
+// later components fill and replace its buffer.
+func FuzzDecodeComponent(f *testing.F) {
+	for _, s := range []string{"", "a", "%FF", "%C3%A9", "Zo%C3%AB", "%E2%82", "\xff", "a+b", "%zz", "%", "%4", "%ED%A0%80", `\ud800`, `%5Cud83d%5Cude00`, "a=b"} {
+		f.Add(s, "x%41+y")
+	}
+	f.Fuzz(func(t *testing.T, s, next string) {
+		s, next = strings.ReplaceAll(s, "&", ""), strings.ReplaceAll(next, "&", "")
+		textOf := func(s string) text {
+			var t text
+			for i := range len(s) {
+				switch formBytes[s[i]] {
+				case byteEscape:
+					t |= textEscaped
+				case byteCheck:
+					t |= textChecked
+				}
+			}
+			return t
+		}
+		// Room for s alone: next takes a buffer of its own.
+		d := &decoder{left: len(s)}
+		got, c := d.decode(s, textOf(s))
+		if want := checkComponent(s); c != want {
+			t.Fatalf("decode(%q) = %d, checkComponent: %d", s, c, want)
+		}
+		if c != componentOK {
+			return
+		}
+		want, err := url.QueryUnescape(s)
+		if err != nil || got != want {
+			t.Fatalf("decode(%q) = %q, url.QueryUnescape: %q, %v", s, got, want, err)
+		}
+		for range 3 {
+			d.decode(next, textOf(next))
+		}
+		if got != want {
+			t.Fatalf("decode(%q) changed to %q by the components decoded after it", s, got)
 		}
 	})
 }
