@@ -39,6 +39,9 @@ type harness struct {
 	client   *http.Client
 	// spans records every span when the harness was started traced.
 	spans *tracetest.SpanRecorder
+	// svc is the service, for a request that does not come through its
+	// listener.
+	svc *ingest.Service
 }
 
 // testConfig is the default configuration with loopback allowed as a
@@ -130,6 +133,7 @@ func start(t *testing.T, broker *brokertest.Server, mutate func(*ingest.Config),
 		url:    "http://" + ln.Addr().String(),
 		client: client,
 		spans:  spans,
+		svc:    svc,
 	}
 	if admin != nil {
 		h.adminURL = "http://" + admin.Addr().String()

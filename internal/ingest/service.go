@@ -105,7 +105,7 @@ func New(cfg Config, nc *nats.Conn, tel *telemetry.Telemetry) (*Service, error) 
 	}
 	// Jumio is outside our trace: each request starts a new one (see
 	// startSpan).
-	s.spanOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithNewRoot()}
+	s.spanOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
 	s.producerOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
 	return s, nil
 }

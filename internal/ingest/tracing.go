@@ -99,6 +99,12 @@ func knownMethod(m string) (string, bool) {
 // stored with the callback or travels further.
 func (s *Service) startSpan(r *http.Request, rt route) (context.Context, trace.Span) {
 	opts := s.spanOpts
+	if trace.SpanContextFromContext(r.Context()).IsValid() {
+		// Only a wrapper of the handler can have put a span there:
+		// WithNewRoot costs the SDK a context of its own for every
+		// request, so it is asked for only then.
+		opts = append(opts[:len(opts):len(opts)], trace.WithNewRoot())
+	}
 	if _, ok := r.Header["Traceparent"]; ok {
 		remote := trace.SpanContextFromContext(s.propagator.Extract(context.Background(), requestCarrier(r.Header)))
 		if remote.IsValid() {

@@ -1,7 +1,9 @@
 package ingest_test
 
 import (
+	"bytes"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -62,6 +64,37 @@ func TestTracing(t *testing.T) {
 		if strings.EqualFold(k, "baggage") || strings.Contains(strings.Join(v, ","), "caller=state") {
 			t.Errorf("stored message carries the caller's context: %s: %v", k, v)
 		}
+	}
+}
+
+// TestTracingNewRootUnderAWrapper: a callback's trace starts at ingest
+// even when a wrapper of its handler (an instrumented router or server)
+// put a span of its own into the request's context.
+func TestTracingNewRootUnderAWrapper(t *testing.T) {
+	h := startTracedIngest(t, nil, nil)
+	outer := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1, 2, 3}, SpanID: trace.SpanID{4, 5, 6}, TraceFlags: trace.FlagsSampled,
+	})
+	cb := bench.PlatformCallback(t.Name(), 1)
+	req := httptest.NewRequestWithContext(trace.ContextWithSpanContext(t.Context(), outer), http.MethodPost, "/callbacks/platform", bytes.NewReader(cb.Body))
+	req.RemoteAddr = "127.0.0.1:5000"
+	req.Header.Set("Content-Type", cb.ContentType)
+	w := httptest.NewRecorder()
+	h.svc.ServeHTTP(w, req)
+	if w.Code != http.StatusOK {
+		t.Fatalf("status: got %d, want 200: %s", w.Code, w.Body)
+	}
+	var server sdktrace.ReadOnlySpan
+	for _, s := range h.spans.Ended() {
+		if s.SpanKind() == trace.SpanKindServer {
+			server = s
+		}
+	}
+	if server == nil {
+		t.Fatal("no server span")
+	}
+	if server.Parent().IsValid() || server.SpanContext().TraceID() == outer.TraceID() {
+		t.Errorf("server span: parent %v, trace %v; want a new trace", server.Parent(), server.SpanContext().TraceID())
 	}
 }
 
