@@ -146,3 +146,44 @@ func TestUncleanPathIsTheNotFoundProblem(t *testing.T) {
 		t.Errorf("POST /readyz: %v %v", r, err)
 	}
 }
+
+// documentCallback is a Netverify document-verification callback whose
+// document field is the JSON doc, sent as a raw form value.
+func documentCallback(doc string) []byte {
+	return []byte("scanReference=b2c3d4e5-7777-4888-8999-f00011112222&timestamp=2021-05-12T14%3A03%3A00Z&document=" + doc)
+}
+
+// TestRepeatedKeysReadInLinearTime: ingest reads a Netverify document
+// callback's document JSON, and checks it for keys sent twice with
+// different values. Each key was compared with every key before it, and
+// a repeat whose text differs (0 and 0.0) decoded both values again: a
+// body of the default size made of one key repeated held a request for
+// seconds of CPU. A body of the same size with one long value is the
+// measure.
+func TestRepeatedKeysReadInLinearTime(t *testing.T) {
+	h := startIngest(t, nil, nil)
+	const size = ingest.DefaultMaxBodyBytes - 256
+	var repeated strings.Builder
+	repeated.WriteString(`{"status":"UPLOADED"`)
+	for i := 0; repeated.Len() < size; i++ {
+		v := "0"
+		if i%2 == 1 {
+			v = "0.0"
+		}
+		repeated.WriteString(`,"a":` + v)
+	}
+	repeated.WriteString("}")
+	long := `{"status":"UPLOADED","a":"` + strings.Repeat("x", repeated.Len()-27) + `"}`
+	elapsed := func(doc string) time.Duration {
+		start := time.Now()
+		r := h.post(t, "/callbacks/netverify", "application/x-www-form-urlencoded", documentCallback(doc), nil)
+		if r.status != http.StatusOK {
+			t.Fatalf("got %d %s, want 200", r.status, r.problem.Type)
+		}
+		return time.Since(start)
+	}
+	base := elapsed(long)
+	if d := elapsed(repeated.String()); d > 10*base+500*time.Millisecond {
+		t.Errorf("one key repeated took %v, one long value %v", d, base)
+	}
+}

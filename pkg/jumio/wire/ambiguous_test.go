@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"strconv"
 	"testing"
 )
 
@@ -47,5 +48,35 @@ func TestSpellingsOfOneValue(t *testing.T) {
 	}
 	if len(d.Warnings) != 0 || d.Decision.Type != "PASSED" {
 		t.Errorf("warnings %q, decision %q; want the decision read", d.Warnings, d.Decision.Type)
+	}
+}
+
+// TestAmbiguousManyKeys: an object with more keys than the comparison's
+// stack holds is judged as a small one, each spelling encoding/json reads
+// as one field included.
+func TestAmbiguousManyKeys(t *testing.T) {
+	many := func(first, later string) string {
+		s := `{` + first
+		for i := range 40 {
+			s += `,"k` + strconv.Itoa(i) + `":0`
+		}
+		return s + `,` + later + `}`
+	}
+	for _, c := range []struct {
+		json string
+		want bool
+	}{
+		{many(`"kind":"a"`, `"\u212aind":"b"`), true},
+		{many(`"kind":"a"`, `"KIND":"b"`), true},
+		{many(`"kind":"a"`, `"KIND":"a"`), false},
+		{many(`"score":5`, `"SCORE":5.0`), false},
+		{many(`"ſ":1`, `"S":2`), true}, // the long s folds to s
+		{many(`"x":1`, `"y":2`), false},
+		{many(`"k3":0`, `"k39":1`), true},
+		{many(`"d":{"a":1}`, `"e":{"a":1,"A":2}`), true},
+	} {
+		if got := Ambiguous(json.RawMessage(c.json)); got != c.want {
+			t.Errorf("Ambiguous(%s) = %v, want %v", c.json, got, c.want)
+		}
 	}
 }
