@@ -2,10 +2,14 @@ package ingest_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,5 +189,69 @@ func TestRepeatedKeysReadInLinearTime(t *testing.T) {
 	base := elapsed(long)
 	if d := elapsed(repeated.String()); d > 10*base+500*time.Millisecond {
 		t.Errorf("one key repeated took %v, one long value %v", d, base)
+	}
+}
+
+// TestDeepFormJSONRefused: a Netverify document callback's document
+// JSON nested as deeply as encoding/json reads was checked for repeated
+// keys one level of recursion per level of nesting, each level scanning
+// what it holds again: a body of the default size held a goroutine stack
+// of megabytes and a request for a quadratic scan. The JSON fields of a
+// form nest at most as deeply as a Platform body: deeper, the field is
+// unreadable, and a document callback without a readable status is
+// refused, nothing stored.
+func TestDeepFormJSONRefused(t *testing.T) {
+	h := startIngest(t, nil, nil)
+	const depth = 9990
+	deep := `{"status":"UPLOADED","x":` + strings.Repeat(`{"a":`, depth) + "0" + strings.Repeat("}", depth) + "}"
+	const parallel = 4
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			runtime.ReadMemStats(&ms)
+			if ms.StackInuse > peak.Load() {
+				peak.Store(ms.StackInuse)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	statuses := make([]int, parallel)
+	for i := range parallel {
+		wg.Go(func() {
+			// One scan reference per request: none is another's duplicate.
+			body := strings.Replace(string(documentCallback(deep)), "f00011112222", fmt.Sprintf("f0001111%04d", i), 1)
+			// Not h.post: it ends the test, which only the test's own
+			// goroutine may do.
+			resp, err := h.client.Post(h.url+"/callbacks/netverify", "application/x-www-form-urlencoded", strings.NewReader(body))
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+				return
+			}
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-sampled
+	for i, s := range statuses {
+		if s != http.StatusUnprocessableEntity {
+			t.Errorf("request %d: got %d, want 422", i, s)
+		}
+	}
+	if n := len(h.stored(t)); n != 0 {
+		t.Errorf("%d callbacks stored, want none", n)
+	}
+	if p := peak.Load(); p > 16<<20 {
+		t.Errorf("goroutine stacks peaked at %d MiB reading %d callbacks of %d KiB", p>>20, parallel, len(deep)>>10)
 	}
 }

@@ -561,9 +561,20 @@ func (m *NetverifyMessage) looseTime(f form, field string) Time {
 
 // jsonField decodes an optional JSON-valued field into v; a malformed value
 // is dropped and named in Warnings. It reports whether v was filled.
+//
+// A value nested deeper than a Platform body may be (maxCallbackDepth) is
+// malformed too: the check for repeated keys (Ambiguous) recurses once
+// per level and scans each level's contents again, and the field is
+// written by whoever passed the sender checks. Nested as deeply as
+// encoding/json reads, a form of the default size held megabytes of
+// goroutine stack and a quadratic scan per request.
 func (m *NetverifyMessage) jsonField(f form, field string, v any) bool {
 	s := f.get(field)
 	if s == "" {
+		return false
+	}
+	if nestingDepth([]byte(s)) > maxCallbackDepth {
+		m.Warnings = append(m.Warnings, field)
 		return false
 	}
 	if err := json.Unmarshal([]byte(s), v); err != nil || Ambiguous(json.RawMessage(s)) {
