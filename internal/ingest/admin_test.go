@@ -304,3 +304,43 @@ func (l *lockedLog) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestCallbackPortReadinessAsksJetStreamSeldom: anyone who reaches the
+// callback port can ask its /readyz, as often as they like (the rate
+// limit is the callbacks'). Each answer asked JetStream's API about the
+// stream, an API every stage shares: requests from the internet were
+// requests to it, one for one. The stream is asked about at most once a
+// second there; the admin port, which only the cluster reaches, still
+// asks every time.
+func TestCallbackPortReadinessAsksJetStreamSeldom(t *testing.T) {
+	h := startIngest(t, nil, withAdminAddr)
+	ingesttest.WaitReady(t, h.adminURL)
+	apiCalls := func() uint64 {
+		info, err := h.js.AccountInfo(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.API.Total
+	}
+	const asked = 50
+	before := apiCalls()
+	for range asked {
+		if status, _ := h.get(t, h.url+"/readyz"); status != http.StatusOK {
+			t.Fatalf("callback port /readyz: got %d, want 200", status)
+		}
+	}
+	// Besides the two AccountInfo requests: the first answer, one more
+	// if a second passed, and the stream watch (every 5 s).
+	if got := apiCalls() - before; got > 6 {
+		t.Errorf("%d requests to the callback port's /readyz made %d JetStream API requests", asked, got)
+	}
+	before = apiCalls()
+	for range 3 {
+		if status, _ := h.get(t, h.adminURL+"/readyz"); status != http.StatusOK {
+			t.Fatalf("admin /readyz: got %d, want 200", status)
+		}
+	}
+	if got := apiCalls() - before; got < 3 {
+		t.Errorf("3 requests to the admin port's /readyz made %d JetStream API requests, want one each", got)
+	}
+}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -57,6 +59,9 @@ type Service struct {
 
 	spanOpts     []trace.SpanStartOption
 	producerOpts []trace.SpanStartOption
+
+	// public answers the callback port's /readyz (see publicReady).
+	public readyCache
 }
 
 // New returns the service for cfg, storing callbacks through nc. It does
@@ -96,6 +101,7 @@ func New(cfg Config, nc *nats.Conn, tel *telemetry.Telemetry) (*Service, error) 
 		limiters:   newLimiters(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitSources, cfg.RateLimitIPv6Prefix),
 		refSecrets: cfg.userReferenceSecrets(),
 	}
+	s.public.check = s.Ready
 	if cfg.PathSecret.IsSet() {
 		s.secretHash = sha256.Sum256([]byte(cfg.PathSecret.Value()))
 	}
@@ -256,8 +262,54 @@ func (s *Service) Ready(ctx context.Context) error {
 	return broker.Ready(ctx, s.nc, s.js, events.StreamCallbacks)
 }
 
+// publicReady is Ready for the callback port's /readyz, which anyone who
+// reaches that port can ask, as often as they like (the rate limit is the
+// callbacks'). Ready asks JetStream's API about the stream, an API every
+// stage shares: answered that way, requests from the internet were
+// requests to it, one for one. The connection is looked at every time (it
+// costs nothing); the stream is asked about at most once per
+// readyCacheFor. The admin port, which only the cluster reaches, asks
+// every time.
+func (s *Service) publicReady(ctx context.Context) error {
+	if !s.nc.IsConnected() {
+		return errNotConnected
+	}
+	return s.public.ready(ctx)
+}
+
+var errNotConnected = errors.New("nats not connected")
+
+// readyCacheFor is how long the callback port's /readyz answers from the
+// last time it asked about the stream.
+const readyCacheFor = time.Second
+
+// readyCache remembers the last answer of check for readyCacheFor. One
+// caller asks while the others wait for its answer.
+type readyCache struct {
+	check func(context.Context) error
+
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
+func (c *readyCache) ready(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && time.Since(c.at) < readyCacheFor {
+		return c.err
+	}
+	// The answer is everyone's: a caller that leaves must not make it
+	// "canceled" (unready) for the others.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	c.err, c.at = c.check(cctx), time.Now()
+	return c.err
+}
+
 // Serve serves the callback endpoints on ln, and bare /healthz and
-// /readyz answers ("ok", "ready", or a 503 that does not say why), until
+// /readyz answers ("ok", "ready", or a 503 that does not say why; see
+// publicReady), until
 // ctx is done; then it stops accepting and waits for in-flight requests
 // (up to Server.ShutdownTimeout). Every other path answers the 404
 // problem: no /metrics, no error details on the port the internet
@@ -267,7 +319,7 @@ func (s *Service) Ready(ctx context.Context) error {
 // for NATS.GoneGrace.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	return s.watching(ctx, func(ctx context.Context) error {
-		return httpserver.NewPublic(s.cfg.Server, s, s.Ready, s.logger).Serve(ctx, ln)
+		return httpserver.NewPublic(s.cfg.Server, s, s.publicReady, s.logger).Serve(ctx, ln)
 	})
 }
 
@@ -294,7 +346,7 @@ func (s *Service) ServeWithAdmin(ctx context.Context, ln, admin net.Listener) er
 	acfg.Addr = admin.Addr().String()
 	return s.watching(ctx, func(ctx context.Context) error {
 		return httpserver.ServeAll(ctx,
-			httpserver.Binding{Server: httpserver.NewPublic(s.cfg.Server, s, s.Ready, s.logger), Listener: ln},
+			httpserver.Binding{Server: httpserver.NewPublic(s.cfg.Server, s, s.publicReady, s.logger), Listener: ln},
 			httpserver.Binding{Server: httpserver.New(acfg, nil, s.Ready, s.metricsH, s.logger), Listener: admin},
 		)
 	})
