@@ -89,10 +89,10 @@ func LoadConfig(e *config.Env) Config {
 		TLSCAFile:      e.String("KYCFLOW_NATS_TLS_CA_FILE", "", "CA bundle that signs the NATS server certificate"),
 		TLSCertFile:    e.String("KYCFLOW_NATS_TLS_CERT_FILE", "", "client certificate for NATS TLS"),
 		TLSKeyFile:     e.String("KYCFLOW_NATS_TLS_KEY_FILE", "", "client key for NATS TLS"),
-		ConnectTimeout: e.Duration("KYCFLOW_NATS_CONNECT_TIMEOUT", 5*time.Second, "time allowed for the first NATS connection"),
-		PublishTimeout: e.Duration("KYCFLOW_NATS_PUBLISH_TIMEOUT", 5*time.Second, "time allowed for a JetStream publish ack"),
-		PingInterval:   e.Duration("KYCFLOW_NATS_PING_INTERVAL", nats.DefaultPingInterval, "how often the client pings its NATS server; two unanswered pings move it to another server"),
-		SetupTimeout:   e.Duration("KYCFLOW_NATS_SETUP_TIMEOUT", DefaultSetupTimeout, "time a stage waits at start for its streams, buckets and consumers to be created or updated before it exits"),
+		ConnectTimeout: e.PositiveDuration("KYCFLOW_NATS_CONNECT_TIMEOUT", 5*time.Second, "time allowed for the first NATS connection"),
+		PublishTimeout: e.PositiveDuration("KYCFLOW_NATS_PUBLISH_TIMEOUT", 5*time.Second, "time allowed for a JetStream publish ack"),
+		PingInterval:   e.PositiveDuration("KYCFLOW_NATS_PING_INTERVAL", nats.DefaultPingInterval, "how often the client pings its NATS server; two unanswered pings move it to another server"),
+		SetupTimeout:   e.PositiveDuration("KYCFLOW_NATS_SETUP_TIMEOUT", DefaultSetupTimeout, "time a stage waits at start for its streams, buckets and consumers to be created or updated before it exits"),
 		Streams:        LoadStreamsConfig(e),
 	}
 }

@@ -47,7 +47,7 @@ func LoadStreamsConfig(e *config.Env) StreamsConfig {
 		ResultsMaxAge:    Retention(e, "KYCFLOW_STREAM_RESULTS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_RESULTS"),
 		DLQMaxAge:        Retention(e, "KYCFLOW_STREAM_DLQ_MAX_AGE", 90*24*time.Hour, "retention of JUMIO_DLQ"),
 		ExecutionsMaxAge: Retention(e, "KYCFLOW_STREAM_EXECUTIONS_MAX_AGE", 30*24*time.Hour, "retention of JUMIO_EXECUTIONS"),
-		DuplicateWindow:  e.Duration("KYCFLOW_STREAM_DUPLICATE_WINDOW", 24*time.Hour, "JetStream duplicate window (repeated callbacks inside it are stored once)"),
+		DuplicateWindow:  e.PositiveDuration("KYCFLOW_STREAM_DUPLICATE_WINDOW", 24*time.Hour, "JetStream duplicate window (repeated callbacks inside it are stored once)"),
 		MaxBytes:         e.Int64("KYCFLOW_STREAM_MAX_BYTES", -1, "size cap of each stream in bytes, -1 for none; a full stream refuses new messages (ingest answers 503, stages retry) and never drops unprocessed ones"),
 	}
 }

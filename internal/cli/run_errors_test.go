@@ -55,8 +55,10 @@ func TestRunConfigurationErrors(t *testing.T) {
 		// banner (they came after it, once the stages had started).
 		{"deliveries TTL below the results' retention", map[string]string{"KYCFLOW_NOTIFIER_DELIVERIES_TTL": "7d"},
 			[]string{"kycflow: notifier: invalid configuration: deliveries TTL 7d (KYCFLOW_NOTIFIER_DELIVERIES_TTL) is shorter than the retention of JUMIO_ENRICHED, 30d (KYCFLOW_STREAM_ENRICHED_MAX_AGE): keep it at least as long"}},
-		{"negative reconcile slack", map[string]string{"KYCFLOW_RECONCILE_SLACK": "-1m"},
-			[]string{"kycflow: enricher: invalid configuration: slack (KYCFLOW_RECONCILE_SLACK) must be positive"}},
+		{"reconcile recheck above its maximum", map[string]string{"KYCFLOW_RECONCILE_RECHECK": "2h", "KYCFLOW_RECONCILE_MAX_RECHECK": "1h"},
+			[]string{"kycflow: enricher: invalid configuration: max recheck (KYCFLOW_RECONCILE_MAX_RECHECK) must not be below recheck (KYCFLOW_RECONCILE_RECHECK)"}},
+		{"zero read as the default", map[string]string{"KYCFLOW_NOTIFIER_ACK_WAIT": "0"},
+			[]string{"kycflow: configuration: KYCFLOW_NOTIFIER_ACK_WAIT=0: want a duration above zero, such as 500ms, 30s or 5m"}},
 		{"several", map[string]string{"KYCFLOW_INGEST_RATE_LIMIT": "fast", "KYCFLOW_JUMIO_REGION": "mars-1", "KYCFLOW_STREAM_STORAGE": "disk"},
 			[]string{"kycflow: configuration:",
 				"  KYCFLOW_STREAM_STORAGE=disk: want one of file, memory",

@@ -59,12 +59,12 @@ type Config struct {
 func LoadConfig(e *config.Env, prefix, addr string) Config {
 	return Config{
 		Addr:              e.String(prefix+"ADDR", addr, "listen address"),
-		ReadHeaderTimeout: e.Duration(prefix+"READ_HEADER_TIMEOUT", 5*time.Second, "time allowed to read request headers"),
-		ReadTimeout:       e.Duration(prefix+"READ_TIMEOUT", 10*time.Second, "time allowed to read a whole request"),
-		WriteTimeout:      e.Duration(prefix+"WRITE_TIMEOUT", 15*time.Second, "time allowed to write a response"),
-		IdleTimeout:       e.Duration(prefix+"IDLE_TIMEOUT", 60*time.Second, "keep-alive idle timeout"),
-		MaxHeaderBytes:    e.Int(prefix+"MAX_HEADER_BYTES", 16<<10, "largest request header accepted, in bytes"),
-		ShutdownTimeout:   e.Duration(prefix+"SHUTDOWN_TIMEOUT", 20*time.Second, "time allowed for in-flight requests at shutdown"),
+		ReadHeaderTimeout: e.PositiveDuration(prefix+"READ_HEADER_TIMEOUT", 5*time.Second, "time allowed to read request headers"),
+		ReadTimeout:       e.PositiveDuration(prefix+"READ_TIMEOUT", 10*time.Second, "time allowed to read a whole request"),
+		WriteTimeout:      e.PositiveDuration(prefix+"WRITE_TIMEOUT", 15*time.Second, "time allowed to write a response"),
+		IdleTimeout:       e.PositiveDuration(prefix+"IDLE_TIMEOUT", 60*time.Second, "keep-alive idle timeout"),
+		MaxHeaderBytes:    e.IntMin(prefix+"MAX_HEADER_BYTES", 16<<10, 1, "largest request header accepted, in bytes"),
+		ShutdownTimeout:   e.PositiveDuration(prefix+"SHUTDOWN_TIMEOUT", 20*time.Second, "time allowed for in-flight requests at shutdown"),
 	}
 }
 

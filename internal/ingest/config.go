@@ -123,13 +123,13 @@ func LoadConfig(e *config.Env) Config {
 		TrustedProxies:       e.List("KYCFLOW_INGEST_TRUSTED_PROXIES", nil, "CIDR prefixes of load balancers whose X-Forwarded-For is honoured"),
 		UserReferenceSecrets: e.Secret("KYCFLOW_INGEST_USER_REFERENCE_SECRETS", "comma-separated HMAC secrets for signed userReference tokens; unset: no check"),
 		UserReferenceAPIs:    e.List("KYCFLOW_INGEST_USER_REFERENCE_APIS", []string{string(events.APIPlatform)}, "APIs whose callbacks must carry a signed userReference (platform, netverify)"),
-		UserReferenceMaxAge:  e.Duration("KYCFLOW_INGEST_USER_REFERENCE_MAX_AGE", DefaultUserReferenceMaxAge, "oldest signed userReference accepted"),
+		UserReferenceMaxAge:  e.PositiveDuration("KYCFLOW_INGEST_USER_REFERENCE_MAX_AGE", DefaultUserReferenceMaxAge, "oldest signed userReference accepted"),
 		MaxBodyBytes:         e.Int64("KYCFLOW_INGEST_MAX_BODY_BYTES", DefaultMaxBodyBytes, "largest callback body accepted, in bytes"),
 		RateLimit:            e.Float("KYCFLOW_INGEST_RATE_LIMIT", DefaultRateLimit, "requests per second allowed per client address outside the allowed sources; 0: no limit"),
-		RateBurst:            e.Int("KYCFLOW_INGEST_RATE_BURST", DefaultRateBurst, "burst of requests allowed per client address outside the allowed sources"),
+		RateBurst:            e.IntMin("KYCFLOW_INGEST_RATE_BURST", DefaultRateBurst, 1, "burst of requests allowed per client address outside the allowed sources"),
 		RateLimitSources:     e.IntMin("KYCFLOW_INGEST_RATE_LIMIT_SOURCES", DefaultRateLimitSources, 1, "client addresses tracked by the rate limiter"),
 		RateLimitIPv6Prefix:  e.Int("KYCFLOW_INGEST_RATE_LIMIT_IPV6_PREFIX", DefaultRateLimitIPv6Prefix, "prefix length by which IPv6 clients are rate limited"),
-		RetryAfter:           e.Duration("KYCFLOW_INGEST_RETRY_AFTER", DefaultRetryAfter, "Retry-After sent with 503 when the broker cannot store a callback"),
+		RetryAfter:           e.PositiveDuration("KYCFLOW_INGEST_RETRY_AFTER", DefaultRetryAfter, "Retry-After sent with 503 when the broker cannot store a callback"),
 	}
 	if c.MaxBodyBytes <= 0 {
 		// Not read as the default: an operator who set it meant a size.

@@ -74,10 +74,10 @@ func LoadConfig(e *config.Env) Config {
 		Server:        httpserver.LoadConfig(e, "KYCFLOW_NOTIFIER_", ":8082"),
 		RoutesFile:    e.String("KYCFLOW_NOTIFIER_ROUTES_FILE", "", "path of the routes file (required)"),
 		Concurrency:   e.IntMin("KYCFLOW_NOTIFIER_CONCURRENCY", DefaultConcurrency, 1, "results each route delivers at once, unless the route sets concurrency"),
-		MaxAckPending: e.Int("KYCFLOW_NOTIFIER_MAX_ACK_PENDING", DefaultMaxAckPending, "results of one route fetched and not yet settled, waiting retries included, over all replicas"),
-		AckWait:       e.Duration("KYCFLOW_NOTIFIER_ACK_WAIT", DefaultAckWait, "time before JetStream redelivers a result held by a vanished notifier"),
-		DrainTimeout:  e.Duration("KYCFLOW_NOTIFIER_DRAIN_TIMEOUT", DefaultDrainTimeout, "time allowed at shutdown for deliveries in progress"),
-		DeliveriesTTL: e.Duration("KYCFLOW_NOTIFIER_DELIVERIES_TTL", DefaultDeliveriesTTL, "how long a delivery record is kept (keep it at least the retention of JUMIO_ENRICHED)"),
+		MaxAckPending: e.IntMin("KYCFLOW_NOTIFIER_MAX_ACK_PENDING", DefaultMaxAckPending, 1, "results of one route fetched and not yet settled, waiting retries included, over all replicas"),
+		AckWait:       e.PositiveDuration("KYCFLOW_NOTIFIER_ACK_WAIT", DefaultAckWait, "time before JetStream redelivers a result held by a vanished notifier"),
+		DrainTimeout:  e.PositiveDuration("KYCFLOW_NOTIFIER_DRAIN_TIMEOUT", DefaultDrainTimeout, "time allowed at shutdown for deliveries in progress"),
+		DeliveriesTTL: e.PositiveDuration("KYCFLOW_NOTIFIER_DELIVERIES_TTL", DefaultDeliveriesTTL, "how long a delivery record is kept (keep it at least the retention of JUMIO_ENRICHED)"),
 	}
 	c.Server.Profiling = e.Bool("KYCFLOW_NOTIFIER_PPROF", false, "serve Go profiles under /debug/pprof/ on KYCFLOW_NOTIFIER_ADDR, for measuring")
 	return c

@@ -86,13 +86,13 @@ type Config struct {
 func LoadConfig(e *config.Env) Config {
 	return Config{
 		Disabled:      !e.Bool("KYCFLOW_RECONCILE_ENABLED", true, "reconcile executions whose final callback does not come"),
-		TokenLifetime: e.Duration("KYCFLOW_RECONCILE_TOKEN_LIFETIME", DefaultTokenLifetime, "token lifetime of executions whose own is not known (the tenant's default)"),
-		Slack:         e.Duration("KYCFLOW_RECONCILE_SLACK", DefaultSlack, "time after the token lifetime before an execution without a final callback is overdue"),
-		Interval:      e.Duration("KYCFLOW_RECONCILE_INTERVAL", DefaultInterval, "how often a pass looks for overdue executions"),
-		Recheck:       e.Duration("KYCFLOW_RECONCILE_RECHECK", DefaultRecheck, "first delay before asking again about an execution not final yet; doubles per check"),
-		MaxRecheck:    e.Duration("KYCFLOW_RECONCILE_MAX_RECHECK", DefaultMaxRecheck, "longest delay between two checks of an execution"),
+		TokenLifetime: e.PositiveDuration("KYCFLOW_RECONCILE_TOKEN_LIFETIME", DefaultTokenLifetime, "token lifetime of executions whose own is not known (the tenant's default)"),
+		Slack:         e.PositiveDuration("KYCFLOW_RECONCILE_SLACK", DefaultSlack, "time after the token lifetime before an execution without a final callback is overdue"),
+		Interval:      e.PositiveDuration("KYCFLOW_RECONCILE_INTERVAL", DefaultInterval, "how often a pass looks for overdue executions"),
+		Recheck:       e.PositiveDuration("KYCFLOW_RECONCILE_RECHECK", DefaultRecheck, "first delay before asking again about an execution not final yet; doubles per check"),
+		MaxRecheck:    e.PositiveDuration("KYCFLOW_RECONCILE_MAX_RECHECK", DefaultMaxRecheck, "longest delay between two checks of an execution"),
 		MaxChecks:     e.IntMin("KYCFLOW_RECONCILE_MAX_CHECKS", DefaultMaxChecks, 1, "status requests per execution before it is given up"),
-		Forget:        e.Duration("KYCFLOW_RECONCILE_FORGET_AFTER", DefaultForget, "how long an ended execution is remembered"),
+		Forget:        e.PositiveDuration("KYCFLOW_RECONCILE_FORGET_AFTER", DefaultForget, "how long an ended execution is remembered"),
 	}
 }
 
