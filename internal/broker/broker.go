@@ -309,7 +309,12 @@ func missing(err error) bool {
 // it would stay unready, answering 503, while its liveness held. Stopping
 // lets a restart create them again. A server that cannot be asked (NATS
 // down, an election) is not a reason: the connection comes back.
-func WatchGone(ctx context.Context, grace time.Duration, check func(context.Context) error) error {
+//
+// The first report of something missing is logged at WARN on log (when
+// not nil), with the time left before the stage stops, and its return at
+// INFO: whoever watches the logs learns of it while there is time to act,
+// not only from the stop.
+func WatchGone(ctx context.Context, grace time.Duration, check func(context.Context) error, log *slog.Logger) error {
 	grace = cmp.Or(grace, DefaultGoneGrace)
 	every := min(grace/6, 5*time.Second)
 	t := time.NewTicker(every)
@@ -325,9 +330,16 @@ func WatchGone(ctx context.Context, grace time.Duration, check func(context.Cont
 			cancel()
 			switch {
 			case err == nil || !missing(err):
+				if !since.IsZero() && log != nil {
+					log.InfoContext(ctx, "what was missing from JetStream is back", "missing_for", now.Sub(since).Round(time.Millisecond).String())
+				}
 				since = time.Time{}
 			case since.IsZero():
 				since = now
+				if log != nil {
+					log.WarnContext(ctx, "missing from JetStream; stopping unless it comes back, so that a restart creates it again",
+						"error", err.Error(), "stopping_in", grace.String())
+				}
 			case now.Sub(since) >= grace:
 				return fmt.Errorf("%v: %w for %s; stopping, so that a restart creates it again", err, ErrGone, grace)
 			}
@@ -339,11 +351,11 @@ func WatchGone(ctx context.Context, grace time.Duration, check func(context.Cont
 // reports on check; stop ends the watch and returns what it reported
 // (nil when it reported nothing). A stage runs in the context and, when
 // it has returned, calls stop: an error from stop is why it ended.
-func WhileNeeded(ctx context.Context, grace time.Duration, check func(context.Context) error) (context.Context, func() error) {
+func WhileNeeded(ctx context.Context, grace time.Duration, check func(context.Context) error, log *slog.Logger) (context.Context, func() error) {
 	ctx, cancel := context.WithCancel(ctx)
 	gone := make(chan error, 1)
 	go func() {
-		err := WatchGone(ctx, grace, check)
+		err := WatchGone(ctx, grace, check, log)
 		if err != nil {
 			cancel()
 		}

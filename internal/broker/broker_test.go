@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -273,5 +274,68 @@ func TestRedactURLHidesEveryCredential(t *testing.T) {
 				t.Errorf("RedactURL(%q) = %q shows a secret", in, got)
 			}
 		}
+	}
+}
+
+// recordsHandler keeps the level, message and attributes of every record.
+type recordsHandler struct {
+	mu      *sync.Mutex
+	records *[]string
+}
+
+func (h recordsHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h recordsHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h recordsHandler) WithGroup(string) slog.Handler            { return h }
+func (h recordsHandler) Handle(_ context.Context, r slog.Record) error {
+	line := r.Level.String() + " " + r.Message
+	r.Attrs(func(a slog.Attr) bool {
+		line += " " + a.String()
+		return true
+	})
+	h.mu.Lock()
+	*h.records = append(*h.records, line)
+	h.mu.Unlock()
+	return nil
+}
+
+// TestWatchGoneWarnsWhenTheCountdownStarts: the first report of something
+// missing is a WARN naming it and the time left before the stage stops,
+// its return an INFO; a second absence starts a new countdown, which ends
+// in ErrGone. Before, nothing was logged until the stage stopped.
+func TestWatchGoneWarnsWhenTheCountdownStarts(t *testing.T) {
+	missing := fmt.Errorf("stream %s: %w", events.StreamCallbacks, jetstream.ErrStreamNotFound)
+	// What check answers at each tick: missing twice, back, then missing
+	// for good.
+	answers := []error{missing, missing, nil, missing}
+	var calls atomic.Int64
+	check := func(context.Context) error {
+		i := int(calls.Add(1)) - 1
+		return answers[min(i, len(answers)-1)]
+	}
+	var (
+		mu      sync.Mutex
+		records []string
+	)
+	log := slog.New(recordsHandler{mu: &mu, records: &records})
+	err := broker.WatchGone(t.Context(), 600*time.Millisecond, check, log)
+	if !errors.Is(err, broker.ErrGone) {
+		t.Fatalf("WatchGone: got %v, want ErrGone", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var warns, infos int
+	for _, r := range records {
+		switch {
+		case strings.HasPrefix(r, "WARN "):
+			warns++
+			if !strings.Contains(r, events.StreamCallbacks) || !strings.Contains(r, "stopping_in=600ms") {
+				t.Errorf("warning %q does not name what is missing and the time left", r)
+			}
+		case strings.HasPrefix(r, "INFO ") && strings.Contains(r, "is back"):
+			infos++
+		}
+	}
+	if warns != 2 || infos != 1 {
+		t.Errorf("got %d warnings and %d returns logged, want 2 and 1: %q", warns, infos, records)
 	}
 }

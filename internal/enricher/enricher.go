@@ -260,7 +260,7 @@ func (e *Enricher) Run(ctx context.Context) error {
 	// fails stops the enricher.
 	// What the enricher needs missing from JetStream for GoneGrace stops
 	// it as well, so that a restart creates it again (broker.WatchGone).
-	watchCtx, stopWatch := broker.WhileNeeded(ctx, e.cfg.NATS.GoneGrace, e.Ready)
+	watchCtx, stopWatch := broker.WhileNeeded(ctx, e.cfg.NATS.GoneGrace, e.Ready, e.logger)
 	runCtx, cancelRun := context.WithCancel(watchCtx)
 	defer cancelRun()
 	recErr := make(chan error, 1)

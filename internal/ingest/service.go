@@ -328,7 +328,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 // shutdown (requests in flight finish) and the service returns the
 // error, so that a restart creates the stream again.
 func (s *Service) watching(ctx context.Context, serve func(context.Context) error) error {
-	ctx, stop := broker.WhileNeeded(ctx, s.cfg.NATS.GoneGrace, s.Ready)
+	ctx, stop := broker.WhileNeeded(ctx, s.cfg.NATS.GoneGrace, s.Ready, s.logger)
 	err := serve(ctx)
 	if g := stop(); g != nil {
 		return fmt.Errorf("ingest: %w", g)

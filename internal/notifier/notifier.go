@@ -213,7 +213,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 	// The router stops, as at shutdown, when what the notifier needs has
 	// been missing from JetStream for GoneGrace (broker.WatchGone), so
 	// that a restart creates it again.
-	rctx, stopWatch := broker.WhileNeeded(ctx, n.cfg.NATS.GoneGrace, n.Ready)
+	rctx, stopWatch := broker.WhileNeeded(ctx, n.cfg.NATS.GoneGrace, n.Ready, n.logger)
 	errc := make(chan error, 1)
 	go func() { errc <- router.Run(rctx) }()
 	select {
