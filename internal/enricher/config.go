@@ -194,7 +194,9 @@ func LoadConfig(e *config.Env) Config {
 		NetverifyConfirm:     e.Enum("KYCFLOW_ENRICHER_NETVERIFY_CONFIRM", ConfirmAuto, "confirm Netverify callbacks against the Netverify retrieval API; auto: when its credentials are set", ConfirmAuto, ConfirmOn, ConfirmOff),
 		StateTTL:             e.Duration("KYCFLOW_ENRICHER_STATE_TTL", DefaultStateTTL, "how long per-execution state is kept after its last update"),
 		Reconcile:            reconcile.LoadConfig(e),
-		HealthInterval:       e.PositiveDuration("KYCFLOW_ENRICHER_HEALTH_INTERVAL", DefaultHealthInterval, "how often Jumio's status endpoint is read (0: never)"),
+		// Not PositiveDuration: 0 is the documented way to turn the watch
+		// off (a status endpoint that reports DOWN while the API works).
+		HealthInterval:       e.Duration("KYCFLOW_ENRICHER_HEALTH_INTERVAL", DefaultHealthInterval, "how often Jumio's status endpoint is read (0: never)"),
 		WorkConcurrency:      e.IntMin("KYCFLOW_ENRICHER_WORK_CONCURRENCY", DefaultWorkConcurrency, 1, "migration batches run at once per process"),
 		MigrationCallbackURL: e.Secret("KYCFLOW_ENRICHER_MIGRATION_CALLBACK_URL", "callback URL Jumio posts migrated scans' callbacks to (ingest's Platform URL with its path secret); empty: the Portal's").Value(),
 	}

@@ -165,3 +165,18 @@ func TestZeroOrNegativeCountsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthIntervalZeroTurnsTheWatchOff: KYCFLOW_ENRICHER_HEALTH_INTERVAL=0
+// turns the watch of Jumio's status endpoint off, as its help, the README
+// and docs/operations.md (the runbook for a status endpoint that reports
+// DOWN while the API works) say; it is no configuration error.
+func TestHealthIntervalZeroTurnsTheWatchOff(t *testing.T) {
+	e := config.FromMap(map[string]string{"KYCFLOW_ENRICHER_HEALTH_INTERVAL": "0"})
+	c := enricher.LoadConfig(e)
+	if err := e.Err(); err != nil {
+		t.Fatalf("KYCFLOW_ENRICHER_HEALTH_INTERVAL=0: %v", err)
+	}
+	if c.HealthInterval >= 0 {
+		t.Errorf("HealthInterval %v, want negative (the watch off)", c.HealthInterval)
+	}
+}
