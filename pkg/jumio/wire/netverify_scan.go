@@ -134,7 +134,13 @@ func scanQuery(q string, kept *[len(idFields)]scanned, dec *decoder, fields []ev
 		case componentNotUTF8:
 			return nil, invalidUTF8("body")
 		}
-		value, c := dec.decode(v, vt)
+		// A field without '=' has no value to decode: decode would count
+		// a separator that is not there and leave the buffer short of the
+		// room the rest of the form needs.
+		value, c := "", componentOK
+		if eq >= 0 {
+			value, c = dec.decode(v, vt)
+		}
 		switch c {
 		case componentMalformed:
 			return nil, malformed("body")

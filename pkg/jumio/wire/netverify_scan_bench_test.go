@@ -2,7 +2,10 @@ package wire
 
 import (
 	"os"
+	"strings"
 	"testing"
+
+	"github.com/kycflow/kycflow/pkg/events"
 )
 
 // BenchmarkParseNetverifyRequestIDs measures what ingest does with each
@@ -41,5 +44,27 @@ func TestParseNetverifyRequestIDsAllocations(t *testing.T) {
 	})
 	if got > 7 {
 		t.Errorf("got %v allocations, want at most 7", got)
+	}
+}
+
+// TestScanIDFormBareNamesShareTheBuffer: a field sent without '=' takes
+// no more of the decode buffer's room than one with an empty value: the
+// escaped names and values after many such fields still share one
+// buffer, not one allocation each.
+func TestScanIDFormBareNamesShareTheBuffer(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts")
+	}
+	allocs := func(name string) float64 {
+		body := []byte(strings.Repeat(name+"&", 100) + strings.TrimSuffix(strings.Repeat("a+b=c+d&", 20), "&"))
+		var stack [200]events.FormField
+		return testing.AllocsPerRun(50, func() {
+			if _, _, _, err := scanIDForm(body, "", stack[:0]); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if bare, empty := allocs("a"), allocs("a="); bare != empty {
+		t.Errorf("bare names: %v allocations, empty values: %v", bare, empty)
 	}
 }
