@@ -15,8 +15,9 @@ import (
 // positive number or duration and for which 0 (or less) has a meaning of
 // its own, documented in their help.
 var zeroMeans = map[string]string{
-	"KYCFLOW_INGEST_RATE_LIMIT":        "0: no limit",
-	"KYCFLOW_ENRICHER_HEALTH_INTERVAL": "0: never",
+	"KYCFLOW_INGEST_RATE_LIMIT":             "0: no limit",
+	"KYCFLOW_ENRICHER_HEALTH_INTERVAL":      "0: never",
+	"KYCFLOW_INGEST_USER_REFERENCE_MAX_AGE": "0: no age check",
 }
 
 // TestZeroIsNeverReadAsTheDefault: a variable set to 0 or to a negative

@@ -123,7 +123,7 @@ func LoadConfig(e *config.Env) Config {
 		TrustedProxies:       e.List("KYCFLOW_INGEST_TRUSTED_PROXIES", nil, "CIDR prefixes of load balancers whose X-Forwarded-For is honoured"),
 		UserReferenceSecrets: e.Secret("KYCFLOW_INGEST_USER_REFERENCE_SECRETS", "comma-separated HMAC secrets for signed userReference tokens; unset: no check"),
 		UserReferenceAPIs:    e.List("KYCFLOW_INGEST_USER_REFERENCE_APIS", []string{string(events.APIPlatform)}, "APIs whose callbacks must carry a signed userReference (platform, netverify)"),
-		UserReferenceMaxAge:  e.PositiveDuration("KYCFLOW_INGEST_USER_REFERENCE_MAX_AGE", DefaultUserReferenceMaxAge, "oldest signed userReference accepted"),
+		UserReferenceMaxAge:  e.Duration("KYCFLOW_INGEST_USER_REFERENCE_MAX_AGE", DefaultUserReferenceMaxAge, "oldest signed userReference accepted; 0: no age check"), // VerifyUserReference skips it at 0; Validate refuses a negative age
 		MaxBodyBytes:         e.Int64("KYCFLOW_INGEST_MAX_BODY_BYTES", DefaultMaxBodyBytes, "largest callback body accepted, in bytes"),
 		RateLimit:            e.Float("KYCFLOW_INGEST_RATE_LIMIT", DefaultRateLimit, "requests per second allowed per client address outside the allowed sources; 0: no limit"),
 		RateBurst:            e.IntMin("KYCFLOW_INGEST_RATE_BURST", DefaultRateBurst, 1, "burst of requests allowed per client address outside the allowed sources"),

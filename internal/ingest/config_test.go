@@ -187,3 +187,19 @@ func TestZeroOrNegativeSizesAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestUserReferenceMaxAgeZeroSkipsTheAgeCheck: 0 was accepted (Validate
+// refuses only a negative age) and meant what VerifyUserReference makes
+// of it, no age check: signed tokens of any age are accepted. It is no
+// configuration error.
+func TestUserReferenceMaxAgeZeroSkipsTheAgeCheck(t *testing.T) {
+	e := config.FromMap(map[string]string{"KYCFLOW_INGEST_USER_REFERENCE_MAX_AGE": "0"})
+	cfg := LoadConfig(e)
+	if err := e.Err(); err != nil {
+		t.Fatalf("KYCFLOW_INGEST_USER_REFERENCE_MAX_AGE=0: %v", err)
+	}
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil || cfg.UserReferenceMaxAge != 0 {
+		t.Errorf("max age %v, Validate: %v; want 0 (no age check), valid", cfg.UserReferenceMaxAge, err)
+	}
+}
