@@ -162,8 +162,9 @@ func documentCallback(doc string) []byte {
 // different values. Each key was compared with every key before it, and
 // a repeat whose text differs (0 and 0.0) decoded both values again: a
 // body of the default size made of one key repeated held a request for
-// seconds of CPU. A body of the same size with one long value is the
-// measure.
+// over 10 s of CPU. Such a body is one value written two ways, and is
+// stored. How the work grows with the repeats is counted in allocations,
+// not timed, by TestAmbiguousRepeatsInLinearWork (pkg/jumio/wire).
 func TestRepeatedKeysReadInLinearTime(t *testing.T) {
 	h := startIngest(t, nil, nil)
 	const size = ingest.DefaultMaxBodyBytes - 256
@@ -177,18 +178,9 @@ func TestRepeatedKeysReadInLinearTime(t *testing.T) {
 		repeated.WriteString(`,"a":` + v)
 	}
 	repeated.WriteString("}")
-	long := `{"status":"UPLOADED","a":"` + strings.Repeat("x", repeated.Len()-27) + `"}`
-	elapsed := func(doc string) time.Duration {
-		start := time.Now()
-		r := h.post(t, "/callbacks/netverify", "application/x-www-form-urlencoded", documentCallback(doc), nil)
-		if r.status != http.StatusOK {
-			t.Fatalf("got %d %s, want 200", r.status, r.problem.Type)
-		}
-		return time.Since(start)
-	}
-	base := elapsed(long)
-	if d := elapsed(repeated.String()); d > 10*base+500*time.Millisecond {
-		t.Errorf("one key repeated took %v, one long value %v", d, base)
+	r := h.post(t, "/callbacks/netverify", "application/x-www-form-urlencoded", documentCallback(repeated.String()), nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("got %d %s, want 200", r.status, r.problem.Type)
 	}
 }
 

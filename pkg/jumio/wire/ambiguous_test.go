@@ -80,3 +80,40 @@ func TestAmbiguousManyKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestAmbiguousRepeatsInLinearWork: the work of checking an object whose
+// one key is repeated, with one value written two ways (0 and 0.0), grows
+// with the number of repeats, not with its square. Each repeat was
+// compared with every key before it and both values decoded again: a
+// callback of the default body size made of one key repeated held a
+// request for over 10 s of CPU. Counted in allocations, which do not
+// depend on the machine's speed: twice the repeats may take about twice
+// as many, not four times.
+func TestAmbiguousRepeatsInLinearWork(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts")
+	}
+	repeated := func(n int) json.RawMessage {
+		s := `{"status":"UPLOADED"`
+		for i := range n {
+			v := "0"
+			if i%2 == 1 {
+				v = "0.0"
+			}
+			s += `,"a":` + v
+		}
+		return json.RawMessage(s + `}`)
+	}
+	allocs := func(n int) float64 {
+		doc := repeated(n)
+		return testing.AllocsPerRun(3, func() {
+			if Ambiguous(doc) {
+				t.Fatal("one value written two ways is no ambiguity")
+			}
+		})
+	}
+	small, large := allocs(200), allocs(400)
+	if large > 3*small {
+		t.Errorf("%v allocations for 400 repeats, %v for 200: the work grows faster than the repeats", large, small)
+	}
+}
