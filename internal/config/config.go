@@ -309,32 +309,27 @@ func (e *Env) Duration(key string, def time.Duration, help string) time.Duration
 // PositiveDuration is Duration for a variable that must be above zero:
 // 0 or less is refused, never read as def (or as "no limit").
 func (e *Env) PositiveDuration(key string, def time.Duration, help string) time.Duration {
-	d := e.Duration(key, def, help)
-	if d <= 0 {
-		e.fail(key, errors.New("want a duration above zero, such as 500ms, 30s or 5m"))
-		return def
-	}
-	return d
+	return positive(e, key, e.Duration(key, def, help), def, "want a duration above zero, such as 500ms, 30s or 5m")
 }
 
 // PositiveFloat is Float for a variable that must be above zero.
 func (e *Env) PositiveFloat(key string, def float64, help string) float64 {
-	f := e.Float(key, def, help)
-	if f <= 0 {
-		e.fail(key, errors.New("want a number above zero"))
-		return def
-	}
-	return f
+	return positive(e, key, e.Float(key, def, help), def, "want a number above zero")
 }
 
 // PositiveSize is Int64 for a size that must be above zero.
 func (e *Env) PositiveSize(key string, def int64, help string) int64 {
-	n := e.Int64(key, def, help)
-	if n <= 0 {
-		e.fail(key, errors.New("want a size above zero, such as 65536 or 64KiB"))
+	return positive(e, key, e.Int64(key, def, help), def, "want a size above zero, such as 65536 or 64KiB")
+}
+
+// positive is v when it is above zero; otherwise it records want as the
+// variable's problem and returns def.
+func positive[T time.Duration | float64 | int64](e *Env, key string, v, def T, want string) T {
+	if v <= 0 {
+		e.fail(key, errors.New(want))
 		return def
 	}
-	return n
+	return v
 }
 
 // ParseDuration is time.ParseDuration plus whole days ("30d").
