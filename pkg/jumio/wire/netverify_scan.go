@@ -49,7 +49,8 @@ func scanIDForm(body []byte, rawQuery string, fields []events.FormField) (form, 
 	if len(body) > 0 && rawQuery != "" {
 		parts = [2]string{raw[:len(body)], raw[len(body)+1:]}
 	}
-	if strings.Count(raw, "&")+1 > maxFormParams {
+	n := strings.Count(raw, "&") + 1 // the fields of the form, at most
+	if n > maxFormParams {
 		// Counted on the form as stored (body&query), which the enricher
 		// parses again as one. Text that is no form, or not UTF-8, is
 		// named first, as NetverifyForm names it.
@@ -62,7 +63,7 @@ func scanIDForm(body []byte, rawQuery string, fields []events.FormField) (form, 
 	}
 	var kept [len(idFields)]scanned
 	dec := &decoder{left: len(raw)}
-	if n := strings.Count(raw, "&") + 1; cap(fields) < n {
+	if cap(fields) < n {
 		fields = make([]events.FormField, 0, n)
 	}
 	for _, part := range parts {
@@ -74,13 +75,13 @@ func scanIDForm(body []byte, rawQuery string, fields []events.FormField) (form, 
 			return nil, nil, "", err
 		}
 	}
-	n := 0
+	found := 0
 	for _, s := range kept {
 		if s.found {
-			n++
+			found++
 		}
 	}
-	f := make(form, n)
+	f := make(form, found)
 	for i, s := range kept {
 		if s.found {
 			f[idFields[i]] = s.value
@@ -254,16 +255,7 @@ func checkText(s string) component {
 	if !utf8.ValidString(s) {
 		return componentNotUTF8
 	}
-	if strings.IndexByte(s, '\\') < 0 {
-		return componentOK
-	}
-	var e escapes
-	for i := 0; i < len(s); i++ {
-		if !e.next(s[i]) {
-			return componentNotUTF8
-		}
-	}
-	if !e.done() {
+	if strings.IndexByte(s, '\\') >= 0 && !noLoneSurrogate(s) {
 		return componentNotUTF8
 	}
 	return componentOK

@@ -29,12 +29,15 @@ func validJSONText(b []byte) bool {
 	if !utf8.Valid(b) {
 		return false
 	}
-	if bytes.IndexByte(b, '\\') < 0 {
-		return true
-	}
+	return bytes.IndexByte(b, '\\') < 0 || noLoneSurrogate(b)
+}
+
+// noLoneSurrogate reports whether no \u escape in s encodes a lone
+// UTF-16 surrogate (see escapes).
+func noLoneSurrogate[T string | []byte](s T) bool {
 	var e escapes
-	for _, c := range b {
-		if !e.next(c) {
+	for i := 0; i < len(s); i++ {
+		if !e.next(s[i]) {
 			return false
 		}
 	}
