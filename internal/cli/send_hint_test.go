@@ -42,23 +42,13 @@ func TestSendHintsAtThePathSecret(t *testing.T) {
 // 404.
 func TestSendReadsTheSecretsFromFiles(t *testing.T) {
 	const secret = "file-segment-0123456789"
-	file := filepath.Join(t.TempDir(), "path-secret")
-	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	var paths []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	printed := sendSamplesWithSecretFile(t, "KYCFLOW_INGEST_PATH_SECRET_FILE", secret+"\n", func(r *http.Request) {
 		mu.Lock()
 		paths = append(paths, r.URL.Path)
 		mu.Unlock()
-	}))
-	defer srv.Close()
-	var out, errOut ingesttest.SyncBuffer
-	env := map[string]string{"KYCFLOW_INGEST_PATH_SECRET_FILE": file}
-	if code := Main(t.Context(), []string{"send", "--url", srv.URL, "--samples"}, func(k string) string { return env[k] }, nil, &out, &errOut); code != 0 {
-		t.Fatalf("exit %d:\n%s", code, errOut.String())
-	}
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	if len(paths) == 0 {
@@ -69,7 +59,7 @@ func TestSendReadsTheSecretsFromFiles(t *testing.T) {
 			t.Errorf("posted to %s, not under the secret path segment", p)
 		}
 	}
-	if strings.Contains(out.String()+errOut.String(), secret) {
+	if strings.Contains(printed, secret) {
 		t.Error("the path secret was printed")
 	}
 }
@@ -81,13 +71,9 @@ func TestSendReadsTheSecretsFromFiles(t *testing.T) {
 // plain sample value, which ingest refused with 403.
 func TestSendSamplesSignTheUserReference(t *testing.T) {
 	const secret = "sample-signing-secret-0123456789"
-	file := filepath.Join(t.TempDir(), "user-reference-secrets")
-	if err := os.WriteFile(file, []byte(secret+",older-secret-0123456789\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	var refs []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	sendSamplesWithSecretFile(t, "KYCFLOW_INGEST_USER_REFERENCE_SECRETS_FILE", secret+",older-secret-0123456789\n", func(r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, "/callbacks/platform") {
 			return
 		}
@@ -100,13 +86,7 @@ func TestSendSamplesSignTheUserReference(t *testing.T) {
 		mu.Lock()
 		refs = append(refs, cb.UserReference)
 		mu.Unlock()
-	}))
-	defer srv.Close()
-	var out, errOut ingesttest.SyncBuffer
-	env := map[string]string{"KYCFLOW_INGEST_USER_REFERENCE_SECRETS_FILE": file}
-	if code := Main(t.Context(), []string{"send", "--url", srv.URL, "--samples"}, func(k string) string { return env[k] }, nil, &out, &errOut); code != 0 {
-		t.Fatalf("exit %d:\n%s", code, errOut.String())
-	}
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	if len(refs) == 0 {
@@ -117,4 +97,23 @@ func TestSendSamplesSignTheUserReference(t *testing.T) {
 			t.Errorf("userReference %q: %v", ref, err)
 		}
 	}
+}
+
+// sendSamplesWithSecretFile runs "kycflow send --samples" against a server that hands
+// every request to seen, with the variable fileVar naming a file that
+// holds content; it returns what send printed.
+func sendSamplesWithSecretFile(t *testing.T, fileVar, content string, seen func(*http.Request)) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen(r) }))
+	defer srv.Close()
+	var out, errOut ingesttest.SyncBuffer
+	env := map[string]string{fileVar: file}
+	if code := Main(t.Context(), []string{"send", "--url", srv.URL, "--samples"}, func(k string) string { return env[k] }, nil, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut.String())
+	}
+	return out.String() + errOut.String()
 }
